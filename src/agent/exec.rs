@@ -1,0 +1,198 @@
+//! The exec adapter: any command is an agent. Its output lines become
+//! `output` events; exit 0 completes the run, anything else fails it.
+
+use std::collections::VecDeque;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::process::Command;
+
+use super::{process, AgentOutcome, RunContext};
+
+/// An `output` event never holds more than this many bytes of text; a longer
+/// line is split across events (marked `partial`), never dropped.
+pub const MAX_OUTPUT_CHUNK: usize = 64 * 1024;
+const STDERR_TAIL_LINES: usize = 20;
+
+pub async fn run(argv: &[String], ctx: RunContext, grace: Duration) -> AgentOutcome {
+    let Some((program, args)) = argv.split_first() else {
+        return failed("no agent command was given".into(), None, Vec::new());
+    };
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .current_dir(&ctx.launch.workspace)
+        .env("M_PROMPT", &ctx.launch.prompt)
+        .envs(ctx.launch.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    process::configure(&mut cmd);
+    let mut child = match cmd.spawn() {
+        Ok(child) => child,
+        Err(e) => {
+            return failed(
+                format!("cannot start agent command '{program}': {e}"),
+                None,
+                Vec::new(),
+            )
+        }
+    };
+    let pgid = child.id().map(|id| id as i32).unwrap_or(0);
+    ctx.spawned(pgid).await;
+    let stdout = child.stdout.take().map(|out| {
+        let ctx = ctx.clone();
+        tokio::spawn(async move { pump_output(out, "stdout", &ctx, 0).await })
+    });
+    let stderr = child.stderr.take().map(|err| {
+        let ctx = ctx.clone();
+        tokio::spawn(async move { pump_output(err, "stderr", &ctx, STDERR_TAIL_LINES).await })
+    });
+
+    let status = tokio::select! {
+        status = child.wait() => Some(status),
+        _ = ctx.cancelled() => None,
+    };
+    // Whatever the leader left running in its group (forked children that
+    // hold the output pipes open) goes with it.
+    match status {
+        None => process::terminate_group(&mut child, pgid, grace).await,
+        Some(_) => {
+            process::signal_group(pgid, libc::SIGTERM);
+            process::reap_group(pgid, grace).await;
+        }
+    }
+    if let Some(out) = stdout {
+        let _ = out.await;
+    }
+    let stderr_tail = match stderr {
+        Some(err) => err.await.unwrap_or_default(),
+        None => Vec::new(),
+    };
+    match status {
+        None => AgentOutcome::Cancelled,
+        Some(Ok(status)) if status.success() => AgentOutcome::Completed,
+        Some(Ok(status)) => {
+            use std::os::unix::process::ExitStatusExt;
+            let reason = match (status.code(), status.signal()) {
+                (Some(code), _) => format!("the agent exited with status {code}"),
+                (None, Some(signal)) => format!("the agent was killed by signal {signal}"),
+                _ => "the agent ended abnormally".to_string(),
+            };
+            failed(reason, status.code(), stderr_tail)
+        }
+        Some(Err(e)) => failed(format!("cannot wait for the agent: {e}"), None, stderr_tail),
+    }
+}
+
+fn failed(reason: String, exit_code: Option<i32>, stderr_tail: Vec<String>) -> AgentOutcome {
+    AgentOutcome::Failed {
+        reason,
+        exit_code,
+        stderr_tail,
+    }
+}
+
+/// Turns a stream into `output` events. The lines that arrive together
+/// become one event: a line printed alone is sent at once, while a flood is
+/// batched, so the cost per line falls as the rate rises. A line longer than
+/// [`MAX_OUTPUT_CHUNK`] goes out in pieces marked `partial`. Keeps the last
+/// `keep_tail` lines for the run's final event.
+pub async fn pump_output(
+    mut stream: impl AsyncRead + Unpin,
+    name: &str,
+    ctx: &RunContext,
+    keep_tail: usize,
+) -> Vec<String> {
+    let mut pending: Vec<u8> = Vec::with_capacity(MAX_OUTPUT_CHUNK);
+    let mut read_buf = vec![0u8; MAX_OUTPUT_CHUNK];
+    let mut tail: VecDeque<String> = VecDeque::new();
+    loop {
+        let room = MAX_OUTPUT_CHUNK - pending.len();
+        let n = match stream.read(&mut read_buf[..room]).await {
+            Ok(n) => n,
+            Err(_) => 0,
+        };
+        pending.extend_from_slice(&read_buf[..n]);
+        let at_end = n == 0;
+        let (lines, used, partial) = split_lines(&pending, at_end);
+        pending.drain(..used);
+        if !lines.is_empty() {
+            remember(&mut tail, &lines, keep_tail);
+            let mut data = json!({ "stream": name, "lines": lines });
+            if partial {
+                data["partial"] = json!(true);
+            }
+            ctx.emit("output", data).await;
+        }
+        if at_end {
+            break;
+        }
+    }
+    tail.into()
+}
+
+fn remember(tail: &mut VecDeque<String>, lines: &[String], keep: usize) {
+    for line in lines.iter().skip(lines.len().saturating_sub(keep)) {
+        if tail.len() == keep {
+            tail.pop_front();
+        }
+        tail.push_back(line.clone());
+    }
+}
+
+/// Splits the complete lines off the front of `pending`. Returns the lines,
+/// the bytes they used, and whether the last one is a piece of a longer line.
+/// An unfinished line waits for its newline unless the buffer is full or the
+/// stream has ended.
+fn split_lines(pending: &[u8], at_end: bool) -> (Vec<String>, usize, bool) {
+    let text = |bytes: &[u8]| {
+        let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+        String::from_utf8_lossy(bytes).into_owned()
+    };
+    match pending.iter().rposition(|&b| b == b'\n') {
+        Some(last_newline) => {
+            let lines = pending[..last_newline].split(|&b| b == b'\n').map(text).collect();
+            (lines, last_newline + 1, false)
+        }
+        None if pending.is_empty() => (Vec::new(), 0, false),
+        None if pending.len() >= MAX_OUTPUT_CHUNK => (vec![text(pending)], pending.len(), true),
+        None if at_end => (vec![text(pending)], pending.len(), false),
+        None => (Vec::new(), 0, false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn complete_lines_are_split_and_the_rest_kept() {
+        let (lines, used, partial) = split_lines(b"a\nbb\r\nccc", false);
+        assert_eq!(lines, ["a", "bb"]);
+        assert_eq!(used, 6);
+        assert!(!partial);
+    }
+
+    #[test]
+    fn an_unfinished_line_waits_until_the_stream_ends() {
+        assert_eq!(split_lines(b"abc", false), (vec![], 0, false));
+        assert_eq!(split_lines(b"abc", true), (vec!["abc".to_string()], 3, false));
+    }
+
+    #[test]
+    fn a_full_buffer_without_newline_is_a_partial_line() {
+        let chunk = vec![b'x'; MAX_OUTPUT_CHUNK];
+        let (lines, used, partial) = split_lines(&chunk, false);
+        assert_eq!(lines.len(), 1);
+        assert_eq!(used, MAX_OUTPUT_CHUNK);
+        assert!(partial);
+    }
+
+    #[test]
+    fn invalid_utf8_is_kept_lossily() {
+        let (lines, _, _) = split_lines(b"\xff\xfeok\n", false);
+        assert_eq!(lines, ["\u{fffd}\u{fffd}ok"]);
+    }
+}

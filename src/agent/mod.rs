@@ -1,0 +1,198 @@
+//! The agent seam. An adapter drives one agent process for one run and talks
+//! to the rest of m only through a [`RunContext`]: it emits events, asks for
+//! approvals and input, and learns of cancellation. The daemon's run
+//! supervisor serves the other end of the context; tests can serve it too.
+
+pub mod exec;
+pub mod process;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::model::ApprovalType;
+
+/// How a run's agent is started (stored as JSON in `run_details.agent`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AgentSpec {
+    /// Any command; the prompt is in `M_PROMPT`.
+    Exec { argv: Vec<String> },
+    /// An Agent Client Protocol agent over stdio; `preset` names it for people.
+    Acp { preset: Option<String>, argv: Vec<String> },
+}
+
+/// What a run needs to start its agent.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    pub run_id: String,
+    pub prompt: String,
+    pub workspace: std::path::PathBuf,
+    /// Extra environment for the agent (`M_RUN_ID`, `M_SOCKET`, ...).
+    pub env: Vec<(String, String)>,
+}
+
+/// A request for a human's approval.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApprovalRequest {
+    pub approval_type: ApprovalType,
+    /// Stored as the approval's payload: what the human looks at.
+    pub payload: Value,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    Approved {
+        /// `m approve --always`: allow this kind of action for the rest of the run.
+        always: bool,
+    },
+    Rejected {
+        reason: String,
+    },
+    /// The run ended (cancelled, failed) before anyone decided.
+    RunEnded,
+}
+
+/// A question for the human.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputRequest {
+    pub question: String,
+    /// A JSON schema the answer must fit (ACP elicitation), if any.
+    pub schema: Option<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum InputReply {
+    Text(String),
+    /// `m run done`: the human has nothing more to say; finish the run.
+    Done,
+    RunEnded,
+}
+
+/// How the agent's work ended, as the adapter saw it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AgentOutcome {
+    /// Finished well; the daemon commits the workspace and completes the run.
+    Completed,
+    Failed {
+        reason: String,
+        exit_code: Option<i32>,
+        stderr_tail: Vec<String>,
+    },
+    Cancelled,
+}
+
+/// What an adapter asks of the supervisor.
+#[derive(Debug)]
+pub enum AgentRequest {
+    /// The agent process started as leader of process group `pgid`; recorded
+    /// so a daemon restarted after a crash can kill what is left of it.
+    Spawned { pgid: i32 },
+    Emit {
+        event_type: String,
+        data: Value,
+        /// Answered once the event is committed (for ordering-sensitive callers).
+        committed: Option<oneshot::Sender<()>>,
+    },
+    Approval {
+        request: ApprovalRequest,
+        reply: oneshot::Sender<Decision>,
+    },
+    Input {
+        request: InputRequest,
+        reply: oneshot::Sender<InputReply>,
+    },
+}
+
+/// The adapter's handle on its run.
+#[derive(Clone)]
+pub struct RunContext {
+    pub launch: Launch,
+    requests: mpsc::Sender<AgentRequest>,
+    cancel: watch::Receiver<bool>,
+}
+
+impl RunContext {
+    pub fn new(
+        launch: Launch,
+        requests: mpsc::Sender<AgentRequest>,
+        cancel: watch::Receiver<bool>,
+    ) -> RunContext {
+        RunContext {
+            launch,
+            requests,
+            cancel,
+        }
+    }
+
+    /// Records an event. Waits while the writer is behind, which is how a
+    /// flooding agent is slowed to the disk's pace instead of filling memory.
+    pub async fn emit(&self, event_type: &str, data: Value) {
+        let _ = self
+            .requests
+            .send(AgentRequest::Emit {
+                event_type: event_type.to_string(),
+                data,
+                committed: None,
+            })
+            .await;
+    }
+
+    pub async fn spawned(&self, pgid: i32) {
+        let _ = self.requests.send(AgentRequest::Spawned { pgid }).await;
+    }
+
+    /// Records an event and waits until it is committed.
+    pub async fn emit_committed(&self, event_type: &str, data: Value) {
+        let (tx, rx) = oneshot::channel();
+        let sent = self
+            .requests
+            .send(AgentRequest::Emit {
+                event_type: event_type.to_string(),
+                data,
+                committed: Some(tx),
+            })
+            .await;
+        if sent.is_ok() {
+            let _ = rx.await;
+        }
+    }
+
+    /// Asks for an approval and waits for the decision.
+    pub async fn request_approval(&self, request: ApprovalRequest) -> Decision {
+        let (reply, rx) = oneshot::channel();
+        if self
+            .requests
+            .send(AgentRequest::Approval { request, reply })
+            .await
+            .is_err()
+        {
+            return Decision::RunEnded;
+        }
+        rx.await.unwrap_or(Decision::RunEnded)
+    }
+
+    /// Asks the human a question and waits for the answer.
+    pub async fn request_input(&self, request: InputRequest) -> InputReply {
+        let (reply, rx) = oneshot::channel();
+        if self
+            .requests
+            .send(AgentRequest::Input { request, reply })
+            .await
+            .is_err()
+        {
+            return InputReply::RunEnded;
+        }
+        rx.await.unwrap_or(InputReply::RunEnded)
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        *self.cancel.borrow()
+    }
+
+    /// Resolves when the run is cancelled, or its supervisor is gone.
+    pub async fn cancelled(&self) {
+        let mut cancel = self.cancel.clone();
+        let _ = cancel.wait_for(|c| *c).await;
+    }
+}

@@ -1,0 +1,75 @@
+//! Agent processes: each in its own process group, so that cancelling a run
+//! reaches every child it forked, and tied to the daemon's life.
+
+use std::io;
+use std::time::Duration;
+
+use tokio::process::{Child, Command};
+
+/// Prepares `cmd` to run as the leader of a new process group that is killed
+/// if the daemon dies. (The kernel delivers the parent-death signal to the
+/// leader only; the daemon's start-up recovery kills what is left of the
+/// group, using the pgid recorded for the run.)
+pub fn configure(cmd: &mut Command) {
+    cmd.process_group(0);
+    cmd.kill_on_drop(true);
+    // SAFETY: prctl and getppid are async-signal-safe, as pre_exec requires.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // The daemon may have died between fork and prctl.
+            if libc::getppid() == 1 {
+                return Err(io::Error::other("the daemon exited while starting the agent"));
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Sends `signal` to every process of the group. A group that is already
+/// gone is not an error.
+pub fn signal_group(pgid: i32, signal: i32) {
+    if pgid > 1 {
+        // SAFETY: killpg has no memory-safety preconditions.
+        unsafe {
+            libc::killpg(pgid, signal);
+        }
+    }
+}
+
+/// Whether any process of the group is still alive.
+pub fn group_alive(pgid: i32) -> bool {
+    // SAFETY: signal 0 only checks for existence and permission.
+    pgid > 1 && unsafe { libc::killpg(pgid, 0) } == 0
+}
+
+/// SIGTERM to the group, then SIGKILL to whatever is left after `grace`.
+/// Waits for the leader, and then for the whole group to be gone.
+pub async fn terminate_group(child: &mut Child, pgid: i32, grace: Duration) {
+    signal_group(pgid, libc::SIGTERM);
+    if tokio::time::timeout(grace, child.wait()).await.is_err() {
+        signal_group(pgid, libc::SIGKILL);
+        let _ = child.wait().await;
+    }
+    reap_group(pgid, grace).await;
+}
+
+/// Kills whatever of the group outlived its leader (a forked child that
+/// ignores SIGTERM, a daemonised grandchild that kept the group). Bounded in
+/// time: a killed process that nobody reaps stays a zombie in the group.
+pub async fn reap_group(pgid: i32, grace: Duration) {
+    wait_group_gone(pgid, grace).await;
+    if group_alive(pgid) {
+        signal_group(pgid, libc::SIGKILL);
+        wait_group_gone(pgid, Duration::from_secs(1)).await;
+    }
+}
+
+async fn wait_group_gone(pgid: i32, limit: Duration) {
+    let deadline = tokio::time::Instant::now() + limit;
+    while group_alive(pgid) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -1,0 +1,164 @@
+use rusqlite::{params, OptionalExtension, Row};
+
+use super::Store;
+use crate::error::{Error, Result};
+use crate::model::{Approval, ApprovalState};
+
+#[derive(Debug, Default, Clone)]
+pub struct ApprovalFilter {
+    pub run_id: Option<String>,
+    /// Empty means every state.
+    pub states: Vec<ApprovalState>,
+}
+
+const APPROVAL_COLUMNS: &str =
+    "id, run_id, event_id, type, state, payload, rejection_reason, created_at, resolved_at";
+
+fn approval_from_row(row: &Row<'_>) -> rusqlite::Result<Approval> {
+    let text = |i: usize, s: String| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, s.into())
+    };
+    let approval_type: String = row.get(3)?;
+    let state: String = row.get(4)?;
+    let payload: Option<String> = row.get(5)?;
+    Ok(Approval {
+        id: row.get(0)?,
+        run_id: row.get(1)?,
+        event_id: row.get(2)?,
+        approval_type: approval_type
+            .parse()
+            .map_err(|_| text(3, format!("unknown approval type '{approval_type}'")))?,
+        state: state
+            .parse()
+            .map_err(|_| text(4, format!("unknown approval state '{state}'")))?,
+        payload: payload.map(|p| serde_json::from_str(&p).unwrap_or(serde_json::Value::String(p))),
+        rejection_reason: row.get(6)?,
+        created_at: row.get(7)?,
+        resolved_at: row.get(8)?,
+    })
+}
+
+impl Store {
+    pub fn list_approvals(&self, filter: &ApprovalFilter) -> Result<Vec<Approval>> {
+        let mut sql = format!("SELECT {APPROVAL_COLUMNS} FROM approvals WHERE 1=1");
+        let mut args: Vec<String> = Vec::new();
+        if let Some(run) = &filter.run_id {
+            args.push(run.clone());
+            sql.push_str(&format!(" AND run_id = ?{}", args.len()));
+        }
+        if !filter.states.is_empty() {
+            let mut marks = Vec::new();
+            for state in &filter.states {
+                args.push(state.as_str().to_string());
+                marks.push(format!("?{}", args.len()));
+            }
+            sql.push_str(&format!(" AND state IN ({})", marks.join(", ")));
+        }
+        sql.push_str(" ORDER BY created_at, rowid");
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.error("read", e))?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(args.iter()), approval_from_row)
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| self.error("read", e))?;
+        Ok(rows)
+    }
+
+    pub fn get_approval(&self, id: &str) -> Result<Approval> {
+        self.conn
+            .query_row(
+                &format!("SELECT {APPROVAL_COLUMNS} FROM approvals WHERE id = ?1"),
+                [id],
+                approval_from_row,
+            )
+            .optional()
+            .map_err(|e| self.error("read", e))?
+            .ok_or_else(|| Error::not_found(format!("no approval with id '{id}'")))
+    }
+
+    /// An approval by a unique prefix of its id.
+    pub fn find_approval(&self, prefix: &str) -> Result<Approval> {
+        let id = self
+            .resolve_prefix("approvals", "approval", prefix)
+            .map_err(|e| match e.hint {
+                None => e.with_hint("list pending approvals with `m approvals`"),
+                Some(_) => e,
+            })?;
+        self.get_approval(&id)
+    }
+
+    pub fn count_approvals(&self, state: ApprovalState) -> Result<i64> {
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM approvals WHERE state = ?1",
+                [state.as_str()],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.error("read", e))
+    }
+}
+
+/// Inserts a pending approval inside a caller's transaction; its
+/// `approval.requested` event must be in the same transaction.
+pub(crate) fn insert_approval_tx(
+    tx: &rusqlite::Transaction<'_>,
+    approval: &Approval,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        &format!(
+            "INSERT INTO approvals ({APPROVAL_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+        ),
+        params![
+            approval.id,
+            approval.run_id,
+            approval.event_id,
+            approval.approval_type.as_str(),
+            approval.state.as_str(),
+            approval.payload.as_ref().map(|p| p.to_string()),
+            approval.rejection_reason,
+            approval.created_at,
+            approval.resolved_at
+        ],
+    )?;
+    Ok(())
+}
+
+pub(crate) fn get_approval_tx(
+    tx: &rusqlite::Transaction<'_>,
+    id: &str,
+) -> rusqlite::Result<Option<Approval>> {
+    tx.query_row(
+        &format!("SELECT {APPROVAL_COLUMNS} FROM approvals WHERE id = ?1"),
+        [id],
+        approval_from_row,
+    )
+    .optional()
+}
+
+/// Records a decision, only if the approval is still pending; returns
+/// whether it was.
+pub(crate) fn resolve_approval_tx(
+    tx: &rusqlite::Transaction<'_>,
+    id: &str,
+    state: ApprovalState,
+    reason: Option<&str>,
+    at: i64,
+) -> rusqlite::Result<bool> {
+    let changed = tx.execute(
+        "UPDATE approvals SET state = ?2, rejection_reason = ?3, resolved_at = ?4
+         WHERE id = ?1 AND state = 'pending'",
+        params![id, state.as_str(), reason, at],
+    )?;
+    Ok(changed == 1)
+}
+
+pub(crate) fn pending_approval_ids_tx(
+    tx: &rusqlite::Transaction<'_>,
+    run_id: &str,
+) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT id FROM approvals WHERE run_id = ?1 AND state = 'pending' ORDER BY created_at, rowid",
+    )?;
+    let ids = stmt.query_map([run_id], |r| r.get(0))?;
+    ids.collect()
+}
+

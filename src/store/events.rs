@@ -1,0 +1,165 @@
+use std::collections::HashMap;
+
+use rusqlite::{params, Row};
+
+use super::Store;
+use crate::error::Result;
+use crate::model::{new_event_id, now, Event, RunState};
+
+/// An event to append. `set_state` changes the run's state in the same
+/// transaction, so the log and the state never disagree.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub run_id: String,
+    pub event_type: String,
+    pub data: Option<serde_json::Value>,
+    pub set_state: Option<RunState>,
+}
+
+impl NewEvent {
+    pub fn new(run_id: &str, event_type: &str, data: serde_json::Value) -> NewEvent {
+        NewEvent {
+            run_id: run_id.to_string(),
+            event_type: event_type.to_string(),
+            data: Some(data),
+            set_state: None,
+        }
+    }
+
+    pub fn with_state(mut self, state: RunState) -> NewEvent {
+        self.set_state = Some(state);
+        self
+    }
+}
+
+const EVENT_COLUMNS: &str = "id, run_id, seq, type, data, created_at";
+
+fn event_from_row(row: &Row<'_>) -> rusqlite::Result<Event> {
+    let data: Option<String> = row.get(4)?;
+    Ok(Event {
+        id: row.get(0)?,
+        run_id: row.get(1)?,
+        seq: row.get(2)?,
+        event_type: row.get(3)?,
+        data: data.map(|d| serde_json::from_str(&d).unwrap_or(serde_json::Value::String(d))),
+        created_at: row.get(5)?,
+    })
+}
+
+impl Store {
+    /// Appends events in one transaction (group commit), numbering each run's
+    /// events gaplessly from 1.
+    pub fn append_events(&mut self, batch: &[NewEvent]) -> Result<Vec<Event>> {
+        let path = self.path.clone();
+        self.write(|tx| {
+            append_events_tx(tx, batch).map_err(|e| super::db_error(&path, "write to", e))
+        })
+    }
+
+    /// Events of a run with `seq > since`, oldest first.
+    pub fn list_events(
+        &self,
+        run_id: &str,
+        since: i64,
+        types: &[String],
+        limit: Option<u32>,
+    ) -> Result<Vec<Event>> {
+        let mut events = Vec::new();
+        self.for_each_event(run_id, since, types, limit, |e| {
+            events.push(e);
+            Ok(())
+        })?;
+        Ok(events)
+    }
+
+    /// Calls `each` for every event of a run after `since`, streaming rather
+    /// than collecting, so a million-event log costs no memory.
+    pub fn for_each_event(
+        &self,
+        run_id: &str,
+        since: i64,
+        types: &[String],
+        limit: Option<u32>,
+        mut each: impl FnMut(Event) -> Result<()>,
+    ) -> Result<()> {
+        let mut sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE run_id = ?1 AND seq > ?2");
+        let mut args: Vec<rusqlite::types::Value> = vec![run_id.to_string().into(), since.into()];
+        if !types.is_empty() {
+            let mut marks = Vec::new();
+            for t in types {
+                args.push(t.clone().into());
+                marks.push(format!("?{}", args.len()));
+            }
+            sql.push_str(&format!(" AND type IN ({})", marks.join(", ")));
+        }
+        sql.push_str(" ORDER BY seq");
+        if let Some(limit) = limit {
+            sql.push_str(&format!(" LIMIT {limit}"));
+        }
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.error("read", e))?;
+        let mut rows = stmt
+            .query(rusqlite::params_from_iter(args))
+            .map_err(|e| self.error("read", e))?;
+        while let Some(row) = rows.next().map_err(|e| self.error("read", e))? {
+            each(event_from_row(row).map_err(|e| self.error("read", e))?)?;
+        }
+        Ok(())
+    }
+
+    pub fn last_seq(&self, run_id: &str) -> Result<i64> {
+        self.conn
+            .query_row(
+                "SELECT COALESCE(MAX(seq), 0) FROM events WHERE run_id = ?1",
+                [run_id],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.error("read", e))
+    }
+}
+
+pub(crate) fn append_events_tx(
+    tx: &rusqlite::Transaction<'_>,
+    batch: &[NewEvent],
+) -> rusqlite::Result<Vec<Event>> {
+    let mut next_seq: HashMap<&str, i64> = HashMap::new();
+    let mut stored = Vec::with_capacity(batch.len());
+    let mut insert = tx.prepare_cached(&format!(
+        "INSERT INTO events ({EVENT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+    ))?;
+    let at = now();
+    for new in batch {
+        let seq = match next_seq.get_mut(new.run_id.as_str()) {
+            Some(seq) => seq,
+            None => {
+                let last: i64 = tx.query_row(
+                    "SELECT COALESCE(MAX(seq), 0) FROM events WHERE run_id = ?1",
+                    [&new.run_id],
+                    |r| r.get(0),
+                )?;
+                next_seq.entry(new.run_id.as_str()).or_insert(last)
+            }
+        };
+        *seq += 1;
+        let event = Event {
+            id: new_event_id(),
+            run_id: new.run_id.clone(),
+            seq: *seq,
+            event_type: new.event_type.clone(),
+            data: new.data.clone(),
+            created_at: at,
+        };
+        insert.execute(params![
+            event.id,
+            event.run_id,
+            event.seq,
+            event.event_type,
+            event.data.as_ref().map(|d| d.to_string()),
+            event.created_at
+        ])?;
+        if let Some(state) = new.set_state {
+            super::runs::update_run_state(tx, &new.run_id, state, at)?;
+        }
+        stored.push(event);
+    }
+    Ok(stored)
+}

@@ -1,0 +1,144 @@
+//! Schema versions on `PRAGMA user_version`. Migration 1 is the seed's schema
+//! verbatim; every later one only adds, so any reader of the seed's schema
+//! keeps working on an m database.
+
+use rusqlite::Connection;
+
+use super::{db_error, Store};
+use crate::error::{Error, ErrorKind, Result};
+
+/// Marks the file as m's ('m_db'), so a foreign SQLite file is told apart
+/// from a fresh one.
+const APPLICATION_ID: i32 = 0x6d5f_6462;
+
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../schema.sql"),
+    // 2: what m records about a run beyond the seed's columns.
+    "CREATE TABLE run_details (
+       run_id TEXT PRIMARY KEY REFERENCES runs(id),
+       agent TEXT NOT NULL,            -- JSON: how the agent was started
+       options TEXT NOT NULL DEFAULT '{}', -- JSON: review, auto-approve, ...
+       branch TEXT,                    -- m/<short-id> for git repos
+       base_commit TEXT,               -- where the run branch started
+       pgid INTEGER                    -- the agent's process group while it lives
+     );",
+];
+
+pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;
+
+pub(super) fn migrate(store: &mut Store) -> Result<()> {
+    let path = store.path.clone();
+    let (version, app_id, tables) =
+        read_header(&store.conn).map_err(|e| db_error(&path, "open", e))?;
+    let shown = path.display();
+    if app_id != APPLICATION_ID && (version != 0 || app_id != 0 || tables != 0) {
+        return Err(Error::new(
+            ErrorKind::Database,
+            format!("{shown} is a SQLite database, but not m's"),
+        )
+        .with_hint("m never overwrites it; point M_HOME elsewhere or move the file aside"));
+    }
+    if version > LATEST_VERSION {
+        return Err(Error::new(
+            ErrorKind::Database,
+            format!(
+                "{shown} was written by a newer m (schema version {version}; this m knows up to {LATEST_VERSION})"
+            ),
+        )
+        .with_hint("upgrade m; the file was left untouched"));
+    }
+    if version == LATEST_VERSION {
+        return Ok(());
+    }
+    store.write(|tx| {
+        // Another process may have migrated between our read and the lock.
+        let (version, _, _) = read_header(tx).map_err(|e| db_error(&path, "migrate", e))?;
+        for (index, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            tx.execute_batch(sql)
+                .map_err(|e| db_error(&path, "migrate", e))?;
+            tx.pragma_update(None, "user_version", index as i64 + 1)
+                .map_err(|e| db_error(&path, "migrate", e))?;
+        }
+        tx.pragma_update(None, "application_id", APPLICATION_ID)
+            .map_err(|e| db_error(&path, "migrate", e))?;
+        Ok(())
+    })
+}
+
+fn read_header(conn: &Connection) -> rusqlite::Result<(i64, i32, i64)> {
+    let version = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let app_id = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+    let tables = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+    Ok((version, app_id, tables))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn objects(conn: &Connection) -> Vec<(String, String, String)> {
+        let mut stmt = conn
+            .prepare(
+                "SELECT type, name, tbl_name FROM sqlite_master
+                 WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name",
+            )
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    }
+
+    fn seed_sql() -> String {
+        let doc = include_str!("../../../shared/seeds/SCHEMA.md");
+        let start = doc.find("```sql").unwrap() + "```sql".len();
+        let end = start + doc[start..].find("```").unwrap();
+        doc[start..end].to_string()
+    }
+
+    #[test]
+    fn migration_one_is_exactly_the_seed_schema() {
+        let ours = Connection::open_in_memory().unwrap();
+        ours.execute_batch(MIGRATIONS[0]).unwrap();
+        let seed = Connection::open_in_memory().unwrap();
+        seed.execute_batch(&seed_sql()).unwrap();
+        assert_eq!(objects(&ours), objects(&seed));
+        let sql = |c: &Connection| -> Vec<String> {
+            let mut s = c
+                .prepare("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name")
+                .unwrap();
+            s.query_map([], |r| r.get(0)).unwrap().map(|r| r.unwrap()).collect()
+        };
+        assert_eq!(sql(&ours), sql(&seed));
+        let names: Vec<String> = objects(&ours).into_iter().map(|o| o.1).collect();
+        assert_eq!(
+            names,
+            [
+                "idx_approvals_run_id",
+                "idx_approvals_state",
+                "idx_runs_repo_id",
+                "idx_runs_state",
+                "approvals",
+                "devices",
+                "events",
+                "repos",
+                "runs"
+            ]
+        );
+    }
+
+    #[test]
+    fn later_migrations_keep_the_seed_tables_as_they_are() {
+        let all = Connection::open_in_memory().unwrap();
+        for sql in MIGRATIONS {
+            all.execute_batch(sql).unwrap();
+        }
+        let seed = Connection::open_in_memory().unwrap();
+        seed.execute_batch(&seed_sql()).unwrap();
+        let seed_objects = objects(&seed);
+        let all_objects = objects(&all);
+        for object in &seed_objects {
+            assert!(all_objects.contains(object), "{object:?} changed or vanished");
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! The SQLite store: opening, pragmas, migrations, and one file per table
+//! family. Every reader and writer of m.db goes through here.
+
+mod approvals;
+mod devices;
+mod events;
+mod migrations;
+mod repos;
+mod runs;
+
+use std::fs::OpenOptions;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
+
+use crate::error::{Error, ErrorKind, Result};
+
+pub use events::NewEvent;
+pub use migrations::LATEST_VERSION;
+pub use repos::NewRepo;
+pub use approvals::ApprovalFilter;
+pub use runs::{NewRun, RunDetails, RunFilter};
+
+/// How long a connection waits for another writer before giving up.
+const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens the database at `path`, creating it (mode 0600) and applying
+    /// migrations as needed. A file that is not an m database, or that a newer
+    /// m wrote, is refused and left untouched.
+    pub fn open(path: &Path) -> Result<Store> {
+        if let Some(dir) = path.parent() {
+            crate::paths::create_private_dir(dir)?;
+        }
+        create_private_file(path)?;
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| db_error(path, "open", e))?;
+        let mut store = Store {
+            conn,
+            path: path.to_path_buf(),
+        };
+        store.configure()?;
+        migrations::migrate(&mut store)?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn configure(&self) -> Result<()> {
+        let timeout = std::env::var("M_BUSY_TIMEOUT_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map(Duration::from_millis)
+            .unwrap_or(DEFAULT_BUSY_TIMEOUT);
+        self.conn
+            .busy_timeout(timeout)
+            .map_err(|e| self.error("configure", e))?;
+        // WAL lets readers (every client command) run beside the daemon's
+        // writer. NORMAL sync in WAL mode survives any process crash; only a
+        // power loss can take the last commits back.
+        self.conn
+            .execute_batch(
+                "PRAGMA journal_mode = WAL;
+                 PRAGMA synchronous = NORMAL;
+                 PRAGMA foreign_keys = ON;",
+            )
+            .map_err(|e| self.error("configure", e))
+    }
+
+    /// Runs `f` in a `BEGIN IMMEDIATE` transaction: the write lock is taken
+    /// up front, so checks made inside hold until the commit.
+    pub fn write<T>(
+        &mut self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| db_error(&path, "write to", e))?;
+        let value = f(&tx)?;
+        tx.commit().map_err(|e| db_error(&path, "write to", e))?;
+        Ok(value)
+    }
+
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    fn error(&self, action: &str, err: rusqlite::Error) -> Error {
+        db_error(&self.path, action, err)
+    }
+
+    /// Resolves a unique id prefix (as git does for commits) in `table`.
+    fn resolve_prefix(&self, table: &str, what: &str, prefix: &str) -> Result<String> {
+        let prefix = prefix.trim().to_ascii_lowercase();
+        if prefix.is_empty() || !prefix.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+            return Err(Error::not_found(format!("no {what} with id '{prefix}'"))
+                .with_hint(format!("ids are hexadecimal; list them with `m {what} list`")));
+        }
+        let sql = format!("SELECT id FROM {table} WHERE id GLOB ?1 || '*' ORDER BY id LIMIT 11");
+        let ids = self
+            .query_strings(&sql, [&prefix])
+            .map_err(|e| self.error("read", e))?;
+        match ids.len() {
+            0 => Err(Error::not_found(format!("no {what} with id '{prefix}'"))),
+            1 => Ok(ids.into_iter().next().unwrap_or_default()),
+            n => {
+                let shown = ids.iter().take(10).cloned().collect::<Vec<_>>().join("\n  ");
+                let more = if n > 10 { "\n  ..." } else { "" };
+                Err(Error::usage(format!(
+                    "the {what} id prefix '{prefix}' is ambiguous; it matches:\n  {shown}{more}"
+                ))
+                .with_hint("type more characters of the id"))
+            }
+        }
+    }
+
+    fn query_strings<P: rusqlite::Params>(
+        &self,
+        sql: &str,
+        params: P,
+    ) -> rusqlite::Result<Vec<String>> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let rows = stmt.query_map(params, |row| row.get(0))?;
+        rows.collect()
+    }
+}
+
+/// Creates the file with mode 0600 if it does not exist, so it is never
+/// readable by others, not even for a moment.
+fn create_private_file(path: &Path) -> Result<()> {
+    match OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(Error::io("create", path, e)),
+    }
+}
+
+/// Turns a SQLite error into one that names the file and says what to do.
+pub(crate) fn db_error(path: &Path, action: &str, err: rusqlite::Error) -> Error {
+    let shown = path.display();
+    match err.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase) | Some(ErrorCode::DatabaseCorrupt) => Error::new(
+            ErrorKind::Database,
+            format!("cannot {action} {shown}: the file is not an m database or is damaged"),
+        )
+        .with_hint(format!(
+            "m never overwrites it; move it aside (`mv {shown} {shown}.bad`) to start afresh, or restore a backup"
+        )),
+        Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => Error::new(
+            ErrorKind::Database,
+            format!("cannot {action} {shown}: the database stayed locked by another process"),
+        )
+        .with_hint("try again; if it persists, find the process holding it (`fuser` or `lsof`)"),
+        Some(ErrorCode::DiskFull) => Error::failure(format!(
+            "cannot {action} {shown}: the disk is full"
+        ))
+        .with_hint("free some space and try again; nothing was lost"),
+        Some(ErrorCode::ReadOnly) | Some(ErrorCode::PermissionDenied) | Some(ErrorCode::CannotOpen) => {
+            Error::new(
+                ErrorKind::Database,
+                format!("cannot {action} {shown}: {err}"),
+            )
+            .with_hint("check that the file and its directory are yours and writable")
+        }
+        _ => Error::new(ErrorKind::Database, format!("cannot {action} {shown}: {err}")),
+    }
+}
