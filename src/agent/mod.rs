@@ -102,6 +102,10 @@ pub enum AgentRequest {
         request: InputRequest,
         reply: oneshot::Sender<InputReply>,
     },
+    /// The agent is done and the run was started with `--review`: the
+    /// supervisor commits the workspace and asks a human to approve the
+    /// whole diff. A rejection's reason may become the agent's next prompt.
+    Review { reply: oneshot::Sender<Decision> },
 }
 
 /// The adapter's handle on its run.
@@ -184,6 +188,15 @@ impl RunContext {
             return InputReply::RunEnded;
         }
         rx.await.unwrap_or(InputReply::RunEnded)
+    }
+
+    /// Asks for the run's final review (see [`AgentRequest::Review`]).
+    pub async fn request_review(&self) -> Decision {
+        let (reply, rx) = oneshot::channel();
+        if self.requests.send(AgentRequest::Review { reply }).await.is_err() {
+            return Decision::RunEnded;
+        }
+        rx.await.unwrap_or(Decision::RunEnded)
     }
 
     pub fn is_cancelled(&self) -> bool {
