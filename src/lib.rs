@@ -7,3 +7,7 @@ pub mod model;
 pub mod paths;
 pub mod store;
 pub mod agent;
+pub mod client;
+pub mod daemon;
+pub mod protocol;
+pub mod workspace;

@@ -72,7 +72,7 @@ pub async fn run(argv: &[String], ctx: RunContext, grace: Duration) -> AgentOutc
     };
     match status {
         None => AgentOutcome::Cancelled,
-        Some(Ok(status)) if status.success() => AgentOutcome::Completed,
+        Some(Ok(status)) if status.success() => review(&ctx).await,
         Some(Ok(status)) => {
             use std::os::unix::process::ExitStatusExt;
             let reason = match (status.code(), status.signal()) {
@@ -83,6 +83,20 @@ pub async fn run(argv: &[String], ctx: RunContext, grace: Duration) -> AgentOutc
             failed(reason, status.code(), stderr_tail)
         }
         Some(Err(e)) => failed(format!("cannot wait for the agent: {e}"), None, stderr_tail),
+    }
+}
+
+/// A command cannot take another turn: a rejected review fails the run.
+async fn review(ctx: &RunContext) -> AgentOutcome {
+    if !ctx.launch.review {
+        return AgentOutcome::Completed;
+    }
+    match ctx.request_review().await {
+        super::Decision::Approved { .. } => AgentOutcome::Completed,
+        super::Decision::Rejected { reason } => {
+            failed(format!("the review was rejected: {reason}"), Some(0), Vec::new())
+        }
+        super::Decision::RunEnded => AgentOutcome::Cancelled,
     }
 }
 
@@ -110,10 +124,7 @@ pub async fn pump_output(
     let mut tail: VecDeque<String> = VecDeque::new();
     loop {
         let room = MAX_OUTPUT_CHUNK - pending.len();
-        let n = match stream.read(&mut read_buf[..room]).await {
-            Ok(n) => n,
-            Err(_) => 0,
-        };
+        let n = stream.read(&mut read_buf[..room]).await.unwrap_or_default();
         pending.extend_from_slice(&read_buf[..n]);
         let at_end = n == 0;
         let (lines, used, partial) = split_lines(&pending, at_end);

@@ -30,6 +30,8 @@ pub struct Launch {
     pub workspace: std::path::PathBuf,
     /// Extra environment for the agent (`M_RUN_ID`, `M_SOCKET`, ...).
     pub env: Vec<(String, String)>,
+    /// Hold the finished work for a human's review (`m run start --review`).
+    pub review: bool,
 }
 
 /// A request for a human's approval.

@@ -100,7 +100,7 @@ impl Store {
 /// Inserts a pending approval inside a caller's transaction; its
 /// `approval.requested` event must be in the same transaction.
 pub(crate) fn insert_approval_tx(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &rusqlite::Connection,
     approval: &Approval,
 ) -> rusqlite::Result<()> {
     tx.execute(
@@ -123,7 +123,7 @@ pub(crate) fn insert_approval_tx(
 }
 
 pub(crate) fn get_approval_tx(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &rusqlite::Connection,
     id: &str,
 ) -> rusqlite::Result<Option<Approval>> {
     tx.query_row(
@@ -137,7 +137,7 @@ pub(crate) fn get_approval_tx(
 /// Records a decision, only if the approval is still pending; returns
 /// whether it was.
 pub(crate) fn resolve_approval_tx(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &rusqlite::Connection,
     id: &str,
     state: ApprovalState,
     reason: Option<&str>,
@@ -152,7 +152,7 @@ pub(crate) fn resolve_approval_tx(
 }
 
 pub(crate) fn pending_approval_ids_tx(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &rusqlite::Connection,
     run_id: &str,
 ) -> rusqlite::Result<Vec<String>> {
     let mut stmt = tx.prepare_cached(

@@ -118,7 +118,7 @@ impl Store {
 }
 
 pub(crate) fn append_events_tx(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &rusqlite::Connection,
     batch: &[NewEvent],
 ) -> rusqlite::Result<Vec<Event>> {
     let mut next_seq: HashMap<&str, i64> = HashMap::new();

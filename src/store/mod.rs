@@ -4,6 +4,7 @@
 mod approvals;
 mod devices;
 mod events;
+mod lifecycle;
 mod migrations;
 mod repos;
 mod runs;
@@ -18,6 +19,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 use crate::error::{Error, ErrorKind, Result};
 
 pub use events::NewEvent;
+pub use lifecycle::{Batch, Decided};
 pub use migrations::LATEST_VERSION;
 pub use repos::NewRepo;
 pub use approvals::ApprovalFilter;
@@ -83,14 +85,14 @@ impl Store {
     /// up front, so checks made inside hold until the commit.
     pub fn write<T>(
         &mut self,
-        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
+        f: impl FnOnce(&mut rusqlite::Transaction<'_>) -> Result<T>,
     ) -> Result<T> {
         let path = self.path.clone();
-        let tx = self
+        let mut tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| db_error(&path, "write to", e))?;
-        let value = f(&tx)?;
+        let value = f(&mut tx)?;
         tx.commit().map_err(|e| db_error(&path, "write to", e))?;
         Ok(value)
     }
