@@ -1,12 +1,16 @@
 //! The command line: clap types, and one file per command (a folder per
 //! group). `run` parses nothing; it dispatches a parsed [`Cli`].
 
+mod approval;
 pub(crate) mod approvals;
+mod ask;
 mod daemon;
+mod decide;
 mod device;
 pub(crate) mod events;
 mod follow;
 pub mod output;
+mod reply;
 mod repo;
 mod run;
 mod status;
@@ -47,6 +51,18 @@ pub enum Command {
     Events(events::EventsArgs),
     /// List approvals (pending ones by default).
     Approvals(approvals::ApprovalsArgs),
+    /// Inspect one approval.
+    #[command(subcommand)]
+    Approval(approval::ApprovalCommand),
+    /// Approve a pending approval (by its id, or its run's).
+    Approve(decide::ApproveArgs),
+    /// Reject a pending approval; the reason is passed to the agent.
+    Reject(decide::RejectArgs),
+    /// Answer a run that waits for input.
+    Reply(reply::ReplyArgs),
+    /// From inside a run: ask a human for an approval or an answer.
+    #[command(subcommand)]
+    Ask(ask::AskCommand),
     /// Register, list and remove phones that get notifications.
     #[command(subcommand)]
     Device(device::DeviceCommand),
@@ -80,6 +96,11 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Run(cmd) => run::run(&ctx, cmd),
         Command::Events(args) => events::run(&ctx, args),
         Command::Approvals(args) => approvals::run(&ctx, args),
+        Command::Approval(cmd) => approval::run(&ctx, cmd),
+        Command::Approve(args) => decide::approve(&ctx, args),
+        Command::Reject(args) => decide::reject(&ctx, args),
+        Command::Reply(args) => reply::run(&ctx, args),
+        Command::Ask(cmd) => ask::run(&ctx, cmd),
         Command::Device(cmd) => device::run(&ctx, cmd),
         Command::Status(args) => status::run(&ctx, args),
         Command::Daemon(cmd) => daemon::run(&ctx, cmd),
