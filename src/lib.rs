@@ -7,3 +7,4 @@ pub mod model;
 pub mod paths;
 pub mod store;
 pub mod agent;
+pub mod workspace;
