@@ -879,12 +879,17 @@ fn identity_fallback(dir: &Path) -> Result<Vec<&'static str>> {
                 .is_some_and(|(k, v)| k == key && !v.trim().is_empty())
         })
     };
+    // `author.X` and `committer.X` (git 2.22) count only as a pair.
+    let configured = |what: &str| {
+        has(&format!("user.{what}"))
+            || (has(&format!("author.{what}")) && has(&format!("committer.{what}")))
+    };
     let mut settings = Vec::new();
-    if !has("user.name") && !(has("author.name") && has("committer.name")) {
+    if !configured("name") {
         settings.push("user.name=m");
     }
     let email_env = inherited_env("EMAIL").is_some_and(|v| !v.is_empty());
-    if !has("user.email") && !(has("author.email") && has("committer.email")) && !email_env {
+    if !configured("email") && !email_env {
         settings.push("user.email=m@localhost");
     }
     Ok(settings)
