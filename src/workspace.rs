@@ -23,6 +23,7 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Output, Stdio};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -344,7 +345,7 @@ pub fn locate_repo(arg: &str) -> Result<(RepoLocation, String)> {
         return Err(Error::usage(format!("{arg} is not a directory"))
             .with_hint("give the directory of a git repository, or its URL"));
     }
-    let out = output(git_in(path).args(["rev-parse", "--show-toplevel"]))?;
+    let out = output(git_searching(path).args(["rev-parse", "--show-toplevel"]))?;
     let top = String::from_utf8_lossy(&out.stdout).trim_end().to_owned();
     if !out.status.success() || top.is_empty() {
         return Err(Error::usage(format!(
@@ -352,7 +353,8 @@ pub fn locate_repo(arg: &str) -> Result<(RepoLocation, String)> {
             git_message(&out.status, &out.stderr)
         ))
         .with_hint(
-            "run `git init` there (and commit something) first, or give the repository's URL",
+            "run `git init` there (and commit something) first, or give the repository's URL \
+             (for a bare repository: file:///its/path)",
         ));
     }
     let top = PathBuf::from(top);
@@ -805,11 +807,11 @@ pub struct DiffStat {
 /// did, and a failing lint hook or a pinentry the daemon cannot answer must
 /// not lose it. The user's identity is used when configured, m's otherwise.
 pub fn commit_all(ws: &Workspace, message: &str) -> Result<Option<DiffStat>> {
-    if ws.repo_dir.is_none() {
+    let Some(repo) = &ws.repo_dir else {
         return Ok(None);
-    }
+    };
     let base = ws.base()?;
-    check_worktree_exists(ws)?;
+    check_worktree(ws, repo)?;
     run_git(git_in(&ws.path).args(["add", "--all"]), || {
         format!("cannot stage the changes in {}", ws.path.display())
     })?;
@@ -918,15 +920,36 @@ fn parse_numstat(numstat: &str) -> DiffStat {
     stat
 }
 
-fn check_worktree_exists(ws: &Workspace) -> Result<()> {
-    if ws.path.is_dir() {
-        Ok(())
-    } else {
-        Err(Error::not_found(format!(
+/// The worktree exists and still belongs to `repo`: the agent had the run
+/// of it, and may have deleted or replaced its `.git`.
+fn check_worktree(ws: &Workspace, repo: &Path) -> Result<()> {
+    if !ws.path.is_dir() {
+        return Err(Error::not_found(format!(
             "the workspace {} no longer exists",
             ws.path.display()
-        )))
+        )));
     }
+    let common_dir = |dir: &Path| -> Result<Option<PathBuf>> {
+        let out =
+            output(git_in(dir).args(["rev-parse", "--path-format=absolute", "--git-common-dir"]))?;
+        let path = String::from_utf8_lossy(&out.stdout).trim_end().to_owned();
+        Ok((out.status.success() && !path.is_empty())
+            .then(|| fs::canonicalize(&path).unwrap_or_else(|_| PathBuf::from(path))))
+    };
+    let theirs = common_dir(&ws.path)?;
+    if theirs.is_none() || theirs != common_dir(repo)? {
+        return Err(Error::failure(format!(
+            "the workspace {} is no longer a worktree of {}",
+            ws.path.display(),
+            repo.display()
+        ))
+        .with_hint(format!(
+            "its .git was removed or replaced; `git -C {} worktree repair {}` may fix it",
+            repo.display(),
+            ws.path.display()
+        )));
+    }
+    Ok(())
 }
 
 /// The run's changes against its base, as a patch or (`stat_only`) as
@@ -950,6 +973,7 @@ pub fn diff(ws: &Workspace, stat_only: bool) -> Result<String> {
         args.push("--stat");
     }
     if ws.path.is_dir() {
+        check_worktree(ws, repo)?;
         // `git add -A` into a copy of the index sees new files too, and
         // leaves the worktree's own index as the agent left it.
         let index = TempIndex::new(&ws.path)?;
@@ -989,12 +1013,13 @@ impl TempIndex {
             || format!("cannot find the index of {}", worktree.display()),
         )?;
         let index = worktree.join(index.trim_end_matches('\n'));
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
+        static NEXT: AtomicU64 = AtomicU64::new(0);
         let mut name = index.clone().into_os_string();
-        name.push(format!(".m-diff-{}-{nanos}", std::process::id()));
+        name.push(format!(
+            ".m-diff-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
         let temp = TempIndex(PathBuf::from(name));
         if index.exists() {
             fs::copy(&index, &temp.0).map_err(|e| Error::io("copy", &index, e))?;
@@ -1073,12 +1098,12 @@ pub fn remove(ws: &Workspace) -> Result<RemoveOutcome> {
                 .arg(&ws.path),
             || format!("cannot remove the worktree {}", ws.path.display()),
         );
+        // git refuses a worktree whose `.git` the agent broke; the
+        // directory is ours all the same, and prune forgets it below.
         if let Err(err) = removed {
-            if worktree_registered(repo, &ws.path)? {
+            if fs::remove_dir_all(&ws.path).is_err() {
                 return Err(err);
             }
-            // git has forgotten it (pruned): only files remain.
-            fs::remove_dir_all(&ws.path).map_err(|e| Error::io("remove", &ws.path, e))?;
         }
     }
     run_git(git_in(repo).args(["worktree", "prune"]), || {
@@ -1194,19 +1219,23 @@ fn checked_out_at(repo: &Path, refname: &str) -> Result<Option<PathBuf>> {
         .map(|(path, _)| path))
 }
 
-fn worktree_registered(repo: &Path, path: &Path) -> Result<bool> {
-    let wanted = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    Ok(worktrees(repo)?.into_iter().any(|(listed, _)| {
-        listed == path || fs::canonicalize(&listed).is_ok_and(|listed| listed == wanted)
-    }))
-}
-
 // ---------------------------------------------------------------------------
 // Running git
 
-/// `git`, run in `dir`, with no terminal to prompt on and no inherited
-/// variable redirecting it to another repository.
+/// `git`, run in the repository or worktree at `dir` and nowhere else: if
+/// `dir` is no longer one (an agent deleted the worktree's `.git`), git
+/// must fail rather than find whatever repository holds m's data directory.
 fn git_in(dir: &Path) -> Command {
+    let mut cmd = git_searching(dir);
+    if let Some(parent) = dir.parent().filter(|p| p.is_absolute()) {
+        cmd.env("GIT_CEILING_DIRECTORIES", parent);
+    }
+    cmd
+}
+
+/// `git`, run in `dir` (or the repository above it), with no terminal to
+/// prompt on and no inherited variable redirecting it elsewhere.
+fn git_searching(dir: &Path) -> Command {
     let mut cmd = Command::new("git");
     cmd.current_dir(dir)
         .env("GIT_TERMINAL_PROMPT", "0")
@@ -2162,6 +2191,46 @@ mod tests {
             "{out:?}"
         );
         assert_eq!(branches(&repo), "");
+    }
+
+    #[test]
+    fn a_broken_worktree_is_refused_not_mistaken_for_another_repo() {
+        let fx = Fx::new();
+        let repo = fx.repo("proj");
+        // m's data directory inside some other repository.
+        let outer = fx.path("outer");
+        fs::create_dir(&outer).unwrap();
+        git(&outer, &["init", "-q", "-b", "main"]);
+        let workspaces = outer.join("data/workspaces");
+        let id = run_id();
+        let req = WorkspaceRequest {
+            workspaces_dir: &workspaces,
+            ..fx.req(&id, Some(s(&repo)), None)
+        };
+        let ws = create(&req, &mut quiet()).unwrap();
+        fs::write(ws.path.join("x"), "x\n").unwrap();
+        fs::remove_file(ws.path.join(".git")).unwrap();
+        let err = commit_all(&ws, "work").unwrap_err();
+        assert!(
+            err.message.contains("no longer a worktree"),
+            "{}",
+            err.message
+        );
+        assert!(diff(&ws, false).is_err());
+        assert_eq!(git(&outer, &["status", "--porcelain"]), "?? data/");
+
+        // The agent's `git init` does not fool it either.
+        git(&ws.path, &["init", "-q"]);
+        assert!(commit_all(&ws, "work").is_err());
+
+        let out = remove(&ws).unwrap();
+        assert!(out.removed_dir);
+        assert!(!ws.path.exists());
+        assert_eq!(worktree_count(&repo), 1);
+        assert!(
+            matches!(out.branch, Some(BranchOutcome::Deleted { .. })),
+            "{out:?}"
+        );
     }
 
     #[test]
