@@ -412,22 +412,7 @@ impl Workspace {
     /// after a daemon died while the workspace was being made, when nothing
     /// was recorded; [`remove`] works with it, [`diff`] does not.
     pub fn for_request(req: &WorkspaceRequest<'_>) -> Result<Workspace> {
-        check_run_id(req.run_id)?;
-        let path = absolute(&req.workspaces_dir.join(req.run_id))?;
-        let (repo_dir, branch) = match Source::of(req.git_url)? {
-            None => (None, None),
-            Some(Source::Local(repo)) => (Some(repo), Some(branch_name(req.run_id))),
-            Some(Source::Remote(url)) => (
-                Some(mirror_dir(&absolute(req.mirrors_dir)?, &url)),
-                Some(branch_name(req.run_id)),
-            ),
-        };
-        Ok(Workspace {
-            path,
-            repo_dir,
-            branch,
-            base_commit: None,
-        })
+        plan(req).map(|(ws, _)| ws)
     }
 
     fn base(&self) -> Result<&str> {
@@ -441,18 +426,30 @@ impl Workspace {
 }
 
 enum Source {
-    Local(PathBuf),
+    Local,
     Remote(GitUrl),
 }
 
-impl Source {
-    fn of(git_url: Option<&str>) -> Result<Option<Source>> {
-        Ok(match git_url {
-            None => None,
-            Some(url) if url.starts_with('/') => Some(Source::Local(PathBuf::from(url))),
-            Some(url) => Some(Source::Remote(GitUrl::parse(url)?)),
-        })
-    }
+/// The workspace `req` asks for, and where its history comes from.
+fn plan(req: &WorkspaceRequest<'_>) -> Result<(Workspace, Option<Source>)> {
+    check_run_id(req.run_id)?;
+    let path = absolute(&req.workspaces_dir.join(req.run_id))?;
+    let (repo_dir, source) = match req.git_url {
+        None => (None, None),
+        Some(local) if local.starts_with('/') => (Some(PathBuf::from(local)), Some(Source::Local)),
+        Some(url) => {
+            let url = GitUrl::parse(url)?;
+            let mirror = mirror_dir(&absolute(req.mirrors_dir)?, &url);
+            (Some(mirror), Some(Source::Remote(url)))
+        }
+    };
+    let ws = Workspace {
+        path,
+        branch: repo_dir.as_ref().map(|_| branch_name(req.run_id)),
+        repo_dir,
+        base_commit: None,
+    };
+    Ok((ws, source))
 }
 
 /// Run ids become a directory name and a branch name, so only what a UUID
@@ -488,7 +485,7 @@ pub fn create(req: &WorkspaceRequest<'_>, progress: &mut dyn FnMut(&str)) -> Res
     if let Some(base) = req.base {
         check_base_arg(base)?;
     }
-    let mut ws = Workspace::for_request(req)?;
+    let (mut ws, source) = plan(req)?;
     crate::paths::create_private_dir(req.workspaces_dir)?;
     if fs::symlink_metadata(&ws.path).is_ok() {
         return Err(Error::conflict(format!(
@@ -497,12 +494,12 @@ pub fn create(req: &WorkspaceRequest<'_>, progress: &mut dyn FnMut(&str)) -> Res
         ))
         .with_hint("remove it if no run uses it, then start the run again"));
     }
-    let (Some(repo), Some(branch)) = (&ws.repo_dir, &ws.branch) else {
+    let (Some(source), Some(repo), Some(branch)) = (source, &ws.repo_dir, &ws.branch) else {
         fs::create_dir(&ws.path).map_err(|e| Error::io("create workspace", &ws.path, e))?;
         return Ok(ws);
     };
-    let base = match Source::of(req.git_url)? {
-        Some(Source::Remote(url)) => {
+    let base = match source {
+        Source::Remote(url) => {
             crate::paths::create_private_dir(req.mirrors_dir)?;
             let _lock = FileLock::acquire(&repo.with_extension("lock"))?;
             update_mirror(repo, &url, progress)?;
@@ -510,7 +507,7 @@ pub fn create(req: &WorkspaceRequest<'_>, progress: &mut dyn FnMut(&str)) -> Res
             add_worktree(repo, &ws.path, branch, &base)?;
             base
         }
-        _ => {
+        Source::Local => {
             if !repo.is_dir() {
                 return Err(Error::not_found(format!(
                     "the repository {} no longer exists",
