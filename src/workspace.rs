@@ -724,11 +724,12 @@ fn update_mirror(mirror: &Path, url: &GitUrl, progress: &mut dyn FnMut(&str)) ->
                 .arg(&partial),
             || format!("cannot make the mirror {}", partial.display()),
         )?;
+        let head_refspec = format!("+HEAD:{MIRROR_HEAD}");
         for (key, value) in [
             ("remote.origin.url", url.as_str()),
             ("remote.origin.fetch", "+refs/heads/*:refs/remotes/origin/*"),
             ("remote.origin.fetch", "+refs/tags/*:refs/tags/*"),
-            ("remote.origin.fetch", "+HEAD:refs/m/origin-head"),
+            ("remote.origin.fetch", &head_refspec),
         ] {
             run_git(
                 git_in(&partial).args(["config", "--add", "--", key, value]),
@@ -1169,9 +1170,15 @@ fn settle_branch(repo: &Path, name: &str, base: Option<&str>) -> Result<BranchOu
             .args(exclude),
     )?;
     let count = String::from_utf8_lossy(&count.stdout).trim().parse::<u64>();
+    // Work kept in a mirror is out of the user's sight: say how to get it.
+    let fetch_it = if bare {
+        format!("; to get it: git fetch {} {name}", repo.display())
+    } else {
+        String::new()
+    };
     match count {
         Ok(n) if n > 0 => kept(format!(
-            "it has {n} commit{} not {where_}",
+            "it has {n} commit{} not {where_}{fetch_it}",
             if n == 1 { "" } else { "s" }
         )),
         _ if !refused.is_empty() => kept(refused),
