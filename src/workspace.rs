@@ -66,6 +66,8 @@ const REPO_ENV: &[&str] = &[
 pub struct GitUrl(String);
 
 impl GitUrl {
+    /// Refuses, as a usage error naming the URL and the rule it breaks,
+    /// anything git could run a program or an option from.
     pub fn parse(input: &str) -> Result<GitUrl> {
         check_url(input).map_err(|rule| {
             Error::usage(format!(
