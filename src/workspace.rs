@@ -23,6 +23,7 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Output, Stdio};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -65,6 +66,8 @@ const REPO_ENV: &[&str] = &[
 pub struct GitUrl(String);
 
 impl GitUrl {
+    /// Refuses, as a usage error naming the URL and the rule it breaks,
+    /// anything git could run a program or an option from.
     pub fn parse(input: &str) -> Result<GitUrl> {
         check_url(input).map_err(|rule| {
             Error::usage(format!(
@@ -344,7 +347,7 @@ pub fn locate_repo(arg: &str) -> Result<(RepoLocation, String)> {
         return Err(Error::usage(format!("{arg} is not a directory"))
             .with_hint("give the directory of a git repository, or its URL"));
     }
-    let out = output(git_in(path).args(["rev-parse", "--show-toplevel"]))?;
+    let out = output(git_searching(path).args(["rev-parse", "--show-toplevel"]))?;
     let top = String::from_utf8_lossy(&out.stdout).trim_end().to_owned();
     if !out.status.success() || top.is_empty() {
         return Err(Error::usage(format!(
@@ -352,7 +355,8 @@ pub fn locate_repo(arg: &str) -> Result<(RepoLocation, String)> {
             git_message(&out.status, &out.stderr)
         ))
         .with_hint(
-            "run `git init` there (and commit something) first, or give the repository's URL",
+            "run `git init` there (and commit something) first, or give the repository's URL \
+             (for a bare repository: file:///its/path)",
         ));
     }
     let top = PathBuf::from(top);
@@ -410,22 +414,7 @@ impl Workspace {
     /// after a daemon died while the workspace was being made, when nothing
     /// was recorded; [`remove`] works with it, [`diff`] does not.
     pub fn for_request(req: &WorkspaceRequest<'_>) -> Result<Workspace> {
-        check_run_id(req.run_id)?;
-        let path = absolute(&req.workspaces_dir.join(req.run_id))?;
-        let (repo_dir, branch) = match Source::of(req.git_url)? {
-            None => (None, None),
-            Some(Source::Local(repo)) => (Some(repo), Some(branch_name(req.run_id))),
-            Some(Source::Remote(url)) => (
-                Some(mirror_dir(&absolute(req.mirrors_dir)?, &url)),
-                Some(branch_name(req.run_id)),
-            ),
-        };
-        Ok(Workspace {
-            path,
-            repo_dir,
-            branch,
-            base_commit: None,
-        })
+        plan(req).map(|(ws, _)| ws)
     }
 
     fn base(&self) -> Result<&str> {
@@ -439,18 +428,30 @@ impl Workspace {
 }
 
 enum Source {
-    Local(PathBuf),
+    Local,
     Remote(GitUrl),
 }
 
-impl Source {
-    fn of(git_url: Option<&str>) -> Result<Option<Source>> {
-        Ok(match git_url {
-            None => None,
-            Some(url) if url.starts_with('/') => Some(Source::Local(PathBuf::from(url))),
-            Some(url) => Some(Source::Remote(GitUrl::parse(url)?)),
-        })
-    }
+/// The workspace `req` asks for, and where its history comes from.
+fn plan(req: &WorkspaceRequest<'_>) -> Result<(Workspace, Option<Source>)> {
+    check_run_id(req.run_id)?;
+    let path = absolute(&req.workspaces_dir.join(req.run_id))?;
+    let (repo_dir, source) = match req.git_url {
+        None => (None, None),
+        Some(local) if local.starts_with('/') => (Some(PathBuf::from(local)), Some(Source::Local)),
+        Some(url) => {
+            let url = GitUrl::parse(url)?;
+            let mirror = mirror_dir(&absolute(req.mirrors_dir)?, &url);
+            (Some(mirror), Some(Source::Remote(url)))
+        }
+    };
+    let ws = Workspace {
+        path,
+        branch: repo_dir.as_ref().map(|_| branch_name(req.run_id)),
+        repo_dir,
+        base_commit: None,
+    };
+    Ok((ws, source))
 }
 
 /// Run ids become a directory name and a branch name, so only what a UUID
@@ -486,7 +487,7 @@ pub fn create(req: &WorkspaceRequest<'_>, progress: &mut dyn FnMut(&str)) -> Res
     if let Some(base) = req.base {
         check_base_arg(base)?;
     }
-    let mut ws = Workspace::for_request(req)?;
+    let (mut ws, source) = plan(req)?;
     crate::paths::create_private_dir(req.workspaces_dir)?;
     if fs::symlink_metadata(&ws.path).is_ok() {
         return Err(Error::conflict(format!(
@@ -495,12 +496,12 @@ pub fn create(req: &WorkspaceRequest<'_>, progress: &mut dyn FnMut(&str)) -> Res
         ))
         .with_hint("remove it if no run uses it, then start the run again"));
     }
-    let (Some(repo), Some(branch)) = (&ws.repo_dir, &ws.branch) else {
+    let (Some(source), Some(repo), Some(branch)) = (source, &ws.repo_dir, &ws.branch) else {
         fs::create_dir(&ws.path).map_err(|e| Error::io("create workspace", &ws.path, e))?;
         return Ok(ws);
     };
-    let base = match Source::of(req.git_url)? {
-        Some(Source::Remote(url)) => {
+    let base = match source {
+        Source::Remote(url) => {
             crate::paths::create_private_dir(req.mirrors_dir)?;
             let _lock = FileLock::acquire(&repo.with_extension("lock"))?;
             update_mirror(repo, &url, progress)?;
@@ -508,7 +509,7 @@ pub fn create(req: &WorkspaceRequest<'_>, progress: &mut dyn FnMut(&str)) -> Res
             add_worktree(repo, &ws.path, branch, &base)?;
             base
         }
-        _ => {
+        Source::Local => {
             if !repo.is_dir() {
                 return Err(Error::not_found(format!(
                     "the repository {} no longer exists",
@@ -725,11 +726,12 @@ fn update_mirror(mirror: &Path, url: &GitUrl, progress: &mut dyn FnMut(&str)) ->
                 .arg(&partial),
             || format!("cannot make the mirror {}", partial.display()),
         )?;
+        let head_refspec = format!("+HEAD:{MIRROR_HEAD}");
         for (key, value) in [
             ("remote.origin.url", url.as_str()),
             ("remote.origin.fetch", "+refs/heads/*:refs/remotes/origin/*"),
             ("remote.origin.fetch", "+refs/tags/*:refs/tags/*"),
-            ("remote.origin.fetch", "+HEAD:refs/m/origin-head"),
+            ("remote.origin.fetch", &head_refspec),
         ] {
             run_git(
                 git_in(&partial).args(["config", "--add", "--", key, value]),
@@ -805,11 +807,11 @@ pub struct DiffStat {
 /// did, and a failing lint hook or a pinentry the daemon cannot answer must
 /// not lose it. The user's identity is used when configured, m's otherwise.
 pub fn commit_all(ws: &Workspace, message: &str) -> Result<Option<DiffStat>> {
-    if ws.repo_dir.is_none() {
+    let Some(repo) = &ws.repo_dir else {
         return Ok(None);
-    }
+    };
     let base = ws.base()?;
-    check_worktree_exists(ws)?;
+    check_worktree(ws, repo)?;
     run_git(git_in(&ws.path).args(["add", "--all"]), || {
         format!("cannot stage the changes in {}", ws.path.display())
     })?;
@@ -879,12 +881,17 @@ fn identity_fallback(dir: &Path) -> Result<Vec<&'static str>> {
                 .is_some_and(|(k, v)| k == key && !v.trim().is_empty())
         })
     };
+    // `author.X` and `committer.X` (git 2.22) count only as a pair.
+    let configured = |what: &str| {
+        has(&format!("user.{what}"))
+            || (has(&format!("author.{what}")) && has(&format!("committer.{what}")))
+    };
     let mut settings = Vec::new();
-    if !has("user.name") && !(has("author.name") && has("committer.name")) {
+    if !configured("name") {
         settings.push("user.name=m");
     }
     let email_env = inherited_env("EMAIL").is_some_and(|v| !v.is_empty());
-    if !has("user.email") && !(has("author.email") && has("committer.email")) && !email_env {
+    if !configured("email") && !email_env {
         settings.push("user.email=m@localhost");
     }
     Ok(settings)
@@ -913,15 +920,36 @@ fn parse_numstat(numstat: &str) -> DiffStat {
     stat
 }
 
-fn check_worktree_exists(ws: &Workspace) -> Result<()> {
-    if ws.path.is_dir() {
-        Ok(())
-    } else {
-        Err(Error::not_found(format!(
+/// The worktree exists and still belongs to `repo`: the agent had the run
+/// of it, and may have deleted or replaced its `.git`.
+fn check_worktree(ws: &Workspace, repo: &Path) -> Result<()> {
+    if !ws.path.is_dir() {
+        return Err(Error::not_found(format!(
             "the workspace {} no longer exists",
             ws.path.display()
-        )))
+        )));
     }
+    let common_dir = |dir: &Path| -> Result<Option<PathBuf>> {
+        let out =
+            output(git_in(dir).args(["rev-parse", "--path-format=absolute", "--git-common-dir"]))?;
+        let path = String::from_utf8_lossy(&out.stdout).trim_end().to_owned();
+        Ok((out.status.success() && !path.is_empty())
+            .then(|| fs::canonicalize(&path).unwrap_or_else(|_| PathBuf::from(path))))
+    };
+    let theirs = common_dir(&ws.path)?;
+    if theirs.is_none() || theirs != common_dir(repo)? {
+        return Err(Error::failure(format!(
+            "the workspace {} is no longer a worktree of {}",
+            ws.path.display(),
+            repo.display()
+        ))
+        .with_hint(format!(
+            "its .git was removed or replaced; `git -C {} worktree repair {}` may fix it",
+            repo.display(),
+            ws.path.display()
+        )));
+    }
+    Ok(())
 }
 
 /// The run's changes against its base, as a patch or (`stat_only`) as
@@ -945,6 +973,7 @@ pub fn diff(ws: &Workspace, stat_only: bool) -> Result<String> {
         args.push("--stat");
     }
     if ws.path.is_dir() {
+        check_worktree(ws, repo)?;
         // `git add -A` into a copy of the index sees new files too, and
         // leaves the worktree's own index as the agent left it.
         let index = TempIndex::new(&ws.path)?;
@@ -984,12 +1013,13 @@ impl TempIndex {
             || format!("cannot find the index of {}", worktree.display()),
         )?;
         let index = worktree.join(index.trim_end_matches('\n'));
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
+        static NEXT: AtomicU64 = AtomicU64::new(0);
         let mut name = index.clone().into_os_string();
-        name.push(format!(".m-diff-{}-{nanos}", std::process::id()));
+        name.push(format!(
+            ".m-diff-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
         let temp = TempIndex(PathBuf::from(name));
         if index.exists() {
             fs::copy(&index, &temp.0).map_err(|e| Error::io("copy", &index, e))?;
@@ -1068,12 +1098,12 @@ pub fn remove(ws: &Workspace) -> Result<RemoveOutcome> {
                 .arg(&ws.path),
             || format!("cannot remove the worktree {}", ws.path.display()),
         );
+        // git refuses a worktree whose `.git` the agent broke; the
+        // directory is ours all the same, and prune forgets it below.
         if let Err(err) = removed {
-            if worktree_registered(repo, &ws.path)? {
+            if fs::remove_dir_all(&ws.path).is_err() {
                 return Err(err);
             }
-            // git has forgotten it (pruned): only files remain.
-            fs::remove_dir_all(&ws.path).map_err(|e| Error::io("remove", &ws.path, e))?;
         }
     }
     run_git(git_in(repo).args(["worktree", "prune"]), || {
@@ -1142,9 +1172,15 @@ fn settle_branch(repo: &Path, name: &str, base: Option<&str>) -> Result<BranchOu
             .args(exclude),
     )?;
     let count = String::from_utf8_lossy(&count.stdout).trim().parse::<u64>();
+    // Work kept in a mirror is out of the user's sight: say how to get it.
+    let fetch_it = if bare {
+        format!("; to get it: git fetch {} {name}", repo.display())
+    } else {
+        String::new()
+    };
     match count {
         Ok(n) if n > 0 => kept(format!(
-            "it has {n} commit{} not {where_}",
+            "it has {n} commit{} not {where_}{fetch_it}",
             if n == 1 { "" } else { "s" }
         )),
         _ if !refused.is_empty() => kept(refused),
@@ -1189,19 +1225,23 @@ fn checked_out_at(repo: &Path, refname: &str) -> Result<Option<PathBuf>> {
         .map(|(path, _)| path))
 }
 
-fn worktree_registered(repo: &Path, path: &Path) -> Result<bool> {
-    let wanted = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    Ok(worktrees(repo)?.into_iter().any(|(listed, _)| {
-        listed == path || fs::canonicalize(&listed).is_ok_and(|listed| listed == wanted)
-    }))
-}
-
 // ---------------------------------------------------------------------------
 // Running git
 
-/// `git`, run in `dir`, with no terminal to prompt on and no inherited
-/// variable redirecting it to another repository.
+/// `git`, run in the repository or worktree at `dir` and nowhere else: if
+/// `dir` is no longer one (an agent deleted the worktree's `.git`), git
+/// must fail rather than find whatever repository holds m's data directory.
 fn git_in(dir: &Path) -> Command {
+    let mut cmd = git_searching(dir);
+    if let Some(parent) = dir.parent().filter(|p| p.is_absolute()) {
+        cmd.env("GIT_CEILING_DIRECTORIES", parent);
+    }
+    cmd
+}
+
+/// `git`, run in `dir` (or the repository above it), with no terminal to
+/// prompt on and no inherited variable redirecting it elsewhere.
+fn git_searching(dir: &Path) -> Command {
     let mut cmd = Command::new("git");
     cmd.current_dir(dir)
         .env("GIT_TERMINAL_PROMPT", "0")
@@ -2157,6 +2197,46 @@ mod tests {
             "{out:?}"
         );
         assert_eq!(branches(&repo), "");
+    }
+
+    #[test]
+    fn a_broken_worktree_is_refused_not_mistaken_for_another_repo() {
+        let fx = Fx::new();
+        let repo = fx.repo("proj");
+        // m's data directory inside some other repository.
+        let outer = fx.path("outer");
+        fs::create_dir(&outer).unwrap();
+        git(&outer, &["init", "-q", "-b", "main"]);
+        let workspaces = outer.join("data/workspaces");
+        let id = run_id();
+        let req = WorkspaceRequest {
+            workspaces_dir: &workspaces,
+            ..fx.req(&id, Some(s(&repo)), None)
+        };
+        let ws = create(&req, &mut quiet()).unwrap();
+        fs::write(ws.path.join("x"), "x\n").unwrap();
+        fs::remove_file(ws.path.join(".git")).unwrap();
+        let err = commit_all(&ws, "work").unwrap_err();
+        assert!(
+            err.message.contains("no longer a worktree"),
+            "{}",
+            err.message
+        );
+        assert!(diff(&ws, false).is_err());
+        assert_eq!(git(&outer, &["status", "--porcelain"]), "?? data/");
+
+        // The agent's `git init` does not fool it either.
+        git(&ws.path, &["init", "-q"]);
+        assert!(commit_all(&ws, "work").is_err());
+
+        let out = remove(&ws).unwrap();
+        assert!(out.removed_dir);
+        assert!(!ws.path.exists());
+        assert_eq!(worktree_count(&repo), 1);
+        assert!(
+            matches!(out.branch, Some(BranchOutcome::Deleted { .. })),
+            "{out:?}"
+        );
     }
 
     #[test]
