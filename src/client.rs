@@ -27,7 +27,10 @@ pub struct Client {
 fn unavailable(paths: &Paths, why: &str) -> Error {
     Error::new(
         ErrorKind::DaemonUnavailable,
-        format!("no m daemon is running for {} ({why})", paths.data_dir.display()),
+        format!(
+            "no m daemon is running for {} ({why})",
+            paths.data_dir.display()
+        ),
     )
     .with_hint("start one with `m daemon start` (or unset M_NO_AUTOSTART to let m start it)")
 }
@@ -90,9 +93,9 @@ impl Client {
             reader: BufReader::new(stream),
         };
         client.send(&Hello::ours())?;
-        let hello: Hello = client.read_frame()?.ok_or_else(|| {
-            Error::failure("the daemon closed the connection during hello")
-        })?;
+        let hello: Hello = client
+            .read_frame()?
+            .ok_or_else(|| Error::failure("the daemon closed the connection during hello"))?;
         Ok(Some((client, hello)))
     }
 
@@ -121,7 +124,9 @@ impl Client {
         Err(Error::conflict(format!(
             "the running daemon is m {theirs}; this is m {ours}"
         ))
-        .with_hint("stop it with `m daemon stop` (its active runs will fail) and run the command again"))
+        .with_hint(
+            "stop it with `m daemon stop` (its active runs will fail) and run the command again",
+        ))
     }
 
     fn send(&mut self, frame: &impl serde::Serialize) -> Result<()> {
@@ -187,12 +192,16 @@ pub fn start_daemon(paths: &Paths) -> Result<()> {
         .mode(0o600)
         .open(&log_path)
         .map_err(|e| Error::io("open", &log_path, e))?;
-    let exe = std::env::current_exe().map_err(|e| Error::failure(format!("cannot find the m binary: {e}")))?;
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::failure(format!("cannot find the m binary: {e}")))?;
     let mut cmd = Command::new(&exe);
     cmd.args(["daemon", "run"])
         .env("M_HOME", &paths.data_dir)
         .stdin(Stdio::null())
-        .stdout(log.try_clone().map_err(|e| Error::io("open", &log_path, e))?)
+        .stdout(
+            log.try_clone()
+                .map_err(|e| Error::io("open", &log_path, e))?,
+        )
         .stderr(log)
         .process_group(0);
     let mut child = cmd

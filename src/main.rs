@@ -11,13 +11,21 @@ fn main() -> ExitCode {
         Err(err) if err.kind == ErrorKind::OutputClosed => ExitCode::SUCCESS,
         Err(err) => {
             let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            let paint = |s: &str, style: console::Style| {
-                style.force_styling(color).apply_to(s).to_string()
-            };
+            let paint =
+                |s: &str, style: console::Style| style.force_styling(color).apply_to(s).to_string();
             let mut stderr = std::io::stderr().lock();
-            let _ = writeln!(stderr, "{} {}", paint("error:", console::Style::new().red().bold()), err.message);
+            let _ = writeln!(
+                stderr,
+                "{} {}",
+                paint("error:", console::Style::new().red().bold()),
+                err.message
+            );
             if let Some(hint) = &err.hint {
-                let _ = writeln!(stderr, "{} {hint}", paint("hint:", console::Style::new().cyan().bold()));
+                let _ = writeln!(
+                    stderr,
+                    "{} {hint}",
+                    paint("hint:", console::Style::new().cyan().bold())
+                );
             }
             err.exit_code()
         }

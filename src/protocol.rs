@@ -231,7 +231,10 @@ mod tests {
             run_id: "abc".into(),
         })
         .unwrap();
-        assert_eq!(json, serde_json::json!({"type": "cancel_run", "run_id": "abc"}));
+        assert_eq!(
+            json,
+            serde_json::json!({"type": "cancel_run", "run_id": "abc"})
+        );
         let back: Request = serde_json::from_value(json).unwrap();
         assert_eq!(
             back,

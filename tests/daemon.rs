@@ -28,21 +28,36 @@ fn a_script_that_edits_files_completes_and_its_commit_is_on_the_run_branch() {
     );
     let run = env.start("api", "tidy up", &agent);
     let out = env.m().args(["events", &run, "--follow"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("prompt: tidy up"), "{text}");
 
     assert_eq!(env.run_state(&run), "completed");
     let events = env.events(&run);
     let seqs: Vec<i64> = events.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
-    assert_eq!(seqs, (1..=events.len() as i64).collect::<Vec<_>>(), "gapless from 1");
-    let diff = events.iter().find(|e| e["type"] == "workspace.diff").expect("workspace.diff");
+    assert_eq!(
+        seqs,
+        (1..=events.len() as i64).collect::<Vec<_>>(),
+        "gapless from 1"
+    );
+    let diff = events
+        .iter()
+        .find(|e| e["type"] == "workspace.diff")
+        .expect("workspace.diff");
     assert_eq!(diff["data"]["files"], 2);
     assert_eq!(diff["data"]["insertions"], 2);
 
     let branch = format!("m/{}", &run[..8]);
     let files = env.git(&repo, &["show", "--name-only", "--format=", &branch]);
-    assert!(files.contains("created.txt") && files.contains("README"), "{files}");
+    assert!(
+        files.contains("created.txt") && files.contains("README"),
+        "{files}"
+    );
     // The user's own checkout is untouched.
     assert!(!repo.join("created.txt").exists());
     assert!(env.ok(&["run", "diff", &run]).contains("+new"));
@@ -52,10 +67,17 @@ fn a_script_that_edits_files_completes_and_its_commit_is_on_the_run_branch() {
 fn a_failing_script_fails_with_its_stderr_tail_and_follow_says_so() {
     let env = TestEnv::new();
     env.repo("api");
-    let agent = env.script("agent.sh", "echo working; echo 'cannot find fixture' >&2; exit 3");
+    let agent = env.script(
+        "agent.sh",
+        "echo working; echo 'cannot find fixture' >&2; exit 3",
+    );
     let run = env.start("api", "break", &agent);
     let out = env.m().args(["events", &run, "--follow"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(10), "follow exits 10 for a failed run");
+    assert_eq!(
+        out.status.code(),
+        Some(10),
+        "follow exits 10 for a failed run"
+    );
     assert_eq!(env.run_state(&run), "failed");
     let events = env.events(&run);
     let end = finished(&events);
@@ -72,7 +94,10 @@ fn a_missing_agent_command_fails_the_run_with_a_reason() {
     let run = run.trim();
     env.fails(&["run", "wait", run], 10);
     let events = env.events(run);
-    let reason = finished(&events)["data"]["reason"].as_str().unwrap().to_string();
+    let reason = finished(&events)["data"]["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(reason.contains("/nonexistent/agent"), "{reason}");
 }
 
@@ -91,14 +116,22 @@ fn cancel_stops_the_whole_process_group_within_the_grace_period() {
     );
     let run = env.start("api", "sleep", &agent);
     let deadline = Instant::now() + Duration::from_secs(10);
-    while std::fs::read_to_string(&pids).map(|s| s.lines().count()).unwrap_or(0) < 2 {
+    while std::fs::read_to_string(&pids)
+        .map(|s| s.lines().count())
+        .unwrap_or(0)
+        < 2
+    {
         assert!(Instant::now() < deadline, "agent did not start");
         std::thread::sleep(Duration::from_millis(20));
     }
     let started = Instant::now();
     let out = env.ok(&["run", "cancel", &run]);
     assert!(out.contains("cancelled"), "{out}");
-    assert!(started.elapsed() < Duration::from_secs(8), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "took {:?}",
+        started.elapsed()
+    );
     assert_eq!(env.run_state(&run), "cancelled");
     for pid in std::fs::read_to_string(&pids).unwrap().lines() {
         let pid: i32 = pid.trim().parse().unwrap();
@@ -128,7 +161,15 @@ fn ten_racing_starts_on_one_repo_make_exactly_one_run() {
     let children: Vec<_> = (0..10)
         .map(|i| {
             env.m()
-                .args(["run", "start", "-r", "api", &format!("race {i}"), "--", agent.to_str().unwrap()])
+                .args([
+                    "run",
+                    "start",
+                    "-r",
+                    "api",
+                    &format!("race {i}"),
+                    "--",
+                    agent.to_str().unwrap(),
+                ])
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
@@ -152,14 +193,14 @@ fn a_hundred_thousand_lines_reach_a_follower_once_each_in_order() {
     env.repo("api");
     let agent = env.script("agent.sh", "seq 1 100000");
     let run = env.start("api", "count", &agent);
-    let follower = env
+    let mut follower = env
         .m()
         .args(["events", &run, "--follow", "--json", "--type", "output"])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
     let mut expected = 1u64;
-    for line in BufReader::new(follower.stdout.unwrap()).lines() {
+    for line in BufReader::new(follower.stdout.take().unwrap()).lines() {
         let event: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
         if event["data"]["stream"] != "stdout" {
             continue;
@@ -170,9 +211,14 @@ fn a_hundred_thousand_lines_reach_a_follower_once_each_in_order() {
         }
     }
     assert_eq!(expected, 100_001);
+    assert_eq!(follower.wait().unwrap().code(), Some(0));
     // Batched under the flood: far fewer events than lines.
     let events = env.events(&run);
-    assert!(events.len() < 50_000, "{} events for 100k lines", events.len());
+    assert!(
+        events.len() < 50_000,
+        "{} events for 100k lines",
+        events.len()
+    );
 }
 
 #[test]
@@ -182,24 +228,48 @@ fn follow_with_since_resumes_exactly_after_that_event() {
     let gate = env.dir.path().join("gate");
     let agent = env.script(
         "agent.sh",
-        &format!("echo one; echo two; while [ ! -e {} ]; do sleep 0.05; done; echo three", gate.display()),
+        &format!(
+            "echo one; echo two; while [ ! -e {} ]; do sleep 0.05; done; echo three",
+            gate.display()
+        ),
     );
     let run = env.start("api", "resume", &agent);
     let deadline = Instant::now() + Duration::from_secs(10);
-    while env.events(&run).iter().filter(|e| e["type"] == "output").count() < 1 {
+    while env
+        .events(&run)
+        .iter()
+        .filter(|e| e["type"] == "output")
+        .count()
+        < 1
+    {
         assert!(Instant::now() < deadline);
         std::thread::sleep(Duration::from_millis(20));
     }
     let before = env.events(&run);
     let since = before.last().unwrap()["seq"].as_i64().unwrap();
     std::fs::write(&gate, "").unwrap();
-    let out = env.ok(&["events", &run, "--follow", "--json", "--since", &since.to_string()]);
+    let out = env.ok(&[
+        "events",
+        &run,
+        "--follow",
+        "--json",
+        "--since",
+        &since.to_string(),
+    ]);
     let seqs: Vec<i64> = out
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"].as_i64().unwrap())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"]
+                .as_i64()
+                .unwrap()
+        })
         .collect();
     let all = env.events(&run);
-    let expected: Vec<i64> = all.iter().map(|e| e["seq"].as_i64().unwrap()).filter(|&s| s > since).collect();
+    let expected: Vec<i64> = all
+        .iter()
+        .map(|e| e["seq"].as_i64().unwrap())
+        .filter(|&s| s > since)
+        .collect();
     assert_eq!(seqs, expected);
     assert!(out.contains("three"));
 }
@@ -211,11 +281,18 @@ fn a_killed_daemon_leaves_no_agent_and_the_restart_fails_the_run() {
     let pids = env.dir.path().join("pids");
     let agent = env.script(
         "agent.sh",
-        &format!("sleep 300 &\necho $! >> {0}\necho $$ >> {0}\nwait", pids.display()),
+        &format!(
+            "sleep 300 &\necho $! >> {0}\necho $$ >> {0}\nwait",
+            pids.display()
+        ),
     );
     let run = env.start("api", "long", &agent);
     let deadline = Instant::now() + Duration::from_secs(10);
-    while std::fs::read_to_string(&pids).map(|s| s.lines().count()).unwrap_or(0) < 2 {
+    while std::fs::read_to_string(&pids)
+        .map(|s| s.lines().count())
+        .unwrap_or(0)
+        < 2
+    {
         assert!(Instant::now() < deadline, "agent did not start");
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -230,7 +307,10 @@ fn a_killed_daemon_leaves_no_agent_and_the_restart_fails_the_run() {
     env.ok(&["daemon", "start"]);
     assert_eq!(env.run_state(&run), "failed");
     let events = env.events(&run);
-    let reason = finished(&events)["data"]["reason"].as_str().unwrap().to_string();
+    let reason = finished(&events)["data"]["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(reason.contains("daemon stopped"), "{reason}");
     let deadline = Instant::now() + Duration::from_secs(5);
     for pid in std::fs::read_to_string(&pids).unwrap().lines() {
@@ -258,7 +338,10 @@ fn sigterm_fails_active_runs_with_a_reason_and_releases_socket_and_lock() {
     assert!(!env.home.join("run/m.sock").exists(), "socket left behind");
     assert_eq!(env.run_state(&run), "failed");
     let events = env.events(&run);
-    assert!(finished(&events)["data"]["reason"].as_str().unwrap().contains("daemon was stopped"));
+    assert!(finished(&events)["data"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("daemon was stopped"));
     // The lock is free: a new daemon starts.
     env.ok(&["daemon", "start"]);
 }
@@ -285,7 +368,13 @@ fn a_stale_socket_does_not_block_and_a_second_daemon_is_refused() {
 fn twenty_racing_clients_start_one_daemon() {
     let env = TestEnv::new();
     let children: Vec<_> = (0..20)
-        .map(|_| env.m().args(["daemon", "start"]).stdout(Stdio::piped()).spawn().unwrap())
+        .map(|_| {
+            env.m()
+                .args(["daemon", "start"])
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
         .collect();
     let mut pids = std::collections::HashSet::new();
     for child in children {
@@ -309,9 +398,16 @@ fn without_autostart_a_missing_daemon_is_a_clear_error() {
         .unwrap();
     assert_eq!(out.status.code(), Some(5));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("no m daemon is running") && err.contains("m daemon start"), "{err}");
+    assert!(
+        err.contains("no m daemon is running") && err.contains("m daemon start"),
+        "{err}"
+    );
     // Nothing was half-made.
-    assert!(env.json(&["run", "list", "--json"]).as_array().unwrap().is_empty());
+    assert!(env
+        .json(&["run", "list", "--json"])
+        .as_array()
+        .unwrap()
+        .is_empty());
     env.fails(&["daemon", "status"], 5);
 }
 
@@ -322,7 +418,10 @@ fn a_socket_directory_that_others_can_reach_is_refused() {
     std::fs::create_dir_all(&run_dir).unwrap();
     std::fs::set_permissions(&run_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     let err = env.fails(&["daemon", "run"], 1);
-    assert!(err.contains("refusing to use") && err.contains("chmod 700"), "{err}");
+    assert!(
+        err.contains("refusing to use") && err.contains("chmod 700"),
+        "{err}"
+    );
 
     let env = TestEnv::new();
     let elsewhere = env.dir.path().join("elsewhere");
@@ -339,7 +438,16 @@ fn a_remote_repository_gets_a_mirror_and_a_worktree_from_it() {
     let env = TestEnv::new();
     let origin = env.git_repo("origin");
     let bare = env.dir.path().join("origin.git");
-    env.git(env.dir.path(), &["clone", "-q", "--bare", origin.to_str().unwrap(), bare.to_str().unwrap()]);
+    env.git(
+        env.dir.path(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            origin.to_str().unwrap(),
+            bare.to_str().unwrap(),
+        ],
+    );
     let url = format!("file://{}", bare.display());
     env.ok(&["repo", "add", &url, "--name", "remote"]);
     let agent = env.script("agent.sh", "test -f README && echo change > new.txt");
@@ -347,7 +455,13 @@ fn a_remote_repository_gets_a_mirror_and_a_worktree_from_it() {
     env.fails(&["run", "wait", &run], 0);
     let mirrors: Vec<_> = std::fs::read_dir(env.home.join("mirrors"))
         .unwrap()
-        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".git"))
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".git")
+        })
         .collect();
     assert_eq!(mirrors.len(), 1);
     assert!(env.ok(&["run", "diff", &run, "--stat"]).contains("new.txt"));
@@ -357,11 +471,23 @@ fn a_remote_repository_gets_a_mirror_and_a_worktree_from_it() {
 fn a_bad_base_fails_the_run_with_gits_message_and_leaves_nothing() {
     let env = TestEnv::new();
     let repo = env.repo("api");
-    let run = env.ok(&["run", "start", "-r", "api", "x", "--base=--upload-pack=evil", "--", "true"]);
+    let run = env.ok(&[
+        "run",
+        "start",
+        "-r",
+        "api",
+        "x",
+        "--base=--upload-pack=evil",
+        "--",
+        "true",
+    ]);
     let run = run.trim();
     env.fails(&["run", "wait", run], 10);
     let events = env.events(run);
-    let reason = finished(&events)["data"]["reason"].as_str().unwrap().to_string();
+    let reason = finished(&events)["data"]["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(reason.contains("workspace"), "{reason}");
     let branches = env.git(&repo, &["branch", "--list", "m/*"]);
     assert!(branches.trim().is_empty(), "{branches}");

@@ -93,9 +93,11 @@ async fn review(ctx: &RunContext) -> AgentOutcome {
     }
     match ctx.request_review().await {
         super::Decision::Approved { .. } => AgentOutcome::Completed,
-        super::Decision::Rejected { reason } => {
-            failed(format!("the review was rejected: {reason}"), Some(0), Vec::new())
-        }
+        super::Decision::Rejected { reason } => failed(
+            format!("the review was rejected: {reason}"),
+            Some(0),
+            Vec::new(),
+        ),
         super::Decision::RunEnded => AgentOutcome::Cancelled,
     }
 }
@@ -164,7 +166,10 @@ fn split_lines(pending: &[u8], at_end: bool) -> (Vec<String>, usize, bool) {
     };
     match pending.iter().rposition(|&b| b == b'\n') {
         Some(last_newline) => {
-            let lines = pending[..last_newline].split(|&b| b == b'\n').map(text).collect();
+            let lines = pending[..last_newline]
+                .split(|&b| b == b'\n')
+                .map(text)
+                .collect();
             (lines, last_newline + 1, false)
         }
         None if pending.is_empty() => (Vec::new(), 0, false),
@@ -189,7 +194,10 @@ mod tests {
     #[test]
     fn an_unfinished_line_waits_until_the_stream_ends() {
         assert_eq!(split_lines(b"abc", false), (vec![], 0, false));
-        assert_eq!(split_lines(b"abc", true), (vec!["abc".to_string()], 3, false));
+        assert_eq!(
+            split_lines(b"abc", true),
+            (vec!["abc".to_string()], 3, false)
+        );
     }
 
     #[test]

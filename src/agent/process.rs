@@ -21,7 +21,9 @@ pub fn configure(cmd: &mut Command) {
             }
             // The daemon may have died between fork and prctl.
             if libc::getppid() == 1 {
-                return Err(io::Error::other("the daemon exited while starting the agent"));
+                return Err(io::Error::other(
+                    "the daemon exited while starting the agent",
+                ));
             }
             Ok(())
         });
@@ -89,7 +91,11 @@ pub fn kill_orphans(pgid: i32, run_id: &str) -> usize {
     let marker = format!("M_RUN_ID={run_id}");
     let mut killed = 0;
     for entry in entries.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
             continue;
         };
         // SAFETY: getpgid has no memory-safety preconditions.
@@ -97,7 +103,10 @@ pub fn kill_orphans(pgid: i32, run_id: &str) -> usize {
             continue;
         }
         let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
-        if environ.split(|&b| b == 0).any(|var| var == marker.as_bytes()) {
+        if environ
+            .split(|&b| b == 0)
+            .any(|var| var == marker.as_bytes())
+        {
             // SAFETY: kill has no memory-safety preconditions.
             unsafe { libc::kill(pid, libc::SIGKILL) };
             killed += 1;

@@ -48,7 +48,8 @@ pub fn run(ctx: &Ctx, cmd: ApprovalCommand) -> Result<u8> {
     }
     match approval.approval_type {
         ApprovalType::Command => {
-            ctx.ui.line(format!("$ {}", text("command").unwrap_or("")))?;
+            ctx.ui
+                .line(format!("$ {}", text("command").unwrap_or("")))?;
             if let Some(cwd) = text("cwd") {
                 ctx.ui.line(ctx.ui.dim(format!("in {cwd}")))?;
             }
@@ -69,7 +70,8 @@ pub fn run(ctx: &Ctx, cmd: ApprovalCommand) -> Result<u8> {
                 ctx.ui.line(ctx.ui.paint(&style, line))?;
             }
             if payload.get("truncated").and_then(Value::as_bool) == Some(true) {
-                ctx.ui.line(ctx.ui.dim("(patch truncated; `m run diff` shows it whole)"))?;
+                ctx.ui
+                    .line(ctx.ui.dim("(patch truncated; `m run diff` shows it whole)"))?;
             }
         }
         ApprovalType::Generic => {

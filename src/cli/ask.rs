@@ -67,7 +67,9 @@ pub fn run(ctx: &Ctx, cmd: AskCommand) -> Result<u8> {
                 question: args.question,
             })?;
             match response {
-                Response::Answer { run_ended: true, .. } => {
+                Response::Answer {
+                    run_ended: true, ..
+                } => {
                     eprintln!("m: the run ended before anyone answered");
                     Ok(exit::RUN_CANCELLED)
                 }
@@ -75,7 +77,9 @@ pub fn run(ctx: &Ctx, cmd: AskCommand) -> Result<u8> {
                     ctx.ui.line(text.unwrap_or_default())?;
                     Ok(exit::OK)
                 }
-                other => Err(Error::failure(format!("unexpected answer from the daemon: {other:?}"))),
+                other => Err(Error::failure(format!(
+                    "unexpected answer from the daemon: {other:?}"
+                ))),
             }
         }
     }
@@ -89,28 +93,40 @@ fn ask_approval(ctx: &Ctx, run_id: String, args: ApprovalArgs) -> Result<u8> {
         payload,
     })?;
     match response {
-        Response::Decision { run_ended: true, .. } => {
+        Response::Decision {
+            run_ended: true, ..
+        } => {
             eprintln!("m: the run ended before anyone decided");
             Ok(exit::RUN_CANCELLED)
         }
-        Response::Decision { approved: false, reason, .. } => {
+        Response::Decision {
+            approved: false,
+            reason,
+            ..
+        } => {
             ctx.ui.line(reason.unwrap_or_default())?;
             Ok(exit::FAILURE)
         }
         Response::Decision { approved: true, .. } => match args.command.split_first() {
             Some((program, rest)) if args.approval_type == ApprovalType::Command => {
                 let err = std::process::Command::new(program).args(rest).exec();
-                Err(Error::failure(format!("approved, but cannot run '{program}': {err}")))
+                Err(Error::failure(format!(
+                    "approved, but cannot run '{program}': {err}"
+                )))
             }
             _ => Ok(exit::OK),
         },
-        other => Err(Error::failure(format!("unexpected answer from the daemon: {other:?}"))),
+        other => Err(Error::failure(format!(
+            "unexpected answer from the daemon: {other:?}"
+        ))),
     }
 }
 
 fn read_stdin(what: &str) -> Result<String> {
     if std::io::stdin().is_terminal() {
-        return Err(Error::usage(format!("expected {what} on stdin, but stdin is a terminal")));
+        return Err(Error::usage(format!(
+            "expected {what} on stdin, but stdin is a terminal"
+        )));
     }
     let mut text = String::new();
     std::io::stdin()
@@ -122,7 +138,11 @@ fn read_stdin(what: &str) -> Result<String> {
 fn build_payload(args: &ApprovalArgs) -> Result<Value> {
     let mut payload = match &args.payload {
         Some(text) => {
-            let text = if text == "-" { read_stdin("the payload")? } else { text.clone() };
+            let text = if text == "-" {
+                read_stdin("the payload")?
+            } else {
+                text.clone()
+            };
             serde_json::from_str::<Value>(&text)
                 .ok()
                 .filter(Value::is_object)
@@ -141,8 +161,11 @@ fn build_payload(args: &ApprovalArgs) -> Result<Value> {
                 map.insert("command".into(), json!(shell_words(&args.command)));
             }
             if !map.contains_key("command") {
-                return Err(Error::usage("a command approval needs the command")
-                    .with_hint("put it after `--`: m ask approval --type command -- cargo publish"));
+                return Err(
+                    Error::usage("a command approval needs the command").with_hint(
+                        "put it after `--`: m ask approval --type command -- cargo publish",
+                    ),
+                );
             }
             if let Ok(cwd) = std::env::current_dir() {
                 map.entry("cwd").or_insert(json!(cwd));
@@ -151,7 +174,9 @@ fn build_payload(args: &ApprovalArgs) -> Result<Value> {
         ApprovalType::Diff => {
             if !map.contains_key("patch") {
                 let patch = match &args.diff_file {
-                    Some(path) => std::fs::read_to_string(path).map_err(|e| Error::io("read", path, e))?,
+                    Some(path) => {
+                        std::fs::read_to_string(path).map_err(|e| Error::io("read", path, e))?
+                    }
                     None => read_stdin("a unified diff")?,
                 };
                 map.insert("stat".into(), diff_stat(&patch));
@@ -163,7 +188,9 @@ fn build_payload(args: &ApprovalArgs) -> Result<Value> {
                 map.insert("details".into(), json!(details));
             }
             if !map.contains_key("title") && !map.contains_key("details") {
-                return Err(Error::usage("a generic approval needs --title or --details"));
+                return Err(Error::usage(
+                    "a generic approval needs --title or --details",
+                ));
             }
         }
     }
@@ -190,7 +217,9 @@ fn shell_words(argv: &[String]) -> String {
     argv.iter()
         .map(|word| {
             let plain = !word.is_empty()
-                && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+                && word
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
             if plain {
                 word.clone()
             } else {
@@ -207,8 +236,12 @@ mod tests {
 
     #[test]
     fn diff_stat_counts_files_and_lines() {
-        let patch = "diff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1,2 +1,2 @@\n-old\n+new\n+more\n ctx\n";
-        assert_eq!(diff_stat(patch), json!({"files": 1, "insertions": 2, "deletions": 1}));
+        let patch =
+            "diff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1,2 +1,2 @@\n-old\n+new\n+more\n ctx\n";
+        assert_eq!(
+            diff_stat(patch),
+            json!({"files": 1, "insertions": 2, "deletions": 1})
+        );
     }
 
     #[test]

@@ -33,8 +33,10 @@ pub fn run(ctx: &Ctx, cmd: DaemonCommand) -> Result<u8> {
             if Client::try_connect(&ctx.paths)?.is_none() {
                 client::start_daemon(&ctx.paths)?;
             }
-            let status = status(ctx)?.ok_or_else(|| Error::failure("the daemon stopped right after starting"))?;
-            ctx.ui.line(format!("m daemon running (pid {})", status.pid))?;
+            let status = status(ctx)?
+                .ok_or_else(|| Error::failure("the daemon stopped right after starting"))?;
+            ctx.ui
+                .line(format!("m daemon running (pid {})", status.pid))?;
             Ok(exit::OK)
         }
         DaemonCommand::Stop => {
@@ -50,7 +52,8 @@ pub fn run(ctx: &Ctx, cmd: DaemonCommand) -> Result<u8> {
         DaemonCommand::Status { json } => {
             let status = status(ctx)?;
             if json {
-                ctx.ui.json(&serde_json::json!({ "running": status.is_some(), "daemon": status }))?;
+                ctx.ui
+                    .json(&serde_json::json!({ "running": status.is_some(), "daemon": status }))?;
             } else {
                 match &status {
                     Some(s) => {
@@ -82,7 +85,9 @@ pub fn status(ctx: &Ctx) -> Result<Option<crate::protocol::DaemonStatus>> {
     };
     match client.request(&Request::Status)? {
         Response::Status(status) => Ok(Some(status)),
-        other => Err(Error::failure(format!("unexpected answer from the daemon: {other:?}"))),
+        other => Err(Error::failure(format!(
+            "unexpected answer from the daemon: {other:?}"
+        ))),
     }
 }
 

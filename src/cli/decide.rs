@@ -36,7 +36,13 @@ pub fn reject(ctx: &Ctx, args: RejectArgs) -> Result<u8> {
     decide(ctx, &args.target, false, args.reason, false)
 }
 
-fn decide(ctx: &Ctx, target: &str, approve: bool, reason: Option<String>, always: bool) -> Result<u8> {
+fn decide(
+    ctx: &Ctx,
+    target: &str,
+    approve: bool,
+    reason: Option<String>,
+    always: bool,
+) -> Result<u8> {
     let approval = resolve(&ctx.store()?, target)?;
     let response = Client::connect(&ctx.paths)?.request(&Request::Decide {
         approval_id: approval.id.clone(),
@@ -45,7 +51,9 @@ fn decide(ctx: &Ctx, target: &str, approve: bool, reason: Option<String>, always
         always,
     })?;
     let Response::Decided { approval } = response else {
-        return Err(Error::failure(format!("unexpected answer from the daemon: {response:?}")));
+        return Err(Error::failure(format!(
+            "unexpected answer from the daemon: {response:?}"
+        )));
     };
     ctx.ui.line(format!(
         "{} {} approval {} of run {}",
@@ -84,7 +92,14 @@ pub fn resolve(store: &Store, target: &str) -> Result<Approval> {
         n => {
             let list = pending
                 .iter()
-                .map(|a| format!("  {} {} {}", short_id(&a.id), a.approval_type, super::approvals::summary(a)))
+                .map(|a| {
+                    format!(
+                        "  {} {} {}",
+                        short_id(&a.id),
+                        a.approval_type,
+                        super::approvals::summary(a)
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join("\n");
             Err(Error::usage(format!(

@@ -41,7 +41,9 @@ pub fn run(ctx: &Ctx, cmd: DeviceCommand) -> Result<u8> {
         DeviceCommand::Add(args) => {
             let token = parse_token(&args.token)?;
             match ctx.store()?.add_device(&token, args.platform)? {
-                Some(_) => ctx.ui.line(format!("Added device {}", short_token(&token)))?,
+                Some(_) => ctx
+                    .ui
+                    .line(format!("Added device {}", short_token(&token)))?,
                 None => ctx.ui.line(format!(
                     "Device {} is already registered; nothing changed",
                     short_token(&token)
@@ -75,7 +77,8 @@ pub fn run(ctx: &Ctx, cmd: DeviceCommand) -> Result<u8> {
         DeviceCommand::Rm(args) => {
             let token = parse_token(&args.token)?;
             ctx.store()?.remove_device(&token)?;
-            ctx.ui.line(format!("Removed device {}", short_token(&token)))?;
+            ctx.ui
+                .line(format!("Removed device {}", short_token(&token)))?;
             Ok(exit::OK)
         }
     }

@@ -78,7 +78,8 @@ pub fn print_event(ctx: &Ctx, event: &Event, json: bool, with_run: bool) -> Resu
     let null = Value::Null;
     let data = event.data.as_ref().unwrap_or(&null);
     let mut lines = describe(&event.event_type, data).into_iter();
-    ctx.ui.line(format!("{head} {}", lines.next().unwrap_or_default()))?;
+    ctx.ui
+        .line(format!("{head} {}", lines.next().unwrap_or_default()))?;
     let indent = " ".repeat(console::measure_text_width(&head) + 1);
     for line in lines {
         ctx.ui.line(format!("{indent}{line}"))?;
@@ -88,7 +89,12 @@ pub fn print_event(ctx: &Ctx, event: &Event, json: bool, with_run: bool) -> Resu
 
 /// The human-readable lines of an event's data.
 fn describe(event_type: &str, data: &Value) -> Vec<String> {
-    let text = |key: &str| data.get(key).and_then(Value::as_str).unwrap_or("").to_string();
+    let text = |key: &str| {
+        data.get(key)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
     match event_type {
         "output" => {
             let stream = text("stream");
@@ -103,11 +109,17 @@ fn describe(event_type: &str, data: &Value) -> Vec<String> {
                 .unwrap_or_default()
         }
         "run.state" => vec![format!("-> {}", text("state"))],
-        "run.created" => vec![format!("prompt: {}", super::output::one_line(&text("prompt"), 80))],
+        "run.created" => vec![format!(
+            "prompt: {}",
+            super::output::one_line(&text("prompt"), 80)
+        )],
         "run.finished" => {
             let mut lines = vec![format!("{}: {}", text("state"), text("reason"))];
             if let Some(tail) = data.get("stderr_tail").and_then(Value::as_array) {
-                lines.extend(tail.iter().map(|l| format!("stderr| {}", l.as_str().unwrap_or(""))));
+                lines.extend(
+                    tail.iter()
+                        .map(|l| format!("stderr| {}", l.as_str().unwrap_or(""))),
+                );
             }
             lines
         }

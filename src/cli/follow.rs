@@ -52,8 +52,11 @@ pub fn follow_run(
                 )))
             }
             None => {
-                return Err(Error::failure("the daemon closed the stream before the run ended")
-                    .with_hint("check `m daemon status`; the run may have been failed by a restart"))
+                return Err(
+                    Error::failure("the daemon closed the stream before the run ended").with_hint(
+                        "check `m daemon status`; the run may have been failed by a restart",
+                    ),
+                )
             }
         }
     }

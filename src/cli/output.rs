@@ -8,8 +8,8 @@ use console::{measure_text_width, Style};
 use serde::Serialize;
 
 use crate::error::Result;
-use crate::model::{ApprovalState, RunState};
 pub use crate::model::relative_time;
+use crate::model::{ApprovalState, RunState};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ColorChoice {
@@ -141,7 +141,10 @@ pub fn one_line(text: &str, max: usize) -> String {
     let more = text.lines().nth(1).is_some();
     let chars: Vec<char> = first.chars().collect();
     if chars.len() > max {
-        format!("{}…", chars[..max.saturating_sub(1)].iter().collect::<String>())
+        format!(
+            "{}…",
+            chars[..max.saturating_sub(1)].iter().collect::<String>()
+        )
     } else if more {
         format!("{first} …")
     } else {

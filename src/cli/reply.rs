@@ -33,6 +33,7 @@ pub fn run(ctx: &Ctx, args: ReplyArgs) -> Result<u8> {
         text: Some(text),
         done: false,
     })?;
-    ctx.ui.line(format!("Replied to run {}", short_id(&run.id)))?;
+    ctx.ui
+        .line(format!("Replied to run {}", short_id(&run.id)))?;
     Ok(exit::OK)
 }

@@ -103,7 +103,8 @@ fn list(ctx: &Ctx, args: ListArgs) -> Result<u8> {
         return Ok(exit::OK);
     }
     if repos.is_empty() {
-        ctx.ui.line("No repos yet. Add one with `m repo add PATH`.")?;
+        ctx.ui
+            .line("No repos yet. Add one with `m repo add PATH`.")?;
         return Ok(exit::OK);
     }
     let now = now();

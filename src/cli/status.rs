@@ -38,7 +38,9 @@ pub fn run(ctx: &Ctx, args: StatusArgs) -> Result<u8> {
             d.version,
             relative_time(d.started_at, now)
         ))?,
-        None => ctx.ui.line("daemon    not running (the next run starts it)")?,
+        None => ctx
+            .ui
+            .line("daemon    not running (the next run starts it)")?,
     }
     ctx.ui.line(format!("runs      {} active", active.len()))?;
     for run in &active {
@@ -50,6 +52,13 @@ pub fn run(ctx: &Ctx, args: StatusArgs) -> Result<u8> {
             one_line(&run.prompt, 50)
         ))?;
     }
-    ctx.ui.line(format!("approvals {pending} pending{}", if pending > 0 { " (see `m approvals`)" } else { "" }))?;
+    ctx.ui.line(format!(
+        "approvals {pending} pending{}",
+        if pending > 0 {
+            " (see `m approvals`)"
+        } else {
+            ""
+        }
+    ))?;
     Ok(exit::OK)
 }

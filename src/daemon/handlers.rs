@@ -42,9 +42,12 @@ pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connectio
                 approval_type,
                 payload,
             };
-            let decision = ask(shared, &run_id, |reply| AgentRequest::Approval { request, reply })
-                .await?
-                .unwrap_or(Decision::RunEnded);
+            let decision = ask(shared, &run_id, |reply| AgentRequest::Approval {
+                request,
+                reply,
+            })
+            .await?
+            .unwrap_or(Decision::RunEnded);
             match decision {
                 Decision::Approved { .. } => Response::Decision {
                     approved: true,
@@ -68,9 +71,12 @@ pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connectio
                 question,
                 schema: None,
             };
-            let answer = ask(shared, &run_id, |reply| AgentRequest::Input { request, reply })
-                .await?
-                .unwrap_or(InputReply::RunEnded);
+            let answer = ask(shared, &run_id, |reply| AgentRequest::Input {
+                request,
+                reply,
+            })
+            .await?
+            .unwrap_or(InputReply::RunEnded);
             match answer {
                 InputReply::Text(text) => Response::Answer {
                     text: Some(text),
@@ -131,8 +137,9 @@ async fn start_run(
         AgentSpec::Exec { argv } | AgentSpec::Acp { argv, .. } => argv,
     };
     if argv.first().is_none_or(|p| p.is_empty()) {
-        return Err(Error::usage("no agent command was given")
-            .with_hint("put the command after `--`: m run start -r REPO \"PROMPT\" -- ./agent.sh"));
+        return Err(Error::usage("no agent command was given").with_hint(
+            "put the command after `--`: m run start -r REPO \"PROMPT\" -- ./agent.sh",
+        ));
     }
     let repo = read(shared, move |store| store.get_repo(&repo_id)).await?;
     let id = new_id();
@@ -225,7 +232,12 @@ async fn decide(
     Ok(Response::Decided { approval })
 }
 
-async fn reply(shared: &Shared, run_id: &str, text: Option<String>, done: bool) -> Result<Response> {
+async fn reply(
+    shared: &Shared,
+    run_id: &str,
+    text: Option<String>,
+    done: bool,
+) -> Result<Response> {
     let Some(handle) = shared.run_handle(run_id) else {
         return Err(not_live(shared, run_id).await);
     };
@@ -327,11 +339,19 @@ fn finished_state(event: &Event) -> Option<RunState> {
 
 /// Sends the run's stored events after `last`, a page at a time; returns the
 /// last seq sent.
-async fn send_backlog(shared: &Shared, run_id: &str, mut last: i64, conn: &mut Connection) -> Result<i64> {
+async fn send_backlog(
+    shared: &Shared,
+    run_id: &str,
+    mut last: i64,
+    conn: &mut Connection,
+) -> Result<i64> {
     const PAGE: u32 = 2000;
     loop {
         let id = run_id.to_string();
-        let page = read(shared, move |store| store.list_events(&id, last, &[], Some(PAGE))).await?;
+        let page = read(shared, move |store| {
+            store.list_events(&id, last, &[], Some(PAGE))
+        })
+        .await?;
         let full = page.len() == PAGE as usize;
         for event in page {
             last = event.seq;
@@ -357,7 +377,9 @@ async fn follow_all(
         };
         match event {
             Ok(event) => {
-                let last = last_seen.entry(event.run_id.clone()).or_insert(event.seq - 1);
+                let last = last_seen
+                    .entry(event.run_id.clone())
+                    .or_insert(event.seq - 1);
                 if event.seq > *last {
                     *last = event.seq;
                     conn.send(&Response::Event {
@@ -368,7 +390,8 @@ async fn follow_all(
             }
             Err(RecvError::Lagged(_)) => {
                 // Catch up every run seen so far from the database.
-                let runs: Vec<(String, i64)> = last_seen.iter().map(|(k, v)| (k.clone(), *v)).collect();
+                let runs: Vec<(String, i64)> =
+                    last_seen.iter().map(|(k, v)| (k.clone(), *v)).collect();
                 for (run_id, last) in runs {
                     let new_last = send_backlog(shared, &run_id, last, conn).await?;
                     last_seen.insert(run_id, new_last);

@@ -124,7 +124,9 @@ impl<R: tokio::io::AsyncRead + Unpin> FrameReader<R> {
                 .await
                 .map_err(|e| Error::failure(format!("cannot read from the client: {e}")))?;
             if available.is_empty() {
-                return Err(Error::usage("the connection closed before a complete frame"));
+                return Err(Error::usage(
+                    "the connection closed before a complete frame",
+                ));
             }
             let (take, done) = match available.iter().position(|&b| b == b'\n') {
                 Some(end) => (end, true),

@@ -55,13 +55,17 @@ pub struct StartedRun {
 pub fn spawn(shared: Arc<Shared>, started: StartedRun) {
     let (requests_tx, requests) = mpsc::channel(256);
     let (control_tx, control) = mpsc::channel(64);
-    shared.runs.lock().unwrap_or_else(|e| e.into_inner()).insert(
-        started.run.id.clone(),
-        RunHandle {
-            requests: requests_tx.clone(),
-            control: control_tx,
-        },
-    );
+    shared
+        .runs
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(
+            started.run.id.clone(),
+            RunHandle {
+                requests: requests_tx.clone(),
+                control: control_tx,
+            },
+        );
     tokio::spawn(async move {
         let run_id = started.run.id.clone();
         let mut supervisor = Supervisor {
@@ -73,8 +77,14 @@ pub fn spawn(shared: Arc<Shared>, started: StartedRun) {
             failure: None,
             cancel: watch::channel(false).0,
         };
-        supervisor.run(started, requests_tx, requests, control).await;
-        shared.runs.lock().unwrap_or_else(|e| e.into_inner()).remove(&run_id);
+        supervisor
+            .run(started, requests_tx, requests, control)
+            .await;
+        shared
+            .runs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&run_id);
         shared.run_ended.notify_waiters();
     });
 }
@@ -104,7 +114,8 @@ impl Supervisor {
             Ok(ws) => ws,
             Err(err) => {
                 let reason = format!("cannot make the workspace: {}", err.message);
-                self.finish(RunState::Failed, json!({ "reason": reason })).await;
+                self.finish(RunState::Failed, json!({ "reason": reason }))
+                    .await;
                 return;
             }
         };
@@ -162,7 +173,8 @@ impl Supervisor {
         let handle = tokio::runtime::Handle::current();
         let ws = tokio::task::spawn_blocking(move || {
             let mut progress = |line: &str| {
-                let event = NewEvent::new(&progress_run, "workspace.progress", json!({ "line": line }));
+                let event =
+                    NewEvent::new(&progress_run, "workspace.progress", json!({ "line": line }));
                 handle.block_on(writer.append(vec![event]));
             };
             workspace::create(
@@ -268,8 +280,17 @@ impl Supervisor {
             json!({ "question": request.question, "schema": request.schema }),
         )
         .with_state(RunState::WaitingInput);
-        let state_event = NewEvent::new(&self.run_id, "run.state", json!({ "state": RunState::WaitingInput }));
-        if let Err(err) = self.shared.writer.append_committed(vec![event, state_event]).await {
+        let state_event = NewEvent::new(
+            &self.run_id,
+            "run.state",
+            json!({ "state": RunState::WaitingInput }),
+        );
+        if let Err(err) = self
+            .shared
+            .writer
+            .append_committed(vec![event, state_event])
+            .await
+        {
             tracing::error!(run = %self.run_id, "cannot record a question: {}", err.message);
             let _ = reply.send(InputReply::RunEnded);
             return;
@@ -361,8 +382,11 @@ impl Supervisor {
             Ok(Ok(Some(stat))) => self.emit("workspace.diff", json!(stat)).await,
             Ok(Ok(None)) => {}
             Ok(Err(err)) => {
-                self.emit("error", json!({ "message": format!("cannot commit the run's work: {}", err.message) }))
-                    .await
+                self.emit(
+                    "error",
+                    json!({ "message": format!("cannot commit the run's work: {}", err.message) }),
+                )
+                .await
             }
             Err(e) => tracing::error!(run = %self.run_id, "the commit task crashed: {e}"),
         }
@@ -391,7 +415,12 @@ impl Supervisor {
     }
 
     async fn finish(&self, state: RunState, data: Value) {
-        if let Err(err) = self.shared.writer.finish_run(&self.run_id, state, data).await {
+        if let Err(err) = self
+            .shared
+            .writer
+            .finish_run(&self.run_id, state, data)
+            .await
+        {
             tracing::error!(run = %self.run_id, "cannot record the end of the run: {}", err.message);
         }
     }

@@ -62,10 +62,7 @@ impl Writer {
 
     async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Op) -> Result<T> {
         let (tx, rx) = oneshot::channel();
-        self.ops
-            .send(make(tx))
-            .await
-            .map_err(|_| stopped())?;
+        self.ops.send(make(tx)).await.map_err(|_| stopped())?;
         rx.await.map_err(|_| stopped())?
     }
 
@@ -82,33 +79,60 @@ impl Writer {
         self.call(|r| Op::CreateRun(id, Box::new(new), r)).await
     }
 
-    pub async fn set_workspace(&self, run_id: &str, branch: Option<String>, base: Option<String>) -> Result<()> {
-        self.call(|r| Op::SetWorkspace(run_id.to_string(), branch, base, r)).await
+    pub async fn set_workspace(
+        &self,
+        run_id: &str,
+        branch: Option<String>,
+        base: Option<String>,
+    ) -> Result<()> {
+        self.call(|r| Op::SetWorkspace(run_id.to_string(), branch, base, r))
+            .await
     }
 
     pub async fn set_pgid(&self, run_id: &str, pgid: Option<i64>) -> Result<()> {
-        self.call(|r| Op::SetPgid(run_id.to_string(), pgid, r)).await
+        self.call(|r| Op::SetPgid(run_id.to_string(), pgid, r))
+            .await
     }
 
-    pub async fn set_state(&self, run_id: &str, state: RunState, reason: Option<String>) -> Result<Vec<Event>> {
-        self.call(|r| Op::SetState(run_id.to_string(), state, reason, r)).await
+    pub async fn set_state(
+        &self,
+        run_id: &str,
+        state: RunState,
+        reason: Option<String>,
+    ) -> Result<Vec<Event>> {
+        self.call(|r| Op::SetState(run_id.to_string(), state, reason, r))
+            .await
     }
 
-    pub async fn request_approval(&self, run_id: &str, approval_type: ApprovalType, payload: Value) -> Result<Approval> {
-        self.call(|r| Op::RequestApproval(run_id.to_string(), approval_type, payload, r)).await
+    pub async fn request_approval(
+        &self,
+        run_id: &str,
+        approval_type: ApprovalType,
+        payload: Value,
+    ) -> Result<Approval> {
+        self.call(|r| Op::RequestApproval(run_id.to_string(), approval_type, payload, r))
+            .await
     }
 
     pub async fn resolve_approval(&self, approval_id: &str, decided: Decided) -> Result<Approval> {
-        self.call(|r| Op::ResolveApproval(approval_id.to_string(), decided, r)).await
+        self.call(|r| Op::ResolveApproval(approval_id.to_string(), decided, r))
+            .await
     }
 
-    pub async fn finish_run(&self, run_id: &str, state: RunState, data: Value) -> Result<Vec<Event>> {
-        self.call(|r| Op::FinishRun(run_id.to_string(), state, data, r)).await
+    pub async fn finish_run(
+        &self,
+        run_id: &str,
+        state: RunState,
+        data: Value,
+    ) -> Result<Vec<Event>> {
+        self.call(|r| Op::FinishRun(run_id.to_string(), state, data, r))
+            .await
     }
 }
 
 fn stopped() -> Error {
-    Error::failure("the daemon's writer has stopped").with_hint("see the daemon log (`m daemon status`)")
+    Error::failure("the daemon's writer has stopped")
+        .with_hint("see the daemon log (`m daemon status`)")
 }
 
 fn write_loop(mut store: Store, mut rx: mpsc::Receiver<Op>, hub: broadcast::Sender<Arc<Event>>) {
@@ -182,9 +206,10 @@ fn apply(batch: &mut crate::store::Batch<'_>, op: Op) -> Pending {
             }
         }
         Op::CreateRun(id, new, reply) => deferred(reply, batch.create_run(&id, *new)),
-        Op::SetWorkspace(id, branch, base, reply) => {
-            deferred(reply, batch.set_workspace(&id, branch.as_deref(), base.as_deref()))
-        }
+        Op::SetWorkspace(id, branch, base, reply) => deferred(
+            reply,
+            batch.set_workspace(&id, branch.as_deref(), base.as_deref()),
+        ),
         Op::SetPgid(id, pgid, reply) => deferred(reply, batch.set_pgid(&id, pgid)),
         Op::SetState(id, state, reason, reply) => {
             deferred(reply, batch.set_state(&id, state, reason.as_deref()))
@@ -192,8 +217,12 @@ fn apply(batch: &mut crate::store::Batch<'_>, op: Op) -> Pending {
         Op::RequestApproval(id, t, payload, reply) => {
             deferred(reply, batch.request_approval(&id, t, payload))
         }
-        Op::ResolveApproval(id, decided, reply) => deferred(reply, batch.resolve_approval(&id, &decided)),
-        Op::FinishRun(id, state, data, reply) => deferred(reply, batch.finish_run(&id, state, data)),
+        Op::ResolveApproval(id, decided, reply) => {
+            deferred(reply, batch.resolve_approval(&id, &decided))
+        }
+        Op::FinishRun(id, state, data, reply) => {
+            deferred(reply, batch.finish_run(&id, state, data))
+        }
     }
 }
 

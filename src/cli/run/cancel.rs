@@ -29,6 +29,7 @@ pub fn run(ctx: &Ctx, args: CancelArgs) -> Result<u8> {
     })?;
     let last = ctx.store()?.last_seq(&run.id)?;
     let state = follow_run(ctx, &run.id, last, Until::Ended, |_| Ok(()))?;
-    ctx.ui.line(format!("Run {} {}", short_id(&run.id), state))?;
+    ctx.ui
+        .line(format!("Run {} {}", short_id(&run.id), state))?;
     Ok(exit::OK)
 }

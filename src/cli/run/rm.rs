@@ -17,12 +17,11 @@ pub fn run(ctx: &Ctx, args: RmArgs) -> Result<u8> {
     let mut store = ctx.store()?;
     let run = store.find_run(&args.run)?;
     if run.state.is_active() {
-        return Err(Error::conflict(format!(
-            "run {} is still {}",
-            short_id(&run.id),
-            run.state
-        ))
-        .with_hint(format!("cancel it first: `m run cancel {}`", short_id(&run.id))));
+        return Err(
+            Error::conflict(format!("run {} is still {}", short_id(&run.id), run.state)).with_hint(
+                format!("cancel it first: `m run cancel {}`", short_id(&run.id)),
+            ),
+        );
     }
     let ws = super::workspace_of(ctx, &store, &run)?;
     let outcome = workspace::remove(&ws)?;
@@ -32,6 +31,7 @@ pub fn run(ctx: &Ctx, args: RmArgs) -> Result<u8> {
         Some(BranchOutcome::Kept { name, reason }) => format!("; branch {name} kept: {reason}"),
         Some(BranchOutcome::Missing { .. }) | None => String::new(),
     };
-    ctx.ui.line(format!("Removed run {}{branch}", short_id(&run.id)))?;
+    ctx.ui
+        .line(format!("Removed run {}{branch}", short_id(&run.id)))?;
     Ok(exit::OK)
 }

@@ -50,9 +50,14 @@ pub fn run(ctx: &Ctx, args: ShowArgs) -> Result<u8> {
     ctx.ui.line(field("state", ctx.ui.run_state(run.state)))?;
     ctx.ui.line(field(
         "started",
-        format!("{} (updated {})", relative_time(run.created_at, now), relative_time(run.updated_at, now)),
+        format!(
+            "{} (updated {})",
+            relative_time(run.created_at, now),
+            relative_time(run.updated_at, now)
+        ),
     ))?;
-    ctx.ui.line(field("workspace", run.workspace_path.clone()))?;
+    ctx.ui
+        .line(field("workspace", run.workspace_path.clone()))?;
     if let Some(branch) = &details.branch {
         ctx.ui.line(field("branch", branch.clone()))?;
     }

@@ -59,8 +59,9 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
         return Err(Error::usage("the prompt is empty").with_hint("say what the agent should do"));
     }
     if args.command.is_empty() {
-        return Err(Error::usage("no agent command was given")
-            .with_hint("put the command after `--`: m run start -r REPO \"PROMPT\" -- ./agent.sh"));
+        return Err(Error::usage("no agent command was given").with_hint(
+            "put the command after `--`: m run start -r REPO \"PROMPT\" -- ./agent.sh",
+        ));
     }
     let repo = ctx.store()?.find_repo(&args.repo)?;
     let request = Request::StartRun {
@@ -79,7 +80,11 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
     };
     let run = match Client::connect(&ctx.paths)?.request(&request)? {
         Response::Run { run } => run,
-        other => return Err(Error::failure(format!("unexpected answer from the daemon: {other:?}"))),
+        other => {
+            return Err(Error::failure(format!(
+                "unexpected answer from the daemon: {other:?}"
+            )))
+        }
     };
     if args.json {
         ctx.ui.json(&run)?;
