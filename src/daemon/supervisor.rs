@@ -247,30 +247,29 @@ impl Supervisor {
     }
 
     async fn ask_approval(&mut self, request: ApprovalRequest, reply: oneshot::Sender<Decision>) {
-        let writer = &self.shared.writer;
-        let approval = match writer
-            .request_approval(&self.run_id, request.approval_type, request.payload.clone())
-            .await
-        {
-            Ok(approval) => approval,
+        let policy = policy_allows(&self.options, &request).map(|rule| Decided {
+            approve: true,
+            reason: Some(format!("auto-approved by policy: {rule}")),
+            by: "policy".into(),
+        });
+        let auto = policy.is_some();
+        let recorded = self
+            .shared
+            .writer
+            .request_approval(&self.run_id, request.approval_type, request.payload, policy)
+            .await;
+        match recorded {
+            Ok(_) if auto => {
+                let _ = reply.send(Decision::Approved { always: false });
+            }
+            Ok(approval) => {
+                self.approvals.insert(approval.id, reply);
+            }
             Err(err) => {
                 tracing::error!(run = %self.run_id, "cannot record an approval: {}", err.message);
                 let _ = reply.send(Decision::RunEnded);
-                return;
-            }
-        };
-        if let Some(rule) = policy_allows(&self.options, &request) {
-            let decided = Decided {
-                approve: true,
-                reason: Some(format!("auto-approved by policy: {rule}")),
-                by: "policy".into(),
-            };
-            if writer.resolve_approval(&approval.id, decided).await.is_ok() {
-                let _ = reply.send(Decision::Approved { always: false });
-                return;
             }
         }
-        self.approvals.insert(approval.id, reply);
     }
 
     async fn ask_input(&mut self, request: InputRequest, reply: oneshot::Sender<InputReply>) {

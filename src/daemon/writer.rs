@@ -30,7 +30,13 @@ enum Op {
     SetWorkspace(String, Option<String>, Option<String>, Reply<()>),
     SetPgid(String, Option<i64>, Reply<()>),
     SetState(String, RunState, Option<String>, Reply<Vec<Event>>),
-    RequestApproval(String, ApprovalType, Value, Reply<Approval>),
+    RequestApproval(
+        String,
+        ApprovalType,
+        Value,
+        Option<Decided>,
+        Reply<Approval>,
+    ),
     ResolveApproval(String, Decided, Reply<Approval>),
     FinishRun(String, RunState, Value, Reply<Vec<Event>>),
 }
@@ -104,13 +110,15 @@ impl Writer {
             .await
     }
 
+    /// Records an approval: pending, or already decided by `policy`.
     pub async fn request_approval(
         &self,
         run_id: &str,
         approval_type: ApprovalType,
         payload: Value,
+        policy: Option<Decided>,
     ) -> Result<Approval> {
-        self.call(|r| Op::RequestApproval(run_id.to_string(), approval_type, payload, r))
+        self.call(|r| Op::RequestApproval(run_id.to_string(), approval_type, payload, policy, r))
             .await
     }
 
@@ -214,9 +222,10 @@ fn apply(batch: &mut crate::store::Batch<'_>, op: Op) -> Pending {
         Op::SetState(id, state, reason, reply) => {
             deferred(reply, batch.set_state(&id, state, reason.as_deref()))
         }
-        Op::RequestApproval(id, t, payload, reply) => {
-            deferred(reply, batch.request_approval(&id, t, payload))
-        }
+        Op::RequestApproval(id, t, payload, policy, reply) => deferred(
+            reply,
+            batch.request_approval(&id, t, payload, policy.as_ref()),
+        ),
         Op::ResolveApproval(id, decided, reply) => {
             deferred(reply, batch.resolve_approval(&id, &decided))
         }
@@ -239,7 +248,7 @@ fn fail(op: Op, err: &Error) {
         Op::CreateRun(_, _, r) => drop(r.send(e(err))),
         Op::SetWorkspace(_, _, _, r) | Op::SetPgid(_, _, r) => drop(r.send(e(err))),
         Op::SetState(_, _, _, r) | Op::FinishRun(_, _, _, r) => drop(r.send(e(err))),
-        Op::RequestApproval(_, _, _, r) => drop(r.send(e(err))),
+        Op::RequestApproval(_, _, _, _, r) => drop(r.send(e(err))),
         Op::ResolveApproval(_, _, r) => drop(r.send(e(err))),
     }
 }

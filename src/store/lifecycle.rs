@@ -216,13 +216,15 @@ impl Batch<'_> {
         })
     }
 
-    /// Records a pending approval with its `approval.requested` event; the
-    /// run waits for it.
+    /// Records an approval with its `approval.requested` event. Pending, the
+    /// run waits for it; decided by `policy`, it is recorded as approved at
+    /// once and the run never waits (the audit trail is the same).
     pub fn request_approval(
         &mut self,
         run_id: &str,
         approval_type: ApprovalType,
         payload: Value,
+        policy: Option<&Decided>,
     ) -> Result<Approval> {
         self.op(|conn, path| {
             let db = |e| db_error(path, "write to", e);
@@ -233,15 +235,26 @@ impl Batch<'_> {
                 "approval.requested",
                 json!({ "approval_id": id, "approval_type": approval_type, "payload": payload }),
             )];
-            if current != RunState::WaitingApproval {
-                new.push(
+            match policy {
+                Some(decided) => new.push(NewEvent::new(
+                    run_id,
+                    "approval.resolved",
+                    json!({
+                        "approval_id": id,
+                        "state": ApprovalState::Approved,
+                        "reason": decided.reason,
+                        "by": decided.by,
+                    }),
+                )),
+                None if current != RunState::WaitingApproval => new.push(
                     NewEvent::new(
                         run_id,
                         "run.state",
                         json!({ "state": RunState::WaitingApproval }),
                     )
                     .with_state(RunState::WaitingApproval),
-                );
+                ),
+                None => {}
             }
             let events = append_events_tx(conn, &new).map_err(db)?;
             let approval = Approval {
@@ -249,11 +262,15 @@ impl Batch<'_> {
                 run_id: run_id.to_string(),
                 event_id: events[0].id.clone(),
                 approval_type,
-                state: ApprovalState::Pending,
+                state: if policy.is_some() {
+                    ApprovalState::Approved
+                } else {
+                    ApprovalState::Pending
+                },
                 payload: Some(payload),
                 rejection_reason: None,
                 created_at: events[0].created_at,
-                resolved_at: None,
+                resolved_at: policy.map(|_| events[0].created_at),
             };
             insert_approval_tx(conn, &approval).map_err(db)?;
             Ok((approval, events))

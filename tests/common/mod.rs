@@ -31,8 +31,15 @@ impl TestEnv {
     }
 
     pub fn clean_env(&self, cmd: &mut Command) {
+        // Agents call `m ask`: the binary under test comes first on PATH.
+        let bin_dir = Path::new(env!("CARGO_BIN_EXE_m")).parent().unwrap();
+        let path = format!(
+            "{}:{}",
+            bin_dir.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
         cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("PATH", path)
             .env("HOME", self.dir.path())
             .env("M_HOME", &self.home)
             .env("M_GRACE_MS", "1000")

@@ -1,0 +1,354 @@
+//! Approvals and questions through the real binary: shell-script agents
+//! that stop with `m ask`, humans that answer with `m approve`, `m reject`
+//! and `m reply`.
+
+mod common;
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::{alive, TestEnv};
+
+/// Waits until the run has `n` pending approvals; returns their ids.
+fn pending(env: &TestEnv, run: &str, n: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let list = env.json(&["approvals", "--run", run, "--json"]);
+        let ids: Vec<String> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["id"].as_str().unwrap().to_string())
+            .collect();
+        if ids.len() >= n {
+            return ids;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "run {run}: {} pending, wanted {n}",
+            ids.len()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn read(env: &TestEnv, name: &str) -> String {
+    std::fs::read_to_string(env.dir.path().join(name)).unwrap_or_default()
+}
+
+#[test]
+fn an_approved_command_proceeds_and_a_rejected_one_gets_the_reason() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let out = env.dir.path().join("out");
+    let agent = env.script(
+        "agent.sh",
+        &format!(
+            r#"m ask approval --type command -- echo published > {0}.1; echo "first=$?" >> {0}
+reason=$(m ask approval --type command --title "drop the table" -- psql -c 'drop table x'); echo "second=$? $reason" >> {0}"#,
+            out.display()
+        ),
+    );
+    let run = env.start("api", "publish", &agent);
+    env.fails(&["run", "wait", &run], 12);
+    let shown = env.ok(&["approval", "show", &run]);
+    assert!(shown.contains("$ echo published"), "{shown}");
+    let listed = env.ok(&["approvals"]);
+    assert!(
+        listed.contains("command") && listed.contains("api"),
+        "{listed}"
+    );
+    env.ok(&["approve", &run]);
+    let ids = pending(&env, &run, 1);
+    let shown = env.ok(&["approval", "show", &ids[0]]);
+    assert!(shown.contains("drop the table"), "{shown}");
+    env.ok(&["reject", &ids[0], "--reason", "never in production"]);
+    env.fails(&["run", "wait", &run], 0);
+    assert_eq!(read(&env, "out"), "first=0\nsecond=1 never in production\n");
+    // The approved command ran in m's place, with m's stdout.
+    assert_eq!(read(&env, "out.1"), "published\n");
+
+    let all = env.json(&["approvals", "--run", &run, "--state", "all", "--json"]);
+    let states: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["approved", "rejected"]);
+    assert_eq!(all[1]["rejection_reason"], "never in production");
+    assert!(all[1]["resolved_at"].as_i64().is_some());
+    let types: Vec<String> = env
+        .events(&run)
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_string())
+        .filter(|t| t.starts_with("approval."))
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "approval.requested",
+            "approval.resolved",
+            "approval.requested",
+            "approval.resolved"
+        ]
+    );
+}
+
+#[test]
+fn two_pending_approvals_keep_the_run_waiting_until_both_are_decided() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let agent = env.script(
+        "agent.sh",
+        "m ask approval --type generic --title one &\nm ask approval --type generic --title two &\nwait",
+    );
+    let run = env.start("api", "two", &agent);
+    let ids = pending(&env, &run, 2);
+    let err = env.fails(&["approve", &run], 2);
+    assert!(err.contains("2 pending approvals"), "{err}");
+    env.ok(&["approve", &ids[0]]);
+    assert_eq!(env.run_state(&run), "waiting_approval");
+    env.ok(&["approve", &ids[1]]);
+    env.fails(&["run", "wait", &run], 0);
+}
+
+#[test]
+fn a_question_is_answered_with_reply() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let agent = env.script(
+        "agent.sh",
+        &format!(
+            r#"answer=$(m ask input "which database?"); echo "got $answer" > {}"#,
+            env.dir.path().join("answer").display()
+        ),
+    );
+    let run = env.start("api", "ask", &agent);
+    env.fails(&["run", "wait", &run], 13);
+    let events = env.events(&run);
+    assert!(events
+        .iter()
+        .any(|e| e["type"] == "input.requested" && e["data"]["question"] == "which database?"));
+    env.ok(&["reply", &run, "staging"]);
+    env.fails(&["run", "wait", &run], 0);
+    assert_eq!(read(&env, "answer"), "got staging\n");
+    // Nothing waits now.
+    env.fails(&["reply", &run, "again"], 4);
+}
+
+#[test]
+fn deciding_twice_is_a_conflict_and_racing_decisions_have_one_winner() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let agent = env.script("agent.sh", "m ask approval --type generic --title once");
+    let run = env.start("api", "once", &agent);
+    let id = pending(&env, &run, 1).remove(0);
+    let racers: Vec<_> = (0..6)
+        .map(|i| {
+            let mut cmd = env.m();
+            if i % 2 == 0 {
+                cmd.args(["approve", &id]);
+            } else {
+                cmd.args(["reject", &id, "--reason", "no"]);
+            }
+            cmd.stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let codes: Vec<i32> = racers
+        .into_iter()
+        .map(|mut c| c.wait().unwrap().code().unwrap())
+        .collect();
+    assert_eq!(codes.iter().filter(|&&c| c == 0).count(), 1, "{codes:?}");
+    assert_eq!(codes.iter().filter(|&&c| c == 4).count(), 5, "{codes:?}");
+    let err = env.fails(&["approve", &id], 4);
+    assert!(err.contains("was already"), "{err}");
+    let resolved = env
+        .events(&run)
+        .iter()
+        .filter(|e| e["type"] == "approval.resolved")
+        .count();
+    assert_eq!(resolved, 1);
+}
+
+#[test]
+fn cancel_while_waiting_tells_the_asker_and_rejects_the_approval() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let code_file = env.dir.path().join("code");
+    let agent = env.script(
+        "agent.sh",
+        &format!(
+            "m ask approval --type generic --title wait; echo $? > {}; sleep 5",
+            code_file.display()
+        ),
+    );
+    let run = env.start("api", "cancel me", &agent);
+    let id = pending(&env, &run, 1).remove(0);
+    env.ok(&["run", "cancel", &run]);
+    assert_eq!(env.run_state(&run), "cancelled");
+    assert_eq!(read(&env, "code").trim(), "11");
+    let approval = env.json(&["approval", "show", &id, "--json"]);
+    assert_eq!(approval["state"], "rejected");
+    assert_eq!(approval["rejection_reason"], "run ended");
+}
+
+#[test]
+fn a_daemon_killed_while_waiting_leaves_no_pending_approval_after_restart() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let agent = env.script("agent.sh", "m ask approval --type generic --title stuck");
+    let run = env.start("api", "stuck", &agent);
+    let id = pending(&env, &run, 1).remove(0);
+    let daemon = env.daemon_pid().unwrap();
+    unsafe { libc::kill(daemon, libc::SIGKILL) };
+    while alive(daemon) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    env.ok(&["daemon", "start"]);
+    assert_eq!(env.run_state(&run), "failed");
+    let approval = env.json(&["approval", "show", &id, "--json"]);
+    assert_eq!(approval["state"], "rejected");
+    assert_eq!(approval["rejection_reason"], "run ended");
+    assert!(env
+        .json(&["approvals", "--json"])
+        .as_array()
+        .unwrap()
+        .is_empty());
+}
+
+#[test]
+fn policy_approves_without_a_human_and_records_it() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let agent = env.script(
+        "agent.sh",
+        "m ask approval --type command -- true && m ask approval --type generic --title g && m ask approval --type command -- echo cargo test --all",
+    );
+    let run = env
+        .ok(&[
+            "run",
+            "start",
+            "-r",
+            "api",
+            "auto",
+            "--auto-approve",
+            "generic",
+            "--allow",
+            "true",
+            "--allow",
+            "echo cargo test",
+            "--wait",
+            "--",
+            agent.to_str().unwrap(),
+        ])
+        .trim()
+        .to_string();
+    let all = env.json(&["approvals", "--run", &run, "--state", "all", "--json"]);
+    let all = all.as_array().unwrap();
+    assert_eq!(all.len(), 3, "{all:?}");
+    for approval in all {
+        assert_eq!(approval["state"], "approved");
+        assert!(approval["rejection_reason"].is_null());
+    }
+    let by: Vec<String> = env
+        .events(&run)
+        .iter()
+        .filter(|e| e["type"] == "approval.resolved")
+        .map(|e| e["data"]["by"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(by, ["policy", "policy", "policy"]);
+}
+
+#[test]
+fn review_holds_the_run_until_its_diff_is_approved_or_rejected() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let agent = env.script("agent.sh", "echo reviewed > change.txt");
+    let start = |prompt: &str| {
+        env.ok(&[
+            "run",
+            "start",
+            "-r",
+            "api",
+            prompt,
+            "--review",
+            "--",
+            agent.to_str().unwrap(),
+        ])
+        .trim()
+        .to_string()
+    };
+    let run = start("approve me");
+    env.fails(&["run", "wait", &run], 12);
+    let shown = env.ok(&["approval", "show", &run]);
+    assert!(shown.contains("+reviewed"), "{shown}");
+    env.ok(&["approve", &run]);
+    env.fails(&["run", "wait", &run], 0);
+
+    let run = start("reject me");
+    env.fails(&["run", "wait", &run], 12);
+    env.ok(&["reject", &run, "--reason", "wrong file"]);
+    env.fails(&["run", "wait", &run], 10);
+    let events = env.events(&run);
+    let end = events
+        .iter()
+        .rev()
+        .find(|e| e["type"] == "run.finished")
+        .unwrap();
+    assert!(end["data"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("wrong file"));
+}
+
+#[test]
+fn wait_exit_codes_say_how_the_run_stands() {
+    let env = TestEnv::new();
+    for (name, body, code) in [
+        ("ok", "true", 0),
+        ("fail", "exit 1", 10),
+        ("approval", "m ask approval --type generic --title x", 12),
+        ("input", "m ask input q", 13),
+    ] {
+        env.repo(name);
+        let agent = env.script(&format!("{name}.sh"), body);
+        let out = env
+            .m()
+            .args([
+                "run",
+                "start",
+                "-r",
+                name,
+                "x",
+                "--wait",
+                "--",
+                agent.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    env.repo("cancel");
+    let agent = env.script("sleep.sh", "sleep 30");
+    let run = env.start("cancel", "x", &agent);
+    env.ok(&["run", "cancel", &run]);
+    env.fails(&["run", "wait", &run], 11);
+}
+
+#[test]
+fn ask_outside_a_run_is_a_clear_error() {
+    let env = TestEnv::new();
+    let err = env.fails(&["ask", "input", "hello?"], 2);
+    assert!(err.contains("only inside a run"), "{err}");
+    let err = env.fails(&["ask", "approval", "--type", "command"], 2);
+    assert!(err.contains("only inside a run"), "{err}");
+}
