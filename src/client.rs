@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 use crate::error::{Error, ErrorKind, Result};
 use crate::paths::{self, Paths};
 use crate::protocol::{encode, Hello, Request, Response, MAX_FRAME, PROTOCOL_VERSION, VERSION};
+use crate::service;
 
 /// How long a started daemon has to answer.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(15);
@@ -24,7 +25,7 @@ pub struct Client {
     reader: BufReader<Stream>,
 }
 
-fn unavailable(paths: &Paths, why: &str) -> Error {
+fn unavailable(paths: &Paths, why: &str, hint: &str) -> Error {
     Error::new(
         ErrorKind::DaemonUnavailable,
         format!(
@@ -32,34 +33,87 @@ fn unavailable(paths: &Paths, why: &str) -> Error {
             paths.data_dir.display()
         ),
     )
-    .with_hint("start one with `m daemon start` (or unset M_NO_AUTOSTART to let m start it)")
+    .with_hint(hint.to_string())
 }
 
-fn autostart_allowed() -> bool {
-    !matches!(
-        std::env::var("M_NO_AUTOSTART").as_deref(),
-        Ok("1") | Ok("true") | Ok("yes")
-    )
+/// Who starts the daemon when none answers.
+enum Starter {
+    /// This client does (`daemon.autostart`, the default).
+    Autostart,
+    /// The service manager does: wait for its daemon.
+    Service(service::Installed),
+    /// Nobody: say why.
+    Nobody(String),
 }
+
+impl Starter {
+    fn for_paths(paths: &Paths) -> Result<Starter> {
+        if let Some(installed) = service::installed_for(paths) {
+            return Ok(Starter::Service(installed));
+        }
+        let config = crate::config::load(paths)?;
+        if config.daemon.autostart {
+            return Ok(Starter::Autostart);
+        }
+        Ok(Starter::Nobody(match config.source("daemon.autostart") {
+            crate::config::Source::Env(var) => format!("{var} is set"),
+            _ => format!("`daemon.autostart = false` in {}", config.file.display()),
+        }))
+    }
+}
+
+/// How long a client waits for a service manager's daemon to answer.
+const SERVICE_WAIT: Duration = Duration::from_secs(5);
 
 impl Client {
-    /// Connects to the daemon, starting one if none answers and autostart
-    /// is allowed.
+    /// Connects to the daemon. When none answers, one is started if
+    /// autostart is allowed, or awaited if a service manages it.
     pub fn connect(paths: &Paths) -> Result<Client> {
-        Client::connect_with(paths, autostart_allowed())
-    }
-
-    pub fn connect_with(paths: &Paths, autostart: bool) -> Result<Client> {
+        let starter = Starter::for_paths(paths)?;
         match Client::try_connect(paths)? {
-            Some((client, hello)) => client.check_version(paths, hello, autostart),
-            None if !autostart => Err(unavailable(paths, "M_NO_AUTOSTART is set")),
-            None => {
-                start_daemon(paths)?;
-                match Client::try_connect(paths)? {
-                    Some((client, hello)) => client.check_version(paths, hello, false),
-                    None => Err(unavailable(paths, "it did not answer after starting")),
+            Some((client, hello)) => client.check_version(paths, hello, &starter),
+            None => match starter {
+                Starter::Autostart => {
+                    start_daemon(paths)?;
+                    match Client::try_connect(paths)? {
+                        Some((client, hello)) => client.check_version(paths, hello, &starter),
+                        None => Err(unavailable(
+                            paths,
+                            "it did not answer after starting",
+                            &format!("see its log: {}", paths.daemon_log().display()),
+                        )),
+                    }
                 }
-            }
+                Starter::Service(ref installed) => {
+                    let deadline = Instant::now() + SERVICE_WAIT;
+                    while Instant::now() < deadline {
+                        if let Some((client, hello)) = Client::try_connect(paths)? {
+                            return client.check_version(paths, hello, &starter);
+                        }
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                    let manager = installed.manager;
+                    Err(unavailable(
+                        paths,
+                        &format!(
+                            "it runs as a {} service here ({}), and that daemon did not answer within {} seconds",
+                            manager.name(),
+                            installed.file.display(),
+                            SERVICE_WAIT.as_secs()
+                        ),
+                        &format!(
+                            "start it with `{}` (logs: {}), or `m daemon uninstall` to let m start it itself",
+                            manager.start_command(),
+                            manager.logs(paths)
+                        ),
+                    ))
+                }
+                Starter::Nobody(why) => Err(unavailable(
+                    paths,
+                    &format!("{why}, so m does not start one"),
+                    "start one with `m daemon start`",
+                )),
+            },
         }
     }
 
@@ -99,20 +153,31 @@ impl Client {
         Ok(Some((client, hello)))
     }
 
-    fn check_version(self, paths: &Paths, hello: Hello, may_restart: bool) -> Result<Client> {
+    fn check_version(self, paths: &Paths, hello: Hello, starter: &Starter) -> Result<Client> {
         if hello == Hello::ours() {
             return Ok(self);
         }
         let theirs = format!("{} (protocol {})", hello.version, hello.protocol);
         let ours = format!("{VERSION} (protocol {PROTOCOL_VERSION})");
-        if hello.protocol == PROTOCOL_VERSION && may_restart {
+        let replace = match starter {
+            Starter::Service(installed) => format!(
+                "restart it with `{}` (its active runs will fail)",
+                installed.manager.restart_command()
+            ),
+            _ => {
+                "stop it with `m daemon stop` (its active runs will fail) and run the command again"
+                    .to_string()
+            }
+        };
+        if hello.protocol == PROTOCOL_VERSION && matches!(starter, Starter::Autostart) {
+            // An idle daemon of another build is replaced by one of ours.
             drop(self);
-            let status = Client::connect_with(paths, false)?.request(&Request::Status)?;
+            let status = Client::existing(paths)?.request(&Request::Status)?;
             if let Response::Status(status) = status {
                 if status.active_runs.is_empty() {
-                    Client::connect_with(paths, false)?.request(&Request::Shutdown)?;
+                    Client::existing(paths)?.request(&Request::Shutdown)?;
                     wait_until_gone(paths)?;
-                    return Client::connect_with(paths, true);
+                    return Client::connect(paths);
                 }
                 return Err(Error::conflict(format!(
                     "the running daemon is m {theirs}, this is m {ours}, and it has {} active run(s)",
@@ -124,9 +189,19 @@ impl Client {
         Err(Error::conflict(format!(
             "the running daemon is m {theirs}; this is m {ours}"
         ))
-        .with_hint(
-            "stop it with `m daemon stop` (its active runs will fail) and run the command again",
-        ))
+        .with_hint(replace))
+    }
+
+    /// The daemon that answers now, whatever its version.
+    fn existing(paths: &Paths) -> Result<Client> {
+        match Client::try_connect(paths)? {
+            Some((client, _)) => Ok(client),
+            None => Err(unavailable(
+                paths,
+                "it stopped",
+                "run the command again; it starts one",
+            )),
+        }
     }
 
     fn send(&mut self, frame: &impl serde::Serialize) -> Result<()> {

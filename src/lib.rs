@@ -4,10 +4,12 @@
 pub mod agent;
 pub mod cli;
 pub mod client;
+pub mod config;
 pub mod daemon;
 pub mod error;
 pub mod model;
 pub mod paths;
 pub mod protocol;
+pub mod service;
 pub mod store;
 pub mod workspace;

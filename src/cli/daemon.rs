@@ -6,6 +6,7 @@ use crate::client::{self, Client};
 use crate::error::{exit, Error, Result};
 use crate::model::now;
 use crate::protocol::{Request, Response};
+use crate::service;
 
 #[derive(Debug, Subcommand)]
 pub enum DaemonCommand {
@@ -20,10 +21,24 @@ pub enum DaemonCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Run the daemon as a user service: write a systemd unit (Linux) or a
+    /// launchd agent (macOS) for this binary, and print how to enable it.
+    ///
+    /// The file: ~/.config/systemd/user/m.service ($XDG_CONFIG_HOME is
+    /// honoured) or ~/Library/LaunchAgents/local.m.daemon.plist. It carries
+    /// M_HOME (when set) and this shell's PATH, so agents are found. While it
+    /// is installed, commands wait for the service's daemon instead of
+    /// starting one. Installing again rewrites it.
+    Install,
+    /// Remove the file `m daemon install` wrote; commands start the daemon
+    /// themselves again.
+    Uninstall,
 }
 
 pub fn run(ctx: &Ctx, cmd: DaemonCommand) -> Result<u8> {
     match cmd {
+        DaemonCommand::Install => install(ctx),
+        DaemonCommand::Uninstall => uninstall(ctx),
         DaemonCommand::Run => {
             init_logging();
             crate::daemon::run(ctx.paths.clone())?;
@@ -31,6 +46,17 @@ pub fn run(ctx: &Ctx, cmd: DaemonCommand) -> Result<u8> {
         }
         DaemonCommand::Start => {
             if Client::try_connect(&ctx.paths)?.is_none() {
+                if let Some(installed) = service::installed_for(&ctx.paths) {
+                    return Err(Error::conflict(format!(
+                        "the daemon runs as a {} service here ({}); m does not start a second one",
+                        installed.manager.name(),
+                        installed.file.display()
+                    ))
+                    .with_hint(format!(
+                        "start it with `{}`, or `m daemon uninstall` to let m start it itself",
+                        installed.manager.start_command()
+                    )));
+                }
                 client::start_daemon(&ctx.paths)?;
             }
             let status = status(ctx)?
@@ -76,6 +102,57 @@ pub fn run(ctx: &Ctx, cmd: DaemonCommand) -> Result<u8> {
             })
         }
     }
+}
+
+fn install(ctx: &Ctx) -> Result<u8> {
+    let (installed, replaced) = service::install(&ctx.paths)?;
+    let manager = installed.manager;
+    let exe = installed
+        .exe
+        .as_ref()
+        .map(|e| e.display().to_string())
+        .unwrap_or_default();
+    ctx.ui.line(format!(
+        "{} {} (it runs `{exe} daemon run` for {}).",
+        if replaced { "Rewrote" } else { "Wrote" },
+        installed.file.display(),
+        ctx.paths.data_dir.display()
+    ))?;
+    if let Some(status) = status(ctx)? {
+        ctx.ui.line(format!(
+            "A daemon m started is running now (pid {}): stop it first with `m daemon stop`.",
+            status.pid
+        ))?;
+    }
+    ctx.ui.line("Enable and start it with:")?;
+    ctx.ui
+        .line(format!("  {}", manager.enable_command(&installed.file)))?;
+    ctx.ui.line(format!("Logs: {}", manager.logs(&ctx.paths)))?;
+    ctx.ui.line(
+        "It has this shell's PATH, to find agents: after changing PATH, run `m daemon install` again.",
+    )?;
+    Ok(exit::OK)
+}
+
+fn uninstall(ctx: &Ctx) -> Result<u8> {
+    match service::uninstall()? {
+        Some(removed) => {
+            ctx.ui
+                .line(format!("Removed {}.", removed.file.display()))?;
+            ctx.ui.line(format!(
+                "If the service still runs, stop it with: {}",
+                removed.manager.unload_command()
+            ))?;
+        }
+        None => {
+            let file = service::Manager::native().file()?;
+            ctx.ui.line(format!(
+                "No m service is installed ({} does not exist).",
+                file.display()
+            ))?;
+        }
+    }
+    Ok(exit::OK)
 }
 
 /// The daemon's status, or `None` when none runs (never starts one).

@@ -4,12 +4,17 @@
 mod approval;
 pub(crate) mod approvals;
 mod ask;
+mod completions;
+mod config;
 mod daemon;
 mod decide;
 mod device;
+mod docs;
+mod doctor;
 pub(crate) mod events;
 mod follow;
 pub mod output;
+mod progress;
 mod reply;
 mod repo;
 mod run;
@@ -28,7 +33,8 @@ use output::{ColorChoice, Ui};
     version,
     about = "Run AI coding agents in the background and stay in control of them",
     propagate_version = true,
-    max_term_width = 100
+    max_term_width = 100,
+    after_long_help = ROOT_AFTER_HELP
 )]
 pub struct Cli {
     /// When to use colours (NO_COLOR is honoured by `auto`).
@@ -71,7 +77,27 @@ pub enum Command {
     /// Run, start, stop or check the background daemon that owns the agents.
     #[command(subcommand)]
     Daemon(daemon::DaemonCommand),
+    /// Show where the configuration file is and the settings in effect.
+    #[command(subcommand, after_long_help = config::KEYS_HELP)]
+    Config(config::ConfigCommand),
+    /// Check git, the database, the socket, the daemon, the service and the
+    /// config; print the command that fixes each problem (exit 1 if any).
+    Doctor(doctor::DoctorArgs),
+    /// Print a shell completion script (see README for where to put it).
+    Completions(completions::CompletionsArgs),
+    /// Regenerate completions/ and man/ from this command line (maintainers).
+    #[command(hide = true)]
+    GenerateDocs(docs::GenerateDocsArgs),
 }
+
+/// The end of `m --help` and of `man m`.
+const ROOT_AFTER_HELP: &str = "\
+Exit codes: 0 ok, 1 failure, 2 usage (also an invalid config value), 3 not found, 4 conflict,
+5 no daemon, 6 database unusable, 10 run failed, 11 run cancelled, 12 run waits for an
+approval, 13 run waits for input.
+
+Environment: M_HOME (one directory for everything), M_NO_AUTOSTART=1, M_GRACE_MS, NO_COLOR.
+Configuration: `m config path`, `m config show`, `man m-config`.";
 
 /// What every command gets: where the files are and how to print.
 pub struct Ctx {
@@ -82,6 +108,11 @@ pub struct Ctx {
 impl Ctx {
     pub fn store(&self) -> Result<Store> {
         Store::open(&self.paths.database())
+    }
+
+    /// The configuration file's settings (read once; warnings printed once).
+    pub fn config(&self) -> Result<std::sync::Arc<crate::config::Config>> {
+        crate::config::load(&self.paths)
     }
 }
 
@@ -104,5 +135,9 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Device(cmd) => device::run(&ctx, cmd),
         Command::Status(args) => status::run(&ctx, args),
         Command::Daemon(cmd) => daemon::run(&ctx, cmd),
+        Command::Config(cmd) => config::run(&ctx, cmd),
+        Command::Doctor(args) => doctor::run(&ctx, args),
+        Command::Completions(args) => completions::run(&ctx, args),
+        Command::GenerateDocs(args) => docs::run(&ctx, args),
     }
 }

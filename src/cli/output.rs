@@ -25,14 +25,16 @@ pub struct Ui {
 
 impl Ui {
     pub fn new(choice: ColorChoice) -> Ui {
-        let color = match choice {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let decide = |is_terminal: bool| match choice {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
-            ColorChoice::Auto => {
-                io::stdout().is_terminal()
-                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-            }
+            ColorChoice::Auto => is_terminal && !no_color,
         };
+        let color = decide(io::stdout().is_terminal());
+        // Whatever console styles (spinners on stderr) follows the same rule.
+        console::set_colors_enabled(color);
+        console::set_colors_enabled_stderr(decide(io::stderr().is_terminal()));
         Ui {
             color,
             out: io::stdout(),

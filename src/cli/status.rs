@@ -5,10 +5,14 @@ use super::output::{one_line, relative_time};
 use super::Ctx;
 use crate::error::{exit, Result};
 use crate::model::{now, short_id, ApprovalState, RunState};
+use crate::service;
 use crate::store::RunFilter;
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
+    /// One JSON document: {daemon (null when not running; with
+    /// uptime_seconds), socket, service (null when not installed),
+    /// active_runs, pending_approvals}.
     #[arg(long)]
     pub json: bool,
 }
@@ -22,25 +26,50 @@ pub fn run(ctx: &Ctx, args: StatusArgs) -> Result<u8> {
         ..RunFilter::default()
     })?;
     let pending = store.count_approvals(ApprovalState::Pending)?;
+    let service = service::installed_for(&ctx.paths);
+    let socket = ctx.paths.socket();
+    let now = now();
     if args.json {
+        let daemon = daemon.as_ref().map(|d| {
+            let mut value = json!(d);
+            value["uptime_seconds"] = json!((now - d.started_at).max(0));
+            value
+        });
+        let service = service
+            .as_ref()
+            .map(|s| json!({ "manager": s.manager.name(), "file": s.file, "exe": s.exe }));
         ctx.ui.json(&json!({
             "daemon": daemon,
+            "socket": socket,
+            "service": service,
             "active_runs": active,
             "pending_approvals": pending,
         }))?;
         return Ok(exit::OK);
     }
-    let now = now();
-    match &daemon {
-        Some(d) => ctx.ui.line(format!(
-            "daemon    running (pid {}, version {}, up since {})",
+    match (&daemon, &service) {
+        (Some(d), _) => ctx.ui.line(format!(
+            "daemon    running (pid {}, version {}, up {})",
             d.pid,
             d.version,
-            relative_time(d.started_at, now)
+            uptime(now - d.started_at)
         ))?,
-        None => ctx
+        (None, Some(s)) => ctx.ui.line(format!(
+            "daemon    not running (it runs as a {} service: `{}`)",
+            s.manager.name(),
+            s.manager.start_command()
+        ))?,
+        (None, None) => ctx
             .ui
             .line("daemon    not running (the next run starts it)")?,
+    }
+    ctx.ui.line(format!("socket    {}", socket.display()))?;
+    if let Some(s) = &service {
+        ctx.ui.line(format!(
+            "service   {} ({})",
+            s.manager.name(),
+            s.file.display()
+        ))?;
     }
     ctx.ui.line(format!("runs      {} active", active.len()))?;
     for run in &active {
@@ -61,4 +90,26 @@ pub fn run(ctx: &Ctx, args: StatusArgs) -> Result<u8> {
         }
     ))?;
     Ok(exit::OK)
+}
+
+/// `42s`, `3m 12s`, `5h 3m`, `2d 4h`.
+fn uptime(secs: i64) -> String {
+    let secs = secs.max(0);
+    match secs {
+        0..=59 => format!("{secs}s"),
+        60..=3599 => format!("{}m {}s", secs / 60, secs % 60),
+        3600..=86_399 => format!("{}h {}m", secs / 3600, secs % 3600 / 60),
+        _ => format!("{}d {}h", secs / 86_400, secs % 86_400 / 3600),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn uptime_reads_at_a_glance() {
+        assert_eq!(super::uptime(42), "42s");
+        assert_eq!(super::uptime(192), "3m 12s");
+        assert_eq!(super::uptime(5 * 3600 + 180), "5h 3m");
+        assert_eq!(super::uptime(2 * 86_400 + 4 * 3600), "2d 4h");
+    }
 }

@@ -25,9 +25,6 @@ use crate::store::{RunFilter, Store};
 use supervisor::{Control, RunHandle};
 use writer::Writer;
 
-/// How long an agent has between SIGTERM and SIGKILL.
-pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
-
 /// What every connection handler and run supervisor shares.
 pub struct Shared {
     pub paths: Paths,
@@ -92,6 +89,8 @@ impl DaemonLock {
 
 /// Runs the daemon in the foreground until SIGTERM, SIGINT or `m daemon stop`.
 pub fn run(paths: Paths) -> Result<()> {
+    // A bad config file stops the daemon before it takes anything.
+    let config = crate::config::load(&paths)?;
     let lock = DaemonLock::acquire(&paths)?;
     paths::ensure_private_dir(&paths.runtime_dir)?;
     // Only the lock holder may remove a socket: one left by a crash is stale.
@@ -104,20 +103,20 @@ pub fn run(paths: Paths) -> Result<()> {
         .enable_all()
         .build()
         .map_err(|e| Error::failure(format!("cannot start the async runtime: {e}")))?;
-    let result = runtime.block_on(serve(paths.clone()));
+    let result = runtime.block_on(serve(paths.clone(), config.daemon.grace));
     runtime.shutdown_timeout(Duration::from_secs(1));
     let _ = std::fs::remove_file(&socket);
     drop(lock);
     result
 }
 
-async fn serve(paths: Paths) -> Result<()> {
+async fn serve(paths: Paths, grace: Duration) -> Result<()> {
     let (writer, writer_thread) = Writer::start(&paths.database())?;
     let shared = Arc::new(Shared {
         paths: paths.clone(),
         writer,
         runs: Mutex::new(HashMap::new()),
-        grace: grace_from_env(),
+        grace,
         started_at: now(),
         run_ended: tokio::sync::Notify::new(),
         shutdown: tokio::sync::Notify::new(),
@@ -135,14 +134,6 @@ async fn serve(paths: Paths) -> Result<()> {
     drop(shared);
     let _ = tokio::task::spawn_blocking(move || writer_thread.join()).await;
     Ok(())
-}
-
-fn grace_from_env() -> Duration {
-    std::env::var("M_GRACE_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .map(Duration::from_millis)
-        .unwrap_or(DEFAULT_GRACE)
 }
 
 async fn wait_for_shutdown(shared: &Shared) {

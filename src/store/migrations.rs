@@ -9,7 +9,7 @@ use crate::error::{Error, ErrorKind, Result};
 
 /// Marks the file as m's ('m_db'), so a foreign SQLite file is told apart
 /// from a fresh one.
-const APPLICATION_ID: i32 = 0x6d5f_6462;
+pub(super) const APPLICATION_ID: i32 = 0x6d5f_6462;
 
 const MIGRATIONS: &[&str] = &[
     include_str!("../../schema.sql"),
@@ -65,7 +65,7 @@ pub(super) fn migrate(store: &mut Store) -> Result<()> {
     })
 }
 
-fn read_header(conn: &Connection) -> rusqlite::Result<(i64, i32, i64)> {
+pub(super) fn read_header(conn: &Connection) -> rusqlite::Result<(i64, i32, i64)> {
     let version = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let app_id = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
     let tables = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;

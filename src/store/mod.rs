@@ -2,6 +2,7 @@
 //! family. Every reader and writer of m.db goes through here.
 
 mod approvals;
+pub mod check;
 mod devices;
 mod events;
 mod lifecycle;

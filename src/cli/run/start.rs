@@ -4,8 +4,10 @@ use clap::Args;
 
 use crate::agent::AgentSpec;
 use crate::cli::follow::{follow_run, Until};
+use crate::cli::progress::Progress;
 use crate::cli::Ctx;
 use crate::client::Client;
+use crate::config::Config;
 use crate::error::{exit, Error, Result};
 use crate::model::{short_id, ApprovalType};
 use crate::protocol::{Request, Response, RunOptions};
@@ -20,13 +22,19 @@ pub struct StartArgs {
     /// Start the run's branch from this ref instead of HEAD.
     #[arg(long)]
     pub base: Option<String>,
-    /// When the agent finishes well, hold the run for a human to approve its diff.
+    /// When the agent finishes well, hold the run for a human to approve its
+    /// diff (the default when `run.review = true` in the config).
     #[arg(long)]
     pub review: bool,
-    /// Approve requests of this type without asking (repeatable): command, diff, generic.
+    /// Do not hold the run for review, whatever the config says.
+    #[arg(long, conflicts_with = "review")]
+    pub no_review: bool,
+    /// Approve requests of this type without asking (repeatable): command,
+    /// diff, generic. Added to `approvals.auto_approve` from the config.
     #[arg(long = "auto-approve", value_name = "TYPE")]
     pub auto_approve: Vec<ApprovalType>,
-    /// Approve commands starting with these words without asking (repeatable), e.g. --allow "cargo test".
+    /// Approve commands starting with these words without asking (repeatable),
+    /// e.g. --allow "cargo test". Added to `approvals.allow_commands` from the config.
     #[arg(long = "allow", value_name = "COMMAND")]
     pub allow_commands: Vec<String>,
     /// Print the run's events until it ends; exit with its final state's code.
@@ -64,6 +72,8 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
         ));
     }
     let repo = ctx.store()?.find_repo(&args.repo)?;
+    let config = ctx.config()?;
+    let options = run_options(&config, &args);
     let request = Request::StartRun {
         repo_id: repo.id.clone(),
         prompt,
@@ -71,12 +81,7 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
             argv: args.command.clone(),
         },
         base: args.base.clone(),
-        options: RunOptions {
-            review: args.review,
-            auto_approve: args.auto_approve.clone(),
-            allow_commands: args.allow_commands.clone(),
-            once: false,
-        },
+        options,
     };
     let run = match Client::connect(&ctx.paths)?.request(&request)? {
         Response::Run { run } => run,
@@ -100,14 +105,43 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
         );
     }
     if args.follow {
+        let mut progress = Progress::for_run(&run.id, false);
         let state = follow_run(ctx, &run.id, 0, Until::Ended, |event| {
-            crate::cli::events::print_event(ctx, event, false, false)
+            progress.suspend(|| crate::cli::events::print_event(ctx, event, false, false))?;
+            progress.event(event);
+            Ok(())
         })?;
         return Ok(state.exit_code());
     }
     if args.wait {
-        let state = follow_run(ctx, &run.id, 0, Until::NeedsHuman, |_| Ok(()))?;
+        let mut progress = Progress::for_run(&run.id, true);
+        let state = follow_run(ctx, &run.id, 0, Until::NeedsHuman, |event| {
+            progress.event(event);
+            Ok(())
+        })?;
         return Ok(state.exit_code());
     }
     Ok(exit::OK)
+}
+
+/// The run's options: the flags added to the config's defaults.
+fn run_options(config: &Config, args: &StartArgs) -> RunOptions {
+    let mut auto_approve = config.approvals.auto_approve.clone();
+    for t in &args.auto_approve {
+        if !auto_approve.contains(t) {
+            auto_approve.push(*t);
+        }
+    }
+    let mut allow_commands = config.approvals.allow_commands.clone();
+    for command in &args.allow_commands {
+        if !allow_commands.contains(command) {
+            allow_commands.push(command.clone());
+        }
+    }
+    RunOptions {
+        review: !args.no_review && (args.review || config.run.review),
+        auto_approve,
+        allow_commands,
+        once: false,
+    }
 }

@@ -1,6 +1,7 @@
 use clap::Args;
 
 use crate::cli::follow::{follow_run, Until};
+use crate::cli::progress::Progress;
 use crate::cli::Ctx;
 use crate::error::Result;
 
@@ -18,6 +19,10 @@ pub fn run(ctx: &Ctx, args: WaitArgs) -> Result<u8> {
     if run.state.is_final() {
         return Ok(run.state.exit_code());
     }
-    let state = follow_run(ctx, &run.id, 0, Until::NeedsHuman, |_| Ok(()))?;
+    let mut progress = Progress::for_run(&run.id, true);
+    let state = follow_run(ctx, &run.id, 0, Until::NeedsHuman, |event| {
+        progress.event(event);
+        Ok(())
+    })?;
     Ok(state.exit_code())
 }

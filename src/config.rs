@@ -1,0 +1,673 @@
+//! The configuration file: one TOML file at [`Paths::config_file`]
+//! (`$M_HOME/config.toml` when `M_HOME` is set, else the platform's config
+//! directory, `~/.config/m/config.toml` on Linux). It is optional: every key
+//! has a default, listed in docs/config.md and `m config --help`.
+//!
+//! Values are checked strictly and names leniently: an invalid value is an
+//! error naming the key and the file (exit 2), an unknown key only a warning
+//! naming it, so a file written for a newer m still works with this one.
+//! Two environment variables override the file (tests and service managers
+//! use them): `M_GRACE_MS` and `M_NO_AUTOSTART`.
+//!
+//! To add a section: a field on [`Config`], a branch in `apply_file`, its
+//! keys in `settings`, and a line in docs/config.md (a test checks it).
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{json, Value as Json};
+use toml::{Table, Value};
+
+use crate::error::{Error, Result};
+use crate::model::ApprovalType;
+use crate::paths::Paths;
+
+/// How long an agent has between SIGTERM and SIGKILL, unless configured.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
+const MAX_GRACE_SECONDS: f64 = 3600.0;
+
+/// Where an effective value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Default,
+    File,
+    /// The environment variable of that name.
+    Env(&'static str),
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Default => "default",
+            Source::File => "file",
+            Source::Env(_) => "env",
+        }
+    }
+}
+
+/// The effective configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from (which may not exist).
+    pub file: PathBuf,
+    pub file_exists: bool,
+    pub daemon: DaemonConfig,
+    pub run: RunConfig,
+    pub approvals: ApprovalsConfig,
+    /// `[agents.NAME]`: replacements for the commands that start named agents.
+    pub agents: BTreeMap<String, AgentConfig>,
+    /// `[notify]` as written. Nothing in this build reads it: it is kept
+    /// (and not reported as unknown) for the notifications module, which
+    /// will parse and check it.
+    pub notify: Table,
+    /// Unknown keys, one message each (naming the key and the file).
+    pub warnings: Vec<String>,
+    sources: BTreeMap<String, Source>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DaemonConfig {
+    /// `grace_seconds`: between SIGTERM and SIGKILL when an agent is stopped.
+    pub grace: Duration,
+    /// Whether a client may start a daemon when none answers.
+    pub autostart: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RunConfig {
+    /// Every run holds its diff for approval unless `--no-review`.
+    pub review: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ApprovalsConfig {
+    /// Approval types decided without a human, added to `--auto-approve`.
+    pub auto_approve: Vec<ApprovalType>,
+    /// Command prefixes approved without a human, added to `--allow`.
+    pub allow_commands: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentConfig {
+    /// The command line that starts the agent (never empty).
+    pub command: Vec<String>,
+}
+
+/// One effective value, for `m config show`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Setting {
+    pub key: String,
+    pub value: Json,
+    /// `default`, `file` or `env`.
+    pub source: &'static str,
+    /// The environment variable, when `source` is `env`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub env: Option<&'static str>,
+}
+
+impl Config {
+    /// Every key at its default, for `file`.
+    pub fn defaults(file: &Path) -> Config {
+        Config {
+            file: file.to_path_buf(),
+            file_exists: false,
+            daemon: DaemonConfig {
+                grace: DEFAULT_GRACE,
+                autostart: true,
+            },
+            run: RunConfig::default(),
+            approvals: ApprovalsConfig::default(),
+            agents: BTreeMap::new(),
+            notify: Table::new(),
+            warnings: Vec::new(),
+            sources: BTreeMap::new(),
+        }
+    }
+
+    /// Reads the configuration file (absent: defaults) and applies the
+    /// environment. Prints nothing; see [`load`] for the cached, warning one.
+    pub fn read(paths: &Paths) -> Result<Config> {
+        Config::read_file(&paths.config_file, &|name| std::env::var(name).ok())
+    }
+
+    pub fn read_file(file: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Config> {
+        match std::fs::read_to_string(file) {
+            Ok(text) => Config::parse(file, &text, env),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut config = Config::defaults(file);
+                config.apply_env(env)?;
+                Ok(config)
+            }
+            Err(e) => Err(Error::io("read the config file", file, e)
+                .with_hint("make it a readable file, or move it aside to use the defaults")),
+        }
+    }
+
+    /// Parses `text` as the contents of `file`, then applies `env`.
+    pub fn parse(file: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config> {
+        let mut config = Config::defaults(file);
+        config.file_exists = true;
+        config.apply_file(text)?;
+        config.apply_env(env)?;
+        Ok(config)
+    }
+
+    /// Where `key` (e.g. `daemon.grace_seconds`) got its value.
+    pub fn source(&self, key: &str) -> Source {
+        self.sources.get(key).copied().unwrap_or(Source::Default)
+    }
+
+    /// The configured command of agent `name`, if any.
+    pub fn agent_command(&self, name: &str) -> Option<&[String]> {
+        self.agents.get(name).map(|a| a.command.as_slice())
+    }
+
+    /// Every effective value, in the file's order of sections.
+    pub fn settings(&self) -> Vec<Setting> {
+        let grace = self.daemon.grace.as_secs_f64();
+        let grace = if grace.fract() == 0.0 {
+            json!(grace as u64)
+        } else {
+            json!(grace)
+        };
+        let mut values = vec![
+            ("daemon.grace_seconds".to_string(), grace),
+            ("daemon.autostart".into(), json!(self.daemon.autostart)),
+            ("run.review".into(), json!(self.run.review)),
+            (
+                "approvals.auto_approve".into(),
+                json!(self.approvals.auto_approve),
+            ),
+            (
+                "approvals.allow_commands".into(),
+                json!(self.approvals.allow_commands),
+            ),
+        ];
+        for (name, agent) in &self.agents {
+            values.push((format!("agents.{name}.command"), json!(agent.command)));
+        }
+        values
+            .into_iter()
+            .map(|(key, value)| {
+                let source = self.source(&key);
+                Setting {
+                    value,
+                    source: source.as_str(),
+                    env: match source {
+                        Source::Env(name) => Some(name),
+                        _ => None,
+                    },
+                    key,
+                }
+            })
+            .collect()
+    }
+
+    fn invalid(&self, key: &str, why: impl std::fmt::Display) -> Error {
+        Error::usage(format!(
+            "invalid value for `{key}` in {}: {why}",
+            self.file.display()
+        ))
+        .with_hint("fix or remove it; `m config --help` lists every key and its allowed values")
+    }
+
+    fn unknown(&mut self, key: &str, known: &[&str]) {
+        let last = key.rsplit('.').next().unwrap_or(key);
+        let guess = known
+            .iter()
+            .filter(|k| edit_distance(k, last) <= 2)
+            .min_by_key(|k| edit_distance(k, last))
+            .map(|k| format!(" (did you mean `{k}`?)"))
+            .unwrap_or_default();
+        self.warnings.push(format!(
+            "unknown key `{key}` in {} is ignored{guess}",
+            self.file.display()
+        ));
+    }
+
+    fn apply_file(&mut self, text: &str) -> Result<()> {
+        let table: Table = text.parse().map_err(|e: toml::de::Error| {
+            let line = e
+                .span()
+                .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+            let at = line.map(|l| format!(" (line {l})")).unwrap_or_default();
+            Error::usage(format!(
+                "cannot read {}: it is not valid TOML{at}: {}",
+                self.file.display(),
+                e.message().trim()
+            ))
+            .with_hint("fix the line, or move the file aside to use the defaults")
+        })?;
+        const SECTIONS: &[&str] = &["daemon", "run", "approvals", "agents", "notify"];
+        for (section, value) in table {
+            match section.as_str() {
+                "daemon" => {
+                    for (key, value) in self.section(&section, value)? {
+                        let full = format!("daemon.{key}");
+                        match key.as_str() {
+                            "grace_seconds" => self.daemon.grace = self.grace(&full, &value)?,
+                            "autostart" => self.daemon.autostart = self.boolean(&full, &value)?,
+                            _ => {
+                                self.unknown(&full, &["grace_seconds", "autostart"]);
+                                continue;
+                            }
+                        }
+                        self.sources.insert(full, Source::File);
+                    }
+                }
+                "run" => {
+                    for (key, value) in self.section(&section, value)? {
+                        let full = format!("run.{key}");
+                        match key.as_str() {
+                            "review" => self.run.review = self.boolean(&full, &value)?,
+                            _ => {
+                                self.unknown(&full, &["review"]);
+                                continue;
+                            }
+                        }
+                        self.sources.insert(full, Source::File);
+                    }
+                }
+                "approvals" => {
+                    for (key, value) in self.section(&section, value)? {
+                        let full = format!("approvals.{key}");
+                        match key.as_str() {
+                            "auto_approve" => {
+                                self.approvals.auto_approve = self.approval_types(&full, &value)?
+                            }
+                            "allow_commands" => {
+                                self.approvals.allow_commands = self.commands(&full, &value)?
+                            }
+                            _ => {
+                                self.unknown(&full, &["auto_approve", "allow_commands"]);
+                                continue;
+                            }
+                        }
+                        self.sources.insert(full, Source::File);
+                    }
+                }
+                "agents" => {
+                    for (name, value) in self.section(&section, value)? {
+                        self.agent(&name, value)?;
+                    }
+                }
+                "notify" => self.notify = self.section(&section, value)?,
+                _ => self.unknown(&section, SECTIONS),
+            }
+        }
+        Ok(())
+    }
+
+    fn section(&self, key: &str, value: Value) -> Result<Table> {
+        match value {
+            Value::Table(table) => Ok(table),
+            other => Err(self.invalid(
+                key,
+                format!("expected a section `[{key}]`, found {}", shown(&other)),
+            )),
+        }
+    }
+
+    fn agent(&mut self, name: &str, value: Value) -> Result<()> {
+        let key = format!("agents.{name}");
+        let valid_name = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !valid_name {
+            return Err(self.invalid(
+                &key,
+                "an agent's name may only have letters, digits, `-` and `_`",
+            ));
+        }
+        let table = self.section(&key, value)?;
+        let mut command = None;
+        for (field, value) in table {
+            let full = format!("{key}.{field}");
+            match field.as_str() {
+                "command" => {
+                    let argv = self.strings(&full, &value)?;
+                    if argv.first().is_none_or(|program| program.trim().is_empty()) {
+                        return Err(self.invalid(
+                            &full,
+                            "expected the command and its arguments, e.g. [\"claude-agent-acp\"]",
+                        ));
+                    }
+                    self.sources.insert(full, Source::File);
+                    command = Some(argv);
+                }
+                _ => self.unknown(&full, &["command"]),
+            }
+        }
+        match command {
+            Some(command) => {
+                self.agents
+                    .insert(name.to_string(), AgentConfig { command });
+                Ok(())
+            }
+            None => Err(self.invalid(
+                &key,
+                format!("`[{key}]` needs a `command`, e.g. command = [\"{name}\"]"),
+            )),
+        }
+    }
+
+    fn boolean(&self, key: &str, value: &Value) -> Result<bool> {
+        value.as_bool().ok_or_else(|| {
+            self.invalid(
+                key,
+                format!("expected true or false, found {}", shown(value)),
+            )
+        })
+    }
+
+    fn grace(&self, key: &str, value: &Value) -> Result<Duration> {
+        let seconds = match value {
+            Value::Integer(n) => *n as f64,
+            Value::Float(f) => *f,
+            other => {
+                return Err(self.invalid(
+                    key,
+                    format!("expected a number of seconds, found {}", shown(other)),
+                ))
+            }
+        };
+        if !(0.0..=MAX_GRACE_SECONDS).contains(&seconds) {
+            return Err(self.invalid(
+                key,
+                format!("{seconds} is out of range (0 to {MAX_GRACE_SECONDS} seconds)"),
+            ));
+        }
+        Ok(Duration::from_secs_f64(seconds))
+    }
+
+    fn strings(&self, key: &str, value: &Value) -> Result<Vec<String>> {
+        let expected = || {
+            self.invalid(
+                key,
+                format!("expected a list of strings, found {}", shown(value)),
+            )
+        };
+        let Value::Array(items) = value else {
+            return Err(expected());
+        };
+        items
+            .iter()
+            .map(|item| item.as_str().map(str::to_string).ok_or_else(expected))
+            .collect()
+    }
+
+    fn approval_types(&self, key: &str, value: &Value) -> Result<Vec<ApprovalType>> {
+        let mut types = Vec::new();
+        for name in self.strings(key, value)? {
+            let t: ApprovalType = name.parse().map_err(|_| {
+                self.invalid(
+                    key,
+                    format!(
+                        "`{name}` is not an approval type (use {})",
+                        ApprovalType::ALL
+                            .iter()
+                            .map(|t| t.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+            })?;
+            if !types.contains(&t) {
+                types.push(t);
+            }
+        }
+        Ok(types)
+    }
+
+    fn commands(&self, key: &str, value: &Value) -> Result<Vec<String>> {
+        let mut commands = Vec::new();
+        for command in self.strings(key, value)? {
+            let words = command.split_whitespace().collect::<Vec<_>>().join(" ");
+            if words.is_empty() {
+                return Err(self.invalid(
+                    key,
+                    "an empty command would allow every command; write its first words, e.g. \"cargo test\"",
+                ));
+            }
+            if !commands.contains(&words) {
+                commands.push(words);
+            }
+        }
+        Ok(commands)
+    }
+
+    fn apply_env(&mut self, env: &dyn Fn(&str) -> Option<String>) -> Result<()> {
+        if let Some(ms) = env("M_GRACE_MS").filter(|v| !v.is_empty()) {
+            let ms: u64 = ms.trim().parse().map_err(|_| {
+                Error::usage(format!(
+                    "invalid value for M_GRACE_MS: `{ms}` is not a whole number of milliseconds"
+                ))
+                .with_hint("unset it to use `daemon.grace_seconds` from the config file")
+            })?;
+            self.daemon.grace = Duration::from_millis(ms);
+            self.sources
+                .insert("daemon.grace_seconds".into(), Source::Env("M_GRACE_MS"));
+        }
+        if let Some(value) = env("M_NO_AUTOSTART").filter(|v| !v.is_empty()) {
+            self.daemon.autostart = match value.trim().to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" => false,
+                "0" | "false" | "no" => true,
+                _ => {
+                    return Err(Error::usage(format!(
+                        "invalid value for M_NO_AUTOSTART: `{value}` (use 1 to keep clients from starting a daemon, 0 to let them)"
+                    ))
+                    .with_hint("unset it to use `daemon.autostart` from the config file"))
+                }
+            };
+            self.sources
+                .insert("daemon.autostart".into(), Source::Env("M_NO_AUTOSTART"));
+        }
+        Ok(())
+    }
+}
+
+/// A value as an error message shows it: its type and its text.
+fn shown(value: &Value) -> String {
+    match value {
+        Value::Table(_) => "a table".into(),
+        Value::Array(_) => format!("an array {value}"),
+        other => format!("{} {other}", other.type_str()),
+    }
+}
+
+/// Levenshtein distance, for "did you mean" on unknown keys.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = if ca == *cb {
+                prev
+            } else {
+                1 + prev.min(row[j]).min(cur)
+            };
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+static LOADED: Mutex<Option<Arc<Config>>> = Mutex::new(None);
+
+/// The configuration for `paths`, read once per process; its warnings are
+/// printed on stderr the first time. Commands and the daemon use this.
+pub fn load(paths: &Paths) -> Result<Arc<Config>> {
+    let mut loaded = LOADED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(config) = loaded.as_ref().filter(|c| c.file == paths.config_file) {
+        return Ok(config.clone());
+    }
+    let config = Arc::new(Config::read(paths)?);
+    for warning in &config.warnings {
+        print_warning(warning);
+    }
+    *loaded = Some(config.clone());
+    Ok(config)
+}
+
+/// `warning: ...` on stderr, yellow on a terminal unless NO_COLOR is set.
+pub fn print_warning(message: &str) {
+    let color = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let label = console::Style::new()
+        .yellow()
+        .bold()
+        .force_styling(color)
+        .apply_to("warning:");
+    let _ = writeln!(std::io::stderr().lock(), "{label} {message}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    fn parse(text: &str) -> Result<Config> {
+        Config::parse(Path::new("/cfg/config.toml"), text, &no_env)
+    }
+
+    #[test]
+    fn an_empty_file_is_all_defaults() {
+        let config = parse("").unwrap();
+        assert_eq!(config.daemon.grace, DEFAULT_GRACE);
+        assert!(config.daemon.autostart);
+        assert!(!config.run.review);
+        assert!(config.approvals.auto_approve.is_empty());
+        assert!(config.settings().iter().all(|s| s.source == "default"));
+    }
+
+    #[test]
+    fn every_key_is_read_and_marked_as_from_the_file() {
+        let config = parse(
+            r#"
+            [daemon]
+            grace_seconds = 2.5
+            autostart = false
+            [run]
+            review = true
+            [approvals]
+            auto_approve = ["command", "command"]
+            allow_commands = ["cargo   test", "git status"]
+            [agents.claude]
+            command = ["/opt/claude-acp", "--verbose"]
+            [notify]
+            redact = true
+            "#,
+        )
+        .unwrap();
+        assert_eq!(config.daemon.grace, Duration::from_millis(2500));
+        assert!(!config.daemon.autostart);
+        assert!(config.run.review);
+        assert_eq!(config.approvals.auto_approve, vec![ApprovalType::Command]);
+        assert_eq!(
+            config.approvals.allow_commands,
+            vec!["cargo test", "git status"]
+        );
+        assert_eq!(
+            config.agent_command("claude").unwrap(),
+            ["/opt/claude-acp", "--verbose"]
+        );
+        assert_eq!(config.notify.get("redact"), Some(&Value::Boolean(true)));
+        assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+        let settings = config.settings();
+        assert!(settings.iter().all(|s| s.source == "file"), "{settings:?}");
+        assert_eq!(settings[0].value, json!(2.5));
+    }
+
+    #[test]
+    fn unknown_keys_are_warnings_naming_key_and_file() {
+        let config = parse("colour = 1\n[daemon]\ngrace_second = 3\n").unwrap();
+        assert_eq!(config.warnings.len(), 2, "{:?}", config.warnings);
+        assert!(config.warnings[0].contains("`colour`"));
+        assert!(config.warnings[1].contains("`daemon.grace_second`"));
+        assert!(config.warnings[1].contains("did you mean `grace_seconds`"));
+        assert!(config.warnings[1].contains("/cfg/config.toml"));
+    }
+
+    #[test]
+    fn invalid_values_are_usage_errors_naming_key_and_file() {
+        for (text, key) in [
+            ("[daemon]\ngrace_seconds = \"five\"", "daemon.grace_seconds"),
+            ("[daemon]\ngrace_seconds = -1", "daemon.grace_seconds"),
+            ("[daemon]\nautostart = \"no\"", "daemon.autostart"),
+            ("[run]\nreview = 1", "run.review"),
+            (
+                "[approvals]\nauto_approve = [\"all\"]",
+                "approvals.auto_approve",
+            ),
+            (
+                "[approvals]\nallow_commands = [\" \"]",
+                "approvals.allow_commands",
+            ),
+            (
+                "[approvals]\nallow_commands = \"cargo\"",
+                "approvals.allow_commands",
+            ),
+            ("[agents.x]\ncommand = []", "agents.x.command"),
+            ("[agents.x]\nargs = [\"a\"]", "agents.x"),
+            ("[agents.\"a b\"]\ncommand = [\"a\"]", "agents.a b"),
+            ("daemon = 3", "daemon"),
+        ] {
+            let err = parse(text).unwrap_err();
+            assert_eq!(err.kind, crate::error::ErrorKind::Usage, "{text}");
+            assert!(
+                err.message.contains(&format!("`{key}`"))
+                    && err.message.contains("/cfg/config.toml"),
+                "{text}: {}",
+                err.message
+            );
+        }
+    }
+
+    #[test]
+    fn bad_toml_says_which_line() {
+        let err = parse("[daemon]\ngrace_seconds = = 3\n").unwrap_err();
+        assert!(err.message.contains("line 2"), "{}", err.message);
+    }
+
+    #[test]
+    fn the_environment_overrides_the_file() {
+        let env = |name: &str| match name {
+            "M_GRACE_MS" => Some("250".to_string()),
+            "M_NO_AUTOSTART" => Some("1".to_string()),
+            _ => None,
+        };
+        let config = Config::parse(
+            Path::new("/c"),
+            "[daemon]\ngrace_seconds = 9\nautostart = true",
+            &env,
+        )
+        .unwrap();
+        assert_eq!(config.daemon.grace, Duration::from_millis(250));
+        assert!(!config.daemon.autostart);
+        assert_eq!(
+            config.source("daemon.autostart"),
+            Source::Env("M_NO_AUTOSTART")
+        );
+        let bad = |name: &str| (name == "M_NO_AUTOSTART").then(|| "maybe".to_string());
+        let err = Config::parse(Path::new("/c"), "", &bad).unwrap_err();
+        assert!(err.message.contains("M_NO_AUTOSTART"), "{}", err.message);
+    }
+
+    #[test]
+    fn edit_distance_counts_edits() {
+        assert_eq!(edit_distance("review", "review"), 0);
+        assert_eq!(edit_distance("reveiw", "review"), 2);
+        assert_eq!(edit_distance("", "abc"), 3);
+    }
+}
