@@ -122,6 +122,18 @@ pub fn run(cli: Cli) -> Result<u8> {
         paths: Paths::from_env()?,
         ui: Ui::new(cli.color),
     };
+    // Every command but these reads the config file first, so a bad value
+    // stops it and an unknown key is a warning, whatever the command.
+    let reports_config = matches!(
+        cli.command,
+        Command::Config(_)
+            | Command::Doctor(_)
+            | Command::Completions(_)
+            | Command::GenerateDocs(_)
+    );
+    if !reports_config {
+        ctx.config()?;
+    }
     match cli.command {
         Command::Repo(cmd) => repo::run(&ctx, cmd),
         Command::Run(cmd) => run::run(&ctx, cmd),

@@ -370,10 +370,13 @@ async fn follow_all(
     conn: &mut Connection,
 ) -> Result<()> {
     let mut last_seen: std::collections::HashMap<String, i64> = Default::default();
+    let mut stopping = shared.stopping.subscribe();
     loop {
         let event = tokio::select! {
             event = live.recv() => event,
             _ = conn.closed() => return Ok(()),
+            // Without this the daemon would wait for the follower to leave.
+            _ = stopping.wait_for(|s| *s) => return Ok(()),
         };
         match event {
             Ok(event) => {

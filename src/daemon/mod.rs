@@ -35,6 +35,9 @@ pub struct Shared {
     /// Woken whenever a run's supervisor ends (shutdown waits on it).
     pub run_ended: tokio::sync::Notify,
     pub shutdown: tokio::sync::Notify,
+    /// Becomes true once the daemon is stopping: followers of every run
+    /// (which no run's end would release) hang up then.
+    pub stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl Shared {
@@ -120,6 +123,7 @@ async fn serve(paths: Paths, grace: Duration) -> Result<()> {
         started_at: now(),
         run_ended: tokio::sync::Notify::new(),
         shutdown: tokio::sync::Notify::new(),
+        stopping: tokio::sync::watch::channel(false).0,
     });
     recover(&shared).await?;
     let listener = server::listen(&paths.socket())?;
@@ -127,6 +131,7 @@ async fn serve(paths: Paths, grace: Duration) -> Result<()> {
     let accept = tokio::spawn(server::accept_loop(shared.clone(), listener));
     wait_for_shutdown(&shared).await;
     tracing::info!("shutting down");
+    shared.stopping.send_replace(true);
     accept.abort();
     let _ = std::fs::remove_file(paths.socket());
     stop_all_runs(&shared, "the daemon was stopped").await;

@@ -1,0 +1,303 @@
+//! The config file through the real binary: where it is, what `config show`
+//! says, warnings and errors, and the settings reaching runs and the daemon.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::TestEnv;
+use serde_json::Value;
+
+fn write_config(env: &TestEnv, text: &str) -> std::path::PathBuf {
+    std::fs::create_dir_all(&env.home).unwrap();
+    let file = env.home.join("config.toml");
+    std::fs::write(&file, text).unwrap();
+    file
+}
+
+fn setting<'a>(shown: &'a Value, key: &str) -> &'a Value {
+    shown["settings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["key"] == key)
+        .unwrap_or_else(|| panic!("no {key} in {shown}"))
+}
+
+fn created_options(env: &TestEnv, run: &str) -> Value {
+    env.events(run)
+        .into_iter()
+        .find(|e| e["type"] == "run.created")
+        .unwrap()["data"]["options"]
+        .clone()
+}
+
+#[test]
+fn the_file_is_in_m_home_and_every_value_starts_as_a_default() {
+    let env = TestEnv::new();
+    let path = env.ok(&["config", "path"]);
+    assert_eq!(path.trim(), env.home.join("config.toml").to_str().unwrap());
+    let shown = env.json(&["config", "show", "--json"]);
+    assert_eq!(shown["exists"], false);
+    let settings = shown["settings"].as_array().unwrap();
+    let keys: Vec<&str> = settings
+        .iter()
+        .map(|s| s["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "daemon.grace_seconds",
+            "daemon.autostart",
+            "run.review",
+            "approvals.auto_approve",
+            "approvals.allow_commands"
+        ]
+    );
+    // TestEnv sets M_GRACE_MS; everything else is a default.
+    assert_eq!(setting(&shown, "daemon.grace_seconds")["source"], "env");
+    assert_eq!(setting(&shown, "daemon.grace_seconds")["env"], "M_GRACE_MS");
+    assert_eq!(setting(&shown, "daemon.grace_seconds")["value"], 1);
+    assert_eq!(setting(&shown, "daemon.autostart")["source"], "default");
+    let text = env.ok(&["config", "show"]);
+    assert!(text.contains("not found"), "{text}");
+    assert!(
+        text.contains("run.review = false") && text.contains("# default"),
+        "{text}"
+    );
+    assert!(text.contains("# env M_GRACE_MS"), "{text}");
+}
+
+#[test]
+fn show_says_which_values_come_from_the_file_and_which_from_the_environment() {
+    let env = TestEnv::new();
+    write_config(
+        &env,
+        r#"
+[daemon]
+grace_seconds = 2.5
+autostart = false
+[run]
+review = true
+[approvals]
+allow_commands = ["cargo test"]
+[agents.claude]
+command = ["/opt/claude-acp", "--verbose"]
+"#,
+    );
+    let out = env
+        .m()
+        .env_remove("M_GRACE_MS")
+        .env("M_NO_AUTOSTART", "0")
+        .args(["config", "show", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["exists"], true);
+    assert_eq!(setting(&shown, "daemon.grace_seconds")["value"], 2.5);
+    assert_eq!(setting(&shown, "daemon.grace_seconds")["source"], "file");
+    assert_eq!(setting(&shown, "daemon.autostart")["value"], true);
+    assert_eq!(setting(&shown, "daemon.autostart")["env"], "M_NO_AUTOSTART");
+    assert_eq!(setting(&shown, "run.review")["source"], "file");
+    assert_eq!(
+        setting(&shown, "approvals.auto_approve")["source"],
+        "default"
+    );
+    assert_eq!(
+        setting(&shown, "agents.claude.command")["value"],
+        serde_json::json!(["/opt/claude-acp", "--verbose"])
+    );
+}
+
+#[test]
+fn an_unknown_key_is_a_warning_naming_it_and_the_file() {
+    let env = TestEnv::new();
+    let file = write_config(&env, "[run]\nreveiw = true\n[colours]\nx = 1\n");
+    let out = env.run(&["run", "list"]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("warning: unknown key `run.reveiw`")
+            && err.contains(file.to_str().unwrap())
+            && err.contains("did you mean `review`"),
+        "{err}"
+    );
+    assert!(err.contains("`colours`"), "{err}");
+    // Said once per command, not once per read.
+    assert_eq!(err.matches("run.reveiw").count(), 1, "{err}");
+    // The value still is the default.
+    let shown = env.json(&["config", "show", "--json"]);
+    assert_eq!(setting(&shown, "run.review")["value"], false);
+    assert_eq!(shown["warnings"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn an_invalid_value_is_a_usage_error_naming_key_and_file() {
+    let env = TestEnv::new();
+    let file = write_config(&env, "[daemon]\ngrace_seconds = \"five\"\n");
+    for args in [&["run", "list"][..], &["config", "show"], &["status"]] {
+        let err = env.fails(args, 2);
+        assert!(
+            err.contains("`daemon.grace_seconds`")
+                && err.contains(file.to_str().unwrap())
+                && err.contains("expected a number of seconds"),
+            "{args:?}: {err}"
+        );
+        assert!(err.contains("hint:"), "{err}");
+    }
+    // The path is still there to find it.
+    assert!(env.ok(&["config", "path"]).contains("config.toml"));
+
+    write_config(&env, "[approvals]\nauto_approve = [\"everything\"]\n");
+    let err = env.fails(&["run", "list"], 2);
+    assert!(
+        err.contains("`approvals.auto_approve`") && err.contains("`everything`"),
+        "{err}"
+    );
+
+    write_config(&env, "[daemon\n");
+    let err = env.fails(&["run", "list"], 2);
+    assert!(err.contains("not valid TOML (line 1)"), "{err}");
+}
+
+#[test]
+fn runs_get_the_configured_approvals_and_review_merged_with_their_flags() {
+    let env = TestEnv::new();
+    env.repo("api");
+    write_config(
+        &env,
+        r#"
+[run]
+review = true
+[approvals]
+auto_approve = ["generic"]
+allow_commands = ["echo hi"]
+"#,
+    );
+    let out = env.dir.path().join("out");
+    // Both asks are decided by policy: one by the config, one by the flag.
+    let agent = env.script(
+        "agent.sh",
+        &format!(
+            "m ask approval --type command -- echo hi there >> {0}\nm ask approval --type command -- true && echo ok >> {0}",
+            out.display()
+        ),
+    );
+    let run = env
+        .ok(&[
+            "run",
+            "start",
+            "-r",
+            "api",
+            "ask",
+            "--no-review",
+            "--allow",
+            "true",
+            "--auto-approve",
+            "diff",
+            "--",
+            agent.to_str().unwrap(),
+        ])
+        .trim()
+        .to_string();
+    env.fails(&["run", "wait", &run], 0);
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        "hi there\nok\n",
+        "both commands ran without a human"
+    );
+    let options = created_options(&env, &run);
+    assert_eq!(options["review"], false, "--no-review beats the config");
+    assert_eq!(
+        options["auto_approve"],
+        serde_json::json!(["generic", "diff"])
+    );
+    assert_eq!(
+        options["allow_commands"],
+        serde_json::json!(["echo hi", "true"])
+    );
+
+    // Without the flag, the config's review holds the run for its diff.
+    let agent = env.script("edit.sh", "echo change > new.txt");
+    let run = env.start("api", "edit", &agent);
+    env.fails(&["run", "wait", &run], 12);
+    assert_eq!(created_options(&env, &run)["review"], true);
+    env.ok(&["approve", &run]);
+    env.fails(&["run", "wait", &run], 0);
+}
+
+#[test]
+fn the_daemon_takes_its_grace_period_from_the_config() {
+    let env = TestEnv::new();
+    env.repo("api");
+    write_config(&env, "[daemon]\ngrace_seconds = 0.2\n");
+    let out = env
+        .m()
+        .env_remove("M_GRACE_MS")
+        .args(["daemon", "start"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ready = env.dir.path().join("ready");
+    // Everything in the group ignores SIGTERM: only SIGKILL, after the
+    // grace period, ends it (the default would take 5 seconds).
+    let agent = env.script(
+        "stubborn.sh",
+        &format!(
+            "trap '' TERM\ntouch {}\nwhile true; do sleep 0.1; done",
+            ready.display()
+        ),
+    );
+    let run = env.start("api", "stubborn", &agent);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ready.exists() {
+        assert!(Instant::now() < deadline, "the agent did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let started = Instant::now();
+    env.ok(&["run", "cancel", &run]);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "cancel took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn autostart_off_in_the_config_is_an_error_that_says_where_and_the_env_can_override_it() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let file = write_config(&env, "[daemon]\nautostart = false\n");
+    let err = env.fails(&["run", "start", "-r", "api", "x", "--", "true"], 5);
+    assert!(
+        err.contains("`daemon.autostart = false`")
+            && err.contains(file.to_str().unwrap())
+            && err.contains("m daemon start"),
+        "{err}"
+    );
+    let out = env
+        .m()
+        .env("M_NO_AUTOSTART", "0")
+        .args(["run", "start", "-r", "api", "x", "--wait", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = env
+        .m()
+        .env("M_NO_AUTOSTART", "perhaps")
+        .args(["run", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("M_NO_AUTOSTART"));
+}

@@ -1,0 +1,217 @@
+//! What is written about the code, pinned to the code: the generated
+//! completions and man pages, the events catalog, the config keys.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use common::TestEnv;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn files(dir: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+#[test]
+fn completions_and_man_pages_are_up_to_date() {
+    let env = TestEnv::new();
+    let fresh = env.dir.path().join("generated");
+    env.ok(&["generate-docs", "--out", fresh.to_str().unwrap()]);
+    let stale = "stale: run `cargo run -- generate-docs` at the top of the repository and commit the result";
+    for dir in ["completions", "man"] {
+        let want = files(&fresh.join(dir));
+        let have = files(&root().join(dir));
+        assert_eq!(have, want, "{dir}/ is {stale}");
+        for name in &want {
+            let want = std::fs::read(fresh.join(dir).join(name)).unwrap();
+            let have = std::fs::read(root().join(dir).join(name)).unwrap();
+            assert!(have == want, "{dir}/{name} is {stale}");
+        }
+    }
+    let man = files(&root().join("man"));
+    for page in [
+        "m.1",
+        "m-run.1",
+        "m-run-start.1",
+        "m-daemon-install.1",
+        "m-config.1",
+    ] {
+        assert!(man.contains(page), "no man/{page}");
+    }
+    assert!(
+        !man.iter().any(|p| p.contains("generate-docs")),
+        "hidden commands get no page"
+    );
+}
+
+/// The top-level arguments of a call whose text starts right after its `(`.
+fn call_args(text: &str) -> Vec<String> {
+    let mut args = Vec::new();
+    let mut current = String::new();
+    let mut depth = 1;
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                current.push(c);
+                while let Some(c) = chars.next() {
+                    current.push(c);
+                    match c {
+                        '\\' => current.extend(chars.next()),
+                        '"' => break,
+                        _ => {}
+                    }
+                }
+                continue;
+            }
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    args.push(current.trim().to_string());
+                    return args;
+                }
+            }
+            ',' if depth == 1 => {
+                args.push(current.trim().to_string());
+                current.clear();
+                continue;
+            }
+            _ => {}
+        }
+        current.push(c);
+    }
+    args
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// Every event type passed as a string literal to `NewEvent::new`, `emit`
+/// or `emit_committed` in src/ (unit-test modules left out).
+fn emitted_event_types() -> BTreeSet<String> {
+    let mut paths = Vec::new();
+    rust_files(&root().join("src"), &mut paths);
+    let mut types = BTreeSet::new();
+    for path in paths {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let code = text.split("\n#[cfg(test)]").next().unwrap_or("");
+        for call in ["NewEvent::new(", ".emit(", "emit_committed("] {
+            for (at, _) in code.match_indices(call) {
+                for arg in call_args(&code[at + call.len()..]) {
+                    let Some(literal) = arg.strip_prefix('"').and_then(|a| a.strip_suffix('"'))
+                    else {
+                        continue;
+                    };
+                    if !literal.is_empty()
+                        && literal
+                            .chars()
+                            .all(|c| c.is_ascii_lowercase() || c == '.' || c == '_')
+                    {
+                        types.insert(literal.to_string());
+                    }
+                }
+            }
+        }
+    }
+    types
+}
+
+fn documented_event_types() -> BTreeSet<String> {
+    let catalog = std::fs::read_to_string(root().join("docs/events.md")).unwrap();
+    catalog
+        .lines()
+        .filter_map(|l| l.strip_prefix("### `")?.strip_suffix('`'))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn the_events_catalog_lists_exactly_the_event_types_the_code_emits() {
+    let emitted = emitted_event_types();
+    for sure in [
+        "run.created",
+        "run.finished",
+        "output",
+        "workspace.progress",
+        "error",
+    ] {
+        assert!(
+            emitted.contains(sure),
+            "the scan missed {sure}: {emitted:?}"
+        );
+    }
+    let documented = documented_event_types();
+    let missing: Vec<_> = emitted.difference(&documented).collect();
+    assert!(
+        missing.is_empty(),
+        "emitted but not in docs/events.md (add a `### `type`` section with its data fields): {missing:?}"
+    );
+    let gone: Vec<_> = documented.difference(&emitted).collect();
+    assert!(
+        gone.is_empty(),
+        "in docs/events.md but never emitted: {gone:?}"
+    );
+}
+
+#[test]
+fn the_event_scan_reads_calls_as_rust_does() {
+    assert_eq!(
+        call_args(r#"&run, "a.b", json!({ "x": f(1, 2) })).await"#),
+        ["&run", "\"a.b\"", "json!({ \"x\": f(1, 2) })"]
+    );
+    assert_eq!(call_args(r#""q\"(", x)"#), [r#""q\"(""#, "x"]);
+}
+
+#[test]
+fn every_config_key_is_documented_with_its_default() {
+    let env = TestEnv::new();
+    std::fs::create_dir_all(&env.home).unwrap();
+    std::fs::write(
+        env.home.join("config.toml"),
+        "[agents.NAME]\ncommand = [\"x\"]\n",
+    )
+    .unwrap();
+    let out = env
+        .m()
+        .env_remove("M_GRACE_MS")
+        .args(["config", "show", "--json"])
+        .output()
+        .unwrap();
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let docs = std::fs::read_to_string(root().join("docs/config.md")).unwrap();
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let help = env.ok(&["config", "--help"]);
+    for setting in shown["settings"].as_array().unwrap() {
+        let key = setting["key"].as_str().unwrap();
+        assert!(
+            docs.contains(&format!("| `{key}` |")),
+            "docs/config.md has no row for `{key}`"
+        );
+        if setting["source"] == "default" {
+            let row = format!("| `{key}` | `{}` |", setting["value"]);
+            assert!(docs.contains(&row), "docs/config.md has no `{row}`");
+        }
+        let leaf = key.rsplit('.').next().unwrap();
+        assert!(readme.contains(leaf), "README.md does not mention `{leaf}`");
+        assert!(
+            help.contains(leaf),
+            "`m config --help` does not mention `{leaf}`"
+        );
+    }
+}

@@ -1,0 +1,551 @@
+//! m on the user's machine, through the real binary: completions, the
+//! service file and what clients do with it, `m status`, `m doctor`, and
+//! progress on and off a terminal.
+
+mod common;
+
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::TestEnv;
+use serde_json::Value;
+
+fn exe() -> PathBuf {
+    std::fs::canonicalize(env!("CARGO_BIN_EXE_m")).unwrap()
+}
+
+fn unit_file(env: &TestEnv) -> PathBuf {
+    env.dir.path().join(".config/systemd/user/m.service")
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// `m daemon run` in the foreground, as a service manager runs it.
+fn service_daemon(env: &TestEnv) -> Child {
+    let child = env
+        .m()
+        .args(["daemon", "run"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !env.home.join("run/m.sock").exists() {
+        assert!(Instant::now() < deadline, "the daemon did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}
+
+fn stop(env: &TestEnv, mut daemon: Child) {
+    env.ok(&["daemon", "stop"]);
+    daemon.wait().unwrap();
+}
+
+// Completions
+
+#[test]
+fn completions_are_printed_for_every_shell() {
+    let env = TestEnv::new();
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef m"),
+        ("fish", "complete -c m"),
+        ("elvish", "edit:completion:arg-completer[m]"),
+        ("powershell", "Register-ArgumentCompleter"),
+    ] {
+        let script = env.ok(&["completions", shell]);
+        assert!(script.contains(marker), "{shell}: no {marker}");
+        assert!(script.contains("doctor"), "{shell}: subcommands missing");
+    }
+    let err = env.fails(&["completions", "tcsh"], 2);
+    assert!(err.contains("bash"), "{err}");
+}
+
+#[test]
+fn a_closed_pipe_ends_completions_quietly() {
+    let env = TestEnv::new();
+    let mut child = env
+        .m()
+        .args(["completions", "bash"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    child
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut first)
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+}
+
+// Service
+
+#[test]
+fn install_writes_a_systemd_user_unit_for_this_binary_and_uninstall_removes_it() {
+    if cfg!(target_os = "macos") {
+        return;
+    }
+    let env = TestEnv::new();
+    let out = env.ok(&["daemon", "install"]);
+    let unit = unit_file(&env);
+    assert!(out.contains(unit.to_str().unwrap()), "{out}");
+    assert!(
+        out.contains("systemctl --user daemon-reload && systemctl --user enable --now m"),
+        "{out}"
+    );
+    let text = std::fs::read_to_string(&unit).unwrap();
+    assert!(
+        text.contains(&format!("\nExecStart={} daemon run\n", exe().display())),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("\nEnvironment=M_HOME={}\n", env.home.display())),
+        "{text}"
+    );
+    assert!(text.contains("\nEnvironment=PATH="), "{text}");
+    assert!(text.contains("\nRestart=on-failure\n"), "{text}");
+    assert!(text.contains("\nStandardError=journal\n"), "{text}");
+    assert!(text.contains("\nWantedBy=default.target\n"), "{text}");
+    verify_unit(&unit);
+
+    // Installing again rewrites it; `enable` links are removed with it.
+    assert!(env.ok(&["daemon", "install"]).starts_with("Rewrote"));
+    let wants = unit.parent().unwrap().join("default.target.wants");
+    std::fs::create_dir_all(&wants).unwrap();
+    std::os::unix::fs::symlink(&unit, wants.join("m.service")).unwrap();
+    let out = env.ok(&["daemon", "uninstall"]);
+    assert!(
+        out.contains("Removed") && out.contains("systemctl --user stop m"),
+        "{out}"
+    );
+    assert!(!unit.exists());
+    assert!(std::fs::symlink_metadata(wants.join("m.service")).is_err());
+    let out = env.ok(&["daemon", "uninstall"]);
+    assert!(out.contains("No m service is installed"), "{out}");
+}
+
+/// `systemd-analyze verify`, where it is available.
+fn verify_unit(unit: &Path) {
+    let Ok(out) = Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .arg(unit)
+        .output()
+    else {
+        eprintln!("systemd-analyze is not available: not verifying the unit");
+        return;
+    };
+    let err = stderr(&out);
+    if err.contains("Failed to initialize manager") || err.contains("Failed to lookup") {
+        eprintln!("systemd-analyze cannot run here ({err}): not verifying the unit");
+        return;
+    }
+    assert!(out.status.success(), "systemd-analyze verify: {err}");
+    assert!(
+        !err.contains(unit.to_str().unwrap()),
+        "systemd-analyze verify warns: {err}"
+    );
+}
+
+#[test]
+fn the_unit_goes_under_xdg_config_home_and_omits_m_home_when_unset() {
+    if cfg!(target_os = "macos") {
+        return;
+    }
+    let env = TestEnv::new();
+    let xdg = env.dir.path().join("xdg");
+    let out = env
+        .m()
+        .env("XDG_CONFIG_HOME", &xdg)
+        .env_remove("M_HOME")
+        .args(["daemon", "install"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = std::fs::read_to_string(xdg.join("systemd/user/m.service")).unwrap();
+    assert!(!text.contains("M_HOME"), "{text}");
+    assert!(!unit_file(&env).exists());
+}
+
+#[test]
+fn with_the_service_installed_clients_wait_for_its_daemon_instead_of_starting_one() {
+    if cfg!(target_os = "macos") {
+        return;
+    }
+    let env = TestEnv::new();
+    env.repo("api");
+    env.ok(&["daemon", "install"]);
+
+    // No daemon: a command waits a little, then says how to start the service's.
+    let started = Instant::now();
+    let err = env.fails(&["run", "start", "-r", "api", "x", "--", "true"], 5);
+    assert!(
+        started.elapsed() >= Duration::from_secs(4),
+        "it did not wait"
+    );
+    assert!(
+        err.contains("systemd service") && err.contains("systemctl --user start m"),
+        "{err}"
+    );
+    assert!(
+        !env.home.join("run/m.sock").exists(),
+        "a daemon was started"
+    );
+    let err = env.fails(&["daemon", "start"], 4);
+    assert!(err.contains("systemctl --user start m"), "{err}");
+    let status = env.ok(&["status"]);
+    assert!(status.contains("systemctl --user start m"), "{status}");
+    let doctor = env.run(&["doctor"]);
+    assert_eq!(doctor.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&doctor.stdout).contains("fix: systemctl --user start m"));
+
+    // The service's daemon is up (started as systemd would): clients use it.
+    let daemon = service_daemon(&env);
+    let out = env
+        .m()
+        .args(["run", "start", "-r", "api", "x", "--wait", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let status = env.json(&["status", "--json"]);
+    assert_eq!(status["daemon"]["pid"], daemon.id());
+    assert_eq!(status["service"]["manager"], "systemd");
+    assert_eq!(status["service"]["file"], unit_file(&env).to_str().unwrap());
+    stop(&env, daemon);
+
+    // Another data directory is not the service's: it autostarts as usual.
+    let other = env.dir.path().join("other");
+    let out = env
+        .m()
+        .env("M_HOME", &other)
+        .args(["daemon", "status"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    let out = env
+        .m()
+        .env("M_HOME", &other)
+        .args(["events", "--all", "--follow"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !other.join("run/m.sock").exists() {
+        assert!(Instant::now() < deadline, "no daemon was autostarted");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut follower = out;
+    let stopped = env
+        .m()
+        .env("M_HOME", &other)
+        .args(["daemon", "stop"])
+        .output()
+        .unwrap();
+    assert!(stopped.status.success(), "{}", stderr(&stopped));
+    // A follower of every run does not keep the daemon from stopping.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while follower.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = follower.kill();
+            panic!("`m events --all --follow` outlived its daemon");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+// Status
+
+#[test]
+fn status_shows_uptime_socket_runs_and_approvals() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let status = env.json(&["status", "--json"]);
+    assert_eq!(status["daemon"], Value::Null);
+    assert_eq!(status["service"], Value::Null);
+    let socket = env.home.join("run/m.sock");
+    assert_eq!(status["socket"], socket.to_str().unwrap());
+
+    let agent = env.script("ask.sh", "m ask approval --type generic --title deploy");
+    let run = env.start("api", "deploy it", &agent);
+    env.fails(&["run", "wait", &run], 12);
+    let status = env.json(&["status", "--json"]);
+    let daemon = &status["daemon"];
+    assert!(daemon["pid"].as_u64().unwrap() > 0);
+    assert!(daemon["uptime_seconds"].as_i64().unwrap() >= 0);
+    assert_eq!(daemon["socket"], socket.to_str().unwrap());
+    assert_eq!(status["active_runs"][0]["id"], run.as_str());
+    assert_eq!(status["pending_approvals"], 1);
+    let text = env.ok(&["status"]);
+    assert!(text.contains("daemon    running (pid"), "{text}");
+    assert!(text.contains(", up "), "{text}");
+    assert!(
+        text.contains(&format!("socket    {}", socket.display())),
+        "{text}"
+    );
+    assert!(
+        text.contains("waiting_approval") && text.contains("deploy it"),
+        "{text}"
+    );
+    assert!(text.contains("approvals 1 pending"), "{text}");
+    env.ok(&["run", "cancel", &run]);
+}
+
+// Doctor
+
+fn doctor(env: &TestEnv, code: i32) -> (String, Value) {
+    let out = env.run(&["doctor"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(code), "{text}{}", stderr(&out));
+    let json = env.run(&["doctor", "--json"]);
+    assert_eq!(json.status.code(), Some(code));
+    (text, serde_json::from_slice(&json.stdout).unwrap())
+}
+
+fn check<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no {name} check in {report}"))
+}
+
+#[test]
+fn doctor_passes_on_a_healthy_setup() {
+    let env = TestEnv::new();
+    env.repo("api");
+    env.ok(&["daemon", "start"]);
+    let (text, report) = doctor(&env, 0);
+    assert!(text.contains("everything m needs is in place"), "{text}");
+    assert_eq!(report["ok"], true);
+    for name in ["git", "config", "database", "socket", "daemon", "service"] {
+        assert_eq!(check(&report, name)["status"], "ok", "{report}");
+    }
+    assert!(check(&report, "git")["detail"]
+        .as_str()
+        .unwrap()
+        .starts_with("git version"));
+    assert!(check(&report, "database")["detail"]
+        .as_str()
+        .unwrap()
+        .contains("quick_check ok"));
+    assert!(check(&report, "daemon")["detail"]
+        .as_str()
+        .unwrap()
+        .contains("running: pid"));
+}
+
+#[test]
+fn doctor_on_an_empty_m_home_creates_nothing() {
+    let env = TestEnv::new();
+    let (_, report) = doctor(&env, 0);
+    assert_eq!(check(&report, "daemon")["status"], "ok");
+    assert!(!env.home.join("m.db").exists());
+    assert!(!env.home.join("run").exists());
+}
+
+#[test]
+fn doctor_names_a_garbage_database_and_how_to_move_it_aside() {
+    let env = TestEnv::new();
+    std::fs::create_dir_all(&env.home).unwrap();
+    let db = env.home.join("m.db");
+    std::fs::write(&db, vec![b'#'; 4096]).unwrap();
+    let (text, report) = doctor(&env, 1);
+    let database = check(&report, "database");
+    assert_eq!(database["status"], "fail");
+    assert!(database["fix"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("mv {}", db.display())));
+    assert!(
+        text.contains("FAIL database") && text.contains("fix:"),
+        "{text}"
+    );
+    assert!(text.contains("1 problem(s) found"), "{text}");
+}
+
+#[test]
+fn doctor_names_a_database_from_a_newer_m() {
+    let env = TestEnv::new();
+    env.ok(&["repo", "list"]);
+    let db = env.home.join("m.db");
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .pragma_update(None, "user_version", 99)
+        .unwrap();
+    let (_, report) = doctor(&env, 1);
+    let database = check(&report, "database");
+    assert!(
+        database["detail"]
+            .as_str()
+            .unwrap()
+            .contains("schema version 99"),
+        "{report}"
+    );
+    assert!(
+        database["fix"].as_str().unwrap().contains("newer m"),
+        "{report}"
+    );
+}
+
+#[test]
+fn doctor_names_a_socket_directory_others_can_reach() {
+    let env = TestEnv::new();
+    let dir = env.home.join("run");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (_, report) = doctor(&env, 1);
+    let socket = check(&report, "socket");
+    assert_eq!(socket["status"], "fail");
+    assert!(
+        socket["detail"].as_str().unwrap().contains("755"),
+        "{report}"
+    );
+    assert_eq!(
+        socket["fix"].as_str().unwrap(),
+        format!(
+            "chmod 700 {} (and make sure it is a directory you own)",
+            dir.display()
+        )
+    );
+    assert_eq!(check(&report, "daemon")["status"], "skip");
+}
+
+#[test]
+fn doctor_names_a_bad_config_value_and_warns_of_an_unknown_key() {
+    let env = TestEnv::new();
+    std::fs::create_dir_all(&env.home).unwrap();
+    let file = env.home.join("config.toml");
+    std::fs::write(&file, "[run]\nreview = \"yes\"\n").unwrap();
+    let (_, report) = doctor(&env, 1);
+    let config = check(&report, "config");
+    assert_eq!(config["status"], "fail");
+    let detail = config["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("`run.review`") && detail.contains(file.to_str().unwrap()),
+        "{detail}"
+    );
+
+    std::fs::write(&file, "[run]\nreviews = true\n").unwrap();
+    let (text, report) = doctor(&env, 0);
+    assert_eq!(check(&report, "config")["status"], "warn");
+    assert!(text.contains("unknown key `run.reviews`"), "{text}");
+    assert!(text.contains("1 warning(s)"), "{text}");
+}
+
+#[test]
+fn doctor_names_a_service_that_starts_a_missing_binary() {
+    if cfg!(target_os = "macos") {
+        return;
+    }
+    let env = TestEnv::new();
+    env.ok(&["daemon", "install"]);
+    let unit = unit_file(&env);
+    let text = std::fs::read_to_string(&unit).unwrap();
+    std::fs::write(
+        &unit,
+        text.replace(&exe().display().to_string(), "/nonexistent/m"),
+    )
+    .unwrap();
+    let (_, report) = doctor(&env, 1);
+    let service = check(&report, "service");
+    assert_eq!(service["status"], "fail");
+    assert!(service["detail"]
+        .as_str()
+        .unwrap()
+        .contains("/nonexistent/m"));
+    assert_eq!(service["fix"], "m daemon install");
+}
+
+// Progress
+
+fn remote_repo(env: &TestEnv) {
+    let origin = env.git_repo("origin");
+    let bare = env.dir.path().join("origin.git");
+    env.git(
+        env.dir.path(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            origin.to_str().unwrap(),
+            bare.to_str().unwrap(),
+        ],
+    );
+    env.ok(&[
+        "repo",
+        "add",
+        &format!("file://{}", bare.display()),
+        "--name",
+        "remote",
+    ]);
+}
+
+#[test]
+fn off_a_terminal_wait_prints_gits_fetch_steps_as_plain_lines() {
+    let env = TestEnv::new();
+    remote_repo(&env);
+    let out = env
+        .m()
+        .args(["run", "start", "-r", "remote", "x", "--wait", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let run = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let err = stderr(&out);
+    let prefix = format!("run {}: ", &run[..8]);
+    assert!(
+        !err.is_empty() && err.lines().all(|l| l.starts_with(&prefix)),
+        "{err}"
+    );
+    assert!(err.contains("done."), "{err}");
+    assert!(!err.contains('\x1b') && !err.contains('\r'), "{err:?}");
+}
+
+/// Runs `m ARGS` on a pseudo-terminal (util-linux `script`); None without it.
+fn on_a_terminal(env: &TestEnv, args: &str, no_color: bool) -> Option<String> {
+    let mut cmd = Command::new("script");
+    env.clean_env(&mut cmd);
+    cmd.env("TERM", "xterm-256color");
+    if !no_color {
+        cmd.env_remove("NO_COLOR");
+    }
+    let line = format!("{} {args}", exe().display());
+    let out = cmd.args(["-qec", &line, "/dev/null"]).output().ok()?;
+    if !out.status.success() && out.stdout.is_empty() {
+        return None;
+    }
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn on_a_terminal_wait_draws_a_spinner_in_colour_unless_no_color() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let agent = env.script("agent.sh", "echo 'the last line'; sleep 0.5");
+    let args = format!("run start -r api x --wait -- {}", agent.display());
+    let Some(shown) = on_a_terminal(&env, &args, false) else {
+        eprintln!("no `script` to make a terminal: skipped");
+        return;
+    };
+    assert!(shown.contains("the last line"), "{shown:?}");
+    assert!(shown.contains("\x1b[2K"), "no spinner redraws: {shown:?}");
+    assert!(shown.contains("\x1b[36m"), "no colour: {shown:?}");
+    let shown = on_a_terminal(&env, &args, true).unwrap();
+    assert!(shown.contains("the last line"), "{shown:?}");
+    assert!(
+        !shown.contains("\x1b[36m"),
+        "colour despite NO_COLOR: {shown:?}"
+    );
+}
