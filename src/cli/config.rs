@@ -8,24 +8,28 @@ use crate::error::{exit, Result};
 /// Every key, its default and what it does: the end of `m config --help`
 /// and of `man m-config`. docs/config.md says the same at more length.
 pub const KEYS_HELP: &str = "\
-Keys (TOML), with their defaults:
+Keys, with their defaults (docs/config.md says more):
 
   [daemon]
-  grace_seconds = 5        # between SIGTERM and SIGKILL when an agent is stopped
-                           # (env M_GRACE_MS, in milliseconds, overrides it)
-  autostart = true         # commands start a daemon when none runs
-                           # (env M_NO_AUTOSTART=1 overrides it)
+  grace_seconds = 5      seconds between SIGTERM and SIGKILL for an
+                         agent; env M_GRACE_MS (milliseconds) wins
+  autostart = true       commands start a daemon when none runs;
+                         env M_NO_AUTOSTART=1 wins
   [run]
-  review = false           # every run holds its diff for approval (--review/--no-review)
+  review = false         every run holds its diff for approval
+                         (--review / --no-review for one run)
   [approvals]
-  auto_approve = []        # approval types decided without a human: command, diff, generic
-  allow_commands = []      # command prefixes approved without a human, e.g. [\"cargo test\"]
-                           # (both are added to the --auto-approve and --allow of each run)
+  auto_approve = []      types approved without asking:
+                         command, diff, generic
+  allow_commands = []    command prefixes approved without asking,
+                         e.g. [\"cargo test\"]; both lists are added
+                         to each run's --auto-approve and --allow
   [agents.NAME]
-  command = [\"...\"]        # the command that starts the agent NAME instead of its default
+  command = [\"...\"]      the command that starts agent NAME
 
-An unknown key is a warning; an invalid value is an error (exit 2) naming the key and the file.
-The daemon reads the file when it starts; commands read it each time.";
+An unknown key is a warning; an invalid value an error (exit 2)
+naming the key and the file. The daemon reads the file when it
+starts; every other command, each time it runs.";
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {

@@ -92,12 +92,18 @@ pub enum Command {
 
 /// The end of `m --help` and of `man m`.
 const ROOT_AFTER_HELP: &str = "\
-Exit codes: 0 ok, 1 failure, 2 usage (also an invalid config value), 3 not found, 4 conflict,
-5 no daemon, 6 database unusable, 10 run failed, 11 run cancelled, 12 run waits for an
-approval, 13 run waits for input.
+Exit codes:
+  0 ok, 1 failure, 2 usage (also a bad config value), 3 not found,
+  4 conflict, 5 no daemon, 6 database unusable, 10 run failed,
+  11 run cancelled, 12 waits for an approval, 13 waits for input
 
-Environment: M_HOME (one directory for everything), M_NO_AUTOSTART=1, M_GRACE_MS, NO_COLOR.
-Configuration: `m config path`, `m config show`, `man m-config`.";
+Environment:
+  M_HOME          one directory for everything (config included)
+  M_NO_AUTOSTART  1: commands never start a daemon
+  M_GRACE_MS      an agent's grace period, in milliseconds
+  NO_COLOR        no colours
+
+Configuration: `m config show`, `man m-config`.";
 
 /// What every command gets: where the files are and how to print.
 pub struct Ctx {
