@@ -130,9 +130,17 @@ impl Client {
     }
 
     fn send(&mut self, frame: &impl serde::Serialize) -> Result<()> {
+        let line = encode(frame);
+        if line.len() > MAX_FRAME {
+            return Err(Error::usage(format!(
+                "the request is {} KiB; the daemon takes at most {} KiB",
+                line.len() / 1024,
+                MAX_FRAME / 1024
+            )));
+        }
         self.reader
             .get_ref()
-            .write_all(&encode(frame))
+            .write_all(&line)
             .map_err(|e| Error::failure(format!("cannot write to the daemon: {e}")))
     }
 
@@ -195,8 +203,13 @@ pub fn start_daemon(paths: &Paths) -> Result<()> {
     let exe = std::env::current_exe()
         .map_err(|e| Error::failure(format!("cannot find the m binary: {e}")))?;
     let mut cmd = Command::new(&exe);
+    // A daemon started from inside a run must not carry that run's identity
+    // into every agent it starts.
     cmd.args(["daemon", "run"])
         .env("M_HOME", &paths.data_dir)
+        .env_remove("M_RUN_ID")
+        .env_remove("M_PROMPT")
+        .env_remove("M_SOCKET")
         .stdin(Stdio::null())
         .stdout(
             log.try_clone()

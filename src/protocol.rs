@@ -161,7 +161,9 @@ pub enum ErrorKindName {
 impl From<ErrorKind> for ErrorKindName {
     fn from(kind: ErrorKind) -> Self {
         match kind {
-            ErrorKind::Failure | ErrorKind::OutputClosed => ErrorKindName::Failure,
+            ErrorKind::Failure | ErrorKind::OutputClosed | ErrorKind::DiskFull => {
+                ErrorKindName::Failure
+            }
             ErrorKind::Usage => ErrorKindName::Usage,
             ErrorKind::NotFound => ErrorKindName::NotFound,
             ErrorKind::Conflict => ErrorKindName::Conflict,

@@ -74,8 +74,7 @@ impl DaemonLock {
             .mode(0o600)
             .open(&path)
             .map_err(|e| Error::io("open", &path, e))?;
-        // SAFETY: flock on a file descriptor we own.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        if !lock_within(&file, LOCK_WAIT) {
             let holder = std::fs::read_to_string(&path).unwrap_or_default();
             return Err(Error::conflict(format!(
                 "a daemon is already running for {} (pid {})",
@@ -87,6 +86,24 @@ impl DaemonLock {
         file.set_len(0).map_err(|e| Error::io("write", &path, e))?;
         writeln!(file, "{}", std::process::id()).map_err(|e| Error::io("write", &path, e))?;
         Ok(DaemonLock { _file: file })
+    }
+}
+
+/// How long a starting daemon waits for the lock: one that is still dying
+/// (its last threads exiting) holds it a moment longer.
+const LOCK_WAIT: Duration = Duration::from_secs(2);
+
+fn lock_within(file: &File, wait: Duration) -> bool {
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        // SAFETY: flock on a file descriptor we own.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

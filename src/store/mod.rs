@@ -180,7 +180,7 @@ pub(crate) fn db_error(path: &Path, action: &str, err: rusqlite::Error) -> Error
             format!("cannot {action} {shown}: the database stayed locked by another process"),
         )
         .with_hint("try again; if it persists, find the process holding it (`fuser` or `lsof`)"),
-        Some(ErrorCode::DiskFull) => Error::failure(format!(
+        Some(ErrorCode::DiskFull) => Error::new(ErrorKind::DiskFull, format!(
             "cannot {action} {shown}: the disk is full"
         ))
         .with_hint("free some space and try again; nothing was lost"),

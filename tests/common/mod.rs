@@ -43,6 +43,7 @@ impl TestEnv {
             .env("HOME", self.dir.path())
             .env("M_HOME", &self.home)
             .env("M_GRACE_MS", "1000")
+            .env("M_LOG", "debug")
             .env("NO_COLOR", "1")
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("GIT_AUTHOR_NAME", "Test")
@@ -178,8 +179,14 @@ impl TestEnv {
 }
 
 impl Drop for TestEnv {
-    /// Never leave a daemon (or its agents) behind.
+    /// Never leave a daemon (or its agents) behind. A failing test shows
+    /// the daemon's log, the first thing one wants to read.
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            let log =
+                std::fs::read_to_string(self.home.join("logs/daemon.log")).unwrap_or_default();
+            eprintln!("--- daemon log ---\n{log}--- end of daemon log ---");
+        }
         if self.home.join("run").join("m.sock").exists() {
             let _ = self
                 .m()
@@ -190,14 +197,22 @@ impl Drop for TestEnv {
     }
 }
 
-/// Whether a process is alive (and not a zombie).
+/// Whether a process is alive: any of its threads is not a zombie. (The
+/// main thread of a killed multi-threaded process can be a zombie while the
+/// others still hold its files open.)
 pub fn alive(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat
-            .rsplit(')')
-            .next()
-            .map(|rest| rest.trim_start().starts_with('Z'))
-            .unwrap_or(false),
-        Err(_) => false,
-    }
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.flatten().any(|task| {
+        std::fs::read_to_string(task.path().join("stat"))
+            .map(|stat| {
+                !stat
+                    .rsplit(')')
+                    .next()
+                    .map(|rest| rest.trim_start().starts_with('Z'))
+                    .unwrap_or(true)
+            })
+            .unwrap_or(false)
+    })
 }

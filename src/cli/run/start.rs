@@ -45,6 +45,9 @@ pub struct StartArgs {
     pub command: Vec<String>,
 }
 
+/// A prompt must fit in one socket frame, whatever JSON escaping does to it.
+const MAX_PROMPT: usize = 256 * 1024;
+
 pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
     let prompt = if args.prompt == "-" {
         let mut prompt = String::new();
@@ -57,6 +60,14 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
     };
     if prompt.trim().is_empty() {
         return Err(Error::usage("the prompt is empty").with_hint("say what the agent should do"));
+    }
+    if prompt.len() > MAX_PROMPT {
+        return Err(Error::usage(format!(
+            "the prompt is {} KiB; the limit is {} KiB",
+            prompt.len() / 1024,
+            MAX_PROMPT / 1024
+        ))
+        .with_hint("put long instructions in a file in the repo and point the prompt at it"));
     }
     if args.command.is_empty() {
         return Err(Error::usage("no agent command was given").with_hint(
