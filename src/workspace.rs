@@ -880,11 +880,13 @@ fn identity_fallback(dir: &Path) -> Result<Vec<&'static str>> {
         })
     };
     let mut settings = Vec::new();
-    if !has("user.name") && !(has("author.name") && has("committer.name")) {
+    let name_set = has("user.name") || (has("author.name") && has("committer.name"));
+    if !name_set {
         settings.push("user.name=m");
     }
     let email_env = inherited_env("EMAIL").is_some_and(|v| !v.is_empty());
-    if !has("user.email") && !(has("author.email") && has("committer.email")) && !email_env {
+    let email_set = has("user.email") || (has("author.email") && has("committer.email"));
+    if !email_set && !email_env {
         settings.push("user.email=m@localhost");
     }
     Ok(settings)
