@@ -52,7 +52,11 @@ impl Store {
             path: path.to_path_buf(),
         };
         store.configure()?;
-        migrations::migrate(&mut store)?;
+        // Nothing may write to the file (not even the switch to WAL, which
+        // rewrites its header) before it is known to be m's.
+        let version = migrations::check(&store)?;
+        store.enable_wal()?;
+        migrations::migrate(&mut store, version)?;
         Ok(store)
     }
 
@@ -69,15 +73,22 @@ impl Store {
         self.conn
             .busy_timeout(timeout)
             .map_err(|e| self.error("configure", e))?;
-        // WAL lets readers (every client command) run beside the daemon's
-        // writer. NORMAL sync in WAL mode survives any process crash; only a
-        // power loss can take the last commits back.
+        // Settings of this connection only: they write nothing to the file.
+        // NORMAL sync in WAL mode survives any process crash; only a power
+        // loss can take the last commits back.
         self.conn
             .execute_batch(
-                "PRAGMA journal_mode = WAL;
-                 PRAGMA synchronous = NORMAL;
+                "PRAGMA synchronous = NORMAL;
                  PRAGMA foreign_keys = ON;",
             )
+            .map_err(|e| self.error("configure", e))
+    }
+
+    /// WAL lets readers (every client command) run beside the daemon's
+    /// writer. The mode is kept in the file's header, so this is a write.
+    fn enable_wal(&self) -> Result<()> {
+        self.conn
+            .execute_batch("PRAGMA journal_mode = WAL;")
             .map_err(|e| self.error("configure", e))
     }
 
