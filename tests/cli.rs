@@ -711,8 +711,11 @@ fn run_show_of_unknown_and_ambiguous_ids() {
     seed(&env);
     let err = env.fails(&["run", "show", "ffff"], 3);
     assert!(err.contains("no run with id 'ffff'") && err.contains("m run list"), "{err}");
-    let err = env.fails(&["run", "show", "not-an-id"], 3);
-    assert!(err.contains("not-an-id") && err.contains("hint:"), "{err}");
+    // The id is shown as typed.
+    let err = env.fails(&["run", "show", "Not-An-Id"], 3);
+    assert!(err.contains("'Not-An-Id'") && err.contains("hint:"), "{err}");
+    let err = env.fails(&["run", "show", "FFFF"], 3);
+    assert!(err.contains("'FFFF'"), "{err}");
     let err = env.fails(&["run", "show", "a"], 2);
     assert!(err.contains("ambiguous"), "{err}");
     assert!(err.contains(RUN_A) && err.contains(RUN_B) && !err.contains(RUN_C), "{err}");
@@ -1083,4 +1086,22 @@ fn version_help_and_a_bad_subcommand() {
     env.fails(&[], 2);
     env.fails(&["repo", "list", "--bogus"], 2);
     env.fails(&["run", "show"], 2);
+}
+
+#[test]
+fn a_damaged_database_is_refused_and_left_alone() {
+    let env = TestEnv::new();
+    let mut store = env.store();
+    add_repo(&mut store, "api");
+    drop(store);
+    let conn = rusqlite::Connection::open(env.db_path()).unwrap();
+    conn.execute_batch("PRAGMA journal_mode = DELETE;").unwrap();
+    drop(conn);
+    // Keep SQLite's header, scribble over the schema on page 1 and beyond.
+    let mut bytes = std::fs::read(env.db_path()).unwrap();
+    for (i, b) in bytes.iter_mut().enumerate().skip(100) {
+        *b = (i * 7 % 251) as u8;
+    }
+    std::fs::write(env.db_path(), &bytes).unwrap();
+    assert_refused_untouched(&env, "damaged");
 }

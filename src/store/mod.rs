@@ -72,7 +72,7 @@ impl Store {
             .unwrap_or(DEFAULT_BUSY_TIMEOUT);
         self.conn
             .busy_timeout(timeout)
-            .map_err(|e| self.error("configure", e))?;
+            .map_err(|e| self.error("open", e))?;
         // Settings of this connection only: they write nothing to the file.
         // NORMAL sync in WAL mode survives any process crash; only a power
         // loss can take the last commits back.
@@ -81,7 +81,7 @@ impl Store {
                 "PRAGMA synchronous = NORMAL;
                  PRAGMA foreign_keys = ON;",
             )
-            .map_err(|e| self.error("configure", e))
+            .map_err(|e| self.error("open", e))
     }
 
     /// WAL lets readers (every client command) run beside the daemon's
@@ -89,7 +89,7 @@ impl Store {
     fn enable_wal(&self) -> Result<()> {
         self.conn
             .execute_batch("PRAGMA journal_mode = WAL;")
-            .map_err(|e| self.error("configure", e))
+            .map_err(|e| self.error("open", e))
     }
 
     /// Runs `f` in a `BEGIN IMMEDIATE` transaction: the write lock is taken
@@ -117,10 +117,11 @@ impl Store {
     }
 
     /// Resolves a unique id prefix (as git does for commits) in `table`.
-    fn resolve_prefix(&self, table: &str, what: &str, prefix: &str) -> Result<String> {
-        let prefix = prefix.trim().to_ascii_lowercase();
+    fn resolve_prefix(&self, table: &str, what: &str, typed: &str) -> Result<String> {
+        let typed = typed.trim();
+        let prefix = typed.to_ascii_lowercase();
         if prefix.is_empty() || !prefix.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
-            return Err(Error::not_found(format!("no {what} with id '{prefix}'"))
+            return Err(Error::not_found(format!("no {what} with id '{typed}'"))
                 .with_hint(format!("ids are hexadecimal; list them with `m {what} list`")));
         }
         let sql = format!("SELECT id FROM {table} WHERE id GLOB ?1 || '*' ORDER BY id LIMIT 11");
@@ -128,7 +129,7 @@ impl Store {
             .query_strings(&sql, [&prefix])
             .map_err(|e| self.error("read", e))?;
         match ids.len() {
-            0 => Err(Error::not_found(format!("no {what} with id '{prefix}'"))),
+            0 => Err(Error::not_found(format!("no {what} with id '{typed}'"))),
             1 => Ok(ids.into_iter().next().unwrap_or_default()),
             n => {
                 let shown = ids.iter().take(10).cloned().collect::<Vec<_>>().join("\n  ");
