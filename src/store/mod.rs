@@ -198,3 +198,64 @@ pub(crate) fn db_error(path: &Path, action: &str, err: rusqlite::Error) -> Error
         _ => Error::new(ErrorKind::Database, format!("cannot {action} {shown}: {err}")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    fn pragma<T: rusqlite::types::FromSql>(store: &Store, name: &str) -> T {
+        store
+            .conn()
+            .query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn opening_creates_the_database_private_to_its_owner() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        let db = home.join("m.db");
+        let mut store = Store::open(&db).unwrap();
+        assert_eq!(mode(&db), 0o600);
+        assert_eq!(mode(&home), 0o700);
+        // SQLite gives its side files the database's mode.
+        store
+            .add_repo(NewRepo {
+                name: "api".into(),
+                git_url: None,
+            })
+            .unwrap();
+        assert_eq!(mode(&home.join("m.db-wal")), 0o600);
+        assert_eq!(mode(&home.join("m.db-shm")), 0o600);
+    }
+
+    #[test]
+    fn every_connection_has_wal_foreign_keys_and_a_busy_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("m.db");
+        // The first open creates and migrates; later ones find it ready.
+        let stores: Vec<Store> = (0..3).map(|_| Store::open(&db).unwrap()).collect();
+        for store in &stores {
+            assert_eq!(pragma::<String>(store, "journal_mode"), "wal");
+            assert_eq!(pragma::<i64>(store, "foreign_keys"), 1);
+            assert_eq!(pragma::<i64>(store, "busy_timeout"), 5000);
+            assert_eq!(pragma::<i64>(store, "user_version"), LATEST_VERSION);
+        }
+        // Foreign keys are enforced, not only declared.
+        let orphan = stores[1].conn().execute(
+            "INSERT INTO runs (id, repo_id, prompt, state, workspace_path, created_at, updated_at)
+             VALUES ('r', 'no-such-repo', 'p', 'running', '/w', 1, 1)",
+            [],
+        );
+        assert_eq!(
+            orphan.unwrap_err().sqlite_error_code(),
+            Some(ErrorCode::ConstraintViolation)
+        );
+    }
+}
