@@ -212,5 +212,4 @@ mod tests {
         assert_eq!(relative_time(0, 3 * 86_400), "3d ago");
         assert_eq!(relative_time(10, 0), "0s ago");
     }
-
 }

@@ -23,7 +23,12 @@ fn stderr(out: &Output) -> String {
 
 /// The sorted keys of a JSON object.
 fn keys(value: &Value) -> Vec<String> {
-    let mut keys: Vec<String> = value.as_object().expect("an object").keys().cloned().collect();
+    let mut keys: Vec<String> = value
+        .as_object()
+        .expect("an object")
+        .keys()
+        .cloned()
+        .collect();
     keys.sort();
     keys
 }
@@ -56,7 +61,11 @@ fn new_run(repo_id: &str, prompt: &str) -> NewRun {
 }
 
 fn output_event(run: &str, line: &str) -> NewEvent {
-    NewEvent::new(run, "output", json!({ "stream": "stdout", "lines": [line] }))
+    NewEvent::new(
+        run,
+        "output",
+        json!({ "stream": "stdout", "lines": [line] }),
+    )
 }
 
 fn approve() -> Decided {
@@ -91,30 +100,55 @@ fn seed(env: &TestEnv) -> Seeded {
     let web = add_repo(&mut store, "web");
     let mut b = store.batch().unwrap();
 
-    b.create_run(RUN_C, new_run(&api, "refactor the parser")).unwrap();
+    b.create_run(RUN_C, new_run(&api, "refactor the parser"))
+        .unwrap();
     let rejected = b
-        .request_approval(RUN_C, ApprovalType::Generic, json!({ "title": "may I delete tests?" }))
+        .request_approval(
+            RUN_C,
+            ApprovalType::Generic,
+            json!({ "title": "may I delete tests?" }),
+        )
         .unwrap()
         .id;
-    b.finish_run(RUN_C, RunState::Failed, json!({ "reason": "exit status 1" }))
-        .unwrap();
+    b.finish_run(
+        RUN_C,
+        RunState::Failed,
+        json!({ "reason": "exit status 1" }),
+    )
+    .unwrap();
 
-    b.create_run(RUN_B, new_run(&web, "fix the flaky test")).unwrap();
+    b.create_run(RUN_B, new_run(&web, "fix the flaky test"))
+        .unwrap();
     b.append(&[output_event(RUN_B, "building")]).unwrap();
     let approved = b
-        .request_approval(RUN_B, ApprovalType::Command, json!({ "command": "cargo test" }))
+        .request_approval(
+            RUN_B,
+            ApprovalType::Command,
+            json!({ "command": "cargo test" }),
+        )
         .unwrap()
         .id;
     b.resolve_approval(&approved, &approve()).unwrap();
-    b.finish_run(RUN_B, RunState::Completed, json!({ "reason": "exit status 0" }))
-        .unwrap();
+    b.finish_run(
+        RUN_B,
+        RunState::Completed,
+        json!({ "reason": "exit status 0" }),
+    )
+    .unwrap();
 
-    b.create_run(RUN_A, new_run(&api, "add a --verbose flag\nand document it"))
-        .unwrap();
+    b.create_run(
+        RUN_A,
+        new_run(&api, "add a --verbose flag\nand document it"),
+    )
+    .unwrap();
     b.append(&[
         output_event(RUN_A, "compiling"),
         output_event(RUN_A, "all tests pass"),
-        NewEvent::new(RUN_A, "agent.message", json!({ "text": "I added the flag" })),
+        NewEvent::new(
+            RUN_A,
+            "agent.message",
+            json!({ "text": "I added the flag" }),
+        ),
     ])
     .unwrap();
     let pending = b
@@ -340,10 +374,18 @@ fn repo_add_accepts_plain_urls_and_names_them_after_the_repository() {
     let repos = env.json(&["repo", "list", "--json"]);
     let mut got: Vec<(String, String)> = array(&repos)
         .iter()
-        .map(|r| (r["git_url"].as_str().unwrap().into(), r["name"].as_str().unwrap().into()))
+        .map(|r| {
+            (
+                r["git_url"].as_str().unwrap().into(),
+                r["name"].as_str().unwrap().into(),
+            )
+        })
         .collect();
     got.sort();
-    let mut want: Vec<(String, String)> = accepted.iter().map(|(u, n)| (u.to_string(), n.to_string())).collect();
+    let mut want: Vec<(String, String)> = accepted
+        .iter()
+        .map(|(u, n)| (u.to_string(), n.to_string()))
+        .collect();
     want.sort();
     assert_eq!(got, want);
 }
@@ -353,7 +395,10 @@ fn repo_add_refuses_a_duplicate_name_with_a_hint() {
     let env = TestEnv::new();
     env.repo("api");
     let other = env.git_repo("other");
-    let err = env.fails(&["repo", "add", other.to_str().unwrap(), "--name", "api"], 4);
+    let err = env.fails(
+        &["repo", "add", other.to_str().unwrap(), "--name", "api"],
+        4,
+    );
     assert!(err.contains("'api' already exists"), "{err}");
     assert!(err.contains("hint:") && err.contains("--name"), "{err}");
     // The default name clashes too.
@@ -396,12 +441,19 @@ fn repo_list_prints_a_table_and_json() {
     let table = env.ok(&["repo", "list"]);
     let lines: Vec<&str> = table.lines().collect();
     assert_eq!(lines.len(), 3, "{table}");
-    assert!(lines[0].starts_with("NAME") && lines[0].contains("ID") && lines[0].contains("LOCATION"));
+    assert!(
+        lines[0].starts_with("NAME") && lines[0].contains("ID") && lines[0].contains("LOCATION")
+    );
     // Sorted by name; columns aligned.
-    assert!(lines[1].starts_with("alpha ") && lines[1].contains("https://example.com/org/alpha.git"));
+    assert!(
+        lines[1].starts_with("alpha ") && lines[1].contains("https://example.com/org/alpha.git")
+    );
     assert!(lines[2].starts_with("zeta ") && lines[2].contains(path.to_str().unwrap()));
     let col = lines[0].find("ID").unwrap();
-    assert!(lines[1..].iter().all(|l| l[col - 2..col].trim().is_empty()), "{table}");
+    assert!(
+        lines[1..].iter().all(|l| l[col - 2..col].trim().is_empty()),
+        "{table}"
+    );
     assert!(lines[1].contains("s ago"), "{table}");
 
     let repos = env.json(&["repo", "list", "--json"]);
@@ -438,7 +490,10 @@ fn repo_rm_of_an_unknown_repo_is_not_found() {
     let env = TestEnv::new();
     env.repo("one");
     let err = env.fails(&["repo", "rm", "nope"], 3);
-    assert!(err.contains("no repo named 'nope'") && err.contains("hint:"), "{err}");
+    assert!(
+        err.contains("no repo named 'nope'") && err.contains("hint:"),
+        "{err}"
+    );
     let err = env.fails(&["repo", "rm", "ffffffff"], 3);
     assert!(err.contains("ffffffff"), "{err}");
     assert_eq!(array(&env.json(&["repo", "list", "--json"])).len(), 1);
@@ -458,8 +513,14 @@ fn repo_rm_of_an_ambiguous_prefix_lists_the_candidates() {
     }
     let err = env.fails(&["repo", "rm", "c0ffee"], 2);
     assert!(err.contains("ambiguous"), "{err}");
-    assert!(err.contains("c0ffee00-0000-4000-8000-000000000001"), "{err}");
-    assert!(err.contains("c0ffee00-0000-4000-8000-000000000002"), "{err}");
+    assert!(
+        err.contains("c0ffee00-0000-4000-8000-000000000001"),
+        "{err}"
+    );
+    assert!(
+        err.contains("c0ffee00-0000-4000-8000-000000000002"),
+        "{err}"
+    );
     assert_eq!(array(&env.json(&["repo", "list", "--json"])).len(), 2);
     env.ok(&["repo", "rm", "c0ffee00-0000-4000-8000-000000000002"]);
     let repos = env.json(&["repo", "list", "--json"]);
@@ -470,12 +531,18 @@ fn repo_rm_of_an_ambiguous_prefix_lists_the_candidates() {
 fn repo_rm_is_refused_while_a_run_is_active_even_with_force() {
     let env = TestEnv::new();
     let seeded = seed(&env);
-    for args in [&["repo", "rm", "api"][..], &["repo", "rm", "api", "--force"]] {
+    for args in [
+        &["repo", "rm", "api"][..],
+        &["repo", "rm", "api", "--force"],
+    ] {
         let err = env.fails(args, 4);
         assert!(err.contains("active run a1000000"), "{err}");
         assert!(err.contains("m run cancel a1000000"), "{err}");
     }
-    let runs = env.count(&format!("SELECT count(*) FROM runs WHERE repo_id = '{}'", seeded.api));
+    let runs = env.count(&format!(
+        "SELECT count(*) FROM runs WHERE repo_id = '{}'",
+        seeded.api
+    ));
     assert_eq!(runs, 2);
 }
 
@@ -503,7 +570,10 @@ fn repo_rm_with_past_runs_needs_force_and_then_removes_their_records() {
     drop(store);
 
     let err = env.fails(&["repo", "rm", "old"], 4);
-    assert!(err.contains("2 past run(s)") && err.contains("--force"), "{err}");
+    assert!(
+        err.contains("2 past run(s)") && err.contains("--force"),
+        "{err}"
+    );
     assert_eq!(env.count("SELECT count(*) FROM runs"), 3);
 
     let out = env.ok(&["repo", "rm", "old", "--force"]);
@@ -516,8 +586,16 @@ fn repo_rm_with_past_runs_needs_force_and_then_removes_their_records() {
     assert_eq!(of_old("events"), 0);
     assert_eq!(of_old("approvals"), 0);
     assert_eq!(of_old("run_details"), 0);
-    assert_eq!(env.count(&format!("SELECT count(*) FROM runs WHERE repo_id = '{old}'")), 0);
-    assert_eq!(env.count(&format!("SELECT count(*) FROM repos WHERE id = '{old}'")), 0);
+    assert_eq!(
+        env.count(&format!(
+            "SELECT count(*) FROM runs WHERE repo_id = '{old}'"
+        )),
+        0
+    );
+    assert_eq!(
+        env.count(&format!("SELECT count(*) FROM repos WHERE id = '{old}'")),
+        0
+    );
     // The other repo's run keeps everything.
     assert_eq!(env.count("SELECT count(*) FROM runs"), 1);
     assert_eq!(env.count("SELECT count(*) FROM approvals"), 1);
@@ -553,7 +631,10 @@ fn device_add_list_and_rm() {
 
     let table = env.ok(&["device", "list"]);
     assert!(table.starts_with("TOKEN"), "{table}");
-    assert!(table.contains(TOKEN) && table.contains(&upper.to_lowercase()), "{table}");
+    assert!(
+        table.contains(TOKEN) && table.contains(&upper.to_lowercase()),
+        "{table}"
+    );
 
     // Removal takes the token in any case.
     env.ok(&["device", "rm", &upper.to_lowercase()]);
@@ -580,9 +661,18 @@ fn device_add_refuses_tokens_that_are_not_apns_tokens() {
     let odd = format!("{TOKEN}a");
     let non_hex = format!("{}zz", &TOKEN[..62]);
     let too_long = "ab".repeat(101);
-    for token in ["", short.as_str(), odd.as_str(), non_hex.as_str(), too_long.as_str()] {
+    for token in [
+        "",
+        short.as_str(),
+        odd.as_str(),
+        non_hex.as_str(),
+        too_long.as_str(),
+    ] {
         let err = env.fails(&["device", "add", token], 2);
-        assert!(err.contains("is not an APNs device token"), "{token:?}: {err}");
+        assert!(
+            err.contains("is not an APNs device token"),
+            "{token:?}: {err}"
+        );
         assert!(err.contains("hint:"), "{err}");
     }
     env.fails(&["device", "add", TOKEN, "--platform", "android"], 2);
@@ -611,12 +701,18 @@ fn run_list_prints_runs_newest_first() {
     let table = env.ok(&["run", "list"]);
     let lines: Vec<&str> = table.lines().collect();
     assert_eq!(lines.len(), 4, "{table}");
-    assert!(lines[0].starts_with("RUN") && lines[0].contains("STATE") && lines[0].contains("PROMPT"));
+    assert!(
+        lines[0].starts_with("RUN") && lines[0].contains("STATE") && lines[0].contains("PROMPT")
+    );
     assert!(lines[1].starts_with("a1000000") && lines[1].contains("api"));
     assert!(lines[1].contains("waiting_approval"));
     // A multi-line prompt shows its first line, marked as cut.
     assert!(lines[1].contains("add a --verbose flag …"), "{table}");
-    assert!(lines[2].starts_with("a2000000") && lines[2].contains("web") && lines[2].contains("completed"));
+    assert!(
+        lines[2].starts_with("a2000000")
+            && lines[2].contains("web")
+            && lines[2].contains("completed")
+    );
     assert!(lines[3].starts_with("b3000000") && lines[3].contains("failed"));
 
     let runs = env.json(&["run", "list", "--json"]);
@@ -625,11 +721,22 @@ fn run_list_prints_runs_newest_first() {
     for run in runs {
         assert_eq!(
             keys(run),
-            ["created_at", "id", "prompt", "repo_id", "state", "updated_at", "workspace_path"]
+            [
+                "created_at",
+                "id",
+                "prompt",
+                "repo_id",
+                "state",
+                "updated_at",
+                "workspace_path"
+            ]
         );
     }
     assert_eq!(runs[0]["prompt"], "add a --verbose flag\nand document it");
-    assert_eq!(field(runs, "state"), ["waiting_approval", "completed", "failed"]);
+    assert_eq!(
+        field(runs, "state"),
+        ["waiting_approval", "completed", "failed"]
+    );
 }
 
 #[test]
@@ -640,14 +747,23 @@ fn run_list_filters_by_repo_state_and_limit() {
         let mut all = vec!["run", "list", "--json"];
         all.extend_from_slice(args);
         let runs = env.json(&all);
-        field(array(&runs), "id").into_iter().map(String::from).collect()
+        field(array(&runs), "id")
+            .into_iter()
+            .map(String::from)
+            .collect()
     };
     assert_eq!(ids(&["--repo", "api"]), [RUN_A, RUN_C]);
     assert_eq!(ids(&["--repo", &seeded.api[..8]]), [RUN_A, RUN_C]);
     assert_eq!(ids(&["--state", "completed"]), [RUN_B]);
     assert_eq!(ids(&["--state", "active"]), [RUN_A]);
-    assert_eq!(ids(&["--state", "failed", "--state", "completed"]), [RUN_B, RUN_C]);
-    assert_eq!(ids(&["--repo", "api", "--state", "completed"]), Vec::<String>::new());
+    assert_eq!(
+        ids(&["--state", "failed", "--state", "completed"]),
+        [RUN_B, RUN_C]
+    );
+    assert_eq!(
+        ids(&["--repo", "api", "--state", "completed"]),
+        Vec::<String>::new()
+    );
     assert_eq!(ids(&["--limit", "1"]), [RUN_A]);
     assert_eq!(ids(&["--limit", "2", "--repo", "api"]), [RUN_A, RUN_C]);
     assert_eq!(ids(&["--limit", "0"]), Vec::<String>::new());
@@ -663,7 +779,10 @@ fn run_list_names_every_valid_state_for_an_unknown_one() {
     seed(&env);
     let err = env.fails(&["run", "list", "--state", "done"], 2);
     assert!(err.contains("unknown run state 'done'"), "{err}");
-    let hint = err.lines().find(|l| l.starts_with("hint:")).expect("a hint");
+    let hint = err
+        .lines()
+        .find(|l| l.starts_with("hint:"))
+        .expect("a hint");
     for state in [
         "running",
         "waiting_input",
@@ -690,15 +809,31 @@ fn run_show_prints_one_run() {
     assert_eq!(run["events"], 6);
     let pending = array(&run["pending_approvals"]);
     assert_eq!(field(pending, "id"), [seeded.pending.as_str()]);
-    for key in ["workspace_path", "created_at", "updated_at", "agent", "branch", "base_commit"] {
+    for key in [
+        "workspace_path",
+        "created_at",
+        "updated_at",
+        "agent",
+        "branch",
+        "base_commit",
+    ] {
         assert!(run.get(key).is_some(), "{key} missing from {run}");
     }
 
     let text = env.ok(&["run", "show", "A1000000"]);
     assert!(text.contains(RUN_A), "{text}");
     assert!(text.contains("waiting_approval"), "{text}");
-    assert!(text.contains(&format!("diff approval {}: add --verbose", &seeded.pending[..8])), "{text}");
-    assert!(text.ends_with("add a --verbose flag\nand document it\n"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "diff approval {}: add --verbose",
+            &seeded.pending[..8]
+        )),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("add a --verbose flag\nand document it\n"),
+        "{text}"
+    );
 
     let done = env.json(&["run", "show", RUN_B, "--json"]);
     assert_eq!(done["state"], "completed");
@@ -710,15 +845,24 @@ fn run_show_of_unknown_and_ambiguous_ids() {
     let env = TestEnv::new();
     seed(&env);
     let err = env.fails(&["run", "show", "ffff"], 3);
-    assert!(err.contains("no run with id 'ffff'") && err.contains("m run list"), "{err}");
+    assert!(
+        err.contains("no run with id 'ffff'") && err.contains("m run list"),
+        "{err}"
+    );
     // The id is shown as typed.
     let err = env.fails(&["run", "show", "Not-An-Id"], 3);
-    assert!(err.contains("'Not-An-Id'") && err.contains("hint:"), "{err}");
+    assert!(
+        err.contains("'Not-An-Id'") && err.contains("hint:"),
+        "{err}"
+    );
     let err = env.fails(&["run", "show", "FFFF"], 3);
     assert!(err.contains("'FFFF'"), "{err}");
     let err = env.fails(&["run", "show", "a"], 2);
     assert!(err.contains("ambiguous"), "{err}");
-    assert!(err.contains(RUN_A) && err.contains(RUN_B) && !err.contains(RUN_C), "{err}");
+    assert!(
+        err.contains(RUN_A) && err.contains(RUN_B) && !err.contains(RUN_C),
+        "{err}"
+    );
     assert!(err.contains("hint:"), "{err}");
 }
 
@@ -734,13 +878,26 @@ fn events_as_json_lines() {
     let types: Vec<&str> = field(&all, "type");
     assert_eq!(
         types,
-        ["run.created", "output", "output", "agent.message", "approval.requested", "run.state"]
+        [
+            "run.created",
+            "output",
+            "output",
+            "agent.message",
+            "approval.requested",
+            "run.state"
+        ]
     );
     for event in &all {
-        assert_eq!(keys(event), ["created_at", "data", "id", "run_id", "seq", "type"]);
+        assert_eq!(
+            keys(event),
+            ["created_at", "data", "id", "run_id", "seq", "type"]
+        );
         assert_eq!(event["run_id"], RUN_A);
     }
-    assert_eq!(all[1]["data"], json!({ "stream": "stdout", "lines": ["compiling"] }));
+    assert_eq!(
+        all[1]["data"],
+        json!({ "stream": "stdout", "lines": ["compiling"] })
+    );
     assert_eq!(all[5]["data"]["state"], "waiting_approval");
 }
 
@@ -748,18 +905,36 @@ fn events_as_json_lines() {
 fn events_filters_by_seq_and_type() {
     let env = TestEnv::new();
     seed(&env);
-    assert_eq!(seqs(&events(&env, &["a1", "--json", "--since", "4"])), [5, 6]);
-    assert_eq!(seqs(&events(&env, &["a1", "--json", "--since", "6"])), Vec::<i64>::new());
-    assert_eq!(seqs(&events(&env, &["a1", "--json", "--type", "output"])), [2, 3]);
     assert_eq!(
-        seqs(&events(&env, &["a1", "--json", "--type", "output", "--type", "run.state"])),
+        seqs(&events(&env, &["a1", "--json", "--since", "4"])),
+        [5, 6]
+    );
+    assert_eq!(
+        seqs(&events(&env, &["a1", "--json", "--since", "6"])),
+        Vec::<i64>::new()
+    );
+    assert_eq!(
+        seqs(&events(&env, &["a1", "--json", "--type", "output"])),
+        [2, 3]
+    );
+    assert_eq!(
+        seqs(&events(
+            &env,
+            &["a1", "--json", "--type", "output", "--type", "run.state"]
+        )),
         [2, 3, 6]
     );
     assert_eq!(
-        seqs(&events(&env, &["a1", "--json", "--type", "output", "--since", "2"])),
+        seqs(&events(
+            &env,
+            &["a1", "--json", "--type", "output", "--since", "2"]
+        )),
         [3]
     );
-    assert_eq!(seqs(&events(&env, &["a1", "--json", "--type", "nothing"])), Vec::<i64>::new());
+    assert_eq!(
+        seqs(&events(&env, &["a1", "--json", "--type", "nothing"])),
+        Vec::<i64>::new()
+    );
     env.fails(&["events", "a1", "--since", "x"], 2);
 }
 
@@ -771,8 +946,13 @@ fn events_as_text() {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 6, "{text}");
     // The two-line prompt shows its first line, marked as cut.
-    assert!(lines[0].contains("1 run.created") && lines[0].ends_with("prompt: add a --verbose flag …"));
-    assert!(lines[1].contains("2 output") && lines[1].ends_with("stdout| compiling"), "{text}");
+    assert!(
+        lines[0].contains("1 run.created") && lines[0].ends_with("prompt: add a --verbose flag …")
+    );
+    assert!(
+        lines[1].contains("2 output") && lines[1].ends_with("stdout| compiling"),
+        "{text}"
+    );
     assert!(lines[3].contains("agent.message") && lines[3].ends_with("I added the flag"));
     assert!(text.contains("-> waiting_approval"), "{text}");
 }
@@ -782,7 +962,10 @@ fn events_of_unknown_and_ambiguous_runs() {
     let env = TestEnv::new();
     seed(&env);
     let err = env.fails(&["events", "0000"], 3);
-    assert!(err.contains("no run with id '0000'") && err.contains("hint:"), "{err}");
+    assert!(
+        err.contains("no run with id '0000'") && err.contains("hint:"),
+        "{err}"
+    );
     let err = env.fails(&["events", "a", "--json"], 2);
     assert!(err.contains(RUN_A) && err.contains(RUN_B), "{err}");
 }
@@ -839,12 +1022,25 @@ fn approvals_filters_by_state_and_run() {
         let mut all = vec!["approvals", "--json"];
         all.extend_from_slice(args);
         let approvals = env.json(&all);
-        field(array(&approvals), "id").into_iter().map(String::from).collect()
+        field(array(&approvals), "id")
+            .into_iter()
+            .map(String::from)
+            .collect()
     };
-    assert_eq!(ids(&["--state", "all"]), [seeded.rejected.as_str(), seeded.approved.as_str(), seeded.pending.as_str()]);
+    assert_eq!(
+        ids(&["--state", "all"]),
+        [
+            seeded.rejected.as_str(),
+            seeded.approved.as_str(),
+            seeded.pending.as_str()
+        ]
+    );
     assert_eq!(ids(&["--state", "approved"]), [seeded.approved.as_str()]);
     assert_eq!(ids(&["--state", "rejected"]), [seeded.rejected.as_str()]);
-    assert_eq!(ids(&["--run", "b3", "--state", "all"]), [seeded.rejected.as_str()]);
+    assert_eq!(
+        ids(&["--run", "b3", "--state", "all"]),
+        [seeded.rejected.as_str()]
+    );
     assert_eq!(ids(&["--run", "b3"]), Vec::<String>::new());
     assert_eq!(ids(&["--run", RUN_A]), [seeded.pending.as_str()]);
 
@@ -860,8 +1056,14 @@ fn approvals_filters_by_state_and_run() {
 fn approvals_says_plainly_when_there_are_none() {
     let env = TestEnv::new();
     assert_eq!(env.ok(&["approvals"]).trim(), "No pending approvals.");
-    assert_eq!(env.ok(&["approvals", "--state", "rejected"]).trim(), "No rejected approvals.");
-    assert_eq!(env.ok(&["approvals", "--state", "all"]).trim(), "No approvals.");
+    assert_eq!(
+        env.ok(&["approvals", "--state", "rejected"]).trim(),
+        "No rejected approvals."
+    );
+    assert_eq!(
+        env.ok(&["approvals", "--state", "all"]).trim(),
+        "No approvals."
+    );
 }
 
 #[test]
@@ -870,7 +1072,10 @@ fn approvals_of_unknown_states_and_runs() {
     seed(&env);
     let err = env.fails(&["approvals", "--state", "open"], 2);
     assert!(err.contains("unknown approval state 'open'"), "{err}");
-    let hint = err.lines().find(|l| l.starts_with("hint:")).expect("a hint");
+    let hint = err
+        .lines()
+        .find(|l| l.starts_with("hint:"))
+        .expect("a hint");
     for state in ["pending", "approved", "rejected", "all"] {
         assert!(hint.contains(state), "{state} missing from {hint}");
     }
@@ -916,7 +1121,11 @@ fn assert_refused_untouched(env: &TestEnv, message: &str) {
         assert!(err.contains(message), "m {args:?}: {err}");
         assert!(err.contains("hint:"), "m {args:?}: {err}");
         assert!(!err.contains("panicked"), "{err}");
-        assert!(std::fs::read(&db).unwrap() == before, "m {args:?} changed {}", db.display());
+        assert!(
+            std::fs::read(&db).unwrap() == before,
+            "m {args:?} changed {}",
+            db.display()
+        );
     }
 }
 
@@ -1001,7 +1210,12 @@ fn events_into_a_closed_pipe_end_quietly() {
     let mut b = store.batch().unwrap();
     b.create_run(RUN_A, new_run(&repo, "talk a lot")).unwrap();
     let lines: Vec<NewEvent> = (0..3000)
-        .map(|i| output_event(RUN_A, &format!("line {i} of a long and chatty agent's output")))
+        .map(|i| {
+            output_event(
+                RUN_A,
+                &format!("line {i} of a long and chatty agent's output"),
+            )
+        })
         .collect();
     b.append(&lines).unwrap();
     b.commit().unwrap();
@@ -1023,8 +1237,11 @@ fn run_list_into_a_closed_pipe_ends_quietly() {
     let mut b = store.batch().unwrap();
     for i in 0..2000 {
         let id = format!("{i:08x}-0000-4000-8000-000000000000");
-        b.create_run(&id, new_run(&repo, &format!("task number {i}: make everything better")))
-            .unwrap();
+        b.create_run(
+            &id,
+            new_run(&repo, &format!("task number {i}: make everything better")),
+        )
+        .unwrap();
         b.finish_run(&id, RunState::Completed, json!({})).unwrap();
     }
     b.commit().unwrap();
@@ -1032,7 +1249,10 @@ fn run_list_into_a_closed_pipe_ends_quietly() {
 
     for args in [&["run", "list"][..], &["run", "list", "--json"]] {
         let (first, out) = read_one_line_then_close(&env, args);
-        assert!(first.starts_with("RUN") || first.starts_with('['), "{first}");
+        assert!(
+            first.starts_with("RUN") || first.starts_with('['),
+            "{first}"
+        );
         assert_eq!(out.status.code(), Some(0), "m {args:?}: {}", stderr(&out));
         assert_eq!(stderr(&out), "", "m {args:?}");
     }
@@ -1049,12 +1269,18 @@ fn color_always_paints_tables_and_never_does_not() {
     let painted = env.ok(&["run", "list", "--color", "always"]);
     assert!(painted.contains(ANSI), "{painted:?}");
     assert!(env.ok(&["repo", "list", "--color=always"]).contains(ANSI));
-    for args in [&["run", "list", "--color", "never"][..], &["run", "list"], &["approvals"]] {
+    for args in [
+        &["run", "list", "--color", "never"][..],
+        &["run", "list"],
+        &["approvals"],
+    ] {
         let plain = env.ok(args);
         assert!(!plain.contains(ANSI), "m {args:?}: {plain:?}");
     }
     // JSON is never painted.
-    assert!(!env.ok(&["run", "list", "--json", "--color", "always"]).contains(ANSI));
+    assert!(!env
+        .ok(&["run", "list", "--json", "--color", "always"])
+        .contains(ANSI));
 }
 
 #[test]
@@ -1064,9 +1290,15 @@ fn color_on_a_terminal_follows_no_color() {
     assert!(on_terminal(&env, &["run", "list"], None).contains(ANSI));
     assert!(on_terminal(&env, &["run", "list"], Some("")).contains(ANSI));
     let plain = on_terminal(&env, &["run", "list"], Some("1"));
-    assert!(!plain.contains(ANSI) && plain.contains("a1000000"), "{plain:?}");
+    assert!(
+        !plain.contains(ANSI) && plain.contains("a1000000"),
+        "{plain:?}"
+    );
     let plain = on_terminal(&env, &["run", "list", "--color", "never"], None);
-    assert!(!plain.contains(ANSI) && plain.contains("a1000000"), "{plain:?}");
+    assert!(
+        !plain.contains(ANSI) && plain.contains("a1000000"),
+        "{plain:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -1075,10 +1307,16 @@ fn color_on_a_terminal_follows_no_color() {
 #[test]
 fn version_help_and_a_bad_subcommand() {
     let env = TestEnv::new();
-    assert_eq!(env.ok(&["--version"]).trim(), format!("m {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        env.ok(&["--version"]).trim(),
+        format!("m {}", env!("CARGO_PKG_VERSION"))
+    );
     let help = env.ok(&["--help"]);
     for command in ["repo", "run", "events", "approvals", "device", "daemon"] {
-        assert!(help.lines().any(|l| l.trim_start().starts_with(command)), "{command}: {help}");
+        assert!(
+            help.lines().any(|l| l.trim_start().starts_with(command)),
+            "{command}: {help}"
+        );
     }
     assert!(env.ok(&["repo", "add", "--help"]).contains("--name"));
     let err = env.fails(&["frobnicate"], 2);

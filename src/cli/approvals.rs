@@ -67,8 +67,10 @@ pub fn run(ctx: &Ctx, args: ApprovalsArgs) -> Result<u8> {
             one_line(&summary(approval), 60),
         ]);
     }
-    ctx.ui
-        .table(&["ID", "TYPE", "RUN", "REPO", "STATE", "AGE", "SUMMARY"], &rows)?;
+    ctx.ui.table(
+        &["ID", "TYPE", "RUN", "REPO", "STATE", "AGE", "SUMMARY"],
+        &rows,
+    )?;
     Ok(exit::OK)
 }
 

@@ -55,7 +55,10 @@ impl Store {
             sql.push_str(&format!(" AND state IN ({})", marks.join(", ")));
         }
         sql.push_str(" ORDER BY created_at, rowid");
-        let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.error("read", e))?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(&sql)
+            .map_err(|e| self.error("read", e))?;
         let rows = stmt
             .query_map(rusqlite::params_from_iter(args.iter()), approval_from_row)
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
@@ -161,4 +164,3 @@ pub(crate) fn pending_approval_ids_tx(
     let ids = stmt.query_map([run_id], |r| r.get(0))?;
     ids.collect()
 }
-

@@ -96,7 +96,10 @@ impl Store {
         if let Some(limit) = limit {
             sql.push_str(&format!(" LIMIT {limit}"));
         }
-        let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.error("read", e))?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(&sql)
+            .map_err(|e| self.error("read", e))?;
         let mut rows = stmt
             .query(rusqlite::params_from_iter(args))
             .map_err(|e| self.error("read", e))?;

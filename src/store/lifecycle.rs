@@ -9,14 +9,14 @@
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde_json::{json, Value};
 
-use super::approvals::{get_approval_tx, insert_approval_tx, pending_approval_ids_tx, resolve_approval_tx};
+use super::approvals::{
+    get_approval_tx, insert_approval_tx, pending_approval_ids_tx, resolve_approval_tx,
+};
 use super::events::append_events_tx;
 use super::runs::NewRun;
 use super::{db_error, NewEvent, Store};
 use crate::error::{Error, Result};
-use crate::model::{
-    now, short_id, Approval, ApprovalState, ApprovalType, Event, Run, RunState,
-};
+use crate::model::{now, short_id, Approval, ApprovalState, ApprovalType, Event, Run, RunState};
 
 /// The reason recorded on approvals left pending when their run ends.
 pub const RUN_ENDED: &str = "run ended";
@@ -79,7 +79,8 @@ impl Batch<'_> {
 
     pub fn append(&mut self, events: &[NewEvent]) -> Result<Vec<Event>> {
         self.op(|conn, path| {
-            let stored = append_events_tx(conn, events).map_err(|e| db_error(path, "write to", e))?;
+            let stored =
+                append_events_tx(conn, events).map_err(|e| db_error(path, "write to", e))?;
             Ok((stored.clone(), stored))
         })
     }
@@ -164,7 +165,12 @@ impl Batch<'_> {
     }
 
     /// Records what the workspace became once made.
-    pub fn set_workspace(&mut self, run_id: &str, branch: Option<&str>, base_commit: Option<&str>) -> Result<()> {
+    pub fn set_workspace(
+        &mut self,
+        run_id: &str,
+        branch: Option<&str>,
+        base_commit: Option<&str>,
+    ) -> Result<()> {
         self.op(|conn, path| {
             conn.execute(
                 "UPDATE run_details SET branch = ?2, base_commit = ?3 WHERE run_id = ?1",
@@ -187,15 +193,25 @@ impl Batch<'_> {
     }
 
     /// Moves an active run to another active state with a `run.state` event.
-    pub fn set_state(&mut self, run_id: &str, state: RunState, reason: Option<&str>) -> Result<Vec<Event>> {
+    pub fn set_state(
+        &mut self,
+        run_id: &str,
+        state: RunState,
+        reason: Option<&str>,
+    ) -> Result<Vec<Event>> {
         self.op(|conn, path| {
             let current = active_state(conn, path, run_id)?;
             if current == state {
                 return Ok((Vec::new(), Vec::new()));
             }
-            let event = NewEvent::new(run_id, "run.state", json!({ "state": state, "reason": reason }))
-                .with_state(state);
-            let events = append_events_tx(conn, &[event]).map_err(|e| db_error(path, "write to", e))?;
+            let event = NewEvent::new(
+                run_id,
+                "run.state",
+                json!({ "state": state, "reason": reason }),
+            )
+            .with_state(state);
+            let events =
+                append_events_tx(conn, &[event]).map_err(|e| db_error(path, "write to", e))?;
             Ok((events.clone(), events))
         })
     }
@@ -219,8 +235,12 @@ impl Batch<'_> {
             )];
             if current != RunState::WaitingApproval {
                 new.push(
-                    NewEvent::new(run_id, "run.state", json!({ "state": RunState::WaitingApproval }))
-                        .with_state(RunState::WaitingApproval),
+                    NewEvent::new(
+                        run_id,
+                        "run.state",
+                        json!({ "state": RunState::WaitingApproval }),
+                    )
+                    .with_state(RunState::WaitingApproval),
                 );
             }
             let events = append_events_tx(conn, &new).map_err(db)?;
@@ -258,7 +278,8 @@ impl Batch<'_> {
                 ApprovalState::Rejected
             };
             let at = now();
-            resolve_approval_tx(conn, approval_id, state, decided.reason.as_deref(), at).map_err(db)?;
+            resolve_approval_tx(conn, approval_id, state, decided.reason.as_deref(), at)
+                .map_err(db)?;
             let mut new = vec![NewEvent::new(
                 &approval.run_id,
                 "approval.resolved",
@@ -273,8 +294,12 @@ impl Batch<'_> {
             let run_state = run_state(conn, path, &approval.run_id)?;
             if still_pending.is_empty() && run_state == RunState::WaitingApproval {
                 new.push(
-                    NewEvent::new(&approval.run_id, "run.state", json!({ "state": RunState::Running }))
-                        .with_state(RunState::Running),
+                    NewEvent::new(
+                        &approval.run_id,
+                        "run.state",
+                        json!({ "state": RunState::Running }),
+                    )
+                    .with_state(RunState::Running),
                 );
             }
             let events = append_events_tx(conn, &new).map_err(db)?;
@@ -287,7 +312,12 @@ impl Batch<'_> {
 
     /// Ends a run: its pending approvals are rejected ("run ended"), a
     /// `run.finished` event records how it ended, and the final state is set.
-    pub fn finish_run(&mut self, run_id: &str, state: RunState, mut data: Value) -> Result<Vec<Event>> {
+    pub fn finish_run(
+        &mut self,
+        run_id: &str,
+        state: RunState,
+        mut data: Value,
+    ) -> Result<Vec<Event>> {
         debug_assert!(state.is_final());
         self.op(|conn, path| {
             let db = |e| db_error(path, "write to", e);
@@ -322,7 +352,9 @@ impl Batch<'_> {
 
 fn run_state(conn: &Connection, path: &std::path::Path, run_id: &str) -> Result<RunState> {
     let state: Option<String> = conn
-        .query_row("SELECT state FROM runs WHERE id = ?1", [run_id], |r| r.get(0))
+        .query_row("SELECT state FROM runs WHERE id = ?1", [run_id], |r| {
+            r.get(0)
+        })
         .optional()
         .map_err(|e| db_error(path, "read", e))?;
     let state = state.ok_or_else(|| Error::not_found(format!("no run with id '{run_id}'")))?;
@@ -356,4 +388,3 @@ fn already_decided(approval: &Approval) -> Error {
         approval.state
     ))
 }
-

@@ -18,11 +18,11 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 
 use crate::error::{Error, ErrorKind, Result};
 
+pub use approvals::ApprovalFilter;
 pub use events::NewEvent;
 pub use lifecycle::{Batch, Decided};
 pub use migrations::LATEST_VERSION;
 pub use repos::NewRepo;
-pub use approvals::ApprovalFilter;
 pub use runs::{NewRun, RunDetails, RunFilter};
 
 /// How long a connection waits for another writer before giving up.
@@ -121,8 +121,11 @@ impl Store {
         let typed = typed.trim();
         let prefix = typed.to_ascii_lowercase();
         if prefix.is_empty() || !prefix.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
-            return Err(Error::not_found(format!("no {what} with id '{typed}'"))
-                .with_hint(format!("ids are hexadecimal; list them with `m {what} list`")));
+            return Err(
+                Error::not_found(format!("no {what} with id '{typed}'")).with_hint(format!(
+                    "ids are hexadecimal; list them with `m {what} list`"
+                )),
+            );
         }
         let sql = format!("SELECT id FROM {table} WHERE id GLOB ?1 || '*' ORDER BY id LIMIT 11");
         let ids = self
@@ -132,7 +135,12 @@ impl Store {
             0 => Err(Error::not_found(format!("no {what} with id '{typed}'"))),
             1 => Ok(ids.into_iter().next().unwrap_or_default()),
             n => {
-                let shown = ids.iter().take(10).cloned().collect::<Vec<_>>().join("\n  ");
+                let shown = ids
+                    .iter()
+                    .take(10)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("\n  ");
                 let more = if n > 10 { "\n  ..." } else { "" };
                 Err(Error::usage(format!(
                     "the {what} id prefix '{prefix}' is ambiguous; it matches:\n  {shown}{more}"

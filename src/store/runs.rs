@@ -113,7 +113,10 @@ impl Store {
         if let Some(limit) = filter.limit {
             sql.push_str(&format!(" LIMIT {limit}"));
         }
-        let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.error("read", e))?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(&sql)
+            .map_err(|e| self.error("read", e))?;
         let rows = stmt
             .query_map(rusqlite::params_from_iter(args.iter()), run_from_row)
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
@@ -139,10 +142,16 @@ impl Store {
     }
 
     pub fn count_runs(&self, states: &[RunState]) -> Result<i64> {
-        let marks = states.iter().map(|s| format!("'{}'", s.as_str())).collect::<Vec<_>>();
+        let marks = states
+            .iter()
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect::<Vec<_>>();
         self.conn
             .query_row(
-                &format!("SELECT count(*) FROM runs WHERE state IN ({})", marks.join(",")),
+                &format!(
+                    "SELECT count(*) FROM runs WHERE state IN ({})",
+                    marks.join(",")
+                ),
                 [],
                 |r| r.get(0),
             )
@@ -163,4 +172,3 @@ pub(crate) fn update_run_state(
         params![run_id, state.as_str(), at],
     )
 }
-

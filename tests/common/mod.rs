@@ -15,7 +15,10 @@ pub struct TestEnv {
 
 impl TestEnv {
     pub fn new() -> TestEnv {
-        let dir = tempfile::Builder::new().prefix("m-test").tempdir().expect("temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix("m-test")
+            .tempdir()
+            .expect("temp dir");
         let home = dir.path().join("m");
         TestEnv { dir, home }
     }
@@ -91,7 +94,11 @@ impl TestEnv {
         let mut cmd = Command::new("git");
         self.clean_env(&mut cmd);
         let out = cmd.current_dir(dir).args(args).output().expect("run git");
-        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
@@ -113,9 +120,17 @@ impl TestEnv {
 
     /// Starts a run of `script` on `repo`; returns the run id.
     pub fn start(&self, repo: &str, prompt: &str, script: &Path) -> String {
-        self.ok(&["run", "start", "-r", repo, prompt, "--", script.to_str().unwrap()])
-            .trim()
-            .to_string()
+        self.ok(&[
+            "run",
+            "start",
+            "-r",
+            repo,
+            prompt,
+            "--",
+            script.to_str().unwrap(),
+        ])
+        .trim()
+        .to_string()
     }
 
     pub fn run_state(&self, run: &str) -> String {
@@ -133,7 +148,10 @@ impl TestEnv {
             if now == state {
                 return;
             }
-            assert!(Instant::now() < deadline, "run {run} stayed {now}, expected {state}");
+            assert!(
+                Instant::now() < deadline,
+                "run {run} stayed {now}, expected {state}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -172,7 +190,11 @@ impl Drop for TestEnv {
     /// Never leave a daemon (or its agents) behind.
     fn drop(&mut self) {
         if self.home.join("run").join("m.sock").exists() {
-            let _ = self.m().args(["daemon", "stop"]).env("M_NO_AUTOSTART", "1").output();
+            let _ = self
+                .m()
+                .args(["daemon", "stop"])
+                .env("M_NO_AUTOSTART", "1")
+                .output();
         }
     }
 }
