@@ -243,6 +243,19 @@ fn on_terminal(env: &TestEnv, args: &[&str], no_color: Option<&str>) -> String {
 
 const ANSI: &str = "\x1b[";
 
+/// `text` without its SGR escape sequences (`ESC [ ... m`).
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(ANSI) {
+        out.push_str(&rest[..start]);
+        let after = &rest[start..];
+        rest = after.find('m').map_or("", |end| &after[end + 1..]);
+    }
+    out.push_str(rest);
+    out
+}
+
 // ---------------------------------------------------------------------------
 // m repo add
 
@@ -294,6 +307,40 @@ fn repo_add_refuses_a_directory_outside_git_and_names_it() {
     assert!(err.contains("not inside a git work tree"), "{err}");
     assert!(err.contains("hint:"), "{err}");
     assert_eq!(env.json(&["repo", "list", "--json"]), json!([]));
+}
+
+#[test]
+fn repo_add_names_a_relative_path_by_where_it_is() {
+    let env = TestEnv::new();
+    let plain = env.dir.path().join("plain");
+    std::fs::create_dir_all(&plain).unwrap();
+    for (arg, shown) in [(".", plain.clone()), ("gone", plain.join("gone"))] {
+        let out = env
+            .m()
+            .args(["repo", "add", arg])
+            .current_dir(&plain)
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert!(matches!(out.status.code(), Some(2 | 3)), "{err}");
+        assert!(err.contains(shown.to_str().unwrap()), "{arg}: {err}");
+    }
+}
+
+#[test]
+fn repo_add_prefers_an_existing_directory_to_a_url_reading() {
+    let env = TestEnv::new();
+    let repo = env.git_repo("host:path");
+    let out = env
+        .m()
+        .args(["repo", "add", "host:path", "--name", "colon", "--json"])
+        .current_dir(env.dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let added: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let top = std::fs::canonicalize(&repo).unwrap();
+    assert_eq!(added["git_url"], top.to_str().unwrap());
 }
 
 #[test]
@@ -1277,6 +1324,15 @@ fn color_always_paints_tables_and_never_does_not() {
         let plain = env.ok(args);
         assert!(!plain.contains(ANSI), "m {args:?}: {plain:?}");
     }
+    // Colour does not move the columns.
+    let shape = |text: &str| -> String {
+        strip_ansi(text)
+            .chars()
+            .map(|c| if c.is_ascii_digit() { '0' } else { c })
+            .collect()
+    };
+    let plain = env.ok(&["run", "list", "--color", "never"]);
+    assert_eq!(shape(&painted), shape(&plain));
     // JSON is never painted.
     assert!(!env
         .ok(&["run", "list", "--json", "--color", "always"])
