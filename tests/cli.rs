@@ -659,6 +659,71 @@ fn repo_rm_with_past_runs_needs_force_and_then_removes_their_records() {
     assert_eq!(field(array(&repos), "id"), [keep.as_str()]);
 }
 
+#[test]
+fn repo_rm_with_force_removes_its_runs_workspaces_but_keeps_unmerged_work() {
+    let env = TestEnv::new();
+    let path = env.repo("tool");
+    let repos = env.json(&["repo", "list", "--json"]);
+    let repo_id = array(&repos)[0]["id"].as_str().unwrap().to_string();
+    let head = env.git(&path, &["rev-parse", "HEAD"]).trim().to_string();
+    let workspaces = env.home.join("workspaces");
+    std::fs::create_dir_all(&workspaces).unwrap();
+    let merged = "f1000000-0000-4000-8000-000000000001";
+    let unmerged = "f2000000-0000-4000-8000-000000000002";
+    let mut store = env.store();
+    let mut b = store.batch().unwrap();
+    for id in [merged, unmerged] {
+        let dir = workspaces.join(id);
+        let branch = format!("m/{}", &id[..8]);
+        env.git(
+            &path,
+            &[
+                "worktree",
+                "add",
+                "-q",
+                "-b",
+                &branch,
+                dir.to_str().unwrap(),
+            ],
+        );
+        let details = RunDetails {
+            branch: Some(branch),
+            base_commit: Some(head.clone()),
+            ..RunDetails::default()
+        };
+        let run = NewRun {
+            repo_id: repo_id.clone(),
+            prompt: "work".into(),
+            workspace_path: dir.to_str().unwrap().into(),
+            details,
+        };
+        b.create_run(id, run).unwrap();
+        b.finish_run(id, RunState::Completed, json!({})).unwrap();
+    }
+    b.commit().unwrap();
+    drop(store);
+    // The second run's work is on its branch only.
+    let work = workspaces.join(unmerged);
+    std::fs::write(work.join("new.txt"), "work\n").unwrap();
+    env.git(&work, &["add", "."]);
+    env.git(&work, &["commit", "-q", "-m", "the agent's work"]);
+
+    let out = env.ok(&["repo", "rm", "tool", "--force"]);
+    assert!(out.contains("Removed repo tool with 2 run(s)"), "{out}");
+    assert!(
+        out.contains("Kept branch m/f2000000 of run f2000000: it has 1 commit"),
+        "{out}"
+    );
+    assert!(!workspaces.join(merged).exists() && !work.exists());
+    let worktrees = env.git(&path, &["worktree", "list", "--porcelain"]);
+    assert_eq!(worktrees.matches("worktree ").count(), 1, "{worktrees}");
+    let branches = env.git(&path, &["branch", "--list", "m/*"]);
+    assert!(
+        !branches.contains("m/f1000000") && branches.contains("m/f2000000"),
+        "{branches}"
+    );
+}
+
 // ---------------------------------------------------------------------------
 // m device
 
