@@ -20,6 +20,9 @@ macro_rules! named_enum {
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
 
+            /// The names as typed and stored, in the order of [`Self::ALL`].
+            pub const NAMES: &'static [&'static str] = &[$($text),+];
+
             pub fn as_str(self) -> &'static str {
                 match self {
                     $($name::$variant => $text),+
@@ -44,7 +47,7 @@ macro_rules! named_enum {
                     ))
                     .with_hint(format!(
                         "use one of: {}",
-                        [$($text),+].join(", ")
+                        $name::NAMES.join(", ")
                     ))),
                 }
             }

@@ -3,7 +3,9 @@ use clap::{Args, Subcommand};
 use super::output::relative_time;
 use super::Ctx;
 use crate::error::{exit, Result};
-use crate::model::now;
+use crate::model::{now, short_id, Repo, Run};
+use crate::store::{RunFilter, Store};
+use crate::workspace::{self, BranchOutcome, Workspace, WorkspaceRequest};
 
 #[derive(Debug, Subcommand)]
 pub enum RepoCommand {
@@ -41,7 +43,8 @@ pub struct ListArgs {
 pub struct RmArgs {
     /// Repository name or id prefix.
     pub repo: String,
-    /// Also remove its past runs with their events and approvals.
+    /// Also remove its past runs: their events, approvals and workspaces
+    /// (and branches holding nothing unmerged).
     #[arg(long)]
     pub force: bool,
 }
@@ -126,6 +129,21 @@ fn list(ctx: &Ctx, args: ListArgs) -> Result<u8> {
 fn rm(ctx: &Ctx, args: RmArgs) -> Result<u8> {
     let mut store = ctx.store()?;
     let repo = store.find_repo(&args.repo)?;
+    // The runs' workspaces go first: once their records are gone, nothing
+    // could find them (or their branches) again. With an active run the
+    // store refuses below, and nothing is touched.
+    let mut kept = Vec::new();
+    if args.force {
+        let runs = store.list_runs(&RunFilter {
+            repo_id: Some(repo.id.clone()),
+            ..RunFilter::default()
+        })?;
+        if runs.iter().all(|run| run.state.is_final()) {
+            for run in &runs {
+                kept.extend(remove_workspace(ctx, &store, &repo, run)?);
+            }
+        }
+    }
     let runs = store.remove_repo(&repo, args.force)?;
     let with = if runs > 0 {
         format!(" with {runs} run(s)")
@@ -133,5 +151,32 @@ fn rm(ctx: &Ctx, args: RmArgs) -> Result<u8> {
         String::new()
     };
     ctx.ui.line(format!("Removed repo {}{with}", repo.name))?;
+    for line in kept {
+        ctx.ui.line(line)?;
+    }
     Ok(exit::OK)
+}
+
+/// Removes a finished run's workspace as `m run rm` does; says so if its
+/// branch had to be kept.
+fn remove_workspace(ctx: &Ctx, store: &Store, repo: &Repo, run: &Run) -> Result<Option<String>> {
+    let details = store.run_details(&run.id)?;
+    let mut ws = Workspace::for_request(&WorkspaceRequest {
+        run_id: &run.id,
+        git_url: repo.git_url.as_deref(),
+        base: None,
+        workspaces_dir: &ctx.paths.workspaces(),
+        mirrors_dir: &ctx.paths.mirrors(),
+    })?;
+    ws.base_commit = details.base_commit;
+    if let Some(branch) = details.branch {
+        ws.branch = Some(branch);
+    }
+    Ok(match workspace::remove(&ws)?.branch {
+        Some(BranchOutcome::Kept { name, reason }) => Some(format!(
+            "Kept branch {name} of run {}: {reason}",
+            short_id(&run.id)
+        )),
+        _ => None,
+    })
 }

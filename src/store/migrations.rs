@@ -26,10 +26,12 @@ const MIGRATIONS: &[&str] = &[
 
 pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;
 
-pub(super) fn migrate(store: &mut Store) -> Result<()> {
-    let path = store.path.clone();
+/// Reads the file's header without writing to it, and refuses a file that is
+/// not m's or that a newer m wrote. Returns its schema version.
+pub(super) fn check(store: &Store) -> Result<i64> {
+    let path = &store.path;
     let (version, app_id, tables) =
-        read_header(&store.conn).map_err(|e| db_error(&path, "open", e))?;
+        read_header(&store.conn).map_err(|e| db_error(path, "open", e))?;
     let shown = path.display();
     if app_id != APPLICATION_ID && (version != 0 || app_id != 0 || tables != 0) {
         return Err(Error::new(
@@ -47,9 +49,15 @@ pub(super) fn migrate(store: &mut Store) -> Result<()> {
         )
         .with_hint("upgrade m; the file was left untouched"));
     }
+    Ok(version)
+}
+
+/// Brings a checked file from `version` to [`LATEST_VERSION`].
+pub(super) fn migrate(store: &mut Store, version: i64) -> Result<()> {
     if version == LATEST_VERSION {
         return Ok(());
     }
+    let path = store.path.clone();
     store.write(|tx| {
         // Another process may have migrated between our read and the lock.
         let (version, _, _) = read_header(tx).map_err(|e| db_error(&path, "migrate", e))?;

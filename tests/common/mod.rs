@@ -171,6 +171,22 @@ impl TestEnv {
             .collect()
     }
 
+    /// Where m keeps its database under this test's M_HOME.
+    pub fn db_path(&self) -> PathBuf {
+        self.home.join("m.db")
+    }
+
+    /// The store API on this test's database, for seeding it.
+    pub fn store(&self) -> m::store::Store {
+        m::store::Store::open(&self.db_path()).expect("open the store")
+    }
+
+    /// One integer from the database, read behind m's back.
+    pub fn count(&self, sql: &str) -> i64 {
+        let conn = rusqlite::Connection::open(self.db_path()).expect("open the database");
+        conn.query_row(sql, [], |r| r.get(0)).expect(sql)
+    }
+
     pub fn daemon_pid(&self) -> Option<i32> {
         std::fs::read_to_string(self.home.join("daemon.lock"))
             .ok()
