@@ -107,6 +107,7 @@ fn seed(env: &TestEnv) -> Seeded {
             RUN_C,
             ApprovalType::Generic,
             json!({ "title": "may I delete tests?" }),
+            None,
         )
         .unwrap()
         .id;
@@ -125,6 +126,7 @@ fn seed(env: &TestEnv) -> Seeded {
             RUN_B,
             ApprovalType::Command,
             json!({ "command": "cargo test" }),
+            None,
         )
         .unwrap()
         .id;
@@ -155,8 +157,8 @@ fn seed(env: &TestEnv) -> Seeded {
         .request_approval(
             RUN_A,
             ApprovalType::Diff,
-            json!({ "title": "add --verbose", "stat": { "files": 2, "insertions": 10, "deletions": 1 } }),
-        )
+            json!({ "title": "add --verbose", "stat": { "files": 2, "insertions": 10, "deletions": 1 } }), None,
+)
         .unwrap()
         .id;
     b.commit().unwrap();
@@ -616,7 +618,12 @@ fn repo_rm_with_past_runs_needs_force_and_then_removes_their_records() {
         b.create_run(id, new_run(repo, id)).unwrap();
         b.append(&[output_event(id, "working")]).unwrap();
         let approval = b
-            .request_approval(id, ApprovalType::Command, json!({ "command": "make" }))
+            .request_approval(
+                id,
+                ApprovalType::Command,
+                json!({ "command": "make" }),
+                None,
+            )
             .unwrap();
         b.resolve_approval(&approval.id, &approve()).unwrap();
         b.finish_run(id, RunState::Completed, json!({})).unwrap();
