@@ -67,7 +67,11 @@ pub fn command(name: &str, override_argv: Option<&[String]>) -> Result<Vec<Strin
     let preset = find(name).ok_or_else(|| {
         Error::usage(format!("unknown agent '{name}'")).with_hint(format!(
             "use one of: {} (or --exec for any command)",
-            PRESETS.iter().map(|p| p.name).collect::<Vec<_>>().join(", ")
+            PRESETS
+                .iter()
+                .map(|p| p.name)
+                .collect::<Vec<_>>()
+                .join(", ")
         ))
     })?;
     match override_argv {

@@ -21,7 +21,12 @@ pub fn request(tool: &Map<String, Value>, workspace: &Path) -> ApprovalRequest {
 
     if matches!(kind, "edit" | "delete" | "move") || !diffs.is_empty() {
         let mut paths: Vec<String> = diffs.iter().map(|d| relative(&d.path, workspace)).collect();
-        for location in tool.get("locations").and_then(Value::as_array).into_iter().flatten() {
+        for location in tool
+            .get("locations")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             if let Some(path) = location.get("path").and_then(Value::as_str) {
                 let path = relative(path, workspace);
                 if !paths.contains(&path) {
@@ -31,7 +36,13 @@ pub fn request(tool: &Map<String, Value>, workspace: &Path) -> ApprovalRequest {
         }
         let text: String = diffs
             .iter()
-            .map(|d| diff::unified(&relative(&d.path, workspace), d.old_text.as_deref(), &d.new_text))
+            .map(|d| {
+                diff::unified(
+                    &relative(&d.path, workspace),
+                    d.old_text.as_deref(),
+                    &d.new_text,
+                )
+            })
             .collect();
         return ApprovalRequest {
             approval_type: ApprovalType::Diff,
@@ -85,14 +96,19 @@ pub fn request(tool: &Map<String, Value>, workspace: &Path) -> ApprovalRequest {
 /// the request is answered `cancelled`. An approval never grants more than
 /// the human gave (no `allow_always` for a one-time yes); a rejection may
 /// fall back to `reject_always`, which grants nothing.
-pub fn choose<'a>(options: &'a [PermissionOption], decision: &Decision) -> Option<&'a PermissionOption> {
+pub fn choose<'a>(
+    options: &'a [PermissionOption],
+    decision: &Decision,
+) -> Option<&'a PermissionOption> {
     let kinds: &[&str] = match decision {
         Decision::Approved { always: true } => &["allow_always", "allow_once"],
         Decision::Approved { always: false } => &["allow_once"],
         Decision::Rejected { .. } => &["reject_once", "reject_always"],
         Decision::RunEnded => &[],
     };
-    kinds.iter().find_map(|kind| options.iter().find(|o| o.kind == *kind))
+    kinds
+        .iter()
+        .find_map(|kind| options.iter().find(|o| o.kind == *kind))
 }
 
 /// The command a tool wants to run, from its raw input: a string, or an
@@ -100,14 +116,22 @@ pub fn choose<'a>(options: &'a [PermissionOption], decision: &Decision) -> Optio
 fn command_of(raw_input: &Value) -> Option<String> {
     let command = match raw_input {
         Value::String(s) => return Some(s.clone()),
-        Value::Object(o) => ["command", "cmd", "commandLine"].iter().find_map(|k| o.get(*k))?,
+        Value::Object(o) => ["command", "cmd", "commandLine"]
+            .iter()
+            .find_map(|k| o.get(*k))?,
         _ => return None,
     };
     match command {
         Value::String(s) => Some(s.clone()),
         Value::Array(args) => {
             let args: Option<Vec<&str>> = args.iter().map(Value::as_str).collect();
-            Some(args?.iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" "))
+            Some(
+                args?
+                    .iter()
+                    .map(|a| shell_quote(a))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            )
         }
         _ => None,
     }
@@ -197,8 +221,10 @@ mod tests {
     #[test]
     fn a_delete_without_diff_names_its_locations() {
         let req = request(
-            &tool(json!({"toolCallId": "t", "title": "rm old.txt", "kind": "delete",
-                "locations": [{"path": "/ws/old.txt"}]})),
+            &tool(
+                json!({"toolCallId": "t", "title": "rm old.txt", "kind": "delete",
+                "locations": [{"path": "/ws/old.txt"}]}),
+            ),
             Path::new("/ws"),
         );
         assert_eq!(req.approval_type, ApprovalType::Diff);
@@ -210,22 +236,29 @@ mod tests {
     fn execute_is_a_command_approval() {
         let ws = Path::new("/ws");
         let req = request(
-            &tool(json!({"toolCallId": "t", "title": "Run tests", "kind": "execute",
-                "rawInput": {"command": ["bash", "-lc", "cargo test it's"]}})),
+            &tool(
+                json!({"toolCallId": "t", "title": "Run tests", "kind": "execute",
+                "rawInput": {"command": ["bash", "-lc", "cargo test it's"]}}),
+            ),
             ws,
         );
         assert_eq!(req.approval_type, ApprovalType::Command);
         assert_eq!(req.payload["command"], r"bash -lc 'cargo test it'\''s'");
         assert_eq!(req.payload["cwd"], "/ws");
-        let req = request(&tool(json!({"toolCallId": "t", "title": "ls -la", "kind": "execute"})), ws);
+        let req = request(
+            &tool(json!({"toolCallId": "t", "title": "ls -la", "kind": "execute"})),
+            ws,
+        );
         assert_eq!(req.payload["command"], "ls -la");
     }
 
     #[test]
     fn anything_else_is_generic() {
         let req = request(
-            &tool(json!({"toolCallId": "t", "title": "Fetch docs", "kind": "fetch",
-                "rawInput": {"url": "https://example.com"}})),
+            &tool(
+                json!({"toolCallId": "t", "title": "Fetch docs", "kind": "fetch",
+                "rawInput": {"url": "https://example.com"}}),
+            ),
             Path::new("/ws"),
         );
         assert_eq!(req.approval_type, ApprovalType::Generic);
@@ -243,7 +276,9 @@ mod tests {
         let pick = |d: Decision| choose(&all, &d).map(|o| o.option_id.as_str());
         assert_eq!(pick(Decision::Approved { always: false }), Some("x4"));
         assert_eq!(pick(Decision::Approved { always: true }), Some("x2"));
-        let reject = || Decision::Rejected { reason: "no".into() };
+        let reject = || Decision::Rejected {
+            reason: "no".into(),
+        };
         assert_eq!(pick(reject()), Some("x3"));
         assert_eq!(pick(Decision::RunEnded), None);
 
@@ -253,6 +288,9 @@ mod tests {
         assert_eq!(pick(reject()), Some("r"));
 
         let always_only = [option("aa", "allow_always")];
-        assert_eq!(choose(&always_only, &Decision::Approved { always: false }), None);
+        assert_eq!(
+            choose(&always_only, &Decision::Approved { always: false }),
+            None
+        );
     }
 }

@@ -212,11 +212,23 @@ mod tests {
     #[test]
     fn distant_changes_make_separate_hunks() {
         let old: String = (1..=20).map(|i| format!("{i}\n")).collect();
-        let new = old.replace("2\n", "two\n").replace("19\n", "nineteen\n");
+        let new: String = (1..=20)
+            .map(|i| match i {
+                2 => "two\n".to_string(),
+                19 => "nineteen\n".to_string(),
+                i => format!("{i}\n"),
+            })
+            .collect();
         let diff = unified("f", Some(&old), &new);
         assert_eq!(diff.matches("@@ -").count(), 2, "{diff}");
-        assert!(diff.contains("@@ -1,5 +1,5 @@\n 1\n-2\n+two\n 3\n"), "{diff}");
-        assert!(diff.contains("@@ -16,5 +16,5 @@\n 16\n 17\n 18\n-19\n+nineteen\n 20\n"), "{diff}");
+        assert!(
+            diff.contains("@@ -1,5 +1,5 @@\n 1\n-2\n+two\n 3\n"),
+            "{diff}"
+        );
+        assert!(
+            diff.contains("@@ -16,5 +16,5 @@\n 16\n 17\n 18\n-19\n+nineteen\n 20\n"),
+            "{diff}"
+        );
     }
 
     #[test]

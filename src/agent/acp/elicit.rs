@@ -31,7 +31,8 @@ pub fn fit(schema: &Value, reply: &str) -> Result<Value, String> {
         0 => Ok(Value::Object(Map::new())),
         1 => {
             let (name, property) = properties.iter().next().expect("one property");
-            let value = from_text(property, trimmed).map_err(|e| format!("{}: {e}", label(name, property)))?;
+            let value = from_text(property, trimmed)
+                .map_err(|e| format!("{}: {e}", label(name, property)))?;
             let mut content = Map::new();
             content.insert(name.clone(), value);
             Ok(Value::Object(content))
@@ -51,7 +52,11 @@ pub fn fit(schema: &Value, reply: &str) -> Result<Value, String> {
     }
 }
 
-fn fit_object(properties: &Map<String, Value>, required: &[&str], object: Map<String, Value>) -> Result<Value, String> {
+fn fit_object(
+    properties: &Map<String, Value>,
+    required: &[&str],
+    object: Map<String, Value>,
+) -> Result<Value, String> {
     let mut content = Map::new();
     for (name, value) in object {
         let Some(property) = properties.get(&name) else {
@@ -67,7 +72,11 @@ fn fit_object(properties: &Map<String, Value>, required: &[&str], object: Map<St
         .map_err(|e| format!("{}: {e}", label(&name, property)))?;
         content.insert(name, value);
     }
-    let missing: Vec<&str> = required.iter().copied().filter(|r| !content.contains_key(*r)).collect();
+    let missing: Vec<&str> = required
+        .iter()
+        .copied()
+        .filter(|r| !content.contains_key(*r))
+        .collect();
     if !missing.is_empty() {
         return Err(format!("missing required field(s): {}", missing.join(", ")));
     }
@@ -75,7 +84,10 @@ fn fit_object(properties: &Map<String, Value>, required: &[&str], object: Map<St
 }
 
 fn field_type(property: &Value) -> &str {
-    property.get("type").and_then(Value::as_str).unwrap_or("string")
+    property
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("string")
 }
 
 fn label(name: &str, property: &Value) -> String {
@@ -90,12 +102,16 @@ fn from_text(property: &Value, text: &str) -> Result<Value, String> {
     match field_type(property) {
         "string" => check_string(property, text).map(|s| Value::String(s.to_string())),
         "integer" => {
-            let n: i64 = text.parse().map_err(|_| format!("'{text}' is not a whole number"))?;
+            let n: i64 = text
+                .parse()
+                .map_err(|_| format!("'{text}' is not a whole number"))?;
             check_range(property, n as f64)?;
             Ok(Value::from(n))
         }
         "number" => {
-            let n: f64 = text.parse().map_err(|_| format!("'{text}' is not a number"))?;
+            let n: f64 = text
+                .parse()
+                .map_err(|_| format!("'{text}' is not a number"))?;
             check_range(property, n)?;
             Number::from_f64(n)
                 .map(Value::Number)
@@ -122,7 +138,9 @@ fn from_text(property: &Value, text: &str) -> Result<Value, String> {
 /// A field's value from JSON, checked against its schema.
 fn from_json(property: &Value, value: Value) -> Result<Value, String> {
     match (field_type(property), value) {
-        ("string", Value::String(s)) => check_string(property, &s).map(|s| Value::String(s.to_string())),
+        ("string", Value::String(s)) => {
+            check_string(property, &s).map(|s| Value::String(s.to_string()))
+        }
         ("integer", Value::Number(n)) if n.is_i64() => {
             check_range(property, n.as_f64().unwrap_or_default())?;
             Ok(Value::Number(n))
@@ -246,7 +264,11 @@ fn check_array(property: &Value, items: Vec<Value>) -> Result<Value, String> {
 /// `oneOf` / `anyOf` options.
 fn choices(schema: &Value) -> Vec<(&str, Option<&str>)> {
     if let Some(values) = schema.get("enum").and_then(Value::as_array) {
-        return values.iter().filter_map(Value::as_str).map(|v| (v, None)).collect();
+        return values
+            .iter()
+            .filter_map(Value::as_str)
+            .map(|v| (v, None))
+            .collect();
     }
     ["oneOf", "anyOf"]
         .iter()
@@ -294,11 +316,15 @@ mod tests {
         assert_eq!(fit(&schema, "  Ada \n").unwrap(), json!({"name": "Ada"}));
         let schema = json!({"properties": {"n": {"type": "integer", "minimum": 1, "maximum": 5}}});
         assert_eq!(fit(&schema, "3").unwrap(), json!({"n": 3}));
-        assert!(fit(&schema, "three").unwrap_err().contains("not a whole number"));
+        assert!(fit(&schema, "three")
+            .unwrap_err()
+            .contains("not a whole number"));
         assert!(fit(&schema, "9").unwrap_err().contains("at most 5"));
         let schema = json!({"properties": {"ok": {"type": "boolean", "title": "Proceed?"}}});
         assert_eq!(fit(&schema, "yes").unwrap(), json!({"ok": true}));
-        assert!(fit(&schema, "maybe").unwrap_err().starts_with("Proceed? (ok)"));
+        assert!(fit(&schema, "maybe")
+            .unwrap_err()
+            .starts_with("Proceed? (ok)"));
     }
 
     #[test]
@@ -307,7 +333,9 @@ mod tests {
             {"const": "pg", "title": "PostgreSQL"}, {"const": "lite", "title": "SQLite"}]}}});
         assert_eq!(fit(&schema, "pg").unwrap(), json!({"db": "pg"}));
         assert_eq!(fit(&schema, "sqlite").unwrap(), json!({"db": "lite"}));
-        assert!(fit(&schema, "mysql").unwrap_err().contains("pg (PostgreSQL), lite (SQLite)"));
+        assert!(fit(&schema, "mysql")
+            .unwrap_err()
+            .contains("pg (PostgreSQL), lite (SQLite)"));
         let schema = json!({"properties": {"tags": {"type": "array", "items": {"type": "string", "enum": ["a", "b"]}}}});
         assert_eq!(fit(&schema, "a, b").unwrap(), json!({"tags": ["a", "b"]}));
         assert!(fit(&schema, "a, c").is_err());
@@ -318,7 +346,10 @@ mod tests {
         let schema = json!({"type": "object", "properties": {
             "name": {"type": "string"}, "age": {"type": "integer"}}, "required": ["name"]});
         let err = fit(&schema, "Ada").unwrap_err();
-        assert!(err.contains("2 fields") && err.contains("JSON object"), "{err}");
+        assert!(
+            err.contains("2 fields") && err.contains("JSON object"),
+            "{err}"
+        );
         assert_eq!(
             fit(&schema, r#"{"name": "Ada", "age": 36}"#).unwrap(),
             json!({"name": "Ada", "age": 36})
@@ -327,9 +358,15 @@ mod tests {
             fit(&schema, r#"{"name": "Ada", "age": "36"}"#).unwrap(),
             json!({"name": "Ada", "age": 36})
         );
-        assert!(fit(&schema, r#"{"age": 36}"#).unwrap_err().contains("missing required field(s): name"));
-        assert!(fit(&schema, r#"{"name": "Ada", "x": 1}"#).unwrap_err().contains("no field 'x'"));
-        assert!(fit(&schema, r#"{"name": 5}"#).unwrap_err().contains("expected a string"));
+        assert!(fit(&schema, r#"{"age": 36}"#)
+            .unwrap_err()
+            .contains("missing required field(s): name"));
+        assert!(fit(&schema, r#"{"name": "Ada", "x": 1}"#)
+            .unwrap_err()
+            .contains("no field 'x'"));
+        assert!(fit(&schema, r#"{"name": 5}"#)
+            .unwrap_err()
+            .contains("expected a string"));
     }
 
     #[test]
@@ -342,7 +379,8 @@ mod tests {
         let schema = json!({"properties": {"when": {"type": "string", "format": "date"}}});
         assert!(fit(&schema, "2024-02-30").is_ok());
         assert!(fit(&schema, "tomorrow").is_err());
-        let schema = json!({"properties": {"mail": {"type": "string", "format": "email", "minLength": 3}}});
+        let schema =
+            json!({"properties": {"mail": {"type": "string", "format": "email", "minLength": 3}}});
         assert!(fit(&schema, "nobody").is_err());
         assert!(fit(&schema, "a@b").is_ok());
     }

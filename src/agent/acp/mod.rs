@@ -88,7 +88,11 @@ pub async fn run(argv: &[String], ctx: RunContext, opts: AcpOptions) -> AgentOut
     let mut child = match cmd.spawn() {
         Ok(child) => child,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return failed(missing_agent(program, opts.preset.as_deref()), None, Vec::new())
+            return failed(
+                missing_agent(program, opts.preset.as_deref()),
+                None,
+                Vec::new(),
+            )
         }
         Err(e) => {
             return failed(
@@ -106,12 +110,17 @@ pub async fn run(argv: &[String], ctx: RunContext, opts: AcpOptions) -> AgentOut
         tokio::spawn(async move { pump_output(err, "stderr", &ctx, STDERR_TAIL_LINES).await })
     });
     let (incoming_tx, incoming) = mpsc::channel(64);
-    let reader = child
-        .stdout
-        .take()
-        .map(|out| tokio::spawn(read_messages(BufReader::with_capacity(64 * 1024, out), incoming_tx)));
+    let reader = child.stdout.take().map(|out| {
+        tokio::spawn(read_messages(
+            BufReader::with_capacity(64 * 1024, out),
+            incoming_tx,
+        ))
+    });
     let (out, out_rx) = mpsc::unbounded_channel();
-    let writer = child.stdin.take().map(|stdin| tokio::spawn(write_messages(stdin, out_rx)));
+    let writer = child
+        .stdin
+        .take()
+        .map(|stdin| tokio::spawn(write_messages(stdin, out_rx)));
 
     let (humans_tx, humans_rx) = mpsc::unbounded_channel();
     let mut driver = Driver {
@@ -138,7 +147,12 @@ pub async fn run(argv: &[String], ctx: RunContext, opts: AcpOptions) -> AgentOut
     };
     let ending = driver.drive().await;
     driver.flush_text().await;
-    for task in driver.pending.drain().map(|(_, p)| p.task).chain(driver.waits.drain(..)) {
+    for task in driver
+        .pending
+        .drain()
+        .map(|(_, p)| p.task)
+        .chain(driver.waits.drain(..))
+    {
         task.abort();
     }
 
@@ -149,9 +163,12 @@ pub async fn run(argv: &[String], ctx: RunContext, opts: AcpOptions) -> AgentOut
     let grace = driver.opts.grace;
     process::terminate_group(&mut driver.child, pgid, grace).await;
     let exit_code = driver.exit_status.and_then(|s| s.code());
-    for task in [reader.map(|t| t.abort_handle()), writer.map(|t| t.abort_handle())]
-        .into_iter()
-        .flatten()
+    for task in [
+        reader.map(|t| t.abort_handle()),
+        writer.map(|t| t.abort_handle()),
+    ]
+    .into_iter()
+    .flatten()
     {
         task.abort();
     }
@@ -413,8 +430,9 @@ impl Driver {
             .call("initialize", protocol::initialize_params(), deadline)
             .await?
             .map_err(|e| Ending::Failed(format!("the agent refused to initialize: {e}")))?;
-        let init: protocol::InitializeResult = serde_json::from_value(init)
-            .map_err(|e| Ending::Failed(format!("the agent's answer to initialize is not ACP: {e}")))?;
+        let init: protocol::InitializeResult = serde_json::from_value(init).map_err(|e| {
+            Ending::Failed(format!("the agent's answer to initialize is not ACP: {e}"))
+        })?;
         if init.protocol_version != PROTOCOL_VERSION {
             return Err(Ending::Failed(format!(
                 "the agent speaks version {} of the Agent Client Protocol; m speaks version {PROTOCOL_VERSION}",
@@ -431,8 +449,13 @@ impl Driver {
             .filter(|m| m.is_unattended(is_set))
             .cloned()
             .collect();
-        unattended.make_contiguous().sort_by_key(|m| m.kind.as_deref() != Some("env_var"));
-        if unattended.front().is_some_and(|m| m.kind.as_deref() == Some("env_var")) {
+        unattended
+            .make_contiguous()
+            .sort_by_key(|m| m.kind.as_deref() != Some("env_var"));
+        if unattended
+            .front()
+            .is_some_and(|m| m.kind.as_deref() == Some("env_var"))
+        {
             let method = unattended.pop_front().expect("a method");
             self.authenticate(&method, Instant::now() + timeout).await?;
         }
@@ -440,17 +463,25 @@ impl Driver {
         let cwd = self.ctx.launch.workspace.display().to_string();
         let session = loop {
             let deadline = Instant::now() + timeout;
-            match self.call("session/new", protocol::new_session_params(&cwd), deadline).await? {
+            match self
+                .call("session/new", protocol::new_session_params(&cwd), deadline)
+                .await?
+            {
                 Ok(result) => break result,
                 Err(e) if e.code == code::AUTH_REQUIRED => match unattended.pop_front() {
                     Some(method) => self.authenticate(&method, Instant::now() + timeout).await?,
                     None => return Err(Ending::Failed(needs_login(&init.auth_methods, &e))),
                 },
-                Err(e) => return Err(Ending::Failed(format!("the agent could not open a session: {e}"))),
+                Err(e) => {
+                    return Err(Ending::Failed(format!(
+                        "the agent could not open a session: {e}"
+                    )))
+                }
             }
         };
-        let session: protocol::NewSessionResult = serde_json::from_value(session)
-            .map_err(|e| Ending::Failed(format!("the agent's answer to session/new is not ACP: {e}")))?;
+        let session: protocol::NewSessionResult = serde_json::from_value(session).map_err(|e| {
+            Ending::Failed(format!("the agent's answer to session/new is not ACP: {e}"))
+        })?;
         self.ctx
             .emit(
                 "agent.session",
@@ -475,7 +506,11 @@ impl Driver {
 
     /// Authenticates with `method`. A refusal is recorded, not fatal: the
     /// session may not need it, and if it does, that error says so.
-    async fn authenticate(&mut self, method: &protocol::AuthMethod, deadline: Instant) -> Result<(), Ending> {
+    async fn authenticate(
+        &mut self,
+        method: &protocol::AuthMethod,
+        deadline: Instant,
+    ) -> Result<(), Ending> {
         let result = self
             .call("authenticate", json!({ "methodId": method.id }), deadline)
             .await?;
@@ -573,18 +608,26 @@ impl Driver {
                 json!({ "turn": self.turn, "source": prompt.source, "text": prompt.text }),
             )
             .await;
-        let id = self.send_request("session/prompt", protocol::prompt_params(&session_id, &prompt.text));
+        let id = self.send_request(
+            "session/prompt",
+            protocol::prompt_params(&session_id, &prompt.text),
+        );
         let result = match self.pump(Want::Response(id), None).await {
             Ok(Got::Response(result)) => result,
             Ok(Got::Human(_)) => unreachable!("waiting for a response"),
             Err(Stop::Cancelled) => return Err(self.cancel(Some(id)).await),
-            Err(Stop::AgentGone | Stop::Timeout) => return Err(Ending::Failed(self.gone("during a turn").await)),
+            Err(Stop::AgentGone | Stop::Timeout) => {
+                return Err(Ending::Failed(self.gone("during a turn").await))
+            }
         };
         self.flush_text().await;
         let (stop_reason, error) = match result {
             Ok(value) => match serde_json::from_value::<protocol::PromptResult>(value) {
                 Ok(r) => (r.stop_reason, None),
-                Err(e) => ("error".to_string(), Some(format!("its answer to the prompt is not ACP: {e}"))),
+                Err(e) => (
+                    "error".to_string(),
+                    Some(format!("its answer to the prompt is not ACP: {e}")),
+                ),
             },
             Err(e) => ("error".to_string(), Some(e.to_string())),
         };
@@ -592,7 +635,10 @@ impl Driver {
         if let Some(error) = &error {
             data["error"] = json!(error);
             self.ctx
-                .emit("error", json!({ "message": format!("the agent's turn failed: {error}") }))
+                .emit(
+                    "error",
+                    json!({ "message": format!("the agent's turn failed: {error}") }),
+                )
                 .await;
         }
         self.ctx.emit("agent.turn", data).await;
@@ -605,10 +651,13 @@ impl Driver {
         if !self.opts.review {
             return Ok(Ending::Completed);
         }
-        let key = self.wait_for_human(|ctx| async move { Answer::Decision(ctx.request_review().await) });
+        let key =
+            self.wait_for_human(|ctx| async move { Answer::Decision(ctx.request_review().await) });
         match self.pump(Want::Human(key), None).await {
             Ok(Got::Human(Answer::Decision(Decision::Approved { .. }))) => Ok(Ending::Completed),
-            Ok(Got::Human(Answer::Decision(Decision::Rejected { reason }))) if !reason.trim().is_empty() => {
+            Ok(Got::Human(Answer::Decision(Decision::Rejected { reason })))
+                if !reason.trim().is_empty() =>
+            {
                 Err(Prompt {
                     text: reason,
                     source: "review",
@@ -625,7 +674,13 @@ impl Driver {
     /// Waits for the human between turns.
     async fn ask(&mut self, question: String) -> Result<InputReply, Ending> {
         let key = self.wait_for_human(|ctx| async move {
-            Answer::Input(ctx.request_input(InputRequest { question, schema: None }).await)
+            Answer::Input(
+                ctx.request_input(InputRequest {
+                    question,
+                    schema: None,
+                })
+                .await,
+            )
         });
         match self.pump(Want::Human(key), None).await {
             Ok(Got::Human(Answer::Input(reply))) => Ok(reply),
@@ -658,11 +713,16 @@ impl Driver {
         }
         if let Some(id) = prompt {
             let deadline = Instant::now() + self.opts.grace;
-            if let Ok(Got::Response(Ok(result))) = self.pump(Want::Response(id), Some(deadline)).await {
+            if let Ok(Got::Response(Ok(result))) =
+                self.pump(Want::Response(id), Some(deadline)).await
+            {
                 self.flush_text().await;
                 let stop_reason = result.get("stopReason").cloned().unwrap_or(Value::Null);
                 self.ctx
-                    .emit("agent.turn", json!({ "turn": self.turn, "stopReason": stop_reason }))
+                    .emit(
+                        "agent.turn",
+                        json!({ "turn": self.turn, "stopReason": stop_reason }),
+                    )
                     .await;
             }
         }
@@ -695,10 +755,16 @@ impl Driver {
         use std::os::unix::process::ExitStatusExt;
         match self.exit_status {
             Some(s) if s.code().is_some() => {
-                format!("the agent exited with status {} {when}", s.code().unwrap_or_default())
+                format!(
+                    "the agent exited with status {} {when}",
+                    s.code().unwrap_or_default()
+                )
             }
             Some(s) if s.signal().is_some() => {
-                format!("the agent was killed by signal {} {when}", s.signal().unwrap_or_default())
+                format!(
+                    "the agent was killed by signal {} {when}",
+                    s.signal().unwrap_or_default()
+                )
             }
             _ => format!("the agent closed its output {when}"),
         }
@@ -767,7 +833,10 @@ impl Driver {
             Incoming::Notification { method, params } => {
                 self.flush_text().await;
                 self.ctx
-                    .emit("agent.update", json!({ "method": method, "params": params }))
+                    .emit(
+                        "agent.update",
+                        json!({ "method": method, "params": params }),
+                    )
                     .await;
             }
             Incoming::Request { id, method, params } => match method.as_str() {
@@ -829,7 +898,10 @@ impl Driver {
                 } else {
                     TextKind::Thought
                 };
-                let message_id = update.get("messageId").and_then(Value::as_str).map(str::to_string);
+                let message_id = update
+                    .get("messageId")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
                 let content = update.remove("content").unwrap_or(Value::Null);
                 match content.get("text").and_then(Value::as_str) {
                     Some(text) if content.get("type").and_then(Value::as_str) == Some("text") => {
@@ -837,14 +909,18 @@ impl Driver {
                     }
                     _ => {
                         self.flush_text().await;
-                        self.ctx.emit(text_kind.event(), json!({ "content": content })).await;
+                        self.ctx
+                            .emit(text_kind.event(), json!({ "content": content }))
+                            .await;
                     }
                 }
             }
             "tool_call" => {
                 self.flush_text().await;
                 let id = tool_call_id(&update);
-                self.ctx.emit("tool.call", Value::Object(update.clone())).await;
+                self.ctx
+                    .emit("tool.call", Value::Object(update.clone()))
+                    .await;
                 self.remember_tool(id, update);
             }
             "tool_call_update" => {
@@ -852,13 +928,17 @@ impl Driver {
                 let id = tool_call_id(&update);
                 let mut state = self.tools.remove(&id).unwrap_or_default();
                 merge(&mut state, update);
-                self.ctx.emit("tool.update", Value::Object(state.clone())).await;
+                self.ctx
+                    .emit("tool.update", Value::Object(state.clone()))
+                    .await;
                 self.remember_tool(id, state);
             }
             "plan" => {
                 self.flush_text().await;
                 let entries = update.remove("entries").unwrap_or(json!([]));
-                self.ctx.emit("agent.plan", json!({ "entries": entries })).await;
+                self.ctx
+                    .emit("agent.plan", json!({ "entries": entries }))
+                    .await;
             }
             "usage_update" => {
                 self.flush_text().await;
@@ -867,7 +947,10 @@ impl Driver {
             _ => {
                 self.flush_text().await;
                 self.ctx
-                    .emit("agent.update", json!({ "sessionUpdate": kind, "update": update }))
+                    .emit(
+                        "agent.update",
+                        json!({ "sessionUpdate": kind, "update": update }),
+                    )
                     .await;
             }
         }
@@ -888,7 +971,11 @@ impl Driver {
         self.flush_text().await;
         let params: protocol::PermissionParams = match serde_json::from_value(params) {
             Ok(p) => p,
-            Err(e) => return self.invalid_params(&rpc_id, "session/request_permission", e).await,
+            Err(e) => {
+                return self
+                    .invalid_params(&rpc_id, "session/request_permission", e)
+                    .await
+            }
         };
         let tool_call_id = tool_call_id(&params.tool_call);
         let mut state = self.tools.get(&tool_call_id).cloned().unwrap_or_default();
@@ -904,7 +991,10 @@ impl Driver {
             return self.answer_cancelled(&rpc_id, &what).await;
         }
         let request = approval::request(&state, &self.ctx.launch.workspace);
-        let (key, task) = self.spawn_human(|ctx| async move { Answer::Decision(ctx.request_approval(request).await) });
+        let (key, task) =
+            self.spawn_human(
+                |ctx| async move { Answer::Decision(ctx.request_approval(request).await) },
+            );
         self.pending.insert(key, Pending { rpc_id, what, task });
     }
 
@@ -980,9 +1070,16 @@ impl Driver {
 
     async fn invalid_params(&mut self, rpc_id: &Value, method: &str, e: serde_json::Error) {
         let message = format!("invalid {method} parameters: {e}");
-        self.send(protocol::error_response(rpc_id, code::INVALID_PARAMS, &message));
+        self.send(protocol::error_response(
+            rpc_id,
+            code::INVALID_PARAMS,
+            &message,
+        ));
         self.ctx
-            .emit("error", json!({ "message": format!("the agent sent {message}") }))
+            .emit(
+                "error",
+                json!({ "message": format!("the agent sent {message}") }),
+            )
             .await;
     }
 
@@ -992,7 +1089,13 @@ impl Driver {
             return;
         };
         match (pending.what, done.answer) {
-            (PendingKind::Permission { options, tool_call_id }, Answer::Decision(decision)) => {
+            (
+                PendingKind::Permission {
+                    options,
+                    tool_call_id,
+                },
+                Answer::Decision(decision),
+            ) => {
                 let chosen = approval::choose(&options, &decision);
                 let result = match chosen {
                     Some(option) => protocol::permission_selected(&option.option_id),
@@ -1016,7 +1119,11 @@ impl Driver {
                 self.ctx.emit("tool.permission", data).await;
                 match decision {
                     Decision::Approved { always } if chosen.is_none() => {
-                        let wanted = if always { "allow_always or allow_once" } else { "allow_once" };
+                        let wanted = if always {
+                            "allow_always or allow_once"
+                        } else {
+                            "allow_once"
+                        };
                         self.ctx
                             .emit(
                                 "error",
@@ -1026,7 +1133,9 @@ impl Driver {
                             )
                             .await;
                     }
-                    Decision::Rejected { reason } if !reason.trim().is_empty() => self.rejections.push(reason),
+                    Decision::Rejected { reason } if !reason.trim().is_empty() => {
+                        self.rejections.push(reason)
+                    }
                     _ => {}
                 }
             }
@@ -1145,7 +1254,9 @@ fn describe_stop(stop_reason: &str) -> String {
     match stop_reason {
         "end_turn" => "the agent ended its turn".into(),
         "max_tokens" => "the agent ran out of tokens (max_tokens)".into(),
-        "max_turn_requests" => "the agent reached its limit of requests in a turn (max_turn_requests)".into(),
+        "max_turn_requests" => {
+            "the agent reached its limit of requests in a turn (max_turn_requests)".into()
+        }
         "refusal" => "the agent refused to go on (refusal)".into(),
         "cancelled" => "the agent cancelled its turn".into(),
         "error" => "the agent's turn failed".into(),
@@ -1161,7 +1272,10 @@ fn needs_login(methods: &[protocol::AuthMethod], error: &RpcError) -> String {
             _ => m.name.clone(),
         })
         .collect();
-    let mut reason = format!("the agent needs a login before m can use it ({})", error.message);
+    let mut reason = format!(
+        "the agent needs a login before m can use it ({})",
+        error.message
+    );
     if !offered.is_empty() {
         reason.push_str(&format!("; it offers: {}", offered.join("; ")));
     }
@@ -1180,16 +1294,28 @@ mod tests {
         let data: &[u8] = b"short\nabcdefghij\nend";
         let mut reader = tokio::io::BufReader::with_capacity(4, data);
         let mut line = Vec::new();
-        assert_eq!(read_line_capped(&mut reader, &mut line, 8).await.unwrap(), (6, true));
+        assert_eq!(
+            read_line_capped(&mut reader, &mut line, 8).await.unwrap(),
+            (6, true)
+        );
         assert_eq!(line, b"short\n");
         line.clear();
-        assert_eq!(read_line_capped(&mut reader, &mut line, 8).await.unwrap(), (11, false));
+        assert_eq!(
+            read_line_capped(&mut reader, &mut line, 8).await.unwrap(),
+            (11, false)
+        );
         assert_eq!(line, b"abcdefgh");
         line.clear();
-        assert_eq!(read_line_capped(&mut reader, &mut line, 8).await.unwrap(), (3, true));
+        assert_eq!(
+            read_line_capped(&mut reader, &mut line, 8).await.unwrap(),
+            (3, true)
+        );
         assert_eq!(line, b"end");
         line.clear();
-        assert_eq!(read_line_capped(&mut reader, &mut line, 8).await.unwrap(), (0, true));
+        assert_eq!(
+            read_line_capped(&mut reader, &mut line, 8).await.unwrap(),
+            (0, true)
+        );
     }
 
     #[test]
@@ -1200,7 +1326,8 @@ mod tests {
             Value::Object(m) => m,
             _ => unreachable!(),
         };
-        let update = match json!({"toolCallId": "t", "status": "completed", "title": null, "content": []}) {
+        let update = match json!({"toolCallId": "t", "status": "completed", "title": null, "content": []})
+        {
             Value::Object(m) => m,
             _ => unreachable!(),
         };
@@ -1215,7 +1342,10 @@ mod tests {
     fn a_missing_preset_says_how_to_install_it() {
         let reason = missing_agent("claude-agent-acp", Some("claude"));
         assert!(reason.contains("claude agent is not installed"), "{reason}");
-        assert!(reason.contains("npm install -g @zed-industries/claude-agent-acp"), "{reason}");
+        assert!(
+            reason.contains("npm install -g @zed-industries/claude-agent-acp"),
+            "{reason}"
+        );
         assert!(missing_agent("x", None).contains("'x'"));
     }
 }

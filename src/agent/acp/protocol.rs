@@ -34,7 +34,10 @@ pub enum Incoming {
         result: Result<Value, RpcError>,
     },
     /// Not a JSON-RPC message: reported and skipped.
-    Malformed { line: String, error: String },
+    Malformed {
+        line: String,
+        error: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -178,12 +181,21 @@ impl AuthMethod {
                     self.description.as_deref().unwrap_or("")
                 )
                 .to_lowercase();
-                let keyed = ["api key", "api-key", "api_key", "apikey", "token", "environment"]
-                    .iter()
-                    .any(|w| text.contains(w));
-                let interactive = ["login", "log in", "sign in", "signin", "oauth", "browser", "account"]
-                    .iter()
-                    .any(|w| text.contains(w));
+                let keyed = [
+                    "api key",
+                    "api-key",
+                    "api_key",
+                    "apikey",
+                    "token",
+                    "environment",
+                ]
+                .iter()
+                .any(|w| text.contains(w));
+                let interactive = [
+                    "login", "log in", "sign in", "signin", "oauth", "browser", "account",
+                ]
+                .iter()
+                .any(|w| text.contains(w));
                 keyed && !interactive
             }
         }
@@ -292,7 +304,9 @@ mod tests {
     #[test]
     fn lines_are_classified() {
         assert_eq!(
-            Incoming::parse(r#"{"jsonrpc":"2.0","id":7,"method":"session/request_permission","params":{"a":1}}"#),
+            Incoming::parse(
+                r#"{"jsonrpc":"2.0","id":7,"method":"session/request_permission","params":{"a":1}}"#
+            ),
             Incoming::Request {
                 id: json!(7),
                 method: "session/request_permission".into(),
@@ -320,7 +334,10 @@ mod tests {
         };
         assert_eq!(e.code, code::AUTH_REQUIRED);
         for bad in ["nope", "[1]", r#"{"id":1}"#, r#"{"method":3}"#] {
-            assert!(matches!(Incoming::parse(bad), Incoming::Malformed { .. }), "{bad}");
+            assert!(
+                matches!(Incoming::parse(bad), Incoming::Malformed { .. }),
+                "{bad}"
+            );
         }
     }
 
@@ -328,14 +345,29 @@ mod tests {
     fn only_unattended_auth_methods_are_used() {
         let method = |v: Value| serde_json::from_value::<AuthMethod>(v).unwrap();
         let set = |name: &str| name == "KEY";
-        assert!(method(json!({"id": "k", "type": "env_var", "name": "Key", "vars": [{"name": "KEY"}]}))
-            .is_unattended(set));
-        assert!(!method(json!({"id": "k", "type": "env_var", "name": "Key", "vars": [{"name": "OTHER"}]}))
-            .is_unattended(set));
-        assert!(!method(json!({"id": "t", "type": "terminal", "name": "Terminal"})).is_unattended(set));
-        assert!(method(json!({"id": "gemini-api-key", "name": "Use Gemini API key"})).is_unattended(set));
-        assert!(!method(json!({"id": "oauth-personal", "name": "Log in with Google"})).is_unattended(set));
-        assert!(!method(json!({"id": "claude-login", "name": "Log in with Claude Code"})).is_unattended(set));
+        assert!(method(
+            json!({"id": "k", "type": "env_var", "name": "Key", "vars": [{"name": "KEY"}]})
+        )
+        .is_unattended(set));
+        assert!(!method(
+            json!({"id": "k", "type": "env_var", "name": "Key", "vars": [{"name": "OTHER"}]})
+        )
+        .is_unattended(set));
+        assert!(
+            !method(json!({"id": "t", "type": "terminal", "name": "Terminal"})).is_unattended(set)
+        );
+        assert!(
+            method(json!({"id": "gemini-api-key", "name": "Use Gemini API key"}))
+                .is_unattended(set)
+        );
+        assert!(
+            !method(json!({"id": "oauth-personal", "name": "Log in with Google"}))
+                .is_unattended(set)
+        );
+        assert!(
+            !method(json!({"id": "claude-login", "name": "Log in with Claude Code"}))
+                .is_unattended(set)
+        );
     }
 
     #[test]
@@ -348,7 +380,9 @@ mod tests {
                 {"type": "diff", "path": "/w/new.rs", "newText": "n"},
             ]
         });
-        let Value::Object(call) = call else { unreachable!() };
+        let Value::Object(call) = call else {
+            unreachable!()
+        };
         let found = diffs(&call);
         assert_eq!(found.len(), 2);
         assert_eq!(found[0].old_text.as_deref(), Some("a"));
