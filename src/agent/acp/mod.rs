@@ -551,8 +551,8 @@ impl Driver {
             source: "initial",
         };
         loop {
-            let stop_reason = match self.turn(next).await {
-                Ok(reason) => reason,
+            let end = match self.turn(next).await {
+                Ok(end) => end,
                 Err(ending) => return ending,
             };
             if !self.rejections.is_empty() {
@@ -562,10 +562,10 @@ impl Driver {
                 };
                 continue;
             }
-            let ended_well = stop_reason == "end_turn";
+            let ended_well = end.stop_reason == "end_turn";
             if self.opts.once {
                 if !ended_well {
-                    return Ending::Failed(describe_stop(&stop_reason));
+                    return Ending::Failed(end.describe());
                 }
                 match self.finish().await {
                     Ok(ending) => return ending,
@@ -578,7 +578,7 @@ impl Driver {
             let question = if ended_well {
                 "(turn ended)".to_string()
             } else {
-                format!("(turn ended: {})", describe_stop(&stop_reason))
+                format!("(turn ended: {})", end.describe())
             };
             match self.ask(question).await {
                 Ok(InputReply::Text(text)) => {
@@ -597,9 +597,8 @@ impl Driver {
         }
     }
 
-    /// One prompt turn; returns its stop reason (`error` when the agent
-    /// answered the prompt with an error).
-    async fn turn(&mut self, prompt: Prompt) -> Result<String, Ending> {
+    /// One prompt turn, to its end.
+    async fn turn(&mut self, prompt: Prompt) -> Result<TurnEnd, Ending> {
         self.turn += 1;
         let session_id = self.session_id.clone().unwrap_or_default();
         self.ctx
@@ -642,7 +641,7 @@ impl Driver {
                 .await;
         }
         self.ctx.emit("agent.turn", data).await;
-        Ok(stop_reason)
+        Ok(TurnEnd { stop_reason, error })
     }
 
     /// The agent is done: with `--review`, a human reviews its work first.
@@ -702,7 +701,8 @@ impl Driver {
     async fn cancel(&mut self, prompt: Option<i64>) -> Ending {
         self.cancelling = true;
         self.flush_text().await;
-        if let Some(session_id) = &self.session_id {
+        let in_flight = prompt.is_some() || !self.pending.is_empty();
+        if let (true, Some(session_id)) = (in_flight, &self.session_id) {
             let line = protocol::notification("session/cancel", json!({ "sessionId": session_id }));
             self.send(line);
         }
@@ -776,7 +776,7 @@ impl Driver {
         loop {
             match self.wake(deadline).await {
                 Wake::Agent(Incoming::Response { id, result }) => {
-                    if matches!(want, Want::Response(w) if id.as_i64() == Some(w)) {
+                    if matches!(want, Want::Response(w) if is_id(&id, w)) {
                         return Ok(Got::Response(result));
                     }
                     // The answer to a request m stopped waiting for.
@@ -812,16 +812,17 @@ impl Driver {
         let watch_cancel = !self.cancelling;
         tokio::select! {
             biased;
+            // Rare events first, so that a chatty agent cannot starve them.
             _ = self.ctx.cancelled(), if watch_cancel => Wake::Cancelled,
+            Some(done) = self.humans_rx.recv() => Wake::Human(done),
+            _ = tokio::time::sleep_until(deadline.unwrap_or(never)), if deadline.is_some() => Wake::Deadline,
+            _ = tokio::time::sleep_until(flush_at.unwrap_or(never)), if flush_at.is_some() => Wake::Flush,
             message = self.incoming.recv(), if !self.incoming_closed => match message {
                 Some(message) => Wake::Agent(message),
                 None => Wake::Closed,
             },
-            Some(done) = self.humans_rx.recv() => Wake::Human(done),
             status = self.child.wait(), if watch_exit => Wake::Exited(status.ok()),
             _ = tokio::time::sleep_until(self.drain_until.unwrap_or(never)), if self.drain_until.is_some() => Wake::Closed,
-            _ = tokio::time::sleep_until(flush_at.unwrap_or(never)), if flush_at.is_some() => Wake::Flush,
-            _ = tokio::time::sleep_until(deadline.unwrap_or(never)), if deadline.is_some() => Wake::Deadline,
         }
     }
 
@@ -915,22 +916,19 @@ impl Driver {
                     }
                 }
             }
-            "tool_call" => {
-                self.flush_text().await;
-                let id = tool_call_id(&update);
-                self.ctx
-                    .emit("tool.call", Value::Object(update.clone()))
-                    .await;
-                self.remember_tool(id, update);
-            }
-            "tool_call_update" => {
+            "tool_call" | "tool_call_update" => {
+                // Both carry the call's whole state as m knows it (an
+                // agent may announce a call again to change it).
                 self.flush_text().await;
                 let id = tool_call_id(&update);
                 let mut state = self.tools.remove(&id).unwrap_or_default();
                 merge(&mut state, update);
-                self.ctx
-                    .emit("tool.update", Value::Object(state.clone()))
-                    .await;
+                let event = if kind == "tool_call" {
+                    "tool.call"
+                } else {
+                    "tool.update"
+                };
+                self.ctx.emit(event, Value::Object(state.clone())).await;
                 self.remember_tool(id, state);
             }
             "plan" => {
@@ -1232,6 +1230,11 @@ impl Driver {
     }
 }
 
+/// Whether `id` is m's request id `ours` (an agent may echo it as a string).
+fn is_id(id: &Value, ours: i64) -> bool {
+    id.as_i64() == Some(ours) || id.as_str() == Some(ours.to_string().as_str())
+}
+
 fn tool_call_id(update: &Map<String, Value>) -> String {
     update
         .get("toolCallId")
@@ -1250,6 +1253,21 @@ fn merge(state: &mut Map<String, Value>, update: Map<String, Value>) {
     }
 }
 
+/// How a turn ended: the agent's stop reason, or `error` and why.
+struct TurnEnd {
+    stop_reason: String,
+    error: Option<String>,
+}
+
+impl TurnEnd {
+    fn describe(&self) -> String {
+        match &self.error {
+            Some(error) => format!("the agent's turn failed: {error}"),
+            None => describe_stop(&self.stop_reason),
+        }
+    }
+}
+
 fn describe_stop(stop_reason: &str) -> String {
     match stop_reason {
         "end_turn" => "the agent ended its turn".into(),
@@ -1259,7 +1277,6 @@ fn describe_stop(stop_reason: &str) -> String {
         }
         "refusal" => "the agent refused to go on (refusal)".into(),
         "cancelled" => "the agent cancelled its turn".into(),
-        "error" => "the agent's turn failed".into(),
         other => format!("the agent stopped its turn ({other})"),
     }
 }
