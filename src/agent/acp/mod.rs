@@ -7,6 +7,34 @@
 //! the agent says, what humans decide, and cancellation. A human decision is
 //! awaited in a task of its own, so the agent's updates keep flowing into
 //! the run's events while a permission request or a question waits.
+//!
+//! Events (type: data):
+//! - `agent.session`: `{sessionId, protocolVersion, agent, capabilities}`
+//!   once the session is open (`agent` is the agent's `agentInfo`).
+//! - `agent.auth`: `{methodId, name, ok, error?}` for each `authenticate`.
+//! - `agent.prompt`: `{turn, source, text}` for each prompt sent; `source`
+//!   is `initial`, `reply`, `rejection` (permission rejection reasons) or
+//!   `review` (a rejected review's reason).
+//! - `agent.message` / `agent.thought`: `{text, messageId?}`, consecutive
+//!   chunks coalesced (cut when another kind of update arrives, before an
+//!   approval, a question or the turn's end, after a second, or at 64 KiB);
+//!   a non-text chunk is `{content}` with the raw content block.
+//! - `agent.plan`: `{entries}`, the whole plan each time.
+//! - `tool.call` / `tool.update`: the tool call's whole state as m knows it,
+//!   merged by `toolCallId` (`toolCallId, title, kind, status, content,
+//!   locations, rawInput, rawOutput`, as ACP names them).
+//! - `tool.permission`: `{toolCallId, decision, outcome, optionId?,
+//!   optionKind?}`: how a permission request was answered; `decision` is
+//!   `approved`, `rejected` or `run_ended`, `outcome` `selected` or
+//!   `cancelled`.
+//! - `agent.usage`: the `usage_update` fields (`used, size, cost?`).
+//! - `agent.update`: `{sessionUpdate, update}` for any other session update
+//!   (kept raw), `{method, params}` for any other notification.
+//! - `agent.turn`: `{turn, stopReason, error?}` at each turn's end.
+//! - `output`: `{stream: "stderr", lines, partial?}`, the agent's stderr.
+//! - `error`: `{message, ...}`: a skipped malformed line (`line`), a refused
+//!   method (`method`), a reply that does not fit a question (`question`,
+//!   `reply`), a failed turn.
 
 mod approval;
 pub mod diff;
