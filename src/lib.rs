@@ -1,9 +1,13 @@
 //! m: run AI coding agents in the background and stay in control of them.
 //! ARCHITECTURE.md at the top of the repository maps the modules.
 
+pub mod agent;
 pub mod cli;
+pub mod client;
+pub mod daemon;
 pub mod error;
 pub mod model;
 pub mod paths;
+pub mod protocol;
 pub mod store;
-pub mod agent;
+pub mod workspace;

@@ -168,6 +168,17 @@ pub fn short_id(id: &str) -> &str {
     &id[..id.len().min(8)]
 }
 
+/// "5s ago", "3m ago", "2h ago", "4d ago".
+pub fn relative_time(then: i64, now: i64) -> String {
+    let secs = (now - then).max(0);
+    match secs {
+        0..=59 => format!("{secs}s ago"),
+        60..=3599 => format!("{}m ago", secs / 60),
+        3600..=86_399 => format!("{}h ago", secs / 3600),
+        _ => format!("{}d ago", secs / 86_400),
+    }
+}
+
 pub fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -183,4 +194,19 @@ pub fn new_id() -> String {
 /// Time-ordered ids for events: inserts land at the end of the primary-key index.
 pub fn new_event_id() -> String {
     uuid::Uuid::now_v7().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_times_pick_the_largest_unit() {
+        assert_eq!(relative_time(100, 100), "0s ago");
+        assert_eq!(relative_time(0, 59), "59s ago");
+        assert_eq!(relative_time(0, 125), "2m ago");
+        assert_eq!(relative_time(0, 7200), "2h ago");
+        assert_eq!(relative_time(0, 3 * 86_400), "3d ago");
+        assert_eq!(relative_time(10, 0), "0s ago");
+    }
 }

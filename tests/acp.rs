@@ -104,6 +104,7 @@ async fn play_with(
         prompt: PROMPT.into(),
         workspace: workspace.to_path_buf(),
         env,
+        review: false,
     };
     let (tx, mut rx) = mpsc::channel(16);
     let (cancel_tx, cancel_rx) = watch::channel(false);

@@ -72,7 +72,7 @@ pub async fn run(argv: &[String], ctx: RunContext, grace: Duration) -> AgentOutc
     };
     match status {
         None => AgentOutcome::Cancelled,
-        Some(Ok(status)) if status.success() => AgentOutcome::Completed,
+        Some(Ok(status)) if status.success() => review(&ctx).await,
         Some(Ok(status)) => {
             use std::os::unix::process::ExitStatusExt;
             let reason = match (status.code(), status.signal()) {
@@ -83,6 +83,22 @@ pub async fn run(argv: &[String], ctx: RunContext, grace: Duration) -> AgentOutc
             failed(reason, status.code(), stderr_tail)
         }
         Some(Err(e)) => failed(format!("cannot wait for the agent: {e}"), None, stderr_tail),
+    }
+}
+
+/// A command cannot take another turn: a rejected review fails the run.
+async fn review(ctx: &RunContext) -> AgentOutcome {
+    if !ctx.launch.review {
+        return AgentOutcome::Completed;
+    }
+    match ctx.request_review().await {
+        super::Decision::Approved { .. } => AgentOutcome::Completed,
+        super::Decision::Rejected { reason } => failed(
+            format!("the review was rejected: {reason}"),
+            Some(0),
+            Vec::new(),
+        ),
+        super::Decision::RunEnded => AgentOutcome::Cancelled,
     }
 }
 
@@ -110,10 +126,7 @@ pub async fn pump_output(
     let mut tail: VecDeque<String> = VecDeque::new();
     loop {
         let room = MAX_OUTPUT_CHUNK - pending.len();
-        let n = match stream.read(&mut read_buf[..room]).await {
-            Ok(n) => n,
-            Err(_) => 0,
-        };
+        let n = stream.read(&mut read_buf[..room]).await.unwrap_or_default();
         pending.extend_from_slice(&read_buf[..n]);
         let at_end = n == 0;
         let (lines, used, partial) = split_lines(&pending, at_end);
@@ -153,7 +166,10 @@ fn split_lines(pending: &[u8], at_end: bool) -> (Vec<String>, usize, bool) {
     };
     match pending.iter().rposition(|&b| b == b'\n') {
         Some(last_newline) => {
-            let lines = pending[..last_newline].split(|&b| b == b'\n').map(text).collect();
+            let lines = pending[..last_newline]
+                .split(|&b| b == b'\n')
+                .map(text)
+                .collect();
             (lines, last_newline + 1, false)
         }
         None if pending.is_empty() => (Vec::new(), 0, false),
@@ -178,7 +194,10 @@ mod tests {
     #[test]
     fn an_unfinished_line_waits_until_the_stream_ends() {
         assert_eq!(split_lines(b"abc", false), (vec![], 0, false));
-        assert_eq!(split_lines(b"abc", true), (vec!["abc".to_string()], 3, false));
+        assert_eq!(
+            split_lines(b"abc", true),
+            (vec!["abc".to_string()], 3, false)
+        );
     }
 
     #[test]

@@ -21,7 +21,10 @@ pub enum AgentSpec {
     /// Any command; the prompt is in `M_PROMPT`.
     Exec { argv: Vec<String> },
     /// An Agent Client Protocol agent over stdio; `preset` names it for people.
-    Acp { preset: Option<String>, argv: Vec<String> },
+    Acp {
+        preset: Option<String>,
+        argv: Vec<String>,
+    },
 }
 
 /// What a run needs to start its agent.
@@ -32,6 +35,8 @@ pub struct Launch {
     pub workspace: std::path::PathBuf,
     /// Extra environment for the agent (`M_RUN_ID`, `M_SOCKET`, ...).
     pub env: Vec<(String, String)>,
+    /// Hold the finished work for a human's review (`m run start --review`).
+    pub review: bool,
 }
 
 /// A request for a human's approval.
@@ -195,7 +200,12 @@ impl RunContext {
     /// Asks for the run's final review (see [`AgentRequest::Review`]).
     pub async fn request_review(&self) -> Decision {
         let (reply, rx) = oneshot::channel();
-        if self.requests.send(AgentRequest::Review { reply }).await.is_err() {
+        if self
+            .requests
+            .send(AgentRequest::Review { reply })
+            .await
+            .is_err()
+        {
             return Decision::RunEnded;
         }
         rx.await.unwrap_or(Decision::RunEnded)

@@ -21,7 +21,9 @@ pub fn configure(cmd: &mut Command) {
             }
             // The daemon may have died between fork and prctl.
             if libc::getppid() == 1 {
-                return Err(io::Error::other("the daemon exited while starting the agent"));
+                return Err(io::Error::other(
+                    "the daemon exited while starting the agent",
+                ));
             }
             Ok(())
         });
@@ -72,4 +74,43 @@ async fn wait_group_gone(pgid: i32, limit: Duration) {
     while group_alive(pgid) && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Kills what is left of a run's process group after a daemon crash. The
+/// group id may have been reused since, so on Linux only processes that
+/// carry the run's `M_RUN_ID` in their environment are killed.
+pub fn kill_orphans(pgid: i32, run_id: &str) -> usize {
+    if pgid <= 1 {
+        return 0;
+    }
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        // No /proc (macOS): the recorded group is all there is to go by.
+        signal_group(pgid, libc::SIGKILL);
+        return 0;
+    };
+    let marker = format!("M_RUN_ID={run_id}");
+    let mut killed = 0;
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        // SAFETY: getpgid has no memory-safety preconditions.
+        if unsafe { libc::getpgid(pid) } != pgid {
+            continue;
+        }
+        let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
+        if environ
+            .split(|&b| b == 0)
+            .any(|var| var == marker.as_bytes())
+        {
+            // SAFETY: kill has no memory-safety preconditions.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            killed += 1;
+        }
+    }
+    killed
 }

@@ -1,1 +1,108 @@
+//! The command line: clap types, and one file per command (a folder per
+//! group). `run` parses nothing; it dispatches a parsed [`Cli`].
 
+mod approval;
+pub(crate) mod approvals;
+mod ask;
+mod daemon;
+mod decide;
+mod device;
+pub(crate) mod events;
+mod follow;
+pub mod output;
+mod reply;
+mod repo;
+mod run;
+mod status;
+
+use clap::{Parser, Subcommand};
+
+use crate::error::Result;
+use crate::paths::Paths;
+use crate::store::Store;
+use output::{ColorChoice, Ui};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "m",
+    version,
+    about = "Run AI coding agents in the background and stay in control of them",
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// When to use colours (NO_COLOR is honoured by `auto`).
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Register, list and remove repositories agents work on.
+    #[command(subcommand)]
+    Repo(repo::RepoCommand),
+    /// Start, list, inspect and control runs.
+    #[command(subcommand)]
+    Run(run::RunCommand),
+    /// Print a run's event log.
+    Events(events::EventsArgs),
+    /// List approvals (pending ones by default).
+    Approvals(approvals::ApprovalsArgs),
+    /// Inspect one approval.
+    #[command(subcommand)]
+    Approval(approval::ApprovalCommand),
+    /// Approve a pending approval (by its id, or its run's).
+    Approve(decide::ApproveArgs),
+    /// Reject a pending approval; the reason is passed to the agent.
+    Reject(decide::RejectArgs),
+    /// Answer a run that waits for input.
+    Reply(reply::ReplyArgs),
+    /// From inside a run: ask a human for an approval or an answer.
+    #[command(subcommand)]
+    Ask(ask::AskCommand),
+    /// Register, list and remove phones that get notifications.
+    #[command(subcommand)]
+    Device(device::DeviceCommand),
+    /// The daemon, active runs and pending approvals at a glance.
+    Status(status::StatusArgs),
+    /// Run, start, stop or check the background daemon that owns the agents.
+    #[command(subcommand)]
+    Daemon(daemon::DaemonCommand),
+}
+
+/// What every command gets: where the files are and how to print.
+pub struct Ctx {
+    pub paths: Paths,
+    pub ui: Ui,
+}
+
+impl Ctx {
+    pub fn store(&self) -> Result<Store> {
+        Store::open(&self.paths.database())
+    }
+}
+
+/// Runs a parsed command line; returns the exit code on success.
+pub fn run(cli: Cli) -> Result<u8> {
+    let ctx = Ctx {
+        paths: Paths::from_env()?,
+        ui: Ui::new(cli.color),
+    };
+    match cli.command {
+        Command::Repo(cmd) => repo::run(&ctx, cmd),
+        Command::Run(cmd) => run::run(&ctx, cmd),
+        Command::Events(args) => events::run(&ctx, args),
+        Command::Approvals(args) => approvals::run(&ctx, args),
+        Command::Approval(cmd) => approval::run(&ctx, cmd),
+        Command::Approve(args) => decide::approve(&ctx, args),
+        Command::Reject(args) => decide::reject(&ctx, args),
+        Command::Reply(args) => reply::run(&ctx, args),
+        Command::Ask(cmd) => ask::run(&ctx, cmd),
+        Command::Device(cmd) => device::run(&ctx, cmd),
+        Command::Status(args) => status::run(&ctx, args),
+        Command::Daemon(cmd) => daemon::run(&ctx, cmd),
+    }
+}

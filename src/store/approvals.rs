@@ -55,7 +55,10 @@ impl Store {
             sql.push_str(&format!(" AND state IN ({})", marks.join(", ")));
         }
         sql.push_str(" ORDER BY created_at, rowid");
-        let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.error("read", e))?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(&sql)
+            .map_err(|e| self.error("read", e))?;
         let rows = stmt
             .query_map(rusqlite::params_from_iter(args.iter()), approval_from_row)
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
@@ -100,7 +103,7 @@ impl Store {
 /// Inserts a pending approval inside a caller's transaction; its
 /// `approval.requested` event must be in the same transaction.
 pub(crate) fn insert_approval_tx(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &rusqlite::Connection,
     approval: &Approval,
 ) -> rusqlite::Result<()> {
     tx.execute(
@@ -123,7 +126,7 @@ pub(crate) fn insert_approval_tx(
 }
 
 pub(crate) fn get_approval_tx(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &rusqlite::Connection,
     id: &str,
 ) -> rusqlite::Result<Option<Approval>> {
     tx.query_row(
@@ -137,7 +140,7 @@ pub(crate) fn get_approval_tx(
 /// Records a decision, only if the approval is still pending; returns
 /// whether it was.
 pub(crate) fn resolve_approval_tx(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &rusqlite::Connection,
     id: &str,
     state: ApprovalState,
     reason: Option<&str>,
@@ -152,7 +155,7 @@ pub(crate) fn resolve_approval_tx(
 }
 
 pub(crate) fn pending_approval_ids_tx(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &rusqlite::Connection,
     run_id: &str,
 ) -> rusqlite::Result<Vec<String>> {
     let mut stmt = tx.prepare_cached(
@@ -161,4 +164,3 @@ pub(crate) fn pending_approval_ids_tx(
     let ids = stmt.query_map([run_id], |r| r.get(0))?;
     ids.collect()
 }
-

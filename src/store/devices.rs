@@ -41,7 +41,9 @@ impl Store {
     pub fn list_devices(&self) -> Result<Vec<Device>> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT token, platform, created_at FROM devices ORDER BY created_at, token")
+            .prepare_cached(
+                "SELECT token, platform, created_at FROM devices ORDER BY created_at, token",
+            )
             .map_err(|e| self.error("read", e))?;
         let rows = stmt
             .query_map([], device_from_row)

@@ -96,7 +96,10 @@ impl Store {
         if let Some(limit) = limit {
             sql.push_str(&format!(" LIMIT {limit}"));
         }
-        let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.error("read", e))?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(&sql)
+            .map_err(|e| self.error("read", e))?;
         let mut rows = stmt
             .query(rusqlite::params_from_iter(args))
             .map_err(|e| self.error("read", e))?;
@@ -118,7 +121,7 @@ impl Store {
 }
 
 pub(crate) fn append_events_tx(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &rusqlite::Connection,
     batch: &[NewEvent],
 ) -> rusqlite::Result<Vec<Event>> {
     let mut next_seq: HashMap<&str, i64> = HashMap::new();

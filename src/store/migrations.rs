@@ -107,7 +107,10 @@ mod tests {
             let mut s = c
                 .prepare("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name")
                 .unwrap();
-            s.query_map([], |r| r.get(0)).unwrap().map(|r| r.unwrap()).collect()
+            s.query_map([], |r| r.get(0))
+                .unwrap()
+                .map(|r| r.unwrap())
+                .collect()
         };
         assert_eq!(sql(&ours), sql(&seed));
         let names: Vec<String> = objects(&ours).into_iter().map(|o| o.1).collect();
@@ -138,7 +141,10 @@ mod tests {
         let seed_objects = objects(&seed);
         let all_objects = objects(&all);
         for object in &seed_objects {
-            assert!(all_objects.contains(object), "{object:?} changed or vanished");
+            assert!(
+                all_objects.contains(object),
+                "{object:?} changed or vanished"
+            );
         }
     }
 }

@@ -4,6 +4,7 @@
 mod approvals;
 mod devices;
 mod events;
+mod lifecycle;
 mod migrations;
 mod repos;
 mod runs;
@@ -17,10 +18,11 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 
 use crate::error::{Error, ErrorKind, Result};
 
+pub use approvals::ApprovalFilter;
 pub use events::NewEvent;
+pub use lifecycle::{Batch, Decided};
 pub use migrations::LATEST_VERSION;
 pub use repos::NewRepo;
-pub use approvals::ApprovalFilter;
 pub use runs::{NewRun, RunDetails, RunFilter};
 
 /// How long a connection waits for another writer before giving up.
@@ -83,14 +85,14 @@ impl Store {
     /// up front, so checks made inside hold until the commit.
     pub fn write<T>(
         &mut self,
-        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
+        f: impl FnOnce(&mut rusqlite::Transaction<'_>) -> Result<T>,
     ) -> Result<T> {
         let path = self.path.clone();
-        let tx = self
+        let mut tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| db_error(&path, "write to", e))?;
-        let value = f(&tx)?;
+        let value = f(&mut tx)?;
         tx.commit().map_err(|e| db_error(&path, "write to", e))?;
         Ok(value)
     }
@@ -107,8 +109,11 @@ impl Store {
     fn resolve_prefix(&self, table: &str, what: &str, prefix: &str) -> Result<String> {
         let prefix = prefix.trim().to_ascii_lowercase();
         if prefix.is_empty() || !prefix.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
-            return Err(Error::not_found(format!("no {what} with id '{prefix}'"))
-                .with_hint(format!("ids are hexadecimal; list them with `m {what} list`")));
+            return Err(
+                Error::not_found(format!("no {what} with id '{prefix}'")).with_hint(format!(
+                    "ids are hexadecimal; list them with `m {what} list`"
+                )),
+            );
         }
         let sql = format!("SELECT id FROM {table} WHERE id GLOB ?1 || '*' ORDER BY id LIMIT 11");
         let ids = self
@@ -118,7 +123,12 @@ impl Store {
             0 => Err(Error::not_found(format!("no {what} with id '{prefix}'"))),
             1 => Ok(ids.into_iter().next().unwrap_or_default()),
             n => {
-                let shown = ids.iter().take(10).cloned().collect::<Vec<_>>().join("\n  ");
+                let shown = ids
+                    .iter()
+                    .take(10)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("\n  ");
                 let more = if n > 10 { "\n  ..." } else { "" };
                 Err(Error::usage(format!(
                     "the {what} id prefix '{prefix}' is ambiguous; it matches:\n  {shown}{more}"

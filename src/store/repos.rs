@@ -31,11 +31,9 @@ impl Store {
         let path = self.path.clone();
         self.write(|tx| {
             let taken: Option<String> = tx
-                .query_row(
-                    "SELECT id FROM repos WHERE name = ?1",
-                    [&repo.name],
-                    |r| r.get(0),
-                )
+                .query_row("SELECT id FROM repos WHERE name = ?1", [&repo.name], |r| {
+                    r.get(0)
+                })
                 .optional()
                 .map_err(|e| super::db_error(&path, "read", e))?;
             if taken.is_some() {
@@ -43,7 +41,9 @@ impl Store {
                     "a repo named '{}' already exists",
                     repo.name
                 ))
-                .with_hint("choose another name with --name, or remove the old one with `m repo rm`"));
+                .with_hint(
+                    "choose another name with --name, or remove the old one with `m repo rm`",
+                ));
             }
             tx.execute(
                 "INSERT INTO repos (id, name, git_url, created_at) VALUES (?1, ?2, ?3, ?4)",
@@ -95,10 +95,10 @@ impl Store {
         }
         match self.resolve_prefix("repos", "repo", name_or_id) {
             Ok(id) => self.get_repo(&id),
-            Err(e) if e.kind == crate::error::ErrorKind::NotFound => Err(Error::not_found(
-                format!("no repo named '{name_or_id}'"),
-            )
-            .with_hint("list repos with `m repo list`, or add one with `m repo add PATH`")),
+            Err(e) if e.kind == crate::error::ErrorKind::NotFound => {
+                Err(Error::not_found(format!("no repo named '{name_or_id}'"))
+                    .with_hint("list repos with `m repo list`, or add one with `m repo add PATH`"))
+            }
             Err(e) => Err(e),
         }
     }
@@ -129,10 +129,17 @@ impl Store {
                     repo.name,
                     crate::model::short_id(&run)
                 ))
-                .with_hint(format!("cancel it first: `m run cancel {}`", crate::model::short_id(&run))));
+                .with_hint(format!(
+                    "cancel it first: `m run cancel {}`",
+                    crate::model::short_id(&run)
+                )));
             }
             let runs: i64 = tx
-                .query_row("SELECT count(*) FROM runs WHERE repo_id = ?1", [&repo.id], |r| r.get(0))
+                .query_row(
+                    "SELECT count(*) FROM runs WHERE repo_id = ?1",
+                    [&repo.id],
+                    |r| r.get(0),
+                )
                 .map_err(db)?;
             if runs > 0 && !force {
                 return Err(Error::conflict(format!(

@@ -2,7 +2,7 @@ use rusqlite::{params, OptionalExtension, Row};
 
 use super::Store;
 use crate::error::{Error, Result};
-use crate::model::{now, short_id, Run, RunState};
+use crate::model::{Run, RunState};
 
 #[derive(Debug, Default, Clone)]
 pub struct RunFilter {
@@ -50,75 +50,6 @@ fn run_from_row(row: &Row<'_>) -> rusqlite::Result<Run> {
 }
 
 impl Store {
-    /// Inserts a run in state `running`, unless its repo already has an
-    /// active one: the seed's concurrency rule, checked inside the same
-    /// IMMEDIATE transaction so that two racing starts cannot both win.
-    /// `id` is chosen by the caller (it names the workspace and branch).
-    pub fn create_run(&mut self, id: &str, new: NewRun) -> Result<Run> {
-        let now = now();
-        let run = Run {
-            id: id.to_string(),
-            repo_id: new.repo_id,
-            prompt: new.prompt,
-            state: RunState::Running,
-            workspace_path: new.workspace_path,
-            created_at: now,
-            updated_at: now,
-        };
-        let path = self.path.clone();
-        let db = |e| super::db_error(&path, "write to", e);
-        self.write(|tx| {
-            let active: Option<String> = tx
-                .query_row(
-                    "SELECT id FROM runs WHERE repo_id = ?1
-                     AND state IN ('running', 'waiting_input', 'waiting_approval') LIMIT 1",
-                    [&run.repo_id],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(db)?;
-            if let Some(active) = active {
-                return Err(Error::conflict(format!(
-                    "the repo already has an active run {}",
-                    short_id(&active)
-                ))
-                .with_hint(format!(
-                    "wait for it (`m run wait {0}`) or cancel it (`m run cancel {0}`)",
-                    short_id(&active)
-                )));
-            }
-            tx.execute(
-                &format!("INSERT INTO runs ({RUN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
-                params![
-                    run.id,
-                    run.repo_id,
-                    run.prompt,
-                    run.state.as_str(),
-                    run.workspace_path,
-                    run.created_at,
-                    run.updated_at
-                ],
-            )
-            .map_err(db)?;
-            let d = &new.details;
-            tx.execute(
-                "INSERT INTO run_details (run_id, agent, options, branch, base_commit, pgid)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
-                    run.id,
-                    d.agent.to_string(),
-                    d.options.to_string(),
-                    d.branch,
-                    d.base_commit,
-                    d.pgid
-                ],
-            )
-            .map_err(db)?;
-            Ok(())
-        })?;
-        Ok(run)
-    }
-
     pub fn get_run(&self, id: &str) -> Result<Run> {
         self.conn
             .query_row(
@@ -182,24 +113,15 @@ impl Store {
         if let Some(limit) = filter.limit {
             sql.push_str(&format!(" LIMIT {limit}"));
         }
-        let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.error("read", e))?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(&sql)
+            .map_err(|e| self.error("read", e))?;
         let rows = stmt
             .query_map(rusqlite::params_from_iter(args.iter()), run_from_row)
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
             .map_err(|e| self.error("read", e))?;
         Ok(rows)
-    }
-
-    pub fn set_run_pgid(&mut self, run_id: &str, pgid: Option<i64>) -> Result<()> {
-        let path = self.path.clone();
-        self.write(|tx| {
-            tx.execute(
-                "UPDATE run_details SET pgid = ?2 WHERE run_id = ?1",
-                params![run_id, pgid],
-            )
-            .map_err(|e| super::db_error(&path, "write to", e))?;
-            Ok(())
-        })
     }
 
     /// Removes a finished run with its events and approvals.
@@ -220,10 +142,16 @@ impl Store {
     }
 
     pub fn count_runs(&self, states: &[RunState]) -> Result<i64> {
-        let marks = states.iter().map(|s| format!("'{}'", s.as_str())).collect::<Vec<_>>();
+        let marks = states
+            .iter()
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect::<Vec<_>>();
         self.conn
             .query_row(
-                &format!("SELECT count(*) FROM runs WHERE state IN ({})", marks.join(",")),
+                &format!(
+                    "SELECT count(*) FROM runs WHERE state IN ({})",
+                    marks.join(",")
+                ),
                 [],
                 |r| r.get(0),
             )
@@ -234,7 +162,7 @@ impl Store {
 /// Sets a run's state inside a caller's transaction (events and state change
 /// commit together).
 pub(crate) fn update_run_state(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &rusqlite::Connection,
     run_id: &str,
     state: RunState,
     at: i64,
@@ -244,4 +172,3 @@ pub(crate) fn update_run_state(
         params![run_id, state.as_str(), at],
     )
 }
-

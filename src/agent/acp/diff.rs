@@ -50,11 +50,11 @@ fn diff_lines(a: &[&str], b: &[&str]) -> Vec<Op> {
     match myers(mid_a, mid_b, MAX_EDITS) {
         Some(mid) => ops.extend(mid),
         None => {
-            ops.extend(std::iter::repeat(Op::Delete).take(mid_a.len()));
-            ops.extend(std::iter::repeat(Op::Insert).take(mid_b.len()));
+            ops.resize(ops.len() + mid_a.len(), Op::Delete);
+            ops.resize(ops.len() + mid_b.len(), Op::Insert);
         }
     }
-    ops.extend(std::iter::repeat(Op::Equal).take(suffix));
+    ops.resize(ops.len() + suffix, Op::Equal);
     ops
 }
 

@@ -75,7 +75,8 @@ const EXIT_DRAIN: Duration = Duration::from_secs(2);
 pub struct AcpOptions {
     /// Complete at the first turn end instead of waiting for a reply.
     pub once: bool,
-    /// Ask for a review of the run's work before completing.
+    /// Ask for a review of the run's work before completing (as does
+    /// `Launch::review`: either is enough).
     pub review: bool,
     /// How long the agent may take to answer `initialize` (and, again, to
     /// open its session).
@@ -675,7 +676,7 @@ impl Driver {
     /// The agent is done: with `--review`, a human reviews its work first.
     /// `Err` is a review rejection's reason, the next prompt.
     async fn finish(&mut self) -> Result<Ending, Prompt> {
-        if !self.opts.review {
+        if !(self.opts.review || self.ctx.launch.review) {
             return Ok(Ending::Completed);
         }
         let key =

@@ -1,0 +1,112 @@
+//! `m approve` and `m reject`: a human's decision on an approval, named by
+//! its id or by its run (when the run has exactly one pending).
+
+use clap::Args;
+
+use super::Ctx;
+use crate::client::Client;
+use crate::error::{exit, Error, ErrorKind, Result};
+use crate::model::{short_id, Approval, ApprovalState};
+use crate::protocol::{Request, Response};
+use crate::store::{ApprovalFilter, Store};
+
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    /// An approval id, or a run id whose only pending approval is meant (prefixes work).
+    pub target: String,
+    /// Also allow this kind of action for the rest of the run, where the agent offers it.
+    #[arg(long)]
+    pub always: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RejectArgs {
+    /// An approval id, or a run id whose only pending approval is meant (prefixes work).
+    pub target: String,
+    /// Why: the agent is told.
+    #[arg(long, short = 'm')]
+    pub reason: Option<String>,
+}
+
+pub fn approve(ctx: &Ctx, args: ApproveArgs) -> Result<u8> {
+    decide(ctx, &args.target, true, None, args.always)
+}
+
+pub fn reject(ctx: &Ctx, args: RejectArgs) -> Result<u8> {
+    decide(ctx, &args.target, false, args.reason, false)
+}
+
+fn decide(
+    ctx: &Ctx,
+    target: &str,
+    approve: bool,
+    reason: Option<String>,
+    always: bool,
+) -> Result<u8> {
+    let approval = resolve(&ctx.store()?, target)?;
+    let response = Client::connect(&ctx.paths)?.request(&Request::Decide {
+        approval_id: approval.id.clone(),
+        approve,
+        reason,
+        always,
+    })?;
+    let Response::Decided { approval } = response else {
+        return Err(Error::failure(format!(
+            "unexpected answer from the daemon: {response:?}"
+        )));
+    };
+    ctx.ui.line(format!(
+        "{} {} approval {} of run {}",
+        if approve { "Approved" } else { "Rejected" },
+        approval.approval_type,
+        short_id(&approval.id),
+        short_id(&approval.run_id)
+    ))?;
+    Ok(exit::OK)
+}
+
+/// The approval meant by `target`: an approval id prefix, else a run id
+/// prefix whose run has exactly one pending approval.
+pub fn resolve(store: &Store, target: &str) -> Result<Approval> {
+    match store.find_approval(target) {
+        Ok(approval) => return Ok(approval),
+        Err(err) if err.kind != ErrorKind::NotFound => return Err(err),
+        Err(_) => {}
+    }
+    let run = store.find_run(target).map_err(|err| match err.kind {
+        ErrorKind::NotFound => Error::not_found(format!("no approval or run with id '{target}'"))
+            .with_hint("list pending approvals with `m approvals`"),
+        _ => err,
+    })?;
+    let pending = store.list_approvals(&ApprovalFilter {
+        run_id: Some(run.id.clone()),
+        states: vec![ApprovalState::Pending],
+    })?;
+    match pending.len() {
+        0 => Err(Error::conflict(format!(
+            "run {} has no pending approval ({})",
+            short_id(&run.id),
+            run.state
+        ))),
+        1 => Ok(pending.into_iter().next().expect("one approval")),
+        n => {
+            let list = pending
+                .iter()
+                .map(|a| {
+                    format!(
+                        "  {} {} {}",
+                        short_id(&a.id),
+                        a.approval_type,
+                        super::approvals::summary(a)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            Err(Error::usage(format!(
+                "run {} has {n} pending approvals:\n{list}",
+                short_id(&run.id)
+            ))
+            .with_hint("name the approval by its id"))
+        }
+    }
+}

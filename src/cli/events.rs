@@ -1,0 +1,132 @@
+use clap::Args;
+use serde_json::Value;
+
+use super::follow::Until;
+use super::Ctx;
+use crate::error::{exit, Result};
+use crate::model::{short_id, Event};
+
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Run id (any unique prefix).
+    #[arg(required_unless_present = "all")]
+    pub run: Option<String>,
+    /// Follow every run's live events (with --follow).
+    #[arg(long, requires = "follow", conflicts_with = "run")]
+    pub all: bool,
+    /// Keep printing events as they happen; exit when the run ends, with a
+    /// code that says how (0 completed, 10 failed, 11 cancelled).
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+    /// Only events after this sequence number (to resume exactly).
+    #[arg(long, default_value_t = 0, value_name = "SEQ")]
+    pub since: i64,
+    /// Only events of this type (repeatable), e.g. `--type output`.
+    #[arg(long = "type", value_name = "TYPE")]
+    pub types: Vec<String>,
+    /// One JSON object per line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(ctx: &Ctx, args: EventsArgs) -> Result<u8> {
+    let wanted = |event: &Event| args.types.is_empty() || args.types.contains(&event.event_type);
+    let Some(run) = &args.run else {
+        super::follow::follow_all(ctx, |event| {
+            if wanted(event) {
+                print_event(ctx, event, args.json, true)?;
+            }
+            Ok(())
+        })?;
+        return Ok(exit::OK);
+    };
+    let run = ctx.store()?.find_run(run)?;
+    if args.follow {
+        let state = super::follow::follow_run(ctx, &run.id, args.since, Until::Ended, |event| {
+            if wanted(event) {
+                print_event(ctx, event, args.json, false)?;
+                ctx.ui.flush()?;
+            }
+            Ok(())
+        })?;
+        return Ok(state.exit_code());
+    }
+    ctx.store()?
+        .for_each_event(&run.id, args.since, &args.types, None, |event| {
+            print_event(ctx, &event, args.json, false)
+        })?;
+    ctx.ui.flush()?;
+    Ok(exit::OK)
+}
+
+/// Prints one event as a JSON line or as text for people. `with_run`
+/// prefixes the run's short id, for streams of several runs.
+pub fn print_event(ctx: &Ctx, event: &Event, json: bool, with_run: bool) -> Result<()> {
+    if json {
+        return ctx.ui.json_line(event);
+    }
+    let prefix = if with_run {
+        format!("{} ", ctx.ui.dim(short_id(&event.run_id)))
+    } else {
+        String::new()
+    };
+    let head = format!(
+        "{prefix}{} {}",
+        ctx.ui.dim(format!("{:>5}", event.seq)),
+        ctx.ui.bold(format!("{:<18}", event.event_type))
+    );
+    let null = Value::Null;
+    let data = event.data.as_ref().unwrap_or(&null);
+    let mut lines = describe(&event.event_type, data).into_iter();
+    ctx.ui
+        .line(format!("{head} {}", lines.next().unwrap_or_default()))?;
+    let indent = " ".repeat(console::measure_text_width(&head) + 1);
+    for line in lines {
+        ctx.ui.line(format!("{indent}{line}"))?;
+    }
+    Ok(())
+}
+
+/// The human-readable lines of an event's data.
+fn describe(event_type: &str, data: &Value) -> Vec<String> {
+    let text = |key: &str| {
+        data.get(key)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    match event_type {
+        "output" => {
+            let stream = text("stream");
+            let lines = data.get("lines").and_then(Value::as_array);
+            lines
+                .map(|lines| {
+                    lines
+                        .iter()
+                        .map(|l| format!("{stream}| {}", l.as_str().unwrap_or("")))
+                        .collect()
+                })
+                .unwrap_or_default()
+        }
+        "run.state" => vec![format!("-> {}", text("state"))],
+        "run.created" => vec![format!(
+            "prompt: {}",
+            super::output::one_line(&text("prompt"), 80)
+        )],
+        "run.finished" => {
+            let mut lines = vec![format!("{}: {}", text("state"), text("reason"))];
+            if let Some(tail) = data.get("stderr_tail").and_then(Value::as_array) {
+                lines.extend(
+                    tail.iter()
+                        .map(|l| format!("stderr| {}", l.as_str().unwrap_or(""))),
+                );
+            }
+            lines
+        }
+        "agent.message" | "agent.thought" => text("text").lines().map(str::to_string).collect(),
+        _ => match data {
+            Value::Null => vec![String::new()],
+            other => vec![other.to_string()],
+        },
+    }
+}

@@ -1,0 +1,94 @@
+//! Following a run through the daemon: shared by `events --follow`,
+//! `run start --follow/--wait`, `run wait` and `run cancel`.
+
+use super::Ctx;
+use crate::client::Client;
+use crate::error::{Error, Result};
+use crate::model::{Event, RunState};
+use crate::protocol::{Request, Response};
+
+/// When to stop following.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Until {
+    /// The run ended.
+    Ended,
+    /// The run needs a human, or ended.
+    NeedsHuman,
+}
+
+/// Streams a run's events after `since` to `each`, and returns the state
+/// the run stopped in, as `until` asks.
+pub fn follow_run(
+    ctx: &Ctx,
+    run_id: &str,
+    since: i64,
+    until: Until,
+    mut each: impl FnMut(&Event) -> Result<()>,
+) -> Result<RunState> {
+    let mut client = Client::connect(&ctx.paths)?.stream(&Request::Follow {
+        run_id: Some(run_id.to_string()),
+        since,
+    })?;
+    // The state as of the events seen so far; the backlog replays it.
+    let mut state = RunState::Running;
+    loop {
+        match client.next_response()? {
+            Some(Response::Event { event }) => {
+                each(&event)?;
+                if let Some(new_state) = state_of(&event) {
+                    state = new_state;
+                }
+                if until == Until::NeedsHuman
+                    && matches!(state, RunState::WaitingApproval | RunState::WaitingInput)
+                    && caught_up(ctx, run_id, state)?
+                {
+                    return Ok(state);
+                }
+            }
+            Some(Response::End { state }) => return Ok(state),
+            Some(other) => {
+                return Err(Error::failure(format!(
+                    "unexpected answer from the daemon: {other:?}"
+                )))
+            }
+            None => {
+                return Err(
+                    Error::failure("the daemon closed the stream before the run ended").with_hint(
+                        "check `m daemon status`; the run may have been failed by a restart",
+                    ),
+                )
+            }
+        }
+    }
+}
+
+/// While replaying the backlog, a run may pass through a waiting state it
+/// has since left: stop only if the database says it is still there.
+fn caught_up(ctx: &Ctx, run_id: &str, state: RunState) -> Result<bool> {
+    Ok(ctx.store()?.get_run(run_id)?.state == state)
+}
+
+fn state_of(event: &Event) -> Option<RunState> {
+    match event.event_type.as_str() {
+        "run.state" | "run.finished" => event
+            .data
+            .as_ref()
+            .and_then(|d| d.get("state"))
+            .and_then(|s| serde_json::from_value(s.clone()).ok()),
+        _ => None,
+    }
+}
+
+/// Live events of every run, until interrupted.
+pub fn follow_all(ctx: &Ctx, mut each: impl FnMut(&Event) -> Result<()>) -> Result<()> {
+    let mut client = Client::connect(&ctx.paths)?.stream(&Request::Follow {
+        run_id: None,
+        since: 0,
+    })?;
+    while let Some(response) = client.next_response()? {
+        if let Response::Event { event } = response {
+            each(&event)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,39 @@
+use std::io::Read;
+
+use clap::Args;
+
+use super::Ctx;
+use crate::client::Client;
+use crate::error::{exit, Error, Result};
+use crate::model::short_id;
+use crate::protocol::Request;
+
+#[derive(Debug, Args)]
+pub struct ReplyArgs {
+    /// Run id (any unique prefix).
+    pub run: String,
+    /// The answer (`-` reads it from stdin).
+    pub text: String,
+}
+
+/// Answers the oldest question a run is waiting on.
+pub fn run(ctx: &Ctx, args: ReplyArgs) -> Result<u8> {
+    let run = ctx.store()?.find_run(&args.run)?;
+    let text = if args.text == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| Error::usage(format!("cannot read the reply from stdin: {e}")))?;
+        text.trim_end_matches('\n').to_string()
+    } else {
+        args.text
+    };
+    Client::connect(&ctx.paths)?.request(&Request::Reply {
+        run_id: run.id.clone(),
+        text: Some(text),
+        done: false,
+    })?;
+    ctx.ui
+        .line(format!("Replied to run {}", short_id(&run.id)))?;
+    Ok(exit::OK)
+}

@@ -1,0 +1,137 @@
+use clap::{Args, Subcommand};
+
+use super::output::relative_time;
+use super::Ctx;
+use crate::error::{exit, Result};
+use crate::model::now;
+
+#[derive(Debug, Subcommand)]
+pub enum RepoCommand {
+    /// Register a git work tree (by path) or a remote repository (by URL).
+    ///
+    /// Examples: `m repo add .`, `m repo add ~/src/api --name api`,
+    /// `m repo add git@github.com:me/api.git`.
+    Add(AddArgs),
+    /// List registered repositories.
+    #[command(alias = "ls")]
+    List(ListArgs),
+    /// Remove a repository (its runs too, with --force).
+    #[command(alias = "remove")]
+    Rm(RmArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// A path inside a git work tree, or a git URL (https, ssh, user@host:path, file).
+    pub location: String,
+    /// The name runs refer to it by [default: the directory or repository name].
+    #[arg(long)]
+    pub name: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Repository name or id prefix.
+    pub repo: String,
+    /// Also remove its past runs with their events and approvals.
+    #[arg(long)]
+    pub force: bool,
+}
+
+pub fn run(ctx: &Ctx, cmd: RepoCommand) -> Result<u8> {
+    match cmd {
+        RepoCommand::Add(args) => add(ctx, args),
+        RepoCommand::List(args) => list(ctx, args),
+        RepoCommand::Rm(args) => rm(ctx, args),
+    }
+}
+
+fn add(ctx: &Ctx, args: AddArgs) -> Result<u8> {
+    let (location, default_name) = crate::workspace::locate_repo(&args.location)?;
+    let name = match args.name {
+        Some(name) => validate_name(&name)?,
+        None => validate_name(&default_name)?,
+    };
+    let git_url = match location {
+        crate::workspace::RepoLocation::Local(path) => path.display().to_string(),
+        crate::workspace::RepoLocation::Remote(url) => url.as_str().to_string(),
+    };
+    let repo = ctx.store()?.add_repo(crate::store::NewRepo {
+        name,
+        git_url: Some(git_url),
+    })?;
+    if args.json {
+        ctx.ui.json(&repo)?;
+    } else {
+        ctx.ui.line(format!(
+            "Added repo {} ({})",
+            ctx.ui.bold(&repo.name),
+            repo.git_url.as_deref().unwrap_or("")
+        ))?;
+    }
+    Ok(exit::OK)
+}
+
+/// Names are typed on command lines and shown in tables: keep them plain.
+fn validate_name(name: &str) -> Result<String> {
+    let ok = !name.is_empty()
+        && name.len() <= 100
+        && !name.starts_with('-')
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(name.to_string())
+    } else {
+        Err(crate::error::Error::usage(format!("'{name}' is not a usable repo name"))
+            .with_hint("use letters, digits, '-', '_' and '.', not starting with '-' (choose one with --name)"))
+    }
+}
+
+fn list(ctx: &Ctx, args: ListArgs) -> Result<u8> {
+    let repos = ctx.store()?.list_repos()?;
+    if args.json {
+        ctx.ui.json(&repos)?;
+        return Ok(exit::OK);
+    }
+    if repos.is_empty() {
+        ctx.ui
+            .line("No repos yet. Add one with `m repo add PATH`.")?;
+        return Ok(exit::OK);
+    }
+    let now = now();
+    let rows: Vec<Vec<String>> = repos
+        .iter()
+        .map(|r| {
+            vec![
+                r.name.clone(),
+                ctx.ui.dim(crate::model::short_id(&r.id)),
+                r.git_url.clone().unwrap_or_else(|| "(scratch)".into()),
+                relative_time(r.created_at, now),
+            ]
+        })
+        .collect();
+    ctx.ui.table(&["NAME", "ID", "LOCATION", "ADDED"], &rows)?;
+    Ok(exit::OK)
+}
+
+fn rm(ctx: &Ctx, args: RmArgs) -> Result<u8> {
+    let mut store = ctx.store()?;
+    let repo = store.find_repo(&args.repo)?;
+    let runs = store.remove_repo(&repo, args.force)?;
+    let with = if runs > 0 {
+        format!(" with {runs} run(s)")
+    } else {
+        String::new()
+    };
+    ctx.ui.line(format!("Removed repo {}{with}", repo.name))?;
+    Ok(exit::OK)
+}

@@ -1,0 +1,73 @@
+use clap::Args;
+
+use crate::cli::output::{one_line, relative_time};
+use crate::cli::Ctx;
+use crate::error::{exit, Result};
+use crate::model::{now, short_id, RunState};
+use crate::store::RunFilter;
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only runs of this repo (name or id prefix).
+    #[arg(long, short = 'r')]
+    pub repo: Option<String>,
+    /// Only runs in this state (repeatable); `active` means any unfinished state.
+    #[arg(long)]
+    pub state: Vec<String>,
+    /// At most this many runs.
+    #[arg(long, short = 'n')]
+    pub limit: Option<u32>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(ctx: &Ctx, args: ListArgs) -> Result<u8> {
+    let store = ctx.store()?;
+    let repo_id = match &args.repo {
+        Some(repo) => Some(store.find_repo(repo)?.id),
+        None => None,
+    };
+    let mut states = Vec::new();
+    for state in &args.state {
+        match state.as_str() {
+            "active" => states.extend(RunState::ACTIVE),
+            other => states.push(other.parse()?),
+        }
+    }
+    let runs = store.list_runs(&RunFilter {
+        repo_id,
+        states,
+        limit: args.limit,
+    })?;
+    if args.json {
+        ctx.ui.json(&runs)?;
+        return Ok(exit::OK);
+    }
+    if runs.is_empty() {
+        ctx.ui
+            .line("No runs. Start one with `m run start -r REPO \"PROMPT\" -- COMMAND`.")?;
+        return Ok(exit::OK);
+    }
+    let repos = store.list_repos()?;
+    let now = now();
+    let rows: Vec<Vec<String>> = runs
+        .iter()
+        .map(|run| {
+            let repo = repos
+                .iter()
+                .find(|r| r.id == run.repo_id)
+                .map(|r| r.name.clone())
+                .unwrap_or_default();
+            vec![
+                short_id(&run.id).to_string(),
+                repo,
+                ctx.ui.run_state(run.state),
+                relative_time(run.created_at, now),
+                one_line(&run.prompt, 50),
+            ]
+        })
+        .collect();
+    ctx.ui
+        .table(&["RUN", "REPO", "STATE", "STARTED", "PROMPT"], &rows)?;
+    Ok(exit::OK)
+}

@@ -1,0 +1,23 @@
+use clap::Args;
+
+use crate::cli::follow::{follow_run, Until};
+use crate::cli::Ctx;
+use crate::error::Result;
+
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// Run id (any unique prefix).
+    pub run: String,
+}
+
+/// Returns when the run needs a human or has ended. Exit codes: 0
+/// completed, 10 failed, 11 cancelled, 12 waiting for approval, 13 waiting
+/// for input.
+pub fn run(ctx: &Ctx, args: WaitArgs) -> Result<u8> {
+    let run = ctx.store()?.find_run(&args.run)?;
+    if run.state.is_final() {
+        return Ok(run.state.exit_code());
+    }
+    let state = follow_run(ctx, &run.id, 0, Until::NeedsHuman, |_| Ok(()))?;
+    Ok(state.exit_code())
+}

@@ -1,0 +1,403 @@
+//! One handler per request. Each answers on the connection it came from.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use tokio::sync::{broadcast::error::RecvError, oneshot};
+
+use super::server::Connection;
+use super::supervisor::{self, Control, StartedRun};
+use super::Shared;
+use crate::agent::{AgentRequest, AgentSpec, ApprovalRequest, Decision, InputReply, InputRequest};
+use crate::error::{Error, Result};
+use crate::model::{new_id, short_id, Event, RunState};
+use crate::protocol::{DaemonStatus, Request, Response, RunOptions, PROTOCOL_VERSION, VERSION};
+use crate::store::{Decided, NewRun, RunDetails, Store};
+
+pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connection) -> Result<()> {
+    let response = match request {
+        Request::Status => status(shared),
+        Request::StartRun {
+            repo_id,
+            prompt,
+            agent,
+            base,
+            options,
+        } => start_run(shared, repo_id, prompt, agent, base, options).await?,
+        Request::CancelRun { run_id } => cancel_run(shared, &run_id).await?,
+        Request::Follow { run_id, since } => return follow(shared, run_id, since, conn).await,
+        Request::Decide {
+            approval_id,
+            approve,
+            reason,
+            always,
+        } => decide(shared, &approval_id, approve, reason, always).await?,
+        Request::Reply { run_id, text, done } => reply(shared, &run_id, text, done).await?,
+        Request::AskApproval {
+            run_id,
+            approval_type,
+            payload,
+        } => {
+            let request = ApprovalRequest {
+                approval_type,
+                payload,
+            };
+            let decision = ask(shared, &run_id, |reply| AgentRequest::Approval {
+                request,
+                reply,
+            })
+            .await?
+            .unwrap_or(Decision::RunEnded);
+            match decision {
+                Decision::Approved { .. } => Response::Decision {
+                    approved: true,
+                    reason: None,
+                    run_ended: false,
+                },
+                Decision::Rejected { reason } => Response::Decision {
+                    approved: false,
+                    reason: Some(reason),
+                    run_ended: false,
+                },
+                Decision::RunEnded => Response::Decision {
+                    approved: false,
+                    reason: None,
+                    run_ended: true,
+                },
+            }
+        }
+        Request::AskInput { run_id, question } => {
+            let request = InputRequest {
+                question,
+                schema: None,
+            };
+            let answer = ask(shared, &run_id, |reply| AgentRequest::Input {
+                request,
+                reply,
+            })
+            .await?
+            .unwrap_or(InputReply::RunEnded);
+            match answer {
+                InputReply::Text(text) => Response::Answer {
+                    text: Some(text),
+                    run_ended: false,
+                },
+                InputReply::Done => Response::Answer {
+                    text: None,
+                    run_ended: false,
+                },
+                InputReply::RunEnded => Response::Answer {
+                    text: None,
+                    run_ended: true,
+                },
+            }
+        }
+        Request::Shutdown => {
+            shared.shutdown.notify_one();
+            Response::Ok
+        }
+    };
+    conn.send(&response).await
+}
+
+/// Runs a read against the database on a blocking thread.
+async fn read<T: Send + 'static>(
+    shared: &Shared,
+    f: impl FnOnce(&Store) -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let db = shared.paths.database();
+    tokio::task::spawn_blocking(move || f(&Store::open(&db)?))
+        .await
+        .map_err(|e| Error::failure(format!("a database read crashed: {e}")))?
+}
+
+fn status(shared: &Shared) -> Response {
+    Response::Status(DaemonStatus {
+        pid: std::process::id(),
+        version: VERSION.to_string(),
+        protocol: PROTOCOL_VERSION,
+        started_at: shared.started_at,
+        socket: shared.paths.socket().display().to_string(),
+        active_runs: shared.live_runs(),
+    })
+}
+
+async fn start_run(
+    shared: &Arc<Shared>,
+    repo_id: String,
+    prompt: String,
+    agent: AgentSpec,
+    base: Option<String>,
+    options: RunOptions,
+) -> Result<Response> {
+    if prompt.trim().is_empty() {
+        return Err(Error::usage("the prompt is empty").with_hint("say what the agent should do"));
+    }
+    let argv = match &agent {
+        AgentSpec::Exec { argv } | AgentSpec::Acp { argv, .. } => argv,
+    };
+    if argv.first().is_none_or(|p| p.is_empty()) {
+        return Err(Error::usage("no agent command was given").with_hint(
+            "put the command after `--`: m run start -r REPO \"PROMPT\" -- ./agent.sh",
+        ));
+    }
+    let repo = read(shared, move |store| store.get_repo(&repo_id)).await?;
+    let id = new_id();
+    let workspace_path = shared.paths.workspaces().join(&id);
+    let run = shared
+        .writer
+        .create_run(
+            id,
+            NewRun {
+                repo_id: repo.id.clone(),
+                prompt,
+                workspace_path: workspace_path.display().to_string(),
+                details: RunDetails {
+                    agent: json!(agent),
+                    options: json!(options),
+                    ..RunDetails::default()
+                },
+            },
+        )
+        .await?;
+    supervisor::spawn(
+        shared.clone(),
+        StartedRun {
+            run: run.clone(),
+            repo,
+            agent,
+            base,
+            options,
+        },
+    );
+    Ok(Response::Run { run })
+}
+
+/// Explains why a run that is not live cannot be acted on.
+async fn not_live(shared: &Shared, run_id: &str) -> Error {
+    let id = run_id.to_string();
+    match read(shared, move |store| store.get_run(&id)).await {
+        Ok(run) if run.state.is_final() => Error::conflict(format!(
+            "run {} has already ended ({})",
+            short_id(run_id),
+            run.state
+        )),
+        Ok(_) => Error::failure(format!(
+            "run {} is active but has no agent in this daemon",
+            short_id(run_id)
+        ))
+        .with_hint("restart the daemon (`m daemon stop`); the run will be marked failed"),
+        Err(err) => err,
+    }
+}
+
+async fn cancel_run(shared: &Shared, run_id: &str) -> Result<Response> {
+    let Some(handle) = shared.run_handle(run_id) else {
+        return Err(not_live(shared, run_id).await);
+    };
+    let _ = handle.control.send(Control::Stop { failure: None }).await;
+    Ok(Response::Ok)
+}
+
+async fn decide(
+    shared: &Shared,
+    approval_id: &str,
+    approve: bool,
+    reason: Option<String>,
+    always: bool,
+) -> Result<Response> {
+    let decided = Decided {
+        approve,
+        reason: reason.clone(),
+        by: "human".into(),
+    };
+    // Durable first: the agent hears of a decision only once it is committed.
+    let approval = shared.writer.resolve_approval(approval_id, decided).await?;
+    if let Some(handle) = shared.run_handle(&approval.run_id) {
+        let decision = if approve {
+            Decision::Approved { always }
+        } else {
+            Decision::Rejected {
+                reason: reason.unwrap_or_else(|| "rejected without a reason".into()),
+            }
+        };
+        let _ = handle
+            .control
+            .send(Control::Decided {
+                approval_id: approval_id.to_string(),
+                decision,
+            })
+            .await;
+    }
+    Ok(Response::Decided { approval })
+}
+
+async fn reply(
+    shared: &Shared,
+    run_id: &str,
+    text: Option<String>,
+    done: bool,
+) -> Result<Response> {
+    let Some(handle) = shared.run_handle(run_id) else {
+        return Err(not_live(shared, run_id).await);
+    };
+    let reply = match (done, text) {
+        (true, _) => InputReply::Done,
+        (false, Some(text)) => InputReply::Text(text),
+        (false, None) => return Err(Error::usage("the reply is empty")),
+    };
+    let (ack, acked) = oneshot::channel();
+    handle
+        .control
+        .send(Control::Reply { reply, ack })
+        .await
+        .map_err(|_| Error::conflict(format!("run {} has just ended", short_id(run_id))))?;
+    acked
+        .await
+        .map_err(|_| Error::conflict(format!("run {} has just ended", short_id(run_id))))??;
+    Ok(Response::Ok)
+}
+
+/// Sends an in-run request to the run's supervisor and waits for the answer.
+async fn ask<T>(
+    shared: &Shared,
+    run_id: &str,
+    make: impl FnOnce(oneshot::Sender<T>) -> AgentRequest,
+) -> Result<Option<T>> {
+    let Some(handle) = shared.run_handle(run_id) else {
+        return Err(not_live(shared, run_id).await);
+    };
+    let (tx, rx) = oneshot::channel();
+    if handle.requests.send(make(tx)).await.is_err() {
+        return Ok(None);
+    }
+    Ok(rx.await.ok())
+}
+
+/// Backlog from the database, then live events from the hub, with no gap
+/// and no duplicate (by seq), then `end` when the run finishes.
+async fn follow(
+    shared: &Arc<Shared>,
+    run_id: Option<String>,
+    since: i64,
+    conn: &mut Connection,
+) -> Result<()> {
+    // Subscribe before reading the backlog, so nothing committed in between is missed.
+    let mut live = shared.writer.subscribe();
+    let Some(run_id) = run_id else {
+        return follow_all(shared, live, conn).await;
+    };
+    let mut last = since;
+    last = send_backlog(shared, &run_id, last, conn).await?;
+    let id = run_id.clone();
+    let run = read(shared, move |store| store.get_run(&id)).await?;
+    if run.state.is_final() {
+        send_backlog(shared, &run_id, last, conn).await?;
+        return conn.send(&Response::End { state: run.state }).await;
+    }
+    loop {
+        let event = tokio::select! {
+            event = live.recv() => event,
+            _ = conn.closed() => return Ok(()),
+        };
+        match event {
+            Ok(event) if event.run_id == run_id && event.seq > last => {
+                last = event.seq;
+                conn.send(&Response::Event {
+                    event: (*event).clone(),
+                })
+                .await?;
+                if let Some(state) = finished_state(&event) {
+                    return conn.send(&Response::End { state }).await;
+                }
+            }
+            Ok(_) => {}
+            Err(RecvError::Lagged(_)) => {
+                last = send_backlog(shared, &run_id, last, conn).await?;
+                let id = run_id.clone();
+                let run = read(shared, move |store| store.get_run(&id)).await?;
+                if run.state.is_final() {
+                    send_backlog(shared, &run_id, last, conn).await?;
+                    return conn.send(&Response::End { state: run.state }).await;
+                }
+            }
+            Err(RecvError::Closed) => return Ok(()),
+        }
+    }
+}
+
+fn finished_state(event: &Event) -> Option<RunState> {
+    if event.event_type != "run.finished" {
+        return None;
+    }
+    event
+        .data
+        .as_ref()
+        .and_then(|d| d.get("state"))
+        .and_then(|s| serde_json::from_value(s.clone()).ok())
+}
+
+/// Sends the run's stored events after `last`, a page at a time; returns the
+/// last seq sent.
+async fn send_backlog(
+    shared: &Shared,
+    run_id: &str,
+    mut last: i64,
+    conn: &mut Connection,
+) -> Result<i64> {
+    const PAGE: u32 = 2000;
+    loop {
+        let id = run_id.to_string();
+        let page = read(shared, move |store| {
+            store.list_events(&id, last, &[], Some(PAGE))
+        })
+        .await?;
+        let full = page.len() == PAGE as usize;
+        for event in page {
+            last = event.seq;
+            conn.send(&Response::Event { event }).await?;
+        }
+        if !full {
+            return Ok(last);
+        }
+    }
+}
+
+/// Live events of every run until the client leaves.
+async fn follow_all(
+    shared: &Shared,
+    mut live: tokio::sync::broadcast::Receiver<Arc<Event>>,
+    conn: &mut Connection,
+) -> Result<()> {
+    let mut last_seen: std::collections::HashMap<String, i64> = Default::default();
+    loop {
+        let event = tokio::select! {
+            event = live.recv() => event,
+            _ = conn.closed() => return Ok(()),
+        };
+        match event {
+            Ok(event) => {
+                let last = last_seen
+                    .entry(event.run_id.clone())
+                    .or_insert(event.seq - 1);
+                if event.seq > *last {
+                    *last = event.seq;
+                    conn.send(&Response::Event {
+                        event: (*event).clone(),
+                    })
+                    .await?;
+                }
+            }
+            Err(RecvError::Lagged(_)) => {
+                // Catch up every run seen so far from the database.
+                let runs: Vec<(String, i64)> =
+                    last_seen.iter().map(|(k, v)| (k.clone(), *v)).collect();
+                for (run_id, last) in runs {
+                    let new_last = send_backlog(shared, &run_id, last, conn).await?;
+                    last_seen.insert(run_id, new_last);
+                }
+            }
+            Err(RecvError::Closed) => return Ok(()),
+        }
+    }
+}

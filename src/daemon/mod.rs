@@ -1,0 +1,220 @@
+//! `m daemon run`: the long-lived process that owns the agents. It holds the
+//! data directory's lock, fails runs a previous daemon left active, serves
+//! the socket, and on SIGTERM/SIGINT ends every run cleanly before leaving.
+
+mod handlers;
+mod server;
+mod supervisor;
+mod writer;
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::io::AsRawFd;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::agent::process;
+use crate::error::{Error, Result};
+use crate::model::{now, RunState};
+use crate::paths::{self, Paths};
+use crate::store::{RunFilter, Store};
+use supervisor::{Control, RunHandle};
+use writer::Writer;
+
+/// How long an agent has between SIGTERM and SIGKILL.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
+
+/// What every connection handler and run supervisor shares.
+pub struct Shared {
+    pub paths: Paths,
+    pub writer: Writer,
+    pub runs: Mutex<HashMap<String, RunHandle>>,
+    pub grace: Duration,
+    pub started_at: i64,
+    /// Woken whenever a run's supervisor ends (shutdown waits on it).
+    pub run_ended: tokio::sync::Notify,
+    pub shutdown: tokio::sync::Notify,
+}
+
+impl Shared {
+    fn run_handle(&self, run_id: &str) -> Option<RunHandle> {
+        self.runs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(run_id)
+            .cloned()
+    }
+
+    fn live_runs(&self) -> Vec<String> {
+        let runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
+        let mut ids: Vec<String> = runs.keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+}
+
+/// The data directory's exclusive lock: one daemon per directory.
+pub struct DaemonLock {
+    _file: File,
+}
+
+impl DaemonLock {
+    pub fn acquire(paths: &Paths) -> Result<DaemonLock> {
+        paths::create_private_dir(&paths.data_dir)?;
+        let path = paths.daemon_lock();
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| Error::io("open", &path, e))?;
+        // SAFETY: flock on a file descriptor we own.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            let holder = std::fs::read_to_string(&path).unwrap_or_default();
+            return Err(Error::conflict(format!(
+                "a daemon is already running for {} (pid {})",
+                paths.data_dir.display(),
+                holder.trim()
+            ))
+            .with_hint("stop it with `m daemon stop`, or use another M_HOME"));
+        }
+        file.set_len(0).map_err(|e| Error::io("write", &path, e))?;
+        writeln!(file, "{}", std::process::id()).map_err(|e| Error::io("write", &path, e))?;
+        Ok(DaemonLock { _file: file })
+    }
+}
+
+/// Runs the daemon in the foreground until SIGTERM, SIGINT or `m daemon stop`.
+pub fn run(paths: Paths) -> Result<()> {
+    let lock = DaemonLock::acquire(&paths)?;
+    paths::ensure_private_dir(&paths.runtime_dir)?;
+    // Only the lock holder may remove a socket: one left by a crash is stale.
+    let socket = paths.socket();
+    if std::fs::symlink_metadata(&socket).is_ok() {
+        std::fs::remove_file(&socket).map_err(|e| Error::io("remove stale socket", &socket, e))?;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::failure(format!("cannot start the async runtime: {e}")))?;
+    let result = runtime.block_on(serve(paths.clone()));
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    let _ = std::fs::remove_file(&socket);
+    drop(lock);
+    result
+}
+
+async fn serve(paths: Paths) -> Result<()> {
+    let (writer, writer_thread) = Writer::start(&paths.database())?;
+    let shared = Arc::new(Shared {
+        paths: paths.clone(),
+        writer,
+        runs: Mutex::new(HashMap::new()),
+        grace: grace_from_env(),
+        started_at: now(),
+        run_ended: tokio::sync::Notify::new(),
+        shutdown: tokio::sync::Notify::new(),
+    });
+    recover(&shared).await?;
+    let listener = server::listen(&paths.socket())?;
+    tracing::info!(socket = %paths.socket().display(), pid = std::process::id(), "m daemon ready");
+    let accept = tokio::spawn(server::accept_loop(shared.clone(), listener));
+    wait_for_shutdown(&shared).await;
+    tracing::info!("shutting down");
+    accept.abort();
+    let _ = std::fs::remove_file(paths.socket());
+    stop_all_runs(&shared, "the daemon was stopped").await;
+    // The writer ends once every sender is gone; wait so nothing is lost.
+    drop(shared);
+    let _ = tokio::task::spawn_blocking(move || writer_thread.join()).await;
+    Ok(())
+}
+
+fn grace_from_env() -> Duration {
+    std::env::var("M_GRACE_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(Duration::from_millis)
+        .unwrap_or(DEFAULT_GRACE)
+}
+
+async fn wait_for_shutdown(shared: &Shared) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        shared.shutdown.notified().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+        _ = shared.shutdown.notified() => {}
+    }
+}
+
+/// Ends every live run as failed with `reason`, and waits for their agents.
+async fn stop_all_runs(shared: &Arc<Shared>, reason: &str) {
+    let handles: Vec<RunHandle> = shared
+        .runs
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .values()
+        .cloned()
+        .collect();
+    for handle in handles {
+        let _ = handle
+            .control
+            .send(Control::Stop {
+                failure: Some(reason.to_string()),
+            })
+            .await;
+    }
+    let deadline = tokio::time::Instant::now() + shared.grace + Duration::from_secs(5);
+    while !shared.live_runs().is_empty() && tokio::time::Instant::now() < deadline {
+        let _ = tokio::time::timeout(Duration::from_millis(100), shared.run_ended.notified()).await;
+    }
+}
+
+/// No run may stay active without a live agent: at start-up every active run
+/// belongs to a daemon that is gone. What is left of its agent's process
+/// group is killed, and the run fails with the reason.
+async fn recover(shared: &Shared) -> Result<()> {
+    let db = shared.paths.database();
+    let orphans = tokio::task::spawn_blocking(move || -> Result<Vec<(String, Option<i64>)>> {
+        let store = Store::open(&db)?;
+        let runs = store.list_runs(&RunFilter {
+            states: RunState::ACTIVE.to_vec(),
+            ..RunFilter::default()
+        })?;
+        runs.into_iter()
+            .map(|run| Ok((run.id.clone(), store.run_details(&run.id)?.pgid)))
+            .collect()
+    })
+    .await
+    .map_err(|e| Error::failure(format!("recovery crashed: {e}")))??;
+    for (run_id, pgid) in orphans {
+        if let Some(pgid) = pgid {
+            let killed = process::kill_orphans(pgid as i32, &run_id);
+            tracing::warn!(run = %run_id, killed, "killed what was left of the run's agent");
+        }
+        tracing::warn!(run = %run_id, "failing a run left active by a previous daemon");
+        shared
+            .writer
+            .finish_run(
+                &run_id,
+                RunState::Failed,
+                json!({ "reason": "the daemon stopped while the run was active (it crashed or was killed); the agent is gone" }),
+            )
+            .await?;
+    }
+    Ok(())
+}

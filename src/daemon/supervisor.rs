@@ -1,0 +1,511 @@
+//! One supervisor task per run: it makes the workspace, starts the agent
+//! through its adapter, serves the adapter's requests (events, approvals,
+//! questions, review), hears the humans' decisions, and ends the run.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::Shared;
+use crate::agent::{
+    exec, AgentOutcome, AgentRequest, AgentSpec, ApprovalRequest, Decision, InputReply,
+    InputRequest, Launch, RunContext,
+};
+use crate::error::{Error, Result};
+use crate::model::{short_id, ApprovalType, Repo, Run, RunState};
+use crate::protocol::RunOptions;
+use crate::store::{Decided, NewEvent};
+use crate::workspace::{self, Workspace};
+
+/// Messages from request handlers to a live run.
+pub enum Control {
+    /// A decision already committed to the database, for whoever waits on it.
+    Decided {
+        approval_id: String,
+        decision: Decision,
+    },
+    /// A human's answer to the oldest open question.
+    Reply {
+        reply: InputReply,
+        ack: oneshot::Sender<Result<()>>,
+    },
+    /// `m run cancel` (`None`) or daemon shutdown (`Some(reason)`: the run fails).
+    Stop { failure: Option<String> },
+}
+
+/// What handlers hold of a live run.
+#[derive(Clone)]
+pub struct RunHandle {
+    pub requests: mpsc::Sender<AgentRequest>,
+    pub control: mpsc::Sender<Control>,
+}
+
+pub struct StartedRun {
+    pub run: Run,
+    pub repo: Repo,
+    pub agent: AgentSpec,
+    pub base: Option<String>,
+    pub options: RunOptions,
+}
+
+/// Registers the run and spawns its supervisor.
+pub fn spawn(shared: Arc<Shared>, started: StartedRun) {
+    let (requests_tx, requests) = mpsc::channel(256);
+    let (control_tx, control) = mpsc::channel(64);
+    shared
+        .runs
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(
+            started.run.id.clone(),
+            RunHandle {
+                requests: requests_tx.clone(),
+                control: control_tx,
+            },
+        );
+    tokio::spawn(async move {
+        let run_id = started.run.id.clone();
+        let mut supervisor = Supervisor {
+            shared: shared.clone(),
+            run_id: run_id.clone(),
+            options: started.options.clone(),
+            approvals: HashMap::new(),
+            questions: VecDeque::new(),
+            failure: None,
+            cancel: watch::channel(false).0,
+        };
+        supervisor
+            .run(started, requests_tx, requests, control)
+            .await;
+        shared
+            .runs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&run_id);
+        shared.run_ended.notify_waiters();
+    });
+}
+
+struct Supervisor {
+    shared: Arc<Shared>,
+    run_id: String,
+    options: RunOptions,
+    /// Approvals asked and not yet decided, with whoever waits for each.
+    approvals: HashMap<String, oneshot::Sender<Decision>>,
+    /// Open questions, oldest first.
+    questions: VecDeque<oneshot::Sender<InputReply>>,
+    /// Set when the daemon stops under the run: it then fails, saying why.
+    failure: Option<String>,
+    cancel: watch::Sender<bool>,
+}
+
+impl Supervisor {
+    async fn run(
+        &mut self,
+        started: StartedRun,
+        requests_tx: mpsc::Sender<AgentRequest>,
+        mut requests: mpsc::Receiver<AgentRequest>,
+        mut control: mpsc::Receiver<Control>,
+    ) {
+        let workspace = match self.make_workspace(&started).await {
+            Ok(ws) => ws,
+            Err(err) => {
+                let reason = format!("cannot make the workspace: {}", err.message);
+                self.finish(RunState::Failed, json!({ "reason": reason }))
+                    .await;
+                return;
+            }
+        };
+        let launch = Launch {
+            run_id: self.run_id.clone(),
+            prompt: started.run.prompt.clone(),
+            workspace: workspace.path.clone(),
+            env: vec![
+                ("M_RUN_ID".into(), self.run_id.clone()),
+                (
+                    "M_SOCKET".into(),
+                    self.shared.paths.socket().display().to_string(),
+                ),
+                (
+                    "M_HOME".into(),
+                    self.shared.paths.data_dir.display().to_string(),
+                ),
+            ],
+            review: started.options.review,
+        };
+        let ctx = RunContext::new(launch, requests_tx, self.cancel.subscribe());
+        let grace = self.shared.grace;
+        let agent = started.agent.clone();
+        let mut adapter = tokio::spawn(async move {
+            match agent {
+                AgentSpec::Exec { argv } => exec::run(&argv, ctx, grace).await,
+                AgentSpec::Acp { argv, .. } => exec::run(&argv, ctx, grace).await,
+            }
+        });
+        let outcome = loop {
+            tokio::select! {
+                outcome = &mut adapter => break outcome.unwrap_or_else(|e| AgentOutcome::Failed {
+                    reason: format!("the agent adapter crashed: {e}"),
+                    exit_code: None,
+                    stderr_tail: Vec::new(),
+                }),
+                Some(request) = requests.recv() => self.on_request(request, &workspace).await,
+                Some(message) = control.recv() => self.on_control(message).await,
+            }
+        };
+        // Events the agent sent just before it ended are still queued.
+        while let Ok(request) = requests.try_recv() {
+            self.on_request(request, &workspace).await;
+        }
+        self.end(outcome, &workspace).await;
+    }
+
+    async fn make_workspace(&self, started: &StartedRun) -> Result<Workspace> {
+        let paths = self.shared.paths.clone();
+        let run_id = self.run_id.clone();
+        let git_url = started.repo.git_url.clone();
+        let base = started.base.clone();
+        let writer = self.shared.writer.clone();
+        let progress_run = run_id.clone();
+        let handle = tokio::runtime::Handle::current();
+        let ws = tokio::task::spawn_blocking(move || {
+            let mut progress = |line: &str| {
+                let event =
+                    NewEvent::new(&progress_run, "workspace.progress", json!({ "line": line }));
+                handle.block_on(writer.append(vec![event]));
+            };
+            workspace::create(
+                &workspace::WorkspaceRequest {
+                    run_id: &run_id,
+                    git_url: git_url.as_deref(),
+                    base: base.as_deref(),
+                    workspaces_dir: &paths.workspaces(),
+                    mirrors_dir: &paths.mirrors(),
+                },
+                &mut progress,
+            )
+        })
+        .await
+        .map_err(|e| Error::failure(format!("the workspace task crashed: {e}")))??;
+        let writer = &self.shared.writer;
+        writer
+            .set_workspace(&self.run_id, ws.branch.clone(), ws.base_commit.clone())
+            .await?;
+        writer
+            .append(vec![NewEvent::new(
+                &self.run_id,
+                "workspace.ready",
+                json!({ "path": ws.path, "branch": ws.branch, "base_commit": ws.base_commit }),
+            )])
+            .await;
+        Ok(ws)
+    }
+
+    async fn on_request(&mut self, request: AgentRequest, workspace: &Workspace) {
+        let writer = self.shared.writer.clone();
+        match request {
+            AgentRequest::Spawned { pgid } => {
+                if let Err(e) = writer.set_pgid(&self.run_id, Some(pgid as i64)).await {
+                    tracing::error!(run = %self.run_id, "cannot record the agent's process group: {}", e.message);
+                }
+            }
+            AgentRequest::Emit {
+                event_type,
+                data,
+                committed,
+            } => {
+                let event = NewEvent::new(&self.run_id, &event_type, data);
+                match committed {
+                    None => writer.append(vec![event]).await,
+                    Some(ack) => {
+                        let _ = writer.append_committed(vec![event]).await;
+                        let _ = ack.send(());
+                    }
+                }
+            }
+            AgentRequest::Approval { request, reply } => self.ask_approval(request, reply).await,
+            AgentRequest::Input { request, reply } => self.ask_input(request, reply).await,
+            AgentRequest::Review { reply } => match review_request(workspace, &self.run_id).await {
+                Ok(request) => self.ask_approval(request, reply).await,
+                Err(err) => {
+                    let reason = format!("cannot prepare the review: {}", err.message);
+                    self.emit("error", json!({ "message": reason })).await;
+                    let _ = reply.send(Decision::Rejected { reason });
+                }
+            },
+        }
+    }
+
+    async fn emit(&self, event_type: &str, data: Value) {
+        self.shared
+            .writer
+            .append(vec![NewEvent::new(&self.run_id, event_type, data)])
+            .await;
+    }
+
+    async fn ask_approval(&mut self, request: ApprovalRequest, reply: oneshot::Sender<Decision>) {
+        let writer = &self.shared.writer;
+        let approval = match writer
+            .request_approval(&self.run_id, request.approval_type, request.payload.clone())
+            .await
+        {
+            Ok(approval) => approval,
+            Err(err) => {
+                tracing::error!(run = %self.run_id, "cannot record an approval: {}", err.message);
+                let _ = reply.send(Decision::RunEnded);
+                return;
+            }
+        };
+        if let Some(rule) = policy_allows(&self.options, &request) {
+            let decided = Decided {
+                approve: true,
+                reason: Some(format!("auto-approved by policy: {rule}")),
+                by: "policy".into(),
+            };
+            if writer.resolve_approval(&approval.id, decided).await.is_ok() {
+                let _ = reply.send(Decision::Approved { always: false });
+                return;
+            }
+        }
+        self.approvals.insert(approval.id, reply);
+    }
+
+    async fn ask_input(&mut self, request: InputRequest, reply: oneshot::Sender<InputReply>) {
+        let event = NewEvent::new(
+            &self.run_id,
+            "input.requested",
+            json!({ "question": request.question, "schema": request.schema }),
+        )
+        .with_state(RunState::WaitingInput);
+        let state_event = NewEvent::new(
+            &self.run_id,
+            "run.state",
+            json!({ "state": RunState::WaitingInput }),
+        );
+        if let Err(err) = self
+            .shared
+            .writer
+            .append_committed(vec![event, state_event])
+            .await
+        {
+            tracing::error!(run = %self.run_id, "cannot record a question: {}", err.message);
+            let _ = reply.send(InputReply::RunEnded);
+            return;
+        }
+        self.questions.push_back(reply);
+    }
+
+    async fn on_control(&mut self, message: Control) {
+        match message {
+            Control::Decided {
+                approval_id,
+                decision,
+            } => {
+                if let Some(waiter) = self.approvals.remove(&approval_id) {
+                    let _ = waiter.send(decision);
+                }
+            }
+            Control::Reply { reply, ack } => {
+                let Some(waiter) = self.questions.pop_front() else {
+                    let _ = ack.send(Err(Error::conflict(format!(
+                        "run {} is not waiting for input",
+                        short_id(&self.run_id)
+                    ))
+                    .with_hint("`m run show RUN` says what it is waiting for")));
+                    return;
+                };
+                let text = match &reply {
+                    InputReply::Text(text) => Some(text.clone()),
+                    _ => None,
+                };
+                let next = if self.questions.is_empty() && self.approvals.is_empty() {
+                    RunState::Running
+                } else if self.approvals.is_empty() {
+                    RunState::WaitingInput
+                } else {
+                    RunState::WaitingApproval
+                };
+                let events = vec![
+                    NewEvent::new(
+                        &self.run_id,
+                        "input.provided",
+                        json!({ "text": text, "done": reply == InputReply::Done }),
+                    )
+                    .with_state(next),
+                    NewEvent::new(&self.run_id, "run.state", json!({ "state": next })),
+                ];
+                match self.shared.writer.append_committed(events).await {
+                    Ok(_) => {
+                        let _ = waiter.send(reply);
+                        let _ = ack.send(Ok(()));
+                    }
+                    Err(err) => {
+                        self.questions.push_front(waiter);
+                        let _ = ack.send(Err(err));
+                    }
+                }
+            }
+            Control::Stop { failure } => {
+                self.failure = failure;
+                // Whoever waits inside the run (an `m ask` in the agent's
+                // script) hears that the run ended before its process group
+                // is signalled.
+                let waited = !self.approvals.is_empty() || !self.questions.is_empty();
+                for (_, waiter) in self.approvals.drain() {
+                    let _ = waiter.send(Decision::RunEnded);
+                }
+                for waiter in self.questions.drain(..) {
+                    let _ = waiter.send(InputReply::RunEnded);
+                }
+                if waited {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                let _ = self.cancel.send(true);
+            }
+        }
+    }
+
+    /// Commits the work on the run's branch and records how the run ended.
+    async fn end(&mut self, outcome: AgentOutcome, workspace: &Workspace) {
+        for (_, waiter) in self.approvals.drain() {
+            let _ = waiter.send(Decision::RunEnded);
+        }
+        for waiter in self.questions.drain(..) {
+            let _ = waiter.send(InputReply::RunEnded);
+        }
+        let message = format!("m run {}", short_id(&self.run_id));
+        let ws = workspace.clone();
+        match tokio::task::spawn_blocking(move || workspace::commit_all(&ws, &message)).await {
+            Ok(Ok(Some(stat))) => self.emit("workspace.diff", json!(stat)).await,
+            Ok(Ok(None)) => {}
+            Ok(Err(err)) => {
+                self.emit(
+                    "error",
+                    json!({ "message": format!("cannot commit the run's work: {}", err.message) }),
+                )
+                .await
+            }
+            Err(e) => tracing::error!(run = %self.run_id, "the commit task crashed: {e}"),
+        }
+        let (state, data) = match (outcome, self.failure.take()) {
+            (_, Some(reason)) => (RunState::Failed, json!({ "reason": reason })),
+            (AgentOutcome::Completed, None) => (
+                RunState::Completed,
+                json!({ "reason": "the agent finished" }),
+            ),
+            (AgentOutcome::Cancelled, None) => {
+                (RunState::Cancelled, json!({ "reason": "cancelled" }))
+            }
+            (
+                AgentOutcome::Failed {
+                    reason,
+                    exit_code,
+                    stderr_tail,
+                },
+                None,
+            ) => (
+                RunState::Failed,
+                json!({ "reason": reason, "exit_code": exit_code, "stderr_tail": stderr_tail }),
+            ),
+        };
+        self.finish(state, data).await;
+    }
+
+    async fn finish(&self, state: RunState, data: Value) {
+        if let Err(err) = self
+            .shared
+            .writer
+            .finish_run(&self.run_id, state, data)
+            .await
+        {
+            tracing::error!(run = %self.run_id, "cannot record the end of the run: {}", err.message);
+        }
+    }
+}
+
+/// Auto-approval: by type, or for commands by an allowed prefix of whole words.
+fn policy_allows(options: &RunOptions, request: &ApprovalRequest) -> Option<String> {
+    if options.auto_approve.contains(&request.approval_type) {
+        return Some(format!("--auto-approve {}", request.approval_type));
+    }
+    if request.approval_type != ApprovalType::Command {
+        return None;
+    }
+    let command = request.payload.get("command").and_then(Value::as_str)?;
+    let words: Vec<&str> = command.split_whitespace().collect();
+    options.allow_commands.iter().find_map(|allowed| {
+        let prefix: Vec<&str> = allowed.split_whitespace().collect();
+        (!prefix.is_empty() && words.starts_with(&prefix)).then(|| format!("--allow '{allowed}'"))
+    })
+}
+
+/// Large patches are cut in the approval's payload; git keeps them whole.
+const REVIEW_PATCH_LIMIT: usize = 256 * 1024;
+
+async fn review_request(workspace: &Workspace, run_id: &str) -> Result<ApprovalRequest> {
+    let ws = workspace.clone();
+    let message = format!("m run {}", short_id(run_id));
+    let (stat, patch) = tokio::task::spawn_blocking(move || -> Result<_> {
+        let stat = workspace::commit_all(&ws, &message)?;
+        let patch = workspace::diff(&ws, false)?;
+        Ok((stat, patch))
+    })
+    .await
+    .map_err(|e| Error::failure(format!("the review task crashed: {e}")))??;
+    let truncated = patch.len() > REVIEW_PATCH_LIMIT;
+    let mut cut = REVIEW_PATCH_LIMIT.min(patch.len());
+    while !patch.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    Ok(ApprovalRequest {
+        approval_type: ApprovalType::Diff,
+        payload: json!({
+            "title": "review the run's changes",
+            "stat": stat,
+            "patch": &patch[..cut],
+            "truncated": truncated,
+        }),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn command(cmd: &str) -> ApprovalRequest {
+        ApprovalRequest {
+            approval_type: ApprovalType::Command,
+            payload: json!({ "command": cmd }),
+        }
+    }
+
+    #[test]
+    fn command_rules_match_whole_leading_words() {
+        let options = RunOptions {
+            allow_commands: vec!["cargo test".into(), "git status".into()],
+            ..RunOptions::default()
+        };
+        assert!(policy_allows(&options, &command("cargo test --all")).is_some());
+        assert!(policy_allows(&options, &command("git status")).is_some());
+        assert!(policy_allows(&options, &command("cargo testx")).is_none());
+        assert!(policy_allows(&options, &command("cargo publish")).is_none());
+        assert!(policy_allows(&options, &command("rm -rf / ; cargo test")).is_none());
+    }
+
+    #[test]
+    fn types_can_be_approved_wholesale() {
+        let options = RunOptions {
+            auto_approve: vec![ApprovalType::Generic],
+            ..RunOptions::default()
+        };
+        let generic = ApprovalRequest {
+            approval_type: ApprovalType::Generic,
+            payload: json!({}),
+        };
+        assert!(policy_allows(&options, &generic).is_some());
+        assert!(policy_allows(&options, &command("ls")).is_none());
+    }
+}

@@ -1,0 +1,245 @@
+//! The daemon's one writer. Every change to runs, events and approvals goes
+//! through this thread, which groups whatever operations are waiting into one
+//! transaction (group commit: a chatty agent costs few fsyncs), then answers
+//! each caller and publishes the committed events to followers.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde_json::Value;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::error::{Error, Result};
+use crate::model::{Approval, ApprovalType, Event, Run, RunState};
+use crate::store::{Decided, NewEvent, NewRun, Store};
+
+/// How many operations one transaction takes at most.
+const MAX_BATCH: usize = 512;
+/// Operations waiting for the writer; senders wait when it is full, which is
+/// how a flood of output is slowed to the disk's pace.
+const QUEUE: usize = 1024;
+/// Committed events kept for followers that fall behind (they then read the
+/// rest from the database).
+const HUB_CAPACITY: usize = 4096;
+
+type Reply<T> = oneshot::Sender<Result<T>>;
+
+enum Op {
+    Append(Vec<NewEvent>, Option<Reply<Vec<Event>>>),
+    CreateRun(String, Box<NewRun>, Reply<Run>),
+    SetWorkspace(String, Option<String>, Option<String>, Reply<()>),
+    SetPgid(String, Option<i64>, Reply<()>),
+    SetState(String, RunState, Option<String>, Reply<Vec<Event>>),
+    RequestApproval(String, ApprovalType, Value, Reply<Approval>),
+    ResolveApproval(String, Decided, Reply<Approval>),
+    FinishRun(String, RunState, Value, Reply<Vec<Event>>),
+}
+
+#[derive(Clone)]
+pub struct Writer {
+    ops: mpsc::Sender<Op>,
+    hub: broadcast::Sender<Arc<Event>>,
+}
+
+impl Writer {
+    /// Starts the writer thread on its own connection to the database.
+    pub fn start(db: &Path) -> Result<(Writer, std::thread::JoinHandle<()>)> {
+        let store = Store::open(db)?;
+        let (ops, rx) = mpsc::channel(QUEUE);
+        let (hub, _) = broadcast::channel(HUB_CAPACITY);
+        let publish = hub.clone();
+        let thread = std::thread::Builder::new()
+            .name("m-writer".into())
+            .spawn(move || write_loop(store, rx, publish))
+            .map_err(|e| Error::failure(format!("cannot start the writer thread: {e}")))?;
+        Ok((Writer { ops, hub }, thread))
+    }
+
+    /// Live committed events, for followers.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.hub.subscribe()
+    }
+
+    async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Op) -> Result<T> {
+        let (tx, rx) = oneshot::channel();
+        self.ops.send(make(tx)).await.map_err(|_| stopped())?;
+        rx.await.map_err(|_| stopped())?
+    }
+
+    /// Appends without waiting for the commit (ordering is kept: one queue).
+    pub async fn append(&self, events: Vec<NewEvent>) {
+        let _ = self.ops.send(Op::Append(events, None)).await;
+    }
+
+    pub async fn append_committed(&self, events: Vec<NewEvent>) -> Result<Vec<Event>> {
+        self.call(|r| Op::Append(events, Some(r))).await
+    }
+
+    pub async fn create_run(&self, id: String, new: NewRun) -> Result<Run> {
+        self.call(|r| Op::CreateRun(id, Box::new(new), r)).await
+    }
+
+    pub async fn set_workspace(
+        &self,
+        run_id: &str,
+        branch: Option<String>,
+        base: Option<String>,
+    ) -> Result<()> {
+        self.call(|r| Op::SetWorkspace(run_id.to_string(), branch, base, r))
+            .await
+    }
+
+    pub async fn set_pgid(&self, run_id: &str, pgid: Option<i64>) -> Result<()> {
+        self.call(|r| Op::SetPgid(run_id.to_string(), pgid, r))
+            .await
+    }
+
+    pub async fn set_state(
+        &self,
+        run_id: &str,
+        state: RunState,
+        reason: Option<String>,
+    ) -> Result<Vec<Event>> {
+        self.call(|r| Op::SetState(run_id.to_string(), state, reason, r))
+            .await
+    }
+
+    pub async fn request_approval(
+        &self,
+        run_id: &str,
+        approval_type: ApprovalType,
+        payload: Value,
+    ) -> Result<Approval> {
+        self.call(|r| Op::RequestApproval(run_id.to_string(), approval_type, payload, r))
+            .await
+    }
+
+    pub async fn resolve_approval(&self, approval_id: &str, decided: Decided) -> Result<Approval> {
+        self.call(|r| Op::ResolveApproval(approval_id.to_string(), decided, r))
+            .await
+    }
+
+    pub async fn finish_run(
+        &self,
+        run_id: &str,
+        state: RunState,
+        data: Value,
+    ) -> Result<Vec<Event>> {
+        self.call(|r| Op::FinishRun(run_id.to_string(), state, data, r))
+            .await
+    }
+}
+
+fn stopped() -> Error {
+    Error::failure("the daemon's writer has stopped")
+        .with_hint("see the daemon log (`m daemon status`)")
+}
+
+fn write_loop(mut store: Store, mut rx: mpsc::Receiver<Op>, hub: broadcast::Sender<Arc<Event>>) {
+    let mut ops = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.blocking_recv() {
+        ops.push(first);
+        while ops.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(op) => ops.push(op),
+                Err(_) => break,
+            }
+        }
+        commit_batch(&mut store, &mut ops, &hub);
+    }
+}
+
+/// A reply to send once the batch is committed (never before: a decision
+/// or event must be durable before anyone hears of it).
+type Pending = Box<dyn FnOnce(Option<&Error>)>;
+
+fn commit_batch(store: &mut Store, ops: &mut Vec<Op>, hub: &broadcast::Sender<Arc<Event>>) {
+    let mut replies: Vec<Pending> = Vec::with_capacity(ops.len());
+    let outcome = store.batch().and_then(|mut batch| {
+        for op in ops.drain(..) {
+            replies.push(apply(&mut batch, op));
+        }
+        batch.commit()
+    });
+    match outcome {
+        Ok(events) => {
+            for reply in replies {
+                reply(None);
+            }
+            for event in events {
+                let _ = hub.send(Arc::new(event));
+            }
+        }
+        Err(err) => {
+            tracing::error!("a write to the database failed: {}", err.message);
+            for reply in replies {
+                reply(Some(&err));
+            }
+            // Operations that never reached a batch (it failed to begin).
+            for op in ops.drain(..) {
+                fail(op, &err);
+            }
+        }
+    }
+}
+
+fn deferred<T: Send + 'static>(reply: Reply<T>, result: Result<T>) -> Pending {
+    Box::new(move |commit_error: Option<&Error>| {
+        let result = match commit_error {
+            Some(err) => Err(Error::new(err.kind, err.message.clone())),
+            None => result,
+        };
+        let _ = reply.send(result);
+    })
+}
+
+fn apply(batch: &mut crate::store::Batch<'_>, op: Op) -> Pending {
+    match op {
+        Op::Append(events, reply) => {
+            let result = batch.append(&events);
+            if let Err(err) = &result {
+                tracing::error!("cannot append {} event(s): {}", events.len(), err.message);
+            }
+            match reply {
+                Some(reply) => deferred(reply, result),
+                None => Box::new(|_| {}),
+            }
+        }
+        Op::CreateRun(id, new, reply) => deferred(reply, batch.create_run(&id, *new)),
+        Op::SetWorkspace(id, branch, base, reply) => deferred(
+            reply,
+            batch.set_workspace(&id, branch.as_deref(), base.as_deref()),
+        ),
+        Op::SetPgid(id, pgid, reply) => deferred(reply, batch.set_pgid(&id, pgid)),
+        Op::SetState(id, state, reason, reply) => {
+            deferred(reply, batch.set_state(&id, state, reason.as_deref()))
+        }
+        Op::RequestApproval(id, t, payload, reply) => {
+            deferred(reply, batch.request_approval(&id, t, payload))
+        }
+        Op::ResolveApproval(id, decided, reply) => {
+            deferred(reply, batch.resolve_approval(&id, &decided))
+        }
+        Op::FinishRun(id, state, data, reply) => {
+            deferred(reply, batch.finish_run(&id, state, data))
+        }
+    }
+}
+
+fn fail(op: Op, err: &Error) {
+    fn e<T>(err: &Error) -> Result<T> {
+        Err(Error::new(err.kind, err.message.clone()))
+    }
+    match op {
+        Op::Append(_, reply) => {
+            if let Some(r) = reply {
+                let _ = r.send(e(err));
+            }
+        }
+        Op::CreateRun(_, _, r) => drop(r.send(e(err))),
+        Op::SetWorkspace(_, _, _, r) | Op::SetPgid(_, _, r) => drop(r.send(e(err))),
+        Op::SetState(_, _, _, r) | Op::FinishRun(_, _, _, r) => drop(r.send(e(err))),
+        Op::RequestApproval(_, _, _, r) => drop(r.send(e(err))),
+        Op::ResolveApproval(_, _, r) => drop(r.send(e(err))),
+    }
+}

@@ -1,0 +1,256 @@
+//! The socket protocol between clients and the daemon: newline-delimited
+//! JSON frames. Each connection starts with a `hello` each way, then carries
+//! one request and its response (or, for `follow`, a stream of events).
+//! Ids in requests are full ids: clients resolve prefixes from the database.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::agent::AgentSpec;
+use crate::error::{Error, ErrorKind};
+use crate::model::{Approval, ApprovalType, Event, Run, RunState};
+
+/// Bumped on any incompatible change to the frames below.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// The program version, also exchanged in `hello`: a client replaces an
+/// idle daemon of another build.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// No frame may be longer; a longer one costs its connection.
+pub const MAX_FRAME: usize = 1 << 20;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hello {
+    pub protocol: u32,
+    pub version: String,
+}
+
+impl Hello {
+    pub fn ours() -> Hello {
+        Hello {
+            protocol: PROTOCOL_VERSION,
+            version: VERSION.to_string(),
+        }
+    }
+}
+
+/// Options of a run, fixed when it starts (stored in `run_details.options`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RunOptions {
+    /// Hold the run for a diff approval when the agent finishes well.
+    pub review: bool,
+    /// Approval types decided by policy without a human.
+    pub auto_approve: Vec<ApprovalType>,
+    /// Command prefixes approved by policy (`cargo test`, `git status`).
+    pub allow_commands: Vec<String>,
+    /// ACP: complete at the first end of turn instead of waiting for more.
+    pub once: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Request {
+    /// The daemon's health: pid, uptime, version, active runs.
+    Status,
+    StartRun {
+        repo_id: String,
+        prompt: String,
+        agent: AgentSpec,
+        base: Option<String>,
+        #[serde(default)]
+        options: RunOptions,
+    },
+    CancelRun {
+        run_id: String,
+    },
+    /// Streams the run's events after `since`, then live ones, then `end`.
+    /// Without a run: live events of every run, until the client leaves.
+    Follow {
+        run_id: Option<String>,
+        since: i64,
+    },
+    /// Approve or reject a pending approval.
+    Decide {
+        approval_id: String,
+        approve: bool,
+        reason: Option<String>,
+        #[serde(default)]
+        always: bool,
+    },
+    /// Answer a run waiting for input (`done` ends a conversational run).
+    Reply {
+        run_id: String,
+        text: Option<String>,
+        #[serde(default)]
+        done: bool,
+    },
+    /// From inside a run: ask for an approval and wait for the decision.
+    AskApproval {
+        run_id: String,
+        approval_type: ApprovalType,
+        payload: Value,
+    },
+    /// From inside a run: ask a question and wait for the answer.
+    AskInput {
+        run_id: String,
+        question: String,
+    },
+    /// Stop the daemon (its runs end as failed, saying why).
+    Shutdown,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Response {
+    Ok,
+    Error {
+        kind: ErrorKindName,
+        message: String,
+        hint: Option<String>,
+    },
+    Status(DaemonStatus),
+    Run {
+        run: Run,
+    },
+    Event {
+        event: Event,
+    },
+    /// The followed run ended (or was already over); no more frames follow.
+    End {
+        state: RunState,
+    },
+    Decided {
+        approval: Approval,
+    },
+    /// The answer to `ask_approval`.
+    Decision {
+        approved: bool,
+        reason: Option<String>,
+        /// The run ended before anyone decided.
+        run_ended: bool,
+    },
+    /// The answer to `ask_input`.
+    Answer {
+        text: Option<String>,
+        run_ended: bool,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DaemonStatus {
+    pub pid: u32,
+    pub version: String,
+    pub protocol: u32,
+    pub started_at: i64,
+    pub socket: String,
+    pub active_runs: Vec<String>,
+}
+
+/// Error kinds as they travel on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKindName {
+    Failure,
+    Usage,
+    NotFound,
+    Conflict,
+    DaemonUnavailable,
+    Database,
+}
+
+impl From<ErrorKind> for ErrorKindName {
+    fn from(kind: ErrorKind) -> Self {
+        match kind {
+            ErrorKind::Failure | ErrorKind::OutputClosed => ErrorKindName::Failure,
+            ErrorKind::Usage => ErrorKindName::Usage,
+            ErrorKind::NotFound => ErrorKindName::NotFound,
+            ErrorKind::Conflict => ErrorKindName::Conflict,
+            ErrorKind::DaemonUnavailable => ErrorKindName::DaemonUnavailable,
+            ErrorKind::Database => ErrorKindName::Database,
+        }
+    }
+}
+
+impl From<ErrorKindName> for ErrorKind {
+    fn from(kind: ErrorKindName) -> Self {
+        match kind {
+            ErrorKindName::Failure => ErrorKind::Failure,
+            ErrorKindName::Usage => ErrorKind::Usage,
+            ErrorKindName::NotFound => ErrorKind::NotFound,
+            ErrorKindName::Conflict => ErrorKind::Conflict,
+            ErrorKindName::DaemonUnavailable => ErrorKind::DaemonUnavailable,
+            ErrorKindName::Database => ErrorKind::Database,
+        }
+    }
+}
+
+impl From<&Error> for Response {
+    fn from(err: &Error) -> Self {
+        Response::Error {
+            kind: err.kind.into(),
+            message: err.message.clone(),
+            hint: err.hint.clone(),
+        }
+    }
+}
+
+impl Response {
+    /// Turns an error frame back into the error it was.
+    pub fn into_result(self) -> Result<Response, Error> {
+        match self {
+            Response::Error {
+                kind,
+                message,
+                hint,
+            } => {
+                let err = Error::new(kind.into(), message);
+                Err(match hint {
+                    Some(hint) => err.with_hint(hint),
+                    None => err,
+                })
+            }
+            other => Ok(other),
+        }
+    }
+}
+
+/// Encodes a frame as one line.
+pub fn encode(frame: &impl Serialize) -> Vec<u8> {
+    let mut line = serde_json::to_vec(frame).unwrap_or_default();
+    line.push(b'\n');
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_tagged_by_type() {
+        let json = serde_json::to_value(Request::CancelRun {
+            run_id: "abc".into(),
+        })
+        .unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"type": "cancel_run", "run_id": "abc"})
+        );
+        let back: Request = serde_json::from_value(json).unwrap();
+        assert_eq!(
+            back,
+            Request::CancelRun {
+                run_id: "abc".into()
+            }
+        );
+    }
+
+    #[test]
+    fn error_frames_keep_kind_message_and_hint() {
+        let err = Error::conflict("busy").with_hint("wait");
+        let frame = Response::from(&err);
+        let back = frame.into_result().unwrap_err();
+        assert_eq!(back.kind, ErrorKind::Conflict);
+        assert_eq!(back.message, "busy");
+        assert_eq!(back.hint.as_deref(), Some("wait"));
+    }
+}

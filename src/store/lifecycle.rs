@@ -1,0 +1,390 @@
+//! The transactions of a run's life: created, events appended, approvals
+//! asked and decided, finished. Each keeps the run's state, its approvals and
+//! its event log in agreement, because each commits all of them or nothing.
+//!
+//! They run inside a [`Batch`]: the daemon's writer groups whatever operations
+//! are waiting into one IMMEDIATE transaction (one fsync for many), each in
+//! its own savepoint, so an operation that fails undoes only itself.
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use serde_json::{json, Value};
+
+use super::approvals::{
+    get_approval_tx, insert_approval_tx, pending_approval_ids_tx, resolve_approval_tx,
+};
+use super::events::append_events_tx;
+use super::runs::NewRun;
+use super::{db_error, NewEvent, Store};
+use crate::error::{Error, Result};
+use crate::model::{now, short_id, Approval, ApprovalState, ApprovalType, Event, Run, RunState};
+
+/// The reason recorded on approvals left pending when their run ends.
+pub const RUN_ENDED: &str = "run ended";
+
+/// A human's (or the policy's) decision on an approval.
+#[derive(Debug, Clone)]
+pub struct Decided {
+    pub approve: bool,
+    pub reason: Option<String>,
+    /// "human", or "policy" for auto-approval rules.
+    pub by: String,
+}
+
+pub struct Batch<'a> {
+    tx: rusqlite::Transaction<'a>,
+    path: std::path::PathBuf,
+    committed_events: Vec<Event>,
+}
+
+impl Store {
+    pub fn batch(&mut self) -> Result<Batch<'_>> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| db_error(&path, "write to", e))?;
+        Ok(Batch {
+            tx,
+            path,
+            committed_events: Vec::new(),
+        })
+    }
+}
+
+impl Batch<'_> {
+    /// Runs one operation in a savepoint; its events are kept for
+    /// publishing only if it succeeds.
+    fn op<T>(
+        &mut self,
+        f: impl FnOnce(&Connection, &std::path::Path) -> Result<(T, Vec<Event>)>,
+    ) -> Result<T> {
+        let path = self.path.clone();
+        let sp = self
+            .tx
+            .savepoint()
+            .map_err(|e| db_error(&path, "write to", e))?;
+        let (value, events) = f(&sp, &path)?;
+        sp.commit().map_err(|e| db_error(&path, "write to", e))?;
+        self.committed_events.extend(events);
+        Ok(value)
+    }
+
+    /// Commits every successful operation; returns their events in order.
+    pub fn commit(self) -> Result<Vec<Event>> {
+        self.tx
+            .commit()
+            .map_err(|e| db_error(&self.path, "write to", e))?;
+        Ok(self.committed_events)
+    }
+
+    pub fn append(&mut self, events: &[NewEvent]) -> Result<Vec<Event>> {
+        self.op(|conn, path| {
+            let stored =
+                append_events_tx(conn, events).map_err(|e| db_error(path, "write to", e))?;
+            Ok((stored.clone(), stored))
+        })
+    }
+
+    /// Inserts a run in state `running` with its `run.created` event,
+    /// unless its repo already has an active run (the seed's rule, checked
+    /// in the same transaction as the insert).
+    pub fn create_run(&mut self, id: &str, new: NewRun) -> Result<Run> {
+        self.op(|conn, path| {
+            let db = |e| db_error(path, "write to", e);
+            let active: Option<String> = conn
+                .query_row(
+                    "SELECT id FROM runs WHERE repo_id = ?1
+                     AND state IN ('running', 'waiting_input', 'waiting_approval') LIMIT 1",
+                    [&new.repo_id],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db)?;
+            if let Some(active) = active {
+                return Err(Error::conflict(format!(
+                    "the repo already has an active run {}",
+                    short_id(&active)
+                ))
+                .with_hint(format!(
+                    "wait for it (`m run wait {0}`) or cancel it (`m run cancel {0}`)",
+                    short_id(&active)
+                )));
+            }
+            let at = now();
+            let run = Run {
+                id: id.to_string(),
+                repo_id: new.repo_id.clone(),
+                prompt: new.prompt.clone(),
+                state: RunState::Running,
+                workspace_path: new.workspace_path.clone(),
+                created_at: at,
+                updated_at: at,
+            };
+            conn.execute(
+                "INSERT INTO runs (id, repo_id, prompt, state, workspace_path, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    run.id,
+                    run.repo_id,
+                    run.prompt,
+                    run.state.as_str(),
+                    run.workspace_path,
+                    run.created_at,
+                    run.updated_at
+                ],
+            )
+            .map_err(db)?;
+            let d = &new.details;
+            conn.execute(
+                "INSERT INTO run_details (run_id, agent, options, branch, base_commit, pgid)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    run.id,
+                    d.agent.to_string(),
+                    d.options.to_string(),
+                    d.branch,
+                    d.base_commit,
+                    d.pgid
+                ],
+            )
+            .map_err(db)?;
+            let created = NewEvent::new(
+                &run.id,
+                "run.created",
+                json!({
+                    "repo_id": run.repo_id,
+                    "prompt": run.prompt,
+                    "agent": d.agent,
+                    "options": d.options,
+                    "workspace_path": run.workspace_path,
+                }),
+            );
+            let events = append_events_tx(conn, &[created]).map_err(db)?;
+            Ok((run, events))
+        })
+    }
+
+    /// Records what the workspace became once made.
+    pub fn set_workspace(
+        &mut self,
+        run_id: &str,
+        branch: Option<&str>,
+        base_commit: Option<&str>,
+    ) -> Result<()> {
+        self.op(|conn, path| {
+            conn.execute(
+                "UPDATE run_details SET branch = ?2, base_commit = ?3 WHERE run_id = ?1",
+                params![run_id, branch, base_commit],
+            )
+            .map_err(|e| db_error(path, "write to", e))?;
+            Ok(((), Vec::new()))
+        })
+    }
+
+    pub fn set_pgid(&mut self, run_id: &str, pgid: Option<i64>) -> Result<()> {
+        self.op(|conn, path| {
+            conn.execute(
+                "UPDATE run_details SET pgid = ?2 WHERE run_id = ?1",
+                params![run_id, pgid],
+            )
+            .map_err(|e| db_error(path, "write to", e))?;
+            Ok(((), Vec::new()))
+        })
+    }
+
+    /// Moves an active run to another active state with a `run.state` event.
+    pub fn set_state(
+        &mut self,
+        run_id: &str,
+        state: RunState,
+        reason: Option<&str>,
+    ) -> Result<Vec<Event>> {
+        self.op(|conn, path| {
+            let current = active_state(conn, path, run_id)?;
+            if current == state {
+                return Ok((Vec::new(), Vec::new()));
+            }
+            let event = NewEvent::new(
+                run_id,
+                "run.state",
+                json!({ "state": state, "reason": reason }),
+            )
+            .with_state(state);
+            let events =
+                append_events_tx(conn, &[event]).map_err(|e| db_error(path, "write to", e))?;
+            Ok((events.clone(), events))
+        })
+    }
+
+    /// Records a pending approval with its `approval.requested` event; the
+    /// run waits for it.
+    pub fn request_approval(
+        &mut self,
+        run_id: &str,
+        approval_type: ApprovalType,
+        payload: Value,
+    ) -> Result<Approval> {
+        self.op(|conn, path| {
+            let db = |e| db_error(path, "write to", e);
+            let current = active_state(conn, path, run_id)?;
+            let id = crate::model::new_id();
+            let mut new = vec![NewEvent::new(
+                run_id,
+                "approval.requested",
+                json!({ "approval_id": id, "approval_type": approval_type, "payload": payload }),
+            )];
+            if current != RunState::WaitingApproval {
+                new.push(
+                    NewEvent::new(
+                        run_id,
+                        "run.state",
+                        json!({ "state": RunState::WaitingApproval }),
+                    )
+                    .with_state(RunState::WaitingApproval),
+                );
+            }
+            let events = append_events_tx(conn, &new).map_err(db)?;
+            let approval = Approval {
+                id,
+                run_id: run_id.to_string(),
+                event_id: events[0].id.clone(),
+                approval_type,
+                state: ApprovalState::Pending,
+                payload: Some(payload),
+                rejection_reason: None,
+                created_at: events[0].created_at,
+                resolved_at: None,
+            };
+            insert_approval_tx(conn, &approval).map_err(db)?;
+            Ok((approval, events))
+        })
+    }
+
+    /// Decides a pending approval. Deciding one already decided is a
+    /// conflict that says how and when. When the run has no pending approval
+    /// left, it goes back to `running`.
+    pub fn resolve_approval(&mut self, approval_id: &str, decided: &Decided) -> Result<Approval> {
+        self.op(|conn, path| {
+            let db = |e| db_error(path, "write to", e);
+            let approval = get_approval_tx(conn, approval_id)
+                .map_err(db)?
+                .ok_or_else(|| Error::not_found(format!("no approval with id '{approval_id}'")))?;
+            if approval.state != ApprovalState::Pending {
+                return Err(already_decided(&approval));
+            }
+            let state = if decided.approve {
+                ApprovalState::Approved
+            } else {
+                ApprovalState::Rejected
+            };
+            let at = now();
+            resolve_approval_tx(conn, approval_id, state, decided.reason.as_deref(), at)
+                .map_err(db)?;
+            let mut new = vec![NewEvent::new(
+                &approval.run_id,
+                "approval.resolved",
+                json!({
+                    "approval_id": approval_id,
+                    "state": state,
+                    "reason": decided.reason,
+                    "by": decided.by,
+                }),
+            )];
+            let still_pending = pending_approval_ids_tx(conn, &approval.run_id).map_err(db)?;
+            let run_state = run_state(conn, path, &approval.run_id)?;
+            if still_pending.is_empty() && run_state == RunState::WaitingApproval {
+                new.push(
+                    NewEvent::new(
+                        &approval.run_id,
+                        "run.state",
+                        json!({ "state": RunState::Running }),
+                    )
+                    .with_state(RunState::Running),
+                );
+            }
+            let events = append_events_tx(conn, &new).map_err(db)?;
+            let approval = get_approval_tx(conn, approval_id)
+                .map_err(db)?
+                .ok_or_else(|| Error::not_found(format!("no approval with id '{approval_id}'")))?;
+            Ok((approval, events))
+        })
+    }
+
+    /// Ends a run: its pending approvals are rejected ("run ended"), a
+    /// `run.finished` event records how it ended, and the final state is set.
+    pub fn finish_run(
+        &mut self,
+        run_id: &str,
+        state: RunState,
+        mut data: Value,
+    ) -> Result<Vec<Event>> {
+        debug_assert!(state.is_final());
+        self.op(|conn, path| {
+            let db = |e| db_error(path, "write to", e);
+            let current = run_state(conn, path, run_id)?;
+            if current.is_final() {
+                return Err(Error::conflict(format!(
+                    "run {} has already ended ({current})",
+                    short_id(run_id)
+                )));
+            }
+            let at = now();
+            let mut new = Vec::new();
+            for id in pending_approval_ids_tx(conn, run_id).map_err(db)? {
+                resolve_approval_tx(conn, &id, ApprovalState::Rejected, Some(RUN_ENDED), at).map_err(db)?;
+                new.push(NewEvent::new(
+                    run_id,
+                    "approval.resolved",
+                    json!({ "approval_id": id, "state": ApprovalState::Rejected, "reason": RUN_ENDED, "by": "m" }),
+                ));
+            }
+            if let Value::Object(map) = &mut data {
+                map.insert("state".into(), json!(state));
+            }
+            new.push(NewEvent::new(run_id, "run.finished", data).with_state(state));
+            let events = append_events_tx(conn, &new).map_err(db)?;
+            conn.execute("UPDATE run_details SET pgid = NULL WHERE run_id = ?1", [run_id])
+                .map_err(db)?;
+            Ok((events.clone(), events))
+        })
+    }
+}
+
+fn run_state(conn: &Connection, path: &std::path::Path, run_id: &str) -> Result<RunState> {
+    let state: Option<String> = conn
+        .query_row("SELECT state FROM runs WHERE id = ?1", [run_id], |r| {
+            r.get(0)
+        })
+        .optional()
+        .map_err(|e| db_error(path, "read", e))?;
+    let state = state.ok_or_else(|| Error::not_found(format!("no run with id '{run_id}'")))?;
+    state.parse()
+}
+
+fn active_state(conn: &Connection, path: &std::path::Path, run_id: &str) -> Result<RunState> {
+    let state = run_state(conn, path, run_id)?;
+    if state.is_final() {
+        return Err(Error::conflict(format!(
+            "run {} has already ended ({state})",
+            short_id(run_id)
+        )));
+    }
+    Ok(state)
+}
+
+fn already_decided(approval: &Approval) -> Error {
+    let when = approval
+        .resolved_at
+        .map(|at| crate::model::relative_time(at, now()))
+        .unwrap_or_default();
+    let reason = approval
+        .rejection_reason
+        .as_deref()
+        .map(|r| format!(" (reason: {r})"))
+        .unwrap_or_default();
+    Error::conflict(format!(
+        "approval {} was already {} {when}{reason}",
+        short_id(&approval.id),
+        approval.state
+    ))
+}

@@ -1,0 +1,196 @@
+//! Helpers shared by the integration tests: a private M_HOME per test, a
+//! clean environment, real git repositories, and the real `m` binary.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+pub struct TestEnv {
+    pub dir: TempDir,
+    pub home: PathBuf,
+}
+
+impl TestEnv {
+    pub fn new() -> TestEnv {
+        let dir = tempfile::Builder::new()
+            .prefix("m-test")
+            .tempdir()
+            .expect("temp dir");
+        let home = dir.path().join("m");
+        TestEnv { dir, home }
+    }
+
+    /// `m` with a clean environment: only what the test sets.
+    pub fn m(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_m"));
+        self.clean_env(&mut cmd);
+        cmd
+    }
+
+    pub fn clean_env(&self, cmd: &mut Command) {
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .env("M_HOME", &self.home)
+            .env("M_GRACE_MS", "1000")
+            .env("NO_COLOR", "1")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "Test")
+            .env("GIT_AUTHOR_EMAIL", "test@example.com")
+            .env("GIT_COMMITTER_NAME", "Test")
+            .env("GIT_COMMITTER_EMAIL", "test@example.com");
+    }
+
+    /// Runs `m ARGS`, returning its output whatever the exit code.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.m().args(args).output().expect("run m")
+    }
+
+    /// Runs `m ARGS` and expects success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "m {args:?} failed with {:?}\nstdout: {}\nstderr: {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs `m ARGS`, expects exit `code`; returns stderr.
+    pub fn fails(&self, args: &[&str], code: i32) -> String {
+        let out = self.run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "m {args:?}: expected exit {code}\nstdout: {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        serde_json::from_str(&self.ok(args)).expect("valid JSON")
+    }
+
+    /// A git repository with one commit, inside the test's directory.
+    pub fn git_repo(&self, name: &str) -> PathBuf {
+        let repo = self.dir.path().join(name);
+        std::fs::create_dir_all(&repo).unwrap();
+        self.git(&repo, &["init", "-q", "-b", "main"]);
+        std::fs::write(repo.join("README"), "hello\n").unwrap();
+        self.git(&repo, &["add", "."]);
+        self.git(&repo, &["commit", "-q", "-m", "init"]);
+        repo
+    }
+
+    pub fn git(&self, dir: &Path, args: &[&str]) -> String {
+        let mut cmd = Command::new("git");
+        self.clean_env(&mut cmd);
+        let out = cmd.current_dir(dir).args(args).output().expect("run git");
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Writes an executable shell script for use as an agent.
+    pub fn script(&self, name: &str, body: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    /// Registers a fresh git repo under `name`; returns its path.
+    pub fn repo(&self, name: &str) -> PathBuf {
+        let path = self.git_repo(name);
+        self.ok(&["repo", "add", path.to_str().unwrap(), "--name", name]);
+        path
+    }
+
+    /// Starts a run of `script` on `repo`; returns the run id.
+    pub fn start(&self, repo: &str, prompt: &str, script: &Path) -> String {
+        self.ok(&[
+            "run",
+            "start",
+            "-r",
+            repo,
+            prompt,
+            "--",
+            script.to_str().unwrap(),
+        ])
+        .trim()
+        .to_string()
+    }
+
+    pub fn run_state(&self, run: &str) -> String {
+        self.json(&["run", "show", run, "--json"])["state"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// Waits until the run is in `state` (polling the database).
+    pub fn wait_state(&self, run: &str, state: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let now = self.run_state(run);
+            if now == state {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "run {run} stayed {now}, expected {state}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn events(&self, run: &str) -> Vec<serde_json::Value> {
+        self.ok(&["events", run, "--json"])
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("event JSON"))
+            .collect()
+    }
+
+    pub fn daemon_pid(&self) -> Option<i32> {
+        std::fs::read_to_string(self.home.join("daemon.lock"))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+    }
+}
+
+impl Drop for TestEnv {
+    /// Never leave a daemon (or its agents) behind.
+    fn drop(&mut self) {
+        if self.home.join("run").join("m.sock").exists() {
+            let _ = self
+                .m()
+                .args(["daemon", "stop"])
+                .env("M_NO_AUTOSTART", "1")
+                .output();
+        }
+    }
+}
+
+/// Whether a process is alive (and not a zombie).
+pub fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit(')')
+            .next()
+            .map(|rest| rest.trim_start().starts_with('Z'))
+            .unwrap_or(false),
+        Err(_) => false,
+    }
+}

@@ -1,0 +1,510 @@
+//! The daemon through the real binary: runs of shell-script agents in git
+//! worktrees, events, follow, cancel, races, crashes and recovery.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::{alive, TestEnv};
+
+fn finished(events: &[serde_json::Value]) -> &serde_json::Value {
+    events
+        .iter()
+        .rev()
+        .find(|e| e["type"] == "run.finished")
+        .expect("a run.finished event")
+}
+
+#[test]
+fn a_script_that_edits_files_completes_and_its_commit_is_on_the_run_branch() {
+    let env = TestEnv::new();
+    let repo = env.repo("api");
+    let agent = env.script(
+        "agent.sh",
+        r#"echo "prompt: $M_PROMPT"; echo "new" > created.txt; echo "more" >> README; echo done"#,
+    );
+    let run = env.start("api", "tidy up", &agent);
+    let out = env.m().args(["events", &run, "--follow"]).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("prompt: tidy up"), "{text}");
+
+    assert_eq!(env.run_state(&run), "completed");
+    let events = env.events(&run);
+    let seqs: Vec<i64> = events.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    assert_eq!(
+        seqs,
+        (1..=events.len() as i64).collect::<Vec<_>>(),
+        "gapless from 1"
+    );
+    let diff = events
+        .iter()
+        .find(|e| e["type"] == "workspace.diff")
+        .expect("workspace.diff");
+    assert_eq!(diff["data"]["files"], 2);
+    assert_eq!(diff["data"]["insertions"], 2);
+
+    let branch = format!("m/{}", &run[..8]);
+    let files = env.git(&repo, &["show", "--name-only", "--format=", &branch]);
+    assert!(
+        files.contains("created.txt") && files.contains("README"),
+        "{files}"
+    );
+    // The user's own checkout is untouched.
+    assert!(!repo.join("created.txt").exists());
+    assert!(env.ok(&["run", "diff", &run]).contains("+new"));
+}
+
+#[test]
+fn a_failing_script_fails_with_its_stderr_tail_and_follow_says_so() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let agent = env.script(
+        "agent.sh",
+        "echo working; echo 'cannot find fixture' >&2; exit 3",
+    );
+    let run = env.start("api", "break", &agent);
+    let out = env.m().args(["events", &run, "--follow"]).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(10),
+        "follow exits 10 for a failed run"
+    );
+    assert_eq!(env.run_state(&run), "failed");
+    let events = env.events(&run);
+    let end = finished(&events);
+    assert_eq!(end["data"]["exit_code"], 3);
+    assert_eq!(end["data"]["stderr_tail"][0], "cannot find fixture");
+    assert!(end["data"]["reason"].as_str().unwrap().contains("status 3"));
+}
+
+#[test]
+fn a_missing_agent_command_fails_the_run_with_a_reason() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let run = env.ok(&["run", "start", "-r", "api", "x", "--", "/nonexistent/agent"]);
+    let run = run.trim();
+    env.fails(&["run", "wait", run], 10);
+    let events = env.events(run);
+    let reason = finished(&events)["data"]["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(reason.contains("/nonexistent/agent"), "{reason}");
+}
+
+#[test]
+fn cancel_stops_the_whole_process_group_within_the_grace_period() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let pids = env.dir.path().join("pids");
+    // A child that ignores SIGTERM must still go (SIGKILL after the grace).
+    let agent = env.script(
+        "agent.sh",
+        &format!(
+            "sh -c 'trap \"\" TERM; echo $$ >> {0}; while true; do sleep 0.1; done' &\necho $$ >> {0}\necho started\nwait",
+            pids.display()
+        ),
+    );
+    let run = env.start("api", "sleep", &agent);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::read_to_string(&pids)
+        .map(|s| s.lines().count())
+        .unwrap_or(0)
+        < 2
+    {
+        assert!(Instant::now() < deadline, "agent did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let started = Instant::now();
+    let out = env.ok(&["run", "cancel", &run]);
+    assert!(out.contains("cancelled"), "{out}");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(env.run_state(&run), "cancelled");
+    for pid in std::fs::read_to_string(&pids).unwrap().lines() {
+        let pid: i32 = pid.trim().parse().unwrap();
+        assert!(!alive(pid), "process {pid} survived the cancel");
+    }
+    // Cancelling again is a conflict.
+    env.fails(&["run", "cancel", &run], 4);
+}
+
+#[test]
+fn a_second_start_on_a_busy_repo_is_a_conflict_naming_the_active_run() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let agent = env.script("agent.sh", "sleep 30");
+    let run = env.start("api", "one", &agent);
+    let err = env.fails(&["run", "start", "-r", "api", "two", "--", "true"], 4);
+    assert!(err.contains(&run[..8]), "{err}");
+    env.ok(&["run", "cancel", &run]);
+}
+
+#[test]
+fn ten_racing_starts_on_one_repo_make_exactly_one_run() {
+    let env = TestEnv::new();
+    env.repo("api");
+    env.ok(&["daemon", "start"]);
+    let agent = env.script("agent.sh", "sleep 30");
+    let children: Vec<_> = (0..10)
+        .map(|i| {
+            env.m()
+                .args([
+                    "run",
+                    "start",
+                    "-r",
+                    "api",
+                    &format!("race {i}"),
+                    "--",
+                    agent.to_str().unwrap(),
+                ])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let codes: Vec<i32> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap().status.code().unwrap())
+        .collect();
+    assert_eq!(codes.iter().filter(|&&c| c == 0).count(), 1, "{codes:?}");
+    assert_eq!(codes.iter().filter(|&&c| c == 4).count(), 9, "{codes:?}");
+    let runs = env.json(&["run", "list", "--json"]);
+    assert_eq!(runs.as_array().unwrap().len(), 1);
+    env.ok(&["run", "cancel", runs[0]["id"].as_str().unwrap()]);
+}
+
+#[test]
+fn a_hundred_thousand_lines_reach_a_follower_once_each_in_order() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let agent = env.script("agent.sh", "seq 1 100000");
+    let run = env.start("api", "count", &agent);
+    let mut follower = env
+        .m()
+        .args(["events", &run, "--follow", "--json", "--type", "output"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut expected = 1u64;
+    for line in BufReader::new(follower.stdout.take().unwrap()).lines() {
+        let event: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+        if event["data"]["stream"] != "stdout" {
+            continue;
+        }
+        for l in event["data"]["lines"].as_array().unwrap() {
+            assert_eq!(l.as_str().unwrap(), expected.to_string());
+            expected += 1;
+        }
+    }
+    assert_eq!(expected, 100_001);
+    assert_eq!(follower.wait().unwrap().code(), Some(0));
+    // Batched under the flood: far fewer events than lines.
+    let events = env.events(&run);
+    assert!(
+        events.len() < 50_000,
+        "{} events for 100k lines",
+        events.len()
+    );
+}
+
+#[test]
+fn follow_with_since_resumes_exactly_after_that_event() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let gate = env.dir.path().join("gate");
+    let agent = env.script(
+        "agent.sh",
+        &format!(
+            "echo one; echo two; while [ ! -e {} ]; do sleep 0.05; done; echo three",
+            gate.display()
+        ),
+    );
+    let run = env.start("api", "resume", &agent);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while env
+        .events(&run)
+        .iter()
+        .filter(|e| e["type"] == "output")
+        .count()
+        < 1
+    {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let before = env.events(&run);
+    let since = before.last().unwrap()["seq"].as_i64().unwrap();
+    std::fs::write(&gate, "").unwrap();
+    let out = env.ok(&[
+        "events",
+        &run,
+        "--follow",
+        "--json",
+        "--since",
+        &since.to_string(),
+    ]);
+    let seqs: Vec<i64> = out
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    let all = env.events(&run);
+    let expected: Vec<i64> = all
+        .iter()
+        .map(|e| e["seq"].as_i64().unwrap())
+        .filter(|&s| s > since)
+        .collect();
+    assert_eq!(seqs, expected);
+    assert!(out.contains("three"));
+}
+
+#[test]
+fn a_killed_daemon_leaves_no_agent_and_the_restart_fails_the_run() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let pids = env.dir.path().join("pids");
+    let agent = env.script(
+        "agent.sh",
+        &format!(
+            "sleep 300 &\necho $! >> {0}\necho $$ >> {0}\nwait",
+            pids.display()
+        ),
+    );
+    let run = env.start("api", "long", &agent);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::read_to_string(&pids)
+        .map(|s| s.lines().count())
+        .unwrap_or(0)
+        < 2
+    {
+        assert!(Instant::now() < deadline, "agent did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let daemon = env.daemon_pid().expect("daemon pid");
+    unsafe { libc::kill(daemon, libc::SIGKILL) };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while alive(daemon) {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The next command that needs the daemon starts a new one, which recovers.
+    env.ok(&["daemon", "start"]);
+    assert_eq!(env.run_state(&run), "failed");
+    let events = env.events(&run);
+    let reason = finished(&events)["data"]["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(reason.contains("daemon stopped"), "{reason}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    for pid in std::fs::read_to_string(&pids).unwrap().lines() {
+        let pid: i32 = pid.trim().parse().unwrap();
+        while alive(pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(!alive(pid), "agent process {pid} survived the daemon");
+    }
+}
+
+#[test]
+fn sigterm_fails_active_runs_with_a_reason_and_releases_socket_and_lock() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let agent = env.script("agent.sh", "trap '' TERM; while true; do sleep 0.1; done");
+    let run = env.start("api", "stubborn", &agent);
+    let daemon = env.daemon_pid().unwrap();
+    unsafe { libc::kill(daemon, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while alive(daemon) {
+        assert!(Instant::now() < deadline, "daemon did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!env.home.join("run/m.sock").exists(), "socket left behind");
+    assert_eq!(env.run_state(&run), "failed");
+    let events = env.events(&run);
+    assert!(finished(&events)["data"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("daemon was stopped"));
+    // The lock is free: a new daemon starts.
+    env.ok(&["daemon", "start"]);
+}
+
+#[test]
+fn a_stale_socket_does_not_block_and_a_second_daemon_is_refused() {
+    let env = TestEnv::new();
+    let run_dir = env.home.join("run");
+    std::fs::create_dir_all(&run_dir).unwrap();
+    std::fs::set_permissions(&env.home, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::set_permissions(&run_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    // A socket file nobody listens on, as a crash leaves it.
+    let stale = std::os::unix::net::UnixListener::bind(run_dir.join("m.sock")).unwrap();
+    drop(stale);
+    env.ok(&["daemon", "start"]);
+    let err = env.fails(&["daemon", "run"], 4);
+    assert!(err.contains("already running"), "{err}");
+    let socket = std::fs::metadata(run_dir.join("m.sock")).unwrap();
+    assert_eq!(socket.mode() & 0o777, 0o600);
+    assert_eq!(std::fs::metadata(&run_dir).unwrap().mode() & 0o777, 0o700);
+}
+
+#[test]
+fn twenty_racing_clients_start_one_daemon() {
+    let env = TestEnv::new();
+    let children: Vec<_> = (0..20)
+        .map(|_| {
+            env.m()
+                .args(["daemon", "start"])
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut pids = std::collections::HashSet::new();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        pids.insert(text.trim().to_string());
+    }
+    assert_eq!(pids.len(), 1, "{pids:?}");
+}
+
+#[test]
+fn without_autostart_a_missing_daemon_is_a_clear_error() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let out = env
+        .m()
+        .env("M_NO_AUTOSTART", "1")
+        .args(["run", "start", "-r", "api", "x", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no m daemon is running") && err.contains("m daemon start"),
+        "{err}"
+    );
+    // Nothing was half-made.
+    assert!(env
+        .json(&["run", "list", "--json"])
+        .as_array()
+        .unwrap()
+        .is_empty());
+    env.fails(&["daemon", "status"], 5);
+}
+
+#[test]
+fn a_socket_directory_that_others_can_reach_is_refused() {
+    let env = TestEnv::new();
+    let run_dir = env.home.join("run");
+    std::fs::create_dir_all(&run_dir).unwrap();
+    std::fs::set_permissions(&run_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let err = env.fails(&["daemon", "run"], 1);
+    assert!(
+        err.contains("refusing to use") && err.contains("chmod 700"),
+        "{err}"
+    );
+
+    let env = TestEnv::new();
+    let elsewhere = env.dir.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::set_permissions(&elsewhere, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::create_dir_all(&env.home).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, env.home.join("run")).unwrap();
+    let err = env.fails(&["daemon", "run"], 1);
+    assert!(err.contains("symbolic link"), "{err}");
+}
+
+#[test]
+fn a_remote_repository_gets_a_mirror_and_a_worktree_from_it() {
+    let env = TestEnv::new();
+    let origin = env.git_repo("origin");
+    let bare = env.dir.path().join("origin.git");
+    env.git(
+        env.dir.path(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            origin.to_str().unwrap(),
+            bare.to_str().unwrap(),
+        ],
+    );
+    let url = format!("file://{}", bare.display());
+    env.ok(&["repo", "add", &url, "--name", "remote"]);
+    let agent = env.script("agent.sh", "test -f README && echo change > new.txt");
+    let run = env.start("remote", "edit", &agent);
+    env.fails(&["run", "wait", &run], 0);
+    let mirrors: Vec<_> = std::fs::read_dir(env.home.join("mirrors"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".git")
+        })
+        .collect();
+    assert_eq!(mirrors.len(), 1);
+    assert!(env.ok(&["run", "diff", &run, "--stat"]).contains("new.txt"));
+}
+
+#[test]
+fn a_bad_base_fails_the_run_with_gits_message_and_leaves_nothing() {
+    let env = TestEnv::new();
+    let repo = env.repo("api");
+    let run = env.ok(&[
+        "run",
+        "start",
+        "-r",
+        "api",
+        "x",
+        "--base=--upload-pack=evil",
+        "--",
+        "true",
+    ]);
+    let run = run.trim();
+    env.fails(&["run", "wait", run], 10);
+    let events = env.events(run);
+    let reason = finished(&events)["data"]["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(reason.contains("workspace"), "{reason}");
+    let branches = env.git(&repo, &["branch", "--list", "m/*"]);
+    assert!(branches.trim().is_empty(), "{branches}");
+    assert!(!env.home.join("workspaces").join(run).exists());
+}
+
+#[test]
+fn run_rm_removes_the_workspace_but_keeps_an_unmerged_branch() {
+    let env = TestEnv::new();
+    let repo = env.repo("api");
+    let agent = env.script("agent.sh", "echo x > x.txt");
+    let run = env.start("api", "edit", &agent);
+    env.fails(&["run", "wait", &run], 0);
+    let out = env.ok(&["run", "rm", &run]);
+    assert!(out.contains("kept"), "{out}");
+    assert!(!env.home.join("workspaces").join(&run).exists());
+    let branches = env.git(&repo, &["branch", "--list", "m/*"]);
+    assert!(branches.contains(&run[..8]), "{branches}");
+    env.fails(&["run", "show", &run], 3);
+}
