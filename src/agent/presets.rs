@@ -13,7 +13,7 @@ pub struct Preset {
     pub argv: &'static [&'static str],
     /// What the agent is, for `m agents`.
     pub about: &'static str,
-    /// How to install the command, shown when it is missing.
+    /// The command that installs it, shown when it is missing.
     pub install: &'static str,
 }
 
@@ -46,7 +46,7 @@ pub const PRESETS: &[Preset] = &[
         name: "goose",
         argv: &["goose", "acp"],
         about: "Block's goose",
-        install: "brew install block-goose-cli (or see https://block.github.io/goose/docs/getting-started/installation)",
+        install: "curl -fsSL https://github.com/aaif-goose/goose/releases/download/stable/download_cli.sh | bash",
     },
     Preset {
         name: "qwen",

@@ -226,8 +226,8 @@ fn failed(reason: String, exit_code: Option<i32>, stderr_tail: Vec<String>) -> A
 fn missing_agent(program: &str, preset: Option<&str>) -> String {
     match (preset, preset.and_then(presets::find)) {
         (_, Some(p)) => format!(
-            "the {} agent is not installed: '{program}' is not on PATH; install it with `{}`, \
-             or set the {} agent's command in config",
+            "the {} agent is not installed: '{program}' is not on PATH; install it with: {} \
+             (or set the {} agent's command in config)",
             p.name, p.install, p.name
         ),
         (Some(name), None) => format!("the {name} agent's command '{program}' is not on PATH"),
@@ -1202,6 +1202,7 @@ impl Driver {
         Fut: Future<Output = Answer> + Send + 'static,
     {
         let (key, task) = self.spawn_human(work);
+        self.waits.retain(|t| !t.is_finished());
         self.waits.push(task);
         key
     }
