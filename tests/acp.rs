@@ -6,6 +6,8 @@
 
 #![cfg(feature = "test-agents")]
 
+mod common;
+
 use std::collections::VecDeque;
 use std::path::Path;
 use std::time::Duration;
@@ -628,4 +630,164 @@ async fn a_missing_agent_says_how_to_install_it() {
         "{reason}"
     );
     assert!(record.pgid.is_none());
+}
+
+/// Through the real binary: what a user of `m run start --acp` sees.
+mod through_the_binary {
+    use super::common::TestEnv;
+
+    const FAKE: &str = env!("CARGO_BIN_EXE_fake-acp-agent");
+
+    fn start(env: &TestEnv, scenario: &str, extra: &[&str]) -> String {
+        let mut args = vec!["run", "start", "-r", "api", "do the thing", "--acp"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--", FAKE, scenario]);
+        env.ok(&args).trim().to_string()
+    }
+
+    fn messages(env: &TestEnv, run: &str) -> String {
+        env.events(run)
+            .iter()
+            .filter(|e| e["type"] == "agent.message")
+            .map(|e| e["data"]["text"].as_str().unwrap_or("").to_string())
+            .collect::<Vec<_>>()
+            .join("|")
+    }
+
+    #[test]
+    fn a_diff_approval_rejected_with_a_reason_reaches_the_agent_as_its_next_prompt() {
+        let env = TestEnv::new();
+        let repo = env.repo("api");
+        std::fs::write(repo.join("greeting.txt"), "hello\nworld\n").unwrap();
+        env.git(&repo, &["add", "."]);
+        env.git(&repo, &["commit", "-q", "-m", "greeting"]);
+        let run = start(&env, "diff", &[]);
+        env.fails(&["run", "wait", &run], 12);
+        let listed = env.ok(&["approvals"]);
+        assert!(listed.contains("diff"), "{listed}");
+        let shown = env.ok(&["approval", "show", &run]);
+        assert!(
+            shown.contains("-world") && shown.contains("+there"),
+            "{shown}"
+        );
+        env.ok(&["reject", &run, "--reason", "keep the world"]);
+        // The turn ends; the reason is the next prompt; then the agent waits.
+        env.fails(&["run", "wait", &run], 13);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !messages(&env, &run).contains("keep the world") {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{}",
+                messages(&env, &run)
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            env.fails(&["run", "wait", &run], 13);
+        }
+        env.ok(&["run", "done", &run]);
+        env.fails(&["run", "wait", &run], 0);
+        let approval = env.json(&["approvals", "--run", &run, "--state", "all", "--json"]);
+        assert_eq!(approval[0]["state"], "rejected");
+        assert_eq!(approval[0]["rejection_reason"], "keep the world");
+    }
+
+    #[test]
+    fn an_approved_command_and_a_second_turn_then_done() {
+        let env = TestEnv::new();
+        env.repo("api");
+        let run = start(&env, "command", &[]);
+        env.fails(&["run", "wait", &run], 12);
+        assert!(env
+            .ok(&["approval", "show", &run])
+            .contains("cargo test --quiet"));
+        env.ok(&["approve", &run]);
+        env.fails(&["run", "wait", &run], 13);
+        assert!(
+            messages(&env, &run).contains("allow_once"),
+            "{}",
+            messages(&env, &run)
+        );
+        env.ok(&["reply", &run, "and now the docs"]);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !messages(&env, &run).contains("you said: and now the docs") {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{}",
+                messages(&env, &run)
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        env.fails(&["run", "wait", &run], 13);
+        env.ok(&["run", "done", &run]);
+        env.fails(&["run", "wait", &run], 0);
+        let types: Vec<String> = env
+            .events(&run)
+            .iter()
+            .map(|e| e["type"].as_str().unwrap().to_string())
+            .collect();
+        for expected in [
+            "agent.session",
+            "agent.prompt",
+            "tool.call",
+            "approval.requested",
+            "agent.turn",
+            "input.provided",
+            "run.finished",
+        ] {
+            assert!(
+                types.iter().any(|t| t == expected),
+                "no {expected} in {types:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn once_completes_at_the_first_turn_end_and_work_is_committed() {
+        let env = TestEnv::new();
+        let repo = env.repo("api");
+        let run = start(&env, "basic", &["--once"]);
+        env.fails(&["run", "wait", &run], 0);
+        let branch = format!("m/{}", &run[..8]);
+        let files = env.git(&repo, &["show", "--name-only", "--format=", &branch]);
+        assert!(files.contains("notes.txt"), "{files}");
+    }
+
+    #[test]
+    fn cancel_while_a_permission_is_pending_ends_the_run_cancelled() {
+        let env = TestEnv::new();
+        env.repo("api");
+        let run = start(&env, "cancel", &[]);
+        env.fails(&["run", "wait", &run], 12);
+        env.ok(&["run", "cancel", &run]);
+        assert_eq!(env.run_state(&run), "cancelled");
+        assert!(env
+            .json(&["approvals", "--json"])
+            .as_array()
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn a_preset_whose_command_is_missing_says_how_to_install_it() {
+        let env = TestEnv::new();
+        env.repo("api");
+        let out = env
+            .m()
+            .env("PATH", "/usr/bin:/bin")
+            .args(["run", "start", "-r", "api", "--agent", "claude", "fix it"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(3));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("claude-agent-acp") && err.contains("npm install"),
+            "{err}"
+        );
+        let err = env.fails(&["run", "start", "-r", "api", "--agent", "nope", "x"], 2);
+        assert!(
+            err.contains("claude, codex, gemini, opencode, goose, qwen"),
+            "{err}"
+        );
+        let agents = env.json(&["agents", "--json"]);
+        assert_eq!(agents.as_array().unwrap().len(), 6);
+    }
 }

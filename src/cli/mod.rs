@@ -1,6 +1,7 @@
 //! The command line: clap types, and one file per command (a folder per
 //! group). `run` parses nothing; it dispatches a parsed [`Cli`].
 
+mod agents;
 mod approval;
 pub(crate) mod approvals;
 mod ask;
@@ -66,6 +67,8 @@ pub enum Command {
     /// Register, list and remove phones that get notifications.
     #[command(subcommand)]
     Device(device::DeviceCommand),
+    /// The agents m can start by name, and whether each is installed.
+    Agents(agents::AgentsArgs),
     /// The daemon, active runs and pending approvals at a glance.
     Status(status::StatusArgs),
     /// Run, start, stop or check the background daemon that owns the agents.
@@ -102,6 +105,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Reply(args) => reply::run(&ctx, args),
         Command::Ask(cmd) => ask::run(&ctx, cmd),
         Command::Device(cmd) => device::run(&ctx, cmd),
+        Command::Agents(args) => agents::run(&ctx, args),
         Command::Status(args) => status::run(&ctx, args),
         Command::Daemon(cmd) => daemon::run(&ctx, cmd),
     }

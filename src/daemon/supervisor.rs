@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::Shared;
 use crate::agent::{
-    exec, AgentOutcome, AgentRequest, AgentSpec, ApprovalRequest, Decision, InputReply,
+    acp, exec, AgentOutcome, AgentRequest, AgentSpec, ApprovalRequest, Decision, InputReply,
     InputRequest, Launch, RunContext,
 };
 use crate::error::{Error, ErrorKind, Result};
@@ -139,10 +139,20 @@ impl Supervisor {
         let ctx = RunContext::new(launch, requests_tx, self.cancel.subscribe());
         let grace = self.shared.grace;
         let agent = started.agent.clone();
+        let (once, review) = (started.options.once, started.options.review);
         let mut adapter = tokio::spawn(async move {
             match agent {
                 AgentSpec::Exec { argv } => exec::run(&argv, ctx, grace).await,
-                AgentSpec::Acp { argv, .. } => exec::run(&argv, ctx, grace).await,
+                AgentSpec::Acp { argv, preset } => {
+                    let options = acp::AcpOptions {
+                        once,
+                        review,
+                        grace,
+                        preset,
+                        ..acp::AcpOptions::default()
+                    };
+                    acp::run(&argv, ctx, options).await
+                }
             }
         });
         let outcome = loop {

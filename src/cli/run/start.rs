@@ -2,7 +2,7 @@ use std::io::{IsTerminal, Read};
 
 use clap::Args;
 
-use crate::agent::AgentSpec;
+use crate::agent::{presets, AgentSpec};
 use crate::cli::follow::{follow_run, Until};
 use crate::cli::Ctx;
 use crate::client::Client;
@@ -40,7 +40,18 @@ pub struct StartArgs {
     /// Print the run as JSON instead of its id.
     #[arg(long)]
     pub json: bool,
-    /// The agent command and its arguments, after `--`.
+    /// Run a known agent over the Agent Client Protocol (see `m agents`):
+    /// claude, codex, gemini, opencode, goose, qwen.
+    #[arg(long, short = 'a', value_name = "NAME", conflicts_with = "acp")]
+    pub agent: Option<String>,
+    /// The command after `--` speaks the Agent Client Protocol.
+    #[arg(long)]
+    pub acp: bool,
+    /// ACP agents: complete at the first end of turn instead of waiting for a reply.
+    #[arg(long)]
+    pub once: bool,
+    /// The agent command and its arguments, after `--` (any command, or with
+    /// --acp an ACP agent; with --agent, replaces the preset's command).
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
 }
@@ -69,24 +80,18 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
         ))
         .with_hint("put long instructions in a file in the repo and point the prompt at it"));
     }
-    if args.command.is_empty() {
-        return Err(Error::usage("no agent command was given").with_hint(
-            "put the command after `--`: m run start -r REPO \"PROMPT\" -- ./agent.sh",
-        ));
-    }
+    let agent = agent_spec(&args)?;
     let repo = ctx.store()?.find_repo(&args.repo)?;
     let request = Request::StartRun {
         repo_id: repo.id.clone(),
         prompt,
-        agent: AgentSpec::Exec {
-            argv: args.command.clone(),
-        },
+        agent,
         base: args.base.clone(),
         options: RunOptions {
             review: args.review,
             auto_approve: args.auto_approve.clone(),
             allow_commands: args.allow_commands.clone(),
-            once: false,
+            once: args.once,
         },
     };
     let run = match Client::connect(&ctx.paths)?.request(&request)? {
@@ -121,4 +126,40 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
         return Ok(state.exit_code());
     }
     Ok(exit::OK)
+}
+
+/// How the agent is started: a preset, an ACP command, or any command.
+fn agent_spec(args: &StartArgs) -> Result<AgentSpec> {
+    if let Some(name) = &args.agent {
+        let override_argv = (!args.command.is_empty()).then_some(args.command.as_slice());
+        let argv = presets::command(name, override_argv)?;
+        if !presets::is_installed(&argv) {
+            let install = presets::find(name).map(|p| p.install).unwrap_or_default();
+            return Err(Error::not_found(format!(
+                "the {name} agent's command '{}' is not on PATH",
+                argv[0]
+            ))
+            .with_hint(format!("install it: {install}")));
+        }
+        return Ok(AgentSpec::Acp {
+            preset: Some(name.clone()),
+            argv,
+        });
+    }
+    if args.command.is_empty() {
+        return Err(Error::usage("no agent was given").with_hint(
+            "name one with --agent (see `m agents`), or put a command after `--`: \
+             m run start -r REPO \"PROMPT\" -- ./agent.sh",
+        ));
+    }
+    Ok(if args.acp {
+        AgentSpec::Acp {
+            preset: None,
+            argv: args.command.clone(),
+        }
+    } else {
+        AgentSpec::Exec {
+            argv: args.command.clone(),
+        }
+    })
 }
