@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod error;
 pub mod model;
+pub mod notify;
 pub mod paths;
 pub mod store;
 pub mod agent;

@@ -5,6 +5,7 @@ mod approvals;
 mod devices;
 mod events;
 mod migrations;
+pub(crate) mod notifications;
 mod repos;
 mod runs;
 
@@ -19,6 +20,7 @@ use crate::error::{Error, ErrorKind, Result};
 
 pub use events::NewEvent;
 pub use migrations::LATEST_VERSION;
+pub use notifications::{AttemptEnd, DeliveryOutcome, OutboxEntry, TargetRecord};
 pub use repos::NewRepo;
 pub use approvals::ApprovalFilter;
 pub use runs::{NewRun, RunDetails, RunFilter};

@@ -1,0 +1,499 @@
+//! The dispatcher the daemon owns: it delivers the outbox to every target,
+//! applies what each answer means, and keeps a health summary.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::json;
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+
+use super::apns::{build_push, ApnsSender, PushSender};
+use super::command::run_hook;
+use super::config::{CommandSettings, NotifyConfig, WebhookSettings};
+use super::message::webhook_body;
+use super::retry::{Clock, RetryPolicy, SystemClock};
+use super::webhook::WebhookClient;
+use super::{BoxFuture, Outcome};
+use crate::error::Result;
+use crate::model::{DeviceInfo, Notification, Trigger};
+use crate::store::{AttemptEnd, DeliveryOutcome, OutboxEntry, Store, TargetRecord};
+
+/// Notifications delivered per pass over the outbox.
+const BATCH: u32 = 50;
+/// The longest the delivery loop sleeps without looking at the outbox.
+const MAX_IDLE: Duration = Duration::from_secs(60);
+/// The pause after the store failed, before trying again.
+const ERROR_PAUSE: Duration = Duration::from_secs(5);
+/// How long delivered and failed notifications are kept.
+const KEEP_FINISHED_SECS: i64 = 30 * 24 * 60 * 60;
+
+/// Whether push notifications can be sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum ApnsStatus {
+    /// No `[notify.apns]` section.
+    #[default]
+    NotConfigured,
+    Ready,
+    /// Configured, but the configuration or the key is wrong: no push is
+    /// sent until it is fixed and the daemon restarted.
+    Unavailable { error: String },
+}
+
+/// For `m status` and `m doctor`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct NotifyHealth {
+    pub apns: ApnsStatus,
+    /// Webhooks and hook commands in use (invalid ones are left out).
+    pub webhooks: usize,
+    pub commands: usize,
+    pub redact: bool,
+    /// Configuration problems found at start; each left a sink out.
+    pub problems: Vec<String>,
+    /// Targets delivered, retried, failed (dropped or out of retries) and
+    /// devices removed since the dispatcher was made.
+    pub delivered: u64,
+    pub retried: u64,
+    pub failed: u64,
+    pub pruned: u64,
+    /// The latest delivery failure or store error.
+    pub last_error: Option<String>,
+}
+
+impl NotifyHealth {
+    /// False when something configured does not work.
+    pub fn is_healthy(&self) -> bool {
+        self.problems.is_empty() && !matches!(self.apns, ApnsStatus::Unavailable { .. })
+    }
+}
+
+/// What one pass over the outbox did, counted in notifications.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryReport {
+    pub delivered: usize,
+    pub retrying: usize,
+    pub failed: usize,
+}
+
+/// How the test notification went for one sink (`m notify test`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TestResult {
+    pub sink: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+/// Where one notification goes.
+#[derive(Debug, Clone)]
+enum Target {
+    Apns(DeviceInfo),
+    Webhook(WebhookSettings),
+    Command(CommandSettings),
+}
+
+impl Target {
+    /// How the outbox remembers that this target is done.
+    fn key(&self) -> String {
+        match self {
+            Target::Apns(device) => format!("apns:{}", device.token),
+            Target::Webhook(hook) => format!("webhook:{}", hook.name),
+            Target::Command(command) => format!("command:{}", command.name),
+        }
+    }
+
+    /// How people see it in logs and `m notify test`.
+    fn label(&self) -> String {
+        match self {
+            Target::Apns(device) => {
+                let token = &device.token[..device.token.len().min(12)];
+                match &device.name {
+                    Some(name) => format!("APNs {name} ({}, {token}…)", device.env),
+                    None => format!("APNs device {token}… ({})", device.env),
+                }
+            }
+            Target::Webhook(hook) => format!("webhook {}", hook.name),
+            Target::Command(command) => format!("command {}", command.name),
+        }
+    }
+}
+
+/// Delivers notifications. Made once by the daemon from `[notify]`; a bad
+/// configuration never stops it: what is wrong is logged and reported by
+/// [`Dispatcher::health`], and the other sinks work on.
+pub struct Dispatcher {
+    redact: bool,
+    push: Option<Arc<dyn PushSender>>,
+    apns_events: Vec<Trigger>,
+    webhooks: Vec<WebhookSettings>,
+    commands: Vec<CommandSettings>,
+    http: WebhookClient,
+    clock: Arc<dyn Clock>,
+    retry: RetryPolicy,
+    health: Mutex<NotifyHealth>,
+}
+
+impl Dispatcher {
+    /// Validates the configuration and makes the senders (reading the APNs
+    /// key). Problems are logged as warnings and kept for [`Self::health`].
+    pub fn from_config(config: &NotifyConfig) -> Dispatcher {
+        let (settings, problems) = config.validate_lenient();
+        let mut problems: Vec<String> = problems.into_iter().map(|p| p.message).collect();
+        let mut push: Option<Arc<dyn PushSender>> = None;
+        let apns = match (&config.apns, &settings.apns) {
+            (None, _) => ApnsStatus::NotConfigured,
+            (Some(_), None) => ApnsStatus::Unavailable {
+                error: problems
+                    .iter()
+                    .find(|p| p.contains("notify.apns"))
+                    .cloned()
+                    .unwrap_or_else(|| "invalid [notify.apns] settings".to_string()),
+            },
+            (Some(_), Some(apns)) => match ApnsSender::new(apns) {
+                Ok(sender) => {
+                    push = Some(Arc::new(sender));
+                    ApnsStatus::Ready
+                }
+                Err(e) => {
+                    problems.push(e.message.clone());
+                    ApnsStatus::Unavailable { error: e.message }
+                }
+            },
+        };
+        for problem in &problems {
+            tracing::warn!("notifications: {problem}");
+        }
+        let apns_events = match &settings.apns {
+            Some(apns) => apns.events.clone(),
+            None => settings.events.clone(),
+        };
+        let health = NotifyHealth {
+            apns,
+            webhooks: settings.webhooks.len(),
+            commands: settings.commands.len(),
+            redact: settings.redact,
+            problems,
+            ..NotifyHealth::default()
+        };
+        Dispatcher {
+            redact: settings.redact,
+            push,
+            apns_events,
+            webhooks: settings.webhooks,
+            commands: settings.commands,
+            http: WebhookClient::new(),
+            clock: Arc::new(SystemClock),
+            retry: RetryPolicy::default(),
+            health: Mutex::new(health),
+        }
+    }
+
+    /// Sends pushes through `sender` instead of APNs (tests, other push
+    /// services); it gets the events `[notify.apns] events` allows, or all
+    /// of `[notify] events`.
+    pub fn with_push_sender(mut self, sender: Arc<dyn PushSender>) -> Dispatcher {
+        self.push = Some(sender);
+        self.lock_health().apns = ApnsStatus::Ready;
+        self
+    }
+
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Dispatcher {
+        self.clock = clock;
+        self
+    }
+
+    pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Dispatcher {
+        self.retry = retry;
+        self
+    }
+
+    pub fn health(&self) -> NotifyHealth {
+        self.lock_health().clone()
+    }
+
+    /// The delivery loop: delivers what is due, then sleeps until the next
+    /// retry is due, `wake` is notified (the daemon does so after queuing a
+    /// notification) or a minute has passed. It never returns; the daemon
+    /// drops it to stop, which loses nothing (the outbox is durable and a
+    /// target interrupted mid-delivery is tried again).
+    pub async fn run(&self, mut store: Store, wake: Arc<Notify>) {
+        let cutoff = self.clock.now() - KEEP_FINISHED_SECS;
+        if let Err(e) = store.delete_finished_notifications(cutoff) {
+            self.note_error(format!("cannot forget old notifications: {}", e.message));
+        }
+        loop {
+            let pause = match self.deliver_due(&mut store).await {
+                Ok(_) => match store.next_notification_due() {
+                    Ok(Some(at)) => {
+                        let wait = (at - self.clock.now()).max(0) as u64;
+                        Duration::from_secs(wait).min(MAX_IDLE)
+                    }
+                    Ok(None) => MAX_IDLE,
+                    Err(e) => {
+                        self.note_error(e.message);
+                        ERROR_PAUSE
+                    }
+                },
+                Err(e) => {
+                    self.note_error(format!("cannot deliver notifications: {}", e.message));
+                    ERROR_PAUSE
+                }
+            };
+            if pause.is_zero() {
+                tokio::task::yield_now().await;
+                continue;
+            }
+            tokio::select! {
+                _ = wake.notified() => {}
+                _ = self.clock.sleep(pause) => {}
+            }
+        }
+    }
+
+    /// Delivers every notification due now to each of its targets not yet
+    /// done, and records the outcome: delivered, a retry at a later time,
+    /// or failed; dead devices are removed. Errors are the store's only.
+    pub async fn deliver_due(&self, store: &mut Store) -> Result<DeliveryReport> {
+        let mut report = DeliveryReport::default();
+        for entry in store.due_notifications(self.clock.now(), BATCH)? {
+            let devices = match self.push {
+                Some(_) => store.list_device_infos()?,
+                None => Vec::new(),
+            };
+            let targets: Vec<Target> = self
+                .targets_for(&entry.notification, devices)
+                .into_iter()
+                .filter(|t| !entry.done_targets.contains(&t.key()))
+                .collect();
+            let outcomes = self.send_all(&entry.notification, targets).await;
+            match self.finish(store, &entry, outcomes)? {
+                AttemptEnd::Delivered => report.delivered += 1,
+                AttemptEnd::Retry { .. } => report.retrying += 1,
+                AttemptEnd::Failed { .. } => report.failed += 1,
+            }
+        }
+        Ok(report)
+    }
+
+    /// Sends one test notification through every configured sink, to every
+    /// device, ignoring `events`, without retries; dead devices are removed
+    /// as usual. One result per sink, plus one saying why push is not
+    /// possible when it is not.
+    pub async fn send_test(&self, store: &mut Store) -> Result<Vec<TestResult>> {
+        let n = Notification {
+            trigger: None,
+            run_id: None,
+            approval_id: None,
+            seq: None,
+            body: json!({ "event": "test", "at": self.clock.now() }),
+        };
+        let devices = store.list_device_infos()?;
+        let mut results = Vec::new();
+        let mut targets = Vec::new();
+        let not_sent = |detail: String| TestResult {
+            sink: "APNs".to_string(),
+            ok: false,
+            detail,
+        };
+        match (&self.push, self.health().apns) {
+            (Some(_), _) if devices.is_empty() => results.push(not_sent(
+                "no device is registered; add one with `m device add TOKEN`".into(),
+            )),
+            (Some(_), _) => targets.extend(devices.into_iter().map(Target::Apns)),
+            (None, ApnsStatus::Unavailable { error }) => results.push(not_sent(error)),
+            (None, _) if !devices.is_empty() => results.push(not_sent(
+                "devices are registered but [notify.apns] is not configured".into(),
+            )),
+            (None, _) => {}
+        }
+        targets.extend(self.webhooks.iter().cloned().map(Target::Webhook));
+        targets.extend(self.commands.iter().cloned().map(Target::Command));
+        for (target, outcome) in self.send_all(&n, targets).await {
+            if let (Target::Apns(device), Outcome::Prune { reason }) = (&target, &outcome) {
+                store.prune_device(&device.token, reason)?;
+            }
+            let detail = match &outcome {
+                Outcome::Delivered => "delivered".to_string(),
+                Outcome::Prune { reason } => format!("device removed: {reason}"),
+                Outcome::Retry { reason } | Outcome::Drop { reason } => reason.clone(),
+            };
+            results.push(TestResult {
+                sink: target.label(),
+                ok: outcome == Outcome::Delivered,
+                detail,
+            });
+        }
+        Ok(results)
+    }
+
+    /// Every target whose events include the notification's.
+    fn targets_for(&self, n: &Notification, devices: Vec<DeviceInfo>) -> Vec<Target> {
+        let wants = |events: &[Trigger]| n.trigger.map_or(true, |t| events.contains(&t));
+        let mut targets = Vec::new();
+        if self.push.is_some() && wants(&self.apns_events) {
+            targets.extend(devices.into_iter().map(Target::Apns));
+        }
+        for hook in self.webhooks.iter().filter(|h| wants(&h.events)) {
+            targets.push(Target::Webhook(hook.clone()));
+        }
+        for command in self.commands.iter().filter(|c| wants(&c.events)) {
+            targets.push(Target::Command(command.clone()));
+        }
+        targets
+    }
+
+    /// Sends to every target at once and waits for all; outcomes in the
+    /// targets' order.
+    async fn send_all(&self, n: &Notification, targets: Vec<Target>) -> Vec<(Target, Outcome)> {
+        let n = Arc::new(n.clone());
+        let mut tasks = JoinSet::new();
+        for (index, target) in targets.iter().enumerate() {
+            let send = self.send_one(n.clone(), target.clone());
+            tasks.spawn(async move { (index, send.await) });
+        }
+        let mut outcomes: Vec<Option<Outcome>> = vec![None; targets.len()];
+        while let Some(joined) = tasks.join_next().await {
+            if let Ok((index, outcome)) = joined {
+                outcomes[index] = Some(outcome);
+            }
+        }
+        targets
+            .into_iter()
+            .zip(outcomes)
+            .map(|(target, outcome)| {
+                let outcome = outcome.unwrap_or_else(|| Outcome::Retry {
+                    reason: "the delivery task panicked".into(),
+                });
+                (target, outcome)
+            })
+            .collect()
+    }
+
+    fn send_one(&self, n: Arc<Notification>, target: Target) -> BoxFuture<'static, Outcome> {
+        match target {
+            Target::Apns(device) => {
+                let push = build_push(&n, &device, self.redact);
+                let sender = self.push.clone();
+                Box::pin(async move {
+                    match sender {
+                        Some(sender) => sender.send(&push).await,
+                        None => Outcome::Drop {
+                            reason: "push is not configured".into(),
+                        },
+                    }
+                })
+            }
+            Target::Webhook(hook) => {
+                let http = self.http.clone();
+                let body = webhook_body(&n, self.redact);
+                Box::pin(async move { http.post(&hook, &body).await })
+            }
+            Target::Command(command) => {
+                // Hook commands run here, on this machine: they get the full text.
+                let body = webhook_body(&n, false);
+                Box::pin(async move { run_hook(&command, &n, &body).await })
+            }
+        }
+    }
+
+    /// Applies the outcomes of one attempt: removes dead devices, records
+    /// the targets that are done, and decides what becomes of the
+    /// notification.
+    fn finish(
+        &self,
+        store: &mut Store,
+        entry: &OutboxEntry,
+        outcomes: Vec<(Target, Outcome)>,
+    ) -> Result<AttemptEnd> {
+        let attempts = entry.attempts + 1;
+        let what = format!("{} of run {}", entry.notification.event_name(), run_of(entry));
+        let mut records = Vec::new();
+        let mut retrying = Vec::new();
+        let mut failed = Vec::new();
+        let mut health = NotifyHealth::default();
+        for (target, outcome) in outcomes {
+            let label = target.label();
+            let record = |outcome: DeliveryOutcome, detail: Option<&str>| TargetRecord {
+                target: target.key(),
+                outcome,
+                detail: detail.map(str::to_string),
+            };
+            match &outcome {
+                Outcome::Delivered => {
+                    tracing::debug!("notification {what} delivered to {label}");
+                    health.delivered += 1;
+                    records.push(record(DeliveryOutcome::Delivered, None));
+                }
+                Outcome::Prune { reason } => {
+                    if let Target::Apns(device) = &target {
+                        store.prune_device(&device.token, reason)?;
+                    }
+                    tracing::warn!("removed {label}: {reason}");
+                    health.pruned += 1;
+                    records.push(record(DeliveryOutcome::Pruned, Some(reason)));
+                }
+                Outcome::Drop { reason } => {
+                    tracing::warn!("notification {what} to {label} dropped: {reason}");
+                    health.failed += 1;
+                    failed.push(format!("{label}: {reason}"));
+                    records.push(record(DeliveryOutcome::Dropped, Some(reason)));
+                }
+                Outcome::Retry { reason } if self.retry.exhausted(attempts) => {
+                    tracing::warn!(
+                        "notification {what} to {label} failed after {attempts} attempts: {reason}"
+                    );
+                    health.failed += 1;
+                    failed.push(format!("{label}: {reason}"));
+                    records.push(record(DeliveryOutcome::Failed, Some(reason)));
+                }
+                Outcome::Retry { reason } => {
+                    tracing::info!("notification {what} to {label} will be retried: {reason}");
+                    health.retried += 1;
+                    retrying.push(format!("{label}: {reason}"));
+                }
+            }
+        }
+        let end = if !retrying.is_empty() {
+            AttemptEnd::Retry {
+                at: self.retry.next_attempt_at(self.clock.now(), attempts),
+                error: retrying.join("; "),
+            }
+        } else if !failed.is_empty() {
+            AttemptEnd::Failed {
+                error: failed.join("; "),
+            }
+        } else {
+            AttemptEnd::Delivered
+        };
+        store.finish_notification_attempt(entry.id, &records, &end)?;
+        let mut total = self.lock_health();
+        total.delivered += health.delivered;
+        total.retried += health.retried;
+        total.failed += health.failed;
+        total.pruned += health.pruned;
+        if let Some(error) = failed.last().or(retrying.last()) {
+            total.last_error = Some(error.clone());
+        }
+        Ok(end)
+    }
+
+    fn note_error(&self, error: String) {
+        tracing::warn!("notifications: {error}");
+        self.lock_health().last_error = Some(error);
+    }
+
+    fn lock_health(&self) -> std::sync::MutexGuard<'_, NotifyHealth> {
+        // The health summary stays usable even if a holder panicked.
+        self.health.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn run_of(entry: &OutboxEntry) -> &str {
+    entry
+        .notification
+        .run_id
+        .as_deref()
+        .map(crate::model::short_id)
+        .unwrap_or("?")
+}
