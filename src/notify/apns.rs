@@ -248,7 +248,7 @@ impl PushSender for ApnsSender {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde_json::json;
 

@@ -497,3 +497,286 @@ fn run_of(entry: &OutboxEntry) -> &str {
         .map(crate::model::short_id)
         .unwrap_or("?")
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::sync::atomic::{AtomicI64, Ordering};
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::model::{new_id, now, DeviceEnv, NotificationState, Platform};
+    use crate::notify::Push;
+    use crate::store::{NewEvent, NewRepo, NewRun, RunDetails};
+
+    /// A clock moved by hand; sleeping moves it and returns at once.
+    struct FakeClock {
+        now: AtomicI64,
+        slept: Mutex<Vec<Duration>>,
+    }
+
+    impl FakeClock {
+        fn starting_now() -> Arc<FakeClock> {
+            Arc::new(FakeClock {
+                now: AtomicI64::new(now()),
+                slept: Mutex::new(Vec::new()),
+            })
+        }
+
+        fn set(&self, at: i64) {
+            self.now.store(at, Ordering::SeqCst);
+        }
+    }
+
+    impl Clock for FakeClock {
+        fn now(&self) -> i64 {
+            self.now.load(Ordering::SeqCst)
+        }
+
+        fn sleep(&self, duration: Duration) -> BoxFuture<'_, ()> {
+            self.slept.lock().unwrap().push(duration);
+            self.now
+                .fetch_add(duration.as_secs_f64().ceil() as i64, Ordering::SeqCst);
+            Box::pin(tokio::task::yield_now())
+        }
+    }
+
+    /// Answers with the scripted outcomes (then Delivered) and records pushes.
+    #[derive(Default)]
+    struct FakeSender {
+        script: Mutex<VecDeque<Outcome>>,
+        sent: Mutex<Vec<Push>>,
+    }
+
+    impl FakeSender {
+        fn answering(outcomes: Vec<Outcome>) -> Arc<FakeSender> {
+            Arc::new(FakeSender {
+                script: Mutex::new(outcomes.into()),
+                sent: Mutex::default(),
+            })
+        }
+
+        fn sent(&self) -> Vec<Push> {
+            self.sent.lock().unwrap().clone()
+        }
+    }
+
+    impl PushSender for FakeSender {
+        fn send<'a>(&'a self, push: &'a Push) -> BoxFuture<'a, Outcome> {
+            self.sent.lock().unwrap().push(push.clone());
+            let outcome = self
+                .script
+                .lock()
+                .unwrap()
+                .pop_front()
+                .unwrap_or(Outcome::Delivered);
+            Box::pin(async move { outcome })
+        }
+    }
+
+    fn retry(reason: &str) -> Outcome {
+        Outcome::Retry {
+            reason: reason.into(),
+        }
+    }
+
+    /// A store with one device and one queued notification for `event`.
+    fn setup(event: &str, data: serde_json::Value) -> (tempfile::TempDir, Store, i64) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("m.db")).unwrap();
+        let repo = store
+            .add_repo(NewRepo {
+                name: "webapp".into(),
+                git_url: None,
+            })
+            .unwrap();
+        let run = new_id();
+        store
+            .create_run(
+                &run,
+                NewRun {
+                    repo_id: repo.id,
+                    prompt: "p".into(),
+                    workspace_path: "/w".into(),
+                    details: RunDetails::default(),
+                },
+            )
+            .unwrap();
+        store
+            .add_device_with_details(&"ab".repeat(32), Platform::Ios, DeviceEnv::Sandbox, None)
+            .unwrap();
+        store
+            .append_events_with_notifications(&[NewEvent::new(&run, event, data)])
+            .unwrap();
+        let id = store.list_notifications(1).unwrap()[0].id;
+        (dir, store, id)
+    }
+
+    fn dispatcher(sender: Arc<FakeSender>, clock: Arc<FakeClock>) -> Dispatcher {
+        Dispatcher::from_config(&NotifyConfig::default())
+            .with_push_sender(sender)
+            .with_clock(clock)
+    }
+
+    #[tokio::test]
+    async fn retries_wait_out_the_backoff_on_the_clock() {
+        let (_dir, mut store, id) = setup("input.requested", json!({"question": "?"}));
+        let sender = FakeSender::answering(vec![retry("429"), retry("503")]);
+        let clock = FakeClock::starting_now();
+        let dispatcher = dispatcher(sender.clone(), clock.clone());
+        let start = clock.now();
+
+        let report = dispatcher.deliver_due(&mut store).await.unwrap();
+        assert_eq!(report.retrying, 1);
+        let first_retry = store.get_notification(id).unwrap().next_attempt_at;
+        // 5 s before jitter: between 2.5 and 5, rounded up.
+        assert!((start + 3..=start + 5).contains(&first_retry), "{}", first_retry - start);
+
+        clock.set(first_retry - 1);
+        dispatcher.deliver_due(&mut store).await.unwrap();
+        assert_eq!(sender.sent().len(), 1, "nothing is sent before its time");
+
+        clock.set(first_retry);
+        dispatcher.deliver_due(&mut store).await.unwrap();
+        assert_eq!(sender.sent().len(), 2);
+        let second_retry = store.get_notification(id).unwrap().next_attempt_at;
+        // 10 s before jitter: between 5 and 10.
+        let waited = second_retry - first_retry;
+        assert!((5..=10).contains(&waited), "{waited}");
+
+        clock.set(second_retry);
+        let report = dispatcher.deliver_due(&mut store).await.unwrap();
+        assert_eq!(report.delivered, 1);
+        let entry = store.get_notification(id).unwrap();
+        assert_eq!((entry.state, entry.attempts), (NotificationState::Delivered, 3));
+        assert_eq!(entry.done_targets, [format!("apns:{}", "ab".repeat(32))]);
+        let health = dispatcher.health();
+        assert_eq!((health.retried, health.delivered), (2, 1));
+    }
+
+    #[tokio::test]
+    async fn the_loop_sleeps_until_the_retry_is_due() {
+        let (dir, store, id) = setup("run.finished", json!({"state": "failed"}));
+        let sender = FakeSender::answering(vec![retry("500")]);
+        let clock = FakeClock::starting_now();
+        let dispatcher = dispatcher(sender.clone(), clock.clone());
+        let watcher = Store::open(&dir.path().join("m.db")).unwrap();
+        let delivered = async {
+            while watcher.get_notification(id).unwrap().state != NotificationState::Delivered {
+                tokio::task::yield_now().await;
+            }
+        };
+        let bounded = tokio::time::timeout(Duration::from_secs(20), delivered);
+        tokio::select! {
+            _ = dispatcher.run(store, Arc::new(Notify::new())) => unreachable!("run never returns"),
+            done = bounded => done.expect("delivered in time"),
+        }
+        let entry = watcher.get_notification(id).unwrap();
+        assert_eq!(entry.attempts, 2);
+        let slept = clock.slept.lock().unwrap().clone();
+        let first = slept[0].as_secs();
+        assert!((3..=5).contains(&first), "slept {slept:?}");
+        assert_eq!(sender.sent().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_target_fails_when_its_retries_run_out() {
+        let (_dir, mut store, id) = setup("run.finished", json!({"state": "completed"}));
+        let sender = FakeSender::answering(vec![retry("503 one"), retry("503 two")]);
+        let clock = FakeClock::starting_now();
+        let dispatcher = dispatcher(sender.clone(), clock.clone()).with_retry_policy(RetryPolicy {
+            max_attempts: 2,
+            ..RetryPolicy::default()
+        });
+        dispatcher.deliver_due(&mut store).await.unwrap();
+        clock.set(store.get_notification(id).unwrap().next_attempt_at);
+        let report = dispatcher.deliver_due(&mut store).await.unwrap();
+        assert_eq!(report.failed, 1);
+        let entry = store.get_notification(id).unwrap();
+        assert_eq!(entry.state, NotificationState::Failed);
+        assert!(entry.last_error.unwrap().contains("503 two"));
+        clock.set(clock.now() + 3600);
+        dispatcher.deliver_due(&mut store).await.unwrap();
+        assert_eq!(sender.sent().len(), 2, "a failed notification is not sent again");
+        assert!(dispatcher.health().last_error.unwrap().contains("503 two"));
+    }
+
+    #[tokio::test]
+    async fn events_a_sink_does_not_want_are_not_sent_to_it() {
+        let (_dir, mut store, id) = setup("run.finished", json!({"state": "completed"}));
+        let config: NotifyConfig = toml::from_str(r#"events = ["approval.requested"]"#).unwrap();
+        let sender = FakeSender::answering(vec![]);
+        let dispatcher = Dispatcher::from_config(&config)
+            .with_push_sender(sender.clone())
+            .with_clock(FakeClock::starting_now());
+        dispatcher.deliver_due(&mut store).await.unwrap();
+        assert!(sender.sent().is_empty());
+        // Nobody wanted it: it is done.
+        let entry = store.get_notification(id).unwrap();
+        assert_eq!(entry.state, NotificationState::Delivered);
+    }
+
+    #[test]
+    fn a_bad_apns_configuration_is_reported_and_push_is_off() {
+        let config: NotifyConfig = toml::from_str(
+            r#"
+            [apns]
+            key_path = "/nonexistent/AuthKey_ABCDE12345.p8"
+            key_id = "ABCDE12345"
+            team_id = "FGHIJ67890"
+            topic = "com.example.m"
+            [[webhook]]
+            url = "http://127.0.0.1:9/hook"
+            "#,
+        )
+        .unwrap();
+        let dispatcher = Dispatcher::from_config(&config);
+        let health = dispatcher.health();
+        let ApnsStatus::Unavailable { error } = &health.apns else {
+            panic!("{health:?}");
+        };
+        assert!(error.contains("/nonexistent/AuthKey_ABCDE12345.p8"), "{error}");
+        assert!(!health.is_healthy());
+        assert_eq!(health.webhooks, 1);
+        assert!(dispatcher.push.is_none());
+
+        let incomplete: NotifyConfig = toml::from_str("[apns]\ntopic = \"com.example.m\"").unwrap();
+        let health = Dispatcher::from_config(&incomplete).health();
+        assert!(
+            matches!(&health.apns, ApnsStatus::Unavailable { error } if error.contains("notify.apns.key_path")),
+            "{health:?}"
+        );
+        assert!(Dispatcher::from_config(&NotifyConfig::default()).health().is_healthy());
+    }
+
+    #[test]
+    fn a_good_apns_configuration_makes_push_ready() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("AuthKey_ABCDE12345.p8");
+        std::fs::write(&key, crate::notify::apns::tests::TEST_KEY).unwrap();
+        let config = NotifyConfig {
+            apns: Some(crate::notify::config::ApnsConfig {
+                key_path: Some(key.display().to_string()),
+                key_id: Some("ABCDE12345".into()),
+                team_id: Some("FGHIJ67890".into()),
+                topic: Some("com.example.m".into()),
+                events: None,
+            }),
+            ..NotifyConfig::default()
+        };
+        let dispatcher = Dispatcher::from_config(&config);
+        assert_eq!(dispatcher.health().apns, ApnsStatus::Ready);
+        assert!(dispatcher.push.is_some());
+    }
+
+    #[test]
+    fn the_delivery_loop_can_be_spawned() {
+        fn assert_send<T: Send>(_: &T) {}
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("m.db")).unwrap();
+        let dispatcher = Arc::new(Dispatcher::from_config(&NotifyConfig::default()));
+        let run = async move { dispatcher.run(store, Arc::new(Notify::new())).await };
+        assert_send(&run);
+    }
+}

@@ -95,3 +95,36 @@ impl fmt::Display for Outcome {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn humans_needed_and_run_ends_notify_and_nothing_else() {
+        use Trigger::*;
+        let cases = [
+            ("approval.requested", json!({}), Some(ApprovalRequested)),
+            ("input.requested", json!({"question": "?"}), Some(InputRequested)),
+            ("run.finished", json!({"state": "completed"}), Some(RunCompleted)),
+            ("run.finished", json!({"state": "failed", "reason": "x"}), Some(RunFailed)),
+            ("run.finished", json!({"state": "cancelled"}), Some(RunCancelled)),
+            ("run.finished", json!({"state": "running"}), None),
+            ("run.finished", json!({}), None),
+            ("run.finished", serde_json::Value::Null, None),
+            ("run.state", json!({"state": "completed"}), None),
+            ("approval.resolved", json!({}), None),
+            ("input.provided", json!({}), None),
+            ("output", json!({}), None),
+            ("agent.message", json!({}), None),
+        ];
+        for (event_type, data, expected) in cases {
+            assert_eq!(trigger_for(event_type, &data), expected, "{event_type} {data}");
+        }
+        for trigger in Trigger::ALL {
+            assert_eq!(trigger.as_str().parse::<Trigger>().unwrap(), *trigger);
+        }
+    }
+}

@@ -193,3 +193,67 @@ impl Store {
         Ok(rows)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(c: char) -> String {
+        c.to_string().repeat(64)
+    }
+
+    #[test]
+    fn devices_keep_their_environment_and_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("m.db")).unwrap();
+        // A device added the seed's way is a production one without a name.
+        store.add_device(&token('a'), Platform::Ios).unwrap();
+        let added = store
+            .add_device_with_details(&token('b'), Platform::Ios, DeviceEnv::Sandbox, Some("dev phone"))
+            .unwrap();
+        assert!(added);
+        let devices = store.list_device_infos().unwrap();
+        assert_eq!(devices.len(), 2);
+        let a = devices.iter().find(|d| d.token == token('a')).unwrap();
+        assert_eq!((a.env, a.name.as_deref()), (DeviceEnv::Production, None));
+        let b = devices.iter().find(|d| d.token == token('b')).unwrap();
+        assert_eq!((b.env, b.name.as_deref()), (DeviceEnv::Sandbox, Some("dev phone")));
+
+        // Adding again updates the details, keeps one row.
+        let added = store
+            .add_device_with_details(&token('b'), Platform::Ios, DeviceEnv::Production, None)
+            .unwrap();
+        assert!(!added);
+        let devices = store.list_device_infos().unwrap();
+        assert_eq!(devices.len(), 2);
+        let b = devices.iter().find(|d| d.token == token('b')).unwrap();
+        assert_eq!((b.env, b.name.as_deref()), (DeviceEnv::Production, None));
+
+        // Removing a device with details works despite the foreign key.
+        store.remove_device(&token('b')).unwrap();
+        assert_eq!(store.list_device_infos().unwrap().len(), 1);
+        assert!(store.device_history(10).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_pruned_device_goes_and_its_history_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("m.db")).unwrap();
+        store
+            .add_device_with_details(&token('c'), Platform::Ios, DeviceEnv::Sandbox, Some("ipad"))
+            .unwrap();
+        assert!(store.prune_device(&token('c'), "APNs answered 410 Unregistered").unwrap());
+        assert!(!store.prune_device(&token('c'), "again").unwrap());
+        assert!(store.list_device_infos().unwrap().is_empty());
+        let history = store.device_history(10).unwrap();
+        assert_eq!(history.len(), 1);
+        assert_eq!(history[0].token, token('c'));
+        assert_eq!(history[0].env, Some(DeviceEnv::Sandbox));
+        assert_eq!(history[0].name.as_deref(), Some("ipad"));
+        assert_eq!(history[0].reason, "APNs answered 410 Unregistered");
+        // The token can be registered again.
+        assert!(store
+            .add_device_with_details(&token('c'), Platform::Ios, DeviceEnv::Production, None)
+            .unwrap());
+    }
+}

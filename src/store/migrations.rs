@@ -171,6 +171,37 @@ mod tests {
     }
 
     #[test]
+    fn a_version_two_database_gains_the_notification_tables_and_keeps_its_devices() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.execute_batch(MIGRATIONS[1]).unwrap();
+            conn.pragma_update(None, "user_version", 2).unwrap();
+            conn.pragma_update(None, "application_id", APPLICATION_ID).unwrap();
+            conn.execute(
+                "INSERT INTO devices (token, platform, created_at) VALUES ('aa', 'ios', 1)",
+                [],
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let (version, _, _) = read_header(store.conn()).unwrap();
+        assert_eq!(version, 3);
+        let devices = store.list_device_infos().unwrap();
+        assert_eq!(devices.len(), 1);
+        assert_eq!(devices[0].env, crate::model::DeviceEnv::Production);
+        for table in ["device_details", "device_history", "notifications", "notification_deliveries"] {
+            let n: i64 = store
+                .conn()
+                .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(n, 0, "{table}");
+        }
+    }
+
+    #[test]
     fn later_migrations_keep_the_seed_tables_as_they_are() {
         let all = Connection::open_in_memory().unwrap();
         for sql in MIGRATIONS {

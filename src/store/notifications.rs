@@ -351,3 +351,183 @@ impl Store {
         Ok(entries)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{new_id, Approval, ApprovalState, ApprovalType};
+    use crate::store::{NewEvent, NewRepo, NewRun, RunDetails};
+
+    fn store_with_run() -> (tempfile::TempDir, Store, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("m.db")).unwrap();
+        let repo = store
+            .add_repo(NewRepo {
+                name: "webapp".into(),
+                git_url: None,
+            })
+            .unwrap();
+        let run_id = new_id();
+        store
+            .create_run(
+                &run_id,
+                NewRun {
+                    repo_id: repo.id,
+                    prompt: "fix the login bug".into(),
+                    workspace_path: "/tmp/w".into(),
+                    details: RunDetails::default(),
+                },
+            )
+            .unwrap();
+        (dir, store, run_id)
+    }
+
+    #[test]
+    fn only_notifying_events_are_queued_with_their_run() {
+        let (_dir, mut store, run) = store_with_run();
+        let events = store
+            .append_events_with_notifications(&[
+                NewEvent::new(&run, "output", json!({"stream": "stdout", "lines": ["hi"]})),
+                NewEvent::new(&run, "input.requested", json!({"question": "Which branch?"})),
+                NewEvent::new(&run, "run.finished", json!({"state": "weird"})),
+                NewEvent::new(&run, "run.finished", json!({"state": "failed", "reason": "exit 1"})),
+            ])
+            .unwrap();
+        assert_eq!(events.len(), 4);
+        let mut queued = store.list_notifications(10).unwrap();
+        queued.reverse();
+        let triggers: Vec<_> = queued.iter().map(|e| e.notification.trigger).collect();
+        assert_eq!(triggers, [Some(Trigger::InputRequested), Some(Trigger::RunFailed)]);
+        let first = &queued[0];
+        assert_eq!(first.state, NotificationState::Pending);
+        assert_eq!(first.attempts, 0);
+        assert_eq!(first.notification.seq, Some(2));
+        assert_eq!(first.notification.run_id.as_deref(), Some(run.as_str()));
+        let body = &first.notification.body;
+        assert_eq!(body["event"], "input.requested");
+        assert_eq!(body["run"]["repo"], "webapp");
+        assert_eq!(body["run"]["prompt"], "fix the login bug");
+        assert_eq!(body["data"]["question"], "Which branch?");
+        assert_eq!(body["approval"], Value::Null);
+        assert_eq!(queued[1].notification.body["data"]["reason"], "exit 1");
+    }
+
+    #[test]
+    fn an_approval_notification_finds_its_approval_in_the_same_transaction() {
+        let (_dir, mut store, run) = store_with_run();
+        let approval_id = new_id();
+        store
+            .write(|tx| {
+                let db = |e| Error::failure(format!("{e}"));
+                let events = super::super::events::append_events_tx(
+                    tx,
+                    &[NewEvent::new(&run, "approval.requested", json!({"type": "command"}))],
+                )
+                .map_err(db)?;
+                let approval = Approval {
+                    id: approval_id.clone(),
+                    run_id: run.clone(),
+                    event_id: events[0].id.clone(),
+                    approval_type: ApprovalType::Command,
+                    state: ApprovalState::Pending,
+                    payload: Some(json!({"command": "make deploy"})),
+                    rejection_reason: None,
+                    created_at: 1,
+                    resolved_at: None,
+                };
+                super::super::approvals::insert_approval_tx(tx, &approval).map_err(db)?;
+                assert_eq!(enqueue_notifications_tx(tx, &events).map_err(db)?, 1);
+                // The same event again is not queued twice.
+                assert_eq!(enqueue_notifications_tx(tx, &events).map_err(db)?, 0);
+                Ok(())
+            })
+            .unwrap();
+        let entry = store.list_notifications(1).unwrap().remove(0);
+        assert_eq!(entry.notification.approval_id.as_deref(), Some(approval_id.as_str()));
+        let approval = &entry.notification.body["approval"];
+        assert_eq!(approval["id"], approval_id.as_str());
+        assert_eq!(approval["type"], "command");
+        assert_eq!(approval["payload"]["command"], "make deploy");
+    }
+
+    #[test]
+    fn a_rolled_back_event_leaves_no_notification() {
+        let (_dir, mut store, run) = store_with_run();
+        let failed: Result<()> = store.write(|tx| {
+            let events = super::super::events::append_events_tx(
+                tx,
+                &[NewEvent::new(&run, "input.requested", json!({"question": "?"}))],
+            )
+            .unwrap();
+            enqueue_notifications_tx(tx, &events).unwrap();
+            Err(Error::failure("the writer failed after queuing"))
+        });
+        assert!(failed.is_err());
+        assert!(store.list_notifications(10).unwrap().is_empty());
+        assert_eq!(store.last_seq(&run).unwrap(), 0);
+    }
+
+    #[test]
+    fn attempts_record_targets_retries_and_the_end() {
+        let (_dir, mut store, run) = store_with_run();
+        store
+            .append_events_with_notifications(&[NewEvent::new(
+                &run,
+                "run.finished",
+                json!({"state": "completed"}),
+            )])
+            .unwrap();
+        let id = store.list_notifications(1).unwrap()[0].id;
+        let now = now();
+        assert_eq!(store.due_notifications(now, 10).unwrap().len(), 1);
+        let first_due = store.get_notification(id).unwrap().next_attempt_at;
+        assert!(first_due <= now);
+        assert_eq!(store.next_notification_due().unwrap(), Some(first_due));
+
+        let done = TargetRecord {
+            target: "webhook:a".into(),
+            outcome: DeliveryOutcome::Delivered,
+            detail: None,
+        };
+        store
+            .finish_notification_attempt(
+                id,
+                &[done],
+                &AttemptEnd::Retry {
+                    at: now + 100,
+                    error: "webhook b: answered 503".into(),
+                },
+            )
+            .unwrap();
+        let entry = store.get_notification(id).unwrap();
+        assert_eq!(entry.attempts, 1);
+        assert_eq!(entry.next_attempt_at, now + 100);
+        assert_eq!(entry.state, NotificationState::Pending);
+        assert_eq!(entry.last_error.as_deref(), Some("webhook b: answered 503"));
+        assert_eq!(entry.done_targets, ["webhook:a"]);
+        assert!(store.due_notifications(now + 99, 10).unwrap().is_empty());
+        assert_eq!(store.due_notifications(now + 100, 10).unwrap().len(), 1);
+        assert_eq!(store.next_notification_due().unwrap(), Some(now + 100));
+
+        store
+            .finish_notification_attempt(id, &[], &AttemptEnd::Failed { error: "gave up".into() })
+            .unwrap();
+        let entry = store.get_notification(id).unwrap();
+        assert_eq!((entry.state, entry.attempts), (NotificationState::Failed, 2));
+        assert_eq!(store.next_notification_due().unwrap(), None);
+        assert_eq!(store.count_notifications(NotificationState::Failed).unwrap(), 1);
+
+        // Old finished notifications are forgotten; so are a deleted run's.
+        assert_eq!(store.delete_finished_notifications(entry.created_at).unwrap(), 0);
+        assert_eq!(store.delete_finished_notifications(entry.created_at + 1).unwrap(), 1);
+        store
+            .append_events_with_notifications(&[NewEvent::new(
+                &run,
+                "run.finished",
+                json!({"state": "cancelled"}),
+            )])
+            .unwrap();
+        store.delete_run(&run).unwrap();
+        assert!(store.list_notifications(10).unwrap().is_empty());
+    }
+}
