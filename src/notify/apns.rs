@@ -179,9 +179,11 @@ fn outcome_of(result: std::result::Result<a2::Response, a2::Error>) -> Outcome {
             let reason = response.error.as_ref().map(|e| format!("{:?}", e.reason));
             classify_apns(response.code, reason.as_deref())
         }
-        Err(e @ (a2::Error::ConnectionError(_)
-        | a2::Error::ClientError(_)
-        | a2::Error::RequestTimeout(_))) => Outcome::Retry {
+        Err(
+            e @ (a2::Error::ConnectionError(_)
+            | a2::Error::ClientError(_)
+            | a2::Error::RequestTimeout(_)),
+        ) => Outcome::Retry {
             reason: format!("cannot reach APNs: {e}"),
         },
         Err(e) => Outcome::Drop {
@@ -208,7 +210,9 @@ impl ApnsSender {
             Error::failure(format!(
                 "cannot read the APNs key {shown} (notify.apns.key_path): {e}"
             ))
-            .with_hint("download the .p8 key from your Apple developer account and point key_path at it")
+            .with_hint(
+                "download the .p8 key from your Apple developer account and point key_path at it",
+            )
         })?;
         let client = |endpoint: a2::Endpoint| {
             let config = a2::ClientConfig {
@@ -226,7 +230,9 @@ impl ApnsSender {
                 Error::failure(format!(
                     "the APNs key {shown} (notify.apns.key_path) is not usable: {e}"
                 ))
-                .with_hint("it must be the .p8 file (an EC private key in PEM) Apple gave for key_id")
+                .with_hint(
+                    "it must be the .p8 file (an EC private key in PEM) Apple gave for key_id",
+                )
             })
         };
         Ok(ApnsSender {
@@ -309,7 +315,11 @@ jDwmlD1Gg0yJt1e38djFwsxsfr5q2hv0Rj9fTEqAPr8H7mGm0wKxZ7iQ
         ];
         for (status, reason, expected) in table {
             let outcome = classify_apns(*status, *reason);
-            assert_eq!(outcome.kind(), *expected, "{status} {reason:?}: {outcome:?}");
+            assert_eq!(
+                outcome.kind(),
+                *expected,
+                "{status} {reason:?}: {outcome:?}"
+            );
             if let Some(reason) = reason {
                 if *expected != "delivered" {
                     assert!(outcome.to_string().contains(reason), "{outcome}");
@@ -321,7 +331,12 @@ jDwmlD1Gg0yJt1e38djFwsxsfr5q2hv0Rj9fTEqAPr8H7mGm0wKxZ7iQ
     #[test]
     fn a2_knows_every_reason_the_table_tests_by_the_same_name() {
         // The names a2 parses become our reason strings through Debug.
-        for name in ["BadDeviceToken", "DeviceTokenNotForTopic", "Unregistered", "TooManyRequests"] {
+        for name in [
+            "BadDeviceToken",
+            "DeviceTokenNotForTopic",
+            "Unregistered",
+            "TooManyRequests",
+        ] {
             let body: a2::ErrorBody = serde_json::from_value(json!({ "reason": name })).unwrap();
             assert_eq!(format!("{:?}", body.reason), name);
         }
@@ -404,13 +419,20 @@ jDwmlD1Gg0yJt1e38djFwsxsfr5q2hv0Rj9fTEqAPr8H7mGm0wKxZ7iQ
 
     #[test]
     fn a_redacted_push_has_the_ids_but_no_command_or_prompt() {
-        let push = build_push(&approval_notification(), &device(DeviceEnv::Production), true);
+        let push = build_push(
+            &approval_notification(),
+            &device(DeviceEnv::Production),
+            true,
+        );
         let text = push.to_json_string().unwrap();
         for secret in ["cargo", "s3cr3t", "make the tests"] {
             assert!(!text.contains(secret), "{text}");
         }
         let json: Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(json["aps"]["alert"]["body"], "Run 0f1e2d3c asks to run a command");
+        assert_eq!(
+            json["aps"]["alert"]["body"],
+            "Run 0f1e2d3c asks to run a command"
+        );
         assert_eq!(json["run_id"], RUN);
         assert_eq!(json["approval_id"], APPROVAL);
         assert_eq!(json["seq"], 12);
@@ -421,14 +443,18 @@ jDwmlD1Gg0yJt1e38djFwsxsfr5q2hv0Rj9fTEqAPr8H7mGm0wKxZ7iQ
         let mut n = approval_notification();
         n.trigger = Some(Trigger::RunCompleted);
         n.approval_id = None;
-        let json: Value =
-            serde_json::from_str(&build_push(&n, &device(DeviceEnv::Production), false)
+        let json: Value = serde_json::from_str(
+            &build_push(&n, &device(DeviceEnv::Production), false)
                 .to_json_string()
-                .unwrap())
-            .unwrap();
+                .unwrap(),
+        )
+        .unwrap();
         assert!(json["aps"].get("category").is_none(), "{json}");
         assert!(json.get("approval_id").is_none(), "{json}");
-        assert_eq!(json["aps"]["alert"]["body"], "Run 0f1e2d3c completed: make the tests pass");
+        assert_eq!(
+            json["aps"]["alert"]["body"],
+            "Run 0f1e2d3c completed: make the tests pass"
+        );
     }
 
     #[test]
@@ -471,7 +497,11 @@ jDwmlD1Gg0yJt1e38djFwsxsfr5q2hv0Rj9fTEqAPr8H7mGm0wKxZ7iQ
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("missing.p8");
         let error = ApnsSender::new(&settings(missing.clone())).err().unwrap();
-        assert!(error.message.contains(&missing.display().to_string()), "{}", error.message);
+        assert!(
+            error.message.contains(&missing.display().to_string()),
+            "{}",
+            error.message
+        );
         assert!(error.message.contains("cannot read"), "{}", error.message);
 
         let bad = dir.path().join("bad.p8");

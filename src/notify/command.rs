@@ -106,7 +106,10 @@ pub async fn run_hook(command: &CommandSettings, n: &Notification, body: &Value)
     match status {
         Ok(status) if status.success() => Outcome::Delivered,
         Ok(status) if status.code() == Some(EX_TEMPFAIL) => Outcome::Retry {
-            reason: said(format!("{} exited with {EX_TEMPFAIL} (try again)", command.argv[0])),
+            reason: said(format!(
+                "{} exited with {EX_TEMPFAIL} (try again)",
+                command.argv[0]
+            )),
         },
         Ok(status) => Outcome::Drop {
             reason: said(format!("{} failed ({status})", command.argv[0])),

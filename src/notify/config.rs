@@ -321,7 +321,11 @@ impl ApnsConfig {
 impl WebhookConfig {
     fn validate(&self, index: usize, allowed: &[Trigger]) -> Result<WebhookSettings> {
         let key = |field: &str| format!("notify.webhook[{index}].{field}");
-        let name = parse_name(&key("name"), self.name.as_deref(), format!("webhook-{index}"))?;
+        let name = parse_name(
+            &key("name"),
+            self.name.as_deref(),
+            format!("webhook-{index}"),
+        )?;
         let url = self.url.as_deref().ok_or_else(|| missing(&key("url")))?;
         let uri: http::Uri = url
             .parse()
@@ -359,11 +363,18 @@ impl WebhookConfig {
 impl CommandConfig {
     fn validate(&self, index: usize, allowed: &[Trigger]) -> Result<CommandSettings> {
         let key = |field: &str| format!("notify.command[{index}].{field}");
-        let name = parse_name(&key("name"), self.name.as_deref(), format!("command-{index}"))?;
+        let name = parse_name(
+            &key("name"),
+            self.name.as_deref(),
+            format!("command-{index}"),
+        )?;
         match self.argv.first() {
             None => return Err(missing(&key("argv"))),
             Some(program) if program.is_empty() => {
-                return Err(invalid(&key("argv"), "the program (first element) is empty"))
+                return Err(invalid(
+                    &key("argv"),
+                    "the program (first element) is empty",
+                ))
             }
             Some(_) => {}
         }
@@ -447,7 +458,10 @@ mod tests {
         .validate()
         .unwrap();
         use Trigger::*;
-        assert_eq!(settings.events, [ApprovalRequested, RunFailed, InputRequested]);
+        assert_eq!(
+            settings.events,
+            [ApprovalRequested, RunFailed, InputRequested]
+        );
         assert!(settings.redact);
         let apns = settings.apns.unwrap();
         assert_eq!(apns.key_path, PathBuf::from("/etc/m/AuthKey_ABCDE12345.p8"));
@@ -474,88 +488,124 @@ mod tests {
     #[test]
     fn errors_name_the_key_at_fault() {
         let cases = [
-            (r#"[notify]
+            (
+                r#"[notify]
                 events = ["approval.requested", "run.exploded"]"#,
-             "notify.events: unknown notification event 'run.exploded'"),
-            (r#"[notify.apns]
+                "notify.events: unknown notification event 'run.exploded'",
+            ),
+            (
+                r#"[notify.apns]
                 key_id = "ABCDE12345"
                 team_id = "FGHIJ67890"
                 topic = "com.example.m""#,
-             "notify.apns.key_path is missing"),
-            (r#"[notify.apns]
+                "notify.apns.key_path is missing",
+            ),
+            (
+                r#"[notify.apns]
                 key_path = "keys/AuthKey.p8"
                 key_id = "ABCDE12345"
                 team_id = "FGHIJ67890"
                 topic = "com.example.m""#,
-             "notify.apns.key_path: 'keys/AuthKey.p8' is not an absolute path"),
-            (r#"[notify.apns]
+                "notify.apns.key_path: 'keys/AuthKey.p8' is not an absolute path",
+            ),
+            (
+                r#"[notify.apns]
                 key_path = "/k.p8"
                 key_id = "ABC"
                 team_id = "FGHIJ67890"
                 topic = "com.example.m""#,
-             "notify.apns.key_id: 'ABC' is not a 10-character Key ID"),
-            (r#"[notify.apns]
+                "notify.apns.key_id: 'ABC' is not a 10-character Key ID",
+            ),
+            (
+                r#"[notify.apns]
                 key_path = "/k.p8"
                 key_id = "ABCDE12345"
                 team_id = "FGHIJ-6789"
                 topic = "com.example.m""#,
-             "notify.apns.team_id: 'FGHIJ-6789' is not a 10-character Team ID"),
-            (r#"[notify.apns]
+                "notify.apns.team_id: 'FGHIJ-6789' is not a 10-character Team ID",
+            ),
+            (
+                r#"[notify.apns]
                 key_path = "/k.p8"
                 key_id = "ABCDE12345"
                 team_id = "FGHIJ67890""#,
-             "notify.apns.topic is missing"),
-            (r#"[notify.apns]
+                "notify.apns.topic is missing",
+            ),
+            (
+                r#"[notify.apns]
                 key_path = "/k.p8"
                 key_id = "ABCDE12345"
                 team_id = "FGHIJ67890"
                 topic = "com example""#,
-             "notify.apns.topic: 'com example' is not an app bundle id"),
-            (r#"[[notify.webhook]]
+                "notify.apns.topic: 'com example' is not an app bundle id",
+            ),
+            (
+                r#"[[notify.webhook]]
                 name = "a""#,
-             "notify.webhook[1].url is missing"),
-            (r#"[[notify.webhook]]
+                "notify.webhook[1].url is missing",
+            ),
+            (
+                r#"[[notify.webhook]]
                 url = "https://ok.example"
                 [[notify.webhook]]
                 url = "ftp://example.com/x""#,
-             "notify.webhook[2].url: 'ftp://example.com/x' is not an http:// or https:// URL"),
-            (r#"[[notify.webhook]]
+                "notify.webhook[2].url: 'ftp://example.com/x' is not an http:// or https:// URL",
+            ),
+            (
+                r#"[[notify.webhook]]
                 url = "https://ok.example"
                 headers = { "Bad Header" = "x" }"#,
-             "notify.webhook[1].headers.Bad Header: not a valid HTTP header name"),
-            (r#"[[notify.webhook]]
+                "notify.webhook[1].headers.Bad Header: not a valid HTTP header name",
+            ),
+            (
+                r#"[[notify.webhook]]
                 url = "https://ok.example"
                 headers = { X = "line\nbreak" }"#,
-             "notify.webhook[1].headers.X: not a valid HTTP header value"),
-            (r#"[[notify.webhook]]
+                "notify.webhook[1].headers.X: not a valid HTTP header value",
+            ),
+            (
+                r#"[[notify.webhook]]
                 url = "https://ok.example"
                 timeout_secs = 0"#,
-             "notify.webhook[1].timeout_secs: 0 is not a number of seconds"),
-            (r#"[[notify.webhook]]
+                "notify.webhook[1].timeout_secs: 0 is not a number of seconds",
+            ),
+            (
+                r#"[[notify.webhook]]
                 url = "https://ok.example"
                 events = ["approval"]"#,
-             "notify.webhook[1].events: unknown notification event 'approval'"),
-            (r#"[[notify.webhook]]
+                "notify.webhook[1].events: unknown notification event 'approval'",
+            ),
+            (
+                r#"[[notify.webhook]]
                 name = "x"
                 url = "https://a.example"
                 [[notify.webhook]]
                 name = "x"
                 url = "https://b.example""#,
-             "notify.webhook[2].name: 'x' is already the name"),
-            (r#"[[notify.command]]
+                "notify.webhook[2].name: 'x' is already the name",
+            ),
+            (
+                r#"[[notify.command]]
                 name = "hook""#,
-             "notify.command[1].argv is missing"),
-            (r#"[[notify.command]]
+                "notify.command[1].argv is missing",
+            ),
+            (
+                r#"[[notify.command]]
                 argv = [""]"#,
-             "notify.command[1].argv: the program (first element) is empty"),
-            (r#"[[notify.command]]
+                "notify.command[1].argv: the program (first element) is empty",
+            ),
+            (
+                r#"[[notify.command]]
                 argv = ["x"]
                 timeout_secs = 1000"#,
-             "notify.command[1].timeout_secs: 1000 is not a number of seconds"),
-            (r#"[[notify.command]]
+                "notify.command[1].timeout_secs: 1000 is not a number of seconds",
+            ),
+            (
+                r#"[[notify.command]]
                 name = "no spaces please"
                 argv = ["x"]"#,
-             "notify.command[1].name: 'no spaces please' is not a name"),
+                "notify.command[1].name: 'no spaces please' is not a name",
+            ),
         ];
         for (text, expected) in cases {
             let message = error_of(text);
@@ -565,7 +615,9 @@ mod tests {
 
     #[test]
     fn unknown_events_list_the_known_ones_in_the_hint() {
-        let error = parse("[notify]\nevents = [\"nope\"]").validate().unwrap_err();
+        let error = parse("[notify]\nevents = [\"nope\"]")
+            .validate()
+            .unwrap_err();
         let hint = error.hint.unwrap();
         for trigger in Trigger::ALL {
             assert!(hint.contains(trigger.as_str()), "{hint}");

@@ -39,7 +39,9 @@ pub enum ApnsStatus {
     Ready,
     /// Configured, but the configuration or the key is wrong: no push is
     /// sent until it is fixed and the daemon restarted.
-    Unavailable { error: String },
+    Unavailable {
+        error: String,
+    },
 }
 
 /// For `m status` and `m doctor`.
@@ -407,7 +409,11 @@ impl Dispatcher {
         outcomes: Vec<(Target, Outcome)>,
     ) -> Result<AttemptEnd> {
         let attempts = entry.attempts + 1;
-        let what = format!("{} of run {}", entry.notification.event_name(), run_of(entry));
+        let what = format!(
+            "{} of run {}",
+            entry.notification.event_name(),
+            run_of(entry)
+        );
         let mut records = Vec::new();
         let mut retrying = Vec::new();
         let mut failed = Vec::new();
@@ -631,7 +637,11 @@ mod tests {
         assert_eq!(report.retrying, 1);
         let first_retry = store.get_notification(id).unwrap().next_attempt_at;
         // 5 s before jitter: between 2.5 and 5, rounded up.
-        assert!((start + 3..=start + 5).contains(&first_retry), "{}", first_retry - start);
+        assert!(
+            (start + 3..=start + 5).contains(&first_retry),
+            "{}",
+            first_retry - start
+        );
 
         clock.set(first_retry - 1);
         dispatcher.deliver_due(&mut store).await.unwrap();
@@ -649,7 +659,10 @@ mod tests {
         let report = dispatcher.deliver_due(&mut store).await.unwrap();
         assert_eq!(report.delivered, 1);
         let entry = store.get_notification(id).unwrap();
-        assert_eq!((entry.state, entry.attempts), (NotificationState::Delivered, 3));
+        assert_eq!(
+            (entry.state, entry.attempts),
+            (NotificationState::Delivered, 3)
+        );
         assert_eq!(entry.done_targets, [format!("apns:{}", "ab".repeat(32))]);
         let health = dispatcher.health();
         assert_eq!((health.retried, health.delivered), (2, 1));
@@ -698,7 +711,11 @@ mod tests {
         assert!(entry.last_error.unwrap().contains("503 two"));
         clock.set(clock.now() + 3600);
         dispatcher.deliver_due(&mut store).await.unwrap();
-        assert_eq!(sender.sent().len(), 2, "a failed notification is not sent again");
+        assert_eq!(
+            sender.sent().len(),
+            2,
+            "a failed notification is not sent again"
+        );
         assert!(dispatcher.health().last_error.unwrap().contains("503 two"));
     }
 
@@ -736,7 +753,10 @@ mod tests {
         let ApnsStatus::Unavailable { error } = &health.apns else {
             panic!("{health:?}");
         };
-        assert!(error.contains("/nonexistent/AuthKey_ABCDE12345.p8"), "{error}");
+        assert!(
+            error.contains("/nonexistent/AuthKey_ABCDE12345.p8"),
+            "{error}"
+        );
         assert!(!health.is_healthy());
         assert_eq!(health.webhooks, 1);
         assert!(dispatcher.push.is_none());
@@ -747,7 +767,9 @@ mod tests {
             matches!(&health.apns, ApnsStatus::Unavailable { error } if error.contains("notify.apns.key_path")),
             "{health:?}"
         );
-        assert!(Dispatcher::from_config(&NotifyConfig::default()).health().is_healthy());
+        assert!(Dispatcher::from_config(&NotifyConfig::default())
+            .health()
+            .is_healthy());
     }
 
     #[test]

@@ -94,7 +94,14 @@ pub fn message_for(n: &Notification, redact: bool) -> Message {
 pub fn approval_summary(payload: &Value) -> Option<String> {
     text_of(
         payload,
-        &["summary", "title", "command", "description", "message", "path"],
+        &[
+            "summary",
+            "title",
+            "command",
+            "description",
+            "message",
+            "path",
+        ],
     )
     .or_else(|| {
         let files = payload.get("files")?.as_array()?;
@@ -237,10 +244,26 @@ mod tests {
     fn every_trigger_has_a_message_and_redaction_hides_the_text() {
         let secret = "SECRET-TEXT";
         let cases = [
-            (Trigger::InputRequested, json!({"question": secret}), "webapp: question"),
-            (Trigger::RunCompleted, json!({"state": "completed"}), "webapp: run completed"),
-            (Trigger::RunFailed, json!({"state": "failed", "reason": secret}), "webapp: run failed"),
-            (Trigger::RunCancelled, json!({"state": "cancelled"}), "webapp: run cancelled"),
+            (
+                Trigger::InputRequested,
+                json!({"question": secret}),
+                "webapp: question",
+            ),
+            (
+                Trigger::RunCompleted,
+                json!({"state": "completed"}),
+                "webapp: run completed",
+            ),
+            (
+                Trigger::RunFailed,
+                json!({"state": "failed", "reason": secret}),
+                "webapp: run failed",
+            ),
+            (
+                Trigger::RunCancelled,
+                json!({"state": "cancelled"}),
+                "webapp: run cancelled",
+            ),
         ];
         for (trigger, data, title) in cases {
             let mut n = notification(trigger, Value::Null, data);
@@ -259,9 +282,18 @@ mod tests {
 
     #[test]
     fn summaries_come_from_the_usual_payload_keys() {
-        assert_eq!(approval_summary(&json!({"title": "Deploy"})), Some("Deploy".into()));
-        assert_eq!(approval_summary(&json!({"command": "make  test"})), Some("make test".into()));
-        assert_eq!(approval_summary(&json!({"files": ["a", "b"]})), Some("2 files".into()));
+        assert_eq!(
+            approval_summary(&json!({"title": "Deploy"})),
+            Some("Deploy".into())
+        );
+        assert_eq!(
+            approval_summary(&json!({"command": "make  test"})),
+            Some("make test".into())
+        );
+        assert_eq!(
+            approval_summary(&json!({"files": ["a", "b"]})),
+            Some("2 files".into())
+        );
         assert_eq!(approval_summary(&json!({"other": 1})), None);
     }
 

@@ -47,11 +47,17 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub enum Outcome {
     Delivered,
     /// The device's token is dead: remove the device.
-    Prune { reason: String },
+    Prune {
+        reason: String,
+    },
     /// A passing failure (timeout, 429, 5xx): try again later.
-    Retry { reason: String },
+    Retry {
+        reason: String,
+    },
     /// Refused for good: log it and give up on this target.
-    Drop { reason: String },
+    Drop {
+        reason: String,
+    },
 }
 
 impl Outcome {
@@ -107,10 +113,26 @@ mod tests {
         use Trigger::*;
         let cases = [
             ("approval.requested", json!({}), Some(ApprovalRequested)),
-            ("input.requested", json!({"question": "?"}), Some(InputRequested)),
-            ("run.finished", json!({"state": "completed"}), Some(RunCompleted)),
-            ("run.finished", json!({"state": "failed", "reason": "x"}), Some(RunFailed)),
-            ("run.finished", json!({"state": "cancelled"}), Some(RunCancelled)),
+            (
+                "input.requested",
+                json!({"question": "?"}),
+                Some(InputRequested),
+            ),
+            (
+                "run.finished",
+                json!({"state": "completed"}),
+                Some(RunCompleted),
+            ),
+            (
+                "run.finished",
+                json!({"state": "failed", "reason": "x"}),
+                Some(RunFailed),
+            ),
+            (
+                "run.finished",
+                json!({"state": "cancelled"}),
+                Some(RunCancelled),
+            ),
             ("run.finished", json!({"state": "running"}), None),
             ("run.finished", json!({}), None),
             ("run.finished", serde_json::Value::Null, None),
@@ -121,7 +143,11 @@ mod tests {
             ("agent.message", json!({}), None),
         ];
         for (event_type, data, expected) in cases {
-            assert_eq!(trigger_for(event_type, &data), expected, "{event_type} {data}");
+            assert_eq!(
+                trigger_for(event_type, &data),
+                expected,
+                "{event_type} {data}"
+            );
         }
         for trigger in Trigger::ALL {
             assert_eq!(trigger.as_str().parse::<Trigger>().unwrap(), *trigger);

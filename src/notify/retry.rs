@@ -105,7 +105,10 @@ mod tests {
                 let at = policy.next_attempt_at(1_000, failed);
                 let low = 1_000 + policy.delay(failed, 0.0).as_secs_f64().ceil() as i64;
                 let high = 1_000 + policy.delay(failed, 1.0).as_secs_f64().ceil() as i64;
-                assert!((low..=high).contains(&at), "{failed}: {at} not in {low}..={high}");
+                assert!(
+                    (low..=high).contains(&at),
+                    "{failed}: {at} not in {low}..={high}"
+                );
             }
         }
     }

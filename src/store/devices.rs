@@ -41,7 +41,9 @@ impl Store {
     pub fn list_devices(&self) -> Result<Vec<Device>> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT token, platform, created_at FROM devices ORDER BY created_at, token")
+            .prepare_cached(
+                "SELECT token, platform, created_at FROM devices ORDER BY created_at, token",
+            )
             .map_err(|e| self.error("read", e))?;
         let rows = stmt
             .query_map([], device_from_row)
@@ -160,7 +162,13 @@ impl Store {
                 tx.execute(
                     "INSERT INTO device_history (token, env, name, reason, at)
                      VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![token, env.unwrap_or_else(|| "production".into()), name, reason, now()],
+                    params![
+                        token,
+                        env.unwrap_or_else(|| "production".into()),
+                        name,
+                        reason,
+                        now()
+                    ],
                 )?;
                 Ok(true)
             };
@@ -209,7 +217,12 @@ mod tests {
         // A device added the seed's way is a production one without a name.
         store.add_device(&token('a'), Platform::Ios).unwrap();
         let added = store
-            .add_device_with_details(&token('b'), Platform::Ios, DeviceEnv::Sandbox, Some("dev phone"))
+            .add_device_with_details(
+                &token('b'),
+                Platform::Ios,
+                DeviceEnv::Sandbox,
+                Some("dev phone"),
+            )
             .unwrap();
         assert!(added);
         let devices = store.list_device_infos().unwrap();
@@ -217,7 +230,10 @@ mod tests {
         let a = devices.iter().find(|d| d.token == token('a')).unwrap();
         assert_eq!((a.env, a.name.as_deref()), (DeviceEnv::Production, None));
         let b = devices.iter().find(|d| d.token == token('b')).unwrap();
-        assert_eq!((b.env, b.name.as_deref()), (DeviceEnv::Sandbox, Some("dev phone")));
+        assert_eq!(
+            (b.env, b.name.as_deref()),
+            (DeviceEnv::Sandbox, Some("dev phone"))
+        );
 
         // Adding again updates the details, keeps one row.
         let added = store
@@ -242,7 +258,9 @@ mod tests {
         store
             .add_device_with_details(&token('c'), Platform::Ios, DeviceEnv::Sandbox, Some("ipad"))
             .unwrap();
-        assert!(store.prune_device(&token('c'), "APNs answered 410 Unregistered").unwrap());
+        assert!(store
+            .prune_device(&token('c'), "APNs answered 410 Unregistered")
+            .unwrap());
         assert!(!store.prune_device(&token('c'), "again").unwrap());
         assert!(store.list_device_infos().unwrap().is_empty());
         let history = store.device_history(10).unwrap();

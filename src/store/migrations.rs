@@ -179,7 +179,8 @@ mod tests {
             conn.execute_batch(MIGRATIONS[0]).unwrap();
             conn.execute_batch(MIGRATIONS[1]).unwrap();
             conn.pragma_update(None, "user_version", 2).unwrap();
-            conn.pragma_update(None, "application_id", APPLICATION_ID).unwrap();
+            conn.pragma_update(None, "application_id", APPLICATION_ID)
+                .unwrap();
             conn.execute(
                 "INSERT INTO devices (token, platform, created_at) VALUES ('aa', 'ios', 1)",
                 [],
@@ -192,7 +193,12 @@ mod tests {
         let devices = store.list_device_infos().unwrap();
         assert_eq!(devices.len(), 1);
         assert_eq!(devices[0].env, crate::model::DeviceEnv::Production);
-        for table in ["device_details", "device_history", "notifications", "notification_deliveries"] {
+        for table in [
+            "device_details",
+            "device_history",
+            "notifications",
+            "notification_deliveries",
+        ] {
             let n: i64 = store
                 .conn()
                 .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))

@@ -334,7 +334,10 @@ impl Store {
     }
 
     fn query_outbox<P: rusqlite::Params>(&self, sql: &str, params: P) -> Result<Vec<OutboxEntry>> {
-        let mut stmt = self.conn.prepare_cached(sql).map_err(|e| self.error("read", e))?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(sql)
+            .map_err(|e| self.error("read", e))?;
         let mut entries = stmt
             .query_map(params, entry_from_row)
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
@@ -388,16 +391,27 @@ mod tests {
         let events = store
             .append_events_with_notifications(&[
                 NewEvent::new(&run, "output", json!({"stream": "stdout", "lines": ["hi"]})),
-                NewEvent::new(&run, "input.requested", json!({"question": "Which branch?"})),
+                NewEvent::new(
+                    &run,
+                    "input.requested",
+                    json!({"question": "Which branch?"}),
+                ),
                 NewEvent::new(&run, "run.finished", json!({"state": "weird"})),
-                NewEvent::new(&run, "run.finished", json!({"state": "failed", "reason": "exit 1"})),
+                NewEvent::new(
+                    &run,
+                    "run.finished",
+                    json!({"state": "failed", "reason": "exit 1"}),
+                ),
             ])
             .unwrap();
         assert_eq!(events.len(), 4);
         let mut queued = store.list_notifications(10).unwrap();
         queued.reverse();
         let triggers: Vec<_> = queued.iter().map(|e| e.notification.trigger).collect();
-        assert_eq!(triggers, [Some(Trigger::InputRequested), Some(Trigger::RunFailed)]);
+        assert_eq!(
+            triggers,
+            [Some(Trigger::InputRequested), Some(Trigger::RunFailed)]
+        );
         let first = &queued[0];
         assert_eq!(first.state, NotificationState::Pending);
         assert_eq!(first.attempts, 0);
@@ -421,7 +435,11 @@ mod tests {
                 let db = |e| Error::failure(format!("{e}"));
                 let events = super::super::events::append_events_tx(
                     tx,
-                    &[NewEvent::new(&run, "approval.requested", json!({"type": "command"}))],
+                    &[NewEvent::new(
+                        &run,
+                        "approval.requested",
+                        json!({"type": "command"}),
+                    )],
                 )
                 .map_err(db)?;
                 let approval = Approval {
@@ -443,7 +461,10 @@ mod tests {
             })
             .unwrap();
         let entry = store.list_notifications(1).unwrap().remove(0);
-        assert_eq!(entry.notification.approval_id.as_deref(), Some(approval_id.as_str()));
+        assert_eq!(
+            entry.notification.approval_id.as_deref(),
+            Some(approval_id.as_str())
+        );
         let approval = &entry.notification.body["approval"];
         assert_eq!(approval["id"], approval_id.as_str());
         assert_eq!(approval["type"], "command");
@@ -456,7 +477,11 @@ mod tests {
         let failed: Result<()> = store.write(|tx| {
             let events = super::super::events::append_events_tx(
                 tx,
-                &[NewEvent::new(&run, "input.requested", json!({"question": "?"}))],
+                &[NewEvent::new(
+                    &run,
+                    "input.requested",
+                    json!({"question": "?"}),
+                )],
             )
             .unwrap();
             enqueue_notifications_tx(tx, &events).unwrap();
@@ -510,16 +535,40 @@ mod tests {
         assert_eq!(store.next_notification_due().unwrap(), Some(now + 100));
 
         store
-            .finish_notification_attempt(id, &[], &AttemptEnd::Failed { error: "gave up".into() })
+            .finish_notification_attempt(
+                id,
+                &[],
+                &AttemptEnd::Failed {
+                    error: "gave up".into(),
+                },
+            )
             .unwrap();
         let entry = store.get_notification(id).unwrap();
-        assert_eq!((entry.state, entry.attempts), (NotificationState::Failed, 2));
+        assert_eq!(
+            (entry.state, entry.attempts),
+            (NotificationState::Failed, 2)
+        );
         assert_eq!(store.next_notification_due().unwrap(), None);
-        assert_eq!(store.count_notifications(NotificationState::Failed).unwrap(), 1);
+        assert_eq!(
+            store
+                .count_notifications(NotificationState::Failed)
+                .unwrap(),
+            1
+        );
 
         // Old finished notifications are forgotten; so are a deleted run's.
-        assert_eq!(store.delete_finished_notifications(entry.created_at).unwrap(), 0);
-        assert_eq!(store.delete_finished_notifications(entry.created_at + 1).unwrap(), 1);
+        assert_eq!(
+            store
+                .delete_finished_notifications(entry.created_at)
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            store
+                .delete_finished_notifications(entry.created_at + 1)
+                .unwrap(),
+            1
+        );
         store
             .append_events_with_notifications(&[NewEvent::new(
                 &run,
