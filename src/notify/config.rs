@@ -5,7 +5,8 @@
 //! ```toml
 //! [notify]
 //! events = ["approval.requested", "input.requested", "run.failed"]  # default: all
-//! redact = true            # no code, command or prompt text leaves the machine
+//! redact = true            # no code, command or prompt text to APNs or webhooks
+//!                          # (hook commands run here and get the full text)
 //!
 //! [notify.apns]
 //! key_path = "~/.config/m/AuthKey_ABCDE12345.p8"

@@ -134,6 +134,9 @@ pub struct Dispatcher {
     clock: Arc<dyn Clock>,
     retry: RetryPolicy,
     health: Mutex<NotifyHealth>,
+    /// One pass over the outbox at a time, so no notification is sent twice
+    /// by two callers at once.
+    delivering: tokio::sync::Mutex<()>,
 }
 
 impl Dispatcher {
@@ -188,6 +191,7 @@ impl Dispatcher {
             clock: Arc::new(SystemClock),
             retry: RetryPolicy::default(),
             health: Mutex::new(health),
+            delivering: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -257,6 +261,7 @@ impl Dispatcher {
     /// done, and records the outcome: delivered, a retry at a later time,
     /// or failed; dead devices are removed. Errors are the store's only.
     pub async fn deliver_due(&self, store: &mut Store) -> Result<DeliveryReport> {
+        let _one_at_a_time = self.delivering.lock().await;
         let mut report = DeliveryReport::default();
         for entry in store.due_notifications(self.clock.now(), BATCH)? {
             let devices = match self.push {
