@@ -7,6 +7,7 @@ pub mod client;
 pub mod daemon;
 pub mod error;
 pub mod model;
+pub mod notify;
 pub mod paths;
 pub mod protocol;
 pub mod store;

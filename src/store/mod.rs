@@ -6,6 +6,7 @@ mod devices;
 mod events;
 mod lifecycle;
 mod migrations;
+pub(crate) mod notifications;
 mod repos;
 mod runs;
 
@@ -22,6 +23,7 @@ pub use approvals::ApprovalFilter;
 pub use events::NewEvent;
 pub use lifecycle::{Batch, Decided};
 pub use migrations::LATEST_VERSION;
+pub use notifications::{AttemptEnd, DeliveryOutcome, OutboxEntry, TargetRecord};
 pub use repos::NewRepo;
 pub use runs::{NewRun, RunDetails, RunFilter};
 

@@ -124,12 +124,15 @@ impl Store {
         Ok(rows)
     }
 
-    /// Removes a finished run with its events and approvals.
+    /// Removes a finished run with its events, approvals and notifications.
     pub fn delete_run(&mut self, run_id: &str) -> Result<()> {
         let path = self.path.clone();
         let db = |e| super::db_error(&path, "write to", e);
         self.write(|tx| {
             for sql in [
+                "DELETE FROM notification_deliveries WHERE notification_id IN
+                   (SELECT id FROM notifications WHERE run_id = ?1)",
+                "DELETE FROM notifications WHERE run_id = ?1",
                 "DELETE FROM approvals WHERE run_id = ?1",
                 "DELETE FROM events WHERE run_id = ?1",
                 "DELETE FROM run_details WHERE run_id = ?1",
