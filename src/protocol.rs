@@ -144,6 +144,9 @@ pub struct DaemonStatus {
     pub started_at: i64,
     pub socket: String,
     pub active_runs: Vec<String>,
+    /// How notification delivery stands (APNs, webhooks, hook commands).
+    #[serde(default)]
+    pub notifications: Value,
 }
 
 /// Error kinds as they travel on the wire.

@@ -749,7 +749,10 @@ fn device_add_list_and_rm() {
     let devices = array(&devices);
     assert_eq!(devices.len(), 2);
     for device in devices {
-        assert_eq!(keys(device), ["created_at", "platform", "token"]);
+        assert_eq!(
+            keys(device),
+            ["created_at", "env", "name", "platform", "token"]
+        );
         assert_eq!(device["platform"], "ios");
     }
     let mut tokens = field(devices, "token");

@@ -3,6 +3,8 @@
 //! restart, with a fake push sender standing in for APNs (which a2 cannot
 //! point at a local server). Nothing here leaves the machine.
 
+mod common;
+
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -103,7 +105,8 @@ fn world() -> World {
         })
         .unwrap();
     let run = new_id();
-    store
+    let mut batch = store.batch().unwrap();
+    batch
         .create_run(
             &run,
             NewRun {
@@ -114,6 +117,7 @@ fn world() -> World {
             },
         )
         .unwrap();
+    batch.commit().unwrap();
     World {
         _dir: dir,
         db,
@@ -267,7 +271,8 @@ async fn a_webhook_gets_the_event_run_and_headers_as_json() {
     assert!(request.headers["user-agent"].starts_with("m/"));
     let body = &request.body;
     assert_eq!(body["event"], "input.requested");
-    assert_eq!(body["seq"], 1);
+    // The run's first event is run.created.
+    assert_eq!(body["seq"], 2);
     assert_eq!(body["run"]["id"], w.run.as_str());
     assert_eq!(body["run"]["repo"], "webapp");
     assert_eq!(body["run"]["prompt"], "fix the flaky login test");
@@ -431,7 +436,7 @@ async fn a_hook_command_gets_the_json_on_stdin_and_the_ids_in_its_environment() 
     let lines: Vec<&str> = env.lines().collect();
     assert_eq!(
         lines,
-        ["approval.requested", w.run.as_str(), approval.as_str(), "1"]
+        ["approval.requested", w.run.as_str(), approval.as_str(), "2"]
     );
     let entry = w.store.get_notification(id).unwrap();
     assert_eq!(entry.notification.approval_id, Some(approval));
@@ -556,7 +561,7 @@ async fn a_notification_pending_when_the_daemon_stops_is_delivered_after_restart
         let json: Value = serde_json::from_str(&push.to_json_string().unwrap()).unwrap();
         assert_eq!(json["run_id"], run.as_str());
         assert_eq!(json["approval_id"], approval.as_str());
-        assert_eq!(json["seq"], 2);
+        assert_eq!(json["seq"], 3);
         assert_eq!(json["event"], "approval.requested");
         assert_eq!(json["aps"]["thread-id"], run.as_str());
         assert_eq!(json["aps"]["category"], "M_APPROVAL");
@@ -727,4 +732,155 @@ async fn the_test_notification_goes_through_every_sink() {
     assert_eq!(push.title, "m: test notification");
     // Nothing was queued for it.
     assert!(w.store.list_notifications(10).unwrap().is_empty());
+}
+
+/// Through the real binary and daemon: what a user with a webhook and a
+/// hook command configured sees.
+mod through_the_binary {
+    use super::common::TestEnv;
+    use super::*;
+
+    fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !done() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {what}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    #[test]
+    fn an_approval_in_a_run_calls_the_webhook_and_the_hook_once_with_the_ids() {
+        let env = TestEnv::new();
+        let server = serve(vec![]);
+        let hook_out = env.dir.path().join("hook.jsonl");
+        let hook = env.script(
+            "hook.sh",
+            &format!(
+                r#"printf '%s %s ' "$M_EVENT" "$M_APPROVAL_ID" >> {0}; cat >> {0}; echo >> {0}"#,
+                hook_out.display()
+            ),
+        );
+        std::fs::create_dir_all(&env.home).unwrap();
+        std::fs::write(
+            env.home.join("config.toml"),
+            format!(
+                "[notify]\nevents = [\"approval.requested\", \"run.completed\"]\n\n\
+                 [[notify.webhook]]\nurl = \"{}\"\n\n[[notify.command]]\nargv = [\"{}\"]\n",
+                server.url,
+                hook.display()
+            ),
+        )
+        .unwrap();
+        env.repo("api");
+        let agent = env.script("agent.sh", "m ask approval --type command -- true");
+        let run = env.start("api", "publish", &agent);
+        env.fails(&["run", "wait", &run], 12);
+        let approval = env.json(&["approvals", "--json"])[0]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        wait_for("the webhook", || !server.received().is_empty());
+        {
+            let received = server.received();
+            assert_eq!(received.len(), 1);
+            assert_eq!(received[0].method, "POST");
+            let body = &received[0].body;
+            assert_eq!(body["event"], "approval.requested");
+            assert_eq!(body["run"]["id"], run.as_str());
+            assert_eq!(body["approval"]["id"], approval.as_str());
+        }
+        wait_for("the hook", || {
+            std::fs::read_to_string(&hook_out)
+                .unwrap_or_default()
+                .contains(&approval)
+        });
+        let line = std::fs::read_to_string(&hook_out).unwrap();
+        assert!(
+            line.starts_with(&format!("approval.requested {approval} {{")),
+            "{line}"
+        );
+        env.ok(&["approve", &run]);
+        env.fails(&["run", "wait", &run], 0);
+        wait_for("the completion webhook", || server.received().len() == 2);
+        assert_eq!(server.received()[1].body["event"], "run.completed");
+        let status = env.json(&["daemon", "status", "--json"]);
+        assert!(status["daemon"]["notifications"].is_object(), "{status}");
+    }
+
+    #[test]
+    fn a_notification_queued_before_a_crash_is_delivered_after_restart() {
+        let env = TestEnv::new();
+        std::fs::create_dir_all(&env.home).unwrap();
+        // The hook asks to be tried again (exit 75) until the flag exists:
+        // the notification is still pending when the daemon dies.
+        let hook_out = env.dir.path().join("hook.txt");
+        let flag = env.dir.path().join("flag");
+        let hook = env.script(
+            "hook.sh",
+            &format!(
+                "[ -e {} ] || exit 75; cat >> {}",
+                flag.display(),
+                hook_out.display()
+            ),
+        );
+        std::fs::write(
+            env.home.join("config.toml"),
+            format!(
+                "[notify]\nevents = [\"input.requested\"]\n\n[[notify.command]]\nargv = [\"{}\"]\n",
+                hook.display()
+            ),
+        )
+        .unwrap();
+        env.repo("api");
+        let agent = env.script("agent.sh", "m ask input 'which database?'");
+        let run = env.start("api", "ask", &agent);
+        env.fails(&["run", "wait", &run], 13);
+        let daemon = env.daemon_pid().unwrap();
+        unsafe { libc::kill(daemon, libc::SIGKILL) };
+        while super::common::alive(daemon) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::fs::write(&flag, "").unwrap();
+        env.ok(&["daemon", "start"]);
+        wait_for("the hook after restart", || {
+            std::fs::read_to_string(&hook_out)
+                .unwrap_or_default()
+                .contains("which database?")
+        });
+    }
+
+    #[test]
+    fn notify_test_reports_each_sink() {
+        let env = TestEnv::new();
+        let server = serve(vec![]);
+        std::fs::create_dir_all(&env.home).unwrap();
+        std::fs::write(
+            env.home.join("config.toml"),
+            format!("[[notify.webhook]]\nurl = \"{}\"\n", server.url),
+        )
+        .unwrap();
+        let out = env.ok(&["notify", "test"]);
+        assert!(out.starts_with("ok"), "{out}");
+        assert_eq!(server.received().len(), 1);
+        let env = TestEnv::new();
+        env.fails(&["notify", "test"], 1);
+    }
+
+    #[test]
+    fn devices_take_an_environment_and_a_name() {
+        let env = TestEnv::new();
+        let token = "ab".repeat(32);
+        env.ok(&[
+            "device", "add", &token, "--env", "sandbox", "--name", "my phone",
+        ]);
+        let list = env.json(&["device", "list", "--json"]);
+        assert_eq!(list[0]["env"], "sandbox");
+        assert_eq!(list[0]["name"], "my phone");
+        let out = env.ok(&["device", "add", &token, "--env", "production"]);
+        assert!(out.contains("updated"), "{out}");
+        env.fails(&["device", "add", &token, "--env", "staging"], 2);
+    }
 }

@@ -10,6 +10,7 @@ mod decide;
 mod device;
 pub(crate) mod events;
 mod follow;
+mod notify;
 pub mod output;
 mod reply;
 mod repo;
@@ -67,6 +68,9 @@ pub enum Command {
     /// Register, list and remove phones that get notifications.
     #[command(subcommand)]
     Device(device::DeviceCommand),
+    /// Check notification delivery.
+    #[command(subcommand)]
+    Notify(notify::NotifyCommand),
     /// The agents m can start by name, and whether each is installed.
     Agents(agents::AgentsArgs),
     /// The daemon, active runs and pending approvals at a glance.
@@ -106,6 +110,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Ask(cmd) => ask::run(&ctx, cmd),
         Command::Device(cmd) => device::run(&ctx, cmd),
         Command::Agents(args) => agents::run(&ctx, args),
+        Command::Notify(cmd) => notify::run(&ctx, cmd),
         Command::Status(args) => status::run(&ctx, args),
         Command::Daemon(cmd) => daemon::run(&ctx, cmd),
     }

@@ -20,6 +20,7 @@ use serde_json::json;
 use crate::agent::process;
 use crate::error::{Error, Result};
 use crate::model::{now, RunState};
+use crate::notify::{Dispatcher, NotifyConfig};
 use crate::paths::{self, Paths};
 use crate::store::{RunFilter, Store};
 use supervisor::{Control, RunHandle};
@@ -31,6 +32,8 @@ pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 /// What every connection handler and run supervisor shares.
 pub struct Shared {
     pub paths: Paths,
+    /// Delivers the notification outbox (APNs, webhooks, hook commands).
+    pub dispatcher: Arc<Dispatcher>,
     pub writer: Writer,
     pub runs: Mutex<HashMap<String, RunHandle>>,
     pub grace: Duration,
@@ -129,8 +132,18 @@ pub fn run(paths: Paths) -> Result<()> {
 }
 
 async fn serve(paths: Paths) -> Result<()> {
-    let (writer, writer_thread) = Writer::start(&paths.database())?;
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let (writer, writer_thread) = Writer::start(&paths.database(), wake.clone())?;
+    let dispatcher = Arc::new(Dispatcher::from_config(&notify_config(&paths)));
+    let health = dispatcher.health();
+    if !health.is_healthy() {
+        tracing::warn!(
+            "notifications: {}",
+            serde_json::to_string(&health).unwrap_or_default()
+        );
+    }
     let shared = Arc::new(Shared {
+        dispatcher: dispatcher.clone(),
         paths: paths.clone(),
         writer,
         runs: Mutex::new(HashMap::new()),
@@ -143,15 +156,42 @@ async fn serve(paths: Paths) -> Result<()> {
     let listener = server::listen(&paths.socket())?;
     tracing::info!(socket = %paths.socket().display(), pid = std::process::id(), "m daemon ready");
     let accept = tokio::spawn(server::accept_loop(shared.clone(), listener));
+    // Delivery has its own connection; it never holds up a run, and what it
+    // has not delivered when the daemon stops waits in the outbox.
+    let outbox = Store::open(&paths.database())?;
+    let deliver = tokio::spawn(async move { dispatcher.run(outbox, wake).await });
     wait_for_shutdown(&shared).await;
     tracing::info!("shutting down");
     accept.abort();
     let _ = std::fs::remove_file(paths.socket());
     stop_all_runs(&shared, "the daemon was stopped").await;
+    deliver.abort();
     // The writer ends once every sender is gone; wait so nothing is lost.
     drop(shared);
     let _ = tokio::task::spawn_blocking(move || writer_thread.join()).await;
     Ok(())
+}
+
+/// The `[notify]` section of the config file; an unreadable or invalid one
+/// leaves notifications off and says so in the log (the daemon runs on).
+fn notify_config(paths: &Paths) -> NotifyConfig {
+    let file = &paths.config_file;
+    let Ok(text) = std::fs::read_to_string(file) else {
+        return NotifyConfig::default();
+    };
+    let parsed = toml::from_str::<toml::Table>(&text)
+        .map_err(|e| e.to_string())
+        .and_then(|table| match table.get("notify") {
+            Some(section) => section
+                .clone()
+                .try_into()
+                .map_err(|e: toml::de::Error| e.to_string()),
+            None => Ok(NotifyConfig::default()),
+        });
+    parsed.unwrap_or_else(|e| {
+        tracing::error!("notifications are off: {}: {e}", file.display());
+        NotifyConfig::default()
+    })
 }
 
 fn grace_from_env() -> Duration {

@@ -47,16 +47,19 @@ pub struct Writer {
     hub: broadcast::Sender<Arc<Event>>,
 }
 
+/// Woken after a commit that queued notifications.
+pub type Wake = Arc<tokio::sync::Notify>;
+
 impl Writer {
     /// Starts the writer thread on its own connection to the database.
-    pub fn start(db: &Path) -> Result<(Writer, std::thread::JoinHandle<()>)> {
+    pub fn start(db: &Path, wake: Wake) -> Result<(Writer, std::thread::JoinHandle<()>)> {
         let store = Store::open(db)?;
         let (ops, rx) = mpsc::channel(QUEUE);
         let (hub, _) = broadcast::channel(HUB_CAPACITY);
         let publish = hub.clone();
         let thread = std::thread::Builder::new()
             .name("m-writer".into())
-            .spawn(move || write_loop(store, rx, publish))
+            .spawn(move || write_loop(store, rx, publish, wake))
             .map_err(|e| Error::failure(format!("cannot start the writer thread: {e}")))?;
         Ok((Writer { ops, hub }, thread))
     }
@@ -148,7 +151,12 @@ const DISK_FULL_PAUSE: std::time::Duration = std::time::Duration::from_millis(50
 /// After the daemon has begun to stop, how often it tries before giving up.
 const FINAL_TRIES: usize = 10;
 
-fn write_loop(mut store: Store, mut rx: mpsc::Receiver<Op>, hub: broadcast::Sender<Arc<Event>>) {
+fn write_loop(
+    mut store: Store,
+    mut rx: mpsc::Receiver<Op>,
+    hub: broadcast::Sender<Arc<Event>>,
+    wake: Wake,
+) {
     let mut ops = Vec::with_capacity(MAX_BATCH);
     let mut retry: Vec<Op> = Vec::new();
     let mut closed_tries = 0;
@@ -181,7 +189,7 @@ fn write_loop(mut store: Store, mut rx: mpsc::Receiver<Op>, hub: broadcast::Send
                 Err(_) => break,
             }
         }
-        retry = commit_batch(&mut store, &mut ops, &hub);
+        retry = commit_batch(&mut store, &mut ops, &hub, &wake);
     }
 }
 
@@ -196,6 +204,7 @@ fn commit_batch(
     store: &mut Store,
     ops: &mut Vec<Op>,
     hub: &broadcast::Sender<Arc<Event>>,
+    wake: &Wake,
 ) -> Vec<Op> {
     let mut replies: Vec<Pending> = Vec::with_capacity(ops.len());
     let mut retry = Vec::new();
@@ -221,6 +230,13 @@ fn commit_batch(
         Ok(events) => {
             for reply in replies {
                 reply(None);
+            }
+            let null = serde_json::Value::Null;
+            let notify = events.iter().any(|e| {
+                crate::model::trigger_for(&e.event_type, e.data.as_ref().unwrap_or(&null)).is_some()
+            });
+            if notify {
+                wake.notify_one();
             }
             for event in events {
                 let _ = hub.send(Arc::new(event));

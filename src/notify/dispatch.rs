@@ -336,7 +336,7 @@ impl Dispatcher {
 
     /// Every target whose events include the notification's.
     fn targets_for(&self, n: &Notification, devices: Vec<DeviceInfo>) -> Vec<Target> {
-        let wants = |events: &[Trigger]| n.trigger.map_or(true, |t| events.contains(&t));
+        let wants = |events: &[Trigger]| n.trigger.is_none_or(|t| events.contains(&t));
         let mut targets = Vec::new();
         if self.push.is_some() && wants(&self.apns_events) {
             targets.extend(devices.into_iter().map(Target::Apns));

@@ -105,7 +105,7 @@ fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<OutboxEntry> {
 /// approval rows they announce are written, in the same transaction.
 /// Returns how many were queued.
 pub(crate) fn enqueue_notifications_tx(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &rusqlite::Connection,
     events: &[Event],
 ) -> rusqlite::Result<usize> {
     let mut queued = 0;
@@ -124,7 +124,7 @@ pub(crate) fn enqueue_notifications_tx(
 /// The body gathers the run, its repo and the approval as they stand in
 /// this transaction. Queuing the same event twice is a no-op (returns false).
 pub(crate) fn enqueue_notification_tx(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &rusqlite::Connection,
     trigger: Trigger,
     event: &Event,
 ) -> rusqlite::Result<bool> {
@@ -134,10 +134,17 @@ pub(crate) fn enqueue_notification_tx(
         _ => None,
     };
     let approval = match &approval_id {
-        Some(id) => super::approvals::get_approval_tx(tx, id)?
-            .map(|a| serde_json::to_value(a).unwrap_or(Value::Null)),
+        Some(id) => super::approvals::get_approval_tx(tx, id)?,
         None => None,
     };
+    // An approval the policy decided at once needs no human: no push.
+    if approval
+        .as_ref()
+        .is_some_and(|a| a.state != crate::model::ApprovalState::Pending)
+    {
+        return Ok(false);
+    }
+    let approval = approval.map(|a| serde_json::to_value(a).unwrap_or(Value::Null));
     let run: Option<Value> = tx
         .query_row(
             "SELECT r.id, r.repo_id, p.name, r.state, r.prompt, r.created_at
@@ -183,7 +190,7 @@ pub(crate) fn enqueue_notification_tx(
 /// The approval an `approval.requested` event announces: the approval row
 /// pointing at the event, or else the id the event's data names.
 fn approval_of_event(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &rusqlite::Connection,
     event: &Event,
     data: &Value,
 ) -> rusqlite::Result<Option<String>> {
@@ -415,7 +422,8 @@ mod tests {
         let first = &queued[0];
         assert_eq!(first.state, NotificationState::Pending);
         assert_eq!(first.attempts, 0);
-        assert_eq!(first.notification.seq, Some(2));
+        // Seq 1 is the run's run.created.
+        assert_eq!(first.notification.seq, Some(3));
         assert_eq!(first.notification.run_id.as_deref(), Some(run.as_str()));
         let body = &first.notification.body;
         assert_eq!(body["event"], "input.requested");
@@ -489,7 +497,8 @@ mod tests {
         });
         assert!(failed.is_err());
         assert!(store.list_notifications(10).unwrap().is_empty());
-        assert_eq!(store.last_seq(&run).unwrap(), 0);
+        // Only the run's own run.created remains.
+        assert_eq!(store.last_seq(&run).unwrap(), 1);
     }
 
     #[test]

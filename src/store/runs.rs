@@ -50,6 +50,14 @@ fn run_from_row(row: &Row<'_>) -> rusqlite::Result<Run> {
 }
 
 impl Store {
+    /// Creates a run in a transaction of its own (see `Batch::create_run`).
+    pub fn create_run(&mut self, id: &str, new: NewRun) -> Result<Run> {
+        let mut batch = self.batch()?;
+        let run = batch.create_run(id, new)?;
+        batch.commit()?;
+        Ok(run)
+    }
+
     pub fn get_run(&self, id: &str) -> Result<Run> {
         self.conn
             .query_row(
