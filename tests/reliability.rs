@@ -125,7 +125,7 @@ fn a_client_of_another_user_is_dropped_before_any_request_is_read() {
     std::fs::set_permissions(socket(&env), std::fs::Permissions::from_mode(0o777)).unwrap();
     // A perl client (python may live where the other user cannot reach).
     let script = format!(
-        r#"use IO::Socket::UNIX; $SIG{PIPE} = "IGNORE"; my $s = IO::Socket::UNIX->new(Peer => '{}') or die "connect: $!"; print $s '{}'; my $buf = ''; my $n = sysread($s, $buf, 4096); print defined($n) ? "read:$buf" : "error";"#,
+        r#"use IO::Socket::UNIX; $SIG{{PIPE}} = "IGNORE"; my $s = IO::Socket::UNIX->new(Peer => '{}') or die "connect: $!"; print $s '{}'; my $buf = ''; my $n = sysread($s, $buf, 4096); print defined($n) ? "read:$buf" : "error";"#,
         socket(&env).display(),
         hello()
     );
