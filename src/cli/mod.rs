@@ -14,7 +14,7 @@ mod notify;
 pub mod output;
 mod reply;
 mod repo;
-mod run;
+pub(crate) mod run;
 mod status;
 
 use clap::{Parser, Subcommand};

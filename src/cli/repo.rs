@@ -3,9 +3,9 @@ use clap::{Args, Subcommand};
 use super::output::relative_time;
 use super::Ctx;
 use crate::error::{exit, Result};
-use crate::model::{now, short_id, Repo, Run};
+use crate::model::{now, short_id, Run};
 use crate::store::{RunFilter, Store};
-use crate::workspace::{self, BranchOutcome, Workspace, WorkspaceRequest};
+use crate::workspace::{self, BranchOutcome};
 
 #[derive(Debug, Subcommand)]
 pub enum RepoCommand {
@@ -140,7 +140,7 @@ fn rm(ctx: &Ctx, args: RmArgs) -> Result<u8> {
         })?;
         if runs.iter().all(|run| run.state.is_final()) {
             for run in &runs {
-                kept.extend(remove_workspace(ctx, &store, &repo, run)?);
+                kept.extend(remove_workspace(ctx, &store, run)?);
             }
         }
     }
@@ -159,19 +159,8 @@ fn rm(ctx: &Ctx, args: RmArgs) -> Result<u8> {
 
 /// Removes a finished run's workspace as `m run rm` does; says so if its
 /// branch had to be kept.
-fn remove_workspace(ctx: &Ctx, store: &Store, repo: &Repo, run: &Run) -> Result<Option<String>> {
-    let details = store.run_details(&run.id)?;
-    let mut ws = Workspace::for_request(&WorkspaceRequest {
-        run_id: &run.id,
-        git_url: repo.git_url.as_deref(),
-        base: None,
-        workspaces_dir: &ctx.paths.workspaces(),
-        mirrors_dir: &ctx.paths.mirrors(),
-    })?;
-    ws.base_commit = details.base_commit;
-    if let Some(branch) = details.branch {
-        ws.branch = Some(branch);
-    }
+fn remove_workspace(ctx: &Ctx, store: &Store, run: &Run) -> Result<Option<String>> {
+    let ws = super::run::workspace_of(ctx, store, run)?;
     Ok(match workspace::remove(&ws)?.branch {
         Some(BranchOutcome::Kept { name, reason }) => Some(format!(
             "Kept branch {name} of run {}: {reason}",

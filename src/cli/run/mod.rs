@@ -53,7 +53,7 @@ pub fn run(ctx: &Ctx, cmd: RunCommand) -> Result<u8> {
 }
 
 /// A run's workspace as recorded: where it is, its branch and base.
-fn workspace_of(ctx: &Ctx, store: &Store, run: &Run) -> Result<Workspace> {
+pub(crate) fn workspace_of(ctx: &Ctx, store: &Store, run: &Run) -> Result<Workspace> {
     let repo = store.get_repo(&run.repo_id)?;
     let details = store.run_details(&run.id)?;
     let mut ws = Workspace::for_request(&WorkspaceRequest {
