@@ -465,6 +465,15 @@ fn repo_add_refuses_a_duplicate_name_with_a_hint() {
 }
 
 #[test]
+fn repo_add_of_the_same_repo_under_the_same_name_is_a_no_op() {
+    let env = TestEnv::new();
+    let path = env.repo("api");
+    let out = env.ok(&["repo", "add", path.to_str().unwrap(), "--name", "api"]);
+    assert!(out.contains("already registered"), "{out}");
+    assert_eq!(array(&env.json(&["repo", "list", "--json"])).len(), 1);
+}
+
+#[test]
 fn repo_add_refuses_names_that_are_not_plain() {
     let env = TestEnv::new();
     let repo = env.git_repo("fine");

@@ -63,11 +63,23 @@ fn add(ctx: &Ctx, args: AddArgs) -> Result<u8> {
         Some(name) => validate_name(&name)?,
         None => validate_name(&default_name)?,
     };
-    let git_url = match location {
-        crate::workspace::RepoLocation::Local(path) => path.display().to_string(),
-        crate::workspace::RepoLocation::Remote(url) => url.as_str().to_string(),
-    };
-    let repo = ctx.store()?.add_repo(crate::store::NewRepo {
+    let git_url = location.to_git_url();
+    let mut store = ctx.store()?;
+    // Adding what is already there is no error (scripts and the README's
+    // quick start may run twice); the same name elsewhere is.
+    let existing = store.list_repos()?.into_iter().find(|r| r.name == name);
+    if let Some(repo) = existing.filter(|r| r.git_url.as_deref() == Some(git_url.as_str())) {
+        if args.json {
+            ctx.ui.json(&repo)?;
+        } else {
+            ctx.ui.line(format!(
+                "Repo {} ({git_url}) is already registered; nothing changed",
+                repo.name
+            ))?;
+        }
+        return Ok(exit::OK);
+    }
+    let repo = store.add_repo(crate::store::NewRepo {
         name,
         git_url: Some(git_url),
     })?;

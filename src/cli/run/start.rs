@@ -152,14 +152,26 @@ fn agent_spec(args: &StartArgs) -> Result<AgentSpec> {
              m run start -r REPO \"PROMPT\" -- ./agent.sh",
         ));
     }
+    let argv = with_absolute_program(&args.command);
     Ok(if args.acp {
-        AgentSpec::Acp {
-            preset: None,
-            argv: args.command.clone(),
-        }
+        AgentSpec::Acp { preset: None, argv }
     } else {
-        AgentSpec::Exec {
-            argv: args.command.clone(),
-        }
+        AgentSpec::Exec { argv }
     })
+}
+
+/// `./agent.sh` means the file here, where the user typed it, although the
+/// agent runs in its workspace: a relative path that exists is made
+/// absolute. Anything else (`sh`, `./gradlew` of the repo) is left as is.
+fn with_absolute_program(argv: &[String]) -> Vec<String> {
+    let mut argv = argv.to_vec();
+    if let Some(program) = argv.first_mut() {
+        let path = std::path::Path::new(program.as_str());
+        if program.contains('/') && path.is_relative() && path.is_file() {
+            if let Ok(absolute) = std::path::absolute(path) {
+                *program = absolute.display().to_string();
+            }
+        }
+    }
+    argv
 }
