@@ -36,10 +36,12 @@ Register-ArgumentCompleter -Native -CommandName 'm' -ScriptBlock {
             [CompletionResult]::new('reply', 'reply', [CompletionResultType]::ParameterValue, 'Answer a run that waits for input')
             [CompletionResult]::new('ask', 'ask', [CompletionResultType]::ParameterValue, 'From inside a run: ask a human for an approval or an answer')
             [CompletionResult]::new('device', 'device', [CompletionResultType]::ParameterValue, 'Register, list and remove phones that get notifications')
+            [CompletionResult]::new('notify', 'notify', [CompletionResultType]::ParameterValue, 'Check notification delivery')
+            [CompletionResult]::new('agents', 'agents', [CompletionResultType]::ParameterValue, 'The agents m can start by name, and whether each is installed')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'The daemon, active runs and pending approvals at a glance')
             [CompletionResult]::new('daemon', 'daemon', [CompletionResultType]::ParameterValue, 'Run, start, stop or check the background daemon that owns the agents')
             [CompletionResult]::new('config', 'config', [CompletionResultType]::ParameterValue, 'Show where the configuration file is and the settings in effect')
-            [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Check git, the database, the socket, the daemon, the service and the config; print the command that fixes each problem (exit 1 if any)')
+            [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Check git, the config, the database, the socket, the daemon, the service, the agents and notifications; print the command that fixes each problem (exit 1 if any)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script (see README for where to put it)')
             [CompletionResult]::new('generate-docs', 'generate-docs', [CompletionResultType]::ParameterValue, 'Regenerate completions/ and man/ from this command line (maintainers)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -78,7 +80,7 @@ Register-ArgumentCompleter -Native -CommandName 'm' -ScriptBlock {
         }
         'm;repo;rm' {
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (NO_COLOR is honoured by `auto`)')
-            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Also remove its past runs with their events and approvals')
+            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Also remove its past runs: their events, approvals and workspaces (and branches holding nothing unmerged)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -115,6 +117,7 @@ Register-ArgumentCompleter -Native -CommandName 'm' -ScriptBlock {
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one run in detail')
             [CompletionResult]::new('cancel', 'cancel', [CompletionResultType]::ParameterValue, 'Stop a run''s agent; the run ends cancelled')
             [CompletionResult]::new('wait', 'wait', [CompletionResultType]::ParameterValue, 'Wait until a run needs a human or has ended (see exit codes)')
+            [CompletionResult]::new('done', 'done', [CompletionResultType]::ParameterValue, 'End a conversational (ACP) run that waits for its next prompt')
             [CompletionResult]::new('diff', 'diff', [CompletionResultType]::ParameterValue, 'Show a run''s changes against where its branch started')
             [CompletionResult]::new('rm', 'rm', [CompletionResultType]::ParameterValue, 'Remove a finished run, its workspace and (if merged) its branch')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -126,6 +129,8 @@ Register-ArgumentCompleter -Native -CommandName 'm' -ScriptBlock {
             [CompletionResult]::new('--base', '--base', [CompletionResultType]::ParameterName, 'Start the run''s branch from this ref instead of HEAD')
             [CompletionResult]::new('--auto-approve', '--auto-approve', [CompletionResultType]::ParameterName, 'Approve requests of this type without asking (repeatable): command, diff, generic. Added to `approvals.auto_approve` from the config')
             [CompletionResult]::new('--allow', '--allow', [CompletionResultType]::ParameterName, 'Approve commands starting with these words without asking (repeatable), e.g. --allow "cargo test". Added to `approvals.allow_commands` from the config')
+            [CompletionResult]::new('-a', '-a', [CompletionResultType]::ParameterName, 'Run a known agent over the Agent Client Protocol (see `m agents`): claude, codex, gemini, opencode, goose, qwen')
+            [CompletionResult]::new('--agent', '--agent', [CompletionResultType]::ParameterName, 'Run a known agent over the Agent Client Protocol (see `m agents`): claude, codex, gemini, opencode, goose, qwen')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (NO_COLOR is honoured by `auto`)')
             [CompletionResult]::new('--review', '--review', [CompletionResultType]::ParameterName, 'When the agent finishes well, hold the run for a human to approve its diff (the default when `run.review = true` in the config)')
             [CompletionResult]::new('--no-review', '--no-review', [CompletionResultType]::ParameterName, 'Do not hold the run for review, whatever the config says')
@@ -133,6 +138,8 @@ Register-ArgumentCompleter -Native -CommandName 'm' -ScriptBlock {
             [CompletionResult]::new('--follow', '--follow', [CompletionResultType]::ParameterName, 'Print the run''s events until it ends; exit with its final state''s code')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'Return when the run needs a human or has ended, with an exit code that says which (0 completed, 10 failed, 11 cancelled, 12 waiting for approval, 13 waiting for input)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the run as JSON instead of its id')
+            [CompletionResult]::new('--acp', '--acp', [CompletionResultType]::ParameterName, 'The command after `--` speaks the Agent Client Protocol')
+            [CompletionResult]::new('--once', '--once', [CompletionResultType]::ParameterName, 'ACP agents: complete at the first end of turn instead of waiting for a reply')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -178,6 +185,14 @@ Register-ArgumentCompleter -Native -CommandName 'm' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'm;run;done' {
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (NO_COLOR is honoured by `auto`)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'm;run;diff' {
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (NO_COLOR is honoured by `auto`)')
             [CompletionResult]::new('--stat', '--stat', [CompletionResultType]::ParameterName, 'Only the summary of changed files')
@@ -201,6 +216,7 @@ Register-ArgumentCompleter -Native -CommandName 'm' -ScriptBlock {
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one run in detail')
             [CompletionResult]::new('cancel', 'cancel', [CompletionResultType]::ParameterValue, 'Stop a run''s agent; the run ends cancelled')
             [CompletionResult]::new('wait', 'wait', [CompletionResultType]::ParameterValue, 'Wait until a run needs a human or has ended (see exit codes)')
+            [CompletionResult]::new('done', 'done', [CompletionResultType]::ParameterValue, 'End a conversational (ACP) run that waits for its next prompt')
             [CompletionResult]::new('diff', 'diff', [CompletionResultType]::ParameterValue, 'Show a run''s changes against where its branch started')
             [CompletionResult]::new('rm', 'rm', [CompletionResultType]::ParameterValue, 'Remove a finished run, its workspace and (if merged) its branch')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -219,6 +235,9 @@ Register-ArgumentCompleter -Native -CommandName 'm' -ScriptBlock {
             break
         }
         'm;run;help;wait' {
+            break
+        }
+        'm;run;help;done' {
             break
         }
         'm;run;help;diff' {
@@ -373,6 +392,8 @@ Register-ArgumentCompleter -Native -CommandName 'm' -ScriptBlock {
         }
         'm;device;add' {
             [CompletionResult]::new('--platform', '--platform', [CompletionResultType]::ParameterName, 'platform')
+            [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'The APNs environment: `sandbox` for apps run from Xcode, `production` for TestFlight and App Store builds')
+            [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'A name to tell your devices apart')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (NO_COLOR is honoured by `auto`)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -416,9 +437,47 @@ Register-ArgumentCompleter -Native -CommandName 'm' -ScriptBlock {
         'm;device;help;help' {
             break
         }
+        'm;notify' {
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (NO_COLOR is honoured by `auto`)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('test', 'test', [CompletionResultType]::ParameterValue, 'Send one test notification through every configured sink (each device, webhook and hook command) and print each result')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'm;notify;test' {
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (NO_COLOR is honoured by `auto`)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'm;notify;help' {
+            [CompletionResult]::new('test', 'test', [CompletionResultType]::ParameterValue, 'Send one test notification through every configured sink (each device, webhook and hook command) and print each result')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'm;notify;help;test' {
+            break
+        }
+        'm;notify;help;help' {
+            break
+        }
+        'm;agents' {
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (NO_COLOR is honoured by `auto`)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'json')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'm;status' {
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (NO_COLOR is honoured by `auto`)')
-            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'One JSON document: {daemon (null when not running; with uptime_seconds), socket, service (null when not installed), active_runs, pending_approvals}')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'One JSON document: {daemon (null when not running; with uptime_seconds and notifications), socket, service (null when not installed), notifications {source: daemon|config, health}, active_runs, pending_approvals}')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -600,10 +659,12 @@ Register-ArgumentCompleter -Native -CommandName 'm' -ScriptBlock {
             [CompletionResult]::new('reply', 'reply', [CompletionResultType]::ParameterValue, 'Answer a run that waits for input')
             [CompletionResult]::new('ask', 'ask', [CompletionResultType]::ParameterValue, 'From inside a run: ask a human for an approval or an answer')
             [CompletionResult]::new('device', 'device', [CompletionResultType]::ParameterValue, 'Register, list and remove phones that get notifications')
+            [CompletionResult]::new('notify', 'notify', [CompletionResultType]::ParameterValue, 'Check notification delivery')
+            [CompletionResult]::new('agents', 'agents', [CompletionResultType]::ParameterValue, 'The agents m can start by name, and whether each is installed')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'The daemon, active runs and pending approvals at a glance')
             [CompletionResult]::new('daemon', 'daemon', [CompletionResultType]::ParameterValue, 'Run, start, stop or check the background daemon that owns the agents')
             [CompletionResult]::new('config', 'config', [CompletionResultType]::ParameterValue, 'Show where the configuration file is and the settings in effect')
-            [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Check git, the database, the socket, the daemon, the service and the config; print the command that fixes each problem (exit 1 if any)')
+            [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Check git, the config, the database, the socket, the daemon, the service, the agents and notifications; print the command that fixes each problem (exit 1 if any)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script (see README for where to put it)')
             [CompletionResult]::new('generate-docs', 'generate-docs', [CompletionResultType]::ParameterValue, 'Regenerate completions/ and man/ from this command line (maintainers)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -630,6 +691,7 @@ Register-ArgumentCompleter -Native -CommandName 'm' -ScriptBlock {
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one run in detail')
             [CompletionResult]::new('cancel', 'cancel', [CompletionResultType]::ParameterValue, 'Stop a run''s agent; the run ends cancelled')
             [CompletionResult]::new('wait', 'wait', [CompletionResultType]::ParameterValue, 'Wait until a run needs a human or has ended (see exit codes)')
+            [CompletionResult]::new('done', 'done', [CompletionResultType]::ParameterValue, 'End a conversational (ACP) run that waits for its next prompt')
             [CompletionResult]::new('diff', 'diff', [CompletionResultType]::ParameterValue, 'Show a run''s changes against where its branch started')
             [CompletionResult]::new('rm', 'rm', [CompletionResultType]::ParameterValue, 'Remove a finished run, its workspace and (if merged) its branch')
             break
@@ -647,6 +709,9 @@ Register-ArgumentCompleter -Native -CommandName 'm' -ScriptBlock {
             break
         }
         'm;help;run;wait' {
+            break
+        }
+        'm;help;run;done' {
             break
         }
         'm;help;run;diff' {
@@ -701,6 +766,16 @@ Register-ArgumentCompleter -Native -CommandName 'm' -ScriptBlock {
             break
         }
         'm;help;device;rm' {
+            break
+        }
+        'm;help;notify' {
+            [CompletionResult]::new('test', 'test', [CompletionResultType]::ParameterValue, 'Send one test notification through every configured sink (each device, webhook and hook command) and print each result')
+            break
+        }
+        'm;help;notify;test' {
+            break
+        }
+        'm;help;agents' {
             break
         }
         'm;help;status' {

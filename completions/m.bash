@@ -16,6 +16,9 @@ _m() {
             ",$1")
                 cmd="m"
                 ;;
+            m,agents)
+                cmd="m__subcmd__agents"
+                ;;
             m,approval)
                 cmd="m__subcmd__approval"
                 ;;
@@ -51,6 +54,9 @@ _m() {
                 ;;
             m,help)
                 cmd="m__subcmd__help"
+                ;;
+            m,notify)
+                cmd="m__subcmd__notify"
                 ;;
             m,reject)
                 cmd="m__subcmd__reject"
@@ -181,6 +187,9 @@ _m() {
             m__subcmd__device__subcmd__help,rm)
                 cmd="m__subcmd__device__subcmd__help__subcmd__rm"
                 ;;
+            m__subcmd__help,agents)
+                cmd="m__subcmd__help__subcmd__agents"
+                ;;
             m__subcmd__help,approval)
                 cmd="m__subcmd__help__subcmd__approval"
                 ;;
@@ -216,6 +225,9 @@ _m() {
                 ;;
             m__subcmd__help,help)
                 cmd="m__subcmd__help__subcmd__help"
+                ;;
+            m__subcmd__help,notify)
+                cmd="m__subcmd__help__subcmd__notify"
                 ;;
             m__subcmd__help,reject)
                 cmd="m__subcmd__help__subcmd__reject"
@@ -274,6 +286,9 @@ _m() {
             m__subcmd__help__subcmd__device,rm)
                 cmd="m__subcmd__help__subcmd__device__subcmd__rm"
                 ;;
+            m__subcmd__help__subcmd__notify,test)
+                cmd="m__subcmd__help__subcmd__notify__subcmd__test"
+                ;;
             m__subcmd__help__subcmd__repo,add)
                 cmd="m__subcmd__help__subcmd__repo__subcmd__add"
                 ;;
@@ -289,6 +304,9 @@ _m() {
             m__subcmd__help__subcmd__run,diff)
                 cmd="m__subcmd__help__subcmd__run__subcmd__diff"
                 ;;
+            m__subcmd__help__subcmd__run,done)
+                cmd="m__subcmd__help__subcmd__run__subcmd__done"
+                ;;
             m__subcmd__help__subcmd__run,list)
                 cmd="m__subcmd__help__subcmd__run__subcmd__list"
                 ;;
@@ -303,6 +321,18 @@ _m() {
                 ;;
             m__subcmd__help__subcmd__run,wait)
                 cmd="m__subcmd__help__subcmd__run__subcmd__wait"
+                ;;
+            m__subcmd__notify,help)
+                cmd="m__subcmd__notify__subcmd__help"
+                ;;
+            m__subcmd__notify,test)
+                cmd="m__subcmd__notify__subcmd__test"
+                ;;
+            m__subcmd__notify__subcmd__help,help)
+                cmd="m__subcmd__notify__subcmd__help__subcmd__help"
+                ;;
+            m__subcmd__notify__subcmd__help,test)
+                cmd="m__subcmd__notify__subcmd__help__subcmd__test"
                 ;;
             m__subcmd__repo,add)
                 cmd="m__subcmd__repo__subcmd__add"
@@ -334,6 +364,9 @@ _m() {
             m__subcmd__run,diff)
                 cmd="m__subcmd__run__subcmd__diff"
                 ;;
+            m__subcmd__run,done)
+                cmd="m__subcmd__run__subcmd__done"
+                ;;
             m__subcmd__run,help)
                 cmd="m__subcmd__run__subcmd__help"
                 ;;
@@ -357,6 +390,9 @@ _m() {
                 ;;
             m__subcmd__run__subcmd__help,diff)
                 cmd="m__subcmd__run__subcmd__help__subcmd__diff"
+                ;;
+            m__subcmd__run__subcmd__help,done)
+                cmd="m__subcmd__run__subcmd__help__subcmd__done"
                 ;;
             m__subcmd__run__subcmd__help,help)
                 cmd="m__subcmd__run__subcmd__help__subcmd__help"
@@ -383,8 +419,26 @@ _m() {
 
     case "${cmd}" in
         m)
-            opts="-h -V --color --help --version repo run events approvals approval approve reject reply ask device status daemon config doctor completions generate-docs help"
+            opts="-h -V --color --help --version repo run events approvals approval approve reject reply ask device notify agents status daemon config doctor completions generate-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        m__subcmd__agents)
+            opts="-h -V --json --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1037,13 +1091,21 @@ _m() {
             return 0
             ;;
         m__subcmd__device__subcmd__add)
-            opts="-h -V --platform --color --help --version"
+            opts="-h -V --platform --env --name --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --name)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1231,8 +1293,22 @@ _m() {
             return 0
             ;;
         m__subcmd__help)
-            opts="repo run events approvals approval approve reject reply ask device status daemon config doctor completions generate-docs help"
+            opts="repo run events approvals approval approve reject reply ask device notify agents status daemon config doctor completions generate-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        m__subcmd__help__subcmd__agents)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1608,6 +1684,34 @@ _m() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        m__subcmd__help__subcmd__notify)
+            opts="test"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        m__subcmd__help__subcmd__notify__subcmd__test)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         m__subcmd__help__subcmd__reject)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1693,7 +1797,7 @@ _m() {
             return 0
             ;;
         m__subcmd__help__subcmd__run)
-            opts="start list show cancel wait diff rm"
+            opts="start list show cancel wait done diff rm"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1721,6 +1825,20 @@ _m() {
             return 0
             ;;
         m__subcmd__help__subcmd__run__subcmd__diff)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        m__subcmd__help__subcmd__run__subcmd__done)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1811,6 +1929,84 @@ _m() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        m__subcmd__notify)
+            opts="-h -V --color --help --version test help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        m__subcmd__notify__subcmd__help)
+            opts="test help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        m__subcmd__notify__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        m__subcmd__notify__subcmd__help__subcmd__test)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        m__subcmd__notify__subcmd__test)
+            opts="-h -V --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2009,7 +2205,7 @@ _m() {
             return 0
             ;;
         m__subcmd__run)
-            opts="-h -V --color --help --version start list show cancel wait diff rm help"
+            opts="-h -V --color --help --version start list show cancel wait done diff rm help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2062,8 +2258,26 @@ _m() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        m__subcmd__run__subcmd__done)
+            opts="-h -V --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         m__subcmd__run__subcmd__help)
-            opts="start list show cancel wait diff rm help"
+            opts="start list show cancel wait done diff rm help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2091,6 +2305,20 @@ _m() {
             return 0
             ;;
         m__subcmd__run__subcmd__help__subcmd__diff)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        m__subcmd__run__subcmd__help__subcmd__done)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2263,7 +2491,7 @@ _m() {
             return 0
             ;;
         m__subcmd__run__subcmd__start)
-            opts="-r -f -h -V --repo --base --review --no-review --auto-approve --allow --follow --wait --json --color --help --version"
+            opts="-r -f -a -h -V --repo --base --review --no-review --auto-approve --allow --follow --wait --json --agent --acp --once --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2286,6 +2514,14 @@ _m() {
                     return 0
                     ;;
                 --allow)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --agent)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -a)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -33,10 +33,12 @@ set edit:completion:arg-completer[m] = {|@words|
             cand reply 'Answer a run that waits for input'
             cand ask 'From inside a run: ask a human for an approval or an answer'
             cand device 'Register, list and remove phones that get notifications'
+            cand notify 'Check notification delivery'
+            cand agents 'The agents m can start by name, and whether each is installed'
             cand status 'The daemon, active runs and pending approvals at a glance'
             cand daemon 'Run, start, stop or check the background daemon that owns the agents'
             cand config 'Show where the configuration file is and the settings in effect'
-            cand doctor 'Check git, the database, the socket, the daemon, the service and the config; print the command that fixes each problem (exit 1 if any)'
+            cand doctor 'Check git, the config, the database, the socket, the daemon, the service, the agents and notifications; print the command that fixes each problem (exit 1 if any)'
             cand completions 'Print a shell completion script (see README for where to put it)'
             cand generate-docs 'Regenerate completions/ and man/ from this command line (maintainers)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -71,7 +73,7 @@ set edit:completion:arg-completer[m] = {|@words|
         }
         &'m;repo;rm'= {
             cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
-            cand --force 'Also remove its past runs with their events and approvals'
+            cand --force 'Also remove its past runs: their events, approvals and workspaces (and branches holding nothing unmerged)'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -102,6 +104,7 @@ set edit:completion:arg-completer[m] = {|@words|
             cand show 'Show one run in detail'
             cand cancel 'Stop a run''s agent; the run ends cancelled'
             cand wait 'Wait until a run needs a human or has ended (see exit codes)'
+            cand done 'End a conversational (ACP) run that waits for its next prompt'
             cand diff 'Show a run''s changes against where its branch started'
             cand rm 'Remove a finished run, its workspace and (if merged) its branch'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -112,6 +115,8 @@ set edit:completion:arg-completer[m] = {|@words|
             cand --base 'Start the run''s branch from this ref instead of HEAD'
             cand --auto-approve 'Approve requests of this type without asking (repeatable): command, diff, generic. Added to `approvals.auto_approve` from the config'
             cand --allow 'Approve commands starting with these words without asking (repeatable), e.g. --allow "cargo test". Added to `approvals.allow_commands` from the config'
+            cand -a 'Run a known agent over the Agent Client Protocol (see `m agents`): claude, codex, gemini, opencode, goose, qwen'
+            cand --agent 'Run a known agent over the Agent Client Protocol (see `m agents`): claude, codex, gemini, opencode, goose, qwen'
             cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
             cand --review 'When the agent finishes well, hold the run for a human to approve its diff (the default when `run.review = true` in the config)'
             cand --no-review 'Do not hold the run for review, whatever the config says'
@@ -119,6 +124,8 @@ set edit:completion:arg-completer[m] = {|@words|
             cand --follow 'Print the run''s events until it ends; exit with its final state''s code'
             cand --wait 'Return when the run needs a human or has ended, with an exit code that says which (0 completed, 10 failed, 11 cancelled, 12 waiting for approval, 13 waiting for input)'
             cand --json 'Print the run as JSON instead of its id'
+            cand --acp 'The command after `--` speaks the Agent Client Protocol'
+            cand --once 'ACP agents: complete at the first end of turn instead of waiting for a reply'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -159,6 +166,13 @@ set edit:completion:arg-completer[m] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'m;run;done'= {
+            cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'m;run;diff'= {
             cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
             cand --stat 'Only the summary of changed files'
@@ -180,6 +194,7 @@ set edit:completion:arg-completer[m] = {|@words|
             cand show 'Show one run in detail'
             cand cancel 'Stop a run''s agent; the run ends cancelled'
             cand wait 'Wait until a run needs a human or has ended (see exit codes)'
+            cand done 'End a conversational (ACP) run that waits for its next prompt'
             cand diff 'Show a run''s changes against where its branch started'
             cand rm 'Remove a finished run, its workspace and (if merged) its branch'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -193,6 +208,8 @@ set edit:completion:arg-completer[m] = {|@words|
         &'m;run;help;cancel'= {
         }
         &'m;run;help;wait'= {
+        }
+        &'m;run;help;done'= {
         }
         &'m;run;help;diff'= {
         }
@@ -325,6 +342,8 @@ set edit:completion:arg-completer[m] = {|@words|
         }
         &'m;device;add'= {
             cand --platform 'platform'
+            cand --env 'The APNs environment: `sandbox` for apps run from Xcode, `production` for TestFlight and App Store builds'
+            cand --name 'A name to tell your devices apart'
             cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -360,9 +379,41 @@ set edit:completion:arg-completer[m] = {|@words|
         }
         &'m;device;help;help'= {
         }
+        &'m;notify'= {
+            cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand test 'Send one test notification through every configured sink (each device, webhook and hook command) and print each result'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'m;notify;test'= {
+            cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'m;notify;help'= {
+            cand test 'Send one test notification through every configured sink (each device, webhook and hook command) and print each result'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'m;notify;help;test'= {
+        }
+        &'m;notify;help;help'= {
+        }
+        &'m;agents'= {
+            cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
+            cand --json 'json'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'m;status'= {
             cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
-            cand --json 'One JSON document: {daemon (null when not running; with uptime_seconds), socket, service (null when not installed), active_runs, pending_approvals}'
+            cand --json 'One JSON document: {daemon (null when not running; with uptime_seconds and notifications), socket, service (null when not installed), notifications {source: daemon|config, health}, active_runs, pending_approvals}'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -518,10 +569,12 @@ set edit:completion:arg-completer[m] = {|@words|
             cand reply 'Answer a run that waits for input'
             cand ask 'From inside a run: ask a human for an approval or an answer'
             cand device 'Register, list and remove phones that get notifications'
+            cand notify 'Check notification delivery'
+            cand agents 'The agents m can start by name, and whether each is installed'
             cand status 'The daemon, active runs and pending approvals at a glance'
             cand daemon 'Run, start, stop or check the background daemon that owns the agents'
             cand config 'Show where the configuration file is and the settings in effect'
-            cand doctor 'Check git, the database, the socket, the daemon, the service and the config; print the command that fixes each problem (exit 1 if any)'
+            cand doctor 'Check git, the config, the database, the socket, the daemon, the service, the agents and notifications; print the command that fixes each problem (exit 1 if any)'
             cand completions 'Print a shell completion script (see README for where to put it)'
             cand generate-docs 'Regenerate completions/ and man/ from this command line (maintainers)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -543,6 +596,7 @@ set edit:completion:arg-completer[m] = {|@words|
             cand show 'Show one run in detail'
             cand cancel 'Stop a run''s agent; the run ends cancelled'
             cand wait 'Wait until a run needs a human or has ended (see exit codes)'
+            cand done 'End a conversational (ACP) run that waits for its next prompt'
             cand diff 'Show a run''s changes against where its branch started'
             cand rm 'Remove a finished run, its workspace and (if merged) its branch'
         }
@@ -555,6 +609,8 @@ set edit:completion:arg-completer[m] = {|@words|
         &'m;help;run;cancel'= {
         }
         &'m;help;run;wait'= {
+        }
+        &'m;help;run;done'= {
         }
         &'m;help;run;diff'= {
         }
@@ -593,6 +649,13 @@ set edit:completion:arg-completer[m] = {|@words|
         &'m;help;device;list'= {
         }
         &'m;help;device;rm'= {
+        }
+        &'m;help;notify'= {
+            cand test 'Send one test notification through every configured sink (each device, webhook and hook command) and print each result'
+        }
+        &'m;help;notify;test'= {
+        }
+        &'m;help;agents'= {
         }
         &'m;help;status'= {
         }

@@ -117,6 +117,21 @@ impl Client {
         }
     }
 
+    /// Connects to the daemon that runs now, of this version; never starts
+    /// or replaces one (clients inside a run use this).
+    pub fn connect_running(paths: &Paths) -> Result<Client> {
+        match Client::try_connect(paths)? {
+            Some((client, hello)) => {
+                client.check_version(paths, hello, &Starter::Nobody(String::new()))
+            }
+            None => Err(unavailable(
+                paths,
+                "none answers",
+                "start one with `m daemon start`",
+            )),
+        }
+    }
+
     /// Connects only if a daemon is already there.
     pub fn try_connect(paths: &Paths) -> Result<Option<(Client, Hello)>> {
         paths::check_private_dir(&paths.runtime_dir).or_else(|err| {
@@ -146,10 +161,30 @@ impl Client {
         let mut client = Client {
             reader: BufReader::new(stream),
         };
-        client.send(&Hello::ours())?;
-        let hello: Hello = client
-            .read_frame()?
-            .ok_or_else(|| Error::failure("the daemon closed the connection during hello"))?;
+        // A daemon that hangs up during hello is going away (it accepted us
+        // while shutting down): as good as none, so callers wait for it to
+        // be gone or start the next one (which waits for its lock).
+        let hung_up = |e: &std::io::Error| {
+            matches!(
+                e.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::ConnectionAborted
+            )
+        };
+        match client.reader.get_ref().write_all(&encode(&Hello::ours())) {
+            Ok(()) => {}
+            Err(e) if hung_up(&e) => return Ok(None),
+            Err(e) => return Err(Error::failure(format!("cannot write to the daemon: {e}"))),
+        }
+        let line = match client.read_line() {
+            Ok(line) if line.is_empty() => return Ok(None),
+            Ok(line) => line,
+            Err(e) if hung_up(&e) => return Ok(None),
+            Err(e) => return Err(Error::failure(format!("cannot read from the daemon: {e}"))),
+        };
+        let hello: Hello = serde_json::from_slice(&line)
+            .map_err(|e| Error::failure(format!("the daemon sent a malformed hello: {e}")))?;
         Ok(Some((client, hello)))
     }
 
@@ -205,19 +240,33 @@ impl Client {
     }
 
     fn send(&mut self, frame: &impl serde::Serialize) -> Result<()> {
+        let line = encode(frame);
+        if line.len() > MAX_FRAME {
+            return Err(Error::usage(format!(
+                "the request is {} KiB; the daemon takes at most {} KiB",
+                line.len() / 1024,
+                MAX_FRAME / 1024
+            )));
+        }
         self.reader
             .get_ref()
-            .write_all(&encode(frame))
+            .write_all(&line)
             .map_err(|e| Error::failure(format!("cannot write to the daemon: {e}")))
     }
 
     /// The next frame, or `None` when the daemon closed the connection.
-    fn read_frame<T: DeserializeOwned>(&mut self) -> Result<Option<T>> {
+    /// The next line as read (empty when the daemon closed the connection).
+    fn read_line(&mut self) -> std::io::Result<Vec<u8>> {
         let mut line = Vec::new();
-        let read = std::io::Read::take(&mut self.reader, MAX_FRAME as u64 + 1)
-            .read_until(b'\n', &mut line)
+        std::io::Read::take(&mut self.reader, MAX_FRAME as u64 + 1).read_until(b'\n', &mut line)?;
+        Ok(line)
+    }
+
+    fn read_frame<T: DeserializeOwned>(&mut self) -> Result<Option<T>> {
+        let line = self
+            .read_line()
             .map_err(|e| Error::failure(format!("cannot read from the daemon: {e}")))?;
-        if read == 0 {
+        if line.is_empty() {
             return Ok(None);
         }
         if line.len() > MAX_FRAME {
@@ -270,8 +319,13 @@ pub fn start_daemon(paths: &Paths) -> Result<()> {
     let exe = std::env::current_exe()
         .map_err(|e| Error::failure(format!("cannot find the m binary: {e}")))?;
     let mut cmd = Command::new(&exe);
+    // A daemon started from inside a run must not carry that run's identity
+    // into every agent it starts.
     cmd.args(["daemon", "run"])
         .env("M_HOME", &paths.data_dir)
+        .env_remove("M_RUN_ID")
+        .env_remove("M_PROMPT")
+        .env_remove("M_SOCKET")
         .stdin(Stdio::null())
         .stdout(
             log.try_clone()

@@ -22,8 +22,10 @@ use serde::Serialize;
 use serde_json::{json, Value as Json};
 use toml::{Table, Value};
 
+use crate::agent::presets;
 use crate::error::{Error, Result};
 use crate::model::ApprovalType;
+use crate::notify::NotifyConfig;
 use crate::paths::Paths;
 
 /// How long an agent has between SIGTERM and SIGKILL, unless configured.
@@ -60,10 +62,9 @@ pub struct Config {
     pub approvals: ApprovalsConfig,
     /// `[agents.NAME]`: replacements for the commands that start named agents.
     pub agents: BTreeMap<String, AgentConfig>,
-    /// `[notify]` as written. Nothing in this build reads it: it is kept
-    /// (and not reported as unknown) for the notifications module, which
-    /// will parse and check it.
-    pub notify: Table,
+    /// `[notify]`, parsed: values of the wrong type are errors here; the
+    /// notifications module checks the rest (`NotifyConfig::validate`).
+    pub notify: NotifyConfig,
     /// Unknown keys, one message each (naming the key and the file).
     pub warnings: Vec<String>,
     sources: BTreeMap<String, Source>,
@@ -122,7 +123,7 @@ impl Config {
             run: RunConfig::default(),
             approvals: ApprovalsConfig::default(),
             agents: BTreeMap::new(),
-            notify: Table::new(),
+            notify: NotifyConfig::default(),
             warnings: Vec::new(),
             sources: BTreeMap::new(),
         }
@@ -190,6 +191,51 @@ impl Config {
         for (name, agent) in &self.agents {
             values.push((format!("agents.{name}.command"), json!(agent.command)));
         }
+        let n = &self.notify;
+        values.extend([
+            ("notify.events".to_string(), json!(n.events)),
+            ("notify.redact".into(), json!(n.redact)),
+            (
+                "notify.apns".into(),
+                match &n.apns {
+                    Some(a) => json!({
+                        "key_path": a.key_path, "key_id": a.key_id, "team_id": a.team_id,
+                        "topic": a.topic, "events": a.events,
+                    }),
+                    None => Json::Null,
+                },
+            ),
+            (
+                // Webhook URLs and headers often hold secrets: shown cut.
+                "notify.webhook".into(),
+                Json::Array(
+                    n.webhooks
+                        .iter()
+                        .map(|w| {
+                            json!({
+                                "name": w.name, "url": w.url.as_deref().map(redact_url),
+                                "events": w.events, "timeout_secs": w.timeout_secs,
+                                "headers": w.headers.keys().collect::<Vec<_>>(),
+                            })
+                        })
+                        .collect(),
+                ),
+            ),
+            (
+                "notify.command".into(),
+                Json::Array(
+                    n.commands
+                        .iter()
+                        .map(|c| {
+                            json!({
+                                "name": c.name, "argv": c.argv,
+                                "events": c.events, "timeout_secs": c.timeout_secs,
+                            })
+                        })
+                        .collect(),
+                ),
+            ),
+        ]);
         values
             .into_iter()
             .map(|(key, value)| {
@@ -295,10 +341,62 @@ impl Config {
                         self.agent(&name, value)?;
                     }
                 }
-                "notify" => self.notify = self.section(&section, value)?,
+                "notify" => self.notify(value)?,
                 _ => self.unknown(&section, SECTIONS),
             }
         }
+        Ok(())
+    }
+
+    /// `[notify]`: unknown keys warned about, then parsed into
+    /// [`NotifyConfig`]; a value of the wrong type is an error naming it.
+    fn notify(&mut self, value: Value) -> Result<()> {
+        const TOP: &[&str] = &["events", "redact", "apns", "webhook", "command"];
+        const APNS: &[&str] = &["key_path", "key_id", "team_id", "topic", "events"];
+        const WEBHOOK: &[&str] = &["name", "url", "events", "headers", "timeout_secs"];
+        const COMMAND: &[&str] = &["name", "argv", "events", "timeout_secs"];
+        let table = self.section("notify", value)?;
+        for (key, value) in &table {
+            let full = format!("notify.{key}");
+            let (known, items): (&[&str], Vec<(String, &Value)>) = match key.as_str() {
+                "apns" => (APNS, vec![(full.clone(), value)]),
+                "webhook" | "command" => (
+                    if key == "webhook" { WEBHOOK } else { COMMAND },
+                    value
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .enumerate()
+                        .map(|(i, item)| (format!("{full}[{}]", i + 1), item))
+                        .collect(),
+                ),
+                _ if TOP.contains(&key.as_str()) => (&[], Vec::new()),
+                _ => {
+                    self.unknown(&full, TOP);
+                    continue;
+                }
+            };
+            for (prefix, item) in items {
+                for field in item.as_table().into_iter().flat_map(|t| t.keys()) {
+                    if !known.contains(&field.as_str()) {
+                        self.unknown(&format!("{prefix}.{field}"), known);
+                    }
+                }
+            }
+            self.sources.insert(full, Source::File);
+        }
+        self.notify = Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| {
+                // toml says where: "...\nin `webhook.url`".
+                let text = e.to_string();
+                let key = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix("in `")?.strip_suffix('`'))
+                    .map(|k| format!("notify.{k}"))
+                    .unwrap_or_else(|| "notify".into());
+                self.invalid(&key, e.message())
+            })?;
         Ok(())
     }
 
@@ -344,6 +442,11 @@ impl Config {
             }
         }
         match command {
+            Some(_) if presets::find(name).is_none() => {
+                let names: Vec<&str> = presets::PRESETS.iter().map(|p| p.name).collect();
+                self.unknown(&key, &names);
+                Ok(())
+            }
             Some(command) => {
                 self.agents
                     .insert(name.to_string(), AgentConfig { command });
@@ -480,6 +583,24 @@ fn shown(value: &Value) -> String {
     }
 }
 
+/// `https://user:pw@hooks.example.com/services/T0/B0/x` ->
+/// `https://hooks.example.com/…`: enough to recognise, nothing to reuse.
+fn redact_url(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit('@').next().unwrap_or(authority);
+    let cut = if rest.len() > authority.len() {
+        "/…"
+    } else {
+        ""
+    };
+    if scheme.is_empty() {
+        format!("{host}{cut}")
+    } else {
+        format!("{scheme}://{host}{cut}")
+    }
+}
+
 /// Levenshtein distance, for "did you mean" on unknown keys.
 fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
@@ -582,10 +703,20 @@ mod tests {
             config.agent_command("claude").unwrap(),
             ["/opt/claude-acp", "--verbose"]
         );
-        assert_eq!(config.notify.get("redact"), Some(&Value::Boolean(true)));
+        assert!(config.notify.redact);
         assert!(config.warnings.is_empty(), "{:?}", config.warnings);
         let settings = config.settings();
-        assert!(settings.iter().all(|s| s.source == "file"), "{settings:?}");
+        // Every key the file sets, and only those, comes from the file.
+        let from_file = |s: &&Setting| s.source == "file";
+        assert_eq!(settings.iter().filter(from_file).count(), 7, "{settings:?}");
+        assert!(settings.iter().all(|s| s.source == "file"
+            || [
+                "notify.events",
+                "notify.apns",
+                "notify.webhook",
+                "notify.command"
+            ]
+            .contains(&s.key.as_str())));
         assert_eq!(settings[0].value, json!(2.5));
     }
 
@@ -618,8 +749,8 @@ mod tests {
                 "[approvals]\nallow_commands = \"cargo\"",
                 "approvals.allow_commands",
             ),
-            ("[agents.x]\ncommand = []", "agents.x.command"),
-            ("[agents.x]\nargs = [\"a\"]", "agents.x"),
+            ("[agents.claude]\ncommand = []", "agents.claude.command"),
+            ("[agents.claude]\nargs = [\"a\"]", "agents.claude"),
             ("[agents.\"a b\"]\ncommand = [\"a\"]", "agents.a b"),
             ("daemon = 3", "daemon"),
         ] {
@@ -632,6 +763,71 @@ mod tests {
                 err.message
             );
         }
+    }
+
+    #[test]
+    fn notify_is_parsed_its_unknown_keys_warned_and_its_secrets_not_shown() {
+        let config = parse(
+            r#"
+            [notify]
+            events = ["approval.requested"]
+            [notify.apns]
+            key_path = "/k.p8"
+            key_id = "K"
+            team_id = "T"
+            topic = "com.example.m"
+            [[notify.webhook]]
+            name = "slack"
+            url = "https://u:pw@hooks.example.com/services/T0/B0/secret"
+            headers = { Authorization = "Bearer tk_secret" }
+            timeout_secs = 5
+            urll = "typo"
+            [[notify.command]]
+            argv = ["/bin/notify-me"]
+            events = ["run.failed"]
+            timeout_secs = 30
+            "#,
+        )
+        .unwrap();
+        assert_eq!(config.notify.webhooks[0].name.as_deref(), Some("slack"));
+        assert_eq!(config.notify.commands[0].argv, ["/bin/notify-me"]);
+        assert_eq!(config.warnings.len(), 1, "{:?}", config.warnings);
+        assert!(config.warnings[0].contains("`notify.webhook[1].urll`"));
+        let shown = serde_json::to_string(&config.settings()).unwrap();
+        assert!(
+            !shown.contains("secret") && !shown.contains("pw"),
+            "{shown}"
+        );
+        assert!(shown.contains("https://hooks.example.com/…"), "{shown}");
+        assert!(shown.contains("Authorization"), "{shown}");
+
+        let err = parse("[[notify.webhook]]\nurl = 3\n").unwrap_err();
+        assert!(
+            err.message.contains("`notify.webhook.url`"),
+            "{}",
+            err.message
+        );
+        let err = parse("[notify]\nredact = \"yes\"\n").unwrap_err();
+        assert!(err.message.contains("`notify.redact`"), "{}", err.message);
+    }
+
+    #[test]
+    fn an_agent_m_does_not_know_is_a_warning() {
+        let config = parse("[agents.claud]\ncommand = [\"x\"]\n").unwrap();
+        assert!(config.agents.is_empty());
+        assert!(
+            config.warnings[0].contains("`agents.claud`")
+                && config.warnings[0].contains("did you mean `claude`"),
+            "{:?}",
+            config.warnings
+        );
+    }
+
+    #[test]
+    fn urls_are_cut_to_their_host() {
+        assert_eq!(redact_url("https://ntfy.sh/topic"), "https://ntfy.sh/…");
+        assert_eq!(redact_url("http://a:b@h:8080"), "http://h:8080");
+        assert_eq!(redact_url("h/x?y"), "h/…");
     }
 
     #[test]

@@ -38,6 +38,9 @@ pub enum ErrorKind {
     DaemonUnavailable,
     /// The database file is not usable by this binary.
     Database,
+    /// The disk holding m's data is full: the write can be tried again
+    /// once there is space.
+    DiskFull,
     /// Our reader went away (`m events RUN | head -1`): not a failure.
     OutputClosed,
 }
@@ -51,6 +54,7 @@ impl ErrorKind {
             ErrorKind::Conflict => exit::CONFLICT,
             ErrorKind::DaemonUnavailable => exit::DAEMON_UNAVAILABLE,
             ErrorKind::Database => exit::DATABASE,
+            ErrorKind::DiskFull => exit::FAILURE,
             ErrorKind::OutputClosed => exit::OK,
         }
     }

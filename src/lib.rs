@@ -8,6 +8,7 @@ pub mod config;
 pub mod daemon;
 pub mod error;
 pub mod model;
+pub mod notify;
 pub mod paths;
 pub mod protocol;
 pub mod service;

@@ -20,6 +20,9 @@ macro_rules! named_enum {
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
 
+            /// The names as typed and stored, in the order of [`Self::ALL`].
+            pub const NAMES: &'static [&'static str] = &[$($text),+];
+
             pub fn as_str(self) -> &'static str {
                 match self {
                     $($name::$variant => $text),+
@@ -44,7 +47,7 @@ macro_rules! named_enum {
                     ))
                     .with_hint(format!(
                         "use one of: {}",
-                        [$($text),+].join(", ")
+                        $name::NAMES.join(", ")
                     ))),
                 }
             }
@@ -194,6 +197,94 @@ pub fn new_id() -> String {
 /// Time-ordered ids for events: inserts land at the end of the primary-key index.
 pub fn new_event_id() -> String {
     uuid::Uuid::now_v7().to_string()
+}
+
+named_enum!(
+    /// Which APNs environment a device's token belongs to: apps run from
+    /// Xcode get sandbox tokens, TestFlight and App Store builds production ones.
+    DeviceEnv, "device environment" {
+        Sandbox = "sandbox",
+        Production = "production",
+    }
+);
+
+/// A registered device with what m keeps beside the seed's columns
+/// (migration 3; a device without details is a production one).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceInfo {
+    pub token: String,
+    pub platform: Platform,
+    pub env: DeviceEnv,
+    pub name: Option<String>,
+    pub created_at: i64,
+}
+
+/// A device m removed by itself because APNs said its token is dead.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PrunedDevice {
+    pub token: String,
+    pub env: Option<DeviceEnv>,
+    pub name: Option<String>,
+    pub reason: String,
+    pub at: i64,
+}
+
+named_enum!(
+    /// What a notification is about; `[notify] events` lists these names.
+    Trigger, "notification event" {
+        ApprovalRequested = "approval.requested",
+        InputRequested = "input.requested",
+        RunCompleted = "run.completed",
+        RunFailed = "run.failed",
+        RunCancelled = "run.cancelled",
+    }
+);
+
+/// Decides whether an event raises a notification: a human is needed
+/// (approval or input), or a run ended (`run.finished` with its final state
+/// in `data.state`).
+pub fn trigger_for(event_type: &str, data: &serde_json::Value) -> Option<Trigger> {
+    match event_type {
+        "approval.requested" => Some(Trigger::ApprovalRequested),
+        "input.requested" => Some(Trigger::InputRequested),
+        "run.finished" => match data.get("state").and_then(serde_json::Value::as_str) {
+            Some("completed") => Some(Trigger::RunCompleted),
+            Some("failed") => Some(Trigger::RunFailed),
+            Some("cancelled") => Some(Trigger::RunCancelled),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+named_enum!(
+    /// Where a notification of the outbox stands.
+    NotificationState, "notification state" {
+        Pending = "pending",
+        Delivered = "delivered",
+        Failed = "failed",
+    }
+);
+
+/// One notification, as every sink receives it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notification {
+    /// `None` only for the test notification of `m notify test`.
+    pub trigger: Option<Trigger>,
+    pub run_id: Option<String>,
+    pub approval_id: Option<String>,
+    /// The seq of the event that raised it.
+    pub seq: Option<i64>,
+    /// The facts, as webhooks and hook commands get them: `event`, `seq`,
+    /// `at`, `run`, `approval` and the event's `data`.
+    pub body: serde_json::Value,
+}
+
+impl Notification {
+    /// The event name sinks see (`M_EVENT`, the `event` key).
+    pub fn event_name(&self) -> &'static str {
+        self.trigger.map(Trigger::as_str).unwrap_or("test")
+    }
 }
 
 #[cfg(test)]

@@ -144,6 +144,9 @@ pub struct DaemonStatus {
     pub started_at: i64,
     pub socket: String,
     pub active_runs: Vec<String>,
+    /// How notification delivery stands (APNs, webhooks, hook commands).
+    #[serde(default)]
+    pub notifications: Value,
 }
 
 /// Error kinds as they travel on the wire.
@@ -161,7 +164,9 @@ pub enum ErrorKindName {
 impl From<ErrorKind> for ErrorKindName {
     fn from(kind: ErrorKind) -> Self {
         match kind {
-            ErrorKind::Failure | ErrorKind::OutputClosed => ErrorKindName::Failure,
+            ErrorKind::Failure | ErrorKind::OutputClosed | ErrorKind::DiskFull => {
+                ErrorKindName::Failure
+            }
             ErrorKind::Usage => ErrorKindName::Usage,
             ErrorKind::NotFound => ErrorKindName::NotFound,
             ErrorKind::Conflict => ErrorKindName::Conflict,

@@ -333,9 +333,12 @@ pub fn locate_repo(arg: &str) -> Result<(RepoLocation, String)> {
         let name = url.default_name();
         return Ok((RepoLocation::Remote(url), name));
     }
+    // Messages name the path as it is on disk: `.` or `src` alone say little.
+    let shown = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let shown = shown.display();
     let meta = fs::metadata(path).map_err(|e| {
         if e.kind() == io::ErrorKind::NotFound {
-            Error::not_found(format!("no such directory: {arg}")).with_hint(
+            Error::not_found(format!("no such directory: {shown}")).with_hint(
                 "give the path of a git repository, or its URL \
                  (https://..., ssh://..., user@host:path)",
             )
@@ -344,14 +347,14 @@ pub fn locate_repo(arg: &str) -> Result<(RepoLocation, String)> {
         }
     })?;
     if !meta.is_dir() {
-        return Err(Error::usage(format!("{arg} is not a directory"))
+        return Err(Error::usage(format!("{shown} is not a directory"))
             .with_hint("give the directory of a git repository, or its URL"));
     }
     let out = output(git_searching(path).args(["rev-parse", "--show-toplevel"]))?;
     let top = String::from_utf8_lossy(&out.stdout).trim_end().to_owned();
     if !out.status.success() || top.is_empty() {
         return Err(Error::usage(format!(
-            "{arg} is not inside a git work tree: {}",
+            "{shown} is not inside a git work tree: {}",
             git_message(&out.status, &out.stderr)
         ))
         .with_hint(

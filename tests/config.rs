@@ -51,7 +51,12 @@ fn the_file_is_in_m_home_and_every_value_starts_as_a_default() {
             "daemon.autostart",
             "run.review",
             "approvals.auto_approve",
-            "approvals.allow_commands"
+            "approvals.allow_commands",
+            "notify.events",
+            "notify.redact",
+            "notify.apns",
+            "notify.webhook",
+            "notify.command",
         ]
     );
     // TestEnv sets M_GRACE_MS; everything else is a default.

@@ -64,6 +64,36 @@ fn a_script_that_edits_files_completes_and_its_commit_is_on_the_run_branch() {
 }
 
 #[test]
+fn a_relative_agent_path_means_the_file_where_the_user_typed_it() {
+    let env = TestEnv::new();
+    env.repo("api");
+    // An uncommitted script beside the user, not in the repo.
+    env.script("local-agent.sh", "echo from the local script");
+    let out = env
+        .m()
+        .current_dir(env.dir.path())
+        .args([
+            "run",
+            "start",
+            "-r",
+            "api",
+            "x",
+            "--follow",
+            "--",
+            "./local-agent.sh",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("from the local script"));
+}
+
+#[test]
 fn a_failing_script_fails_with_its_stderr_tail_and_follow_says_so() {
     let env = TestEnv::new();
     env.repo("api");

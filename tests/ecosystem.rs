@@ -298,6 +298,13 @@ fn status_shows_uptime_socket_runs_and_approvals() {
         "{text}"
     );
     assert!(text.contains("approvals 1 pending"), "{text}");
+    assert!(
+        text.contains(
+            "notify    push not configured, 0 webhook(s), 0 hook command(s); delivered 0"
+        ),
+        "{text}"
+    );
+    assert_eq!(status["notifications"]["source"], "daemon");
     env.ok(&["run", "cancel", &run]);
 }
 
@@ -321,15 +328,30 @@ fn check<'a>(report: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {name} check in {report}"))
 }
 
+/// A config whose `gemini` agent is `sh`, so one agent is on PATH.
+fn config_with_an_agent(env: &TestEnv, more: &str) -> PathBuf {
+    std::fs::create_dir_all(&env.home).unwrap();
+    let file = env.home.join("config.toml");
+    std::fs::write(
+        &file,
+        format!("[agents.gemini]\ncommand = [\"sh\"]\n{more}"),
+    )
+    .unwrap();
+    file
+}
+
 #[test]
 fn doctor_passes_on_a_healthy_setup() {
     let env = TestEnv::new();
+    config_with_an_agent(&env, "");
     env.repo("api");
     env.ok(&["daemon", "start"]);
     let (text, report) = doctor(&env, 0);
     assert!(text.contains("everything m needs is in place"), "{text}");
     assert_eq!(report["ok"], true);
-    for name in ["git", "config", "database", "socket", "daemon", "service"] {
+    for name in [
+        "git", "config", "database", "socket", "daemon", "service", "agents", "notify",
+    ] {
         assert_eq!(check(&report, name)["status"], "ok", "{report}");
     }
     assert!(check(&report, "git")["detail"]
@@ -344,6 +366,75 @@ fn doctor_passes_on_a_healthy_setup() {
         .as_str()
         .unwrap()
         .contains("running: pid"));
+    assert!(check(&report, "agents")["detail"]
+        .as_str()
+        .unwrap()
+        .starts_with("on PATH: gemini"));
+}
+
+#[test]
+fn doctor_warns_when_no_agent_is_installed_and_fails_a_configured_one_that_is_missing() {
+    let env = TestEnv::new();
+    let (_, report) = doctor(&env, 0);
+    let agents = check(&report, "agents");
+    assert_eq!(agents["status"], "warn");
+    assert!(
+        agents["fix"].as_str().unwrap().contains("m agents"),
+        "{report}"
+    );
+
+    std::fs::create_dir_all(&env.home).unwrap();
+    let file = env.home.join("config.toml");
+    std::fs::write(
+        &file,
+        "[agents.claude]\ncommand = [\"/nonexistent/claude-acp\"]\n",
+    )
+    .unwrap();
+    let (_, report) = doctor(&env, 1);
+    let agents = check(&report, "agents");
+    assert_eq!(agents["status"], "fail");
+    let detail = agents["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("`agents.claude.command`") && detail.contains("/nonexistent/claude-acp"),
+        "{detail}"
+    );
+}
+
+#[test]
+fn doctor_and_status_name_a_webhook_that_cannot_work() {
+    let env = TestEnv::new();
+    config_with_an_agent(
+        &env,
+        "[[notify.webhook]]\nurl = \"ftp://example.com/hook\"\n",
+    );
+    let (text, report) = doctor(&env, 1);
+    let notify = check(&report, "notify");
+    assert_eq!(notify["status"], "fail");
+    assert!(
+        notify["detail"]
+            .as_str()
+            .unwrap()
+            .contains("ftp://example.com/hook"),
+        "{report}"
+    );
+    assert!(
+        notify["fix"].as_str().unwrap().contains("m notify test"),
+        "{report}"
+    );
+    assert!(text.contains("FAIL notify"), "{text}");
+
+    let status = env.json(&["status", "--json"]);
+    assert_eq!(status["notifications"]["source"], "config");
+    assert_eq!(status["notifications"]["health"]["webhooks"], 0);
+    let text = env.ok(&["status"]);
+    assert!(
+        text.contains("notify    push not configured, 0 webhook(s)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("problem: ") && text.contains("ftp://"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -437,7 +528,7 @@ fn doctor_names_a_bad_config_value_and_warns_of_an_unknown_key() {
         "{detail}"
     );
 
-    std::fs::write(&file, "[run]\nreviews = true\n").unwrap();
+    config_with_an_agent(&env, "[run]\nreviews = true\n");
     let (text, report) = doctor(&env, 0);
     assert_eq!(check(&report, "config")["status"], "warn");
     assert!(text.contains("unknown key `run.reviews`"), "{text}");

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use serde_json::json;
 use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::process::Command;
 
 use super::{process, AgentOutcome, RunContext};
 
@@ -20,15 +19,8 @@ pub async fn run(argv: &[String], ctx: RunContext, grace: Duration) -> AgentOutc
     let Some((program, args)) = argv.split_first() else {
         return failed("no agent command was given".into(), None, Vec::new());
     };
-    let mut cmd = Command::new(program);
-    cmd.args(args)
-        .current_dir(&ctx.launch.workspace)
-        .env("M_PROMPT", &ctx.launch.prompt)
-        .envs(ctx.launch.env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    process::configure(&mut cmd);
+    let mut cmd = process::agent_command(program, args, &ctx.launch);
+    cmd.env("M_PROMPT", &ctx.launch.prompt).stdin(Stdio::null());
     let mut child = match cmd.spawn() {
         Ok(child) => child,
         Err(e) => {

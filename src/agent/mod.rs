@@ -3,7 +3,9 @@
 //! approvals and input, and learns of cancellation. The daemon's run
 //! supervisor serves the other end of the context; tests can serve it too.
 
+pub mod acp;
 pub mod exec;
+pub mod presets;
 pub mod process;
 
 use serde::{Deserialize, Serialize};

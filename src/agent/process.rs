@@ -6,6 +6,20 @@ use std::time::Duration;
 
 use tokio::process::{Child, Command};
 
+/// The command that starts an agent for a run: in its workspace, with the
+/// run's environment, output piped, in a process group of its own (see
+/// [`configure`]). Adapters choose what its stdin is.
+pub fn agent_command(program: &str, args: &[String], launch: &super::Launch) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .current_dir(&launch.workspace)
+        .envs(launch.env.iter().map(|(k, v)| (k, v)))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    configure(&mut cmd);
+    cmd
+}
+
 /// Prepares `cmd` to run as the leader of a new process group that is killed
 /// if the daemon dies. (The kernel delivers the parent-death signal to the
 /// leader only; the daemon's start-up recovery kills what is left of the

@@ -27,7 +27,12 @@ pub fn run(ctx: &Ctx, args: ApprovalsArgs) -> Result<u8> {
     };
     let states = match args.state.as_str() {
         "all" => Vec::new(),
-        state => vec![state.parse::<ApprovalState>()?],
+        state => vec![state.parse::<ApprovalState>().map_err(|e| {
+            e.with_hint(format!(
+                "use one of: {}, or all",
+                ApprovalState::NAMES.join(", ")
+            ))
+        })?],
     };
     let approvals = store.list_approvals(&ApprovalFilter { run_id, states })?;
     if args.json {
@@ -35,7 +40,11 @@ pub fn run(ctx: &Ctx, args: ApprovalsArgs) -> Result<u8> {
         return Ok(exit::OK);
     }
     if approvals.is_empty() {
-        ctx.ui.line(format!("No {} approvals.", args.state))?;
+        let which = match args.state.as_str() {
+            "all" => String::new(),
+            state => format!("{state} "),
+        };
+        ctx.ui.line(format!("No {which}approvals."))?;
         return Ok(exit::OK);
     }
     let repos = store.list_repos()?;

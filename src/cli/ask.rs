@@ -62,7 +62,7 @@ pub fn run(ctx: &Ctx, cmd: AskCommand) -> Result<u8> {
     match cmd {
         AskCommand::Approval(args) => ask_approval(ctx, run_id, args),
         AskCommand::Input(args) => {
-            let response = Client::connect(&ctx.paths)?.request(&Request::AskInput {
+            let response = run_daemon(ctx)?.request(&Request::AskInput {
                 run_id,
                 question: args.question,
             })?;
@@ -87,7 +87,7 @@ pub fn run(ctx: &Ctx, cmd: AskCommand) -> Result<u8> {
 
 fn ask_approval(ctx: &Ctx, run_id: String, args: ApprovalArgs) -> Result<u8> {
     let payload = build_payload(&args)?;
-    let response = Client::connect(&ctx.paths)?.request(&Request::AskApproval {
+    let response = run_daemon(ctx)?.request(&Request::AskApproval {
         run_id,
         approval_type: args.approval_type,
         payload,
@@ -120,6 +120,18 @@ fn ask_approval(ctx: &Ctx, run_id: String, args: ApprovalArgs) -> Result<u8> {
             "unexpected answer from the daemon: {other:?}"
         ))),
     }
+}
+
+/// The daemon that owns this run. Never a new one: if it is gone, so is
+/// the run (a new daemon would only fail it).
+fn run_daemon(ctx: &Ctx) -> Result<Client> {
+    Client::connect_running(&ctx.paths).map_err(|err| match err.kind {
+        crate::error::ErrorKind::DaemonUnavailable => Error::new(
+            err.kind,
+            "the daemon that owned this run is gone, and the run with it",
+        ),
+        _ => err,
+    })
 }
 
 fn read_stdin(what: &str) -> Result<String> {

@@ -26,6 +26,10 @@ Keys, with their defaults (docs/config.md says more):
                          to each run's --auto-approve and --allow
   [agents.NAME]
   command = [\"...\"]      the command that starts agent NAME
+                         (NAME: one of `m agents`)
+  [notify]               notifications: events, redact, [notify.apns],
+                         [[notify.webhook]], [[notify.command]]
+                         (docs/config.md; check with `m notify test`)
 
 An unknown key is a warning; an invalid value an error (exit 2)
 naming the key and the file. The daemon reads the file when it

@@ -3,7 +3,7 @@ use clap::{Args, Subcommand};
 use super::output::relative_time;
 use super::Ctx;
 use crate::error::{exit, Error, Result};
-use crate::model::{now, Platform};
+use crate::model::{now, DeviceEnv, Platform};
 
 #[derive(Debug, Subcommand)]
 pub enum DeviceCommand {
@@ -23,6 +23,13 @@ pub struct AddArgs {
     pub token: String,
     #[arg(long, default_value = "ios")]
     pub platform: Platform,
+    /// The APNs environment: `sandbox` for apps run from Xcode,
+    /// `production` for TestFlight and App Store builds.
+    #[arg(long, default_value = "production")]
+    pub env: DeviceEnv,
+    /// A name to tell your devices apart.
+    #[arg(long)]
+    pub name: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -40,37 +47,66 @@ pub fn run(ctx: &Ctx, cmd: DeviceCommand) -> Result<u8> {
     match cmd {
         DeviceCommand::Add(args) => {
             let token = parse_token(&args.token)?;
-            match ctx.store()?.add_device(&token, args.platform)? {
-                Some(_) => ctx
-                    .ui
-                    .line(format!("Added device {}", short_token(&token)))?,
-                None => ctx.ui.line(format!(
+            let mut store = ctx.store()?;
+            let before = store
+                .list_device_infos()?
+                .into_iter()
+                .find(|d| d.token == token);
+            store.add_device_with_details(&token, args.platform, args.env, args.name.as_deref())?;
+            let message = match before {
+                None => format!("Added device {} ({})", short_token(&token), args.env),
+                Some(d) if d.env == args.env && d.name == args.name => format!(
                     "Device {} is already registered; nothing changed",
                     short_token(&token)
-                ))?,
-            }
+                ),
+                Some(_) => format!(
+                    "Device {} is already registered; its environment and name were updated",
+                    short_token(&token)
+                ),
+            };
+            ctx.ui.line(message)?;
             Ok(exit::OK)
         }
         DeviceCommand::List(args) => {
-            let devices = ctx.store()?.list_devices()?;
+            let store = ctx.store()?;
+            let devices = store.list_device_infos()?;
+            let pruned = store.device_history(20)?;
             if args.json {
                 ctx.ui.json(&devices)?;
-            } else if devices.is_empty() {
+                return Ok(exit::OK);
+            }
+            let now = now();
+            if devices.is_empty() {
                 ctx.ui
                     .line("No devices yet. Add one with `m device add TOKEN`.")?;
             } else {
-                let now = now();
                 let rows: Vec<Vec<String>> = devices
                     .iter()
                     .map(|d| {
                         vec![
                             d.token.clone(),
+                            d.name.clone().unwrap_or_default(),
                             d.platform.to_string(),
+                            d.env.to_string(),
                             relative_time(d.created_at, now),
                         ]
                     })
                     .collect();
-                ctx.ui.table(&["TOKEN", "PLATFORM", "ADDED"], &rows)?;
+                ctx.ui
+                    .table(&["TOKEN", "NAME", "PLATFORM", "ENV", "ADDED"], &rows)?;
+            }
+            // Devices APNs declared dead were removed by m itself: say so.
+            if !pruned.is_empty() {
+                ctx.ui.line("")?;
+                ctx.ui.line("Removed by m (APNs said the token is dead):")?;
+                for p in &pruned {
+                    ctx.ui.line(format!(
+                        "  {}  {}  {}",
+                        short_token(&p.token),
+                        p.reason,
+                        relative_time(p.at, now)
+                    ))?;
+                }
             }
             Ok(exit::OK)
         }

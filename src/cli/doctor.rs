@@ -1,5 +1,7 @@
-//! `m doctor`: checks what m depends on and prints, for each problem, the
-//! command that fixes it. Exit 1 when a check fails; warnings alone exit 0.
+//! `m doctor`: checks what m depends on (git, the config file, the
+//! database, the socket directory, the daemon, the service file, the agents
+//! on PATH, notifications) and prints, for each problem, the command that
+//! fixes it. Exit 1 when a check fails; warnings alone exit 0.
 
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
@@ -9,10 +11,12 @@ use console::Style;
 use serde::Serialize;
 
 use super::Ctx;
+use crate::agent::presets;
 use crate::client::Client;
 use crate::config::Config;
 use crate::error::{exit, Result};
 use crate::model::{now, relative_time};
+use crate::notify::{ApnsStatus, Dispatcher};
 use crate::paths;
 use crate::protocol::{Hello, Request, Response, VERSION};
 use crate::service::{self, Manager};
@@ -68,7 +72,8 @@ pub fn run(ctx: &Ctx, args: DoctorArgs) -> Result<u8> {
     let config = Config::read(&ctx.paths);
     let socket_dir = check_socket_dir(ctx);
     let socket_ok = socket_dir.status != Status::Fail;
-    let checks = vec![
+    let database = store::check::inspect(&ctx.paths.database()).ok();
+    let mut checks = vec![
         check_git(),
         check_config(&config),
         check_database(ctx),
@@ -76,6 +81,13 @@ pub fn run(ctx: &Ctx, args: DoctorArgs) -> Result<u8> {
         check_daemon(ctx, config.as_ref().ok(), socket_ok),
         check_service(ctx),
     ];
+    if let Ok(config) = &config {
+        checks.push(check_agents(config));
+        checks.push(check_notifications(
+            config,
+            database.as_ref().map(|d| d.devices),
+        ));
+    }
     let failed = checks.iter().filter(|c| c.status == Status::Fail).count();
     if args.json {
         ctx.ui
@@ -418,6 +430,103 @@ fn check_service(ctx: &Ctx) -> Check {
         )
         .fix("m daemon install"),
     }
+}
+
+/// The agents m knows by name: their commands (the config's, if set) on PATH.
+fn check_agents(config: &Config) -> Check {
+    let mut found = Vec::new();
+    let mut missing = Vec::new();
+    for preset in presets::PRESETS {
+        let configured = config.agent_command(preset.name);
+        let argv: Vec<String> = match configured {
+            Some(argv) => argv.to_vec(),
+            None => preset.argv.iter().map(|s| s.to_string()).collect(),
+        };
+        match presets::which(&argv[0]) {
+            Some(_) => found.push(preset.name),
+            None if configured.is_some() => {
+                return Check::new(
+                    "agents",
+                    Status::Fail,
+                    format!(
+                        "`agents.{}.command` in {} runs {}, which is not on PATH",
+                        preset.name,
+                        config.file.display(),
+                        argv[0]
+                    ),
+                )
+                .fix(format!(
+                    "fix the command in {}, or install it: {}",
+                    config.file.display(),
+                    preset.install
+                ))
+            }
+            None => missing.push(preset),
+        }
+    }
+    let missing_names: Vec<&str> = missing.iter().map(|p| p.name).collect();
+    if found.is_empty() {
+        let example = missing.first().map(|p| p.install).unwrap_or_default();
+        return Check::new(
+            "agents",
+            Status::Warn,
+            format!(
+                "none of {} is on PATH (any command still runs with `-- COMMAND`)",
+                missing_names.join(", ")
+            ),
+        )
+        .fix(format!(
+            "install one, e.g. `{example}` (`m agents` lists them all)"
+        ));
+    }
+    let mut detail = format!("on PATH: {}", found.join(", "));
+    if !missing_names.is_empty() {
+        detail.push_str(&format!(
+            "; not installed: {} (`m agents` says how)",
+            missing_names.join(", ")
+        ));
+    }
+    Check::new("agents", Status::Ok, detail)
+}
+
+/// `[notify]`: what the daemon would make of it, and a phone to push to.
+fn check_notifications(config: &Config, devices: Option<i64>) -> Check {
+    let health = Dispatcher::from_config(&config.notify).health();
+    let file = config.file.display();
+    if !health.is_healthy() {
+        let mut problems = health.problems.clone();
+        if let ApnsStatus::Unavailable { error } = &health.apns {
+            if !problems.contains(error) {
+                problems.push(error.clone());
+            }
+        }
+        return Check::new("notify", Status::Fail, problems.join("; ")).fix(format!(
+            "fix [notify] in {file}, check with `m notify test`, then restart the daemon"
+        ));
+    }
+    let push = health.apns == ApnsStatus::Ready;
+    if !push && health.webhooks == 0 && health.commands == 0 {
+        return Check::new(
+            "notify",
+            Status::Ok,
+            "not configured (optional: [notify] in the config file, see docs/config.md)",
+        );
+    }
+    let detail = format!(
+        "push {}, {} webhook(s), {} hook command(s)",
+        if push { "ready" } else { "not configured" },
+        health.webhooks,
+        health.commands
+    );
+    if push && devices == Some(0) {
+        return Check::new(
+            "notify",
+            Status::Warn,
+            format!("{detail}; no phone registered"),
+        )
+        .fix("m device add TOKEN (the m app shows its token)");
+    }
+    Check::new("notify", Status::Ok, detail)
 }
 
 #[cfg(test)]

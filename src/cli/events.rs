@@ -124,6 +124,74 @@ fn describe(event_type: &str, data: &Value) -> Vec<String> {
             lines
         }
         "agent.message" | "agent.thought" => text("text").lines().map(str::to_string).collect(),
+        "agent.prompt" => vec![format!(
+            "({}) {}",
+            text("source"),
+            super::output::one_line(&text("text"), 80)
+        )],
+        "agent.turn" => vec![format!("turn ended: {}", text("stopReason"))],
+        "agent.plan" => data
+            .get("entries")
+            .and_then(Value::as_array)
+            .map(|entries| {
+                entries
+                    .iter()
+                    .map(|e| {
+                        let field = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or("");
+                        format!("[{}] {}", field("status"), field("content"))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        "tool.call" | "tool.update" => {
+            vec![format!("{} ({})", text("title"), text("status"))
+                .trim()
+                .to_string()]
+        }
+        "workspace.ready" => vec![format!("{} on {}", text("path"), text("branch"))],
+        "workspace.diff" => {
+            let num = |k: &str| data.get(k).and_then(Value::as_u64).unwrap_or(0);
+            vec![format!(
+                "{} file(s), +{} -{}, commit {}",
+                num("files"),
+                num("insertions"),
+                num("deletions"),
+                crate::model::short_id(&text("commit"))
+            )]
+        }
+        "approval.requested" => {
+            let payload = data.get("payload").unwrap_or(&Value::Null);
+            let field = |k: &str| payload.get(k).and_then(Value::as_str).unwrap_or("");
+            let what = [field("title"), field("command")]
+                .into_iter()
+                .find(|s| !s.is_empty())
+                .unwrap_or("");
+            vec![format!(
+                "{} approval {}: {what}",
+                text("approval_type"),
+                crate::model::short_id(&text("approval_id"))
+            )]
+        }
+        "approval.resolved" => {
+            let reason = text("reason");
+            let reason = if reason.is_empty() {
+                String::new()
+            } else {
+                format!(": {reason}")
+            };
+            vec![format!(
+                "{} {} by {}{reason}",
+                crate::model::short_id(&text("approval_id")),
+                text("state"),
+                text("by")
+            )]
+        }
+        "input.requested" => vec![text("question")],
+        "input.provided" => vec![match data.get("text").and_then(Value::as_str) {
+            Some(t) => t.to_string(),
+            None => "(done)".to_string(),
+        }],
+        "error" => vec![text("message")],
         _ => match data {
             Value::Null => vec![String::new()],
             other => vec![other.to_string()],

@@ -1,6 +1,7 @@
 //! The command line: clap types, and one file per command (a folder per
 //! group). `run` parses nothing; it dispatches a parsed [`Cli`].
 
+mod agents;
 mod approval;
 pub(crate) mod approvals;
 mod ask;
@@ -13,11 +14,12 @@ mod docs;
 mod doctor;
 pub(crate) mod events;
 mod follow;
+mod notify;
 pub mod output;
 mod progress;
 mod reply;
 mod repo;
-mod run;
+pub(crate) mod run;
 mod status;
 
 use clap::{Parser, Subcommand};
@@ -72,6 +74,11 @@ pub enum Command {
     /// Register, list and remove phones that get notifications.
     #[command(subcommand)]
     Device(device::DeviceCommand),
+    /// Check notification delivery.
+    #[command(subcommand)]
+    Notify(notify::NotifyCommand),
+    /// The agents m can start by name, and whether each is installed.
+    Agents(agents::AgentsArgs),
     /// The daemon, active runs and pending approvals at a glance.
     Status(status::StatusArgs),
     /// Run, start, stop or check the background daemon that owns the agents.
@@ -80,8 +87,9 @@ pub enum Command {
     /// Show where the configuration file is and the settings in effect.
     #[command(subcommand, after_long_help = config::KEYS_HELP)]
     Config(config::ConfigCommand),
-    /// Check git, the database, the socket, the daemon, the service and the
-    /// config; print the command that fixes each problem (exit 1 if any).
+    /// Check git, the config, the database, the socket, the daemon, the
+    /// service, the agents and notifications; print the command that fixes
+    /// each problem (exit 1 if any).
     Doctor(doctor::DoctorArgs),
     /// Print a shell completion script (see README for where to put it).
     Completions(completions::CompletionsArgs),
@@ -151,6 +159,8 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Reply(args) => reply::run(&ctx, args),
         Command::Ask(cmd) => ask::run(&ctx, cmd),
         Command::Device(cmd) => device::run(&ctx, cmd),
+        Command::Agents(args) => agents::run(&ctx, args),
+        Command::Notify(cmd) => notify::run(&ctx, cmd),
         Command::Status(args) => status::run(&ctx, args),
         Command::Daemon(cmd) => daemon::run(&ctx, cmd),
         Command::Config(cmd) => config::run(&ctx, cmd),

@@ -3,7 +3,9 @@ use clap::{Args, Subcommand};
 use super::output::relative_time;
 use super::Ctx;
 use crate::error::{exit, Result};
-use crate::model::now;
+use crate::model::{now, short_id, Run};
+use crate::store::{RunFilter, Store};
+use crate::workspace::{self, BranchOutcome};
 
 #[derive(Debug, Subcommand)]
 pub enum RepoCommand {
@@ -41,7 +43,8 @@ pub struct ListArgs {
 pub struct RmArgs {
     /// Repository name or id prefix.
     pub repo: String,
-    /// Also remove its past runs with their events and approvals.
+    /// Also remove its past runs: their events, approvals and workspaces
+    /// (and branches holding nothing unmerged).
     #[arg(long)]
     pub force: bool,
 }
@@ -60,11 +63,23 @@ fn add(ctx: &Ctx, args: AddArgs) -> Result<u8> {
         Some(name) => validate_name(&name)?,
         None => validate_name(&default_name)?,
     };
-    let git_url = match location {
-        crate::workspace::RepoLocation::Local(path) => path.display().to_string(),
-        crate::workspace::RepoLocation::Remote(url) => url.as_str().to_string(),
-    };
-    let repo = ctx.store()?.add_repo(crate::store::NewRepo {
+    let git_url = location.to_git_url();
+    let mut store = ctx.store()?;
+    // Adding what is already there is no error (scripts and the README's
+    // quick start may run twice); the same name elsewhere is.
+    let existing = store.list_repos()?.into_iter().find(|r| r.name == name);
+    if let Some(repo) = existing.filter(|r| r.git_url.as_deref() == Some(git_url.as_str())) {
+        if args.json {
+            ctx.ui.json(&repo)?;
+        } else {
+            ctx.ui.line(format!(
+                "Repo {} ({git_url}) is already registered; nothing changed",
+                repo.name
+            ))?;
+        }
+        return Ok(exit::OK);
+    }
+    let repo = store.add_repo(crate::store::NewRepo {
         name,
         git_url: Some(git_url),
     })?;
@@ -126,6 +141,21 @@ fn list(ctx: &Ctx, args: ListArgs) -> Result<u8> {
 fn rm(ctx: &Ctx, args: RmArgs) -> Result<u8> {
     let mut store = ctx.store()?;
     let repo = store.find_repo(&args.repo)?;
+    // The runs' workspaces go first: once their records are gone, nothing
+    // could find them (or their branches) again. With an active run the
+    // store refuses below, and nothing is touched.
+    let mut kept = Vec::new();
+    if args.force {
+        let runs = store.list_runs(&RunFilter {
+            repo_id: Some(repo.id.clone()),
+            ..RunFilter::default()
+        })?;
+        if runs.iter().all(|run| run.state.is_final()) {
+            for run in &runs {
+                kept.extend(remove_workspace(ctx, &store, run)?);
+            }
+        }
+    }
     let runs = store.remove_repo(&repo, args.force)?;
     let with = if runs > 0 {
         format!(" with {runs} run(s)")
@@ -133,5 +163,21 @@ fn rm(ctx: &Ctx, args: RmArgs) -> Result<u8> {
         String::new()
     };
     ctx.ui.line(format!("Removed repo {}{with}", repo.name))?;
+    for line in kept {
+        ctx.ui.line(line)?;
+    }
     Ok(exit::OK)
+}
+
+/// Removes a finished run's workspace as `m run rm` does; says so if its
+/// branch had to be kept.
+fn remove_workspace(ctx: &Ctx, store: &Store, run: &Run) -> Result<Option<String>> {
+    let ws = super::run::workspace_of(ctx, store, run)?;
+    Ok(match workspace::remove(&ws)?.branch {
+        Some(BranchOutcome::Kept { name, reason }) => Some(format!(
+            "Kept branch {name} of run {}: {reason}",
+            short_id(&run.id)
+        )),
+        _ => None,
+    })
 }

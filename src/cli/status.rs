@@ -1,17 +1,19 @@
 use clap::Args;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::output::{one_line, relative_time};
 use super::Ctx;
 use crate::error::{exit, Result};
 use crate::model::{now, short_id, ApprovalState, RunState};
+use crate::notify::Dispatcher;
 use crate::service;
 use crate::store::RunFilter;
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// One JSON document: {daemon (null when not running; with
-    /// uptime_seconds), socket, service (null when not installed),
+    /// uptime_seconds and notifications), socket, service (null when not
+    /// installed), notifications {source: daemon|config, health},
     /// active_runs, pending_approvals}.
     #[arg(long)]
     pub json: bool,
@@ -29,6 +31,15 @@ pub fn run(ctx: &Ctx, args: StatusArgs) -> Result<u8> {
     let service = service::installed_for(&ctx.paths);
     let socket = ctx.paths.socket();
     let now = now();
+    // The daemon's own view (with delivery counts) when it runs; else what
+    // the config file would give.
+    let notifications = match &daemon {
+        Some(d) => json!({ "source": "daemon", "health": d.notifications }),
+        None => json!({
+            "source": "config",
+            "health": Dispatcher::from_config(&ctx.config()?.notify).health(),
+        }),
+    };
     if args.json {
         let daemon = daemon.as_ref().map(|d| {
             let mut value = json!(d);
@@ -42,6 +53,7 @@ pub fn run(ctx: &Ctx, args: StatusArgs) -> Result<u8> {
             "daemon": daemon,
             "socket": socket,
             "service": service,
+            "notifications": notifications,
             "active_runs": active,
             "pending_approvals": pending,
         }))?;
@@ -71,6 +83,14 @@ pub fn run(ctx: &Ctx, args: StatusArgs) -> Result<u8> {
             s.file.display()
         ))?;
     }
+    let live = notifications["source"] == "daemon";
+    for (i, line) in notify_lines(&notifications["health"], live)
+        .iter()
+        .enumerate()
+    {
+        let label = if i == 0 { "notify" } else { "" };
+        ctx.ui.line(format!("{label:<9} {line}"))?;
+    }
     ctx.ui.line(format!("runs      {} active", active.len()))?;
     for run in &active {
         ctx.ui.line(format!(
@@ -90,6 +110,38 @@ pub fn run(ctx: &Ctx, args: StatusArgs) -> Result<u8> {
         }
     ))?;
     Ok(exit::OK)
+}
+
+/// Notification health in a line (with delivery counts from a running
+/// daemon), then one line per problem.
+fn notify_lines(health: &Value, live: bool) -> Vec<String> {
+    let count = |key: &str| health[key].as_u64().unwrap_or(0);
+    let push = match health["apns"]["status"].as_str() {
+        Some("ready") => "push ready".to_string(),
+        Some("unavailable") => "push unavailable".to_string(),
+        _ => "push not configured".to_string(),
+    };
+    let mut first = format!(
+        "{push}, {} webhook(s), {} hook command(s)",
+        count("webhooks"),
+        count("commands")
+    );
+    if live {
+        first.push_str(&format!(
+            "; delivered {}, retried {}, failed {}",
+            count("delivered"),
+            count("retried"),
+            count("failed")
+        ));
+    }
+    let mut lines = vec![first];
+    for problem in health["problems"].as_array().into_iter().flatten() {
+        lines.push(format!("problem: {}", problem.as_str().unwrap_or_default()));
+    }
+    if let Some(error) = health["last_error"].as_str() {
+        lines.push(format!("last error: {error}"));
+    }
+    lines
 }
 
 /// `42s`, `3m 12s`, `5h 3m`, `2d 4h`.

@@ -119,6 +119,7 @@ fn status(shared: &Shared) -> Response {
         started_at: shared.started_at,
         socket: shared.paths.socket().display().to_string(),
         active_runs: shared.live_runs(),
+        notifications: serde_json::to_value(shared.dispatcher.health()).unwrap_or_default(),
     })
 }
 

@@ -18,8 +18,10 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::agent::process;
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::model::{now, RunState};
+use crate::notify::Dispatcher;
 use crate::paths::{self, Paths};
 use crate::store::{RunFilter, Store};
 use supervisor::{Control, RunHandle};
@@ -28,6 +30,8 @@ use writer::Writer;
 /// What every connection handler and run supervisor shares.
 pub struct Shared {
     pub paths: Paths,
+    /// Delivers the notification outbox (APNs, webhooks, hook commands).
+    pub dispatcher: Arc<Dispatcher>,
     pub writer: Writer,
     pub runs: Mutex<HashMap<String, RunHandle>>,
     pub grace: Duration,
@@ -74,8 +78,7 @@ impl DaemonLock {
             .mode(0o600)
             .open(&path)
             .map_err(|e| Error::io("open", &path, e))?;
-        // SAFETY: flock on a file descriptor we own.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        if !lock_within(&file, LOCK_WAIT) {
             let holder = std::fs::read_to_string(&path).unwrap_or_default();
             return Err(Error::conflict(format!(
                 "a daemon is already running for {} (pid {})",
@@ -87,6 +90,24 @@ impl DaemonLock {
         file.set_len(0).map_err(|e| Error::io("write", &path, e))?;
         writeln!(file, "{}", std::process::id()).map_err(|e| Error::io("write", &path, e))?;
         Ok(DaemonLock { _file: file })
+    }
+}
+
+/// How long a starting daemon waits for the lock: one that is still dying
+/// (its last threads exiting) holds it a moment longer.
+const LOCK_WAIT: Duration = Duration::from_secs(2);
+
+fn lock_within(file: &File, wait: Duration) -> bool {
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        // SAFETY: flock on a file descriptor we own.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -106,20 +127,30 @@ pub fn run(paths: Paths) -> Result<()> {
         .enable_all()
         .build()
         .map_err(|e| Error::failure(format!("cannot start the async runtime: {e}")))?;
-    let result = runtime.block_on(serve(paths.clone(), config.daemon.grace));
+    let result = runtime.block_on(serve(paths.clone(), config));
     runtime.shutdown_timeout(Duration::from_secs(1));
     let _ = std::fs::remove_file(&socket);
     drop(lock);
     result
 }
 
-async fn serve(paths: Paths, grace: Duration) -> Result<()> {
-    let (writer, writer_thread) = Writer::start(&paths.database())?;
+async fn serve(paths: Paths, config: Arc<Config>) -> Result<()> {
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let (writer, writer_thread) = Writer::start(&paths.database(), wake.clone())?;
+    let dispatcher = Arc::new(Dispatcher::from_config(&config.notify));
+    let health = dispatcher.health();
+    if !health.is_healthy() {
+        tracing::warn!(
+            "notifications: {}",
+            serde_json::to_string(&health).unwrap_or_default()
+        );
+    }
     let shared = Arc::new(Shared {
+        dispatcher: dispatcher.clone(),
         paths: paths.clone(),
         writer,
         runs: Mutex::new(HashMap::new()),
-        grace,
+        grace: config.daemon.grace,
         started_at: now(),
         run_ended: tokio::sync::Notify::new(),
         shutdown: tokio::sync::Notify::new(),
@@ -129,12 +160,17 @@ async fn serve(paths: Paths, grace: Duration) -> Result<()> {
     let listener = server::listen(&paths.socket())?;
     tracing::info!(socket = %paths.socket().display(), pid = std::process::id(), "m daemon ready");
     let accept = tokio::spawn(server::accept_loop(shared.clone(), listener));
+    // Delivery has its own connection; it never holds up a run, and what it
+    // has not delivered when the daemon stops waits in the outbox.
+    let outbox = Store::open(&paths.database())?;
+    let deliver = tokio::spawn(async move { dispatcher.run(outbox, wake).await });
     wait_for_shutdown(&shared).await;
     tracing::info!("shutting down");
     shared.stopping.send_replace(true);
     accept.abort();
     let _ = std::fs::remove_file(paths.socket());
     stop_all_runs(&shared, "the daemon was stopped").await;
+    deliver.abort();
     // The writer ends once every sender is gone; wait so nothing is lost.
     drop(shared);
     let _ = tokio::task::spawn_blocking(move || writer_thread.join()).await;

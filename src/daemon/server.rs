@@ -51,6 +51,7 @@ pub async fn accept_loop(shared: Arc<Shared>, listener: Listener) {
                 continue;
             }
         }
+        tracing::debug!("accepted a connection");
         let shared = shared.clone();
         tokio::spawn(async move {
             let (recv, send) = tokio::io::split(conn);
@@ -59,6 +60,7 @@ pub async fn accept_loop(shared: Arc<Shared>, listener: Listener) {
                 send,
             };
             if let Err(err) = conn.serve(&shared).await {
+                tracing::debug!("connection ended with an error: {}", err.message);
                 let _ = conn.send(&Response::from(&err)).await;
             }
         });

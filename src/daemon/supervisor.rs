@@ -11,10 +11,10 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::Shared;
 use crate::agent::{
-    exec, AgentOutcome, AgentRequest, AgentSpec, ApprovalRequest, Decision, InputReply,
+    acp, exec, AgentOutcome, AgentRequest, AgentSpec, ApprovalRequest, Decision, InputReply,
     InputRequest, Launch, RunContext,
 };
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::model::{short_id, ApprovalType, Repo, Run, RunState};
 use crate::protocol::RunOptions;
 use crate::store::{Decided, NewEvent};
@@ -139,10 +139,20 @@ impl Supervisor {
         let ctx = RunContext::new(launch, requests_tx, self.cancel.subscribe());
         let grace = self.shared.grace;
         let agent = started.agent.clone();
+        let (once, review) = (started.options.once, started.options.review);
         let mut adapter = tokio::spawn(async move {
             match agent {
                 AgentSpec::Exec { argv } => exec::run(&argv, ctx, grace).await,
-                AgentSpec::Acp { argv, .. } => exec::run(&argv, ctx, grace).await,
+                AgentSpec::Acp { argv, preset } => {
+                    let options = acp::AcpOptions {
+                        once,
+                        review,
+                        grace,
+                        preset,
+                        ..acp::AcpOptions::default()
+                    };
+                    acp::run(&argv, ctx, options).await
+                }
             }
         });
         let outcome = loop {
@@ -377,18 +387,30 @@ impl Supervisor {
         }
         let message = format!("m run {}", short_id(&self.run_id));
         let ws = workspace.clone();
-        match tokio::task::spawn_blocking(move || workspace::commit_all(&ws, &message)).await {
-            Ok(Ok(Some(stat))) => self.emit("workspace.diff", json!(stat)).await,
-            Ok(Ok(None)) => {}
-            Ok(Err(err)) => {
-                self.emit(
-                    "error",
-                    json!({ "message": format!("cannot commit the run's work: {}", err.message) }),
-                )
-                .await
-            }
-            Err(e) => tracing::error!(run = %self.run_id, "the commit task crashed: {e}"),
+        let commit_error =
+            match tokio::task::spawn_blocking(move || workspace::commit_all(&ws, &message)).await {
+                Ok(Ok(Some(stat))) => {
+                    self.emit("workspace.diff", json!(stat)).await;
+                    None
+                }
+                Ok(Ok(None)) => None,
+                Ok(Err(err)) => Some(format!("its work could not be committed: {}", err.message)),
+                Err(e) => Some(format!(
+                    "its work could not be committed: the commit task crashed: {e}"
+                )),
+            };
+        if let Some(message) = &commit_error {
+            self.emit("error", json!({ "message": message })).await;
         }
+        // Work that is not on the branch is not done: never "completed".
+        let outcome = match (outcome, commit_error) {
+            (AgentOutcome::Completed, Some(message)) => AgentOutcome::Failed {
+                reason: format!("the agent finished, but {message}"),
+                exit_code: Some(0),
+                stderr_tail: Vec::new(),
+            },
+            (outcome, _) => outcome,
+        };
         let (state, data) = match (outcome, self.failure.take()) {
             (_, Some(reason)) => (RunState::Failed, json!({ "reason": reason })),
             (AgentOutcome::Completed, None) => (
@@ -413,14 +435,22 @@ impl Supervisor {
         self.finish(state, data).await;
     }
 
+    /// Records the end of the run. A run must never stay active without
+    /// its agent, so a full disk is waited out.
     async fn finish(&self, state: RunState, data: Value) {
-        if let Err(err) = self
-            .shared
-            .writer
-            .finish_run(&self.run_id, state, data)
-            .await
-        {
-            tracing::error!(run = %self.run_id, "cannot record the end of the run: {}", err.message);
+        loop {
+            let writer = &self.shared.writer;
+            match writer.finish_run(&self.run_id, state, data.clone()).await {
+                Ok(_) => return,
+                Err(err) if err.kind == ErrorKind::DiskFull => {
+                    tracing::warn!(run = %self.run_id, "the disk is full; the end of the run is recorded when there is space");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                Err(err) => {
+                    tracing::error!(run = %self.run_id, "cannot record the end of the run: {}", err.message);
+                    return;
+                }
+            }
         }
     }
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::model::{Approval, ApprovalType, Event, Run, RunState};
 use crate::store::{Decided, NewEvent, NewRun, Store};
 
@@ -47,16 +47,19 @@ pub struct Writer {
     hub: broadcast::Sender<Arc<Event>>,
 }
 
+/// Woken after a commit that queued notifications.
+pub type Wake = Arc<tokio::sync::Notify>;
+
 impl Writer {
     /// Starts the writer thread on its own connection to the database.
-    pub fn start(db: &Path) -> Result<(Writer, std::thread::JoinHandle<()>)> {
+    pub fn start(db: &Path, wake: Wake) -> Result<(Writer, std::thread::JoinHandle<()>)> {
         let store = Store::open(db)?;
         let (ops, rx) = mpsc::channel(QUEUE);
         let (hub, _) = broadcast::channel(HUB_CAPACITY);
         let publish = hub.clone();
         let thread = std::thread::Builder::new()
             .name("m-writer".into())
-            .spawn(move || write_loop(store, rx, publish))
+            .spawn(move || write_loop(store, rx, publish, wake))
             .map_err(|e| Error::failure(format!("cannot start the writer thread: {e}")))?;
         Ok((Writer { ops, hub }, thread))
     }
@@ -143,17 +146,50 @@ fn stopped() -> Error {
         .with_hint("see the daemon log (`m daemon status`)")
 }
 
-fn write_loop(mut store: Store, mut rx: mpsc::Receiver<Op>, hub: broadcast::Sender<Arc<Event>>) {
+/// How long the writer waits before trying again when the disk is full.
+const DISK_FULL_PAUSE: std::time::Duration = std::time::Duration::from_millis(500);
+/// After the daemon has begun to stop, how often it tries before giving up.
+const FINAL_TRIES: usize = 10;
+
+fn write_loop(
+    mut store: Store,
+    mut rx: mpsc::Receiver<Op>,
+    hub: broadcast::Sender<Arc<Event>>,
+    wake: Wake,
+) {
     let mut ops = Vec::with_capacity(MAX_BATCH);
-    while let Some(first) = rx.blocking_recv() {
-        ops.push(first);
+    let mut retry: Vec<Op> = Vec::new();
+    let mut closed_tries = 0;
+    loop {
+        if retry.is_empty() {
+            match rx.blocking_recv() {
+                Some(op) => ops.push(op),
+                None => return,
+            }
+        } else {
+            // Agent output that could not be stored waits here, in order,
+            // and everything behind it waits too: agents are slowed instead
+            // of their output being lost.
+            std::thread::sleep(DISK_FULL_PAUSE);
+            ops.append(&mut retry);
+            if rx.is_closed() {
+                closed_tries += 1;
+                if closed_tries > FINAL_TRIES {
+                    tracing::error!(
+                        "stopping with {} unstored event batch(es): the disk stayed full",
+                        ops.len()
+                    );
+                    return;
+                }
+            }
+        }
         while ops.len() < MAX_BATCH {
             match rx.try_recv() {
                 Ok(op) => ops.push(op),
                 Err(_) => break,
             }
         }
-        commit_batch(&mut store, &mut ops, &hub);
+        retry = commit_batch(&mut store, &mut ops, &hub, &wake);
     }
 }
 
@@ -161,11 +197,32 @@ fn write_loop(mut store: Store, mut rx: mpsc::Receiver<Op>, hub: broadcast::Send
 /// or event must be durable before anyone hears of it).
 type Pending = Box<dyn FnOnce(Option<&Error>)>;
 
-fn commit_batch(store: &mut Store, ops: &mut Vec<Op>, hub: &broadcast::Sender<Arc<Event>>) {
+/// Commits what it can of `ops`; returns the agent output that must be
+/// tried again because the disk is full. Callers waiting for a reply get
+/// the error instead: they decide whether to try again.
+fn commit_batch(
+    store: &mut Store,
+    ops: &mut Vec<Op>,
+    hub: &broadcast::Sender<Arc<Event>>,
+    wake: &Wake,
+) -> Vec<Op> {
     let mut replies: Vec<Pending> = Vec::with_capacity(ops.len());
+    let mut retry = Vec::new();
+    let mut unacknowledged: Vec<Vec<NewEvent>> = Vec::new();
     let outcome = store.batch().and_then(|mut batch| {
         for op in ops.drain(..) {
-            replies.push(apply(&mut batch, op));
+            match op {
+                Op::Append(events, None) => match batch.append(&events) {
+                    Ok(_) => unacknowledged.push(events),
+                    Err(err) if err.kind == ErrorKind::DiskFull => {
+                        retry.push(Op::Append(events, None))
+                    }
+                    Err(err) => {
+                        tracing::error!("cannot append {} event(s): {}", events.len(), err.message)
+                    }
+                },
+                op => replies.push(apply(&mut batch, op)),
+            }
         }
         batch.commit()
     });
@@ -173,6 +230,13 @@ fn commit_batch(store: &mut Store, ops: &mut Vec<Op>, hub: &broadcast::Sender<Ar
         Ok(events) => {
             for reply in replies {
                 reply(None);
+            }
+            let null = serde_json::Value::Null;
+            let notify = events.iter().any(|e| {
+                crate::model::trigger_for(&e.event_type, e.data.as_ref().unwrap_or(&null)).is_some()
+            });
+            if notify {
+                wake.notify_one();
             }
             for event in events {
                 let _ = hub.send(Arc::new(event));
@@ -183,12 +247,23 @@ fn commit_batch(store: &mut Store, ops: &mut Vec<Op>, hub: &broadcast::Sender<Ar
             for reply in replies {
                 reply(Some(&err));
             }
+            if err.kind == ErrorKind::DiskFull {
+                let lost_in_commit = unacknowledged.into_iter().map(|e| Op::Append(e, None));
+                // They were before anything already waiting for a retry.
+                retry = lost_in_commit.chain(retry).collect();
+            }
             // Operations that never reached a batch (it failed to begin).
             for op in ops.drain(..) {
-                fail(op, &err);
+                match op {
+                    Op::Append(events, None) if err.kind == ErrorKind::DiskFull => {
+                        retry.push(Op::Append(events, None))
+                    }
+                    op => fail(op, &err),
+                }
             }
         }
     }
+    retry
 }
 
 fn deferred<T: Send + 'static>(reply: Reply<T>, result: Result<T>) -> Pending {

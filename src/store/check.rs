@@ -18,6 +18,8 @@ pub struct Health {
     pub latest_version: i64,
     /// `PRAGMA quick_check`'s findings; empty when it said `ok`.
     pub problems: Vec<String>,
+    /// Phones registered for push notifications.
+    pub devices: i64,
 }
 
 /// Opens `path` read-only and checks it is m's, its schema version and
@@ -46,10 +48,18 @@ pub fn inspect(path: &Path) -> Result<Health> {
         .query_map([], |row| row.get::<_, String>(0))
         .and_then(|rows| rows.collect::<rusqlite::Result<Vec<String>>>())
         .map_err(|e| db_error(path, "check", e))?;
+    let problems: Vec<String> = rows.into_iter().filter(|r| r != "ok").collect();
+    let devices = if problems.is_empty() && tables > 0 {
+        conn.query_row("SELECT count(*) FROM devices", [], |r| r.get(0))
+            .map_err(|e| db_error(path, "read", e))?
+    } else {
+        0
+    };
     Ok(Health {
         schema_version: version,
         latest_version: LATEST_VERSION,
-        problems: rows.into_iter().filter(|r| r != "ok").collect(),
+        problems,
+        devices,
     })
 }
 

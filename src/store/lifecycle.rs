@@ -64,6 +64,10 @@ impl Batch<'_> {
             .savepoint()
             .map_err(|e| db_error(&path, "write to", e))?;
         let (value, events) = f(&sp, &path)?;
+        // Notifications are queued with the events that raise them: a
+        // crash cannot keep one and lose the other.
+        super::notifications::enqueue_notifications_tx(&sp, &events)
+            .map_err(|e| db_error(&path, "write to", e))?;
         sp.commit().map_err(|e| db_error(&path, "write to", e))?;
         self.committed_events.extend(events);
         Ok(value)

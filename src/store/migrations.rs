@@ -22,14 +22,59 @@ const MIGRATIONS: &[&str] = &[
        base_commit TEXT,               -- where the run branch started
        pgid INTEGER                    -- the agent's process group while it lives
      );",
+    // 3: notifications. Device details beside the seed's `devices`, the
+    // history of devices m removed by itself, and the durable outbox.
+    "CREATE TABLE device_details (
+       token TEXT PRIMARY KEY REFERENCES devices(token),
+       env TEXT NOT NULL DEFAULT 'production' CHECK(env IN ('sandbox', 'production')),
+       name TEXT
+     );
+     CREATE TABLE device_history (
+       id INTEGER PRIMARY KEY,
+       token TEXT NOT NULL,
+       env TEXT,
+       name TEXT,
+       reason TEXT NOT NULL,           -- why m removed it (APNs status and reason)
+       at INTEGER NOT NULL
+     );
+     -- Written in the transaction of the event that raised it; delivered by
+     -- the daemon. run_id and approval_id are plain columns, no foreign
+     -- keys: deleting a run deletes its notifications explicitly.
+     CREATE TABLE notifications (
+       id INTEGER PRIMARY KEY,
+       event TEXT NOT NULL,            -- approval.requested, run.completed, ...
+       run_id TEXT NOT NULL,
+       approval_id TEXT,
+       seq INTEGER NOT NULL,           -- of the event that raised it
+       payload TEXT NOT NULL,          -- JSON: event, run, approval, data
+       created_at INTEGER NOT NULL,
+       attempts INTEGER NOT NULL DEFAULT 0,
+       next_attempt_at INTEGER NOT NULL,
+       state TEXT NOT NULL DEFAULT 'pending' CHECK(state IN ('pending', 'delivered', 'failed')),
+       last_error TEXT,
+       UNIQUE(run_id, seq)
+     );
+     CREATE INDEX idx_notifications_due ON notifications(state, next_attempt_at);
+     -- Each target (apns:TOKEN, webhook:NAME, command:NAME) that is done with
+     -- a notification, so a retry reaches only the others.
+     CREATE TABLE notification_deliveries (
+       notification_id INTEGER NOT NULL REFERENCES notifications(id),
+       target TEXT NOT NULL,
+       outcome TEXT NOT NULL CHECK(outcome IN ('delivered', 'pruned', 'dropped', 'failed')),
+       detail TEXT,
+       at INTEGER NOT NULL,
+       PRIMARY KEY (notification_id, target)
+     );",
 ];
 
 pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;
 
-pub(super) fn migrate(store: &mut Store) -> Result<()> {
-    let path = store.path.clone();
+/// Reads the file's header without writing to it, and refuses a file that is
+/// not m's or that a newer m wrote. Returns its schema version.
+pub(super) fn check(store: &Store) -> Result<i64> {
+    let path = &store.path;
     let (version, app_id, tables) =
-        read_header(&store.conn).map_err(|e| db_error(&path, "open", e))?;
+        read_header(&store.conn).map_err(|e| db_error(path, "open", e))?;
     let shown = path.display();
     if app_id != APPLICATION_ID && (version != 0 || app_id != 0 || tables != 0) {
         return Err(Error::new(
@@ -47,9 +92,15 @@ pub(super) fn migrate(store: &mut Store) -> Result<()> {
         )
         .with_hint("upgrade m; the file was left untouched"));
     }
+    Ok(version)
+}
+
+/// Brings a checked file from `version` to [`LATEST_VERSION`].
+pub(super) fn migrate(store: &mut Store, version: i64) -> Result<()> {
     if version == LATEST_VERSION {
         return Ok(());
     }
+    let path = store.path.clone();
     store.write(|tx| {
         // Another process may have migrated between our read and the lock.
         let (version, _, _) = read_header(tx).map_err(|e| db_error(&path, "migrate", e))?;
@@ -128,6 +179,43 @@ mod tests {
                 "runs"
             ]
         );
+    }
+
+    #[test]
+    fn a_version_two_database_gains_the_notification_tables_and_keeps_its_devices() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.execute_batch(MIGRATIONS[1]).unwrap();
+            conn.pragma_update(None, "user_version", 2).unwrap();
+            conn.pragma_update(None, "application_id", APPLICATION_ID)
+                .unwrap();
+            conn.execute(
+                "INSERT INTO devices (token, platform, created_at) VALUES ('aa', 'ios', 1)",
+                [],
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let (version, _, _) = read_header(store.conn()).unwrap();
+        assert_eq!(version, 3);
+        let devices = store.list_device_infos().unwrap();
+        assert_eq!(devices.len(), 1);
+        assert_eq!(devices[0].env, crate::model::DeviceEnv::Production);
+        for table in [
+            "device_details",
+            "device_history",
+            "notifications",
+            "notification_deliveries",
+        ] {
+            let n: i64 = store
+                .conn()
+                .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(n, 0, "{table}");
+        }
     }
 
     #[test]

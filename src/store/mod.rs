@@ -7,6 +7,7 @@ mod devices;
 mod events;
 mod lifecycle;
 mod migrations;
+pub(crate) mod notifications;
 mod repos;
 mod runs;
 
@@ -23,6 +24,7 @@ pub use approvals::ApprovalFilter;
 pub use events::NewEvent;
 pub use lifecycle::{Batch, Decided};
 pub use migrations::LATEST_VERSION;
+pub use notifications::{AttemptEnd, DeliveryOutcome, OutboxEntry, TargetRecord};
 pub use repos::NewRepo;
 pub use runs::{NewRun, RunDetails, RunFilter};
 
@@ -53,7 +55,11 @@ impl Store {
             path: path.to_path_buf(),
         };
         store.configure()?;
-        migrations::migrate(&mut store)?;
+        // Nothing may write to the file (not even the switch to WAL, which
+        // rewrites its header) before it is known to be m's.
+        let version = migrations::check(&store)?;
+        store.enable_wal()?;
+        migrations::migrate(&mut store, version)?;
         Ok(store)
     }
 
@@ -69,17 +75,24 @@ impl Store {
             .unwrap_or(DEFAULT_BUSY_TIMEOUT);
         self.conn
             .busy_timeout(timeout)
-            .map_err(|e| self.error("configure", e))?;
-        // WAL lets readers (every client command) run beside the daemon's
-        // writer. NORMAL sync in WAL mode survives any process crash; only a
-        // power loss can take the last commits back.
+            .map_err(|e| self.error("open", e))?;
+        // Settings of this connection only: they write nothing to the file.
+        // NORMAL sync in WAL mode survives any process crash; only a power
+        // loss can take the last commits back.
         self.conn
             .execute_batch(
-                "PRAGMA journal_mode = WAL;
-                 PRAGMA synchronous = NORMAL;
+                "PRAGMA synchronous = NORMAL;
                  PRAGMA foreign_keys = ON;",
             )
-            .map_err(|e| self.error("configure", e))
+            .map_err(|e| self.error("open", e))
+    }
+
+    /// WAL lets readers (every client command) run beside the daemon's
+    /// writer. The mode is kept in the file's header, so this is a write.
+    fn enable_wal(&self) -> Result<()> {
+        self.conn
+            .execute_batch("PRAGMA journal_mode = WAL;")
+            .map_err(|e| self.error("open", e))
     }
 
     /// Runs `f` in a `BEGIN IMMEDIATE` transaction: the write lock is taken
@@ -107,11 +120,12 @@ impl Store {
     }
 
     /// Resolves a unique id prefix (as git does for commits) in `table`.
-    fn resolve_prefix(&self, table: &str, what: &str, prefix: &str) -> Result<String> {
-        let prefix = prefix.trim().to_ascii_lowercase();
+    fn resolve_prefix(&self, table: &str, what: &str, typed: &str) -> Result<String> {
+        let typed = typed.trim();
+        let prefix = typed.to_ascii_lowercase();
         if prefix.is_empty() || !prefix.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
             return Err(
-                Error::not_found(format!("no {what} with id '{prefix}'")).with_hint(format!(
+                Error::not_found(format!("no {what} with id '{typed}'")).with_hint(format!(
                     "ids are hexadecimal; list them with `m {what} list`"
                 )),
             );
@@ -121,7 +135,7 @@ impl Store {
             .query_strings(&sql, [&prefix])
             .map_err(|e| self.error("read", e))?;
         match ids.len() {
-            0 => Err(Error::not_found(format!("no {what} with id '{prefix}'"))),
+            0 => Err(Error::not_found(format!("no {what} with id '{typed}'"))),
             1 => Ok(ids.into_iter().next().unwrap_or_default()),
             n => {
                 let shown = ids
@@ -181,7 +195,7 @@ pub(crate) fn db_error(path: &Path, action: &str, err: rusqlite::Error) -> Error
             format!("cannot {action} {shown}: the database stayed locked by another process"),
         )
         .with_hint("try again; if it persists, find the process holding it (`fuser` or `lsof`)"),
-        Some(ErrorCode::DiskFull) => Error::failure(format!(
+        Some(ErrorCode::DiskFull) => Error::new(ErrorKind::DiskFull, format!(
             "cannot {action} {shown}: the disk is full"
         ))
         .with_hint("free some space and try again; nothing was lost"),
@@ -193,5 +207,66 @@ pub(crate) fn db_error(path: &Path, action: &str, err: rusqlite::Error) -> Error
             .with_hint("check that the file and its directory are yours and writable")
         }
         _ => Error::new(ErrorKind::Database, format!("cannot {action} {shown}: {err}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    fn pragma<T: rusqlite::types::FromSql>(store: &Store, name: &str) -> T {
+        store
+            .conn()
+            .query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn opening_creates_the_database_private_to_its_owner() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        let db = home.join("m.db");
+        let mut store = Store::open(&db).unwrap();
+        assert_eq!(mode(&db), 0o600);
+        assert_eq!(mode(&home), 0o700);
+        // SQLite gives its side files the database's mode.
+        store
+            .add_repo(NewRepo {
+                name: "api".into(),
+                git_url: None,
+            })
+            .unwrap();
+        assert_eq!(mode(&home.join("m.db-wal")), 0o600);
+        assert_eq!(mode(&home.join("m.db-shm")), 0o600);
+    }
+
+    #[test]
+    fn every_connection_has_wal_foreign_keys_and_a_busy_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("m.db");
+        // The first open creates and migrates; later ones find it ready.
+        let stores: Vec<Store> = (0..3).map(|_| Store::open(&db).unwrap()).collect();
+        for store in &stores {
+            assert_eq!(pragma::<String>(store, "journal_mode"), "wal");
+            assert_eq!(pragma::<i64>(store, "foreign_keys"), 1);
+            assert_eq!(pragma::<i64>(store, "busy_timeout"), 5000);
+            assert_eq!(pragma::<i64>(store, "user_version"), LATEST_VERSION);
+        }
+        // Foreign keys are enforced, not only declared.
+        let orphan = stores[1].conn().execute(
+            "INSERT INTO runs (id, repo_id, prompt, state, workspace_path, created_at, updated_at)
+             VALUES ('r', 'no-such-repo', 'p', 'running', '/w', 1, 1)",
+            [],
+        );
+        assert_eq!(
+            orphan.unwrap_err().sqlite_error_code(),
+            Some(ErrorCode::ConstraintViolation)
+        );
     }
 }

@@ -50,6 +50,14 @@ fn run_from_row(row: &Row<'_>) -> rusqlite::Result<Run> {
 }
 
 impl Store {
+    /// Creates a run in a transaction of its own (see `Batch::create_run`).
+    pub fn create_run(&mut self, id: &str, new: NewRun) -> Result<Run> {
+        let mut batch = self.batch()?;
+        let run = batch.create_run(id, new)?;
+        batch.commit()?;
+        Ok(run)
+    }
+
     pub fn get_run(&self, id: &str) -> Result<Run> {
         self.conn
             .query_row(
@@ -124,12 +132,15 @@ impl Store {
         Ok(rows)
     }
 
-    /// Removes a finished run with its events and approvals.
+    /// Removes a finished run with its events, approvals and notifications.
     pub fn delete_run(&mut self, run_id: &str) -> Result<()> {
         let path = self.path.clone();
         let db = |e| super::db_error(&path, "write to", e);
         self.write(|tx| {
             for sql in [
+                "DELETE FROM notification_deliveries WHERE notification_id IN
+                   (SELECT id FROM notifications WHERE run_id = ?1)",
+                "DELETE FROM notifications WHERE run_id = ?1",
                 "DELETE FROM approvals WHERE run_id = ?1",
                 "DELETE FROM events WHERE run_id = ?1",
                 "DELETE FROM run_details WHERE run_id = ?1",

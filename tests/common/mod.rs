@@ -43,6 +43,7 @@ impl TestEnv {
             .env("HOME", self.dir.path())
             .env("M_HOME", &self.home)
             .env("M_GRACE_MS", "1000")
+            .env("M_LOG", "debug")
             .env("NO_COLOR", "1")
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("GIT_AUTHOR_NAME", "Test")
@@ -170,6 +171,22 @@ impl TestEnv {
             .collect()
     }
 
+    /// Where m keeps its database under this test's M_HOME.
+    pub fn db_path(&self) -> PathBuf {
+        self.home.join("m.db")
+    }
+
+    /// The store API on this test's database, for seeding it.
+    pub fn store(&self) -> m::store::Store {
+        m::store::Store::open(&self.db_path()).expect("open the store")
+    }
+
+    /// One integer from the database, read behind m's back.
+    pub fn count(&self, sql: &str) -> i64 {
+        let conn = rusqlite::Connection::open(self.db_path()).expect("open the database");
+        conn.query_row(sql, [], |r| r.get(0)).expect(sql)
+    }
+
     pub fn daemon_pid(&self) -> Option<i32> {
         std::fs::read_to_string(self.home.join("daemon.lock"))
             .ok()
@@ -178,8 +195,14 @@ impl TestEnv {
 }
 
 impl Drop for TestEnv {
-    /// Never leave a daemon (or its agents) behind.
+    /// Never leave a daemon (or its agents) behind. A failing test shows
+    /// the daemon's log, the first thing one wants to read.
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            let log =
+                std::fs::read_to_string(self.home.join("logs/daemon.log")).unwrap_or_default();
+            eprintln!("--- daemon log ---\n{log}--- end of daemon log ---");
+        }
         if self.home.join("run").join("m.sock").exists() {
             let _ = self
                 .m()
@@ -190,14 +213,22 @@ impl Drop for TestEnv {
     }
 }
 
-/// Whether a process is alive (and not a zombie).
+/// Whether a process is alive: any of its threads is not a zombie. (The
+/// main thread of a killed multi-threaded process can be a zombie while the
+/// others still hold its files open.)
 pub fn alive(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat
-            .rsplit(')')
-            .next()
-            .map(|rest| rest.trim_start().starts_with('Z'))
-            .unwrap_or(false),
-        Err(_) => false,
-    }
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.flatten().any(|task| {
+        std::fs::read_to_string(task.path().join("stat"))
+            .map(|stat| {
+                !stat
+                    .rsplit(')')
+                    .next()
+                    .map(|rest| rest.trim_start().starts_with('Z'))
+                    .unwrap_or(true)
+            })
+            .unwrap_or(false)
+    })
 }

@@ -2,7 +2,7 @@ use clap::Args;
 
 use crate::cli::output::{one_line, relative_time};
 use crate::cli::Ctx;
-use crate::error::{exit, Result};
+use crate::error::{exit, Error, Result};
 use crate::model::{now, short_id, RunState};
 use crate::store::RunFilter;
 
@@ -31,7 +31,12 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<u8> {
     for state in &args.state {
         match state.as_str() {
             "active" => states.extend(RunState::ACTIVE),
-            other => states.push(other.parse()?),
+            other => states.push(other.parse().map_err(|e: Error| {
+                e.with_hint(format!(
+                    "use one of: {}, or active for any unfinished state",
+                    RunState::NAMES.join(", ")
+                ))
+            })?),
         }
     }
     let runs = store.list_runs(&RunFilter {

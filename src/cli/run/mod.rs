@@ -1,5 +1,6 @@
 mod cancel;
 mod diff;
+mod done;
 mod list;
 mod rm;
 mod show;
@@ -29,6 +30,8 @@ pub enum RunCommand {
     Cancel(cancel::CancelArgs),
     /// Wait until a run needs a human or has ended (see exit codes).
     Wait(wait::WaitArgs),
+    /// End a conversational (ACP) run that waits for its next prompt.
+    Done(done::DoneArgs),
     /// Show a run's changes against where its branch started.
     Diff(diff::DiffArgs),
     /// Remove a finished run, its workspace and (if merged) its branch.
@@ -43,13 +46,14 @@ pub fn run(ctx: &Ctx, cmd: RunCommand) -> Result<u8> {
         RunCommand::Show(args) => show::run(ctx, args),
         RunCommand::Cancel(args) => cancel::run(ctx, args),
         RunCommand::Wait(args) => wait::run(ctx, args),
+        RunCommand::Done(args) => done::run(ctx, args),
         RunCommand::Diff(args) => diff::run(ctx, args),
         RunCommand::Rm(args) => rm::run(ctx, args),
     }
 }
 
 /// A run's workspace as recorded: where it is, its branch and base.
-fn workspace_of(ctx: &Ctx, store: &Store, run: &Run) -> Result<Workspace> {
+pub(crate) fn workspace_of(ctx: &Ctx, store: &Store, run: &Run) -> Result<Workspace> {
     let repo = store.get_repo(&run.repo_id)?;
     let details = store.run_details(&run.id)?;
     let mut ws = Workspace::for_request(&WorkspaceRequest {

@@ -2,7 +2,7 @@ use std::io::{IsTerminal, Read};
 
 use clap::Args;
 
-use crate::agent::AgentSpec;
+use crate::agent::{presets, AgentSpec};
 use crate::cli::follow::{follow_run, Until};
 use crate::cli::progress::Progress;
 use crate::cli::Ctx;
@@ -48,10 +48,24 @@ pub struct StartArgs {
     /// Print the run as JSON instead of its id.
     #[arg(long)]
     pub json: bool,
-    /// The agent command and its arguments, after `--`.
+    /// Run a known agent over the Agent Client Protocol (see `m agents`):
+    /// claude, codex, gemini, opencode, goose, qwen.
+    #[arg(long, short = 'a', value_name = "NAME", conflicts_with = "acp")]
+    pub agent: Option<String>,
+    /// The command after `--` speaks the Agent Client Protocol.
+    #[arg(long)]
+    pub acp: bool,
+    /// ACP agents: complete at the first end of turn instead of waiting for a reply.
+    #[arg(long)]
+    pub once: bool,
+    /// The agent command and its arguments, after `--` (any command, or with
+    /// --acp an ACP agent; with --agent, replaces the preset's command).
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
 }
+
+/// A prompt must fit in one socket frame, whatever JSON escaping does to it.
+const MAX_PROMPT: usize = 256 * 1024;
 
 pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
     let prompt = if args.prompt == "-" {
@@ -66,20 +80,22 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
     if prompt.trim().is_empty() {
         return Err(Error::usage("the prompt is empty").with_hint("say what the agent should do"));
     }
-    if args.command.is_empty() {
-        return Err(Error::usage("no agent command was given").with_hint(
-            "put the command after `--`: m run start -r REPO \"PROMPT\" -- ./agent.sh",
-        ));
+    if prompt.len() > MAX_PROMPT {
+        return Err(Error::usage(format!(
+            "the prompt is {} KiB; the limit is {} KiB",
+            prompt.len() / 1024,
+            MAX_PROMPT / 1024
+        ))
+        .with_hint("put long instructions in a file in the repo and point the prompt at it"));
     }
-    let repo = ctx.store()?.find_repo(&args.repo)?;
     let config = ctx.config()?;
+    let agent = agent_spec(&args, &config)?;
+    let repo = ctx.store()?.find_repo(&args.repo)?;
     let options = run_options(&config, &args);
     let request = Request::StartRun {
         repo_id: repo.id.clone(),
         prompt,
-        agent: AgentSpec::Exec {
-            argv: args.command.clone(),
-        },
+        agent,
         base: args.base.clone(),
         options,
     };
@@ -142,6 +158,60 @@ fn run_options(config: &Config, args: &StartArgs) -> RunOptions {
         review: !args.no_review && (args.review || config.run.review),
         auto_approve,
         allow_commands,
-        once: false,
+        once: args.once,
     }
+}
+
+/// How the agent is started: a preset (its command from `-- COMMAND`, else
+/// `[agents.NAME] command` in the config, else its own), an ACP command,
+/// or any command.
+fn agent_spec(args: &StartArgs, config: &Config) -> Result<AgentSpec> {
+    if let Some(name) = &args.agent {
+        let override_argv = if args.command.is_empty() {
+            config.agent_command(name)
+        } else {
+            Some(args.command.as_slice())
+        };
+        let argv = presets::command(name, override_argv)?;
+        if !presets::is_installed(&argv) {
+            let install = presets::find(name).map(|p| p.install).unwrap_or_default();
+            return Err(Error::not_found(format!(
+                "the {name} agent's command '{}' is not on PATH",
+                argv[0]
+            ))
+            .with_hint(format!("install it: {install}")));
+        }
+        return Ok(AgentSpec::Acp {
+            preset: Some(name.clone()),
+            argv,
+        });
+    }
+    if args.command.is_empty() {
+        return Err(Error::usage("no agent was given").with_hint(
+            "name one with --agent (see `m agents`), or put a command after `--`: \
+             m run start -r REPO \"PROMPT\" -- ./agent.sh",
+        ));
+    }
+    let argv = with_absolute_program(&args.command);
+    Ok(if args.acp {
+        AgentSpec::Acp { preset: None, argv }
+    } else {
+        AgentSpec::Exec { argv }
+    })
+}
+
+/// `./agent.sh` means the file here, where the user typed it, although the
+/// agent runs in its workspace: a relative path that exists is made
+/// absolute. Anything else (`sh`, `./gradlew` of the repo) is left as is.
+fn with_absolute_program(argv: &[String]) -> Vec<String> {
+    let mut argv = argv.to_vec();
+    if let Some(program) = argv.first_mut() {
+        let path = std::path::Path::new(program.as_str());
+        if program.contains('/') && path.is_relative() && path.is_file() {
+            if let Ok(absolute) = std::path::absolute(path) {
+                *program = absolute.display().to_string();
+            }
+        }
+    }
+    argv
 }

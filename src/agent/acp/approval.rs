@@ -1,0 +1,296 @@
+//! ACP permission requests as m approvals: what the human is shown, and
+//! which of the agent's options their decision selects.
+
+use std::path::Path;
+
+use serde_json::{json, Map, Value};
+
+use super::diff;
+use super::protocol::{self, PermissionOption};
+use crate::agent::{ApprovalRequest, Decision};
+use crate::model::ApprovalType;
+
+/// The approval for a tool call (its state as m knows it, merged with what
+/// the permission request says).
+pub fn request(tool: &Map<String, Value>, workspace: &Path) -> ApprovalRequest {
+    let str_field = |name: &str| tool.get(name).and_then(Value::as_str).unwrap_or("");
+    let tool_call_id = str_field("toolCallId");
+    let title = str_field("title");
+    let kind = str_field("kind");
+    let diffs = protocol::diffs(tool);
+
+    if matches!(kind, "edit" | "delete" | "move") || !diffs.is_empty() {
+        let mut paths: Vec<String> = diffs.iter().map(|d| relative(&d.path, workspace)).collect();
+        for location in tool
+            .get("locations")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(path) = location.get("path").and_then(Value::as_str) {
+                let path = relative(path, workspace);
+                if !paths.contains(&path) {
+                    paths.push(path);
+                }
+            }
+        }
+        let text: String = diffs
+            .iter()
+            .map(|d| {
+                diff::unified(
+                    &relative(&d.path, workspace),
+                    d.old_text.as_deref(),
+                    &d.new_text,
+                )
+            })
+            .collect();
+        return ApprovalRequest {
+            approval_type: ApprovalType::Diff,
+            payload: json!({
+                "toolCallId": tool_call_id,
+                "title": title,
+                "kind": kind,
+                "path": paths.first(),
+                "paths": paths,
+                "diff": text,
+            }),
+        };
+    }
+
+    let raw_input = tool.get("rawInput").cloned().unwrap_or(Value::Null);
+    if kind == "execute" {
+        let command = command_of(&raw_input).unwrap_or_else(|| title.to_string());
+        let cwd = ["cwd", "workdir", "working_directory"]
+            .iter()
+            .find_map(|k| raw_input.get(k).and_then(Value::as_str))
+            .map(str::to_string)
+            .unwrap_or_else(|| workspace.display().to_string());
+        return ApprovalRequest {
+            approval_type: ApprovalType::Command,
+            payload: json!({
+                "toolCallId": tool_call_id,
+                "title": title,
+                "command": command,
+                "cwd": cwd,
+            }),
+        };
+    }
+
+    let details = if raw_input.is_null() {
+        text_content(tool).map(Value::String).unwrap_or(Value::Null)
+    } else {
+        raw_input
+    };
+    ApprovalRequest {
+        approval_type: ApprovalType::Generic,
+        payload: json!({
+            "toolCallId": tool_call_id,
+            "title": title,
+            "kind": kind,
+            "details": details,
+        }),
+    }
+}
+
+/// The option a decision selects, by kind and never by id: `None` means
+/// the request is answered `cancelled`. An approval never grants more than
+/// the human gave (no `allow_always` for a one-time yes); a rejection may
+/// fall back to `reject_always`, which grants nothing.
+pub fn choose<'a>(
+    options: &'a [PermissionOption],
+    decision: &Decision,
+) -> Option<&'a PermissionOption> {
+    let kinds: &[&str] = match decision {
+        Decision::Approved { always: true } => &["allow_always", "allow_once"],
+        Decision::Approved { always: false } => &["allow_once"],
+        Decision::Rejected { .. } => &["reject_once", "reject_always"],
+        Decision::RunEnded => &[],
+    };
+    kinds
+        .iter()
+        .find_map(|kind| options.iter().find(|o| o.kind == *kind))
+}
+
+/// The command a tool wants to run, from its raw input: a string, or an
+/// argument vector shown as a shell would take it.
+fn command_of(raw_input: &Value) -> Option<String> {
+    let command = match raw_input {
+        Value::String(s) => return Some(s.clone()),
+        Value::Object(o) => ["command", "cmd", "commandLine"]
+            .iter()
+            .find_map(|k| o.get(*k))?,
+        _ => return None,
+    };
+    match command {
+        Value::String(s) => Some(s.clone()),
+        Value::Array(args) => {
+            let args: Option<Vec<&str>> = args.iter().map(Value::as_str).collect();
+            Some(
+                args?
+                    .iter()
+                    .map(|a| shell_quote(a))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            )
+        }
+        _ => None,
+    }
+}
+
+fn shell_quote(arg: &str) -> String {
+    let plain = !arg.is_empty()
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-./=:,+@%".contains(c));
+    if plain {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', r"'\''"))
+    }
+}
+
+/// The text blocks of a tool call's content, joined.
+fn text_content(tool: &Map<String, Value>) -> Option<String> {
+    let texts: Vec<&str> = tool
+        .get("content")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.get("content")?.get("text")?.as_str())
+        .collect();
+    (!texts.is_empty()).then(|| texts.join("\n"))
+}
+
+/// `path` relative to the workspace when it is inside it.
+fn relative(path: &str, workspace: &Path) -> String {
+    Path::new(path)
+        .strip_prefix(workspace)
+        .ok()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| path.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tool(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        }
+    }
+
+    fn option(id: &str, kind: &str) -> PermissionOption {
+        PermissionOption {
+            option_id: id.into(),
+            name: id.into(),
+            kind: kind.into(),
+        }
+    }
+
+    #[test]
+    fn an_edit_is_a_diff_approval_with_a_unified_diff() {
+        let req = request(
+            &tool(json!({
+                "toolCallId": "t1", "title": "Edit lib.rs", "kind": "edit",
+                "content": [{"type": "diff", "path": "/ws/src/lib.rs", "oldText": "a\nb\n", "newText": "a\nc\n"}],
+            })),
+            Path::new("/ws"),
+        );
+        assert_eq!(req.approval_type, ApprovalType::Diff);
+        assert_eq!(req.payload["path"], "src/lib.rs");
+        assert_eq!(
+            req.payload["diff"],
+            "--- a/src/lib.rs\n+++ b/src/lib.rs\n@@ -1,2 +1,2 @@\n a\n-b\n+c\n"
+        );
+    }
+
+    #[test]
+    fn diff_content_makes_a_diff_approval_whatever_the_kind() {
+        let req = request(
+            &tool(json!({"toolCallId": "t", "title": "x", "kind": "other",
+                "content": [{"type": "diff", "path": "/elsewhere/f", "newText": "n\n"}]})),
+            Path::new("/ws"),
+        );
+        assert_eq!(req.approval_type, ApprovalType::Diff);
+        assert_eq!(req.payload["paths"], json!(["/elsewhere/f"]));
+    }
+
+    #[test]
+    fn a_delete_without_diff_names_its_locations() {
+        let req = request(
+            &tool(
+                json!({"toolCallId": "t", "title": "rm old.txt", "kind": "delete",
+                "locations": [{"path": "/ws/old.txt"}]}),
+            ),
+            Path::new("/ws"),
+        );
+        assert_eq!(req.approval_type, ApprovalType::Diff);
+        assert_eq!(req.payload["path"], "old.txt");
+        assert_eq!(req.payload["diff"], "");
+    }
+
+    #[test]
+    fn execute_is_a_command_approval() {
+        let ws = Path::new("/ws");
+        let req = request(
+            &tool(
+                json!({"toolCallId": "t", "title": "Run tests", "kind": "execute",
+                "rawInput": {"command": ["bash", "-lc", "cargo test it's"]}}),
+            ),
+            ws,
+        );
+        assert_eq!(req.approval_type, ApprovalType::Command);
+        assert_eq!(req.payload["command"], r"bash -lc 'cargo test it'\''s'");
+        assert_eq!(req.payload["cwd"], "/ws");
+        let req = request(
+            &tool(json!({"toolCallId": "t", "title": "ls -la", "kind": "execute"})),
+            ws,
+        );
+        assert_eq!(req.payload["command"], "ls -la");
+    }
+
+    #[test]
+    fn anything_else_is_generic() {
+        let req = request(
+            &tool(
+                json!({"toolCallId": "t", "title": "Fetch docs", "kind": "fetch",
+                "rawInput": {"url": "https://example.com"}}),
+            ),
+            Path::new("/ws"),
+        );
+        assert_eq!(req.approval_type, ApprovalType::Generic);
+        assert_eq!(req.payload["details"]["url"], "https://example.com");
+    }
+
+    #[test]
+    fn decisions_select_options_by_kind() {
+        let all = [
+            option("x1", "reject_always"),
+            option("x2", "allow_always"),
+            option("x3", "reject_once"),
+            option("x4", "allow_once"),
+        ];
+        let pick = |d: Decision| choose(&all, &d).map(|o| o.option_id.as_str());
+        assert_eq!(pick(Decision::Approved { always: false }), Some("x4"));
+        assert_eq!(pick(Decision::Approved { always: true }), Some("x2"));
+        let reject = || Decision::Rejected {
+            reason: "no".into(),
+        };
+        assert_eq!(pick(reject()), Some("x3"));
+        assert_eq!(pick(Decision::RunEnded), None);
+
+        let once_only = [option("a", "allow_once"), option("r", "reject_always")];
+        let pick = |d: Decision| choose(&once_only, &d).map(|o| o.option_id.as_str());
+        assert_eq!(pick(Decision::Approved { always: true }), Some("a"));
+        assert_eq!(pick(reject()), Some("r"));
+
+        let always_only = [option("aa", "allow_always")];
+        assert_eq!(
+            choose(&always_only, &Decision::Approved { always: false }),
+            None
+        );
+    }
+}

@@ -1,0 +1,163 @@
+//! The agents m knows by name. Each preset is an Agent Client Protocol
+//! adapter and the command that starts it; config may replace the command
+//! (a wrapper script, a pinned path), never the name.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Preset {
+    pub name: &'static str,
+    /// The default command line; `argv[0]` is looked up on `PATH`.
+    pub argv: &'static [&'static str],
+    /// What the agent is, for `m agents`.
+    pub about: &'static str,
+    /// The command that installs it, shown when it is missing.
+    pub install: &'static str,
+}
+
+pub const PRESETS: &[Preset] = &[
+    Preset {
+        name: "claude",
+        argv: &["claude-agent-acp"],
+        about: "Claude Code through the claude-agent-acp adapter",
+        install: "npm install -g @zed-industries/claude-agent-acp",
+    },
+    Preset {
+        name: "codex",
+        argv: &["codex-acp"],
+        about: "OpenAI Codex through the codex-acp adapter",
+        install: "npm install -g @zed-industries/codex-acp",
+    },
+    Preset {
+        name: "gemini",
+        argv: &["gemini", "--acp"],
+        about: "Google Gemini CLI",
+        install: "npm install -g @google/gemini-cli",
+    },
+    Preset {
+        name: "opencode",
+        argv: &["opencode", "acp"],
+        about: "opencode",
+        install: "npm install -g opencode-ai",
+    },
+    Preset {
+        name: "goose",
+        argv: &["goose", "acp"],
+        about: "Block's goose",
+        install: "curl -fsSL https://github.com/aaif-goose/goose/releases/download/stable/download_cli.sh | bash",
+    },
+    Preset {
+        name: "qwen",
+        argv: &["qwen", "--acp"],
+        about: "Qwen Code",
+        install: "npm install -g @qwen-code/qwen-code",
+    },
+];
+
+/// The preset called `name`, if m knows it.
+pub fn find(name: &str) -> Option<&'static Preset> {
+    PRESETS.iter().find(|p| p.name == name)
+}
+
+/// The command line that starts preset `name`: `override_argv` (from
+/// config) when given and not empty, else the preset's own.
+pub fn command(name: &str, override_argv: Option<&[String]>) -> Result<Vec<String>> {
+    let preset = find(name).ok_or_else(|| {
+        Error::usage(format!("unknown agent '{name}'")).with_hint(format!(
+            "use one of: {} (or --exec for any command)",
+            PRESETS
+                .iter()
+                .map(|p| p.name)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    })?;
+    match override_argv {
+        Some(argv) if !argv.is_empty() => Ok(argv.to_vec()),
+        _ => Ok(preset.argv.iter().map(|s| s.to_string()).collect()),
+    }
+}
+
+/// Where `program` would be found: itself when it names a path, else the
+/// first executable file of that name on `PATH`.
+pub fn which(program: &str) -> Option<PathBuf> {
+    which_in(program, std::env::var_os("PATH").as_deref())
+}
+
+fn which_in(program: &str, path: Option<&std::ffi::OsStr>) -> Option<PathBuf> {
+    if program.is_empty() {
+        return None;
+    }
+    if program.contains('/') {
+        let candidate = PathBuf::from(program);
+        return is_executable(&candidate).then_some(candidate);
+    }
+    std::env::split_paths(path?)
+        .map(|dir| {
+            // An empty PATH entry means the current directory.
+            let dir = if dir.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                dir
+            };
+            dir.join(program)
+        })
+        .find(|candidate| is_executable(candidate))
+}
+
+/// Whether `argv[0]` of a command line can be found.
+pub fn is_installed(argv: &[String]) -> bool {
+    argv.first().is_some_and(|program| which(program).is_some())
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_preset_has_a_command_and_a_way_to_install_it() {
+        for preset in PRESETS {
+            assert!(!preset.argv.is_empty(), "{}", preset.name);
+            assert!(!preset.install.is_empty(), "{}", preset.name);
+            assert_eq!(find(preset.name), Some(preset));
+        }
+    }
+
+    #[test]
+    fn the_preset_command_can_be_overridden() {
+        assert_eq!(command("gemini", None).unwrap(), ["gemini", "--acp"]);
+        let custom = vec!["/opt/gemini".to_string(), "--acp".to_string()];
+        assert_eq!(command("gemini", Some(&custom)).unwrap(), custom);
+        assert_eq!(command("gemini", Some(&[])).unwrap(), ["gemini", "--acp"]);
+    }
+
+    #[test]
+    fn an_unknown_preset_lists_the_known_ones() {
+        let err = command("clippy", None).unwrap_err();
+        assert!(err.message.contains("clippy"));
+        assert!(err.hint.unwrap().contains("claude, codex, gemini"));
+    }
+
+    #[test]
+    fn programs_are_found_on_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let tool = dir.path().join("tool");
+        std::fs::write(&tool, "#!/bin/sh\n").unwrap();
+        let not_exec = dir.path().join("data");
+        std::fs::write(&not_exec, "").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = std::env::join_paths([Path::new("/nonexistent"), dir.path()]).unwrap();
+        assert_eq!(which_in("tool", Some(&path)), Some(tool.clone()));
+        assert_eq!(which_in("data", Some(&path)), None);
+        assert_eq!(which_in("absent", Some(&path)), None);
+        assert_eq!(which_in(tool.to_str().unwrap(), None), Some(tool));
+    }
+}

@@ -1,0 +1,486 @@
+//! A scripted Agent Client Protocol agent for m's tests (built only with
+//! the `test-agents` feature). The scenario comes from the first argument
+//! or `FAKE_ACP_SCENARIO`:
+//!
+//! - `basic`: thought, plan, streamed message, a tool call that writes
+//!   `notes.txt`, usage.
+//! - `diff`: an edit of `greeting.txt` that needs permission; applied when
+//!   allowed; when rejected, the next prompt (the reason) is echoed.
+//! - `command`: a command that needs permission; says which option won.
+//! - `always`: like `command`, and after `allow_always` runs a second
+//!   command without asking.
+//! - `elicit`: asks which database to use and echoes the answer.
+//! - `converse`: every turn after the first echoes the prompt.
+//! - `crash`: dies in the middle of its first turn.
+//! - `malformed`: writes a line that is not JSON, then carries on.
+//! - `unknown`: sends an update kind no client knows.
+//! - `slow`: answers initialize after `FAKE_ACP_DELAY_MS` (3000).
+//! - `cancel`: forks a child, asks permission and waits for the cancel.
+//! - `fs`: calls fs/read_text_file, which m must refuse.
+//! - `auth`: needs `authenticate` with the `FAKE_API_KEY` env method.
+//! - `refusal`: ends its first turn with stopReason `refusal`.
+//!
+//! Like some real adapters, it does not exit when its stdin closes: the
+//! client must end its process group.
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+struct Agent {
+    scenario: String,
+    lines: std::io::Lines<std::io::StdinLock<'static>>,
+    next_id: i64,
+    session: String,
+    authenticated: bool,
+    turn: u32,
+    cancelled: bool,
+}
+
+fn main() {
+    let scenario = std::env::args()
+        .nth(1)
+        .or_else(|| std::env::var("FAKE_ACP_SCENARIO").ok())
+        .unwrap_or_else(|| "basic".into());
+    eprintln!("fake-acp-agent: playing {scenario}");
+    let mut agent = Agent {
+        scenario,
+        lines: std::io::stdin().lock().lines(),
+        next_id: 0,
+        session: "sess-1".into(),
+        authenticated: false,
+        turn: 0,
+        cancelled: false,
+    };
+    loop {
+        let message = agent.recv();
+        let Some(method) = message.get("method").and_then(Value::as_str) else {
+            continue;
+        };
+        let id = message.get("id").cloned();
+        let params = message.get("params").cloned().unwrap_or(Value::Null);
+        let Some(id) = id else {
+            // Notifications outside a turn (a late session/cancel) need nothing.
+            continue;
+        };
+        match method {
+            "initialize" => agent.initialize(id, &params),
+            "authenticate" => {
+                let method_id = params["methodId"].as_str().unwrap_or("");
+                if method_id == "api-key"
+                    && std::env::var("FAKE_API_KEY").as_deref() == Ok("secret")
+                {
+                    agent.authenticated = true;
+                    respond(&id, json!({}));
+                } else {
+                    respond_error(
+                        &id,
+                        -32000,
+                        &format!("cannot authenticate with {method_id}"),
+                    );
+                }
+            }
+            "session/new" => agent.new_session(id, &params),
+            "session/prompt" => {
+                agent.turn += 1;
+                let text: String = params["prompt"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|b| b["text"].as_str())
+                    .collect();
+                let stop_reason = agent.play_turn(&text);
+                respond(&id, json!({ "stopReason": stop_reason }));
+            }
+            other => respond_error(&id, -32601, &format!("method not found: {other}")),
+        }
+    }
+}
+
+impl Agent {
+    fn initialize(&mut self, id: Value, params: &Value) {
+        if self.scenario == "slow" {
+            let ms = std::env::var("FAKE_ACP_DELAY_MS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(3000);
+            std::thread::sleep(Duration::from_millis(ms));
+        }
+        let caps = &params["clientCapabilities"];
+        let problems: Vec<&str> = [
+            (
+                params["protocolVersion"] != json!(1),
+                "protocolVersion is not 1",
+            ),
+            (
+                caps["fs"]["readTextFile"] != json!(false),
+                "fs.readTextFile is not false",
+            ),
+            (
+                caps["fs"]["writeTextFile"] != json!(false),
+                "fs.writeTextFile is not false",
+            ),
+            (caps["terminal"] != json!(false), "terminal is not false"),
+            (
+                !caps["elicitation"]["form"].is_object(),
+                "elicitation.form is not offered",
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(bad, why)| bad.then_some(why))
+        .collect();
+        if !problems.is_empty() {
+            return respond_error(
+                &id,
+                -32602,
+                &format!("bad initialize: {}", problems.join(", ")),
+            );
+        }
+        let auth_methods = if self.scenario == "auth" {
+            json!([
+                { "id": "browser-login", "name": "Log in with a browser" },
+                { "id": "api-key", "name": "API key", "type": "env_var", "vars": [{ "name": "FAKE_API_KEY" }] },
+            ])
+        } else {
+            json!([])
+        };
+        respond(
+            &id,
+            json!({
+                "protocolVersion": 1,
+                "agentCapabilities": { "loadSession": false, "promptCapabilities": { "image": false } },
+                "authMethods": auth_methods,
+                "agentInfo": { "name": "fake-acp-agent", "version": "1.0.0" },
+            }),
+        );
+    }
+
+    fn new_session(&mut self, id: Value, params: &Value) {
+        if self.scenario == "auth" && !self.authenticated {
+            return respond_error(&id, -32000, "Authentication required");
+        }
+        let cwd = params["cwd"].as_str().unwrap_or("");
+        let here = std::env::current_dir().expect("a current directory");
+        let same = Path::new(cwd).canonicalize().ok() == here.canonicalize().ok();
+        if !same || params["mcpServers"] != json!([]) {
+            return respond_error(
+                &id,
+                -32602,
+                &format!(
+                    "bad session/new: cwd {cwd} is not {}, or mcpServers is not []",
+                    here.display()
+                ),
+            );
+        }
+        respond(&id, json!({ "sessionId": self.session }));
+    }
+
+    /// Plays one turn of the scenario; returns the stop reason.
+    fn play_turn(&mut self, prompt: &str) -> &'static str {
+        self.cancelled = false;
+        match (self.scenario.as_str(), self.turn) {
+            ("basic", 1) => self.basic(),
+            ("diff", 1) => self.diff(),
+            ("command", 1) => self.command(),
+            ("always", 1) => self.always(),
+            ("elicit", 1) => self.elicit(),
+            ("crash", _) => {
+                self.message("working on it...");
+                eprintln!("fatal: the fake agent crashed");
+                std::process::exit(3);
+            }
+            ("malformed", 1) => {
+                print_line("this is { not json");
+                self.message("still here");
+                "end_turn"
+            }
+            ("unknown", 1) => {
+                self.update(json!({ "sessionUpdate": "mystery_update", "detail": { "x": 1 } }));
+                self.update(json!({
+                    "sessionUpdate": "available_commands_update",
+                    "availableCommands": [{ "name": "test", "description": "run the tests" }],
+                }));
+                self.message("ok");
+                "end_turn"
+            }
+            ("cancel", 1) => self.wait_for_cancel(),
+            ("fs", 1) => {
+                let answer = self.request(
+                    "fs/read_text_file",
+                    json!({ "sessionId": self.session, "path": self.path("README.md") }),
+                );
+                self.message(&format!("fs answer: {}", answer["error"]["code"]));
+                "end_turn"
+            }
+            ("refusal", 1) => {
+                self.message("I will not do that.");
+                "refusal"
+            }
+            (_, 1) => {
+                self.message("What next?");
+                "end_turn"
+            }
+            _ => {
+                self.message(&format!("you said: {prompt}"));
+                "end_turn"
+            }
+        }
+    }
+
+    fn basic(&mut self) -> &'static str {
+        self.thought("Let me ");
+        self.thought("think.");
+        self.update(json!({
+            "sessionUpdate": "plan",
+            "entries": [
+                { "content": "Read the code", "priority": "high", "status": "completed" },
+                { "content": "Write notes", "priority": "medium", "status": "pending" },
+            ],
+        }));
+        for chunk in ["Hello", ", ", "world", "!"] {
+            self.message(chunk);
+        }
+        self.update(json!({
+            "sessionUpdate": "tool_call", "toolCallId": "call-1", "title": "Write notes.txt",
+            "kind": "edit", "status": "pending", "locations": [{ "path": self.path("notes.txt") }],
+        }));
+        std::fs::write("notes.txt", "notes\n").expect("write notes.txt");
+        self.update(json!({
+            "sessionUpdate": "tool_call_update", "toolCallId": "call-1", "status": "completed",
+            "content": [{ "type": "content", "content": { "type": "text", "text": "wrote notes.txt" } }],
+        }));
+        self.update(json!({ "sessionUpdate": "usage_update", "used": 1200, "size": 200000 }));
+        self.message("Done.");
+        "end_turn"
+    }
+
+    fn diff(&mut self) -> &'static str {
+        let old = std::fs::read_to_string("greeting.txt").ok();
+        let new = old
+            .as_deref()
+            .unwrap_or("hello\nworld\n")
+            .replace("world", "there");
+        let path = self.path("greeting.txt");
+        self.update(json!({
+            "sessionUpdate": "tool_call", "toolCallId": "edit-1", "title": "Edit greeting.txt",
+            "kind": "edit", "status": "pending",
+            "content": [{ "type": "diff", "path": path, "oldText": old, "newText": new }],
+            "locations": [{ "path": path }],
+        }));
+        // The request names the call only: the client knows the rest.
+        let kind = self.ask_permission(
+            json!({ "toolCallId": "edit-1" }),
+            &[
+                ("opt-yes-7", "allow_once"),
+                ("opt-always-3", "allow_always"),
+                ("opt-no-1", "reject_once"),
+            ],
+        );
+        match kind.as_deref() {
+            Some(k) if k.starts_with("allow") => {
+                std::fs::write("greeting.txt", &new).expect("write greeting.txt");
+                self.update(json!({ "sessionUpdate": "tool_call_update", "toolCallId": "edit-1", "status": "completed" }));
+                self.message(&format!("edit applied ({k})"));
+                "end_turn"
+            }
+            Some(_) => {
+                self.update(json!({ "sessionUpdate": "tool_call_update", "toolCallId": "edit-1", "status": "failed" }));
+                self.message("edit rejected");
+                "end_turn"
+            }
+            None => "cancelled",
+        }
+    }
+
+    fn command(&mut self) -> &'static str {
+        self.update(json!({
+            "sessionUpdate": "tool_call", "toolCallId": "cmd-1", "title": "Run the tests",
+            "kind": "execute", "status": "pending", "rawInput": { "command": "cargo test --quiet" },
+        }));
+        let kind = self.ask_permission(
+            json!({ "toolCallId": "cmd-1", "title": "Run the tests" }),
+            &[("run", "allow_once"), ("skip", "reject_once")],
+        );
+        let kind = kind.unwrap_or_else(|| "cancelled".into());
+        self.update(json!({
+            "sessionUpdate": "tool_call_update", "toolCallId": "cmd-1",
+            "status": if kind.starts_with("allow") { "completed" } else { "failed" },
+        }));
+        self.message(&format!("command: {kind}"));
+        "end_turn"
+    }
+
+    fn always(&mut self) -> &'static str {
+        let mut always = false;
+        for n in 1..=2 {
+            let id = format!("ls-{n}");
+            self.update(json!({
+                "sessionUpdate": "tool_call", "toolCallId": id, "title": "List files",
+                "kind": "execute", "status": "pending", "rawInput": { "command": ["ls", "-la"] },
+            }));
+            if always {
+                self.message(&format!("{id} ran without asking"));
+                continue;
+            }
+            let kind = self.ask_permission(
+                json!({ "toolCallId": id }),
+                &[
+                    ("o1", "allow_once"),
+                    ("o2", "allow_always"),
+                    ("o3", "reject_once"),
+                ],
+            );
+            let kind = kind.unwrap_or_else(|| "cancelled".into());
+            always = kind == "allow_always";
+            self.message(&format!("selected: {kind}"));
+        }
+        "end_turn"
+    }
+
+    fn elicit(&mut self) -> &'static str {
+        let answer = self.request(
+            "elicitation/create",
+            json!({
+                "sessionId": self.session,
+                "mode": "form",
+                "message": "Which database should I use?",
+                "requestedSchema": {
+                    "type": "object",
+                    "properties": { "database": { "type": "string", "title": "Database", "oneOf": [
+                        { "const": "postgres", "title": "PostgreSQL" },
+                        { "const": "sqlite", "title": "SQLite" },
+                    ] } },
+                    "required": ["database"],
+                },
+            }),
+        );
+        let result = &answer["result"];
+        self.message(&format!(
+            "answer: {} {}",
+            result["action"], result["content"]
+        ));
+        "end_turn"
+    }
+
+    fn wait_for_cancel(&mut self) -> &'static str {
+        // A child in the group, as a real agent's tools would be.
+        let child = std::process::Command::new("sleep").arg("300").spawn();
+        eprintln!("fake-acp-agent: child {:?}", child.map(|c| c.id()));
+        self.update(json!({
+            "sessionUpdate": "tool_call", "toolCallId": "rm-1", "title": "rm -rf build",
+            "kind": "execute", "status": "pending", "rawInput": { "command": "rm -rf build" },
+        }));
+        let kind = self.ask_permission(
+            json!({ "toolCallId": "rm-1" }),
+            &[("y", "allow_once"), ("n", "reject_once")],
+        );
+        eprintln!(
+            "fake-acp-agent: permission answered {kind:?}, cancelled: {}",
+            self.cancelled
+        );
+        if kind.is_none() && self.cancelled {
+            "cancelled"
+        } else {
+            "end_turn"
+        }
+    }
+
+    /// Asks permission; returns the kind of the option selected, or `None`
+    /// for `cancelled`.
+    fn ask_permission(&mut self, tool_call: Value, options: &[(&str, &str)]) -> Option<String> {
+        let offered: Vec<Value> = options
+            .iter()
+            .map(|(id, kind)| json!({ "optionId": id, "name": id, "kind": kind }))
+            .collect();
+        let answer = self.request(
+            "session/request_permission",
+            json!({ "sessionId": self.session, "toolCall": tool_call, "options": offered }),
+        );
+        let outcome = &answer["result"]["outcome"];
+        match outcome["outcome"].as_str() {
+            Some("selected") => {
+                let id = outcome["optionId"].as_str().unwrap_or("");
+                let kind = options
+                    .iter()
+                    .find(|(o, _)| *o == id)
+                    .map(|(_, k)| k.to_string());
+                Some(kind.unwrap_or_else(|| format!("unknown option {id}")))
+            }
+            _ => None,
+        }
+    }
+
+    /// Sends a request and reads until its answer, noting a cancel.
+    fn request(&mut self, method: &str, params: Value) -> Value {
+        self.next_id += 1;
+        let id = self.next_id;
+        send(json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params }));
+        loop {
+            let message = self.recv();
+            if message.get("method").and_then(Value::as_str) == Some("session/cancel") {
+                self.cancelled = true;
+                continue;
+            }
+            if message.get("id") == Some(&json!(id)) && message.get("method").is_none() {
+                return message;
+            }
+            eprintln!("fake-acp-agent: unexpected while waiting: {message}");
+        }
+    }
+
+    /// The next message; when stdin closes, lingers until killed.
+    fn recv(&mut self) -> Value {
+        loop {
+            match self.lines.next() {
+                Some(Ok(line)) => match serde_json::from_str(&line) {
+                    Ok(value) => return value,
+                    Err(e) => eprintln!("fake-acp-agent: bad line from the client ({e}): {line}"),
+                },
+                _ => loop {
+                    std::thread::sleep(Duration::from_secs(3600));
+                },
+            }
+        }
+    }
+
+    fn update(&self, update: Value) {
+        send(json!({
+            "jsonrpc": "2.0",
+            "method": "session/update",
+            "params": { "sessionId": self.session, "update": update },
+        }));
+    }
+
+    fn message(&self, text: &str) {
+        self.update(json!({ "sessionUpdate": "agent_message_chunk", "content": { "type": "text", "text": text } }));
+    }
+
+    fn thought(&self, text: &str) {
+        self.update(json!({ "sessionUpdate": "agent_thought_chunk", "content": { "type": "text", "text": text } }));
+    }
+
+    fn path(&self, name: &str) -> String {
+        let here: PathBuf = std::env::current_dir().expect("a current directory");
+        here.join(name).display().to_string()
+    }
+}
+
+fn respond(id: &Value, result: Value) {
+    send(json!({ "jsonrpc": "2.0", "id": id, "result": result }));
+}
+
+fn respond_error(id: &Value, code: i64, message: &str) {
+    send(json!({ "jsonrpc": "2.0", "id": id, "error": { "code": code, "message": message } }));
+}
+
+fn send(message: Value) {
+    print_line(&message.to_string());
+}
+
+fn print_line(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}

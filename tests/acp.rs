@@ -1,0 +1,793 @@
+//! The ACP adapter against a scripted fake agent (src/bin/fake-acp-agent.rs):
+//! the test serves the other end of the run's context, answering approvals,
+//! questions and reviews from a script and keeping every event.
+//!
+//! `cargo test --features test-agents --test acp`
+
+#![cfg(feature = "test-agents")]
+
+mod common;
+
+use std::collections::VecDeque;
+use std::path::Path;
+use std::time::Duration;
+
+use m::agent::acp::{self, AcpOptions};
+use m::agent::{
+    process, AgentOutcome, AgentRequest, ApprovalRequest, Decision, InputReply, InputRequest,
+    Launch, RunContext,
+};
+use m::model::ApprovalType;
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, oneshot, watch};
+
+const FAKE_AGENT: &str = env!("CARGO_BIN_EXE_fake-acp-agent");
+const PROMPT: &str = "do the thing";
+
+/// How the test answers the adapter.
+#[derive(Default)]
+struct Script {
+    approvals: VecDeque<Decision>,
+    inputs: VecDeque<InputReply>,
+    reviews: VecDeque<Decision>,
+    /// Cancel the run when an approval is requested, leaving it pending.
+    cancel_on_approval: bool,
+}
+
+/// What the adapter asked for and said.
+#[derive(Default, Debug)]
+struct Record {
+    events: Vec<(String, Value)>,
+    approvals: Vec<ApprovalRequest>,
+    inputs: Vec<InputRequest>,
+    reviews: usize,
+    pgid: Option<i32>,
+}
+
+impl Record {
+    fn of(&self, event_type: &str) -> Vec<&Value> {
+        self.events
+            .iter()
+            .filter(|(t, _)| t == event_type)
+            .map(|(_, d)| d)
+            .collect()
+    }
+
+    fn texts(&self, event_type: &str) -> Vec<String> {
+        self.of(event_type)
+            .iter()
+            .filter_map(|d| d["text"].as_str().map(str::to_string))
+            .collect()
+    }
+
+    fn position(&self, event_type: &str) -> usize {
+        self.events
+            .iter()
+            .position(|(t, _)| t == event_type)
+            .unwrap_or_else(|| panic!("no {event_type} event in {:#?}", self.events))
+    }
+}
+
+fn options(once: bool) -> AcpOptions {
+    AcpOptions {
+        once,
+        review: false,
+        startup_timeout: Duration::from_secs(20),
+        grace: Duration::from_secs(2),
+        preset: None,
+    }
+}
+
+async fn play(
+    scenario: &str,
+    workspace: &Path,
+    opts: AcpOptions,
+    script: Script,
+) -> (AgentOutcome, Record) {
+    play_with(
+        vec![FAKE_AGENT.to_string(), scenario.to_string()],
+        workspace,
+        Vec::new(),
+        opts,
+        script,
+    )
+    .await
+}
+
+async fn play_with(
+    argv: Vec<String>,
+    workspace: &Path,
+    env: Vec<(String, String)>,
+    opts: AcpOptions,
+    mut script: Script,
+) -> (AgentOutcome, Record) {
+    let launch = Launch {
+        run_id: "run-1".into(),
+        prompt: PROMPT.into(),
+        workspace: workspace.to_path_buf(),
+        env,
+        review: false,
+    };
+    let (tx, mut rx) = mpsc::channel(16);
+    let (cancel_tx, cancel_rx) = watch::channel(false);
+    let ctx = RunContext::new(launch, tx, cancel_rx);
+    let mut agent = tokio::spawn(async move { acp::run(&argv, ctx, opts).await });
+
+    let mut record = Record::default();
+    let mut held: Vec<oneshot::Sender<Decision>> = Vec::new();
+    let serve = async {
+        loop {
+            tokio::select! {
+                request = rx.recv() => match request {
+                    Some(request) => answer(request, &mut script, &mut record, &mut held, &cancel_tx),
+                    None => break (&mut agent).await.expect("the adapter panicked"),
+                },
+                outcome = &mut agent => {
+                    let outcome = outcome.expect("the adapter panicked");
+                    while let Ok(request) = rx.try_recv() {
+                        answer(request, &mut script, &mut record, &mut held, &cancel_tx);
+                    }
+                    break outcome;
+                }
+            }
+        }
+    };
+    let outcome = tokio::time::timeout(Duration::from_secs(60), serve)
+        .await
+        .expect("the run did not end in time");
+    if let Some(pgid) = record.pgid {
+        assert!(
+            !process::group_alive(pgid),
+            "the agent's process group outlived the run"
+        );
+    }
+    (outcome, record)
+}
+
+fn answer(
+    request: AgentRequest,
+    script: &mut Script,
+    record: &mut Record,
+    held: &mut Vec<oneshot::Sender<Decision>>,
+    cancel: &watch::Sender<bool>,
+) {
+    match request {
+        AgentRequest::Spawned { pgid } => record.pgid = Some(pgid),
+        AgentRequest::Emit {
+            event_type,
+            data,
+            committed,
+        } => {
+            record.events.push((event_type, data));
+            if let Some(committed) = committed {
+                let _ = committed.send(());
+            }
+        }
+        AgentRequest::Approval { request, reply } => {
+            record.approvals.push(request);
+            if script.cancel_on_approval {
+                let _ = cancel.send(true);
+                held.push(reply);
+            } else {
+                let decision = script
+                    .approvals
+                    .pop_front()
+                    .unwrap_or(Decision::Approved { always: false });
+                let _ = reply.send(decision);
+            }
+        }
+        AgentRequest::Input { request, reply } => {
+            record.inputs.push(request);
+            let _ = reply.send(script.inputs.pop_front().unwrap_or(InputReply::Done));
+        }
+        AgentRequest::Review { reply } => {
+            record.reviews += 1;
+            let _ = reply.send(
+                script
+                    .reviews
+                    .pop_front()
+                    .unwrap_or(Decision::Approved { always: false }),
+            );
+        }
+    }
+}
+
+fn workspace() -> tempfile::TempDir {
+    tempfile::tempdir().expect("a temporary workspace")
+}
+
+#[tokio::test]
+async fn updates_become_events() {
+    let ws = workspace();
+    let (outcome, record) = play("basic", ws.path(), options(true), Script::default()).await;
+    assert_eq!(outcome, AgentOutcome::Completed);
+
+    let session = record.of("agent.session");
+    assert_eq!(session[0]["sessionId"], "sess-1");
+    assert_eq!(session[0]["agent"]["name"], "fake-acp-agent");
+    let prompt = record.of("agent.prompt");
+    assert_eq!(prompt[0]["text"], PROMPT);
+    assert_eq!(prompt[0]["source"], "initial");
+
+    // Chunks are coalesced; a message is cut where something else happens.
+    assert_eq!(record.texts("agent.thought"), ["Let me think."]);
+    assert_eq!(record.texts("agent.message"), ["Hello, world!", "Done."]);
+    let plan = record.of("agent.plan");
+    assert_eq!(plan[0]["entries"].as_array().unwrap().len(), 2);
+    assert_eq!(plan[0]["entries"][0]["content"], "Read the code");
+
+    let call = record.of("tool.call");
+    assert_eq!(call[0]["toolCallId"], "call-1");
+    assert_eq!(call[0]["status"], "pending");
+    assert!(call[0].get("sessionUpdate").is_none());
+    // An update carries the call's whole state, merged.
+    let update = record.of("tool.update");
+    assert_eq!(update[0]["toolCallId"], "call-1");
+    assert_eq!(update[0]["title"], "Write notes.txt");
+    assert_eq!(update[0]["kind"], "edit");
+    assert_eq!(update[0]["status"], "completed");
+    assert_eq!(
+        update[0]["content"][0]["content"]["text"],
+        "wrote notes.txt"
+    );
+
+    assert_eq!(
+        record.of("agent.usage")[0],
+        &json!({"used": 1200, "size": 200000})
+    );
+    assert_eq!(
+        record.of("agent.turn")[0],
+        &json!({"turn": 1, "stopReason": "end_turn"})
+    );
+
+    let order = [
+        "agent.session",
+        "agent.prompt",
+        "agent.thought",
+        "agent.plan",
+        "agent.message",
+        "tool.call",
+    ];
+    let positions: Vec<usize> = order.iter().map(|t| record.position(t)).collect();
+    assert!(
+        positions.windows(2).all(|w| w[0] < w[1]),
+        "{:#?}",
+        record.events
+    );
+
+    // The agent's stderr is kept too.
+    let stderr: Vec<&Value> = record.of("output");
+    assert!(stderr
+        .iter()
+        .any(|d| d["stream"] == "stderr" && d["lines"][0] == "fake-acp-agent: playing basic"));
+    assert_eq!(
+        std::fs::read_to_string(ws.path().join("notes.txt")).unwrap(),
+        "notes\n"
+    );
+    assert!(record.of("error").is_empty(), "{:#?}", record.of("error"));
+}
+
+#[tokio::test]
+async fn an_approved_edit_is_a_diff_approval() {
+    let ws = workspace();
+    std::fs::write(ws.path().join("greeting.txt"), "hello\nworld\n").unwrap();
+    let (outcome, record) = play("diff", ws.path(), options(true), Script::default()).await;
+    assert_eq!(outcome, AgentOutcome::Completed);
+
+    assert_eq!(record.approvals.len(), 1);
+    let approval = &record.approvals[0];
+    assert_eq!(approval.approval_type, ApprovalType::Diff);
+    assert_eq!(approval.payload["toolCallId"], "edit-1");
+    assert_eq!(approval.payload["path"], "greeting.txt");
+    assert_eq!(
+        approval.payload["diff"],
+        "--- a/greeting.txt\n+++ b/greeting.txt\n@@ -1,2 +1,2 @@\n hello\n-world\n+there\n"
+    );
+    let permission = record.of("tool.permission");
+    assert_eq!(permission[0]["optionId"], "opt-yes-7");
+    assert_eq!(permission[0]["optionKind"], "allow_once");
+    assert_eq!(permission[0]["decision"], "approved");
+    assert!(record
+        .texts("agent.message")
+        .contains(&"edit applied (allow_once)".to_string()));
+    assert_eq!(
+        std::fs::read_to_string(ws.path().join("greeting.txt")).unwrap(),
+        "hello\nthere\n"
+    );
+}
+
+#[tokio::test]
+async fn a_rejection_reason_is_the_next_prompt() {
+    let ws = workspace();
+    std::fs::write(ws.path().join("greeting.txt"), "hello\nworld\n").unwrap();
+    let reason = "keep 'world', add a line instead";
+    let script = Script {
+        approvals: [Decision::Rejected {
+            reason: reason.into(),
+        }]
+        .into(),
+        ..Script::default()
+    };
+    let (outcome, record) = play("diff", ws.path(), options(true), script).await;
+    assert_eq!(outcome, AgentOutcome::Completed);
+
+    let permission = record.of("tool.permission");
+    assert_eq!(permission[0]["optionKind"], "reject_once");
+    let prompts = record.of("agent.prompt");
+    assert_eq!(prompts.len(), 2);
+    assert_eq!(prompts[1]["source"], "rejection");
+    assert_eq!(prompts[1]["text"], reason);
+    let messages = record.texts("agent.message");
+    assert!(
+        messages.contains(&"edit rejected".to_string()),
+        "{messages:?}"
+    );
+    assert!(
+        messages.contains(&format!("you said: {reason}")),
+        "{messages:?}"
+    );
+    assert_eq!(record.of("agent.turn").len(), 2);
+    assert_eq!(
+        std::fs::read_to_string(ws.path().join("greeting.txt")).unwrap(),
+        "hello\nworld\n"
+    );
+}
+
+#[tokio::test]
+async fn a_command_is_a_command_approval() {
+    let ws = workspace();
+    let (outcome, record) = play("command", ws.path(), options(true), Script::default()).await;
+    assert_eq!(outcome, AgentOutcome::Completed);
+    let approval = &record.approvals[0];
+    assert_eq!(approval.approval_type, ApprovalType::Command);
+    assert_eq!(approval.payload["command"], "cargo test --quiet");
+    assert_eq!(approval.payload["title"], "Run the tests");
+    assert_eq!(approval.payload["cwd"], ws.path().display().to_string());
+    assert!(record
+        .texts("agent.message")
+        .contains(&"command: allow_once".to_string()));
+}
+
+#[tokio::test]
+async fn approve_always_selects_allow_always() {
+    let ws = workspace();
+    let script = Script {
+        approvals: [Decision::Approved { always: true }].into(),
+        ..Script::default()
+    };
+    let (outcome, record) = play("always", ws.path(), options(true), script).await;
+    assert_eq!(outcome, AgentOutcome::Completed);
+    assert_eq!(record.approvals.len(), 1);
+    assert_eq!(record.approvals[0].payload["command"], "ls -la");
+    assert_eq!(
+        record.of("tool.permission")[0]["optionKind"],
+        "allow_always"
+    );
+    let messages = record.texts("agent.message");
+    assert!(
+        messages.contains(&"selected: allow_always".to_string()),
+        "{messages:?}"
+    );
+    assert!(
+        messages.contains(&"ls-2 ran without asking".to_string()),
+        "{messages:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_question_is_answered_in_the_requested_shape() {
+    let ws = workspace();
+    let script = Script {
+        inputs: [
+            InputReply::Text("mysql".into()),
+            InputReply::Text("SQLite".into()),
+        ]
+        .into(),
+        ..Script::default()
+    };
+    let (outcome, record) = play("elicit", ws.path(), options(true), script).await;
+    assert_eq!(outcome, AgentOutcome::Completed);
+
+    // A reply that does not fit is explained, and the question asked again.
+    assert_eq!(record.inputs.len(), 2);
+    assert_eq!(record.inputs[0].question, "Which database should I use?");
+    let schema = record.inputs[0]
+        .schema
+        .as_ref()
+        .expect("the requested schema");
+    assert_eq!(schema["required"], json!(["database"]));
+    let errors = record.of("error");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("'mysql' is not one of"));
+    assert!(record
+        .texts("agent.message")
+        .contains(&r#"answer: "accept" {"database":"sqlite"}"#.to_string()));
+}
+
+#[tokio::test]
+async fn a_conversation_goes_on_until_the_human_is_done() {
+    let ws = workspace();
+    let script = Script {
+        inputs: [InputReply::Text("add tests".into()), InputReply::Done].into(),
+        ..Script::default()
+    };
+    let (outcome, record) = play("converse", ws.path(), options(false), script).await;
+    assert_eq!(outcome, AgentOutcome::Completed);
+    let questions: Vec<&str> = record.inputs.iter().map(|i| i.question.as_str()).collect();
+    assert_eq!(questions, ["(turn ended)", "(turn ended)"]);
+    assert_eq!(
+        record.texts("agent.message"),
+        ["What next?", "you said: add tests"]
+    );
+    let sources: Vec<&Value> = record
+        .of("agent.prompt")
+        .iter()
+        .map(|p| &p["source"])
+        .collect();
+    assert_eq!(sources, [&json!("initial"), &json!("reply")]);
+}
+
+#[tokio::test]
+async fn a_rejected_review_reason_is_the_next_prompt() {
+    let ws = workspace();
+    let script = Script {
+        reviews: [
+            Decision::Rejected {
+                reason: "also update the docs".into(),
+            },
+            Decision::Approved { always: false },
+        ]
+        .into(),
+        ..Script::default()
+    };
+    let mut opts = options(true);
+    opts.review = true;
+    let (outcome, record) = play("converse", ws.path(), opts, script).await;
+    assert_eq!(outcome, AgentOutcome::Completed);
+    assert_eq!(record.reviews, 2);
+    assert_eq!(
+        record.texts("agent.message"),
+        ["What next?", "you said: also update the docs"]
+    );
+    assert_eq!(record.of("agent.prompt")[1]["source"], "review");
+}
+
+#[tokio::test]
+async fn an_agent_dying_mid_turn_fails_the_run_with_its_stderr() {
+    let ws = workspace();
+    let (outcome, record) = play("crash", ws.path(), options(true), Script::default()).await;
+    let AgentOutcome::Failed {
+        reason,
+        exit_code,
+        stderr_tail,
+    } = outcome
+    else {
+        panic!("expected a failure, got {outcome:?}")
+    };
+    assert!(
+        reason.contains("exited with status 3 during a turn"),
+        "{reason}"
+    );
+    assert_eq!(exit_code, Some(3));
+    assert!(
+        stderr_tail.contains(&"fatal: the fake agent crashed".to_string()),
+        "{stderr_tail:?}"
+    );
+    assert_eq!(record.texts("agent.message"), ["working on it..."]);
+}
+
+#[tokio::test]
+async fn a_malformed_line_is_reported_and_skipped() {
+    let ws = workspace();
+    let (outcome, record) = play("malformed", ws.path(), options(true), Script::default()).await;
+    assert_eq!(outcome, AgentOutcome::Completed);
+    let errors = record.of("error");
+    assert_eq!(errors.len(), 1);
+    assert!(errors[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("not a JSON-RPC message"));
+    assert_eq!(errors[0]["line"], "this is { not json");
+    assert_eq!(record.texts("agent.message"), ["still here"]);
+}
+
+#[tokio::test]
+async fn unknown_updates_are_kept_raw() {
+    let ws = workspace();
+    let (outcome, record) = play("unknown", ws.path(), options(true), Script::default()).await;
+    assert_eq!(outcome, AgentOutcome::Completed);
+    let updates = record.of("agent.update");
+    assert_eq!(
+        updates[0],
+        &json!({"sessionUpdate": "mystery_update", "update": {"detail": {"x": 1}}})
+    );
+    assert_eq!(updates[1]["sessionUpdate"], "available_commands_update");
+    assert_eq!(updates[1]["update"]["availableCommands"][0]["name"], "test");
+}
+
+#[tokio::test]
+async fn a_slow_start_fails_the_run() {
+    let ws = workspace();
+    let mut opts = options(true);
+    opts.startup_timeout = Duration::from_millis(300);
+    let started = std::time::Instant::now();
+    let argv = vec![FAKE_AGENT.to_string(), "slow".to_string()];
+    let env = vec![("FAKE_ACP_DELAY_MS".to_string(), "5000".to_string())];
+    let (outcome, _) = play_with(argv, ws.path(), env, opts, Script::default()).await;
+    let AgentOutcome::Failed { reason, .. } = outcome else {
+        panic!("expected a failure, got {outcome:?}")
+    };
+    assert!(
+        reason.contains("did not answer initialize within 0.3s"),
+        "{reason}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn cancel_while_a_permission_is_pending() {
+    let ws = workspace();
+    let script = Script {
+        cancel_on_approval: true,
+        ..Script::default()
+    };
+    let (outcome, record) = play("cancel", ws.path(), options(false), script).await;
+    assert_eq!(outcome, AgentOutcome::Cancelled);
+    let permission = record.of("tool.permission");
+    assert_eq!(permission[0]["outcome"], "cancelled");
+    // The agent saw session/cancel and the cancelled outcome, and ended
+    // its turn as cancelled.
+    assert_eq!(record.of("agent.turn")[0]["stopReason"], "cancelled");
+    let stderr: Vec<String> = record
+        .of("output")
+        .iter()
+        .flat_map(|d| d["lines"].as_array().unwrap().iter())
+        .filter_map(|l| l.as_str().map(str::to_string))
+        .collect();
+    assert!(
+        stderr.contains(&"fake-acp-agent: permission answered None, cancelled: true".to_string()),
+        "{stderr:?}"
+    );
+    // (play checks that the process group, with the agent's forked
+    // child, is gone.)
+}
+
+#[tokio::test]
+async fn file_system_requests_are_refused() {
+    let ws = workspace();
+    let (outcome, record) = play("fs", ws.path(), options(true), Script::default()).await;
+    assert_eq!(outcome, AgentOutcome::Completed);
+    assert_eq!(record.texts("agent.message"), ["fs answer: -32601"]);
+    assert_eq!(record.of("error")[0]["method"], "fs/read_text_file");
+}
+
+#[tokio::test]
+async fn an_agent_authenticates_from_the_environment() {
+    let ws = workspace();
+    let argv = vec![FAKE_AGENT.to_string(), "auth".to_string()];
+    let env = vec![("FAKE_API_KEY".to_string(), "secret".to_string())];
+    let (outcome, record) = play_with(argv, ws.path(), env, options(true), Script::default()).await;
+    assert_eq!(outcome, AgentOutcome::Completed);
+    assert_eq!(
+        record.of("agent.auth")[0],
+        &json!({"methodId": "api-key", "name": "API key", "ok": true})
+    );
+}
+
+#[tokio::test]
+async fn an_agent_needing_a_login_fails_clearly() {
+    let ws = workspace();
+    let (outcome, record) = play("auth", ws.path(), options(true), Script::default()).await;
+    let AgentOutcome::Failed { reason, .. } = outcome else {
+        panic!("expected a failure, got {outcome:?}")
+    };
+    assert!(reason.contains("needs a login"), "{reason}");
+    assert!(reason.contains("Log in with a browser"), "{reason}");
+    assert!(record.of("agent.auth").is_empty());
+}
+
+#[tokio::test]
+async fn a_refusal_ends_a_one_shot_run() {
+    let ws = workspace();
+    let (outcome, _) = play("refusal", ws.path(), options(true), Script::default()).await;
+    let AgentOutcome::Failed { reason, .. } = outcome else {
+        panic!("expected a failure, got {outcome:?}")
+    };
+    assert!(reason.contains("refusal"), "{reason}");
+
+    let (outcome, record) = play("refusal", ws.path(), options(false), Script::default()).await;
+    assert_eq!(outcome, AgentOutcome::Completed);
+    assert!(
+        record.inputs[0].question.contains("refusal"),
+        "{:?}",
+        record.inputs
+    );
+}
+
+#[tokio::test]
+async fn a_missing_agent_says_how_to_install_it() {
+    let ws = workspace();
+    let mut opts = options(true);
+    opts.preset = Some("claude".into());
+    let argv = vec!["m-test-no-such-agent".to_string()];
+    let (outcome, record) = play_with(argv, ws.path(), Vec::new(), opts, Script::default()).await;
+    let AgentOutcome::Failed { reason, .. } = outcome else {
+        panic!("expected a failure, got {outcome:?}")
+    };
+    assert!(
+        reason.contains("the claude agent is not installed"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("npm install -g @zed-industries/claude-agent-acp"),
+        "{reason}"
+    );
+    assert!(record.pgid.is_none());
+}
+
+/// Through the real binary: what a user of `m run start --acp` sees.
+mod through_the_binary {
+    use super::common::TestEnv;
+
+    const FAKE: &str = env!("CARGO_BIN_EXE_fake-acp-agent");
+
+    fn start(env: &TestEnv, scenario: &str, extra: &[&str]) -> String {
+        let mut args = vec!["run", "start", "-r", "api", "do the thing", "--acp"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--", FAKE, scenario]);
+        env.ok(&args).trim().to_string()
+    }
+
+    fn messages(env: &TestEnv, run: &str) -> String {
+        env.events(run)
+            .iter()
+            .filter(|e| e["type"] == "agent.message")
+            .map(|e| e["data"]["text"].as_str().unwrap_or("").to_string())
+            .collect::<Vec<_>>()
+            .join("|")
+    }
+
+    #[test]
+    fn a_diff_approval_rejected_with_a_reason_reaches_the_agent_as_its_next_prompt() {
+        let env = TestEnv::new();
+        let repo = env.repo("api");
+        std::fs::write(repo.join("greeting.txt"), "hello\nworld\n").unwrap();
+        env.git(&repo, &["add", "."]);
+        env.git(&repo, &["commit", "-q", "-m", "greeting"]);
+        let run = start(&env, "diff", &[]);
+        env.fails(&["run", "wait", &run], 12);
+        let listed = env.ok(&["approvals"]);
+        assert!(listed.contains("diff"), "{listed}");
+        let shown = env.ok(&["approval", "show", &run]);
+        assert!(
+            shown.contains("-world") && shown.contains("+there"),
+            "{shown}"
+        );
+        env.ok(&["reject", &run, "--reason", "keep the world"]);
+        // The turn ends; the reason is the next prompt; then the agent waits.
+        env.fails(&["run", "wait", &run], 13);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !messages(&env, &run).contains("keep the world") {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{}",
+                messages(&env, &run)
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            env.fails(&["run", "wait", &run], 13);
+        }
+        env.ok(&["run", "done", &run]);
+        env.fails(&["run", "wait", &run], 0);
+        let approval = env.json(&["approvals", "--run", &run, "--state", "all", "--json"]);
+        assert_eq!(approval[0]["state"], "rejected");
+        assert_eq!(approval[0]["rejection_reason"], "keep the world");
+    }
+
+    #[test]
+    fn an_approved_command_and_a_second_turn_then_done() {
+        let env = TestEnv::new();
+        env.repo("api");
+        let run = start(&env, "command", &[]);
+        env.fails(&["run", "wait", &run], 12);
+        assert!(env
+            .ok(&["approval", "show", &run])
+            .contains("cargo test --quiet"));
+        env.ok(&["approve", &run]);
+        env.fails(&["run", "wait", &run], 13);
+        assert!(
+            messages(&env, &run).contains("allow_once"),
+            "{}",
+            messages(&env, &run)
+        );
+        env.ok(&["reply", &run, "and now the docs"]);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !messages(&env, &run).contains("you said: and now the docs") {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{}",
+                messages(&env, &run)
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        env.fails(&["run", "wait", &run], 13);
+        env.ok(&["run", "done", &run]);
+        env.fails(&["run", "wait", &run], 0);
+        let types: Vec<String> = env
+            .events(&run)
+            .iter()
+            .map(|e| e["type"].as_str().unwrap().to_string())
+            .collect();
+        for expected in [
+            "agent.session",
+            "agent.prompt",
+            "tool.call",
+            "approval.requested",
+            "agent.turn",
+            "input.provided",
+            "run.finished",
+        ] {
+            assert!(
+                types.iter().any(|t| t == expected),
+                "no {expected} in {types:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn once_completes_at_the_first_turn_end_and_work_is_committed() {
+        let env = TestEnv::new();
+        let repo = env.repo("api");
+        let run = start(&env, "basic", &["--once"]);
+        env.fails(&["run", "wait", &run], 0);
+        let branch = format!("m/{}", &run[..8]);
+        let files = env.git(&repo, &["show", "--name-only", "--format=", &branch]);
+        assert!(files.contains("notes.txt"), "{files}");
+    }
+
+    #[test]
+    fn cancel_while_a_permission_is_pending_ends_the_run_cancelled() {
+        let env = TestEnv::new();
+        env.repo("api");
+        let run = start(&env, "cancel", &[]);
+        env.fails(&["run", "wait", &run], 12);
+        env.ok(&["run", "cancel", &run]);
+        assert_eq!(env.run_state(&run), "cancelled");
+        assert!(env
+            .json(&["approvals", "--json"])
+            .as_array()
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn a_preset_whose_command_is_missing_says_how_to_install_it() {
+        let env = TestEnv::new();
+        env.repo("api");
+        let out = env
+            .m()
+            .env("PATH", "/usr/bin:/bin")
+            .args(["run", "start", "-r", "api", "--agent", "claude", "fix it"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(3));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("claude-agent-acp") && err.contains("npm install"),
+            "{err}"
+        );
+        let err = env.fails(&["run", "start", "-r", "api", "--agent", "nope", "x"], 2);
+        assert!(
+            err.contains("claude, codex, gemini, opencode, goose, qwen"),
+            "{err}"
+        );
+        let agents = env.json(&["agents", "--json"]);
+        assert_eq!(agents.as_array().unwrap().len(), 6);
+    }
+}

@@ -1,0 +1,1493 @@
+//! The commands that need no daemon, through the real binary: repos,
+//! devices, runs, events and approvals (seeded through the store API), the
+//! output conventions (JSON shapes, colour, a closed pipe) and databases m
+//! must refuse without touching them.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read};
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::process::{Output, Stdio};
+
+use common::TestEnv;
+use m::model::{ApprovalType, RunState};
+use m::store::{Decided, NewEvent, NewRepo, NewRun, RunDetails, Store};
+use serde_json::{json, Value};
+
+// ---------------------------------------------------------------------------
+// Helpers
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The sorted keys of a JSON object.
+fn keys(value: &Value) -> Vec<String> {
+    let mut keys: Vec<String> = value
+        .as_object()
+        .expect("an object")
+        .keys()
+        .cloned()
+        .collect();
+    keys.sort();
+    keys
+}
+
+fn array(value: &Value) -> &Vec<Value> {
+    value.as_array().expect("a JSON array")
+}
+
+fn field<'a>(values: &'a [Value], key: &str) -> Vec<&'a str> {
+    values.iter().map(|v| v[key].as_str().expect(key)).collect()
+}
+
+fn add_repo(store: &mut Store, name: &str) -> String {
+    store
+        .add_repo(NewRepo {
+            name: name.into(),
+            git_url: None,
+        })
+        .unwrap()
+        .id
+}
+
+fn new_run(repo_id: &str, prompt: &str) -> NewRun {
+    NewRun {
+        repo_id: repo_id.into(),
+        prompt: prompt.into(),
+        workspace_path: format!("/tmp/m-workspaces/{prompt}"),
+        details: RunDetails::default(),
+    }
+}
+
+fn output_event(run: &str, line: &str) -> NewEvent {
+    NewEvent::new(
+        run,
+        "output",
+        json!({ "stream": "stdout", "lines": [line] }),
+    )
+}
+
+fn approve() -> Decided {
+    Decided {
+        approve: true,
+        reason: None,
+        by: "human".into(),
+    }
+}
+
+/// Waiting for a diff approval, on repo `api`.
+const RUN_A: &str = "a1000000-0000-4000-8000-00000000000a";
+/// Completed, its command approved, on repo `web`.
+const RUN_B: &str = "a2000000-0000-4000-8000-00000000000b";
+/// Failed, its question rejected when it ended, on repo `api`.
+const RUN_C: &str = "b3000000-0000-4000-8000-00000000000c";
+
+struct Seeded {
+    api: String,
+    pending: String,
+    approved: String,
+    rejected: String,
+}
+
+/// Two repos and three runs (A, B, C above), created in the order C, B, A.
+///
+/// Events of A: 1 run.created, 2 output, 3 output, 4 agent.message,
+/// 5 approval.requested, 6 run.state.
+fn seed(env: &TestEnv) -> Seeded {
+    let mut store = env.store();
+    let api = add_repo(&mut store, "api");
+    let web = add_repo(&mut store, "web");
+    let mut b = store.batch().unwrap();
+
+    b.create_run(RUN_C, new_run(&api, "refactor the parser"))
+        .unwrap();
+    let rejected = b
+        .request_approval(
+            RUN_C,
+            ApprovalType::Generic,
+            json!({ "title": "may I delete tests?" }),
+            None,
+        )
+        .unwrap()
+        .id;
+    b.finish_run(
+        RUN_C,
+        RunState::Failed,
+        json!({ "reason": "exit status 1" }),
+    )
+    .unwrap();
+
+    b.create_run(RUN_B, new_run(&web, "fix the flaky test"))
+        .unwrap();
+    b.append(&[output_event(RUN_B, "building")]).unwrap();
+    let approved = b
+        .request_approval(
+            RUN_B,
+            ApprovalType::Command,
+            json!({ "command": "cargo test" }),
+            None,
+        )
+        .unwrap()
+        .id;
+    b.resolve_approval(&approved, &approve()).unwrap();
+    b.finish_run(
+        RUN_B,
+        RunState::Completed,
+        json!({ "reason": "exit status 0" }),
+    )
+    .unwrap();
+
+    b.create_run(
+        RUN_A,
+        new_run(&api, "add a --verbose flag\nand document it"),
+    )
+    .unwrap();
+    b.append(&[
+        output_event(RUN_A, "compiling"),
+        output_event(RUN_A, "all tests pass"),
+        NewEvent::new(
+            RUN_A,
+            "agent.message",
+            json!({ "text": "I added the flag" }),
+        ),
+    ])
+    .unwrap();
+    let pending = b
+        .request_approval(
+            RUN_A,
+            ApprovalType::Diff,
+            json!({ "title": "add --verbose", "stat": { "files": 2, "insertions": 10, "deletions": 1 } }), None,
+)
+        .unwrap()
+        .id;
+    b.commit().unwrap();
+    Seeded {
+        api,
+        pending,
+        approved,
+        rejected,
+    }
+}
+
+fn events(env: &TestEnv, args: &[&str]) -> Vec<Value> {
+    let mut all = vec!["events"];
+    all.extend_from_slice(args);
+    env.ok(&all)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
+        .collect()
+}
+
+fn seqs(events: &[Value]) -> Vec<i64> {
+    events.iter().map(|e| e["seq"].as_i64().unwrap()).collect()
+}
+
+/// Starts `m ARGS`, reads one line of its output, then closes the pipe.
+/// Returns that line and how m ended.
+fn read_one_line_then_close(env: &TestEnv, args: &[&str]) -> (String, Output) {
+    let mut child = env
+        .m()
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    drop(reader);
+    (line, child.wait_with_output().unwrap())
+}
+
+/// Runs `m ARGS` with its stdout on a pseudo-terminal, as in a person's
+/// shell; `no_color` is the NO_COLOR value, if any. Returns what it printed.
+fn on_terminal(env: &TestEnv, args: &[&str], no_color: Option<&str>) -> String {
+    let (mut master, mut slave) = (0, 0);
+    // SAFETY: openpty writes two new descriptors, which we then own.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+    // Keep both ends out of processes other tests start meanwhile, or the
+    // terminal would stay open after m exits.
+    for fd in [master, slave] {
+        // SAFETY: fcntl on descriptors we own.
+        assert_eq!(
+            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) },
+            0
+        );
+    }
+    let master = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(master) });
+    let slave = unsafe { OwnedFd::from_raw_fd(slave) };
+    let mut child = {
+        let mut cmd = env.m();
+        cmd.env_remove("NO_COLOR");
+        if let Some(value) = no_color {
+            cmd.env("NO_COLOR", value);
+        }
+        // The command (and its copy of the terminal) is dropped here, so
+        // reading ends when m exits.
+        cmd.args(args).stdout(Stdio::from(slave)).spawn().unwrap()
+    };
+    let mut printed = Vec::new();
+    let mut master = master;
+    let mut buf = [0; 4096];
+    loop {
+        match master.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => printed.extend_from_slice(&buf[..n]),
+            // Linux reports the other side's close as EIO.
+            Err(e) if e.raw_os_error() == Some(libc::EIO) => break,
+            Err(e) => panic!("reading the terminal: {e}"),
+        }
+    }
+    assert!(child.wait().unwrap().success());
+    String::from_utf8_lossy(&printed).into_owned()
+}
+
+const ANSI: &str = "\x1b[";
+
+/// `text` without its SGR escape sequences (`ESC [ ... m`).
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(ANSI) {
+        out.push_str(&rest[..start]);
+        let after = &rest[start..];
+        rest = after.find('m').map_or("", |end| &after[end + 1..]);
+    }
+    out.push_str(rest);
+    out
+}
+
+// ---------------------------------------------------------------------------
+// m repo add
+
+#[test]
+fn repo_add_stores_the_absolute_top_level_of_a_work_tree() {
+    let env = TestEnv::new();
+    let repo = env.git_repo("tool");
+    let out = env.ok(&["repo", "add", repo.to_str().unwrap()]);
+    assert!(out.contains("Added repo tool"), "{out}");
+    let repos = env.json(&["repo", "list", "--json"]);
+    let repos = array(&repos);
+    assert_eq!(repos.len(), 1);
+    let top = std::fs::canonicalize(&repo).unwrap();
+    assert_eq!(repos[0]["name"], "tool");
+    assert_eq!(repos[0]["git_url"], top.to_str().unwrap());
+}
+
+#[test]
+fn repo_add_of_a_subdirectory_registers_the_top_level() {
+    let env = TestEnv::new();
+    let repo = env.git_repo("nested");
+    let sub = repo.join("src").join("deep");
+    std::fs::create_dir_all(&sub).unwrap();
+    let top = std::fs::canonicalize(&repo).unwrap();
+
+    let added = env.json(&["repo", "add", sub.to_str().unwrap(), "--json"]);
+    assert_eq!(added["name"], "nested");
+    assert_eq!(added["git_url"], top.to_str().unwrap());
+
+    // A relative path is resolved from where m runs.
+    let out = env
+        .m()
+        .args(["repo", "add", ".", "--name", "again", "--json"])
+        .current_dir(&sub)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let again: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(again["git_url"], top.to_str().unwrap());
+}
+
+#[test]
+fn repo_add_refuses_a_directory_outside_git_and_names_it() {
+    let env = TestEnv::new();
+    let plain = env.dir.path().join("plain dir");
+    std::fs::create_dir_all(&plain).unwrap();
+    let err = env.fails(&["repo", "add", plain.to_str().unwrap(), "--name", "x"], 2);
+    assert!(err.contains(plain.to_str().unwrap()), "{err}");
+    assert!(err.contains("not inside a git work tree"), "{err}");
+    assert!(err.contains("hint:"), "{err}");
+    assert_eq!(env.json(&["repo", "list", "--json"]), json!([]));
+}
+
+#[test]
+fn repo_add_names_a_relative_path_by_where_it_is() {
+    let env = TestEnv::new();
+    let plain = env.dir.path().join("plain");
+    std::fs::create_dir_all(&plain).unwrap();
+    for (arg, shown) in [(".", plain.clone()), ("gone", plain.join("gone"))] {
+        let out = env
+            .m()
+            .args(["repo", "add", arg])
+            .current_dir(&plain)
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert!(matches!(out.status.code(), Some(2 | 3)), "{err}");
+        assert!(err.contains(shown.to_str().unwrap()), "{arg}: {err}");
+    }
+}
+
+#[test]
+fn repo_add_prefers_an_existing_directory_to_a_url_reading() {
+    let env = TestEnv::new();
+    let repo = env.git_repo("host:path");
+    let out = env
+        .m()
+        .args(["repo", "add", "host:path", "--name", "colon", "--json"])
+        .current_dir(env.dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let added: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let top = std::fs::canonicalize(&repo).unwrap();
+    assert_eq!(added["git_url"], top.to_str().unwrap());
+}
+
+#[test]
+fn repo_add_of_a_missing_path_is_not_found() {
+    let env = TestEnv::new();
+    let missing = env.dir.path().join("nowhere");
+    let err = env.fails(&["repo", "add", missing.to_str().unwrap()], 3);
+    assert!(err.contains(missing.to_str().unwrap()), "{err}");
+    assert!(err.contains("hint:"), "{err}");
+}
+
+#[test]
+fn repo_add_refuses_a_file() {
+    let env = TestEnv::new();
+    let file = env.dir.path().join("notes.txt");
+    std::fs::write(&file, "hi").unwrap();
+    let err = env.fails(&["repo", "add", file.to_str().unwrap()], 2);
+    assert!(err.contains("is not a directory"), "{err}");
+}
+
+#[test]
+fn repo_add_refuses_dangerous_and_malformed_urls_and_writes_nothing() {
+    let env = TestEnv::new();
+    let refused = [
+        // transport helpers run programs
+        "ext::sh",
+        "ext::sh -c touch% /tmp/pwned",
+        "fd::17",
+        // anything git or ssh could read as an option
+        "ssh://-oProxyCommand=x/y",
+        "ssh://%2doProxyCommand=x/y",
+        "ssh://-user@host/repo",
+        "ssh://host:-p/repo",
+        "ssh://host/-repo",
+        "--upload-pack=x",
+        "-x@host:p",
+        "host:--upload-pack=x",
+        // control characters and whitespace, plain or encoded
+        "https://host/a\nb",
+        "https://host/a\tb",
+        "git@host:re\u{7}po",
+        "https://host/a%0ab",
+        // no host
+        "https:///path",
+        "ssh://git@/repo",
+        "git@:repo",
+        // unknown schemes
+        "gopher://host/repo",
+        "ftp://host/repo.git",
+        // a port that is not a number
+        "ssh://host:22x/repo",
+    ];
+    for url in refused {
+        let err = env.fails(&["repo", "add", "--", url], 2);
+        assert!(err.contains("refusing git URL"), "{url:?}: {err}");
+        assert!(err.contains("hint:"), "{url:?}: {err}");
+        // Control characters are shown escaped, never raw.
+        assert_eq!(err.lines().count(), 2, "{url:?}: {err:?}");
+        assert!(!err.contains(['\t', '\u{7}']), "{url:?}: {err:?}");
+    }
+    assert_eq!(env.json(&["repo", "list", "--json"]), json!([]));
+}
+
+#[test]
+fn repo_add_accepts_plain_urls_and_names_them_after_the_repository() {
+    let env = TestEnv::new();
+    let accepted = [
+        ("https://github.com/me/api.git", "api"),
+        ("ssh://git@example.com:2222/me/tool.git", "tool"),
+        ("git@github.com:me/cli.git", "cli"),
+        ("file:///srv/git/lib.git", "lib"),
+        ("http://example.com/mirror/", "mirror"),
+    ];
+    for (url, _) in accepted {
+        env.ok(&["repo", "add", url]);
+    }
+    let repos = env.json(&["repo", "list", "--json"]);
+    let mut got: Vec<(String, String)> = array(&repos)
+        .iter()
+        .map(|r| {
+            (
+                r["git_url"].as_str().unwrap().into(),
+                r["name"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    got.sort();
+    let mut want: Vec<(String, String)> = accepted
+        .iter()
+        .map(|(u, n)| (u.to_string(), n.to_string()))
+        .collect();
+    want.sort();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn repo_add_refuses_a_duplicate_name_with_a_hint() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let other = env.git_repo("other");
+    let err = env.fails(
+        &["repo", "add", other.to_str().unwrap(), "--name", "api"],
+        4,
+    );
+    assert!(err.contains("'api' already exists"), "{err}");
+    assert!(err.contains("hint:") && err.contains("--name"), "{err}");
+    // The default name clashes too.
+    let err = env.fails(&["repo", "add", "https://example.com/x/api.git"], 4);
+    assert!(err.contains("'api'"), "{err}");
+    assert_eq!(array(&env.json(&["repo", "list", "--json"])).len(), 1);
+}
+
+#[test]
+fn repo_add_of_the_same_repo_under_the_same_name_is_a_no_op() {
+    let env = TestEnv::new();
+    let path = env.repo("api");
+    let out = env.ok(&["repo", "add", path.to_str().unwrap(), "--name", "api"]);
+    assert!(out.contains("already registered"), "{out}");
+    assert_eq!(array(&env.json(&["repo", "list", "--json"])).len(), 1);
+}
+
+#[test]
+fn repo_add_refuses_names_that_are_not_plain() {
+    let env = TestEnv::new();
+    let repo = env.git_repo("fine");
+    let path = repo.to_str().unwrap();
+    let long = "n".repeat(101);
+    for name in ["", "-x", "a b", "a/b", "tab\there", long.as_str()] {
+        let err = env.fails(&["repo", "add", path, &format!("--name={name}")], 2);
+        assert!(err.contains("is not a usable repo name"), "{name:?}: {err}");
+        assert!(err.contains("hint:"), "{err}");
+    }
+    // A directory whose own name is not usable needs --name.
+    let spaced = env.git_repo("my repo");
+    let err = env.fails(&["repo", "add", spaced.to_str().unwrap()], 2);
+    assert!(err.contains("'my repo'") && err.contains("--name"), "{err}");
+    env.ok(&["repo", "add", spaced.to_str().unwrap(), "--name", "my-repo"]);
+    let repos = env.json(&["repo", "list", "--json"]);
+    assert_eq!(field(array(&repos), "name"), ["my-repo"]);
+}
+
+// ---------------------------------------------------------------------------
+// m repo list
+
+#[test]
+fn repo_list_prints_a_table_and_json() {
+    let env = TestEnv::new();
+    assert!(env.ok(&["repo", "list"]).contains("No repos yet"));
+    assert_eq!(env.json(&["repo", "list", "--json"]), json!([]));
+
+    let path = env.repo("zeta");
+    env.ok(&["repo", "add", "https://example.com/org/alpha.git"]);
+    let table = env.ok(&["repo", "list"]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 3, "{table}");
+    assert!(
+        lines[0].starts_with("NAME") && lines[0].contains("ID") && lines[0].contains("LOCATION")
+    );
+    // Sorted by name; columns aligned.
+    assert!(
+        lines[1].starts_with("alpha ") && lines[1].contains("https://example.com/org/alpha.git")
+    );
+    assert!(lines[2].starts_with("zeta ") && lines[2].contains(path.to_str().unwrap()));
+    let col = lines[0].find("ID").unwrap();
+    assert!(
+        lines[1..].iter().all(|l| l[col - 2..col].trim().is_empty()),
+        "{table}"
+    );
+    assert!(lines[1].contains("s ago"), "{table}");
+
+    let repos = env.json(&["repo", "list", "--json"]);
+    let repos = array(&repos);
+    assert_eq!(field(repos, "name"), ["alpha", "zeta"]);
+    for repo in repos {
+        assert_eq!(keys(repo), ["created_at", "git_url", "id", "name"]);
+        assert_eq!(repo["id"].as_str().unwrap().len(), 36);
+        assert!(repo["created_at"].as_i64().unwrap() > 1_600_000_000);
+        // The table shows each id's first eight characters.
+        assert!(table.contains(&repo["id"].as_str().unwrap()[..8]));
+    }
+}
+
+// ---------------------------------------------------------------------------
+// m repo rm
+
+#[test]
+fn repo_rm_by_name_and_by_id_prefix() {
+    let env = TestEnv::new();
+    env.repo("one");
+    env.repo("two");
+    let out = env.ok(&["repo", "rm", "one"]);
+    assert!(out.contains("Removed repo one"), "{out}");
+    let repos = env.json(&["repo", "list", "--json"]);
+    let id = array(&repos)[0]["id"].as_str().unwrap().to_string();
+    let out = env.ok(&["repo", "rm", &id[..6]]);
+    assert!(out.contains("Removed repo two"), "{out}");
+    assert_eq!(env.json(&["repo", "list", "--json"]), json!([]));
+}
+
+#[test]
+fn repo_rm_of_an_unknown_repo_is_not_found() {
+    let env = TestEnv::new();
+    env.repo("one");
+    let err = env.fails(&["repo", "rm", "nope"], 3);
+    assert!(
+        err.contains("no repo named 'nope'") && err.contains("hint:"),
+        "{err}"
+    );
+    let err = env.fails(&["repo", "rm", "ffffffff"], 3);
+    assert!(err.contains("ffffffff"), "{err}");
+    assert_eq!(array(&env.json(&["repo", "list", "--json"])).len(), 1);
+}
+
+#[test]
+fn repo_rm_of_an_ambiguous_prefix_lists_the_candidates() {
+    let env = TestEnv::new();
+    env.store();
+    let conn = rusqlite::Connection::open(env.db_path()).unwrap();
+    for (id, name) in [
+        ("c0ffee00-0000-4000-8000-000000000001", "first"),
+        ("c0ffee00-0000-4000-8000-000000000002", "second"),
+    ] {
+        conn.execute("INSERT INTO repos VALUES (?1, ?2, NULL, 1)", [id, name])
+            .unwrap();
+    }
+    let err = env.fails(&["repo", "rm", "c0ffee"], 2);
+    assert!(err.contains("ambiguous"), "{err}");
+    assert!(
+        err.contains("c0ffee00-0000-4000-8000-000000000001"),
+        "{err}"
+    );
+    assert!(
+        err.contains("c0ffee00-0000-4000-8000-000000000002"),
+        "{err}"
+    );
+    assert_eq!(array(&env.json(&["repo", "list", "--json"])).len(), 2);
+    env.ok(&["repo", "rm", "c0ffee00-0000-4000-8000-000000000002"]);
+    let repos = env.json(&["repo", "list", "--json"]);
+    assert_eq!(field(array(&repos), "name"), ["first"]);
+}
+
+#[test]
+fn repo_rm_is_refused_while_a_run_is_active_even_with_force() {
+    let env = TestEnv::new();
+    let seeded = seed(&env);
+    for args in [
+        &["repo", "rm", "api"][..],
+        &["repo", "rm", "api", "--force"],
+    ] {
+        let err = env.fails(args, 4);
+        assert!(err.contains("active run a1000000"), "{err}");
+        assert!(err.contains("m run cancel a1000000"), "{err}");
+    }
+    let runs = env.count(&format!(
+        "SELECT count(*) FROM runs WHERE repo_id = '{}'",
+        seeded.api
+    ));
+    assert_eq!(runs, 2);
+}
+
+#[test]
+fn repo_rm_with_past_runs_needs_force_and_then_removes_their_records() {
+    let env = TestEnv::new();
+    let mut store = env.store();
+    let old = add_repo(&mut store, "old");
+    let keep = add_repo(&mut store, "keep");
+    let mut b = store.batch().unwrap();
+    for (id, repo) in [
+        ("d1000000-0000-4000-8000-000000000001", &old),
+        ("d2000000-0000-4000-8000-000000000002", &old),
+        ("e1000000-0000-4000-8000-000000000003", &keep),
+    ] {
+        b.create_run(id, new_run(repo, id)).unwrap();
+        b.append(&[output_event(id, "working")]).unwrap();
+        let approval = b
+            .request_approval(
+                id,
+                ApprovalType::Command,
+                json!({ "command": "make" }),
+                None,
+            )
+            .unwrap();
+        b.resolve_approval(&approval.id, &approve()).unwrap();
+        b.finish_run(id, RunState::Completed, json!({})).unwrap();
+    }
+    b.commit().unwrap();
+    drop(store);
+
+    let err = env.fails(&["repo", "rm", "old"], 4);
+    assert!(
+        err.contains("2 past run(s)") && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(env.count("SELECT count(*) FROM runs"), 3);
+
+    let out = env.ok(&["repo", "rm", "old", "--force"]);
+    assert!(out.contains("Removed repo old with 2 run(s)"), "{out}");
+    let of_old = |table: &str| {
+        env.count(&format!(
+            "SELECT count(*) FROM {table} WHERE run_id LIKE 'd%'"
+        ))
+    };
+    assert_eq!(of_old("events"), 0);
+    assert_eq!(of_old("approvals"), 0);
+    assert_eq!(of_old("run_details"), 0);
+    assert_eq!(
+        env.count(&format!(
+            "SELECT count(*) FROM runs WHERE repo_id = '{old}'"
+        )),
+        0
+    );
+    assert_eq!(
+        env.count(&format!("SELECT count(*) FROM repos WHERE id = '{old}'")),
+        0
+    );
+    // The other repo's run keeps everything.
+    assert_eq!(env.count("SELECT count(*) FROM runs"), 1);
+    assert_eq!(env.count("SELECT count(*) FROM approvals"), 1);
+    assert!(env.count("SELECT count(*) FROM events WHERE run_id LIKE 'e%'") >= 4);
+    let repos = env.json(&["repo", "list", "--json"]);
+    assert_eq!(field(array(&repos), "id"), [keep.as_str()]);
+}
+
+#[test]
+fn repo_rm_with_force_removes_its_runs_workspaces_but_keeps_unmerged_work() {
+    let env = TestEnv::new();
+    let path = env.repo("tool");
+    let repos = env.json(&["repo", "list", "--json"]);
+    let repo_id = array(&repos)[0]["id"].as_str().unwrap().to_string();
+    let head = env.git(&path, &["rev-parse", "HEAD"]).trim().to_string();
+    let workspaces = env.home.join("workspaces");
+    std::fs::create_dir_all(&workspaces).unwrap();
+    let merged = "f1000000-0000-4000-8000-000000000001";
+    let unmerged = "f2000000-0000-4000-8000-000000000002";
+    let mut store = env.store();
+    let mut b = store.batch().unwrap();
+    for id in [merged, unmerged] {
+        let dir = workspaces.join(id);
+        let branch = format!("m/{}", &id[..8]);
+        env.git(
+            &path,
+            &[
+                "worktree",
+                "add",
+                "-q",
+                "-b",
+                &branch,
+                dir.to_str().unwrap(),
+            ],
+        );
+        let details = RunDetails {
+            branch: Some(branch),
+            base_commit: Some(head.clone()),
+            ..RunDetails::default()
+        };
+        let run = NewRun {
+            repo_id: repo_id.clone(),
+            prompt: "work".into(),
+            workspace_path: dir.to_str().unwrap().into(),
+            details,
+        };
+        b.create_run(id, run).unwrap();
+        b.finish_run(id, RunState::Completed, json!({})).unwrap();
+    }
+    b.commit().unwrap();
+    drop(store);
+    // The second run's work is on its branch only.
+    let work = workspaces.join(unmerged);
+    std::fs::write(work.join("new.txt"), "work\n").unwrap();
+    env.git(&work, &["add", "."]);
+    env.git(&work, &["commit", "-q", "-m", "the agent's work"]);
+
+    let out = env.ok(&["repo", "rm", "tool", "--force"]);
+    assert!(out.contains("Removed repo tool with 2 run(s)"), "{out}");
+    assert!(
+        out.contains("Kept branch m/f2000000 of run f2000000: it has 1 commit"),
+        "{out}"
+    );
+    assert!(!workspaces.join(merged).exists() && !work.exists());
+    let worktrees = env.git(&path, &["worktree", "list", "--porcelain"]);
+    assert_eq!(worktrees.matches("worktree ").count(), 1, "{worktrees}");
+    let branches = env.git(&path, &["branch", "--list", "m/*"]);
+    assert!(
+        !branches.contains("m/f1000000") && branches.contains("m/f2000000"),
+        "{branches}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// m device
+
+const TOKEN: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+#[test]
+fn device_add_list_and_rm() {
+    let env = TestEnv::new();
+    assert!(env.ok(&["device", "list"]).contains("No devices yet"));
+    let out = env.ok(&["device", "add", TOKEN]);
+    assert!(out.contains("Added device 0123456789ab"), "{out}");
+    let upper = "FEDCBA9876543210".repeat(4);
+    env.ok(&["device", "add", &upper, "--platform", "ios"]);
+
+    let devices = env.json(&["device", "list", "--json"]);
+    let devices = array(&devices);
+    assert_eq!(devices.len(), 2);
+    for device in devices {
+        assert_eq!(
+            keys(device),
+            ["created_at", "env", "name", "platform", "token"]
+        );
+        assert_eq!(device["platform"], "ios");
+    }
+    let mut tokens = field(devices, "token");
+    tokens.sort();
+    assert_eq!(tokens, [TOKEN, upper.to_lowercase().as_str()]);
+
+    let table = env.ok(&["device", "list"]);
+    assert!(table.starts_with("TOKEN"), "{table}");
+    assert!(
+        table.contains(TOKEN) && table.contains(&upper.to_lowercase()),
+        "{table}"
+    );
+
+    // Removal takes the token in any case.
+    env.ok(&["device", "rm", &upper.to_lowercase()]);
+    env.ok(&["device", "rm", &TOKEN.to_uppercase()]);
+    assert_eq!(env.json(&["device", "list", "--json"]), json!([]));
+}
+
+#[test]
+fn device_add_of_a_known_token_changes_nothing() {
+    let env = TestEnv::new();
+    env.ok(&["device", "add", TOKEN]);
+    let before = env.json(&["device", "list", "--json"]);
+    for token in [TOKEN.to_string(), TOKEN.to_uppercase()] {
+        let out = env.ok(&["device", "add", &token]);
+        assert!(out.contains("already registered"), "{out}");
+    }
+    assert_eq!(env.json(&["device", "list", "--json"]), before);
+}
+
+#[test]
+fn device_add_refuses_tokens_that_are_not_apns_tokens() {
+    let env = TestEnv::new();
+    let short = "ab".repeat(16);
+    let odd = format!("{TOKEN}a");
+    let non_hex = format!("{}zz", &TOKEN[..62]);
+    let too_long = "ab".repeat(101);
+    for token in [
+        "",
+        short.as_str(),
+        odd.as_str(),
+        non_hex.as_str(),
+        too_long.as_str(),
+    ] {
+        let err = env.fails(&["device", "add", token], 2);
+        assert!(
+            err.contains("is not an APNs device token"),
+            "{token:?}: {err}"
+        );
+        assert!(err.contains("hint:"), "{err}");
+    }
+    env.fails(&["device", "add", TOKEN, "--platform", "android"], 2);
+    assert_eq!(env.json(&["device", "list", "--json"]), json!([]));
+}
+
+#[test]
+fn device_rm_of_an_unknown_token_is_not_found() {
+    let env = TestEnv::new();
+    env.ok(&["device", "add", TOKEN]);
+    let other = "ab".repeat(32);
+    let err = env.fails(&["device", "rm", &other], 3);
+    assert!(err.contains(&other) && err.contains("hint:"), "{err}");
+    env.fails(&["device", "rm", "xyz"], 2);
+    assert_eq!(array(&env.json(&["device", "list", "--json"])).len(), 1);
+}
+
+// ---------------------------------------------------------------------------
+// m run list / m run show
+
+#[test]
+fn run_list_prints_runs_newest_first() {
+    let env = TestEnv::new();
+    assert!(env.ok(&["run", "list"]).contains("No runs"));
+    seed(&env);
+    let table = env.ok(&["run", "list"]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 4, "{table}");
+    assert!(
+        lines[0].starts_with("RUN") && lines[0].contains("STATE") && lines[0].contains("PROMPT")
+    );
+    assert!(lines[1].starts_with("a1000000") && lines[1].contains("api"));
+    assert!(lines[1].contains("waiting_approval"));
+    // A multi-line prompt shows its first line, marked as cut.
+    assert!(lines[1].contains("add a --verbose flag …"), "{table}");
+    assert!(
+        lines[2].starts_with("a2000000")
+            && lines[2].contains("web")
+            && lines[2].contains("completed")
+    );
+    assert!(lines[3].starts_with("b3000000") && lines[3].contains("failed"));
+
+    let runs = env.json(&["run", "list", "--json"]);
+    let runs = array(&runs);
+    assert_eq!(field(runs, "id"), [RUN_A, RUN_B, RUN_C]);
+    for run in runs {
+        assert_eq!(
+            keys(run),
+            [
+                "created_at",
+                "id",
+                "prompt",
+                "repo_id",
+                "state",
+                "updated_at",
+                "workspace_path"
+            ]
+        );
+    }
+    assert_eq!(runs[0]["prompt"], "add a --verbose flag\nand document it");
+    assert_eq!(
+        field(runs, "state"),
+        ["waiting_approval", "completed", "failed"]
+    );
+}
+
+#[test]
+fn run_list_filters_by_repo_state_and_limit() {
+    let env = TestEnv::new();
+    let seeded = seed(&env);
+    let ids = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["run", "list", "--json"];
+        all.extend_from_slice(args);
+        let runs = env.json(&all);
+        field(array(&runs), "id")
+            .into_iter()
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(ids(&["--repo", "api"]), [RUN_A, RUN_C]);
+    assert_eq!(ids(&["--repo", &seeded.api[..8]]), [RUN_A, RUN_C]);
+    assert_eq!(ids(&["--state", "completed"]), [RUN_B]);
+    assert_eq!(ids(&["--state", "active"]), [RUN_A]);
+    assert_eq!(
+        ids(&["--state", "failed", "--state", "completed"]),
+        [RUN_B, RUN_C]
+    );
+    assert_eq!(
+        ids(&["--repo", "api", "--state", "completed"]),
+        Vec::<String>::new()
+    );
+    assert_eq!(ids(&["--limit", "1"]), [RUN_A]);
+    assert_eq!(ids(&["--limit", "2", "--repo", "api"]), [RUN_A, RUN_C]);
+    assert_eq!(ids(&["--limit", "0"]), Vec::<String>::new());
+
+    let err = env.fails(&["run", "list", "--repo", "nope"], 3);
+    assert!(err.contains("no repo named 'nope'"), "{err}");
+    env.fails(&["run", "list", "--limit", "-1"], 2);
+}
+
+#[test]
+fn run_list_names_every_valid_state_for_an_unknown_one() {
+    let env = TestEnv::new();
+    seed(&env);
+    let err = env.fails(&["run", "list", "--state", "done"], 2);
+    assert!(err.contains("unknown run state 'done'"), "{err}");
+    let hint = err
+        .lines()
+        .find(|l| l.starts_with("hint:"))
+        .expect("a hint");
+    for state in [
+        "running",
+        "waiting_input",
+        "waiting_approval",
+        "completed",
+        "failed",
+        "cancelled",
+        "active",
+    ] {
+        assert!(hint.contains(state), "{state} missing from {hint}");
+    }
+}
+
+#[test]
+fn run_show_prints_one_run() {
+    let env = TestEnv::new();
+    let seeded = seed(&env);
+    let run = env.json(&["run", "show", "a1", "--json"]);
+    assert_eq!(run["id"], RUN_A);
+    assert_eq!(run["repo"], "api");
+    assert_eq!(run["repo_id"], seeded.api.as_str());
+    assert_eq!(run["state"], "waiting_approval");
+    assert_eq!(run["prompt"], "add a --verbose flag\nand document it");
+    assert_eq!(run["events"], 6);
+    let pending = array(&run["pending_approvals"]);
+    assert_eq!(field(pending, "id"), [seeded.pending.as_str()]);
+    for key in [
+        "workspace_path",
+        "created_at",
+        "updated_at",
+        "agent",
+        "branch",
+        "base_commit",
+    ] {
+        assert!(run.get(key).is_some(), "{key} missing from {run}");
+    }
+
+    let text = env.ok(&["run", "show", "A1000000"]);
+    assert!(text.contains(RUN_A), "{text}");
+    assert!(text.contains("waiting_approval"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "diff approval {}: add --verbose",
+            &seeded.pending[..8]
+        )),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("add a --verbose flag\nand document it\n"),
+        "{text}"
+    );
+
+    let done = env.json(&["run", "show", RUN_B, "--json"]);
+    assert_eq!(done["state"], "completed");
+    assert_eq!(done["pending_approvals"], json!([]));
+}
+
+#[test]
+fn run_show_of_unknown_and_ambiguous_ids() {
+    let env = TestEnv::new();
+    seed(&env);
+    let err = env.fails(&["run", "show", "ffff"], 3);
+    assert!(
+        err.contains("no run with id 'ffff'") && err.contains("m run list"),
+        "{err}"
+    );
+    // The id is shown as typed.
+    let err = env.fails(&["run", "show", "Not-An-Id"], 3);
+    assert!(
+        err.contains("'Not-An-Id'") && err.contains("hint:"),
+        "{err}"
+    );
+    let err = env.fails(&["run", "show", "FFFF"], 3);
+    assert!(err.contains("'FFFF'"), "{err}");
+    let err = env.fails(&["run", "show", "a"], 2);
+    assert!(err.contains("ambiguous"), "{err}");
+    assert!(
+        err.contains(RUN_A) && err.contains(RUN_B) && !err.contains(RUN_C),
+        "{err}"
+    );
+    assert!(err.contains("hint:"), "{err}");
+}
+
+// ---------------------------------------------------------------------------
+// m events
+
+#[test]
+fn events_as_json_lines() {
+    let env = TestEnv::new();
+    seed(&env);
+    let all = events(&env, &["a1", "--json"]);
+    assert_eq!(seqs(&all), [1, 2, 3, 4, 5, 6]);
+    let types: Vec<&str> = field(&all, "type");
+    assert_eq!(
+        types,
+        [
+            "run.created",
+            "output",
+            "output",
+            "agent.message",
+            "approval.requested",
+            "run.state"
+        ]
+    );
+    for event in &all {
+        assert_eq!(
+            keys(event),
+            ["created_at", "data", "id", "run_id", "seq", "type"]
+        );
+        assert_eq!(event["run_id"], RUN_A);
+    }
+    assert_eq!(
+        all[1]["data"],
+        json!({ "stream": "stdout", "lines": ["compiling"] })
+    );
+    assert_eq!(all[5]["data"]["state"], "waiting_approval");
+}
+
+#[test]
+fn events_filters_by_seq_and_type() {
+    let env = TestEnv::new();
+    seed(&env);
+    assert_eq!(
+        seqs(&events(&env, &["a1", "--json", "--since", "4"])),
+        [5, 6]
+    );
+    assert_eq!(
+        seqs(&events(&env, &["a1", "--json", "--since", "6"])),
+        Vec::<i64>::new()
+    );
+    assert_eq!(
+        seqs(&events(&env, &["a1", "--json", "--type", "output"])),
+        [2, 3]
+    );
+    assert_eq!(
+        seqs(&events(
+            &env,
+            &["a1", "--json", "--type", "output", "--type", "run.state"]
+        )),
+        [2, 3, 6]
+    );
+    assert_eq!(
+        seqs(&events(
+            &env,
+            &["a1", "--json", "--type", "output", "--since", "2"]
+        )),
+        [3]
+    );
+    assert_eq!(
+        seqs(&events(&env, &["a1", "--json", "--type", "nothing"])),
+        Vec::<i64>::new()
+    );
+    env.fails(&["events", "a1", "--since", "x"], 2);
+}
+
+#[test]
+fn events_as_text() {
+    let env = TestEnv::new();
+    seed(&env);
+    let text = env.ok(&["events", "a1"]);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 6, "{text}");
+    // The two-line prompt shows its first line, marked as cut.
+    assert!(
+        lines[0].contains("1 run.created") && lines[0].ends_with("prompt: add a --verbose flag …")
+    );
+    assert!(
+        lines[1].contains("2 output") && lines[1].ends_with("stdout| compiling"),
+        "{text}"
+    );
+    assert!(lines[3].contains("agent.message") && lines[3].ends_with("I added the flag"));
+    assert!(text.contains("-> waiting_approval"), "{text}");
+}
+
+#[test]
+fn events_of_unknown_and_ambiguous_runs() {
+    let env = TestEnv::new();
+    seed(&env);
+    let err = env.fails(&["events", "0000"], 3);
+    assert!(
+        err.contains("no run with id '0000'") && err.contains("hint:"),
+        "{err}"
+    );
+    let err = env.fails(&["events", "a", "--json"], 2);
+    assert!(err.contains(RUN_A) && err.contains(RUN_B), "{err}");
+}
+
+// ---------------------------------------------------------------------------
+// m approvals
+
+#[test]
+fn approvals_lists_pending_ones_by_default() {
+    let env = TestEnv::new();
+    let seeded = seed(&env);
+    let pending = env.json(&["approvals", "--json"]);
+    let pending = array(&pending);
+    assert_eq!(field(pending, "id"), [seeded.pending.as_str()]);
+    let approval = &pending[0];
+    assert_eq!(
+        keys(approval),
+        [
+            "created_at",
+            "event_id",
+            "id",
+            "payload",
+            "rejection_reason",
+            "resolved_at",
+            "run_id",
+            "state",
+            "type"
+        ]
+    );
+    assert_eq!(approval["type"], "diff");
+    assert_eq!(approval["state"], "pending");
+    assert_eq!(approval["run_id"], RUN_A);
+    assert_eq!(approval["payload"]["title"], "add --verbose");
+    assert_eq!(approval["resolved_at"], Value::Null);
+    // Its event is the run's approval.requested.
+    let requested = events(&env, &["a1", "--json", "--type", "approval.requested"]);
+    assert_eq!(approval["event_id"], requested[0]["id"]);
+
+    let table = env.ok(&["approvals"]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 2, "{table}");
+    assert!(lines[0].starts_with("ID") && lines[0].contains("SUMMARY"));
+    assert!(lines[1].starts_with(&seeded.pending[..8]), "{table}");
+    for cell in ["diff", "a1000000", "api", "pending", "add --verbose"] {
+        assert!(lines[1].contains(cell), "{cell} missing from {table}");
+    }
+}
+
+#[test]
+fn approvals_filters_by_state_and_run() {
+    let env = TestEnv::new();
+    let seeded = seed(&env);
+    let ids = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["approvals", "--json"];
+        all.extend_from_slice(args);
+        let approvals = env.json(&all);
+        field(array(&approvals), "id")
+            .into_iter()
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(
+        ids(&["--state", "all"]),
+        [
+            seeded.rejected.as_str(),
+            seeded.approved.as_str(),
+            seeded.pending.as_str()
+        ]
+    );
+    assert_eq!(ids(&["--state", "approved"]), [seeded.approved.as_str()]);
+    assert_eq!(ids(&["--state", "rejected"]), [seeded.rejected.as_str()]);
+    assert_eq!(
+        ids(&["--run", "b3", "--state", "all"]),
+        [seeded.rejected.as_str()]
+    );
+    assert_eq!(ids(&["--run", "b3"]), Vec::<String>::new());
+    assert_eq!(ids(&["--run", RUN_A]), [seeded.pending.as_str()]);
+
+    let rejected = env.json(&["approvals", "--json", "--state", "rejected"]);
+    assert_eq!(rejected[0]["rejection_reason"], "run ended");
+    assert!(rejected[0]["resolved_at"].as_i64().is_some());
+    assert!(env
+        .ok(&["approvals", "--state", "approved"])
+        .contains("cargo test"));
+}
+
+#[test]
+fn approvals_says_plainly_when_there_are_none() {
+    let env = TestEnv::new();
+    assert_eq!(env.ok(&["approvals"]).trim(), "No pending approvals.");
+    assert_eq!(
+        env.ok(&["approvals", "--state", "rejected"]).trim(),
+        "No rejected approvals."
+    );
+    assert_eq!(
+        env.ok(&["approvals", "--state", "all"]).trim(),
+        "No approvals."
+    );
+}
+
+#[test]
+fn approvals_of_unknown_states_and_runs() {
+    let env = TestEnv::new();
+    seed(&env);
+    let err = env.fails(&["approvals", "--state", "open"], 2);
+    assert!(err.contains("unknown approval state 'open'"), "{err}");
+    let hint = err
+        .lines()
+        .find(|l| l.starts_with("hint:"))
+        .expect("a hint");
+    for state in ["pending", "approved", "rejected", "all"] {
+        assert!(hint.contains(state), "{state} missing from {hint}");
+    }
+    let err = env.fails(&["approvals", "--run", "ffff"], 3);
+    assert!(err.contains("no run with id 'ffff'"), "{err}");
+    let err = env.fails(&["approvals", "--run", "a"], 2);
+    assert!(err.contains("ambiguous") && err.contains(RUN_A), "{err}");
+}
+
+// ---------------------------------------------------------------------------
+// Databases m must not touch
+
+/// Commands that read (and two that write) the database.
+fn commands_on_the_database(env: &TestEnv) -> Vec<Vec<String>> {
+    let repo = env.git_repo("some-repo");
+    [
+        vec!["repo", "list"],
+        vec!["repo", "list", "--json"],
+        vec!["repo", "rm", "api"],
+        vec!["device", "list", "--json"],
+        vec!["run", "list"],
+        vec!["run", "list", "--json", "--state", "active"],
+        vec!["run", "show", "a1"],
+        vec!["events", "a1", "--json"],
+        vec!["approvals"],
+        vec!["approvals", "--state", "all", "--json"],
+        vec!["device", "add", TOKEN],
+        vec!["repo", "add", repo.to_str().unwrap()],
+    ]
+    .into_iter()
+    .map(|args| args.into_iter().map(String::from).collect())
+    .collect()
+}
+
+/// Every command fails with exit 6, naming the file, and leaves it as it was.
+fn assert_refused_untouched(env: &TestEnv, message: &str) {
+    let db = env.db_path();
+    let before = std::fs::read(&db).unwrap();
+    for args in commands_on_the_database(env) {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let err = env.fails(&args, 6);
+        assert!(err.contains(db.to_str().unwrap()), "m {args:?}: {err}");
+        assert!(err.contains(message), "m {args:?}: {err}");
+        assert!(err.contains("hint:"), "m {args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(
+            std::fs::read(&db).unwrap() == before,
+            "m {args:?} changed {}",
+            db.display()
+        );
+    }
+}
+
+#[test]
+fn a_garbage_database_is_refused_and_left_alone() {
+    let env = TestEnv::new();
+    std::fs::create_dir_all(&env.home).unwrap();
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let garbage: Vec<u8> = (0..16384)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    std::fs::write(env.db_path(), &garbage).unwrap();
+    assert_refused_untouched(&env, "not an m database");
+}
+
+#[test]
+fn another_programs_sqlite_database_is_refused_and_left_alone() {
+    let env = TestEnv::new();
+    std::fs::create_dir_all(&env.home).unwrap();
+    let conn = rusqlite::Connection::open(env.db_path()).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);
+         INSERT INTO notes (body) VALUES ('remember the milk');",
+    )
+    .unwrap();
+    drop(conn);
+    assert_refused_untouched(&env, "not m's");
+}
+
+#[test]
+fn a_database_from_a_newer_m_is_refused_and_left_alone() {
+    let env = TestEnv::new();
+    // A current m database, then marked as written by a later schema
+    // version, in rollback-journal mode so every change lands in the file.
+    drop(env.store());
+    let conn = rusqlite::Connection::open(env.db_path()).unwrap();
+    conn.execute_batch("PRAGMA journal_mode = DELETE; PRAGMA user_version = 99;")
+        .unwrap();
+    drop(conn);
+    assert_refused_untouched(&env, "newer m");
+}
+
+#[test]
+fn an_empty_file_is_a_fresh_database() {
+    let env = TestEnv::new();
+    std::fs::create_dir_all(&env.home).unwrap();
+    std::fs::write(env.db_path(), b"").unwrap();
+    env.ok(&["device", "add", TOKEN]);
+    assert_eq!(array(&env.json(&["device", "list", "--json"])).len(), 1);
+}
+
+#[test]
+fn a_database_of_the_first_schema_version_is_migrated() {
+    let env = TestEnv::new();
+    std::fs::create_dir_all(&env.home).unwrap();
+    let conn = rusqlite::Connection::open(env.db_path()).unwrap();
+    conn.execute_batch(include_str!("../schema.sql")).unwrap();
+    conn.execute_batch(
+        "PRAGMA user_version = 1; PRAGMA application_id = 1834968162;
+         INSERT INTO repos VALUES ('0a000000-0000-4000-8000-000000000000', 'legacy', NULL, 1);",
+    )
+    .unwrap();
+    drop(conn);
+    let repos = env.json(&["repo", "list", "--json"]);
+    assert_eq!(field(array(&repos), "name"), ["legacy"]);
+    assert_eq!(env.count("PRAGMA user_version"), m::store::LATEST_VERSION);
+}
+
+// ---------------------------------------------------------------------------
+// A closed pipe
+
+#[test]
+fn events_into_a_closed_pipe_end_quietly() {
+    let env = TestEnv::new();
+    let mut store = env.store();
+    let repo = add_repo(&mut store, "chatty");
+    let mut b = store.batch().unwrap();
+    b.create_run(RUN_A, new_run(&repo, "talk a lot")).unwrap();
+    let lines: Vec<NewEvent> = (0..3000)
+        .map(|i| {
+            output_event(
+                RUN_A,
+                &format!("line {i} of a long and chatty agent's output"),
+            )
+        })
+        .collect();
+    b.append(&lines).unwrap();
+    b.commit().unwrap();
+    drop(store);
+
+    for args in [&["events", "a1", "--json"][..], &["events", "a1"]] {
+        let (first, out) = read_one_line_then_close(&env, args);
+        assert!(first.contains("run.created"), "{first}");
+        assert_eq!(out.status.code(), Some(0), "m {args:?}: {}", stderr(&out));
+        assert_eq!(stderr(&out), "", "m {args:?}");
+    }
+}
+
+#[test]
+fn run_list_into_a_closed_pipe_ends_quietly() {
+    let env = TestEnv::new();
+    let mut store = env.store();
+    let repo = add_repo(&mut store, "busy");
+    let mut b = store.batch().unwrap();
+    for i in 0..2000 {
+        let id = format!("{i:08x}-0000-4000-8000-000000000000");
+        b.create_run(
+            &id,
+            new_run(&repo, &format!("task number {i}: make everything better")),
+        )
+        .unwrap();
+        b.finish_run(&id, RunState::Completed, json!({})).unwrap();
+    }
+    b.commit().unwrap();
+    drop(store);
+
+    for args in [&["run", "list"][..], &["run", "list", "--json"]] {
+        let (first, out) = read_one_line_then_close(&env, args);
+        assert!(
+            first.starts_with("RUN") || first.starts_with('['),
+            "{first}"
+        );
+        assert_eq!(out.status.code(), Some(0), "m {args:?}: {}", stderr(&out));
+        assert_eq!(stderr(&out), "", "m {args:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Colour
+
+#[test]
+fn color_always_paints_tables_and_never_does_not() {
+    let env = TestEnv::new();
+    seed(&env);
+    // NO_COLOR is set in the test environment: an explicit --color wins.
+    let painted = env.ok(&["run", "list", "--color", "always"]);
+    assert!(painted.contains(ANSI), "{painted:?}");
+    assert!(env.ok(&["repo", "list", "--color=always"]).contains(ANSI));
+    for args in [
+        &["run", "list", "--color", "never"][..],
+        &["run", "list"],
+        &["approvals"],
+    ] {
+        let plain = env.ok(args);
+        assert!(!plain.contains(ANSI), "m {args:?}: {plain:?}");
+    }
+    // Colour does not move the columns.
+    let shape = |text: &str| -> String {
+        strip_ansi(text)
+            .chars()
+            .map(|c| if c.is_ascii_digit() { '0' } else { c })
+            .collect()
+    };
+    let plain = env.ok(&["run", "list", "--color", "never"]);
+    assert_eq!(shape(&painted), shape(&plain));
+    // JSON is never painted.
+    assert!(!env
+        .ok(&["run", "list", "--json", "--color", "always"])
+        .contains(ANSI));
+}
+
+#[test]
+fn color_on_a_terminal_follows_no_color() {
+    let env = TestEnv::new();
+    seed(&env);
+    assert!(on_terminal(&env, &["run", "list"], None).contains(ANSI));
+    assert!(on_terminal(&env, &["run", "list"], Some("")).contains(ANSI));
+    let plain = on_terminal(&env, &["run", "list"], Some("1"));
+    assert!(
+        !plain.contains(ANSI) && plain.contains("a1000000"),
+        "{plain:?}"
+    );
+    let plain = on_terminal(&env, &["run", "list", "--color", "never"], None);
+    assert!(
+        !plain.contains(ANSI) && plain.contains("a1000000"),
+        "{plain:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Help, version, usage
+
+#[test]
+fn version_help_and_a_bad_subcommand() {
+    let env = TestEnv::new();
+    assert_eq!(
+        env.ok(&["--version"]).trim(),
+        format!("m {}", env!("CARGO_PKG_VERSION"))
+    );
+    let help = env.ok(&["--help"]);
+    for command in ["repo", "run", "events", "approvals", "device", "daemon"] {
+        assert!(
+            help.lines().any(|l| l.trim_start().starts_with(command)),
+            "{command}: {help}"
+        );
+    }
+    assert!(env.ok(&["repo", "add", "--help"]).contains("--name"));
+    let err = env.fails(&["frobnicate"], 2);
+    assert!(err.contains("frobnicate"), "{err}");
+    env.fails(&[], 2);
+    env.fails(&["repo", "list", "--bogus"], 2);
+    env.fails(&["run", "show"], 2);
+}
+
+#[test]
+fn a_damaged_database_is_refused_and_left_alone() {
+    let env = TestEnv::new();
+    let mut store = env.store();
+    add_repo(&mut store, "api");
+    drop(store);
+    let conn = rusqlite::Connection::open(env.db_path()).unwrap();
+    conn.execute_batch("PRAGMA journal_mode = DELETE;").unwrap();
+    drop(conn);
+    // Keep SQLite's header, scribble over the schema on page 1 and beyond.
+    let mut bytes = std::fs::read(env.db_path()).unwrap();
+    for (i, b) in bytes.iter_mut().enumerate().skip(100) {
+        *b = (i * 7 % 251) as u8;
+    }
+    std::fs::write(env.db_path(), &bytes).unwrap();
+    assert_refused_untouched(&env, "damaged");
+}

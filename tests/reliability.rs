@@ -1,0 +1,692 @@
+//! Faults, load and hostile input: the daemon keeps working, loses nothing,
+//! and lets no one else in. Each case is bounded in time; the slow,
+//! randomised variants run with `M_SLOW_TESTS=1` (or `--ignored`).
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::{alive, TestEnv};
+
+fn socket(env: &TestEnv) -> std::path::PathBuf {
+    env.home.join("run").join("m.sock")
+}
+
+fn hello() -> String {
+    format!(
+        "{{\"protocol\":1,\"version\":\"{}\"}}\n",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// Reads frames until the daemon closes the connection.
+fn read_all(stream: UnixStream) -> Vec<serde_json::Value> {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
+    BufReader::new(stream)
+        .lines()
+        .map_while(Result::ok)
+        .map(|l| serde_json::from_str(&l).expect("daemon frames are JSON"))
+        .collect()
+}
+
+fn rss_kb(pid: i32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn hostile_frames_cost_only_their_own_connection() {
+    let env = TestEnv::new();
+    env.ok(&["daemon", "start"]);
+    let daemon = env.daemon_pid().unwrap();
+
+    // Garbage instead of hello.
+    let mut s = UnixStream::connect(socket(&env)).unwrap();
+    s.write_all(b"\x00\xffnot json at all\n").unwrap();
+    let frames = read_all(s);
+    assert_eq!(frames.last().unwrap()["type"], "error", "{frames:?}");
+
+    // An unknown request type after a good hello.
+    let mut s = UnixStream::connect(socket(&env)).unwrap();
+    s.write_all(format!("{}{{\"type\":\"launch_missiles\"}}\n", hello()).as_bytes())
+        .unwrap();
+    let frames = read_all(s);
+    assert_eq!(frames.last().unwrap()["type"], "error", "{frames:?}");
+
+    // A wrong protocol version: the daemon answers hello with its own and closes.
+    let mut s = UnixStream::connect(socket(&env)).unwrap();
+    s.write_all(b"{\"protocol\":999,\"version\":\"9.9.9\"}\n")
+        .unwrap();
+    let frames = read_all(s);
+    assert_eq!(frames[0]["protocol"], 1);
+
+    // An endless line: cut off at the frame cap, memory bounded.
+    let before = rss_kb(daemon);
+    let mut s = UnixStream::connect(socket(&env)).unwrap();
+    s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
+    let chunk = vec![b'x'; 64 * 1024];
+    let mut sent = 0usize;
+    while sent < 64 * 1024 * 1024 {
+        if s.write_all(&chunk).is_err() {
+            break;
+        }
+        sent += chunk.len();
+    }
+    assert!(
+        sent < 64 * 1024 * 1024,
+        "the daemon kept reading an endless frame"
+    );
+    let after = rss_kb(daemon);
+    assert!(
+        after < before + 16 * 1024,
+        "RSS grew from {before} kB to {after} kB"
+    );
+
+    // A half frame, then silence: other clients are not held up.
+    let mut stalled = UnixStream::connect(socket(&env)).unwrap();
+    stalled.write_all(b"{\"protocol\":1,").unwrap();
+    let started = Instant::now();
+    env.ok(&["daemon", "status"]);
+    env.ok(&["status"]);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    drop(stalled);
+
+    assert!(alive(daemon), "the daemon died");
+    env.ok(&["daemon", "status"]);
+}
+
+#[test]
+fn a_client_of_another_user_is_dropped_before_any_request_is_read() {
+    // CI runs as root; `setpriv` makes a process of another uid.
+    let is_root = unsafe { libc::geteuid() } == 0;
+    let setpriv = std::process::Command::new("setpriv").arg("--help").output();
+    if !is_root || setpriv.is_err() {
+        eprintln!("skipped: needs root and setpriv");
+        return;
+    }
+    let env = TestEnv::new();
+    env.ok(&["daemon", "start"]);
+    // Let the other user reach the socket file so only the uid check stops it.
+    use std::os::unix::fs::PermissionsExt;
+    for dir in [env.dir.path().to_path_buf(), env.home.clone()] {
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o711)).unwrap();
+    }
+    std::fs::set_permissions(env.home.join("run"), std::fs::Permissions::from_mode(0o711)).unwrap();
+    std::fs::set_permissions(socket(&env), std::fs::Permissions::from_mode(0o777)).unwrap();
+    // A perl client (python may live where the other user cannot reach).
+    let script = format!(
+        r#"use IO::Socket::UNIX; $SIG{{PIPE}} = "IGNORE"; my $s = IO::Socket::UNIX->new(Peer => '{}') or die "connect: $!"; print $s '{}'; my $buf = ''; my $n = sysread($s, $buf, 4096); print defined($n) ? "read:$buf" : "error";"#,
+        socket(&env).display(),
+        hello()
+    );
+    let out = std::process::Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "/usr/bin/perl",
+            "-e",
+            &script,
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout == "read:" || stdout == "error",
+        "a foreign client got an answer: {stdout} {} {:?}",
+        String::from_utf8_lossy(&out.stderr),
+        out.status
+    );
+    let log = std::fs::read_to_string(env.home.join("logs/daemon.log")).unwrap();
+    assert!(log.contains("another user"), "{log}");
+    std::fs::set_permissions(env.home.join("run"), std::fs::Permissions::from_mode(0o700)).unwrap();
+    env.ok(&["daemon", "status"]);
+}
+
+#[test]
+fn a_held_write_lock_makes_the_cli_wait_then_fail_clearly() {
+    let env = TestEnv::new();
+    env.ok(&["device", "list"]);
+    let db = env.home.join("m.db");
+    let holder = rusqlite::Connection::open(&db).unwrap();
+    holder
+        .execute_batch("BEGIN IMMEDIATE; INSERT INTO devices VALUES ('aa', 'ios', 0);")
+        .unwrap();
+    let started = Instant::now();
+    let out = env
+        .m()
+        .env("M_BUSY_TIMEOUT_MS", "300")
+        .args(["device", "add", &"ab".repeat(32)])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(6));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("locked") && err.contains("m.db"), "{err}");
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    holder.execute_batch("ROLLBACK").unwrap();
+    drop(holder);
+    env.ok(&["device", "add", &"ab".repeat(32)]);
+    let check: String = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+}
+
+#[test]
+fn a_repo_whose_submodules_point_at_a_hostile_url_executes_nothing() {
+    let env = TestEnv::new();
+    let repo = env.git_repo("evil");
+    let canary = env.dir.path().join("canary");
+    std::fs::write(
+        repo.join(".gitmodules"),
+        format!(
+            "[submodule \"x\"]\n\tpath = x\n\turl = ext::sh -c touch% {}\n",
+            canary.display()
+        ),
+    )
+    .unwrap();
+    env.git(&repo, &["add", ".gitmodules"]);
+    env.git(&repo, &["commit", "-q", "-m", "submodule"]);
+    env.ok(&["repo", "add", repo.to_str().unwrap(), "--name", "evil"]);
+    let logger = env.script(
+        "ssh-logger.sh",
+        &format!("echo called >> {}", canary.display()),
+    );
+    let agent = env.script("agent.sh", "git status >/dev/null; echo ok");
+    let run = env
+        .m()
+        .env("GIT_SSH_COMMAND", &logger)
+        .args([
+            "run",
+            "start",
+            "-r",
+            "evil",
+            "x",
+            "--wait",
+            "--",
+            agent.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(!canary.exists(), "something executed the hostile URL");
+
+    // Option-like base names never reach git as options.
+    let out = env.run(&[
+        "run",
+        "start",
+        "-r",
+        "evil",
+        "x",
+        "--base=-h",
+        "--wait",
+        "--",
+        "true",
+    ]);
+    assert_eq!(out.status.code(), Some(10));
+    assert!(!canary.exists());
+}
+
+#[test]
+fn misbehaving_agents_end_in_a_final_state_with_every_child_gone() {
+    let env = TestEnv::new();
+    let pids = env.dir.path().join("pids");
+    let cases = [
+        // 32 MB of output with no newline: split, stored, memory bounded.
+        (
+            "flood",
+            "head -c 33554432 /dev/zero | tr '\\0' x".to_string(),
+            0,
+        ),
+        // Closes its output and lives on: cancelled below.
+        (
+            "quiet",
+            format!(
+                "exec >/dev/null 2>&1; echo $$ >> {}; sleep 300",
+                pids.display()
+            ),
+            11,
+        ),
+        // Forks children and exits: the children go with the run.
+        (
+            "forker",
+            format!(
+                "(sleep 300 & echo $! >> {0}) ; sleep 300 & echo $! >> {0}; exit 0",
+                pids.display()
+            ),
+            0,
+        ),
+        // Dies with an approval pending.
+        (
+            "dies",
+            "m ask approval --type generic --title x & sleep 0.5; kill -9 $$".to_string(),
+            10,
+        ),
+    ];
+    for (name, body, expected) in &cases {
+        env.repo(name);
+        let agent = env.script(&format!("{name}.sh"), body);
+        let run = env.start(name, name, &agent);
+        if *name == "quiet" {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !std::fs::read_to_string(&pids)
+                .unwrap_or_default()
+                .contains('\n')
+            {
+                assert!(Instant::now() < deadline);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            env.ok(&["run", "cancel", &run]);
+        }
+        let out = env
+            .m()
+            .args(["events", &run, "--follow"])
+            .stdout(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(*expected), "{name}");
+        if *name == "flood" {
+            let bytes: usize = env
+                .events(&run)
+                .iter()
+                .filter(|e| e["type"] == "output")
+                .flat_map(|e| e["data"]["lines"].as_array().unwrap().clone())
+                .map(|l| l.as_str().unwrap().len())
+                .sum();
+            assert_eq!(bytes, 33_554_432, "every byte stored");
+            let daemon = env.daemon_pid().unwrap();
+            let hwm = std::fs::read_to_string(format!("/proc/{daemon}/status")).unwrap();
+            let hwm: u64 = hwm
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+                .unwrap();
+            assert!(hwm < 200 * 1024, "daemon peak RSS {hwm} kB");
+        }
+        if *name == "dies" {
+            let pending = env.json(&["approvals", "--run", &run, "--json"]);
+            assert!(pending.as_array().unwrap().is_empty());
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    for pid in std::fs::read_to_string(&pids).unwrap().lines() {
+        let pid: i32 = pid.trim().parse().unwrap();
+        while alive(pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(!alive(pid), "process {pid} outlived its run");
+    }
+}
+
+#[test]
+fn many_followers_of_many_runs_each_get_every_event_once_in_order() {
+    let slow = std::env::var_os("M_SLOW_TESTS").is_some();
+    let (runs, followers) = if slow { (50, 10) } else { (10, 4) };
+    let env = TestEnv::new();
+    env.ok(&["daemon", "start"]);
+    let agent = env.script("agent.sh", "for i in $(seq 1 300); do echo line $i; done");
+    let mut ids = Vec::new();
+    for i in 0..runs {
+        let name = format!("r{i}");
+        env.repo(&name);
+        ids.push(env.start(&name, "load", &agent));
+    }
+    let mut children = Vec::new();
+    for id in &ids {
+        for _ in 0..followers {
+            children.push((
+                id.clone(),
+                env.m()
+                    .args(["events", id, "--follow", "--json"])
+                    .stdout(Stdio::piped())
+                    .spawn()
+                    .unwrap(),
+            ));
+        }
+    }
+    let mut checked = 0;
+    for (id, child) in children {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        let seqs: Vec<i64> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"]
+                    .as_i64()
+                    .unwrap()
+            })
+            .collect();
+        let stored = env.events(&id).len() as i64;
+        assert_eq!(seqs, (1..=stored).collect::<Vec<_>>(), "run {id}");
+        checked += seqs.len();
+    }
+    assert!(checked > 0);
+    let daemon = env.daemon_pid().unwrap();
+    assert!(
+        rss_kb(daemon) < 100 * 1024,
+        "daemon RSS {} kB",
+        rss_kb(daemon)
+    );
+}
+
+#[test]
+fn bad_command_line_input_gets_clear_errors_and_never_a_panic() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let huge = "p".repeat(10 * 1024 * 1024);
+    let cases: Vec<Vec<std::ffi::OsString>> = vec![
+        vec!["run".into(), "show".into(), "".into()],
+        vec!["run".into(), "show".into(), "zzzz".into()],
+        vec!["events".into(), "\u{1b}[31m".into()],
+        vec!["approve".into(), "../../etc".into()],
+        vec!["repo".into(), "add".into(), "".into()],
+        vec!["repo".into(), "add".into(), "\n".into()],
+        vec!["device".into(), "add".into(), "\u{7}".into()],
+        vec![
+            "run".into(),
+            "list".into(),
+            "--state".into(),
+            "bogus".into(),
+        ],
+        vec!["run".into(), "list".into(), "--limit".into(), "-1".into()],
+        vec![
+            "run".into(),
+            "start".into(),
+            "-r".into(),
+            "nope".into(),
+            "x".into(),
+            "--".into(),
+            "true".into(),
+        ],
+        vec![
+            "run".into(),
+            "start".into(),
+            "-r".into(),
+            "api".into(),
+            "".into(),
+            "--".into(),
+            "true".into(),
+        ],
+        vec![
+            "run".into(),
+            "start".into(),
+            "-r".into(),
+            "api".into(),
+            "x".into(),
+        ],
+        vec!["reply".into(), "abc".into(), "x".into()],
+        vec![std::os::unix::ffi::OsStringExt::from_vec(vec![0xff, 0xfe])],
+        vec![
+            "repo".into(),
+            "add".into(),
+            std::os::unix::ffi::OsStringExt::from_vec(vec![b'/', 0xff]),
+        ],
+        vec![
+            "run".into(),
+            "start".into(),
+            "-r".into(),
+            "api".into(),
+            "p".repeat(100_000).into(),
+            "--".into(),
+            "true".into(),
+        ],
+        vec![
+            "run".into(),
+            "start".into(),
+            "-r".into(),
+            "api".into(),
+            "-".into(),
+            "--".into(),
+            "true".into(),
+        ],
+    ];
+    let mut tried = 0;
+    for args in &cases {
+        // A prompt of `-` is read from stdin: the 10 MB one.
+        let mut child = env
+            .m()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let feed = huge.clone();
+        let writer = std::thread::spawn(move || {
+            let _ = stdin.write_all(feed.as_bytes());
+        });
+        let out = child.wait_with_output().unwrap();
+        writer.join().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        let code = out.status.code().expect("exited, not killed");
+        // A 100 kB prompt is fine; the 10 MB one (on stdin) is refused clearly.
+        if args.iter().any(|a| a == "-") {
+            assert_eq!(code, 2, "{err}");
+            assert!(err.contains("the limit is 256 KiB"), "{err}");
+        } else if let Some(len) = args.iter().find(|a| a.len() > 1000).map(|a| a.len()) {
+            assert_eq!(code, 0, "{err}");
+            let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            env.ok(&["run", "wait", &id]);
+            let run = env.json(&["run", "show", &id, "--json"]);
+            assert_eq!(run["prompt"].as_str().unwrap().len(), len);
+        } else {
+            assert!([2, 3, 4].contains(&code), "{args:?} exited {code}: {err}");
+            assert!(err.starts_with("error:"), "{args:?}: {err}");
+        }
+        tried += 1;
+    }
+    assert_eq!(tried, cases.len());
+}
+
+#[test]
+fn kill_nine_rounds_lose_no_acknowledged_event_and_leave_nothing_half_done() {
+    let rounds = if std::env::var_os("M_SLOW_TESTS").is_some() {
+        20
+    } else {
+        3
+    };
+    let env = TestEnv::new();
+    env.repo("api");
+    let agent = env.script(
+        "agent.sh",
+        "m ask approval --type generic --title hold & for i in $(seq 1 100000); do echo line $i; done; wait",
+    );
+    let mut rng = 0x9e3779b9u64;
+    for round in 0..rounds {
+        let run = env.start("api", &format!("round {round}"), &agent);
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        std::thread::sleep(Duration::from_millis(50 + rng % 400));
+        // What a follower saw was acknowledged (committed): it must survive.
+        let seen = env.events(&run).len();
+        let daemon = env.daemon_pid().unwrap();
+        unsafe { libc::kill(daemon, libc::SIGKILL) };
+        while alive(daemon) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        env.ok(&["daemon", "start"]);
+        assert_eq!(env.run_state(&run), "failed", "round {round}");
+        let events = env.events(&run);
+        assert!(
+            events.len() >= seen,
+            "round {round}: {} < {seen}",
+            events.len()
+        );
+        let seqs: Vec<i64> = events.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+        assert_eq!(
+            seqs,
+            (1..=seqs.len() as i64).collect::<Vec<_>>(),
+            "round {round}"
+        );
+        assert!(env
+            .json(&["approvals", "--json"])
+            .as_array()
+            .unwrap()
+            .is_empty());
+        let db = rusqlite::Connection::open(env.home.join("m.db")).unwrap();
+        let check: String = db
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(check, "ok");
+        let active: i64 = db
+            .query_row("SELECT count(*) FROM runs WHERE state IN ('running','waiting_input','waiting_approval')", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(active, 0);
+    }
+    // No agent of any round survived.
+    let ps = std::process::Command::new("pgrep")
+        .args(["-f", env.dir.path().join("agent.sh").to_str().unwrap()])
+        .output();
+    if let Ok(ps) = ps {
+        assert!(
+            ps.stdout.is_empty(),
+            "agents survived: {}",
+            String::from_utf8_lossy(&ps.stdout)
+        );
+    }
+}
+
+#[test]
+fn the_database_and_logs_are_created_private() {
+    use std::os::unix::fs::MetadataExt;
+    let env = TestEnv::new();
+    env.repo("api");
+    let agent = env.script("agent.sh", "echo hi");
+    let run = env.start("api", "x", &agent);
+    env.ok(&["run", "wait", &run]);
+    for path in ["m.db", "logs/daemon.log", "daemon.lock"] {
+        let mode = std::fs::metadata(env.home.join(path)).unwrap().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{path} is {mode:o}");
+    }
+    for dir in ["", "logs", "run"] {
+        let mode = std::fs::metadata(env.home.join(dir)).unwrap().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{dir}/ is {mode:o}");
+    }
+    let mut log = String::new();
+    std::fs::File::open(env.home.join("logs/daemon.log"))
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    assert!(log.contains("ready"));
+}
+
+/// A small tmpfs mounted over a directory, unmounted when dropped.
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(dir: &std::path::Path, size: &str) -> Option<SmallDisk> {
+        std::fs::create_dir_all(dir).unwrap();
+        let ok = std::process::Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=700"),
+                "tmpfs",
+            ])
+            .arg(dir)
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        ok.then(|| SmallDisk(dir.to_path_buf()))
+    }
+
+    fn resize(&self, size: &str) {
+        let out = std::process::Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.0)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .output();
+    }
+}
+
+#[test]
+fn a_full_disk_slows_the_agent_loses_nothing_and_recovers_when_space_returns() {
+    let env = TestEnv::new();
+    let Some(disk) = SmallDisk::mount(&env.home, "3m") else {
+        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+        return;
+    };
+    let repo = env.git_repo("api");
+    let gate = env.dir.path().join("gate");
+    let lines = 60_000;
+    let agent = env.script(
+        "agent.sh",
+        &format!(
+            "seq 1 {lines} | sed 's/$/ some padding to make the line longer than it was/'\nwhile [ ! -e {} ]; do sleep 0.05; done",
+            gate.display()
+        ),
+    );
+    env.ok(&["repo", "add", repo.to_str().unwrap(), "--name", "api"]);
+    let run = env.start("api", "fill the disk", &agent);
+    let log = env.home.join("logs/daemon.log");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("full")
+    {
+        assert!(Instant::now() < deadline, "the disk never filled");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The daemon is up, reads work, and the run is not wrongly over.
+    env.ok(&["daemon", "status"]);
+    assert_eq!(env.run_state(&run), "running");
+    // A write from the command line says what is wrong.
+    let out = env.run(&["device", "add", &"cd".repeat(32)]);
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("full") || err.contains("m.db"), "{err}");
+    }
+
+    disk.resize("256m");
+    std::fs::write(&gate, "").unwrap();
+    let out = env.run(&["run", "wait", &run]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stored: usize = env
+        .events(&run)
+        .iter()
+        .filter(|e| e["type"] == "output" && e["data"]["stream"] == "stdout")
+        .map(|e| e["data"]["lines"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(stored, lines, "every line stored once space returned");
+    env.ok(&["daemon", "stop"]);
+}
