@@ -134,11 +134,13 @@ impl Client {
 
     /// Connects only if a daemon is already there.
     pub fn try_connect(paths: &Paths) -> Result<Option<(Client, Hello)>> {
-        paths::check_private_dir(&paths.runtime_dir).or_else(|err| {
+        // No directory yet: no daemon. It may appear between two looks (a
+        // daemon starting): then it is checked again, as it is now.
+        paths::check_private_dir(&paths.runtime_dir).or_else(|_| {
             if std::fs::symlink_metadata(&paths.runtime_dir).is_err() {
                 Ok(())
             } else {
-                Err(err)
+                paths::check_private_dir(&paths.runtime_dir)
             }
         })?;
         let socket = paths.socket();

@@ -306,3 +306,37 @@ fn autostart_off_in_the_config_is_an_error_that_says_where_and_the_env_can_overr
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("M_NO_AUTOSTART"));
 }
+
+#[test]
+fn a_configured_agent_command_replaces_the_presets() {
+    let env = TestEnv::new();
+    env.repo("api");
+    write_config(
+        &env,
+        "[agents.claude]\ncommand = [\"/nonexistent/claude-acp\", \"--fast\"]\n",
+    );
+    let agents = env.json(&["agents", "--json"]);
+    let claude = agents
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "claude")
+        .unwrap();
+    assert_eq!(
+        claude["command"],
+        serde_json::json!(["/nonexistent/claude-acp", "--fast"])
+    );
+    assert_eq!(claude["installed"], false);
+    let err = env.fails(&["run", "start", "-r", "api", "--agent", "claude", "x"], 3);
+    assert!(err.contains("/nonexistent/claude-acp"), "{err}");
+
+    // An agent m does not know is a warning, not a command.
+    write_config(&env, "[agents.claud]\ncommand = [\"x\"]\n");
+    let out = env.run(&["agents"]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("unknown key `agents.claud`") && err.contains("did you mean `claude`"),
+        "{err}"
+    );
+}

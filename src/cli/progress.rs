@@ -1,7 +1,8 @@
 //! Progress while a command waits on a run (`run start --wait/--follow`,
 //! `run wait`): a spinner on stderr when stderr is a terminal, showing the
 //! run's state and its latest step (git's own progress lines while the
-//! daemon clones or fetches a mirror, then the agent's last output line).
+//! daemon clones or fetches a mirror, then the agent's last line of output
+//! or message, or the tool it calls).
 //! Elsewhere no spinner is drawn: only plain lines for the slow steps, and
 //! only when the caller does not print the events itself.
 
@@ -84,6 +85,12 @@ impl Progress {
                     self.detail = last.trim().to_string();
                 }
             }
+            "agent.message" => {
+                if let Some(last) = text("text").lines().rev().find(|l| !l.trim().is_empty()) {
+                    self.detail = last.trim().to_string();
+                }
+            }
+            "tool.call" => self.detail = text("title").to_string(),
             "approval.requested" => {
                 self.detail = format!("asks for a {} approval", text("approval_type"))
             }
