@@ -82,6 +82,9 @@ pub struct DaemonConfig {
 pub struct RunConfig {
     /// Every run holds its diff for approval unless `--no-review`.
     pub review: bool,
+    /// A conversational (ACP) run that waits this long for its next prompt
+    /// is done, as if `m run done` had been said. None: it waits for ever.
+    pub idle_timeout: Option<Duration>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -179,6 +182,10 @@ impl Config {
             ("daemon.grace_seconds".to_string(), grace),
             ("daemon.autostart".into(), json!(self.daemon.autostart)),
             ("run.review".into(), json!(self.run.review)),
+            (
+                "run.idle_timeout_seconds".into(),
+                json!(self.run.idle_timeout.map_or(0, |d| d.as_secs())),
+            ),
             (
                 "approvals.auto_approve".into(),
                 json!(self.approvals.auto_approve),
@@ -310,8 +317,13 @@ impl Config {
                         let full = format!("run.{key}");
                         match key.as_str() {
                             "review" => self.run.review = self.boolean(&full, &value)?,
+                            "idle_timeout_seconds" => {
+                                let secs = self.whole_seconds(&full, &value)?;
+                                self.run.idle_timeout =
+                                    (secs > 0).then(|| Duration::from_secs(secs));
+                            }
                             _ => {
-                                self.unknown(&full, &["review"]);
+                                self.unknown(&full, &["review", "idle_timeout_seconds"]);
                                 continue;
                             }
                         }
@@ -466,6 +478,19 @@ impl Config {
                 format!("expected true or false, found {}", shown(value)),
             )
         })
+    }
+
+    fn whole_seconds(&self, key: &str, value: &Value) -> Result<u64> {
+        match value {
+            Value::Integer(n) if *n >= 0 => Ok(*n as u64),
+            other => Err(self.invalid(
+                key,
+                format!(
+                    "expected a whole number of seconds (0: never), found {}",
+                    shown(other)
+                ),
+            )),
+        }
     }
 
     fn grace(&self, key: &str, value: &Value) -> Result<Duration> {

@@ -741,6 +741,28 @@ mod through_the_binary {
     }
 
     #[test]
+    fn an_idle_conversation_is_done_after_the_configured_timeout() {
+        let env = TestEnv::new();
+        env.repo("api");
+        std::fs::write(
+            env.home.join("config.toml"),
+            "[run]\nidle_timeout_seconds = 1\n",
+        )
+        .unwrap();
+        let run = start(&env, "converse", &[]);
+        env.fails(&["run", "wait", &run], 13);
+        let out = env.m().args(["events", &run, "--follow"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        let types: Vec<String> = env
+            .events(&run)
+            .iter()
+            .map(|e| e["type"].as_str().unwrap().to_string())
+            .collect();
+        assert!(types.iter().any(|t| t == "run.idle"), "{types:?}");
+        assert_eq!(env.run_state(&run), "completed");
+    }
+
+    #[test]
     fn once_completes_at_the_first_turn_end_and_work_is_committed() {
         let env = TestEnv::new();
         let repo = env.repo("api");

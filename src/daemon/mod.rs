@@ -35,6 +35,8 @@ pub struct Shared {
     pub writer: Writer,
     pub runs: Mutex<HashMap<String, RunHandle>>,
     pub grace: Duration,
+    /// Conversational runs waiting this long for a prompt are done.
+    pub idle_timeout: Option<Duration>,
     pub started_at: i64,
     /// Woken whenever a run's supervisor ends (shutdown waits on it).
     pub run_ended: tokio::sync::Notify,
@@ -151,6 +153,7 @@ async fn serve(paths: Paths, config: Arc<Config>) -> Result<()> {
         writer,
         runs: Mutex::new(HashMap::new()),
         grace: config.daemon.grace,
+        idle_timeout: config.run.idle_timeout,
         started_at: now(),
         run_ended: tokio::sync::Notify::new(),
         shutdown: tokio::sync::Notify::new(),

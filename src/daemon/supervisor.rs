@@ -74,6 +74,7 @@ pub fn spawn(shared: Arc<Shared>, started: StartedRun) {
             options: started.options.clone(),
             approvals: HashMap::new(),
             questions: VecDeque::new(),
+            idle_deadline: None,
             failure: None,
             cancel: watch::channel(false).0,
         };
@@ -97,6 +98,8 @@ struct Supervisor {
     approvals: HashMap<String, oneshot::Sender<Decision>>,
     /// Open questions, oldest first.
     questions: VecDeque<oneshot::Sender<InputReply>>,
+    /// When a conversational run waiting for its next prompt is done.
+    idle_deadline: Option<tokio::time::Instant>,
     /// Set when the daemon stops under the run: it then fails, saying why.
     failure: Option<String>,
     cancel: watch::Sender<bool>,
@@ -155,8 +158,14 @@ impl Supervisor {
                 }
             }
         });
+        let conversational =
+            matches!(started.agent, AgentSpec::Acp { .. }) && !started.options.once;
         let outcome = loop {
+            let idle = self.idle_deadline.filter(|_| conversational);
             tokio::select! {
+                _ = tokio::time::sleep_until(idle.unwrap_or_else(far_future)), if idle.is_some() => {
+                    self.on_idle().await
+                }
                 outcome = &mut adapter => break outcome.unwrap_or_else(|e| AgentOutcome::Failed {
                     reason: format!("the agent adapter crashed: {e}"),
                     exit_code: None,
@@ -305,6 +314,23 @@ impl Supervisor {
             return;
         }
         self.questions.push_back(reply);
+        if let Some(idle) = self.shared.idle_timeout {
+            self.idle_deadline = Some(tokio::time::Instant::now() + idle);
+        }
+    }
+
+    /// The human said nothing for the idle timeout: the run is done.
+    async fn on_idle(&mut self) {
+        self.idle_deadline = None;
+        let seconds = self.shared.idle_timeout.map_or(0, |d| d.as_secs());
+        self.emit("run.idle", json!({ "after_seconds": seconds }))
+            .await;
+        let (ack, _) = oneshot::channel();
+        self.on_control(Control::Reply {
+            reply: InputReply::Done,
+            ack,
+        })
+        .await;
     }
 
     async fn on_control(&mut self, message: Control) {
@@ -318,6 +344,7 @@ impl Supervisor {
                 }
             }
             Control::Reply { reply, ack } => {
+                self.idle_deadline = None;
                 let Some(waiter) = self.questions.pop_front() else {
                     let _ = ack.send(Err(Error::conflict(format!(
                         "run {} is not waiting for input",
@@ -453,6 +480,10 @@ impl Supervisor {
             }
         }
     }
+}
+
+fn far_future() -> tokio::time::Instant {
+    tokio::time::Instant::now() + Duration::from_secs(86_400 * 365)
 }
 
 /// Auto-approval: by type, or for commands by an allowed prefix of whole words.
