@@ -78,13 +78,26 @@ pub struct DaemonConfig {
     pub autostart: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RunConfig {
     /// Every run holds its diff for approval unless `--no-review`.
     pub review: bool,
     /// A conversational (ACP) run that waits this long for its next prompt
     /// is done, as if `m run done` had been said. None: it waits for ever.
     pub idle_timeout: Option<Duration>,
+    /// How long an ACP agent may take to start (answer `initialize` and
+    /// open its session) before its run fails.
+    pub startup_timeout: Duration,
+}
+
+impl Default for RunConfig {
+    fn default() -> RunConfig {
+        RunConfig {
+            review: false,
+            idle_timeout: None,
+            startup_timeout: Duration::from_secs(60),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -185,6 +198,10 @@ impl Config {
             (
                 "run.idle_timeout_seconds".into(),
                 json!(self.run.idle_timeout.map_or(0, |d| d.as_secs())),
+            ),
+            (
+                "run.startup_timeout_seconds".into(),
+                json!(self.run.startup_timeout.as_secs()),
             ),
             (
                 "approvals.auto_approve".into(),
@@ -322,8 +339,15 @@ impl Config {
                                 self.run.idle_timeout =
                                     (secs > 0).then(|| Duration::from_secs(secs));
                             }
+                            "startup_timeout_seconds" => {
+                                let secs = self.whole_seconds(&full, &value)?.max(1);
+                                self.run.startup_timeout = Duration::from_secs(secs);
+                            }
                             _ => {
-                                self.unknown(&full, &["review", "idle_timeout_seconds"]);
+                                self.unknown(
+                                    &full,
+                                    &["review", "idle_timeout_seconds", "startup_timeout_seconds"],
+                                );
                                 continue;
                             }
                         }
@@ -706,6 +730,8 @@ mod tests {
             autostart = false
             [run]
             review = true
+            idle_timeout_seconds = 600
+            startup_timeout_seconds = 20
             [approvals]
             auto_approve = ["command", "command"]
             allow_commands = ["cargo   test", "git status"]
@@ -719,6 +745,8 @@ mod tests {
         assert_eq!(config.daemon.grace, Duration::from_millis(2500));
         assert!(!config.daemon.autostart);
         assert!(config.run.review);
+        assert_eq!(config.run.idle_timeout, Some(Duration::from_secs(600)));
+        assert_eq!(config.run.startup_timeout, Duration::from_secs(20));
         assert_eq!(config.approvals.auto_approve, vec![ApprovalType::Command]);
         assert_eq!(
             config.approvals.allow_commands,
@@ -733,7 +761,7 @@ mod tests {
         let settings = config.settings();
         // Every key the file sets, and only those, comes from the file.
         let from_file = |s: &&Setting| s.source == "file";
-        assert_eq!(settings.iter().filter(from_file).count(), 7, "{settings:?}");
+        assert_eq!(settings.iter().filter(from_file).count(), 9, "{settings:?}");
         assert!(settings.iter().all(|s| s.source == "file"
             || [
                 "notify.events",

@@ -18,6 +18,11 @@ Keys, with their defaults (docs/config.md says more):
   [run]
   review = false         every run holds its diff for approval
                          (--review / --no-review for one run)
+  idle_timeout_seconds = 0
+                         a conversational agent run idle this long
+                         is done (0: never)
+  startup_timeout_seconds = 60
+                         an ACP agent slower to start fails its run
   [approvals]
   auto_approve = []      types approved without asking:
                          command, diff, generic

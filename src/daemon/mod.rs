@@ -37,6 +37,8 @@ pub struct Shared {
     pub grace: Duration,
     /// Conversational runs waiting this long for a prompt are done.
     pub idle_timeout: Option<Duration>,
+    /// How long an ACP agent may take to start.
+    pub startup_timeout: Duration,
     pub started_at: i64,
     /// Woken whenever a run's supervisor ends (shutdown waits on it).
     pub run_ended: tokio::sync::Notify,
@@ -154,6 +156,7 @@ async fn serve(paths: Paths, config: Arc<Config>) -> Result<()> {
         runs: Mutex::new(HashMap::new()),
         grace: config.daemon.grace,
         idle_timeout: config.run.idle_timeout,
+        startup_timeout: config.run.startup_timeout,
         started_at: now(),
         run_ended: tokio::sync::Notify::new(),
         shutdown: tokio::sync::Notify::new(),

@@ -141,6 +141,7 @@ impl Supervisor {
         };
         let ctx = RunContext::new(launch, requests_tx, self.cancel.subscribe());
         let grace = self.shared.grace;
+        let startup_timeout = self.shared.startup_timeout;
         let agent = started.agent.clone();
         let (once, review) = (started.options.once, started.options.review);
         let mut adapter = tokio::spawn(async move {
@@ -152,7 +153,7 @@ impl Supervisor {
                         review,
                         grace,
                         preset,
-                        ..acp::AcpOptions::default()
+                        startup_timeout,
                     };
                     acp::run(&argv, ctx, options).await
                 }
