@@ -8,7 +8,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{alive, TestEnv};
+use common::{alive, assert_all_gone, wait_for_lines, TestEnv};
 
 fn finished(events: &[serde_json::Value]) -> &serde_json::Value {
     events
@@ -145,15 +145,7 @@ fn cancel_stops_the_whole_process_group_within_the_grace_period() {
         ),
     );
     let run = env.start("api", "sleep", &agent);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::fs::read_to_string(&pids)
-        .map(|s| s.lines().count())
-        .unwrap_or(0)
-        < 2
-    {
-        assert!(Instant::now() < deadline, "agent did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_lines(&pids, 2);
     let started = Instant::now();
     let out = env.ok(&["run", "cancel", &run]);
     assert!(out.contains("cancelled"), "{out}");
@@ -163,10 +155,7 @@ fn cancel_stops_the_whole_process_group_within_the_grace_period() {
         started.elapsed()
     );
     assert_eq!(env.run_state(&run), "cancelled");
-    for pid in std::fs::read_to_string(&pids).unwrap().lines() {
-        let pid: i32 = pid.trim().parse().unwrap();
-        assert!(!alive(pid), "process {pid} survived the cancel");
-    }
+    assert_all_gone(&pids);
     // Cancelling again is a conflict.
     env.fails(&["run", "cancel", &run], 4);
 }
@@ -317,15 +306,7 @@ fn a_killed_daemon_leaves_no_agent_and_the_restart_fails_the_run() {
         ),
     );
     let run = env.start("api", "long", &agent);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::fs::read_to_string(&pids)
-        .map(|s| s.lines().count())
-        .unwrap_or(0)
-        < 2
-    {
-        assert!(Instant::now() < deadline, "agent did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_lines(&pids, 2);
     let daemon = env.daemon_pid().expect("daemon pid");
     unsafe { libc::kill(daemon, libc::SIGKILL) };
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -342,14 +323,7 @@ fn a_killed_daemon_leaves_no_agent_and_the_restart_fails_the_run() {
         .unwrap()
         .to_string();
     assert!(reason.contains("daemon stopped"), "{reason}");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    for pid in std::fs::read_to_string(&pids).unwrap().lines() {
-        let pid: i32 = pid.trim().parse().unwrap();
-        while alive(pid) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        assert!(!alive(pid), "agent process {pid} survived the daemon");
-    }
+    assert_all_gone(&pids);
 }
 
 #[test]

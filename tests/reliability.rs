@@ -9,7 +9,7 @@ use std::os::unix::net::UnixStream;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{alive, TestEnv};
+use common::{alive, assert_all_gone, TestEnv};
 
 fn socket(env: &TestEnv) -> std::path::PathBuf {
     env.home.join("run").join("m.sock")
@@ -325,14 +325,7 @@ fn misbehaving_agents_end_in_a_final_state_with_every_child_gone() {
             assert!(pending.as_array().unwrap().is_empty());
         }
     }
-    let deadline = Instant::now() + Duration::from_secs(5);
-    for pid in std::fs::read_to_string(&pids).unwrap().lines() {
-        let pid: i32 = pid.trim().parse().unwrap();
-        while alive(pid) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        assert!(!alive(pid), "process {pid} outlived its run");
-    }
+    assert_all_gone(&pids);
 }
 
 #[test]

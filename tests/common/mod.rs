@@ -232,3 +232,33 @@ pub fn alive(pid: i32) -> bool {
             .unwrap_or(false)
     })
 }
+
+/// Waits until the file lists at least `n` lines (pids an agent wrote).
+pub fn wait_for_lines(path: &Path, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::read_to_string(path)
+        .map(|s| s.lines().count())
+        .unwrap_or(0)
+        < n
+    {
+        assert!(
+            Instant::now() < deadline,
+            "{} never had {n} lines",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Asserts that every pid listed in the file is gone (within a few seconds:
+/// killed processes take a moment to be reaped).
+pub fn assert_all_gone(pids: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    for pid in std::fs::read_to_string(pids).unwrap().lines() {
+        let pid: i32 = pid.trim().parse().unwrap();
+        while alive(pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(!alive(pid), "process {pid} outlived its run");
+    }
+}
