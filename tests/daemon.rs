@@ -64,6 +64,35 @@ fn a_script_that_edits_files_completes_and_its_commit_is_on_the_run_branch() {
 }
 
 #[test]
+fn a_scratch_repo_runs_its_agent_in_an_empty_directory_without_git() {
+    let env = TestEnv::new();
+    env.ok(&["repo", "add", "--scratch", "--name", "notes"]);
+    assert!(env.ok(&["repo", "list"]).contains("(scratch)"));
+    let agent = env.script(
+        "agent.sh",
+        r#"ls -A | wc -l; git rev-parse --git-dir 2>/dev/null || echo "no git"; echo x > note.txt"#,
+    );
+    let run = env.start("notes", "write a note", &agent);
+    let code = env.run(&["run", "wait", &run]).status.code();
+    assert_eq!(code, Some(0));
+    let lines: Vec<String> = env
+        .events(&run)
+        .iter()
+        .filter(|e| e["type"] == "output")
+        .flat_map(|e| e["data"]["lines"].as_array().unwrap().clone())
+        .map(|l| l.as_str().unwrap().trim().to_string())
+        .collect();
+    assert_eq!(lines, ["0", "no git"]);
+    let events = env.events(&run);
+    assert!(events.iter().all(|e| e["type"] != "workspace.diff"));
+    let ready = events
+        .iter()
+        .find(|e| e["type"] == "workspace.ready")
+        .unwrap();
+    assert!(ready["data"]["branch"].is_null());
+}
+
+#[test]
 fn a_failing_script_fails_with_its_stderr_tail_and_follow_says_so() {
     let env = TestEnv::new();
     env.repo("api");
