@@ -93,8 +93,12 @@ pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connectio
             }
         }
         Request::Shutdown => {
+            // Answer before the shutdown begins: once it does, the runtime
+            // may drop this connection's task before the answer is written,
+            // and `m daemon stop` would see its connection reset.
+            conn.send(&Response::Ok).await?;
             shared.shutdown.notify_one();
-            Response::Ok
+            return Ok(());
         }
     };
     conn.send(&response).await
