@@ -34,6 +34,13 @@ enum Cmd {
     Stamp { file: PathBuf },
     /// Run the benchmark, print the table and write it to --out.
     All(AllArgs),
+    /// Create an m database at PATH with RUNS finished runs and EVENTS
+    /// one-line output events on the newest (prints its id): for profiling.
+    GenDb {
+        path: PathBuf,
+        runs: u64,
+        events: u64,
+    },
 }
 
 #[derive(Args)]
@@ -71,6 +78,9 @@ fn main() {
         Cmd::Ticker { rate, seconds, go } => ticker(rate, seconds, &go),
         Cmd::Stamp { file } => stamp(&file, started),
         Cmd::All(args) => all(args),
+        Cmd::GenDb { path, runs, events } => {
+            fixtures::gen_db(&path, runs, events).map(|run| println!("{run}"))
+        }
     };
     if let Err(e) = code {
         eprintln!("m-bench: {e}");
