@@ -93,6 +93,29 @@ fn a_scratch_repo_runs_its_agent_in_an_empty_directory_without_git() {
 }
 
 #[test]
+fn follow_with_a_type_gets_only_those_events_live_and_from_the_backlog() {
+    let env = TestEnv::new();
+    env.ok(&["repo", "add", "--scratch", "--name", "notes"]);
+    let agent = env.script("agent.sh", "echo one; sleep 0.3; echo two; exit 3");
+    let run = env.start("notes", "two lines", &agent);
+    let follow = || {
+        let out = env.run(&["events", &run, "--follow", "--type", "output", "--json"]);
+        assert_eq!(out.status.code(), Some(10), "the run failed");
+        let events: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert!(events.iter().all(|e| e["type"] == "output"), "{events:?}");
+        events
+            .iter()
+            .flat_map(|e| e["data"]["lines"].as_array().unwrap().clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(follow(), ["one", "two"], "live");
+    assert_eq!(follow(), ["one", "two"], "after the end, from the backlog");
+}
+
+#[test]
 fn a_failing_script_fails_with_its_stderr_tail_and_follow_says_so() {
     let env = TestEnv::new();
     env.repo("api");

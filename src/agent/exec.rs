@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::process::Stdio;
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{Map, Value};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::Command;
 
@@ -133,11 +133,15 @@ pub async fn pump_output(
         pending.drain(..used);
         if !lines.is_empty() {
             remember(&mut tail, &lines, keep_tail);
-            let mut data = json!({ "stream": name, "lines": lines });
+            // The lines move into the event (`json!` would copy each one).
+            let mut data = Map::new();
+            data.insert("stream".into(), Value::String(name.into()));
+            let lines = lines.into_iter().map(Value::String).collect();
+            data.insert("lines".into(), Value::Array(lines));
             if partial {
-                data["partial"] = json!(true);
+                data.insert("partial".into(), Value::Bool(true));
             }
-            ctx.emit("output", data).await;
+            ctx.emit("output", Value::Object(data)).await;
         }
         if at_end {
             break;

@@ -34,7 +34,7 @@ pub struct EventsArgs {
 pub fn run(ctx: &Ctx, args: EventsArgs) -> Result<u8> {
     let wanted = |event: &Event| args.types.is_empty() || args.types.contains(&event.event_type);
     let Some(run) = &args.run else {
-        super::follow::follow_all(ctx, |event| {
+        super::follow::follow_all(ctx, args.types.clone(), |event| {
             if wanted(event) {
                 print_event(ctx, event, args.json, true)?;
             }
@@ -44,13 +44,15 @@ pub fn run(ctx: &Ctx, args: EventsArgs) -> Result<u8> {
     };
     let run = ctx.store()?.find_run(run)?;
     if args.follow {
-        let state = super::follow::follow_run(ctx, &run.id, args.since, Until::Ended, |event| {
-            if wanted(event) {
-                print_event(ctx, event, args.json, false)?;
-                ctx.ui.flush()?;
-            }
-            Ok(())
-        })?;
+        let types = args.types.clone();
+        let state =
+            super::follow::follow_run(ctx, &run.id, args.since, Until::Ended, types, |event| {
+                if wanted(event) {
+                    print_event(ctx, event, args.json, false)?;
+                    ctx.ui.flush()?;
+                }
+                Ok(())
+            })?;
         return Ok(state.exit_code());
     }
     let store = ctx.store()?;

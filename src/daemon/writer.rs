@@ -16,16 +16,23 @@ use crate::store::{Decided, NewEvent, NewRun, Store};
 /// How many operations one transaction takes at most.
 const MAX_BATCH: usize = 512;
 /// Operations waiting for the writer; senders wait when it is full, which is
-/// how a flood of output is slowed to the disk's pace.
-const QUEUE: usize = 1024;
+/// how a flood of output is slowed to the disk's pace. An `output` event
+/// holds up to 64 KiB of text (about 100 KiB in memory), so this queue, the
+/// runs' request channels and the hub are what bound the daemon's memory
+/// under a flood: 1024 here kept ~100 MB of waiting events during a
+/// million-line run. A flood comes in full chunks, so a short queue still
+/// fills whole transactions.
+const QUEUE: usize = 64;
 /// Committed events kept for followers that fall behind (they then read the
-/// rest from the database).
-const HUB_CAPACITY: usize = 4096;
+/// rest from the database). The broadcast ring keeps the last this-many
+/// events alive even once every follower has them: 4096 big events were
+/// ~150 MB.
+const HUB_CAPACITY: usize = 256;
 
 type Reply<T> = oneshot::Sender<Result<T>>;
 
 enum Op {
-    Append(Vec<NewEvent>, Option<Reply<Vec<Event>>>),
+    Append(Vec<NewEvent>, Option<Reply<()>>),
     CreateRun(String, Box<NewRun>, Reply<Run>),
     SetWorkspace(String, Option<String>, Option<String>, Reply<()>),
     SetPgid(String, Option<i64>, Reply<()>),
@@ -77,7 +84,7 @@ impl Writer {
         let _ = self.ops.send(Op::Append(events, None)).await;
     }
 
-    pub async fn append_committed(&self, events: Vec<NewEvent>) -> Result<Vec<Event>> {
+    pub async fn append_committed(&self, events: Vec<NewEvent>) -> Result<()> {
         self.call(|r| Op::Append(events, Some(r))).await
     }
 
@@ -204,9 +211,10 @@ fn deferred<T: Send + 'static>(reply: Reply<T>, result: Result<T>) -> Pending {
 fn apply(batch: &mut crate::store::Batch<'_>, op: Op) -> Pending {
     match op {
         Op::Append(events, reply) => {
-            let result = batch.append(&events);
+            let count = events.len();
+            let result = batch.append(events);
             if let Err(err) = &result {
-                tracing::error!("cannot append {} event(s): {}", events.len(), err.message);
+                tracing::error!("cannot append {count} event(s): {}", err.message);
             }
             match reply {
                 Some(reply) => deferred(reply, result),

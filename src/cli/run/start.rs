@@ -3,7 +3,7 @@ use std::io::{IsTerminal, Read};
 use clap::Args;
 
 use crate::agent::AgentSpec;
-use crate::cli::follow::{follow_run, Until};
+use crate::cli::follow::{follow_run, state_types, Until};
 use crate::cli::Ctx;
 use crate::client::Client;
 use crate::error::{exit, Error, Result};
@@ -100,13 +100,22 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
         );
     }
     if args.follow {
-        let state = follow_run(ctx, &run.id, 0, Until::Ended, |event| {
+        let state = follow_run(ctx, &run.id, 0, Until::Ended, Vec::new(), |event| {
             crate::cli::events::print_event(ctx, event, false, false)
         })?;
         return Ok(state.exit_code());
     }
     if args.wait {
-        let state = follow_run(ctx, &run.id, 0, Until::NeedsHuman, |_| Ok(()))?;
+        // Only the state changes: a flooding agent's output need not cross
+        // the socket to a client that prints none of it.
+        let state = follow_run(
+            ctx,
+            &run.id,
+            0,
+            Until::NeedsHuman,
+            state_types(),
+            |_| Ok(()),
+        )?;
         return Ok(state.exit_code());
     }
     Ok(exit::OK)

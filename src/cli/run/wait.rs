@@ -1,6 +1,6 @@
 use clap::Args;
 
-use crate::cli::follow::{follow_run, Until};
+use crate::cli::follow::{follow_run, state_types, Until};
 use crate::cli::Ctx;
 use crate::error::Result;
 
@@ -18,6 +18,13 @@ pub fn run(ctx: &Ctx, args: WaitArgs) -> Result<u8> {
     if run.state.is_final() {
         return Ok(run.state.exit_code());
     }
-    let state = follow_run(ctx, &run.id, 0, Until::NeedsHuman, |_| Ok(()))?;
+    let state = follow_run(
+        ctx,
+        &run.id,
+        0,
+        Until::NeedsHuman,
+        state_types(),
+        |_| Ok(()),
+    )?;
     Ok(state.exit_code())
 }
