@@ -74,9 +74,14 @@ impl Store {
         // power loss can take the last commits back. Sorts too big for the
         // page cache (`m run list` over 100k runs orders them all) spill to
         // memory rather than to temporary files (a fifth faster there).
+        // A new database gets 16 KiB pages (an existing one keeps its own):
+        // an `output` event is up to 64 KiB of lines, which on 4 KiB pages
+        // spans a chain of overflow pages; 16 KiB pages store such rows
+        // about twice as fast, for ~50 µs more per single-event commit.
         self.conn
             .execute_batch(
-                "PRAGMA journal_mode = WAL;
+                "PRAGMA page_size = 16384;
+                 PRAGMA journal_mode = WAL;
                  PRAGMA synchronous = NORMAL;
                  PRAGMA foreign_keys = ON;
                  PRAGMA temp_store = MEMORY;",
@@ -195,5 +200,42 @@ pub(crate) fn db_error(path: &Path, action: &str, err: rusqlite::Error) -> Error
             .with_hint("check that the file and its directory are yours and writable")
         }
         _ => Error::new(ErrorKind::Database, format!("cannot {action} {shown}: {err}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pragma(store: &Store, name: &str) -> String {
+        store
+            .conn()
+            .query_row(&format!("PRAGMA {name}"), [], |r| {
+                r.get::<_, rusqlite::types::Value>(0)
+            })
+            .map(|v| match v {
+                rusqlite::types::Value::Integer(i) => i.to_string(),
+                rusqlite::types::Value::Text(t) => t,
+                other => format!("{other:?}"),
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn a_new_database_has_16k_pages_and_an_old_one_keeps_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let new = Store::open(&dir.path().join("new.db")).unwrap();
+        assert_eq!(pragma(&new, "page_size"), "16384");
+        assert_eq!(pragma(&new, "journal_mode"), "wal");
+        assert_eq!(pragma(&new, "temp_store"), "2", "MEMORY");
+
+        let path = dir.path().join("old.db");
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch("PRAGMA page_size = 4096; PRAGMA journal_mode = WAL;")
+            .unwrap();
+        drop(old);
+        let old = Store::open(&path).unwrap();
+        assert_eq!(pragma(&old, "page_size"), "4096");
+        assert_eq!(pragma(&old, "user_version"), LATEST_VERSION.to_string());
     }
 }
