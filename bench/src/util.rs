@@ -97,10 +97,11 @@ pub fn proc_kb(pid: u32, key: &str) -> Option<u64> {
         .ok()
 }
 
-/// Samples a process's VmRSS every 10 ms on a thread; `finish` gives the peak.
+/// Samples a process's VmRSS every 5 ms on a thread; `finish` gives the
+/// samples as (seconds since the start, kB).
 pub struct RssSampler {
     stop: Arc<AtomicBool>,
-    thread: std::thread::JoinHandle<u64>,
+    thread: std::thread::JoinHandle<Vec<(f64, u64)>>,
 }
 
 impl RssSampler {
@@ -108,19 +109,22 @@ impl RssSampler {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::spawn(move || {
-            let mut peak = 0;
+            let start = Instant::now();
+            let mut samples = Vec::new();
             while !flag.load(Ordering::Relaxed) {
-                peak = peak.max(proc_kb(pid, "VmRSS").unwrap_or(0));
-                std::thread::sleep(Duration::from_millis(10));
+                if let Some(kb) = proc_kb(pid, "VmRSS") {
+                    samples.push((start.elapsed().as_secs_f64(), kb));
+                }
+                std::thread::sleep(Duration::from_millis(5));
             }
-            peak
+            samples
         });
         RssSampler { stop, thread }
     }
 
-    pub fn finish(self) -> u64 {
+    pub fn finish(self) -> Vec<(f64, u64)> {
         self.stop.store(true, Ordering::Relaxed);
-        self.thread.join().unwrap_or(0)
+        self.thread.join().unwrap_or_default()
     }
 }
 
