@@ -116,6 +116,33 @@ fn follow_with_a_type_gets_only_those_events_live_and_from_the_backlog() {
 }
 
 #[test]
+fn the_log_is_copied_back_into_the_database_while_the_daemon_runs() {
+    let env = TestEnv::new();
+    env.ok(&["repo", "add", "--scratch", "--name", "notes"]);
+    // About 20 MB of output: past the checkpoint threshold (1000 pages of
+    // 16 KiB), which the checkpoint thread acts on, not the writer.
+    let agent = env.script(
+        "agent.sh",
+        "yes 'a line of output of about a hundred bytes, printed over and over to fill the log.....' | head -n 200000",
+    );
+    let run = env.start("notes", "flood", &agent);
+    env.fails(&["run", "wait", &run], 0);
+    let size = |name: &str| std::fs::metadata(env.home.join(name)).map_or(0, |m| m.len());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while size("m.db") < 15 << 20 {
+        assert!(
+            Instant::now() < deadline,
+            "the database stayed at {} bytes (log: {})",
+            size("m.db"),
+            size("m.db-wal")
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(env.daemon_pid().is_some_and(alive), "the daemon still runs");
+    assert!(size("m.db-wal") <= 40 << 20, "log: {}", size("m.db-wal"));
+}
+
+#[test]
 fn a_failing_script_fails_with_its_stderr_tail_and_follow_says_so() {
     let env = TestEnv::new();
     env.repo("api");

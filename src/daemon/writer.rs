@@ -29,6 +29,18 @@ const QUEUE: usize = 64;
 /// ~150 MB.
 const HUB_CAPACITY: usize = 256;
 
+/// Log pages (16 KiB each) after which the checkpointer thread copies the
+/// log back into the database: SQLite's own threshold, but off the writer's
+/// path. Done in the commit, as SQLite does, it stalled the writer ~8 ms
+/// every few hundred single-event commits, and a follower's p99 latency at
+/// 1k lines/s was 8.8 ms instead of 0.4 ms.
+const CHECKPOINT_PAGES: i32 = 1000;
+/// Under a flood the checkpointer never catches up with a log that grows
+/// while it copies, and a log is only restarted once all of it has been
+/// copied. Past this many pages the writer copies the rest itself (little:
+/// the checkpointer has done most), so the log restarts and stays bounded.
+const CHECKPOINT_LIMIT: i32 = 2 * CHECKPOINT_PAGES;
+
 type Reply<T> = oneshot::Sender<Result<T>>;
 
 enum Op {
@@ -57,13 +69,38 @@ pub struct Writer {
 impl Writer {
     /// Starts the writer thread on its own connection to the database.
     pub fn start(db: &Path) -> Result<(Writer, std::thread::JoinHandle<()>)> {
-        let store = Store::open(db)?;
+        let mut store = Store::open(db)?;
+        // The checkpointer ends with the writer: its only sender is the hook.
+        let checkpointer = Store::open(db)?;
+        let (kick, kicked) = std::sync::mpsc::sync_channel::<()>(1);
+        store.on_commit(move |wal, pages| {
+            if pages >= CHECKPOINT_LIMIT {
+                let _ = wal.checkpoint_v2(rusqlite::wal::CheckpointMode::PASSIVE);
+            } else if pages >= CHECKPOINT_PAGES {
+                let _ = kick.try_send(());
+            }
+        })?;
+        let checkpoints = std::thread::Builder::new()
+            .name("m-checkpoint".into())
+            .spawn(move || {
+                while kicked.recv().is_ok() {
+                    if let Err(err) = checkpointer.checkpoint() {
+                        tracing::warn!("checkpoint: {}", err.message);
+                    }
+                }
+            })
+            .map_err(|e| Error::failure(format!("cannot start the checkpoint thread: {e}")))?;
         let (ops, rx) = mpsc::channel(QUEUE);
         let (hub, _) = broadcast::channel(HUB_CAPACITY);
         let publish = hub.clone();
         let thread = std::thread::Builder::new()
             .name("m-writer".into())
-            .spawn(move || write_loop(store, rx, publish))
+            .spawn(move || {
+                write_loop(store, rx, publish);
+                // The writer's connection is closed: its hook, the
+                // checkpointer's only sender, with it.
+                let _ = checkpoints.join();
+            })
             .map_err(|e| Error::failure(format!("cannot start the writer thread: {e}")))?;
         Ok((Writer { ops, hub }, thread))
     }

@@ -74,6 +74,7 @@ impl Store {
         // power loss can take the last commits back. Sorts too big for the
         // page cache (`m run list` over 100k runs orders them all) spill to
         // memory rather than to temporary files (a fifth faster there).
+        // A log grown by a flood is cut back to 32 MiB when it restarts.
         // A new database gets 16 KiB pages (an existing one keeps its own):
         // an `output` event is up to 64 KiB of lines, which on 4 KiB pages
         // spans a chain of overflow pages; 16 KiB pages store such rows
@@ -82,6 +83,7 @@ impl Store {
             .execute_batch(
                 "PRAGMA page_size = 16384;
                  PRAGMA journal_mode = WAL;
+                 PRAGMA journal_size_limit = 33554432;
                  PRAGMA synchronous = NORMAL;
                  PRAGMA foreign_keys = ON;
                  PRAGMA temp_store = MEMORY;",
@@ -107,6 +109,31 @@ impl Store {
 
     pub fn conn(&self) -> &Connection {
         &self.conn
+    }
+
+    /// Replaces SQLite's automatic checkpoint on this connection, which
+    /// copies the log back into the database inside the commit that crosses
+    /// 1000 pages, stalling it for milliseconds: `hook` hears the log's size
+    /// in pages after each commit, and decides. Its errors are not reported
+    /// to the commit, which has succeeded.
+    pub fn on_commit(
+        &mut self,
+        mut hook: impl FnMut(&mut rusqlite::hooks::Wal, i32) + Send + 'static,
+    ) -> Result<()> {
+        self.conn
+            .wal_hook(Some(move |wal: &mut rusqlite::hooks::Wal, pages| {
+                hook(wal, pages);
+                Ok(())
+            }))
+            .map_err(|e| self.error("configure", e))
+    }
+
+    /// Copies what the log holds back into the database, as far as readers
+    /// allow, without blocking the writer (a PASSIVE checkpoint).
+    pub fn checkpoint(&self) -> Result<()> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+            .map_err(|e| self.error("checkpoint", e))
     }
 
     fn error(&self, action: &str, err: rusqlite::Error) -> Error {
