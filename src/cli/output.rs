@@ -2,6 +2,7 @@
 //! relative times on a terminal, JSON for scripts. Everything is written
 //! through `std::io::Write` so that a closed pipe ends the program quietly.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::io::{self, IsTerminal, Write};
 
@@ -222,8 +223,9 @@ fn text_width(text: &str) -> usize {
     }
 }
 
-/// Cuts `text` to one line of at most `max` characters for a table cell.
-pub fn one_line(text: &str, max: usize) -> String {
+/// Cuts `text` to one line of at most `max` characters for a table cell
+/// (borrowed when it is one already).
+pub fn one_line(text: &str, max: usize) -> Cow<'_, str> {
     let mut lines = text.lines();
     let first = lines.next().unwrap_or("").trim();
     let more = lines.next().is_some();
@@ -234,10 +236,10 @@ pub fn one_line(text: &str, max: usize) -> String {
                 .char_indices()
                 .nth(max.saturating_sub(1))
                 .map_or(first.len(), |(i, _)| i);
-            format!("{}…", &first[..cut])
+            Cow::Owned(format!("{}…", &first[..cut]))
         }
-        None if more => format!("{first} …"),
-        None => first.to_string(),
+        None if more => Cow::Owned(format!("{first} …")),
+        None => Cow::Borrowed(first),
     }
 }
 

@@ -63,9 +63,12 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<u8> {
             vec![
                 Cow::Borrowed(short_id(&run.id)),
                 Cow::Borrowed(repo),
-                Cow::Owned(ctx.ui.run_state(run.state)),
+                match ctx.ui.color {
+                    true => Cow::Owned(ctx.ui.run_state(run.state)),
+                    false => Cow::Borrowed(run.state.as_str()),
+                },
                 Cow::Owned(relative_time(run.created_at, now)),
-                Cow::Owned(one_line(&run.prompt, 50)),
+                one_line(&run.prompt, 50),
             ]
         })
         .collect();
