@@ -186,21 +186,28 @@ pub fn workspace(b: &Bench, report: &mut Report, repo: &Path, files: u64) -> Res
     home.ok(&["repo", "add", &repo_str, "--name", "big"])?;
     home.start_daemon()?;
     let me = b.me_str();
-    let run_once = |i: usize| -> Res<f64> {
+    // Each contender starts from written-back, undeleted files: deleting
+    // 20k files (the disk may discard them) and writing back the last
+    // checkout's dirty pages slowed whatever ran next by seconds, so the
+    // copies are removed only after the timings, and `sync` runs first.
+    let settle = || run_ok(&mut Command::new("sync")).map(drop);
+    let mut runs = Vec::new();
+    let mut run_once = |i: usize| -> Res<f64> {
         let stamp = b.work.join(format!("stamp-{i}"));
         remove(&stamp)?;
         let stamp_str = stamp.display().to_string();
+        settle()?;
         let t0 = mono_ns();
         let id = home.ok(&[
             "run", "start", "-r", "big", "bench", "--", &me, "stamp", &stamp_str,
         ])?;
-        let id = id.trim();
+        let id = id.trim().to_string();
         wait_for("the agent to start", Duration::from_secs(120), || {
             Ok(stamp.exists())
         })?;
         let spawned: u64 = std::fs::read_to_string(&stamp)?.trim().parse()?;
-        home.ok(&["run", "wait", id])?;
-        home.ok(&["run", "rm", id])?;
+        home.ok(&["run", "wait", &id])?;
+        runs.push(id);
         Ok(spawned.saturating_sub(t0) as f64 / 1e9)
     };
     run_once(1000)?; // warm-up
@@ -209,6 +216,7 @@ pub fn workspace(b: &Bench, report: &mut Report, repo: &Path, files: u64) -> Res
         let path = b.work.join(format!("wt-{i}"));
         let path_str = path.display().to_string();
         let branch = format!("bench-wt-{i}");
+        settle()?;
         let t = Instant::now();
         git(&[
             "worktree",
@@ -221,23 +229,19 @@ pub fn workspace(b: &Bench, report: &mut Report, repo: &Path, files: u64) -> Res
             &path_str,
             "HEAD",
         ])?;
-        let secs = t.elapsed().as_secs_f64();
-        git(&["worktree", "remove", "--force", &path_str])?;
-        git(&["branch", "-D", &branch])?;
-        Ok(secs)
+        Ok(t.elapsed().as_secs_f64())
     };
     let clone_once = |i: usize| -> Res<f64> {
         let path = b.work.join(format!("clone-{i}"));
         remove(&path)?;
+        settle()?;
         let t = Instant::now();
         run_ok(
             b.cmd("git")
                 .args(["clone", "--quiet", "--", &repo_str])
                 .arg(&path),
         )?;
-        let secs = t.elapsed().as_secs_f64();
-        remove(&path)?;
-        Ok(secs)
+        Ok(t.elapsed().as_secs_f64())
     };
     worktree_once(1000)?;
     // Interleaved, so a change in the machine's load touches all three.
@@ -246,6 +250,15 @@ pub fn workspace(b: &Bench, report: &mut Report, repo: &Path, files: u64) -> Res
         m.push(run_once(i)?);
         worktree.push(worktree_once(i)?);
         clone.push(clone_once(i)?);
+    }
+    for id in &runs {
+        home.ok(&["run", "rm", id])?;
+    }
+    for i in (0..n).chain([1000]) {
+        let path = b.work.join(format!("wt-{i}")).display().to_string();
+        git(&["worktree", "remove", "--force", &path])?;
+        git(&["branch", "-D", &format!("bench-wt-{i}")])?;
+        remove(&b.work.join(format!("clone-{i}")))?;
     }
     let (m, worktree, clone) = (stat(&m), stat(&worktree), stat(&clone));
     let ratio = m.median / worktree.median;
