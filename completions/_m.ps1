@@ -53,7 +53,7 @@ Register-ArgumentCompleter -Native -CommandName 'm' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Register a git work tree (by path) or a remote repository (by URL)')
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Register a git work tree (by path) or a remote repository (by URL), or with --scratch a repo without git (each run gets an empty directory)')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List registered repositories')
             [CompletionResult]::new('rm', 'rm', [CompletionResultType]::ParameterValue, 'Remove a repository (its runs too, with --force)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -62,6 +62,7 @@ Register-ArgumentCompleter -Native -CommandName 'm' -ScriptBlock {
         'm;repo;add' {
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'The name runs refer to it by [default: the directory or repository name]')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (NO_COLOR is honoured by `auto`)')
+            [CompletionResult]::new('--scratch', '--scratch', [CompletionResultType]::ParameterName, 'A repo without git: each run works in an empty directory of its own, with no branch and no diff (for agents that need no code)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'json')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -88,7 +89,7 @@ Register-ArgumentCompleter -Native -CommandName 'm' -ScriptBlock {
             break
         }
         'm;repo;help' {
-            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Register a git work tree (by path) or a remote repository (by URL)')
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Register a git work tree (by path) or a remote repository (by URL), or with --scratch a repo without git (each run gets an empty directory)')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List registered repositories')
             [CompletionResult]::new('rm', 'rm', [CompletionResultType]::ParameterValue, 'Remove a repository (its runs too, with --force)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -671,7 +672,7 @@ Register-ArgumentCompleter -Native -CommandName 'm' -ScriptBlock {
             break
         }
         'm;help;repo' {
-            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Register a git work tree (by path) or a remote repository (by URL)')
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Register a git work tree (by path) or a remote repository (by URL), or with --scratch a repo without git (each run gets an empty directory)')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List registered repositories')
             [CompletionResult]::new('rm', 'rm', [CompletionResultType]::ParameterValue, 'Remove a repository (its runs too, with --force)')
             break

@@ -2077,7 +2077,7 @@ _m() {
             return 0
             ;;
         m__subcmd__repo__subcmd__add)
-            opts="-h -V --name --json --color --help --version"
+            opts="-h -V --name --scratch --json --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -49,7 +49,7 @@ set edit:completion:arg-completer[m] = {|@words|
             cand --help 'Print help'
             cand -V 'Print version'
             cand --version 'Print version'
-            cand add 'Register a git work tree (by path) or a remote repository (by URL)'
+            cand add 'Register a git work tree (by path) or a remote repository (by URL), or with --scratch a repo without git (each run gets an empty directory)'
             cand list 'List registered repositories'
             cand rm 'Remove a repository (its runs too, with --force)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -57,6 +57,7 @@ set edit:completion:arg-completer[m] = {|@words|
         &'m;repo;add'= {
             cand --name 'The name runs refer to it by [default: the directory or repository name]'
             cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
+            cand --scratch 'A repo without git: each run works in an empty directory of its own, with no branch and no diff (for agents that need no code)'
             cand --json 'json'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
@@ -80,7 +81,7 @@ set edit:completion:arg-completer[m] = {|@words|
             cand --version 'Print version'
         }
         &'m;repo;help'= {
-            cand add 'Register a git work tree (by path) or a remote repository (by URL)'
+            cand add 'Register a git work tree (by path) or a remote repository (by URL), or with --scratch a repo without git (each run gets an empty directory)'
             cand list 'List registered repositories'
             cand rm 'Remove a repository (its runs too, with --force)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -580,7 +581,7 @@ set edit:completion:arg-completer[m] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'m;help;repo'= {
-            cand add 'Register a git work tree (by path) or a remote repository (by URL)'
+            cand add 'Register a git work tree (by path) or a remote repository (by URL), or with --scratch a repo without git (each run gets an empty directory)'
             cand list 'List registered repositories'
             cand rm 'Remove a repository (its runs too, with --force)'
         }

@@ -65,9 +65,13 @@ pub enum Request {
     },
     /// Streams the run's events after `since`, then live ones, then `end`.
     /// Without a run: live events of every run, until the client leaves.
+    /// With `types`, only events of those types are sent (`end` always is):
+    /// `--wait` needs the state changes, not a flood of output.
     Follow {
         run_id: Option<String>,
         since: i64,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        types: Vec<String>,
     },
     /// Approve or reject a pending approval.
     Decide {
@@ -226,9 +230,53 @@ pub fn encode(frame: &impl Serialize) -> Vec<u8> {
     line
 }
 
+/// The frame of [`Response::Event`], serialized from a borrowed event: the
+/// daemon sends each committed event to every follower without copying it.
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventFrame<'a> {
+    Event { event: &'a Event },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_borrowed_event_frame_reads_back_as_an_event_response() {
+        let event = Event {
+            id: "e".into(),
+            run_id: "r".into(),
+            seq: 3,
+            event_type: "output".into(),
+            data: Some(serde_json::json!({ "stream": "stdout", "lines": ["hi"] })),
+            created_at: 7,
+        };
+        let frame = encode(&EventFrame::Event { event: &event });
+        assert_eq!(
+            frame,
+            encode(&Response::Event {
+                event: event.clone()
+            })
+        );
+        let back: Response = serde_json::from_slice(&frame).unwrap();
+        assert_eq!(back, Response::Event { event });
+    }
+
+    #[test]
+    fn follow_without_types_is_the_old_frame_and_types_default_to_all() {
+        let json = serde_json::json!({"type": "follow", "run_id": "r", "since": 0});
+        let follow: Request = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(
+            follow,
+            Request::Follow {
+                run_id: Some("r".into()),
+                since: 0,
+                types: vec![]
+            }
+        );
+        assert_eq!(serde_json::to_value(&follow).unwrap(), json);
+    }
 
     #[test]
     fn requests_are_tagged_by_type() {

@@ -120,7 +120,7 @@ fn seed(env: &TestEnv) -> Seeded {
 
     b.create_run(RUN_B, new_run(&web, "fix the flaky test"))
         .unwrap();
-    b.append(&[output_event(RUN_B, "building")]).unwrap();
+    b.append(vec![output_event(RUN_B, "building")]).unwrap();
     let approved = b
         .request_approval(
             RUN_B,
@@ -143,7 +143,7 @@ fn seed(env: &TestEnv) -> Seeded {
         new_run(&api, "add a --verbose flag\nand document it"),
     )
     .unwrap();
-    b.append(&[
+    b.append(vec![
         output_event(RUN_A, "compiling"),
         output_event(RUN_A, "all tests pass"),
         NewEvent::new(
@@ -625,7 +625,7 @@ fn repo_rm_with_past_runs_needs_force_and_then_removes_their_records() {
         ("e1000000-0000-4000-8000-000000000003", &keep),
     ] {
         b.create_run(id, new_run(repo, id)).unwrap();
-        b.append(&[output_event(id, "working")]).unwrap();
+        b.append(vec![output_event(id, "working")]).unwrap();
         let approval = b
             .request_approval(
                 id,
@@ -1356,7 +1356,7 @@ fn events_into_a_closed_pipe_end_quietly() {
             )
         })
         .collect();
-    b.append(&lines).unwrap();
+    b.append(lines).unwrap();
     b.commit().unwrap();
     drop(store);
 

@@ -94,6 +94,85 @@ fn a_relative_agent_path_means_the_file_where_the_user_typed_it() {
 }
 
 #[test]
+fn a_scratch_repo_runs_its_agent_in_an_empty_directory_without_git() {
+    let env = TestEnv::new();
+    env.ok(&["repo", "add", "--scratch", "--name", "notes"]);
+    assert!(env.ok(&["repo", "list"]).contains("(scratch)"));
+    let agent = env.script(
+        "agent.sh",
+        r#"ls -A | wc -l; git rev-parse --git-dir 2>/dev/null || echo "no git"; echo x > note.txt"#,
+    );
+    let run = env.start("notes", "write a note", &agent);
+    let code = env.run(&["run", "wait", &run]).status.code();
+    assert_eq!(code, Some(0));
+    let lines: Vec<String> = env
+        .events(&run)
+        .iter()
+        .filter(|e| e["type"] == "output")
+        .flat_map(|e| e["data"]["lines"].as_array().unwrap().clone())
+        .map(|l| l.as_str().unwrap().trim().to_string())
+        .collect();
+    assert_eq!(lines, ["0", "no git"]);
+    let events = env.events(&run);
+    assert!(events.iter().all(|e| e["type"] != "workspace.diff"));
+    let ready = events
+        .iter()
+        .find(|e| e["type"] == "workspace.ready")
+        .unwrap();
+    assert!(ready["data"]["branch"].is_null());
+}
+
+#[test]
+fn follow_with_a_type_gets_only_those_events_live_and_from_the_backlog() {
+    let env = TestEnv::new();
+    env.ok(&["repo", "add", "--scratch", "--name", "notes"]);
+    let agent = env.script("agent.sh", "echo one; sleep 0.3; echo two; exit 3");
+    let run = env.start("notes", "two lines", &agent);
+    let follow = || {
+        let out = env.run(&["events", &run, "--follow", "--type", "output", "--json"]);
+        assert_eq!(out.status.code(), Some(10), "the run failed");
+        let events: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert!(events.iter().all(|e| e["type"] == "output"), "{events:?}");
+        events
+            .iter()
+            .flat_map(|e| e["data"]["lines"].as_array().unwrap().clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(follow(), ["one", "two"], "live");
+    assert_eq!(follow(), ["one", "two"], "after the end, from the backlog");
+}
+
+#[test]
+fn the_log_is_copied_back_into_the_database_while_the_daemon_runs() {
+    let env = TestEnv::new();
+    env.ok(&["repo", "add", "--scratch", "--name", "notes"]);
+    // About 20 MB of output: past the checkpoint threshold (1000 pages of
+    // 16 KiB), which the checkpoint thread acts on, not the writer.
+    let agent = env.script(
+        "agent.sh",
+        "yes 'a line of output of about a hundred bytes, printed over and over to fill the log.....' | head -n 200000",
+    );
+    let run = env.start("notes", "flood", &agent);
+    env.fails(&["run", "wait", &run], 0);
+    let size = |name: &str| std::fs::metadata(env.home.join(name)).map_or(0, |m| m.len());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while size("m.db") < 15 << 20 {
+        assert!(
+            Instant::now() < deadline,
+            "the database stayed at {} bytes (log: {})",
+            size("m.db"),
+            size("m.db-wal")
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(env.daemon_pid().is_some_and(alive), "the daemon still runs");
+    assert!(size("m.db-wal") <= 40 << 20, "log: {}", size("m.db-wal"));
+}
+
+#[test]
 fn a_failing_script_fails_with_its_stderr_tail_and_follow_says_so() {
     let env = TestEnv::new();
     env.repo("api");

@@ -64,7 +64,7 @@ pub fn run(ctx: &Ctx, args: ApprovalsArgs) -> Result<u8> {
             repo,
             ctx.ui.approval_state(approval.state),
             relative_time(approval.created_at, now),
-            one_line(&summary(approval), 60),
+            one_line(&summary(approval), 60).into_owned(),
         ]);
     }
     ctx.ui.table(

@@ -1,3 +1,5 @@
+use std::fmt::Write as _;
+
 use clap::Args;
 use serde_json::Value;
 
@@ -32,7 +34,7 @@ pub struct EventsArgs {
 pub fn run(ctx: &Ctx, args: EventsArgs) -> Result<u8> {
     let wanted = |event: &Event| args.types.is_empty() || args.types.contains(&event.event_type);
     let Some(run) = &args.run else {
-        super::follow::follow_all(ctx, |event| {
+        super::follow::follow_all(ctx, args.types.clone(), |event| {
             if wanted(event) {
                 print_event(ctx, event, args.json, true)?;
             }
@@ -42,52 +44,81 @@ pub fn run(ctx: &Ctx, args: EventsArgs) -> Result<u8> {
     };
     let run = ctx.store()?.find_run(run)?;
     if args.follow {
-        let state = super::follow::follow_run(ctx, &run.id, args.since, Until::Ended, |event| {
-            if wanted(event) {
-                print_event(ctx, event, args.json, false)?;
-                ctx.ui.flush()?;
-            }
-            Ok(())
-        })?;
+        let types = args.types.clone();
+        let state =
+            super::follow::follow_run(ctx, &run.id, args.since, Until::Ended, types, |event| {
+                if wanted(event) {
+                    print_event(ctx, event, args.json, false)?;
+                    ctx.ui.flush()?;
+                }
+                Ok(())
+            })?;
         return Ok(state.exit_code());
     }
-    ctx.store()?
-        .for_each_event(&run.id, args.since, &args.types, None, |event| {
+    let store = ctx.store()?;
+    ctx.ui.batch(|| {
+        store.for_each_event(&run.id, args.since, &args.types, None, |event| {
             print_event(ctx, &event, args.json, false)
-        })?;
-    ctx.ui.flush()?;
+        })
+    })?;
     Ok(exit::OK)
 }
 
 /// Prints one event as a JSON line or as text for people. `with_run`
 /// prefixes the run's short id, for streams of several runs.
+///
+/// A listing prints a million of these: the head is built once, in place,
+/// and an `output` event's lines are written straight from its data.
 pub fn print_event(ctx: &Ctx, event: &Event, json: bool, with_run: bool) -> Result<()> {
     if json {
         return ctx.ui.json_line(event);
     }
-    let prefix = if with_run {
-        format!("{} ", ctx.ui.dim(short_id(&event.run_id)))
+    let mut head = String::with_capacity(48);
+    if with_run {
+        head.push_str(&ctx.ui.dim(short_id(&event.run_id)));
+        head.push(' ');
+    }
+    if ctx.ui.color {
+        head.push_str(&ctx.ui.dim(format_args!("{:>5}", event.seq)));
+        head.push(' ');
+        head.push_str(&ctx.ui.bold(format_args!("{:<18}", event.event_type)));
     } else {
-        String::new()
-    };
-    let head = format!(
-        "{prefix}{} {}",
-        ctx.ui.dim(format!("{:>5}", event.seq)),
-        ctx.ui.bold(format!("{:<18}", event.event_type))
-    );
+        let _ = write!(head, "{:>5} {:<18}", event.seq, event.event_type);
+    }
     let null = Value::Null;
     let data = event.data.as_ref().unwrap_or(&null);
+    let indent = || " ".repeat(console::measure_text_width(&head) + 1);
+    if event.event_type == "output" {
+        let stream = data.get("stream").and_then(Value::as_str).unwrap_or("");
+        let lines = data.get("lines").and_then(Value::as_array);
+        let mut lines = lines
+            .into_iter()
+            .flatten()
+            .map(|l| l.as_str().unwrap_or(""));
+        let Some(first) = lines.next() else {
+            return ctx.ui.line_parts(&[&head, " "]);
+        };
+        ctx.ui.line_parts(&[&head, " ", stream, "| ", first])?;
+        let mut pad = None;
+        for line in lines {
+            let pad: &str = pad.get_or_insert_with(indent);
+            ctx.ui.line_parts(&[pad, stream, "| ", line])?;
+        }
+        return Ok(());
+    }
     let mut lines = describe(&event.event_type, data).into_iter();
     ctx.ui
-        .line(format!("{head} {}", lines.next().unwrap_or_default()))?;
-    let indent = " ".repeat(console::measure_text_width(&head) + 1);
+        .line_parts(&[&head, " ", &lines.next().unwrap_or_default()])?;
+    let mut pad = None;
     for line in lines {
-        ctx.ui.line(format!("{indent}{line}"))?;
+        let pad: &str = pad.get_or_insert_with(indent);
+        ctx.ui.line_parts(&[pad, &line])?;
     }
     Ok(())
 }
 
-/// The human-readable lines of an event's data.
+/// The human-readable lines of an event's data (`output` is printed by
+/// [`print_event`] itself).
 fn describe(event_type: &str, data: &Value) -> Vec<String> {
     let text = |key: &str| {
         data.get(key)
@@ -96,18 +127,6 @@ fn describe(event_type: &str, data: &Value) -> Vec<String> {
             .to_string()
     };
     match event_type {
-        "output" => {
-            let stream = text("stream");
-            let lines = data.get("lines").and_then(Value::as_array);
-            lines
-                .map(|lines| {
-                    lines
-                        .iter()
-                        .map(|l| format!("{stream}| {}", l.as_str().unwrap_or("")))
-                        .collect()
-                })
-                .unwrap_or_default()
-        }
         "run.state" => vec![format!("-> {}", text("state"))],
         "run.created" => vec![format!(
             "prompt: {}",

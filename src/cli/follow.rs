@@ -16,18 +16,26 @@ pub enum Until {
     NeedsHuman,
 }
 
-/// Streams a run's events after `since` to `each`, and returns the state
-/// the run stopped in, as `until` asks.
+/// The events that say how a run stands: all a caller that only waits needs.
+pub fn state_types() -> Vec<String> {
+    vec!["run.state".into(), "run.finished".into()]
+}
+
+/// Streams a run's events after `since` (only those of `types`, if any) to
+/// `each`, and returns the state the run stopped in, as `until` asks.
+/// `Until::NeedsHuman` needs the events of [`state_types`].
 pub fn follow_run(
     ctx: &Ctx,
     run_id: &str,
     since: i64,
     until: Until,
+    types: Vec<String>,
     mut each: impl FnMut(&Event) -> Result<()>,
 ) -> Result<RunState> {
     let mut client = Client::connect(&ctx.paths)?.stream(&Request::Follow {
         run_id: Some(run_id.to_string()),
         since,
+        types,
     })?;
     // The state as of the events seen so far; the backlog replays it.
     let mut state = RunState::Running;
@@ -80,10 +88,15 @@ fn state_of(event: &Event) -> Option<RunState> {
 }
 
 /// Live events of every run, until interrupted.
-pub fn follow_all(ctx: &Ctx, mut each: impl FnMut(&Event) -> Result<()>) -> Result<()> {
+pub fn follow_all(
+    ctx: &Ctx,
+    types: Vec<String>,
+    mut each: impl FnMut(&Event) -> Result<()>,
+) -> Result<()> {
     let mut client = Client::connect(&ctx.paths)?.stream(&Request::Follow {
         run_id: None,
         since: 0,
+        types,
     })?;
     while let Some(response) = client.next_response()? {
         if let Response::Event { event } = response {

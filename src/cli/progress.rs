@@ -50,6 +50,20 @@ impl Progress {
         progress
     }
 
+    /// The event types worth sending to this progress: all of them for a
+    /// spinner (it shows what the agent does), else the state changes and
+    /// git's milestones.
+    pub fn wanted_types(&self) -> Vec<String> {
+        if self.bar.is_some() {
+            return Vec::new();
+        }
+        let mut types = crate::cli::follow::state_types();
+        if self.plain {
+            types.push("workspace.progress".into());
+        }
+        types
+    }
+
     /// Takes in the next event of the run.
     pub fn event(&mut self, event: &Event) {
         let data = event.data.as_ref().unwrap_or(&Value::Null);

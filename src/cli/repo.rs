@@ -9,10 +9,11 @@ use crate::workspace::{self, BranchOutcome};
 
 #[derive(Debug, Subcommand)]
 pub enum RepoCommand {
-    /// Register a git work tree (by path) or a remote repository (by URL).
+    /// Register a git work tree (by path) or a remote repository (by URL),
+    /// or with --scratch a repo without git (each run gets an empty directory).
     ///
     /// Examples: `m repo add .`, `m repo add ~/src/api --name api`,
-    /// `m repo add git@github.com:me/api.git`.
+    /// `m repo add git@github.com:me/api.git`, `m repo add --scratch --name notes`.
     Add(AddArgs),
     /// List registered repositories.
     #[command(alias = "ls")]
@@ -25,10 +26,15 @@ pub enum RepoCommand {
 #[derive(Debug, Args)]
 pub struct AddArgs {
     /// A path inside a git work tree, or a git URL (https, ssh, user@host:path, file).
-    pub location: String,
+    #[arg(required_unless_present = "scratch")]
+    pub location: Option<String>,
     /// The name runs refer to it by [default: the directory or repository name].
-    #[arg(long)]
+    #[arg(long, required_if_eq("scratch", "true"))]
     pub name: Option<String>,
+    /// A repo without git: each run works in an empty directory of its own,
+    /// with no branch and no diff (for agents that need no code).
+    #[arg(long, conflicts_with = "location")]
+    pub scratch: bool,
     #[arg(long)]
     pub json: bool,
 }
@@ -51,45 +57,51 @@ pub struct RmArgs {
 
 pub fn run(ctx: &Ctx, cmd: RepoCommand) -> Result<u8> {
     match cmd {
-        RepoCommand::Add(args) => add(ctx, args),
+        RepoCommand::Add(args) => add_repo(ctx, args),
         RepoCommand::List(args) => list(ctx, args),
         RepoCommand::Rm(args) => rm(ctx, args),
     }
 }
 
-fn add(ctx: &Ctx, args: AddArgs) -> Result<u8> {
-    let (location, default_name) = crate::workspace::locate_repo(&args.location)?;
-    let name = match args.name {
-        Some(name) => validate_name(&name)?,
-        None => validate_name(&default_name)?,
+fn add_repo(ctx: &Ctx, args: AddArgs) -> Result<u8> {
+    let (git_url, default_name) = match &args.location {
+        // clap requires a location unless --scratch, and --name with it.
+        None => (None, String::new()),
+        Some(location) => {
+            let (location, default_name) = crate::workspace::locate_repo(location)?;
+            let git_url = match location {
+                crate::workspace::RepoLocation::Local(path) => path.display().to_string(),
+                crate::workspace::RepoLocation::Remote(url) => url.as_str().to_string(),
+            };
+            (Some(git_url), default_name)
+        }
     };
-    let git_url = location.to_git_url();
+    let name = validate_name(args.name.as_deref().unwrap_or(&default_name))?;
     let mut store = ctx.store()?;
     // Adding what is already there is no error (scripts and the README's
     // quick start may run twice); the same name elsewhere is.
     let existing = store.list_repos()?.into_iter().find(|r| r.name == name);
-    if let Some(repo) = existing.filter(|r| r.git_url.as_deref() == Some(git_url.as_str())) {
+    if let Some(repo) = existing.filter(|r| r.git_url == git_url) {
         if args.json {
             ctx.ui.json(&repo)?;
         } else {
             ctx.ui.line(format!(
-                "Repo {} ({git_url}) is already registered; nothing changed",
+                "Repo {} is already registered; nothing changed",
                 repo.name
             ))?;
         }
         return Ok(exit::OK);
     }
-    let repo = store.add_repo(crate::store::NewRepo {
-        name,
-        git_url: Some(git_url),
-    })?;
+    let repo = store.add_repo(crate::store::NewRepo { name, git_url })?;
     if args.json {
         ctx.ui.json(&repo)?;
     } else {
         ctx.ui.line(format!(
             "Added repo {} ({})",
             ctx.ui.bold(&repo.name),
-            repo.git_url.as_deref().unwrap_or("")
+            repo.git_url
+                .as_deref()
+                .unwrap_or("scratch: runs get an empty directory")
         ))?;
     }
     Ok(exit::OK)
@@ -180,4 +192,50 @@ fn remove_workspace(ctx: &Ctx, store: &Store, run: &Run) -> Result<Option<String
         )),
         _ => None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::output::{ColorChoice, Ui};
+    use crate::cli::{Cli, Command};
+    use crate::paths::Paths;
+
+    fn parse(args: &[&str]) -> std::result::Result<AddArgs, clap::Error> {
+        let argv = ["m", "repo", "add"].iter().chain(args);
+        match Cli::try_parse_from(argv)?.command {
+            Command::Repo(RepoCommand::Add(add)) => Ok(add),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn scratch_needs_a_name_and_no_location() {
+        let add = parse(&["--scratch", "--name", "notes"]).unwrap();
+        assert!(add.scratch && add.location.is_none());
+        assert!(
+            parse(&["--scratch"]).is_err(),
+            "a scratch repo has no default name"
+        );
+        assert!(parse(&["--scratch", "--name", "n", "."]).is_err());
+        assert!(parse(&[]).is_err(), "a location or --scratch is required");
+        assert_eq!(parse(&["."]).unwrap().location.as_deref(), Some("."));
+    }
+
+    #[test]
+    fn a_scratch_repo_is_stored_without_a_git_url() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = Ctx {
+            paths: Paths::under(dir.path()),
+            ui: Ui::new(ColorChoice::Never),
+        };
+        let add = parse(&["--scratch", "--name", "notes"]).unwrap();
+        assert_eq!(add_repo(&ctx, add).unwrap(), exit::OK);
+        let repo = ctx.store().unwrap().find_repo("notes").unwrap();
+        assert_eq!(repo.git_url, None);
+        let bad = parse(&["--scratch", "--name", "a b"]).unwrap();
+        assert!(add_repo(&ctx, bad).is_err(), "names are still checked");
+    }
 }

@@ -11,7 +11,9 @@ use super::Shared;
 use crate::agent::{AgentRequest, AgentSpec, ApprovalRequest, Decision, InputReply, InputRequest};
 use crate::error::{Error, Result};
 use crate::model::{new_id, short_id, Event, RunState};
-use crate::protocol::{DaemonStatus, Request, Response, RunOptions, PROTOCOL_VERSION, VERSION};
+use crate::protocol::{
+    DaemonStatus, EventFrame, Request, Response, RunOptions, PROTOCOL_VERSION, VERSION,
+};
 use crate::store::{Decided, NewRun, RunDetails, Store};
 
 pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connection) -> Result<()> {
@@ -25,7 +27,11 @@ pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connectio
             options,
         } => start_run(shared, repo_id, prompt, agent, base, options).await?,
         Request::CancelRun { run_id } => cancel_run(shared, &run_id).await?,
-        Request::Follow { run_id, since } => return follow(shared, run_id, since, conn).await,
+        Request::Follow {
+            run_id,
+            since,
+            types,
+        } => return follow(shared, run_id, since, &types, conn).await,
         Request::Decide {
             approval_id,
             approve,
@@ -93,8 +99,12 @@ pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connectio
             }
         }
         Request::Shutdown => {
+            // Answer before the shutdown begins: once it does, the runtime
+            // may drop this connection's task before the answer is written,
+            // and `m daemon stop` would see its connection reset.
+            conn.send(&Response::Ok).await?;
             shared.shutdown.notify_one();
-            Response::Ok
+            return Ok(());
         }
     };
     conn.send(&response).await
@@ -276,24 +286,26 @@ async fn ask<T>(
 }
 
 /// Backlog from the database, then live events from the hub, with no gap
-/// and no duplicate (by seq), then `end` when the run finishes.
+/// and no duplicate (by seq), then `end` when the run finishes. With
+/// `types`, only events of those types are sent.
 async fn follow(
     shared: &Arc<Shared>,
     run_id: Option<String>,
     since: i64,
+    types: &[String],
     conn: &mut Connection,
 ) -> Result<()> {
     // Subscribe before reading the backlog, so nothing committed in between is missed.
     let mut live = shared.writer.subscribe();
     let Some(run_id) = run_id else {
-        return follow_all(shared, live, conn).await;
+        return follow_all(shared, live, types, conn).await;
     };
     let mut last = since;
-    last = send_backlog(shared, &run_id, last, conn).await?;
+    last = send_backlog(shared, &run_id, last, types, conn).await?;
     let id = run_id.clone();
     let run = read(shared, move |store| store.get_run(&id)).await?;
     if run.state.is_final() {
-        send_backlog(shared, &run_id, last, conn).await?;
+        send_backlog(shared, &run_id, last, types, conn).await?;
         return conn.send(&Response::End { state: run.state }).await;
     }
     loop {
@@ -303,28 +315,32 @@ async fn follow(
         };
         match event {
             Ok(event) if event.run_id == run_id && event.seq > last => {
+                // Past this seq, whether sent or left out by `types`.
                 last = event.seq;
-                conn.send(&Response::Event {
-                    event: (*event).clone(),
-                })
-                .await?;
+                if wanted(types, &event) {
+                    conn.send(&EventFrame::Event { event: &event }).await?;
+                }
                 if let Some(state) = finished_state(&event) {
                     return conn.send(&Response::End { state }).await;
                 }
             }
             Ok(_) => {}
             Err(RecvError::Lagged(_)) => {
-                last = send_backlog(shared, &run_id, last, conn).await?;
+                last = send_backlog(shared, &run_id, last, types, conn).await?;
                 let id = run_id.clone();
                 let run = read(shared, move |store| store.get_run(&id)).await?;
                 if run.state.is_final() {
-                    send_backlog(shared, &run_id, last, conn).await?;
+                    send_backlog(shared, &run_id, last, types, conn).await?;
                     return conn.send(&Response::End { state: run.state }).await;
                 }
             }
             Err(RecvError::Closed) => return Ok(()),
         }
     }
+}
+
+fn wanted(types: &[String], event: &Event) -> bool {
+    types.is_empty() || types.contains(&event.event_type)
 }
 
 fn finished_state(event: &Event) -> Option<RunState> {
@@ -338,19 +354,21 @@ fn finished_state(event: &Event) -> Option<RunState> {
         .and_then(|s| serde_json::from_value(s.clone()).ok())
 }
 
-/// Sends the run's stored events after `last`, a page at a time; returns the
-/// last seq sent.
+/// Sends the run's stored events (of `types`, if any) after `last`, a page
+/// at a time; returns the last seq sent.
 async fn send_backlog(
     shared: &Shared,
     run_id: &str,
     mut last: i64,
+    types: &[String],
     conn: &mut Connection,
 ) -> Result<i64> {
     const PAGE: u32 = 2000;
     loop {
         let id = run_id.to_string();
+        let wanted = types.to_vec();
         let page = read(shared, move |store| {
-            store.list_events(&id, last, &[], Some(PAGE))
+            store.list_events(&id, last, &wanted, Some(PAGE))
         })
         .await?;
         let full = page.len() == PAGE as usize;
@@ -364,10 +382,11 @@ async fn send_backlog(
     }
 }
 
-/// Live events of every run until the client leaves.
+/// Live events of every run (of `types`, if any) until the client leaves.
 async fn follow_all(
     shared: &Shared,
     mut live: tokio::sync::broadcast::Receiver<Arc<Event>>,
+    types: &[String],
     conn: &mut Connection,
 ) -> Result<()> {
     let mut last_seen: std::collections::HashMap<String, i64> = Default::default();
@@ -386,10 +405,9 @@ async fn follow_all(
                     .or_insert(event.seq - 1);
                 if event.seq > *last {
                     *last = event.seq;
-                    conn.send(&Response::Event {
-                        event: (*event).clone(),
-                    })
-                    .await?;
+                    if wanted(types, &event) {
+                        conn.send(&EventFrame::Event { event: &event }).await?;
+                    }
                 }
             }
             Err(RecvError::Lagged(_)) => {
@@ -397,7 +415,7 @@ async fn follow_all(
                 let runs: Vec<(String, i64)> =
                     last_seen.iter().map(|(k, v)| (k.clone(), *v)).collect();
                 for (run_id, last) in runs {
-                    let new_last = send_backlog(shared, &run_id, last, conn).await?;
+                    let new_last = send_backlog(shared, &run_id, last, types, conn).await?;
                     last_seen.insert(run_id, new_last);
                 }
             }

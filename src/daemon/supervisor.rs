@@ -53,7 +53,9 @@ pub struct StartedRun {
 
 /// Registers the run and spawns its supervisor.
 pub fn spawn(shared: Arc<Shared>, started: StartedRun) {
-    let (requests_tx, requests) = mpsc::channel(256);
+    // Short, like the writer's queue: it holds the agent's output events
+    // while the writer is behind (see writer::QUEUE).
+    let (requests_tx, requests) = mpsc::channel(64);
     let (control_tx, control) = mpsc::channel(64);
     shared
         .runs

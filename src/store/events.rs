@@ -49,7 +49,7 @@ fn event_from_row(row: &Row<'_>) -> rusqlite::Result<Event> {
 impl Store {
     /// Appends events in one transaction (group commit), numbering each run's
     /// events gaplessly from 1.
-    pub fn append_events(&mut self, batch: &[NewEvent]) -> Result<Vec<Event>> {
+    pub fn append_events(&mut self, batch: Vec<NewEvent>) -> Result<Vec<Event>> {
         let path = self.path.clone();
         self.write(|tx| {
             append_events_tx(tx, batch).map_err(|e| super::db_error(&path, "write to", e))
@@ -120,11 +120,14 @@ impl Store {
     }
 }
 
+/// Inserts `batch`, numbering each run's events on from its last seq. The
+/// events are moved, not copied, into what is returned: an `output` event
+/// holds up to 64 KiB of lines, and a flood of them passes through here.
 pub(crate) fn append_events_tx(
     tx: &rusqlite::Connection,
-    batch: &[NewEvent],
+    batch: Vec<NewEvent>,
 ) -> rusqlite::Result<Vec<Event>> {
-    let mut next_seq: HashMap<&str, i64> = HashMap::new();
+    let mut next_seq: HashMap<String, i64> = HashMap::new();
     let mut stored = Vec::with_capacity(batch.len());
     let mut insert = tx.prepare_cached(&format!(
         "INSERT INTO events ({EVENT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
@@ -139,16 +142,16 @@ pub(crate) fn append_events_tx(
                     [&new.run_id],
                     |r| r.get(0),
                 )?;
-                next_seq.entry(new.run_id.as_str()).or_insert(last)
+                next_seq.entry(new.run_id.clone()).or_insert(last)
             }
         };
         *seq += 1;
         let event = Event {
             id: new_event_id(),
-            run_id: new.run_id.clone(),
+            run_id: new.run_id,
             seq: *seq,
-            event_type: new.event_type.clone(),
-            data: new.data.clone(),
+            event_type: new.event_type,
+            data: new.data,
             created_at: at,
         };
         insert.execute(params![
@@ -160,7 +163,7 @@ pub(crate) fn append_events_tx(
             event.created_at
         ])?;
         if let Some(state) = new.set_state {
-            super::runs::update_run_state(tx, &new.run_id, state, at)?;
+            super::runs::update_run_state(tx, &event.run_id, state, at)?;
         }
         stored.push(event);
     }

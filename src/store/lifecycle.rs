@@ -81,11 +81,12 @@ impl Batch<'_> {
         Ok(self.committed_events)
     }
 
-    pub fn append(&mut self, events: &[NewEvent]) -> Result<Vec<Event>> {
+    /// Appends events; they are published when the batch commits.
+    pub fn append(&mut self, events: Vec<NewEvent>) -> Result<()> {
         self.op(|conn, path| {
             let stored =
                 append_events_tx(conn, events).map_err(|e| db_error(path, "write to", e))?;
-            Ok((stored.clone(), stored))
+            Ok(((), stored))
         })
     }
 
@@ -163,7 +164,7 @@ impl Batch<'_> {
                     "workspace_path": run.workspace_path,
                 }),
             );
-            let events = append_events_tx(conn, &[created]).map_err(db)?;
+            let events = append_events_tx(conn, vec![created]).map_err(db)?;
             Ok((run, events))
         })
     }
@@ -215,7 +216,7 @@ impl Batch<'_> {
             )
             .with_state(state);
             let events =
-                append_events_tx(conn, &[event]).map_err(|e| db_error(path, "write to", e))?;
+                append_events_tx(conn, vec![event]).map_err(|e| db_error(path, "write to", e))?;
             Ok((events.clone(), events))
         })
     }
@@ -260,7 +261,7 @@ impl Batch<'_> {
                 ),
                 None => {}
             }
-            let events = append_events_tx(conn, &new).map_err(db)?;
+            let events = append_events_tx(conn, new).map_err(db)?;
             let approval = Approval {
                 id,
                 run_id: run_id.to_string(),
@@ -323,7 +324,7 @@ impl Batch<'_> {
                     .with_state(RunState::Running),
                 );
             }
-            let events = append_events_tx(conn, &new).map_err(db)?;
+            let events = append_events_tx(conn, new).map_err(db)?;
             let approval = get_approval_tx(conn, approval_id)
                 .map_err(db)?
                 .ok_or_else(|| Error::not_found(format!("no approval with id '{approval_id}'")))?;
@@ -363,7 +364,7 @@ impl Batch<'_> {
                 map.insert("state".into(), json!(state));
             }
             new.push(NewEvent::new(run_id, "run.finished", data).with_state(state));
-            let events = append_events_tx(conn, &new).map_err(db)?;
+            let events = append_events_tx(conn, new).map_err(db)?;
             conn.execute("UPDATE run_details SET pgid = NULL WHERE run_id = ?1", [run_id])
                 .map_err(db)?;
             Ok((events.clone(), events))

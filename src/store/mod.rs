@@ -78,21 +78,55 @@ impl Store {
             .map_err(|e| self.error("open", e))?;
         // Settings of this connection only: they write nothing to the file.
         // NORMAL sync in WAL mode survives any process crash; only a power
-        // loss can take the last commits back.
+        // loss can take the last commits back. Sorts too big for the page
+        // cache (`m run list` over 100k runs orders them all) spill to
+        // memory rather than to temporary files (a fifth faster there).
         self.conn
             .execute_batch(
                 "PRAGMA synchronous = NORMAL;
-                 PRAGMA foreign_keys = ON;",
+                 PRAGMA foreign_keys = ON;
+                 PRAGMA temp_store = MEMORY;",
             )
             .map_err(|e| self.error("open", e))
     }
 
     /// WAL lets readers (every client command) run beside the daemon's
     /// writer. The mode is kept in the file's header, so this is a write.
+    /// A log grown by a flood is cut back to 32 MiB when it restarts. A new
+    /// database gets 16 KiB pages (an existing one keeps its own): an
+    /// `output` event is up to 64 KiB of lines, which on 4 KiB pages spans
+    /// a chain of overflow pages; 16 KiB pages store such rows about twice
+    /// as fast, for ~50 µs more per single-event commit.
     fn enable_wal(&self) -> Result<()> {
         self.conn
-            .execute_batch("PRAGMA journal_mode = WAL;")
+            .execute_batch(
+                "PRAGMA page_size = 16384;
+                 PRAGMA journal_mode = WAL;
+                 PRAGMA journal_size_limit = 33554432;",
+            )
             .map_err(|e| self.error("open", e))
+    }
+
+    /// Calls `hook` after each commit with the log's size in pages (the
+    /// daemon's writer uses it to checkpoint off its own thread).
+    pub fn on_commit(
+        &mut self,
+        mut hook: impl FnMut(&mut rusqlite::hooks::Wal, i32) + Send + 'static,
+    ) -> Result<()> {
+        self.conn
+            .wal_hook(Some(move |wal: &mut rusqlite::hooks::Wal, pages| {
+                hook(wal, pages);
+                Ok(())
+            }))
+            .map_err(|e| self.error("configure", e))
+    }
+
+    /// Copies what the log holds back into the database, as far as readers
+    /// allow, without blocking the writer (a PASSIVE checkpoint).
+    pub fn checkpoint(&self) -> Result<()> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+            .map_err(|e| self.error("checkpoint", e))
     }
 
     /// Runs `f` in a `BEGIN IMMEDIATE` transaction: the write lock is taken
@@ -268,5 +302,23 @@ mod tests {
             orphan.unwrap_err().sqlite_error_code(),
             Some(ErrorCode::ConstraintViolation)
         );
+    }
+
+    #[test]
+    fn a_new_database_has_16k_pages_and_an_old_one_keeps_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let new = Store::open(&dir.path().join("new.db")).unwrap();
+        assert_eq!(pragma::<i64>(&new, "page_size"), 16384);
+        assert_eq!(pragma::<String>(&new, "journal_mode"), "wal");
+        assert_eq!(pragma::<i64>(&new, "temp_store"), 2, "MEMORY");
+
+        let path = dir.path().join("old.db");
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch("PRAGMA page_size = 4096; PRAGMA journal_mode = WAL;")
+            .unwrap();
+        drop(old);
+        let old = Store::open(&path).unwrap();
+        assert_eq!(pragma::<i64>(&old, "page_size"), 4096);
+        assert_eq!(pragma::<i64>(&old, "user_version"), LATEST_VERSION);
     }
 }

@@ -219,7 +219,7 @@ impl Store {
         let path = self.path.clone();
         self.write(|tx| {
             let append = || -> rusqlite::Result<Vec<Event>> {
-                let events = super::events::append_events_tx(tx, batch)?;
+                let events = super::events::append_events_tx(tx, batch.to_vec())?;
                 enqueue_notifications_tx(tx, &events)?;
                 Ok(events)
             };
@@ -443,7 +443,7 @@ mod tests {
                 let db = |e| Error::failure(format!("{e}"));
                 let events = super::super::events::append_events_tx(
                     tx,
-                    &[NewEvent::new(
+                    vec![NewEvent::new(
                         &run,
                         "approval.requested",
                         json!({"type": "command"}),
@@ -485,7 +485,7 @@ mod tests {
         let failed: Result<()> = store.write(|tx| {
             let events = super::super::events::append_events_tx(
                 tx,
-                &[NewEvent::new(
+                vec![NewEvent::new(
                     &run,
                     "input.requested",
                     json!({"question": "?"}),

@@ -31,7 +31,7 @@ pub struct NewRun {
 const RUN_COLUMNS: &str = "id, repo_id, prompt, state, workspace_path, created_at, updated_at";
 
 fn run_from_row(row: &Row<'_>) -> rusqlite::Result<Run> {
-    let state: String = row.get(3)?;
+    let state = row.get_ref(3)?.as_str()?;
     Ok(Run {
         id: row.get(0)?,
         repo_id: row.get(1)?,

@@ -1,3 +1,5 @@
+use std::borrow::Cow;
+
 use clap::Args;
 
 use crate::cli::output::{one_line, relative_time};
@@ -55,19 +57,22 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<u8> {
     }
     let repos = store.list_repos()?;
     let now = now();
-    let rows: Vec<Vec<String>> = runs
+    // Borrowed where possible: a listing may hold a hundred thousand rows.
+    let rows: Vec<Vec<Cow<str>>> = runs
         .iter()
         .map(|run| {
             let repo = repos
                 .iter()
                 .find(|r| r.id == run.repo_id)
-                .map(|r| r.name.clone())
-                .unwrap_or_default();
+                .map_or("", |r| r.name.as_str());
             vec![
-                short_id(&run.id).to_string(),
-                repo,
-                ctx.ui.run_state(run.state),
-                relative_time(run.created_at, now),
+                Cow::Borrowed(short_id(&run.id)),
+                Cow::Borrowed(repo),
+                match ctx.ui.color {
+                    true => Cow::Owned(ctx.ui.run_state(run.state)),
+                    false => Cow::Borrowed(run.state.as_str()),
+                },
+                Cow::Owned(relative_time(run.created_at, now)),
                 one_line(&run.prompt, 50),
             ]
         })

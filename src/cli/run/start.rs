@@ -122,7 +122,7 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
     }
     if args.follow {
         let mut progress = Progress::for_run(&run.id, false);
-        let state = follow_run(ctx, &run.id, 0, Until::Ended, |event| {
+        let state = follow_run(ctx, &run.id, 0, Until::Ended, Vec::new(), |event| {
             progress.suspend(|| crate::cli::events::print_event(ctx, event, false, false))?;
             progress.event(event);
             Ok(())
@@ -131,7 +131,10 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
     }
     if args.wait {
         let mut progress = Progress::for_run(&run.id, true);
-        let state = follow_run(ctx, &run.id, 0, Until::NeedsHuman, |event| {
+        // A spinner shows what the agent does; without one only the state
+        // changes (and git's milestones) need cross the socket.
+        let types = progress.wanted_types();
+        let state = follow_run(ctx, &run.id, 0, Until::NeedsHuman, types, |event| {
             progress.event(event);
             Ok(())
         })?;

@@ -20,7 +20,8 @@ pub fn run(ctx: &Ctx, args: WaitArgs) -> Result<u8> {
         return Ok(run.state.exit_code());
     }
     let mut progress = Progress::for_run(&run.id, true);
-    let state = follow_run(ctx, &run.id, 0, Until::NeedsHuman, |event| {
+    let types = progress.wanted_types();
+    let state = follow_run(ctx, &run.id, 0, Until::NeedsHuman, types, |event| {
         progress.event(event);
         Ok(())
     })?;
