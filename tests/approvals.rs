@@ -345,6 +345,34 @@ fn wait_exit_codes_say_how_the_run_stands() {
 }
 
 #[test]
+fn agents_find_m_even_when_it_is_not_on_path() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let agent = env.script("agent.sh", "m ask input 'where?'");
+    let run = env
+        .m()
+        .env("PATH", "/usr/bin:/bin")
+        .args([
+            "run",
+            "start",
+            "-r",
+            "api",
+            "x",
+            "--wait",
+            "--",
+            agent.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        run.status.code(),
+        Some(13),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+}
+
+#[test]
 fn ask_outside_a_run_is_a_clear_error() {
     let env = TestEnv::new();
     let err = env.fails(&["ask", "input", "hello?"], 2);

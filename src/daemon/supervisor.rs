@@ -138,6 +138,7 @@ impl Supervisor {
                     "M_HOME".into(),
                     self.shared.paths.data_dir.display().to_string(),
                 ),
+                ("PATH".into(), path_with_m()),
             ],
             review: started.options.review,
         };
@@ -482,6 +483,24 @@ impl Supervisor {
                 }
             }
         }
+    }
+}
+
+/// The daemon's PATH with this m's own directory first, so that `m ask`
+/// inside an agent reaches this daemon's binary even where m is not
+/// installed on PATH (run from a build directory, a service's bare PATH).
+fn path_with_m() -> String {
+    let path = std::env::var("PATH").unwrap_or_default();
+    let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|d| d.display().to_string()))
+    else {
+        return path;
+    };
+    if path.is_empty() {
+        dir
+    } else {
+        format!("{dir}:{path}")
     }
 }
 
