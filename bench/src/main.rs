@@ -355,6 +355,9 @@ fn header(bench: &Bench, args: &AllArgs) -> String {
         "status",
         "--porcelain",
         "--untracked-files=no",
+        "--",
+        ".",
+        ":!bench/RESULTS.md",
     ]))
     .is_empty();
     let sqlite3 = match &bench.sqlite3 {
