@@ -412,14 +412,16 @@ a private data directory and socket. Outputs are read through a pipe.
 2. **Workspace**: from spawning `m run start` until the agent (`m-bench stamp`)
    records that it runs (CLOCK_MONOTONIC), on a generated repo of ~1 kB
    files; ceiling: `git worktree add -b BRANCH PATH HEAD` on the same repo; naive:
-   `git clone` of it.
+   `git clone` of it. `sync` runs before each, and the copies are deleted only
+   after all timings (deleting 20k files slowed whatever ran next by seconds).
 3. **Ingest**: `m run start --wait -- m-bench lines N` (N lines of 100 bytes as
    fast as it can print), until the run completed; then every line is counted in
    the database (`json_array_length` of each `output` event). Ceiling: the rows
    m stored, inserted again with rusqlite into a fresh m database (same schema
    and pragmas: it is opened by m's `Store::open`), time-ordered ids, 512 rows a
    transaction. Reference: the same with one row per line. Peer: pueue running
-   the same agent, `pueue status` polled every 10 ms until done.
+   the same agent, `pueue status` polled every 10 ms until done, and `true` run
+   the same way: pueue's daemon loop, which the 1M lines fit inside.
 4. **Follow**: the agent `m-bench ticker` writes lines stamped with
    CLOCK_MONOTONIC at a fixed rate; `m events RUN --follow --json` prints them and
    the bench stamps each line as it reads it from the pipe. Baseline: the ticker
