@@ -180,7 +180,8 @@ pub fn run_start(b: &Bench, report: &mut Report) -> Res<()> {
 // Row 2 -------------------------------------------------------------------
 
 pub fn workspace(b: &Bench, report: &mut Report, repo: &Path, files: u64) -> Res<()> {
-    let n = b.iterations(5);
+    // Seven: checkouts of 20k files on a shared disk vary by seconds.
+    let n = b.iterations(7);
     let home = MHome::new(b, "workspace")?;
     let repo_str = repo.display().to_string();
     home.ok(&["repo", "add", &repo_str, "--name", "big"])?;
