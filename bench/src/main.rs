@@ -412,8 +412,11 @@ a private data directory and socket. Outputs are read through a pipe.
 2. **Workspace**: from spawning `m run start` until the agent (`m-bench stamp`)
    records that it runs (CLOCK_MONOTONIC), on a generated repo of ~1 kB
    files; ceiling: `git worktree add -b BRANCH PATH HEAD` on the same repo; naive:
-   `git clone` of it. `sync` runs before each, and the copies are deleted only
-   after all timings (deleting 20k files slowed whatever ran next by seconds).
+   `git clone` of it. `sync` runs before each, the copies are deleted only
+   after all timings (deleting 20k files slowed whatever ran next by seconds),
+   and the repo is packed (a background `gc --auto` of 20k loose objects ran
+   during the timings). The ratio is the median of the ratios within each
+   iteration: this disk's speed drifts by seconds from minute to minute.
 3. **Ingest**: `m run start --wait -- m-bench lines N` (N lines of 100 bytes as
    fast as it can print), until the run completed; then every line is counted in
    the database (`json_array_length` of each `output` event). Ceiling: the rows
