@@ -18,6 +18,11 @@ pub fn gen_repo(bench: &Bench, dir: &Path, files: u64) -> Res<()> {
     std::fs::create_dir_all(dir)?;
     let git = |args: &[&str]| run_ok(bench.cmd("git").current_dir(dir).args(args));
     git(&["init", "-q", "-b", "main"])?;
+    // No `gc --auto` in the background: 20k loose objects started one after
+    // the commit, packing them while the timings ran (and once breaking a
+    // `git clone` racing it). The repository is packed below instead, as
+    // a real one is.
+    git(&["config", "gc.auto", "0"])?;
     for i in 0..files {
         let sub = dir.join(format!("src/d{:03}", i / 100));
         if i % 100 == 0 {
@@ -34,6 +39,7 @@ pub fn gen_repo(bench: &Bench, dir: &Path, files: u64) -> Res<()> {
     }
     git(&["add", "-A"])?;
     git(&["commit", "-q", "-m", "generated"])?;
+    git(&["gc", "--quiet"])?;
     Ok(())
 }
 

@@ -355,6 +355,9 @@ fn header(bench: &Bench, args: &AllArgs) -> String {
         "status",
         "--porcelain",
         "--untracked-files=no",
+        "--",
+        ".",
+        ":!bench/RESULTS.md",
     ]))
     .is_empty();
     let sqlite3 = match &bench.sqlite3 {
@@ -409,14 +412,19 @@ a private data directory and socket. Outputs are read through a pipe.
 2. **Workspace**: from spawning `m run start` until the agent (`m-bench stamp`)
    records that it runs (CLOCK_MONOTONIC), on a generated repo of ~1 kB
    files; ceiling: `git worktree add -b BRANCH PATH HEAD` on the same repo; naive:
-   `git clone` of it.
+   `git clone` of it. `sync` runs before each, the copies are deleted only
+   after all timings (deleting 20k files slowed whatever ran next by seconds),
+   and the repo is packed (a background `gc --auto` of 20k loose objects ran
+   during the timings). The ratio is the median of the ratios within each
+   iteration: this disk's speed drifts by seconds from minute to minute.
 3. **Ingest**: `m run start --wait -- m-bench lines N` (N lines of 100 bytes as
    fast as it can print), until the run completed; then every line is counted in
    the database (`json_array_length` of each `output` event). Ceiling: the rows
    m stored, inserted again with rusqlite into a fresh m database (same schema
    and pragmas: it is opened by m's `Store::open`), time-ordered ids, 512 rows a
    transaction. Reference: the same with one row per line. Peer: pueue running
-   the same agent, `pueue status` polled every 10 ms until done.
+   the same agent, `pueue status` polled every 10 ms until done, and `true` run
+   the same way: pueue's daemon loop, which the 1M lines fit inside.
 4. **Follow**: the agent `m-bench ticker` writes lines stamped with
    CLOCK_MONOTONIC at a fixed rate; `m events RUN --follow --json` prints them and
    the bench stamps each line as it reads it from the pipe. Baseline: the ticker
