@@ -92,10 +92,41 @@ impl Client {
         let mut client = Client {
             reader: BufReader::new(stream),
         };
-        client.send(&Hello::ours())?;
-        let hello: Hello = client
-            .read_frame()?
-            .ok_or_else(|| Error::failure("the daemon closed the connection during hello"))?;
+        // A daemon that was just killed can still hold its listening socket
+        // while its last threads exit: the connection is accepted into the
+        // backlog, then reset. That daemon is gone; the caller may start one.
+        let vanished = |e: &std::io::Error| {
+            matches!(
+                e.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+            )
+        };
+        if let Err(e) = client.reader.get_ref().write_all(&encode(&Hello::ours())) {
+            return match vanished(&e) {
+                true => Ok(None),
+                false => Err(Error::failure(format!("cannot write to the daemon: {e}"))),
+            };
+        }
+        let mut line = Vec::new();
+        match std::io::Read::take(&mut client.reader, MAX_FRAME as u64 + 1)
+            .read_until(b'\n', &mut line)
+        {
+            Err(e) if vanished(&e) => return Ok(None),
+            Err(e) => return Err(Error::failure(format!("cannot read from the daemon: {e}"))),
+            Ok(0) => {
+                return Err(Error::failure(
+                    "the daemon closed the connection during hello",
+                ))
+            }
+            Ok(_) if line.len() > MAX_FRAME => {
+                return Err(Error::failure("the daemon sent an oversized frame"))
+            }
+            Ok(_) => {}
+        }
+        let hello: Hello = serde_json::from_slice(&line)
+            .map_err(|e| Error::failure(format!("the daemon sent a malformed hello: {e}")))?;
         Ok(Some((client, hello)))
     }
 
@@ -268,4 +299,27 @@ fn lock_file(path: &std::path::Path) -> Result<File> {
         return Err(Error::io("lock", path, std::io::Error::last_os_error()));
     }
     Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_daemon_that_vanishes_during_hello_is_no_daemon() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::under(dir.path());
+        paths::create_private_dir(&paths.runtime_dir).unwrap();
+        // A listener that never accepts, then closes: the connection waits
+        // in its backlog and is reset, as when a killed daemon's last thread
+        // exits.
+        let listener = std::os::unix::net::UnixListener::bind(paths.socket()).unwrap();
+        let closer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            drop(listener);
+        });
+        assert!(Client::try_connect(&paths).unwrap().is_none());
+        closer.join().unwrap();
+        assert!(Client::try_connect(&paths).unwrap().is_none(), "refused");
+    }
 }
