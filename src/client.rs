@@ -400,3 +400,26 @@ fn lock_file(path: &std::path::Path) -> Result<File> {
     }
     Ok(file)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_daemon_that_vanishes_during_hello_is_no_daemon() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::under(dir.path());
+        paths::create_private_dir(&paths.runtime_dir).unwrap();
+        // A listener that never accepts, then closes: the connection waits
+        // in its backlog and is reset, as when a killed daemon's last thread
+        // exits.
+        let listener = std::os::unix::net::UnixListener::bind(paths.socket()).unwrap();
+        let closer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            drop(listener);
+        });
+        assert!(Client::try_connect(&paths).unwrap().is_none());
+        closer.join().unwrap();
+        assert!(Client::try_connect(&paths).unwrap().is_none(), "refused");
+    }
+}

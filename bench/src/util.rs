@@ -333,6 +333,8 @@ pub fn fmt_ratio(r: f64) -> String {
         "-".into()
     } else if r >= 10.0 {
         format!("{r:.0}x")
+    } else if r < 0.1 {
+        format!("{r:.3}x")
     } else {
         format!("{r:.2}x")
     }
