@@ -159,13 +159,6 @@ pub struct Approval {
     pub resolved_at: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Device {
-    pub token: String,
-    pub platform: Platform,
-    pub created_at: i64,
-}
-
 /// The first eight characters of an id: enough to type, as git shows commits.
 pub fn short_id(id: &str) -> &str {
     &id[..id.len().min(8)]

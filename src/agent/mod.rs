@@ -94,12 +94,12 @@ pub enum AgentOutcome {
 pub enum AgentRequest {
     /// The agent process started as leader of process group `pgid`; recorded
     /// so a daemon restarted after a crash can kill what is left of it.
-    Spawned { pgid: i32 },
+    Spawned {
+        pgid: i32,
+    },
     Emit {
         event_type: String,
         data: Value,
-        /// Answered once the event is committed (for ordering-sensitive callers).
-        committed: Option<oneshot::Sender<()>>,
     },
     Approval {
         request: ApprovalRequest,
@@ -112,7 +112,9 @@ pub enum AgentRequest {
     /// The agent is done and the run was started with `--review`: the
     /// supervisor commits the workspace and asks a human to approve the
     /// whole diff. A rejection's reason may become the agent's next prompt.
-    Review { reply: oneshot::Sender<Decision> },
+    Review {
+        reply: oneshot::Sender<Decision>,
+    },
 }
 
 /// The adapter's handle on its run.
@@ -144,29 +146,12 @@ impl RunContext {
             .send(AgentRequest::Emit {
                 event_type: event_type.to_string(),
                 data,
-                committed: None,
             })
             .await;
     }
 
     pub async fn spawned(&self, pgid: i32) {
         let _ = self.requests.send(AgentRequest::Spawned { pgid }).await;
-    }
-
-    /// Records an event and waits until it is committed.
-    pub async fn emit_committed(&self, event_type: &str, data: Value) {
-        let (tx, rx) = oneshot::channel();
-        let sent = self
-            .requests
-            .send(AgentRequest::Emit {
-                event_type: event_type.to_string(),
-                data,
-                committed: Some(tx),
-            })
-            .await;
-        if sent.is_ok() {
-            let _ = rx.await;
-        }
     }
 
     /// Asks for an approval and waits for the decision.
@@ -209,10 +194,6 @@ impl RunContext {
             return Decision::RunEnded;
         }
         rx.await.unwrap_or(Decision::RunEnded)
-    }
-
-    pub fn is_cancelled(&self) -> bool {
-        *self.cancel.borrow()
     }
 
     /// Resolves when the run is cancelled, or its supervisor is gone.

@@ -364,13 +364,24 @@ async fn send_backlog(
     conn: &mut Connection,
 ) -> Result<i64> {
     const PAGE: u32 = 2000;
+    // One connection for the whole backlog (a million events is 500 pages),
+    // lent to each page's blocking read and handed back.
+    let mut store: Option<Store> = None;
     loop {
         let id = run_id.to_string();
         let wanted = types.to_vec();
-        let page = read(shared, move |store| {
-            store.list_events(&id, last, &wanted, Some(PAGE))
+        let db = shared.paths.database();
+        let (reader, page) = tokio::task::spawn_blocking(move || -> Result<_> {
+            let store = match store {
+                Some(store) => store,
+                None => Store::open(&db)?,
+            };
+            let page = store.list_events(&id, last, &wanted, Some(PAGE))?;
+            Ok((store, page))
         })
-        .await?;
+        .await
+        .map_err(|e| Error::failure(format!("a database read crashed: {e}")))??;
+        store = Some(reader);
         let full = page.len() == PAGE as usize;
         for event in page {
             last = event.seq;

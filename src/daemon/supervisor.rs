@@ -235,19 +235,10 @@ impl Supervisor {
                     tracing::error!(run = %self.run_id, "cannot record the agent's process group: {}", e.message);
                 }
             }
-            AgentRequest::Emit {
-                event_type,
-                data,
-                committed,
-            } => {
-                let event = NewEvent::new(&self.run_id, &event_type, data);
-                match committed {
-                    None => writer.append(vec![event]).await,
-                    Some(ack) => {
-                        let _ = writer.append_committed(vec![event]).await;
-                        let _ = ack.send(());
-                    }
-                }
+            AgentRequest::Emit { event_type, data } => {
+                writer
+                    .append(vec![NewEvent::new(&self.run_id, &event_type, data)])
+                    .await
             }
             AgentRequest::Approval { request, reply } => self.ask_approval(request, reply).await,
             AgentRequest::Input { request, reply } => self.ask_input(request, reply).await,

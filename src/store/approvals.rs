@@ -41,26 +41,24 @@ fn approval_from_row(row: &Row<'_>) -> rusqlite::Result<Approval> {
 impl Store {
     pub fn list_approvals(&self, filter: &ApprovalFilter) -> Result<Vec<Approval>> {
         let mut sql = format!("SELECT {APPROVAL_COLUMNS} FROM approvals WHERE 1=1");
-        let mut args: Vec<String> = Vec::new();
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
         if let Some(run) = &filter.run_id {
-            args.push(run.clone());
+            args.push(run.clone().into());
             sql.push_str(&format!(" AND run_id = ?{}", args.len()));
         }
-        if !filter.states.is_empty() {
-            let mut marks = Vec::new();
-            for state in &filter.states {
-                args.push(state.as_str().to_string());
-                marks.push(format!("?{}", args.len()));
-            }
-            sql.push_str(&format!(" AND state IN ({})", marks.join(", ")));
-        }
+        super::push_in(
+            &mut sql,
+            &mut args,
+            "state",
+            filter.states.iter().map(|s| s.as_str().to_string()),
+        );
         sql.push_str(" ORDER BY created_at, rowid");
         let mut stmt = self
             .conn
             .prepare_cached(&sql)
             .map_err(|e| self.error("read", e))?;
         let rows = stmt
-            .query_map(rusqlite::params_from_iter(args.iter()), approval_from_row)
+            .query_map(rusqlite::params_from_iter(args), approval_from_row)
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
             .map_err(|e| self.error("read", e))?;
         Ok(rows)

@@ -47,15 +47,6 @@ fn event_from_row(row: &Row<'_>) -> rusqlite::Result<Event> {
 }
 
 impl Store {
-    /// Appends events in one transaction (group commit), numbering each run's
-    /// events gaplessly from 1.
-    pub fn append_events(&mut self, batch: Vec<NewEvent>) -> Result<Vec<Event>> {
-        let path = self.path.clone();
-        self.write(|tx| {
-            append_events_tx(tx, batch).map_err(|e| super::db_error(&path, "write to", e))
-        })
-    }
-
     /// Events of a run with `seq > since`, oldest first.
     pub fn list_events(
         &self,
@@ -84,14 +75,7 @@ impl Store {
     ) -> Result<()> {
         let mut sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE run_id = ?1 AND seq > ?2");
         let mut args: Vec<rusqlite::types::Value> = vec![run_id.to_string().into(), since.into()];
-        if !types.is_empty() {
-            let mut marks = Vec::new();
-            for t in types {
-                args.push(t.clone().into());
-                marks.push(format!("?{}", args.len()));
-            }
-            sql.push_str(&format!(" AND type IN ({})", marks.join(", ")));
-        }
+        super::push_in(&mut sql, &mut args, "type", types.iter().cloned());
         sql.push_str(" ORDER BY seq");
         if let Some(limit) = limit {
             sql.push_str(&format!(" LIMIT {limit}"));

@@ -198,6 +198,25 @@ impl Store {
     }
 }
 
+/// Appends ` AND column IN (?n, ...)` for `values`, bound as numbered
+/// parameters after those `args` already holds; nothing when there are no
+/// values (no filter).
+fn push_in<V: Into<rusqlite::types::Value>>(
+    sql: &mut String,
+    args: &mut Vec<rusqlite::types::Value>,
+    column: &str,
+    values: impl IntoIterator<Item = V>,
+) {
+    let mut marks = Vec::new();
+    for value in values {
+        args.push(value.into());
+        marks.push(format!("?{}", args.len()));
+    }
+    if !marks.is_empty() {
+        sql.push_str(&format!(" AND {column} IN ({})", marks.join(", ")));
+    }
+}
+
 /// Creates the file with mode 0600 if it does not exist, so it is never
 /// readable by others, not even for a moment.
 fn create_private_file(path: &Path) -> Result<()> {

@@ -104,19 +104,17 @@ impl Store {
 
     pub fn list_runs(&self, filter: &RunFilter) -> Result<Vec<Run>> {
         let mut sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE 1=1");
-        let mut args: Vec<String> = Vec::new();
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
         if let Some(repo) = &filter.repo_id {
-            args.push(repo.clone());
+            args.push(repo.clone().into());
             sql.push_str(&format!(" AND repo_id = ?{}", args.len()));
         }
-        if !filter.states.is_empty() {
-            let mut marks = Vec::new();
-            for state in &filter.states {
-                args.push(state.as_str().to_string());
-                marks.push(format!("?{}", args.len()));
-            }
-            sql.push_str(&format!(" AND state IN ({})", marks.join(", ")));
-        }
+        super::push_in(
+            &mut sql,
+            &mut args,
+            "state",
+            filter.states.iter().map(|s| s.as_str().to_string()),
+        );
         sql.push_str(" ORDER BY created_at DESC, rowid DESC");
         if let Some(limit) = filter.limit {
             sql.push_str(&format!(" LIMIT {limit}"));
@@ -126,7 +124,7 @@ impl Store {
             .prepare_cached(&sql)
             .map_err(|e| self.error("read", e))?;
         let rows = stmt
-            .query_map(rusqlite::params_from_iter(args.iter()), run_from_row)
+            .query_map(rusqlite::params_from_iter(args), run_from_row)
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
             .map_err(|e| self.error("read", e))?;
         Ok(rows)
@@ -150,23 +148,6 @@ impl Store {
             }
             Ok(())
         })
-    }
-
-    pub fn count_runs(&self, states: &[RunState]) -> Result<i64> {
-        let marks = states
-            .iter()
-            .map(|s| format!("'{}'", s.as_str()))
-            .collect::<Vec<_>>();
-        self.conn
-            .query_row(
-                &format!(
-                    "SELECT count(*) FROM runs WHERE state IN ({})",
-                    marks.join(",")
-                ),
-                [],
-                |r| r.get(0),
-            )
-            .map_err(|e| self.error("read", e))
     }
 }
 
