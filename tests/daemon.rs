@@ -405,6 +405,44 @@ fn a_killed_daemon_leaves_no_agent_and_the_restart_fails_the_run() {
     assert_all_gone(&pids);
 }
 
+/// Regression (CI): the daemon can die after spawning an agent but before
+/// its process group is committed; recovery must still find the agent and
+/// everything it forked, by the run id in their environment.
+#[test]
+fn a_daemon_killed_before_the_agent_group_is_recorded_still_leaves_no_agent() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let pids = env.dir.path().join("pids");
+    let agent = env.script(
+        "agent.sh",
+        &format!(
+            "sleep 300 &\necho $! >> {0}\necho $$ >> {0}\nwait",
+            pids.display()
+        ),
+    );
+    let run = env.start("api", "long", &agent);
+    wait_for_lines(&pids, 2);
+    let daemon = env.daemon_pid().expect("daemon pid");
+    unsafe { libc::kill(daemon, libc::SIGKILL) };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while alive(daemon) {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let conn = rusqlite::Connection::open(env.db_path()).unwrap();
+    let forgotten = conn
+        .execute(
+            "UPDATE run_details SET pgid = NULL WHERE run_id = ?1",
+            [&run],
+        )
+        .unwrap();
+    assert_eq!(forgotten, 1);
+    drop(conn);
+    env.ok(&["daemon", "start"]);
+    assert_eq!(env.run_state(&run), "failed");
+    assert_all_gone(&pids);
+}
+
 #[test]
 fn sigterm_fails_active_runs_with_a_reason_and_releases_socket_and_lock() {
     let env = TestEnv::new();

@@ -90,19 +90,21 @@ async fn wait_group_gone(pgid: i32, limit: Duration) {
     }
 }
 
-/// Kills what is left of a run's process group after a daemon crash. The
-/// group id may have been reused since, so on Linux only processes that
-/// carry the run's `M_RUN_ID` in their environment are killed.
-pub fn kill_orphans(pgid: i32, run_id: &str) -> usize {
-    if pgid <= 1 {
-        return 0;
-    }
+/// Kills what is left of a run's agent after a daemon crash. On Linux every
+/// process that carries the run's `M_RUN_ID` in its environment is killed,
+/// wherever it is: the recorded group id may have been reused since, and it
+/// may never have been recorded at all (the daemon can die between spawning
+/// the agent and committing its pgid). Without /proc (macOS) the recorded
+/// group is all there is to go by.
+pub fn kill_orphans(pgid: Option<i32>, run_id: &str) -> usize {
     let Ok(entries) = std::fs::read_dir("/proc") else {
-        // No /proc (macOS): the recorded group is all there is to go by.
-        signal_group(pgid, libc::SIGKILL);
+        if let Some(pgid) = pgid {
+            signal_group(pgid, libc::SIGKILL);
+        }
         return 0;
     };
     let marker = format!("M_RUN_ID={run_id}");
+    let own = std::process::id() as i32;
     let mut killed = 0;
     for entry in entries.flatten() {
         let Some(pid) = entry
@@ -112,8 +114,7 @@ pub fn kill_orphans(pgid: i32, run_id: &str) -> usize {
         else {
             continue;
         };
-        // SAFETY: getpgid has no memory-safety preconditions.
-        if unsafe { libc::getpgid(pid) } != pgid {
+        if pid == own {
             continue;
         }
         let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();

@@ -240,8 +240,8 @@ async fn recover(shared: &Shared) -> Result<()> {
     .await
     .map_err(|e| Error::failure(format!("recovery crashed: {e}")))??;
     for (run_id, pgid) in orphans {
-        if let Some(pgid) = pgid {
-            let killed = process::kill_orphans(pgid as i32, &run_id);
+        let killed = process::kill_orphans(pgid.map(|p| p as i32), &run_id);
+        if killed > 0 {
             tracing::warn!(run = %run_id, killed, "killed what was left of the run's agent");
         }
         tracing::warn!(run = %run_id, "failing a run left active by a previous daemon");
