@@ -159,7 +159,9 @@ fn the_log_is_copied_back_into_the_database_while_the_daemon_runs() {
     env.fails(&["run", "wait", &run], 0);
     let size = |name: &str| std::fs::metadata(env.home.join(name)).map_or(0, |m| m.len());
     let deadline = Instant::now() + Duration::from_secs(30);
-    while size("m.db") < 15 << 20 {
+    // Any checkpoint of the first 1000 pages leaves far more than 8 MiB in
+    // the database; without one it stays at a few pages.
+    while size("m.db") < 8 << 20 {
         assert!(
             Instant::now() < deadline,
             "the database stayed at {} bytes (log: {})",
@@ -229,7 +231,7 @@ fn cancel_stops_the_whole_process_group_within_the_grace_period() {
     let out = env.ok(&["run", "cancel", &run]);
     assert!(out.contains("cancelled"), "{out}");
     assert!(
-        started.elapsed() < Duration::from_secs(8),
+        started.elapsed() < Duration::from_secs(20),
         "took {:?}",
         started.elapsed()
     );
@@ -332,7 +334,7 @@ fn follow_with_since_resumes_exactly_after_that_event() {
         ),
     );
     let run = env.start("api", "resume", &agent);
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(30);
     while env
         .events(&run)
         .iter()
@@ -447,11 +449,19 @@ fn a_daemon_killed_before_the_agent_group_is_recorded_still_leaves_no_agent() {
 fn sigterm_fails_active_runs_with_a_reason_and_releases_socket_and_lock() {
     let env = TestEnv::new();
     env.repo("api");
-    let agent = env.script("agent.sh", "trap '' TERM; while true; do sleep 0.1; done");
+    let ready = env.dir.path().join("ready");
+    let agent = env.script(
+        "agent.sh",
+        &format!(
+            "trap '' TERM; echo $$ > {}; while true; do sleep 0.1; done",
+            ready.display()
+        ),
+    );
     let run = env.start("api", "stubborn", &agent);
+    wait_for_lines(&ready, 1);
     let daemon = env.daemon_pid().unwrap();
     unsafe { libc::kill(daemon, libc::SIGTERM) };
-    let deadline = Instant::now() + Duration::from_secs(15);
+    let deadline = Instant::now() + Duration::from_secs(40);
     while alive(daemon) {
         assert!(Instant::now() < deadline, "daemon did not exit");
         std::thread::sleep(Duration::from_millis(20));

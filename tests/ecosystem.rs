@@ -240,8 +240,19 @@ fn with_the_service_installed_clients_wait_for_its_daemon_instead_of_starting_on
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !other.join("run/m.sock").exists() {
+    // Ready means answering, not only a socket file (bound, maybe not yet
+    // listening).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !env
+        .m()
+        .env("M_HOME", &other)
+        .env("M_NO_AUTOSTART", "1")
+        .args(["daemon", "status"])
+        .output()
+        .unwrap()
+        .status
+        .success()
+    {
         assert!(Instant::now() < deadline, "no daemon was autostarted");
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -624,7 +635,7 @@ fn on_a_terminal(env: &TestEnv, args: &str, no_color: bool) -> Option<String> {
 fn on_a_terminal_wait_draws_a_spinner_in_colour_unless_no_color() {
     let env = TestEnv::new();
     env.repo("api");
-    let agent = env.script("agent.sh", "echo 'the last line'; sleep 0.5");
+    let agent = env.script("agent.sh", "echo 'the last line'; sleep 2");
     let args = format!("run start -r api x --wait -- {}", agent.display());
     let Some(shown) = on_a_terminal(&env, &args, false) else {
         eprintln!("no `script` to make a terminal: skipped");

@@ -369,6 +369,11 @@ async fn a_webhook_that_never_answers_times_out_retries_and_fails() {
     assert!(elapsed >= Duration::from_millis(600), "{elapsed:?}");
     assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
 
+    // The server logs a request once its thread has read it: maybe later.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.received().len() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert_eq!(server.received().len(), 2);
     let entry = w.store.get_notification(id).unwrap();
     assert_eq!(
@@ -792,10 +797,10 @@ mod through_the_binary {
             assert_eq!(body["run"]["id"], run.as_str());
             assert_eq!(body["approval"]["id"], approval.as_str());
         }
+        // The hook writes its line in three steps: wait for the whole line.
         wait_for("the hook", || {
-            std::fs::read_to_string(&hook_out)
-                .unwrap_or_default()
-                .contains(&approval)
+            let written = std::fs::read_to_string(&hook_out).unwrap_or_default();
+            written.contains(&approval) && written.ends_with('\n')
         });
         let line = std::fs::read_to_string(&hook_out).unwrap();
         assert!(

@@ -98,7 +98,8 @@ fn hostile_frames_cost_only_their_own_connection() {
     let started = Instant::now();
     env.ok(&["daemon", "status"]);
     env.ok(&["status"]);
-    assert!(started.elapsed() < Duration::from_secs(5));
+    // Well under the daemon's 10 s frame timeout: not held up by it.
+    assert!(started.elapsed() < Duration::from_secs(9));
     drop(stalled);
 
     assert!(alive(daemon), "the daemon died");
@@ -284,7 +285,7 @@ fn misbehaving_agents_end_in_a_final_state_with_every_child_gone() {
         let agent = env.script(&format!("{name}.sh"), body);
         let run = env.start(name, name, &agent);
         if *name == "quiet" {
-            let deadline = Instant::now() + Duration::from_secs(10);
+            let deadline = Instant::now() + Duration::from_secs(30);
             while !std::fs::read_to_string(&pids)
                 .unwrap_or_default()
                 .contains('\n')

@@ -216,7 +216,11 @@ async fn stop_all_runs(shared: &Arc<Shared>, reason: &str) {
             })
             .await;
     }
-    let deadline = tokio::time::Instant::now() + shared.grace + Duration::from_secs(5);
+    // Past the grace period a run still commits its work (git) and records
+    // its end; on a loaded machine that can take seconds. Well inside
+    // systemd's default stop timeout (90 s); a run still live after this is
+    // failed by the next daemon's recovery.
+    let deadline = tokio::time::Instant::now() + shared.grace + Duration::from_secs(30);
     while !shared.live_runs().is_empty() && tokio::time::Instant::now() < deadline {
         let _ = tokio::time::timeout(Duration::from_millis(100), shared.run_ended.notified()).await;
     }

@@ -235,7 +235,7 @@ pub fn alive(pid: i32) -> bool {
 
 /// Waits until the file lists at least `n` lines (pids an agent wrote).
 pub fn wait_for_lines(path: &Path, n: usize) {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(30);
     while std::fs::read_to_string(path)
         .map(|s| s.lines().count())
         .unwrap_or(0)
@@ -253,7 +253,7 @@ pub fn wait_for_lines(path: &Path, n: usize) {
 /// Asserts that every pid listed in the file is gone (within a few seconds:
 /// killed processes take a moment to be reaped).
 pub fn assert_all_gone(pids: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + Duration::from_secs(10);
     for pid in std::fs::read_to_string(pids).unwrap().lines() {
         let pid: i32 = pid.trim().parse().unwrap();
         while alive(pid) && Instant::now() < deadline {

@@ -839,11 +839,14 @@ impl Driver {
             _ = self.ctx.cancelled(), if watch_cancel => Wake::Cancelled,
             Some(done) = self.humans_rx.recv() => Wake::Human(done),
             _ = tokio::time::sleep_until(deadline.unwrap_or(never)), if deadline.is_some() => Wake::Deadline,
-            _ = tokio::time::sleep_until(flush_at.unwrap_or(never)), if flush_at.is_some() => Wake::Flush,
             message = self.incoming.recv(), if !self.incoming_closed => match message {
                 Some(message) => Wake::Agent(message),
                 None => Wake::Closed,
             },
+            // After the agent's messages: chunks already received join the
+            // text held back even when m itself was slow to read them (a
+            // text never outgrows MAX_OUTPUT_CHUNK, so nothing starves).
+            _ = tokio::time::sleep_until(flush_at.unwrap_or(never)), if flush_at.is_some() => Wake::Flush,
             status = self.child.wait(), if watch_exit => Wake::Exited(status.ok()),
             _ = tokio::time::sleep_until(self.drain_until.unwrap_or(never)), if self.drain_until.is_some() => Wake::Closed,
         }
