@@ -785,6 +785,45 @@ mod through_the_binary {
     }
 
     #[test]
+    fn a_permission_the_agent_takes_back_is_withdrawn_and_answered_cancelled() {
+        let env = TestEnv::new();
+        env.repo("api");
+        let gate = env.dir.path().join("gate");
+        let gate = gate.to_str().unwrap();
+        let run = env.ok(&[
+            "run", "start", "-r", "api", "deploy", "--acp", "--", FAKE, "withdraw", gate,
+        ]);
+        let run = run.trim();
+        env.fails(&["run", "wait", run], 12);
+        let approval = env.json(&["approvals", "--json"])[0]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        std::fs::write(gate, "").unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !messages(&env, run).contains("withdrawn") {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{}",
+                messages(&env, run)
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        assert!(messages(&env, run).contains("withdrawn: -32800"));
+        // The turn ended; the conversation waits for the next prompt.
+        env.wait_state(run, "waiting_input");
+        let shown = env.json(&["approval", "show", &approval, "--json"]);
+        assert_eq!(shown["state"], "rejected", "{shown}");
+        assert!(shown["rejection_reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("withdrawn"));
+        let err = env.fails(&["approve", &approval], 4);
+        assert!(err.contains("rejected"), "{err}");
+        env.ok(&["run", "done", run]);
+    }
+
+    #[test]
     fn a_preset_whose_command_is_missing_says_how_to_install_it() {
         let env = TestEnv::new();
         env.repo("api");

@@ -382,3 +382,67 @@ fn ask_outside_a_run_is_a_clear_error() {
     let err = env.fails(&["ask", "approval", "--type", "command"], 2);
     assert!(err.contains("only inside a run"), "{err}");
 }
+
+#[test]
+fn an_asker_that_goes_away_withdraws_its_approval_and_its_question() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let asker = env.dir.path().join("asker");
+    let agent = env.script(
+        "agent.sh",
+        &format!(
+            "m ask approval --type generic --title 'deploy?' & echo $! > {0}.1; wait
+m ask input 'which region?' & echo $! > {0}.2; wait
+sleep 60",
+            asker.display()
+        ),
+    );
+    let run = env.start("api", "withdraw", &agent);
+    let id = pending(&env, &run, 1).remove(0);
+    let kill = |n: u32| {
+        let pid = read(&env, &format!("asker.{n}"));
+        let pid: i32 = pid.trim().parse().expect("the asker's pid");
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+    };
+    kill(1);
+    // Nobody waits for the decision any more: no human is left to ask.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let approval = loop {
+        let approval = env.json(&["approval", "show", &id, "--json"]);
+        if approval["state"] != "pending" {
+            break approval;
+        }
+        assert!(Instant::now() < deadline, "still pending: {approval}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(approval["state"], "rejected");
+    assert!(
+        approval["rejection_reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("withdrawn"),
+        "{approval}"
+    );
+    let resolved = env
+        .events(&run)
+        .into_iter()
+        .find(|e| e["type"] == "approval.resolved")
+        .unwrap();
+    assert_eq!(resolved["data"]["by"], "agent");
+
+    // The script went on to its question; it goes away too.
+    env.fails(&["run", "wait", &run], 13);
+    kill(2);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while env.run_state(&run) != "running" {
+        assert!(Instant::now() < deadline, "{}", env.run_state(&run));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(env
+        .events(&run)
+        .iter()
+        .any(|e| e["type"] == "input.withdrawn"));
+    let err = env.fails(&["reply", &run, "eu-west"], 4);
+    assert!(err.contains("not waiting for input"), "{err}");
+    env.ok(&["run", "cancel", &run]);
+}

@@ -19,6 +19,9 @@
 //! - `fs`: calls fs/read_text_file, which m must refuse.
 //! - `auth`: needs `authenticate` with the `FAKE_API_KEY` env method.
 //! - `refusal`: ends its first turn with stopReason `refusal`.
+//! - `withdraw`: asks permission, waits until the file named by its second
+//!   argument exists, then takes the request back with `$/cancel_request`
+//!   and says which error code answered it.
 //!
 //! Like some real adapters, it does not exit when its stdin closes: the
 //! client must end its process group.
@@ -206,6 +209,7 @@ impl Agent {
                 "end_turn"
             }
             ("cancel", 1) => self.wait_for_cancel(),
+            ("withdraw", 1) => self.withdraw(),
             ("fs", 1) => {
                 let answer = self.request(
                     "fs/read_text_file",
@@ -387,6 +391,27 @@ impl Agent {
         }
     }
 
+    fn withdraw(&mut self) -> &'static str {
+        let gate = std::env::args().nth(2).map(PathBuf::from);
+        let id = self.send_request(
+            "session/request_permission",
+            json!({
+                "sessionId": self.session,
+                "toolCall": { "toolCallId": "deploy-1", "title": "deploy", "kind": "other" },
+                "options": [{ "optionId": "y", "name": "yes", "kind": "allow_once" }],
+            }),
+        );
+        while gate.as_ref().is_some_and(|gate| !gate.exists()) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        send(
+            json!({ "jsonrpc": "2.0", "method": "$/cancel_request", "params": { "requestId": id } }),
+        );
+        let answer = self.answer_to(id);
+        self.message(&format!("withdrawn: {}", answer["error"]["code"]));
+        "end_turn"
+    }
+
     /// Asks permission; returns the kind of the option selected, or `None`
     /// for `cancelled`.
     fn ask_permission(&mut self, tool_call: Value, options: &[(&str, &str)]) -> Option<String> {
@@ -414,9 +439,19 @@ impl Agent {
 
     /// Sends a request and reads until its answer, noting a cancel.
     fn request(&mut self, method: &str, params: Value) -> Value {
+        let id = self.send_request(method, params);
+        self.answer_to(id)
+    }
+
+    fn send_request(&mut self, method: &str, params: Value) -> i64 {
         self.next_id += 1;
         let id = self.next_id;
         send(json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params }));
+        id
+    }
+
+    /// Reads until the answer to request `id`, noting a cancel.
+    fn answer_to(&mut self, id: i64) -> Value {
         loop {
             let message = self.recv();
             if message.get("method").and_then(Value::as_str) == Some("session/cancel") {

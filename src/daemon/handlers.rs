@@ -48,7 +48,7 @@ pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connectio
                 approval_type,
                 payload,
             };
-            let decision = ask(shared, &run_id, |reply| AgentRequest::Approval {
+            let decision = ask(shared, &run_id, conn, |reply| AgentRequest::Approval {
                 request,
                 reply,
             })
@@ -77,7 +77,7 @@ pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connectio
                 question,
                 schema: None,
             };
-            let answer = ask(shared, &run_id, |reply| AgentRequest::Input {
+            let answer = ask(shared, &run_id, conn, |reply| AgentRequest::Input {
                 request,
                 reply,
             })
@@ -270,9 +270,12 @@ async fn reply(
 }
 
 /// Sends an in-run request to the run's supervisor and waits for the answer.
+/// An asker that goes away (`m ask` killed, or timed out by its script)
+/// drops the wait, and the supervisor withdraws the request.
 async fn ask<T>(
     shared: &Shared,
     run_id: &str,
+    conn: &mut Connection,
     make: impl FnOnce(oneshot::Sender<T>) -> AgentRequest,
 ) -> Result<Option<T>> {
     let Some(handle) = shared.run_handle(run_id) else {
@@ -282,7 +285,10 @@ async fn ask<T>(
     if handle.requests.send(make(tx)).await.is_err() {
         return Ok(None);
     }
-    Ok(rx.await.ok())
+    tokio::select! {
+        answer = rx => Ok(answer.ok()),
+        _ = conn.closed() => Err(Error::failure("the asker went away before the answer")),
+    }
 }
 
 /// Backlog from the database, then live events from the hub, with no gap

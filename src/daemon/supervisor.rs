@@ -36,6 +36,13 @@ pub enum Control {
     Stop { failure: Option<String> },
 }
 
+/// A pending request whose asker stopped waiting (see `Supervisor::withdrawn`).
+enum Withdrawn {
+    Approval(String),
+    /// The position in the queue of open questions.
+    Question(usize),
+}
+
 /// What handlers hold of a live run.
 #[derive(Clone)]
 pub struct RunHandle {
@@ -177,6 +184,7 @@ impl Supervisor {
                 }),
                 Some(request) = requests.recv() => self.on_request(request, &workspace).await,
                 Some(message) = control.recv() => self.on_control(message).await,
+                withdrawn = self.withdrawn() => self.on_withdrawn(withdrawn).await,
             }
         };
         // Events the agent sent just before it ended are still queued.
@@ -314,6 +322,94 @@ impl Supervisor {
         }
     }
 
+    /// Resolves when whoever asked a pending approval or question stopped
+    /// waiting for the answer: an `m ask` that was killed or timed out, an
+    /// ACP agent that cancelled its request.
+    fn withdrawn(&mut self) -> impl std::future::Future<Output = Withdrawn> + '_ {
+        std::future::poll_fn(move |cx| {
+            for (id, waiter) in self.approvals.iter_mut() {
+                if waiter.poll_closed(cx).is_ready() {
+                    return std::task::Poll::Ready(Withdrawn::Approval(id.clone()));
+                }
+            }
+            for (index, waiter) in self.questions.iter_mut().enumerate() {
+                if waiter.poll_closed(cx).is_ready() {
+                    return std::task::Poll::Ready(Withdrawn::Question(index));
+                }
+            }
+            std::task::Poll::Pending
+        })
+    }
+
+    /// Nobody waits for the answer any more, so no human should be asked:
+    /// a withdrawn approval is rejected (by "agent"), a withdrawn question
+    /// is closed, and the run's state says what it still waits for.
+    async fn on_withdrawn(&mut self, withdrawn: Withdrawn) {
+        match withdrawn {
+            Withdrawn::Approval(approval_id) => {
+                self.approvals.remove(&approval_id);
+                let decided = Decided {
+                    approve: false,
+                    reason: Some("withdrawn: the agent stopped waiting for a decision".into()),
+                    by: "agent".into(),
+                };
+                let resolved = self
+                    .shared
+                    .writer
+                    .resolve_approval(&approval_id, decided)
+                    .await;
+                match resolved {
+                    Ok(_) => self.settle_state().await,
+                    // A human decided at the same moment: their decision stands.
+                    Err(err) if err.kind == ErrorKind::Conflict => {}
+                    Err(err) => {
+                        tracing::error!(run = %self.run_id, "cannot withdraw approval {approval_id}: {}", err.message)
+                    }
+                }
+            }
+            Withdrawn::Question(index) => {
+                self.questions.remove(index);
+                if self.questions.is_empty() {
+                    self.idle_deadline = None;
+                }
+                let next = self.waiting_state();
+                let events = vec![
+                    NewEvent::new(&self.run_id, "input.withdrawn", json!({})).with_state(next),
+                    NewEvent::new(&self.run_id, "run.state", json!({ "state": next })),
+                ];
+                self.shared.writer.append(events).await;
+            }
+        }
+    }
+
+    /// What the run waits for now, from what is pending.
+    fn waiting_state(&self) -> RunState {
+        if !self.approvals.is_empty() {
+            RunState::WaitingApproval
+        } else if !self.questions.is_empty() {
+            RunState::WaitingInput
+        } else {
+            RunState::Running
+        }
+    }
+
+    /// After an approval is resolved the store returns the run to `running`
+    /// when no approval is pending; a question may still be open.
+    async fn settle_state(&self) {
+        if self.approvals.is_empty() && !self.questions.is_empty() {
+            let next = RunState::WaitingInput;
+            self.shared
+                .writer
+                .append(vec![NewEvent::new(
+                    &self.run_id,
+                    "run.state",
+                    json!({ "state": next }),
+                )
+                .with_state(next)])
+                .await;
+        }
+    }
+
     /// The human said nothing for the idle timeout: the run is done.
     async fn on_idle(&mut self) {
         self.idle_deadline = None;
@@ -336,6 +432,7 @@ impl Supervisor {
             } => {
                 if let Some(waiter) = self.approvals.remove(&approval_id) {
                     let _ = waiter.send(decision);
+                    self.settle_state().await;
                 }
             }
             Control::Reply { reply, ack } => {
@@ -352,13 +449,7 @@ impl Supervisor {
                     InputReply::Text(text) => Some(text.clone()),
                     _ => None,
                 };
-                let next = if self.questions.is_empty() && self.approvals.is_empty() {
-                    RunState::Running
-                } else if self.approvals.is_empty() {
-                    RunState::WaitingInput
-                } else {
-                    RunState::WaitingApproval
-                };
+                let next = self.waiting_state();
                 let events = vec![
                     NewEvent::new(
                         &self.run_id,

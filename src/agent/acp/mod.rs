@@ -170,14 +170,11 @@ pub async fn run(argv: &[String], ctx: RunContext, opts: AcpOptions) -> AgentOut
     };
     let ending = driver.drive().await;
     driver.flush_text().await;
-    for task in driver
-        .pending
-        .drain()
-        .map(|(_, p)| p.task)
-        .chain(driver.waits.drain(..))
-    {
-        task.abort();
-    }
+    // Requests still waiting for a human are left to the supervisor, which
+    // ends them with the run ("run ended"); aborting them here would read
+    // as the agent withdrawing them.
+    driver.pending.clear();
+    driver.waits.clear();
 
     // The end, whatever it was: close the agent's stdin and end its whole
     // group (some adapters outlive their stdin, and tools they started may
@@ -857,6 +854,9 @@ impl Driver {
             Incoming::Notification { method, params } if method == "session/update" => {
                 self.on_update(params).await
             }
+            Incoming::Notification { method, params } if method == "$/cancel_request" => {
+                self.on_cancel_request(params).await
+            }
             Incoming::Notification { method, params } => {
                 self.flush_text().await;
                 self.ctx
@@ -1020,6 +1020,46 @@ impl Driver {
                 |ctx| async move { Answer::Decision(ctx.request_approval(request).await) },
             );
         self.pending.insert(key, Pending { rpc_id, what, task });
+    }
+
+    /// The agent no longer wants the answer to one of its requests: nobody
+    /// should be asked any more (dropping the wait withdraws the approval or
+    /// question), and the request is answered "cancelled" as the protocol
+    /// asks. A request already answered, or unknown, needs nothing.
+    async fn on_cancel_request(&mut self, params: Value) {
+        let Some(request_id) = params.get("requestId") else {
+            // A notification gets no answer: the log says what was wrong.
+            return self
+                .ctx
+                .emit(
+                    "error",
+                    json!({ "message": "the agent sent $/cancel_request without a requestId" }),
+                )
+                .await;
+        };
+        let Some(key) = self
+            .pending
+            .iter()
+            .find(|(_, p)| &p.rpc_id == request_id)
+            .map(|(key, _)| *key)
+        else {
+            return;
+        };
+        let pending = self.pending.remove(&key).expect("found above");
+        pending.task.abort();
+        self.send(protocol::error_response(
+            &pending.rpc_id,
+            code::REQUEST_CANCELLED,
+            "cancelled by the agent",
+        ));
+        if let PendingKind::Permission { tool_call_id, .. } = &pending.what {
+            self.ctx
+                .emit(
+                    "tool.permission",
+                    json!({ "toolCallId": tool_call_id, "decision": "withdrawn", "outcome": "cancelled" }),
+                )
+                .await;
+        }
     }
 
     async fn on_elicitation(&mut self, rpc_id: Value, params: Value) {

@@ -13,6 +13,8 @@ pub mod code {
     pub const INVALID_PARAMS: i64 = -32602;
     pub const METHOD_NOT_FOUND: i64 = -32601;
     pub const AUTH_REQUIRED: i64 = -32000;
+    /// The answer to a request the other side cancelled (`$/cancel_request`).
+    pub const REQUEST_CANCELLED: i64 = -32800;
 }
 
 /// One line from the agent, classified.
