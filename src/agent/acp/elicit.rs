@@ -190,6 +190,17 @@ fn check_string<'a>(property: &'a Value, text: &'a str) -> Result<&'a str, Strin
             return Err(format!("takes at most {max} characters"));
         }
     }
+    if let Some(pattern) = property.get("pattern").and_then(Value::as_str) {
+        // A pattern is an ECMA-262 regex; one regex-lite cannot compile
+        // (lookaround, backreferences) goes unchecked here, since refusing
+        // every reply would leave the human no answer: the agent checks
+        // what it gets anyway.
+        if let Ok(regex) = regex_lite::Regex::new(pattern) {
+            if !regex.is_match(text) {
+                return Err(format!("'{text}' does not match the pattern {pattern}"));
+            }
+        }
+    }
     match property.get("format").and_then(Value::as_str) {
         Some("email") if !text.contains('@') => Err(format!("'{text}' is not an email address")),
         Some("uri") if !text.contains(':') => Err(format!("'{text}' is not a URI")),
@@ -383,5 +394,35 @@ mod tests {
             json!({"properties": {"mail": {"type": "string", "format": "email", "minLength": 3}}});
         assert!(fit(&schema, "nobody").is_err());
         assert!(fit(&schema, "a@b").is_ok());
+    }
+
+    #[test]
+    fn a_string_must_match_its_pattern() {
+        let schema = json!({"properties": {"code": {"type": "string", "title": "Ticket", "pattern": "^[A-Z]+-[0-9]+$"}}});
+        assert_eq!(fit(&schema, "M-42").unwrap(), json!({"code": "M-42"}));
+        let err = fit(&schema, "m42").unwrap_err();
+        assert!(err.starts_with("Ticket (code)"), "{err}");
+        assert!(err.contains("^[A-Z]+-[0-9]+$"), "{err}");
+        let err = fit(&schema, r#"{"code": "42"}"#).unwrap_err();
+        assert!(err.contains("does not match"), "{err}");
+    }
+
+    #[test]
+    fn a_pattern_matches_anywhere_unless_anchored() {
+        let anchored = json!({"properties": {"id": {"type": "string", "pattern": "^[a-z]+$"}}});
+        assert!(fit(&anchored, "abc").is_ok());
+        assert!(fit(&anchored, "abc1").is_err());
+        let unanchored = json!({"properties": {"id": {"type": "string", "pattern": "[0-9]"}}});
+        assert!(fit(&unanchored, "abc1def").is_ok());
+        assert!(fit(&unanchored, "abcdef").is_err());
+    }
+
+    #[test]
+    fn a_pattern_regex_lite_cannot_compile_is_not_checked() {
+        let lookahead =
+            json!({"properties": {"pw": {"type": "string", "pattern": "^(?=.*[0-9]).{8,}$"}}});
+        assert_eq!(fit(&lookahead, "short").unwrap(), json!({"pw": "short"}));
+        let backreference = json!({"properties": {"w": {"type": "string", "pattern": "(a)\\1"}}});
+        assert!(fit(&backreference, "b").is_ok());
     }
 }
