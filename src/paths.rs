@@ -32,6 +32,7 @@ impl Paths {
             .runtime_dir()
             .map(Path::to_path_buf)
             .unwrap_or_else(|| data_dir.join("run"));
+        let runtime_dir = socket_dir_that_fits(runtime_dir, &data_dir);
         Ok(Paths {
             runtime_dir,
             config_file: dirs.config_dir().join("config.toml"),
@@ -43,7 +44,7 @@ impl Paths {
     pub fn under(home: &Path) -> Paths {
         Paths {
             data_dir: home.to_path_buf(),
-            runtime_dir: home.join("run"),
+            runtime_dir: socket_dir_that_fits(home.join("run"), home),
             config_file: home.join("config.toml"),
         }
     }
@@ -81,6 +82,41 @@ impl Paths {
     pub fn daemon_log(&self) -> PathBuf {
         self.logs().join("daemon.log")
     }
+}
+
+/// The longest socket path the OS takes (`sun_path`, less its NUL).
+const MAX_SOCKET_PATH: usize = if cfg!(target_os = "linux") { 107 } else { 103 };
+
+/// `preferred` when a socket in it has a path the OS takes. A deep data
+/// directory would make it too long to bind or connect to; the socket then
+/// lives in the temporary directory, in a private directory named after the
+/// user and the data directory (so each data directory keeps its own
+/// daemon), which `/tmp`'s sticky bit keeps others from replacing.
+fn socket_dir_that_fits(preferred: PathBuf, data_dir: &Path) -> PathBuf {
+    let fits = |dir: &Path| dir.join("m.sock").as_os_str().len() <= MAX_SOCKET_PATH;
+    if fits(&preferred) {
+        return preferred;
+    }
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::getuid() };
+    let name = format!(
+        "m-{uid}-{:016x}",
+        fnv1a(data_dir.as_os_str().as_encoded_bytes())
+    );
+    let in_temp = std::env::temp_dir().join(&name);
+    if fits(&in_temp) {
+        in_temp
+    } else {
+        Path::new("/tmp").join(name)
+    }
+}
+
+/// A hash that stays the same across builds (std's may not), since a client
+/// and a daemon of different versions must find the same socket.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 fn absolute(path: &Path) -> Result<PathBuf> {
@@ -145,4 +181,32 @@ pub fn check_private_dir(dir: &Path) -> Result<()> {
         .with_hint(fix));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_short_home_keeps_its_socket_inside() {
+        let paths = Paths::under(Path::new("/home/me/.m"));
+        assert_eq!(paths.socket(), Path::new("/home/me/.m/run/m.sock"));
+    }
+
+    #[test]
+    fn a_deep_home_gets_a_socket_path_the_os_takes_and_its_own() {
+        let deep = PathBuf::from(format!("/data/{}/m", "x".repeat(120)));
+        let other = PathBuf::from(format!("/data/{}/n", "x".repeat(120)));
+        let socket = Paths::under(&deep).socket();
+        assert!(socket.as_os_str().len() <= MAX_SOCKET_PATH, "{socket:?}");
+        assert_eq!(socket, Paths::under(&deep).socket(), "stable");
+        assert_ne!(socket, Paths::under(&other).socket());
+    }
+
+    #[test]
+    fn the_hash_is_fnv1a() {
+        // Published FNV-1a 64 test vectors: a change would strand daemons.
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
 }

@@ -639,3 +639,40 @@ fn run_rm_removes_the_workspace_but_keeps_an_unmerged_branch() {
     assert!(branches.contains(&run[..8]), "{branches}");
     env.fails(&["run", "show", &run], 3);
 }
+
+/// Regression: a data directory deep enough that `M_HOME/run/m.sock` is
+/// past the OS's limit for socket paths (107 bytes) used to make every
+/// daemon command fail.
+#[test]
+fn a_deep_data_directory_still_gets_a_daemon() {
+    let env = TestEnv::new();
+    let deep = env
+        .dir
+        .path()
+        .join("a".repeat(60))
+        .join("b".repeat(60))
+        .join("m");
+    let m = |args: &[&str]| {
+        let out = env.m().env("M_HOME", &deep).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "m {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    m(&["repo", "add", "--scratch", "--name", "notes"]);
+    let run = m(&[
+        "run", "start", "-r", "notes", "hi", "--wait", "--", "echo", "hello",
+    ]);
+    let shown: serde_json::Value =
+        serde_json::from_str(&m(&["run", "show", run.trim(), "--json"])).unwrap();
+    assert_eq!(shown["state"], "completed", "{shown}");
+    let status: serde_json::Value =
+        serde_json::from_str(&m(&["daemon", "status", "--json"])).unwrap();
+    let socket = status["daemon"]["socket"].as_str().unwrap().to_string();
+    assert!(socket.len() <= 107, "{socket}");
+    m(&["daemon", "stop"]);
+    assert!(!std::path::Path::new(&socket).exists());
+    let _ = std::fs::remove_dir(std::path::Path::new(&socket).parent().unwrap());
+}
