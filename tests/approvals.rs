@@ -446,3 +446,21 @@ sleep 60",
     assert!(err.contains("not waiting for input"), "{err}");
     env.ok(&["run", "cancel", &run]);
 }
+
+/// Regression: an asker told "run ended" (exit 11) could let its script
+/// finish and exit 0 before the group was signalled, and the cancelled run
+/// ended "completed".
+#[test]
+fn a_cancelled_run_whose_script_carries_on_after_m_ask_is_cancelled() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let agent = env.script(
+        "agent.sh",
+        "m ask input 'q?'\necho changed > changed.txt",
+    );
+    let run = env.start("api", "carry on", &agent);
+    env.fails(&["run", "wait", &run], 13);
+    let out = env.ok(&["run", "cancel", &run]);
+    assert!(out.contains("cancelled"), "{out}");
+    assert_eq!(env.run_state(&run), "cancelled");
+}

@@ -85,6 +85,7 @@ pub fn spawn(shared: Arc<Shared>, started: StartedRun) {
             questions: VecDeque::new(),
             idle_deadline: None,
             failure: None,
+            stopped: false,
             cancel: watch::channel(false).0,
         };
         supervisor
@@ -111,6 +112,9 @@ struct Supervisor {
     idle_deadline: Option<tokio::time::Instant>,
     /// Set when the daemon stops under the run: it then fails, saying why.
     failure: Option<String>,
+    /// Set once the run was told to stop (cancel or shutdown): however the
+    /// agent then exits, even with status 0, the run did not complete.
+    stopped: bool,
     cancel: watch::Sender<bool>,
 }
 
@@ -472,6 +476,7 @@ impl Supervisor {
             }
             Control::Stop { failure } => {
                 self.failure = failure;
+                self.stopped = true;
                 // Whoever waits inside the run (an `m ask` in the agent's
                 // script) hears that the run ended before its process group
                 // is signalled.
@@ -526,6 +531,9 @@ impl Supervisor {
         };
         let (state, data) = match (outcome, self.failure.take()) {
             (_, Some(reason)) => (RunState::Failed, json!({ "reason": reason })),
+            // An agent script told "run ended" (`m ask` exits 11) may finish
+            // its last lines and exit 0 before its group is signalled.
+            (_, None) if self.stopped => (RunState::Cancelled, json!({ "reason": "cancelled" })),
             (AgentOutcome::Completed, None) => (
                 RunState::Completed,
                 json!({ "reason": "the agent finished" }),
