@@ -777,6 +777,20 @@ mod through_the_binary {
         env.fails(&["run", "wait", &run], 12);
         env.ok(&["run", "cancel", &run]);
         assert_eq!(env.run_state(&run), "cancelled");
+        // Regression: the agent hears session/cancel before its permission
+        // is answered, so its turn ends cancelled, and nobody is asked for a
+        // next prompt (which notified a phone of a question).
+        let events = env.events(&run);
+        let turn = events.iter().find(|e| e["type"] == "agent.turn");
+        assert_eq!(
+            turn.unwrap()["data"]["stopReason"],
+            "cancelled",
+            "{events:?}"
+        );
+        assert!(
+            !events.iter().any(|e| e["type"] == "input.requested"),
+            "{events:?}"
+        );
         assert!(env
             .json(&["approvals", "--json"])
             .as_array()

@@ -454,10 +454,7 @@ sleep 60",
 fn a_cancelled_run_whose_script_carries_on_after_m_ask_is_cancelled() {
     let env = TestEnv::new();
     env.repo("api");
-    let agent = env.script(
-        "agent.sh",
-        "m ask input 'q?'\necho changed > changed.txt",
-    );
+    let agent = env.script("agent.sh", "m ask input 'q?'\necho changed > changed.txt");
     let run = env.start("api", "carry on", &agent);
     env.fails(&["run", "wait", &run], 13);
     let out = env.ok(&["run", "cancel", &run]);

@@ -356,9 +356,25 @@ enum Answer {
     Elicited(Elicited),
 }
 
+impl Answer {
+    /// The supervisor answers every waiter "run ended" just before it
+    /// signals the agent (cancel, shutdown). Taken as the cancellation it
+    /// is, so the agent hears `session/cancel` before its request is
+    /// answered, and a turn ending meanwhile asks no human for more.
+    fn run_ended(&self) -> bool {
+        matches!(
+            self,
+            Answer::Decision(Decision::RunEnded)
+                | Answer::Input(InputReply::RunEnded)
+                | Answer::Elicited(Elicited::Cancel)
+        )
+    }
+}
+
 enum Elicited {
     Accept(Value),
     Decline,
+    /// Only for a run that ends (see [`Answer::run_ended`]).
     Cancel,
 }
 
@@ -802,6 +818,11 @@ impl Driver {
                     // The answer to a request m stopped waiting for.
                 }
                 Wake::Agent(message) => self.handle_agent(message).await,
+                Wake::Human(done) if done.answer.run_ended() && !self.cancelling => {
+                    // Left in `pending`: the cancel answers it, after
+                    // `session/cancel`.
+                    return Err(Stop::Cancelled);
+                }
                 Wake::Human(done) => {
                     if want == Want::Human(done.key) {
                         return Ok(Got::Human(done.answer));
