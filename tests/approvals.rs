@@ -461,3 +461,29 @@ fn a_cancelled_run_whose_script_carries_on_after_m_ask_is_cancelled() {
     assert!(out.contains("cancelled"), "{out}");
     assert_eq!(env.run_state(&run), "cancelled");
 }
+
+/// Regression (QA): escape sequences from an agent reached the terminal,
+/// so a command awaiting approval could be shown as something else.
+#[test]
+fn what_an_agent_sends_is_shown_with_its_control_characters_visible() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let agent = env.script(
+        "agent.sh",
+        r#"printf 'title\033]0;pwned\007\n'
+m ask approval --type command --payload '{"command":"rm -rf ~ \r\u001b[2K$ cargo test"}'"#,
+    );
+    let run = env.start("api", "hide\x1b[8m it", &agent);
+    env.fails(&["run", "wait", &run], 12);
+    let shown = env.ok(&["approval", "show", &run]);
+    assert!(shown.contains("$ rm -rf ~ ^M^[[2K$ cargo test"), "{shown:?}");
+    let events = env.ok(&["events", &run]);
+    assert!(events.contains("title^[]0;pwned^G"), "{events:?}");
+    assert!(!events.contains('\x1b'), "{events:?}");
+    let listed = env.ok(&["run", "list"]);
+    assert!(listed.contains("hide^[[8m it"), "{listed:?}");
+    // JSON keeps the exact text.
+    let json = env.json(&["approval", "show", &run, "--json"]);
+    assert_eq!(json["payload"]["command"], "rm -rf ~ \r\x1b[2K$ cargo test");
+    env.ok(&["run", "cancel", &run]);
+}

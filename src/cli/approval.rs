@@ -2,7 +2,7 @@ use clap::{Args, Subcommand};
 use console::Style;
 use serde_json::Value;
 
-use super::output::relative_time;
+use super::output::{printable, relative_time};
 use super::Ctx;
 use crate::error::{exit, Result};
 use crate::model::{now, short_id, ApprovalType};
@@ -38,24 +38,26 @@ pub fn run(ctx: &Ctx, cmd: ApprovalCommand) -> Result<u8> {
         relative_time(approval.created_at, now)
     ))?;
     if let Some(reason) = &approval.rejection_reason {
-        ctx.ui.line(format!("reason: {reason}"))?;
+        ctx.ui.line(format!("reason: {}", printable(reason)))?;
     }
     let null = Value::Null;
     let payload = approval.payload.as_ref().unwrap_or(&null);
-    let text = |key: &str| payload.get(key).and_then(Value::as_str);
+    // What the agent sent is shown, never obeyed by the terminal: a command
+    // awaiting approval must look like what will run.
+    let text = |key: &str| payload.get(key).and_then(Value::as_str).map(printable);
     if let Some(title) = text("title") {
-        ctx.ui.line(ctx.ui.bold(title))?;
+        ctx.ui.line(ctx.ui.bold(&title))?;
     }
     match approval.approval_type {
         ApprovalType::Command => {
             ctx.ui
-                .line(format!("$ {}", text("command").unwrap_or("")))?;
+                .line(format!("$ {}", text("command").unwrap_or_default()))?;
             if let Some(cwd) = text("cwd") {
                 ctx.ui.line(ctx.ui.dim(format!("in {cwd}")))?;
             }
         }
         ApprovalType::Diff => {
-            for line in text("patch").or(text("diff")).unwrap_or("").lines() {
+            for line in text("patch").or(text("diff")).unwrap_or_default().lines() {
                 let style = if line.starts_with("+++") || line.starts_with("---") {
                     Style::new().bold()
                 } else if line.starts_with('+') {
@@ -76,7 +78,7 @@ pub fn run(ctx: &Ctx, cmd: ApprovalCommand) -> Result<u8> {
         }
         ApprovalType::Generic => {
             if let Some(details) = text("details") {
-                ctx.ui.line(details)?;
+                ctx.ui.line(&details)?;
             }
         }
     }
@@ -84,7 +86,9 @@ pub fn run(ctx: &Ctx, cmd: ApprovalCommand) -> Result<u8> {
         let known = ["title", "command", "cwd", "argv", "details"];
         if let Some(map) = payload.as_object() {
             for (key, value) in map.iter().filter(|(k, _)| !known.contains(&k.as_str())) {
-                ctx.ui.line(format!("{}: {value}", ctx.ui.dim(key)))?;
+                let value = value.to_string();
+                ctx.ui
+                    .line(format!("{}: {}", ctx.ui.dim(key), printable(&value)))?;
             }
         }
     }

@@ -4,6 +4,7 @@ use clap::Args;
 use serde_json::Value;
 
 use super::follow::Until;
+use super::output::printable;
 use super::Ctx;
 use crate::error::{exit, Result};
 use crate::model::{short_id, Event};
@@ -98,21 +99,22 @@ pub fn print_event(ctx: &Ctx, event: &Event, json: bool, with_run: bool) -> Resu
         let Some(first) = lines.next() else {
             return ctx.ui.line_parts(&[&head, " "]);
         };
-        ctx.ui.line_parts(&[&head, " ", stream, "| ", first])?;
+        ctx.ui
+            .line_parts(&[&head, " ", stream, "| ", &printable(first)])?;
         let mut pad = None;
         for line in lines {
             let pad: &str = pad.get_or_insert_with(indent);
-            ctx.ui.line_parts(&[pad, stream, "| ", line])?;
+            ctx.ui.line_parts(&[pad, stream, "| ", &printable(line)])?;
         }
         return Ok(());
     }
     let mut lines = describe(&event.event_type, data).into_iter();
-    ctx.ui
-        .line_parts(&[&head, " ", &lines.next().unwrap_or_default()])?;
+    let first = lines.next().unwrap_or_default();
+    ctx.ui.line_parts(&[&head, " ", &printable(&first)])?;
     let mut pad = None;
     for line in lines {
         let pad: &str = pad.get_or_insert_with(indent);
-        ctx.ui.line_parts(&[pad, &line])?;
+        ctx.ui.line_parts(&[pad, &printable(&line)])?;
     }
     Ok(())
 }

@@ -225,9 +225,41 @@ fn text_width(text: &str) -> usize {
     }
 }
 
+/// Text from agents (output, prompts, commands, titles) made safe to show:
+/// control characters other than newline and tab are shown as `^X` (as
+/// `cat -v` does) or `\u{..}`, so that no agent can move the cursor, clear
+/// the screen, retitle the terminal, or hide part of a command awaiting
+/// approval. `--json` keeps the exact text.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() && c != '\n' && c != '\t';
+    if !text.chars().any(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut shown = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            c if !unsafe_char(c) => shown.push(c),
+            '\x7f' => shown.push_str("^?"),
+            c if (c as u32) < 0x20 => {
+                shown.push('^');
+                shown.push(char::from(c as u8 + 0x40));
+            }
+            c => shown.push_str(&format!("\\u{{{:x}}}", c as u32)),
+        }
+    }
+    Cow::Owned(shown)
+}
+
 /// Cuts `text` to one line of at most `max` characters for a table cell
-/// (borrowed when it is one already).
+/// (borrowed when it is one already), made [`printable`].
 pub fn one_line(text: &str, max: usize) -> Cow<'_, str> {
+    match cut_to_one_line(text, max) {
+        Cow::Borrowed(line) => printable(line),
+        Cow::Owned(line) => Cow::Owned(printable(&line).into_owned()),
+    }
+}
+
+fn cut_to_one_line(text: &str, max: usize) -> Cow<'_, str> {
     let mut lines = text.lines();
     let first = lines.next().unwrap_or("").trim();
     let more = lines.next().is_some();
@@ -257,6 +289,15 @@ mod tests {
         assert_eq!(one_line("héllo wörld", 5), "héll…");
         assert_eq!(one_line("héllo", 5), "héllo");
         assert_eq!(one_line("  padded  \n", 10), "padded");
+    }
+
+    #[test]
+    fn control_characters_are_shown_not_obeyed() {
+        assert!(matches!(printable("plain\tand\nlines"), Cow::Borrowed(_)));
+        assert_eq!(printable("red\x1b[31m!"), "red^[[31m!");
+        assert_eq!(printable("a\rb\x07\x7f"), "a^Mb^G^?");
+        assert_eq!(printable("c1\u{9b}2J"), "c1\\u{9b}2J");
+        assert_eq!(one_line("ti\x1b]0;tle", 20), "ti^[]0;tle");
     }
 
     #[test]

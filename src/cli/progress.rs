@@ -12,6 +12,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::Value;
 
+use super::output::printable;
 use crate::model::{short_id, Event};
 
 pub struct Progress {
@@ -76,7 +77,7 @@ impl Progress {
                     return;
                 }
                 if self.bar.is_none() && self.plain && is_milestone(line) {
-                    eprintln!("{}: {line}", self.prefix);
+                    eprintln!("{}: {}", self.prefix, printable(line));
                 }
                 self.detail = line.to_string();
             }
@@ -127,7 +128,7 @@ impl Progress {
             let detail = if self.detail.is_empty() {
                 String::new()
             } else {
-                format!(" · {}", self.detail)
+                format!(" · {}", printable(&self.detail))
             };
             bar.set_message(format!("{}{detail}", self.state));
         }

@@ -1,7 +1,7 @@
 use clap::Args;
 use serde_json::json;
 
-use crate::cli::output::relative_time;
+use crate::cli::output::{printable, relative_time};
 use crate::cli::Ctx;
 use crate::error::{exit, Result};
 use crate::model::{now, ApprovalState};
@@ -80,6 +80,6 @@ pub fn run(ctx: &Ctx, args: ShowArgs) -> Result<u8> {
         ))?;
     }
     ctx.ui.line(String::new())?;
-    ctx.ui.line(run.prompt.clone())?;
+    ctx.ui.line(printable(&run.prompt))?;
     Ok(exit::OK)
 }
