@@ -344,7 +344,7 @@ Register-ArgumentCompleter -Native -CommandName 'm' -ScriptBlock {
             break
         }
         'm;ask;approval' {
-            [CompletionResult]::new('--type', '--type', [CompletionResultType]::ParameterName, 'type')
+            [CompletionResult]::new('--type', '--type', [CompletionResultType]::ParameterName, 'What is to be approved: `command` (the command after `--`, or --payload), `diff` (a unified diff on stdin or in --diff-file), or `generic` (--title and --details)')
             [CompletionResult]::new('--title', '--title', [CompletionResultType]::ParameterName, 'A one-line title for the human')
             [CompletionResult]::new('--details', '--details', [CompletionResultType]::ParameterName, 'More text for a generic approval')
             [CompletionResult]::new('--payload', '--payload', [CompletionResultType]::ParameterName, 'The whole payload as JSON (`-` reads stdin); for `diff`, a unified diff is read from stdin or from --diff-file instead')

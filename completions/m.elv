@@ -301,7 +301,7 @@ set edit:completion:arg-completer[m] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'m;ask;approval'= {
-            cand --type 'type'
+            cand --type 'What is to be approved: `command` (the command after `--`, or --payload), `diff` (a unified diff on stdin or in --diff-file), or `generic` (--title and --details)'
             cand --title 'A one-line title for the human'
             cand --details 'More text for a generic approval'
             cand --payload 'The whole payload as JSON (`-` reads stdin); for `diff`, a unified diff is read from stdin or from --diff-file instead'

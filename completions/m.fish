@@ -220,7 +220,7 @@ complete -c m -n "__fish_m_using_subcommand ask; and not __fish_seen_subcommand_
 complete -c m -n "__fish_m_using_subcommand ask; and not __fish_seen_subcommand_from approval input help" -f -a "approval" -d 'Ask a human to approve something; wait for the decision'
 complete -c m -n "__fish_m_using_subcommand ask; and not __fish_seen_subcommand_from approval input help" -f -a "input" -d 'Ask a human a question; print the answer'
 complete -c m -n "__fish_m_using_subcommand ask; and not __fish_seen_subcommand_from approval input help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c m -n "__fish_m_using_subcommand ask; and __fish_seen_subcommand_from approval" -l type -r
+complete -c m -n "__fish_m_using_subcommand ask; and __fish_seen_subcommand_from approval" -l type -d 'What is to be approved: `command` (the command after `--`, or --payload), `diff` (a unified diff on stdin or in --diff-file), or `generic` (--title and --details)' -r
 complete -c m -n "__fish_m_using_subcommand ask; and __fish_seen_subcommand_from approval" -l title -d 'A one-line title for the human' -r
 complete -c m -n "__fish_m_using_subcommand ask; and __fish_seen_subcommand_from approval" -l details -d 'More text for a generic approval' -r
 complete -c m -n "__fish_m_using_subcommand ask; and __fish_seen_subcommand_from approval" -l payload -d 'The whole payload as JSON (`-` reads stdin); for `diff`, a unified diff is read from stdin or from --diff-file instead' -r

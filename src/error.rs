@@ -21,6 +21,10 @@ pub mod exit {
     pub const RUN_CANCELLED: u8 = 11;
     pub const RUN_WAITING_APPROVAL: u8 = 12;
     pub const RUN_WAITING_INPUT: u8 = 13;
+    /// `m ask approval -- CMD`: approved, but CMD could not be started
+    /// (as shells, `env` and `timeout` say it).
+    pub const CANNOT_EXECUTE: u8 = 126;
+    pub const COMMAND_NOT_FOUND: u8 = 127;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

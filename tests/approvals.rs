@@ -476,7 +476,10 @@ m ask approval --type command --payload '{"command":"rm -rf ~ \r\u001b[2K$ cargo
     let run = env.start("api", "hide\x1b[8m it", &agent);
     env.fails(&["run", "wait", &run], 12);
     let shown = env.ok(&["approval", "show", &run]);
-    assert!(shown.contains("$ rm -rf ~ ^M^[[2K$ cargo test"), "{shown:?}");
+    assert!(
+        shown.contains("$ rm -rf ~ ^M^[[2K$ cargo test"),
+        "{shown:?}"
+    );
     let events = env.ok(&["events", &run]);
     assert!(events.contains("title^[]0;pwned^G"), "{events:?}");
     assert!(!events.contains('\x1b'), "{events:?}");
@@ -486,4 +489,31 @@ m ask approval --type command --payload '{"command":"rm -rf ~ \r\u001b[2K$ cargo
     let json = env.json(&["approval", "show", &run, "--json"]);
     assert_eq!(json["payload"]["command"], "rm -rf ~ \r\x1b[2K$ cargo test");
     env.ok(&["run", "cancel", &run]);
+}
+
+/// Regression (QA): an approved command that cannot run exited 1, which a
+/// script reads as "rejected".
+#[test]
+fn an_approved_command_that_cannot_run_exits_as_a_shell_would() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let codes = env.dir.path().join("codes");
+    let not_executable = env.dir.path().join("notes.txt");
+    std::fs::write(&not_executable, "not a program").unwrap();
+    let agent = env.script(
+        "agent.sh",
+        &format!(
+            "m ask approval --type command -- /nonexistent/tool; echo $? >> {0}
+m ask approval --type command -- {1}; echo $? >> {0}",
+            codes.display(),
+            not_executable.display()
+        ),
+    );
+    let run = env.start("api", "tools", &agent);
+    for _ in 0..2 {
+        let id = pending(&env, &run, 1).remove(0);
+        env.ok(&["approve", &id]);
+    }
+    env.fails(&["run", "wait", &run], 0);
+    assert_eq!(read(&env, "codes"), "127\n126\n");
 }

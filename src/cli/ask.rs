@@ -18,9 +18,10 @@ pub enum AskCommand {
     /// Ask a human to approve something; wait for the decision.
     ///
     /// Exit 0 approved, 1 rejected (the reason on stdout), 11 the run ended
-    /// first. With `-- COMMAND`, an approved command is then run in m's
-    /// place (its exit code is m's), as sudo does:
-    /// `m ask approval --type command -- cargo publish`.
+    /// first, 4 the run had already ended. With `-- COMMAND`, an approved
+    /// command is then run in m's place (its exit code is m's), as sudo
+    /// does: `m ask approval --type command -- cargo publish`; 127 if it is
+    /// not found, 126 if it cannot be run.
     Approval(ApprovalArgs),
     /// Ask a human a question; print the answer.
     Input(InputArgs),
@@ -28,6 +29,9 @@ pub enum AskCommand {
 
 #[derive(Debug, Args)]
 pub struct ApprovalArgs {
+    /// What is to be approved: `command` (the command after `--`, or
+    /// --payload), `diff` (a unified diff on stdin or in --diff-file), or
+    /// `generic` (--title and --details).
     #[arg(long = "type", value_name = "TYPE")]
     pub approval_type: ApprovalType,
     /// A one-line title for the human.
@@ -110,9 +114,13 @@ fn ask_approval(ctx: &Ctx, run_id: String, args: ApprovalArgs) -> Result<u8> {
         Response::Decision { approved: true, .. } => match args.command.split_first() {
             Some((program, rest)) if args.approval_type == ApprovalType::Command => {
                 let err = std::process::Command::new(program).args(rest).exec();
-                Err(Error::failure(format!(
-                    "approved, but cannot run '{program}': {err}"
-                )))
+                // Not 1, which says "rejected" to the script.
+                eprintln!("error: approved, but cannot run '{program}': {err}");
+                Ok(if err.kind() == std::io::ErrorKind::NotFound {
+                    exit::COMMAND_NOT_FOUND
+                } else {
+                    exit::CANNOT_EXECUTE
+                })
             }
             _ => Ok(exit::OK),
         },

@@ -71,9 +71,12 @@ pub fn run(ctx: &Ctx, args: StatusArgs) -> Result<u8> {
             s.manager.name(),
             s.manager.start_command()
         ))?,
-        (None, None) => ctx
+        (None, None) if ctx.config()?.daemon.autostart => ctx
             .ui
             .line("daemon    not running (the next run starts it)")?,
+        (None, None) => ctx
+            .ui
+            .line("daemon    not running (autostart is off: `m daemon start`)")?,
     }
     ctx.ui.line(format!("socket    {}", socket.display()))?;
     if let Some(s) = &service {
