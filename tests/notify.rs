@@ -874,6 +874,32 @@ mod through_the_binary {
         env.fails(&["notify", "test"], 1);
     }
 
+    /// Regression (QA): a webhook the config gets wrong was left out of the
+    /// report without a word.
+    #[test]
+    fn notify_test_reports_a_sink_the_config_gets_wrong() {
+        let env = TestEnv::new();
+        let server = serve(vec![]);
+        std::fs::create_dir_all(&env.home).unwrap();
+        std::fs::write(
+            env.home.join("config.toml"),
+            format!(
+                "[[notify.webhook]]\nurl = \"{}\"\n\n[[notify.webhook]]\nname = \"bad\"\nurl = \"ftp://example.com/x\"\n",
+                server.url
+            ),
+        )
+        .unwrap();
+        let out = env.m().args(["notify", "test"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("ok"), "{stdout}");
+        assert!(
+            stdout.contains("FAILED") && stdout.contains("ftp://example.com/x"),
+            "{stdout}"
+        );
+        assert_eq!(server.received().len(), 1);
+    }
+
     #[test]
     fn devices_take_an_environment_and_a_name() {
         let env = TestEnv::new();

@@ -23,6 +23,15 @@ pub fn run(ctx: &Ctx, cmd: NotifyCommand) -> Result<u8> {
             crate::error::Error::failure(format!("cannot start the async runtime: {e}"))
         })?;
     let results = runtime.block_on(dispatcher.send_test(&mut store))?;
+    // A sink the config gets wrong is never sent to: say so, or it would
+    // look as if there were nothing wrong with it.
+    let problems = dispatcher.health().problems;
+    for problem in &problems {
+        ctx.ui.line(format!("{:<6} config  {problem}", "FAILED"))?;
+    }
+    if results.is_empty() && !problems.is_empty() {
+        return Ok(exit::FAILURE);
+    }
     if results.is_empty() {
         ctx.ui.line(
             "Nothing to send to: add a device (`m device add TOKEN`) with [notify.apns] set, \
@@ -30,7 +39,7 @@ pub fn run(ctx: &Ctx, cmd: NotifyCommand) -> Result<u8> {
         )?;
         return Ok(exit::FAILURE);
     }
-    let mut failed = false;
+    let mut failed = !problems.is_empty();
     for result in &results {
         failed |= !result.ok;
         let mark = if result.ok { "ok" } else { "FAILED" };
