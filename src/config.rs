@@ -340,7 +340,15 @@ impl Config {
                                     (secs > 0).then(|| Duration::from_secs(secs));
                             }
                             "startup_timeout_seconds" => {
-                                let secs = self.whole_seconds(&full, &value)?.max(1);
+                                let secs = self.whole_seconds(&full, &value)?;
+                                if secs == 0 {
+                                    // 0 means "never" for the idle timeout;
+                                    // here it would fail every ACP run.
+                                    return Err(self.invalid(
+                                        &full,
+                                        "expected at least 1 second, found 0",
+                                    ));
+                                }
                                 self.run.startup_timeout = Duration::from_secs(secs);
                             }
                             _ => {

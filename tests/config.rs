@@ -156,6 +156,14 @@ fn an_invalid_value_is_a_usage_error_naming_key_and_file() {
     // The path is still there to find it.
     assert!(env.ok(&["config", "path"]).contains("config.toml"));
 
+    // Regression (QA): 0 was quietly taken as 1.
+    write_config(&env, "[run]\nstartup_timeout_seconds = 0\n");
+    let err = env.fails(&["run", "list"], 2);
+    assert!(
+        err.contains("`run.startup_timeout_seconds`") && err.contains("at least 1"),
+        "{err}"
+    );
+
     write_config(&env, "[approvals]\nauto_approve = [\"everything\"]\n");
     let err = env.fails(&["run", "list"], 2);
     assert!(
