@@ -287,9 +287,15 @@ impl Config {
 
     fn unknown(&mut self, key: &str, known: &[&str]) {
         let last = key.rsplit('.').next().unwrap_or(key);
+        // A typo, or a shortened word (`grace_secs`, `startup_timeout`).
+        let close = |k: &&&str| {
+            edit_distance(k, last) <= 2
+                || (last.len() >= 4 && k.starts_with(last))
+                || common_prefix(k, last) >= 6
+        };
         let guess = known
             .iter()
-            .filter(|k| edit_distance(k, last) <= 2)
+            .filter(close)
             .min_by_key(|k| edit_distance(k, last))
             .map(|k| format!(" (did you mean `{k}`?)"))
             .unwrap_or_default();
@@ -344,10 +350,9 @@ impl Config {
                                 if secs == 0 {
                                     // 0 means "never" for the idle timeout;
                                     // here it would fail every ACP run.
-                                    return Err(self.invalid(
-                                        &full,
-                                        "expected at least 1 second, found 0",
-                                    ));
+                                    return Err(
+                                        self.invalid(&full, "expected at least 1 second, found 0")
+                                    );
                                 }
                                 self.run.startup_timeout = Duration::from_secs(secs);
                             }
@@ -659,6 +664,10 @@ fn redact_url(url: &str) -> String {
 }
 
 /// Levenshtein distance, for "did you mean" on unknown keys.
+fn common_prefix(a: &str, b: &str) -> usize {
+    a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count()
+}
+
 fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();
@@ -789,6 +798,10 @@ mod tests {
         assert!(config.warnings[1].contains("`daemon.grace_second`"));
         assert!(config.warnings[1].contains("did you mean `grace_seconds`"));
         assert!(config.warnings[1].contains("/cfg/config.toml"));
+        // Shortened words too (QA).
+        let config = parse("[daemon]\ngrace_secs = 3\n[run]\nstartup_timeout = 9\n").unwrap();
+        assert!(config.warnings[0].contains("did you mean `grace_seconds`"));
+        assert!(config.warnings[1].contains("did you mean `startup_timeout_seconds`"));
     }
 
     #[test]
