@@ -538,6 +538,9 @@ fn doctor_names_a_bad_config_value_and_warns_of_an_unknown_key() {
         detail.contains("`run.review`") && detail.contains(file.to_str().unwrap()),
         "{detail}"
     );
+    // What reads the config is said to be skipped, not left out (QA).
+    assert_eq!(check(&report, "agents")["status"], "skip");
+    assert_eq!(check(&report, "notify")["status"], "skip");
 
     config_with_an_agent(&env, "[run]\nreviews = true\n");
     let (text, report) = doctor(&env, 0);
