@@ -395,6 +395,8 @@ fn a_killed_daemon_leaves_no_agent_and_the_restart_fails_the_run() {
         assert!(Instant::now() < deadline);
         std::thread::sleep(Duration::from_millis(20));
     }
+    let status = env.ok(&["status"]);
+    assert!(status.contains("no daemon owns them"), "{status}");
     // The next command that needs the daemon starts a new one, which recovers.
     env.ok(&["daemon", "start"]);
     assert_eq!(env.run_state(&run), "failed");

@@ -95,6 +95,12 @@ pub fn run(ctx: &Ctx, args: StatusArgs) -> Result<u8> {
         ctx.ui.line(format!("{label:<9} {line}"))?;
     }
     ctx.ui.line(format!("runs      {} active", active.len()))?;
+    if daemon.is_none() && !active.is_empty() {
+        // Active in the database with no daemon: it stopped or crashed.
+        ctx.ui.line(
+            "          (no daemon owns them: `m daemon start` fails them and ends what is left of their agents)",
+        )?;
+    }
     for run in &active {
         ctx.ui.line(format!(
             "          {}  {}  {}  {}",
