@@ -1096,6 +1096,30 @@ fn events_as_text() {
     assert!(text.contains("-> waiting_approval"), "{text}");
 }
 
+/// Regression: git's progress lines were printed as raw JSON.
+#[test]
+fn events_describe_git_progress_by_its_line() {
+    let env = TestEnv::new();
+    let mut store = env.store();
+    let repo = add_repo(&mut store, "api");
+    let mut b = store.batch().unwrap();
+    b.create_run(RUN_A, new_run(&repo, "clone")).unwrap();
+    b.append(vec![NewEvent::new(
+        RUN_A,
+        "workspace.progress",
+        json!({ "line": "remote: Counting objects: 3, done." }),
+    )])
+    .unwrap();
+    b.commit().unwrap();
+    drop(store);
+    let text = env.ok(&["events", "a1"]);
+    let progress = text.lines().nth(1).unwrap_or_default();
+    assert!(
+        progress.ends_with("workspace.progress remote: Counting objects: 3, done."),
+        "{text}"
+    );
+}
+
 #[test]
 fn events_of_unknown_and_ambiguous_runs() {
     let env = TestEnv::new();

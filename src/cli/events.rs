@@ -167,6 +167,7 @@ fn describe(event_type: &str, data: &Value) -> Vec<String> {
                 .trim()
                 .to_string()]
         }
+        "workspace.progress" => vec![text("line")],
         "workspace.ready" => vec![format!("{} on {}", text("path"), text("branch"))],
         "workspace.diff" => {
             let num = |k: &str| data.get(k).and_then(Value::as_u64).unwrap_or(0);
