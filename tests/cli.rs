@@ -1515,3 +1515,19 @@ fn a_damaged_database_is_refused_and_left_alone() {
     std::fs::write(env.db_path(), &bytes).unwrap();
     assert_refused_untouched(&env, "damaged");
 }
+
+// ---------------------------------------------------------------------------
+// run start: what is refused before any daemon is asked
+
+/// Regression: an unknown agent's hint named an `--exec` flag m lacks.
+#[test]
+fn an_unknown_agent_hints_at_the_real_syntax() {
+    let env = TestEnv::new();
+    add_repo(&mut env.store(), "notes");
+    let err = env.fails(&["run", "start", "-r", "notes", "x", "--agent", "nope"], 2);
+    assert!(err.contains("unknown agent 'nope'"), "{err}");
+    assert!(
+        err.contains("-- COMMAND") && !err.contains("--exec"),
+        "{err}"
+    );
+}

@@ -676,3 +676,41 @@ fn a_deep_data_directory_still_gets_a_daemon() {
     assert!(!std::path::Path::new(&socket).exists());
     let _ = std::fs::remove_dir(std::path::Path::new(&socket).parent().unwrap());
 }
+
+/// A prompt may start with `-`; a lone word like `--jsn` is a mistyped
+/// option, not a prompt.
+#[test]
+fn a_prompt_may_start_with_a_hyphen() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let run = env.ok(&[
+        "run",
+        "start",
+        "-r",
+        "api",
+        "-fix the thing",
+        "--wait",
+        "--",
+        "true",
+    ]);
+    assert_eq!(
+        env.json(&["run", "show", run.trim(), "--json"])["prompt"],
+        "-fix the thing"
+    );
+    let run = env.ok(&[
+        "run",
+        "start",
+        "--- is a bad heading",
+        "-r",
+        "api",
+        "--wait",
+        "--",
+        "true",
+    ]);
+    assert_eq!(
+        env.json(&["run", "show", run.trim(), "--json"])["prompt"],
+        "--- is a bad heading"
+    );
+    let err = env.fails(&["run", "start", "-r", "api", "--jsn", "--", "true"], 2);
+    assert!(err.contains("no option '--jsn'"), "{err}");
+}

@@ -17,7 +17,10 @@ pub struct StartArgs {
     /// The repo to work on (name or id prefix).
     #[arg(long, short = 'r')]
     pub repo: String,
-    /// What the agent should do (`-` reads it from stdin).
+    /// What the agent should do (`-` reads it from stdin). It may start
+    /// with `-` ("-v is broken"), but a single word like `--jsn` is taken
+    /// for a mistyped option.
+    #[arg(allow_hyphen_values = true)]
     pub prompt: String,
     /// Start the run's branch from this ref instead of HEAD.
     #[arg(long)]
@@ -68,6 +71,14 @@ pub struct StartArgs {
 const MAX_PROMPT: usize = 256 * 1024;
 
 pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
+    if looks_like_an_option(&args.prompt) {
+        return Err(
+            Error::usage(format!("m run start has no option '{}'", args.prompt)).with_hint(
+                "see `m run start --help`; a prompt of one word starting with '-' can be \
+             given on stdin: echo \"-x\" | m run start -r REPO - -- COMMAND",
+            ),
+        );
+    }
     let prompt = if args.prompt == "-" {
         let mut prompt = String::new();
         std::io::stdin()
@@ -141,6 +152,13 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
         return Ok(state.exit_code());
     }
     Ok(exit::OK)
+}
+
+/// A mistyped option (`--jsn`) lands in the prompt, since the prompt may
+/// start with `-`: a single word that starts with `-` (but `-`, stdin) is
+/// taken for one. A real prompt has words.
+fn looks_like_an_option(prompt: &str) -> bool {
+    prompt.starts_with('-') && prompt != "-" && !prompt.trim().contains(char::is_whitespace)
 }
 
 /// The run's options: the flags added to the config's defaults.
