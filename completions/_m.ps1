@@ -127,7 +127,7 @@ Register-ArgumentCompleter -Native -CommandName 'm' -ScriptBlock {
         'm;run;start' {
             [CompletionResult]::new('-r', '-r', [CompletionResultType]::ParameterName, 'The repo to work on (name or id prefix)')
             [CompletionResult]::new('--repo', '--repo', [CompletionResultType]::ParameterName, 'The repo to work on (name or id prefix)')
-            [CompletionResult]::new('--base', '--base', [CompletionResultType]::ParameterName, 'Start the run''s branch from this ref instead of HEAD')
+            [CompletionResult]::new('--base', '--base', [CompletionResultType]::ParameterName, 'Start the run''s branch from this ref instead of HEAD (git repos; a scratch repo has no branch)')
             [CompletionResult]::new('--auto-approve', '--auto-approve', [CompletionResultType]::ParameterName, 'Approve requests of this type without asking (repeatable): command, diff, generic. Added to `approvals.auto_approve` from the config')
             [CompletionResult]::new('--allow', '--allow', [CompletionResultType]::ParameterName, 'Approve commands starting with these words without asking (repeatable), e.g. --allow "cargo test". Added to `approvals.allow_commands` from the config')
             [CompletionResult]::new('-a', '-a', [CompletionResultType]::ParameterName, 'Run a known agent over the Agent Client Protocol (see `m agents`): claude, codex, gemini, opencode, goose, qwen')
@@ -140,7 +140,7 @@ Register-ArgumentCompleter -Native -CommandName 'm' -ScriptBlock {
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'Return when the run needs a human or has ended, with an exit code that says which (0 completed, 10 failed, 11 cancelled, 12 waiting for approval, 13 waiting for input)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the run as JSON instead of its id')
             [CompletionResult]::new('--acp', '--acp', [CompletionResultType]::ParameterName, 'The command after `--` speaks the Agent Client Protocol')
-            [CompletionResult]::new('--once', '--once', [CompletionResultType]::ParameterName, 'ACP agents: complete at the first end of turn instead of waiting for a reply')
+            [CompletionResult]::new('--once', '--once', [CompletionResultType]::ParameterName, 'ACP agents (--agent or --acp): complete at the first end of turn instead of waiting for a reply')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')

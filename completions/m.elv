@@ -113,7 +113,7 @@ set edit:completion:arg-completer[m] = {|@words|
         &'m;run;start'= {
             cand -r 'The repo to work on (name or id prefix)'
             cand --repo 'The repo to work on (name or id prefix)'
-            cand --base 'Start the run''s branch from this ref instead of HEAD'
+            cand --base 'Start the run''s branch from this ref instead of HEAD (git repos; a scratch repo has no branch)'
             cand --auto-approve 'Approve requests of this type without asking (repeatable): command, diff, generic. Added to `approvals.auto_approve` from the config'
             cand --allow 'Approve commands starting with these words without asking (repeatable), e.g. --allow "cargo test". Added to `approvals.allow_commands` from the config'
             cand -a 'Run a known agent over the Agent Client Protocol (see `m agents`): claude, codex, gemini, opencode, goose, qwen'
@@ -126,7 +126,7 @@ set edit:completion:arg-completer[m] = {|@words|
             cand --wait 'Return when the run needs a human or has ended, with an exit code that says which (0 completed, 10 failed, 11 cancelled, 12 waiting for approval, 13 waiting for input)'
             cand --json 'Print the run as JSON instead of its id'
             cand --acp 'The command after `--` speaks the Agent Client Protocol'
-            cand --once 'ACP agents: complete at the first end of turn instead of waiting for a reply'
+            cand --once 'ACP agents (--agent or --acp): complete at the first end of turn instead of waiting for a reply'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'

@@ -1531,3 +1531,33 @@ fn an_unknown_agent_hints_at_the_real_syntax() {
         "{err}"
     );
 }
+
+/// Regression: --base on a scratch repo and --once on a plain command were
+/// accepted and meant nothing.
+#[test]
+fn options_that_mean_nothing_for_the_run_are_usage_errors() {
+    let env = TestEnv::new();
+    add_repo(&mut env.store(), "notes");
+    let err = env.fails(
+        &[
+            "run", "start", "-r", "notes", "x", "--base", "main", "--", "true",
+        ],
+        2,
+    );
+    assert!(
+        err.contains("--base main") && err.contains("scratch"),
+        "{err}"
+    );
+    assert!(err.contains("hint:"), "{err}");
+    let err = env.fails(
+        &["run", "start", "-r", "notes", "x", "--once", "--", "true"],
+        2,
+    );
+    assert!(err.contains("--once is for ACP agents"), "{err}");
+    assert!(err.contains("hint:"), "{err}");
+    assert_eq!(env.count("SELECT COUNT(*) FROM runs"), 0);
+    assert!(
+        !env.home.join("run").join("m.sock").exists(),
+        "no daemon was started"
+    );
+}

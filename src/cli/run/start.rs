@@ -22,7 +22,8 @@ pub struct StartArgs {
     /// for a mistyped option.
     #[arg(allow_hyphen_values = true)]
     pub prompt: String,
-    /// Start the run's branch from this ref instead of HEAD.
+    /// Start the run's branch from this ref instead of HEAD (git repos; a
+    /// scratch repo has no branch).
     #[arg(long)]
     pub base: Option<String>,
     /// When the agent finishes well, hold the run for a human to approve its
@@ -58,7 +59,8 @@ pub struct StartArgs {
     /// The command after `--` speaks the Agent Client Protocol.
     #[arg(long)]
     pub acp: bool,
-    /// ACP agents: complete at the first end of turn instead of waiting for a reply.
+    /// ACP agents (--agent or --acp): complete at the first end of turn
+    /// instead of waiting for a reply.
     #[arg(long)]
     pub once: bool,
     /// The agent command and its arguments, after `--` (any command, or with
@@ -78,6 +80,13 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
              given on stdin: echo \"-x\" | m run start -r REPO - -- COMMAND",
             ),
         );
+    }
+    if args.once && args.agent.is_none() && !args.acp {
+        return Err(Error::usage(
+            "--once is for ACP agents, which wait for a reply after each turn; \
+             a plain command has no turns and ends when it exits",
+        )
+        .with_hint("drop --once, or start an ACP agent with --agent NAME or --acp"));
     }
     let prompt = if args.prompt == "-" {
         let mut prompt = String::new();
@@ -102,6 +111,13 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
     let config = ctx.config()?;
     let agent = agent_spec(&args, &config)?;
     let repo = ctx.store()?.find_repo(&args.repo)?;
+    if let (Some(base), None) = (&args.base, &repo.git_url) {
+        return Err(Error::usage(format!(
+            "--base {base}: repo {} is a scratch repo, without git, so a run has no branch to start from a ref",
+            repo.name
+        ))
+        .with_hint("drop --base, or register a git repository with `m repo add PATH_OR_URL`"));
+    }
     let options = run_options(&config, &args);
     let request = Request::StartRun {
         repo_id: repo.id.clone(),
