@@ -714,3 +714,57 @@ fn a_prompt_may_start_with_a_hyphen() {
     let err = env.fails(&["run", "start", "-r", "api", "--jsn", "--", "true"], 2);
     assert!(err.contains("no option '--jsn'"), "{err}");
 }
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Regression: a follower whose reader went away (`| head -3`) waited for
+/// the next event to fail writing it: forever, for a quiet run.
+#[test]
+fn a_follower_whose_reader_goes_away_ends_quietly() {
+    let env = TestEnv::new();
+    env.repo("api");
+    env.repo("web");
+    let agent = env.script("quiet.sh", "sleep 600");
+    let run = env.start("api", "x", &agent);
+    let spawn = |args: &[&str]| {
+        env.m()
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let agent = agent.to_str().unwrap();
+    let followers = [
+        (spawn(&["events", &run, "--follow"]), true),
+        (
+            spawn(&["run", "start", "-r", "web", "y", "--follow", "--", agent]),
+            true,
+        ),
+        // Every run is quiet: this one may never print a line.
+        (spawn(&["events", "--all", "--follow"]), false),
+    ];
+    for (mut follower, prints) in followers {
+        // Go away once what there was to read is read, while the run is quiet.
+        let mut reader = BufReader::new(follower.stdout.take().unwrap());
+        if prints {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            assert!(!line.is_empty());
+        }
+        drop(reader);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while follower.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                let _ = follower.kill();
+                panic!("a follower outlived its reader by 20 seconds");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let out = follower.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert_eq!(text(&out.stderr), "");
+    }
+}

@@ -3,7 +3,7 @@ use std::fmt::Write as _;
 use clap::Args;
 use serde_json::Value;
 
-use super::follow::Until;
+use super::follow::{Prints, Until};
 use super::Ctx;
 use crate::error::{exit, Result};
 use crate::model::{short_id, Event};
@@ -45,14 +45,21 @@ pub fn run(ctx: &Ctx, args: EventsArgs) -> Result<u8> {
     let run = ctx.store()?.find_run(run)?;
     if args.follow {
         let types = args.types.clone();
-        let state =
-            super::follow::follow_run(ctx, &run.id, args.since, Until::Ended, types, |event| {
+        let state = super::follow::follow_run(
+            ctx,
+            &run.id,
+            args.since,
+            Until::Ended,
+            Prints::Events,
+            types,
+            |event| {
                 if wanted(event) {
                     print_event(ctx, event, args.json, false)?;
                     ctx.ui.flush()?;
                 }
                 Ok(())
-            })?;
+            },
+        )?;
         return Ok(state.exit_code());
     }
     let store = ctx.store()?;

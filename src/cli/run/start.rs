@@ -3,7 +3,7 @@ use std::io::{IsTerminal, Read};
 use clap::Args;
 
 use crate::agent::{presets, AgentSpec};
-use crate::cli::follow::{follow_run, Until};
+use crate::cli::follow::{follow_run, Prints, Until};
 use crate::cli::progress::Progress;
 use crate::cli::Ctx;
 use crate::client::Client;
@@ -149,11 +149,19 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
     }
     if args.follow {
         let mut progress = Progress::for_run(&run.id, false);
-        let state = follow_run(ctx, &run.id, 0, Until::Ended, Vec::new(), |event| {
-            progress.suspend(|| crate::cli::events::print_event(ctx, event, false, false))?;
-            progress.event(event);
-            Ok(())
-        })?;
+        let state = follow_run(
+            ctx,
+            &run.id,
+            0,
+            Until::Ended,
+            Prints::Events,
+            Vec::new(),
+            |event| {
+                progress.suspend(|| crate::cli::events::print_event(ctx, event, false, false))?;
+                progress.event(event);
+                Ok(())
+            },
+        )?;
         return Ok(state.exit_code());
     }
     if args.wait {
@@ -161,10 +169,18 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
         // A spinner shows what the agent does; without one only the state
         // changes (and git's milestones) need cross the socket.
         let types = progress.wanted_types();
-        let state = follow_run(ctx, &run.id, 0, Until::NeedsHuman, types, |event| {
-            progress.event(event);
-            Ok(())
-        })?;
+        let state = follow_run(
+            ctx,
+            &run.id,
+            0,
+            Until::NeedsHuman,
+            Prints::Nothing,
+            types,
+            |event| {
+                progress.event(event);
+                Ok(())
+            },
+        )?;
         return Ok(state.exit_code());
     }
     Ok(exit::OK)

@@ -1,6 +1,6 @@
 use clap::Args;
 
-use crate::cli::follow::{follow_run, Until};
+use crate::cli::follow::{follow_run, Prints, Until};
 use crate::cli::progress::Progress;
 use crate::cli::Ctx;
 use crate::error::Result;
@@ -21,9 +21,17 @@ pub fn run(ctx: &Ctx, args: WaitArgs) -> Result<u8> {
     }
     let mut progress = Progress::for_run(&run.id, true);
     let types = progress.wanted_types();
-    let state = follow_run(ctx, &run.id, 0, Until::NeedsHuman, types, |event| {
-        progress.event(event);
-        Ok(())
-    })?;
+    let state = follow_run(
+        ctx,
+        &run.id,
+        0,
+        Until::NeedsHuman,
+        Prints::Nothing,
+        types,
+        |event| {
+            progress.event(event);
+            Ok(())
+        },
+    )?;
     Ok(state.exit_code())
 }
