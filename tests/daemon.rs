@@ -768,3 +768,38 @@ fn a_follower_whose_reader_goes_away_ends_quietly() {
         assert_eq!(text(&out.stderr), "");
     }
 }
+
+/// Regression: following a run that had ended needed a daemon (exit 5).
+#[test]
+fn following_an_ended_run_needs_no_daemon() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let agent = env.script("agent.sh", "echo one; exit 3");
+    let run = env.start("api", "x", &agent);
+    env.fails(&["run", "wait", &run], 10);
+    env.ok(&["daemon", "stop"]);
+    let follow = |args: &[&str]| {
+        let out = env
+            .m()
+            .env("M_NO_AUTOSTART", "1")
+            .args(["events", &run, "--follow"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(10), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let all = follow(&[]);
+    assert!(all.contains("stdout| one"), "{all}");
+    assert!(
+        all.lines().last().unwrap().contains("run.finished"),
+        "{all}"
+    );
+    let since = follow(&["--json", "--since", "1", "--type", "output"]);
+    let lines: Vec<serde_json::Value> = since
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{since}");
+    assert_eq!(lines[0]["data"]["lines"][0], "one");
+}

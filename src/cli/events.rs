@@ -42,8 +42,11 @@ pub fn run(ctx: &Ctx, args: EventsArgs) -> Result<u8> {
         })?;
         return Ok(exit::OK);
     };
-    let run = ctx.store()?.find_run(run)?;
-    if args.follow {
+    let store = ctx.store()?;
+    let run = store.find_run(run)?;
+    // A run that has ended has its whole log stored: no daemon is needed
+    // to follow it to its end.
+    if args.follow && run.state.is_active() {
         let types = args.types.clone();
         let state = super::follow::follow_run(
             ctx,
@@ -62,12 +65,14 @@ pub fn run(ctx: &Ctx, args: EventsArgs) -> Result<u8> {
         )?;
         return Ok(state.exit_code());
     }
-    let store = ctx.store()?;
     ctx.ui.batch(|| {
         store.for_each_event(&run.id, args.since, &args.types, None, |event| {
             print_event(ctx, &event, args.json, false)
         })
     })?;
+    if args.follow {
+        return Ok(run.state.exit_code());
+    }
     Ok(exit::OK)
 }
 
