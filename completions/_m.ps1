@@ -137,7 +137,7 @@ Register-ArgumentCompleter -Native -CommandName 'm' -ScriptBlock {
             [CompletionResult]::new('--no-review', '--no-review', [CompletionResultType]::ParameterName, 'Do not hold the run for review, whatever the config says')
             [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Print the run''s events until it ends; exit with its final state''s code')
             [CompletionResult]::new('--follow', '--follow', [CompletionResultType]::ParameterName, 'Print the run''s events until it ends; exit with its final state''s code')
-            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'Return when the run needs a human or has ended, with an exit code that says which (0 completed, 10 failed, 11 cancelled, 12 waiting for approval, 13 waiting for input)')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'Return when the run needs a human or has ended, with an exit code that says which (0 completed, 10 failed, 11 cancelled, 12 waiting for approval, 13 waiting for input). A run that failed or was cancelled says why on stderr')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the run as JSON instead of its id')
             [CompletionResult]::new('--acp', '--acp', [CompletionResultType]::ParameterName, 'The command after `--` speaks the Agent Client Protocol')
             [CompletionResult]::new('--once', '--once', [CompletionResultType]::ParameterName, 'ACP agents (--agent or --acp): complete at the first end of turn instead of waiting for a reply')

@@ -123,7 +123,7 @@ set edit:completion:arg-completer[m] = {|@words|
             cand --no-review 'Do not hold the run for review, whatever the config says'
             cand -f 'Print the run''s events until it ends; exit with its final state''s code'
             cand --follow 'Print the run''s events until it ends; exit with its final state''s code'
-            cand --wait 'Return when the run needs a human or has ended, with an exit code that says which (0 completed, 10 failed, 11 cancelled, 12 waiting for approval, 13 waiting for input)'
+            cand --wait 'Return when the run needs a human or has ended, with an exit code that says which (0 completed, 10 failed, 11 cancelled, 12 waiting for approval, 13 waiting for input). A run that failed or was cancelled says why on stderr'
             cand --json 'Print the run as JSON instead of its id'
             cand --acp 'The command after `--` speaks the Agent Client Protocol'
             cand --once 'ACP agents (--agent or --acp): complete at the first end of turn instead of waiting for a reply'

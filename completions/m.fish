@@ -106,7 +106,7 @@ never\t''"
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -l review -d 'When the agent finishes well, hold the run for a human to approve its diff (the default when `run.review = true` in the config)'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -l no-review -d 'Do not hold the run for review, whatever the config says'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -s f -l follow -d 'Print the run\'s events until it ends; exit with its final state\'s code'
-complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -l wait -d 'Return when the run needs a human or has ended, with an exit code that says which (0 completed, 10 failed, 11 cancelled, 12 waiting for approval, 13 waiting for input)'
+complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -l wait -d 'Return when the run needs a human or has ended, with an exit code that says which (0 completed, 10 failed, 11 cancelled, 12 waiting for approval, 13 waiting for input). A run that failed or was cancelled says why on stderr'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -l json -d 'Print the run as JSON instead of its id'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -l acp -d 'The command after `--` speaks the Agent Client Protocol'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -l once -d 'ACP agents (--agent or --acp): complete at the first end of turn instead of waiting for a reply'

@@ -623,6 +623,13 @@ fn a_bad_base_fails_the_run_with_gits_message_and_leaves_nothing() {
     let branches = env.git(&repo, &["branch", "--list", "m/*"]);
     assert!(branches.trim().is_empty(), "{branches}");
     assert!(!env.home.join("workspaces").join(run).exists());
+    // Regression: `run show` listed the path of the workspace never made.
+    let shown = env.json(&["run", "show", run, "--json"]);
+    assert!(shown["workspace_path"].is_null(), "{shown}");
+    assert_eq!(shown["finished"]["reason"].as_str(), Some(reason.as_str()));
+    let text = env.ok(&["run", "show", run]);
+    assert!(!text.contains("workspace "), "{text}");
+    assert!(text.contains(&format!("reason     {reason}")), "{text}");
 }
 
 #[test]
@@ -802,4 +809,75 @@ fn following_an_ended_run_needs_no_daemon() {
         .collect();
     assert_eq!(lines.len(), 1, "{since}");
     assert_eq!(lines[0]["data"]["lines"][0], "one");
+}
+
+/// Regression: a failed `--wait` printed only the id; on a terminal its
+/// reason was erased with the spinner. stdout stays the id alone.
+#[test]
+fn a_failed_or_cancelled_wait_says_why_on_stderr() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let out = env.run(&[
+        "run",
+        "start",
+        "-r",
+        "api",
+        "x",
+        "--wait",
+        "--",
+        "sh",
+        "-c",
+        "echo boom >&2; exit 7",
+    ]);
+    assert_eq!(out.status.code(), Some(10));
+    let run = text(&out.stdout);
+    assert_eq!(run.lines().count(), 1, "{run}");
+    let run = run.trim();
+    let said = format!("run {} failed: the agent exited with status 7\n", &run[..8]);
+    assert_eq!(text(&out.stderr), said);
+    // `run wait` of the ended run says the same.
+    assert_eq!(env.fails(&["run", "wait", run], 10), said);
+
+    let agent = env.script("sleep.sh", "sleep 30");
+    let run = env.start("api", "x", &agent);
+    let waiter = env
+        .m()
+        .args(["run", "wait", &run])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    env.wait_state(&run, "running");
+    env.ok(&["run", "cancel", &run]);
+    let out = waiter.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(11));
+    assert_eq!(text(&out.stderr), format!("run {} cancelled\n", &run[..8]));
+    assert_eq!(text(&out.stdout), "");
+}
+
+/// Regression: `run show` did not say how a run ended.
+#[test]
+fn run_show_tells_how_a_finished_run_ended() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let agent = env.script("agent.sh", "echo 'cannot find fixture' >&2; exit 3");
+    let run = env.start("api", "x", &agent);
+    env.fails(&["run", "wait", &run], 10);
+    let shown = env.json(&["run", "show", &run, "--json"]);
+    let finished = &shown["finished"];
+    assert_eq!(finished["state"], "failed", "{shown}");
+    assert_eq!(finished["reason"], "the agent exited with status 3");
+    assert_eq!(finished["exit_code"], 3);
+    assert_eq!(
+        finished["stderr_tail"],
+        serde_json::json!(["cannot find fixture"])
+    );
+    let text = env.ok(&["run", "show", &run]);
+    for line in [
+        "reason     the agent exited with status 3",
+        "exit code  3",
+        "stderr     cannot find fixture",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line:?} in\n{text}");
+    }
 }

@@ -46,7 +46,8 @@ pub struct StartArgs {
     pub follow: bool,
     /// Return when the run needs a human or has ended, with an exit code that
     /// says which (0 completed, 10 failed, 11 cancelled, 12 waiting for
-    /// approval, 13 waiting for input).
+    /// approval, 13 waiting for input). A run that failed or was cancelled
+    /// says why on stderr.
     #[arg(long)]
     pub wait: bool,
     /// Print the run as JSON instead of its id.
@@ -181,6 +182,9 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
                 Ok(())
             },
         )?;
+        // The spinner goes before the line that says how the run ended.
+        drop(progress);
+        super::report_unhappy_end(ctx, &run.id, state)?;
         return Ok(state.exit_code());
     }
     Ok(exit::OK)
