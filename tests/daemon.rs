@@ -881,3 +881,43 @@ fn run_show_tells_how_a_finished_run_ended() {
         assert!(text.lines().any(|l| l == line), "{line:?} in\n{text}");
     }
 }
+
+/// Regression: `run start --follow --json` printed the run as pretty JSON,
+/// then the events as text. Now every line is one event, as with
+/// `m events --follow --json`.
+#[test]
+fn start_follow_json_prints_only_event_lines() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let out = env.run(&[
+        "run", "start", "-r", "api", "x", "--follow", "--json", "--", "echo", "hi",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let events: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}\n{stdout}")))
+        .collect();
+    assert_eq!(events[0]["type"], "run.created", "{stdout}");
+    assert_eq!(events.last().unwrap()["type"], "run.finished", "{stdout}");
+    let run = events[0]["run_id"].as_str().unwrap();
+    assert!(events.iter().all(|e| e["run_id"] == run), "{stdout}");
+    assert!(events
+        .iter()
+        .any(|e| e["type"] == "output" && e["data"]["lines"][0] == "hi"));
+}
+
+/// Regression: `run start --wait --json` printed the run as it started
+/// (`running`) although it exited 10.
+#[test]
+fn start_wait_json_prints_the_run_as_it_ended() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let out = env.run(&[
+        "run", "start", "-r", "api", "x", "--wait", "--json", "--", "false",
+    ]);
+    assert_eq!(out.status.code(), Some(10));
+    let run: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(run["state"], "failed", "{run}");
+    assert_eq!(env.run_state(run["id"].as_str().unwrap()), "failed");
+}

@@ -42,6 +42,8 @@ pub struct StartArgs {
     #[arg(long = "allow", value_name = "COMMAND")]
     pub allow_commands: Vec<String>,
     /// Print the run's events until it ends; exit with its final state's code.
+    /// With --json, the events as JSON lines (as `m events --follow --json`),
+    /// and nothing else.
     #[arg(long, short = 'f', conflicts_with = "wait")]
     pub follow: bool,
     /// Return when the run needs a human or has ended, with an exit code that
@@ -50,7 +52,8 @@ pub struct StartArgs {
     /// says why on stderr.
     #[arg(long)]
     pub wait: bool,
-    /// Print the run as JSON instead of its id.
+    /// Print the run as JSON instead of its id (with --wait, as it stands
+    /// when the wait ends).
     #[arg(long)]
     pub json: bool,
     /// Run a known agent over the Agent Client Protocol (see `m agents`):
@@ -135,10 +138,13 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
             )))
         }
     };
-    if args.json {
-        ctx.ui.json(&run)?;
-    } else {
+    // With --json, --follow prints JSON lines only: the events, each naming
+    // the run, the first being `run.created`. --wait --json prints the run
+    // once the wait is over, as it stands then.
+    if !args.json {
         ctx.ui.line(&run.id)?;
+    } else if !args.follow && !args.wait {
+        ctx.ui.json(&run)?;
     }
     if std::io::stderr().is_terminal() && !args.follow && !args.wait {
         eprintln!(
@@ -158,7 +164,8 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
             Prints::Events,
             Vec::new(),
             |event| {
-                progress.suspend(|| crate::cli::events::print_event(ctx, event, false, false))?;
+                progress
+                    .suspend(|| crate::cli::events::print_event(ctx, event, args.json, false))?;
                 progress.event(event);
                 Ok(())
             },
@@ -182,8 +189,11 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
                 Ok(())
             },
         )?;
-        // The spinner goes before the line that says how the run ended.
+        // The spinner goes before the lines that say how the run stands.
         drop(progress);
+        if args.json {
+            ctx.ui.json(&ctx.store()?.get_run(&run.id)?)?;
+        }
         super::report_unhappy_end(ctx, &run.id, state)?;
         return Ok(state.exit_code());
     }
