@@ -96,7 +96,7 @@ complete -c m -n "__fish_m_using_subcommand run; and not __fish_seen_subcommand_
 complete -c m -n "__fish_m_using_subcommand run; and not __fish_seen_subcommand_from start list show cancel wait done diff rm help" -f -a "rm" -d 'Remove a finished run, its workspace and (if merged) its branch'
 complete -c m -n "__fish_m_using_subcommand run; and not __fish_seen_subcommand_from start list show cancel wait done diff rm help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -s r -l repo -d 'The repo to work on (name or id prefix)' -r
-complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -l base -d 'Start the run\'s branch from this ref instead of HEAD' -r
+complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -l base -d 'Start the run\'s branch from this ref instead of HEAD (git repos; a scratch repo has no branch)' -r
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -l auto-approve -d 'Approve requests of this type without asking (repeatable): command, diff, generic. Added to `approvals.auto_approve` from the config' -r
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -l allow -d 'Approve commands starting with these words without asking (repeatable), e.g. --allow "cargo test". Added to `approvals.allow_commands` from the config' -r
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -s a -l agent -d 'Run a known agent over the Agent Client Protocol (see `m agents`): claude, codex, gemini, opencode, goose, qwen' -r
@@ -105,11 +105,11 @@ always\t''
 never\t''"
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -l review -d 'When the agent finishes well, hold the run for a human to approve its diff (the default when `run.review = true` in the config)'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -l no-review -d 'Do not hold the run for review, whatever the config says'
-complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -s f -l follow -d 'Print the run\'s events until it ends; exit with its final state\'s code'
-complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -l wait -d 'Return when the run needs a human or has ended, with an exit code that says which (0 completed, 10 failed, 11 cancelled, 12 waiting for approval, 13 waiting for input)'
-complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -l json -d 'Print the run as JSON instead of its id'
+complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -s f -l follow -d 'Print the run\'s events until it ends; exit with its final state\'s code. With --json, the events as JSON lines (as `m events --follow --json`), and nothing else'
+complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -l wait -d 'Return when the run needs a human or has ended, with an exit code that says which (0 completed, 10 failed, 11 cancelled, 12 waiting for approval, 13 waiting for input). A run that failed or was cancelled says why on stderr'
+complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -l json -d 'Print the run as JSON instead of its id (with --wait, as it stands when the wait ends)'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -l acp -d 'The command after `--` speaks the Agent Client Protocol'
-complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -l once -d 'ACP agents: complete at the first end of turn instead of waiting for a reply'
+complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -l once -d 'ACP agents (--agent or --acp): complete at the first end of turn instead of waiting for a reply'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -s V -l version -d 'Print version'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from list" -s r -l repo -d 'Only runs of this repo (name or id prefix)' -r

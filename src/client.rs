@@ -5,7 +5,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::OpenOptionsExt;
-use std::os::unix::io::AsRawFd;
+use std::os::unix::io::{AsFd, AsRawFd, BorrowedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -290,6 +290,64 @@ impl Client {
     pub fn stream(mut self, request: &Request) -> Result<Client> {
         self.send(request)?;
         Ok(self)
+    }
+
+    /// Like [`Client::next_response`], but while no frame has come it also
+    /// watches `output` (our stdout): when its reader goes away (`m events
+    /// RUN --follow | head -3`) it fails with `OutputClosed`, which ends
+    /// the program quietly, as `tail -f` does. Without this a follower
+    /// whose run is quiet (waiting for an approval) would wait forever for
+    /// a write to fail.
+    pub fn next_response_while_read(&mut self, output: BorrowedFd<'_>) -> Result<Option<Response>> {
+        if self.reader.buffer().is_empty() {
+            self.wait_for_frame(output)?;
+        }
+        self.next_response()
+    }
+
+    /// Blocks until the daemon has sent something (or hung up), or
+    /// `output`'s reader is gone. A pipe whose reader closed polls as
+    /// POLLERR, a socket or terminal as POLLHUP; both are reported even
+    /// though no event is asked for.
+    fn wait_for_frame(&self, output: BorrowedFd<'_>) -> Result<()> {
+        let socket = match self.reader.get_ref() {
+            Stream::UdSocket(stream) => stream.as_fd().as_raw_fd(),
+        };
+        let mut output = output.as_raw_fd();
+        loop {
+            let mut fds = [
+                libc::pollfd {
+                    fd: socket,
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+                libc::pollfd {
+                    fd: output,
+                    events: 0,
+                    revents: 0,
+                },
+            ];
+            // SAFETY: poll reads and writes only the two pollfds we own.
+            let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+            if ready < 0 {
+                let err = std::io::Error::last_os_error();
+                if err.kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(Error::failure(format!("cannot wait for the daemon: {err}")));
+            }
+            let gone = fds[1].revents;
+            if gone & libc::POLLNVAL != 0 {
+                // Stdout is not open at all: nothing to watch (a negative
+                // fd is ignored by poll), and nothing to print either.
+                output = -1;
+            } else if gone & (libc::POLLERR | libc::POLLHUP) != 0 {
+                return Err(Error::new(ErrorKind::OutputClosed, "output closed"));
+            }
+            if fds[0].revents != 0 {
+                return Ok(());
+            }
+        }
     }
 
     /// The next response of a stream; `None` when it ends.

@@ -1096,6 +1096,30 @@ fn events_as_text() {
     assert!(text.contains("-> waiting_approval"), "{text}");
 }
 
+/// Regression: git's progress lines were printed as raw JSON.
+#[test]
+fn events_describe_git_progress_by_its_line() {
+    let env = TestEnv::new();
+    let mut store = env.store();
+    let repo = add_repo(&mut store, "api");
+    let mut b = store.batch().unwrap();
+    b.create_run(RUN_A, new_run(&repo, "clone")).unwrap();
+    b.append(vec![NewEvent::new(
+        RUN_A,
+        "workspace.progress",
+        json!({ "line": "remote: Counting objects: 3, done." }),
+    )])
+    .unwrap();
+    b.commit().unwrap();
+    drop(store);
+    let text = env.ok(&["events", "a1"]);
+    let progress = text.lines().nth(1).unwrap_or_default();
+    assert!(
+        progress.ends_with("workspace.progress remote: Counting objects: 3, done."),
+        "{text}"
+    );
+}
+
 #[test]
 fn events_of_unknown_and_ambiguous_runs() {
     let env = TestEnv::new();
@@ -1490,4 +1514,50 @@ fn a_damaged_database_is_refused_and_left_alone() {
     }
     std::fs::write(env.db_path(), &bytes).unwrap();
     assert_refused_untouched(&env, "damaged");
+}
+
+// ---------------------------------------------------------------------------
+// run start: what is refused before any daemon is asked
+
+/// Regression: an unknown agent's hint named an `--exec` flag m lacks.
+#[test]
+fn an_unknown_agent_hints_at_the_real_syntax() {
+    let env = TestEnv::new();
+    add_repo(&mut env.store(), "notes");
+    let err = env.fails(&["run", "start", "-r", "notes", "x", "--agent", "nope"], 2);
+    assert!(err.contains("unknown agent 'nope'"), "{err}");
+    assert!(
+        err.contains("-- COMMAND") && !err.contains("--exec"),
+        "{err}"
+    );
+}
+
+/// Regression: --base on a scratch repo and --once on a plain command were
+/// accepted and meant nothing.
+#[test]
+fn options_that_mean_nothing_for_the_run_are_usage_errors() {
+    let env = TestEnv::new();
+    add_repo(&mut env.store(), "notes");
+    let err = env.fails(
+        &[
+            "run", "start", "-r", "notes", "x", "--base", "main", "--", "true",
+        ],
+        2,
+    );
+    assert!(
+        err.contains("--base main") && err.contains("scratch"),
+        "{err}"
+    );
+    assert!(err.contains("hint:"), "{err}");
+    let err = env.fails(
+        &["run", "start", "-r", "notes", "x", "--once", "--", "true"],
+        2,
+    );
+    assert!(err.contains("--once is for ACP agents"), "{err}");
+    assert!(err.contains("hint:"), "{err}");
+    assert_eq!(env.count("SELECT COUNT(*) FROM runs"), 0);
+    assert!(
+        !env.home.join("run").join("m.sock").exists(),
+        "no daemon was started"
+    );
 }

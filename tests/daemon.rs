@@ -625,6 +625,13 @@ fn a_bad_base_fails_the_run_with_gits_message_and_leaves_nothing() {
     let branches = env.git(&repo, &["branch", "--list", "m/*"]);
     assert!(branches.trim().is_empty(), "{branches}");
     assert!(!env.home.join("workspaces").join(run).exists());
+    // Regression: `run show` listed the path of the workspace never made.
+    let shown = env.json(&["run", "show", run, "--json"]);
+    assert!(shown["workspace_path"].is_null(), "{shown}");
+    assert_eq!(shown["finished"]["reason"].as_str(), Some(reason.as_str()));
+    let text = env.ok(&["run", "show", run]);
+    assert!(!text.contains("workspace "), "{text}");
+    assert!(text.contains(&format!("reason     {reason}")), "{text}");
 }
 
 #[test]
@@ -677,4 +684,242 @@ fn a_deep_data_directory_still_gets_a_daemon() {
     m(&["daemon", "stop"]);
     assert!(!std::path::Path::new(&socket).exists());
     let _ = std::fs::remove_dir(std::path::Path::new(&socket).parent().unwrap());
+}
+
+/// A prompt may start with `-`; a lone word like `--jsn` is a mistyped
+/// option, not a prompt.
+#[test]
+fn a_prompt_may_start_with_a_hyphen() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let run = env.ok(&[
+        "run",
+        "start",
+        "-r",
+        "api",
+        "-fix the thing",
+        "--wait",
+        "--",
+        "true",
+    ]);
+    assert_eq!(
+        env.json(&["run", "show", run.trim(), "--json"])["prompt"],
+        "-fix the thing"
+    );
+    let run = env.ok(&[
+        "run",
+        "start",
+        "--- is a bad heading",
+        "-r",
+        "api",
+        "--wait",
+        "--",
+        "true",
+    ]);
+    assert_eq!(
+        env.json(&["run", "show", run.trim(), "--json"])["prompt"],
+        "--- is a bad heading"
+    );
+    let err = env.fails(&["run", "start", "-r", "api", "--jsn", "--", "true"], 2);
+    assert!(err.contains("no option '--jsn'"), "{err}");
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Regression: a follower whose reader went away (`| head -3`) waited for
+/// the next event to fail writing it: forever, for a quiet run.
+#[test]
+fn a_follower_whose_reader_goes_away_ends_quietly() {
+    let env = TestEnv::new();
+    env.repo("api");
+    env.repo("web");
+    let agent = env.script("quiet.sh", "sleep 600");
+    let run = env.start("api", "x", &agent);
+    let spawn = |args: &[&str]| {
+        env.m()
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let agent = agent.to_str().unwrap();
+    let followers = [
+        (spawn(&["events", &run, "--follow"]), true),
+        (
+            spawn(&["run", "start", "-r", "web", "y", "--follow", "--", agent]),
+            true,
+        ),
+        // Every run is quiet: this one may never print a line.
+        (spawn(&["events", "--all", "--follow"]), false),
+    ];
+    for (mut follower, prints) in followers {
+        // Go away once what there was to read is read, while the run is quiet.
+        let mut reader = BufReader::new(follower.stdout.take().unwrap());
+        if prints {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            assert!(!line.is_empty());
+        }
+        drop(reader);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while follower.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                let _ = follower.kill();
+                panic!("a follower outlived its reader by 20 seconds");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let out = follower.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert_eq!(text(&out.stderr), "");
+    }
+}
+
+/// Regression: following a run that had ended needed a daemon (exit 5).
+#[test]
+fn following_an_ended_run_needs_no_daemon() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let agent = env.script("agent.sh", "echo one; exit 3");
+    let run = env.start("api", "x", &agent);
+    env.fails(&["run", "wait", &run], 10);
+    env.ok(&["daemon", "stop"]);
+    let follow = |args: &[&str]| {
+        let out = env
+            .m()
+            .env("M_NO_AUTOSTART", "1")
+            .args(["events", &run, "--follow"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(10), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let all = follow(&[]);
+    assert!(all.contains("stdout| one"), "{all}");
+    assert!(
+        all.lines().last().unwrap().contains("run.finished"),
+        "{all}"
+    );
+    let since = follow(&["--json", "--since", "1", "--type", "output"]);
+    let lines: Vec<serde_json::Value> = since
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{since}");
+    assert_eq!(lines[0]["data"]["lines"][0], "one");
+}
+
+/// Regression: a failed `--wait` printed only the id; on a terminal its
+/// reason was erased with the spinner. stdout stays the id alone.
+#[test]
+fn a_failed_or_cancelled_wait_says_why_on_stderr() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let out = env.run(&[
+        "run",
+        "start",
+        "-r",
+        "api",
+        "x",
+        "--wait",
+        "--",
+        "sh",
+        "-c",
+        "echo boom >&2; exit 7",
+    ]);
+    assert_eq!(out.status.code(), Some(10));
+    let run = text(&out.stdout);
+    assert_eq!(run.lines().count(), 1, "{run}");
+    let run = run.trim();
+    let said = format!("run {} failed: the agent exited with status 7\n", &run[..8]);
+    assert_eq!(text(&out.stderr), said);
+    // `run wait` of the ended run says the same.
+    assert_eq!(env.fails(&["run", "wait", run], 10), said);
+
+    let agent = env.script("sleep.sh", "sleep 30");
+    let run = env.start("api", "x", &agent);
+    let waiter = env
+        .m()
+        .args(["run", "wait", &run])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    env.wait_state(&run, "running");
+    env.ok(&["run", "cancel", &run]);
+    let out = waiter.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(11));
+    assert_eq!(text(&out.stderr), format!("run {} cancelled\n", &run[..8]));
+    assert_eq!(text(&out.stdout), "");
+}
+
+/// Regression: `run show` did not say how a run ended.
+#[test]
+fn run_show_tells_how_a_finished_run_ended() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let agent = env.script("agent.sh", "echo 'cannot find fixture' >&2; exit 3");
+    let run = env.start("api", "x", &agent);
+    env.fails(&["run", "wait", &run], 10);
+    let shown = env.json(&["run", "show", &run, "--json"]);
+    let finished = &shown["finished"];
+    assert_eq!(finished["state"], "failed", "{shown}");
+    assert_eq!(finished["reason"], "the agent exited with status 3");
+    assert_eq!(finished["exit_code"], 3);
+    assert_eq!(
+        finished["stderr_tail"],
+        serde_json::json!(["cannot find fixture"])
+    );
+    let text = env.ok(&["run", "show", &run]);
+    for line in [
+        "reason     the agent exited with status 3",
+        "exit code  3",
+        "stderr     cannot find fixture",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line:?} in\n{text}");
+    }
+}
+
+/// Regression: `run start --follow --json` printed the run as pretty JSON,
+/// then the events as text. Now every line is one event, as with
+/// `m events --follow --json`.
+#[test]
+fn start_follow_json_prints_only_event_lines() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let out = env.run(&[
+        "run", "start", "-r", "api", "x", "--follow", "--json", "--", "echo", "hi",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let events: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}\n{stdout}")))
+        .collect();
+    assert_eq!(events[0]["type"], "run.created", "{stdout}");
+    assert_eq!(events.last().unwrap()["type"], "run.finished", "{stdout}");
+    let run = events[0]["run_id"].as_str().unwrap();
+    assert!(events.iter().all(|e| e["run_id"] == run), "{stdout}");
+    assert!(events
+        .iter()
+        .any(|e| e["type"] == "output" && e["data"]["lines"][0] == "hi"));
+}
+
+/// Regression: `run start --wait --json` printed the run as it started
+/// (`running`) although it exited 10.
+#[test]
+fn start_wait_json_prints_the_run_as_it_ended() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let out = env.run(&[
+        "run", "start", "-r", "api", "x", "--wait", "--json", "--", "false",
+    ]);
+    assert_eq!(out.status.code(), Some(10));
+    let run: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(run["state"], "failed", "{run}");
+    assert_eq!(env.run_state(run["id"].as_str().unwrap()), "failed");
 }

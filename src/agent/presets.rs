@@ -66,7 +66,8 @@ pub fn find(name: &str) -> Option<&'static Preset> {
 pub fn command(name: &str, override_argv: Option<&[String]>) -> Result<Vec<String>> {
     let preset = find(name).ok_or_else(|| {
         Error::usage(format!("unknown agent '{name}'")).with_hint(format!(
-            "use one of: {} (or --exec for any command)",
+            "use one of: {} (see `m agents`); or put the agent's command after `--` \
+             (with --acp if it speaks ACP): m run start -r REPO \"PROMPT\" -- COMMAND",
             PRESETS
                 .iter()
                 .map(|p| p.name)

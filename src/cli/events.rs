@@ -3,7 +3,7 @@ use std::fmt::Write as _;
 use clap::Args;
 use serde_json::Value;
 
-use super::follow::Until;
+use super::follow::{Prints, Until};
 use super::output::printable;
 use super::Ctx;
 use crate::error::{exit, Result};
@@ -43,25 +43,37 @@ pub fn run(ctx: &Ctx, args: EventsArgs) -> Result<u8> {
         })?;
         return Ok(exit::OK);
     };
-    let run = ctx.store()?.find_run(run)?;
-    if args.follow {
+    let store = ctx.store()?;
+    let run = store.find_run(run)?;
+    // A run that has ended has its whole log stored: no daemon is needed
+    // to follow it to its end.
+    if args.follow && run.state.is_active() {
         let types = args.types.clone();
-        let state =
-            super::follow::follow_run(ctx, &run.id, args.since, Until::Ended, types, |event| {
+        let state = super::follow::follow_run(
+            ctx,
+            &run.id,
+            args.since,
+            Until::Ended,
+            Prints::Events,
+            types,
+            |event| {
                 if wanted(event) {
                     print_event(ctx, event, args.json, false)?;
                     ctx.ui.flush()?;
                 }
                 Ok(())
-            })?;
+            },
+        )?;
         return Ok(state.exit_code());
     }
-    let store = ctx.store()?;
     ctx.ui.batch(|| {
         store.for_each_event(&run.id, args.since, &args.types, None, |event| {
             print_event(ctx, &event, args.json, false)
         })
     })?;
+    if args.follow {
+        return Ok(run.state.exit_code());
+    }
     Ok(exit::OK)
 }
 
@@ -169,6 +181,7 @@ fn describe(event_type: &str, data: &Value) -> Vec<String> {
                 .trim()
                 .to_string()]
         }
+        "workspace.progress" => vec![text("line")],
         "workspace.ready" => vec![format!("{} on {}", text("path"), text("branch"))],
         "workspace.diff" => {
             let num = |k: &str| data.get(k).and_then(Value::as_u64).unwrap_or(0);

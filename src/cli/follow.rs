@@ -1,6 +1,8 @@
 //! Following a run through the daemon: shared by `events --follow`,
 //! `run start --follow/--wait`, `run wait` and `run cancel`.
 
+use std::os::fd::AsFd;
+
 use super::Ctx;
 use crate::client::Client;
 use crate::error::{Error, Result};
@@ -16,6 +18,24 @@ pub enum Until {
     NeedsHuman,
 }
 
+/// Whether a follower prints the events on stdout. One that does also
+/// stops, quietly and with success, when whoever reads its stdout goes away,
+/// even while the run is quiet (`m events RUN --follow | head -3`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prints {
+    Events,
+    Nothing,
+}
+
+impl Prints {
+    fn next_response(self, client: &mut Client) -> Result<Option<Response>> {
+        match self {
+            Prints::Events => client.next_response_while_read(std::io::stdout().as_fd()),
+            Prints::Nothing => client.next_response(),
+        }
+    }
+}
+
 /// The events that say how a run stands: all a caller that only waits needs.
 pub fn state_types() -> Vec<String> {
     vec!["run.state".into(), "run.finished".into()]
@@ -29,6 +49,7 @@ pub fn follow_run(
     run_id: &str,
     since: i64,
     until: Until,
+    prints: Prints,
     types: Vec<String>,
     mut each: impl FnMut(&Event) -> Result<()>,
 ) -> Result<RunState> {
@@ -40,7 +61,7 @@ pub fn follow_run(
     // The state as of the events seen so far; the backlog replays it.
     let mut state = RunState::Running;
     loop {
-        match client.next_response()? {
+        match prints.next_response(&mut client)? {
             Some(Response::Event { event }) => {
                 each(&event)?;
                 if let Some(new_state) = state_of(&event) {
@@ -87,7 +108,7 @@ fn state_of(event: &Event) -> Option<RunState> {
     }
 }
 
-/// Live events of every run, until interrupted.
+/// Live events of every run, until interrupted (or nobody reads them).
 pub fn follow_all(
     ctx: &Ctx,
     types: Vec<String>,
@@ -98,7 +119,7 @@ pub fn follow_all(
         since: 0,
         types,
     })?;
-    while let Some(response) = client.next_response()? {
+    while let Some(response) = Prints::Events.next_response(&mut client)? {
         if let Response::Event { event } = response {
             each(&event)?;
         }

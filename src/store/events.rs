@@ -1,6 +1,6 @@
 use std::collections::HashMap;
 
-use rusqlite::{params, Row};
+use rusqlite::{params, OptionalExtension, Row};
 
 use super::Store;
 use crate::error::Result;
@@ -91,6 +91,26 @@ impl Store {
             each(event_from_row(row).map_err(|e| self.error("read", e))?)?;
         }
         Ok(())
+    }
+
+    /// How a run ended: the data of its `run.finished` event, or `None`
+    /// while it has not. That event is the last, so the search walks the
+    /// run's log backwards and stops at once, however long the log.
+    pub fn run_finished(&self, run_id: &str) -> Result<Option<serde_json::Value>> {
+        let data: Option<Option<String>> = self
+            .conn
+            .query_row(
+                "SELECT data FROM events WHERE run_id = ?1 AND type = 'run.finished'
+                 ORDER BY seq DESC LIMIT 1",
+                [run_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.error("read", e))?;
+        Ok(data.map(|d| {
+            d.and_then(|d| serde_json::from_str(&d).ok())
+                .unwrap_or(serde_json::Value::Null)
+        }))
     }
 
     pub fn last_seq(&self, run_id: &str) -> Result<i64> {

@@ -7,11 +7,13 @@ mod show;
 mod start;
 mod wait;
 
+use std::io::Write as _;
+
 use clap::Subcommand;
 
 use super::Ctx;
 use crate::error::Result;
-use crate::model::Run;
+use crate::model::{short_id, Run, RunState};
 use crate::store::Store;
 use crate::workspace::{Workspace, WorkspaceRequest};
 
@@ -68,4 +70,34 @@ pub(crate) fn workspace_of(ctx: &Ctx, store: &Store, run: &Run) -> Result<Worksp
         ws.branch = Some(branch);
     }
     Ok(ws)
+}
+
+/// After `--wait` or `run wait`, a run that failed or was cancelled says why
+/// on stderr, in one line (`run 1a2b3c4d failed: the agent exited with
+/// status 7`): the spinner that showed it is gone, and stdout carries only
+/// the run's id, for scripts.
+pub(crate) fn report_unhappy_end(ctx: &Ctx, run_id: &str, state: RunState) -> Result<()> {
+    if !matches!(state, RunState::Failed | RunState::Cancelled) {
+        return Ok(());
+    }
+    let finished = ctx.store()?.run_finished(run_id)?;
+    let reason = finished
+        .as_ref()
+        .and_then(|data| data.get("reason"))
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("");
+    let state_name = state.as_str();
+    let mut line = format!(
+        "run {} {}",
+        short_id(run_id),
+        console::style(state_name).red().for_stderr()
+    );
+    // A cancelled run's reason is just "cancelled": not worth saying twice.
+    if !reason.is_empty() && reason != state_name {
+        line.push_str(": ");
+        line.push_str(&crate::cli::output::printable(reason));
+    }
+    // Nobody left to tell (stderr closed) is no reason to fail the command.
+    let _ = writeln!(std::io::stderr(), "{line}");
+    Ok(())
 }

@@ -1,5 +1,5 @@
 use clap::Args;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::cli::output::{printable, relative_time};
 use crate::cli::Ctx;
@@ -25,6 +25,12 @@ pub fn run(ctx: &Ctx, args: ShowArgs) -> Result<u8> {
         states: vec![ApprovalState::Pending],
     })?;
     let events = store.last_seq(&run.id)?;
+    let finished = store.run_finished(&run.id)?;
+    // A run that failed before its workspace was made (a bad --base, a
+    // clone that failed) has a path on record and nothing there.
+    let workspace = std::path::Path::new(&run.workspace_path)
+        .exists()
+        .then_some(&run.workspace_path);
     if args.json {
         ctx.ui.json(&json!({
             "id": run.id,
@@ -32,7 +38,7 @@ pub fn run(ctx: &Ctx, args: ShowArgs) -> Result<u8> {
             "repo": repo.name,
             "prompt": run.prompt,
             "state": run.state,
-            "workspace_path": run.workspace_path,
+            "workspace_path": workspace,
             "created_at": run.created_at,
             "updated_at": run.updated_at,
             "agent": details.agent,
@@ -40,6 +46,7 @@ pub fn run(ctx: &Ctx, args: ShowArgs) -> Result<u8> {
             "base_commit": details.base_commit,
             "events": events,
             "pending_approvals": pending,
+            "finished": finished,
         }))?;
         return Ok(exit::OK);
     }
@@ -48,6 +55,22 @@ pub fn run(ctx: &Ctx, args: ShowArgs) -> Result<u8> {
     ctx.ui.line(field("run", run.id.clone()))?;
     ctx.ui.line(field("repo", repo.name.clone()))?;
     ctx.ui.line(field("state", ctx.ui.run_state(run.state)))?;
+    if let Some(finished) = &finished {
+        let text = |key: &str| finished.get(key).and_then(Value::as_str).unwrap_or("");
+        if !text("reason").is_empty() {
+            ctx.ui
+                .line(field("reason", printable(text("reason")).into_owned()))?;
+        }
+        if let Some(code) = finished.get("exit_code").and_then(Value::as_i64) {
+            ctx.ui.line(field("exit code", code.to_string()))?;
+        }
+        let stderr_tail = finished.get("stderr_tail").and_then(Value::as_array);
+        for (i, line) in stderr_tail.into_iter().flatten().enumerate() {
+            let name = if i == 0 { "stderr" } else { "" };
+            let line = printable(line.as_str().unwrap_or("")).into_owned();
+            ctx.ui.line(field(name, line))?;
+        }
+    }
     ctx.ui.line(field(
         "started",
         format!(
@@ -56,8 +79,13 @@ pub fn run(ctx: &Ctx, args: ShowArgs) -> Result<u8> {
             relative_time(run.updated_at, now)
         ),
     ))?;
-    ctx.ui
-        .line(field("workspace", run.workspace_path.clone()))?;
+    match workspace {
+        Some(path) => ctx.ui.line(field("workspace", path.clone()))?,
+        None if run.state.is_active() => ctx
+            .ui
+            .line(field("workspace", "(being made)".to_string()))?,
+        None => {}
+    }
     if let Some(branch) = &details.branch {
         ctx.ui.line(field("branch", branch.clone()))?;
     }
@@ -75,7 +103,7 @@ pub fn run(ctx: &Ctx, args: ShowArgs) -> Result<u8> {
                 "{} approval {}: {}",
                 approval.approval_type,
                 crate::model::short_id(&approval.id),
-                crate::cli::approvals::summary(approval)
+                printable(&crate::cli::approvals::summary(approval))
             ),
         ))?;
     }

@@ -3,7 +3,7 @@ use std::io::{IsTerminal, Read};
 use clap::Args;
 
 use crate::agent::{presets, AgentSpec};
-use crate::cli::follow::{follow_run, Until};
+use crate::cli::follow::{follow_run, Prints, Until};
 use crate::cli::progress::Progress;
 use crate::cli::Ctx;
 use crate::client::Client;
@@ -17,9 +17,13 @@ pub struct StartArgs {
     /// The repo to work on (name or id prefix).
     #[arg(long, short = 'r')]
     pub repo: String,
-    /// What the agent should do (`-` reads it from stdin).
+    /// What the agent should do (`-` reads it from stdin). It may start
+    /// with `-` ("-v is broken"), but a single word like `--jsn` is taken
+    /// for a mistyped option.
+    #[arg(allow_hyphen_values = true)]
     pub prompt: String,
-    /// Start the run's branch from this ref instead of HEAD.
+    /// Start the run's branch from this ref instead of HEAD (git repos; a
+    /// scratch repo has no branch).
     #[arg(long)]
     pub base: Option<String>,
     /// When the agent finishes well, hold the run for a human to approve its
@@ -38,14 +42,18 @@ pub struct StartArgs {
     #[arg(long = "allow", value_name = "COMMAND")]
     pub allow_commands: Vec<String>,
     /// Print the run's events until it ends; exit with its final state's code.
+    /// With --json, the events as JSON lines (as `m events --follow --json`),
+    /// and nothing else.
     #[arg(long, short = 'f', conflicts_with = "wait")]
     pub follow: bool,
     /// Return when the run needs a human or has ended, with an exit code that
     /// says which (0 completed, 10 failed, 11 cancelled, 12 waiting for
-    /// approval, 13 waiting for input).
+    /// approval, 13 waiting for input). A run that failed or was cancelled
+    /// says why on stderr.
     #[arg(long)]
     pub wait: bool,
-    /// Print the run as JSON instead of its id.
+    /// Print the run as JSON instead of its id (with --wait, as it stands
+    /// when the wait ends).
     #[arg(long)]
     pub json: bool,
     /// Run a known agent over the Agent Client Protocol (see `m agents`):
@@ -55,7 +63,8 @@ pub struct StartArgs {
     /// The command after `--` speaks the Agent Client Protocol.
     #[arg(long)]
     pub acp: bool,
-    /// ACP agents: complete at the first end of turn instead of waiting for a reply.
+    /// ACP agents (--agent or --acp): complete at the first end of turn
+    /// instead of waiting for a reply.
     #[arg(long)]
     pub once: bool,
     /// The agent command and its arguments, after `--` (any command, or with
@@ -68,6 +77,21 @@ pub struct StartArgs {
 const MAX_PROMPT: usize = 256 * 1024;
 
 pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
+    if looks_like_an_option(&args.prompt) {
+        return Err(
+            Error::usage(format!("m run start has no option '{}'", args.prompt)).with_hint(
+                "see `m run start --help`; a prompt of one word starting with '-' can be \
+             given on stdin: echo \"-x\" | m run start -r REPO - -- COMMAND",
+            ),
+        );
+    }
+    if args.once && args.agent.is_none() && !args.acp {
+        return Err(Error::usage(
+            "--once is for ACP agents, which wait for a reply after each turn; \
+             a plain command has no turns and ends when it exits",
+        )
+        .with_hint("drop --once, or start an ACP agent with --agent NAME or --acp"));
+    }
     let prompt = if args.prompt == "-" {
         let mut prompt = String::new();
         std::io::stdin()
@@ -91,6 +115,13 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
     let config = ctx.config()?;
     let agent = agent_spec(&args, &config)?;
     let repo = ctx.store()?.find_repo(&args.repo)?;
+    if let (Some(base), None) = (&args.base, &repo.git_url) {
+        return Err(Error::usage(format!(
+            "--base {base}: repo {} is a scratch repo, without git, so a run has no branch to start from a ref",
+            repo.name
+        ))
+        .with_hint("drop --base, or register a git repository with `m repo add PATH_OR_URL`"));
+    }
     let options = run_options(&config, &args);
     let request = Request::StartRun {
         repo_id: repo.id.clone(),
@@ -107,10 +138,13 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
             )))
         }
     };
-    if args.json {
-        ctx.ui.json(&run)?;
-    } else {
+    // With --json, --follow prints JSON lines only: the events, each naming
+    // the run, the first being `run.created`. --wait --json prints the run
+    // once the wait is over, as it stands then.
+    if !args.json {
         ctx.ui.line(&run.id)?;
+    } else if !args.follow && !args.wait {
+        ctx.ui.json(&run)?;
     }
     if std::io::stderr().is_terminal() && !args.follow && !args.wait {
         eprintln!(
@@ -122,11 +156,20 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
     }
     if args.follow {
         let mut progress = Progress::for_run(&run.id, false);
-        let state = follow_run(ctx, &run.id, 0, Until::Ended, Vec::new(), |event| {
-            progress.suspend(|| crate::cli::events::print_event(ctx, event, false, false))?;
-            progress.event(event);
-            Ok(())
-        })?;
+        let state = follow_run(
+            ctx,
+            &run.id,
+            0,
+            Until::Ended,
+            Prints::Events,
+            Vec::new(),
+            |event| {
+                progress
+                    .suspend(|| crate::cli::events::print_event(ctx, event, args.json, false))?;
+                progress.event(event);
+                Ok(())
+            },
+        )?;
         return Ok(state.exit_code());
     }
     if args.wait {
@@ -134,13 +177,34 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
         // A spinner shows what the agent does; without one only the state
         // changes (and git's milestones) need cross the socket.
         let types = progress.wanted_types();
-        let state = follow_run(ctx, &run.id, 0, Until::NeedsHuman, types, |event| {
-            progress.event(event);
-            Ok(())
-        })?;
+        let state = follow_run(
+            ctx,
+            &run.id,
+            0,
+            Until::NeedsHuman,
+            Prints::Nothing,
+            types,
+            |event| {
+                progress.event(event);
+                Ok(())
+            },
+        )?;
+        // The spinner goes before the lines that say how the run stands.
+        drop(progress);
+        if args.json {
+            ctx.ui.json(&ctx.store()?.get_run(&run.id)?)?;
+        }
+        super::report_unhappy_end(ctx, &run.id, state)?;
         return Ok(state.exit_code());
     }
     Ok(exit::OK)
+}
+
+/// A mistyped option (`--jsn`) lands in the prompt, since the prompt may
+/// start with `-`: a single word that starts with `-` (but `-`, stdin) is
+/// taken for one. A real prompt has words.
+fn looks_like_an_option(prompt: &str) -> bool {
+    prompt.starts_with('-') && prompt != "-" && !prompt.trim().contains(char::is_whitespace)
 }
 
 /// The run's options: the flags added to the config's defaults.

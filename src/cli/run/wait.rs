@@ -1,6 +1,6 @@
 use clap::Args;
 
-use crate::cli::follow::{follow_run, Until};
+use crate::cli::follow::{follow_run, Prints, Until};
 use crate::cli::progress::Progress;
 use crate::cli::Ctx;
 use crate::error::Result;
@@ -16,14 +16,27 @@ pub struct WaitArgs {
 /// for input.
 pub fn run(ctx: &Ctx, args: WaitArgs) -> Result<u8> {
     let run = ctx.store()?.find_run(&args.run)?;
-    if run.state.is_final() {
-        return Ok(run.state.exit_code());
-    }
-    let mut progress = Progress::for_run(&run.id, true);
-    let types = progress.wanted_types();
-    let state = follow_run(ctx, &run.id, 0, Until::NeedsHuman, types, |event| {
-        progress.event(event);
-        Ok(())
-    })?;
+    let state = if run.state.is_final() {
+        run.state
+    } else {
+        let mut progress = Progress::for_run(&run.id, true);
+        let types = progress.wanted_types();
+        let state = follow_run(
+            ctx,
+            &run.id,
+            0,
+            Until::NeedsHuman,
+            Prints::Nothing,
+            types,
+            |event| {
+                progress.event(event);
+                Ok(())
+            },
+        )?;
+        // The spinner is cleared here, before the line that says how it ended.
+        drop(progress);
+        state
+    };
+    super::report_unhappy_end(ctx, &run.id, state)?;
     Ok(state.exit_code())
 }
