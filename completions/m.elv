@@ -115,7 +115,7 @@ set edit:completion:arg-completer[m] = {|@words|
             cand --repo 'The repo to work on (name or id prefix)'
             cand --base 'Start the run''s branch from this ref instead of HEAD'
             cand --auto-approve 'Approve requests of this type without asking (repeatable): command, diff, generic. Added to `approvals.auto_approve` from the config'
-            cand --allow 'Approve commands starting with these words without asking (repeatable), e.g. --allow "cargo test". Added to `approvals.allow_commands` from the config'
+            cand --allow 'Approve commands starting with these words without asking (repeatable), e.g. --allow "cargo test". A command line with shell syntax (`&&`, `;`, `|`, `$(...)`, redirections, globs...) is never approved this way. Added to `approvals.allow_commands` from the config'
             cand -a 'Run a known agent over the Agent Client Protocol (see `m agents`): claude, codex, gemini, opencode, goose, qwen'
             cand --agent 'Run a known agent over the Agent Client Protocol (see `m agents`): claude, codex, gemini, opencode, goose, qwen'
             cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'

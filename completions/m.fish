@@ -98,7 +98,7 @@ complete -c m -n "__fish_m_using_subcommand run; and not __fish_seen_subcommand_
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -s r -l repo -d 'The repo to work on (name or id prefix)' -r
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -l base -d 'Start the run\'s branch from this ref instead of HEAD' -r
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -l auto-approve -d 'Approve requests of this type without asking (repeatable): command, diff, generic. Added to `approvals.auto_approve` from the config' -r
-complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -l allow -d 'Approve commands starting with these words without asking (repeatable), e.g. --allow "cargo test". Added to `approvals.allow_commands` from the config' -r
+complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -l allow -d 'Approve commands starting with these words without asking (repeatable), e.g. --allow "cargo test". A command line with shell syntax (`&&`, `;`, `|`, `$(...)`, redirections, globs...) is never approved this way. Added to `approvals.allow_commands` from the config' -r
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -s a -l agent -d 'Run a known agent over the Agent Client Protocol (see `m agents`): claude, codex, gemini, opencode, goose, qwen' -r
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
 always\t''

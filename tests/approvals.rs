@@ -265,6 +265,90 @@ fn policy_approves_without_a_human_and_records_it() {
     assert_eq!(by, ["policy", "policy", "policy"]);
 }
 
+/// Regression: `--allow "echo ok"` approved `echo ok && touch pwn` and
+/// `echo ok $(touch pwn)`, since only the first words were compared.
+#[test]
+fn an_allow_rule_never_approves_shell_syntax_but_matches_an_argv_word_for_word() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let out = env.dir.path().join("out");
+    let agent = env.script(
+        "agent.sh",
+        &format!(
+            r#"m ask approval --type command --payload '{{"command":"echo ok && touch pwn"}}' >/dev/null; echo "chained=$?" >> {0}
+m ask approval --type command --payload '{{"command":"echo ok $(touch pwn)"}}' >/dev/null; echo "substituted=$?" >> {0}
+m ask approval --type command -- echo ok '&&' touch pwn > {0}.argv; echo "argv=$?" >> {0}"#,
+            out.display()
+        ),
+    );
+    let start = |allow: &str| {
+        env.run(&[
+            "run",
+            "start",
+            "-r",
+            "api",
+            "allow",
+            "--allow",
+            allow,
+            "--wait",
+            "--",
+            agent.to_str().unwrap(),
+        ])
+    };
+    for (blank, why) in [("", "empty"), ("  ", "empty"), ("echo ok; ls", "`;`")] {
+        let run = start(blank);
+        assert_eq!(run.status.code(), Some(2), "--allow {blank:?}");
+        let err = String::from_utf8_lossy(&run.stderr);
+        assert!(err.contains("--allow") && err.contains(why), "{err}");
+    }
+    assert_eq!(env.count("SELECT count(*) FROM runs"), 0);
+
+    let run = start("echo ok");
+    assert_eq!(run.status.code(), Some(12), "the chained command waits");
+    let run = String::from_utf8_lossy(&run.stdout).trim().to_string();
+    for expected in ["echo ok && touch pwn", "echo ok $(touch pwn)"] {
+        let ids = pending(&env, &run, 1);
+        let shown = env.json(&["approval", "show", &ids[0], "--json"]);
+        assert_eq!(shown["payload"]["command"], expected);
+        env.ok(&["reject", &ids[0], "--reason", "not by policy"]);
+    }
+    env.fails(&["run", "wait", &run], 0);
+    assert_eq!(read(&env, "out"), "chained=1\nsubstituted=1\nargv=0\n");
+    // Run without a shell, `&&` was only an argument of echo.
+    assert_eq!(read(&env, "out.argv"), "ok && touch pwn\n");
+    let by: Vec<String> = env
+        .events(&run)
+        .iter()
+        .filter(|e| e["type"] == "approval.resolved")
+        .map(|e| e["data"]["by"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(by, ["human", "human", "policy"]);
+}
+
+#[test]
+fn a_payload_cannot_claim_the_argv_m_runs() {
+    let env = TestEnv::new();
+    let out = env
+        .m()
+        .env("M_RUN_ID", "0123abcd")
+        .args([
+            "ask",
+            "approval",
+            "--type",
+            "command",
+            "--payload",
+            r#"{"argv": ["cargo", "test"], "command": "cargo test"}"#,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot set `argv`") && err.contains("hint:"),
+        "{err}"
+    );
+}
+
 #[test]
 fn review_holds_the_run_until_its_diff_is_approved_or_rejected() {
     let env = TestEnv::new();

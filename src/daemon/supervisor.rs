@@ -16,6 +16,7 @@ use crate::agent::{
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{short_id, ApprovalType, Repo, Run, RunState};
+use crate::policy;
 use crate::protocol::RunOptions;
 use crate::store::{Decided, NewEvent};
 use crate::workspace::{self, Workspace};
@@ -590,7 +591,8 @@ fn far_future() -> tokio::time::Instant {
     tokio::time::Instant::now() + Duration::from_secs(86_400 * 365)
 }
 
-/// Auto-approval: by type, or for commands by an allowed prefix of whole words.
+/// Auto-approval: by type, or a command by an allow rule (`crate::policy`
+/// says which commands a rule covers).
 fn policy_allows(options: &RunOptions, request: &ApprovalRequest) -> Option<String> {
     if options.auto_approve.contains(&request.approval_type) {
         return Some(format!("--auto-approve {}", request.approval_type));
@@ -598,12 +600,8 @@ fn policy_allows(options: &RunOptions, request: &ApprovalRequest) -> Option<Stri
     if request.approval_type != ApprovalType::Command {
         return None;
     }
-    let command = request.payload.get("command").and_then(Value::as_str)?;
-    let words: Vec<&str> = command.split_whitespace().collect();
-    options.allow_commands.iter().find_map(|allowed| {
-        let prefix: Vec<&str> = allowed.split_whitespace().collect();
-        (!prefix.is_empty() && words.starts_with(&prefix)).then(|| format!("--allow '{allowed}'"))
-    })
+    policy::allowing_rule(&options.allow_commands, &request.payload)
+        .map(|rule| format!("--allow '{rule}'"))
 }
 
 /// Large patches are cut in the approval's payload; git keeps them whole.
@@ -647,16 +645,21 @@ mod tests {
     }
 
     #[test]
-    fn command_rules_match_whole_leading_words() {
+    fn command_rules_apply_to_command_approvals_only() {
         let options = RunOptions {
-            allow_commands: vec!["cargo test".into(), "git status".into()],
+            allow_commands: vec!["cargo test".into()],
             ..RunOptions::default()
         };
-        assert!(policy_allows(&options, &command("cargo test --all")).is_some());
-        assert!(policy_allows(&options, &command("git status")).is_some());
-        assert!(policy_allows(&options, &command("cargo testx")).is_none());
-        assert!(policy_allows(&options, &command("cargo publish")).is_none());
-        assert!(policy_allows(&options, &command("rm -rf / ; cargo test")).is_none());
+        assert_eq!(
+            policy_allows(&options, &command("cargo test --all")).as_deref(),
+            Some("--allow 'cargo test'")
+        );
+        assert!(policy_allows(&options, &command("cargo test && touch x")).is_none());
+        let generic = ApprovalRequest {
+            approval_type: ApprovalType::Generic,
+            payload: json!({ "command": "cargo test" }),
+        };
+        assert!(policy_allows(&options, &generic).is_none());
     }
 
     #[test]
