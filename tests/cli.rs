@@ -1224,6 +1224,62 @@ fn approvals_of_unknown_states_and_runs() {
     assert!(err.contains("ambiguous") && err.contains(RUN_A), "{err}");
 }
 
+/// Regression: `m approve 7`, meant for run 74723956, decided the old
+/// approval 732769e7 of another run, since any approval prefix won.
+#[test]
+fn a_prefix_of_both_an_approval_and_a_run_is_ambiguous() {
+    let env = TestEnv::new();
+    let seeded = seed(&env);
+    // A run whose id shares its first character with an old, decided
+    // approval of run B, and has a pending approval of its own.
+    let first = &seeded.approved[..1];
+    let second = if &seeded.approved[1..2] == "0" {
+        "1"
+    } else {
+        "0"
+    };
+    let run = format!("{first}{second}7f3e9c-0000-4000-8000-00000000000d");
+    let mut store = env.store();
+    let web = store.find_repo("web").unwrap().id;
+    let mut b = store.batch().unwrap();
+    b.create_run(&run, new_run(&web, "the newest run")).unwrap();
+    let pending = b
+        .request_approval(
+            &run,
+            ApprovalType::Generic,
+            json!({ "title": "deploy?" }),
+            None,
+        )
+        .unwrap()
+        .id;
+    b.commit().unwrap();
+
+    for command in [
+        vec!["approve", first],
+        vec!["reject", first, "--reason", "no"],
+        vec!["approval", "show", first],
+    ] {
+        let err = env.fails(&command, 2);
+        assert!(err.contains("ambiguous"), "{command:?}: {err}");
+        assert!(
+            err.contains(&format!("approval {} (approved command", seeded.approved))
+                && err.contains(&format!("run {run} (waiting_approval)")),
+            "{command:?}: {err}"
+        );
+        assert!(err.contains("hint: type more characters"), "{err}");
+    }
+    // A longer prefix says which is meant.
+    let shown = env.json(&["approval", "show", &run[..8], "--json"]);
+    assert_eq!(shown["id"], pending.as_str());
+    let shown = env.json(&["approval", "show", &seeded.approved[..8], "--json"]);
+    assert_eq!(shown["id"], seeded.approved.as_str());
+    assert_eq!(
+        env.count("SELECT count(*) FROM approvals WHERE state = 'pending'"),
+        2,
+        "nothing was decided"
+    );
+}
+
 // ---------------------------------------------------------------------------
 // Databases m must not touch
 
