@@ -394,7 +394,7 @@ Register-ArgumentCompleter -Native -CommandName 'm' -ScriptBlock {
         'm;device;add' {
             [CompletionResult]::new('--platform', '--platform', [CompletionResultType]::ParameterName, 'platform')
             [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'The APNs environment: `sandbox` for apps run from Xcode, `production` for TestFlight and App Store builds')
-            [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'A name to tell your devices apart')
+            [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'A name to tell your devices apart (and to remove one by: `m device rm NAME`); no two devices share one')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (NO_COLOR is honoured by `auto`)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')

@@ -344,7 +344,7 @@ set edit:completion:arg-completer[m] = {|@words|
         &'m;device;add'= {
             cand --platform 'platform'
             cand --env 'The APNs environment: `sandbox` for apps run from Xcode, `production` for TestFlight and App Store builds'
-            cand --name 'A name to tell your devices apart'
+            cand --name 'A name to tell your devices apart (and to remove one by: `m device rm NAME`); no two devices share one'
             cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
             cand -h 'Print help'
             cand --help 'Print help'

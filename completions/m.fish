@@ -249,7 +249,7 @@ complete -c m -n "__fish_m_using_subcommand device; and not __fish_seen_subcomma
 complete -c m -n "__fish_m_using_subcommand device; and not __fish_seen_subcommand_from add list rm help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c m -n "__fish_m_using_subcommand device; and __fish_seen_subcommand_from add" -l platform -r
 complete -c m -n "__fish_m_using_subcommand device; and __fish_seen_subcommand_from add" -l env -d 'The APNs environment: `sandbox` for apps run from Xcode, `production` for TestFlight and App Store builds' -r
-complete -c m -n "__fish_m_using_subcommand device; and __fish_seen_subcommand_from add" -l name -d 'A name to tell your devices apart' -r
+complete -c m -n "__fish_m_using_subcommand device; and __fish_seen_subcommand_from add" -l name -d 'A name to tell your devices apart (and to remove one by: `m device rm NAME`); no two devices share one' -r
 complete -c m -n "__fish_m_using_subcommand device; and __fish_seen_subcommand_from add" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
 always\t''
 never\t''"

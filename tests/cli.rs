@@ -818,6 +818,7 @@ fn device_add_refuses_tokens_that_are_not_apns_tokens() {
     assert_eq!(env.json(&["device", "list", "--json"]), json!([]));
 }
 
+/// Regression: an unknown device was exit 2 (usage), not 3 (not found).
 #[test]
 fn device_rm_of_an_unknown_token_is_not_found() {
     let env = TestEnv::new();
@@ -825,8 +826,56 @@ fn device_rm_of_an_unknown_token_is_not_found() {
     let other = "ab".repeat(32);
     let err = env.fails(&["device", "rm", &other], 3);
     assert!(err.contains(&other) && err.contains("hint:"), "{err}");
-    env.fails(&["device", "rm", "xyz"], 2);
+    let err = env.fails(&["device", "rm", "xyz"], 3);
+    assert!(
+        err.contains("'xyz'") && err.contains("m device list"),
+        "{err}"
+    );
+    // Too short a prefix names nothing.
+    env.fails(&["device", "rm", &TOKEN[..3]], 3);
     assert_eq!(array(&env.json(&["device", "list", "--json"])).len(), 1);
+}
+
+/// Regression: `m device rm` took neither a token prefix nor a name.
+#[test]
+fn device_rm_takes_a_token_prefix_or_a_name() {
+    let env = TestEnv::new();
+    let same_start = format!("{}{}", &TOKEN[..6], "f".repeat(58));
+    env.ok(&["device", "add", TOKEN, "--name", "my phone"]);
+    env.ok(&["device", "add", &same_start, "--name", "ipad"]);
+    let third = "cd".repeat(32);
+    env.ok(&["device", "add", &third]);
+
+    let err = env.fails(&["device", "rm", &TOKEN[..4]], 2);
+    assert!(
+        err.contains("ambiguous") && err.contains(TOKEN) && err.contains(&same_start),
+        "{err}"
+    );
+    let out = env.ok(&["device", "rm", "my phone"]);
+    assert!(
+        out.contains("Removed device 0123456789ab") && out.contains("my phone"),
+        "{out}"
+    );
+    env.ok(&["device", "rm", &TOKEN[..4].to_uppercase()]);
+    env.ok(&["device", "rm", &third[..12]]);
+    assert_eq!(env.json(&["device", "list", "--json"]), json!([]));
+}
+
+#[test]
+fn device_add_refuses_a_name_another_device_has() {
+    let env = TestEnv::new();
+    env.ok(&["device", "add", TOKEN, "--name", "my phone"]);
+    let other = "ab".repeat(32);
+    let err = env.fails(&["device", "add", &other, "--name", "my phone"], 4);
+    assert!(
+        err.contains("0123456789ab") && err.contains("'my phone'") && err.contains("hint:"),
+        "{err}"
+    );
+    assert_eq!(array(&env.json(&["device", "list", "--json"])).len(), 1);
+    // The device itself may be added again under its name.
+    env.ok(&[
+        "device", "add", TOKEN, "--name", "my phone", "--env", "sandbox",
+    ]);
 }
 
 // ---------------------------------------------------------------------------
