@@ -115,7 +115,7 @@ Register-ArgumentCompleter -Native -CommandName 'm' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('start', 'start', [CompletionResultType]::ParameterValue, 'Start an agent on a repo, in a workspace of its own')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List runs, newest first')
-            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one run in detail')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one run in detail, with the approvals and questions it waits on')
             [CompletionResult]::new('cancel', 'cancel', [CompletionResultType]::ParameterValue, 'Stop a run''s agent; the run ends cancelled')
             [CompletionResult]::new('wait', 'wait', [CompletionResultType]::ParameterValue, 'Wait until a run needs a human or has ended (see exit codes)')
             [CompletionResult]::new('done', 'done', [CompletionResultType]::ParameterValue, 'End a conversational (ACP) run that waits for its next prompt')
@@ -214,7 +214,7 @@ Register-ArgumentCompleter -Native -CommandName 'm' -ScriptBlock {
         'm;run;help' {
             [CompletionResult]::new('start', 'start', [CompletionResultType]::ParameterValue, 'Start an agent on a repo, in a workspace of its own')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List runs, newest first')
-            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one run in detail')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one run in detail, with the approvals and questions it waits on')
             [CompletionResult]::new('cancel', 'cancel', [CompletionResultType]::ParameterValue, 'Stop a run''s agent; the run ends cancelled')
             [CompletionResult]::new('wait', 'wait', [CompletionResultType]::ParameterValue, 'Wait until a run needs a human or has ended (see exit codes)')
             [CompletionResult]::new('done', 'done', [CompletionResultType]::ParameterValue, 'End a conversational (ACP) run that waits for its next prompt')
@@ -689,7 +689,7 @@ Register-ArgumentCompleter -Native -CommandName 'm' -ScriptBlock {
         'm;help;run' {
             [CompletionResult]::new('start', 'start', [CompletionResultType]::ParameterValue, 'Start an agent on a repo, in a workspace of its own')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List runs, newest first')
-            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one run in detail')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one run in detail, with the approvals and questions it waits on')
             [CompletionResult]::new('cancel', 'cancel', [CompletionResultType]::ParameterValue, 'Stop a run''s agent; the run ends cancelled')
             [CompletionResult]::new('wait', 'wait', [CompletionResultType]::ParameterValue, 'Wait until a run needs a human or has ended (see exit codes)')
             [CompletionResult]::new('done', 'done', [CompletionResultType]::ParameterValue, 'End a conversational (ACP) run that waits for its next prompt')

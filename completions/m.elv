@@ -102,7 +102,7 @@ set edit:completion:arg-completer[m] = {|@words|
             cand --version 'Print version'
             cand start 'Start an agent on a repo, in a workspace of its own'
             cand list 'List runs, newest first'
-            cand show 'Show one run in detail'
+            cand show 'Show one run in detail, with the approvals and questions it waits on'
             cand cancel 'Stop a run''s agent; the run ends cancelled'
             cand wait 'Wait until a run needs a human or has ended (see exit codes)'
             cand done 'End a conversational (ACP) run that waits for its next prompt'
@@ -192,7 +192,7 @@ set edit:completion:arg-completer[m] = {|@words|
         &'m;run;help'= {
             cand start 'Start an agent on a repo, in a workspace of its own'
             cand list 'List runs, newest first'
-            cand show 'Show one run in detail'
+            cand show 'Show one run in detail, with the approvals and questions it waits on'
             cand cancel 'Stop a run''s agent; the run ends cancelled'
             cand wait 'Wait until a run needs a human or has ended (see exit codes)'
             cand done 'End a conversational (ACP) run that waits for its next prompt'
@@ -594,7 +594,7 @@ set edit:completion:arg-completer[m] = {|@words|
         &'m;help;run'= {
             cand start 'Start an agent on a repo, in a workspace of its own'
             cand list 'List runs, newest first'
-            cand show 'Show one run in detail'
+            cand show 'Show one run in detail, with the approvals and questions it waits on'
             cand cancel 'Stop a run''s agent; the run ends cancelled'
             cand wait 'Wait until a run needs a human or has ended (see exit codes)'
             cand done 'End a conversational (ACP) run that waits for its next prompt'

@@ -137,6 +137,73 @@ fn a_question_is_answered_with_reply() {
     env.fails(&["reply", &run, "again"], 4);
 }
 
+/// Regression: `m run show` did not say what a run in `waiting_input`
+/// asks, although `m reply` points there.
+#[test]
+fn run_show_says_which_questions_are_open() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let asker = env.dir.path().join("asker");
+    let agent = env.script(
+        "agent.sh",
+        &format!(
+            "m ask input 'which database?' > /dev/null
+m ask input \"$(printf 'which region?\\nEU or US')\" & echo $! > {0}; wait
+sleep 60",
+            asker.display()
+        ),
+    );
+    let run = env.start("api", "ask", &agent);
+    env.fails(&["run", "wait", &run], 13);
+    let shown = env.ok(&["run", "show", &run]);
+    assert!(
+        shown.contains("waiting    input: which database?"),
+        "{shown}"
+    );
+    assert!(shown.contains(&format!("m reply {}", &run[..8])), "{shown}");
+    let json = env.json(&["run", "show", &run, "--json"]);
+    let questions = json["pending_questions"].as_array().unwrap();
+    assert_eq!(questions.len(), 1, "{json}");
+    assert_eq!(questions[0]["question"], "which database?");
+    let first_seq = questions[0]["seq"].as_i64().unwrap();
+
+    // Answered, it is closed; the next one is open, every line of it.
+    env.ok(&["reply", &run, "staging"]);
+    env.fails(&["run", "wait", &run], 13);
+    let shown = env.ok(&["run", "show", &run]);
+    assert!(!shown.contains("which database?"), "{shown}");
+    assert!(
+        shown.contains("waiting    input: which region?\n           EU or US\n"),
+        "{shown}"
+    );
+    let json = env.json(&["run", "show", &run, "--json"]);
+    let questions = json["pending_questions"].as_array().unwrap();
+    assert_eq!(questions.len(), 1, "{json}");
+    assert_eq!(questions[0]["question"], "which region?\nEU or US");
+    assert!(questions[0]["seq"].as_i64().unwrap() > first_seq);
+    let provided = env
+        .events(&run)
+        .into_iter()
+        .find(|e| e["type"] == "input.provided")
+        .unwrap();
+    assert_eq!(provided["data"]["question_seq"], first_seq);
+
+    // Withdrawn, it is closed too.
+    common::wait_for_lines(&asker, 1);
+    let pid: i32 = std::fs::read_to_string(&asker)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    env.wait_state(&run, "running");
+    let json = env.json(&["run", "show", &run, "--json"]);
+    assert_eq!(json["pending_questions"], serde_json::json!([]), "{json}");
+    let shown = env.ok(&["run", "show", &run]);
+    assert!(!shown.contains("waiting"), "{shown}");
+    env.ok(&["run", "cancel", &run]);
+}
+
 #[test]
 fn deciding_twice_is_a_conflict_and_racing_decisions_have_one_winner() {
     let env = TestEnv::new();

@@ -37,6 +37,15 @@ pub enum Control {
     Stop { failure: Option<String> },
 }
 
+/// A question the agent asked, not yet answered.
+struct OpenQuestion {
+    /// The `seq` of its `input.requested` event: the `input.provided` or
+    /// `input.withdrawn` that closes it names it, so that readers of the
+    /// log (`m run show`) know which questions are still open.
+    seq: i64,
+    waiter: oneshot::Sender<InputReply>,
+}
+
 /// A pending request whose asker stopped waiting (see `Supervisor::withdrawn`).
 enum Withdrawn {
     Approval(String),
@@ -106,8 +115,8 @@ struct Supervisor {
     options: RunOptions,
     /// Approvals asked and not yet decided, with whoever waits for each.
     approvals: HashMap<String, oneshot::Sender<Decision>>,
-    /// Open questions, oldest first.
-    questions: VecDeque<oneshot::Sender<InputReply>>,
+    /// Open questions, oldest first (the one `m reply` answers).
+    questions: VecDeque<OpenQuestion>,
     /// When a conversational run waiting for its next prompt is done.
     idle_deadline: Option<tokio::time::Instant>,
     /// Set when the daemon stops under the run: it then fails, saying why.
@@ -307,17 +316,23 @@ impl Supervisor {
             "run.state",
             json!({ "state": RunState::WaitingInput }),
         );
-        if let Err(err) = self
+        let seqs = match self
             .shared
             .writer
             .append_committed(vec![event, state_event])
             .await
         {
-            tracing::error!(run = %self.run_id, "cannot record a question: {}", err.message);
-            let _ = reply.send(InputReply::RunEnded);
-            return;
-        }
-        self.questions.push_back(reply);
+            Ok(seqs) => seqs,
+            Err(err) => {
+                tracing::error!(run = %self.run_id, "cannot record a question: {}", err.message);
+                let _ = reply.send(InputReply::RunEnded);
+                return;
+            }
+        };
+        self.questions.push_back(OpenQuestion {
+            seq: seqs.first().copied().unwrap_or_default(),
+            waiter: reply,
+        });
         if let Some(idle) = self.shared.idle_timeout {
             self.idle_deadline = Some(tokio::time::Instant::now() + idle);
         }
@@ -333,8 +348,8 @@ impl Supervisor {
                     return std::task::Poll::Ready(Withdrawn::Approval(id.clone()));
                 }
             }
-            for (index, waiter) in self.questions.iter_mut().enumerate() {
-                if waiter.poll_closed(cx).is_ready() {
+            for (index, question) in self.questions.iter_mut().enumerate() {
+                if question.waiter.poll_closed(cx).is_ready() {
                     return std::task::Poll::Ready(Withdrawn::Question(index));
                 }
             }
@@ -369,13 +384,20 @@ impl Supervisor {
                 }
             }
             Withdrawn::Question(index) => {
-                self.questions.remove(index);
+                let Some(question) = self.questions.remove(index) else {
+                    return;
+                };
                 if self.questions.is_empty() {
                     self.idle_deadline = None;
                 }
                 let next = self.waiting_state();
                 let events = vec![
-                    NewEvent::new(&self.run_id, "input.withdrawn", json!({})).with_state(next),
+                    NewEvent::new(
+                        &self.run_id,
+                        "input.withdrawn",
+                        json!({ "question_seq": question.seq }),
+                    )
+                    .with_state(next),
                     NewEvent::new(&self.run_id, "run.state", json!({ "state": next })),
                 ];
                 self.shared.writer.append(events).await;
@@ -438,7 +460,7 @@ impl Supervisor {
             }
             Control::Reply { reply, ack } => {
                 self.idle_deadline = None;
-                let Some(waiter) = self.questions.pop_front() else {
+                let Some(question) = self.questions.pop_front() else {
                     let _ = ack.send(Err(Error::conflict(format!(
                         "run {} is not waiting for input",
                         short_id(&self.run_id)
@@ -455,18 +477,22 @@ impl Supervisor {
                     NewEvent::new(
                         &self.run_id,
                         "input.provided",
-                        json!({ "text": text, "done": reply == InputReply::Done }),
+                        json!({
+                            "text": text,
+                            "done": reply == InputReply::Done,
+                            "question_seq": question.seq,
+                        }),
                     )
                     .with_state(next),
                     NewEvent::new(&self.run_id, "run.state", json!({ "state": next })),
                 ];
                 match self.shared.writer.append_committed(events).await {
                     Ok(_) => {
-                        let _ = waiter.send(reply);
+                        let _ = question.waiter.send(reply);
                         let _ = ack.send(Ok(()));
                     }
                     Err(err) => {
-                        self.questions.push_front(waiter);
+                        self.questions.push_front(question);
                         let _ = ack.send(Err(err));
                     }
                 }
@@ -480,8 +506,8 @@ impl Supervisor {
                 for (_, waiter) in self.approvals.drain() {
                     let _ = waiter.send(Decision::RunEnded);
                 }
-                for waiter in self.questions.drain(..) {
-                    let _ = waiter.send(InputReply::RunEnded);
+                for question in self.questions.drain(..) {
+                    let _ = question.waiter.send(InputReply::RunEnded);
                 }
                 if waited {
                     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -496,8 +522,8 @@ impl Supervisor {
         for (_, waiter) in self.approvals.drain() {
             let _ = waiter.send(Decision::RunEnded);
         }
-        for waiter in self.questions.drain(..) {
-            let _ = waiter.send(InputReply::RunEnded);
+        for question in self.questions.drain(..) {
+            let _ = question.waiter.send(InputReply::RunEnded);
         }
         let message = format!("m run {}", short_id(&self.run_id));
         let ws = workspace.clone();
