@@ -88,7 +88,7 @@ complete -c m -n "__fish_m_using_subcommand run; and not __fish_seen_subcommand_
 complete -c m -n "__fish_m_using_subcommand run; and not __fish_seen_subcommand_from start list show cancel wait done diff rm help" -s V -l version -d 'Print version'
 complete -c m -n "__fish_m_using_subcommand run; and not __fish_seen_subcommand_from start list show cancel wait done diff rm help" -f -a "start" -d 'Start an agent on a repo, in a workspace of its own'
 complete -c m -n "__fish_m_using_subcommand run; and not __fish_seen_subcommand_from start list show cancel wait done diff rm help" -f -a "list" -d 'List runs, newest first'
-complete -c m -n "__fish_m_using_subcommand run; and not __fish_seen_subcommand_from start list show cancel wait done diff rm help" -f -a "show" -d 'Show one run in detail'
+complete -c m -n "__fish_m_using_subcommand run; and not __fish_seen_subcommand_from start list show cancel wait done diff rm help" -f -a "show" -d 'Show one run in detail, with the approvals and questions it waits on'
 complete -c m -n "__fish_m_using_subcommand run; and not __fish_seen_subcommand_from start list show cancel wait done diff rm help" -f -a "cancel" -d 'Stop a run\'s agent; the run ends cancelled'
 complete -c m -n "__fish_m_using_subcommand run; and not __fish_seen_subcommand_from start list show cancel wait done diff rm help" -f -a "wait" -d 'Wait until a run needs a human or has ended (see exit codes)'
 complete -c m -n "__fish_m_using_subcommand run; and not __fish_seen_subcommand_from start list show cancel wait done diff rm help" -f -a "done" -d 'End a conversational (ACP) run that waits for its next prompt'
@@ -98,7 +98,7 @@ complete -c m -n "__fish_m_using_subcommand run; and not __fish_seen_subcommand_
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -s r -l repo -d 'The repo to work on (name or id prefix)' -r
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -l base -d 'Start the run\'s branch from this ref instead of HEAD (git repos; a scratch repo has no branch)' -r
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -l auto-approve -d 'Approve requests of this type without asking (repeatable): command, diff, generic. Added to `approvals.auto_approve` from the config' -r
-complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -l allow -d 'Approve commands starting with these words without asking (repeatable), e.g. --allow "cargo test". Added to `approvals.allow_commands` from the config' -r
+complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -l allow -d 'Approve commands starting with these words without asking (repeatable), e.g. --allow "cargo test". A command line with shell syntax (`&&`, `;`, `|`, `$(...)`, redirections, globs...) is never approved this way. Added to `approvals.allow_commands` from the config' -r
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -s a -l agent -d 'Run a known agent over the Agent Client Protocol (see `m agents`): claude, codex, gemini, opencode, goose, qwen' -r
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
 always\t''
@@ -155,7 +155,7 @@ complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from rm" -s V -l version -d 'Print version'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from help" -f -a "start" -d 'Start an agent on a repo, in a workspace of its own'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from help" -f -a "list" -d 'List runs, newest first'
-complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one run in detail'
+complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one run in detail, with the approvals and questions it waits on'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from help" -f -a "cancel" -d 'Stop a run\'s agent; the run ends cancelled'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from help" -f -a "wait" -d 'Wait until a run needs a human or has ended (see exit codes)'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from help" -f -a "done" -d 'End a conversational (ACP) run that waits for its next prompt'
@@ -249,7 +249,7 @@ complete -c m -n "__fish_m_using_subcommand device; and not __fish_seen_subcomma
 complete -c m -n "__fish_m_using_subcommand device; and not __fish_seen_subcommand_from add list rm help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c m -n "__fish_m_using_subcommand device; and __fish_seen_subcommand_from add" -l platform -r
 complete -c m -n "__fish_m_using_subcommand device; and __fish_seen_subcommand_from add" -l env -d 'The APNs environment: `sandbox` for apps run from Xcode, `production` for TestFlight and App Store builds' -r
-complete -c m -n "__fish_m_using_subcommand device; and __fish_seen_subcommand_from add" -l name -d 'A name to tell your devices apart' -r
+complete -c m -n "__fish_m_using_subcommand device; and __fish_seen_subcommand_from add" -l name -d 'A name to tell your devices apart (and to remove one by: `m device rm NAME`); no two devices share one' -r
 complete -c m -n "__fish_m_using_subcommand device; and __fish_seen_subcommand_from add" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -409,7 +409,7 @@ complete -c m -n "__fish_m_using_subcommand help; and __fish_seen_subcommand_fro
 complete -c m -n "__fish_m_using_subcommand help; and __fish_seen_subcommand_from repo" -f -a "rm" -d 'Remove a repository (its runs too, with --force)'
 complete -c m -n "__fish_m_using_subcommand help; and __fish_seen_subcommand_from run" -f -a "start" -d 'Start an agent on a repo, in a workspace of its own'
 complete -c m -n "__fish_m_using_subcommand help; and __fish_seen_subcommand_from run" -f -a "list" -d 'List runs, newest first'
-complete -c m -n "__fish_m_using_subcommand help; and __fish_seen_subcommand_from run" -f -a "show" -d 'Show one run in detail'
+complete -c m -n "__fish_m_using_subcommand help; and __fish_seen_subcommand_from run" -f -a "show" -d 'Show one run in detail, with the approvals and questions it waits on'
 complete -c m -n "__fish_m_using_subcommand help; and __fish_seen_subcommand_from run" -f -a "cancel" -d 'Stop a run\'s agent; the run ends cancelled'
 complete -c m -n "__fish_m_using_subcommand help; and __fish_seen_subcommand_from run" -f -a "wait" -d 'Wait until a run needs a human or has ended (see exit codes)'
 complete -c m -n "__fish_m_using_subcommand help; and __fish_seen_subcommand_from run" -f -a "done" -d 'End a conversational (ACP) run that waits for its next prompt'

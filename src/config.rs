@@ -592,13 +592,8 @@ impl Config {
     fn commands(&self, key: &str, value: &Value) -> Result<Vec<String>> {
         let mut commands = Vec::new();
         for command in self.strings(key, value)? {
-            let words = command.split_whitespace().collect::<Vec<_>>().join(" ");
-            if words.is_empty() {
-                return Err(self.invalid(
-                    key,
-                    "an empty command would allow every command; write its first words, e.g. \"cargo test\"",
-                ));
-            }
+            let words = crate::policy::parse_allow_rule(&command)
+                .map_err(|reason| self.invalid(key, &reason))?;
             if !commands.contains(&words) {
                 commands.push(words);
             }
@@ -821,6 +816,10 @@ mod tests {
             ),
             (
                 "[approvals]\nallow_commands = \"cargo\"",
+                "approvals.allow_commands",
+            ),
+            (
+                "[approvals]\nallow_commands = [\"cargo test && cargo clippy\"]",
                 "approvals.allow_commands",
             ),
             ("[agents.claude]\ncommand = []", "agents.claude.command"),

@@ -10,6 +10,7 @@ pub mod error;
 pub mod model;
 pub mod notify;
 pub mod paths;
+pub mod policy;
 pub mod protocol;
 pub mod service;
 pub mod store;

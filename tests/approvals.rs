@@ -137,6 +137,73 @@ fn a_question_is_answered_with_reply() {
     env.fails(&["reply", &run, "again"], 4);
 }
 
+/// Regression: `m run show` did not say what a run in `waiting_input`
+/// asks, although `m reply` points there.
+#[test]
+fn run_show_says_which_questions_are_open() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let asker = env.dir.path().join("asker");
+    let agent = env.script(
+        "agent.sh",
+        &format!(
+            "m ask input 'which database?' > /dev/null
+m ask input \"$(printf 'which region?\\nEU or US')\" & echo $! > {0}; wait
+sleep 60",
+            asker.display()
+        ),
+    );
+    let run = env.start("api", "ask", &agent);
+    env.fails(&["run", "wait", &run], 13);
+    let shown = env.ok(&["run", "show", &run]);
+    assert!(
+        shown.contains("waiting    input: which database?"),
+        "{shown}"
+    );
+    assert!(shown.contains(&format!("m reply {}", &run[..8])), "{shown}");
+    let json = env.json(&["run", "show", &run, "--json"]);
+    let questions = json["pending_questions"].as_array().unwrap();
+    assert_eq!(questions.len(), 1, "{json}");
+    assert_eq!(questions[0]["question"], "which database?");
+    let first_seq = questions[0]["seq"].as_i64().unwrap();
+
+    // Answered, it is closed; the next one is open, every line of it.
+    env.ok(&["reply", &run, "staging"]);
+    env.fails(&["run", "wait", &run], 13);
+    let shown = env.ok(&["run", "show", &run]);
+    assert!(!shown.contains("which database?"), "{shown}");
+    assert!(
+        shown.contains("waiting    input: which region?\n           EU or US\n"),
+        "{shown}"
+    );
+    let json = env.json(&["run", "show", &run, "--json"]);
+    let questions = json["pending_questions"].as_array().unwrap();
+    assert_eq!(questions.len(), 1, "{json}");
+    assert_eq!(questions[0]["question"], "which region?\nEU or US");
+    assert!(questions[0]["seq"].as_i64().unwrap() > first_seq);
+    let provided = env
+        .events(&run)
+        .into_iter()
+        .find(|e| e["type"] == "input.provided")
+        .unwrap();
+    assert_eq!(provided["data"]["question_seq"], first_seq);
+
+    // Withdrawn, it is closed too.
+    common::wait_for_lines(&asker, 1);
+    let pid: i32 = std::fs::read_to_string(&asker)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    env.wait_state(&run, "running");
+    let json = env.json(&["run", "show", &run, "--json"]);
+    assert_eq!(json["pending_questions"], serde_json::json!([]), "{json}");
+    let shown = env.ok(&["run", "show", &run]);
+    assert!(!shown.contains("waiting"), "{shown}");
+    env.ok(&["run", "cancel", &run]);
+}
+
 #[test]
 fn deciding_twice_is_a_conflict_and_racing_decisions_have_one_winner() {
     let env = TestEnv::new();
@@ -263,6 +330,90 @@ fn policy_approves_without_a_human_and_records_it() {
         .map(|e| e["data"]["by"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(by, ["policy", "policy", "policy"]);
+}
+
+/// Regression: `--allow "echo ok"` approved `echo ok && touch pwn` and
+/// `echo ok $(touch pwn)`, since only the first words were compared.
+#[test]
+fn an_allow_rule_never_approves_shell_syntax_but_matches_an_argv_word_for_word() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let out = env.dir.path().join("out");
+    let agent = env.script(
+        "agent.sh",
+        &format!(
+            r#"m ask approval --type command --payload '{{"command":"echo ok && touch pwn"}}' >/dev/null; echo "chained=$?" >> {0}
+m ask approval --type command --payload '{{"command":"echo ok $(touch pwn)"}}' >/dev/null; echo "substituted=$?" >> {0}
+m ask approval --type command -- echo ok '&&' touch pwn > {0}.argv; echo "argv=$?" >> {0}"#,
+            out.display()
+        ),
+    );
+    let start = |allow: &str| {
+        env.run(&[
+            "run",
+            "start",
+            "-r",
+            "api",
+            "allow",
+            "--allow",
+            allow,
+            "--wait",
+            "--",
+            agent.to_str().unwrap(),
+        ])
+    };
+    for (blank, why) in [("", "empty"), ("  ", "empty"), ("echo ok; ls", "`;`")] {
+        let run = start(blank);
+        assert_eq!(run.status.code(), Some(2), "--allow {blank:?}");
+        let err = String::from_utf8_lossy(&run.stderr);
+        assert!(err.contains("--allow") && err.contains(why), "{err}");
+    }
+    assert_eq!(env.count("SELECT count(*) FROM runs"), 0);
+
+    let run = start("echo ok");
+    assert_eq!(run.status.code(), Some(12), "the chained command waits");
+    let run = String::from_utf8_lossy(&run.stdout).trim().to_string();
+    for expected in ["echo ok && touch pwn", "echo ok $(touch pwn)"] {
+        let ids = pending(&env, &run, 1);
+        let shown = env.json(&["approval", "show", &ids[0], "--json"]);
+        assert_eq!(shown["payload"]["command"], expected);
+        env.ok(&["reject", &ids[0], "--reason", "not by policy"]);
+    }
+    env.fails(&["run", "wait", &run], 0);
+    assert_eq!(read(&env, "out"), "chained=1\nsubstituted=1\nargv=0\n");
+    // Run without a shell, `&&` was only an argument of echo.
+    assert_eq!(read(&env, "out.argv"), "ok && touch pwn\n");
+    let by: Vec<String> = env
+        .events(&run)
+        .iter()
+        .filter(|e| e["type"] == "approval.resolved")
+        .map(|e| e["data"]["by"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(by, ["human", "human", "policy"]);
+}
+
+#[test]
+fn a_payload_cannot_claim_the_argv_m_runs() {
+    let env = TestEnv::new();
+    let out = env
+        .m()
+        .env("M_RUN_ID", "0123abcd")
+        .args([
+            "ask",
+            "approval",
+            "--type",
+            "command",
+            "--payload",
+            r#"{"argv": ["cargo", "test"], "command": "cargo test"}"#,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot set `argv`") && err.contains("hint:"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -818,6 +818,7 @@ fn device_add_refuses_tokens_that_are_not_apns_tokens() {
     assert_eq!(env.json(&["device", "list", "--json"]), json!([]));
 }
 
+/// Regression: an unknown device was exit 2 (usage), not 3 (not found).
 #[test]
 fn device_rm_of_an_unknown_token_is_not_found() {
     let env = TestEnv::new();
@@ -825,8 +826,56 @@ fn device_rm_of_an_unknown_token_is_not_found() {
     let other = "ab".repeat(32);
     let err = env.fails(&["device", "rm", &other], 3);
     assert!(err.contains(&other) && err.contains("hint:"), "{err}");
-    env.fails(&["device", "rm", "xyz"], 2);
+    let err = env.fails(&["device", "rm", "xyz"], 3);
+    assert!(
+        err.contains("'xyz'") && err.contains("m device list"),
+        "{err}"
+    );
+    // Too short a prefix names nothing.
+    env.fails(&["device", "rm", &TOKEN[..3]], 3);
     assert_eq!(array(&env.json(&["device", "list", "--json"])).len(), 1);
+}
+
+/// Regression: `m device rm` took neither a token prefix nor a name.
+#[test]
+fn device_rm_takes_a_token_prefix_or_a_name() {
+    let env = TestEnv::new();
+    let same_start = format!("{}{}", &TOKEN[..6], "f".repeat(58));
+    env.ok(&["device", "add", TOKEN, "--name", "my phone"]);
+    env.ok(&["device", "add", &same_start, "--name", "ipad"]);
+    let third = "cd".repeat(32);
+    env.ok(&["device", "add", &third]);
+
+    let err = env.fails(&["device", "rm", &TOKEN[..4]], 2);
+    assert!(
+        err.contains("ambiguous") && err.contains(TOKEN) && err.contains(&same_start),
+        "{err}"
+    );
+    let out = env.ok(&["device", "rm", "my phone"]);
+    assert!(
+        out.contains("Removed device 0123456789ab") && out.contains("my phone"),
+        "{out}"
+    );
+    env.ok(&["device", "rm", &TOKEN[..4].to_uppercase()]);
+    env.ok(&["device", "rm", &third[..12]]);
+    assert_eq!(env.json(&["device", "list", "--json"]), json!([]));
+}
+
+#[test]
+fn device_add_refuses_a_name_another_device_has() {
+    let env = TestEnv::new();
+    env.ok(&["device", "add", TOKEN, "--name", "my phone"]);
+    let other = "ab".repeat(32);
+    let err = env.fails(&["device", "add", &other, "--name", "my phone"], 4);
+    assert!(
+        err.contains("0123456789ab") && err.contains("'my phone'") && err.contains("hint:"),
+        "{err}"
+    );
+    assert_eq!(array(&env.json(&["device", "list", "--json"])).len(), 1);
+    // The device itself may be added again under its name.
+    env.ok(&[
+        "device", "add", TOKEN, "--name", "my phone", "--env", "sandbox",
+    ]);
 }
 
 // ---------------------------------------------------------------------------
@@ -1246,6 +1295,62 @@ fn approvals_of_unknown_states_and_runs() {
     assert!(err.contains("no run with id 'ffff'"), "{err}");
     let err = env.fails(&["approvals", "--run", "a"], 2);
     assert!(err.contains("ambiguous") && err.contains(RUN_A), "{err}");
+}
+
+/// Regression: `m approve 7`, meant for run 74723956, decided the old
+/// approval 732769e7 of another run, since any approval prefix won.
+#[test]
+fn a_prefix_of_both_an_approval_and_a_run_is_ambiguous() {
+    let env = TestEnv::new();
+    let seeded = seed(&env);
+    // A run whose id shares its first character with an old, decided
+    // approval of run B, and has a pending approval of its own.
+    let first = &seeded.approved[..1];
+    let second = if &seeded.approved[1..2] == "0" {
+        "1"
+    } else {
+        "0"
+    };
+    let run = format!("{first}{second}7f3e9c-0000-4000-8000-00000000000d");
+    let mut store = env.store();
+    let web = store.find_repo("web").unwrap().id;
+    let mut b = store.batch().unwrap();
+    b.create_run(&run, new_run(&web, "the newest run")).unwrap();
+    let pending = b
+        .request_approval(
+            &run,
+            ApprovalType::Generic,
+            json!({ "title": "deploy?" }),
+            None,
+        )
+        .unwrap()
+        .id;
+    b.commit().unwrap();
+
+    for command in [
+        vec!["approve", first],
+        vec!["reject", first, "--reason", "no"],
+        vec!["approval", "show", first],
+    ] {
+        let err = env.fails(&command, 2);
+        assert!(err.contains("ambiguous"), "{command:?}: {err}");
+        assert!(
+            err.contains(&format!("approval {} (approved command", seeded.approved))
+                && err.contains(&format!("run {run} (waiting_approval)")),
+            "{command:?}: {err}"
+        );
+        assert!(err.contains("hint: type more characters"), "{err}");
+    }
+    // A longer prefix says which is meant.
+    let shown = env.json(&["approval", "show", &run[..8], "--json"]);
+    assert_eq!(shown["id"], pending.as_str());
+    let shown = env.json(&["approval", "show", &seeded.approved[..8], "--json"]);
+    assert_eq!(shown["id"], seeded.approved.as_str());
+    assert_eq!(
+        env.count("SELECT count(*) FROM approvals WHERE state = 'pending'"),
+        2,
+        "nothing was decided"
+    );
 }
 
 // ---------------------------------------------------------------------------

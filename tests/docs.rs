@@ -1,5 +1,6 @@
 //! What is written about the code, pinned to the code: the generated
-//! completions and man pages, the events catalog, the config keys.
+//! completions and man pages, the events catalog, the config keys, the
+//! fields the README's jq examples read.
 
 mod common;
 
@@ -249,4 +250,95 @@ fn every_config_key_is_documented_with_its_default() {
             "`m config --help` does not mention `{leaf}`"
         );
     }
+}
+
+/// The top-level fields a jq program reads: `.name` where it starts a
+/// path (`.payload.argv` reads `payload`; `.[]` reads none).
+fn jq_fields(program: &str) -> BTreeSet<String> {
+    let chars: Vec<char> = program.chars().collect();
+    let mut fields = BTreeSet::new();
+    for (i, &c) in chars.iter().enumerate() {
+        let starts_path =
+            i == 0 || !(chars[i - 1].is_alphanumeric() || "_]).\"".contains(chars[i - 1]));
+        if c != '.' || !starts_path {
+            continue;
+        }
+        let name: String = chars[i + 1..]
+            .iter()
+            .take_while(|c| c.is_alphanumeric() || **c == '_')
+            .collect();
+        if !name.is_empty() {
+            fields.insert(name);
+        }
+    }
+    fields
+}
+
+#[test]
+fn jq_fields_are_the_starts_of_paths() {
+    let fields = jq_fields(
+        r#".[] | select(.type=="command") | select(.payload.argv[0:2] == ["a.b"]) | .id"#,
+    );
+    assert_eq!(
+        fields.into_iter().collect::<Vec<_>>(),
+        ["id", "payload", "type"]
+    );
+}
+
+/// Regression: the README filtered `m approvals --json` on
+/// `.approval_type`, a field it does not have (it is `type`).
+#[test]
+fn the_readme_reads_only_fields_that_m_approvals_json_has() {
+    let env = TestEnv::new();
+    let mut store = env.store();
+    let repo = store
+        .add_repo(m::store::NewRepo {
+            name: "api".into(),
+            git_url: None,
+        })
+        .unwrap()
+        .id;
+    let run = "c1000000-0000-4000-8000-00000000000c";
+    let mut batch = store.batch().unwrap();
+    batch
+        .create_run(
+            run,
+            m::store::NewRun {
+                repo_id: repo,
+                prompt: "test".into(),
+                workspace_path: "/tmp/m-workspaces/test".into(),
+                details: m::store::RunDetails::default(),
+            },
+        )
+        .unwrap();
+    batch
+        .request_approval(
+            run,
+            m::model::ApprovalType::Command,
+            serde_json::json!({ "command": "cargo test", "argv": ["cargo", "test"] }),
+            None,
+        )
+        .unwrap();
+    batch.commit().unwrap();
+    let listed = env.json(&["approvals", "--json"]);
+    let approval = listed[0].as_object().expect("an approval");
+
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let mut programs = 0;
+    for (at, _) in readme.match_indices("m approvals --json | jq") {
+        let rest = &readme[at..];
+        let program = rest.split('\'').nth(1).expect("a quoted jq program");
+        programs += 1;
+        for field in jq_fields(program) {
+            assert!(
+                approval.contains_key(&field),
+                "README.md reads `.{field}` of `m approvals --json`, which has only {:?}",
+                approval.keys().collect::<Vec<_>>()
+            );
+        }
+    }
+    assert!(
+        programs > 0,
+        "README.md has no `m approvals --json | jq` example"
+    );
 }

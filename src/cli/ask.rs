@@ -11,6 +11,7 @@ use super::Ctx;
 use crate::client::Client;
 use crate::error::{exit, Error, Result};
 use crate::model::ApprovalType;
+use crate::policy::shell_words;
 use crate::protocol::{Request, Response};
 
 #[derive(Debug, Subcommand)]
@@ -179,6 +180,15 @@ fn build_payload(args: &ApprovalArgs) -> Result<Value> {
             if !args.command.is_empty() {
                 map.insert("argv".into(), json!(args.command));
                 map.insert("command".into(), json!(shell_words(&args.command)));
+            } else if map.contains_key("argv") {
+                // `argv` says what m runs once approved (allow rules trust
+                // it): it comes from the command after `--`, never the payload.
+                return Err(Error::usage(
+                    "--payload cannot set `argv`: it is the command m runs once approved",
+                )
+                .with_hint(
+                    "put the command after `--`: m ask approval --type command -- cargo test",
+                ));
             }
             if !map.contains_key("command") {
                 return Err(
@@ -232,24 +242,6 @@ pub fn diff_stat(patch: &str) -> Value {
     json!({ "files": files, "insertions": insertions, "deletions": deletions })
 }
 
-/// Joins argv into one line a human can read (and a shell could run).
-fn shell_words(argv: &[String]) -> String {
-    argv.iter()
-        .map(|word| {
-            let plain = !word.is_empty()
-                && word
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
-            if plain {
-                word.clone()
-            } else {
-                format!("'{}'", word.replace('\'', r"'\''"))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -262,11 +254,5 @@ mod tests {
             diff_stat(patch),
             json!({"files": 1, "insertions": 2, "deletions": 1})
         );
-    }
-
-    #[test]
-    fn shell_words_quote_only_what_needs_it() {
-        let argv = ["cargo", "publish", "--dry run", "it's"].map(String::from);
-        assert_eq!(shell_words(&argv), r"cargo publish '--dry run' 'it'\''s'");
     }
 }

@@ -27,8 +27,9 @@ Keys, with their defaults (docs/config.md says more):
   auto_approve = []      types approved without asking:
                          command, diff, generic
   allow_commands = []    command prefixes approved without asking,
-                         e.g. [\"cargo test\"]; both lists are added
-                         to each run's --auto-approve and --allow
+                         e.g. [\"cargo test\"], never a command line
+                         with shell syntax (&& ; | $( ...); both lists
+                         are added to each run's --auto-approve and --allow
   [agents.NAME]
   command = [\"...\"]      the command that starts agent NAME
                          (NAME: one of `m agents`)

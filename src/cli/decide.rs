@@ -5,8 +5,8 @@ use clap::Args;
 
 use super::Ctx;
 use crate::client::Client;
-use crate::error::{exit, Error, ErrorKind, Result};
-use crate::model::{short_id, Approval, ApprovalState};
+use crate::error::{exit, Error, Result};
+use crate::model::{short_id, Approval, ApprovalState, Run};
 use crate::protocol::{Request, Response};
 use crate::store::{ApprovalFilter, Store};
 
@@ -66,18 +66,59 @@ fn decide(
 }
 
 /// The approval meant by `target`: an approval id prefix, else a run id
-/// prefix whose run has exactly one pending approval.
+/// prefix whose run has exactly one pending approval. A prefix of both an
+/// approval and a run is ambiguous: deciding an old approval of another
+/// run in place of this run's pending one (or the other way round) is
+/// never what was meant.
 pub fn resolve(store: &Store, target: &str) -> Result<Approval> {
-    match store.find_approval(target) {
-        Ok(approval) => return Ok(approval),
-        Err(err) if err.kind != ErrorKind::NotFound => return Err(err),
-        Err(_) => {}
+    let approvals = store.approval_ids_with_prefix(target)?;
+    let runs = store.run_ids_with_prefix(target)?;
+    match (approvals.as_slice(), runs.as_slice()) {
+        ([], []) => Err(Error::not_found(format!(
+            "no approval or run with id '{}'",
+            target.trim()
+        ))
+        .with_hint("list pending approvals with `m approvals`")),
+        ([approval], []) => store.get_approval(approval),
+        ([], [run]) => only_pending_approval(store, &store.get_run(run)?),
+        _ => Err(ambiguous(store, target, &approvals, &runs)?),
     }
-    let run = store.find_run(target).map_err(|err| match err.kind {
-        ErrorKind::NotFound => Error::not_found(format!("no approval or run with id '{target}'"))
-            .with_hint("list pending approvals with `m approvals`"),
-        _ => err,
-    })?;
+}
+
+/// The error for a prefix of several ids: every candidate with its kind
+/// and full id, as the store lists the candidates of other prefixes.
+fn ambiguous(store: &Store, target: &str, approvals: &[String], runs: &[String]) -> Result<Error> {
+    const SHOWN: usize = 10;
+    let mut lines = Vec::new();
+    for id in approvals.iter().take(SHOWN) {
+        let approval = store.get_approval(id)?;
+        lines.push(format!(
+            "  approval {id} ({} {}, of run {})",
+            approval.state,
+            approval.approval_type,
+            short_id(&approval.run_id)
+        ));
+    }
+    if approvals.len() > SHOWN {
+        lines.push("  approval ...".into());
+    }
+    for id in runs.iter().take(SHOWN) {
+        let run = store.get_run(id)?;
+        lines.push(format!("  run {id} ({})", run.state));
+    }
+    if runs.len() > SHOWN {
+        lines.push("  run ...".into());
+    }
+    Ok(Error::usage(format!(
+        "the id prefix '{}' is ambiguous; it matches:\n{}",
+        target.trim(),
+        lines.join("\n")
+    ))
+    .with_hint("type more characters of the id"))
+}
+
+/// The one pending approval of `run`.
+fn only_pending_approval(store: &Store, run: &Run) -> Result<Approval> {
     let pending = store.list_approvals(&ApprovalFilter {
         run_id: Some(run.id.clone()),
         states: vec![ApprovalState::Pending],
@@ -87,6 +128,10 @@ pub fn resolve(store: &Store, target: &str) -> Result<Approval> {
             "run {} has no pending approval ({})",
             short_id(&run.id),
             run.state
+        ))
+        .with_hint(format!(
+            "`m approvals --run {} --state all` lists its approvals",
+            short_id(&run.id)
         ))),
         1 => Ok(pending.into_iter().next().expect("one approval")),
         n => {

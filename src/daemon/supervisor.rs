@@ -16,6 +16,7 @@ use crate::agent::{
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{short_id, ApprovalType, Repo, Run, RunState};
+use crate::policy;
 use crate::protocol::RunOptions;
 use crate::store::{Decided, NewEvent};
 use crate::workspace::{self, Workspace};
@@ -34,6 +35,15 @@ pub enum Control {
     },
     /// `m run cancel` (`None`) or daemon shutdown (`Some(reason)`: the run fails).
     Stop { failure: Option<String> },
+}
+
+/// A question the agent asked, not yet answered.
+struct OpenQuestion {
+    /// The `seq` of its `input.requested` event: the `input.provided` or
+    /// `input.withdrawn` that closes it names it, so that readers of the
+    /// log (`m run show`) know which questions are still open.
+    seq: i64,
+    waiter: oneshot::Sender<InputReply>,
 }
 
 /// A pending request whose asker stopped waiting (see `Supervisor::withdrawn`).
@@ -106,8 +116,8 @@ struct Supervisor {
     options: RunOptions,
     /// Approvals asked and not yet decided, with whoever waits for each.
     approvals: HashMap<String, oneshot::Sender<Decision>>,
-    /// Open questions, oldest first.
-    questions: VecDeque<oneshot::Sender<InputReply>>,
+    /// Open questions, oldest first (the one `m reply` answers).
+    questions: VecDeque<OpenQuestion>,
     /// When a conversational run waiting for its next prompt is done.
     idle_deadline: Option<tokio::time::Instant>,
     /// Set when the daemon stops under the run: it then fails, saying why.
@@ -310,17 +320,23 @@ impl Supervisor {
             "run.state",
             json!({ "state": RunState::WaitingInput }),
         );
-        if let Err(err) = self
+        let seqs = match self
             .shared
             .writer
             .append_committed(vec![event, state_event])
             .await
         {
-            tracing::error!(run = %self.run_id, "cannot record a question: {}", err.message);
-            let _ = reply.send(InputReply::RunEnded);
-            return;
-        }
-        self.questions.push_back(reply);
+            Ok(seqs) => seqs,
+            Err(err) => {
+                tracing::error!(run = %self.run_id, "cannot record a question: {}", err.message);
+                let _ = reply.send(InputReply::RunEnded);
+                return;
+            }
+        };
+        self.questions.push_back(OpenQuestion {
+            seq: seqs.first().copied().unwrap_or_default(),
+            waiter: reply,
+        });
         if let Some(idle) = self.shared.idle_timeout {
             self.idle_deadline = Some(tokio::time::Instant::now() + idle);
         }
@@ -336,8 +352,8 @@ impl Supervisor {
                     return std::task::Poll::Ready(Withdrawn::Approval(id.clone()));
                 }
             }
-            for (index, waiter) in self.questions.iter_mut().enumerate() {
-                if waiter.poll_closed(cx).is_ready() {
+            for (index, question) in self.questions.iter_mut().enumerate() {
+                if question.waiter.poll_closed(cx).is_ready() {
                     return std::task::Poll::Ready(Withdrawn::Question(index));
                 }
             }
@@ -372,13 +388,20 @@ impl Supervisor {
                 }
             }
             Withdrawn::Question(index) => {
-                self.questions.remove(index);
+                let Some(question) = self.questions.remove(index) else {
+                    return;
+                };
                 if self.questions.is_empty() {
                     self.idle_deadline = None;
                 }
                 let next = self.waiting_state();
                 let events = vec![
-                    NewEvent::new(&self.run_id, "input.withdrawn", json!({})).with_state(next),
+                    NewEvent::new(
+                        &self.run_id,
+                        "input.withdrawn",
+                        json!({ "question_seq": question.seq }),
+                    )
+                    .with_state(next),
                     NewEvent::new(&self.run_id, "run.state", json!({ "state": next })),
                 ];
                 self.shared.writer.append(events).await;
@@ -441,7 +464,7 @@ impl Supervisor {
             }
             Control::Reply { reply, ack } => {
                 self.idle_deadline = None;
-                let Some(waiter) = self.questions.pop_front() else {
+                let Some(question) = self.questions.pop_front() else {
                     let _ = ack.send(Err(Error::conflict(format!(
                         "run {} is not waiting for input",
                         short_id(&self.run_id)
@@ -458,18 +481,22 @@ impl Supervisor {
                     NewEvent::new(
                         &self.run_id,
                         "input.provided",
-                        json!({ "text": text, "done": reply == InputReply::Done }),
+                        json!({
+                            "text": text,
+                            "done": reply == InputReply::Done,
+                            "question_seq": question.seq,
+                        }),
                     )
                     .with_state(next),
                     NewEvent::new(&self.run_id, "run.state", json!({ "state": next })),
                 ];
                 match self.shared.writer.append_committed(events).await {
                     Ok(_) => {
-                        let _ = waiter.send(reply);
+                        let _ = question.waiter.send(reply);
                         let _ = ack.send(Ok(()));
                     }
                     Err(err) => {
-                        self.questions.push_front(waiter);
+                        self.questions.push_front(question);
                         let _ = ack.send(Err(err));
                     }
                 }
@@ -484,8 +511,8 @@ impl Supervisor {
                 for (_, waiter) in self.approvals.drain() {
                     let _ = waiter.send(Decision::RunEnded);
                 }
-                for waiter in self.questions.drain(..) {
-                    let _ = waiter.send(InputReply::RunEnded);
+                for question in self.questions.drain(..) {
+                    let _ = question.waiter.send(InputReply::RunEnded);
                 }
                 if waited {
                     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -500,8 +527,8 @@ impl Supervisor {
         for (_, waiter) in self.approvals.drain() {
             let _ = waiter.send(Decision::RunEnded);
         }
-        for waiter in self.questions.drain(..) {
-            let _ = waiter.send(InputReply::RunEnded);
+        for question in self.questions.drain(..) {
+            let _ = question.waiter.send(InputReply::RunEnded);
         }
         let message = format!("m run {}", short_id(&self.run_id));
         let ws = workspace.clone();
@@ -598,7 +625,8 @@ fn far_future() -> tokio::time::Instant {
     tokio::time::Instant::now() + Duration::from_secs(86_400 * 365)
 }
 
-/// Auto-approval: by type, or for commands by an allowed prefix of whole words.
+/// Auto-approval: by type, or a command by an allow rule (`crate::policy`
+/// says which commands a rule covers).
 fn policy_allows(options: &RunOptions, request: &ApprovalRequest) -> Option<String> {
     if options.auto_approve.contains(&request.approval_type) {
         return Some(format!("--auto-approve {}", request.approval_type));
@@ -606,12 +634,8 @@ fn policy_allows(options: &RunOptions, request: &ApprovalRequest) -> Option<Stri
     if request.approval_type != ApprovalType::Command {
         return None;
     }
-    let command = request.payload.get("command").and_then(Value::as_str)?;
-    let words: Vec<&str> = command.split_whitespace().collect();
-    options.allow_commands.iter().find_map(|allowed| {
-        let prefix: Vec<&str> = allowed.split_whitespace().collect();
-        (!prefix.is_empty() && words.starts_with(&prefix)).then(|| format!("--allow '{allowed}'"))
-    })
+    policy::allowing_rule(&options.allow_commands, &request.payload)
+        .map(|rule| format!("--allow '{rule}'"))
 }
 
 /// Large patches are cut in the approval's payload; git keeps them whole.
@@ -655,16 +679,21 @@ mod tests {
     }
 
     #[test]
-    fn command_rules_match_whole_leading_words() {
+    fn command_rules_apply_to_command_approvals_only() {
         let options = RunOptions {
-            allow_commands: vec!["cargo test".into(), "git status".into()],
+            allow_commands: vec!["cargo test".into()],
             ..RunOptions::default()
         };
-        assert!(policy_allows(&options, &command("cargo test --all")).is_some());
-        assert!(policy_allows(&options, &command("git status")).is_some());
-        assert!(policy_allows(&options, &command("cargo testx")).is_none());
-        assert!(policy_allows(&options, &command("cargo publish")).is_none());
-        assert!(policy_allows(&options, &command("rm -rf / ; cargo test")).is_none());
+        assert_eq!(
+            policy_allows(&options, &command("cargo test --all")).as_deref(),
+            Some("--allow 'cargo test'")
+        );
+        assert!(policy_allows(&options, &command("cargo test && touch x")).is_none());
+        let generic = ApprovalRequest {
+            approval_type: ApprovalType::Generic,
+            payload: json!({ "command": "cargo test" }),
+        };
+        assert!(policy_allows(&options, &generic).is_none());
     }
 
     #[test]

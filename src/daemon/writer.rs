@@ -44,7 +44,7 @@ const CHECKPOINT_LIMIT: i32 = 2 * CHECKPOINT_PAGES;
 type Reply<T> = oneshot::Sender<Result<T>>;
 
 enum Op {
-    Append(Vec<NewEvent>, Option<Reply<()>>),
+    Append(Vec<NewEvent>, Option<Reply<Vec<i64>>>),
     CreateRun(String, Box<NewRun>, Reply<Run>),
     SetWorkspace(String, Option<String>, Option<String>, Reply<()>),
     SetPgid(String, Option<i64>, Reply<()>),
@@ -124,7 +124,8 @@ impl Writer {
         let _ = self.ops.send(Op::Append(events, None)).await;
     }
 
-    pub async fn append_committed(&self, events: Vec<NewEvent>) -> Result<()> {
+    /// Appends and waits for the commit; returns the events' `seq`s.
+    pub async fn append_committed(&self, events: Vec<NewEvent>) -> Result<Vec<i64>> {
         self.call(|r| Op::Append(events, Some(r))).await
     }
 

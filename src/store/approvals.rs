@@ -87,6 +87,11 @@ impl Store {
         self.get_approval(&id)
     }
 
+    /// The ids of approvals that start with `prefix` (at most 11).
+    pub fn approval_ids_with_prefix(&self, prefix: &str) -> Result<Vec<String>> {
+        self.ids_with_prefix("approvals", prefix)
+    }
+
     pub fn count_approvals(&self, state: ApprovalState) -> Result<i64> {
         self.conn
             .query_row(

@@ -45,8 +45,9 @@ fn device_info_from_row(row: &Row<'_>) -> rusqlite::Result<DeviceInfo> {
 impl Store {
     /// Registers a device with its APNs environment and a name for people.
     /// A token already registered keeps its row and gets the new environment
-    /// and name (re-adding is how a wrong `--env` is fixed). Returns whether
-    /// the device is new.
+    /// and name (re-adding is how a wrong `--env` is fixed). A name another
+    /// device has is a conflict: `m device rm NAME` must name one device.
+    /// Returns whether the device is new.
     pub fn add_device_with_details(
         &mut self,
         token: &str,
@@ -56,6 +57,26 @@ impl Store {
     ) -> Result<bool> {
         let path = self.path.clone();
         self.write(|tx| {
+            if let Some(name) = name {
+                let other: Option<String> = tx
+                    .query_row(
+                        "SELECT token FROM device_details WHERE name = ?1 AND token != ?2
+                         ORDER BY token LIMIT 1",
+                        params![name, token],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(|e| super::db_error(&path, "read", e))?;
+                if let Some(other) = other {
+                    return Err(Error::conflict(format!(
+                        "device {}… is already named '{name}'",
+                        &other[..other.len().min(12)]
+                    ))
+                    .with_hint(format!(
+                        "choose another --name, or forget that device first: m device rm '{name}'"
+                    )));
+                }
+            }
             let added = tx
                 .execute(
                     "INSERT OR IGNORE INTO devices (token, platform, created_at) VALUES (?1, ?2, ?3)",
@@ -208,6 +229,24 @@ mod tests {
         store.remove_device(&token('b')).unwrap();
         assert_eq!(store.list_device_infos().unwrap().len(), 1);
         assert!(store.device_history(10).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_name_belongs_to_one_device() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("m.db")).unwrap();
+        let add = |store: &mut Store, t: char, name: Option<&str>| {
+            store.add_device_with_details(&token(t), Platform::Ios, DeviceEnv::Production, name)
+        };
+        add(&mut store, 'a', Some("phone")).unwrap();
+        // Re-adding the same device under its own name is no conflict.
+        add(&mut store, 'a', Some("phone")).unwrap();
+        let err = add(&mut store, 'b', Some("phone")).unwrap_err();
+        assert_eq!(err.kind, crate::error::ErrorKind::Conflict);
+        assert!(err.message.contains("aaaaaaaaaaaa"), "{}", err.message);
+        assert_eq!(store.list_device_infos().unwrap().len(), 1, "nothing added");
+        add(&mut store, 'b', None).unwrap();
+        add(&mut store, 'c', Some("ipad")).unwrap();
     }
 
     #[test]

@@ -82,11 +82,13 @@ impl Batch<'_> {
     }
 
     /// Appends events; they are published when the batch commits.
-    pub fn append(&mut self, events: Vec<NewEvent>) -> Result<()> {
+    /// Returns the numbers (`seq`) they were given, in order.
+    pub fn append(&mut self, events: Vec<NewEvent>) -> Result<Vec<i64>> {
         self.op(|conn, path| {
             let stored =
                 append_events_tx(conn, events).map_err(|e| db_error(path, "write to", e))?;
-            Ok(((), stored))
+            let seqs = stored.iter().map(|event| event.seq).collect();
+            Ok((seqs, stored))
         })
     }
 

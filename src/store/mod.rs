@@ -164,10 +164,7 @@ impl Store {
                 )),
             );
         }
-        let sql = format!("SELECT id FROM {table} WHERE id GLOB ?1 || '*' ORDER BY id LIMIT 11");
-        let ids = self
-            .query_strings(&sql, [&prefix])
-            .map_err(|e| self.error("read", e))?;
+        let ids = self.ids_with_prefix(table, &prefix)?;
         match ids.len() {
             0 => Err(Error::not_found(format!("no {what} with id '{typed}'"))),
             1 => Ok(ids.into_iter().next().unwrap_or_default()),
@@ -185,6 +182,18 @@ impl Store {
                 .with_hint("type more characters of the id"))
             }
         }
+    }
+
+    /// The ids in `table` that start with `typed`, in order; at most 11,
+    /// enough to tell "more than 10". None when `typed` cannot start an id.
+    pub(crate) fn ids_with_prefix(&self, table: &str, typed: &str) -> Result<Vec<String>> {
+        let prefix = typed.trim().to_ascii_lowercase();
+        if prefix.is_empty() || !prefix.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+            return Ok(Vec::new());
+        }
+        let sql = format!("SELECT id FROM {table} WHERE id GLOB ?1 || '*' ORDER BY id LIMIT 11");
+        self.query_strings(&sql, [&prefix])
+            .map_err(|e| self.error("read", e))
     }
 
     fn query_strings<P: rusqlite::Params>(

@@ -81,6 +81,11 @@ impl Store {
         self.get_run(&id)
     }
 
+    /// The ids of runs that start with `prefix` (at most 11).
+    pub fn run_ids_with_prefix(&self, prefix: &str) -> Result<Vec<String>> {
+        self.ids_with_prefix("runs", prefix)
+    }
+
     pub fn run_details(&self, run_id: &str) -> Result<RunDetails> {
         let json = |s: String| serde_json::from_str(&s).unwrap_or(serde_json::Value::Null);
         self.conn

@@ -26,7 +26,7 @@ pub enum RunCommand {
     /// List runs, newest first.
     #[command(alias = "ls")]
     List(list::ListArgs),
-    /// Show one run in detail.
+    /// Show one run in detail, with the approvals and questions it waits on.
     Show(show::ShowArgs),
     /// Stop a run's agent; the run ends cancelled.
     Cancel(cancel::CancelArgs),

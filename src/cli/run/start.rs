@@ -38,7 +38,9 @@ pub struct StartArgs {
     #[arg(long = "auto-approve", value_name = "TYPE")]
     pub auto_approve: Vec<ApprovalType>,
     /// Approve commands starting with these words without asking (repeatable),
-    /// e.g. --allow "cargo test". Added to `approvals.allow_commands` from the config.
+    /// e.g. --allow "cargo test". A command line with shell syntax (`&&`, `;`,
+    /// `|`, `$(...)`, redirections, globs...) is never approved this way.
+    /// Added to `approvals.allow_commands` from the config.
     #[arg(long = "allow", value_name = "COMMAND")]
     pub allow_commands: Vec<String>,
     /// Print the run's events until it ends; exit with its final state's code.
@@ -113,6 +115,7 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
         .with_hint("put long instructions in a file in the repo and point the prompt at it"));
     }
     let config = ctx.config()?;
+    let options = run_options(&config, &args)?;
     let agent = agent_spec(&args, &config)?;
     let repo = ctx.store()?.find_repo(&args.repo)?;
     if let (Some(base), None) = (&args.base, &repo.git_url) {
@@ -122,7 +125,6 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
         ))
         .with_hint("drop --base, or register a git repository with `m repo add PATH_OR_URL`"));
     }
-    let options = run_options(&config, &args);
     let request = Request::StartRun {
         repo_id: repo.id.clone(),
         prompt,
@@ -208,7 +210,7 @@ fn looks_like_an_option(prompt: &str) -> bool {
 }
 
 /// The run's options: the flags added to the config's defaults.
-fn run_options(config: &Config, args: &StartArgs) -> RunOptions {
+fn run_options(config: &Config, args: &StartArgs) -> Result<RunOptions> {
     let mut auto_approve = config.approvals.auto_approve.clone();
     for t in &args.auto_approve {
         if !auto_approve.contains(t) {
@@ -217,16 +219,21 @@ fn run_options(config: &Config, args: &StartArgs) -> RunOptions {
     }
     let mut allow_commands = config.approvals.allow_commands.clone();
     for command in &args.allow_commands {
-        if !allow_commands.contains(command) {
-            allow_commands.push(command.clone());
+        let rule = crate::policy::parse_allow_rule(command).map_err(|reason| {
+            Error::usage(format!("invalid --allow '{command}': {reason}")).with_hint(
+                "give each command to allow its own --allow, e.g. --allow \"cargo test\"",
+            )
+        })?;
+        if !allow_commands.contains(&rule) {
+            allow_commands.push(rule);
         }
     }
-    RunOptions {
+    Ok(RunOptions {
         review: !args.no_review && (args.review || config.run.review),
         auto_approve,
         allow_commands,
         once: args.once,
-    }
+    })
 }
 
 /// How the agent is started: a preset (its command from `-- COMMAND`, else
