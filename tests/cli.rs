@@ -740,6 +740,74 @@ fn repo_rm_with_force_removes_its_runs_workspaces_but_keeps_unmerged_work() {
     );
 }
 
+/// Regression (data loss): removing a repo's runs deleted worktrees whose
+/// work was not on their branches. Now nothing at all is removed then.
+#[test]
+fn repo_rm_with_force_keeps_everything_while_a_workspace_holds_uncommitted_work() {
+    let env = TestEnv::new();
+    let path = env.repo("tool");
+    let repos = env.json(&["repo", "list", "--json"]);
+    let repo_id = array(&repos)[0]["id"].as_str().unwrap().to_string();
+    let head = env.git(&path, &["rev-parse", "HEAD"]).trim().to_string();
+    let workspaces = env.home.join("workspaces");
+    std::fs::create_dir_all(&workspaces).unwrap();
+    let clean = "f3000000-0000-4000-8000-000000000003";
+    let dirty = "f4000000-0000-4000-8000-000000000004";
+    let mut store = env.store();
+    let mut b = store.batch().unwrap();
+    for id in [clean, dirty] {
+        let dir = workspaces.join(id);
+        let branch = format!("m/{}", &id[..8]);
+        env.git(
+            &path,
+            &[
+                "worktree",
+                "add",
+                "-q",
+                "-b",
+                &branch,
+                dir.to_str().unwrap(),
+            ],
+        );
+        let run = NewRun {
+            repo_id: repo_id.clone(),
+            prompt: "work".into(),
+            workspace_path: dir.to_str().unwrap().into(),
+            details: RunDetails {
+                branch: Some(branch),
+                base_commit: Some(head.clone()),
+                ..RunDetails::default()
+            },
+        };
+        b.create_run(id, run).unwrap();
+        b.finish_run(id, RunState::Failed, json!({})).unwrap();
+    }
+    b.commit().unwrap();
+    drop(store);
+    let work = workspaces.join(dirty).join("unsaved.txt");
+    std::fs::write(&work, "work\n").unwrap();
+
+    let err = env.fails(&["repo", "rm", "tool", "--force"], 4);
+    assert!(err.contains(dirty) && err.contains("unsaved.txt"), "{err}");
+    assert!(
+        err.contains("it was kept") && err.contains("hint:"),
+        "{err}"
+    );
+    assert!(work.exists() && workspaces.join(clean).exists());
+    assert_eq!(array(&env.json(&["repo", "list", "--json"])).len(), 1);
+    let err = env.fails(&["run", "rm", dirty], 4);
+    assert!(err.contains("unsaved.txt"), "{err}");
+    env.ok(&["run", "show", dirty]);
+
+    // Once the work is committed, both go.
+    let dir = workspaces.join(dirty);
+    env.git(&dir, &["add", "."]);
+    env.git(&dir, &["commit", "-q", "-m", "saved"]);
+    let out = env.ok(&["repo", "rm", "tool", "--force"]);
+    assert!(out.contains("Kept branch m/f4000000"), "{out}");
+    assert!(!dir.exists() && !workspaces.join(clean).exists());
+}
+
 // ---------------------------------------------------------------------------
 // m device
 

@@ -253,7 +253,7 @@ impl Supervisor {
             AgentRequest::Review { reply } => match review_request(workspace, &self.run_id).await {
                 Ok(request) => self.ask_approval(request, reply).await,
                 Err(err) => {
-                    let reason = format!("cannot prepare the review: {}", err.message);
+                    let reason = format!("cannot prepare the review: {}", with_hint(&err));
                     self.emit("error", json!({ "message": reason })).await;
                     let _ = reply.send(Decision::Rejected { reason });
                 }
@@ -507,7 +507,10 @@ impl Supervisor {
                     None
                 }
                 Ok(Ok(None)) => None,
-                Ok(Err(err)) => Some(format!("its work could not be committed: {}", err.message)),
+                Ok(Err(err)) => Some(format!(
+                    "its work could not be committed: {}",
+                    with_hint(&err)
+                )),
                 Err(e) => Some(format!(
                     "its work could not be committed: the commit task crashed: {e}"
                 )),
@@ -565,6 +568,14 @@ impl Supervisor {
                 }
             }
         }
+    }
+}
+
+/// An error as one sentence for a run's reason, where no hint line follows.
+pub(super) fn with_hint(err: &Error) -> String {
+    match &err.hint {
+        Some(hint) => format!("{} ({hint})", err.message),
+        None => err.message.clone(),
     }
 }
 

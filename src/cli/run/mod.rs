@@ -35,6 +35,10 @@ pub enum RunCommand {
     /// Show a run's changes against where its branch started.
     Diff(diff::DiffArgs),
     /// Remove a finished run, its workspace and (if merged) its branch.
+    ///
+    /// A workspace holding work its branch lacks (uncommitted changes, or a
+    /// HEAD moved off the branch) is not removed: the run stays, and the
+    /// error (exit 4) says what to do.
     #[command(alias = "remove")]
     Rm(rm::RmArgs),
 }
