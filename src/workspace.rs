@@ -802,9 +802,22 @@ pub struct DiffStat {
     pub commit: String,
 }
 
+impl DiffStat {
+    /// No change: the workspace's base (empty for a scratch directory).
+    pub fn unchanged(ws: &Workspace) -> DiffStat {
+        DiffStat {
+            files: 0,
+            insertions: 0,
+            deletions: 0,
+            commit: ws.base_commit.clone().unwrap_or_default(),
+        }
+    }
+}
+
 /// Commits everything in the worktree (new files included, ignored files
-/// not) on the run's branch and measures the branch against its base. A
-/// scratch workspace has no history: Ok(None).
+/// not) and measures the run's branch against its base. Ok(None) when the
+/// run left nothing: no change to commit and no commit of the agent's own on
+/// the branch (and always for a scratch workspace, which has no history).
 ///
 /// Hooks and commit signing are skipped: this commit records what the agent
 /// did, and a failing lint hook or a pinentry the daemon cannot answer must
@@ -857,6 +870,9 @@ pub fn commit_all(ws: &Workspace, message: &str) -> Result<Option<DiffStat>> {
     .trim()
     .to_owned();
     let tip = bring_branch_to_head(ws, repo, branch, &head)?;
+    if tip == base {
+        return Ok(None);
+    }
     let numstat = run_git(
         git_in(&ws.path)
             .args([
@@ -2176,20 +2192,18 @@ mod tests {
         );
     }
 
+    /// Regression: a run that changed nothing recorded a `workspace.diff`
+    /// of 0 files at its base.
     #[test]
-    fn commit_all_with_nothing_done_reports_the_base() {
+    fn commit_all_with_nothing_done_reports_nothing() {
         let fx = Fx::new();
         let repo = fx.repo("proj");
         let ws = create(&fx.req(&run_id(), Some(s(&repo)), None), &mut quiet()).unwrap();
-        let stat = commit_all(&ws, "nothing").unwrap().unwrap();
+        assert_eq!(commit_all(&ws, "nothing").unwrap(), None);
+        let branch = ws.branch.as_deref().unwrap();
         assert_eq!(
-            stat,
-            DiffStat {
-                files: 0,
-                insertions: 0,
-                deletions: 0,
-                commit: ws.base_commit.clone().unwrap()
-            }
+            Some(git(&repo, &["rev-parse", branch])),
+            ws.base_commit.clone()
         );
     }
 

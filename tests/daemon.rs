@@ -713,6 +713,21 @@ fn work_that_cannot_reach_the_run_branch_fails_the_run_and_stays_in_place() {
     env.ok(&["run", "show", &run]);
 }
 
+/// Regression: `workspace.diff` was recorded (0 files, at the base) for a
+/// run that changed nothing.
+#[test]
+fn a_run_that_changes_nothing_records_no_diff() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let (run, code) = start_and_wait(&env, "api", "true");
+    assert_eq!(code, Some(0));
+    let events = env.events(&run);
+    assert!(
+        events.iter().all(|e| e["type"] != "workspace.diff"),
+        "{events:?}"
+    );
+}
+
 /// Regression: a data directory deep enough that `M_HOME/run/m.sock` is
 /// past the OS's limit for socket paths (107 bytes) used to make every
 /// daemon command fail.

@@ -624,7 +624,11 @@ async fn review_request(workspace: &Workspace, run_id: &str) -> Result<ApprovalR
     let ws = workspace.clone();
     let message = format!("m run {}", short_id(run_id));
     let (stat, patch) = tokio::task::spawn_blocking(move || -> Result<_> {
-        let stat = workspace::commit_all(&ws, &message)?;
+        // Nothing done yet still shows the reviewer numbers (all zero).
+        let stat = match workspace::commit_all(&ws, &message)? {
+            Some(stat) => stat,
+            None => workspace::DiffStat::unchanged(&ws),
+        };
         let patch = workspace::diff(&ws, false)?;
         Ok((stat, patch))
     })
