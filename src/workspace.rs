@@ -420,6 +420,22 @@ impl Workspace {
         plan(req).map(|(ws, _)| ws)
     }
 
+    /// A run's workspace as recorded: where [`create`] put it, with the
+    /// branch and base commit kept with the run (None for either if the
+    /// workspace was never finished).
+    pub fn recorded(
+        req: &WorkspaceRequest<'_>,
+        branch: Option<String>,
+        base_commit: Option<String>,
+    ) -> Result<Workspace> {
+        let mut ws = Workspace::for_request(req)?;
+        ws.base_commit = base_commit;
+        if branch.is_some() {
+            ws.branch = branch;
+        }
+        Ok(ws)
+    }
+
     fn base(&self) -> Result<&str> {
         self.base_commit.as_deref().ok_or_else(|| {
             Error::failure(format!(

@@ -728,6 +728,60 @@ fn a_run_that_changes_nothing_records_no_diff() {
     );
 }
 
+/// Regression (data loss): after a daemon crash, recovery failed the run
+/// without committing what its agent had written, and `m repo rm --force`
+/// then deleted it with the workspace.
+#[test]
+fn a_killed_daemon_commits_what_the_agent_left_before_failing_the_run() {
+    let env = TestEnv::new();
+    let repo = env.repo("api");
+    let pids = env.dir.path().join("pids");
+    let agent = env.script(
+        "agent.sh",
+        &format!(
+            "echo work > work.txt\nsleep 300 &\necho $! >> {0}\necho $$ >> {0}\nwait",
+            pids.display()
+        ),
+    );
+    let run = env.start("api", "long", &agent);
+    wait_for_lines(&pids, 2);
+    let daemon = env.daemon_pid().expect("daemon pid");
+    unsafe { libc::kill(daemon, libc::SIGKILL) };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while alive(daemon) {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    env.ok(&["daemon", "start"]);
+    assert_eq!(env.run_state(&run), "failed");
+    assert_all_gone(&pids);
+    let branch = format!("m/{}", &run[..8]);
+    let commit = env.git(&repo, &["log", "-1", "--format=%H %s", &branch]);
+    assert!(commit.contains("recovered"), "{commit}");
+    let files = env.git(&repo, &["show", "--name-only", "--format=", &branch]);
+    assert_eq!(files.trim(), "work.txt");
+    let events = env.events(&run);
+    let diff = events
+        .iter()
+        .find(|e| e["type"] == "workspace.diff")
+        .unwrap();
+    assert_eq!(diff["data"]["files"], 1);
+    let reason = finished(&events)["data"]["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        reason.contains("daemon stopped") && reason.contains("committed"),
+        "{reason}"
+    );
+
+    let out = env.ok(&["repo", "rm", "api", "--force"]);
+    assert!(out.contains(&format!("Kept branch {branch}")), "{out}");
+    assert!(env
+        .git(&repo, &["show", &format!("{branch}:work.txt")])
+        .contains("work"));
+}
+
 /// Regression: a data directory deep enough that `M_HOME/run/m.sock` is
 /// past the OS's limit for socket paths (107 bytes) used to make every
 /// daemon command fail.

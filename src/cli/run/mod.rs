@@ -60,16 +60,15 @@ pub fn run(ctx: &Ctx, cmd: RunCommand) -> Result<u8> {
 pub(crate) fn workspace_of(ctx: &Ctx, store: &Store, run: &Run) -> Result<Workspace> {
     let repo = store.get_repo(&run.repo_id)?;
     let details = store.run_details(&run.id)?;
-    let mut ws = Workspace::for_request(&WorkspaceRequest {
-        run_id: &run.id,
-        git_url: repo.git_url.as_deref(),
-        base: None,
-        workspaces_dir: &ctx.paths.workspaces(),
-        mirrors_dir: &ctx.paths.mirrors(),
-    })?;
-    ws.base_commit = details.base_commit;
-    if let Some(branch) = details.branch {
-        ws.branch = Some(branch);
-    }
-    Ok(ws)
+    Workspace::recorded(
+        &WorkspaceRequest {
+            run_id: &run.id,
+            git_url: repo.git_url.as_deref(),
+            base: None,
+            workspaces_dir: &ctx.paths.workspaces(),
+            mirrors_dir: &ctx.paths.mirrors(),
+        },
+        details.branch,
+        details.base_commit,
+    )
 }
