@@ -362,7 +362,9 @@ pub fn locate_repo(arg: &str) -> Result<(RepoLocation, String)> {
              (for a bare repository: file:///its/path)",
         ));
     }
-    let top = PathBuf::from(top);
+    // git gives the real path already; canonical all the same, since one
+    // repository must not be registered twice under different spellings.
+    let top = fs::canonicalize(&top).unwrap_or_else(|_| PathBuf::from(top));
     let name = top
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

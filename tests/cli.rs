@@ -296,10 +296,11 @@ fn repo_add_of_a_subdirectory_registers_the_top_level() {
     assert_eq!(added["name"], "nested");
     assert_eq!(added["git_url"], top.to_str().unwrap());
 
-    // A relative path is resolved from where m runs.
+    // A relative path is resolved from where m runs (to the same repo: a
+    // no-op under the same name).
     let out = env
         .m()
-        .args(["repo", "add", ".", "--name", "again", "--json"])
+        .args(["repo", "add", ".", "--name", "nested", "--json"])
         .current_dir(&sub)
         .output()
         .unwrap();
@@ -471,6 +472,34 @@ fn repo_add_of_the_same_repo_under_the_same_name_is_a_no_op() {
     let out = env.ok(&["repo", "add", path.to_str().unwrap(), "--name", "api"]);
     assert!(out.contains("already registered"), "{out}");
     assert_eq!(array(&env.json(&["repo", "list", "--json"])).len(), 1);
+}
+
+/// Regression: one repository under two names could have two active runs.
+#[test]
+fn repo_add_refuses_a_repository_already_registered_under_another_name() {
+    let env = TestEnv::new();
+    let path = env.repo("api");
+    let link = env.dir.path().join("link");
+    std::os::unix::fs::symlink(&path, &link).unwrap();
+    let top = std::fs::canonicalize(&path).unwrap();
+    for spelling in [path.clone(), link, path.join(".")] {
+        let err = env.fails(
+            &["repo", "add", spelling.to_str().unwrap(), "--name", "other"],
+            4,
+        );
+        assert!(err.contains(top.to_str().unwrap()), "{err}");
+        assert!(err.contains("already registered, as repo 'api'"), "{err}");
+        assert!(
+            err.contains("hint:") && err.contains("m repo rm api"),
+            "{err}"
+        );
+    }
+    let url = "https://example.com/me/tool.git";
+    env.ok(&["repo", "add", url]);
+    let err = env.fails(&["repo", "add", url, "--name", "tool2"], 4);
+    assert!(err.contains("as repo 'tool'"), "{err}");
+    let repos = env.json(&["repo", "list", "--json"]);
+    assert_eq!(field(array(&repos), "name"), ["api", "tool"]);
 }
 
 #[test]
