@@ -365,6 +365,16 @@ pub fn locate_repo(arg: &str) -> Result<(RepoLocation, String)> {
     // git gives the real path already; canonical all the same, since one
     // repository must not be registered twice under different spellings.
     let top = fs::canonicalize(&top).unwrap_or_else(|_| PathBuf::from(top));
+    if commit_of(&top, "HEAD")?.is_err() {
+        return Err(Error::usage(format!(
+            "the repository {} has no commits yet (its HEAD names none), and runs start from a commit",
+            top.display()
+        ))
+        .with_hint(format!(
+            "make a first commit (`git -C {} commit --allow-empty -m 'first commit'`), then add it again",
+            top.display()
+        )));
+    }
     let name = top
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -1867,6 +1877,20 @@ mod tests {
             ErrorKind::Usage
         );
         assert_eq!(locate_repo("ext::sh").unwrap_err().kind, ErrorKind::Usage);
+    }
+
+    /// Regression: a repository without a commit was accepted, and its
+    /// first run failed.
+    #[test]
+    fn locate_repo_refuses_a_repository_without_commits() {
+        let fx = Fx::new();
+        let empty = fx.path("empty");
+        fs::create_dir(&empty).unwrap();
+        git(&empty, &["init", "-q"]);
+        let err = locate_repo(s(&empty)).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Usage);
+        assert!(err.message.contains("no commits yet"), "{}", err.message);
+        assert!(err.hint.unwrap().contains("commit --allow-empty"));
     }
 
     #[test]

@@ -502,6 +502,20 @@ fn repo_add_refuses_a_repository_already_registered_under_another_name() {
     assert_eq!(field(array(&repos), "name"), ["api", "tool"]);
 }
 
+/// Regression: a repository without commits was accepted and its first run
+/// failed.
+#[test]
+fn repo_add_refuses_a_repository_without_commits() {
+    let env = TestEnv::new();
+    let empty = env.dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    env.git(&empty, &["init", "-q"]);
+    let err = env.fails(&["repo", "add", empty.to_str().unwrap()], 2);
+    assert!(err.contains("no commits yet"), "{err}");
+    assert!(err.contains("hint: make a first commit"), "{err}");
+    assert_eq!(env.json(&["repo", "list", "--json"]), json!([]));
+}
+
 #[test]
 fn repo_add_refuses_names_that_are_not_plain() {
     let env = TestEnv::new();
