@@ -792,28 +792,62 @@ fn fetch(mirror: &Path, url: &GitUrl, progress: &mut dyn FnMut(&str)) -> Result<
 }
 
 /// An exclusive `flock` held until dropped, so that two runs of the same
-/// remote do not fetch into (or create) one mirror at once.
+/// remote do not fetch into (or create) one mirror at once. The file is
+/// private (0600) and removed with its repo ([`remove_mirror_lock`]).
 struct FileLock(#[allow(dead_code)] fs::File);
 
 impl FileLock {
     fn acquire(path: &Path) -> Result<FileLock> {
         use std::os::fd::AsRawFd;
-        let file = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)
-            .map_err(|e| Error::io("open", path, e))?;
+        use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
         loop {
-            // SAFETY: flock on a file descriptor we own; no memory involved.
-            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
-                return Ok(FileLock(file));
+            let file = fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .mode(0o600)
+                .open(path)
+                .map_err(|e| Error::io("open", path, e))?;
+            let meta = file.metadata().map_err(|e| Error::io("inspect", path, e))?;
+            // Made by an m that created them 0644.
+            if meta.mode() & 0o077 != 0 {
+                file.set_permissions(fs::Permissions::from_mode(0o600))
+                    .map_err(|e| Error::io("restrict", path, e))?;
             }
-            let err = io::Error::last_os_error();
-            if err.kind() != io::ErrorKind::Interrupted {
+            // SAFETY: flock on a file descriptor we own; no memory involved.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+                let err = io::Error::last_os_error();
+                if err.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
                 return Err(Error::io("lock", path, err));
             }
+            // Whoever held it may have removed the file meanwhile: a lock on
+            // a file no longer at `path` excludes nobody, so take the new one.
+            let current = fs::metadata(path).ok();
+            if current.is_some_and(|c| c.dev() == meta.dev() && c.ino() == meta.ino()) {
+                return Ok(FileLock(file));
+            }
         }
+    }
+}
+
+/// Removes the lock file of a remote repo's mirror, once the repo is
+/// removed; waits for whoever holds it. The mirror itself stays: branches
+/// of removed runs may still hold work only it has.
+pub fn remove_mirror_lock(git_url: &str, mirrors_dir: &Path) -> Result<()> {
+    if git_url.starts_with('/') {
+        return Ok(());
+    }
+    let url = GitUrl::parse(git_url)?;
+    let lock = mirror_dir(&absolute(mirrors_dir)?, &url).with_extension("lock");
+    if fs::symlink_metadata(&lock).is_err() {
+        return Ok(());
+    }
+    let _held = FileLock::acquire(&lock)?;
+    match fs::remove_file(&lock) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(Error::io("remove", &lock, e)),
+        _ => Ok(()),
     }
 }
 
@@ -1847,6 +1881,20 @@ mod tests {
         assert_eq!(location.to_git_url(), s(&fs::canonicalize(&repo).unwrap()));
     }
 
+    /// Regression: a repository without a commit was accepted, and its
+    /// first run failed.
+    #[test]
+    fn locate_repo_refuses_a_repository_without_commits() {
+        let fx = Fx::new();
+        let empty = fx.path("empty");
+        fs::create_dir(&empty).unwrap();
+        git(&empty, &["init", "-q"]);
+        let err = locate_repo(s(&empty)).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Usage);
+        assert!(err.message.contains("no commits yet"), "{}", err.message);
+        assert!(err.hint.unwrap().contains("commit --allow-empty"));
+    }
+
     #[test]
     fn locate_repo_refuses_what_is_not_a_repo() {
         let fx = Fx::new();
@@ -1877,20 +1925,6 @@ mod tests {
             ErrorKind::Usage
         );
         assert_eq!(locate_repo("ext::sh").unwrap_err().kind, ErrorKind::Usage);
-    }
-
-    /// Regression: a repository without a commit was accepted, and its
-    /// first run failed.
-    #[test]
-    fn locate_repo_refuses_a_repository_without_commits() {
-        let fx = Fx::new();
-        let empty = fx.path("empty");
-        fs::create_dir(&empty).unwrap();
-        git(&empty, &["init", "-q"]);
-        let err = locate_repo(s(&empty)).unwrap_err();
-        assert_eq!(err.kind, ErrorKind::Usage);
-        assert!(err.message.contains("no commits yet"), "{}", err.message);
-        assert!(err.hint.unwrap().contains("commit --allow-empty"));
     }
 
     #[test]
@@ -2155,6 +2189,26 @@ mod tests {
         );
         let out = remove(&ws).unwrap();
         assert_eq!(out.branch, Some(BranchOutcome::Deleted { name: branch }));
+    }
+
+    /// Regression: lock files were 0644 and stayed after their repo went.
+    #[test]
+    fn a_mirror_lock_is_private_and_goes_with_its_repo() {
+        use std::os::unix::fs::MetadataExt;
+        let fx = Fx::new();
+        let (_bare, url, _src) = upstream(&fx);
+        let ws = create(&fx.req(&run_id(), Some(&url), None), &mut quiet()).unwrap();
+        let lock = ws.repo_dir.clone().unwrap().with_extension("lock");
+        assert_eq!(fs::metadata(&lock).unwrap().mode() & 0o777, 0o600);
+        // One made by an older m is made private when next taken.
+        fs::set_permissions(&lock, fs::Permissions::from_mode(0o644)).unwrap();
+        create(&fx.req(&run_id(), Some(&url), None), &mut quiet()).unwrap();
+        assert_eq!(fs::metadata(&lock).unwrap().mode() & 0o777, 0o600);
+        remove_mirror_lock(&url, &fx.mirrors).unwrap();
+        assert!(!lock.exists());
+        assert!(ws.repo_dir.as_ref().unwrap().is_dir(), "the mirror stays");
+        remove_mirror_lock(&url, &fx.mirrors).unwrap();
+        remove_mirror_lock("/a/local/path", &fx.mirrors).unwrap();
     }
 
     #[test]

@@ -782,6 +782,48 @@ fn a_killed_daemon_commits_what_the_agent_left_before_failing_the_run() {
         .contains("work"));
 }
 
+/// Regression: mirror lock files were created 0644 and left behind when
+/// their repo was removed.
+#[test]
+fn a_mirror_lock_file_is_private_and_goes_with_its_repo() {
+    let env = TestEnv::new();
+    let origin = env.git_repo("origin");
+    let bare = env.dir.path().join("origin.git");
+    env.git(
+        env.dir.path(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            origin.to_str().unwrap(),
+            bare.to_str().unwrap(),
+        ],
+    );
+    env.ok(&[
+        "repo",
+        "add",
+        &format!("file://{}", bare.display()),
+        "--name",
+        "remote",
+    ]);
+    let (_, code) = start_and_wait(&env, "remote", "true");
+    assert_eq!(code, Some(0));
+    let mirrors = env.home.join("mirrors");
+    let locks = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(&mirrors)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "lock"))
+            .collect()
+    };
+    let found = locks();
+    assert_eq!(found.len(), 1, "{found:?}");
+    let mode = std::fs::metadata(&found[0]).unwrap().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{mode:o}");
+    env.ok(&["repo", "rm", "remote", "--force"]);
+    assert_eq!(locks(), Vec::<std::path::PathBuf>::new());
+}
+
 /// Regression: a data directory deep enough that `M_HOME/run/m.sock` is
 /// past the OS's limit for socket paths (107 bytes) used to make every
 /// daemon command fail.

@@ -179,6 +179,11 @@ fn rm(ctx: &Ctx, args: RmArgs) -> Result<u8> {
         }
     }
     let runs = store.remove_repo(&repo, args.force)?;
+    // The repo is gone by now: a lock file left behind is only worth a word.
+    let lock_left = repo
+        .git_url
+        .as_deref()
+        .and_then(|url| workspace::remove_mirror_lock(url, &ctx.paths.mirrors()).err());
     let with = if runs > 0 {
         format!(" with {runs} run(s)")
     } else {
@@ -187,6 +192,12 @@ fn rm(ctx: &Ctx, args: RmArgs) -> Result<u8> {
     ctx.ui.line(format!("Removed repo {}{with}", repo.name))?;
     for line in kept {
         ctx.ui.line(line)?;
+    }
+    if let Some(err) = lock_left {
+        crate::config::print_warning(&format!(
+            "the mirror's lock file was left behind: {} (remove it by hand)",
+            err.message
+        ));
     }
     Ok(exit::OK)
 }
