@@ -74,7 +74,7 @@ set edit:completion:arg-completer[m] = {|@words|
         }
         &'m;repo;rm'= {
             cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
-            cand --force 'Also remove its past runs: their events, approvals and workspaces (and branches holding nothing unmerged)'
+            cand --force 'Also remove its past runs: their events, approvals and workspaces (and branches holding nothing unmerged). Nothing is removed while a workspace holds work its branch lacks'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -184,8 +184,8 @@ set edit:completion:arg-completer[m] = {|@words|
         }
         &'m;run;rm'= {
             cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
         }

@@ -74,7 +74,7 @@ complete -c m -n "__fish_m_using_subcommand repo; and __fish_seen_subcommand_fro
 complete -c m -n "__fish_m_using_subcommand repo; and __fish_seen_subcommand_from rm" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c m -n "__fish_m_using_subcommand repo; and __fish_seen_subcommand_from rm" -l force -d 'Also remove its past runs: their events, approvals and workspaces (and branches holding nothing unmerged)'
+complete -c m -n "__fish_m_using_subcommand repo; and __fish_seen_subcommand_from rm" -l force -d 'Also remove its past runs: their events, approvals and workspaces (and branches holding nothing unmerged). Nothing is removed while a workspace holds work its branch lacks'
 complete -c m -n "__fish_m_using_subcommand repo; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help'
 complete -c m -n "__fish_m_using_subcommand repo; and __fish_seen_subcommand_from rm" -s V -l version -d 'Print version'
 complete -c m -n "__fish_m_using_subcommand repo; and __fish_seen_subcommand_from help" -f -a "add" -d 'Register a git work tree (by path) or a remote repository (by URL), or with --scratch a repo without git (each run gets an empty directory)'
@@ -151,7 +151,7 @@ complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from rm" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help'
+complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from rm" -s V -l version -d 'Print version'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from help" -f -a "start" -d 'Start an agent on a repo, in a workspace of its own'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from help" -f -a "list" -d 'List runs, newest first'

@@ -362,7 +362,19 @@ pub fn locate_repo(arg: &str) -> Result<(RepoLocation, String)> {
              (for a bare repository: file:///its/path)",
         ));
     }
-    let top = PathBuf::from(top);
+    // git gives the real path already; canonical all the same, since one
+    // repository must not be registered twice under different spellings.
+    let top = fs::canonicalize(&top).unwrap_or_else(|_| PathBuf::from(top));
+    if commit_of(&top, "HEAD")?.is_err() {
+        return Err(Error::usage(format!(
+            "the repository {} has no commits yet (its HEAD names none), and runs start from a commit",
+            top.display()
+        ))
+        .with_hint(format!(
+            "make a first commit (`git -C {} commit --allow-empty -m 'first commit'`), then add it again",
+            top.display()
+        )));
+    }
     let name = top
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -418,6 +430,22 @@ impl Workspace {
     /// was recorded; [`remove`] works with it, [`diff`] does not.
     pub fn for_request(req: &WorkspaceRequest<'_>) -> Result<Workspace> {
         plan(req).map(|(ws, _)| ws)
+    }
+
+    /// A run's workspace as recorded: where [`create`] put it, with the
+    /// branch and base commit kept with the run (None for either if the
+    /// workspace was never finished).
+    pub fn recorded(
+        req: &WorkspaceRequest<'_>,
+        branch: Option<String>,
+        base_commit: Option<String>,
+    ) -> Result<Workspace> {
+        let mut ws = Workspace::for_request(req)?;
+        ws.base_commit = base_commit;
+        if branch.is_some() {
+            ws.branch = branch;
+        }
+        Ok(ws)
     }
 
     fn base(&self) -> Result<&str> {
@@ -764,28 +792,62 @@ fn fetch(mirror: &Path, url: &GitUrl, progress: &mut dyn FnMut(&str)) -> Result<
 }
 
 /// An exclusive `flock` held until dropped, so that two runs of the same
-/// remote do not fetch into (or create) one mirror at once.
+/// remote do not fetch into (or create) one mirror at once. The file is
+/// private (0600) and removed with its repo ([`remove_mirror_lock`]).
 struct FileLock(#[allow(dead_code)] fs::File);
 
 impl FileLock {
     fn acquire(path: &Path) -> Result<FileLock> {
         use std::os::fd::AsRawFd;
-        let file = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)
-            .map_err(|e| Error::io("open", path, e))?;
+        use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
         loop {
-            // SAFETY: flock on a file descriptor we own; no memory involved.
-            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
-                return Ok(FileLock(file));
+            let file = fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .mode(0o600)
+                .open(path)
+                .map_err(|e| Error::io("open", path, e))?;
+            let meta = file.metadata().map_err(|e| Error::io("inspect", path, e))?;
+            // Made by an m that created them 0644.
+            if meta.mode() & 0o077 != 0 {
+                file.set_permissions(fs::Permissions::from_mode(0o600))
+                    .map_err(|e| Error::io("restrict", path, e))?;
             }
-            let err = io::Error::last_os_error();
-            if err.kind() != io::ErrorKind::Interrupted {
+            // SAFETY: flock on a file descriptor we own; no memory involved.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+                let err = io::Error::last_os_error();
+                if err.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
                 return Err(Error::io("lock", path, err));
             }
+            // Whoever held it may have removed the file meanwhile: a lock on
+            // a file no longer at `path` excludes nobody, so take the new one.
+            let current = fs::metadata(path).ok();
+            if current.is_some_and(|c| c.dev() == meta.dev() && c.ino() == meta.ino()) {
+                return Ok(FileLock(file));
+            }
         }
+    }
+}
+
+/// Removes the lock file of a remote repo's mirror, once the repo is
+/// removed; waits for whoever holds it. The mirror itself stays: branches
+/// of removed runs may still hold work only it has.
+pub fn remove_mirror_lock(git_url: &str, mirrors_dir: &Path) -> Result<()> {
+    if git_url.starts_with('/') {
+        return Ok(());
+    }
+    let url = GitUrl::parse(git_url)?;
+    let lock = mirror_dir(&absolute(mirrors_dir)?, &url).with_extension("lock");
+    if fs::symlink_metadata(&lock).is_err() {
+        return Ok(());
+    }
+    let _held = FileLock::acquire(&lock)?;
+    match fs::remove_file(&lock) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(Error::io("remove", &lock, e)),
+        _ => Ok(()),
     }
 }
 
@@ -802,15 +864,33 @@ pub struct DiffStat {
     pub commit: String,
 }
 
+impl DiffStat {
+    /// No change: the workspace's base (empty for a scratch directory).
+    pub fn unchanged(ws: &Workspace) -> DiffStat {
+        DiffStat {
+            files: 0,
+            insertions: 0,
+            deletions: 0,
+            commit: ws.base_commit.clone().unwrap_or_default(),
+        }
+    }
+}
+
 /// Commits everything in the worktree (new files included, ignored files
-/// not) on the run's branch and measures the branch against its base. A
-/// scratch workspace has no history: Ok(None).
+/// not) and measures the run's branch against its base. Ok(None) when the
+/// run left nothing: no change to commit and no commit of the agent's own on
+/// the branch (and always for a scratch workspace, which has no history).
 ///
 /// Hooks and commit signing are skipped: this commit records what the agent
 /// did, and a failing lint hook or a pinentry the daemon cannot answer must
 /// not lose it. The user's identity is used when configured, m's otherwise.
+///
+/// The commit lands wherever the agent left HEAD, which need not be the
+/// run's branch (`git checkout --detach`, `git switch -c other`); the branch
+/// is then brought to the work, see [`bring_branch_to_head`]. Work that
+/// cannot be put on the branch is an error, and is left where it is.
 pub fn commit_all(ws: &Workspace, message: &str) -> Result<Option<DiffStat>> {
-    let Some(repo) = &ws.repo_dir else {
+    let (Some(repo), Some(branch)) = (&ws.repo_dir, &ws.branch) else {
         return Ok(None);
     };
     let base = ws.base()?;
@@ -851,6 +931,10 @@ pub fn commit_all(ws: &Workspace, message: &str) -> Result<Option<DiffStat>> {
     )?
     .trim()
     .to_owned();
+    let tip = bring_branch_to_head(ws, repo, branch, &head)?;
+    if tip == base {
+        return Ok(None);
+    }
     let numstat = run_git(
         git_in(&ws.path)
             .args([
@@ -860,12 +944,93 @@ pub fn commit_all(ws: &Workspace, message: &str) -> Result<Option<DiffStat>> {
                 "--no-ext-diff",
                 "--end-of-options",
             ])
-            .args([base, head.as_str(), "--"]),
+            .args([base, tip.as_str(), "--"]),
         || format!("cannot measure the changes in {}", ws.path.display()),
     )?;
     let mut stat = parse_numstat(&numstat);
-    stat.commit = head;
+    stat.commit = tip;
     Ok(Some(stat))
+}
+
+/// Puts the work at `head` (the worktree's HEAD, everything committed) on
+/// the run's branch, and returns the branch's commit. An agent may have
+/// left the branch: a detached HEAD, or a branch of its own. Its commits are
+/// then on no branch m knows of, and removing the worktree would lose them.
+///
+/// - HEAD is the branch's commit, or one the branch already contains: done.
+/// - The branch's commit is an ancestor of HEAD: the branch is fast-forwarded
+///   to HEAD (only if it has not moved meanwhile). HEAD stays as the agent
+///   left it; it is the same commit.
+/// - Otherwise (the branch went elsewhere, or is gone) nothing is moved and
+///   the error says where the work is.
+fn bring_branch_to_head(ws: &Workspace, repo: &Path, branch: &str, head: &str) -> Result<String> {
+    let refname = format!("refs/heads/{branch}");
+    let lost = |why: String| {
+        let on = match head_branch(&ws.path) {
+            Some(other) => format!("on branch {other}"),
+            None => "detached HEAD".to_owned(),
+        };
+        Error::failure(format!(
+            "the agent's work is at commit {head} ({on}) in {}, not on the run's branch {branch}, \
+             which {why}; it was left there",
+            ws.path.display()
+        ))
+        .with_hint(format!(
+            "look at it with `git -C {} log {head}`; keep it with `git -C {} branch NAME {head}` \
+             or merge it into {branch}",
+            ws.path.display(),
+            repo.display()
+        ))
+    };
+    let Some(tip) = ref_commit(&ws.path, &refname)? else {
+        return Err(lost("no longer exists".to_owned()));
+    };
+    if tip == head || is_ancestor(&ws.path, head, &tip)? {
+        return Ok(tip);
+    }
+    if !is_ancestor(&ws.path, &tip, head)? {
+        return Err(lost(format!(
+            "is at {tip} and cannot be fast-forwarded to it"
+        )));
+    }
+    // With the old value: if anything moved the branch since it was read,
+    // git refuses rather than overwrite it.
+    run_git(
+        git_in(&ws.path)
+            .args([
+                "update-ref",
+                "-m",
+                "m: the run's work, committed off its branch",
+            ])
+            .args(["--end-of-options", refname.as_str(), head, tip.as_str()]),
+        || format!("cannot move {branch} to the agent's work at {head}"),
+    )?;
+    Ok(head.to_owned())
+}
+
+/// The branch the worktree at `dir` has checked out; None for a detached
+/// HEAD (or a HEAD git cannot read).
+fn head_branch(dir: &Path) -> Option<String> {
+    let out = output(git_in(dir).args(["symbolic-ref", "--quiet", "--short", "HEAD"])).ok()?;
+    let name = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    (out.status.success() && !name.is_empty()).then_some(name)
+}
+
+/// Whether `ancestor` is `descendant` or one of its ancestors.
+fn is_ancestor(dir: &Path, ancestor: &str, descendant: &str) -> Result<bool> {
+    let out = output(git_in(dir).args(["merge-base", "--is-ancestor", ancestor, descendant]))?;
+    match out.status.code() {
+        Some(0) => Ok(true),
+        Some(1) => Ok(false),
+        _ => Err(git_error(
+            format!(
+                "cannot tell whether {ancestor} is an ancestor of {descendant} in {}",
+                dir.display()
+            ),
+            &out.status,
+            &out.stderr,
+        )),
+    }
 }
 
 /// `-c` settings for what the repository's config lacks of an identity.
@@ -1069,7 +1234,8 @@ pub enum BranchOutcome {
 ///
 /// A branch goes if `git branch -d` agrees (merged into HEAD), if the run
 /// added no commit to it, or, in a mirror, if the remote has its commits.
-/// It is never force-deleted.
+/// It is never force-deleted. A worktree holding work its branch lacks is
+/// not removed at all ([`check_removable`]).
 pub fn remove(ws: &Workspace) -> Result<RemoveOutcome> {
     let existed = fs::symlink_metadata(&ws.path).is_ok();
     let Some(repo) = &ws.repo_dir else {
@@ -1095,6 +1261,7 @@ pub fn remove(ws: &Workspace) -> Result<RemoveOutcome> {
         });
     }
     if existed {
+        check_removable(ws)?;
         let removed = run_git(
             git_in(repo)
                 .args(["worktree", "remove", "--force", "--"])
@@ -1120,6 +1287,72 @@ pub fn remove(ws: &Workspace) -> Result<RemoveOutcome> {
         removed_dir: existed,
         branch,
     })
+}
+
+/// Refuses (a conflict, naming what and where) to remove a worktree that
+/// holds work its branch lacks: changes never committed, or a HEAD the
+/// agent moved off the branch. Removing the worktree would lose them; its
+/// branch is all that stays. A scratch directory, a workspace already gone
+/// and a worktree whose `.git` the agent broke (git cannot read it, and the
+/// run already failed saying its work could not be committed) pass.
+pub fn check_removable(ws: &Workspace) -> Result<()> {
+    let (Some(repo), Some(branch)) = (&ws.repo_dir, &ws.branch) else {
+        return Ok(());
+    };
+    if !ws.path.is_dir() || !repo.is_dir() || check_worktree(ws, repo).is_err() {
+        return Ok(());
+    }
+    let path = ws.path.display();
+    let again = "then try again";
+    let status = run_git(
+        git_in(&ws.path).args(["status", "--porcelain", "--untracked-files=all"]),
+        || format!("cannot read the changes in {path}"),
+    )?;
+    let changed: Vec<&str> = status.lines().filter(|l| !l.is_empty()).collect();
+    if let Some(first) = changed.first() {
+        return Err(Error::conflict(format!(
+            "the workspace {path} has changes not committed on the run's branch {branch} \
+             ({} file(s), first: {}); it was kept",
+            changed.len(),
+            first.get(3..).unwrap_or(first)
+        ))
+        .with_hint(format!(
+            "commit them (`git -C {path} add -A && git -C {path} commit`) or discard them \
+             (`git -C {path} reset --hard && git -C {path} clean -fd`), {again}"
+        )));
+    }
+    let Some(head) = ref_commit(&ws.path, "HEAD")? else {
+        return Ok(());
+    };
+    let tip = ref_commit(&ws.path, &format!("refs/heads/{branch}"))?;
+    let on_branch = match &tip {
+        Some(tip) => tip == &head || is_ancestor(&ws.path, &head, tip)?,
+        None => false,
+    };
+    if !on_branch {
+        let on = match head_branch(&ws.path) {
+            Some(other) => format!("on branch {other}"),
+            None => "detached".to_owned(),
+        };
+        let missing = if tip.is_none() {
+            format!(
+                " (which no longer exists: `git -C {} branch {branch} {head}` makes it again)",
+                repo.display()
+            )
+        } else {
+            String::new()
+        };
+        return Err(Error::conflict(format!(
+            "the workspace {path} has its HEAD at {head} ({on}), which is not on the run's \
+             branch {branch}{missing}; it was kept"
+        ))
+        .with_hint(format!(
+            "merge that work into the branch (`git -C {path} switch {branch} && git -C {path} merge {head}`), \
+             or keep it apart (`git -C {} branch NAME {head}`) and `git -C {path} switch {branch}`; {again}",
+            repo.display()
+        )));
+    }
+    Ok(())
 }
 
 fn settle_branch(repo: &Path, name: &str, base: Option<&str>) -> Result<BranchOutcome> {
@@ -1648,6 +1881,20 @@ mod tests {
         assert_eq!(location.to_git_url(), s(&fs::canonicalize(&repo).unwrap()));
     }
 
+    /// Regression: a repository without a commit was accepted, and its
+    /// first run failed.
+    #[test]
+    fn locate_repo_refuses_a_repository_without_commits() {
+        let fx = Fx::new();
+        let empty = fx.path("empty");
+        fs::create_dir(&empty).unwrap();
+        git(&empty, &["init", "-q"]);
+        let err = locate_repo(s(&empty)).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Usage);
+        assert!(err.message.contains("no commits yet"), "{}", err.message);
+        assert!(err.hint.unwrap().contains("commit --allow-empty"));
+    }
+
     #[test]
     fn locate_repo_refuses_what_is_not_a_repo() {
         let fx = Fx::new();
@@ -1944,6 +2191,26 @@ mod tests {
         assert_eq!(out.branch, Some(BranchOutcome::Deleted { name: branch }));
     }
 
+    /// Regression: lock files were 0644 and stayed after their repo went.
+    #[test]
+    fn a_mirror_lock_is_private_and_goes_with_its_repo() {
+        use std::os::unix::fs::MetadataExt;
+        let fx = Fx::new();
+        let (_bare, url, _src) = upstream(&fx);
+        let ws = create(&fx.req(&run_id(), Some(&url), None), &mut quiet()).unwrap();
+        let lock = ws.repo_dir.clone().unwrap().with_extension("lock");
+        assert_eq!(fs::metadata(&lock).unwrap().mode() & 0o777, 0o600);
+        // One made by an older m is made private when next taken.
+        fs::set_permissions(&lock, fs::Permissions::from_mode(0o644)).unwrap();
+        create(&fx.req(&run_id(), Some(&url), None), &mut quiet()).unwrap();
+        assert_eq!(fs::metadata(&lock).unwrap().mode() & 0o777, 0o600);
+        remove_mirror_lock(&url, &fx.mirrors).unwrap();
+        assert!(!lock.exists());
+        assert!(ws.repo_dir.as_ref().unwrap().is_dir(), "the mirror stays");
+        remove_mirror_lock(&url, &fx.mirrors).unwrap();
+        remove_mirror_lock("/a/local/path", &fx.mirrors).unwrap();
+    }
+
     #[test]
     fn an_unreachable_remote_leaves_no_mirror() {
         let fx = Fx::new();
@@ -2021,21 +2288,112 @@ mod tests {
         );
     }
 
+    /// Regression: a run that changed nothing recorded a `workspace.diff`
+    /// of 0 files at its base.
     #[test]
-    fn commit_all_with_nothing_done_reports_the_base() {
+    fn commit_all_with_nothing_done_reports_nothing() {
         let fx = Fx::new();
         let repo = fx.repo("proj");
         let ws = create(&fx.req(&run_id(), Some(s(&repo)), None), &mut quiet()).unwrap();
-        let stat = commit_all(&ws, "nothing").unwrap().unwrap();
+        assert_eq!(commit_all(&ws, "nothing").unwrap(), None);
+        let branch = ws.branch.as_deref().unwrap();
         assert_eq!(
-            stat,
-            DiffStat {
-                files: 0,
-                insertions: 0,
-                deletions: 0,
-                commit: ws.base_commit.clone().unwrap()
-            }
+            Some(git(&repo, &["rev-parse", branch])),
+            ws.base_commit.clone()
         );
+    }
+
+    #[test]
+    fn commit_all_counts_the_agents_own_commits() {
+        let fx = Fx::new();
+        let repo = fx.repo("proj");
+        let ws = create(&fx.req(&run_id(), Some(s(&repo)), None), &mut quiet()).unwrap();
+        let commit = commit_file(&ws.path, "own.txt", "mine\n");
+        let stat = commit_all(&ws, "nothing left").unwrap().unwrap();
+        assert_eq!((stat.files, stat.insertions, stat.commit), (1, 1, commit));
+    }
+
+    /// Regression (data loss): an agent that detached HEAD or switched to a
+    /// branch of its own had the end-of-run commit land there, and the run's
+    /// branch stayed at its base.
+    #[test]
+    fn commit_all_brings_the_branch_to_work_committed_off_it() {
+        let fx = Fx::new();
+        let repo = fx.repo("proj");
+        for leave in [
+            &["checkout", "-q", "--detach"][..],
+            &["checkout", "-q", "-b", "sneaky"],
+        ] {
+            let ws = create(&fx.req(&run_id(), Some(s(&repo)), None), &mut quiet()).unwrap();
+            let branch = ws.branch.clone().unwrap();
+            git(&ws.path, leave);
+            let own = commit_file(&ws.path, "own.txt", "own\n");
+            fs::write(ws.path.join("left.txt"), "left\n").unwrap();
+            let stat = commit_all(&ws, "work").unwrap().unwrap();
+            let head = git(&ws.path, &["rev-parse", "HEAD"]);
+            assert_eq!(stat.commit, head, "{leave:?}");
+            assert_eq!(git(&repo, &["rev-parse", &branch]), head, "{leave:?}");
+            assert_eq!(git(&repo, &["rev-parse", &format!("{head}~")]), own);
+            assert_eq!((stat.files, stat.insertions), (2, 2), "{leave:?}");
+            check_removable(&ws).unwrap();
+            assert!(remove(&ws).unwrap().removed_dir);
+        }
+    }
+
+    #[test]
+    fn commit_all_leaves_work_it_cannot_put_on_the_branch_and_says_where() {
+        let fx = Fx::new();
+        let repo = fx.repo("proj");
+        let ws = create(&fx.req(&run_id(), Some(s(&repo)), None), &mut quiet()).unwrap();
+        let branch = ws.branch.clone().unwrap();
+        let on_branch = commit_file(&ws.path, "one.txt", "one\n");
+        git(&ws.path, &["checkout", "-q", "--detach", "HEAD~"]);
+        fs::write(ws.path.join("two.txt"), "two\n").unwrap();
+        let err = commit_all(&ws, "work").unwrap_err();
+        let head = git(&ws.path, &["rev-parse", "HEAD"]);
+        assert_ne!(head, on_branch);
+        assert!(err.message.contains(&head), "{}", err.message);
+        assert!(err.message.contains("detached HEAD"), "{}", err.message);
+        assert!(err.message.contains(&branch), "{}", err.message);
+        assert!(err.hint.unwrap().contains(&head));
+        // Nothing moved: the branch keeps its own commit, HEAD the new one.
+        assert_eq!(git(&repo, &["rev-parse", &branch]), on_branch);
+        assert_eq!(
+            git(&ws.path, &["show", "--format=", "--name-only", "HEAD"]),
+            "two.txt"
+        );
+
+        // And removing the run keeps the worktree and everything in it.
+        let err = remove(&ws).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Conflict);
+        assert!(
+            err.message.contains(&head) && err.message.contains("kept"),
+            "{}",
+            err.message
+        );
+        assert!(ws.path.join("two.txt").exists());
+        assert_eq!(worktree_count(&repo), 2);
+    }
+
+    #[test]
+    fn remove_keeps_a_worktree_with_changes_never_committed() {
+        let fx = Fx::new();
+        let repo = fx.repo("proj");
+        let ws = create(&fx.req(&run_id(), Some(s(&repo)), None), &mut quiet()).unwrap();
+        fs::write(ws.path.join("new.txt"), "new\n").unwrap();
+        let err = remove(&ws).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Conflict);
+        assert!(err.message.contains("new.txt"), "{}", err.message);
+        assert!(err.message.contains(s(&ws.path)), "{}", err.message);
+        assert!(err.hint.unwrap().contains("commit"));
+        assert!(ws.path.join("new.txt").exists());
+        // Ignored files are not work.
+        commit_all(&ws, "work").unwrap();
+        fs::write(ws.path.join(".gitignore"), "target/\n").unwrap();
+        commit_all(&ws, "ignore").unwrap();
+        fs::create_dir(ws.path.join("target")).unwrap();
+        fs::write(ws.path.join("target/build"), "x").unwrap();
+        assert!(remove(&ws).unwrap().removed_dir);
     }
 
     #[test]

@@ -296,10 +296,11 @@ fn repo_add_of_a_subdirectory_registers_the_top_level() {
     assert_eq!(added["name"], "nested");
     assert_eq!(added["git_url"], top.to_str().unwrap());
 
-    // A relative path is resolved from where m runs.
+    // A relative path is resolved from where m runs (to the same repo: a
+    // no-op under the same name).
     let out = env
         .m()
-        .args(["repo", "add", ".", "--name", "again", "--json"])
+        .args(["repo", "add", ".", "--name", "nested", "--json"])
         .current_dir(&sub)
         .output()
         .unwrap();
@@ -471,6 +472,48 @@ fn repo_add_of_the_same_repo_under_the_same_name_is_a_no_op() {
     let out = env.ok(&["repo", "add", path.to_str().unwrap(), "--name", "api"]);
     assert!(out.contains("already registered"), "{out}");
     assert_eq!(array(&env.json(&["repo", "list", "--json"])).len(), 1);
+}
+
+/// Regression: one repository under two names could have two active runs.
+#[test]
+fn repo_add_refuses_a_repository_already_registered_under_another_name() {
+    let env = TestEnv::new();
+    let path = env.repo("api");
+    let link = env.dir.path().join("link");
+    std::os::unix::fs::symlink(&path, &link).unwrap();
+    let top = std::fs::canonicalize(&path).unwrap();
+    for spelling in [path.clone(), link, path.join(".")] {
+        let err = env.fails(
+            &["repo", "add", spelling.to_str().unwrap(), "--name", "other"],
+            4,
+        );
+        assert!(err.contains(top.to_str().unwrap()), "{err}");
+        assert!(err.contains("already registered, as repo 'api'"), "{err}");
+        assert!(
+            err.contains("hint:") && err.contains("m repo rm api"),
+            "{err}"
+        );
+    }
+    let url = "https://example.com/me/tool.git";
+    env.ok(&["repo", "add", url]);
+    let err = env.fails(&["repo", "add", url, "--name", "tool2"], 4);
+    assert!(err.contains("as repo 'tool'"), "{err}");
+    let repos = env.json(&["repo", "list", "--json"]);
+    assert_eq!(field(array(&repos), "name"), ["api", "tool"]);
+}
+
+/// Regression: a repository without commits was accepted and its first run
+/// failed.
+#[test]
+fn repo_add_refuses_a_repository_without_commits() {
+    let env = TestEnv::new();
+    let empty = env.dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    env.git(&empty, &["init", "-q"]);
+    let err = env.fails(&["repo", "add", empty.to_str().unwrap()], 2);
+    assert!(err.contains("no commits yet"), "{err}");
+    assert!(err.contains("hint: make a first commit"), "{err}");
+    assert_eq!(env.json(&["repo", "list", "--json"]), json!([]));
 }
 
 #[test]
@@ -738,6 +781,74 @@ fn repo_rm_with_force_removes_its_runs_workspaces_but_keeps_unmerged_work() {
         !branches.contains("m/f1000000") && branches.contains("m/f2000000"),
         "{branches}"
     );
+}
+
+/// Regression (data loss): removing a repo's runs deleted worktrees whose
+/// work was not on their branches. Now nothing at all is removed then.
+#[test]
+fn repo_rm_with_force_keeps_everything_while_a_workspace_holds_uncommitted_work() {
+    let env = TestEnv::new();
+    let path = env.repo("tool");
+    let repos = env.json(&["repo", "list", "--json"]);
+    let repo_id = array(&repos)[0]["id"].as_str().unwrap().to_string();
+    let head = env.git(&path, &["rev-parse", "HEAD"]).trim().to_string();
+    let workspaces = env.home.join("workspaces");
+    std::fs::create_dir_all(&workspaces).unwrap();
+    let clean = "f3000000-0000-4000-8000-000000000003";
+    let dirty = "f4000000-0000-4000-8000-000000000004";
+    let mut store = env.store();
+    let mut b = store.batch().unwrap();
+    for id in [clean, dirty] {
+        let dir = workspaces.join(id);
+        let branch = format!("m/{}", &id[..8]);
+        env.git(
+            &path,
+            &[
+                "worktree",
+                "add",
+                "-q",
+                "-b",
+                &branch,
+                dir.to_str().unwrap(),
+            ],
+        );
+        let run = NewRun {
+            repo_id: repo_id.clone(),
+            prompt: "work".into(),
+            workspace_path: dir.to_str().unwrap().into(),
+            details: RunDetails {
+                branch: Some(branch),
+                base_commit: Some(head.clone()),
+                ..RunDetails::default()
+            },
+        };
+        b.create_run(id, run).unwrap();
+        b.finish_run(id, RunState::Failed, json!({})).unwrap();
+    }
+    b.commit().unwrap();
+    drop(store);
+    let work = workspaces.join(dirty).join("unsaved.txt");
+    std::fs::write(&work, "work\n").unwrap();
+
+    let err = env.fails(&["repo", "rm", "tool", "--force"], 4);
+    assert!(err.contains(dirty) && err.contains("unsaved.txt"), "{err}");
+    assert!(
+        err.contains("it was kept") && err.contains("hint:"),
+        "{err}"
+    );
+    assert!(work.exists() && workspaces.join(clean).exists());
+    assert_eq!(array(&env.json(&["repo", "list", "--json"])).len(), 1);
+    let err = env.fails(&["run", "rm", dirty], 4);
+    assert!(err.contains("unsaved.txt"), "{err}");
+    env.ok(&["run", "show", dirty]);
+
+    // Once the work is committed, both go.
+    let dir = workspaces.join(dirty);
+    env.git(&dir, &["add", "."]);
+    env.git(&dir, &["commit", "-q", "-m", "saved"]);
+    let out = env.ok(&["repo", "rm", "tool", "--force"]);
+    assert!(out.contains("Kept branch m/f4000000"), "{out}");
+    assert!(!dir.exists() && !workspaces.join(clean).exists());
 }
 
 // ---------------------------------------------------------------------------

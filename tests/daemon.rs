@@ -649,6 +649,190 @@ fn run_rm_removes_the_workspace_but_keeps_an_unmerged_branch() {
     env.fails(&["run", "show", &run], 3);
 }
 
+/// `m run start --wait ARGS`: the run's id (whatever the exit code).
+fn start_and_wait(env: &TestEnv, repo: &str, agent: &str) -> (String, Option<i32>) {
+    let out = env.run(&[
+        "run", "start", "-r", repo, "x", "--wait", "--", "sh", "-c", agent,
+    ]);
+    let run = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert_eq!(run.len(), 36, "{}", String::from_utf8_lossy(&out.stderr));
+    (run, out.status.code())
+}
+
+/// Regression (data loss): the end-of-run commit landed where the agent had
+/// left HEAD, and `m/<id>` stayed at its base while the run said completed;
+/// `m run rm` then deleted the worktree and left the commit dangling.
+#[test]
+fn an_agent_that_leaves_its_branch_still_gets_its_work_on_it() {
+    let env = TestEnv::new();
+    let repo = env.repo("api");
+    for leave in ["git checkout -q --detach", "git checkout -qb sneaky"] {
+        let (run, code) = start_and_wait(&env, "api", &format!("{leave}; echo s > s.txt"));
+        assert_eq!(code, Some(0), "{leave}");
+        let branch = format!("m/{}", &run[..8]);
+        let files = env.git(&repo, &["show", "--name-only", "--format=", &branch]);
+        assert_eq!(files.trim(), "s.txt", "{leave}");
+        let tip = env.git(&repo, &["rev-parse", &branch]).trim().to_string();
+        let events = env.events(&run);
+        let diff = events
+            .iter()
+            .find(|e| e["type"] == "workspace.diff")
+            .unwrap();
+        assert_eq!(diff["data"]["commit"], tip.as_str());
+        let out = env.ok(&["run", "rm", &run]);
+        assert!(out.contains(&format!("branch {branch} kept")), "{out}");
+        assert_eq!(env.git(&repo, &["rev-parse", &branch]).trim(), tip);
+    }
+}
+
+#[test]
+fn work_that_cannot_reach_the_run_branch_fails_the_run_and_stays_in_place() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let (run, code) = start_and_wait(
+        &env,
+        "api",
+        "echo a > a.txt && git add a.txt && git commit -qm a && \
+         git checkout -q --detach HEAD~ && echo b > b.txt",
+    );
+    assert_eq!(code, Some(10));
+    let workspace = env.home.join("workspaces").join(&run);
+    let head = env
+        .git(&workspace, &["rev-parse", "HEAD"])
+        .trim()
+        .to_string();
+    let files = env.git(&workspace, &["show", "--name-only", "--format=", "HEAD"]);
+    assert_eq!(files.trim(), "b.txt");
+    let events = env.events(&run);
+    let reason = finished(&events)["data"]["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        reason.contains(&head) && reason.contains("detached"),
+        "{reason}"
+    );
+    assert!(reason.contains(&format!("m/{}", &run[..8])), "{reason}");
+    assert!(events.iter().all(|e| e["type"] != "workspace.diff"));
+
+    let err = env.fails(&["run", "rm", &run], 4);
+    assert!(err.contains(&head) && err.contains("it was kept"), "{err}");
+    assert!(err.contains("hint:"), "{err}");
+    assert!(workspace.join("b.txt").exists());
+    env.ok(&["run", "show", &run]);
+}
+
+/// Regression: `workspace.diff` was recorded (0 files, at the base) for a
+/// run that changed nothing.
+#[test]
+fn a_run_that_changes_nothing_records_no_diff() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let (run, code) = start_and_wait(&env, "api", "true");
+    assert_eq!(code, Some(0));
+    let events = env.events(&run);
+    assert!(
+        events.iter().all(|e| e["type"] != "workspace.diff"),
+        "{events:?}"
+    );
+}
+
+/// Regression (data loss): after a daemon crash, recovery failed the run
+/// without committing what its agent had written, and `m repo rm --force`
+/// then deleted it with the workspace.
+#[test]
+fn a_killed_daemon_commits_what_the_agent_left_before_failing_the_run() {
+    let env = TestEnv::new();
+    let repo = env.repo("api");
+    let pids = env.dir.path().join("pids");
+    let agent = env.script(
+        "agent.sh",
+        &format!(
+            "echo work > work.txt\nsleep 300 &\necho $! >> {0}\necho $$ >> {0}\nwait",
+            pids.display()
+        ),
+    );
+    let run = env.start("api", "long", &agent);
+    wait_for_lines(&pids, 2);
+    let daemon = env.daemon_pid().expect("daemon pid");
+    unsafe { libc::kill(daemon, libc::SIGKILL) };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while alive(daemon) {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    env.ok(&["daemon", "start"]);
+    assert_eq!(env.run_state(&run), "failed");
+    assert_all_gone(&pids);
+    let branch = format!("m/{}", &run[..8]);
+    let commit = env.git(&repo, &["log", "-1", "--format=%H %s", &branch]);
+    assert!(commit.contains("recovered"), "{commit}");
+    let files = env.git(&repo, &["show", "--name-only", "--format=", &branch]);
+    assert_eq!(files.trim(), "work.txt");
+    let events = env.events(&run);
+    let diff = events
+        .iter()
+        .find(|e| e["type"] == "workspace.diff")
+        .unwrap();
+    assert_eq!(diff["data"]["files"], 1);
+    let reason = finished(&events)["data"]["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        reason.contains("daemon stopped") && reason.contains("committed"),
+        "{reason}"
+    );
+
+    let out = env.ok(&["repo", "rm", "api", "--force"]);
+    assert!(out.contains(&format!("Kept branch {branch}")), "{out}");
+    assert!(env
+        .git(&repo, &["show", &format!("{branch}:work.txt")])
+        .contains("work"));
+}
+
+/// Regression: mirror lock files were created 0644 and left behind when
+/// their repo was removed.
+#[test]
+fn a_mirror_lock_file_is_private_and_goes_with_its_repo() {
+    let env = TestEnv::new();
+    let origin = env.git_repo("origin");
+    let bare = env.dir.path().join("origin.git");
+    env.git(
+        env.dir.path(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            origin.to_str().unwrap(),
+            bare.to_str().unwrap(),
+        ],
+    );
+    env.ok(&[
+        "repo",
+        "add",
+        &format!("file://{}", bare.display()),
+        "--name",
+        "remote",
+    ]);
+    let (_, code) = start_and_wait(&env, "remote", "true");
+    assert_eq!(code, Some(0));
+    let mirrors = env.home.join("mirrors");
+    let locks = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(&mirrors)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "lock"))
+            .collect()
+    };
+    let found = locks();
+    assert_eq!(found.len(), 1, "{found:?}");
+    let mode = std::fs::metadata(&found[0]).unwrap().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{mode:o}");
+    env.ok(&["repo", "rm", "remote", "--force"]);
+    assert_eq!(locks(), Vec::<std::path::PathBuf>::new());
+}
+
 /// Regression: a data directory deep enough that `M_HOME/run/m.sock` is
 /// past the OS's limit for socket paths (107 bytes) used to make every
 /// daemon command fail.

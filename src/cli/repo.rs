@@ -4,8 +4,8 @@ use super::output::relative_time;
 use super::Ctx;
 use crate::error::{exit, Result};
 use crate::model::{now, short_id, Run};
-use crate::store::{RunFilter, Store};
-use crate::workspace::{self, BranchOutcome};
+use crate::store::RunFilter;
+use crate::workspace::{self, BranchOutcome, Workspace};
 
 #[derive(Debug, Subcommand)]
 pub enum RepoCommand {
@@ -50,7 +50,8 @@ pub struct RmArgs {
     /// Repository name or id prefix.
     pub repo: String,
     /// Also remove its past runs: their events, approvals and workspaces
-    /// (and branches holding nothing unmerged).
+    /// (and branches holding nothing unmerged). Nothing is removed while a
+    /// workspace holds work its branch lacks.
     #[arg(long)]
     pub force: bool,
 }
@@ -163,12 +164,26 @@ fn rm(ctx: &Ctx, args: RmArgs) -> Result<u8> {
             ..RunFilter::default()
         })?;
         if runs.iter().all(|run| run.state.is_final()) {
-            for run in &runs {
-                kept.extend(remove_workspace(ctx, &store, run)?);
+            let workspaces = runs
+                .iter()
+                .map(|run| super::run::workspace_of(ctx, &store, run))
+                .collect::<Result<Vec<_>>>()?;
+            // All or nothing: one workspace holding work its branch lacks
+            // stops the removal before any other is touched.
+            for ws in &workspaces {
+                workspace::check_removable(ws)?;
+            }
+            for (run, ws) in runs.iter().zip(&workspaces) {
+                kept.extend(remove_workspace(run, ws)?);
             }
         }
     }
     let runs = store.remove_repo(&repo, args.force)?;
+    // The repo is gone by now: a lock file left behind is only worth a word.
+    let lock_left = repo
+        .git_url
+        .as_deref()
+        .and_then(|url| workspace::remove_mirror_lock(url, &ctx.paths.mirrors()).err());
     let with = if runs > 0 {
         format!(" with {runs} run(s)")
     } else {
@@ -178,14 +193,19 @@ fn rm(ctx: &Ctx, args: RmArgs) -> Result<u8> {
     for line in kept {
         ctx.ui.line(line)?;
     }
+    if let Some(err) = lock_left {
+        crate::config::print_warning(&format!(
+            "the mirror's lock file was left behind: {} (remove it by hand)",
+            err.message
+        ));
+    }
     Ok(exit::OK)
 }
 
 /// Removes a finished run's workspace as `m run rm` does; says so if its
 /// branch had to be kept.
-fn remove_workspace(ctx: &Ctx, store: &Store, run: &Run) -> Result<Option<String>> {
-    let ws = super::run::workspace_of(ctx, store, run)?;
-    Ok(match workspace::remove(&ws)?.branch {
+fn remove_workspace(run: &Run, ws: &Workspace) -> Result<Option<String>> {
+    Ok(match workspace::remove(ws)?.branch {
         Some(BranchOutcome::Kept { name, reason }) => Some(format!(
             "Kept branch {name} of run {}: {reason}",
             short_id(&run.id)

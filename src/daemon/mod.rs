@@ -20,10 +20,11 @@ use serde_json::json;
 use crate::agent::process;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::model::{now, RunState};
+use crate::model::{now, short_id, RunState};
 use crate::notify::Dispatcher;
 use crate::paths::{self, Paths};
-use crate::store::{RunFilter, Store};
+use crate::store::{NewEvent, RunFilter, Store};
+use crate::workspace::{self, Workspace, WorkspaceRequest};
 use supervisor::{Control, RunHandle};
 use writer::Writer;
 
@@ -228,35 +229,105 @@ async fn stop_all_runs(shared: &Arc<Shared>, reason: &str) {
 
 /// No run may stay active without a live agent: at start-up every active run
 /// belongs to a daemon that is gone. What is left of its agent's process
-/// group is killed, and the run fails with the reason.
+/// group is killed, what the agent left in its workspace is committed on the
+/// run's branch (as at a normal end, so that removing the run or its repo
+/// later cannot lose it), and the run fails with the reason.
 async fn recover(shared: &Shared) -> Result<()> {
     let db = shared.paths.database();
-    let orphans = tokio::task::spawn_blocking(move || -> Result<Vec<(String, Option<i64>)>> {
+    let paths = shared.paths.clone();
+    let orphans = tokio::task::spawn_blocking(move || -> Result<Vec<Orphan>> {
         let store = Store::open(&db)?;
         let runs = store.list_runs(&RunFilter {
             states: RunState::ACTIVE.to_vec(),
             ..RunFilter::default()
         })?;
         runs.into_iter()
-            .map(|run| Ok((run.id.clone(), store.run_details(&run.id)?.pgid)))
+            .map(|run| {
+                let details = store.run_details(&run.id)?;
+                // Without a base commit the workspace was never finished,
+                // and the agent never started: there is nothing to keep.
+                let workspace = match (&details.base_commit, store.get_repo(&run.repo_id)) {
+                    (Some(_), Ok(repo)) => Some(Workspace::recorded(
+                        &WorkspaceRequest {
+                            run_id: &run.id,
+                            git_url: repo.git_url.as_deref(),
+                            base: None,
+                            workspaces_dir: &paths.workspaces(),
+                            mirrors_dir: &paths.mirrors(),
+                        },
+                        details.branch.clone(),
+                        details.base_commit.clone(),
+                    )?),
+                    _ => None,
+                };
+                Ok(Orphan {
+                    run_id: run.id,
+                    pgid: details.pgid,
+                    workspace,
+                })
+            })
             .collect()
     })
     .await
     .map_err(|e| Error::failure(format!("recovery crashed: {e}")))??;
-    for (run_id, pgid) in orphans {
-        let killed = process::kill_orphans(pgid.map(|p| p as i32), &run_id);
+    for orphan in orphans {
+        let run_id = orphan.run_id;
+        let killed = process::kill_orphans(orphan.pgid.map(|p| p as i32), &run_id);
         if killed > 0 {
             tracing::warn!(run = %run_id, killed, "killed what was left of the run's agent");
         }
         tracing::warn!(run = %run_id, "failing a run left active by a previous daemon");
+        let mut reason = String::from(
+            "the daemon stopped while the run was active (it crashed or was killed); the agent is gone",
+        );
+        if let Some(ws) = orphan.workspace {
+            let message = format!(
+                "m run {} (recovered: the daemon stopped during the run)",
+                short_id(&run_id)
+            );
+            let committed =
+                tokio::task::spawn_blocking(move || workspace::commit_all(&ws, &message))
+                    .await
+                    .map_err(|e| Error::failure(format!("the commit task crashed: {e}")))
+                    .and_then(|r| r);
+            let event = match committed {
+                Ok(Some(stat)) => {
+                    reason.push_str(&format!(
+                        "; what it left was committed as {}",
+                        short_id(&stat.commit)
+                    ));
+                    Some(NewEvent::new(&run_id, "workspace.diff", json!(stat)))
+                }
+                Ok(None) => None,
+                Err(err) => {
+                    let message = format!(
+                        "its work could not be committed: {}",
+                        supervisor::with_hint(&err)
+                    );
+                    reason.push_str(&format!("; {message}"));
+                    Some(NewEvent::new(
+                        &run_id,
+                        "error",
+                        json!({ "message": message }),
+                    ))
+                }
+            };
+            if let Some(event) = event {
+                shared.writer.append(vec![event]).await;
+            }
+        }
         shared
             .writer
-            .finish_run(
-                &run_id,
-                RunState::Failed,
-                json!({ "reason": "the daemon stopped while the run was active (it crashed or was killed); the agent is gone" }),
-            )
+            .finish_run(&run_id, RunState::Failed, json!({ "reason": reason }))
             .await?;
     }
     Ok(())
+}
+
+/// A run a previous daemon left active.
+struct Orphan {
+    run_id: String,
+    pgid: Option<i64>,
+    /// None if its workspace was never finished.
+    workspace: Option<Workspace>,
 }

@@ -267,7 +267,7 @@ impl Supervisor {
             AgentRequest::Review { reply } => match review_request(workspace, &self.run_id).await {
                 Ok(request) => self.ask_approval(request, reply).await,
                 Err(err) => {
-                    let reason = format!("cannot prepare the review: {}", err.message);
+                    let reason = format!("cannot prepare the review: {}", with_hint(&err));
                     self.emit("error", json!({ "message": reason })).await;
                     let _ = reply.send(Decision::Rejected { reason });
                 }
@@ -539,7 +539,10 @@ impl Supervisor {
                     None
                 }
                 Ok(Ok(None)) => None,
-                Ok(Err(err)) => Some(format!("its work could not be committed: {}", err.message)),
+                Ok(Err(err)) => Some(format!(
+                    "its work could not be committed: {}",
+                    with_hint(&err)
+                )),
                 Err(e) => Some(format!(
                     "its work could not be committed: the commit task crashed: {e}"
                 )),
@@ -603,6 +606,14 @@ impl Supervisor {
     }
 }
 
+/// An error as one sentence for a run's reason, where no hint line follows.
+pub(super) fn with_hint(err: &Error) -> String {
+    match &err.hint {
+        Some(hint) => format!("{} ({hint})", err.message),
+        None => err.message.clone(),
+    }
+}
+
 /// The daemon's PATH with this m's own directory first, so that `m ask`
 /// inside an agent reaches this daemon's binary even where m is not
 /// installed on PATH (run from a build directory, a service's bare PATH).
@@ -645,7 +656,11 @@ async fn review_request(workspace: &Workspace, run_id: &str) -> Result<ApprovalR
     let ws = workspace.clone();
     let message = format!("m run {}", short_id(run_id));
     let (stat, patch) = tokio::task::spawn_blocking(move || -> Result<_> {
-        let stat = workspace::commit_all(&ws, &message)?;
+        // Nothing done yet still shows the reviewer numbers (all zero).
+        let stat = match workspace::commit_all(&ws, &message)? {
+            Some(stat) => stat,
+            None => workspace::DiffStat::unchanged(&ws),
+        };
         let patch = workspace::diff(&ws, false)?;
         Ok((stat, patch))
     })

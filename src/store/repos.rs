@@ -45,6 +45,27 @@ impl Store {
                     "choose another name with --name, or remove the old one with `m repo rm`",
                 ));
             }
+            // One repository under two names would get two active runs at
+            // once, defeating the one-active-run-per-repo rule.
+            if let Some(location) = &repo.git_url {
+                let holder: Option<String> = tx
+                    .query_row(
+                        "SELECT name FROM repos WHERE git_url = ?1",
+                        [location],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(|e| super::db_error(&path, "read", e))?;
+                if let Some(holder) = holder {
+                    return Err(Error::conflict(format!(
+                        "{location} is already registered, as repo '{holder}'"
+                    ))
+                    .with_hint(format!(
+                        "use that name (`m run start -r {holder} ...`); to rename it, \
+                         remove it with `m repo rm {holder}` and add it again with --name"
+                    )));
+                }
+            }
             tx.execute(
                 "INSERT INTO repos (id, name, git_url, created_at) VALUES (?1, ?2, ?3, ?4)",
                 params![repo.id, repo.name, repo.git_url, repo.created_at],

@@ -37,6 +37,10 @@ pub enum RunCommand {
     /// Show a run's changes against where its branch started.
     Diff(diff::DiffArgs),
     /// Remove a finished run, its workspace and (if merged) its branch.
+    ///
+    /// A workspace holding work its branch lacks (uncommitted changes, or a
+    /// HEAD moved off the branch) is not removed: the run stays, and the
+    /// error (exit 4) says what to do.
     #[command(alias = "remove")]
     Rm(rm::RmArgs),
 }
@@ -58,18 +62,17 @@ pub fn run(ctx: &Ctx, cmd: RunCommand) -> Result<u8> {
 pub(crate) fn workspace_of(ctx: &Ctx, store: &Store, run: &Run) -> Result<Workspace> {
     let repo = store.get_repo(&run.repo_id)?;
     let details = store.run_details(&run.id)?;
-    let mut ws = Workspace::for_request(&WorkspaceRequest {
-        run_id: &run.id,
-        git_url: repo.git_url.as_deref(),
-        base: None,
-        workspaces_dir: &ctx.paths.workspaces(),
-        mirrors_dir: &ctx.paths.mirrors(),
-    })?;
-    ws.base_commit = details.base_commit;
-    if let Some(branch) = details.branch {
-        ws.branch = Some(branch);
-    }
-    Ok(ws)
+    Workspace::recorded(
+        &WorkspaceRequest {
+            run_id: &run.id,
+            git_url: repo.git_url.as_deref(),
+            base: None,
+            workspaces_dir: &ctx.paths.workspaces(),
+            mirrors_dir: &ctx.paths.mirrors(),
+        },
+        details.branch,
+        details.base_commit,
+    )
 }
 
 /// After `--wait` or `run wait`, a run that failed or was cancelled says why
