@@ -232,7 +232,10 @@ fn text_width(text: &str) -> usize {
 /// approval. `--json` keeps the exact text.
 pub fn printable(text: &str) -> Cow<'_, str> {
     let unsafe_char = |c: char| c.is_control() && c != '\n' && c != '\t';
-    if !text.chars().any(unsafe_char) {
+    // Listings print millions of lines: decide on bytes first. C1 controls
+    // are encoded 0xC2 0x80..=0x9F, so any 0xC2 takes the careful path.
+    let maybe_unsafe = |b: u8| (b < 0x20 && b != b'\n' && b != b'\t') || b == 0x7f || b == 0xc2;
+    if !text.bytes().any(maybe_unsafe) || !text.chars().any(unsafe_char) {
         return Cow::Borrowed(text);
     }
     let mut shown = String::with_capacity(text.len() + 8);
