@@ -159,6 +159,38 @@ pub struct Approval {
     pub resolved_at: Option<i64>,
 }
 
+/// Every event type m records, as docs/events.md lists them (a test keeps
+/// the three in step with what the code emits): what `m events --type`
+/// accepts.
+pub const EVENT_TYPES: &[&str] = &[
+    "run.created",
+    "run.state",
+    "run.idle",
+    "run.finished",
+    "workspace.progress",
+    "workspace.ready",
+    "workspace.diff",
+    "output",
+    "error",
+    "agent.session",
+    "agent.auth",
+    "agent.prompt",
+    "agent.message",
+    "agent.thought",
+    "agent.plan",
+    "agent.usage",
+    "agent.update",
+    "agent.turn",
+    "tool.call",
+    "tool.update",
+    "tool.permission",
+    "approval.requested",
+    "approval.resolved",
+    "input.requested",
+    "input.provided",
+    "input.withdrawn",
+];
+
 /// The first eight characters of an id: enough to type, as git shows commits.
 pub fn short_id(id: &str) -> &str {
     &id[..id.len().min(8)]

@@ -1231,8 +1231,14 @@ fn events_filters_by_seq_and_type() {
         [3]
     );
     assert_eq!(
-        seqs(&events(&env, &["a1", "--json", "--type", "nothing"])),
+        seqs(&events(&env, &["a1", "--json", "--type", "input.provided"])),
         Vec::<i64>::new()
+    );
+    // A mistyped type is an error, not an empty log (QA).
+    let err = env.fails(&["events", "a1", "--type", "ouptut"], 2);
+    assert!(
+        err.contains("ouptut") && err.contains("run.created"),
+        "{err}"
     );
     env.fails(&["events", "a1", "--since", "x"], 2);
 }

@@ -189,6 +189,14 @@ fn the_events_catalog_lists_exactly_the_event_types_the_code_emits() {
         );
     }
     let documented = documented_event_types();
+    let accepted: BTreeSet<String> = m::model::EVENT_TYPES
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+    assert_eq!(
+        accepted, documented,
+        "m::model::EVENT_TYPES (what `m events --type` accepts) and docs/events.md differ"
+    );
     let missing: Vec<_> = emitted.difference(&documented).collect();
     assert!(
         missing.is_empty(),

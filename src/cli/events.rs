@@ -6,8 +6,8 @@ use serde_json::Value;
 use super::follow::{Prints, Until};
 use super::output::printable;
 use super::Ctx;
-use crate::error::{exit, Result};
-use crate::model::{short_id, Event};
+use crate::error::{exit, Error, Result};
+use crate::model::{short_id, Event, EVENT_TYPES};
 
 #[derive(Debug, Args)]
 pub struct EventsArgs {
@@ -33,6 +33,17 @@ pub struct EventsArgs {
 }
 
 pub fn run(ctx: &Ctx, args: EventsArgs) -> Result<u8> {
+    // A mistyped type would match nothing, silently.
+    if let Some(unknown) = args
+        .types
+        .iter()
+        .find(|t| !EVENT_TYPES.contains(&t.as_str()))
+    {
+        return Err(
+            Error::usage(format!("--type {unknown}: m records no such event type"))
+                .with_hint(format!("use one of: {}", EVENT_TYPES.join(", "))),
+        );
+    }
     let wanted = |event: &Event| args.types.is_empty() || args.types.contains(&event.event_type);
     let Some(run) = &args.run else {
         super::follow::follow_all(ctx, args.types.clone(), |event| {
