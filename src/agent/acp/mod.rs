@@ -38,7 +38,6 @@
 
 mod approval;
 pub mod diff;
-mod elicit;
 mod protocol;
 
 use std::collections::{HashMap, VecDeque};
@@ -1124,7 +1123,10 @@ impl Driver {
                     schema: Some(schema.clone()),
                 };
                 match ctx.request_input(request).await {
-                    InputReply::Text(text) => match elicit::fit(&schema, &text) {
+                    // m's daemon refuses a reply that does not fit before it
+                    // reaches here (the question stays open); whatever else
+                    // serves the run is answered the same way, in the log.
+                    InputReply::Text(text) => match crate::question::fit(&schema, &text) {
                         Ok(content) => return Answer::Elicited(Elicited::Accept(content)),
                         Err(why) => {
                             ctx.emit(
