@@ -684,6 +684,46 @@ mod through_the_binary {
     }
 
     #[test]
+    fn a_reply_that_does_not_fit_the_question_is_refused_and_the_question_stays_open() {
+        let env = TestEnv::new();
+        env.repo("api");
+        let run = start(&env, "elicit", &["--once"]);
+        env.fails(&["run", "wait", &run], 13);
+        let choices = "Database: one of postgres (PostgreSQL), sqlite (SQLite)";
+        let shown = env.ok(&["run", "show", &run]);
+        assert!(shown.contains(&format!("expects {choices}")), "{shown}");
+        let listed = env.ok(&["events", &run]);
+        assert!(listed.contains(&format!("expects {choices}")), "{listed}");
+
+        // Regression: the reply was accepted (exit 0), used up, and only
+        // an `error` event said why the question came again.
+        let err = env.fails(&["reply", &run, "mysql"], 2);
+        assert!(
+            err.contains("'mysql' is not one of: postgres (PostgreSQL), sqlite (SQLite)"),
+            "{err}"
+        );
+        assert!(err.contains("still open"), "{err}");
+        assert_eq!(env.run_state(&run), "waiting_input");
+        let types: Vec<String> = env
+            .events(&run)
+            .iter()
+            .map(|e| e["type"].as_str().unwrap().to_string())
+            .collect();
+        let count = |name: &str| types.iter().filter(|t| *t == name).count();
+        assert_eq!(count("input.requested"), 1, "{types:?}");
+        assert_eq!(count("input.provided"), 0, "{types:?}");
+        assert_eq!(count("error"), 0, "{types:?}");
+
+        env.ok(&["reply", &run, "SQLite"]);
+        env.fails(&["run", "wait", &run], 0);
+        let said = messages(&env, &run);
+        assert!(
+            said.contains(r#"answer: "accept" {"database":"sqlite"}"#),
+            "{said}"
+        );
+    }
+
+    #[test]
     fn an_approved_command_and_a_second_turn_then_done() {
         let env = TestEnv::new();
         env.repo("api");

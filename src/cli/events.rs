@@ -220,7 +220,12 @@ fn describe(event_type: &str, data: &Value) -> Vec<String> {
                 text("by")
             )]
         }
-        "input.requested" => vec![text("question")],
+        "input.requested" => {
+            let mut lines = vec![text("question")];
+            let schema = data.get("schema").unwrap_or(&Value::Null);
+            lines.extend(crate::question::expected(schema).map(|e| format!("expects {e}")));
+            lines
+        }
         "input.provided" => vec![match data.get("text").and_then(Value::as_str) {
             Some(t) => t.to_string(),
             None => "(done)".to_string(),
