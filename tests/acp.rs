@@ -723,6 +723,39 @@ mod through_the_binary {
         );
     }
 
+    /// Regression: `m approve --always` said "Approved" whether or not the
+    /// agent offered "always"; it was quietly a one-time yes.
+    #[test]
+    fn approve_always_says_whether_the_agent_offers_always() {
+        let env = TestEnv::new();
+        env.repo("api");
+        let once_only = start(&env, "command", &["--once"]);
+        env.fails(&["run", "wait", &once_only], 12);
+        let approval = &env.json(&["approvals", "--json"])[0];
+        assert_eq!(
+            approval["payload"]["optionKinds"],
+            serde_json::json!(["allow_once", "reject_once"])
+        );
+        let said = env.ok(&["approve", &once_only, "--always"]);
+        assert!(
+            said.contains("once: the agent offers no 'always' option"),
+            "{said}"
+        );
+        env.fails(&["run", "wait", &once_only], 0);
+        assert!(messages(&env, &once_only).contains("allow_once"));
+
+        let offered = start(&env, "always", &["--once"]);
+        env.fails(&["run", "wait", &offered], 12);
+        let said = env.ok(&["approve", &offered, "--always"]);
+        assert!(
+            said.contains("and always for the rest of the run"),
+            "{said}"
+        );
+        assert!(!said.contains("once"), "{said}");
+        env.fails(&["run", "wait", &offered], 0);
+        assert!(messages(&env, &offered).contains("selected: allow_always"));
+    }
+
     #[test]
     fn an_approved_command_and_a_second_turn_then_done() {
         let env = TestEnv::new();

@@ -113,6 +113,33 @@ fn two_pending_approvals_keep_the_run_waiting_until_both_are_decided() {
     env.fails(&["run", "wait", &run], 0);
 }
 
+/// Regression: `m approve --always` on an `m ask` approval said nothing of
+/// the "always" it cannot give.
+#[test]
+fn approve_always_on_an_ask_approval_says_it_approves_once() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let agent = env.script("agent.sh", "m ask approval --type generic --title deploy");
+    let run = env.start("api", "deploy", &agent);
+    env.fails(&["run", "wait", &run], 12);
+    let said = env.ok(&["approve", &run, "--always"]);
+    assert!(
+        said.contains("once: only an ACP agent's permission requests offer 'always'"),
+        "{said}"
+    );
+    env.fails(&["run", "wait", &run], 0);
+    // Nor can a script claim to offer it.
+    let agent = env.script(
+        "forger.sh",
+        r#"m ask approval --type generic --payload '{"title": "x", "optionKinds": ["allow_always"]}'"#,
+    );
+    let run = env.start("api", "forge", &agent);
+    env.fails(&["run", "wait", &run], 10);
+    assert!(env
+        .ok(&["run", "show", &run])
+        .contains("--payload cannot set `optionKinds`"));
+}
+
 #[test]
 fn a_question_is_answered_with_reply() {
     let env = TestEnv::new();

@@ -177,6 +177,14 @@ fn build_payload(args: &ApprovalArgs) -> Result<Value> {
         None => json!({}),
     };
     let map = payload.as_object_mut().expect("payload is an object");
+    // `optionKinds` tells `m approve --always` what an ACP agent offered;
+    // an `m ask` approval offers no "always".
+    if map.contains_key("optionKinds") {
+        return Err(Error::usage(
+            "--payload cannot set `optionKinds`: it records the options an ACP agent offered",
+        )
+        .with_hint("drop it from the payload"));
+    }
     if let Some(title) = &args.title {
         map.insert("title".into(), json!(title));
     }

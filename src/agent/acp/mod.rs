@@ -1027,6 +1027,7 @@ impl Driver {
         if !tool_call_id.is_empty() {
             self.tools.insert(tool_call_id.clone(), state.clone());
         }
+        let request = approval::request(&state, &params.options, &self.ctx.launch.workspace);
         let what = PendingKind::Permission {
             options: params.options,
             tool_call_id,
@@ -1034,7 +1035,6 @@ impl Driver {
         if self.cancelling {
             return self.answer_cancelled(&rpc_id, &what).await;
         }
-        let request = approval::request(&state, &self.ctx.launch.workspace);
         let (key, task) =
             self.spawn_human(
                 |ctx| async move { Answer::Decision(ctx.request_approval(request).await) },
