@@ -1072,6 +1072,38 @@ fn run_list_filters_by_repo_state_and_limit() {
     env.fails(&["run", "list", "--limit", "-1"], 2);
 }
 
+/// Regression: a filter that matched nothing said "No runs. Start one",
+/// as if there were none.
+#[test]
+fn run_list_says_when_runs_exist_but_none_match() {
+    let env = TestEnv::new();
+    seed(&env);
+    for (args, filters) in [
+        (
+            &["--repo", "api", "--state", "completed"][..],
+            "--repo api --state completed",
+        ),
+        (
+            &["-r", "web", "--state", "failed"][..],
+            "--repo web --state failed",
+        ),
+        (&["-n", "0"][..], "--limit 0"),
+    ] {
+        let mut all = vec!["run", "list"];
+        all.extend_from_slice(args);
+        let said = env.ok(&all);
+        assert_eq!(
+            said.trim(),
+            format!("No runs match {filters}. `m run list` lists every run."),
+            "{args:?}"
+        );
+    }
+    let fresh = TestEnv::new();
+    fresh.ok(&["repo", "add", "--scratch", "--name", "notes"]);
+    let said = fresh.ok(&["run", "list", "--state", "active"]);
+    assert!(said.starts_with("No runs. Start one"), "{said}");
+}
+
 #[test]
 fn run_list_names_every_valid_state_for_an_unknown_one() {
     let env = TestEnv::new();
