@@ -910,6 +910,30 @@ mod through_the_binary {
         env.ok(&["run", "done", run]);
     }
 
+    /// Regression: an agent command given by a path that does not exist
+    /// made a run that failed saying it "is not on PATH".
+    #[test]
+    fn an_agent_path_that_does_not_exist_is_refused_before_a_run_is_made() {
+        let env = TestEnv::new();
+        env.repo("api");
+        for extra in [&["--acp"][..], &[][..]] {
+            let mut args = vec!["run", "start", "-r", "api", "fix it"];
+            args.extend_from_slice(extra);
+            args.extend_from_slice(&["--", "/nonexistent/agent", "--flag"]);
+            let err = env.fails(&args, 3);
+            assert!(
+                err.contains("the agent command '/nonexistent/agent' does not exist"),
+                "{err}"
+            );
+            assert!(!err.contains("PATH"), "{err}");
+        }
+        assert!(env
+            .json(&["run", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .is_empty());
+    }
+
     #[test]
     fn a_preset_whose_command_is_missing_says_how_to_install_it() {
         let env = TestEnv::new();

@@ -214,14 +214,15 @@ fn failed(reason: String, exit_code: Option<i32>, stderr_tail: Vec<String>) -> A
 }
 
 fn missing_agent(program: &str, preset: Option<&str>) -> String {
+    let not_found = process::not_found(program);
     match (preset, preset.and_then(presets::find)) {
         (_, Some(p)) => format!(
-            "the {} agent is not installed: '{program}' is not on PATH; install it with: {} \
+            "the {} agent is not installed: {not_found}; install it with: {} \
              (or set the {} agent's command in config)",
             p.name, p.install, p.name
         ),
-        (Some(name), None) => format!("the {name} agent's command '{program}' is not on PATH"),
-        (None, None) => format!("cannot start agent command '{program}': it is not on PATH"),
+        (Some(name), None) => format!("the {name} agent's command {not_found}"),
+        (None, None) => format!("cannot start the agent command: {not_found}"),
     }
 }
 
@@ -1442,6 +1443,18 @@ mod tests {
         assert_eq!(
             Value::Object(state),
             json!({"toolCallId": "t", "title": "Edit", "status": "completed", "content": []})
+        );
+    }
+
+    #[test]
+    fn a_missing_agent_path_does_not_exist_and_a_missing_name_is_not_on_path() {
+        assert_eq!(
+            missing_agent("/nonexistent/agent", None),
+            "cannot start the agent command: '/nonexistent/agent' does not exist"
+        );
+        assert_eq!(
+            missing_agent("my-agent", None),
+            "cannot start the agent command: 'my-agent' is not on PATH"
         );
     }
 
