@@ -1288,6 +1288,44 @@ fn events_as_text() {
     assert!(text.contains("-> waiting_approval"), "{text}");
 }
 
+/// Regression: the second line of a reply (`m reply RUN -`) was printed
+/// at column 0, where a reader looks for the next event.
+#[test]
+fn events_indent_every_line_of_a_reply_and_a_question() {
+    let env = TestEnv::new();
+    let mut store = env.store();
+    let repo = add_repo(&mut store, "api");
+    let mut b = store.batch().unwrap();
+    b.create_run(RUN_A, new_run(&repo, "ask")).unwrap();
+    b.append(vec![
+        NewEvent::new(
+            RUN_A,
+            "input.requested",
+            json!({ "question": "which region?\nEU or US" }),
+        ),
+        NewEvent::new(
+            RUN_A,
+            "input.provided",
+            json!({ "text": "EU\nbut keep US backups\n", "done": false, "question_seq": 2 }),
+        ),
+    ])
+    .unwrap();
+    b.commit().unwrap();
+    drop(store);
+    let text = env.ok(&["events", "a1"]);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 5, "{text}");
+    let column = lines[1].find("which region?").expect("the question");
+    assert!(lines[1].contains("2 input.requested"), "{text}");
+    assert_eq!(lines[2], format!("{:column$}EU or US", ""), "{text}");
+    assert!(lines[3].contains("3 input.provided") && lines[3].ends_with(" EU"));
+    assert_eq!(
+        lines[4],
+        format!("{:column$}but keep US backups", ""),
+        "{text}"
+    );
+}
+
 /// Regression: git's progress lines were printed as raw JSON.
 #[test]
 fn events_describe_git_progress_by_its_line() {

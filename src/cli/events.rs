@@ -120,13 +120,18 @@ pub fn print_event(ctx: &Ctx, event: &Event, json: bool, with_run: bool) -> Resu
         }
         return Ok(());
     }
-    let mut lines = describe(&event.event_type, data).into_iter();
+    let described = describe(&event.event_type, data);
+    // Text of several lines (a reply, a question) keeps them all under the
+    // head's column, where the next event's head cannot be mistaken.
+    let mut lines = described
+        .iter()
+        .flat_map(|text| text.trim_end_matches('\n').split('\n'));
     let first = lines.next().unwrap_or_default();
-    ctx.ui.line_parts(&[&head, " ", &printable(&first)])?;
+    ctx.ui.line_parts(&[&head, " ", &printable(first)])?;
     let mut pad = None;
     for line in lines {
         let pad: &str = pad.get_or_insert_with(indent);
-        ctx.ui.line_parts(&[pad, &printable(&line)])?;
+        ctx.ui.line_parts(&[pad, &printable(line)])?;
     }
     Ok(())
 }
