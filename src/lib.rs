@@ -12,6 +12,7 @@ pub mod notify;
 pub mod paths;
 pub mod policy;
 pub mod protocol;
+pub mod question;
 pub mod service;
 pub mod store;
 pub mod workspace;

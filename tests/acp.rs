@@ -684,6 +684,79 @@ mod through_the_binary {
     }
 
     #[test]
+    fn a_reply_that_does_not_fit_the_question_is_refused_and_the_question_stays_open() {
+        let env = TestEnv::new();
+        env.repo("api");
+        let run = start(&env, "elicit", &["--once"]);
+        env.fails(&["run", "wait", &run], 13);
+        let choices = "Database: one of postgres (PostgreSQL), sqlite (SQLite)";
+        let shown = env.ok(&["run", "show", &run]);
+        assert!(shown.contains(&format!("expects {choices}")), "{shown}");
+        let listed = env.ok(&["events", &run]);
+        assert!(listed.contains(&format!("expects {choices}")), "{listed}");
+
+        // Regression: the reply was accepted (exit 0), used up, and only
+        // an `error` event said why the question came again.
+        let err = env.fails(&["reply", &run, "mysql"], 2);
+        assert!(
+            err.contains("'mysql' is not one of: postgres (PostgreSQL), sqlite (SQLite)"),
+            "{err}"
+        );
+        assert!(err.contains("still open"), "{err}");
+        assert_eq!(env.run_state(&run), "waiting_input");
+        let types: Vec<String> = env
+            .events(&run)
+            .iter()
+            .map(|e| e["type"].as_str().unwrap().to_string())
+            .collect();
+        let count = |name: &str| types.iter().filter(|t| *t == name).count();
+        assert_eq!(count("input.requested"), 1, "{types:?}");
+        assert_eq!(count("input.provided"), 0, "{types:?}");
+        assert_eq!(count("error"), 0, "{types:?}");
+
+        env.ok(&["reply", &run, "SQLite"]);
+        env.fails(&["run", "wait", &run], 0);
+        let said = messages(&env, &run);
+        assert!(
+            said.contains(r#"answer: "accept" {"database":"sqlite"}"#),
+            "{said}"
+        );
+    }
+
+    /// Regression: `m approve --always` said "Approved" whether or not the
+    /// agent offered "always"; it was quietly a one-time yes.
+    #[test]
+    fn approve_always_says_whether_the_agent_offers_always() {
+        let env = TestEnv::new();
+        env.repo("api");
+        let once_only = start(&env, "command", &["--once"]);
+        env.fails(&["run", "wait", &once_only], 12);
+        let approval = &env.json(&["approvals", "--json"])[0];
+        assert_eq!(
+            approval["payload"]["optionKinds"],
+            serde_json::json!(["allow_once", "reject_once"])
+        );
+        let said = env.ok(&["approve", &once_only, "--always"]);
+        assert!(
+            said.contains("once: the agent offers no 'always' option"),
+            "{said}"
+        );
+        env.fails(&["run", "wait", &once_only], 0);
+        assert!(messages(&env, &once_only).contains("allow_once"));
+
+        let offered = start(&env, "always", &["--once"]);
+        env.fails(&["run", "wait", &offered], 12);
+        let said = env.ok(&["approve", &offered, "--always"]);
+        assert!(
+            said.contains("and always for the rest of the run"),
+            "{said}"
+        );
+        assert!(!said.contains("once"), "{said}");
+        env.fails(&["run", "wait", &offered], 0);
+        assert!(messages(&env, &offered).contains("selected: allow_always"));
+    }
+
+    #[test]
     fn an_approved_command_and_a_second_turn_then_done() {
         let env = TestEnv::new();
         env.repo("api");
@@ -835,6 +908,30 @@ mod through_the_binary {
         let err = env.fails(&["approve", &approval], 4);
         assert!(err.contains("rejected"), "{err}");
         env.ok(&["run", "done", run]);
+    }
+
+    /// Regression: an agent command given by a path that does not exist
+    /// made a run that failed saying it "is not on PATH".
+    #[test]
+    fn an_agent_path_that_does_not_exist_is_refused_before_a_run_is_made() {
+        let env = TestEnv::new();
+        env.repo("api");
+        for extra in [&["--acp"][..], &[][..]] {
+            let mut args = vec!["run", "start", "-r", "api", "fix it"];
+            args.extend_from_slice(extra);
+            args.extend_from_slice(&["--", "/nonexistent/agent", "--flag"]);
+            let err = env.fails(&args, 3);
+            assert!(
+                err.contains("the agent command '/nonexistent/agent' does not exist"),
+                "{err}"
+            );
+            assert!(!err.contains("PATH"), "{err}");
+        }
+        assert!(env
+            .json(&["run", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .is_empty());
     }
 
     #[test]

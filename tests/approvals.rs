@@ -113,6 +113,33 @@ fn two_pending_approvals_keep_the_run_waiting_until_both_are_decided() {
     env.fails(&["run", "wait", &run], 0);
 }
 
+/// Regression: `m approve --always` on an `m ask` approval said nothing of
+/// the "always" it cannot give.
+#[test]
+fn approve_always_on_an_ask_approval_says_it_approves_once() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let agent = env.script("agent.sh", "m ask approval --type generic --title deploy");
+    let run = env.start("api", "deploy", &agent);
+    env.fails(&["run", "wait", &run], 12);
+    let said = env.ok(&["approve", &run, "--always"]);
+    assert!(
+        said.contains("once: only an ACP agent's permission requests offer 'always'"),
+        "{said}"
+    );
+    env.fails(&["run", "wait", &run], 0);
+    // Nor can a script claim to offer it.
+    let agent = env.script(
+        "forger.sh",
+        r#"m ask approval --type generic --payload '{"title": "x", "optionKinds": ["allow_always"]}'"#,
+    );
+    let run = env.start("api", "forge", &agent);
+    env.fails(&["run", "wait", &run], 10);
+    assert!(env
+        .ok(&["run", "show", &run])
+        .contains("--payload cannot set `optionKinds`"));
+}
+
 #[test]
 fn a_question_is_answered_with_reply() {
     let env = TestEnv::new();
@@ -135,6 +162,97 @@ fn a_question_is_answered_with_reply() {
     assert_eq!(read(&env, "answer"), "got staging\n");
     // Nothing waits now.
     env.fails(&["reply", &run, "again"], 4);
+}
+
+/// Regression: an empty reply was accepted, and the agent got an empty
+/// prompt (a wasted turn).
+#[test]
+fn an_empty_reply_is_refused_and_the_question_stays_open() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let agent = env.script(
+        "agent.sh",
+        &format!(
+            r#"answer=$(m ask input "which database?"); echo "got $answer" > {}"#,
+            env.dir.path().join("answer").display()
+        ),
+    );
+    let run = env.start("api", "ask", &agent);
+    env.fails(&["run", "wait", &run], 13);
+    for text in ["", "  "] {
+        let err = env.fails(&["reply", &run, text], 2);
+        assert!(err.contains("the reply is empty"), "{err}");
+        assert!(err.contains("m run done"), "{err}");
+    }
+    for stdin in ["", "\n"] {
+        let mut reply = env
+            .m()
+            .args(["reply", &run, "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        reply
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = reply.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "stdin {stdin:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("the reply is empty"));
+    }
+    assert_eq!(env.run_state(&run), "waiting_input");
+    assert!(!env
+        .events(&run)
+        .iter()
+        .any(|e| e["type"] == "input.provided"));
+    env.ok(&["reply", &run, "staging"]);
+    env.fails(&["run", "wait", &run], 0);
+    assert_eq!(read(&env, "answer"), "got staging\n");
+}
+
+/// Regression: `m ask approval --type diff` made a blank approval of
+/// empty stdin, and one of any text; `m ask input ""` asked nothing.
+#[test]
+fn ask_refuses_an_empty_question_and_a_diff_approval_without_a_diff() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let dir = env.dir.path().display().to_string();
+    let agent = env.script(
+        "agent.sh",
+        &format!(
+            "printf '' | m ask approval --type diff 2>> {dir}/errors; echo \"empty $?\" >> {dir}/codes
+echo 'please approve' | m ask approval --type diff 2>> {dir}/errors; echo \"text $?\" >> {dir}/codes
+m ask approval --type diff --diff-file /dev/null 2>> {dir}/errors; echo \"file $?\" >> {dir}/codes
+m ask input '' 2>> {dir}/errors; echo \"question $?\" >> {dir}/codes"
+        ),
+    );
+    let run = env.start("api", "ask nothing", &agent);
+    env.fails(&["run", "wait", &run], 0);
+    assert_eq!(read(&env, "codes"), "empty 2\ntext 2\nfile 2\nquestion 2\n");
+    let errors = read(&env, "errors");
+    for expected in [
+        "a diff approval needs a unified diff, but stdin is empty",
+        "a diff approval needs a unified diff, but stdin holds no unified diff",
+        "but --diff-file /dev/null is empty",
+        "the question is empty",
+    ] {
+        assert!(errors.contains(expected), "{expected}: {errors}");
+    }
+    let types: Vec<String> = env
+        .events(&run)
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        !types
+            .iter()
+            .any(|t| t == "approval.requested" || t == "input.requested"),
+        "{types:?}"
+    );
 }
 
 /// Regression: `m run show` did not say what a run in `waiting_input`

@@ -1072,6 +1072,38 @@ fn run_list_filters_by_repo_state_and_limit() {
     env.fails(&["run", "list", "--limit", "-1"], 2);
 }
 
+/// Regression: a filter that matched nothing said "No runs. Start one",
+/// as if there were none.
+#[test]
+fn run_list_says_when_runs_exist_but_none_match() {
+    let env = TestEnv::new();
+    seed(&env);
+    for (args, filters) in [
+        (
+            &["--repo", "api", "--state", "completed"][..],
+            "--repo api --state completed",
+        ),
+        (
+            &["-r", "web", "--state", "failed"][..],
+            "--repo web --state failed",
+        ),
+        (&["-n", "0"][..], "--limit 0"),
+    ] {
+        let mut all = vec!["run", "list"];
+        all.extend_from_slice(args);
+        let said = env.ok(&all);
+        assert_eq!(
+            said.trim(),
+            format!("No runs match {filters}. `m run list` lists every run."),
+            "{args:?}"
+        );
+    }
+    let fresh = TestEnv::new();
+    fresh.ok(&["repo", "add", "--scratch", "--name", "notes"]);
+    let said = fresh.ok(&["run", "list", "--state", "active"]);
+    assert!(said.starts_with("No runs. Start one"), "{said}");
+}
+
 #[test]
 fn run_list_names_every_valid_state_for_an_unknown_one() {
     let env = TestEnv::new();
@@ -1260,6 +1292,44 @@ fn events_as_text() {
     );
     assert!(lines[3].contains("agent.message") && lines[3].ends_with("I added the flag"));
     assert!(text.contains("-> waiting_approval"), "{text}");
+}
+
+/// Regression: the second line of a reply (`m reply RUN -`) was printed
+/// at column 0, where a reader looks for the next event.
+#[test]
+fn events_indent_every_line_of_a_reply_and_a_question() {
+    let env = TestEnv::new();
+    let mut store = env.store();
+    let repo = add_repo(&mut store, "api");
+    let mut b = store.batch().unwrap();
+    b.create_run(RUN_A, new_run(&repo, "ask")).unwrap();
+    b.append(vec![
+        NewEvent::new(
+            RUN_A,
+            "input.requested",
+            json!({ "question": "which region?\nEU or US" }),
+        ),
+        NewEvent::new(
+            RUN_A,
+            "input.provided",
+            json!({ "text": "EU\nbut keep US backups\n", "done": false, "question_seq": 2 }),
+        ),
+    ])
+    .unwrap();
+    b.commit().unwrap();
+    drop(store);
+    let text = env.ok(&["events", "a1"]);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 5, "{text}");
+    let column = lines[1].find("which region?").expect("the question");
+    assert!(lines[1].contains("2 input.requested"), "{text}");
+    assert_eq!(lines[2], format!("{:column$}EU or US", ""), "{text}");
+    assert!(lines[3].contains("3 input.provided") && lines[3].ends_with(" EU"));
+    assert_eq!(
+        lines[4],
+        format!("{:column$}but keep US backups", ""),
+        "{text}"
+    );
 }
 
 /// Regression: git's progress lines were printed as raw JSON.

@@ -197,11 +197,22 @@ fn a_failing_script_fails_with_its_stderr_tail_and_follow_says_so() {
     assert!(end["data"]["reason"].as_str().unwrap().contains("status 3"));
 }
 
+/// A bare name is looked up on the daemon's PATH (a service's may differ
+/// from the shell's), so only the run can say it is missing. (A path that
+/// does not exist is refused by `m run start`: see the acp tests.)
 #[test]
 fn a_missing_agent_command_fails_the_run_with_a_reason() {
     let env = TestEnv::new();
     env.repo("api");
-    let run = env.ok(&["run", "start", "-r", "api", "x", "--", "/nonexistent/agent"]);
+    let run = env.ok(&[
+        "run",
+        "start",
+        "-r",
+        "api",
+        "x",
+        "--",
+        "m-test-no-such-agent",
+    ]);
     let run = run.trim();
     env.fails(&["run", "wait", run], 10);
     let events = env.events(run);
@@ -209,7 +220,10 @@ fn a_missing_agent_command_fails_the_run_with_a_reason() {
         .as_str()
         .unwrap()
         .to_string();
-    assert!(reason.contains("/nonexistent/agent"), "{reason}");
+    assert!(
+        reason.contains("'m-test-no-such-agent' is not on PATH"),
+        "{reason}"
+    );
 }
 
 #[test]

@@ -23,6 +23,16 @@ pub async fn run(argv: &[String], ctx: RunContext, grace: Duration) -> AgentOutc
     cmd.env("M_PROMPT", &ctx.launch.prompt).stdin(Stdio::null());
     let mut child = match cmd.spawn() {
         Ok(child) => child,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return failed(
+                format!(
+                    "cannot start the agent command: {}",
+                    process::not_found(program)
+                ),
+                None,
+                Vec::new(),
+            )
+        }
         Err(e) => {
             return failed(
                 format!("cannot start agent command '{program}': {e}"),

@@ -20,6 +20,16 @@ pub fn agent_command(program: &str, args: &[String], launch: &super::Launch) -> 
     cmd
 }
 
+/// Why an agent's `program` was not found, as a sentence's end: a path
+/// names a file that is not there; a bare name was looked up on PATH.
+pub fn not_found(program: &str) -> String {
+    if program.contains('/') {
+        format!("'{program}' does not exist")
+    } else {
+        format!("'{program}' is not on PATH")
+    }
+}
+
 /// Prepares `cmd` to run as the leader of a new process group that is killed
 /// if the daemon dies. (The kernel delivers the parent-death signal to the
 /// leader only; the daemon's start-up recovery kills what is left of the

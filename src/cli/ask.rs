@@ -67,6 +67,11 @@ pub fn run(ctx: &Ctx, cmd: AskCommand) -> Result<u8> {
     match cmd {
         AskCommand::Approval(args) => ask_approval(ctx, run_id, args),
         AskCommand::Input(args) => {
+            if args.question.trim().is_empty() {
+                return Err(Error::usage("the question is empty").with_hint(
+                    "say what the human should answer: m ask input \"which database?\"",
+                ));
+            }
             let response = run_daemon(ctx)?.request(&Request::AskInput {
                 run_id,
                 question: args.question,
@@ -172,6 +177,14 @@ fn build_payload(args: &ApprovalArgs) -> Result<Value> {
         None => json!({}),
     };
     let map = payload.as_object_mut().expect("payload is an object");
+    // `optionKinds` tells `m approve --always` what an ACP agent offered;
+    // an `m ask` approval offers no "always".
+    if map.contains_key("optionKinds") {
+        return Err(Error::usage(
+            "--payload cannot set `optionKinds`: it records the options an ACP agent offered",
+        )
+        .with_hint("drop it from the payload"));
+    }
     if let Some(title) = &args.title {
         map.insert("title".into(), json!(title));
     }
@@ -203,12 +216,24 @@ fn build_payload(args: &ApprovalArgs) -> Result<Value> {
         }
         ApprovalType::Diff => {
             if !map.contains_key("patch") {
-                let patch = match &args.diff_file {
-                    Some(path) => {
-                        std::fs::read_to_string(path).map_err(|e| Error::io("read", path, e))?
-                    }
-                    None => read_stdin("a unified diff")?,
+                let (patch, source) = match &args.diff_file {
+                    Some(path) => (
+                        std::fs::read_to_string(path).map_err(|e| Error::io("read", path, e))?,
+                        format!("--diff-file {}", path.display()),
+                    ),
+                    None => (read_stdin("a unified diff")?, "stdin".to_string()),
                 };
+                // A human asked to approve nothing, or text that is no
+                // change, can only guess what they approve.
+                if !is_unified_diff(&patch) {
+                    let what = if patch.trim().is_empty() {
+                        "is empty"
+                    } else {
+                        "holds no unified diff (no `diff --git` header, or `---`/`+++` lines with an `@@` hunk)"
+                    };
+                    return Err(Error::usage(format!("a diff approval needs a unified diff, but {source} {what}"))
+                        .with_hint("give it the output of `git diff` or `diff -u`: git diff | m ask approval --type diff"));
+                }
                 map.insert("stat".into(), diff_stat(&patch));
                 map.insert("patch".into(), json!(patch));
             }
@@ -225,6 +250,14 @@ fn build_payload(args: &ApprovalArgs) -> Result<Value> {
         }
     }
     Ok(payload)
+}
+
+/// Whether `patch` holds a unified diff: a hunk (`@@`) under file headers
+/// (`---` and `+++`), or a `diff --git` header, which is all a rename, a
+/// mode change or a binary file has.
+fn is_unified_diff(patch: &str) -> bool {
+    let has = |prefix: &str| patch.lines().any(|line| line.starts_with(prefix));
+    has("diff --git ") || (has("--- ") && has("+++ ") && has("@@ "))
 }
 
 /// Counts files and changed lines of a unified diff.
@@ -245,6 +278,20 @@ pub fn diff_stat(patch: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_unified_diff_has_a_hunk_under_file_headers_or_a_git_header() {
+        assert!(is_unified_diff(
+            "--- a/x\n+++ b/x\n@@ -1 +1 @@\n-old\n+new\n"
+        ));
+        assert!(is_unified_diff(
+            "diff --git a/logo.png b/logo.png\nBinary files differ\n"
+        ));
+        assert!(!is_unified_diff(""));
+        assert!(!is_unified_diff("\n"));
+        assert!(!is_unified_diff("please approve my change\n"));
+        assert!(!is_unified_diff("--- a/x\n+++ b/x\n"));
+    }
 
     #[test]
     fn diff_stat_counts_files_and_lines() {

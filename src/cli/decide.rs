@@ -55,14 +55,37 @@ fn decide(
             "unexpected answer from the daemon: {response:?}"
         )));
     };
+    let always = if approve && always {
+        always_outcome(&approval)
+    } else {
+        ""
+    };
     ctx.ui.line(format!(
-        "{} {} approval {} of run {}",
+        "{} {} approval {} of run {}{always}",
         if approve { "Approved" } else { "Rejected" },
         approval.approval_type,
         short_id(&approval.id),
         short_id(&approval.run_id)
     ))?;
     Ok(exit::OK)
+}
+
+/// What became of `--always`, said at once: only an ACP agent's permission
+/// request can be allowed for the rest of the run, and only when the agent
+/// offers that (the offered kinds are in the payload as `optionKinds`).
+fn always_outcome(approval: &Approval) -> &'static str {
+    let offered = approval
+        .payload
+        .as_ref()
+        .and_then(|p| p.get("optionKinds"))
+        .and_then(|kinds| kinds.as_array());
+    match offered {
+        Some(kinds) if kinds.iter().any(|k| k == "allow_always") => {
+            ", and always for the rest of the run"
+        }
+        Some(_) => " once: the agent offers no 'always' option",
+        None => " once: only an ACP agent's permission requests offer 'always'",
+    }
 }
 
 /// The approval meant by `target`: an approval id prefix, else a run id

@@ -131,13 +131,18 @@ pub fn print_event(ctx: &Ctx, event: &Event, json: bool, with_run: bool) -> Resu
         }
         return Ok(());
     }
-    let mut lines = describe(&event.event_type, data).into_iter();
+    let described = describe(&event.event_type, data);
+    // Text of several lines (a reply, a question) keeps them all under the
+    // head's column, where the next event's head cannot be mistaken.
+    let mut lines = described
+        .iter()
+        .flat_map(|text| text.trim_end_matches('\n').split('\n'));
     let first = lines.next().unwrap_or_default();
-    ctx.ui.line_parts(&[&head, " ", &printable(&first)])?;
+    ctx.ui.line_parts(&[&head, " ", &printable(first)])?;
     let mut pad = None;
     for line in lines {
         let pad: &str = pad.get_or_insert_with(indent);
-        ctx.ui.line_parts(&[pad, &printable(&line)])?;
+        ctx.ui.line_parts(&[pad, &printable(line)])?;
     }
     Ok(())
 }
@@ -231,7 +236,12 @@ fn describe(event_type: &str, data: &Value) -> Vec<String> {
                 text("by")
             )]
         }
-        "input.requested" => vec![text("question")],
+        "input.requested" => {
+            let mut lines = vec![text("question")];
+            let schema = data.get("schema").unwrap_or(&Value::Null);
+            lines.extend(crate::question::expected(schema).map(|e| format!("expects {e}")));
+            lines
+        }
         "input.provided" => vec![match data.get("text").and_then(Value::as_str) {
             Some(t) => t.to_string(),
             None => "(done)".to_string(),

@@ -254,8 +254,14 @@ async fn reply(
     };
     let reply = match (done, text) {
         (true, _) => InputReply::Done,
-        (false, Some(text)) => InputReply::Text(text),
-        (false, None) => return Err(Error::usage("the reply is empty")),
+        // An empty prompt would only spend one of the agent's turns.
+        (false, Some(text)) if !text.trim().is_empty() => InputReply::Text(text),
+        (false, _) => {
+            return Err(Error::usage("the reply is empty").with_hint(format!(
+                "write the answer; `m run done {}` ends a conversation",
+                short_id(run_id)
+            )))
+        }
     };
     let (ack, acked) = oneshot::channel();
     handle

@@ -43,6 +43,10 @@ struct OpenQuestion {
     /// `input.withdrawn` that closes it names it, so that readers of the
     /// log (`m run show`) know which questions are still open.
     seq: i64,
+    /// The form the answer must fit (an ACP elicitation's), checked when a
+    /// reply arrives: one that does not fit is refused to the human who
+    /// sent it, and the question stays open.
+    schema: Option<Value>,
     waiter: oneshot::Sender<InputReply>,
 }
 
@@ -312,7 +316,7 @@ impl Supervisor {
         let event = NewEvent::new(
             &self.run_id,
             "input.requested",
-            json!({ "question": request.question, "schema": request.schema }),
+            json!({ "question": request.question, "schema": &request.schema }),
         )
         .with_state(RunState::WaitingInput);
         let state_event = NewEvent::new(
@@ -335,6 +339,7 @@ impl Supervisor {
         };
         self.questions.push_back(OpenQuestion {
             seq: seqs.first().copied().unwrap_or_default(),
+            schema: request.schema,
             waiter: reply,
         });
         if let Some(idle) = self.shared.idle_timeout {
@@ -463,8 +468,7 @@ impl Supervisor {
                 }
             }
             Control::Reply { reply, ack } => {
-                self.idle_deadline = None;
-                let Some(question) = self.questions.pop_front() else {
+                let Some(question) = self.questions.front() else {
                     let _ = ack.send(Err(Error::conflict(format!(
                         "run {} is not waiting for input",
                         short_id(&self.run_id)
@@ -472,6 +476,19 @@ impl Supervisor {
                     .with_hint("`m run show RUN` says what it is waiting for")));
                     return;
                 };
+                if let Err(why) = misfit(question, &reply) {
+                    let _ = ack.send(Err(Error::usage(format!(
+                        "that reply does not answer the question of run {}: {why}",
+                        short_id(&self.run_id)
+                    ))
+                    .with_hint(format!(
+                        "the question is still open; `m run show {}` shows what it expects",
+                        short_id(&self.run_id)
+                    ))));
+                    return;
+                }
+                self.idle_deadline = None;
+                let question = self.questions.pop_front().expect("the front question");
                 let text = match &reply {
                     InputReply::Text(text) => Some(text.clone()),
                     _ => None,
@@ -603,6 +620,15 @@ impl Supervisor {
                 }
             }
         }
+    }
+}
+
+/// Why `reply` cannot answer `question`, whose agent would only ask
+/// again: a text that does not fit the form it asked for.
+fn misfit(question: &OpenQuestion, reply: &InputReply) -> std::result::Result<(), String> {
+    match (reply, &question.schema) {
+        (InputReply::Text(text), Some(schema)) => crate::question::fit(schema, text).map(|_| ()),
+        _ => Ok(()),
     }
 }
 

@@ -10,9 +10,23 @@ use super::protocol::{self, PermissionOption};
 use crate::agent::{ApprovalRequest, Decision};
 use crate::model::ApprovalType;
 
+/// The approval for a permission request: what the tool call does, and the
+/// kinds of the options the agent offered (`optionKinds`), by which `m
+/// approve --always` says at once whether "always" is on offer.
+pub fn request(
+    tool: &Map<String, Value>,
+    options: &[PermissionOption],
+    workspace: &Path,
+) -> ApprovalRequest {
+    let mut request = for_tool(tool, workspace);
+    let kinds: Vec<&str> = options.iter().map(|o| o.kind.as_str()).collect();
+    request.payload["optionKinds"] = json!(kinds);
+    request
+}
+
 /// The approval for a tool call (its state as m knows it, merged with what
 /// the permission request says).
-pub fn request(tool: &Map<String, Value>, workspace: &Path) -> ApprovalRequest {
+fn for_tool(tool: &Map<String, Value>, workspace: &Path) -> ApprovalRequest {
     let str_field = |name: &str| tool.get(name).and_then(Value::as_str).unwrap_or("");
     let tool_call_id = str_field("toolCallId");
     let title = str_field("title");
@@ -192,7 +206,7 @@ mod tests {
 
     #[test]
     fn an_edit_is_a_diff_approval_with_a_unified_diff() {
-        let req = request(
+        let req = for_tool(
             &tool(json!({
                 "toolCallId": "t1", "title": "Edit lib.rs", "kind": "edit",
                 "content": [{"type": "diff", "path": "/ws/src/lib.rs", "oldText": "a\nb\n", "newText": "a\nc\n"}],
@@ -209,7 +223,7 @@ mod tests {
 
     #[test]
     fn diff_content_makes_a_diff_approval_whatever_the_kind() {
-        let req = request(
+        let req = for_tool(
             &tool(json!({"toolCallId": "t", "title": "x", "kind": "other",
                 "content": [{"type": "diff", "path": "/elsewhere/f", "newText": "n\n"}]})),
             Path::new("/ws"),
@@ -220,7 +234,7 @@ mod tests {
 
     #[test]
     fn a_delete_without_diff_names_its_locations() {
-        let req = request(
+        let req = for_tool(
             &tool(
                 json!({"toolCallId": "t", "title": "rm old.txt", "kind": "delete",
                 "locations": [{"path": "/ws/old.txt"}]}),
@@ -235,7 +249,7 @@ mod tests {
     #[test]
     fn execute_is_a_command_approval() {
         let ws = Path::new("/ws");
-        let req = request(
+        let req = for_tool(
             &tool(
                 json!({"toolCallId": "t", "title": "Run tests", "kind": "execute",
                 "rawInput": {"command": ["bash", "-lc", "cargo test it's"]}}),
@@ -245,7 +259,7 @@ mod tests {
         assert_eq!(req.approval_type, ApprovalType::Command);
         assert_eq!(req.payload["command"], r"bash -lc 'cargo test it'\''s'");
         assert_eq!(req.payload["cwd"], "/ws");
-        let req = request(
+        let req = for_tool(
             &tool(json!({"toolCallId": "t", "title": "ls -la", "kind": "execute"})),
             ws,
         );
@@ -254,7 +268,7 @@ mod tests {
 
     #[test]
     fn anything_else_is_generic() {
-        let req = request(
+        let req = for_tool(
             &tool(
                 json!({"toolCallId": "t", "title": "Fetch docs", "kind": "fetch",
                 "rawInput": {"url": "https://example.com"}}),
@@ -263,6 +277,19 @@ mod tests {
         );
         assert_eq!(req.approval_type, ApprovalType::Generic);
         assert_eq!(req.payload["details"]["url"], "https://example.com");
+    }
+
+    #[test]
+    fn the_offered_option_kinds_are_in_the_payload() {
+        let req = request(
+            &tool(json!({"toolCallId": "t", "title": "ls", "kind": "execute"})),
+            &[option("y", "allow_once"), option("n", "reject_once")],
+            Path::new("/ws"),
+        );
+        assert_eq!(
+            req.payload["optionKinds"],
+            json!(["allow_once", "reject_once"])
+        );
     }
 
     #[test]

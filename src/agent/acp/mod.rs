@@ -38,7 +38,6 @@
 
 mod approval;
 pub mod diff;
-mod elicit;
 mod protocol;
 
 use std::collections::{HashMap, VecDeque};
@@ -215,14 +214,15 @@ fn failed(reason: String, exit_code: Option<i32>, stderr_tail: Vec<String>) -> A
 }
 
 fn missing_agent(program: &str, preset: Option<&str>) -> String {
+    let not_found = process::not_found(program);
     match (preset, preset.and_then(presets::find)) {
         (_, Some(p)) => format!(
-            "the {} agent is not installed: '{program}' is not on PATH; install it with: {} \
+            "the {} agent is not installed: {not_found}; install it with: {} \
              (or set the {} agent's command in config)",
             p.name, p.install, p.name
         ),
-        (Some(name), None) => format!("the {name} agent's command '{program}' is not on PATH"),
-        (None, None) => format!("cannot start agent command '{program}': it is not on PATH"),
+        (Some(name), None) => format!("the {name} agent's command {not_found}"),
+        (None, None) => format!("cannot start the agent command: {not_found}"),
     }
 }
 
@@ -1028,6 +1028,7 @@ impl Driver {
         if !tool_call_id.is_empty() {
             self.tools.insert(tool_call_id.clone(), state.clone());
         }
+        let request = approval::request(&state, &params.options, &self.ctx.launch.workspace);
         let what = PendingKind::Permission {
             options: params.options,
             tool_call_id,
@@ -1035,7 +1036,6 @@ impl Driver {
         if self.cancelling {
             return self.answer_cancelled(&rpc_id, &what).await;
         }
-        let request = approval::request(&state, &self.ctx.launch.workspace);
         let (key, task) =
             self.spawn_human(
                 |ctx| async move { Answer::Decision(ctx.request_approval(request).await) },
@@ -1124,7 +1124,10 @@ impl Driver {
                     schema: Some(schema.clone()),
                 };
                 match ctx.request_input(request).await {
-                    InputReply::Text(text) => match elicit::fit(&schema, &text) {
+                    // m's daemon refuses a reply that does not fit before it
+                    // reaches here (the question stays open); whatever else
+                    // serves the run is answered the same way, in the log.
+                    InputReply::Text(text) => match crate::question::fit(&schema, &text) {
                         Ok(content) => return Answer::Elicited(Elicited::Accept(content)),
                         Err(why) => {
                             ctx.emit(
@@ -1440,6 +1443,18 @@ mod tests {
         assert_eq!(
             Value::Object(state),
             json!({"toolCallId": "t", "title": "Edit", "status": "completed", "content": []})
+        );
+    }
+
+    #[test]
+    fn a_missing_agent_path_does_not_exist_and_a_missing_name_is_not_on_path() {
+        assert_eq!(
+            missing_agent("/nonexistent/agent", None),
+            "cannot start the agent command: '/nonexistent/agent' does not exist"
+        );
+        assert_eq!(
+            missing_agent("my-agent", None),
+            "cannot start the agent command: 'my-agent' is not on PATH"
         );
     }
 

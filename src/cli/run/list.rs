@@ -51,8 +51,21 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<u8> {
         return Ok(exit::OK);
     }
     if runs.is_empty() {
-        ctx.ui
-            .line("No runs. Start one with `m run start -r REPO \"PROMPT\" -- COMMAND`.")?;
+        let any_run = !store
+            .list_runs(&RunFilter {
+                limit: Some(1),
+                ..RunFilter::default()
+            })?
+            .is_empty();
+        let filters = filters(&args);
+        if any_run && !filters.is_empty() {
+            ctx.ui.line(format!(
+                "No runs match {filters}. `m run list` lists every run."
+            ))?;
+        } else {
+            ctx.ui
+                .line("No runs. Start one with `m run start -r REPO \"PROMPT\" -- COMMAND`.")?;
+        }
         return Ok(exit::OK);
     }
     let repos = store.list_repos()?;
@@ -80,4 +93,19 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<u8> {
     ctx.ui
         .table(&["RUN", "REPO", "STATE", "STARTED", "PROMPT"], &rows)?;
     Ok(exit::OK)
+}
+
+/// The filters of a listing as they were typed, to say what matched nothing.
+fn filters(args: &ListArgs) -> String {
+    let mut words = Vec::new();
+    if let Some(repo) = &args.repo {
+        words.push(format!("--repo {repo}"));
+    }
+    for state in &args.state {
+        words.push(format!("--state {state}"));
+    }
+    if let Some(limit) = args.limit {
+        words.push(format!("--limit {limit}"));
+    }
+    words.join(" ")
 }

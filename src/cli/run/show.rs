@@ -129,12 +129,8 @@ pub fn run(ctx: &Ctx, args: ShowArgs) -> Result<u8> {
         ))?;
     }
     for question in &questions {
-        let text = question
-            .data
-            .as_ref()
-            .and_then(|d| d.get("question"))
-            .and_then(Value::as_str)
-            .unwrap_or("");
+        let data = question.data.as_ref().unwrap_or(&Value::Null);
+        let text = data.get("question").and_then(Value::as_str).unwrap_or("");
         let text = printable(text);
         // A question of several lines keeps them, under its first.
         let mut lines = text.lines();
@@ -142,6 +138,11 @@ pub fn run(ctx: &Ctx, args: ShowArgs) -> Result<u8> {
         ctx.ui.line(field("waiting", format!("input: {first}")))?;
         for line in lines {
             ctx.ui.line(format!("{:<10} {line}", ""))?;
+        }
+        let schema = data.get("schema").unwrap_or(&Value::Null);
+        if let Some(expected) = crate::question::expected(schema) {
+            ctx.ui
+                .line(format!("{:<10} expects {}", "", printable(&expected)))?;
         }
     }
     if !questions.is_empty() {

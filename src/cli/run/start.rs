@@ -2,7 +2,7 @@ use std::io::{IsTerminal, Read};
 
 use clap::Args;
 
-use crate::agent::{presets, AgentSpec};
+use crate::agent::{presets, process, AgentSpec};
 use crate::cli::follow::{follow_run, Prints, Until};
 use crate::cli::progress::Progress;
 use crate::cli::Ctx;
@@ -250,8 +250,8 @@ fn agent_spec(args: &StartArgs, config: &Config) -> Result<AgentSpec> {
         if !presets::is_installed(&argv) {
             let install = presets::find(name).map(|p| p.install).unwrap_or_default();
             return Err(Error::not_found(format!(
-                "the {name} agent's command '{}' is not on PATH",
-                argv[0]
+                "the {name} agent's command {}",
+                process::not_found(&argv[0])
             ))
             .with_hint(format!("install it: {install}")));
         }
@@ -267,6 +267,16 @@ fn agent_spec(args: &StartArgs, config: &Config) -> Result<AgentSpec> {
         ));
     }
     let argv = with_absolute_program(&args.command);
+    // The daemon runs the agent as this user on this machine: an absolute
+    // path that is not there now would only fail the run, later.
+    let program = std::path::Path::new(&argv[0]);
+    if program.is_absolute() && !program.exists() {
+        return Err(Error::not_found(format!(
+            "the agent command {}",
+            process::not_found(&argv[0])
+        ))
+        .with_hint("check the path after `--`"));
+    }
     Ok(if args.acp {
         AgentSpec::Acp { preset: None, argv }
     } else {

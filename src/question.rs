@@ -1,8 +1,10 @@
-//! Turning a human's reply into the content an ACP form elicitation asked
-//! for. The requested schema is an object of primitive fields; a question
-//! with one field takes the reply as that field's value, any question
-//! takes a JSON object. A reply that does not fit is refused with a reason
-//! the human can act on.
+//! The form a question asks for: an ACP form elicitation's JSON schema, an
+//! object of primitive fields. A question with one field takes the reply
+//! as that field's value, any question takes a JSON object. Used where a
+//! reply arrives (the daemon refuses one that does not fit, with a reason
+//! the human can act on, and leaves the question open), where the ACP
+//! adapter turns it into the answer's `content`, and where a question is
+//! shown (what it expects, in a few words).
 
 use serde_json::{Map, Number, Value};
 
@@ -49,6 +51,78 @@ pub fn fit(schema: &Value, reply: &str) -> Result<Value, String> {
                 example.join(", ")
             ))
         }
+    }
+}
+
+/// What a reply must be, in a few words for the human: for a question
+/// with one field its choices or its type, else the JSON object's fields
+/// with theirs. `None` when any reply will do (a question without fields).
+pub fn expected(schema: &Value) -> Option<String> {
+    let properties = schema.get("properties").and_then(Value::as_object)?;
+    let required: Vec<&str> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    match properties.len() {
+        0 => None,
+        1 => {
+            let (name, property) = properties.iter().next().expect("one property");
+            let title = property.get("title").and_then(Value::as_str);
+            Some(format!("{}: {}", title.unwrap_or(name), shape(property)))
+        }
+        _ => {
+            let fields: Vec<String> = properties
+                .iter()
+                .map(|(name, property)| {
+                    let needed = if required.contains(&name.as_str()) {
+                        ", required"
+                    } else {
+                        ""
+                    };
+                    format!("{name} ({}{needed})", shape(property))
+                })
+                .collect();
+            Some(format!("a JSON object: {}", fields.join(", ")))
+        }
+    }
+}
+
+/// A field's kind of value, as [`expected`] names it.
+fn shape(property: &Value) -> String {
+    let field_choices = choices(property);
+    if !field_choices.is_empty() {
+        return format!("one of {}", list(&field_choices));
+    }
+    let bound = |key: &str| property.get(key).filter(|v| v.is_number());
+    let range = match (bound("minimum"), bound("maximum")) {
+        (Some(min), Some(max)) => format!(" from {min} to {max}"),
+        (Some(min), None) => format!(" of at least {min}"),
+        (None, Some(max)) => format!(" of at most {max}"),
+        (None, None) => String::new(),
+    };
+    match field_type(property) {
+        "string" => match property.get("format").and_then(Value::as_str) {
+            Some("email") => "an email address".into(),
+            Some("uri") => "a URI".into(),
+            Some("date") => "a date (YYYY-MM-DD)".into(),
+            _ => "text".into(),
+        },
+        "integer" => format!("a whole number{range}"),
+        "number" => format!("a number{range}"),
+        "boolean" => "yes or no".into(),
+        "array" => {
+            let items = property.get("items").cloned().unwrap_or(Value::Null);
+            let item_choices = choices(&items);
+            if item_choices.is_empty() {
+                "a comma-separated list".into()
+            } else {
+                format!("a comma-separated list of {}", list(&item_choices))
+            }
+        }
+        other => other.into(),
     }
 }
 
@@ -378,6 +452,29 @@ mod tests {
         assert!(fit(&schema, r#"{"name": 5}"#)
             .unwrap_err()
             .contains("expected a string"));
+    }
+
+    #[test]
+    fn expected_names_the_choices_or_the_fields() {
+        let schema = json!({"properties": {"database": {"type": "string", "title": "Database", "oneOf": [
+            {"const": "postgres", "title": "PostgreSQL"}, {"const": "sqlite", "title": "SQLite"}]}},
+            "required": ["database"]});
+        assert_eq!(
+            expected(&schema).unwrap(),
+            "Database: one of postgres (PostgreSQL), sqlite (SQLite)"
+        );
+        let schema = json!({"properties": {"n": {"type": "integer", "minimum": 1, "maximum": 5}}});
+        assert_eq!(expected(&schema).unwrap(), "n: a whole number from 1 to 5");
+        let schema = json!({"type": "object", "properties": {
+            "name": {"type": "string"}, "ok": {"type": "boolean"},
+            "tags": {"type": "array", "items": {"enum": ["a", "b"]}}}, "required": ["name"]});
+        assert_eq!(
+            expected(&schema).unwrap(),
+            "a JSON object: name (text, required), ok (yes or no), \
+             tags (a comma-separated list of a, b)"
+        );
+        assert_eq!(expected(&json!({"type": "object"})), None);
+        assert_eq!(expected(&json!({"properties": {}})), None);
     }
 
     #[test]
