@@ -15,7 +15,7 @@ use std::time::Duration;
 use m::agent::acp::{self, AcpOptions};
 use m::agent::{
     process, AgentOutcome, AgentRequest, ApprovalRequest, Decision, InputReply, InputRequest,
-    Launch, RunContext,
+    Launch, ReviewOutcome, RunContext,
 };
 use m::model::ApprovalType;
 use serde_json::{json, Value};
@@ -29,7 +29,7 @@ const PROMPT: &str = "do the thing";
 struct Script {
     approvals: VecDeque<Decision>,
     inputs: VecDeque<InputReply>,
-    reviews: VecDeque<Decision>,
+    reviews: VecDeque<ReviewOutcome>,
     /// Cancel the run when an approval is requested, leaving it pending.
     cancel_on_approval: bool,
 }
@@ -179,7 +179,7 @@ fn answer(
                 script
                     .reviews
                     .pop_front()
-                    .unwrap_or(Decision::Approved { always: false }),
+                    .unwrap_or(ReviewOutcome::Decided(Decision::Approved { always: false })),
             );
         }
     }
@@ -428,10 +428,10 @@ async fn a_rejected_review_reason_is_the_next_prompt() {
     let ws = workspace();
     let script = Script {
         reviews: [
-            Decision::Rejected {
+            ReviewOutcome::Decided(Decision::Rejected {
                 reason: "also update the docs".into(),
-            },
-            Decision::Approved { always: false },
+            }),
+            ReviewOutcome::Decided(Decision::Approved { always: false }),
         ]
         .into(),
         ..Script::default()
@@ -446,6 +446,31 @@ async fn a_rejected_review_reason_is_the_next_prompt() {
         ["What next?", "you said: also update the docs"]
     );
     assert_eq!(record.of("agent.prompt")[1]["source"], "review");
+}
+
+/// Regression: a review m could not prepare was sent to the agent as a
+/// rejection's reason; the agent answered and ended its turn, the review
+/// failed again, and a `--once` run looped, thousands of events a second.
+#[tokio::test]
+async fn a_review_that_cannot_be_prepared_fails_the_run_and_is_never_a_prompt() {
+    let ws = workspace();
+    let reason = "cannot prepare the review: git is gone";
+    let script = Script {
+        reviews: [ReviewOutcome::CannotPrepare {
+            reason: reason.into(),
+        }]
+        .into(),
+        ..Script::default()
+    };
+    let mut opts = options(true);
+    opts.review = true;
+    let (outcome, record) = play("converse", ws.path(), opts, script).await;
+    let AgentOutcome::Failed { reason: got, .. } = &outcome else {
+        panic!("expected a failure, got {outcome:?}")
+    };
+    assert_eq!(got, reason);
+    assert_eq!(record.reviews, 1);
+    assert_eq!(record.of("agent.prompt").len(), 1, "{:#?}", record.events);
 }
 
 #[tokio::test]
@@ -835,6 +860,37 @@ mod through_the_binary {
         let err = env.fails(&["approve", &approval], 4);
         assert!(err.contains("rejected"), "{err}");
         env.ok(&["run", "done", run]);
+    }
+
+    /// Regression: a review that could not be prepared became the agent's
+    /// next prompt.
+    #[test]
+    fn a_review_that_cannot_be_prepared_fails_the_conversation() {
+        let env = TestEnv::new();
+        env.repo("api");
+        let run = start(&env, "converse", &["--review"]);
+        env.fails(&["run", "wait", &run], 13);
+        // Without its `.git` the workspace is no longer a worktree: no diff.
+        let workspace = env.json(&["run", "show", &run, "--json"])["workspace_path"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        std::fs::remove_file(std::path::Path::new(&workspace).join(".git")).unwrap();
+        env.ok(&["run", "done", &run]);
+        let err = env.fails(&["run", "wait", &run], 10);
+        assert!(err.contains("cannot prepare the review: "), "{err}");
+        assert!(!err.contains("reject"), "{err}");
+        let prompts = env
+            .events(&run)
+            .into_iter()
+            .filter(|e| e["type"] == "agent.prompt")
+            .count();
+        assert_eq!(prompts, 1);
+        assert!(env
+            .json(&["approvals", "--run", &run, "--state", "all", "--json"])
+            .as_array()
+            .unwrap()
+            .is_empty());
     }
 
     #[test]

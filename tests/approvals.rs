@@ -668,3 +668,49 @@ m ask approval --type command -- {1}; echo $? >> {0}",
     env.fails(&["run", "wait", &run], 0);
     assert_eq!(read(&env, "codes"), "127\n126\n");
 }
+
+/// The run's `run.finished` data.
+fn finished(env: &TestEnv, run: &str) -> serde_json::Value {
+    env.json(&["run", "show", run, "--json"])["finished"].clone()
+}
+
+/// Every approval the run ever asked for, decided or not.
+fn all_approvals(env: &TestEnv, run: &str) -> Vec<serde_json::Value> {
+    env.json(&["approvals", "--run", run, "--state", "all", "--json"])
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// Regression: a review that could not be prepared failed the run saying
+/// "the review was rejected", though nobody had rejected anything.
+#[test]
+fn a_review_that_cannot_be_prepared_fails_the_run_without_asking_anyone() {
+    let env = TestEnv::new();
+    env.repo("api");
+    // Without its `.git` the workspace is no longer a worktree: no diff.
+    let agent = env.script("agent.sh", "echo work > work.txt\nrm .git");
+    let run = env
+        .ok(&[
+            "run",
+            "start",
+            "-r",
+            "api",
+            "x",
+            "--review",
+            "--",
+            agent.to_str().unwrap(),
+        ])
+        .trim()
+        .to_string();
+    let err = env.fails(&["run", "wait", &run], 10);
+    assert!(err.contains("cannot prepare the review"), "{err}");
+    let reason = finished(&env, &run)["reason"].as_str().unwrap().to_string();
+    assert!(
+        reason.starts_with("cannot prepare the review: ")
+            && reason.contains("no longer a worktree")
+            && !reason.contains("reject"),
+        "{reason}"
+    );
+    assert!(all_approvals(&env, &run).is_empty());
+}

@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::Shared;
 use crate::agent::{
     acp, exec, AgentOutcome, AgentRequest, AgentSpec, ApprovalRequest, Decision, InputReply,
-    InputRequest, Launch, RunContext,
+    InputRequest, Launch, ReviewOutcome, RunContext,
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{short_id, ApprovalType, Repo, Run, RunState};
@@ -264,14 +264,34 @@ impl Supervisor {
             }
             AgentRequest::Approval { request, reply } => self.ask_approval(request, reply).await,
             AgentRequest::Input { request, reply } => self.ask_input(request, reply).await,
-            AgentRequest::Review { reply } => match review_request(workspace, &self.run_id).await {
-                Ok(request) => self.ask_approval(request, reply).await,
-                Err(err) => {
-                    let reason = format!("cannot prepare the review: {}", with_hint(&err));
-                    self.emit("error", json!({ "message": reason })).await;
-                    let _ = reply.send(Decision::Rejected { reason });
-                }
-            },
+            AgentRequest::Review { reply } => self.review(workspace, reply).await,
+        }
+    }
+
+    /// The run's final review: the whole diff, for a human to approve.
+    async fn review(&mut self, workspace: &Workspace, reply: oneshot::Sender<ReviewOutcome>) {
+        match review_request(workspace, &self.run_id).await {
+            Ok(request) => {
+                let (decided, decision) = oneshot::channel();
+                self.ask_approval(request, decided).await;
+                tokio::spawn(async move {
+                    let mut reply = reply;
+                    tokio::select! {
+                        decision = decision => {
+                            let decision = decision.unwrap_or(Decision::RunEnded);
+                            let _ = reply.send(ReviewOutcome::Decided(decision));
+                        }
+                        // The adapter stopped waiting: dropping `decision`
+                        // withdraws the approval (see `withdrawn`).
+                        _ = reply.closed() => {}
+                    }
+                });
+            }
+            Err(err) => {
+                let reason = format!("cannot prepare the review: {}", with_hint(&err));
+                self.emit("error", json!({ "message": reason })).await;
+                let _ = reply.send(ReviewOutcome::CannotPrepare { reason });
+            }
         }
     }
 
@@ -283,6 +303,12 @@ impl Supervisor {
     }
 
     async fn ask_approval(&mut self, request: ApprovalRequest, reply: oneshot::Sender<Decision>) {
+        // Told to stop: a request that arrives now would be left pending,
+        // its asker waiting for ever (the stop answered those before it).
+        if self.stopped {
+            let _ = reply.send(Decision::RunEnded);
+            return;
+        }
         let policy = policy_allows(&self.options, &request).map(|rule| Decided {
             approve: true,
             reason: Some(format!("auto-approved by policy: {rule}")),
