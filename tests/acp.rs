@@ -862,6 +862,30 @@ mod through_the_binary {
         env.ok(&["run", "done", run]);
     }
 
+    /// Regression: with `--once --review` on a scratch repo the review
+    /// could not be made, its error went to the agent as a prompt, the
+    /// agent ended its turn, and the review failed again: 13,000 events in
+    /// two seconds, for ever.
+    #[test]
+    fn once_with_review_on_a_scratch_repo_is_refused_at_start() {
+        let env = TestEnv::new();
+        env.ok(&["repo", "add", "--scratch", "--name", "s2"]);
+        let args = ["run", "start", "-r", "s2", "x", "--once", "--acp"];
+        let err = env.fails(
+            &[&args[..], &["--review", "--", FAKE, "converse"]].concat(),
+            2,
+        );
+        assert!(
+            err.contains("repo s2 is a scratch repo") && err.contains("no diff to review"),
+            "{err}"
+        );
+        // Without --review the run is fine, and short.
+        let run = env.ok(&[&args[..], &["--", FAKE, "converse"]].concat());
+        let run = run.trim();
+        env.fails(&["run", "wait", run], 0);
+        assert!(env.events(run).len() < 20, "{:#?}", env.events(run));
+    }
+
     /// Regression: a review that could not be prepared became the agent's
     /// next prompt.
     #[test]

@@ -682,6 +682,39 @@ fn all_approvals(env: &TestEnv, run: &str) -> Vec<serde_json::Value> {
         .clone()
 }
 
+/// Regression: `--review` on a scratch repo let the run start; at its end
+/// the review could not be made (no git), and the run failed saying "the
+/// review was rejected", though nobody had been asked.
+#[test]
+fn review_on_a_scratch_repo_is_refused_and_the_configured_default_skips_it() {
+    let env = TestEnv::new();
+    env.ok(&["repo", "add", "--scratch", "--name", "notes"]);
+    let agent = env.script("agent.sh", "echo hi > hi.txt");
+    let agent = agent.to_str().unwrap();
+    let err = env.fails(
+        &["run", "start", "-r", "notes", "x", "--review", "--", agent],
+        2,
+    );
+    assert!(
+        err.contains("scratch repo") && err.contains("no diff to review") && err.contains("hint:"),
+        "{err}"
+    );
+    assert!(env
+        .json(&["run", "list", "--json"])
+        .as_array()
+        .unwrap()
+        .is_empty());
+
+    // `run.review = true` holds the runs that have a diff; this one has none.
+    std::fs::write(env.home.join("config.toml"), "[run]\nreview = true\n").unwrap();
+    let run = env.start("notes", "x", std::path::Path::new(agent));
+    env.fails(&["run", "wait", &run], 0);
+    let created = &env.events(&run)[0];
+    assert_eq!(created["data"]["options"]["review"], false, "{created}");
+    assert_eq!(finished(&env, &run)["reason"], "the agent finished");
+    assert!(all_approvals(&env, &run).is_empty());
+}
+
 /// Regression: a review that could not be prepared failed the run saying
 /// "the review was rejected", though nobody had rejected anything.
 #[test]
