@@ -474,6 +474,20 @@ async fn a_review_that_cannot_be_prepared_fails_the_run_and_is_never_a_prompt() 
 }
 
 #[tokio::test]
+async fn nothing_to_review_completes_the_run() {
+    let ws = workspace();
+    let script = Script {
+        reviews: [ReviewOutcome::NothingToReview].into(),
+        ..Script::default()
+    };
+    let mut opts = options(true);
+    opts.review = true;
+    let (outcome, record) = play("converse", ws.path(), opts, script).await;
+    assert_eq!(outcome, AgentOutcome::Completed);
+    assert_eq!(record.of("agent.prompt").len(), 1, "{:#?}", record.events);
+}
+
+#[tokio::test]
 async fn an_agent_dying_mid_turn_fails_the_run_with_its_stderr() {
     let ws = workspace();
     let (outcome, record) = play("crash", ws.path(), options(true), Script::default()).await;
@@ -910,6 +924,23 @@ mod through_the_binary {
             .filter(|e| e["type"] == "agent.prompt")
             .count();
         assert_eq!(prompts, 1);
+        assert!(env
+            .json(&["approvals", "--run", &run, "--state", "all", "--json"])
+            .as_array()
+            .unwrap()
+            .is_empty());
+    }
+
+    /// Regression: a run that changed nothing asked a human to approve an
+    /// empty diff.
+    #[test]
+    fn a_once_run_that_changed_nothing_completes_without_review() {
+        let env = TestEnv::new();
+        env.repo("api");
+        let run = start(&env, "converse", &["--once", "--review"]);
+        env.fails(&["run", "wait", &run], 0);
+        let shown = env.ok(&["run", "show", &run]);
+        assert!(shown.contains("nothing to review"), "{shown}");
         assert!(env
             .json(&["approvals", "--run", &run, "--state", "all", "--json"])
             .as_array()

@@ -747,3 +747,38 @@ fn a_review_that_cannot_be_prepared_fails_the_run_without_asking_anyone() {
     );
     assert!(all_approvals(&env, &run).is_empty());
 }
+
+/// Regression: a run that changed nothing asked a human to approve an
+/// empty diff.
+#[test]
+fn a_run_that_changed_nothing_is_not_held_for_review() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let idle = env.script("idle.sh", "echo just looking");
+    // Commits that undo each other move the branch but change nothing.
+    let undo = env.script(
+        "undo.sh",
+        "echo x > a.txt && git add a.txt && git commit -qm add && git rm -q a.txt && git commit -qm undo",
+    );
+    for agent in [idle, undo] {
+        let run = env
+            .ok(&[
+                "run",
+                "start",
+                "-r",
+                "api",
+                "x",
+                "--review",
+                "--",
+                agent.to_str().unwrap(),
+            ])
+            .trim()
+            .to_string();
+        env.fails(&["run", "wait", &run], 0);
+        assert_eq!(
+            finished(&env, &run)["reason"],
+            "the agent finished; it changed nothing, so there was nothing to review"
+        );
+        assert!(all_approvals(&env, &run).is_empty());
+    }
+}

@@ -84,7 +84,9 @@ async fn review(ctx: &RunContext) -> AgentOutcome {
         return AgentOutcome::Completed;
     }
     match ctx.request_review().await {
-        ReviewOutcome::Decided(Decision::Approved { .. }) => AgentOutcome::Completed,
+        ReviewOutcome::Decided(Decision::Approved { .. }) | ReviewOutcome::NothingToReview => {
+            AgentOutcome::Completed
+        }
         ReviewOutcome::Decided(Decision::Rejected { reason }) => failed(
             format!("the review was rejected: {reason}"),
             Some(0),

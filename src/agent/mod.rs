@@ -122,6 +122,8 @@ pub enum AgentRequest {
 pub enum ReviewOutcome {
     /// A human (or a policy) decided on the run's diff.
     Decided(Decision),
+    /// The run changed nothing: nobody was asked, and the run completes.
+    NothingToReview,
     /// The diff could not be made (git failed, the worktree is gone). No
     /// human decided anything, so this is never a prompt for the agent,
     /// which could do nothing about it: the run fails with this reason.

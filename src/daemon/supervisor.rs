@@ -91,6 +91,7 @@ pub fn spawn(shared: Arc<Shared>, started: StartedRun) {
             shared: shared.clone(),
             run_id: run_id.clone(),
             options: started.options.clone(),
+            nothing_to_review: false,
             approvals: HashMap::new(),
             questions: VecDeque::new(),
             idle_deadline: None,
@@ -114,6 +115,9 @@ struct Supervisor {
     shared: Arc<Shared>,
     run_id: String,
     options: RunOptions,
+    /// Set when the review was skipped because the run changed nothing, so
+    /// that the run's end says why nobody was asked.
+    nothing_to_review: bool,
     /// Approvals asked and not yet decided, with whoever waits for each.
     approvals: HashMap<String, oneshot::Sender<Decision>>,
     /// Open questions, oldest first (the one `m reply` answers).
@@ -271,7 +275,7 @@ impl Supervisor {
     /// The run's final review: the whole diff, for a human to approve.
     async fn review(&mut self, workspace: &Workspace, reply: oneshot::Sender<ReviewOutcome>) {
         match review_request(workspace, &self.run_id).await {
-            Ok(request) => {
+            Ok(Some(request)) => {
                 let (decided, decision) = oneshot::channel();
                 self.ask_approval(request, decided).await;
                 tokio::spawn(async move {
@@ -286,6 +290,10 @@ impl Supervisor {
                         _ = reply.closed() => {}
                     }
                 });
+            }
+            Ok(None) => {
+                self.nothing_to_review = true;
+                let _ = reply.send(ReviewOutcome::NothingToReview);
             }
             Err(err) => {
                 let reason = format!("cannot prepare the review: {}", with_hint(&err));
@@ -590,6 +598,9 @@ impl Supervisor {
             // An agent script told "run ended" (`m ask` exits 11) may finish
             // its last lines and exit 0 before its group is signalled.
             (_, None) if self.stopped => (RunState::Cancelled, json!({ "reason": "cancelled" })),
+            (AgentOutcome::Completed, None) if self.nothing_to_review => {
+                (RunState::Completed, json!({ "reason": NOTHING_TO_REVIEW }))
+            }
             (AgentOutcome::Completed, None) => (
                 RunState::Completed,
                 json!({ "reason": "the agent finished" }),
@@ -678,26 +689,46 @@ fn policy_allows(options: &RunOptions, request: &ApprovalRequest) -> Option<Stri
 /// Large patches are cut in the approval's payload; git keeps them whole.
 const REVIEW_PATCH_LIMIT: usize = 256 * 1024;
 
-async fn review_request(workspace: &Workspace, run_id: &str) -> Result<ApprovalRequest> {
+/// The reason of a run held for review that changed nothing.
+const NOTHING_TO_REVIEW: &str =
+    "the agent finished; it changed nothing, so there was nothing to review";
+
+/// The review's approval request: the run's work, committed, against its
+/// base. None when the run changed nothing: nobody need approve an empty
+/// diff.
+async fn review_request(workspace: &Workspace, run_id: &str) -> Result<Option<ApprovalRequest>> {
+    if workspace.repo_dir.is_none() {
+        // Refused when the run starts (`RunOptions::check_repo`). Were one
+        // to get here, `commit_all` would find it unchanged, as it always
+        // does a scratch directory, and it would pass for a run that did
+        // nothing.
+        return Err(Error::usage(format!(
+            "the workspace {} is a scratch directory, without git: it has no diff to review",
+            workspace.path.display()
+        ))
+        .with_hint("register the repo with a path or URL to review its runs"));
+    }
     let ws = workspace.clone();
     let message = format!("m run {}", short_id(run_id));
-    let (stat, patch) = tokio::task::spawn_blocking(move || -> Result<_> {
-        // Nothing done yet still shows the reviewer numbers (all zero).
-        let stat = match workspace::commit_all(&ws, &message)? {
-            Some(stat) => stat,
-            None => workspace::DiffStat::unchanged(&ws),
+    let prepared = tokio::task::spawn_blocking(move || -> Result<_> {
+        let Some(stat) = workspace::commit_all(&ws, &message)? else {
+            return Ok(None);
         };
         let patch = workspace::diff(&ws, false)?;
-        Ok((stat, patch))
+        // Commits that undo each other move the branch and change nothing.
+        Ok((!patch.is_empty()).then_some((stat, patch)))
     })
     .await
     .map_err(|e| Error::failure(format!("the review task crashed: {e}")))??;
+    let Some((stat, patch)) = prepared else {
+        return Ok(None);
+    };
     let truncated = patch.len() > REVIEW_PATCH_LIMIT;
     let mut cut = REVIEW_PATCH_LIMIT.min(patch.len());
     while !patch.is_char_boundary(cut) {
         cut -= 1;
     }
-    Ok(ApprovalRequest {
+    Ok(Some(ApprovalRequest {
         approval_type: ApprovalType::Diff,
         payload: json!({
             "title": "review the run's changes",
@@ -705,7 +736,7 @@ async fn review_request(workspace: &Workspace, run_id: &str) -> Result<ApprovalR
             "patch": &patch[..cut],
             "truncated": truncated,
         }),
-    })
+    }))
 }
 
 #[cfg(test)]

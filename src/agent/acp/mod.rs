@@ -701,7 +701,9 @@ impl Driver {
             Err(stop) => return Ok(self.stopped(stop, "while its work was under review").await),
         };
         match review {
-            ReviewOutcome::Decided(Decision::Approved { .. }) => Ok(Ending::Completed),
+            ReviewOutcome::Decided(Decision::Approved { .. }) | ReviewOutcome::NothingToReview => {
+                Ok(Ending::Completed)
+            }
             ReviewOutcome::Decided(Decision::Rejected { reason }) if !reason.trim().is_empty() => {
                 Err(Prompt {
                     text: reason,

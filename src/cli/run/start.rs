@@ -27,9 +27,9 @@ pub struct StartArgs {
     #[arg(long)]
     pub base: Option<String>,
     /// When the agent finishes well, hold the run for a human to approve its
-    /// diff (the default when `run.review = true` in the config). A scratch
-    /// repo has no diff: --review is refused there, and the config's default
-    /// does not apply.
+    /// diff (the default when `run.review = true` in the config). A run that
+    /// changed nothing completes without review. A scratch repo has no diff:
+    /// --review is refused there, and the config's default does not apply.
     #[arg(long)]
     pub review: bool,
     /// Do not hold the run for review, whatever the config says.
