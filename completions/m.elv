@@ -169,8 +169,8 @@ set edit:completion:arg-completer[m] = {|@words|
         }
         &'m;run;done'= {
             cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
         }

@@ -140,7 +140,7 @@ complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from done" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from done" -s h -l help -d 'Print help'
+complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from done" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from done" -s V -l version -d 'Print version'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from diff" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
 always\t''

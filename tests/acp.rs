@@ -948,6 +948,23 @@ mod through_the_binary {
             .is_empty());
     }
 
+    /// The hints for a conversation waiting for its next prompt say how to
+    /// end it.
+    #[test]
+    fn a_waiting_conversation_is_ended_with_run_done_as_its_hints_say() {
+        let env = TestEnv::new();
+        env.repo("api");
+        let run = start(&env, "converse", &[]);
+        env.fails(&["run", "wait", &run], 13);
+        let done = format!("`m run done {}`", &run[..8]);
+        let shown = env.ok(&["run", "show", &run]);
+        assert!(shown.contains(&done), "{shown}");
+        let err = env.fails(&["run", "rm", &run], 4);
+        assert!(err.contains(&done), "{err}");
+        env.ok(&["run", "done", &run]);
+        env.fails(&["run", "wait", &run], 0);
+    }
+
     #[test]
     fn a_preset_whose_command_is_missing_says_how_to_install_it() {
         let env = TestEnv::new();

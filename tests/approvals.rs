@@ -782,3 +782,38 @@ fn a_run_that_changed_nothing_is_not_held_for_review() {
         assert!(all_approvals(&env, &run).is_empty());
     }
 }
+
+/// Regression: `m run done` on a plain command's run said it was "not
+/// waiting for input", with a literal `m run show RUN` for a hint.
+#[test]
+fn run_done_says_a_plain_command_run_is_not_a_conversation() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let agent = env.script("agent.sh", "m ask input 'which region?'");
+    let run = env.start("api", "x", &agent);
+    env.fails(&["run", "wait", &run], 13);
+    let short = &run[..8];
+    let err = env.fails(&["run", "done", &run], 2);
+    assert!(
+        err.contains(&format!("run {short} is not a conversational (ACP) run"))
+            && err.contains(&format!("`m run cancel {short}`"))
+            && err.contains(&format!("`m reply {short} TEXT`"))
+            && !err.contains("RUN"),
+        "{err}"
+    );
+    // Its question is still open; `m run done` is no answer to it.
+    let shown = env.ok(&["run", "show", &run]);
+    assert!(
+        shown.contains("which region?") && !shown.contains("m run done"),
+        "{shown}"
+    );
+    let err = env.fails(&["run", "rm", &run], 4);
+    assert!(
+        err.contains(&format!("`m run cancel {short}`")) && !err.contains("m run done"),
+        "{err}"
+    );
+    env.ok(&["reply", &run, "eu-west"]);
+    env.fails(&["run", "wait", &run], 0);
+    let err = env.fails(&["reply", &run, "again"], 4);
+    assert!(err.contains("has already ended"), "{err}");
+}

@@ -27,6 +27,15 @@ pub enum AgentSpec {
     },
 }
 
+impl AgentSpec {
+    /// A conversational run waits for a human's next prompt after each
+    /// turn, until `m run done`: an ACP agent without `--once`. Any other
+    /// run ends when its agent does.
+    pub fn is_conversational(&self, once: bool) -> bool {
+        matches!(self, AgentSpec::Acp { .. }) && !once
+    }
+}
+
 /// What a run needs to start its agent.
 #[derive(Debug, Clone)]
 pub struct Launch {

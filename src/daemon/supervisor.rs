@@ -91,6 +91,7 @@ pub fn spawn(shared: Arc<Shared>, started: StartedRun) {
             shared: shared.clone(),
             run_id: run_id.clone(),
             options: started.options.clone(),
+            conversational: started.agent.is_conversational(started.options.once),
             nothing_to_review: false,
             approvals: HashMap::new(),
             questions: VecDeque::new(),
@@ -115,6 +116,9 @@ struct Supervisor {
     shared: Arc<Shared>,
     run_id: String,
     options: RunOptions,
+    /// Whether the run waits for a next prompt after each turn (an ACP
+    /// agent without `--once`): only such a run is ended by `m run done`.
+    conversational: bool,
     /// Set when the review was skipped because the run changed nothing, so
     /// that the run's end says why nobody was asked.
     nothing_to_review: bool,
@@ -187,10 +191,8 @@ impl Supervisor {
                 }
             }
         });
-        let conversational =
-            matches!(started.agent, AgentSpec::Acp { .. }) && !started.options.once;
         let outcome = loop {
-            let idle = self.idle_deadline.filter(|_| conversational);
+            let idle = self.idle_deadline.filter(|_| self.conversational);
             tokio::select! {
                 _ = tokio::time::sleep_until(idle.unwrap_or_else(far_future)), if idle.is_some() => {
                     self.on_idle().await
@@ -497,13 +499,13 @@ impl Supervisor {
                 }
             }
             Control::Reply { reply, ack } => {
+                if reply == InputReply::Done && !self.conversational {
+                    let _ = ack.send(Err(self.not_conversational()));
+                    return;
+                }
                 self.idle_deadline = None;
                 let Some(question) = self.questions.pop_front() else {
-                    let _ = ack.send(Err(Error::conflict(format!(
-                        "run {} is not waiting for input",
-                        short_id(&self.run_id)
-                    ))
-                    .with_hint("`m run show RUN` says what it is waiting for")));
+                    let _ = ack.send(Err(self.not_waiting_for_input()));
                     return;
                 };
                 let text = match &reply {
@@ -554,6 +556,34 @@ impl Supervisor {
                 let _ = self.cancel.send(true);
             }
         }
+    }
+
+    /// `m run done` ends a conversation; any other run ends with its agent.
+    fn not_conversational(&self) -> Error {
+        let id = short_id(&self.run_id);
+        let why = if self.options.once {
+            "it was started with --once, and ends at its agent's first end of turn"
+        } else {
+            "its agent is a command, and the run ends when the command exits"
+        };
+        Error::usage(format!("run {id} is not a conversational (ACP) run: {why}")).with_hint(
+            format!(
+            "to stop it, `m run cancel {id}`; to answer a question it asked, `m reply {id} TEXT`"
+        ),
+        )
+    }
+
+    fn not_waiting_for_input(&self) -> Error {
+        let id = short_id(&self.run_id);
+        let hint = if self.conversational {
+            format!(
+                "it is in the middle of a turn; `m run show {id}` says what it is waiting for, \
+                 and `m run done {id}` ends it once it waits for its next prompt"
+            )
+        } else {
+            format!("`m run show {id}` says what it is waiting for")
+        };
+        Error::conflict(format!("run {id} is not waiting for input")).with_hint(hint)
     }
 
     /// Commits the work on the run's branch and records how the run ended.
