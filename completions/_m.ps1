@@ -133,7 +133,7 @@ Register-ArgumentCompleter -Native -CommandName 'm' -ScriptBlock {
             [CompletionResult]::new('-a', '-a', [CompletionResultType]::ParameterName, 'Run a known agent over the Agent Client Protocol (see `m agents`): claude, codex, gemini, opencode, goose, qwen')
             [CompletionResult]::new('--agent', '--agent', [CompletionResultType]::ParameterName, 'Run a known agent over the Agent Client Protocol (see `m agents`): claude, codex, gemini, opencode, goose, qwen')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (NO_COLOR is honoured by `auto`)')
-            [CompletionResult]::new('--review', '--review', [CompletionResultType]::ParameterName, 'When the agent finishes well, hold the run for a human to approve its diff (the default when `run.review = true` in the config)')
+            [CompletionResult]::new('--review', '--review', [CompletionResultType]::ParameterName, 'When the agent finishes well, hold the run for a human to approve its diff (the default when `run.review = true` in the config). A run that changed nothing completes without review. A scratch repo has no diff: --review is refused there, and the config''s default does not apply')
             [CompletionResult]::new('--no-review', '--no-review', [CompletionResultType]::ParameterName, 'Do not hold the run for review, whatever the config says')
             [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Print the run''s events until it ends; exit with its final state''s code. With --json, the events as JSON lines (as `m events --follow --json`), and nothing else')
             [CompletionResult]::new('--follow', '--follow', [CompletionResultType]::ParameterName, 'Print the run''s events until it ends; exit with its final state''s code. With --json, the events as JSON lines (as `m events --follow --json`), and nothing else')
@@ -188,8 +188,8 @@ Register-ArgumentCompleter -Native -CommandName 'm' -ScriptBlock {
         }
         'm;run;done' {
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (NO_COLOR is honoured by `auto`)')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break

@@ -119,7 +119,7 @@ set edit:completion:arg-completer[m] = {|@words|
             cand -a 'Run a known agent over the Agent Client Protocol (see `m agents`): claude, codex, gemini, opencode, goose, qwen'
             cand --agent 'Run a known agent over the Agent Client Protocol (see `m agents`): claude, codex, gemini, opencode, goose, qwen'
             cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
-            cand --review 'When the agent finishes well, hold the run for a human to approve its diff (the default when `run.review = true` in the config)'
+            cand --review 'When the agent finishes well, hold the run for a human to approve its diff (the default when `run.review = true` in the config). A run that changed nothing completes without review. A scratch repo has no diff: --review is refused there, and the config''s default does not apply'
             cand --no-review 'Do not hold the run for review, whatever the config says'
             cand -f 'Print the run''s events until it ends; exit with its final state''s code. With --json, the events as JSON lines (as `m events --follow --json`), and nothing else'
             cand --follow 'Print the run''s events until it ends; exit with its final state''s code. With --json, the events as JSON lines (as `m events --follow --json`), and nothing else'
@@ -169,8 +169,8 @@ set edit:completion:arg-completer[m] = {|@words|
         }
         &'m;run;done'= {
             cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
         }

@@ -103,7 +103,7 @@ complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -l review -d 'When the agent finishes well, hold the run for a human to approve its diff (the default when `run.review = true` in the config)'
+complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -l review -d 'When the agent finishes well, hold the run for a human to approve its diff (the default when `run.review = true` in the config). A run that changed nothing completes without review. A scratch repo has no diff: --review is refused there, and the config\'s default does not apply'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -l no-review -d 'Do not hold the run for review, whatever the config says'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -s f -l follow -d 'Print the run\'s events until it ends; exit with its final state\'s code. With --json, the events as JSON lines (as `m events --follow --json`), and nothing else'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -l wait -d 'Return when the run needs a human or has ended, with an exit code that says which (0 completed, 10 failed, 11 cancelled, 12 waiting for approval, 13 waiting for input). A run that failed or was cancelled says why on stderr'
@@ -140,7 +140,7 @@ complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from done" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from done" -s h -l help -d 'Print help'
+complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from done" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from done" -s V -l version -d 'Print version'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from diff" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
 always\t''

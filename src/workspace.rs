@@ -864,18 +864,6 @@ pub struct DiffStat {
     pub commit: String,
 }
 
-impl DiffStat {
-    /// No change: the workspace's base (empty for a scratch directory).
-    pub fn unchanged(ws: &Workspace) -> DiffStat {
-        DiffStat {
-            files: 0,
-            insertions: 0,
-            deletions: 0,
-            commit: ws.base_commit.clone().unwrap_or_default(),
-        }
-    }
-}
-
 /// Commits everything in the worktree (new files included, ignored files
 /// not) and measures the run's branch against its base. Ok(None) when the
 /// run left nothing: no change to commit and no commit of the agent's own on

@@ -15,7 +15,7 @@ use std::time::Duration;
 use m::agent::acp::{self, AcpOptions};
 use m::agent::{
     process, AgentOutcome, AgentRequest, ApprovalRequest, Decision, InputReply, InputRequest,
-    Launch, RunContext,
+    Launch, ReviewOutcome, RunContext,
 };
 use m::model::ApprovalType;
 use serde_json::{json, Value};
@@ -29,7 +29,7 @@ const PROMPT: &str = "do the thing";
 struct Script {
     approvals: VecDeque<Decision>,
     inputs: VecDeque<InputReply>,
-    reviews: VecDeque<Decision>,
+    reviews: VecDeque<ReviewOutcome>,
     /// Cancel the run when an approval is requested, leaving it pending.
     cancel_on_approval: bool,
 }
@@ -179,7 +179,7 @@ fn answer(
                 script
                     .reviews
                     .pop_front()
-                    .unwrap_or(Decision::Approved { always: false }),
+                    .unwrap_or(ReviewOutcome::Decided(Decision::Approved { always: false })),
             );
         }
     }
@@ -428,10 +428,10 @@ async fn a_rejected_review_reason_is_the_next_prompt() {
     let ws = workspace();
     let script = Script {
         reviews: [
-            Decision::Rejected {
+            ReviewOutcome::Decided(Decision::Rejected {
                 reason: "also update the docs".into(),
-            },
-            Decision::Approved { always: false },
+            }),
+            ReviewOutcome::Decided(Decision::Approved { always: false }),
         ]
         .into(),
         ..Script::default()
@@ -446,6 +446,45 @@ async fn a_rejected_review_reason_is_the_next_prompt() {
         ["What next?", "you said: also update the docs"]
     );
     assert_eq!(record.of("agent.prompt")[1]["source"], "review");
+}
+
+/// Regression: a review m could not prepare was sent to the agent as a
+/// rejection's reason; the agent answered and ended its turn, the review
+/// failed again, and a `--once` run looped, thousands of events a second.
+#[tokio::test]
+async fn a_review_that_cannot_be_prepared_fails_the_run_and_is_never_a_prompt() {
+    let ws = workspace();
+    let reason = "cannot prepare the review: git is gone";
+    let script = Script {
+        reviews: [ReviewOutcome::CannotPrepare {
+            reason: reason.into(),
+        }]
+        .into(),
+        ..Script::default()
+    };
+    let mut opts = options(true);
+    opts.review = true;
+    let (outcome, record) = play("converse", ws.path(), opts, script).await;
+    let AgentOutcome::Failed { reason: got, .. } = &outcome else {
+        panic!("expected a failure, got {outcome:?}")
+    };
+    assert_eq!(got, reason);
+    assert_eq!(record.reviews, 1);
+    assert_eq!(record.of("agent.prompt").len(), 1, "{:#?}", record.events);
+}
+
+#[tokio::test]
+async fn nothing_to_review_completes_the_run() {
+    let ws = workspace();
+    let script = Script {
+        reviews: [ReviewOutcome::NothingToReview].into(),
+        ..Script::default()
+    };
+    let mut opts = options(true);
+    opts.review = true;
+    let (outcome, record) = play("converse", ws.path(), opts, script).await;
+    assert_eq!(outcome, AgentOutcome::Completed);
+    assert_eq!(record.of("agent.prompt").len(), 1, "{:#?}", record.events);
 }
 
 #[tokio::test]
@@ -932,6 +971,95 @@ mod through_the_binary {
             .as_array()
             .unwrap()
             .is_empty());
+    }
+
+    /// Regression: with `--once --review` on a scratch repo the review
+    /// could not be made, its error went to the agent as a prompt, the
+    /// agent ended its turn, and the review failed again: 13,000 events in
+    /// two seconds, for ever.
+    #[test]
+    fn once_with_review_on_a_scratch_repo_is_refused_at_start() {
+        let env = TestEnv::new();
+        env.ok(&["repo", "add", "--scratch", "--name", "s2"]);
+        let args = ["run", "start", "-r", "s2", "x", "--once", "--acp"];
+        let err = env.fails(
+            &[&args[..], &["--review", "--", FAKE, "converse"]].concat(),
+            2,
+        );
+        assert!(
+            err.contains("repo s2 is a scratch repo") && err.contains("no diff to review"),
+            "{err}"
+        );
+        // Without --review the run is fine, and short.
+        let run = env.ok(&[&args[..], &["--", FAKE, "converse"]].concat());
+        let run = run.trim();
+        env.fails(&["run", "wait", run], 0);
+        assert!(env.events(run).len() < 20, "{:#?}", env.events(run));
+    }
+
+    /// Regression: a review that could not be prepared became the agent's
+    /// next prompt.
+    #[test]
+    fn a_review_that_cannot_be_prepared_fails_the_conversation() {
+        let env = TestEnv::new();
+        env.repo("api");
+        let run = start(&env, "converse", &["--review"]);
+        env.fails(&["run", "wait", &run], 13);
+        // Without its `.git` the workspace is no longer a worktree: no diff.
+        let workspace = env.json(&["run", "show", &run, "--json"])["workspace_path"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        std::fs::remove_file(std::path::Path::new(&workspace).join(".git")).unwrap();
+        env.ok(&["run", "done", &run]);
+        let err = env.fails(&["run", "wait", &run], 10);
+        assert!(err.contains("cannot prepare the review: "), "{err}");
+        assert!(!err.contains("reject"), "{err}");
+        let prompts = env
+            .events(&run)
+            .into_iter()
+            .filter(|e| e["type"] == "agent.prompt")
+            .count();
+        assert_eq!(prompts, 1);
+        assert!(env
+            .json(&["approvals", "--run", &run, "--state", "all", "--json"])
+            .as_array()
+            .unwrap()
+            .is_empty());
+    }
+
+    /// Regression: a run that changed nothing asked a human to approve an
+    /// empty diff.
+    #[test]
+    fn a_once_run_that_changed_nothing_completes_without_review() {
+        let env = TestEnv::new();
+        env.repo("api");
+        let run = start(&env, "converse", &["--once", "--review"]);
+        env.fails(&["run", "wait", &run], 0);
+        let shown = env.ok(&["run", "show", &run]);
+        assert!(shown.contains("nothing to review"), "{shown}");
+        assert!(env
+            .json(&["approvals", "--run", &run, "--state", "all", "--json"])
+            .as_array()
+            .unwrap()
+            .is_empty());
+    }
+
+    /// The hints for a conversation waiting for its next prompt say how to
+    /// end it.
+    #[test]
+    fn a_waiting_conversation_is_ended_with_run_done_as_its_hints_say() {
+        let env = TestEnv::new();
+        env.repo("api");
+        let run = start(&env, "converse", &[]);
+        env.fails(&["run", "wait", &run], 13);
+        let done = format!("`m run done {}`", &run[..8]);
+        let shown = env.ok(&["run", "show", &run]);
+        assert!(shown.contains(&done), "{shown}");
+        let err = env.fails(&["run", "rm", &run], 4);
+        assert!(err.contains(&done), "{err}");
+        env.ok(&["run", "done", &run]);
+        env.fails(&["run", "wait", &run], 0);
     }
 
     #[test]

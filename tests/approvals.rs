@@ -786,3 +786,152 @@ m ask approval --type command -- {1}; echo $? >> {0}",
     env.fails(&["run", "wait", &run], 0);
     assert_eq!(read(&env, "codes"), "127\n126\n");
 }
+
+/// The run's `run.finished` data.
+fn finished(env: &TestEnv, run: &str) -> serde_json::Value {
+    env.json(&["run", "show", run, "--json"])["finished"].clone()
+}
+
+/// Every approval the run ever asked for, decided or not.
+fn all_approvals(env: &TestEnv, run: &str) -> Vec<serde_json::Value> {
+    env.json(&["approvals", "--run", run, "--state", "all", "--json"])
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// Regression: `--review` on a scratch repo let the run start; at its end
+/// the review could not be made (no git), and the run failed saying "the
+/// review was rejected", though nobody had been asked.
+#[test]
+fn review_on_a_scratch_repo_is_refused_and_the_configured_default_skips_it() {
+    let env = TestEnv::new();
+    env.ok(&["repo", "add", "--scratch", "--name", "notes"]);
+    let agent = env.script("agent.sh", "echo hi > hi.txt");
+    let agent = agent.to_str().unwrap();
+    let err = env.fails(
+        &["run", "start", "-r", "notes", "x", "--review", "--", agent],
+        2,
+    );
+    assert!(
+        err.contains("scratch repo") && err.contains("no diff to review") && err.contains("hint:"),
+        "{err}"
+    );
+    assert!(env
+        .json(&["run", "list", "--json"])
+        .as_array()
+        .unwrap()
+        .is_empty());
+
+    // `run.review = true` holds the runs that have a diff; this one has none.
+    std::fs::write(env.home.join("config.toml"), "[run]\nreview = true\n").unwrap();
+    let run = env.start("notes", "x", std::path::Path::new(agent));
+    env.fails(&["run", "wait", &run], 0);
+    let created = &env.events(&run)[0];
+    assert_eq!(created["data"]["options"]["review"], false, "{created}");
+    assert_eq!(finished(&env, &run)["reason"], "the agent finished");
+    assert!(all_approvals(&env, &run).is_empty());
+}
+
+/// Regression: a review that could not be prepared failed the run saying
+/// "the review was rejected", though nobody had rejected anything.
+#[test]
+fn a_review_that_cannot_be_prepared_fails_the_run_without_asking_anyone() {
+    let env = TestEnv::new();
+    env.repo("api");
+    // Without its `.git` the workspace is no longer a worktree: no diff.
+    let agent = env.script("agent.sh", "echo work > work.txt\nrm .git");
+    let run = env
+        .ok(&[
+            "run",
+            "start",
+            "-r",
+            "api",
+            "x",
+            "--review",
+            "--",
+            agent.to_str().unwrap(),
+        ])
+        .trim()
+        .to_string();
+    let err = env.fails(&["run", "wait", &run], 10);
+    assert!(err.contains("cannot prepare the review"), "{err}");
+    let reason = finished(&env, &run)["reason"].as_str().unwrap().to_string();
+    assert!(
+        reason.starts_with("cannot prepare the review: ")
+            && reason.contains("no longer a worktree")
+            && !reason.contains("reject"),
+        "{reason}"
+    );
+    assert!(all_approvals(&env, &run).is_empty());
+}
+
+/// Regression: a run that changed nothing asked a human to approve an
+/// empty diff.
+#[test]
+fn a_run_that_changed_nothing_is_not_held_for_review() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let idle = env.script("idle.sh", "echo just looking");
+    // Commits that undo each other move the branch but change nothing.
+    let undo = env.script(
+        "undo.sh",
+        "echo x > a.txt && git add a.txt && git commit -qm add && git rm -q a.txt && git commit -qm undo",
+    );
+    for agent in [idle, undo] {
+        let run = env
+            .ok(&[
+                "run",
+                "start",
+                "-r",
+                "api",
+                "x",
+                "--review",
+                "--",
+                agent.to_str().unwrap(),
+            ])
+            .trim()
+            .to_string();
+        env.fails(&["run", "wait", &run], 0);
+        assert_eq!(
+            finished(&env, &run)["reason"],
+            "the agent finished; it changed nothing, so there was nothing to review"
+        );
+        assert!(all_approvals(&env, &run).is_empty());
+    }
+}
+
+/// Regression: `m run done` on a plain command's run said it was "not
+/// waiting for input", with a literal `m run show RUN` for a hint.
+#[test]
+fn run_done_says_a_plain_command_run_is_not_a_conversation() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let agent = env.script("agent.sh", "m ask input 'which region?'");
+    let run = env.start("api", "x", &agent);
+    env.fails(&["run", "wait", &run], 13);
+    let short = &run[..8];
+    let err = env.fails(&["run", "done", &run], 2);
+    assert!(
+        err.contains(&format!("run {short} is not a conversational (ACP) run"))
+            && err.contains(&format!("`m run cancel {short}`"))
+            && err.contains(&format!("`m reply {short} TEXT`"))
+            && !err.contains("RUN"),
+        "{err}"
+    );
+    // Its question is still open; `m run done` is no answer to it.
+    let shown = env.ok(&["run", "show", &run]);
+    assert!(
+        shown.contains("which region?") && !shown.contains("m run done"),
+        "{shown}"
+    );
+    let err = env.fails(&["run", "rm", &run], 4);
+    assert!(
+        err.contains(&format!("`m run cancel {short}`")) && !err.contains("m run done"),
+        "{err}"
+    );
+    env.ok(&["reply", &run, "eu-west"]);
+    env.fails(&["run", "wait", &run], 0);
+    let err = env.fails(&["reply", &run, "again"], 4);
+    assert!(err.contains("has already ended"), "{err}");
+}

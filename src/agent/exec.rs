@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-use super::{process, AgentOutcome, RunContext};
+use super::{process, AgentOutcome, Decision, ReviewOutcome, RunContext};
 
 /// An `output` event never holds more than this many bytes of text; a longer
 /// line is split across events (marked `partial`), never dropped.
@@ -94,13 +94,17 @@ async fn review(ctx: &RunContext) -> AgentOutcome {
         return AgentOutcome::Completed;
     }
     match ctx.request_review().await {
-        super::Decision::Approved { .. } => AgentOutcome::Completed,
-        super::Decision::Rejected { reason } => failed(
+        ReviewOutcome::Decided(Decision::Approved { .. }) | ReviewOutcome::NothingToReview => {
+            AgentOutcome::Completed
+        }
+        ReviewOutcome::Decided(Decision::Rejected { reason }) => failed(
             format!("the review was rejected: {reason}"),
             Some(0),
             Vec::new(),
         ),
-        super::Decision::RunEnded => AgentOutcome::Cancelled,
+        ReviewOutcome::Decided(Decision::RunEnded) => AgentOutcome::Cancelled,
+        // The agent exited well; it did not fail by exiting.
+        ReviewOutcome::CannotPrepare { reason } => failed(reason, None, Vec::new()),
     }
 }
 

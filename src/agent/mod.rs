@@ -27,6 +27,15 @@ pub enum AgentSpec {
     },
 }
 
+impl AgentSpec {
+    /// A conversational run waits for a human's next prompt after each
+    /// turn, until `m run done`: an ACP agent without `--once`. Any other
+    /// run ends when its agent does.
+    pub fn is_conversational(&self, once: bool) -> bool {
+        matches!(self, AgentSpec::Acp { .. }) && !once
+    }
+}
+
 /// What a run needs to start its agent.
 #[derive(Debug, Clone)]
 pub struct Launch {
@@ -113,8 +122,21 @@ pub enum AgentRequest {
     /// supervisor commits the workspace and asks a human to approve the
     /// whole diff. A rejection's reason may become the agent's next prompt.
     Review {
-        reply: oneshot::Sender<Decision>,
+        reply: oneshot::Sender<ReviewOutcome>,
     },
+}
+
+/// How the run's final review went.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReviewOutcome {
+    /// A human (or a policy) decided on the run's diff.
+    Decided(Decision),
+    /// The run changed nothing: nobody was asked, and the run completes.
+    NothingToReview,
+    /// The diff could not be made (git failed, the worktree is gone). No
+    /// human decided anything, so this is never a prompt for the agent,
+    /// which could do nothing about it: the run fails with this reason.
+    CannotPrepare { reason: String },
 }
 
 /// The adapter's handle on its run.
@@ -183,7 +205,8 @@ impl RunContext {
     }
 
     /// Asks for the run's final review (see [`AgentRequest::Review`]).
-    pub async fn request_review(&self) -> Decision {
+    pub async fn request_review(&self) -> ReviewOutcome {
+        let run_ended = ReviewOutcome::Decided(Decision::RunEnded);
         let (reply, rx) = oneshot::channel();
         if self
             .requests
@@ -191,9 +214,9 @@ impl RunContext {
             .await
             .is_err()
         {
-            return Decision::RunEnded;
+            return run_ended;
         }
-        rx.await.unwrap_or(Decision::RunEnded)
+        rx.await.unwrap_or(run_ended)
     }
 
     /// Resolves when the run is cancelled, or its supervisor is gone.

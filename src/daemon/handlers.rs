@@ -153,6 +153,7 @@ async fn start_run(
         ));
     }
     let repo = read(shared, move |store| store.get_repo(&repo_id)).await?;
+    options.check_repo(&repo)?;
     let id = new_id();
     let workspace_path = shared.paths.workspaces().join(&id);
     let run = shared

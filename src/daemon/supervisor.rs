@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::Shared;
 use crate::agent::{
     acp, exec, AgentOutcome, AgentRequest, AgentSpec, ApprovalRequest, Decision, InputReply,
-    InputRequest, Launch, RunContext,
+    InputRequest, Launch, ReviewOutcome, RunContext,
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{short_id, ApprovalType, Repo, Run, RunState};
@@ -95,6 +95,8 @@ pub fn spawn(shared: Arc<Shared>, started: StartedRun) {
             shared: shared.clone(),
             run_id: run_id.clone(),
             options: started.options.clone(),
+            conversational: started.agent.is_conversational(started.options.once),
+            nothing_to_review: false,
             approvals: HashMap::new(),
             questions: VecDeque::new(),
             idle_deadline: None,
@@ -118,6 +120,12 @@ struct Supervisor {
     shared: Arc<Shared>,
     run_id: String,
     options: RunOptions,
+    /// Whether the run waits for a next prompt after each turn (an ACP
+    /// agent without `--once`): only such a run is ended by `m run done`.
+    conversational: bool,
+    /// Set when the review was skipped because the run changed nothing, so
+    /// that the run's end says why nobody was asked.
+    nothing_to_review: bool,
     /// Approvals asked and not yet decided, with whoever waits for each.
     approvals: HashMap<String, oneshot::Sender<Decision>>,
     /// Open questions, oldest first (the one `m reply` answers).
@@ -187,10 +195,8 @@ impl Supervisor {
                 }
             }
         });
-        let conversational =
-            matches!(started.agent, AgentSpec::Acp { .. }) && !started.options.once;
         let outcome = loop {
-            let idle = self.idle_deadline.filter(|_| conversational);
+            let idle = self.idle_deadline.filter(|_| self.conversational);
             tokio::select! {
                 _ = tokio::time::sleep_until(idle.unwrap_or_else(far_future)), if idle.is_some() => {
                     self.on_idle().await
@@ -268,14 +274,38 @@ impl Supervisor {
             }
             AgentRequest::Approval { request, reply } => self.ask_approval(request, reply).await,
             AgentRequest::Input { request, reply } => self.ask_input(request, reply).await,
-            AgentRequest::Review { reply } => match review_request(workspace, &self.run_id).await {
-                Ok(request) => self.ask_approval(request, reply).await,
-                Err(err) => {
-                    let reason = format!("cannot prepare the review: {}", with_hint(&err));
-                    self.emit("error", json!({ "message": reason })).await;
-                    let _ = reply.send(Decision::Rejected { reason });
-                }
-            },
+            AgentRequest::Review { reply } => self.review(workspace, reply).await,
+        }
+    }
+
+    /// The run's final review: the whole diff, for a human to approve.
+    async fn review(&mut self, workspace: &Workspace, reply: oneshot::Sender<ReviewOutcome>) {
+        match review_request(workspace, &self.run_id).await {
+            Ok(Some(request)) => {
+                let (decided, decision) = oneshot::channel();
+                self.ask_approval(request, decided).await;
+                tokio::spawn(async move {
+                    let mut reply = reply;
+                    tokio::select! {
+                        decision = decision => {
+                            let decision = decision.unwrap_or(Decision::RunEnded);
+                            let _ = reply.send(ReviewOutcome::Decided(decision));
+                        }
+                        // The adapter stopped waiting: dropping `decision`
+                        // withdraws the approval (see `withdrawn`).
+                        _ = reply.closed() => {}
+                    }
+                });
+            }
+            Ok(None) => {
+                self.nothing_to_review = true;
+                let _ = reply.send(ReviewOutcome::NothingToReview);
+            }
+            Err(err) => {
+                let reason = format!("cannot prepare the review: {}", with_hint(&err));
+                self.emit("error", json!({ "message": reason })).await;
+                let _ = reply.send(ReviewOutcome::CannotPrepare { reason });
+            }
         }
     }
 
@@ -287,6 +317,12 @@ impl Supervisor {
     }
 
     async fn ask_approval(&mut self, request: ApprovalRequest, reply: oneshot::Sender<Decision>) {
+        // Told to stop: a request that arrives now would be left pending,
+        // its asker waiting for ever (the stop answered those before it).
+        if self.stopped {
+            let _ = reply.send(Decision::RunEnded);
+            return;
+        }
         let policy = policy_allows(&self.options, &request).map(|rule| Decided {
             approve: true,
             reason: Some(format!("auto-approved by policy: {rule}")),
@@ -468,12 +504,12 @@ impl Supervisor {
                 }
             }
             Control::Reply { reply, ack } => {
+                if reply == InputReply::Done && !self.conversational {
+                    let _ = ack.send(Err(self.not_conversational()));
+                    return;
+                }
                 let Some(question) = self.questions.front() else {
-                    let _ = ack.send(Err(Error::conflict(format!(
-                        "run {} is not waiting for input",
-                        short_id(&self.run_id)
-                    ))
-                    .with_hint("`m run show RUN` says what it is waiting for")));
+                    let _ = ack.send(Err(self.not_waiting_for_input()));
                     return;
                 };
                 if let Err(why) = misfit(question, &reply) {
@@ -539,6 +575,34 @@ impl Supervisor {
         }
     }
 
+    /// `m run done` ends a conversation; any other run ends with its agent.
+    fn not_conversational(&self) -> Error {
+        let id = short_id(&self.run_id);
+        let why = if self.options.once {
+            "it was started with --once, and ends at its agent's first end of turn"
+        } else {
+            "its agent is a command, and the run ends when the command exits"
+        };
+        Error::usage(format!("run {id} is not a conversational (ACP) run: {why}")).with_hint(
+            format!(
+            "to stop it, `m run cancel {id}`; to answer a question it asked, `m reply {id} TEXT`"
+        ),
+        )
+    }
+
+    fn not_waiting_for_input(&self) -> Error {
+        let id = short_id(&self.run_id);
+        let hint = if self.conversational {
+            format!(
+                "it is in the middle of a turn; `m run show {id}` says what it is waiting for, \
+                 and `m run done {id}` ends it once it waits for its next prompt"
+            )
+        } else {
+            format!("`m run show {id}` says what it is waiting for")
+        };
+        Error::conflict(format!("run {id} is not waiting for input")).with_hint(hint)
+    }
+
     /// Commits the work on the run's branch and records how the run ended.
     async fn end(&mut self, outcome: AgentOutcome, workspace: &Workspace) {
         for (_, waiter) in self.approvals.drain() {
@@ -581,6 +645,9 @@ impl Supervisor {
             // An agent script told "run ended" (`m ask` exits 11) may finish
             // its last lines and exit 0 before its group is signalled.
             (_, None) if self.stopped => (RunState::Cancelled, json!({ "reason": "cancelled" })),
+            (AgentOutcome::Completed, None) if self.nothing_to_review => {
+                (RunState::Completed, json!({ "reason": NOTHING_TO_REVIEW }))
+            }
             (AgentOutcome::Completed, None) => (
                 RunState::Completed,
                 json!({ "reason": "the agent finished" }),
@@ -678,26 +745,46 @@ fn policy_allows(options: &RunOptions, request: &ApprovalRequest) -> Option<Stri
 /// Large patches are cut in the approval's payload; git keeps them whole.
 const REVIEW_PATCH_LIMIT: usize = 256 * 1024;
 
-async fn review_request(workspace: &Workspace, run_id: &str) -> Result<ApprovalRequest> {
+/// The reason of a run held for review that changed nothing.
+const NOTHING_TO_REVIEW: &str =
+    "the agent finished; it changed nothing, so there was nothing to review";
+
+/// The review's approval request: the run's work, committed, against its
+/// base. None when the run changed nothing: nobody need approve an empty
+/// diff.
+async fn review_request(workspace: &Workspace, run_id: &str) -> Result<Option<ApprovalRequest>> {
+    if workspace.repo_dir.is_none() {
+        // Refused when the run starts (`RunOptions::check_repo`). Were one
+        // to get here, `commit_all` would find it unchanged, as it always
+        // does a scratch directory, and it would pass for a run that did
+        // nothing.
+        return Err(Error::usage(format!(
+            "the workspace {} is a scratch directory, without git: it has no diff to review",
+            workspace.path.display()
+        ))
+        .with_hint("register the repo with a path or URL to review its runs"));
+    }
     let ws = workspace.clone();
     let message = format!("m run {}", short_id(run_id));
-    let (stat, patch) = tokio::task::spawn_blocking(move || -> Result<_> {
-        // Nothing done yet still shows the reviewer numbers (all zero).
-        let stat = match workspace::commit_all(&ws, &message)? {
-            Some(stat) => stat,
-            None => workspace::DiffStat::unchanged(&ws),
+    let prepared = tokio::task::spawn_blocking(move || -> Result<_> {
+        let Some(stat) = workspace::commit_all(&ws, &message)? else {
+            return Ok(None);
         };
         let patch = workspace::diff(&ws, false)?;
-        Ok((stat, patch))
+        // Commits that undo each other move the branch and change nothing.
+        Ok((!patch.is_empty()).then_some((stat, patch)))
     })
     .await
     .map_err(|e| Error::failure(format!("the review task crashed: {e}")))??;
+    let Some((stat, patch)) = prepared else {
+        return Ok(None);
+    };
     let truncated = patch.len() > REVIEW_PATCH_LIMIT;
     let mut cut = REVIEW_PATCH_LIMIT.min(patch.len());
     while !patch.is_char_boundary(cut) {
         cut -= 1;
     }
-    Ok(ApprovalRequest {
+    Ok(Some(ApprovalRequest {
         approval_type: ApprovalType::Diff,
         payload: json!({
             "title": "review the run's changes",
@@ -705,7 +792,7 @@ async fn review_request(workspace: &Workspace, run_id: &str) -> Result<ApprovalR
             "patch": &patch[..cut],
             "truncated": truncated,
         }),
-    })
+    }))
 }
 
 #[cfg(test)]

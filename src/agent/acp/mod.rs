@@ -54,7 +54,9 @@ use tokio::time::Instant;
 
 use self::protocol::{code, Incoming, PermissionOption, RpcError};
 use super::exec::{pump_output, MAX_OUTPUT_CHUNK};
-use super::{presets, process, AgentOutcome, Decision, InputReply, InputRequest, RunContext};
+use super::{
+    presets, process, AgentOutcome, Decision, InputReply, InputRequest, ReviewOutcome, RunContext,
+};
 
 pub use self::protocol::PROTOCOL_VERSION;
 
@@ -354,6 +356,7 @@ enum Answer {
     Decision(Decision),
     Input(InputReply),
     Elicited(Elicited),
+    Review(ReviewOutcome),
 }
 
 impl Answer {
@@ -365,6 +368,7 @@ impl Answer {
         matches!(
             self,
             Answer::Decision(Decision::RunEnded)
+                | Answer::Review(ReviewOutcome::Decided(Decision::RunEnded))
                 | Answer::Input(InputReply::RunEnded)
                 | Answer::Elicited(Elicited::Cancel)
         )
@@ -681,28 +685,36 @@ impl Driver {
     }
 
     /// The agent is done: with `--review`, a human reviews its work first.
-    /// `Err` is a review rejection's reason, the next prompt.
+    /// `Err` is a review rejection's reason, the next prompt: only a human's
+    /// words go back to the agent, never m's own failure to make the diff
+    /// (the agent would answer it and end its turn, and the review would
+    /// fail again, for ever).
     async fn finish(&mut self) -> Result<Ending, Prompt> {
         if !(self.opts.review || self.ctx.launch.review) {
             return Ok(Ending::Completed);
         }
         let key =
-            self.wait_for_human(|ctx| async move { Answer::Decision(ctx.request_review().await) });
-        match self.pump(Want::Human(key), None).await {
-            Ok(Got::Human(Answer::Decision(Decision::Approved { .. }))) => Ok(Ending::Completed),
-            Ok(Got::Human(Answer::Decision(Decision::Rejected { reason })))
-                if !reason.trim().is_empty() =>
-            {
+            self.wait_for_human(|ctx| async move { Answer::Review(ctx.request_review().await) });
+        let review = match self.pump(Want::Human(key), None).await {
+            Ok(Got::Human(Answer::Review(review))) => review,
+            Ok(_) => unreachable!("waiting for the review"),
+            Err(stop) => return Ok(self.stopped(stop, "while its work was under review").await),
+        };
+        match review {
+            ReviewOutcome::Decided(Decision::Approved { .. }) | ReviewOutcome::NothingToReview => {
+                Ok(Ending::Completed)
+            }
+            ReviewOutcome::Decided(Decision::Rejected { reason }) if !reason.trim().is_empty() => {
                 Err(Prompt {
                     text: reason,
                     source: "review",
                 })
             }
-            Ok(Got::Human(Answer::Decision(Decision::Rejected { .. }))) => {
+            ReviewOutcome::Decided(Decision::Rejected { .. }) => {
                 Ok(Ending::Failed("the review was rejected".into()))
             }
-            Ok(_) => Ok(self.cancel(None).await),
-            Err(stop) => Ok(self.stopped(stop, "while its work was under review").await),
+            ReviewOutcome::Decided(Decision::RunEnded) => Ok(self.cancel(None).await),
+            ReviewOutcome::CannotPrepare { reason } => Ok(Ending::Failed(reason)),
         }
     }
 

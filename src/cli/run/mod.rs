@@ -12,9 +12,11 @@ use std::io::Write as _;
 use clap::Subcommand;
 
 use super::Ctx;
+use crate::agent::AgentSpec;
 use crate::error::Result;
 use crate::model::{short_id, Run, RunState};
-use crate::store::Store;
+use crate::protocol::RunOptions;
+use crate::store::{RunDetails, Store};
 use crate::workspace::{Workspace, WorkspaceRequest};
 
 #[derive(Debug, Subcommand)]
@@ -33,6 +35,10 @@ pub enum RunCommand {
     /// Wait until a run needs a human or has ended (see exit codes).
     Wait(wait::WaitArgs),
     /// End a conversational (ACP) run that waits for its next prompt.
+    ///
+    /// Its work is committed and it completes (after its review, with
+    /// --review). Any other run (a plain command, an ACP agent started with
+    /// --once) ends with its agent: `m run done` refuses it (exit 2).
     Done(done::DoneArgs),
     /// Show a run's changes against where its branch started.
     Diff(diff::DiffArgs),
@@ -73,6 +79,16 @@ pub(crate) fn workspace_of(ctx: &Ctx, store: &Store, run: &Run) -> Result<Worksp
         details.branch,
         details.base_commit,
     )
+}
+
+/// Whether the run is a conversation that `m run done` ends (see
+/// `AgentSpec::is_conversational`), from what was recorded when it started.
+pub(crate) fn is_conversational(details: &RunDetails) -> bool {
+    let Ok(agent) = serde_json::from_value::<AgentSpec>(details.agent.clone()) else {
+        return false;
+    };
+    let options: RunOptions = serde_json::from_value(details.options.clone()).unwrap_or_default();
+    agent.is_conversational(options.once)
 }
 
 /// After `--wait` or `run wait`, a run that failed or was cancelled says why

@@ -2,7 +2,7 @@ use clap::Args;
 
 use crate::cli::Ctx;
 use crate::error::{exit, Error, Result};
-use crate::model::short_id;
+use crate::model::{short_id, RunState};
 use crate::workspace::{self, BranchOutcome};
 
 #[derive(Debug, Args)]
@@ -17,11 +17,18 @@ pub fn run(ctx: &Ctx, args: RmArgs) -> Result<u8> {
     let mut store = ctx.store()?;
     let run = store.find_run(&args.run)?;
     if run.state.is_active() {
-        return Err(
-            Error::conflict(format!("run {} is still {}", short_id(&run.id), run.state)).with_hint(
-                format!("cancel it first: `m run cancel {}`", short_id(&run.id)),
-            ),
-        );
+        let id = short_id(&run.id);
+        let conversation_waits = run.state == RunState::WaitingInput
+            && super::is_conversational(&store.run_details(&run.id)?);
+        let hint = if conversation_waits {
+            format!(
+                "end it first with `m run done {id}` (its work is committed), \
+                 or cancel it: `m run cancel {id}`"
+            )
+        } else {
+            format!("cancel it first: `m run cancel {id}`")
+        };
+        return Err(Error::conflict(format!("run {id} is still {}", run.state)).with_hint(hint));
     }
     let ws = super::workspace_of(ctx, &store, &run)?;
     let outcome = workspace::remove(&ws)?;

@@ -146,10 +146,15 @@ pub fn run(ctx: &Ctx, args: ShowArgs) -> Result<u8> {
         }
     }
     if !questions.is_empty() {
+        let id = short_id(&run.id);
+        let done = if super::is_conversational(&details) {
+            format!(", or end the run with `m run done {id}`")
+        } else {
+            String::new()
+        };
         ctx.ui.line(ctx.ui.dim(format!(
-            "{:<10} answer with `m reply {} TEXT` (the oldest question first)",
+            "{:<10} answer with `m reply {id} TEXT` (the oldest question first){done}",
             "",
-            short_id(&run.id)
         )))?;
     }
     ctx.ui.line(String::new())?;

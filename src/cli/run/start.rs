@@ -27,7 +27,9 @@ pub struct StartArgs {
     #[arg(long)]
     pub base: Option<String>,
     /// When the agent finishes well, hold the run for a human to approve its
-    /// diff (the default when `run.review = true` in the config).
+    /// diff (the default when `run.review = true` in the config). A run that
+    /// changed nothing completes without review. A scratch repo has no diff:
+    /// --review is refused there, and the config's default does not apply.
     #[arg(long)]
     pub review: bool,
     /// Do not hold the run for review, whatever the config says.
@@ -115,7 +117,7 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
         .with_hint("put long instructions in a file in the repo and point the prompt at it"));
     }
     let config = ctx.config()?;
-    let options = run_options(&config, &args)?;
+    let mut options = run_options(&config, &args)?;
     let agent = agent_spec(&args, &config)?;
     let repo = ctx.store()?.find_repo(&args.repo)?;
     if let (Some(base), None) = (&args.base, &repo.git_url) {
@@ -125,6 +127,13 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
         ))
         .with_hint("drop --base, or register a git repository with `m repo add PATH_OR_URL`"));
     }
+    // `run.review = true` holds the runs that have a diff; a scratch repo's
+    // have none, so they run without review. Only an explicit --review
+    // there is a mistake.
+    if repo.git_url.is_none() && !args.review {
+        options.review = false;
+    }
+    options.check_repo(&repo)?;
     let request = Request::StartRun {
         repo_id: repo.id.clone(),
         prompt,
