@@ -7,6 +7,7 @@ use std::os::unix::process::CommandExt;
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
+use super::output::print_error;
 use super::Ctx;
 use crate::client::Client;
 use crate::error::{exit, Error, Result};
@@ -121,7 +122,9 @@ fn ask_approval(ctx: &Ctx, run_id: String, args: ApprovalArgs) -> Result<u8> {
             Some((program, rest)) if args.approval_type == ApprovalType::Command => {
                 let err = std::process::Command::new(program).args(rest).exec();
                 // Not 1, which says "rejected" to the script.
-                eprintln!("error: approved, but cannot run '{program}': {err}");
+                print_error(&Error::failure(format!(
+                    "approved, but cannot run '{program}': {err}"
+                )));
                 Ok(if err.kind() == std::io::ErrorKind::NotFound {
                     exit::COMMAND_NOT_FOUND
                 } else {

@@ -9,7 +9,7 @@ use std::io::{self, IsTerminal, Write};
 use console::{measure_text_width, Style};
 use serde::Serialize;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 pub use crate::model::relative_time;
 use crate::model::{ApprovalState, RunState};
 
@@ -211,6 +211,29 @@ impl Ui {
             }
             Ok(())
         })
+    }
+}
+
+/// Prints an error and its hint on stderr (`error: ...`, then `hint: ...`),
+/// coloured on a terminal: what `main` does with the error a command
+/// returns, and what a command that exits with a code of its own calls.
+pub fn print_error(err: &Error) {
+    let color = io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let paint = |s: &str, style: Style| style.force_styling(color).apply_to(s).to_string();
+    let mut stderr = io::stderr().lock();
+    // Nobody left to tell (stderr closed) changes nothing.
+    let _ = writeln!(
+        stderr,
+        "{} {}",
+        paint("error:", Style::new().red().bold()),
+        err.message
+    );
+    if let Some(hint) = &err.hint {
+        let _ = writeln!(
+            stderr,
+            "{} {hint}",
+            paint("hint:", Style::new().cyan().bold())
+        );
     }
 }
 

@@ -31,13 +31,14 @@ pub fn run(ctx: &Ctx, args: StatusArgs) -> Result<u8> {
     let service = service::installed_for(&ctx.paths);
     let socket = ctx.paths.socket();
     let now = now();
+    let config = ctx.config()?;
     // The daemon's own view (with delivery counts) when it runs; else what
     // the config file would give.
     let notifications = match &daemon {
         Some(d) => json!({ "source": "daemon", "health": d.notifications }),
         None => json!({
             "source": "config",
-            "health": Dispatcher::from_config(&ctx.config()?.notify).health(),
+            "health": Dispatcher::from_config(&config.notify).health(),
         }),
     };
     if args.json {
@@ -71,7 +72,7 @@ pub fn run(ctx: &Ctx, args: StatusArgs) -> Result<u8> {
             s.manager.name(),
             s.manager.start_command()
         ))?,
-        (None, None) if ctx.config()?.daemon.autostart => ctx
+        (None, None) if config.daemon.autostart => ctx
             .ui
             .line("daemon    not running (the next run starts it)")?,
         (None, None) => ctx

@@ -16,7 +16,8 @@ pub struct CancelArgs {
 /// Stops the run's agent (SIGTERM to its process group, SIGKILL after the
 /// grace period) and waits until the run has ended.
 pub fn run(ctx: &Ctx, args: CancelArgs) -> Result<u8> {
-    let run = ctx.store()?.find_run(&args.run)?;
+    let store = ctx.store()?;
+    let run = store.find_run(&args.run)?;
     if run.state.is_final() {
         return Err(Error::conflict(format!(
             "run {} has already ended ({})",
@@ -27,7 +28,7 @@ pub fn run(ctx: &Ctx, args: CancelArgs) -> Result<u8> {
     Client::connect(&ctx.paths)?.request(&Request::CancelRun {
         run_id: run.id.clone(),
     })?;
-    let last = ctx.store()?.last_seq(&run.id)?;
+    let last = store.last_seq(&run.id)?;
     let state = follow_run(
         ctx,
         &run.id,

@@ -11,6 +11,8 @@ use std::io::Write as _;
 
 use clap::Subcommand;
 
+use super::follow::{follow_run, Prints, Until};
+use super::progress::Progress;
 use super::Ctx;
 use crate::agent::AgentSpec;
 use crate::error::Result;
@@ -91,15 +93,40 @@ pub(crate) fn is_conversational(details: &RunDetails) -> bool {
     agent.is_conversational(options.once)
 }
 
+/// `--wait` and `run wait`: follows the run until it needs a human or has
+/// ended, with a spinner (terminal) or plain lines, which are cleared before
+/// the state is returned, so that the lines saying how the run stands
+/// come after them.
+pub(crate) fn wait_for_human(ctx: &Ctx, run_id: &str) -> Result<RunState> {
+    let mut progress = Progress::for_run(run_id, true);
+    // A spinner shows what the agent does; without one only the state
+    // changes (and git's milestones) need cross the socket.
+    let types = progress.wanted_types();
+    let state = follow_run(
+        ctx,
+        run_id,
+        0,
+        Until::NeedsHuman,
+        Prints::Nothing,
+        types,
+        |event| {
+            progress.event(event);
+            Ok(())
+        },
+    )?;
+    drop(progress);
+    Ok(state)
+}
+
 /// After `--wait` or `run wait`, a run that failed or was cancelled says why
 /// on stderr, in one line (`run 1a2b3c4d failed: the agent exited with
 /// status 7`): the spinner that showed it is gone, and stdout carries only
 /// the run's id, for scripts.
-pub(crate) fn report_unhappy_end(ctx: &Ctx, run_id: &str, state: RunState) -> Result<()> {
+pub(crate) fn report_unhappy_end(store: &Store, run_id: &str, state: RunState) -> Result<()> {
     if !matches!(state, RunState::Failed | RunState::Cancelled) {
         return Ok(());
     }
-    let finished = ctx.store()?.run_finished(run_id)?;
+    let finished = store.run_finished(run_id)?;
     let reason = finished
         .as_ref()
         .and_then(|data| data.get("reason"))

@@ -119,7 +119,8 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
     let config = ctx.config()?;
     let mut options = run_options(&config, &args)?;
     let agent = agent_spec(&args, &config)?;
-    let repo = ctx.store()?.find_repo(&args.repo)?;
+    let store = ctx.store()?;
+    let repo = store.find_repo(&args.repo)?;
     if let (Some(base), None) = (&args.base, &repo.git_url) {
         return Err(Error::usage(format!(
             "--base {base}: repo {} is a scratch repo, without git, so a run has no branch to start from a ref",
@@ -184,28 +185,11 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
         return Ok(state.exit_code());
     }
     if args.wait {
-        let mut progress = Progress::for_run(&run.id, true);
-        // A spinner shows what the agent does; without one only the state
-        // changes (and git's milestones) need cross the socket.
-        let types = progress.wanted_types();
-        let state = follow_run(
-            ctx,
-            &run.id,
-            0,
-            Until::NeedsHuman,
-            Prints::Nothing,
-            types,
-            |event| {
-                progress.event(event);
-                Ok(())
-            },
-        )?;
-        // The spinner goes before the lines that say how the run stands.
-        drop(progress);
+        let state = super::wait_for_human(ctx, &run.id)?;
         if args.json {
-            ctx.ui.json(&ctx.store()?.get_run(&run.id)?)?;
+            ctx.ui.json(&store.get_run(&run.id)?)?;
         }
-        super::report_unhappy_end(ctx, &run.id, state)?;
+        super::report_unhappy_end(&store, &run.id, state)?;
         return Ok(state.exit_code());
     }
     Ok(exit::OK)
