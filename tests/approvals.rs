@@ -7,7 +7,7 @@ mod common;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{alive, TestEnv};
+use common::TestEnv;
 
 /// Waits until the run has `n` pending approvals; returns their ids.
 fn pending(env: &TestEnv, run: &str, n: usize) -> Vec<String> {
@@ -140,9 +140,9 @@ fn approve_always_on_an_ask_approval_says_it_approves_once() {
         .contains("--payload cannot set `optionKinds`"));
 }
 
-#[test]
-fn a_question_is_answered_with_reply() {
-    let env = TestEnv::new();
+/// Starts a run on a new repo `api` whose agent asks "which database?" and
+/// writes "got ANSWER" to the file `answer`; returns once it waits.
+fn start_asking_agent(env: &TestEnv) -> String {
     env.repo("api");
     let agent = env.script(
         "agent.sh",
@@ -153,6 +153,13 @@ fn a_question_is_answered_with_reply() {
     );
     let run = env.start("api", "ask", &agent);
     env.fails(&["run", "wait", &run], 13);
+    run
+}
+
+#[test]
+fn a_question_is_answered_with_reply() {
+    let env = TestEnv::new();
+    let run = start_asking_agent(&env);
     let events = env.events(&run);
     assert!(events
         .iter()
@@ -169,16 +176,7 @@ fn a_question_is_answered_with_reply() {
 #[test]
 fn an_empty_reply_is_refused_and_the_question_stays_open() {
     let env = TestEnv::new();
-    env.repo("api");
-    let agent = env.script(
-        "agent.sh",
-        &format!(
-            r#"answer=$(m ask input "which database?"); echo "got $answer" > {}"#,
-            env.dir.path().join("answer").display()
-        ),
-    );
-    let run = env.start("api", "ask", &agent);
-    env.fails(&["run", "wait", &run], 13);
+    let run = start_asking_agent(&env);
     for text in ["", "  "] {
         let err = env.fails(&["reply", &run, text], 2);
         assert!(err.contains("the reply is empty"), "{err}");
@@ -390,11 +388,7 @@ fn a_daemon_killed_while_waiting_leaves_no_pending_approval_after_restart() {
     let agent = env.script("agent.sh", "m ask approval --type generic --title stuck");
     let run = env.start("api", "stuck", &agent);
     let id = pending(&env, &run, 1).remove(0);
-    let daemon = env.daemon_pid().unwrap();
-    unsafe { libc::kill(daemon, libc::SIGKILL) };
-    while alive(daemon) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    env.kill_daemon();
     env.ok(&["daemon", "start"]);
     assert_eq!(env.run_state(&run), "failed");
     let approval = env.json(&["approval", "show", &id, "--json"]);

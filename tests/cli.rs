@@ -7,6 +7,7 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read};
 use std::os::fd::{FromRawFd, OwnedFd};
+use std::path::Path;
 use std::process::{Output, Stdio};
 
 use common::TestEnv;
@@ -718,24 +719,21 @@ fn repo_rm_with_past_runs_needs_force_and_then_removes_their_records() {
     assert_eq!(field(array(&repos), "id"), [keep.as_str()]);
 }
 
-#[test]
-fn repo_rm_with_force_removes_its_runs_workspaces_but_keeps_unmerged_work() {
-    let env = TestEnv::new();
-    let path = env.repo("tool");
+/// Seeds finished runs of the only registered repo (at `path`), each in a
+/// worktree `workspaces/ID` on its branch `m/ID8` from the repo's HEAD.
+fn seed_runs_in_worktrees(env: &TestEnv, path: &Path, ids: &[&str], state: RunState) {
     let repos = env.json(&["repo", "list", "--json"]);
     let repo_id = array(&repos)[0]["id"].as_str().unwrap().to_string();
-    let head = env.git(&path, &["rev-parse", "HEAD"]).trim().to_string();
+    let head = env.git(path, &["rev-parse", "HEAD"]).trim().to_string();
     let workspaces = env.home.join("workspaces");
     std::fs::create_dir_all(&workspaces).unwrap();
-    let merged = "f1000000-0000-4000-8000-000000000001";
-    let unmerged = "f2000000-0000-4000-8000-000000000002";
     let mut store = env.store();
     let mut b = store.batch().unwrap();
-    for id in [merged, unmerged] {
+    for &id in ids {
         let dir = workspaces.join(id);
         let branch = format!("m/{}", &id[..8]);
         env.git(
-            &path,
+            path,
             &[
                 "worktree",
                 "add",
@@ -745,22 +743,30 @@ fn repo_rm_with_force_removes_its_runs_workspaces_but_keeps_unmerged_work() {
                 dir.to_str().unwrap(),
             ],
         );
-        let details = RunDetails {
-            branch: Some(branch),
-            base_commit: Some(head.clone()),
-            ..RunDetails::default()
-        };
         let run = NewRun {
             repo_id: repo_id.clone(),
             prompt: "work".into(),
             workspace_path: dir.to_str().unwrap().into(),
-            details,
+            details: RunDetails {
+                branch: Some(branch),
+                base_commit: Some(head.clone()),
+                ..RunDetails::default()
+            },
         };
         b.create_run(id, run).unwrap();
-        b.finish_run(id, RunState::Completed, json!({})).unwrap();
+        b.finish_run(id, state, json!({})).unwrap();
     }
     b.commit().unwrap();
-    drop(store);
+}
+
+#[test]
+fn repo_rm_with_force_removes_its_runs_workspaces_but_keeps_unmerged_work() {
+    let env = TestEnv::new();
+    let path = env.repo("tool");
+    let workspaces = env.home.join("workspaces");
+    let merged = "f1000000-0000-4000-8000-000000000001";
+    let unmerged = "f2000000-0000-4000-8000-000000000002";
+    seed_runs_in_worktrees(&env, &path, &[merged, unmerged], RunState::Completed);
     // The second run's work is on its branch only.
     let work = workspaces.join(unmerged);
     std::fs::write(work.join("new.txt"), "work\n").unwrap();
@@ -789,44 +795,10 @@ fn repo_rm_with_force_removes_its_runs_workspaces_but_keeps_unmerged_work() {
 fn repo_rm_with_force_keeps_everything_while_a_workspace_holds_uncommitted_work() {
     let env = TestEnv::new();
     let path = env.repo("tool");
-    let repos = env.json(&["repo", "list", "--json"]);
-    let repo_id = array(&repos)[0]["id"].as_str().unwrap().to_string();
-    let head = env.git(&path, &["rev-parse", "HEAD"]).trim().to_string();
     let workspaces = env.home.join("workspaces");
-    std::fs::create_dir_all(&workspaces).unwrap();
     let clean = "f3000000-0000-4000-8000-000000000003";
     let dirty = "f4000000-0000-4000-8000-000000000004";
-    let mut store = env.store();
-    let mut b = store.batch().unwrap();
-    for id in [clean, dirty] {
-        let dir = workspaces.join(id);
-        let branch = format!("m/{}", &id[..8]);
-        env.git(
-            &path,
-            &[
-                "worktree",
-                "add",
-                "-q",
-                "-b",
-                &branch,
-                dir.to_str().unwrap(),
-            ],
-        );
-        let run = NewRun {
-            repo_id: repo_id.clone(),
-            prompt: "work".into(),
-            workspace_path: dir.to_str().unwrap().into(),
-            details: RunDetails {
-                branch: Some(branch),
-                base_commit: Some(head.clone()),
-                ..RunDetails::default()
-            },
-        };
-        b.create_run(id, run).unwrap();
-        b.finish_run(id, RunState::Failed, json!({})).unwrap();
-    }
-    b.commit().unwrap();
-    drop(store);
+    seed_runs_in_worktrees(&env, &path, &[clean, dirty], RunState::Failed);
     let work = workspaces.join(dirty).join("unsaved.txt");
     std::fs::write(&work, "work\n").unwrap();
 

@@ -5,10 +5,11 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{alive, assert_all_gone, wait_for_lines, TestEnv};
+use common::{alive, assert_all_gone, wait_for_lines, wait_until_gone, TestEnv};
 
 fn finished(events: &[serde_json::Value]) -> &serde_json::Value {
     events
@@ -388,27 +389,29 @@ fn follow_with_since_resumes_exactly_after_that_event() {
     assert!(out.contains("three"));
 }
 
-#[test]
-fn a_killed_daemon_leaves_no_agent_and_the_restart_fails_the_run() {
-    let env = TestEnv::new();
-    env.repo("api");
+/// Starts a run on repo `api` whose agent runs `before`, then forks a
+/// `sleep` and waits for it; returns the run id once the agent has written
+/// both pids (the sleep's, its own) to the returned file.
+fn start_forking_agent(env: &TestEnv, before: &str) -> (String, PathBuf) {
     let pids = env.dir.path().join("pids");
     let agent = env.script(
         "agent.sh",
         &format!(
-            "sleep 300 &\necho $! >> {0}\necho $$ >> {0}\nwait",
+            "{before}sleep 300 &\necho $! >> {0}\necho $$ >> {0}\nwait",
             pids.display()
         ),
     );
     let run = env.start("api", "long", &agent);
     wait_for_lines(&pids, 2);
-    let daemon = env.daemon_pid().expect("daemon pid");
-    unsafe { libc::kill(daemon, libc::SIGKILL) };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while alive(daemon) {
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    (run, pids)
+}
+
+#[test]
+fn a_killed_daemon_leaves_no_agent_and_the_restart_fails_the_run() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let (run, pids) = start_forking_agent(&env, "");
+    env.kill_daemon();
     let status = env.ok(&["status"]);
     assert!(status.contains("no daemon owns them"), "{status}");
     // The next command that needs the daemon starts a new one, which recovers.
@@ -430,23 +433,8 @@ fn a_killed_daemon_leaves_no_agent_and_the_restart_fails_the_run() {
 fn a_daemon_killed_before_the_agent_group_is_recorded_still_leaves_no_agent() {
     let env = TestEnv::new();
     env.repo("api");
-    let pids = env.dir.path().join("pids");
-    let agent = env.script(
-        "agent.sh",
-        &format!(
-            "sleep 300 &\necho $! >> {0}\necho $$ >> {0}\nwait",
-            pids.display()
-        ),
-    );
-    let run = env.start("api", "long", &agent);
-    wait_for_lines(&pids, 2);
-    let daemon = env.daemon_pid().expect("daemon pid");
-    unsafe { libc::kill(daemon, libc::SIGKILL) };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while alive(daemon) {
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let (run, pids) = start_forking_agent(&env, "");
+    env.kill_daemon();
     let conn = rusqlite::Connection::open(env.db_path()).unwrap();
     let forgotten = conn
         .execute(
@@ -477,11 +465,7 @@ fn sigterm_fails_active_runs_with_a_reason_and_releases_socket_and_lock() {
     wait_for_lines(&ready, 1);
     let daemon = env.daemon_pid().unwrap();
     unsafe { libc::kill(daemon, libc::SIGTERM) };
-    let deadline = Instant::now() + Duration::from_secs(40);
-    while alive(daemon) {
-        assert!(Instant::now() < deadline, "daemon did not exit");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until_gone(daemon, Duration::from_secs(40));
     assert!(!env.home.join("run/m.sock").exists(), "socket left behind");
     assert_eq!(env.run_state(&run), "failed");
     let events = env.events(&run);
@@ -758,23 +742,8 @@ fn a_run_that_changes_nothing_records_no_diff() {
 fn a_killed_daemon_commits_what_the_agent_left_before_failing_the_run() {
     let env = TestEnv::new();
     let repo = env.repo("api");
-    let pids = env.dir.path().join("pids");
-    let agent = env.script(
-        "agent.sh",
-        &format!(
-            "echo work > work.txt\nsleep 300 &\necho $! >> {0}\necho $$ >> {0}\nwait",
-            pids.display()
-        ),
-    );
-    let run = env.start("api", "long", &agent);
-    wait_for_lines(&pids, 2);
-    let daemon = env.daemon_pid().expect("daemon pid");
-    unsafe { libc::kill(daemon, libc::SIGKILL) };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while alive(daemon) {
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let (run, pids) = start_forking_agent(&env, "echo work > work.txt\n");
+    env.kill_daemon();
     env.ok(&["daemon", "start"]);
     assert_eq!(env.run_state(&run), "failed");
     assert_all_gone(&pids);

@@ -843,11 +843,7 @@ mod through_the_binary {
         let agent = env.script("agent.sh", "m ask input 'which database?'");
         let run = env.start("api", "ask", &agent);
         env.fails(&["run", "wait", &run], 13);
-        let daemon = env.daemon_pid().unwrap();
-        unsafe { libc::kill(daemon, libc::SIGKILL) };
-        while super::common::alive(daemon) {
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        env.kill_daemon();
         std::fs::write(&flag, "").unwrap();
         env.ok(&["daemon", "start"]);
         wait_for("the hook after restart", || {

@@ -513,11 +513,7 @@ fn kill_nine_rounds_lose_no_acknowledged_event_and_leave_nothing_half_done() {
         std::thread::sleep(Duration::from_millis(50 + rng % 400));
         // What a follower saw was acknowledged (committed): it must survive.
         let seen = env.events(&run).len();
-        let daemon = env.daemon_pid().unwrap();
-        unsafe { libc::kill(daemon, libc::SIGKILL) };
-        while alive(daemon) {
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        env.kill_daemon();
         env.ok(&["daemon", "start"]);
         assert_eq!(env.run_state(&run), "failed", "round {round}");
         let events = env.events(&run);

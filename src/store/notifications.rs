@@ -100,6 +100,12 @@ fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<OutboxEntry> {
     })
 }
 
+/// An event's data; `null` when it has none.
+fn data_of(event: &Event) -> &Value {
+    static NULL: Value = Value::Null;
+    event.data.as_ref().unwrap_or(&NULL)
+}
+
 /// Queues the notifications that `events` raise (see [`trigger_for`]),
 /// inside the caller's transaction. Call it after the events and any
 /// approval rows they announce are written, in the same transaction.
@@ -110,8 +116,9 @@ pub(crate) fn enqueue_notifications_tx(
 ) -> rusqlite::Result<usize> {
     let mut queued = 0;
     for event in events {
-        let data = event.data.clone().unwrap_or(Value::Null);
-        if let Some(trigger) = trigger_for(&event.event_type, &data) {
+        // Every event passes here, `output` ones of up to 64 KiB: look at
+        // its data, do not copy it.
+        if let Some(trigger) = trigger_for(&event.event_type, data_of(event)) {
             if enqueue_notification_tx(tx, trigger, event)? {
                 queued += 1;
             }
@@ -128,9 +135,9 @@ pub(crate) fn enqueue_notification_tx(
     trigger: Trigger,
     event: &Event,
 ) -> rusqlite::Result<bool> {
-    let data = event.data.clone().unwrap_or(Value::Null);
+    let data = data_of(event);
     let approval_id = match trigger {
-        Trigger::ApprovalRequested => approval_of_event(tx, event, &data)?,
+        Trigger::ApprovalRequested => approval_of_event(tx, event, data)?,
         _ => None,
     };
     let approval = match &approval_id {

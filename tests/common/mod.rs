@@ -192,6 +192,15 @@ impl TestEnv {
             .ok()
             .and_then(|s| s.trim().parse().ok())
     }
+
+    /// Kills the daemon with SIGKILL (a crash: no shutdown runs) and waits
+    /// until it is gone; returns its pid.
+    pub fn kill_daemon(&self) -> i32 {
+        let daemon = self.daemon_pid().expect("daemon pid");
+        unsafe { libc::kill(daemon, libc::SIGKILL) };
+        wait_until_gone(daemon, Duration::from_secs(10));
+        daemon
+    }
 }
 
 impl Drop for TestEnv {
@@ -231,6 +240,16 @@ pub fn alive(pid: i32) -> bool {
             })
             .unwrap_or(false)
     })
+}
+
+/// Waits until the process is gone (see `alive`), failing the test after
+/// `within`.
+pub fn wait_until_gone(pid: i32, within: Duration) {
+    let deadline = Instant::now() + within;
+    while alive(pid) {
+        assert!(Instant::now() < deadline, "process {pid} did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// Waits until the file lists at least `n` lines (pids an agent wrote).
