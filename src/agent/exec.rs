@@ -108,7 +108,12 @@ async fn review(ctx: &RunContext) -> AgentOutcome {
     }
 }
 
-fn failed(reason: String, exit_code: Option<i32>, stderr_tail: Vec<String>) -> AgentOutcome {
+/// A failed run, with the agent's exit code and last lines of stderr if any.
+pub(super) fn failed(
+    reason: String,
+    exit_code: Option<i32>,
+    stderr_tail: Vec<String>,
+) -> AgentOutcome {
     AgentOutcome::Failed {
         reason,
         exit_code,

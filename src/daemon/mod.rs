@@ -24,7 +24,7 @@ use crate::model::{now, short_id, RunState};
 use crate::notify::Dispatcher;
 use crate::paths::{self, Paths};
 use crate::store::{NewEvent, RunFilter, Store};
-use crate::workspace::{self, Workspace, WorkspaceRequest};
+use crate::workspace::{Workspace, WorkspaceRequest};
 use supervisor::{Control, RunHandle};
 use writer::Writer;
 
@@ -285,12 +285,7 @@ async fn recover(shared: &Shared) -> Result<()> {
                 "m run {} (recovered: the daemon stopped during the run)",
                 short_id(&run_id)
             );
-            let committed =
-                tokio::task::spawn_blocking(move || workspace::commit_all(&ws, &message))
-                    .await
-                    .map_err(|e| Error::failure(format!("the commit task crashed: {e}")))
-                    .and_then(|r| r);
-            let event = match committed {
+            let event = match supervisor::commit_work(ws, message).await {
                 Ok(Some(stat)) => {
                     reason.push_str(&format!(
                         "; what it left was committed as {}",
@@ -299,11 +294,7 @@ async fn recover(shared: &Shared) -> Result<()> {
                     Some(NewEvent::new(&run_id, "workspace.diff", json!(stat)))
                 }
                 Ok(None) => None,
-                Err(err) => {
-                    let message = format!(
-                        "its work could not be committed: {}",
-                        supervisor::with_hint(&err)
-                    );
+                Err(message) => {
                     reason.push_str(&format!("; {message}"));
                     Some(NewEvent::new(
                         &run_id,

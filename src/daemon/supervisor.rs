@@ -302,7 +302,7 @@ impl Supervisor {
                 let _ = reply.send(ReviewOutcome::NothingToReview);
             }
             Err(err) => {
-                let reason = format!("cannot prepare the review: {}", with_hint(&err));
+                let reason = format!("cannot prepare the review: {}", one_sentence(&err));
                 self.emit("error", json!({ "message": reason })).await;
                 let _ = reply.send(ReviewOutcome::CannotPrepare { reason });
             }
@@ -349,23 +349,12 @@ impl Supervisor {
     }
 
     async fn ask_input(&mut self, request: InputRequest, reply: oneshot::Sender<InputReply>) {
-        let event = NewEvent::new(
-            &self.run_id,
+        let events = self.changing_state(
             "input.requested",
             json!({ "question": request.question, "schema": &request.schema }),
-        )
-        .with_state(RunState::WaitingInput);
-        let state_event = NewEvent::new(
-            &self.run_id,
-            "run.state",
-            json!({ "state": RunState::WaitingInput }),
+            RunState::WaitingInput,
         );
-        let seqs = match self
-            .shared
-            .writer
-            .append_committed(vec![event, state_event])
-            .await
-        {
+        let seqs = match self.shared.writer.append_committed(events).await {
             Ok(seqs) => seqs,
             Err(err) => {
                 tracing::error!(run = %self.run_id, "cannot record a question: {}", err.message);
@@ -435,16 +424,11 @@ impl Supervisor {
                 if self.questions.is_empty() {
                     self.idle_deadline = None;
                 }
-                let next = self.waiting_state();
-                let events = vec![
-                    NewEvent::new(
-                        &self.run_id,
-                        "input.withdrawn",
-                        json!({ "question_seq": question.seq }),
-                    )
-                    .with_state(next),
-                    NewEvent::new(&self.run_id, "run.state", json!({ "state": next })),
-                ];
+                let events = self.changing_state(
+                    "input.withdrawn",
+                    json!({ "question_seq": question.seq }),
+                    self.waiting_state(),
+                );
                 self.shared.writer.append(events).await;
             }
         }
@@ -461,11 +445,20 @@ impl Supervisor {
         }
     }
 
+    /// An event of `event_type` that moves the run to `state`, and the
+    /// `run.state` event that says so.
+    fn changing_state(&self, event_type: &str, data: Value, state: RunState) -> Vec<NewEvent> {
+        vec![
+            NewEvent::new(&self.run_id, event_type, data).with_state(state),
+            NewEvent::new(&self.run_id, "run.state", json!({ "state": state })),
+        ]
+    }
+
     /// After an approval is resolved the store returns the run to `running`
     /// when no approval is pending; a question may still be open.
     async fn settle_state(&self) {
-        if self.approvals.is_empty() && !self.questions.is_empty() {
-            let next = RunState::WaitingInput;
+        let next = self.waiting_state();
+        if next == RunState::WaitingInput {
             self.shared
                 .writer
                 .append(vec![NewEvent::new(
@@ -529,20 +522,15 @@ impl Supervisor {
                     InputReply::Text(text) => Some(text.clone()),
                     _ => None,
                 };
-                let next = self.waiting_state();
-                let events = vec![
-                    NewEvent::new(
-                        &self.run_id,
-                        "input.provided",
-                        json!({
-                            "text": text,
-                            "done": reply == InputReply::Done,
-                            "question_seq": question.seq,
-                        }),
-                    )
-                    .with_state(next),
-                    NewEvent::new(&self.run_id, "run.state", json!({ "state": next })),
-                ];
+                let events = self.changing_state(
+                    "input.provided",
+                    json!({
+                        "text": text,
+                        "done": reply == InputReply::Done,
+                        "question_seq": question.seq,
+                    }),
+                    self.waiting_state(),
+                );
                 match self.shared.writer.append_committed(events).await {
                     Ok(_) => {
                         let _ = question.waiter.send(reply);
@@ -560,19 +548,25 @@ impl Supervisor {
                 // Whoever waits inside the run (an `m ask` in the agent's
                 // script) hears that the run ended before its process group
                 // is signalled.
-                let waited = !self.approvals.is_empty() || !self.questions.is_empty();
-                for (_, waiter) in self.approvals.drain() {
-                    let _ = waiter.send(Decision::RunEnded);
-                }
-                for question in self.questions.drain(..) {
-                    let _ = question.waiter.send(InputReply::RunEnded);
-                }
-                if waited {
+                if self.release_waiters() {
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
                 let _ = self.cancel.send(true);
             }
         }
+    }
+
+    /// Tells everyone waiting on a pending approval or question that the
+    /// run ended; returns whether anyone was waiting.
+    fn release_waiters(&mut self) -> bool {
+        let waited = !self.approvals.is_empty() || !self.questions.is_empty();
+        for (_, waiter) in self.approvals.drain() {
+            let _ = waiter.send(Decision::RunEnded);
+        }
+        for question in self.questions.drain(..) {
+            let _ = question.waiter.send(InputReply::RunEnded);
+        }
+        waited
     }
 
     /// `m run done` ends a conversation; any other run ends with its agent.
@@ -605,32 +599,19 @@ impl Supervisor {
 
     /// Commits the work on the run's branch and records how the run ended.
     async fn end(&mut self, outcome: AgentOutcome, workspace: &Workspace) {
-        for (_, waiter) in self.approvals.drain() {
-            let _ = waiter.send(Decision::RunEnded);
-        }
-        for question in self.questions.drain(..) {
-            let _ = question.waiter.send(InputReply::RunEnded);
-        }
+        self.release_waiters();
         let message = format!("m run {}", short_id(&self.run_id));
-        let ws = workspace.clone();
-        let commit_error =
-            match tokio::task::spawn_blocking(move || workspace::commit_all(&ws, &message)).await {
-                Ok(Ok(Some(stat))) => {
-                    self.emit("workspace.diff", json!(stat)).await;
-                    None
-                }
-                Ok(Ok(None)) => None,
-                Ok(Err(err)) => Some(format!(
-                    "its work could not be committed: {}",
-                    with_hint(&err)
-                )),
-                Err(e) => Some(format!(
-                    "its work could not be committed: the commit task crashed: {e}"
-                )),
-            };
-        if let Some(message) = &commit_error {
-            self.emit("error", json!({ "message": message })).await;
-        }
+        let commit_error = match commit_work(workspace.clone(), message).await {
+            Ok(Some(stat)) => {
+                self.emit("workspace.diff", json!(stat)).await;
+                None
+            }
+            Ok(None) => None,
+            Err(message) => {
+                self.emit("error", json!({ "message": &message })).await;
+                Some(message)
+            }
+        };
         // Work that is not on the branch is not done: never "completed".
         let outcome = match (outcome, commit_error) {
             (AgentOutcome::Completed, Some(message)) => AgentOutcome::Failed {
@@ -699,8 +680,21 @@ fn misfit(question: &OpenQuestion, reply: &InputReply) -> std::result::Result<()
     }
 }
 
+/// Commits the run's work on its branch (`workspace::commit_all`, off the
+/// runtime). The error is one sentence for the run's reason: "its work
+/// could not be committed: ...".
+pub(super) async fn commit_work(
+    ws: Workspace,
+    message: String,
+) -> std::result::Result<Option<workspace::DiffStat>, String> {
+    let committed = tokio::task::spawn_blocking(move || workspace::commit_all(&ws, &message))
+        .await
+        .unwrap_or_else(|e| Err(Error::failure(format!("the commit task crashed: {e}"))));
+    committed.map_err(|err| format!("its work could not be committed: {}", one_sentence(&err)))
+}
+
 /// An error as one sentence for a run's reason, where no hint line follows.
-pub(super) fn with_hint(err: &Error) -> String {
+fn one_sentence(err: &Error) -> String {
     match &err.hint {
         Some(hint) => format!("{} ({hint})", err.message),
         None => err.message.clone(),

@@ -139,27 +139,9 @@ fn command_of(raw_input: &Value) -> Option<String> {
         Value::String(s) => Some(s.clone()),
         Value::Array(args) => {
             let args: Option<Vec<&str>> = args.iter().map(Value::as_str).collect();
-            Some(
-                args?
-                    .iter()
-                    .map(|a| shell_quote(a))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            )
+            Some(crate::policy::shell_words(&args?))
         }
         _ => None,
-    }
-}
-
-fn shell_quote(arg: &str) -> String {
-    let plain = !arg.is_empty()
-        && arg
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_-./=:,+@%".contains(c));
-    if plain {
-        arg.to_string()
-    } else {
-        format!("'{}'", arg.replace('\'', r"'\''"))
     }
 }
 

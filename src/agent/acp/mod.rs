@@ -53,7 +53,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use self::protocol::{code, Incoming, PermissionOption, RpcError};
-use super::exec::{pump_output, MAX_OUTPUT_CHUNK};
+use super::exec::{failed, pump_output, MAX_OUTPUT_CHUNK};
 use super::{
     presets, process, AgentOutcome, Decision, InputReply, InputRequest, ReviewOutcome, RunContext,
 };
@@ -204,14 +204,6 @@ pub async fn run(argv: &[String], ctx: RunContext, opts: AcpOptions) -> AgentOut
         Ending::Completed => AgentOutcome::Completed,
         Ending::Cancelled => AgentOutcome::Cancelled,
         Ending::Failed(reason) => failed(reason, exit_code, stderr_tail),
-    }
-}
-
-fn failed(reason: String, exit_code: Option<i32>, stderr_tail: Vec<String>) -> AgentOutcome {
-    AgentOutcome::Failed {
-        reason,
-        exit_code,
-        stderr_tail,
     }
 }
 
