@@ -275,18 +275,14 @@ fn commit_batch(
         batch.commit()
     });
     match outcome {
-        Ok(events) => {
+        Ok(committed) => {
             for reply in replies {
                 reply(None);
             }
-            let null = serde_json::Value::Null;
-            let notify = events.iter().any(|e| {
-                crate::model::trigger_for(&e.event_type, e.data.as_ref().unwrap_or(&null)).is_some()
-            });
-            if notify {
+            if committed.queued_notifications > 0 {
                 wake.notify_one();
             }
-            for event in events {
+            for event in committed.events {
                 let _ = hub.send(Arc::new(event));
             }
         }

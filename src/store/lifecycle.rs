@@ -34,6 +34,14 @@ pub struct Batch<'a> {
     tx: rusqlite::Transaction<'a>,
     path: std::path::PathBuf,
     committed_events: Vec<Event>,
+    queued_notifications: usize,
+}
+
+/// What a committed batch did: its events, in order, and how many
+/// notifications they queued (the daemon wakes its dispatcher for those).
+pub struct Committed {
+    pub events: Vec<Event>,
+    pub queued_notifications: usize,
 }
 
 impl Store {
@@ -47,6 +55,7 @@ impl Store {
             tx,
             path,
             committed_events: Vec::new(),
+            queued_notifications: 0,
         })
     }
 }
@@ -66,19 +75,23 @@ impl Batch<'_> {
         let (value, events) = f(&sp, &path)?;
         // Notifications are queued with the events that raise them: a
         // crash cannot keep one and lose the other.
-        super::notifications::enqueue_notifications_tx(&sp, &events)
+        let queued = super::notifications::enqueue_notifications_tx(&sp, &events)
             .map_err(|e| db_error(&path, "write to", e))?;
         sp.commit().map_err(|e| db_error(&path, "write to", e))?;
         self.committed_events.extend(events);
+        self.queued_notifications += queued;
         Ok(value)
     }
 
-    /// Commits every successful operation; returns their events in order.
-    pub fn commit(self) -> Result<Vec<Event>> {
+    /// Commits every successful operation.
+    pub fn commit(self) -> Result<Committed> {
         self.tx
             .commit()
             .map_err(|e| db_error(&self.path, "write to", e))?;
-        Ok(self.committed_events)
+        Ok(Committed {
+            events: self.committed_events,
+            queued_notifications: self.queued_notifications,
+        })
     }
 
     /// Appends events; they are published when the batch commits.
