@@ -1,4 +1,4 @@
--- The seed's schema (shared/seeds/SCHEMA.md), verbatim: migration 1.
+-- The seed's schema (SCHEMA.md of the specification), verbatim: migration 1.
 -- Never edit; later changes are additive migrations in src/store/migrations.rs.
 
 CREATE TABLE repos (

@@ -140,11 +140,35 @@ mod tests {
             .unwrap()
     }
 
+    /// The seed schema as the repository keeps it (`schema.sql`, read from
+    /// disk here rather than through `MIGRATIONS`, so that the two are
+    /// compared, not assumed equal). Nothing outside the repository is read.
     fn seed_sql() -> String {
-        let doc = include_str!("../../../shared/seeds/SCHEMA.md");
-        let start = doc.find("```sql").unwrap() + "```sql".len();
-        let end = start + doc[start..].find("```").unwrap();
-        doc[start..end].to_string()
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schema.sql");
+        std::fs::read_to_string(path).unwrap()
+    }
+
+    const SEED_STATEMENTS_FNV1A: u64 = 0xf7eb_95da_3a85_10c5;
+
+    /// FNV-1a: stable across Rust versions, unlike `DefaultHasher`.
+    fn fnv1a(bytes: &[u8]) -> u64 {
+        bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+            (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+        })
+    }
+
+    #[test]
+    fn schema_sql_is_the_seed_verbatim() {
+        // schema.sql is the seed's data contract: a change to it must be a
+        // later migration instead. This pins the statements of the seed
+        // (everything after the two comment lines), whitespace included.
+        let sql = seed_sql();
+        let statements = sql.split_once("\n\n").unwrap().1;
+        assert_eq!(
+            fnv1a(statements.as_bytes()),
+            SEED_STATEMENTS_FNV1A,
+            "schema.sql changed: the seed's tables stay as they are; add a migration instead"
+        );
     }
 
     #[test]
