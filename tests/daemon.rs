@@ -582,8 +582,23 @@ fn a_remote_repository_gets_a_mirror_and_a_worktree_from_it() {
     let url = format!("file://{}", bare.display());
     env.ok(&["repo", "add", &url, "--name", "remote"]);
     let agent = env.script("agent.sh", "test -f README && echo change > new.txt");
-    let run = env.start("remote", "edit", &agent);
-    env.fails(&["run", "wait", &run], 0);
+    // Regression: `--wait` without a terminal printed every line of git's
+    // fetch into the new mirror, although it says it prints only the slow
+    // steps: a local fetch is quick.
+    let out = env.run(&[
+        "run",
+        "start",
+        "-r",
+        "remote",
+        "edit",
+        "--wait",
+        "--",
+        agent.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let err = text(&out.stderr);
+    assert!(!err.contains("remote:") && !err.contains("From "), "{err}");
+    let run = text(&out.stdout).trim().to_string();
     let mirrors: Vec<_> = std::fs::read_dir(env.home.join("mirrors"))
         .unwrap()
         .filter(|e| {
@@ -888,7 +903,43 @@ fn a_prompt_may_start_with_a_hyphen() {
         "--- is a bad heading"
     );
     let err = env.fails(&["run", "start", "-r", "api", "--jsn", "--", "true"], 2);
-    assert!(err.contains("no option '--jsn'"), "{err}");
+    assert!(err.contains("unexpected argument '--jsn'"), "{err}");
+    assert!(err.contains("'--json'"), "suggests the option meant: {err}");
+    // Regression: a word after the mistyped option was blamed instead.
+    let err = env.fails(
+        &["run", "start", "-r", "api", "--jsn", "hi", "--", "true"],
+        2,
+    );
+    assert!(err.contains("unexpected argument '--jsn'"), "{err}");
+    assert!(err.contains("'--json'"), "{err}");
+    assert!(!err.contains("'hi'"), "{err}");
+    assert!(err.contains("Usage: m run start"), "{err}");
+    assert_eq!(
+        env.count("SELECT count(*) FROM runs"),
+        2,
+        "the two runs above only"
+    );
+}
+
+/// `m run wait --timeout` gives up with 124 (as `timeout` does), saying how
+/// the run stands; the run goes on.
+#[test]
+fn run_wait_gives_up_after_its_timeout_with_124() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let agent = env.script("slow.sh", "sleep 60");
+    let run = env.start("api", "take your time", &agent);
+    let out = env.run(&["run", "wait", &run, "--timeout", "1s"]);
+    assert_eq!(out.status.code(), Some(124), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("is still running after 1s"), "{err}");
+    assert_eq!(env.run_state(&run), "running");
+    let err = env.fails(&["run", "wait", &run, "--timeout", "soon"], 2);
+    assert!(err.contains("not a duration"), "{err}");
+    env.ok(&["run", "cancel", &run]);
+    // A run that has ended answers at once, whatever the timeout.
+    let out = env.run(&["run", "wait", &run, "--timeout", "1s"]);
+    assert_eq!(out.status.code(), Some(11));
 }
 
 fn text(bytes: &[u8]) -> String {

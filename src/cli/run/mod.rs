@@ -8,10 +8,11 @@ mod start;
 mod wait;
 
 use std::io::Write as _;
+use std::time::{Duration, Instant};
 
 use clap::Subcommand;
 
-use super::follow::{follow_run, Prints, Until};
+use super::follow::{follow_run, Prints, Until, Watch};
 use super::progress::Progress;
 use super::Ctx;
 use crate::agent::AgentSpec;
@@ -97,23 +98,24 @@ pub(crate) fn is_conversational(details: &RunDetails) -> bool {
 /// ended, with a spinner (terminal) or plain lines, which are cleared before
 /// the state is returned, so that the lines saying how the run stands
 /// come after them.
-pub(crate) fn wait_for_human(ctx: &Ctx, run_id: &str) -> Result<RunState> {
+/// With a `deadline`, fails with `ErrorKind::TimedOut` once it has passed.
+pub(crate) fn wait_for_human(
+    ctx: &Ctx,
+    run_id: &str,
+    deadline: Option<Instant>,
+) -> Result<RunState> {
     let mut progress = Progress::for_run(run_id, true);
     // A spinner shows what the agent does; without one only the state
     // changes (and git's milestones) need cross the socket.
-    let types = progress.wanted_types();
-    let state = follow_run(
-        ctx,
-        run_id,
-        0,
-        Until::NeedsHuman,
-        Prints::Nothing,
-        types,
-        |event| {
-            progress.event(event);
-            Ok(())
-        },
-    )?;
+    let watch = Watch {
+        types: progress.wanted_types(),
+        deadline,
+        ..Watch::new(Until::NeedsHuman, Prints::Nothing)
+    };
+    let state = follow_run(ctx, run_id, watch, |event| {
+        progress.event(event);
+        Ok(())
+    })?;
     drop(progress);
     Ok(state)
 }
@@ -146,4 +148,60 @@ pub(crate) fn report_unhappy_end(store: &Store, run_id: &str, state: RunState) -
     // Nobody left to tell (stderr closed) is no reason to fail the command.
     let _ = writeln!(std::io::stderr(), "{line}");
     Ok(())
+}
+
+/// A duration as typed: a number and a unit (`90s`, `10m`, `2h`, `7d`), or a
+/// bare number of seconds.
+pub(crate) fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().map_err(|_| {
+        format!("'{text}' is not a duration: give a number and a unit, e.g. 90s, 10m, 2h, 7d")
+    })?;
+    let seconds = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        "w" => 7 * 86400,
+        _ => {
+            return Err(format!(
+                "'{text}': unknown unit '{unit}'; use s, m, h, d or w"
+            ))
+        }
+    };
+    number
+        .checked_mul(seconds)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("'{text}' is too long"))
+}
+
+/// A duration as `parse_duration` reads it, in its largest whole unit.
+pub(crate) fn format_duration(duration: Duration) -> String {
+    let secs = duration.as_secs();
+    for (unit, size) in [("d", 86400), ("h", 3600), ("m", 60)] {
+        if secs >= size && secs % size == 0 {
+            return format!("{}{unit}", secs / size);
+        }
+    }
+    format!("{secs}s")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_typed() {
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86400)));
+        assert!(parse_duration("7 days").is_err());
+        assert!(parse_duration("m").is_err());
+        assert_eq!(format_duration(Duration::from_secs(7200)), "2h");
+        assert_eq!(format_duration(Duration::from_secs(90)), "90s");
+    }
 }
