@@ -1141,3 +1141,96 @@ fn start_wait_json_prints_the_run_as_it_ended() {
     assert_eq!(run["state"], "failed", "{run}");
     assert_eq!(env.run_state(run["id"].as_str().unwrap()), "failed");
 }
+
+/// Regression: Ctrl-C while following or waiting on a run left the
+/// spinner's line on screen and said nothing, although the run goes on.
+#[test]
+fn ctrl_c_while_following_says_the_run_goes_on_and_how_to_stop_it() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let started = env.dir.path().join("started");
+    let agent = env.script(
+        "slow.sh",
+        &format!("echo working; touch '{}'; sleep 60", started.display()),
+    );
+    let interrupt = |terminal: common::Terminal| {
+        unsafe { libc::kill(terminal.child.id() as i32, libc::SIGINT) };
+        terminal.finish()
+    };
+    let mut cmd = env.m();
+    cmd.args(["run", "start", "-r", "api", "work", "--wait", "--"])
+        .arg(&agent);
+    let terminal = common::Terminal::spawn(cmd);
+    while !started.exists() {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let run: String = env.json(&["run", "list", "--json"])[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let short = &run[..8];
+    let (code, printed) = interrupt(terminal);
+    assert_eq!(code, Some(130), "{printed}");
+    let said = format!("\r\x1b[2Krun {short} continues; m run cancel {short} stops it");
+    assert!(printed.contains(&said), "{printed:?}");
+    assert_eq!(env.run_state(&run), "running");
+
+    for (args, shown) in [
+        (["events", &run, "--follow"], "run.created"),
+        (["run", "wait", &run], short),
+    ] {
+        let mut cmd = env.m();
+        cmd.args(args);
+        let terminal = common::Terminal::spawn(cmd);
+        // It follows: the backlog, or the spinner, is on screen.
+        terminal.wait_for(shown);
+        let (code, printed) = interrupt(terminal);
+        assert_eq!(code, Some(130), "{args:?}: {printed}");
+        assert!(printed.contains(&said[4..]), "{args:?}: {printed:?}");
+    }
+    // Without a terminal: the same line, nothing to clear.
+    let mut child = env
+        .m()
+        .args(["events", &run, "--follow"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+        &mut first,
+    )
+    .unwrap();
+    assert!(first.contains("run.created"), "{first}");
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    assert_eq!(
+        text(&out.stderr),
+        format!("run {short} continues; m run cancel {short} stops it\n")
+    );
+    assert_eq!(env.run_state(&run), "running");
+    env.ok(&["run", "cancel", &run]);
+}
+
+/// On a terminal, `--wait` and `--follow` end with a line that says how the
+/// run ended (the spinner that showed it is gone).
+#[test]
+fn wait_and_follow_on_a_terminal_end_with_the_runs_state() {
+    let env = TestEnv::new();
+    env.repo("api");
+    for mode in ["--wait", "--follow"] {
+        let mut cmd = env.m();
+        cmd.args(["run", "start", "-r", "api", "nothing", mode, "--", "true"]);
+        let (code, printed) = common::Terminal::spawn(cmd).finish();
+        assert_eq!(code, Some(0), "{printed}");
+        let run = env.json(&["run", "list", "--json"])[0]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let short = &run[..8];
+        let said = format!("run {short} completed on branch m/{short}");
+        assert!(printed.contains(&said), "{mode}: {printed:?}");
+    }
+}

@@ -59,6 +59,7 @@ pub fn run(ctx: &Ctx, args: EventsArgs) -> Result<u8> {
     // A run that has ended has its whole log stored: no daemon is needed
     // to follow it to its end.
     if args.follow && run.state.is_active() {
+        super::interrupt::say_run_continues(&run.id);
         let watch = Watch {
             since: args.since,
             types: args.types.clone(),

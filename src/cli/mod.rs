@@ -14,6 +14,7 @@ mod docs;
 mod doctor;
 pub(crate) mod events;
 mod follow;
+mod interrupt;
 mod notify;
 pub mod output;
 mod progress;

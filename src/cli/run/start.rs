@@ -159,6 +159,9 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
             short_id(&run.id)
         );
     }
+    if args.follow || args.wait {
+        crate::cli::interrupt::say_run_continues(&run.id);
+    }
     if args.follow {
         let mut progress = Progress::for_run(&run.id, false);
         let watch = Watch::new(Until::Ended, Prints::Events);
@@ -167,6 +170,10 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
             progress.event(event);
             Ok(())
         })?;
+        drop(progress);
+        if std::io::stderr().is_terminal() && !args.json {
+            super::report_end(&store, &run.id, state)?;
+        }
         return Ok(state.exit_code());
     }
     if args.wait {
@@ -174,7 +181,7 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
         if args.json {
             ctx.ui.json(&store.get_run(&run.id)?)?;
         }
-        super::report_unhappy_end(&store, &run.id, state)?;
+        super::report_end(&store, &run.id, state)?;
         return Ok(state.exit_code());
     }
     Ok(exit::OK)

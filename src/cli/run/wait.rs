@@ -26,6 +26,7 @@ pub fn run(ctx: &Ctx, args: WaitArgs) -> Result<u8> {
     let state = if run.state.is_final() {
         run.state
     } else {
+        crate::cli::interrupt::say_run_continues(&run.id);
         match super::wait_for_human(ctx, &run.id, deadline) {
             Ok(state) => state,
             Err(err) if err.kind == ErrorKind::TimedOut => {
@@ -41,6 +42,6 @@ pub fn run(ctx: &Ctx, args: WaitArgs) -> Result<u8> {
             Err(err) => return Err(err),
         }
     };
-    super::report_unhappy_end(&store, &run.id, state)?;
+    super::report_end(&store, &run.id, state)?;
     Ok(state.exit_code())
 }
