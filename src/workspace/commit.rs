@@ -4,9 +4,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
-use super::create::{Workspace, ref_commit};
+use super::create::{ref_commit, Workspace};
 use super::git::{git_error, git_in, inherited_env, output, run_git};
+use crate::error::{Error, Result};
 
 /// How much a run changed, against its base.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

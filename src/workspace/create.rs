@@ -3,10 +3,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
 use super::git::{git_error, git_in, git_message, output, run_git};
-use super::mirror::{FileLock, MIRROR_HEAD, mirror_dir, update_mirror};
-use super::url::{GitUrl, is_bad_char};
+use super::mirror::{mirror_dir, update_mirror, FileLock, MIRROR_HEAD};
+use super::url::{is_bad_char, GitUrl};
+use crate::error::{Error, Result};
 
 /// What [`create`] needs to know about a run.
 #[derive(Debug, Clone, Copy)]

@@ -2,7 +2,6 @@ use std::io::{self, Read};
 use std::path::Path;
 use std::process::{Command, ExitStatus, Output, Stdio};
 
-
 use crate::error::{Error, Result};
 
 /// Inherited variables that would point git at another repository or index

@@ -2,11 +2,10 @@ use std::fs;
 use std::io::{self};
 use std::path::{Path, PathBuf};
 
-
-use crate::error::{Error, Result};
 use super::create::commit_of;
 use super::git::{git_message, git_searching, output};
-use super::url::{GitUrl, split_scheme, split_scp, transport_helper};
+use super::url::{split_scheme, split_scp, transport_helper, GitUrl};
+use crate::error::{Error, Result};
 
 /// Where a registered repo lives: its row's `git_url` is the local path
 /// (absolute) or the URL.

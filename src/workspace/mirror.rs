@@ -2,11 +2,10 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-
-use crate::error::{Error, Result};
 use super::create::absolute;
 use super::git::{git_in, output, run_git, run_git_progress};
-use super::url::{GitUrl};
+use super::url::GitUrl;
+use crate::error::{Error, Result};
 
 /// What the remote's HEAD pointed at when the mirror last fetched: the
 /// default base of a run on a remote repo. Outside `refs/remotes/origin/*`
@@ -48,7 +47,11 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 /// Fetches the remote into its mirror, making the mirror the first time (in
 /// a side directory renamed into place, so a half-made mirror is never
 /// used). The caller holds the mirror's lock.
-pub(super) fn update_mirror(mirror: &Path, url: &GitUrl, progress: &mut dyn FnMut(&str)) -> Result<()> {
+pub(super) fn update_mirror(
+    mirror: &Path,
+    url: &GitUrl,
+    progress: &mut dyn FnMut(&str),
+) -> Result<()> {
     if mirror.exists() {
         let out = output(git_in(mirror).args(["config", "--get", "remote.origin.url"]))?;
         let configured = String::from_utf8_lossy(&out.stdout).trim().to_owned();

@@ -3,10 +3,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
 use super::commit::{check_worktree, head_branch, is_ancestor};
-use super::create::{Workspace, ref_commit};
+use super::create::{ref_commit, Workspace};
 use super::git::{git_in, git_message, output, run_git};
+use crate::error::{Error, Result};
 
 /// What [`remove`] did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,7 +1,6 @@
 use std::fmt;
 use std::str::FromStr;
 
-
 use crate::error::{Error, Result};
 
 /// The schemes git may be given. `git+ssh` and `ssh+git` are git's own

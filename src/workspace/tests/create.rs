@@ -150,8 +150,6 @@ fn an_existing_directory_is_not_touched() {
     assert_eq!(branches(&repo), "");
 }
 
-
-
 #[test]
 fn scratch_workspace_is_an_empty_directory() {
     let fx = Fx::new();

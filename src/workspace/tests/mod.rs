@@ -1,5 +1,5 @@
-use super::*;
 use super::git::{git_in, output, run_git_progress};
+use super::*;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
