@@ -73,7 +73,8 @@ fn approve() -> Decided {
     Decided {
         approve: true,
         reason: None,
-        by: "human".into(),
+        by: m::model::DecidedBy::Human,
+        seen_hash: None,
     }
 }
 
