@@ -240,7 +240,7 @@ mod tests {
         }
         let store = Store::open(&path).unwrap();
         let (version, _, _) = read_header(store.conn()).unwrap();
-        assert_eq!(version, 3);
+        assert_eq!(version, LATEST_VERSION);
         let devices = store.list_device_infos().unwrap();
         assert_eq!(devices.len(), 1);
         assert_eq!(devices[0].env, crate::model::DeviceEnv::Production);
@@ -249,6 +249,8 @@ mod tests {
             "device_history",
             "notifications",
             "notification_deliveries",
+            "approval_decisions",
+            "remote_devices",
         ] {
             let n: i64 = store
                 .conn()
