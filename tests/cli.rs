@@ -1356,6 +1356,7 @@ fn approvals_lists_pending_ones_by_default() {
     assert_eq!(
         keys(approval),
         [
+            "content_hash",
             "created_at",
             "event_id",
             "id",

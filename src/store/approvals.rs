@@ -60,7 +60,7 @@ impl Store {
         super::push_in(
             &mut sql,
             &mut args,
-            "a.state",
+            "state",
             filter.states.iter().map(|s| s.as_str().to_string()),
         );
         sql.push_str(" ORDER BY a.created_at, a.rowid");
