@@ -93,10 +93,14 @@ impl Driver {
     }
 
     fn env_is_set(&self, name: &str) -> bool {
-        match self.ctx.launch.env.iter().rev().find(|(k, _)| k == name) {
-            Some((_, v)) => !v.is_empty(),
-            None => std::env::var_os(name).is_some_and(|v| !v.is_empty()),
-        }
+        // The launch holds the agent's whole environment.
+        self.ctx
+            .launch
+            .env
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .is_some_and(|(_, v)| !v.is_empty())
     }
 
     /// Authenticates with `method`. A refusal is recorded, not fatal: the
