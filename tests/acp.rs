@@ -77,6 +77,7 @@ fn options(once: bool) -> AcpOptions {
         // into a kill.
         grace: Duration::from_secs(10),
         preset: None,
+        auth_method: None,
     }
 }
 

@@ -32,15 +32,19 @@
 //!   (kept raw), `{method, params}` for any other notification.
 //! - `agent.turn`: `{turn, stopReason, error?}` at each turn's end.
 //! - `output`: `{stream: "stderr", lines, partial?}`, the agent's stderr.
-//! - `error`: `{message, ...}`: a skipped malformed line (`line`), a refused
-//!   method (`method`), a reply that does not fit a question (`question`,
-//!   `reply`), a failed turn.
+//! - `agent.mode`: `{modeId, asks, message?}`, the session's mode when it
+//!   opens and whenever it changes; `asks` is false (and `message` says
+//!   why) in a mode in which the agent acts without asking m.
+//! - `agent.refused`: `{method, message}`: a call m never offered (such as
+//!   `fs/write_text_file`), refused; the run goes on.
+//! - `error`: `{message, ...}`: a skipped malformed line (`line`), a reply
+//!   that does not fit a question (`question`, `reply`), a failed turn.
 
 mod approval;
 pub mod diff;
 mod protocol;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::future::Future;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
@@ -87,6 +91,10 @@ pub struct AcpOptions {
     pub grace: Duration,
     /// The preset the command came from, to name it in errors.
     pub preset: Option<String>,
+    /// The auth method to use when the agent says it needs one
+    /// (`[agents.NAME] auth`): m never picks one itself, since an agent
+    /// may save the method it is told as the user's choice.
+    pub auth_method: Option<String>,
 }
 
 impl Default for AcpOptions {
@@ -97,6 +105,7 @@ impl Default for AcpOptions {
             startup_timeout: Duration::from_secs(60),
             grace: Duration::from_secs(5),
             preset: None,
+            auth_method: None,
         }
     }
 }
@@ -472,27 +481,8 @@ impl Driver {
             )));
         }
 
-        // Methods that need nobody at a browser or terminal, best first:
-        // credentials the agent reads from the environment.
-        let is_set = |name: &str| self.env_is_set(name);
-        let mut unattended: VecDeque<protocol::AuthMethod> = init
-            .auth_methods
-            .iter()
-            .filter(|m| m.is_unattended(is_set))
-            .cloned()
-            .collect();
-        unattended
-            .make_contiguous()
-            .sort_by_key(|m| m.kind.as_deref() != Some("env_var"));
-        if unattended
-            .front()
-            .is_some_and(|m| m.kind.as_deref() == Some("env_var"))
-        {
-            let method = unattended.pop_front().expect("a method");
-            self.authenticate(&method, Instant::now() + timeout).await?;
-        }
-
         let cwd = self.ctx.launch.workspace.display().to_string();
+        let mut authenticated = false;
         let session = loop {
             let deadline = Instant::now() + timeout;
             match self
@@ -500,10 +490,27 @@ impl Driver {
                 .await?
             {
                 Ok(result) => break result,
-                Err(e) if e.code == code::AUTH_REQUIRED => match unattended.pop_front() {
-                    Some(method) => self.authenticate(&method, Instant::now() + timeout).await?,
-                    None => return Err(Ending::Failed(needs_login(&init.auth_methods, &e))),
-                },
+                Err(e) if e.code == code::AUTH_REQUIRED => {
+                    let configured = self.opts.auth_method.clone().filter(|_| !authenticated);
+                    let Some(method_id) = configured else {
+                        return Err(Ending::Failed(needs_auth(
+                            self.opts.preset.as_deref(),
+                            self.opts.auth_method.as_deref(),
+                            &init.auth_methods,
+                            &e,
+                        )));
+                    };
+                    let method = init.auth_methods.iter().find(|m| m.id == method_id);
+                    let Some(method) = method.cloned() else {
+                        return Err(Ending::Failed(unknown_auth_method(
+                            self.opts.preset.as_deref(),
+                            &method_id,
+                            &init.auth_methods,
+                        )));
+                    };
+                    self.authenticate(&method, Instant::now() + timeout).await?;
+                    authenticated = true;
+                }
                 Err(e) => {
                     return Err(Ending::Failed(format!(
                         "the agent could not open a session: {e}"
@@ -526,18 +533,29 @@ impl Driver {
             )
             .await;
         self.session_id = Some(session.session_id);
+        if let Some(modes) = session.modes {
+            self.on_mode(&modes.current_mode_id).await;
+        }
         Ok(())
     }
 
-    fn env_is_set(&self, name: &str) -> bool {
-        match self.ctx.launch.env.iter().rev().find(|(k, _)| k == name) {
-            Some((_, v)) => !v.is_empty(),
-            None => std::env::var_os(name).is_some_and(|v| !v.is_empty()),
+    /// Records the session's mode, and says so when in that mode the agent
+    /// acts without asking m.
+    async fn on_mode(&mut self, mode_id: &str) {
+        let unasked = presets::find(self.opts.preset.as_deref().unwrap_or_default())
+            .and_then(|p| p.quiet_modes.iter().find(|(id, _)| *id == mode_id))
+            .map(|(_, unasked)| *unasked);
+        let mut data = json!({ "modeId": mode_id, "asks": unasked.is_none() });
+        if let Some(unasked) = unasked {
+            data["message"] = json!(format!(
+                "the agent is in its {mode_id} mode: it {unasked}, so m is not asked"
+            ));
         }
+        self.ctx.emit("agent.mode", data).await;
     }
 
-    /// Authenticates with `method`. A refusal is recorded, not fatal: the
-    /// session may not need it, and if it does, that error says so.
+    /// Authenticates with `method`, the one the user configured. A refusal
+    /// is recorded; the session that follows says whether it mattered.
     async fn authenticate(
         &mut self,
         method: &protocol::AuthMethod,
@@ -900,15 +918,18 @@ impl Driver {
                         code::METHOD_NOT_FOUND,
                         &format!("method not found: {method}"),
                     ));
+                    // The agent's mistake, not the run's: m offered no
+                    // such thing, and the agent carries on without it.
                     let why = if method.starts_with("fs/") || method.starts_with("terminal/") {
-                        "m offers agents no file system or terminal: they work in the run's workspace themselves"
+                        "m offers agents no file system or terminal (its initialize says so): they work in the run's workspace themselves"
                     } else {
                         "m does not know this method"
                     };
+                    self.flush_text().await;
                     self.ctx
                         .emit(
-                            "error",
-                            json!({ "message": format!("the agent called {method}, refused: {why}"), "method": method }),
+                            "agent.refused",
+                            json!({ "message": format!("the agent called {method}, which m refused: {why}"), "method": method }),
                         )
                         .await;
                 }
@@ -988,6 +1009,20 @@ impl Driver {
                 self.ctx
                     .emit("agent.plan", json!({ "entries": entries }))
                     .await;
+            }
+            "current_mode_update" => {
+                self.flush_text().await;
+                match update.get("currentModeId").and_then(Value::as_str) {
+                    Some(mode_id) => self.on_mode(&mode_id.to_string()).await,
+                    None => {
+                        self.ctx
+                            .emit(
+                                "agent.update",
+                                json!({ "sessionUpdate": kind, "update": update }),
+                            )
+                            .await
+                    }
+                }
             }
             "usage_update" => {
                 self.flush_text().await;
@@ -1338,14 +1373,27 @@ fn tool_call_id(update: &Map<String, Value>) -> String {
         .to_string()
 }
 
-/// A tool call update over the state so far: the fields it carries replace
-/// the old ones (`content` and `locations` are replaced whole, as ACP says).
+/// A tool call update over the state so far, key by key, so that a later
+/// partial update never erases what an earlier one said: an object (such
+/// as `rawInput`) is merged into the old one; a list (`content`,
+/// `locations`) replaces the old one whole, as ACP says, unless it is empty;
+/// null changes nothing. (OpenCode's permission request carries `rawInput`
+/// without the `workdir` its earlier update gave, and empty `locations`.)
 fn merge(state: &mut Map<String, Value>, update: Map<String, Value>) {
     for (key, value) in update {
-        if !value.is_null() {
-            state.insert(key, value);
+        match (state.get_mut(&key), value) {
+            (_, Value::Null) => {}
+            (Some(Value::Object(old)), Value::Object(new)) => merge(old, new),
+            (Some(old), Value::Array(new)) if new.is_empty() && !is_empty_list(old) => {}
+            (_, value) => {
+                state.insert(key, value);
+            }
         }
     }
+}
+
+fn is_empty_list(value: &Value) -> bool {
+    value.as_array().is_some_and(Vec::is_empty)
 }
 
 /// How a turn ended: the agent's stop reason, or `error` and why.
@@ -1376,25 +1424,73 @@ fn describe_stop(stop_reason: &str) -> String {
     }
 }
 
-fn needs_login(methods: &[protocol::AuthMethod], error: &RpcError) -> String {
-    let offered: Vec<String> = methods
-        .iter()
-        .map(|m| match &m.description {
-            Some(d) if !d.is_empty() => format!("{} ({d})", m.name),
-            _ => m.name.clone(),
-        })
-        .collect();
-    let mut reason = format!(
-        "the agent needs a login before m can use it ({})",
-        error.message
-    );
-    if !offered.is_empty() {
-        reason.push_str(&format!("; it offers: {}", offered.join("; ")));
+/// Why a session that needs auth cannot start, with what the agent would
+/// accept: m never picks an auth method itself (an agent may save the
+/// method it is told as the user's, and drop a saved login with it).
+fn needs_auth(
+    preset: Option<&str>,
+    configured: Option<&str>,
+    methods: &[protocol::AuthMethod],
+    error: &RpcError,
+) -> String {
+    let mut reason = format!("the agent needs authentication: {}", error.message);
+    if let Some(id) = configured {
+        reason.push_str(&format!(
+            " (after authenticating with {id}, as the config says)"
+        ));
     }
-    reason.push_str(
-        "; log in once by running the agent in a terminal, or give it an API key in its environment",
-    );
+    let wants: Vec<String> = methods
+        .iter()
+        .map(|m| format!("{} for {}", auth_needs(preset, m), m.id))
+        .collect();
+    if !wants.is_empty() {
+        reason.push_str(&format!("; it accepts {}", wants.join("; or ")));
+    }
+    let name = preset.unwrap_or("NAME");
+    reason.push_str(&format!(
+        "; m never chooses a method for you: set up the one you use, or name it in m's config \
+         ([agents.{name}] auth = \"METHOD\") to have m ask the agent for it"
+    ));
     reason
+}
+
+/// What auth method `method` wants from the user, in a few words.
+fn auth_needs(preset: Option<&str>, method: &protocol::AuthMethod) -> String {
+    let known = presets::find(preset.unwrap_or_default())
+        .and_then(|p| p.auth_needs.iter().find(|(id, _)| *id == method.id))
+        .map(|(_, needs)| needs.to_string());
+    if let Some(needs) = known {
+        return needs;
+    }
+    match method.kind.as_deref() {
+        Some("env_var") if !method.vars.is_empty() => {
+            let vars: Vec<&str> = method.vars.iter().map(|v| v.name.as_str()).collect();
+            format!("{} in the environment of m's daemon", vars.join(" and "))
+        }
+        _ => {
+            let description = method.description.as_deref().unwrap_or("").trim();
+            match (method.name.trim(), description) {
+                ("", "") => "a login (run the agent once in a terminal)".to_string(),
+                (name, "") => format!("\"{name}\""),
+                ("", d) => format!("\"{d}\""),
+                (name, d) => format!("\"{name}\" ({d})"),
+            }
+        }
+    }
+}
+
+fn unknown_auth_method(
+    preset: Option<&str>,
+    method_id: &str,
+    methods: &[protocol::AuthMethod],
+) -> String {
+    let ids: Vec<&str> = methods.iter().map(|m| m.id.as_str()).collect();
+    format!(
+        "the config names the auth method {method_id} for the {} agent, which it does not offer \
+         (it offers: {})",
+        preset.unwrap_or("this"),
+        if ids.is_empty() { "none".to_string() } else { ids.join(", ") }
+    )
 }
 
 #[cfg(test)]
@@ -1431,22 +1527,25 @@ mod tests {
     }
 
     #[test]
-    fn tool_updates_replace_the_fields_they_carry() {
-        let mut state = match json!({"toolCallId": "t", "title": "Edit", "status": "pending",
-            "content": [{"type": "content"}]})
-        {
+    fn tool_updates_are_merged_key_by_key() {
+        let object = |v: Value| match v {
             Value::Object(m) => m,
             _ => unreachable!(),
         };
-        let update = match json!({"toolCallId": "t", "status": "completed", "title": null, "content": []})
-        {
-            Value::Object(m) => m,
-            _ => unreachable!(),
-        };
-        merge(&mut state, update);
+        let mut state = object(json!({"toolCallId": "t", "title": "Edit", "status": "pending",
+            "content": [{"type": "content"}], "locations": [{"path": "/w/a"}],
+            "rawInput": {"command": "touch ran.txt", "workdir": "/w/sub"}}));
+        merge(
+            &mut state,
+            object(json!({"toolCallId": "t", "status": "completed", "title": null,
+                "content": [{"type": "diff"}], "locations": [],
+                "rawInput": {"command": "touch ran.txt", "description": "make it"}})),
+        );
         assert_eq!(
             Value::Object(state),
-            json!({"toolCallId": "t", "title": "Edit", "status": "completed", "content": []})
+            json!({"toolCallId": "t", "title": "Edit", "status": "completed",
+                "content": [{"type": "diff"}], "locations": [{"path": "/w/a"}],
+                "rawInput": {"command": "touch ran.txt", "workdir": "/w/sub", "description": "make it"}})
         );
     }
 
