@@ -133,6 +133,15 @@ pub fn command(name: &str, override_argv: Option<&[String]>) -> Result<Vec<Strin
     }
 }
 
+/// The environment preset `name` is started with, for a run in
+/// `workspace`, whatever its command: what makes the agent ask m.
+pub fn environment(name: &str, workspace: &Path) -> Vec<(String, String)> {
+    match name {
+        "opencode" => super::opencode::environment(workspace, &|var| std::env::var(var).ok()),
+        _ => Vec::new(),
+    }
+}
+
 /// Where `program` would be found: itself when it names a path, else the
 /// first executable file of that name on `PATH`.
 pub fn which(program: &str) -> Option<PathBuf> {
@@ -190,6 +199,31 @@ mod tests {
         let custom = vec!["/opt/gemini".to_string(), "--acp".to_string()];
         assert_eq!(command("gemini", Some(&custom)).unwrap(), custom);
         assert_eq!(command("gemini", Some(&[])).unwrap(), gemini);
+    }
+
+    #[test]
+    fn each_preset_is_started_so_that_it_asks() {
+        let ws = tempfile::tempdir().unwrap();
+        for preset in PRESETS {
+            let env = environment(preset.name, ws.path());
+            match preset.name {
+                "gemini" => {
+                    assert_eq!(
+                        preset.argv,
+                        ["gemini", "--acp", "--approval-mode", "default"]
+                    );
+                    assert!(env.is_empty());
+                }
+                "opencode" => {
+                    assert_eq!(preset.argv, ["opencode", "acp"]);
+                    assert_eq!(env.len(), 1);
+                    assert_eq!(env[0].0, "OPENCODE_PERMISSION");
+                    let permission: serde_json::Value = serde_json::from_str(&env[0].1).unwrap();
+                    assert!(permission["edit"].is_string() && permission["bash"].is_string());
+                }
+                _ => assert!(env.is_empty(), "{}", preset.name),
+            }
+        }
     }
 
     #[test]

@@ -3,9 +3,9 @@ use serde_json::json;
 
 use super::output::printable;
 use super::Ctx;
-use crate::model::short_id;
 use crate::agent::presets::{self, PRESETS};
 use crate::error::{exit, Result};
+use crate::model::short_id;
 
 #[derive(Debug, Args)]
 pub struct AgentsArgs {
@@ -16,14 +16,13 @@ pub struct AgentsArgs {
 /// The agents m knows by name, and whether each is installed here.
 pub fn run(ctx: &Ctx, args: AgentsArgs) -> Result<u8> {
     let config = ctx.config()?;
-    // The mode each agent's newest run reported, when it means the agent
-    // does not ask m: the user's own settings for that agent put it there.
+    // A mode in which the agent did not ask m, as its newest run reported:
+    // the user's own settings for that agent put it there.
     let quiet = |name: &str| -> Result<Option<(String, serde_json::Value)>> {
         if !ctx.paths.database().exists() {
             return Ok(None);
         }
-        let found = ctx.store()?.last_agent_mode(name)?;
-        Ok(found.filter(|(_, mode)| mode["asks"] == json!(false)))
+        ctx.store()?.last_quiet_mode(name)
     };
     let rows: Vec<_> = PRESETS
         .iter()
@@ -50,7 +49,8 @@ pub fn run(ctx: &Ctx, args: AgentsArgs) -> Result<u8> {
                     "about": p.about,
                 });
                 if let Some((run, mode)) = quiet {
-                    agent["quietMode"] = json!({ "run": run, "modeId": mode["modeId"], "message": mode["message"] });
+                    agent["quietMode"] =
+                        json!({ "run": run, "modeId": mode["modeId"], "message": mode["message"] });
                 }
                 agent
             })

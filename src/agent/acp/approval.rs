@@ -279,8 +279,10 @@ mod tests {
         // Gemini CLI: the command is the title, the directory only in the
         // text it shows with the request.
         let req = for_tool(
-            &tool(json!({"toolCallId": "t", "title": "touch ran.txt", "kind": "execute",
-                "content": [{"type": "content", "content": {"type": "text", "text": "[in sub] (Create the file)"}}]})),
+            &tool(
+                json!({"toolCallId": "t", "title": "touch ran.txt", "kind": "execute",
+                "content": [{"type": "content", "content": {"type": "text", "text": "[in sub] (Create the file)"}}]}),
+            ),
             ws,
         );
         assert_eq!(req.payload["command"], "touch ran.txt");
@@ -299,8 +301,10 @@ mod tests {
         assert_eq!(req.payload["cwd"], "/ws");
         // What the agent's input says wins over words.
         let req = for_tool(
-            &tool(json!({"toolCallId": "t", "title": "ls [in a]", "kind": "execute",
-                "rawInput": {"command": "ls", "workdir": "/ws/b"}})),
+            &tool(
+                json!({"toolCallId": "t", "title": "ls [in a]", "kind": "execute",
+                "rawInput": {"command": "ls", "workdir": "/ws/b"}}),
+            ),
             ws,
         );
         assert_eq!(req.payload["cwd"], "/ws/b");

@@ -116,7 +116,13 @@ pub async fn run(argv: &[String], ctx: RunContext, opts: AcpOptions) -> AgentOut
     let Some((program, args)) = argv.split_first() else {
         return failed("no agent command was given".into(), None, Vec::new());
     };
-    let mut cmd = process::agent_command(program, args, &ctx.launch);
+    let mut launch = ctx.launch.clone();
+    if let Some(preset) = &opts.preset {
+        launch
+            .env
+            .extend(presets::environment(preset, &launch.workspace));
+    }
+    let mut cmd = process::agent_command(program, args, &launch);
     cmd.stdin(Stdio::piped());
     let mut child = match cmd.spawn() {
         Ok(child) => child,
@@ -1489,7 +1495,11 @@ fn unknown_auth_method(
         "the config names the auth method {method_id} for the {} agent, which it does not offer \
          (it offers: {})",
         preset.unwrap_or("this"),
-        if ids.is_empty() { "none".to_string() } else { ids.join(", ") }
+        if ids.is_empty() {
+            "none".to_string()
+        } else {
+            ids.join(", ")
+        }
     )
 }
 
@@ -1532,14 +1542,18 @@ mod tests {
             Value::Object(m) => m,
             _ => unreachable!(),
         };
-        let mut state = object(json!({"toolCallId": "t", "title": "Edit", "status": "pending",
+        let mut state = object(
+            json!({"toolCallId": "t", "title": "Edit", "status": "pending",
             "content": [{"type": "content"}], "locations": [{"path": "/w/a"}],
-            "rawInput": {"command": "touch ran.txt", "workdir": "/w/sub"}}));
+            "rawInput": {"command": "touch ran.txt", "workdir": "/w/sub"}}),
+        );
         merge(
             &mut state,
-            object(json!({"toolCallId": "t", "status": "completed", "title": null,
+            object(
+                json!({"toolCallId": "t", "status": "completed", "title": null,
                 "content": [{"type": "diff"}], "locations": [],
-                "rawInput": {"command": "touch ran.txt", "description": "make it"}})),
+                "rawInput": {"command": "touch ran.txt", "description": "make it"}}),
+            ),
         );
         assert_eq!(
             Value::Object(state),
