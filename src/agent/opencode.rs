@@ -97,18 +97,19 @@ fn user_config(workspace: &Path, env: &dyn Fn(&str) -> Option<String>) -> Value 
         .or_else(|| home.as_ref().map(|h| h.join(".config")));
     let mut files: Vec<PathBuf> = Vec::new();
     if let Some(dir) = config_home.map(|c| c.join("opencode")) {
-        files.extend(["config.json", "opencode.json", "opencode.jsonc"].map(|f| dir.join(f)));
+        files.push(dir.join("config").with_extension("json"));
+        files.extend(opencode_files(&dir, &["json", "jsonc"]));
     }
     if let Some(file) = env("OPENCODE_CONFIG") {
         files.push(PathBuf::from(file));
     }
     if env("OPENCODE_DISABLE_PROJECT_CONFIG").is_none() {
-        files.extend(["opencode.jsonc", "opencode.json"].map(|f| workspace.join(f)));
+        files.extend(opencode_files(workspace, &["jsonc", "json"]));
     }
     let mut dot_dirs = vec![workspace.join(".opencode")];
     dot_dirs.extend(home.map(|h| h.join(".opencode")));
     for dir in dot_dirs {
-        files.extend(["opencode.json", "opencode.jsonc"].map(|f| dir.join(f)));
+        files.extend(opencode_files(&dir, &["json", "jsonc"]));
     }
     let mut config = json!({});
     for file in files {
@@ -126,6 +127,14 @@ fn user_config(workspace: &Path, env: &dyn Fn(&str) -> Option<String>) -> Value 
         merge_deep(&mut config, json!({ "permission": permission }));
     }
     config
+}
+
+/// `opencode.EXT` in `dir` for each extension, in OpenCode's order.
+fn opencode_files(dir: &Path, extensions: &[&str]) -> Vec<PathBuf> {
+    extensions
+        .iter()
+        .map(|ext| dir.join("opencode").with_extension(ext))
+        .collect()
 }
 
 /// remeda's `mergeDeep`, as OpenCode uses it: objects merge key by key,

@@ -1019,7 +1019,7 @@ impl Driver {
             "current_mode_update" => {
                 self.flush_text().await;
                 match update.get("currentModeId").and_then(Value::as_str) {
-                    Some(mode_id) => self.on_mode(&mode_id.to_string()).await,
+                    Some(mode_id) => self.on_mode(mode_id).await,
                     None => {
                         self.ctx
                             .emit(
