@@ -1,0 +1,483 @@
+//! The session's course: `initialize`, `authenticate`, `session/new`, then
+//! turns until the agent is done, cancelled or gone.
+
+use serde_json::{json, Value};
+use tokio::time::Instant;
+
+use super::protocol::{self, code, RpcError};
+use super::*;
+
+impl Driver {
+    pub(super) async fn drive(&mut self) -> Ending {
+        if let Err(ending) = self.start().await {
+            return ending;
+        }
+        self.converse().await
+    }
+
+    /// `initialize`, `authenticate` if need be, `session/new`.
+    async fn start(&mut self) -> Result<(), Ending> {
+        let timeout = self.opts.startup_timeout;
+        let deadline = Instant::now() + timeout;
+        let init = self
+            .call("initialize", protocol::initialize_params(), deadline)
+            .await?
+            .map_err(|e| Ending::Failed(format!("the agent refused to initialize: {e}")))?;
+        let init: protocol::InitializeResult = serde_json::from_value(init).map_err(|e| {
+            Ending::Failed(format!("the agent's answer to initialize is not ACP: {e}"))
+        })?;
+        if init.protocol_version != PROTOCOL_VERSION {
+            return Err(Ending::Failed(format!(
+                "the agent speaks version {} of the Agent Client Protocol; m speaks version {PROTOCOL_VERSION}",
+                init.protocol_version
+            )));
+        }
+
+        let cwd = self.ctx.launch.workspace.display().to_string();
+        let mut authenticated = false;
+        let session = loop {
+            let deadline = Instant::now() + timeout;
+            match self
+                .call("session/new", protocol::new_session_params(&cwd), deadline)
+                .await?
+            {
+                Ok(result) => break result,
+                Err(e) if e.code == code::AUTH_REQUIRED => {
+                    let configured = self.opts.auth_method.clone().filter(|_| !authenticated);
+                    let Some(method_id) = configured else {
+                        return Err(Ending::Failed(needs_auth(
+                            self.opts.preset.as_deref(),
+                            self.opts.auth_method.as_deref(),
+                            &init.auth_methods,
+                            &e,
+                        )));
+                    };
+                    let method = init.auth_methods.iter().find(|m| m.id == method_id);
+                    let Some(method) = method.cloned() else {
+                        return Err(Ending::Failed(unknown_auth_method(
+                            self.opts.preset.as_deref(),
+                            &method_id,
+                            &init.auth_methods,
+                        )));
+                    };
+                    self.authenticate(&method, Instant::now() + timeout).await?;
+                    authenticated = true;
+                }
+                Err(e) => {
+                    return Err(Ending::Failed(format!(
+                        "the agent could not open a session: {e}"
+                    )))
+                }
+            }
+        };
+        let session: protocol::NewSessionResult = serde_json::from_value(session).map_err(|e| {
+            Ending::Failed(format!("the agent's answer to session/new is not ACP: {e}"))
+        })?;
+        self.ctx
+            .emit(
+                "agent.session",
+                json!({
+                    "sessionId": session.session_id,
+                    "protocolVersion": init.protocol_version,
+                    "agent": init.agent_info,
+                    "capabilities": init.agent_capabilities,
+                }),
+            )
+            .await;
+        self.session_id = Some(session.session_id);
+        if let Some(modes) = session.modes {
+            self.on_mode(&modes.current_mode_id).await;
+        }
+        Ok(())
+    }
+
+    /// Records the session's mode, and says so when in that mode the agent
+    /// acts without asking m.
+    pub(super) async fn on_mode(&mut self, mode_id: &str) {
+        let unasked = presets::find(self.opts.preset.as_deref().unwrap_or_default())
+            .and_then(|p| p.quiet_modes.iter().find(|(id, _)| *id == mode_id))
+            .map(|(_, unasked)| *unasked);
+        let mut data = json!({ "modeId": mode_id, "asks": unasked.is_none() });
+        if let Some(unasked) = unasked {
+            data["message"] = json!(format!(
+                "the agent is in its {mode_id} mode: it {unasked}, so m is not asked"
+            ));
+        }
+        self.ctx.emit("agent.mode", data).await;
+    }
+
+    /// Authenticates with `method`, the one the user configured. A refusal
+    /// is recorded; the session that follows says whether it mattered.
+    async fn authenticate(
+        &mut self,
+        method: &protocol::AuthMethod,
+        deadline: Instant,
+    ) -> Result<(), Ending> {
+        let result = self
+            .call("authenticate", json!({ "methodId": method.id }), deadline)
+            .await?;
+        let mut data = json!({ "methodId": method.id, "name": method.name, "ok": result.is_ok() });
+        if let Err(e) = result {
+            data["error"] = json!(e.to_string());
+        }
+        self.ctx.emit("agent.auth", data).await;
+        Ok(())
+    }
+
+    /// Sends a request and waits for its answer until `deadline`, serving
+    /// the agent meanwhile.
+    async fn call(
+        &mut self,
+        method: &str,
+        params: Value,
+        deadline: Instant,
+    ) -> Result<Result<Value, RpcError>, Ending> {
+        let id = self.send_request(method, params);
+        match self.pump(Want::Response(id), Some(deadline)).await {
+            Ok(Got::Response(result)) => Ok(result),
+            Ok(Got::Human(_)) => unreachable!("waiting for a response"),
+            Err(Stop::Cancelled) => Err(self.cancel(None).await),
+            Err(Stop::AgentGone) => Err(Ending::Failed(self.gone("while starting").await)),
+            Err(Stop::Timeout) => Err(Ending::Failed(format!(
+                "the agent did not answer {method} within {}s (is it waiting for a login or an update? \
+                 try running its command in a terminal)",
+                self.opts.startup_timeout.as_secs_f64()
+            ))),
+        }
+    }
+
+    /// Prompt turns until the run is done.
+    async fn converse(&mut self) -> Ending {
+        let mut next = Prompt {
+            text: self.ctx.launch.prompt.clone(),
+            source: "initial",
+        };
+        loop {
+            let end = match self.turn(next).await {
+                Ok(end) => end,
+                Err(ending) => return ending,
+            };
+            if !self.rejections.is_empty() {
+                next = Prompt {
+                    text: std::mem::take(&mut self.rejections).join("\n\n"),
+                    source: "rejection",
+                };
+                continue;
+            }
+            let ended_well = end.stop_reason == "end_turn";
+            if self.opts.once {
+                if !ended_well {
+                    return Ending::Failed(end.describe());
+                }
+                match self.finish().await {
+                    Ok(ending) => return ending,
+                    Err(prompt) => {
+                        next = prompt;
+                        continue;
+                    }
+                }
+            }
+            let question = if ended_well {
+                "(turn ended)".to_string()
+            } else {
+                format!("(turn ended: {})", end.describe())
+            };
+            match self.ask(question).await {
+                Ok(InputReply::Text(text)) => {
+                    next = Prompt {
+                        text,
+                        source: "reply",
+                    }
+                }
+                Ok(InputReply::Done) => match self.finish().await {
+                    Ok(ending) => return ending,
+                    Err(prompt) => next = prompt,
+                },
+                Ok(InputReply::RunEnded) => return self.cancel(None).await,
+                Err(ending) => return ending,
+            }
+        }
+    }
+
+    /// One prompt turn, to its end.
+    async fn turn(&mut self, prompt: Prompt) -> Result<TurnEnd, Ending> {
+        self.turn += 1;
+        let session_id = self.session_id.clone().unwrap_or_default();
+        self.ctx
+            .emit(
+                "agent.prompt",
+                json!({ "turn": self.turn, "source": prompt.source, "text": prompt.text }),
+            )
+            .await;
+        let id = self.send_request(
+            "session/prompt",
+            protocol::prompt_params(&session_id, &prompt.text),
+        );
+        let result = match self.pump(Want::Response(id), None).await {
+            Ok(Got::Response(result)) => result,
+            Ok(Got::Human(_)) => unreachable!("waiting for a response"),
+            Err(Stop::Cancelled) => return Err(self.cancel(Some(id)).await),
+            Err(Stop::AgentGone | Stop::Timeout) => {
+                return Err(Ending::Failed(self.gone("during a turn").await))
+            }
+        };
+        self.flush_text().await;
+        let (stop_reason, error) = match result {
+            Ok(value) => match serde_json::from_value::<protocol::PromptResult>(value) {
+                Ok(r) => (r.stop_reason, None),
+                Err(e) => (
+                    "error".to_string(),
+                    Some(format!("its answer to the prompt is not ACP: {e}")),
+                ),
+            },
+            Err(e) => ("error".to_string(), Some(e.to_string())),
+        };
+        let mut data = json!({ "turn": self.turn, "stopReason": stop_reason });
+        if let Some(error) = &error {
+            data["error"] = json!(error);
+            self.ctx
+                .emit(
+                    "error",
+                    json!({ "message": format!("the agent's turn failed: {error}") }),
+                )
+                .await;
+        }
+        self.ctx.emit("agent.turn", data).await;
+        Ok(TurnEnd { stop_reason, error })
+    }
+
+    /// The agent is done: with `--review`, a human reviews its work first.
+    /// `Err` is a review rejection's reason, the next prompt: only a human's
+    /// words go back to the agent, never m's own failure to make the diff
+    /// (the agent would answer it and end its turn, and the review would
+    /// fail again, for ever).
+    async fn finish(&mut self) -> Result<Ending, Prompt> {
+        if !(self.opts.review || self.ctx.launch.review) {
+            return Ok(Ending::Completed);
+        }
+        let key =
+            self.wait_for_human(|ctx| async move { Answer::Review(ctx.request_review().await) });
+        let review = match self.pump(Want::Human(key), None).await {
+            Ok(Got::Human(Answer::Review(review))) => review,
+            Ok(_) => unreachable!("waiting for the review"),
+            Err(stop) => return Ok(self.stopped(stop, "while its work was under review").await),
+        };
+        match review {
+            ReviewOutcome::Decided(Decision::Approved { .. }) | ReviewOutcome::NothingToReview => {
+                Ok(Ending::Completed)
+            }
+            ReviewOutcome::Decided(Decision::Rejected { reason }) if !reason.trim().is_empty() => {
+                Err(Prompt {
+                    text: reason,
+                    source: "review",
+                })
+            }
+            ReviewOutcome::Decided(Decision::Rejected { .. }) => {
+                Ok(Ending::Failed("the review was rejected".into()))
+            }
+            ReviewOutcome::Decided(Decision::RunEnded) => Ok(self.cancel(None).await),
+            ReviewOutcome::CannotPrepare { reason } => Ok(Ending::Failed(reason)),
+        }
+    }
+
+    /// Waits for the human between turns.
+    async fn ask(&mut self, question: String) -> Result<InputReply, Ending> {
+        let key = self.wait_for_human(|ctx| async move {
+            Answer::Input(
+                ctx.request_input(InputRequest {
+                    question,
+                    schema: None,
+                })
+                .await,
+            )
+        });
+        match self.pump(Want::Human(key), None).await {
+            Ok(Got::Human(Answer::Input(reply))) => Ok(reply),
+            Ok(_) => unreachable!("waiting for input"),
+            Err(stop) => Err(self.stopped(stop, "while waiting for a reply").await),
+        }
+    }
+
+    async fn stopped(&mut self, stop: Stop, when: &str) -> Ending {
+        match stop {
+            Stop::Cancelled => self.cancel(None).await,
+            Stop::AgentGone | Stop::Timeout => Ending::Failed(self.gone(when).await),
+        }
+    }
+
+    /// Cancels the run: `session/cancel`, every pending permission request
+    /// answered `cancelled`, and a short wait for the turn in progress to
+    /// end. The caller then ends the process group.
+    async fn cancel(&mut self, prompt: Option<i64>) -> Ending {
+        self.cancelling = true;
+        self.flush_text().await;
+        let in_flight = prompt.is_some() || !self.pending.is_empty();
+        if let (true, Some(session_id)) = (in_flight, &self.session_id) {
+            let line = protocol::notification("session/cancel", json!({ "sessionId": session_id }));
+            self.send(line);
+        }
+        let pending: Vec<Pending> = self.pending.drain().map(|(_, p)| p).collect();
+        for p in pending {
+            p.task.abort();
+            self.answer_cancelled(&p.rpc_id, &p.what).await;
+        }
+        if let Some(id) = prompt {
+            let deadline = Instant::now() + self.opts.grace;
+            if let Ok(Got::Response(Ok(result))) =
+                self.pump(Want::Response(id), Some(deadline)).await
+            {
+                self.flush_text().await;
+                let stop_reason = result.get("stopReason").cloned().unwrap_or(Value::Null);
+                self.ctx
+                    .emit(
+                        "agent.turn",
+                        json!({ "turn": self.turn, "stopReason": stop_reason }),
+                    )
+                    .await;
+            }
+        }
+        Ending::Cancelled
+    }
+
+    pub(super) async fn answer_cancelled(&mut self, rpc_id: &Value, what: &PendingKind) {
+        match what {
+            PendingKind::Permission { tool_call_id, .. } => {
+                self.respond(rpc_id, protocol::permission_cancelled());
+                self.ctx
+                    .emit(
+                        "tool.permission",
+                        json!({ "toolCallId": tool_call_id, "decision": "run_ended", "outcome": "cancelled" }),
+                    )
+                    .await;
+            }
+            PendingKind::Elicitation => self.respond(rpc_id, protocol::elicitation_cancel()),
+        }
+    }
+
+    /// Why the agent is gone, once its exit status is known.
+    async fn gone(&mut self, when: &str) -> String {
+        if self.exit_status.is_none() {
+            let wait = self.opts.grace.min(EXIT_DRAIN);
+            if let Ok(Ok(status)) = tokio::time::timeout(wait, self.child.wait()).await {
+                self.exit_status = Some(status);
+            }
+        }
+        use std::os::unix::process::ExitStatusExt;
+        match self.exit_status {
+            Some(s) if s.code().is_some() => {
+                format!(
+                    "the agent exited with status {} {when}",
+                    s.code().unwrap_or_default()
+                )
+            }
+            Some(s) if s.signal().is_some() => {
+                format!(
+                    "the agent was killed by signal {} {when}",
+                    s.signal().unwrap_or_default()
+                )
+            }
+            _ => format!("the agent closed its output {when}"),
+        }
+    }
+}
+
+/// How a turn ended: the agent's stop reason, or `error` and why.
+struct TurnEnd {
+    stop_reason: String,
+    error: Option<String>,
+}
+
+impl TurnEnd {
+    fn describe(&self) -> String {
+        match &self.error {
+            Some(error) => format!("the agent's turn failed: {error}"),
+            None => describe_stop(&self.stop_reason),
+        }
+    }
+}
+
+fn describe_stop(stop_reason: &str) -> String {
+    match stop_reason {
+        "end_turn" => "the agent ended its turn".into(),
+        "max_tokens" => "the agent ran out of tokens (max_tokens)".into(),
+        "max_turn_requests" => {
+            "the agent reached its limit of requests in a turn (max_turn_requests)".into()
+        }
+        "refusal" => "the agent refused to go on (refusal)".into(),
+        "cancelled" => "the agent cancelled its turn".into(),
+        other => format!("the agent stopped its turn ({other})"),
+    }
+}
+
+/// Why a session that needs auth cannot start, with what the agent would
+/// accept: m never picks an auth method itself (an agent may save the
+/// method it is told as the user's, and drop a saved login with it).
+fn needs_auth(
+    preset: Option<&str>,
+    configured: Option<&str>,
+    methods: &[protocol::AuthMethod],
+    error: &RpcError,
+) -> String {
+    let mut reason = format!("the agent needs authentication: {}", error.message);
+    if let Some(id) = configured {
+        reason.push_str(&format!(
+            " (after authenticating with {id}, as the config says)"
+        ));
+    }
+    let wants: Vec<String> = methods
+        .iter()
+        .map(|m| format!("{} for {}", auth_needs(preset, m), m.id))
+        .collect();
+    if !wants.is_empty() {
+        reason.push_str(&format!("; it accepts {}", wants.join("; or ")));
+    }
+    let name = preset.unwrap_or("NAME");
+    reason.push_str(&format!(
+        "; m never chooses a method for you: set up the one you use, or name it in m's config \
+         ([agents.{name}] auth = \"METHOD\") to have m ask the agent for it"
+    ));
+    reason
+}
+
+/// What auth method `method` wants from the user, in a few words.
+fn auth_needs(preset: Option<&str>, method: &protocol::AuthMethod) -> String {
+    let known = presets::find(preset.unwrap_or_default())
+        .and_then(|p| p.auth_needs.iter().find(|(id, _)| *id == method.id))
+        .map(|(_, needs)| needs.to_string());
+    if let Some(needs) = known {
+        return needs;
+    }
+    match method.kind.as_deref() {
+        Some("env_var") if !method.vars.is_empty() => {
+            let vars: Vec<&str> = method.vars.iter().map(|v| v.name.as_str()).collect();
+            format!("{} in the environment of m's daemon", vars.join(" and "))
+        }
+        _ => {
+            let description = method.description.as_deref().unwrap_or("").trim();
+            match (method.name.trim(), description) {
+                ("", "") => "a login (run the agent once in a terminal)".to_string(),
+                (name, "") => format!("\"{name}\""),
+                ("", d) => format!("\"{d}\""),
+                (name, d) => format!("\"{name}\" ({d})"),
+            }
+        }
+    }
+}
+
+fn unknown_auth_method(
+    preset: Option<&str>,
+    method_id: &str,
+    methods: &[protocol::AuthMethod],
+) -> String {
+    let ids: Vec<&str> = methods.iter().map(|m| m.id.as_str()).collect();
+    format!(
+        "the config names the auth method {method_id} for the {} agent, which it does not offer \
+         (it offers: {})",
+        preset.unwrap_or("this"),
+        if ids.is_empty() {
+            "none".to_string()
+        } else {
+            ids.join(", ")
+        }
+    )
+}
