@@ -9,6 +9,7 @@ use crate::model::short_id;
 
 #[derive(Debug, Args)]
 pub struct AgentsArgs {
+    /// A JSON list of {name, command, installed, path, install, about}.
     #[arg(long)]
     pub json: bool,
 }
