@@ -2,8 +2,8 @@ use clap::Args;
 use serde_json::json;
 
 use super::Ctx;
-use crate::agent::presets::{self, PRESETS};
 use crate::error::{exit, Result};
+use crate::presets::{self, PRESETS};
 
 #[derive(Debug, Args)]
 pub struct AgentsArgs {

@@ -58,11 +58,14 @@ use tokio::time::Instant;
 use self::protocol::{Incoming, PermissionOption, RpcError};
 use super::exec::{failed, pump_output, MAX_OUTPUT_CHUNK};
 use super::{
-    presets, process, AgentOutcome, Decision, InputReply, InputRequest, ReviewOutcome, RunContext,
+    agent_command, AgentOutcome, Decision, InputReply, InputRequest, ReviewOutcome, RunContext,
 };
 
 use self::io::read_messages;
 use self::io::write_messages;
+use crate::presets;
+use crate::process;
+
 pub use self::protocol::PROTOCOL_VERSION;
 
 const STDERR_TAIL_LINES: usize = 20;
@@ -112,7 +115,7 @@ pub async fn run(argv: &[String], ctx: RunContext, opts: AcpOptions) -> AgentOut
     let Some((program, args)) = argv.split_first() else {
         return failed("no agent command was given".into(), None, Vec::new());
     };
-    let mut cmd = process::agent_command(program, args, &ctx.launch);
+    let mut cmd = agent_command(program, args, &ctx.launch);
     cmd.stdin(Stdio::piped());
     let mut child = match cmd.spawn() {
         Ok(child) => child,
