@@ -334,7 +334,10 @@ mod tests {
             fold_long_line("abcdéfg", 5),
             "abcdé… (2 more characters; --json shows the whole line)"
         );
-        assert_eq!(fold_long_line("a\u{1b}bcdef", 3), "a^[b… (4 more characters; --json shows the whole line)");
+        assert_eq!(
+            fold_long_line("a\u{1b}bcdef", 3),
+            "a^[b… (4 more characters; --json shows the whole line)"
+        );
     }
 
     #[test]
