@@ -2,6 +2,8 @@
 //! adapter and the command that starts it; config may replace the command
 //! (a wrapper script, a pinned path), never the name.
 
+pub mod opencode;
+
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -148,7 +150,7 @@ pub fn environment(
             .map(|(_, v)| v.clone())
     };
     match name {
-        "opencode" => super::opencode::environment(workspace, &var),
+        "opencode" => opencode::environment(workspace, &var),
         _ => Vec::new(),
     }
 }
