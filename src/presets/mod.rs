@@ -29,7 +29,10 @@ pub struct Preset {
 /// Gemini CLI's auth methods (`AuthType` in its source) and what each
 /// reads: `validateAuthMethod` in packages/cli/src/config/auth.ts.
 const GEMINI_AUTH: &[(&str, &str)] = &[
-    ("gemini-api-key", "GEMINI_API_KEY in the environment of m's daemon"),
+    (
+        "gemini-api-key",
+        "GEMINI_API_KEY in the environment of m's daemon (Gemini ignores ~/.gemini/.env in folders it does not trust, such as m's workspaces)",
+    ),
     (
         "vertex-ai",
         "GOOGLE_CLOUD_PROJECT and GOOGLE_CLOUD_LOCATION, or GOOGLE_API_KEY, in the environment of m's daemon",
