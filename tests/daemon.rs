@@ -763,8 +763,9 @@ fn a_killed_daemon_commits_what_the_agent_left_before_failing_the_run() {
     assert_eq!(env.run_state(&run), "failed");
     assert_all_gone(&pids);
     let branch = format!("m/{}", &run[..8]);
-    let commit = env.git(&repo, &["log", "-1", "--format=%H %s", &branch]);
-    assert!(commit.contains("recovered"), "{commit}");
+    let commit = env.git(&repo, &["log", "-1", "--format=%B", &branch]);
+    assert!(commit.contains("Recovered: the daemon stopped"), "{commit}");
+    assert!(commit.contains(&format!("M-Run: {run}")), "{commit}");
     let files = env.git(&repo, &["show", "--name-only", "--format=", &branch]);
     assert_eq!(files.trim(), "work.txt");
     let events = env.events(&run);
@@ -1402,4 +1403,28 @@ fn prompts_up_to_a_mebibyte_reach_the_agent() {
         text(&out.stderr)
     );
     assert_eq!(env.count("SELECT count(*) FROM runs"), runs);
+}
+
+/// Regression: a run's commit said `m run 97901ab6` and nothing else.
+#[test]
+fn a_runs_commit_says_what_it_was_asked_with_an_m_run_trailer() {
+    let env = TestEnv::new();
+    let repo = env.repo("api");
+    let prompt = "Fix the flaky test\n\nIt is the one in tests/net.rs; keep the retry.";
+    let out = env.run(&[
+        "run", "start", "-r", "api", prompt, "--wait", "--", "sh", "-c", "echo fixed > fix.txt",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let run = text(&out.stdout).trim().to_string();
+    let branch = format!("m/{}", &run[..8]);
+    let message = env.git(&repo, &["log", "-1", "--format=%B", &branch]);
+    assert_eq!(
+        message.trim_end(),
+        format!("Fix the flaky test\n\nIt is the one in tests/net.rs; keep the retry.\n\nM-Run: {run}")
+    );
+    let trailer = env.git(
+        &repo,
+        &["log", "-1", "--format=%(trailers:key=M-Run,valueonly)", &branch],
+    );
+    assert_eq!(trailer.trim(), run);
 }
