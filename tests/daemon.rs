@@ -1412,7 +1412,16 @@ fn a_runs_commit_says_what_it_was_asked_with_an_m_run_trailer() {
     let repo = env.repo("api");
     let prompt = "Fix the flaky test\n\nIt is the one in tests/net.rs; keep the retry.";
     let out = env.run(&[
-        "run", "start", "-r", "api", prompt, "--wait", "--", "sh", "-c", "echo fixed > fix.txt",
+        "run",
+        "start",
+        "-r",
+        "api",
+        prompt,
+        "--wait",
+        "--",
+        "sh",
+        "-c",
+        "echo fixed > fix.txt",
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let run = text(&out.stdout).trim().to_string();
@@ -1420,11 +1429,65 @@ fn a_runs_commit_says_what_it_was_asked_with_an_m_run_trailer() {
     let message = env.git(&repo, &["log", "-1", "--format=%B", &branch]);
     assert_eq!(
         message.trim_end(),
-        format!("Fix the flaky test\n\nIt is the one in tests/net.rs; keep the retry.\n\nM-Run: {run}")
+        format!(
+            "Fix the flaky test\n\nIt is the one in tests/net.rs; keep the retry.\n\nM-Run: {run}"
+        )
     );
     let trailer = env.git(
         &repo,
-        &["log", "-1", "--format=%(trailers:key=M-Run,valueonly)", &branch],
+        &[
+            "log",
+            "-1",
+            "--format=%(trailers:key=M-Run,valueonly)",
+            &branch,
+        ],
     );
     assert_eq!(trailer.trim(), run);
+}
+
+/// `m run rm` takes several runs; `m run prune` removes finished runs
+/// (older than, in a state), keeping every branch not merged yet.
+#[test]
+fn run_rm_takes_several_runs_and_prune_keeps_unmerged_work() {
+    let env = TestEnv::new();
+    let repo = env.repo("api");
+    let start = |prompt: &str, script: &str| -> String {
+        let out = env.run(&[
+            "run", "start", "-r", "api", prompt, "--wait", "--", "sh", "-c", script,
+        ]);
+        text(&out.stdout).trim().to_string()
+    };
+    let a = start("nothing", "true");
+    let b = start("fail", "exit 3");
+    let c = start("work", "echo x > work.txt");
+    let d = start("nothing again", "true");
+    let removed = env.ok(&["run", "rm", &a[..8], &b[..8]]);
+    assert!(
+        removed.contains(&format!("Removed run {}", &a[..8]))
+            && removed.contains(&format!("Removed run {}", &b[..8])),
+        "{removed}"
+    );
+    assert_eq!(env.count("SELECT count(*) FROM runs"), 2);
+    // Nothing is removed when one id is unknown.
+    env.fails(&["run", "rm", &c, "ffffffff"], 3);
+    assert_eq!(env.count("SELECT count(*) FROM runs"), 2);
+
+    assert!(env
+        .ok(&["run", "prune", "--older-than", "1h"])
+        .contains("No finished run"));
+    assert!(env
+        .ok(&["run", "prune", "--state", "failed"])
+        .contains("No finished run"));
+    let err = env.fails(&["run", "prune", "--state", "running"], 2);
+    assert!(err.contains("only finished runs"), "{err}");
+    let pruned = env.ok(&["run", "prune"]);
+    assert!(
+        pruned.contains(&format!("Removed run {}", &d[..8])),
+        "{pruned}"
+    );
+    let kept = format!("branch m/{} kept: it has 1 commit not merged", &c[..8]);
+    assert!(pruned.contains(&kept), "{pruned}");
+    assert_eq!(env.count("SELECT count(*) FROM runs"), 0);
+    let branches = env.git(&repo, &["branch", "--list", "m/*"]);
+    assert_eq!(branches.trim(), format!("m/{}", &c[..8]), "{branches}");
 }

@@ -387,7 +387,11 @@ mod message_tests {
     #[test]
     fn a_commit_message_says_what_the_run_was_asked() {
         assert_eq!(
-            commit_message("fix the flaky test\n\nIt is in tests/a.rs.\n", "abc-123", None),
+            commit_message(
+                "fix the flaky test\n\nIt is in tests/a.rs.\n",
+                "abc-123",
+                None
+            ),
             "fix the flaky test\n\nIt is in tests/a.rs.\n\nM-Run: abc-123\n"
         );
         assert_eq!(
