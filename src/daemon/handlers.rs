@@ -10,6 +10,7 @@ use super::supervisor::{self, Control, StartedRun};
 use super::Shared;
 use crate::agent::{AgentRequest, ApprovalRequest, Decision, InputReply, InputRequest};
 use crate::error::{Error, Result};
+use crate::model::EventType;
 use crate::model::{new_id, short_id, AgentSpec, Approval, DecidedBy, Event, RunOptions, RunState};
 use crate::protocol::{DaemonStatus, EventFrame, Request, Response, PROTOCOL_VERSION, VERSION};
 use crate::store::{Decided, NewRun, RunDetails, Store};
@@ -362,7 +363,7 @@ fn wanted(types: &[String], event: &Event) -> bool {
 }
 
 fn finished_state(event: &Event) -> Option<RunState> {
-    if event.event_type != "run.finished" {
+    if event.kind() != Some(EventType::RunFinished) {
         return None;
     }
     event
