@@ -246,7 +246,7 @@ fn describe(event_type: &str, data: &Value) -> Vec<String> {
             if let Some(cost) = data.get("cost").filter(|c| !c.is_null()) {
                 let amount = cost.get("amount").map(Value::to_string).unwrap_or_default();
                 let currency = cost.get("currency").and_then(Value::as_str).unwrap_or("");
-                line.push_str(&format!(", cost {amount} {currency}").trim_end().to_string());
+                line.push_str(format!(", cost {amount} {currency}").trim_end());
             }
             vec![line]
         }
