@@ -24,7 +24,7 @@ use toml::{Table, Value};
 
 use crate::agent::presets;
 use crate::error::{Error, Result};
-use crate::model::ApprovalType;
+use crate::model::{ApprovalType, OnBusy};
 use crate::notify::NotifyConfig;
 use crate::paths::Paths;
 
@@ -88,6 +88,9 @@ pub struct RunConfig {
     /// How long an ACP agent may take to start (answer `initialize` and
     /// open its session) before its run fails.
     pub startup_timeout: Duration,
+    /// What `m run start` does on a repo with an active run, without
+    /// `--queue` or `--no-queue`.
+    pub on_busy: OnBusy,
 }
 
 impl Default for RunConfig {
@@ -96,6 +99,7 @@ impl Default for RunConfig {
             review: false,
             idle_timeout: None,
             startup_timeout: Duration::from_secs(60),
+            on_busy: OnBusy::Refuse,
         }
     }
 }
@@ -203,6 +207,7 @@ impl Config {
                 "run.startup_timeout_seconds".into(),
                 json!(self.run.startup_timeout.as_secs()),
             ),
+            ("run.on_busy".into(), json!(self.run.on_busy)),
             (
                 "approvals.auto_approve".into(),
                 json!(self.approvals.auto_approve),
@@ -356,10 +361,16 @@ impl Config {
                                 }
                                 self.run.startup_timeout = Duration::from_secs(secs);
                             }
+                            "on_busy" => self.run.on_busy = self.named(&full, &value)?,
                             _ => {
                                 self.unknown(
                                     &full,
-                                    &["review", "idle_timeout_seconds", "startup_timeout_seconds"],
+                                    &[
+                                        "review",
+                                        "idle_timeout_seconds",
+                                        "startup_timeout_seconds",
+                                        "on_busy",
+                                    ],
                                 );
                                 continue;
                             }
@@ -514,6 +525,20 @@ impl Config {
                 key,
                 format!("expected true or false, found {}", shown(value)),
             )
+        })
+    }
+
+    /// One of a closed set of names (`"queue"`, `"reject"`...).
+    fn named<T: std::str::FromStr<Err = Error>>(&self, key: &str, value: &Value) -> Result<T> {
+        let text = value.as_str().ok_or_else(|| {
+            self.invalid(key, format!("expected a string, found {}", shown(value)))
+        })?;
+        text.parse().map_err(|err: Error| {
+            let why = match err.hint {
+                Some(hint) => format!("{}; {hint}", err.message),
+                None => err.message,
+            };
+            self.invalid(key, why)
         })
     }
 

@@ -111,6 +111,24 @@ named_enum!(ApprovalState, "approval state" {
     Rejected = "rejected",
 });
 
+named_enum!(
+    /// What `m run start` does when the repo has an active run (`[run] on_busy`).
+    OnBusy, "on_busy value" {
+        Refuse = "refuse",
+        Queue = "queue",
+    }
+);
+
+named_enum!(
+    /// What a deadline decides for a human who did not answer in time
+    /// (`[approvals] on_timeout`): reject the approval (a question without
+    /// a default answer then ends the run), or cancel the run.
+    OnTimeout, "on_timeout value" {
+        Reject = "reject",
+        Cancel = "cancel",
+    }
+);
+
 named_enum!(Platform, "platform" {
     Ios = "ios",
 });
@@ -134,7 +152,37 @@ pub struct Run {
     pub updated_at: i64,
 }
 
+/// A run waiting in its repo's queue (`m run start --queue`): it has its id,
+/// and becomes a [`Run`] when the repo's active run ends and its turn comes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueuedRun {
+    pub id: String,
+    pub repo_id: String,
+    pub prompt: String,
+    /// Always `queued`: the word m uses beside the seed's run states.
+    pub state: Queued,
+    /// Its place in the repo's queue now: 1 starts next.
+    pub position: i64,
+    pub workspace_path: String,
+    pub agent: serde_json::Value,
+    pub options: serde_json::Value,
+    pub base: Option<String>,
+    pub created_at: i64,
+    /// The `run.queued` event that opens its log (followers see it while
+    /// the run waits; it is stored when the run starts or is cancelled).
+    /// The daemon's own: not shown, nor sent to clients.
+    #[serde(skip)]
+    pub queued_event: Event,
+}
+
+/// The state of a queued run, as `m run list` and `--json` show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Queued {
+    Queued,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     pub id: String,
     pub run_id: String,
@@ -163,6 +211,7 @@ pub struct Approval {
 /// the three in step with what the code emits): what `m events --type`
 /// accepts.
 pub const EVENT_TYPES: &[&str] = &[
+    "run.queued",
     "run.created",
     "run.state",
     "run.idle",
@@ -212,6 +261,60 @@ pub fn now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
+}
+
+/// Parses a duration as people write one: `90s`, `10m`, `2h`, `1h30m`,
+/// `1d`, or a whole number of seconds. Zero is allowed (callers decide
+/// what it means).
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let expected =
+        || format!("`{text}` is not a duration (write it like 90s, 10m, 2h, 1h30m or 1d)");
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Ok(std::time::Duration::from_secs(seconds));
+    }
+    let mut total: u64 = 0;
+    let mut number = String::new();
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            _ => return Err(expected()),
+        };
+        let n: u64 = number.parse().map_err(|_| expected())?;
+        number.clear();
+        total = n
+            .checked_mul(unit)
+            .and_then(|n| total.checked_add(n))
+            .ok_or_else(expected)?;
+    }
+    if !number.is_empty() || text.is_empty() {
+        return Err(expected());
+    }
+    Ok(std::time::Duration::from_secs(total))
+}
+
+/// A duration as [`parse_duration`] reads it, in the largest units that
+/// fit: `2h`, `1h30m`, `45s`.
+pub fn format_duration(duration: std::time::Duration) -> String {
+    let mut secs = duration.as_secs();
+    if secs == 0 {
+        return "0s".into();
+    }
+    let mut text = String::new();
+    for (unit, name) in [(86_400, 'd'), (3600, 'h'), (60, 'm'), (1, 's')] {
+        if secs >= unit {
+            text.push_str(&format!("{}{name}", secs / unit));
+            secs %= unit;
+        }
+    }
+    text
 }
 
 /// Random ids for what people type by prefix.
@@ -315,6 +418,25 @@ impl Notification {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_read_as_written_and_print_back_the_same() {
+        let secs = |t: &str| parse_duration(t).map(|d| d.as_secs());
+        assert_eq!(secs("90s"), Ok(90));
+        assert_eq!(secs("10m"), Ok(600));
+        assert_eq!(secs("2h"), Ok(7200));
+        assert_eq!(secs("1h30m"), Ok(5400));
+        assert_eq!(secs("1d"), Ok(86_400));
+        assert_eq!(secs("45"), Ok(45));
+        assert_eq!(secs(" 0 "), Ok(0));
+        for bad in ["", "h", "1.5h", "10x", "-1m", "1h 30m"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        for text in ["2h", "1h30m", "45s", "1d2h3m4s", "10m"] {
+            assert_eq!(format_duration(parse_duration(text).unwrap()), text);
+        }
+        assert_eq!(format_duration(std::time::Duration::from_secs(3600)), "1h");
+    }
 
     #[test]
     fn relative_times_pick_the_largest_unit() {

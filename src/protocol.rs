@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::agent::AgentSpec;
 use crate::error::{Error, ErrorKind};
-use crate::model::{Approval, ApprovalType, Event, Repo, Run, RunState};
+use crate::model::{Approval, ApprovalType, Event, QueuedRun, Repo, Run, RunState};
 
 /// Bumped on any incompatible change to the frames below.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -77,6 +77,10 @@ pub enum Request {
         base: Option<String>,
         #[serde(default)]
         options: RunOptions,
+        /// When the repo is busy, queue the run behind its active run
+        /// instead of refusing it.
+        #[serde(default)]
+        queue: bool,
     },
     CancelRun {
         run_id: String,
@@ -133,6 +137,10 @@ pub enum Response {
     Status(DaemonStatus),
     Run {
         run: Run,
+    },
+    /// The run was queued behind its repo's active run.
+    Queued {
+        run: QueuedRun,
     },
     Event {
         event: Event,

@@ -8,6 +8,7 @@ use super::output::printable;
 use super::Ctx;
 use crate::error::{exit, Error, Result};
 use crate::model::{short_id, Event, EVENT_TYPES};
+use crate::store::RunOrQueued;
 
 #[derive(Debug, Args)]
 pub struct EventsArgs {
@@ -55,7 +56,35 @@ pub fn run(ctx: &Ctx, args: EventsArgs) -> Result<u8> {
         return Ok(exit::OK);
     };
     let store = ctx.store()?;
-    let run = store.find_run(run)?;
+    let run = match store.find_run_or_queued(run)? {
+        RunOrQueued::Run(run) => run,
+        // Nothing is stored yet: its log so far is the `run.queued` event.
+        RunOrQueued::Queued(queued) if !args.follow => {
+            let event = &queued.queued_event;
+            if event.seq > args.since && wanted(event) {
+                print_event(ctx, event, args.json, false)?;
+            }
+            return Ok(exit::OK);
+        }
+        RunOrQueued::Queued(queued) => {
+            let state = super::follow::follow_run(
+                ctx,
+                &queued.id,
+                args.since,
+                Until::Ended,
+                Prints::Events,
+                args.types.clone(),
+                |event| {
+                    if wanted(event) {
+                        print_event(ctx, event, args.json, false)?;
+                        ctx.ui.flush()?;
+                    }
+                    Ok(())
+                },
+            )?;
+            return Ok(state.exit_code());
+        }
+    };
     // A run that has ended has its whole log stored: no daemon is needed
     // to follow it to its end.
     if args.follow && run.state.is_active() {
@@ -158,6 +187,10 @@ fn describe(event_type: &str, data: &Value) -> Vec<String> {
     };
     match event_type {
         "run.state" => vec![format!("-> {}", text("state"))],
+        "run.queued" => vec![format!(
+            "position {} in its repo's queue",
+            data.get("position").and_then(Value::as_i64).unwrap_or(0)
+        )],
         "run.created" => vec![format!(
             "prompt: {}",
             super::output::one_line(&text("prompt"), 80)

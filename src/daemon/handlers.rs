@@ -14,7 +14,7 @@ use crate::model::{new_id, short_id, Event, RunState};
 use crate::protocol::{
     DaemonStatus, EventFrame, Request, Response, RunOptions, PROTOCOL_VERSION, VERSION,
 };
-use crate::store::{Decided, NewRun, RunDetails, Store};
+use crate::store::{Created, Decided, NewRun, RunDetails, RunOrQueued, Store};
 
 pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connection) -> Result<()> {
     let response = match request {
@@ -25,7 +25,8 @@ pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connectio
             agent,
             base,
             options,
-        } => start_run(shared, repo_id, prompt, agent, base, options).await?,
+            queue,
+        } => start_run(shared, repo_id, prompt, agent, base, options, queue).await?,
         Request::CancelRun { run_id } => cancel_run(shared, &run_id).await?,
         Request::Follow {
             run_id,
@@ -140,6 +141,7 @@ async fn start_run(
     agent: AgentSpec,
     base: Option<String>,
     options: RunOptions,
+    queue: bool,
 ) -> Result<Response> {
     if prompt.trim().is_empty() {
         return Err(Error::usage("the prompt is empty").with_hint("say what the agent should do"));
@@ -156,22 +158,24 @@ async fn start_run(
     options.check_repo(&repo)?;
     let id = new_id();
     let workspace_path = shared.paths.workspaces().join(&id);
-    let run = shared
+    let new = NewRun {
+        repo_id: repo.id.clone(),
+        prompt,
+        workspace_path: workspace_path.display().to_string(),
+        details: RunDetails {
+            agent: json!(agent),
+            options: json!(options),
+            ..RunDetails::default()
+        },
+    };
+    let created = shared
         .writer
-        .create_run(
-            id,
-            NewRun {
-                repo_id: repo.id.clone(),
-                prompt,
-                workspace_path: workspace_path.display().to_string(),
-                details: RunDetails {
-                    agent: json!(agent),
-                    options: json!(options),
-                    ..RunDetails::default()
-                },
-            },
-        )
+        .create_or_queue(id, new, base.clone(), queue)
         .await?;
+    let run = match created {
+        Created::Started(run) => run,
+        Created::Queued(run) => return Ok(Response::Queued { run }),
+    };
     supervisor::spawn(
         shared.clone(),
         StartedRun {
@@ -203,12 +207,19 @@ async fn not_live(shared: &Shared, run_id: &str) -> Error {
     }
 }
 
+/// Stops a live run, or takes a queued one out of its queue. Under the
+/// queue's lock, so that a queued run is never between the two (started,
+/// its supervisor not yet registered).
 async fn cancel_run(shared: &Shared, run_id: &str) -> Result<Response> {
-    let Some(handle) = shared.run_handle(run_id) else {
-        return Err(not_live(shared, run_id).await);
-    };
-    let _ = handle.control.send(Control::Stop { failure: None }).await;
-    Ok(Response::Ok)
+    let _queue = shared.queue_lock.lock().await;
+    if let Some(handle) = shared.run_handle(run_id) {
+        let _ = handle.control.send(Control::Stop { failure: None }).await;
+        return Ok(Response::Ok);
+    }
+    if shared.writer.cancel_queued(run_id).await?.is_some() {
+        return Ok(Response::Ok);
+    }
+    Err(not_live(shared, run_id).await)
 }
 
 async fn decide(
@@ -315,11 +326,23 @@ async fn follow(
     };
     let mut last = since;
     last = send_backlog(shared, &run_id, last, types, conn).await?;
-    let id = run_id.clone();
-    let run = read(shared, move |store| store.get_run(&id)).await?;
-    if run.state.is_final() {
-        send_backlog(shared, &run_id, last, types, conn).await?;
-        return conn.send(&Response::End { state: run.state }).await;
+    match stands(shared, &run_id).await? {
+        RunOrQueued::Run(run) if run.state.is_final() => {
+            send_backlog(shared, &run_id, last, types, conn).await?;
+            return conn.send(&Response::End { state: run.state }).await;
+        }
+        RunOrQueued::Run(_) => {}
+        // Its log will open with this event: a follower sees it now, then
+        // the rest once the run starts.
+        RunOrQueued::Queued(queued) => {
+            let event = queued.queued_event;
+            if event.seq > last {
+                last = event.seq;
+                if wanted(types, &event) {
+                    conn.send(&EventFrame::Event { event: &event }).await?;
+                }
+            }
+        }
     }
     loop {
         let event = tokio::select! {
@@ -340,16 +363,22 @@ async fn follow(
             Ok(_) => {}
             Err(RecvError::Lagged(_)) => {
                 last = send_backlog(shared, &run_id, last, types, conn).await?;
-                let id = run_id.clone();
-                let run = read(shared, move |store| store.get_run(&id)).await?;
-                if run.state.is_final() {
-                    send_backlog(shared, &run_id, last, types, conn).await?;
-                    return conn.send(&Response::End { state: run.state }).await;
+                if let RunOrQueued::Run(run) = stands(shared, &run_id).await? {
+                    if run.state.is_final() {
+                        send_backlog(shared, &run_id, last, types, conn).await?;
+                        return conn.send(&Response::End { state: run.state }).await;
+                    }
                 }
             }
             Err(RecvError::Closed) => return Ok(()),
         }
     }
+}
+
+/// The run as it stands, or the queued run it still is.
+async fn stands(shared: &Shared, run_id: &str) -> Result<RunOrQueued> {
+    let id = run_id.to_string();
+    read(shared, move |store| store.find_run_or_queued(&id)).await
 }
 
 fn wanted(types: &[String], event: &Event) -> bool {

@@ -3,6 +3,7 @@
 //! the socket, and on SIGTERM/SIGINT ends every run cleanly before leaving.
 
 mod handlers;
+mod queue;
 mod server;
 mod supervisor;
 mod writer;
@@ -35,6 +36,8 @@ pub struct Shared {
     pub dispatcher: Arc<Dispatcher>,
     pub writer: Writer,
     pub runs: Mutex<HashMap<String, RunHandle>>,
+    /// Held while a queued run starts or is cancelled (see `queue::start_next`).
+    pub queue_lock: tokio::sync::Mutex<()>,
     pub grace: Duration,
     /// Conversational runs waiting this long for a prompt are done.
     pub idle_timeout: Option<Duration>,
@@ -155,6 +158,7 @@ async fn serve(paths: Paths, config: Arc<Config>) -> Result<()> {
         paths: paths.clone(),
         writer,
         runs: Mutex::new(HashMap::new()),
+        queue_lock: tokio::sync::Mutex::new(()),
         grace: config.daemon.grace,
         idle_timeout: config.run.idle_timeout,
         startup_timeout: config.run.startup_timeout,
@@ -164,6 +168,8 @@ async fn serve(paths: Paths, config: Arc<Config>) -> Result<()> {
         stopping: tokio::sync::watch::channel(false).0,
     });
     recover(&shared).await?;
+    // Runs queued while no daemon ran (or behind a run recovery just ended).
+    queue::start_all(&shared).await;
     let listener = server::listen(&paths.socket())?;
     tracing::info!(socket = %paths.socket().display(), pid = std::process::id(), "m daemon ready");
     let accept = tokio::spawn(server::accept_loop(shared.clone(), listener));

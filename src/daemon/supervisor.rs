@@ -91,6 +91,7 @@ pub fn spawn(shared: Arc<Shared>, started: StartedRun) {
         );
     tokio::spawn(async move {
         let run_id = started.run.id.clone();
+        let repo_id = started.run.repo_id.clone();
         let mut supervisor = Supervisor {
             shared: shared.clone(),
             run_id: run_id.clone(),
@@ -113,6 +114,7 @@ pub fn spawn(shared: Arc<Shared>, started: StartedRun) {
             .unwrap_or_else(|e| e.into_inner())
             .remove(&run_id);
         shared.run_ended.notify_waiters();
+        super::queue::start_next(&shared, &repo_id).await;
     });
 }
 

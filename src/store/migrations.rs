@@ -65,6 +65,23 @@ const MIGRATIONS: &[&str] = &[
        at INTEGER NOT NULL,
        PRIMARY KEY (notification_id, target)
      );",
+    // 4: runs waiting for their repo's active run to end (`m run start
+    // --queue`). A queued run has its id from the start; when it starts it
+    // becomes a row of `runs` and leaves this table in the same transaction.
+    "CREATE TABLE run_queue (
+       seq INTEGER PRIMARY KEY AUTOINCREMENT, -- arrival order
+       id TEXT NOT NULL UNIQUE,        -- the run's id once it starts
+       repo_id TEXT NOT NULL REFERENCES repos(id),
+       prompt TEXT NOT NULL,
+       workspace_path TEXT NOT NULL,
+       agent TEXT NOT NULL,            -- JSON, as run_details.agent
+       options TEXT NOT NULL,          -- JSON, as run_details.options
+       base TEXT,                      -- the ref its branch starts from (--base)
+       event_id TEXT NOT NULL,         -- of its `run.queued` event, stored when it starts
+       arrival_position INTEGER NOT NULL, -- its place in the repo's queue when queued
+       created_at INTEGER NOT NULL
+     );
+     CREATE INDEX idx_run_queue_repo ON run_queue(repo_id, seq);",
 ];
 
 pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -224,7 +241,7 @@ mod tests {
         }
         let store = Store::open(&path).unwrap();
         let (version, _, _) = read_header(store.conn()).unwrap();
-        assert_eq!(version, 3);
+        assert_eq!(version, LATEST_VERSION);
         let devices = store.list_device_infos().unwrap();
         assert_eq!(devices.len(), 1);
         assert_eq!(devices[0].env, crate::model::DeviceEnv::Production);

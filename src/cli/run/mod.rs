@@ -32,7 +32,8 @@ pub enum RunCommand {
     List(list::ListArgs),
     /// Show one run in detail, with the approvals and questions it waits on.
     Show(show::ShowArgs),
-    /// Stop a run's agent; the run ends cancelled.
+    /// Stop a run's agent, or take a queued run out of its queue; the run
+    /// ends cancelled.
     Cancel(cancel::CancelArgs),
     /// Wait until a run needs a human or has ended (see exit codes).
     Wait(wait::WaitArgs),

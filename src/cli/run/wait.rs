@@ -2,6 +2,7 @@ use clap::Args;
 
 use crate::cli::Ctx;
 use crate::error::Result;
+use crate::store::RunOrQueued;
 
 #[derive(Debug, Args)]
 pub struct WaitArgs {
@@ -14,12 +15,15 @@ pub struct WaitArgs {
 /// for input.
 pub fn run(ctx: &Ctx, args: WaitArgs) -> Result<u8> {
     let store = ctx.store()?;
-    let run = store.find_run(&args.run)?;
-    let state = if run.state.is_final() {
-        run.state
-    } else {
-        super::wait_for_human(ctx, &run.id)?
+    let (id, state) = match store.find_run_or_queued(&args.run)? {
+        RunOrQueued::Run(run) if run.state.is_final() => (run.id, run.state),
+        // A queued run is waited for through its start.
+        found => {
+            let id = found.id().to_string();
+            let state = super::wait_for_human(ctx, &id)?;
+            (id, state)
+        }
     };
-    super::report_unhappy_end(&store, &run.id, state)?;
+    super::report_unhappy_end(&store, &id, state)?;
     Ok(state.exit_code())
 }

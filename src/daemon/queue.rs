@@ -1,0 +1,103 @@
+//! Starting queued runs: when a repo's active run ends (however it ends,
+//! including a previous daemon's run failed by recovery), its next queued
+//! run starts. A queued run that cannot start fails with the reason, and the
+//! one after it starts.
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::supervisor::{self, StartedRun};
+use super::Shared;
+use crate::agent::AgentSpec;
+use crate::model::{QueuedRun, RunState};
+use crate::protocol::RunOptions;
+use crate::store::Store;
+
+/// Starts the repo's next queued run, if the repo is free. Nothing starts
+/// once the daemon is stopping: the queue waits for the next daemon.
+pub async fn start_next(shared: &Arc<Shared>, repo_id: &str) {
+    // Held until the run's supervisor is registered, so that `m run cancel`
+    // finds a run either queued or live, never between the two.
+    let _queue = shared.queue_lock.lock().await;
+    loop {
+        if *shared.stopping.borrow() {
+            return;
+        }
+        let (run, queued) = match shared.writer.start_next_queued(repo_id).await {
+            Ok(Some(next)) => next,
+            Ok(None) => return,
+            Err(err) => {
+                tracing::error!(repo = %repo_id, "cannot start the next queued run: {}", err.message);
+                return;
+            }
+        };
+        tracing::info!(run = %run.id, repo = %repo_id, "starting a queued run");
+        match what_to_start(shared, &queued).await {
+            Ok((repo, agent, options)) => {
+                supervisor::spawn(
+                    shared.clone(),
+                    StartedRun {
+                        run,
+                        repo,
+                        agent,
+                        base: queued.base,
+                        options,
+                    },
+                );
+                return;
+            }
+            Err(reason) => {
+                let data = json!({ "reason": format!("the queued run cannot start: {reason}") });
+                if let Err(err) = shared
+                    .writer
+                    .finish_run(&run.id, RunState::Failed, data)
+                    .await
+                {
+                    tracing::error!(run = %run.id, "cannot record the end of the run: {}", err.message);
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Starts the next queued run of every repo that has one and no active
+/// run: at start-up, after recovery has ended what a previous daemon left.
+pub async fn start_all(shared: &Arc<Shared>) {
+    let db = shared.paths.database();
+    let repos = tokio::task::spawn_blocking(move || Store::open(&db)?.repos_with_queued_runs())
+        .await
+        .unwrap_or_else(|e| {
+            Err(crate::error::Error::failure(format!(
+                "a database read crashed: {e}"
+            )))
+        });
+    match repos {
+        Ok(repos) => {
+            for repo_id in repos {
+                start_next(shared, &repo_id).await;
+            }
+        }
+        Err(err) => tracing::error!("cannot read the queue: {}", err.message),
+    }
+}
+
+/// The repo, agent and options a queued run was queued with.
+async fn what_to_start(
+    shared: &Shared,
+    queued: &QueuedRun,
+) -> std::result::Result<(crate::model::Repo, AgentSpec, RunOptions), String> {
+    let agent: AgentSpec = serde_json::from_value(queued.agent.clone())
+        .map_err(|e| format!("its agent cannot be read: {e}"))?;
+    let options: RunOptions = serde_json::from_value(queued.options.clone())
+        .map_err(|e| format!("its options cannot be read: {e}"))?;
+    let db = shared.paths.database();
+    let repo_id = queued.repo_id.clone();
+    let repo = tokio::task::spawn_blocking(move || Store::open(&db)?.get_repo(&repo_id))
+        .await
+        .map_err(|e| format!("a database read crashed: {e}"))?
+        .map_err(|e| e.message)?;
+    options.check_repo(&repo).map_err(|e| e.message)?;
+    Ok((repo, agent, options))
+}
