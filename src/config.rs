@@ -769,6 +769,7 @@ mod tests {
             review = true
             idle_timeout_seconds = 600
             startup_timeout_seconds = 20
+            on_busy = "queue"
             [approvals]
             auto_approve = ["command", "command"]
             allow_commands = ["cargo   test", "git status"]
@@ -784,6 +785,7 @@ mod tests {
         assert!(config.run.review);
         assert_eq!(config.run.idle_timeout, Some(Duration::from_secs(600)));
         assert_eq!(config.run.startup_timeout, Duration::from_secs(20));
+        assert_eq!(config.run.on_busy, OnBusy::Queue);
         assert_eq!(config.approvals.auto_approve, vec![ApprovalType::Command]);
         assert_eq!(
             config.approvals.allow_commands,
@@ -798,7 +800,11 @@ mod tests {
         let settings = config.settings();
         // Every key the file sets, and only those, comes from the file.
         let from_file = |s: &&Setting| s.source == "file";
-        assert_eq!(settings.iter().filter(from_file).count(), 9, "{settings:?}");
+        assert_eq!(
+            settings.iter().filter(from_file).count(),
+            10,
+            "{settings:?}"
+        );
         assert!(settings.iter().all(|s| s.source == "file"
             || [
                 "notify.events",
@@ -831,6 +837,8 @@ mod tests {
             ("[daemon]\ngrace_seconds = -1", "daemon.grace_seconds"),
             ("[daemon]\nautostart = \"no\"", "daemon.autostart"),
             ("[run]\nreview = 1", "run.review"),
+            ("[run]\non_busy = \"wait\"", "run.on_busy"),
+            ("[run]\non_busy = true", "run.on_busy"),
             (
                 "[approvals]\nauto_approve = [\"all\"]",
                 "approvals.auto_approve",
