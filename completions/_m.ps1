@@ -308,6 +308,7 @@ Register-ArgumentCompleter -Native -CommandName 'm' -ScriptBlock {
             break
         }
         'm;approve' {
+            [CompletionResult]::new('--hash', '--hash', [CompletionResultType]::ParameterName, 'Approve only if the approval is still exactly this (its content hash, as `m approval show` prints it); otherwise exit 4, deciding nothing')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (NO_COLOR is honoured by `auto`)')
             [CompletionResult]::new('--always', '--always', [CompletionResultType]::ParameterName, 'Also allow this kind of action for the rest of the run, where the agent offers it')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -319,6 +320,7 @@ Register-ArgumentCompleter -Native -CommandName 'm' -ScriptBlock {
         'm;reject' {
             [CompletionResult]::new('-m', '-m', [CompletionResultType]::ParameterName, 'Why: the agent is told')
             [CompletionResult]::new('--reason', '--reason', [CompletionResultType]::ParameterName, 'Why: the agent is told')
+            [CompletionResult]::new('--hash', '--hash', [CompletionResultType]::ParameterName, 'Reject only if the approval is still exactly this (its content hash, as `m approval show` prints it); otherwise exit 4, deciding nothing')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (NO_COLOR is honoured by `auto`)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')

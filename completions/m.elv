@@ -269,6 +269,7 @@ set edit:completion:arg-completer[m] = {|@words|
         &'m;approval;help;help'= {
         }
         &'m;approve'= {
+            cand --hash 'Approve only if the approval is still exactly this (its content hash, as `m approval show` prints it); otherwise exit 4, deciding nothing'
             cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
             cand --always 'Also allow this kind of action for the rest of the run, where the agent offers it'
             cand -h 'Print help'
@@ -279,6 +280,7 @@ set edit:completion:arg-completer[m] = {|@words|
         &'m;reject'= {
             cand -m 'Why: the agent is told'
             cand --reason 'Why: the agent is told'
+            cand --hash 'Reject only if the approval is still exactly this (its content hash, as `m approval show` prints it); otherwise exit 4, deciding nothing'
             cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
             cand -h 'Print help'
             cand --help 'Print help'

@@ -197,6 +197,7 @@ complete -c m -n "__fish_m_using_subcommand approval; and __fish_seen_subcommand
 complete -c m -n "__fish_m_using_subcommand approval; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
 complete -c m -n "__fish_m_using_subcommand approval; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show what an approval asks: the diff, the command, or the details'
 complete -c m -n "__fish_m_using_subcommand approval; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c m -n "__fish_m_using_subcommand approve" -l hash -d 'Approve only if the approval is still exactly this (its content hash, as `m approval show` prints it); otherwise exit 4, deciding nothing' -r
 complete -c m -n "__fish_m_using_subcommand approve" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -204,6 +205,7 @@ complete -c m -n "__fish_m_using_subcommand approve" -l always -d 'Also allow th
 complete -c m -n "__fish_m_using_subcommand approve" -s h -l help -d 'Print help'
 complete -c m -n "__fish_m_using_subcommand approve" -s V -l version -d 'Print version'
 complete -c m -n "__fish_m_using_subcommand reject" -s m -l reason -d 'Why: the agent is told' -r
+complete -c m -n "__fish_m_using_subcommand reject" -l hash -d 'Reject only if the approval is still exactly this (its content hash, as `m approval show` prints it); otherwise exit 4, deciding nothing' -r
 complete -c m -n "__fish_m_using_subcommand reject" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
 always\t''
 never\t''"

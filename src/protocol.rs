@@ -102,6 +102,10 @@ pub enum Request {
         reason: Option<String>,
         #[serde(default)]
         always: bool,
+        /// The approval's `content_hash` as the decider saw it: when given,
+        /// a decision on anything else is refused (stale).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        content_hash: Option<String>,
     },
     /// Answer a run waiting for input (`done` ends a conversational run).
     Reply {

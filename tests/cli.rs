@@ -3,7 +3,7 @@
 //! output conventions (JSON shapes, colour, a closed pipe) and databases m
 //! must refuse without touching them.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Read};
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -73,7 +73,8 @@ fn approve() -> Decided {
     Decided {
         approve: true,
         reason: None,
-        by: "human".into(),
+        by: m::model::DecidedBy::Human,
+        seen_hash: None,
     }
 }
 
@@ -1355,6 +1356,7 @@ fn approvals_lists_pending_ones_by_default() {
     assert_eq!(
         keys(approval),
         [
+            "content_hash",
             "created_at",
             "event_id",
             "id",

@@ -1,6 +1,6 @@
 //! The per-repo queue: `m run start --queue` behind a busy repo's active run.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

@@ -37,9 +37,16 @@ pub fn run(ctx: &Ctx, cmd: ApprovalCommand) -> Result<u8> {
         short_id(&approval.run_id),
         relative_time(approval.created_at, now)
     ))?;
+    if let Some(by) = &approval.decided_by {
+        ctx.ui.line(format!("by: {}", printable(&by.to_string())))?;
+    }
     if let Some(reason) = &approval.rejection_reason {
         ctx.ui.line(format!("reason: {}", printable(reason)))?;
     }
+    ctx.ui.line(
+        ctx.ui
+            .dim(format!("content hash: {}", approval.content_hash)),
+    )?;
     let null = Value::Null;
     let payload = approval.payload.as_ref().unwrap_or(&null);
     // What the agent sent is shown, never obeyed by the terminal: a command

@@ -63,12 +63,17 @@ pub fn run(ctx: &Ctx, args: ApprovalsArgs) -> Result<u8> {
             short_id(&approval.run_id).to_string(),
             repo,
             ctx.ui.approval_state(approval.state),
+            approval
+                .decided_by
+                .as_ref()
+                .map(|by| one_line(&by.to_string(), 30).into_owned())
+                .unwrap_or_default(),
             relative_time(approval.created_at, now),
             one_line(&summary(approval), 60).into_owned(),
         ]);
     }
     ctx.ui.table(
-        &["ID", "TYPE", "RUN", "REPO", "STATE", "AGE", "SUMMARY"],
+        &["ID", "TYPE", "RUN", "REPO", "STATE", "BY", "AGE", "SUMMARY"],
         &rows,
     )?;
     Ok(exit::OK)

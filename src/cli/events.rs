@@ -262,11 +262,17 @@ fn describe(event_type: &str, data: &Value) -> Vec<String> {
             } else {
                 format!(": {reason}")
             };
+            // `by` is an object ({kind, ...}); logs from before m recorded
+            // who decided have a plain word there.
+            let by = data.get("by").cloned().unwrap_or_default();
+            let by = match serde_json::from_value::<crate::model::DecidedBy>(by.clone()) {
+                Ok(by) => by.to_string(),
+                Err(_) => by.as_str().unwrap_or_default().to_string(),
+            };
             vec![format!(
-                "{} {} by {}{reason}",
+                "{} {} by {by}{reason}",
                 crate::model::short_id(&text("approval_id")),
                 text("state"),
-                text("by")
             )]
         }
         "input.requested" => {

@@ -65,7 +65,23 @@ const MIGRATIONS: &[&str] = &[
        at INTEGER NOT NULL,
        PRIMARY KEY (notification_id, target)
      );",
-    // 4: runs waiting for their repo's active run to end (`m run start
+    // 4: who decided each approval, and the phones and browsers paired with
+    // the remote API (their bearer tokens kept only as SHA-256 hashes).
+    "CREATE TABLE approval_decisions (
+       approval_id TEXT PRIMARY KEY REFERENCES approvals(id),
+       decided_by TEXT NOT NULL        -- JSON: {kind: human|device|policy|agent|m, ...}
+     );
+     CREATE TABLE remote_devices (
+       id TEXT PRIMARY KEY,
+       name TEXT NOT NULL,
+       platform TEXT NOT NULL,         -- ios, web
+       scopes TEXT NOT NULL,           -- read,decide,control
+       token_hash TEXT NOT NULL,       -- hex SHA-256 of the token's secret
+       apns_token TEXT,                -- its row in devices, if it gave one
+       created_at INTEGER NOT NULL,
+       last_seen_at INTEGER
+     );",
+    // 5: runs waiting for their repo's active run to end (`m run start
     // --queue`). A queued run has its id from the start; when it starts it
     // becomes a row of `runs` and leaves this table in the same transaction.
     "CREATE TABLE run_queue (
@@ -250,6 +266,8 @@ mod tests {
             "device_history",
             "notifications",
             "notification_deliveries",
+            "approval_decisions",
+            "remote_devices",
         ] {
             let n: i64 = store
                 .conn()

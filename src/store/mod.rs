@@ -23,7 +23,7 @@ use crate::error::{Error, ErrorKind, Result};
 
 pub use approvals::ApprovalFilter;
 pub use events::NewEvent;
-pub use lifecycle::{Batch, Committed, Created, Decided, CANCELLED_WHILE_QUEUED};
+pub use lifecycle::{Batch, Committed, Created, Decided, CANCELLED_WHILE_QUEUED, STALE};
 pub use migrations::LATEST_VERSION;
 pub use notifications::{AttemptEnd, DeliveryOutcome, OutboxEntry, TargetRecord};
 pub use queue::RunOrQueued;
