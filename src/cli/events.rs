@@ -3,7 +3,7 @@ use std::fmt::Write as _;
 use clap::Args;
 use serde_json::Value;
 
-use super::follow::{Prints, Until};
+use super::follow::{Prints, Until, Watch};
 use super::output::printable;
 use super::Ctx;
 use crate::error::{exit, Error, Result};
@@ -56,8 +56,8 @@ pub fn run(ctx: &Ctx, args: EventsArgs) -> Result<u8> {
         return Ok(exit::OK);
     };
     let store = ctx.store()?;
-    let run = match store.find_run_or_queued(run)? {
-        RunOrQueued::Run(run) => run,
+    let (id, ended) = match store.find_run_or_queued(run)? {
+        RunOrQueued::Run(run) => (run.id, run.state.is_final().then_some(run.state)),
         // Nothing is stored yet: its log so far is the `run.queued` event.
         RunOrQueued::Queued(queued) if !args.follow => {
             let event = &queued.queued_event;
@@ -66,55 +66,35 @@ pub fn run(ctx: &Ctx, args: EventsArgs) -> Result<u8> {
             }
             return Ok(exit::OK);
         }
-        RunOrQueued::Queued(queued) => {
-            let state = super::follow::follow_run(
-                ctx,
-                &queued.id,
-                args.since,
-                Until::Ended,
-                Prints::Events,
-                args.types.clone(),
-                |event| {
-                    if wanted(event) {
-                        print_event(ctx, event, args.json, false)?;
-                        ctx.ui.flush()?;
-                    }
-                    Ok(())
-                },
-            )?;
-            return Ok(state.exit_code());
-        }
+        RunOrQueued::Queued(queued) => (queued.id, None),
     };
     // A run that has ended has its whole log stored: no daemon is needed
     // to follow it to its end.
-    if args.follow && run.state.is_active() {
-        let types = args.types.clone();
-        let state = super::follow::follow_run(
-            ctx,
-            &run.id,
-            args.since,
-            Until::Ended,
-            Prints::Events,
-            types,
-            |event| {
-                if wanted(event) {
-                    print_event(ctx, event, args.json, false)?;
-                    ctx.ui.flush()?;
-                }
-                Ok(())
-            },
-        )?;
+    if args.follow && ended.is_none() {
+        super::interrupt::say_run_continues(&id);
+        let watch = Watch {
+            since: args.since,
+            types: args.types.clone(),
+            ..Watch::new(Until::Ended, Prints::Events)
+        };
+        let state = super::follow::follow_run(ctx, &id, watch, |event| {
+            if wanted(event) {
+                print_event(ctx, event, args.json, false)?;
+                ctx.ui.flush()?;
+            }
+            Ok(())
+        })?;
         return Ok(state.exit_code());
     }
     ctx.ui.batch(|| {
-        store.for_each_event(&run.id, args.since, &args.types, None, |event| {
+        store.for_each_event(&id, args.since, &args.types, None, |event| {
             print_event(ctx, &event, args.json, false)
         })
     })?;
-    if args.follow {
-        return Ok(run.state.exit_code());
+    match ended {
+        Some(state) if args.follow => Ok(state.exit_code()),
+        _ => Ok(exit::OK),
     }
-    Ok(exit::OK)
 }
 
 /// Prints one event as a JSON line or as text for people. `with_run`

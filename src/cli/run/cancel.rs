@@ -1,6 +1,6 @@
 use clap::Args;
 
-use crate::cli::follow::{follow_run, state_types, Prints, Until};
+use crate::cli::follow::{follow_run, state_types, Prints, Until, Watch};
 use crate::cli::Ctx;
 use crate::client::Client;
 use crate::error::{exit, Error, Result};
@@ -31,15 +31,12 @@ pub fn run(ctx: &Ctx, args: CancelArgs) -> Result<u8> {
     };
     Client::connect(&ctx.paths)?.request(&Request::CancelRun { run_id: id.clone() })?;
     let last = store.last_seq(&id)?;
-    let state = follow_run(
-        ctx,
-        &id,
-        last,
-        Until::Ended,
-        Prints::Nothing,
-        state_types(),
-        |_| Ok(()),
-    )?;
+    let watch = Watch {
+        since: last,
+        types: state_types(),
+        ..Watch::new(Until::Ended, Prints::Nothing)
+    };
+    let state = follow_run(ctx, &id, watch, |_| Ok(()))?;
     ctx.ui.line(format!("Run {} {}", short_id(&id), state))?;
     Ok(exit::OK)
 }
