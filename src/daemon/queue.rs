@@ -9,9 +9,7 @@ use serde_json::json;
 
 use super::supervisor::{self, StartedRun};
 use super::Shared;
-use crate::agent::AgentSpec;
-use crate::model::{QueuedRun, RunState};
-use crate::protocol::RunOptions;
+use crate::model::{AgentSpec, QueuedRun, RunOptions, RunState};
 use crate::store::Store;
 
 /// Starts the repo's next queued run, if the repo is free. Nothing starts
