@@ -6,7 +6,7 @@ use serde_json::json;
 use tokio::sync::{broadcast::error::RecvError, oneshot};
 
 use super::connection::Connection;
-use super::supervisor::{self, Control, StartedRun};
+use super::supervisor::{Control, StartedRun};
 use super::Shared;
 use crate::agent::{AgentRequest, ApprovalRequest, Decision, InputReply, InputRequest};
 use crate::error::{Error, Result};
@@ -184,8 +184,8 @@ async fn start_run(
         Created::Started(run) => run,
         Created::Queued(run) => return Ok(Response::Queued { run }),
     };
-    supervisor::spawn(
-        shared.clone(),
+    super::queue::supervise(
+        shared,
         StartedRun {
             run: run.clone(),
             repo,

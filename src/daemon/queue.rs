@@ -12,6 +12,18 @@ use super::Shared;
 use crate::model::{AgentSpec, QueuedRun, RunOptions, RunState};
 use crate::store::Store;
 
+/// Starts a run's supervisor; when the run has ended (however it ends), the
+/// repo's next queued run starts.
+pub fn supervise(shared: &Arc<Shared>, started: StartedRun) {
+    let repo_id = started.run.repo_id.clone();
+    let supervisor = supervisor::spawn(shared.clone(), started);
+    let shared = shared.clone();
+    tokio::spawn(async move {
+        let _ = supervisor.await;
+        start_next(&shared, &repo_id).await;
+    });
+}
+
 /// Starts the repo's next queued run, if the repo is free. Nothing starts
 /// once the daemon is stopping: the queue waits for the next daemon.
 pub async fn start_next(shared: &Arc<Shared>, repo_id: &str) {
@@ -33,8 +45,8 @@ pub async fn start_next(shared: &Arc<Shared>, repo_id: &str) {
         tracing::info!(run = %run.id, repo = %repo_id, "starting a queued run");
         match what_to_start(shared, &queued).await {
             Ok((repo, agent, options)) => {
-                supervisor::spawn(
-                    shared.clone(),
+                supervise(
+                    shared,
                     StartedRun {
                         run,
                         repo,

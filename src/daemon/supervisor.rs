@@ -71,8 +71,10 @@ pub struct StartedRun {
     pub options: RunOptions,
 }
 
-/// Registers the run and spawns its supervisor.
-pub fn spawn(shared: Arc<Shared>, started: StartedRun) {
+/// Registers the run and spawns its supervisor (see `queue::supervise`,
+/// which starts the repo's next queued run when it ends).
+/// Returns its task, which ends once the run has ended and left `shared.runs`.
+pub fn spawn(shared: Arc<Shared>, started: StartedRun) -> tokio::task::JoinHandle<()> {
     // Short, like the writer's queue: it holds the agent's output events
     // while the writer is behind (see writer::QUEUE).
     let (requests_tx, requests) = mpsc::channel(64);
@@ -90,7 +92,6 @@ pub fn spawn(shared: Arc<Shared>, started: StartedRun) {
         );
     tokio::spawn(async move {
         let run_id = started.run.id.clone();
-        let repo_id = started.run.repo_id.clone();
         let mut supervisor = Supervisor {
             shared: shared.clone(),
             run_id: run_id.clone(),
@@ -113,8 +114,7 @@ pub fn spawn(shared: Arc<Shared>, started: StartedRun) {
             .unwrap_or_else(|e| e.into_inner())
             .remove(&run_id);
         shared.run_ended.notify_waiters();
-        super::queue::start_next(&shared, &repo_id).await;
-    });
+    })
 }
 
 struct Supervisor {
