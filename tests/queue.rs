@@ -153,8 +153,25 @@ fn on_busy_queue_in_the_config_queues_and_no_queue_refuses() {
     std::fs::write(env.home.join("config.toml"), "[run]\non_busy = \"queue\"\n").unwrap();
     let (agent, gate, _) = gated_agent(&env);
     let first = start(&env, "first", &agent, &[]);
-    let second = start(&env, "second", &agent, &["--json"]);
-    let second: Value = serde_json::from_str(&second).unwrap();
+    // A queued run's agent gets the environment of the start that queued it.
+    let seen = env.dir.path().join("seen");
+    let telling = env.script(
+        "telling.sh",
+        &format!("echo \"$QUEUED_BY\" > '{}'", seen.display()),
+    );
+    let out = env
+        .m()
+        .args(["run", "start", "-r", "api", "second", "--json", "--"])
+        .arg(&telling)
+        .env("QUEUED_BY", "the caller")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let second: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(second["state"], "queued");
     assert_eq!(second["position"], 1);
     env.fails(
@@ -174,6 +191,7 @@ fn on_busy_queue_in_the_config_queues_and_no_queue_refuses() {
     for run in [&first, second["id"].as_str().unwrap()] {
         assert_eq!(env.run(&["run", "wait", run]).status.code(), Some(0));
     }
+    assert_eq!(std::fs::read_to_string(&seen).unwrap(), "the caller\n");
 }
 
 #[test]

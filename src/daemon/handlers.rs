@@ -11,7 +11,9 @@ use super::Shared;
 use crate::agent::{AgentRequest, ApprovalRequest, Decision, InputReply, InputRequest};
 use crate::error::{Error, Result};
 use crate::model::{new_id, short_id, AgentSpec, Approval, DecidedBy, Event, RunOptions, RunState};
-use crate::protocol::{DaemonStatus, EventFrame, Request, Response, PROTOCOL_VERSION, VERSION};
+use crate::protocol::{
+    DaemonStatus, EventFrame, Request, Response, MAX_PROMPT, PROTOCOL_VERSION, VERSION,
+};
 use crate::store::{Created, Decided, NewRun, RunDetails, RunOrQueued, Store};
 
 pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connection) -> Result<()> {
@@ -23,8 +25,20 @@ pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connectio
             agent,
             base,
             options,
+            env,
             queue,
-        } => start_run(shared, repo_id, prompt, agent, base, options, queue).await?,
+        } => {
+            let started = StartRequest {
+                repo_id,
+                prompt,
+                agent,
+                base,
+                options,
+                env,
+                queue,
+            };
+            start_run(shared, started).await?
+        }
         Request::CancelRun { run_id } => cancel_run(shared, &run_id).await?,
         Request::Follow {
             run_id,
@@ -142,18 +156,40 @@ fn status(shared: &Shared) -> Response {
     })
 }
 
-async fn start_run(
-    shared: &Arc<Shared>,
+/// What `StartRun` asks for.
+struct StartRequest {
     repo_id: String,
     prompt: String,
     agent: AgentSpec,
     base: Option<String>,
     options: RunOptions,
+    env: Option<Vec<(String, String)>>,
     queue: bool,
-) -> Result<Response> {
+}
+
+async fn start_run(shared: &Arc<Shared>, request: StartRequest) -> Result<Response> {
+    let StartRequest {
+        repo_id,
+        prompt,
+        agent,
+        base,
+        options,
+        env,
+        queue,
+    } = request;
     if prompt.trim().is_empty() {
         return Err(Error::usage("the prompt is empty").with_hint("say what the agent should do"));
     }
+    // Checked by the client too; a client of another build may not have.
+    if prompt.len() > MAX_PROMPT {
+        return Err(Error::usage(format!(
+            "the prompt is {} KiB; the limit is {} KiB",
+            prompt.len() / 1024,
+            MAX_PROMPT / 1024
+        )));
+    }
+    // The caller's environment, or (an older client) the daemon's.
+    let env = env.unwrap_or_else(super::queue::daemon_env);
     let argv = match &agent {
         AgentSpec::Exec { argv } | AgentSpec::Acp { argv, .. } => argv,
     };
@@ -176,13 +212,19 @@ async fn start_run(
             ..RunDetails::default()
         },
     };
+    // Kept before the run may be queued: it may start at once.
+    let queued_env = super::queue::QueuedEnv::keep(shared, &id, &env);
     let created = shared
         .writer
         .create_or_queue(id, new, base.clone(), queue)
-        .await?;
+        .await;
     let run = match created {
-        Created::Started(run) => run,
-        Created::Queued(run) => return Ok(Response::Queued { run }),
+        Ok(Created::Started(run)) => run,
+        Ok(Created::Queued(run)) => {
+            queued_env.stay();
+            return Ok(Response::Queued { run });
+        }
+        Err(err) => return Err(err),
     };
     super::queue::supervise(
         shared,
@@ -192,6 +234,7 @@ async fn start_run(
             agent,
             base,
             options,
+            env,
         },
     );
     Ok(Response::Run { run })
@@ -225,6 +268,7 @@ async fn cancel_run(shared: &Shared, run_id: &str) -> Result<Response> {
         return Ok(Response::Ok);
     }
     if shared.writer.cancel_queued(run_id).await?.is_some() {
+        super::queue::QueuedEnv::take(shared, run_id);
         return Ok(Response::Ok);
     }
     Err(not_live(shared, run_id).await)

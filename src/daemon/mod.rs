@@ -39,6 +39,8 @@ pub struct Shared {
     pub runs: Mutex<HashMap<String, RunHandle>>,
     /// Held while a queued run starts or is cancelled (see `queue::start_next`).
     pub queue_lock: tokio::sync::Mutex<()>,
+    /// The callers' environments of queued runs (see `queue::QueuedEnv`).
+    pub queued_env: Mutex<HashMap<String, Vec<(String, String)>>>,
     pub grace: Duration,
     /// Conversational runs waiting this long for a prompt are done.
     pub idle_timeout: Option<Duration>,
@@ -162,6 +164,7 @@ async fn serve(paths: Paths, config: Arc<Config>) -> Result<()> {
         writer,
         runs: Mutex::new(HashMap::new()),
         queue_lock: tokio::sync::Mutex::new(()),
+        queued_env: Mutex::new(HashMap::new()),
         grace: config.daemon.grace,
         idle_timeout: config.run.idle_timeout,
         startup_timeout: config.run.startup_timeout,

@@ -12,6 +12,59 @@ use super::Shared;
 use crate::model::{AgentSpec, QueuedRun, RunOptions, RunState};
 use crate::store::Store;
 
+/// The environment a queued run's agent gets: that of the `m run start`
+/// that queued it, kept in the daemon's memory only (like a started run's,
+/// it is never stored). A run queued before a restart gets the daemon's.
+pub struct QueuedEnv<'a> {
+    shared: &'a Shared,
+    run_id: String,
+    stays: bool,
+}
+
+impl<'a> QueuedEnv<'a> {
+    pub fn keep(shared: &'a Shared, run_id: &str, env: &[(String, String)]) -> QueuedEnv<'a> {
+        shared
+            .queued_env
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(run_id.to_string(), env.to_vec());
+        QueuedEnv {
+            shared,
+            run_id: run_id.to_string(),
+            stays: false,
+        }
+    }
+
+    /// The run was queued: its environment waits with it.
+    pub fn stay(mut self) {
+        self.stays = true;
+    }
+
+    /// Takes the environment of a queued run that starts or is cancelled.
+    pub fn take(shared: &Shared, run_id: &str) -> Option<Vec<(String, String)>> {
+        shared
+            .queued_env
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(run_id)
+    }
+}
+
+impl Drop for QueuedEnv<'_> {
+    fn drop(&mut self) {
+        if !self.stays {
+            QueuedEnv::take(self.shared, &self.run_id);
+        }
+    }
+}
+
+/// The daemon's own environment, for a run whose caller's is not known.
+pub fn daemon_env() -> Vec<(String, String)> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect()
+}
+
 /// Starts a run's supervisor; when the run has ended (however it ends), the
 /// repo's next queued run starts.
 pub fn supervise(shared: &Arc<Shared>, started: StartedRun) {
@@ -53,11 +106,13 @@ pub async fn start_next(shared: &Arc<Shared>, repo_id: &str) {
                         agent,
                         base: queued.base,
                         options,
+                        env: QueuedEnv::take(shared, &queued.id).unwrap_or_else(daemon_env),
                     },
                 );
                 return;
             }
             Err(reason) => {
+                QueuedEnv::take(shared, &queued.id);
                 let data = json!({ "reason": format!("the queued run cannot start: {reason}") });
                 if let Err(err) = shared
                     .writer
