@@ -10,6 +10,7 @@ use super::supervisor::{Control, StartedRun};
 use super::Shared;
 use crate::agent::{AgentRequest, ApprovalRequest, Decision, InputReply, InputRequest};
 use crate::error::{Error, Result};
+use crate::model::EventType;
 use crate::model::{new_id, short_id, AgentSpec, Approval, DecidedBy, Event, RunOptions, RunState};
 use crate::protocol::{
     DaemonStatus, EventFrame, Request, Response, MAX_PROMPT, PROTOCOL_VERSION, VERSION,
@@ -435,7 +436,7 @@ fn wanted(types: &[String], event: &Event) -> bool {
 }
 
 fn finished_state(event: &Event) -> Option<RunState> {
-    if event.event_type != "run.finished" {
+    if event.kind() != Some(EventType::RunFinished) {
         return None;
     }
     event

@@ -21,6 +21,7 @@ use super::queue::{
 use super::runs::NewRun;
 use super::{db_error, NewEvent, Store};
 use crate::error::{Error, Result};
+use crate::model::EventType;
 use crate::model::{
     now, short_id, Approval, ApprovalState, ApprovalType, DecidedBy, Event, Queued, QueuedRun, Run,
     RunState,
@@ -165,7 +166,7 @@ impl Batch<'_> {
                     id: crate::model::new_event_id(),
                     run_id: id.to_string(),
                     seq: 1,
-                    event_type: "run.queued".into(),
+                    event_type: EventType::RunQueued.as_str().into(),
                     data: Some(json!({ "repo_id": new.repo_id, "position": position })),
                     created_at: at,
                 },
@@ -228,7 +229,7 @@ impl Batch<'_> {
             delete_queued_tx(conn, id).map_err(db)?;
             let finished = NewEvent::new(
                 id,
-                "run.finished",
+                EventType::RunFinished,
                 json!({ "state": RunState::Cancelled, "reason": CANCELLED_WHILE_QUEUED }),
             )
             .with_state(RunState::Cancelled);
@@ -280,7 +281,7 @@ impl Batch<'_> {
             }
             let event = NewEvent::new(
                 run_id,
-                "run.state",
+                EventType::RunState,
                 json!({ "state": state, "reason": reason }),
             )
             .with_state(state);
@@ -306,13 +307,13 @@ impl Batch<'_> {
             let id = crate::model::new_id();
             let mut new = vec![NewEvent::new(
                 run_id,
-                "approval.requested",
+                EventType::ApprovalRequested,
                 json!({ "approval_id": id, "approval_type": approval_type, "payload": payload }),
             )];
             match policy {
                 Some(decided) => new.push(NewEvent::new(
                     run_id,
-                    "approval.resolved",
+                    EventType::ApprovalResolved,
                     json!({
                         "approval_id": id,
                         "state": ApprovalState::Approved,
@@ -323,7 +324,7 @@ impl Batch<'_> {
                 None if current != RunState::WaitingApproval => new.push(
                     NewEvent::new(
                         run_id,
-                        "run.state",
+                        EventType::RunState,
                         json!({ "state": RunState::WaitingApproval }),
                     )
                     .with_state(RunState::WaitingApproval),
@@ -384,7 +385,7 @@ impl Batch<'_> {
             resolve_approval_tx(conn, approval_id, state, reason, &decided.by, at).map_err(db)?;
             let mut new = vec![NewEvent::new(
                 &approval.run_id,
-                "approval.resolved",
+                EventType::ApprovalResolved,
                 json!({
                     "approval_id": approval_id,
                     "state": state,
@@ -398,7 +399,7 @@ impl Batch<'_> {
                 new.push(
                     NewEvent::new(
                         &approval.run_id,
-                        "run.state",
+                        EventType::RunState,
                         json!({ "state": RunState::Running }),
                     )
                     .with_state(RunState::Running),
@@ -438,14 +439,14 @@ impl Batch<'_> {
                     .map_err(db)?;
                 new.push(NewEvent::new(
                     run_id,
-                    "approval.resolved",
+                    EventType::ApprovalResolved,
                     json!({ "approval_id": id, "state": ApprovalState::Rejected, "reason": RUN_ENDED, "by": by }),
                 ));
             }
             if let Value::Object(map) = &mut data {
                 map.insert("state".into(), json!(state));
             }
-            new.push(NewEvent::new(run_id, "run.finished", data).with_state(state));
+            new.push(NewEvent::new(run_id, EventType::RunFinished, data).with_state(state));
             let events = append_events_tx(conn, new).map_err(db)?;
             conn.execute("UPDATE run_details SET pgid = NULL WHERE run_id = ?1", [run_id])
                 .map_err(db)?;
@@ -538,7 +539,7 @@ fn insert_run_tx(
     if state.is_active() {
         let created = NewEvent::new(
             &run.id,
-            "run.created",
+            EventType::RunCreated,
             json!({
                 "repo_id": run.repo_id,
                 "prompt": run.prompt,

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::Store;
 use crate::error::{Error, Result};
-use crate::model::{short_id, Event, Queued, QueuedRun};
+use crate::model::{short_id, Event, EventType, Queued, QueuedRun};
 
 /// The columns of a queued run, with its place in its repo's queue now.
 const QUEUED_COLUMNS: &str = "q.id, q.repo_id, q.prompt, q.workspace_path, q.agent, q.options,
@@ -27,7 +27,7 @@ fn queued_from_row(row: &Row<'_>) -> rusqlite::Result<QueuedRun> {
             id: row.get(7)?,
             run_id: id.clone(),
             seq: 1,
-            event_type: "run.queued".into(),
+            event_type: EventType::RunQueued.as_str().into(),
             data: Some(json!({ "repo_id": repo_id, "position": arrival_position })),
             created_at,
         },
