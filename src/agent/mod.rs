@@ -5,6 +5,7 @@
 
 pub mod acp;
 pub mod exec;
+pub mod keeper;
 pub mod presets;
 pub mod process;
 

@@ -14,6 +14,7 @@ mod docs;
 mod doctor;
 pub(crate) mod events;
 mod follow;
+mod keeper;
 mod notify;
 pub mod output;
 mod progress;
@@ -96,6 +97,9 @@ pub enum Command {
     /// Regenerate completions/ and man/ from this command line (maintainers).
     #[command(hide = true)]
     GenerateDocs(docs::GenerateDocsArgs),
+    /// The process between the daemon and a run's agent (the daemon starts it).
+    #[command(hide = true)]
+    Keeper(keeper::KeeperArgs),
 }
 
 /// The end of `m --help` and of `man m`.
@@ -132,6 +136,10 @@ impl Ctx {
 
 /// Runs a parsed command line; returns the exit code on success.
 pub fn run(cli: Cli) -> Result<u8> {
+    // The keeper reads no file and no setting: the daemon gave it all.
+    if let Command::Keeper(args) = cli.command {
+        return Ok(keeper::run(args));
+    }
     let ctx = Ctx {
         paths: Paths::from_env()?,
         ui: Ui::new(cli.color),
@@ -167,5 +175,6 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Doctor(args) => doctor::run(&ctx, args),
         Command::Completions(args) => completions::run(&ctx, args),
         Command::GenerateDocs(args) => docs::run(&ctx, args),
+        Command::Keeper(_) => unreachable!("the keeper is served above"),
     }
 }

@@ -47,13 +47,14 @@ use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStdin, ChildStdout};
+use tokio::process::{ChildStdin, ChildStdout};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use self::protocol::{code, Incoming, PermissionOption, RpcError};
 use super::exec::{failed, pump_output, MAX_OUTPUT_CHUNK};
+use super::keeper::{Keeper, Start};
 use super::{
     presets, process, AgentOutcome, Decision, InputReply, InputRequest, ReviewOutcome, RunContext,
 };
@@ -107,10 +108,13 @@ pub async fn run(argv: &[String], ctx: RunContext, opts: AcpOptions) -> AgentOut
     let Some((program, args)) = argv.split_first() else {
         return failed("no agent command was given".into(), None, Vec::new());
     };
-    let mut cmd = process::agent_command(program, args, &ctx.launch);
-    cmd.stdin(Stdio::piped());
-    let mut child = match cmd.spawn() {
-        Ok(child) => child,
+    let start = Start {
+        grace: opts.grace,
+        stdin: Stdio::piped(),
+        env: &[],
+    };
+    let mut child = match Keeper::start(program, args, &ctx.launch, start).await {
+        Ok(keeper) => keeper,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return failed(
                 missing_agent(program, opts.preset.as_deref()),
@@ -126,15 +130,14 @@ pub async fn run(argv: &[String], ctx: RunContext, opts: AcpOptions) -> AgentOut
             )
         }
     };
-    let pgid = child.id().map(|id| id as i32).unwrap_or(0);
-    ctx.spawned(pgid).await;
+    ctx.spawned(child.pid).await;
 
-    let stderr = child.stderr.take().map(|err| {
+    let stderr = child.process.stderr.take().map(|err| {
         let ctx = ctx.clone();
         tokio::spawn(async move { pump_output(err, "stderr", &ctx, STDERR_TAIL_LINES).await })
     });
     let (incoming_tx, incoming) = mpsc::channel(64);
-    let reader = child.stdout.take().map(|out| {
+    let reader = child.process.stdout.take().map(|out| {
         tokio::spawn(read_messages(
             BufReader::with_capacity(64 * 1024, out),
             incoming_tx,
@@ -142,6 +145,7 @@ pub async fn run(argv: &[String], ctx: RunContext, opts: AcpOptions) -> AgentOut
     });
     let (out, out_rx) = mpsc::unbounded_channel();
     let writer = child
+        .process
         .stdin
         .take()
         .map(|stdin| tokio::spawn(write_messages(stdin, out_rx)));
@@ -182,7 +186,7 @@ pub async fn run(argv: &[String], ctx: RunContext, opts: AcpOptions) -> AgentOut
     // outlive them).
     driver.out = None;
     let grace = driver.opts.grace;
-    process::terminate_group(&mut driver.child, pgid, grace).await;
+    driver.child.terminate(grace).await;
     let exit_code = driver.exit_status.and_then(|s| s.code());
     for task in [
         reader.map(|t| t.abort_handle()),
@@ -421,7 +425,7 @@ struct Prompt {
 struct Driver {
     ctx: RunContext,
     opts: AcpOptions,
-    child: Child,
+    child: Keeper,
     exit_status: Option<ExitStatus>,
     /// Set when the process has exited: the deadline for its last output.
     drain_until: Option<Instant>,
@@ -788,7 +792,7 @@ impl Driver {
     async fn gone(&mut self, when: &str) -> String {
         if self.exit_status.is_none() {
             let wait = self.opts.grace.min(EXIT_DRAIN);
-            if let Ok(Ok(status)) = tokio::time::timeout(wait, self.child.wait()).await {
+            if let Ok(Some(status)) = tokio::time::timeout(wait, self.child.agent_exited()).await {
                 self.exit_status = Some(status);
             }
         }
@@ -869,7 +873,7 @@ impl Driver {
             // text held back even when m itself was slow to read them (a
             // text never outgrows MAX_OUTPUT_CHUNK, so nothing starves).
             _ = tokio::time::sleep_until(flush_at.unwrap_or(never)), if flush_at.is_some() => Wake::Flush,
-            status = self.child.wait(), if watch_exit => Wake::Exited(status.ok()),
+            status = self.child.agent_exited(), if watch_exit => Wake::Exited(status),
             _ = tokio::time::sleep_until(self.drain_until.unwrap_or(never)), if self.drain_until.is_some() => Wake::Closed,
         }
     }
