@@ -157,6 +157,53 @@ pub struct Approval {
     pub rejection_reason: Option<String>,
     pub created_at: i64,
     pub resolved_at: Option<i64>,
+    /// Who decided it (`by` of its `approval.resolved` event): a
+    /// [`DecidedBy`], or the plain word older versions recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<serde_json::Value>,
+}
+
+/// Who decided an approval: recorded as `by` in `approval.resolved`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DecidedBy {
+    /// A person, known by the process that sent the decision (its uid and
+    /// pid from the socket, its terminal if it had one).
+    Human {
+        uid: u32,
+        pid: Option<i32>,
+        tty: Option<String>,
+    },
+    /// A rule that approves without asking (`--auto-approve`, `--allow`,
+    /// `[approvals]` in the config).
+    Policy { rule: String },
+    /// Whoever asked stopped waiting: the request was withdrawn.
+    Agent,
+    /// The run ended before anyone decided.
+    M,
+}
+
+impl DecidedBy {
+    /// One line for people, from a recorded `by` (an object, or the plain
+    /// word of older records).
+    pub fn describe(by: &serde_json::Value) -> String {
+        match serde_json::from_value::<DecidedBy>(by.clone()) {
+            Ok(DecidedBy::Human { uid, pid, tty }) => {
+                let mut who = format!("human (uid {uid}");
+                if let Some(pid) = pid {
+                    who.push_str(&format!(", pid {pid}"));
+                }
+                if let Some(tty) = tty {
+                    who.push_str(&format!(", {tty}"));
+                }
+                who + ")"
+            }
+            Ok(DecidedBy::Policy { rule }) => format!("policy ({rule})"),
+            Ok(DecidedBy::Agent) => "agent".into(),
+            Ok(DecidedBy::M) => "m".into(),
+            Err(_) => by.as_str().unwrap_or_default().to_string(),
+        }
+    }
 }
 
 /// Every event type m records, as docs/events.md lists them (a test keeps
@@ -186,6 +233,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "tool.permission",
     "approval.requested",
     "approval.resolved",
+    "decision.refused",
     "input.requested",
     "input.provided",
     "input.withdrawn",

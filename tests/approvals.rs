@@ -439,7 +439,7 @@ fn policy_approves_without_a_human_and_records_it() {
         .events(&run)
         .iter()
         .filter(|e| e["type"] == "approval.resolved")
-        .map(|e| e["data"]["by"].as_str().unwrap().to_string())
+        .map(|e| e["data"]["by"]["kind"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(by, ["policy", "policy", "policy"]);
 }
@@ -499,7 +499,7 @@ m ask approval --type command -- echo ok '&&' touch pwn > {0}.argv; echo "argv=$
         .events(&run)
         .iter()
         .filter(|e| e["type"] == "approval.resolved")
-        .map(|e| e["data"]["by"].as_str().unwrap().to_string())
+        .map(|e| e["data"]["by"]["kind"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(by, ["human", "human", "policy"]);
 }
@@ -691,7 +691,7 @@ sleep 60",
         .into_iter()
         .find(|e| e["type"] == "approval.resolved")
         .unwrap();
-    assert_eq!(resolved["data"]["by"], "agent");
+    assert_eq!(resolved["data"]["by"]["kind"], "agent");
 
     // The script went on to its question; it goes away too.
     env.fails(&["run", "wait", &run], 13);
@@ -928,4 +928,88 @@ fn run_done_says_a_plain_command_run_is_not_a_conversation() {
     env.fails(&["run", "wait", &run], 0);
     let err = env.fails(&["reply", &run, "again"], 4);
     assert!(err.contains("has already ended"), "{err}");
+}
+
+/// Finding: a background `m approve` inside the run approved that run's own
+/// `m ask approval`, and the log said `by: human`. Now a process of a run
+/// (below its keeper, even with its environment scrubbed and `setsid`, or
+/// carrying `M_RUN_ID`) may ask but never decide; the refused attempt is on
+/// the run's log, and the human's decision says who made it.
+#[test]
+fn an_agent_cannot_decide_its_own_requests_and_every_decision_says_who_made_it() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let tries = env.dir.path().join("tries");
+    let ran = env.dir.path().join("ran");
+    let t = tries.display();
+    // Three attempts from inside the run: plain, with the environment
+    // scrubbed in a new session, and a reply; then the real question.
+    let agent = env.script(
+        "agent.sh",
+        &format!(
+            r#"approve_own() {{
+  while [ -z "$id" ]; do id=$(m approvals --run "$M_RUN_ID" --json | sed -n 's/.*"id": *"\([^"]*\)".*/\1/p' | head -1); sleep 0.05; done
+  m approve "$id"; echo "plain=$?" >> {t}
+  setsid env -i PATH="$PATH" M_HOME="$M_HOME" m approve "$id"; echo "scrubbed=$?" >> {t}
+  m reply "$M_RUN_ID" yes; echo "reply=$?" >> {t}
+}}
+approve_own &
+m ask approval --type command -- touch {ran}
+wait"#,
+            ran = ran.display()
+        ),
+    );
+    let run = env.start("api", "approve yourself", &agent);
+    let ids = pending(&env, &run, 1);
+    common::wait_for_lines(&tries, 3);
+    assert_eq!(read(&env, "tries"), "plain=7\nscrubbed=7\nreply=7\n");
+    assert!(!ran.exists(), "the agent's own approval ran the command");
+    let refused: Vec<serde_json::Value> = env
+        .events(&run)
+        .into_iter()
+        .filter(|e| e["type"] == "decision.refused")
+        .collect();
+    assert_eq!(refused.len(), 3, "{refused:?}");
+    assert_eq!(refused[0]["data"]["request"], "approve");
+    assert_eq!(refused[0]["data"]["approval_id"], ids[0].as_str());
+    assert_eq!(refused[2]["data"]["request"], "reply");
+    for event in &refused {
+        assert!(event["data"]["pid"].as_i64().unwrap() > 1, "{event}");
+        assert!(
+            event["data"]["because"]
+                .as_str()
+                .unwrap()
+                .contains("keeper"),
+            "{event}"
+        );
+    }
+    // Still pending: a human decides.
+    assert_eq!(pending(&env, &run, 1), ids);
+    env.ok(&["approve", &ids[0]]);
+    env.wait_state(&run, "completed");
+    assert!(ran.exists());
+    let approval = env.json(&["approval", "show", &ids[0], "--json"]);
+    let by = &approval["by"];
+    assert_eq!(by["kind"], "human", "{approval}");
+    assert_eq!(by["uid"].as_u64(), Some(unsafe { libc::geteuid() } as u64));
+    assert!(by["pid"].as_i64().unwrap() > 1, "{by}");
+    let listed = env.ok(&["approvals", "--run", &run, "--state", "all"]);
+    assert!(
+        listed.contains("BY") && listed.contains("human (uid"),
+        "{listed}"
+    );
+    let log = env.ok(&["events", &run]);
+    assert!(log.contains("approved by human (uid"), "{log}");
+    assert!(log.contains("refused `approve`"), "{log}");
+
+    // A process outside any keeper that carries a run's id is refused too.
+    let outside = env
+        .m()
+        .args(["reject", &ids[0]])
+        .env("M_RUN_ID", &run)
+        .output()
+        .unwrap();
+    assert_eq!(outside.status.code(), Some(7));
+    let err = String::from_utf8_lossy(&outside.stderr);
+    assert!(err.contains("only a human decides"), "{err}");
 }

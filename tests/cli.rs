@@ -73,7 +73,11 @@ fn approve() -> Decided {
     Decided {
         approve: true,
         reason: None,
-        by: "human".into(),
+        by: m::model::DecidedBy::Human {
+            uid: 0,
+            pid: None,
+            tty: None,
+        },
     }
 }
 

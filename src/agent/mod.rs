@@ -102,8 +102,10 @@ pub enum AgentOutcome {
 /// What an adapter asks of the supervisor.
 #[derive(Debug)]
 pub enum AgentRequest {
-    /// The agent process started as leader of process group `pgid`; recorded
-    /// so a daemon restarted after a crash can kill what is left of it.
+    /// The agent started under its keeper, leader of process group `pgid`
+    /// (the keeper's pid): recorded so a daemon restarted after a crash can
+    /// kill what is left of it, and known so the run's processes are told
+    /// from humans.
     Spawned {
         pgid: i32,
     },

@@ -4,7 +4,7 @@ use serde_json::Value;
 use super::output::{one_line, relative_time};
 use super::Ctx;
 use crate::error::{exit, Result};
-use crate::model::{now, short_id, Approval, ApprovalState, ApprovalType};
+use crate::model::{now, short_id, Approval, ApprovalState, ApprovalType, DecidedBy};
 use crate::store::ApprovalFilter;
 
 #[derive(Debug, Args)]
@@ -49,6 +49,8 @@ pub fn run(ctx: &Ctx, args: ApprovalsArgs) -> Result<u8> {
     }
     let repos = store.list_repos()?;
     let now = now();
+    // Who decided, once anything here is decided.
+    let decided = approvals.iter().any(|a| a.by.is_some());
     let mut rows = Vec::new();
     for approval in &approvals {
         let run = store.get_run(&approval.run_id)?;
@@ -57,20 +59,32 @@ pub fn run(ctx: &Ctx, args: ApprovalsArgs) -> Result<u8> {
             .find(|r| r.id == run.repo_id)
             .map(|r| r.name.clone())
             .unwrap_or_default();
-        rows.push(vec![
+        let mut row = vec![
             short_id(&approval.id).to_string(),
             approval.approval_type.to_string(),
             short_id(&approval.run_id).to_string(),
             repo,
             ctx.ui.approval_state(approval.state),
             relative_time(approval.created_at, now),
-            one_line(&summary(approval), 60).into_owned(),
-        ]);
+        ];
+        if decided {
+            row.push(
+                approval
+                    .by
+                    .as_ref()
+                    .map(DecidedBy::describe)
+                    .unwrap_or_default(),
+            );
+        }
+        row.push(one_line(&summary(approval), 60).into_owned());
+        rows.push(row);
     }
-    ctx.ui.table(
-        &["ID", "TYPE", "RUN", "REPO", "STATE", "AGE", "SUMMARY"],
-        &rows,
-    )?;
+    let headers: &[&str] = if decided {
+        &["ID", "TYPE", "RUN", "REPO", "STATE", "AGE", "BY", "SUMMARY"]
+    } else {
+        &["ID", "TYPE", "RUN", "REPO", "STATE", "AGE", "SUMMARY"]
+    };
+    ctx.ui.table(headers, &rows)?;
     Ok(exit::OK)
 }
 

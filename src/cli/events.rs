@@ -229,11 +229,12 @@ fn describe(event_type: &str, data: &Value) -> Vec<String> {
             } else {
                 format!(": {reason}")
             };
+            let by = data.get("by").unwrap_or(&Value::Null);
             vec![format!(
                 "{} {} by {}{reason}",
                 crate::model::short_id(&text("approval_id")),
                 text("state"),
-                text("by")
+                crate::model::DecidedBy::describe(by)
             )]
         }
         "input.requested" => {
@@ -242,10 +243,32 @@ fn describe(event_type: &str, data: &Value) -> Vec<String> {
             lines.extend(crate::question::expected(schema).map(|e| format!("expects {e}")));
             lines
         }
-        "input.provided" => vec![match data.get("text").and_then(Value::as_str) {
-            Some(t) => t.to_string(),
-            None => "(done)".to_string(),
-        }],
+        "input.provided" => {
+            let answer = match data.get("text").and_then(Value::as_str) {
+                Some(t) => t.to_string(),
+                None => "(done)".to_string(),
+            };
+            match data.get("by") {
+                Some(by) => vec![format!(
+                    "{answer} (by {})",
+                    crate::model::DecidedBy::describe(by)
+                )],
+                None => vec![answer],
+            }
+        }
+        "decision.refused" => {
+            let target = [text("approval_id"), text("run_id")]
+                .into_iter()
+                .find(|t| !t.is_empty())
+                .unwrap_or_default();
+            vec![format!(
+                "refused `{}` of {} from pid {}: {}",
+                text("request"),
+                crate::model::short_id(&target),
+                data.get("pid").map(Value::to_string).unwrap_or_default(),
+                text("because")
+            )]
+        }
         "error" => vec![text("message")],
         _ => match data {
             Value::Null => vec![String::new()],

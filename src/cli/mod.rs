@@ -106,7 +106,8 @@ pub enum Command {
 const ROOT_AFTER_HELP: &str = "\
 Exit codes:
   0 ok, 1 failure, 2 usage (also a bad config value), 3 not found,
-  4 conflict, 5 no daemon, 6 database unusable, 10 run failed,
+  4 conflict, 5 no daemon, 6 database unusable, 7 refused (a run's
+  process tried to decide), 10 run failed,
   11 run cancelled, 12 waits for an approval, 13 waits for input
 
 Environment:

@@ -5,16 +5,17 @@ use std::sync::Arc;
 use serde_json::json;
 use tokio::sync::{broadcast::error::RecvError, oneshot};
 
+use super::peers;
 use super::server::Connection;
 use super::supervisor::{self, Control, StartedRun};
 use super::Shared;
 use crate::agent::{AgentRequest, AgentSpec, ApprovalRequest, Decision, InputReply, InputRequest};
-use crate::error::{Error, Result};
-use crate::model::{new_id, short_id, Event, RunState};
+use crate::error::{Error, ErrorKind, Result};
+use crate::model::{new_id, short_id, DecidedBy, Event, RunState};
 use crate::protocol::{
     DaemonStatus, EventFrame, Request, Response, RunOptions, PROTOCOL_VERSION, VERSION,
 };
-use crate::store::{Decided, NewRun, RunDetails, Store};
+use crate::store::{Decided, NewEvent, NewRun, RunDetails, Store};
 
 pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connection) -> Result<()> {
     let response = match request {
@@ -37,8 +38,16 @@ pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connectio
             approve,
             reason,
             always,
-        } => decide(shared, &approval_id, approve, reason, always).await?,
-        Request::Reply { run_id, text, done } => reply(shared, &run_id, text, done).await?,
+        } => {
+            let what = if approve { "approve" } else { "reject" };
+            let by = human_only(shared, conn, what, json!({ "approval_id": approval_id })).await?;
+            decide(shared, &approval_id, approve, reason, always, by).await?
+        }
+        Request::Reply { run_id, text, done } => {
+            let what = if done { "done" } else { "reply" };
+            let by = human_only(shared, conn, what, json!({ "run_id": run_id })).await?;
+            reply(shared, &run_id, text, done, by).await?
+        }
         Request::AskApproval {
             run_id,
             approval_type,
@@ -211,17 +220,51 @@ async fn cancel_run(shared: &Shared, run_id: &str) -> Result<Response> {
     Ok(Response::Ok)
 }
 
+/// Who decides, if a human: a process of a run is refused, and the refused
+/// attempt is recorded on that run (`decision.refused`).
+async fn human_only(
+    shared: &Shared,
+    conn: &Connection,
+    what: &str,
+    target: serde_json::Value,
+) -> Result<DecidedBy> {
+    let (run_id, how) = match peers::origin(shared, &conn.peer) {
+        peers::Origin::Human(by) => return Ok(by),
+        peers::Origin::Run { run_id, how } => (run_id, how),
+    };
+    tracing::warn!(run = %run_id, pid = ?conn.peer.pid, "refused `{what}` from a process of a run");
+    if shared.run_handle(&run_id).is_some() {
+        let mut data = json!({ "request": what, "pid": conn.peer.pid, "because": how });
+        if let (Some(data), serde_json::Value::Object(target)) = (data.as_object_mut(), target) {
+            data.extend(target);
+        }
+        shared
+            .writer
+            .append(vec![NewEvent::new(&run_id, "decision.refused", data)])
+            .await;
+    }
+    Err(Error::new(
+        ErrorKind::Refused,
+        format!(
+            "refused: `{what}` came from a process of run {} ({how}); only a human decides",
+            short_id(&run_id)
+        ),
+    )
+    .with_hint("an agent may ask (`m ask`); decide from your own terminal, outside the run"))
+}
+
 async fn decide(
     shared: &Shared,
     approval_id: &str,
     approve: bool,
     reason: Option<String>,
     always: bool,
+    by: DecidedBy,
 ) -> Result<Response> {
     let decided = Decided {
         approve,
         reason: reason.clone(),
-        by: "human".into(),
+        by,
     };
     // Durable first: the agent hears of a decision only once it is committed.
     let approval = shared.writer.resolve_approval(approval_id, decided).await?;
@@ -249,6 +292,7 @@ async fn reply(
     run_id: &str,
     text: Option<String>,
     done: bool,
+    by: DecidedBy,
 ) -> Result<Response> {
     let Some(handle) = shared.run_handle(run_id) else {
         return Err(not_live(shared, run_id).await);
@@ -267,7 +311,7 @@ async fn reply(
     let (ack, acked) = oneshot::channel();
     handle
         .control
-        .send(Control::Reply { reply, ack })
+        .send(Control::Reply { reply, by, ack })
         .await
         .map_err(|_| Error::conflict(format!("run {} has just ended", short_id(run_id))))?;
     acked

@@ -3,6 +3,7 @@
 //! the socket, and on SIGTERM/SIGINT ends every run cleanly before leaving.
 
 mod handlers;
+mod peers;
 mod server;
 mod supervisor;
 mod writer;
@@ -35,6 +36,8 @@ pub struct Shared {
     pub dispatcher: Arc<Dispatcher>,
     pub writer: Writer,
     pub runs: Mutex<HashMap<String, RunHandle>>,
+    /// The live runs' keepers: pid -> run id (who belongs to a run).
+    pub keepers: Mutex<HashMap<i32, String>>,
     pub grace: Duration,
     /// Conversational runs waiting this long for a prompt are done.
     pub idle_timeout: Option<Duration>,
@@ -55,6 +58,15 @@ impl Shared {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(run_id)
+            .cloned()
+    }
+
+    /// The run whose keeper has this pid.
+    fn keeper_run(&self, pid: i32) -> Option<String> {
+        self.keepers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&pid)
             .cloned()
     }
 
@@ -155,6 +167,7 @@ async fn serve(paths: Paths, config: Arc<Config>) -> Result<()> {
         paths: paths.clone(),
         writer,
         runs: Mutex::new(HashMap::new()),
+        keepers: Mutex::new(HashMap::new()),
         grace: config.daemon.grace,
         idle_timeout: config.run.idle_timeout,
         startup_timeout: config.run.startup_timeout,

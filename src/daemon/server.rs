@@ -44,13 +44,17 @@ pub async fn accept_loop(shared: Arc<Shared>, listener: Listener) {
         // Only our own user may talk to the daemon: it runs commands as us.
         // SAFETY: geteuid has no preconditions.
         let ours = unsafe { libc::geteuid() };
-        match conn.peer_creds().map(|c| c.euid()) {
-            Ok(Some(uid)) if uid == ours => {}
+        let peer = match conn.peer_creds() {
+            Ok(creds) if creds.euid() == Some(ours) => Peer {
+                uid: ours,
+                pid: creds.pid(),
+            },
             other => {
-                tracing::warn!("dropped a connection from another user ({other:?})");
+                let uid = other.map(|c| c.euid());
+                tracing::warn!("dropped a connection from another user ({uid:?})");
                 continue;
             }
-        }
+        };
         tracing::debug!("accepted a connection");
         let shared = shared.clone();
         tokio::spawn(async move {
@@ -58,6 +62,7 @@ pub async fn accept_loop(shared: Arc<Shared>, listener: Listener) {
             let mut conn = Connection {
                 reader: FrameReader::new(recv),
                 send,
+                peer,
             };
             if let Err(err) = conn.serve(&shared).await {
                 tracing::debug!("connection ended with an error: {}", err.message);
@@ -70,6 +75,16 @@ pub async fn accept_loop(shared: Arc<Shared>, listener: Listener) {
 pub struct Connection {
     reader: FrameReader<ReadHalf<Stream>>,
     send: WriteHalf<Stream>,
+    /// The process at the other end, from the socket (`SO_PEERCRED`).
+    pub peer: Peer,
+}
+
+/// The process that connected, as the kernel says (not as it claims).
+#[derive(Debug, Clone, Copy)]
+pub struct Peer {
+    pub uid: u32,
+    /// None where the platform does not say.
+    pub pid: Option<i32>,
 }
 
 impl Connection {

@@ -15,7 +15,7 @@ use crate::agent::{
     InputRequest, Launch, ReviewOutcome, RunContext,
 };
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::{short_id, ApprovalType, Repo, Run, RunState};
+use crate::model::{short_id, ApprovalType, DecidedBy, Repo, Run, RunState};
 use crate::policy;
 use crate::protocol::RunOptions;
 use crate::store::{Decided, NewEvent};
@@ -28,9 +28,11 @@ pub enum Control {
         approval_id: String,
         decision: Decision,
     },
-    /// A human's answer to the oldest open question.
+    /// A human's answer to the oldest open question (`by` m itself when
+    /// the idle timeout ends a conversation).
     Reply {
         reply: InputReply,
+        by: DecidedBy,
         ack: oneshot::Sender<Result<()>>,
     },
     /// `m run cancel` (`None`) or daemon shutdown (`Some(reason)`: the run fails).
@@ -112,6 +114,11 @@ pub fn spawn(shared: Arc<Shared>, started: StartedRun) {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&run_id);
+        shared
+            .keepers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, run| *run != run_id);
         shared.run_ended.notify_waiters();
     });
 }
@@ -263,6 +270,12 @@ impl Supervisor {
         let writer = self.shared.writer.clone();
         match request {
             AgentRequest::Spawned { pgid } => {
+                // The keeper's pid is its group's id.
+                self.shared
+                    .keepers
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(pgid, self.run_id.clone());
                 if let Err(e) = writer.set_pgid(&self.run_id, Some(pgid as i64)).await {
                     tracing::error!(run = %self.run_id, "cannot record the agent's process group: {}", e.message);
                 }
@@ -326,7 +339,7 @@ impl Supervisor {
         let policy = policy_allows(&self.options, &request).map(|rule| Decided {
             approve: true,
             reason: Some(format!("auto-approved by policy: {rule}")),
-            by: "policy".into(),
+            by: DecidedBy::Policy { rule },
         });
         let auto = policy.is_some();
         let recorded = self
@@ -401,7 +414,7 @@ impl Supervisor {
                 let decided = Decided {
                     approve: false,
                     reason: Some("withdrawn: the agent stopped waiting for a decision".into()),
-                    by: "agent".into(),
+                    by: DecidedBy::Agent,
                 };
                 let resolved = self
                     .shared
@@ -480,6 +493,7 @@ impl Supervisor {
         let (ack, _) = oneshot::channel();
         self.on_control(Control::Reply {
             reply: InputReply::Done,
+            by: DecidedBy::M,
             ack,
         })
         .await;
@@ -496,7 +510,7 @@ impl Supervisor {
                     self.settle_state().await;
                 }
             }
-            Control::Reply { reply, ack } => {
+            Control::Reply { reply, by, ack } => {
                 if reply == InputReply::Done && !self.conversational {
                     let _ = ack.send(Err(self.not_conversational()));
                     return;
@@ -528,6 +542,7 @@ impl Supervisor {
                         "text": text,
                         "done": reply == InputReply::Done,
                         "question_seq": question.seq,
+                        "by": by,
                     }),
                     self.waiting_state(),
                 );

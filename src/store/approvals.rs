@@ -11,8 +11,18 @@ pub struct ApprovalFilter {
     pub states: Vec<ApprovalState>,
 }
 
-const APPROVAL_COLUMNS: &str =
+/// An approval's stored columns.
+const STORED_COLUMNS: &str =
     "id, run_id, event_id, type, state, payload, rejection_reason, created_at, resolved_at";
+
+/// The stored columns, and who decided it (`by` of its `approval.resolved`
+/// event, as JSON).
+const APPROVAL_COLUMNS: &str =
+    "id, run_id, event_id, type, state, payload, rejection_reason, created_at, resolved_at,
+     (SELECT e.data -> '$.by' FROM events e
+       WHERE e.run_id = approvals.run_id AND e.type = 'approval.resolved'
+         AND e.data ->> '$.approval_id' = approvals.id
+       ORDER BY e.seq DESC LIMIT 1)";
 
 fn approval_from_row(row: &Row<'_>) -> rusqlite::Result<Approval> {
     let text = |i: usize, s: String| {
@@ -35,6 +45,9 @@ fn approval_from_row(row: &Row<'_>) -> rusqlite::Result<Approval> {
         rejection_reason: row.get(6)?,
         created_at: row.get(7)?,
         resolved_at: row.get(8)?,
+        by: row
+            .get::<_, Option<String>>(9)?
+            .and_then(|by| serde_json::from_str(&by).ok()),
     })
 }
 
@@ -111,7 +124,7 @@ pub(crate) fn insert_approval_tx(
 ) -> rusqlite::Result<()> {
     tx.execute(
         &format!(
-            "INSERT INTO approvals ({APPROVAL_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+            "INSERT INTO approvals ({STORED_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
         ),
         params![
             approval.id,

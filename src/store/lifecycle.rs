@@ -16,7 +16,9 @@ use super::events::append_events_tx;
 use super::runs::NewRun;
 use super::{db_error, NewEvent, Store};
 use crate::error::{Error, Result};
-use crate::model::{now, short_id, Approval, ApprovalState, ApprovalType, Event, Run, RunState};
+use crate::model::{
+    now, short_id, Approval, ApprovalState, ApprovalType, DecidedBy, Event, Run, RunState,
+};
 
 /// The reason recorded on approvals left pending when their run ends.
 pub const RUN_ENDED: &str = "run ended";
@@ -26,8 +28,7 @@ pub const RUN_ENDED: &str = "run ended";
 pub struct Decided {
     pub approve: bool,
     pub reason: Option<String>,
-    /// "human", or "policy" for auto-approval rules.
-    pub by: String,
+    pub by: DecidedBy,
 }
 
 pub struct Batch<'a> {
@@ -291,6 +292,7 @@ impl Batch<'_> {
                 rejection_reason: None,
                 created_at: events[0].created_at,
                 resolved_at: policy.map(|_| events[0].created_at),
+                by: policy.map(|decided| serde_json::json!(decided.by)),
             };
             insert_approval_tx(conn, &approval).map_err(db)?;
             Ok((approval, events))
@@ -372,7 +374,7 @@ impl Batch<'_> {
                 new.push(NewEvent::new(
                     run_id,
                     "approval.resolved",
-                    json!({ "approval_id": id, "state": ApprovalState::Rejected, "reason": RUN_ENDED, "by": "m" }),
+                    json!({ "approval_id": id, "state": ApprovalState::Rejected, "reason": RUN_ENDED, "by": DecidedBy::M }),
                 ));
             }
             if let Value::Object(map) = &mut data {
