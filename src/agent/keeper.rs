@@ -46,6 +46,15 @@ const KEEPER_SLACK: Duration = Duration::from_secs(1);
 // The daemon's side.
 // ---------------------------------------------------------------------------
 
+/// The binary this process runs, to re-execute as a keeper: on Linux the
+/// very file, even if an upgrade replaced or removed its path since.
+pub fn this_binary() -> std::path::PathBuf {
+    if cfg!(target_os = "linux") {
+        return "/proc/self/exe".into();
+    }
+    std::env::current_exe().unwrap_or_else(|_| "m".into())
+}
+
 /// A run's agent, started under its keeper.
 pub struct Keeper {
     /// The keeper process. Its stdin, stdout and stderr are the agent's.
@@ -77,11 +86,11 @@ impl Keeper {
         launch: &super::Launch,
         start: Start<'_>,
     ) -> io::Result<Keeper> {
-        let exe = std::env::current_exe()?;
         let (ours, theirs) = UnixStream::pair()?;
         let their_fd = theirs.as_raw_fd();
-        let mut cmd = tokio::process::Command::new(exe);
-        cmd.arg("keeper")
+        let mut cmd = tokio::process::Command::new(&launch.m_binary);
+        cmd.arg0("m")
+            .arg("keeper")
             .arg(CONTROL_ARG)
             .arg(their_fd.to_string())
             .arg("--grace-ms")

@@ -47,6 +47,8 @@ pub struct Launch {
     pub env: Vec<(String, String)>,
     /// Hold the finished work for a human's review (`m run start --review`).
     pub review: bool,
+    /// The m binary, re-executed as the agent's keeper (`m keeper`).
+    pub m_binary: std::path::PathBuf,
 }
 
 /// A request for a human's approval.

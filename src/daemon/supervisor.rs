@@ -11,8 +11,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::Shared;
 use crate::agent::{
-    acp, exec, AgentOutcome, AgentRequest, AgentSpec, ApprovalRequest, Decision, InputReply,
-    InputRequest, Launch, ReviewOutcome, RunContext,
+    acp, exec, keeper, AgentOutcome, AgentRequest, AgentSpec, ApprovalRequest, Decision,
+    InputReply, InputRequest, Launch, ReviewOutcome, RunContext,
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{short_id, ApprovalType, DecidedBy, Repo, Run, RunState};
@@ -181,6 +181,7 @@ impl Supervisor {
                 ("PATH".into(), path_with_m()),
             ],
             review: started.options.review,
+            m_binary: keeper::this_binary(),
         };
         let ctx = RunContext::new(launch, requests_tx, self.cancel.subscribe());
         let grace = self.shared.grace;
