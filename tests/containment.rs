@@ -3,7 +3,7 @@
 //! never keeps a run open nor holds up a cancel or a stop; an agent gets only
 //! its own descriptors.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
