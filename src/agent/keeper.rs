@@ -423,6 +423,23 @@ pub fn parent_of(pid: i32) -> Option<i32> {
     after_name.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// How a keeper holds its run's processes on this system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mechanism {
+    /// A child subreaper that finds every descendant in /proc (Linux).
+    Subreaper,
+    /// The agent's process group only (macOS).
+    ProcessGroup,
+}
+
+pub fn mechanism() -> Mechanism {
+    if cfg!(target_os = "linux") && std::path::Path::new("/proc/self/stat").exists() {
+        Mechanism::Subreaper
+    } else {
+        Mechanism::ProcessGroup
+    }
+}
+
 #[cfg(target_os = "linux")]
 fn become_subreaper() {
     // SAFETY: prctl with integer arguments.

@@ -89,8 +89,8 @@ pub enum Command {
     #[command(subcommand, after_long_help = config::KEYS_HELP)]
     Config(config::ConfigCommand),
     /// Check git, the config, the database, the socket, the daemon, the
-    /// service, the agents and notifications; print the command that fixes
-    /// each problem (exit 1 if any).
+    /// service, how runs' processes are held, the agents and notifications;
+    /// print the command that fixes each problem (exit 1 if any).
     Doctor(doctor::DoctorArgs),
     /// Print a shell completion script (see README for where to put it).
     Completions(completions::CompletionsArgs),
