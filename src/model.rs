@@ -157,53 +157,117 @@ pub struct Approval {
     pub rejection_reason: Option<String>,
     pub created_at: i64,
     pub resolved_at: Option<i64>,
-    /// Who decided it (`by` of its `approval.resolved` event): a
-    /// [`DecidedBy`], or the plain word older versions recorded.
+    /// What was asked, as a hash: see [`content_hash`]. A decision that
+    /// names it acts only on exactly what its decider saw.
+    #[serde(default)]
+    pub content_hash: String,
+    /// Who decided, once decided (approvals decided before m recorded it
+    /// have none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub by: Option<serde_json::Value>,
+    pub decided_by: Option<DecidedBy>,
 }
 
-/// Who decided an approval: recorded as `by` in `approval.resolved`.
+/// Who made a decision: recorded with it, shown by `m approvals`,
+/// `m events` and the remote API.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum DecidedBy {
-    /// A person, known by the process that sent the decision (its uid and
-    /// pid from the socket, its terminal if it had one).
+    /// Someone at this machine (`m approve`, `m reject`, `m reply`), known
+    /// by the process that sent the decision: its uid and pid from the
+    /// socket, its terminal if it had one. (Decisions recorded before these
+    /// were kept have none.)
     Human {
-        uid: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        uid: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         pid: Option<i32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         tty: Option<String>,
     },
-    /// A rule that approves without asking (`--auto-approve`, `--allow`,
-    /// `[approvals]` in the config).
+    /// A paired phone or browser, through the remote API.
+    Device { id: String, name: String },
+    /// An allow rule or `--auto-approve`.
     Policy { rule: String },
-    /// Whoever asked stopped waiting: the request was withdrawn.
+    /// The agent withdrew its own request.
     Agent,
-    /// The run ended before anyone decided.
+    /// m itself: the run ended, or the review went stale.
     M,
 }
 
-impl DecidedBy {
-    /// One line for people, from a recorded `by` (an object, or the plain
-    /// word of older records).
-    pub fn describe(by: &serde_json::Value) -> String {
-        match serde_json::from_value::<DecidedBy>(by.clone()) {
-            Ok(DecidedBy::Human { uid, pid, tty }) => {
-                let mut who = format!("human (uid {uid}");
-                if let Some(pid) = pid {
-                    who.push_str(&format!(", pid {pid}"));
+impl fmt::Display for DecidedBy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DecidedBy::Human { uid, pid, tty } => {
+                f.write_str("human")?;
+                let known: Vec<String> = [
+                    uid.map(|uid| format!("uid {uid}")),
+                    pid.map(|pid| format!("pid {pid}")),
+                    tty.clone(),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
+                if !known.is_empty() {
+                    write!(f, " ({})", known.join(", "))?;
                 }
-                if let Some(tty) = tty {
-                    who.push_str(&format!(", {tty}"));
-                }
-                who + ")"
+                Ok(())
             }
-            Ok(DecidedBy::Policy { rule }) => format!("policy ({rule})"),
-            Ok(DecidedBy::Agent) => "agent".into(),
-            Ok(DecidedBy::M) => "m".into(),
-            Err(_) => by.as_str().unwrap_or_default().to_string(),
+            DecidedBy::Device { id, name } => write!(f, "device {name} ({})", short_id(id)),
+            DecidedBy::Policy { rule } => write!(f, "policy ({rule})"),
+            DecidedBy::Agent => f.write_str("agent"),
+            DecidedBy::M => f.write_str("m"),
         }
     }
+}
+
+/// The SHA-256 (lowercase hex) of an approval's canonical JSON
+/// `{"payload": PAYLOAD, "type": TYPE}`: object keys sorted at every level,
+/// no whitespace, strings escaped as JSON does. It covers everything a
+/// human is shown (the diff text, the argv and cwd, the title and body),
+/// so a decision carrying it cannot act on something else.
+pub fn content_hash(approval_type: ApprovalType, payload: Option<&serde_json::Value>) -> String {
+    let mut text = String::new();
+    let whole = serde_json::json!({ "type": approval_type, "payload": payload });
+    canonical_json(&whole, &mut text);
+    let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
+    hex(digest.as_ref())
+}
+
+/// `value` as canonical JSON (see [`content_hash`]).
+pub fn canonical_json(value: &serde_json::Value, out: &mut String) {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(key.clone()).to_string());
+                out.push(':');
+                canonical_json(&map[key], out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                canonical_json(item, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+/// Lowercase hexadecimal.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Every event type m records, as docs/events.md lists them (a test keeps
@@ -233,7 +297,6 @@ pub const EVENT_TYPES: &[&str] = &[
     "tool.permission",
     "approval.requested",
     "approval.resolved",
-    "decision.refused",
     "input.requested",
     "input.provided",
     "input.withdrawn",
@@ -363,6 +426,30 @@ impl Notification {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn content_hashes_are_canonical_and_cover_type_and_payload() {
+        let a = serde_json::json!({ "command": "ls", "cwd": "/x", "argv": ["ls", "-l"] });
+        let b: serde_json::Value =
+            serde_json::from_str(r#"{"argv":["ls","-l"],  "cwd":"/x","command":"ls"}"#).unwrap();
+        let hash = content_hash(ApprovalType::Command, Some(&a));
+        assert_eq!(hash, content_hash(ApprovalType::Command, Some(&b)));
+        assert_eq!(hash.len(), 64);
+        assert_ne!(hash, content_hash(ApprovalType::Generic, Some(&a)));
+        let c = serde_json::json!({ "command": "ls", "cwd": "/y", "argv": ["ls", "-l"] });
+        assert_ne!(hash, content_hash(ApprovalType::Command, Some(&c)));
+        let mut text = String::new();
+        canonical_json(&serde_json::json!({"b": [1, "é\n"], "a": null}), &mut text);
+        assert_eq!(text, r#"{"a":null,"b":[1,"é\n"]}"#);
+        // The documented example of docs/api.md.
+        assert_eq!(
+            content_hash(
+                ApprovalType::Generic,
+                Some(&serde_json::json!({"title": "deploy?"}))
+            ),
+            "c69e0474d510604279ad858621c9c700121c733630d901628b56a80258635d70"
+        );
+    }
 
     #[test]
     fn relative_times_pick_the_largest_unit() {

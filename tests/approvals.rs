@@ -691,7 +691,10 @@ sleep 60",
         .into_iter()
         .find(|e| e["type"] == "approval.resolved")
         .unwrap();
-    assert_eq!(resolved["data"]["by"]["kind"], "agent");
+    assert_eq!(
+        resolved["data"]["by"],
+        serde_json::json!({ "kind": "agent" })
+    );
 
     // The script went on to its question; it goes away too.
     env.fails(&["run", "wait", &run], 13);
@@ -989,7 +992,7 @@ wait"#,
     env.wait_state(&run, "completed");
     assert!(ran.exists());
     let approval = env.json(&["approval", "show", &ids[0], "--json"]);
-    let by = &approval["by"];
+    let by = &approval["decided_by"];
     assert_eq!(by["kind"], "human", "{approval}");
     assert_eq!(by["uid"].as_u64(), Some(unsafe { libc::geteuid() } as u64));
     assert!(by["pid"].as_i64().unwrap() > 1, "{by}");
@@ -1012,4 +1015,38 @@ wait"#,
     assert_eq!(outside.status.code(), Some(7));
     let err = String::from_utf8_lossy(&outside.stderr);
     assert!(err.contains("only a human decides"), "{err}");
+}
+
+/// `m approve --hash` decides only what was seen: a wrong hash changes
+/// nothing (exit 4), the right one approves, and the decision says who.
+#[test]
+fn a_decision_with_a_content_hash_acts_only_on_what_was_seen() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let agent = env.script(
+        "agent.sh",
+        "m ask approval --type command -- echo deploy; echo \"approved=$?\" > out",
+    );
+    let run = env.start("api", "deploy", &agent);
+    let id = pending(&env, &run, 1).remove(0);
+    let shown = env.json(&["approval", "show", &id, "--json"]);
+    let hash = shown["content_hash"].as_str().unwrap().to_string();
+    assert_eq!(hash.len(), 64, "{shown}");
+    assert!(env.ok(&["approval", "show", &id]).contains(&hash));
+
+    let other = "0".repeat(64);
+    let err = env.fails(&["approve", &id, "--hash", &other], 4);
+    assert!(err.contains("stale") && err.contains(&hash), "{err}");
+    assert_eq!(
+        env.json(&["approval", "show", &id, "--json"])["state"],
+        "pending"
+    );
+
+    env.ok(&["approve", &id, "--hash", &hash.to_uppercase()]);
+    env.fails(&["run", "wait", &run], 0);
+    let decided = env.json(&["approval", "show", &id, "--json"]);
+    assert_eq!(decided["decided_by"]["kind"], "human", "{decided}");
+    assert!(env.ok(&["approvals", "--state", "all"]).contains("human"));
+    let events = env.ok(&["events", &run]);
+    assert!(events.contains("approved by human"), "{events}");
 }

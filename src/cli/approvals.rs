@@ -4,7 +4,7 @@ use serde_json::Value;
 use super::output::{one_line, relative_time};
 use super::Ctx;
 use crate::error::{exit, Result};
-use crate::model::{now, short_id, Approval, ApprovalState, ApprovalType, DecidedBy};
+use crate::model::{now, short_id, Approval, ApprovalState, ApprovalType};
 use crate::store::ApprovalFilter;
 
 #[derive(Debug, Args)]
@@ -15,6 +15,8 @@ pub struct ApprovalsArgs {
     /// Which approvals: pending, approved, rejected or all.
     #[arg(long, default_value = "pending")]
     pub state: String,
+    /// A JSON list of {id, run_id, event_id, type, state, payload,
+    /// rejection_reason, created_at, resolved_at}.
     #[arg(long)]
     pub json: bool,
 }
@@ -49,8 +51,6 @@ pub fn run(ctx: &Ctx, args: ApprovalsArgs) -> Result<u8> {
     }
     let repos = store.list_repos()?;
     let now = now();
-    // Who decided, once anything here is decided.
-    let decided = approvals.iter().any(|a| a.by.is_some());
     let mut rows = Vec::new();
     for approval in &approvals {
         let run = store.get_run(&approval.run_id)?;
@@ -59,32 +59,25 @@ pub fn run(ctx: &Ctx, args: ApprovalsArgs) -> Result<u8> {
             .find(|r| r.id == run.repo_id)
             .map(|r| r.name.clone())
             .unwrap_or_default();
-        let mut row = vec![
+        rows.push(vec![
             short_id(&approval.id).to_string(),
             approval.approval_type.to_string(),
             short_id(&approval.run_id).to_string(),
             repo,
             ctx.ui.approval_state(approval.state),
+            approval
+                .decided_by
+                .as_ref()
+                .map(|by| one_line(&by.to_string(), 40).into_owned())
+                .unwrap_or_default(),
             relative_time(approval.created_at, now),
-        ];
-        if decided {
-            row.push(
-                approval
-                    .by
-                    .as_ref()
-                    .map(DecidedBy::describe)
-                    .unwrap_or_default(),
-            );
-        }
-        row.push(one_line(&summary(approval), 60).into_owned());
-        rows.push(row);
+            one_line(&summary(approval), 60).into_owned(),
+        ]);
     }
-    let headers: &[&str] = if decided {
-        &["ID", "TYPE", "RUN", "REPO", "STATE", "AGE", "BY", "SUMMARY"]
-    } else {
-        &["ID", "TYPE", "RUN", "REPO", "STATE", "AGE", "SUMMARY"]
-    };
-    ctx.ui.table(headers, &rows)?;
+    ctx.ui.table(
+        &["ID", "TYPE", "RUN", "REPO", "STATE", "BY", "AGE", "SUMMARY"],
+        &rows,
+    )?;
     Ok(exit::OK)
 }
 

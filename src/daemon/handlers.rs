@@ -11,7 +11,7 @@ use super::supervisor::{self, Control, StartedRun};
 use super::Shared;
 use crate::agent::{AgentRequest, AgentSpec, ApprovalRequest, Decision, InputReply, InputRequest};
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::{new_id, short_id, DecidedBy, Event, RunState};
+use crate::model::{new_id, short_id, Approval, DecidedBy, Event, RunState};
 use crate::protocol::{
     DaemonStatus, EventFrame, Request, Response, RunOptions, PROTOCOL_VERSION, VERSION,
 };
@@ -38,10 +38,18 @@ pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connectio
             approve,
             reason,
             always,
+            content_hash,
         } => {
             let what = if approve { "approve" } else { "reject" };
             let by = human_only(shared, conn, what, json!({ "approval_id": approval_id })).await?;
-            decide(shared, &approval_id, approve, reason, always, by).await?
+            let decided = Decided {
+                approve,
+                reason,
+                by,
+                seen_hash: content_hash,
+            };
+            let approval = decide(shared, &approval_id, decided, always).await?;
+            Response::Decided { approval }
         }
         Request::Reply { run_id, text, done } => {
             let what = if done { "done" } else { "reply" };
@@ -253,19 +261,15 @@ async fn human_only(
     .with_hint("an agent may ask (`m ask`); decide from your own terminal, outside the run"))
 }
 
-async fn decide(
+/// Decides a pending approval (from the socket or the remote API) and
+/// tells the run's agent.
+pub(crate) async fn decide(
     shared: &Shared,
     approval_id: &str,
-    approve: bool,
-    reason: Option<String>,
+    decided: Decided,
     always: bool,
-    by: DecidedBy,
-) -> Result<Response> {
-    let decided = Decided {
-        approve,
-        reason: reason.clone(),
-        by,
-    };
+) -> Result<Approval> {
+    let (approve, reason) = (decided.approve, decided.reason.clone());
     // Durable first: the agent hears of a decision only once it is committed.
     let approval = shared.writer.resolve_approval(approval_id, decided).await?;
     if let Some(handle) = shared.run_handle(&approval.run_id) {
@@ -284,7 +288,7 @@ async fn decide(
             })
             .await;
     }
-    Ok(Response::Decided { approval })
+    Ok(approval)
 }
 
 async fn reply(

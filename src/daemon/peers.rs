@@ -55,7 +55,7 @@ pub fn origin(shared: &Shared, peer: &Peer) -> Origin {
 
 fn human(uid: u32, pid: Option<i32>) -> Origin {
     Origin::Human(DecidedBy::Human {
-        uid,
+        uid: Some(uid),
         pid,
         tty: pid.and_then(terminal_of),
     })

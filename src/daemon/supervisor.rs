@@ -341,6 +341,7 @@ impl Supervisor {
             approve: true,
             reason: Some(format!("auto-approved by policy: {rule}")),
             by: DecidedBy::Policy { rule },
+            seen_hash: None,
         });
         let auto = policy.is_some();
         let recorded = self
@@ -416,6 +417,7 @@ impl Supervisor {
                     approve: false,
                     reason: Some("withdrawn: the agent stopped waiting for a decision".into()),
                     by: DecidedBy::Agent,
+                    seen_hash: None,
                 };
                 let resolved = self
                     .shared
