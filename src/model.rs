@@ -297,6 +297,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "tool.permission",
     "approval.requested",
     "approval.resolved",
+    "decision.refused",
     "input.requested",
     "input.provided",
     "input.withdrawn",

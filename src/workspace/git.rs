@@ -76,9 +76,14 @@ fn spawn_error(cmd: &Command, err: io::Error) -> Error {
 /// Its stdout if git succeeds; otherwise an error saying `what` failed and
 /// why, in git's words.
 pub(super) fn run_git(cmd: &mut Command, what: impl FnOnce() -> String) -> Result<String> {
+    run_git_bytes(cmd, what).map(|out| String::from_utf8_lossy(&out).into_owned())
+}
+
+/// [`run_git`], its output as git wrote it.
+pub(super) fn run_git_bytes(cmd: &mut Command, what: impl FnOnce() -> String) -> Result<Vec<u8>> {
     let out = output(cmd)?;
     if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        Ok(out.stdout)
     } else {
         Err(git_error(what(), &out.status, &out.stderr))
     }
