@@ -6,6 +6,7 @@
 pub mod acp;
 pub mod exec;
 pub mod keeper;
+pub mod opencode;
 pub mod presets;
 pub mod process;
 
