@@ -307,3 +307,59 @@ fn run_diff_shows_agent_bytes_as_text_on_a_terminal_and_exact_in_a_pipe() {
         );
     }
 }
+
+/// The processes whose parent is `parent`, with their names.
+fn children_of(parent: i32) -> Vec<(i32, String)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let ppid = stat[close + 1..].split_whitespace().nth(1);
+        if ppid.and_then(|p| p.parse().ok()) == Some(parent) {
+            found.push((pid, stat[open + 1..close].to_string()));
+        }
+    }
+    found
+}
+
+/// Finding: after `kill -9` of the daemon, a `git worktree add` it had
+/// started kept checking out. Now git goes with the daemon (here it waits
+/// on the repository's slow post-checkout hook).
+#[test]
+fn a_killed_daemon_takes_the_git_it_was_running_with_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = TestEnv::new();
+    let repo = env.repo("api");
+    let hook = repo.join(".git/hooks/post-checkout");
+    std::fs::write(&hook, "#!/bin/sh\nsleep 30\n").unwrap();
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    env.ok(&["run", "start", "-r", "api", "x", "--", "true"]);
+    let daemon = env.daemon_pid().unwrap();
+    let started = Instant::now();
+    let git = loop {
+        let gits: Vec<i32> = children_of(daemon)
+            .into_iter()
+            .filter(|(_, name)| name.starts_with("git"))
+            .map(|(pid, _)| pid)
+            .collect();
+        if !gits.is_empty() {
+            break gits;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the daemon never ran git"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    env.kill_daemon();
+    for pid in git {
+        wait_until_gone(pid, Duration::from_secs(3));
+    }
+}

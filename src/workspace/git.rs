@@ -1,4 +1,5 @@
 use std::io::{self, Read};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, ExitStatus, Output, Stdio};
 
@@ -35,6 +36,13 @@ pub(super) fn git_searching(dir: &Path) -> Command {
     cmd.current_dir(dir)
         .env("GIT_TERMINAL_PROMPT", "0")
         .stdin(Stdio::null());
+    // A daemon killed mid-checkout takes its git with it. (The thread that
+    // starts git waits for it, so it is the thread's death that counts.)
+    let parent = std::process::id() as i32;
+    // SAFETY: die_with_parent is async-signal-safe, as pre_exec requires.
+    unsafe {
+        cmd.pre_exec(move || crate::agent::process::die_with_parent(parent));
+    }
     for var in REPO_ENV {
         cmd.env_remove(var);
     }
