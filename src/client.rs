@@ -416,7 +416,7 @@ pub fn start_daemon(paths: &Paths) -> Result<()> {
     // SAFETY: cloexec_from is async-signal-safe, as pre_exec requires.
     unsafe {
         cmd.pre_exec(|| {
-            crate::agent::process::cloexec_from(3);
+            crate::process::cloexec_from(3);
             Ok(())
         });
     }

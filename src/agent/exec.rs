@@ -8,8 +8,8 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-use super::keeper::{Keeper, Start};
-use super::{process, AgentOutcome, Decision, ReviewOutcome, RunContext};
+use super::{AgentOutcome, Decision, ReviewOutcome, RunContext};
+use crate::process::{self, keeper::Keeper, keeper::Start};
 
 /// An `output` event never holds more than this many bytes of text; a longer
 /// line is split across events (marked `partial`), never dropped.
@@ -20,12 +20,16 @@ pub async fn run(argv: &[String], ctx: RunContext, grace: Duration) -> AgentOutc
     let Some((program, args)) = argv.split_first() else {
         return failed("no agent command was given".into(), None, Vec::new());
     };
+    let mut env = ctx.launch.env.clone();
+    env.push(("M_PROMPT".into(), ctx.launch.prompt.clone()));
     let start = Start {
-        grace,
+        workspace: &ctx.launch.workspace,
+        env: &env,
         stdin: Stdio::null(),
-        env: &[("M_PROMPT", &ctx.launch.prompt)],
+        grace,
+        m_binary: &ctx.launch.m_binary,
     };
-    let mut keeper = match Keeper::start(program, args, &ctx.launch, start).await {
+    let mut keeper = match Keeper::start(program, args, start).await {
         Ok(keeper) => keeper,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return failed(

@@ -5,38 +5,11 @@
 
 pub mod acp;
 pub mod exec;
-pub mod keeper;
-pub mod opencode;
-pub mod presets;
-pub mod process;
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::model::ApprovalType;
-
-/// How a run's agent is started (stored as JSON in `run_details.agent`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum AgentSpec {
-    /// Any command; the prompt is in `M_PROMPT`.
-    Exec { argv: Vec<String> },
-    /// An Agent Client Protocol agent over stdio; `preset` names it for people.
-    Acp {
-        preset: Option<String>,
-        argv: Vec<String>,
-    },
-}
-
-impl AgentSpec {
-    /// A conversational run waits for a human's next prompt after each
-    /// turn, until `m run done`: an ACP agent without `--once`. Any other
-    /// run ends when its agent does.
-    pub fn is_conversational(&self, once: bool) -> bool {
-        matches!(self, AgentSpec::Acp { .. }) && !once
-    }
-}
 
 /// What a run needs to start its agent.
 #[derive(Debug, Clone)]

@@ -11,13 +11,13 @@ use console::Style;
 use serde::Serialize;
 
 use super::Ctx;
-use crate::agent::presets;
 use crate::client::Client;
 use crate::config::Config;
 use crate::error::{exit, Result};
 use crate::model::{now, relative_time};
 use crate::notify::{ApnsStatus, Dispatcher};
 use crate::paths;
+use crate::presets;
 use crate::protocol::{Hello, Request, Response, VERSION};
 use crate::service::{self, Manager};
 use crate::store;
@@ -448,14 +448,14 @@ fn check_service(ctx: &Ctx) -> Check {
 /// The agents m knows by name: their commands (the config's, if set) on PATH.
 /// How a run's processes are held: what `m keeper` can use here.
 fn check_containment() -> Check {
-    match crate::agent::keeper::mechanism() {
-        crate::agent::keeper::Mechanism::Subreaper => Check::new(
+    match crate::process::keeper::mechanism() {
+        crate::process::keeper::Mechanism::Subreaper => Check::new(
             "processes",
             Status::Ok,
             "each run's agent runs under a keeper (a child subreaper): whatever it starts, \
              however it daemonises, ends with the run and with the daemon",
         ),
-        crate::agent::keeper::Mechanism::ProcessGroup => Check::new(
+        crate::process::keeper::Mechanism::ProcessGroup => Check::new(
             "processes",
             Status::Warn,
             "each run's agent runs under a keeper that kills its process group; a process \

@@ -1,11 +1,11 @@
 //! `m keeper` (hidden): the process between the daemon and a run's agent
-//! (see `agent::keeper`). Only the daemon starts it.
+//! (see `process::keeper`). Only the daemon starts it.
 
 use std::time::Duration;
 
 use clap::Args;
 
-use crate::agent::keeper;
+use crate::process::keeper;
 
 #[derive(Debug, Args)]
 pub struct KeeperArgs {

@@ -5,16 +5,14 @@ use std::sync::Arc;
 use serde_json::json;
 use tokio::sync::{broadcast::error::RecvError, oneshot};
 
+use super::connection::{Connection, Peer};
 use super::peers;
-use super::server::Connection;
 use super::supervisor::{self, Control, StartedRun};
 use super::Shared;
-use crate::agent::{AgentRequest, AgentSpec, ApprovalRequest, Decision, InputReply, InputRequest};
+use crate::agent::{AgentRequest, ApprovalRequest, Decision, InputReply, InputRequest};
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::{new_id, short_id, Approval, DecidedBy, Event, RunState};
-use crate::protocol::{
-    DaemonStatus, EventFrame, Request, Response, RunOptions, PROTOCOL_VERSION, VERSION,
-};
+use crate::model::{new_id, short_id, AgentSpec, Approval, DecidedBy, Event, RunOptions, RunState};
+use crate::protocol::{DaemonStatus, EventFrame, Request, Response, PROTOCOL_VERSION, VERSION};
 use crate::store::{Decided, NewEvent, NewRun, RunDetails, Store};
 
 pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connection) -> Result<()> {
@@ -41,7 +39,13 @@ pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connectio
             content_hash,
         } => {
             let what = if approve { "approve" } else { "reject" };
-            let by = human_only(shared, conn, what, json!({ "approval_id": approval_id })).await?;
+            let by = human_only(
+                shared,
+                conn.peer,
+                what,
+                json!({ "approval_id": approval_id }),
+            )
+            .await?;
             let decided = Decided {
                 approve,
                 reason,
@@ -53,7 +57,7 @@ pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connectio
         }
         Request::Reply { run_id, text, done } => {
             let what = if done { "done" } else { "reply" };
-            let by = human_only(shared, conn, what, json!({ "run_id": run_id })).await?;
+            let by = human_only(shared, conn.peer, what, json!({ "run_id": run_id })).await?;
             reply(shared, &run_id, text, done, by).await?
         }
         Request::AskApproval {
@@ -232,17 +236,17 @@ async fn cancel_run(shared: &Shared, run_id: &str) -> Result<Response> {
 /// attempt is recorded on that run (`decision.refused`).
 async fn human_only(
     shared: &Shared,
-    conn: &Connection,
+    peer: Peer,
     what: &str,
     target: serde_json::Value,
 ) -> Result<DecidedBy> {
-    let (run_id, how) = match peers::origin(shared, &conn.peer) {
+    let (run_id, how) = match peers::origin(shared, &peer) {
         peers::Origin::Human(by) => return Ok(by),
         peers::Origin::Run { run_id, how } => (run_id, how),
     };
-    tracing::warn!(run = %run_id, pid = ?conn.peer.pid, "refused `{what}` from a process of a run");
+    tracing::warn!(run = %run_id, pid = ?peer.pid, "refused `{what}` from a process of a run");
     if shared.run_handle(&run_id).is_some() {
-        let mut data = json!({ "request": what, "pid": conn.peer.pid, "because": how });
+        let mut data = json!({ "request": what, "pid": peer.pid, "because": how });
         if let (Some(data), serde_json::Value::Object(target)) = (data.as_object_mut(), target) {
             data.extend(target);
         }

@@ -8,10 +8,10 @@
 //! from /proc. Without /proc (macOS) only the pid and uid are known, and
 //! nothing is refused (docs/reliability.md).
 
-use super::server::Peer;
+use super::connection::Peer;
 use super::Shared;
-use crate::agent::keeper;
 use crate::model::DecidedBy;
+use crate::process::keeper;
 
 /// Where a connected process comes from.
 #[derive(Debug, PartialEq, Eq)]

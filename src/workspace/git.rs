@@ -41,7 +41,7 @@ pub(super) fn git_searching(dir: &Path) -> Command {
     let parent = std::process::id() as i32;
     // SAFETY: die_with_parent is async-signal-safe, as pre_exec requires.
     unsafe {
-        cmd.pre_exec(move || crate::agent::process::die_with_parent(parent));
+        cmd.pre_exec(move || crate::process::die_with_parent(parent));
     }
     for var in REPO_ENV {
         cmd.env_remove(var);

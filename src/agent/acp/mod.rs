@@ -60,13 +60,13 @@ use tokio::time::Instant;
 
 use self::protocol::{Incoming, PermissionOption, RpcError};
 use super::exec::{failed, pump_output, MAX_OUTPUT_CHUNK};
-use super::keeper::{Keeper, Start};
-use super::{
-    presets, process, AgentOutcome, Decision, InputReply, InputRequest, ReviewOutcome, RunContext,
-};
+use super::{AgentOutcome, Decision, InputReply, InputRequest, ReviewOutcome, RunContext};
 
 use self::io::read_messages;
 use self::io::write_messages;
+use crate::presets;
+use crate::process::{self, keeper::Keeper, keeper::Start};
+
 pub use self::protocol::PROTOCOL_VERSION;
 
 const STDERR_TAIL_LINES: usize = 20;
@@ -128,11 +128,13 @@ pub async fn run(argv: &[String], ctx: RunContext, opts: AcpOptions) -> AgentOut
             .extend(presets::environment(preset, &launch.workspace));
     }
     let start = Start {
-        grace: opts.grace,
+        workspace: &launch.workspace,
+        env: &launch.env,
         stdin: Stdio::piped(),
-        env: &[],
+        grace: opts.grace,
+        m_binary: &launch.m_binary,
     };
-    let mut child = match Keeper::start(program, args, &launch, start).await {
+    let mut child = match Keeper::start(program, args, start).await {
         Ok(keeper) => keeper,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return failed(

@@ -24,6 +24,7 @@ use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
 use std::process::{ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -32,7 +33,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use tokio::process::Child;
 use tokio::sync::watch;
 
-use super::process;
+use super::{cloexec_from, die_with_parent, signal_group};
 
 /// The keeper's argument that names its end of the control socket.
 pub const CONTROL_ARG: &str = "--control-fd";
@@ -68,27 +69,24 @@ pub struct Keeper {
     agent: watch::Receiver<Option<Option<ExitStatus>>>,
 }
 
-/// What starting an agent needs beyond its launch: the grace period, its
-/// stdin, and environment only this adapter sets.
+/// What starting an agent needs: where, with what environment, its stdin,
+/// the grace period, and the m binary to re-execute as its keeper.
 pub struct Start<'a> {
-    pub grace: Duration,
+    pub workspace: &'a Path,
+    pub env: &'a [(String, String)],
     pub stdin: Stdio,
-    pub env: &'a [(&'a str, &'a str)],
+    pub grace: Duration,
+    pub m_binary: &'a Path,
 }
 
 impl Keeper {
     /// Starts `program` under a new keeper, in the run's workspace and with
     /// its environment. An agent that cannot start is an error of its own
     /// kind (`NotFound` for a missing program).
-    pub async fn start(
-        program: &str,
-        args: &[String],
-        launch: &super::Launch,
-        start: Start<'_>,
-    ) -> io::Result<Keeper> {
+    pub async fn start(program: &str, args: &[String], start: Start<'_>) -> io::Result<Keeper> {
         let (ours, theirs) = UnixStream::pair()?;
         let their_fd = theirs.as_raw_fd();
-        let mut cmd = tokio::process::Command::new(&launch.m_binary);
+        let mut cmd = tokio::process::Command::new(start.m_binary);
         cmd.arg0("m")
             .arg("keeper")
             .arg(CONTROL_ARG)
@@ -98,9 +96,8 @@ impl Keeper {
             .arg("--")
             .arg(program)
             .args(args)
-            .current_dir(&launch.workspace)
-            .envs(launch.env.iter().map(|(k, v)| (k, v)))
-            .envs(start.env.iter().copied())
+            .current_dir(start.workspace)
+            .envs(start.env.iter().map(|(k, v)| (k, v)))
             .stdin(start.stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -108,7 +105,7 @@ impl Keeper {
         // SAFETY: only async-signal-safe calls (fcntl, syscall) in pre_exec.
         unsafe {
             cmd.pre_exec(move || {
-                process::cloexec_from(3);
+                cloexec_from(3);
                 // The keeper's one descriptor beyond stdio: its control socket.
                 if libc::fcntl(their_fd, libc::F_SETFD, 0) != 0 {
                     return Err(io::Error::last_os_error());
@@ -212,7 +209,7 @@ impl Keeper {
             keeper = self.pid,
             "the agent's keeper did not stop; killing it"
         );
-        process::signal_group(self.pid, libc::SIGKILL);
+        signal_group(self.pid, libc::SIGKILL);
         let _ = self.process.kill().await;
     }
 }
@@ -232,7 +229,7 @@ extern "C" fn on_terminate(_: libc::c_int) {
 pub fn serve(control_fd: RawFd, grace: Duration, argv: &[String]) -> u8 {
     // SAFETY: the daemon passed this descriptor, open, for us alone.
     let mut control = unsafe { UnixStream::from_raw_fd(control_fd) };
-    process::cloexec_from(3);
+    cloexec_from(3);
     let Some((program, args)) = argv.split_first() else {
         let _ = writeln!(control, "failed {}", libc::EINVAL);
         return 2;
@@ -255,7 +252,7 @@ pub fn serve(control_fd: RawFd, grace: Duration, argv: &[String]) -> u8 {
     // SAFETY: prctl and getppid are async-signal-safe.
     unsafe {
         cmd.pre_exec(move || {
-            process::die_with_parent(keeper)?;
+            die_with_parent(keeper)?;
             Ok(())
         });
     }
@@ -378,7 +375,7 @@ impl Watch {
 /// Every process below the keeper, and the agent's process group (all
 /// there is to go by without /proc).
 fn signal_all(agent: i32, signal: i32) {
-    process::signal_group(agent, signal);
+    signal_group(agent, signal);
     for pid in descendants(std::process::id() as i32) {
         // SAFETY: kill has no memory-safety preconditions.
         unsafe { libc::kill(pid, signal) };

@@ -1,6 +1,8 @@
-//! Processes m starts: process groups, the parent-death signal, and the
-//! descriptors a child may keep. A run's agent is started under its keeper
-//! (`keeper.rs`), which uses these too.
+//! Child processes m starts (agents, hook commands, git): process groups,
+//! the parent-death signal, and the descriptors a child may keep. A run's
+//! agent is started under its keeper (`keeper.rs`).
+
+pub mod keeper;
 
 use std::io;
 use std::time::Duration;
