@@ -20,11 +20,15 @@ pub async fn run(argv: &[String], ctx: RunContext, grace: Duration) -> AgentOutc
     let Some((program, args)) = argv.split_first() else {
         return failed("no agent command was given".into(), None, Vec::new());
     };
-    let mut env = ctx.launch.env.clone();
-    env.push(("M_PROMPT".into(), ctx.launch.prompt.clone()));
+    // The prompt is always in the file M_PROMPT_FILE names; in M_PROMPT too
+    // when the system lets an environment variable hold it.
+    let mut env = ctx.launch.agent_env();
+    if process::prompt_fits_env(&ctx.launch.prompt, argv, &ctx.launch.env) {
+        env.push(("M_PROMPT".into(), ctx.launch.prompt.clone().into()));
+    }
     let start = Start {
         workspace: &ctx.launch.workspace,
-        env: &env,
+        env,
         stdin: Stdio::null(),
         grace,
         m_binary: &ctx.launch.m_binary,

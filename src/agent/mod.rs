@@ -6,6 +6,8 @@
 pub mod acp;
 pub mod exec;
 
+use std::ffi::OsString;
+
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -16,13 +18,27 @@ use crate::model::ApprovalType;
 pub struct Launch {
     pub run_id: String,
     pub prompt: String,
+    /// The prompt in a file (`M_PROMPT_FILE`), for prompts of any length.
+    pub prompt_file: std::path::PathBuf,
     pub workspace: std::path::PathBuf,
-    /// Extra environment for the agent (`M_RUN_ID`, `M_SOCKET`, ...).
+    /// The agent's whole environment: its caller's, with m's own `M_RUN_ID`,
+    /// `M_SOCKET`, `M_HOME` (see the supervisor's `agent_env`).
     pub env: Vec<(String, String)>,
     /// Hold the finished work for a human's review (`m run start --review`).
     pub review: bool,
     /// The m binary, re-executed as the agent's keeper (`m keeper`).
     pub m_binary: std::path::PathBuf,
+}
+
+impl Launch {
+    /// The agent's whole environment: the run's (the caller's, and m's
+    /// variables), and where its prompt is. Nothing of the daemon's.
+    pub fn agent_env(&self) -> Vec<(OsString, OsString)> {
+        let mut env: Vec<(OsString, OsString)> =
+            self.env.iter().map(|(k, v)| (k.into(), v.into())).collect();
+        env.push(("M_PROMPT_FILE".into(), self.prompt_file.clone().into()));
+        env
+    }
 }
 
 /// A request for a human's approval.

@@ -20,6 +20,7 @@
 //! agent's process group, and a process that left the group (`setsid`)
 //! escapes it (docs/reliability.md).
 
+use std::ffi::OsString;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
@@ -73,7 +74,8 @@ pub struct Keeper {
 /// the grace period, and the m binary to re-execute as its keeper.
 pub struct Start<'a> {
     pub workspace: &'a Path,
-    pub env: &'a [(String, String)],
+    /// The agent's whole environment (the keeper starts with it alone).
+    pub env: Vec<(OsString, OsString)>,
     pub stdin: Stdio,
     pub grace: Duration,
     pub m_binary: &'a Path,
@@ -97,7 +99,8 @@ impl Keeper {
             .arg(program)
             .args(args)
             .current_dir(start.workspace)
-            .envs(start.env.iter().map(|(k, v)| (k, v)))
+            .env_clear()
+            .envs(start.env)
             .stdin(start.stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -123,13 +123,12 @@ pub async fn run(argv: &[String], ctx: RunContext, opts: AcpOptions) -> AgentOut
     };
     let mut launch = ctx.launch.clone();
     if let Some(preset) = &opts.preset {
-        launch
-            .env
-            .extend(presets::environment(preset, &launch.workspace));
+        let extra = presets::environment(preset, &launch.workspace, &launch.env);
+        launch.env.extend(extra);
     }
     let start = Start {
         workspace: &launch.workspace,
-        env: &launch.env,
+        env: launch.agent_env(),
         stdin: Stdio::piped(),
         grace: opts.grace,
         m_binary: &launch.m_binary,
