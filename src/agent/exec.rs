@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::{AgentOutcome, Decision, ReviewOutcome, RunContext};
+use crate::model::EventType;
 use crate::process::{self, keeper::Keeper, keeper::Start};
 
 /// An `output` event never holds more than this many bytes of text; a longer
@@ -185,7 +186,7 @@ pub async fn pump_output(
             if partial {
                 data.insert("partial".into(), Value::Bool(true));
             }
-            ctx.emit("output", Value::Object(data)).await;
+            ctx.emit(EventType::Output, Value::Object(data)).await;
         }
         if at_end {
             break;

@@ -11,6 +11,7 @@ use super::supervisor::{self, Control, StartedRun};
 use super::Shared;
 use crate::agent::{AgentRequest, ApprovalRequest, Decision, InputReply, InputRequest};
 use crate::error::{Error, ErrorKind, Result};
+use crate::model::EventType;
 use crate::model::{new_id, short_id, AgentSpec, Approval, DecidedBy, Event, RunOptions, RunState};
 use crate::protocol::{
     DaemonStatus, EventFrame, Request, Response, MAX_PROMPT, PROTOCOL_VERSION, VERSION,
@@ -291,7 +292,11 @@ async fn human_only(
         }
         shared
             .writer
-            .append(vec![NewEvent::new(&run_id, "decision.refused", data)])
+            .append(vec![NewEvent::new(
+                &run_id,
+                EventType::DecisionRefused,
+                data,
+            )])
             .await;
     }
     Err(Error::new(
@@ -448,7 +453,7 @@ fn wanted(types: &[String], event: &Event) -> bool {
 }
 
 fn finished_state(event: &Event) -> Option<RunState> {
-    if event.event_type != "run.finished" {
+    if event.kind() != Some(EventType::RunFinished) {
         return None;
     }
     event

@@ -64,6 +64,7 @@ use super::{AgentOutcome, Decision, InputReply, InputRequest, ReviewOutcome, Run
 
 use self::io::read_messages;
 use self::io::write_messages;
+use crate::model::EventType;
 use crate::presets;
 use crate::process::{self, keeper::Keeper, keeper::Start};
 
@@ -340,10 +341,10 @@ enum TextKind {
 }
 
 impl TextKind {
-    fn event(self) -> &'static str {
+    fn event(self) -> EventType {
         match self {
-            TextKind::Message => "agent.message",
-            TextKind::Thought => "agent.thought",
+            TextKind::Message => EventType::AgentMessage,
+            TextKind::Thought => EventType::AgentThought,
         }
     }
 }
