@@ -15,6 +15,7 @@ mod daemon;
 mod docs;
 mod ecosystem;
 mod notify;
+mod queue;
 mod reliability;
 
 /// A file in tests/ that is not a module above would silently never run
