@@ -74,6 +74,16 @@ pub struct StartArgs {
     /// instead of waiting for a reply.
     #[arg(long)]
     pub once: bool,
+    /// Cancel the run when it has run this long (90s, 30m, 2h, 1d), saying
+    /// "time limit 2h reached"; the default is `run.timeout` in the config.
+    /// Time spent waiting for a human counts, unless
+    /// --timeout-excludes-waiting.
+    #[arg(long, value_name = "DURATION", value_parser = crate::model::parse_duration)]
+    pub timeout: Option<std::time::Duration>,
+    /// Time spent waiting for an approval or an answer does not count
+    /// towards --timeout.
+    #[arg(long)]
+    pub timeout_excludes_waiting: bool,
     /// When the repo has an active run, queue this one behind it (it starts
     /// when the runs before it have ended) instead of refusing it (exit 4).
     /// The default when `run.on_busy = "queue"` in the config.
@@ -275,6 +285,8 @@ fn run_options(config: &Config, args: &StartArgs) -> Result<RunOptions> {
         auto_approve,
         allow_commands,
         once: args.once,
+        timeout_seconds: args.timeout.or(config.run.timeout).map(|t| t.as_secs()),
+        timeout_excludes_waiting: args.timeout_excludes_waiting,
     })
 }
 
