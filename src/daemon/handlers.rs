@@ -11,46 +11,31 @@ use super::Shared;
 use crate::agent::{AgentRequest, ApprovalRequest, Decision, InputReply, InputRequest};
 use crate::error::{Error, Result};
 use crate::model::EventType;
-use crate::model::{new_id, short_id, AgentSpec, Approval, DecidedBy, Event, RunOptions, RunState};
+use crate::model::{new_id, short_id, AgentSpec, Approval, DecidedBy, Event, RunState};
 use crate::protocol::{
-    DaemonStatus, EventFrame, Request, Response, MAX_PROMPT, PROTOCOL_VERSION, VERSION,
+    AskApprovalRequest, AskInputRequest, CancelRunRequest, DaemonStatus, DecideRequest, EventFrame,
+    FollowRequest, ReplyRequest, Request, Response, StartRunRequest, MAX_PROMPT, PROTOCOL_VERSION,
+    VERSION,
 };
 use crate::store::{Decided, NewRun, RunDetails, Store};
 
 pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connection) -> Result<()> {
     let response = match request {
         Request::Status => status(shared),
-        Request::StartRun {
-            repo_id,
-            prompt,
-            agent,
-            base,
-            options,
-            env,
-        } => {
-            let started = StartRequest {
-                repo_id,
-                prompt,
-                agent,
-                base,
-                options,
-                env,
-            };
-            start_run(shared, started).await?
-        }
-        Request::CancelRun { run_id } => cancel_run(shared, &run_id).await?,
-        Request::Follow {
+        Request::StartRun(request) => start_run(shared, request).await?,
+        Request::CancelRun(CancelRunRequest { run_id }) => cancel_run(shared, &run_id).await?,
+        Request::Follow(FollowRequest {
             run_id,
             since,
             types,
-        } => return follow(shared, run_id, since, &types, conn).await,
-        Request::Decide {
+        }) => return follow(shared, run_id, since, &types, conn).await,
+        Request::Decide(DecideRequest {
             approval_id,
             approve,
             reason,
             always,
             content_hash,
-        } => {
+        }) => {
             let decided = Decided {
                 approve,
                 reason,
@@ -60,12 +45,14 @@ pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connectio
             let approval = decide(shared, &approval_id, decided, always).await?;
             Response::Decided { approval }
         }
-        Request::Reply { run_id, text, done } => reply(shared, &run_id, text, done).await?,
-        Request::AskApproval {
+        Request::Reply(ReplyRequest { run_id, text, done }) => {
+            reply(shared, &run_id, text, done).await?
+        }
+        Request::AskApproval(AskApprovalRequest {
             run_id,
             approval_type,
             payload,
-        } => {
+        }) => {
             let request = ApprovalRequest {
                 approval_type,
                 payload,
@@ -94,7 +81,7 @@ pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connectio
                 },
             }
         }
-        Request::AskInput { run_id, question } => {
+        Request::AskInput(AskInputRequest { run_id, question }) => {
             let request = InputRequest {
                 question,
                 schema: None,
@@ -155,18 +142,8 @@ fn status(shared: &Shared) -> Response {
     })
 }
 
-/// What `StartRun` asks for.
-struct StartRequest {
-    repo_id: String,
-    prompt: String,
-    agent: AgentSpec,
-    base: Option<String>,
-    options: RunOptions,
-    env: Option<Vec<(String, String)>>,
-}
-
-async fn start_run(shared: &Arc<Shared>, request: StartRequest) -> Result<Response> {
-    let StartRequest {
+async fn start_run(shared: &Arc<Shared>, request: StartRunRequest) -> Result<Response> {
+    let StartRunRequest {
         repo_id,
         prompt,
         agent,

@@ -5,7 +5,7 @@ use crate::cli::Ctx;
 use crate::client::Client;
 use crate::error::{exit, Error, Result};
 use crate::model::short_id;
-use crate::protocol::Request;
+use crate::protocol::{CancelRunRequest, Request};
 
 #[derive(Debug, Args)]
 pub struct CancelArgs {
@@ -25,9 +25,9 @@ pub fn run(ctx: &Ctx, args: CancelArgs) -> Result<u8> {
             run.state
         )));
     }
-    Client::connect(&ctx.paths)?.request(&Request::CancelRun {
+    Client::connect(&ctx.paths)?.request(&Request::CancelRun(CancelRunRequest {
         run_id: run.id.clone(),
-    })?;
+    }))?;
     let last = store.last_seq(&run.id)?;
     let watch = Watch {
         since: last,
