@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{Error, ErrorKind};
-use crate::model::{AgentSpec, Approval, ApprovalType, Event, Run, RunOptions, RunState};
+use crate::model::{
+    AgentSpec, Approval, ApprovalType, Event, QueuedRun, Run, RunOptions, RunState,
+};
 
 /// Bumped on any incompatible change to the frames below.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -73,6 +75,10 @@ pub struct StartRunRequest {
     /// daemon's own.
     #[serde(default)]
     pub env: Option<Vec<(String, String)>>,
+    /// When the repo is busy, queue the run behind its active run
+    /// instead of refusing it.
+    #[serde(default)]
+    pub queue: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -134,6 +140,10 @@ pub enum Response {
     Status(DaemonStatus),
     Run {
         run: Run,
+    },
+    /// The run was queued behind its repo's active run.
+    Queued {
+        run: QueuedRun,
     },
     Event {
         event: Event,

@@ -9,6 +9,7 @@ use super::Ctx;
 use crate::error::{exit, Error, Result};
 use crate::model::EventType;
 use crate::model::{short_id, Event, EVENT_TYPES};
+use crate::store::RunOrQueued;
 
 #[derive(Debug, Args)]
 pub struct EventsArgs {
@@ -56,17 +57,28 @@ pub fn run(ctx: &Ctx, args: EventsArgs) -> Result<u8> {
         return Ok(exit::OK);
     };
     let store = ctx.store()?;
-    let run = store.find_run(run)?;
+    let (id, ended) = match store.find_run_or_queued(run)? {
+        RunOrQueued::Run(run) => (run.id, run.state.is_final().then_some(run.state)),
+        // Nothing is stored yet: its log so far is the `run.queued` event.
+        RunOrQueued::Queued(queued) if !args.follow => {
+            let event = &queued.queued_event;
+            if event.seq > args.since && wanted(event) {
+                print_event(ctx, event, args.json, false)?;
+            }
+            return Ok(exit::OK);
+        }
+        RunOrQueued::Queued(queued) => (queued.id, None),
+    };
     // A run that has ended has its whole log stored: no daemon is needed
     // to follow it to its end.
-    if args.follow && run.state.is_active() {
-        super::interrupt::say_run_continues(&run.id);
+    if args.follow && ended.is_none() {
+        super::interrupt::say_run_continues(&id);
         let watch = Watch {
             since: args.since,
             types: args.types.clone(),
             ..Watch::new(Until::Ended, Prints::Events)
         };
-        let state = super::follow::follow_run(ctx, &run.id, watch, |event| {
+        let state = super::follow::follow_run(ctx, &id, watch, |event| {
             if wanted(event) {
                 print_event(ctx, event, args.json, false)?;
                 ctx.ui.flush()?;
@@ -76,14 +88,14 @@ pub fn run(ctx: &Ctx, args: EventsArgs) -> Result<u8> {
         return Ok(state.exit_code());
     }
     ctx.ui.batch(|| {
-        store.for_each_event(&run.id, args.since, &args.types, None, |event| {
+        store.for_each_event(&id, args.since, &args.types, None, |event| {
             print_event(ctx, &event, args.json, false)
         })
     })?;
-    if args.follow {
-        return Ok(run.state.exit_code());
+    match ended {
+        Some(state) if args.follow => Ok(state.exit_code()),
+        _ => Ok(exit::OK),
     }
-    Ok(exit::OK)
 }
 
 /// Prints one event as a JSON line or as text for people. `with_run`
@@ -160,6 +172,10 @@ fn describe(event_type: &str, data: &Value) -> Vec<String> {
     };
     match event_type.parse().ok() {
         Some(EventType::RunState) => vec![format!("-> {}", text("state"))],
+        Some(EventType::RunQueued) => vec![format!(
+            "position {} in its repo's queue",
+            data.get("position").and_then(Value::as_i64).unwrap_or(0)
+        )],
         Some(EventType::RunCreated) => vec![format!(
             "prompt: {}",
             super::output::one_line(&text("prompt"), 80)

@@ -6,7 +6,7 @@ use serde_json::json;
 use tokio::sync::{broadcast::error::RecvError, oneshot};
 
 use super::connection::Connection;
-use super::supervisor::{self, Control, StartedRun};
+use super::supervisor::{Control, StartedRun};
 use super::Shared;
 use crate::agent::{AgentRequest, ApprovalRequest, Decision, InputReply, InputRequest};
 use crate::error::{Error, Result};
@@ -17,7 +17,7 @@ use crate::protocol::{
     FollowRequest, ReplyRequest, Request, Response, StartRunRequest, MAX_PROMPT, PROTOCOL_VERSION,
     VERSION,
 };
-use crate::store::{Decided, NewRun, RunDetails, Store};
+use crate::store::{Created, Decided, NewRun, RunDetails, RunOrQueued, Store};
 
 pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connection) -> Result<()> {
     let response = match request {
@@ -150,6 +150,7 @@ async fn start_run(shared: &Arc<Shared>, request: StartRunRequest) -> Result<Res
         base,
         options,
         env,
+        queue,
     } = request;
     if prompt.trim().is_empty() {
         return Err(Error::usage("the prompt is empty").with_hint("say what the agent should do"));
@@ -163,11 +164,7 @@ async fn start_run(shared: &Arc<Shared>, request: StartRunRequest) -> Result<Res
         )));
     }
     // The caller's environment, or (an older client) the daemon's.
-    let env = env.unwrap_or_else(|| {
-        std::env::vars_os()
-            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-            .collect()
-    });
+    let env = env.unwrap_or_else(super::queue::daemon_env);
     let argv = match &agent {
         AgentSpec::Exec { argv } | AgentSpec::Acp { argv, .. } => argv,
     };
@@ -180,24 +177,32 @@ async fn start_run(shared: &Arc<Shared>, request: StartRunRequest) -> Result<Res
     options.check_repo(&repo)?;
     let id = new_id();
     let workspace_path = shared.paths.workspaces().join(&id);
-    let run = shared
+    let new = NewRun {
+        repo_id: repo.id.clone(),
+        prompt,
+        workspace_path: workspace_path.display().to_string(),
+        details: RunDetails {
+            agent: json!(agent),
+            options: json!(options),
+            ..RunDetails::default()
+        },
+    };
+    // Kept before the run may be queued: it may start at once.
+    let queued_env = super::queue::QueuedEnv::keep(shared, &id, &env);
+    let created = shared
         .writer
-        .create_run(
-            id,
-            NewRun {
-                repo_id: repo.id.clone(),
-                prompt,
-                workspace_path: workspace_path.display().to_string(),
-                details: RunDetails {
-                    agent: json!(agent),
-                    options: json!(options),
-                    ..RunDetails::default()
-                },
-            },
-        )
-        .await?;
-    supervisor::spawn(
-        shared.clone(),
+        .create_or_queue(id, new, base.clone(), queue)
+        .await;
+    let run = match created {
+        Ok(Created::Started(run)) => run,
+        Ok(Created::Queued(run)) => {
+            queued_env.stay();
+            return Ok(Response::Queued { run });
+        }
+        Err(err) => return Err(err),
+    };
+    super::queue::supervise(
+        shared,
         StartedRun {
             run: run.clone(),
             repo,
@@ -228,12 +233,20 @@ async fn not_live(shared: &Shared, run_id: &str) -> Error {
     }
 }
 
+/// Stops a live run, or takes a queued one out of its queue. Under the
+/// queue's lock, so that a queued run is never between the two (started,
+/// its supervisor not yet registered).
 async fn cancel_run(shared: &Shared, run_id: &str) -> Result<Response> {
-    let Some(handle) = shared.run_handle(run_id) else {
-        return Err(not_live(shared, run_id).await);
-    };
-    let _ = handle.control.send(Control::Stop { failure: None }).await;
-    Ok(Response::Ok)
+    let _queue = shared.queue_lock.lock().await;
+    if let Some(handle) = shared.run_handle(run_id) {
+        let _ = handle.control.send(Control::Stop { failure: None }).await;
+        return Ok(Response::Ok);
+    }
+    if shared.writer.cancel_queued(run_id).await?.is_some() {
+        super::queue::QueuedEnv::take(shared, run_id);
+        return Ok(Response::Ok);
+    }
+    Err(not_live(shared, run_id).await)
 }
 
 /// Decides a pending approval (from the socket or the remote API) and
@@ -337,11 +350,23 @@ async fn follow(
     };
     let mut last = since;
     last = send_backlog(shared, &run_id, last, types, conn).await?;
-    let id = run_id.clone();
-    let run = read(shared, move |store| store.get_run(&id)).await?;
-    if run.state.is_final() {
-        send_backlog(shared, &run_id, last, types, conn).await?;
-        return conn.send(&Response::End { state: run.state }).await;
+    match stands(shared, &run_id).await? {
+        RunOrQueued::Run(run) if run.state.is_final() => {
+            send_backlog(shared, &run_id, last, types, conn).await?;
+            return conn.send(&Response::End { state: run.state }).await;
+        }
+        RunOrQueued::Run(_) => {}
+        // Its log will open with this event: a follower sees it now, then
+        // the rest once the run starts.
+        RunOrQueued::Queued(queued) => {
+            let event = queued.queued_event;
+            if event.seq > last {
+                last = event.seq;
+                if wanted(types, &event) {
+                    conn.send(&EventFrame::Event { event: &event }).await?;
+                }
+            }
+        }
     }
     loop {
         let event = tokio::select! {
@@ -362,16 +387,22 @@ async fn follow(
             Ok(_) => {}
             Err(RecvError::Lagged(_)) => {
                 last = send_backlog(shared, &run_id, last, types, conn).await?;
-                let id = run_id.clone();
-                let run = read(shared, move |store| store.get_run(&id)).await?;
-                if run.state.is_final() {
-                    send_backlog(shared, &run_id, last, types, conn).await?;
-                    return conn.send(&Response::End { state: run.state }).await;
+                if let RunOrQueued::Run(run) = stands(shared, &run_id).await? {
+                    if run.state.is_final() {
+                        send_backlog(shared, &run_id, last, types, conn).await?;
+                        return conn.send(&Response::End { state: run.state }).await;
+                    }
                 }
             }
             Err(RecvError::Closed) => return Ok(()),
         }
     }
+}
+
+/// The run as it stands, or the queued run it still is.
+async fn stands(shared: &Shared, run_id: &str) -> Result<RunOrQueued> {
+    let id = run_id.to_string();
+    read(shared, move |store| store.find_run_or_queued(&id)).await
 }
 
 fn wanted(types: &[String], event: &Event) -> bool {
