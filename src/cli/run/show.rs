@@ -124,7 +124,21 @@ pub fn run(ctx: &Ctx, args: ShowArgs) -> Result<u8> {
         ctx.ui.line(field("base", base.clone()))?;
     }
     if !details.agent.is_null() {
-        ctx.ui.line(field("agent", details.agent.to_string()))?;
+        // A command line, as one would type it: `claude-code-acp (ACP,
+        // claude)`, `./agent.sh --fast`.
+        let shown = match serde_json::from_value::<crate::model::AgentSpec>(details.agent.clone()) {
+            Ok(crate::model::AgentSpec::Exec { argv }) => crate::policy::shell_words(&argv),
+            Ok(crate::model::AgentSpec::Acp { argv, preset }) => format!(
+                "{} (ACP{})",
+                crate::policy::shell_words(&argv),
+                preset.map(|p| format!(", {p}")).unwrap_or_default()
+            ),
+            Err(_) => details.agent.to_string(),
+        };
+        ctx.ui.line(field(
+            "agent",
+            crate::cli::output::printable(&shown).into_owned(),
+        ))?;
     }
     ctx.ui.line(field("events", events.to_string()))?;
     for approval in &pending {
