@@ -192,6 +192,7 @@ pub enum ErrorKindName {
     Conflict,
     DaemonUnavailable,
     Database,
+    Refused,
 }
 
 impl From<ErrorKind> for ErrorKindName {
@@ -206,6 +207,7 @@ impl From<ErrorKind> for ErrorKindName {
             ErrorKind::Conflict => ErrorKindName::Conflict,
             ErrorKind::DaemonUnavailable => ErrorKindName::DaemonUnavailable,
             ErrorKind::Database => ErrorKindName::Database,
+            ErrorKind::Refused => ErrorKindName::Refused,
         }
     }
 }
@@ -219,6 +221,7 @@ impl From<ErrorKindName> for ErrorKind {
             ErrorKindName::Conflict => ErrorKind::Conflict,
             ErrorKindName::DaemonUnavailable => ErrorKind::DaemonUnavailable,
             ErrorKindName::Database => ErrorKind::Database,
+            ErrorKindName::Refused => ErrorKind::Refused,
         }
     }
 }
