@@ -13,7 +13,7 @@ use crate::model::{short_id, ApprovalType, OnBusy};
 use crate::model::{AgentSpec, RunOptions};
 use crate::presets;
 use crate::process;
-use crate::protocol::{Request, Response, MAX_PROMPT};
+use crate::protocol::{Request, Response, StartRunRequest, MAX_PROMPT};
 
 #[derive(Debug, Args)]
 pub struct StartArgs {
@@ -155,7 +155,7 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
         options.review = false;
     }
     options.check_repo(&repo)?;
-    let request = Request::StartRun {
+    let request = Request::StartRun(StartRunRequest {
         repo_id: repo.id.clone(),
         prompt,
         agent,
@@ -163,7 +163,7 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
         options,
         env: Some(env),
         queue: !args.no_queue && (args.queue || config.run.on_busy == OnBusy::Queue),
-    };
+    });
     let (id, json, said) = match Client::connect(&ctx.paths)?.request(&request)? {
         Response::Run { run } => (
             run.id.clone(),
