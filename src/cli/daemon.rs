@@ -40,7 +40,7 @@ pub fn run(ctx: &Ctx, cmd: DaemonCommand) -> Result<u8> {
         DaemonCommand::Install => install(ctx),
         DaemonCommand::Uninstall => uninstall(ctx),
         DaemonCommand::Run => {
-            init_logging();
+            crate::daemon::log::init();
             crate::daemon::run(ctx.paths.clone())?;
             Ok(exit::OK)
         }
@@ -91,6 +91,13 @@ pub fn run(ctx: &Ctx, cmd: DaemonCommand) -> Result<u8> {
                             s.active_runs.len()
                         ))?;
                         ctx.ui.line(format!("socket: {}", s.socket))?;
+                        for (label, line) in super::status::health_lines(&s.health, now()) {
+                            ctx.ui.line(if label.is_empty() {
+                                format!("  {line}")
+                            } else {
+                                format!("{label}: {line}")
+                            })?;
+                        }
                     }
                     None => ctx.ui.line("m daemon is not running")?,
                 }
@@ -166,14 +173,4 @@ pub fn status(ctx: &Ctx) -> Result<Option<crate::protocol::DaemonStatus>> {
             "unexpected answer from the daemon: {other:?}"
         ))),
     }
-}
-
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("M_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .try_init();
 }

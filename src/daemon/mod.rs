@@ -2,7 +2,10 @@
 //! data directory's lock, fails runs a previous daemon left active, serves
 //! the socket, and on SIGTERM/SIGINT ends every run cleanly before leaving.
 
+mod follow;
 mod handlers;
+mod health;
+pub mod log;
 mod server;
 mod supervisor;
 mod writer;
@@ -141,7 +144,12 @@ pub fn run(paths: Paths) -> Result<()> {
 
 async fn serve(paths: Paths, config: Arc<Config>) -> Result<()> {
     let wake = Arc::new(tokio::sync::Notify::new());
-    let (writer, writer_thread) = Writer::start(&paths.database(), wake.clone())?;
+    let mut watch = health::Watch::new();
+    let (writer, writer_thread) = Writer::start(
+        &paths.database(),
+        wake.clone(),
+        [watch.lifeline("writer"), watch.lifeline("checkpointer")],
+    )?;
     let dispatcher = Arc::new(Dispatcher::from_config(&config.notify));
     let health = dispatcher.health();
     if !health.is_healthy() {
@@ -166,12 +174,37 @@ async fn serve(paths: Paths, config: Arc<Config>) -> Result<()> {
     recover(&shared).await?;
     let listener = server::listen(&paths.socket())?;
     tracing::info!(socket = %paths.socket().display(), pid = std::process::id(), "m daemon ready");
-    let accept = tokio::spawn(server::accept_loop(shared.clone(), listener));
+    let accept_line = watch.lifeline("connection listener");
+    let accept = tokio::spawn({
+        let shared = shared.clone();
+        async move {
+            let _line = accept_line;
+            server::accept_loop(shared, listener).await
+        }
+    });
     // Delivery has its own connection; it never holds up a run, and what it
     // has not delivered when the daemon stops waits in the outbox.
     let outbox = Store::open(&paths.database())?;
-    let deliver = tokio::spawn(async move { dispatcher.run(outbox, wake).await });
-    wait_for_shutdown(&shared).await;
+    let deliver_line = watch.lifeline("notification dispatcher");
+    let deliver = tokio::spawn(async move {
+        let _line = deliver_line;
+        health::injected_fault("dispatcher");
+        dispatcher.run(outbox, wake).await
+    });
+    tokio::select! {
+        _ = wait_for_shutdown(&shared) => {}
+        name = watch.first_end() => {
+            // Half alive is worse than dead: no run could end cleanly
+            // here. A new daemon's recovery ends them, and it starts as
+            // soon as anything asks (or the service manager restarts it).
+            tracing::error!("the daemon's {name} stopped; exiting at once");
+            let _ = std::fs::remove_file(paths.socket());
+            return Err(Error::failure(format!(
+                "the daemon's {name} stopped unexpectedly; the daemon exited so that the next one recovers its runs"
+            ))
+            .with_hint(format!("see the log: {}", paths.daemon_log().display())));
+        }
+    }
     tracing::info!("shutting down");
     shared.stopping.send_replace(true);
     accept.abort();

@@ -6,6 +6,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::os::fd::{AsFd, AsRawFd, RawFd};
+
 use interprocess::local_socket::tokio::{prelude::*, Listener, Stream};
 use interprocess::local_socket::{GenericFilePath, ListenerOptions};
 use interprocess::os::unix::local_socket::ListenerOptionsExt;
@@ -54,10 +56,14 @@ pub async fn accept_loop(shared: Arc<Shared>, listener: Listener) {
         tracing::debug!("accepted a connection");
         let shared = shared.clone();
         tokio::spawn(async move {
+            let fd = match &conn {
+                Stream::UdSocket(stream) => stream.as_fd().as_raw_fd(),
+            };
             let (recv, send) = tokio::io::split(conn);
             let mut conn = Connection {
                 reader: FrameReader::new(recv),
                 send,
+                fd,
             };
             if let Err(err) = conn.serve(&shared).await {
                 tracing::debug!("connection ended with an error: {}", err.message);
@@ -70,6 +76,8 @@ pub async fn accept_loop(shared: Arc<Shared>, listener: Listener) {
 pub struct Connection {
     reader: FrameReader<ReadHalf<Stream>>,
     send: WriteHalf<Stream>,
+    /// The socket, for the size of what the client has not read yet.
+    fd: RawFd,
 }
 
 impl Connection {
@@ -81,14 +89,96 @@ impl Connection {
             return Ok(());
         }
         let request: Request = self.reader.next_within(FRAME_TIMEOUT).await?;
+        if self.client_left() {
+            // It gave up waiting (a daemon that was stopped reads its
+            // backlog of requests when continued): nobody wants this done.
+            tracing::info!("dropped a request whose client had left");
+            return Ok(());
+        }
         handlers::handle(shared, request, self).await
     }
 
     pub async fn send(&mut self, frame: &impl Serialize) -> Result<()> {
+        self.send_bytes(&encode(frame)).await
+    }
+
+    /// Sends a frame already encoded.
+    pub async fn send_bytes(&mut self, frame: &[u8]) -> Result<()> {
         self.send
-            .write_all(&encode(frame))
+            .write_all(frame)
             .await
             .map_err(|e| Error::failure(format!("the client went away: {e}")))
+    }
+
+    /// Whether the client has closed the connection (nothing more to read,
+    /// and the end of the stream already there).
+    fn client_left(&self) -> bool {
+        let mut byte = 0u8;
+        // SAFETY: a non-blocking peek of one byte into a buffer we own.
+        let n = unsafe {
+            libc::recv(
+                self.fd,
+                (&mut byte as *mut u8).cast(),
+                1,
+                libc::MSG_PEEK | libc::MSG_DONTWAIT,
+            )
+        };
+        n == 0
+    }
+
+    /// Asks for a send buffer of `bytes` (the system may give less);
+    /// returns the size it has.
+    pub fn grow_send_buffer(&self, bytes: usize) -> usize {
+        let wanted = bytes.min(i32::MAX as usize) as libc::c_int;
+        let mut size: libc::c_int = 0;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: socket options on a descriptor this connection owns,
+        // with buffers of the sizes given.
+        unsafe {
+            libc::setsockopt(
+                self.fd,
+                libc::SOL_SOCKET,
+                libc::SO_SNDBUF,
+                (&wanted as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+            libc::getsockopt(
+                self.fd,
+                libc::SOL_SOCKET,
+                libc::SO_SNDBUF,
+                (&mut size as *mut libc::c_int).cast(),
+                &mut len,
+            );
+        }
+        size.max(0) as usize
+    }
+
+    /// Bytes sent that the client has not read yet (as the system counts
+    /// them, with its own overhead).
+    pub fn unread(&self) -> usize {
+        let mut queued: libc::c_int = 0;
+        #[cfg(target_os = "linux")]
+        // SAFETY: TIOCOUTQ (SIOCOUTQ) writes one int.
+        let ok = unsafe { libc::ioctl(self.fd, libc::TIOCOUTQ, &mut queued) } == 0;
+        #[cfg(not(target_os = "linux"))]
+        let ok = {
+            let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+            // SAFETY: SO_NWRITE writes one int.
+            (unsafe {
+                libc::getsockopt(
+                    self.fd,
+                    libc::SOL_SOCKET,
+                    libc::SO_NWRITE,
+                    (&mut queued as *mut libc::c_int).cast(),
+                    &mut len,
+                )
+            }) == 0
+        };
+        if ok {
+            queued.max(0) as usize
+        } else {
+            0
+        }
     }
 
     /// Resolves when the client closes its side (a follower that left).
