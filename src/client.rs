@@ -330,7 +330,9 @@ impl Client {
     }
 
     fn read_frame<T: DeserializeOwned>(&mut self) -> Result<Option<T>> {
-        let line = self.read_line().map_err(|e| self.io_error("read from", e))?;
+        let line = self
+            .read_line()
+            .map_err(|e| self.io_error("read from", e))?;
         if line.is_empty() {
             return Ok(None);
         }

@@ -1626,7 +1626,11 @@ fn racing_first_commands_create_one_whole_database() {
         .collect();
     for child in children {
         let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     env.ok(&["device", "add", TOKEN]);
     assert_eq!(array(&env.json(&["device", "list", "--json"])).len(), 1);

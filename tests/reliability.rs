@@ -733,10 +733,16 @@ fn a_daemon_whose_log_cannot_be_written_works_and_counts_the_lost_lines() {
     env.ok(&["run", "wait", &run]);
     let status = env.json(&["daemon", "status", "--json"]);
     let health = &status["daemon"]["health"];
-    assert!(health["log_write_failures"].as_u64().unwrap() > 0, "{status}");
+    assert!(
+        health["log_write_failures"].as_u64().unwrap() > 0,
+        "{status}"
+    );
     assert!(env.ok(&["status"]).contains("could not be written"));
     env.ok(&["daemon", "stop"]);
-    assert_eq!(exit_code_within(&mut daemon, Duration::from_secs(30)), Some(0));
+    assert_eq!(
+        exit_code_within(&mut daemon, Duration::from_secs(30)),
+        Some(0)
+    );
 }
 
 #[test]
@@ -763,9 +769,21 @@ fn a_daemon_whose_writer_dies_exits_at_once_and_the_next_one_recovers_the_run() 
     let mut daemon = foreground_daemon(&env, Stdio::from(log), Some("writer"));
     let agent = env.script("agent.sh", "sleep 30");
     // The writer dies after its first commit (this run's creation).
-    let _ = env.run(&["run", "start", "-r", "api", "x", "--", agent.to_str().unwrap()]);
+    let _ = env.run(&[
+        "run",
+        "start",
+        "-r",
+        "api",
+        "x",
+        "--",
+        agent.to_str().unwrap(),
+    ]);
     let code = exit_code_within(&mut daemon, Duration::from_secs(20));
-    assert_ne!(code, Some(0), "a daemon without its writer must not live on");
+    assert_ne!(
+        code,
+        Some(0),
+        "a daemon without its writer must not live on"
+    );
     let err = std::fs::read_to_string(env.dir.path().join("daemon.err")).unwrap();
     assert!(err.contains("writer stopped"), "{err}");
     // The next command starts a daemon (without the fault) whose recovery
@@ -791,7 +809,12 @@ fn a_daemon_whose_checkpointer_or_dispatcher_dies_exits_non_zero() {
         let code = exit_code_within(&mut daemon, Duration::from_secs(20));
         assert_ne!(code, Some(0), "{fault}");
         let mut err = String::new();
-        daemon.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+        daemon
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
         assert!(err.contains("stopped unexpectedly"), "{fault}: {err}");
     }
 }
@@ -815,7 +838,15 @@ fn a_stopped_daemon_gets_a_clear_answer_within_the_deadline() {
     // The daemon it starts, and so the agent's `m ask`, waits a minute.
     let out = env
         .m()
-        .args(["run", "start", "-r", "api", "x", "--", agent.to_str().unwrap()])
+        .args([
+            "run",
+            "start",
+            "-r",
+            "api",
+            "x",
+            "--",
+            agent.to_str().unwrap(),
+        ])
         .env("M_ANSWER_TIMEOUT_MS", "60000")
         .output()
         .unwrap();
@@ -877,7 +908,12 @@ fn a_stopped_daemon_gets_a_clear_answer_within_the_deadline() {
 #[test]
 fn a_socket_served_by_another_user_is_refused() {
     let is_root = unsafe { libc::geteuid() } == 0;
-    if !is_root || std::process::Command::new("setpriv").arg("--help").output().is_err() {
+    if !is_root
+        || std::process::Command::new("setpriv")
+            .arg("--help")
+            .output()
+            .is_err()
+    {
         eprintln!("skipped: needs root and setpriv");
         return;
     }
@@ -895,7 +931,14 @@ fn a_socket_served_by_another_user_is_refused() {
         hello().trim_end()
     );
     let mut fake = std::process::Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/perl", "-e", &script])
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "/usr/bin/perl",
+            "-e",
+            &script,
+        ])
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -935,7 +978,11 @@ fn every_spelling_of_m_home_reaches_one_daemon() {
     ];
     let m = |home: &str, args: &[&str]| {
         let out = env.m().env("M_HOME", home).args(args).output().unwrap();
-        assert!(out.status.success(), "M_HOME={home} m {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "M_HOME={home} m {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     m(&spellings[1], &["daemon", "start"]);
@@ -948,4 +995,230 @@ fn every_spelling_of_m_home_reaches_one_daemon() {
     }
     assert!(pids.iter().all(|p| *p == pids[0]), "{pids:?}");
     m(&spellings[2], &["daemon", "stop"]);
+}
+
+/// Waits until `path` (the daemon log) holds `needle` `n` times.
+fn wait_for_log(path: &std::path::Path, needle: &str, n: usize, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let log = std::fs::read_to_string(path).unwrap_or_default();
+        if log.matches(needle).count() >= n {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the log never had {n} x {needle:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Twenty followers that stop reading (`| less` with its screen full) of a
+/// run with a big log: each is cut off once over its budget, so the daemon
+/// holds no backlog for them; one that reads again later resumes from the
+/// database by itself and gets every event once, in order; and the memory
+/// is given back when they leave.
+#[test]
+fn followers_that_stop_reading_cost_the_daemon_bounded_memory() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let lines = 300_000;
+    let gate = env.dir.path().join("gate");
+    let agent = env.script(
+        "agent.sh",
+        &format!(
+            "seq 1 {lines} | sed 's/$/ of a log line long enough to weigh something/'\nwhile [ ! -e {} ]; do sleep 0.05; done",
+            gate.display()
+        ),
+    );
+    let run = env.start("api", "big log", &agent);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let last_line = format!("%\"{lines} of a log line%");
+    while env.count(&format!(
+        "SELECT count(*) FROM events WHERE run_id = '{run}' AND data LIKE '{last_line}'"
+    )) == 0
+    {
+        assert!(Instant::now() < deadline, "the output was never stored");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let pid = env.daemon_pid().unwrap();
+    let mut followers: Vec<std::process::Child> = (0..20)
+        .map(|_| {
+            env.m()
+                .args(["events", &run, "--follow", "--json"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let log = env.home.join("logs/daemon.log");
+    wait_for_log(&log, "a follower fell behind", 20, Duration::from_secs(60));
+    let stalled = rss_kb(pid);
+    assert!(
+        stalled < 64 * 1024,
+        "daemon RSS {stalled} KiB with 20 stalled followers"
+    );
+
+    // The first one reads again: it resumes from the database on its own.
+    let mut reader = followers.remove(0);
+    let stdout = reader.stdout.take().unwrap();
+    let collect = std::thread::spawn(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(&l.unwrap()).unwrap())
+            .collect::<Vec<_>>()
+    });
+    std::fs::write(&gate, "").unwrap();
+    let events = collect.join().unwrap();
+    assert!(reader.wait().unwrap().success());
+    let seqs: Vec<i64> = events.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    assert_eq!(
+        seqs,
+        (1..=seqs.len() as i64).collect::<Vec<_>>(),
+        "every event once, in order"
+    );
+    let stored: usize = events
+        .iter()
+        .filter(|e| e["type"] == "output" && e["data"]["stream"] == "stdout")
+        .map(|e| e["data"]["lines"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(stored, lines);
+    assert_eq!(events.last().unwrap()["type"], "run.finished");
+
+    for mut follower in followers {
+        let _ = follower.kill();
+        let _ = follower.wait();
+    }
+    let left = rss_kb(pid);
+    assert!(
+        left < 64 * 1024,
+        "daemon RSS {left} KiB after the followers left"
+    );
+}
+
+/// At its limit of open files the daemon refuses new connections in words
+/// (logging it once a minute, not once per refusal), `status` still
+/// answers, and all is well again once connections close. It raises its
+/// soft limit to the hard one first.
+#[test]
+fn at_its_limit_of_open_files_the_daemon_refuses_cleanly_and_status_answers() {
+    use std::os::unix::process::CommandExt;
+    let env = TestEnv::new();
+    env.repo("api");
+    let log = env.dir.path().join("daemon.err");
+    let mut daemon = env.m();
+    daemon
+        .args(["daemon", "run"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap());
+    // SAFETY: setrlimit only, between fork and exec.
+    unsafe {
+        daemon.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 40,
+                rlim_max: 120,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut daemon = daemon.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !socket(&env).exists() {
+        assert!(Instant::now() < deadline, "the daemon never listened");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", daemon.id())).unwrap();
+    let open_files = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    assert_eq!(
+        open_files.split_whitespace().nth(3),
+        Some("120"),
+        "soft limit raised to the hard one: {open_files}"
+    );
+    let gate = env.dir.path().join("gate");
+    let agent = env.script(
+        "agent.sh",
+        &format!("while [ ! -e {} ]; do sleep 0.05; done", gate.display()),
+    );
+    let run = env.start("api", "x", &agent);
+    // Followers until the daemon has no descriptor left and says so.
+    let mut held = Vec::new();
+    let mut at_limit = false;
+    for _ in 0..400 {
+        let mut stream = UnixStream::connect(socket(&env)).unwrap();
+        stream.write_all(hello().as_bytes()).unwrap();
+        stream
+            .write_all(
+                format!("{{\"type\":\"follow\",\"run_id\":\"{run}\",\"since\":0}}\n").as_bytes(),
+            )
+            .unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        let mut frames = BufReader::new(stream.try_clone().unwrap()).lines();
+        let _hello = frames.next();
+        match frames.next() {
+            Some(Ok(line)) if line.contains("\"error\"") => {
+                if line.contains("limit of open files") {
+                    at_limit = true;
+                    break;
+                }
+            }
+            _ => held.push(stream),
+        }
+    }
+    assert!(at_limit, "never refused ({} followers held)", held.len());
+    let started = Instant::now();
+    let status = env.run(&["status"]);
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    env.repo("web");
+    let err = env.fails(
+        &[
+            "run",
+            "start",
+            "-r",
+            "web",
+            "y",
+            "--",
+            agent.to_str().unwrap(),
+        ],
+        5,
+    );
+    assert!(err.contains("limit of open files"), "{err}");
+    for _ in 0..20 {
+        env.ok(&["daemon", "status"]);
+    }
+    let warnings = std::fs::read_to_string(&log)
+        .unwrap()
+        .matches("at the limit of open files")
+        .count();
+    assert!((1..=2).contains(&warnings), "{warnings} warnings");
+    drop(held);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = env.run(&["run", "cancel", &run]);
+        if out.status.success() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    env.ok(&["daemon", "stop"]);
+    let _ = daemon.wait();
 }

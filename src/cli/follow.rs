@@ -79,7 +79,8 @@ pub fn follow_run(
                     seen.since = resume.get(run_id).copied().unwrap_or(seen.since);
                     let store = ctx.store()?;
                     loop {
-                        let page = store.list_events_page(run_id, seen.since, &types, PAGE_BYTES)?;
+                        let page =
+                            store.list_events_page(run_id, seen.since, &types, PAGE_BYTES)?;
                         if page.is_empty() {
                             break;
                         }
@@ -100,8 +101,8 @@ pub fn follow_run(
                     return Err(
                         Error::failure("the daemon closed the stream before the run ended")
                             .with_hint(
-                                "check `m daemon status`; the run may have been failed by a restart",
-                            ),
+                            "check `m daemon status`; the run may have been failed by a restart",
+                        ),
                     )
                 }
             }

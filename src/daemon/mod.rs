@@ -124,6 +124,7 @@ pub fn run(paths: Paths) -> Result<()> {
     // A bad config file stops the daemon before it takes anything.
     let config = crate::config::load(&paths)?;
     let lock = DaemonLock::acquire(&paths)?;
+    let open_files = server::raise_open_files_limit();
     paths::ensure_private_dir(&paths.runtime_dir)?;
     // Only the lock holder may remove a socket: one left by a crash is stale.
     let socket = paths.socket();
@@ -135,14 +136,14 @@ pub fn run(paths: Paths) -> Result<()> {
         .enable_all()
         .build()
         .map_err(|e| Error::failure(format!("cannot start the async runtime: {e}")))?;
-    let result = runtime.block_on(serve(paths.clone(), config));
+    let result = runtime.block_on(serve(paths.clone(), config, open_files));
     runtime.shutdown_timeout(Duration::from_secs(1));
     let _ = std::fs::remove_file(&socket);
     drop(lock);
     result
 }
 
-async fn serve(paths: Paths, config: Arc<Config>) -> Result<()> {
+async fn serve(paths: Paths, config: Arc<Config>, open_files: u64) -> Result<()> {
     let wake = Arc::new(tokio::sync::Notify::new());
     let mut watch = health::Watch::new();
     let (writer, writer_thread) = Writer::start(
@@ -173,7 +174,7 @@ async fn serve(paths: Paths, config: Arc<Config>) -> Result<()> {
     });
     recover(&shared).await?;
     let listener = server::listen(&paths.socket())?;
-    tracing::info!(socket = %paths.socket().display(), pid = std::process::id(), "m daemon ready");
+    tracing::info!(socket = %paths.socket().display(), pid = std::process::id(), open_files, "m daemon ready");
     let accept_line = watch.lifeline("connection listener");
     let accept = tokio::spawn({
         let shared = shared.clone();

@@ -106,7 +106,9 @@ impl Store {
         limit: Option<u32>,
         mut each: impl FnMut(Event) -> Result<()>,
     ) -> Result<()> {
-        self.scan_events(run_id, since, types, limit, |event| each(event).map(|()| true))
+        self.scan_events(run_id, since, types, limit, |event| {
+            each(event).map(|()| true)
+        })
     }
 
     /// Like [`Store::for_each_event`], until `each` returns false.
