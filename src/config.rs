@@ -802,6 +802,7 @@ mod tests {
             [daemon]
             grace_seconds = 2.5
             autostart = false
+            answer_timeout_seconds = 30
             [run]
             review = true
             idle_timeout_seconds = 600
@@ -818,6 +819,7 @@ mod tests {
         .unwrap();
         assert_eq!(config.daemon.grace, Duration::from_millis(2500));
         assert!(!config.daemon.autostart);
+        assert_eq!(config.daemon.answer_timeout, Duration::from_secs(30));
         assert!(config.run.review);
         assert_eq!(config.run.idle_timeout, Some(Duration::from_secs(600)));
         assert_eq!(config.run.startup_timeout, Duration::from_secs(20));
@@ -835,7 +837,11 @@ mod tests {
         let settings = config.settings();
         // Every key the file sets, and only those, comes from the file.
         let from_file = |s: &&Setting| s.source == "file";
-        assert_eq!(settings.iter().filter(from_file).count(), 9, "{settings:?}");
+        assert_eq!(
+            settings.iter().filter(from_file).count(),
+            10,
+            "{settings:?}"
+        );
         assert!(settings.iter().all(|s| s.source == "file"
             || [
                 "notify.events",
@@ -867,6 +873,10 @@ mod tests {
             ("[daemon]\ngrace_seconds = \"five\"", "daemon.grace_seconds"),
             ("[daemon]\ngrace_seconds = -1", "daemon.grace_seconds"),
             ("[daemon]\nautostart = \"no\"", "daemon.autostart"),
+            (
+                "[daemon]\nanswer_timeout_seconds = 1",
+                "daemon.answer_timeout_seconds",
+            ),
             ("[run]\nreview = 1", "run.review"),
             (
                 "[approvals]\nauto_approve = [\"all\"]",

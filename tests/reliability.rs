@@ -68,7 +68,7 @@ fn hostile_frames_cost_only_their_own_connection() {
     s.write_all(b"{\"protocol\":999,\"version\":\"9.9.9\"}\n")
         .unwrap();
     let frames = read_all(s);
-    assert_eq!(frames[0]["protocol"], 1);
+    assert_eq!(frames[0]["protocol"], 2);
 
     // An endless line: cut off at the frame cap, memory bounded.
     let before = rss_kb(daemon);

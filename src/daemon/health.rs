@@ -109,13 +109,24 @@ impl Watch {
         }
     }
 
-    /// The name of the first watched thread that ended.
-    pub async fn first_end(&mut self) -> &'static str {
-        match self.rx.recv().await {
-            Some(name) => name,
+    /// The names of the watched threads that ended, once one has: the
+    /// first, and those that ended with it (a moment later).
+    pub async fn first_end(&mut self) -> String {
+        let Some(first) = self.rx.recv().await else {
             // Unreachable while `self` holds a sender.
-            None => std::future::pending().await,
+            return std::future::pending().await;
+        };
+        let mut ended = vec![first];
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        while let Ok(name) = self.rx.try_recv() {
+            ended.push(name);
         }
+        // The checkpointer stops when the writer's connection closes: the
+        // writer's end is the news.
+        if ended.contains(&"writer") {
+            ended.retain(|name| *name != "checkpointer");
+        }
+        ended.join(" and ")
     }
 }
 
@@ -156,6 +167,17 @@ mod tests {
         })
         .join();
         assert_eq!(watch.first_end().await, "writer");
+    }
+
+    #[tokio::test]
+    async fn the_checkpointer_ending_with_the_writer_is_not_news() {
+        let mut watch = Watch::new();
+        drop(watch.lifeline("checkpointer"));
+        drop(watch.lifeline("writer"));
+        assert_eq!(watch.first_end().await, "writer");
+        drop(watch.lifeline("dispatcher"));
+        drop(watch.lifeline("listener"));
+        assert_eq!(watch.first_end().await, "dispatcher and listener");
     }
 
     #[test]
