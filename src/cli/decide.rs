@@ -17,6 +17,10 @@ pub struct ApproveArgs {
     /// Also allow this kind of action for the rest of the run, where the agent offers it.
     #[arg(long)]
     pub always: bool,
+    /// Approve only if the approval is still exactly this (its content hash,
+    /// as `m approval show` prints it); otherwise exit 4, deciding nothing.
+    #[arg(long, value_name = "HASH")]
+    pub hash: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -26,14 +30,18 @@ pub struct RejectArgs {
     /// Why: the agent is told.
     #[arg(long, short = 'm')]
     pub reason: Option<String>,
+    /// Reject only if the approval is still exactly this (its content hash,
+    /// as `m approval show` prints it); otherwise exit 4, deciding nothing.
+    #[arg(long, value_name = "HASH")]
+    pub hash: Option<String>,
 }
 
 pub fn approve(ctx: &Ctx, args: ApproveArgs) -> Result<u8> {
-    decide(ctx, &args.target, true, None, args.always)
+    decide(ctx, &args.target, true, None, args.always, args.hash)
 }
 
 pub fn reject(ctx: &Ctx, args: RejectArgs) -> Result<u8> {
-    decide(ctx, &args.target, false, args.reason, false)
+    decide(ctx, &args.target, false, args.reason, false, args.hash)
 }
 
 fn decide(
@@ -42,6 +50,7 @@ fn decide(
     approve: bool,
     reason: Option<String>,
     always: bool,
+    content_hash: Option<String>,
 ) -> Result<u8> {
     let approval = resolve(&ctx.store()?, target)?;
     let response = Client::connect(&ctx.paths)?.request(&Request::Decide {
@@ -49,6 +58,7 @@ fn decide(
         approve,
         reason,
         always,
+        content_hash: content_hash.map(|h| h.trim().to_string()),
     })?;
     let Response::Decided { approval } = response else {
         return Err(Error::failure(format!(

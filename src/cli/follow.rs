@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::os::fd::AsFd;
+use std::time::Instant;
 
 use super::Ctx;
 use crate::client::Client;
@@ -28,12 +29,33 @@ pub enum Prints {
     Nothing,
 }
 
-impl Prints {
-    fn next_response(self, client: &mut Client) -> Result<Option<Response>> {
-        match self {
-            Prints::Events => client.next_response_while_read(std::io::stdout().as_fd()),
-            Prints::Nothing => client.next_response(),
+/// How to follow a run: from where, until when, what to print, which
+/// events, and until what time at most (past it, `ErrorKind::TimedOut`).
+pub struct Watch {
+    pub since: i64,
+    pub until: Until,
+    pub prints: Prints,
+    /// Only these event types (all when empty).
+    pub types: Vec<String>,
+    pub deadline: Option<Instant>,
+}
+
+impl Watch {
+    /// From the start (or `since`) of the log, every event, no deadline.
+    pub fn new(until: Until, prints: Prints) -> Watch {
+        Watch {
+            since: 0,
+            until,
+            prints,
+            types: Vec::new(),
+            deadline: None,
         }
+    }
+
+    fn next_response(&self, client: &mut Client) -> Result<Option<Response>> {
+        let stdout = std::io::stdout();
+        let output = (self.prints == Prints::Events).then(|| stdout.as_fd());
+        client.next_response_watching(output, self.deadline)
     }
 }
 
@@ -42,33 +64,32 @@ pub fn state_types() -> Vec<String> {
     vec!["run.state".into(), "run.finished".into()]
 }
 
-/// Streams a run's events after `since` (only those of `types`, if any) to
-/// `each`, and returns the state the run stopped in, as `until` asks.
-/// `Until::NeedsHuman` needs the events of [`state_types`]. When the daemon
-/// cuts it off for reading too slowly (`| less`), it reads what it missed
-/// from the database itself, then follows again.
+/// Streams a run's events after `watch.since` (only those of `watch.types`,
+/// if any) to `each`, and returns the state the run stopped in, as
+/// `watch.until` asks. `Until::NeedsHuman` needs the events of
+/// [`state_types`]. When the daemon cuts it off for reading too slowly
+/// (`| less`), it reads what it missed from the database itself, then
+/// follows again.
 pub fn follow_run(
     ctx: &Ctx,
     run_id: &str,
-    since: i64,
-    until: Until,
-    prints: Prints,
-    types: Vec<String>,
+    watch: Watch,
     mut each: impl FnMut(&Event) -> Result<()>,
 ) -> Result<RunState> {
     let mut seen = Seen {
-        since,
+        since: watch.since,
         // The state as of the events seen so far; the backlog replays it.
         state: RunState::Running,
     };
+    let until = watch.until;
     loop {
         let mut client = Client::connect(&ctx.paths)?.stream(&Request::Follow {
             run_id: Some(run_id.to_string()),
             since: seen.since,
-            types: types.clone(),
+            types: watch.types.clone(),
         })?;
         loop {
-            match prints.next_response(&mut client)? {
+            match watch.next_response(&mut client)? {
                 Some(Response::Event { event }) => {
                     if let Some(state) = seen.event(ctx, &event, until, &mut each)? {
                         return Ok(state);
@@ -80,7 +101,7 @@ pub fn follow_run(
                     let store = ctx.store()?;
                     loop {
                         let page =
-                            store.list_events_page(run_id, seen.since, &types, PAGE_BYTES)?;
+                            store.list_events_page(run_id, seen.since, &watch.types, PAGE_BYTES)?;
                         if page.is_empty() {
                             break;
                         }
@@ -101,8 +122,8 @@ pub fn follow_run(
                     return Err(
                         Error::failure("the daemon closed the stream before the run ended")
                             .with_hint(
-                            "check `m daemon status`; the run may have been failed by a restart",
-                        ),
+                                "check `m daemon status`; the run may have been failed by a restart",
+                            ),
                     )
                 }
             }
@@ -177,11 +198,12 @@ pub fn follow_all(
             types: types.clone(),
         })
     };
+    let watch = Watch::new(Until::Ended, Prints::Events);
     let mut shown: BTreeMap<String, i64> = BTreeMap::new();
     let mut client = subscribe()?;
     loop {
         let mut missed = BTreeMap::new();
-        while let Some(response) = Prints::Events.next_response(&mut client)? {
+        while let Some(response) = watch.next_response(&mut client)? {
             match response {
                 Response::Event { event } => {
                     let last = shown.entry(event.run_id.clone()).or_insert(0);

@@ -10,7 +10,7 @@ use super::supervisor::{self, Control, StartedRun};
 use super::Shared;
 use crate::agent::{AgentRequest, AgentSpec, ApprovalRequest, Decision, InputReply, InputRequest};
 use crate::error::{Error, Result};
-use crate::model::{new_id, short_id};
+use crate::model::{new_id, short_id, Approval, DecidedBy};
 use crate::protocol::{
     DaemonStatus, Request, Response, RunOptions, HEARTBEAT, PROTOCOL_VERSION, VERSION,
 };
@@ -37,7 +37,17 @@ pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connectio
             approve,
             reason,
             always,
-        } => decide(shared, &approval_id, approve, reason, always).await?,
+            content_hash,
+        } => {
+            let decided = Decided {
+                approve,
+                reason,
+                by: DecidedBy::Human,
+                seen_hash: content_hash,
+            };
+            let approval = decide(shared, &approval_id, decided, always).await?;
+            Response::Decided { approval }
+        }
         Request::Reply { run_id, text, done } => reply(shared, &run_id, text, done).await?,
         Request::AskApproval {
             run_id,
@@ -212,18 +222,15 @@ async fn cancel_run(shared: &Shared, run_id: &str) -> Result<Response> {
     Ok(Response::Ok)
 }
 
-async fn decide(
+/// Decides a pending approval (from the socket or the remote API) and
+/// tells the run's agent.
+pub(crate) async fn decide(
     shared: &Shared,
     approval_id: &str,
-    approve: bool,
-    reason: Option<String>,
+    decided: Decided,
     always: bool,
-) -> Result<Response> {
-    let decided = Decided {
-        approve,
-        reason: reason.clone(),
-        by: "human".into(),
-    };
+) -> Result<Approval> {
+    let (approve, reason) = (decided.approve, decided.reason.clone());
     // Durable first: the agent hears of a decision only once it is committed.
     let approval = shared.writer.resolve_approval(approval_id, decided).await?;
     if let Some(handle) = shared.run_handle(&approval.run_id) {
@@ -242,7 +249,7 @@ async fn decide(
             })
             .await;
     }
-    Ok(Response::Decided { approval })
+    Ok(approval)
 }
 
 async fn reply(

@@ -15,7 +15,7 @@ use crate::agent::{
     InputRequest, Launch, ReviewOutcome, RunContext,
 };
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::{short_id, ApprovalType, Repo, Run, RunState};
+use crate::model::{short_id, ApprovalType, DecidedBy, Repo, Run, RunState};
 use crate::policy;
 use crate::protocol::RunOptions;
 use crate::store::{Decided, NewEvent};
@@ -326,7 +326,8 @@ impl Supervisor {
         let policy = policy_allows(&self.options, &request).map(|rule| Decided {
             approve: true,
             reason: Some(format!("auto-approved by policy: {rule}")),
-            by: "policy".into(),
+            by: DecidedBy::Policy { rule },
+            seen_hash: None,
         });
         let auto = policy.is_some();
         let recorded = self
@@ -401,7 +402,8 @@ impl Supervisor {
                 let decided = Decided {
                     approve: false,
                     reason: Some("withdrawn: the agent stopped waiting for a decision".into()),
-                    by: "agent".into(),
+                    by: DecidedBy::Agent,
+                    seen_hash: None,
                 };
                 let resolved = self
                     .shared
