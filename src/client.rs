@@ -406,8 +406,10 @@ impl Client {
                 return Err(not_answering(self.pid, self.deadline));
             }
             let until = deadline.map_or(silent_after, |d| d.min(silent_after));
-            let timeout_ms =
-                until.saturating_duration_since(now).as_millis().clamp(1, i32::MAX as u128) as i32;
+            let timeout_ms = until
+                .saturating_duration_since(now)
+                .as_millis()
+                .clamp(1, i32::MAX as u128) as i32;
             let mut fds = [
                 libc::pollfd {
                     fd: socket,

@@ -122,8 +122,8 @@ pub fn follow_run(
                     return Err(
                         Error::failure("the daemon closed the stream before the run ended")
                             .with_hint(
-                                "check `m daemon status`; the run may have been failed by a restart",
-                            ),
+                            "check `m daemon status`; the run may have been failed by a restart",
+                        ),
                     )
                 }
             }
