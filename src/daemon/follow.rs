@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use tokio::sync::broadcast::{self, error::RecvError};
 
+use super::connection::Connection;
 use super::handlers::read;
-use super::server::Connection;
 use super::Shared;
 use crate::error::{Error, Result};
 use crate::model::{Event, RunState};
