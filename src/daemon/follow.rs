@@ -13,7 +13,6 @@ use std::time::Duration;
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::connection::Connection;
-use super::handlers::read;
 use super::Shared;
 use crate::error::{Error, Result};
 use crate::model::{Event, RunState};
@@ -125,8 +124,10 @@ impl<'c> Follower<'c> {
         if let Flow::Stop = self.send_backlog(shared, run_id).await? {
             return Ok(Flow::Stop);
         }
-        let id = run_id.to_string();
-        let run = read(shared, move |store| store.get_run(&id)).await?;
+        let (db, id) = (shared.paths.database(), run_id.to_string());
+        let run = tokio::task::spawn_blocking(move || Store::open(&db)?.get_run(&id))
+            .await
+            .map_err(|e| Error::failure(format!("a database read crashed: {e}")))??;
         if !run.state.is_final() {
             return Ok(Flow::Go);
         }

@@ -119,7 +119,7 @@ pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connectio
 }
 
 /// Runs a read against the database on a blocking thread.
-pub(super) async fn read<T: Send + 'static>(
+async fn read<T: Send + 'static>(
     shared: &Shared,
     f: impl FnOnce(&Store) -> Result<T> + Send + 'static,
 ) -> Result<T> {
