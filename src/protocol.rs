@@ -17,8 +17,12 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// How often a daemon tells a waiting client it is alive; clients wait at
 /// least twice this long for any frame.
 pub const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(1);
-/// No frame may be longer; a longer one costs its connection.
-pub const MAX_FRAME: usize = 1 << 20;
+/// No frame may be longer; a longer one costs its connection. Room for the
+/// longest prompt however JSON escapes it (up to 6 bytes a byte), with the
+/// caller's environment.
+pub const MAX_FRAME: usize = 8 << 20;
+/// The longest prompt a run takes, in bytes.
+pub const MAX_PROMPT: usize = 1 << 20;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Hello {
@@ -47,6 +51,11 @@ pub enum Request {
         base: Option<String>,
         #[serde(default)]
         options: RunOptions,
+        /// The caller's environment, which the agent gets (with m's own
+        /// `M_*` variables). Never stored. Absent (an older client): the
+        /// daemon's own.
+        #[serde(default)]
+        env: Option<Vec<(String, String)>>,
     },
     CancelRun {
         run_id: String,

@@ -108,6 +108,7 @@ async fn play_with(
     let launch = Launch {
         run_id: "run-1".into(),
         prompt: PROMPT.into(),
+        prompt_file: workspace.join("..").join("prompt"),
         workspace: workspace.to_path_buf(),
         env,
         review: false,

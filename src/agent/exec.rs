@@ -21,7 +21,12 @@ pub async fn run(argv: &[String], ctx: RunContext, grace: Duration) -> AgentOutc
         return failed("no agent command was given".into(), None, Vec::new());
     };
     let mut cmd = agent_command(program, args, &ctx.launch);
-    cmd.env("M_PROMPT", &ctx.launch.prompt).stdin(Stdio::null());
+    // The prompt is always in the file M_PROMPT_FILE names; in M_PROMPT too
+    // when the system lets an environment variable hold it.
+    if process::prompt_fits_env(&ctx.launch.prompt, argv, &ctx.launch.env) {
+        cmd.env("M_PROMPT", &ctx.launch.prompt);
+    }
+    cmd.stdin(Stdio::null());
     let mut child = match cmd.spawn() {
         Ok(child) => child,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

@@ -69,6 +69,9 @@ pub struct StartedRun {
     pub agent: AgentSpec,
     pub base: Option<String>,
     pub options: RunOptions,
+    /// The environment of whoever started the run: the agent's, with m's
+    /// own variables. Held in memory only (it may hold secrets).
+    pub env: Vec<(String, String)>,
 }
 
 /// Registers the run and spawns its supervisor.
@@ -156,22 +159,21 @@ impl Supervisor {
                 return;
             }
         };
+        let prompt_file = match self.write_prompt_file(&started.run.prompt) {
+            Ok(path) => path,
+            Err(err) => {
+                let reason = format!("cannot write the prompt file: {}", err.message);
+                self.finish(RunState::Failed, json!({ "reason": reason }))
+                    .await;
+                return;
+            }
+        };
         let launch = Launch {
             run_id: self.run_id.clone(),
             prompt: started.run.prompt.clone(),
+            prompt_file,
             workspace: workspace.path.clone(),
-            env: vec![
-                ("M_RUN_ID".into(), self.run_id.clone()),
-                (
-                    "M_SOCKET".into(),
-                    self.shared.paths.socket().display().to_string(),
-                ),
-                (
-                    "M_HOME".into(),
-                    self.shared.paths.data_dir.display().to_string(),
-                ),
-                ("PATH".into(), path_with_m()),
-            ],
+            env: self.agent_env(&started.env),
             review: started.options.review,
         };
         let ctx = RunContext::new(launch, requests_tx, self.cancel.subscribe());
@@ -217,6 +219,62 @@ impl Supervisor {
             self.on_request(request, &workspace).await;
         }
         self.end(outcome, &workspace).await;
+    }
+
+    /// The prompt in a file of its own (`M_PROMPT_FILE`), private to this
+    /// user, outside the workspace so that it is never committed: it holds
+    /// any prompt, however long, which `M_PROMPT` may not.
+    fn write_prompt_file(&self, prompt: &str) -> Result<std::path::PathBuf> {
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let path = self.shared.paths.prompt_file(&self.run_id);
+        crate::paths::create_private_dir(&self.shared.paths.prompts())?;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| Error::io("create", &path, e))?;
+        file.write_all(prompt.as_bytes())
+            .map_err(|e| Error::io("write", &path, e))?;
+        Ok(path)
+    }
+
+    /// The agent's whole environment: the caller's (as `m run start` had
+    /// it: PATH, API keys, proxies), with m's own variables over it and
+    /// this m's directory first on PATH (agents call `m ask`).
+    fn agent_env(&self, caller: &[(String, String)]) -> Vec<(String, String)> {
+        const OWN: [&str; 5] = [
+            "M_RUN_ID",
+            "M_SOCKET",
+            "M_HOME",
+            "M_PROMPT",
+            "M_PROMPT_FILE",
+        ];
+        let path = caller
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "PATH")
+            .map_or("", |(_, v)| v.as_str());
+        let mut env: Vec<(String, String)> = caller
+            .iter()
+            .filter(|(k, _)| k != "PATH" && !OWN.contains(&k.as_str()))
+            .cloned()
+            .collect();
+        env.extend([
+            ("M_RUN_ID".into(), self.run_id.clone()),
+            (
+                "M_SOCKET".into(),
+                self.shared.paths.socket().display().to_string(),
+            ),
+            (
+                "M_HOME".into(),
+                self.shared.paths.data_dir.display().to_string(),
+            ),
+            ("PATH".into(), path_with_m(path)),
+        ]);
+        env
     }
 
     async fn make_workspace(&self, started: &StartedRun) -> Result<Workspace> {
@@ -707,8 +765,8 @@ fn one_sentence(err: &Error) -> String {
 /// The daemon's PATH with this m's own directory first, so that `m ask`
 /// inside an agent reaches this daemon's binary even where m is not
 /// installed on PATH (run from a build directory, a service's bare PATH).
-fn path_with_m() -> String {
-    let path = std::env::var("PATH").unwrap_or_default();
+fn path_with_m(path: &str) -> String {
+    let path = path.to_string();
     let Some(dir) = std::env::current_exe()
         .ok()
         .and_then(|exe| exe.parent().map(|d| d.display().to_string()))

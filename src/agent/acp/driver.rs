@@ -470,10 +470,10 @@ fn unknown_auth_method(
     methods: &[protocol::AuthMethod],
 ) -> String {
     let ids: Vec<&str> = methods.iter().map(|m| m.id.as_str()).collect();
+    let name = preset.unwrap_or("NAME");
     format!(
-        "the config names the auth method {method_id} for the {} agent, which it does not offer \
-         (it offers: {})",
-        preset.unwrap_or("this"),
+        "[agents.{name}] auth in the config names the auth method {method_id}, which the agent \
+         does not offer (it offers: {})",
         if ids.is_empty() {
             "none".to_string()
         } else {

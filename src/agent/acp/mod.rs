@@ -126,9 +126,8 @@ pub async fn run(argv: &[String], ctx: RunContext, opts: AcpOptions) -> AgentOut
     };
     let mut launch = ctx.launch.clone();
     if let Some(preset) = &opts.preset {
-        launch
-            .env
-            .extend(presets::environment(preset, &launch.workspace));
+        let extra = presets::environment(preset, &launch.workspace, &launch.env);
+        launch.env.extend(extra);
     }
     let mut cmd = agent_command(program, args, &launch);
     cmd.stdin(Stdio::piped());
