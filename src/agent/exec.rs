@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::{agent_command, AgentOutcome, Decision, ReviewOutcome, RunContext};
+use crate::model::EventType;
 use crate::process;
 
 /// An `output` event never holds more than this many bytes of text; a longer
@@ -158,7 +159,7 @@ pub async fn pump_output(
             if partial {
                 data.insert("partial".into(), Value::Bool(true));
             }
-            ctx.emit("output", Value::Object(data)).await;
+            ctx.emit(EventType::Output, Value::Object(data)).await;
         }
         if at_end {
             break;

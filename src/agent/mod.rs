@@ -10,6 +10,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::model::ApprovalType;
+use crate::model::EventType;
 use crate::process;
 
 /// What a run needs to start its agent.
@@ -102,7 +103,7 @@ pub enum AgentRequest {
         pgid: i32,
     },
     Emit {
-        event_type: String,
+        event_type: EventType,
         data: Value,
     },
     Approval {
@@ -157,13 +158,10 @@ impl RunContext {
 
     /// Records an event. Waits while the writer is behind, which is how a
     /// flooding agent is slowed to the disk's pace instead of filling memory.
-    pub async fn emit(&self, event_type: &str, data: Value) {
+    pub async fn emit(&self, event_type: EventType, data: Value) {
         let _ = self
             .requests
-            .send(AgentRequest::Emit {
-                event_type: event_type.to_string(),
-                data,
-            })
+            .send(AgentRequest::Emit { event_type, data })
             .await;
     }
 

@@ -15,7 +15,7 @@ use tokio::sync::broadcast::{self, error::RecvError};
 use super::connection::Connection;
 use super::Shared;
 use crate::error::{Error, Result};
-use crate::model::{Event, RunState};
+use crate::model::{Event, EventType, RunState};
 use crate::protocol::{encode, EventFrame, Response, HEARTBEAT};
 use crate::store::Store;
 
@@ -289,7 +289,7 @@ fn wanted(types: &[String], event: &Event) -> bool {
 }
 
 fn finished_state(event: &Event) -> Option<RunState> {
-    if event.event_type != "run.finished" {
+    if event.kind() != Some(EventType::RunFinished) {
         return None;
     }
     event

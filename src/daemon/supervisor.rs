@@ -15,6 +15,7 @@ use crate::agent::{
     Launch, ReviewOutcome, RunContext,
 };
 use crate::error::{Error, ErrorKind, Result};
+use crate::model::EventType;
 use crate::model::{short_id, AgentSpec, ApprovalType, DecidedBy, Repo, Run, RunOptions, RunState};
 use crate::policy;
 use crate::store::{Decided, NewEvent};
@@ -287,8 +288,11 @@ impl Supervisor {
         let handle = tokio::runtime::Handle::current();
         let ws = tokio::task::spawn_blocking(move || {
             let mut progress = |line: &str| {
-                let event =
-                    NewEvent::new(&progress_run, "workspace.progress", json!({ "line": line }));
+                let event = NewEvent::new(
+                    &progress_run,
+                    EventType::WorkspaceProgress,
+                    json!({ "line": line }),
+                );
                 handle.block_on(writer.append(vec![event]));
             };
             workspace::create(
@@ -311,7 +315,7 @@ impl Supervisor {
         writer
             .append(vec![NewEvent::new(
                 &self.run_id,
-                "workspace.ready",
+                EventType::WorkspaceReady,
                 json!({ "path": ws.path, "branch": ws.branch, "base_commit": ws.base_commit }),
             )])
             .await;
@@ -328,7 +332,7 @@ impl Supervisor {
             }
             AgentRequest::Emit { event_type, data } => {
                 writer
-                    .append(vec![NewEvent::new(&self.run_id, &event_type, data)])
+                    .append(vec![NewEvent::new(&self.run_id, event_type, data)])
                     .await
             }
             AgentRequest::Approval { request, reply } => self.ask_approval(request, reply).await,
@@ -362,13 +366,14 @@ impl Supervisor {
             }
             Err(err) => {
                 let reason = format!("cannot prepare the review: {}", one_sentence(&err));
-                self.emit("error", json!({ "message": reason })).await;
+                self.emit(EventType::Error, json!({ "message": reason }))
+                    .await;
                 let _ = reply.send(ReviewOutcome::CannotPrepare { reason });
             }
         }
     }
 
-    async fn emit(&self, event_type: &str, data: Value) {
+    async fn emit(&self, event_type: EventType, data: Value) {
         self.shared
             .writer
             .append(vec![NewEvent::new(&self.run_id, event_type, data)])
@@ -410,7 +415,7 @@ impl Supervisor {
 
     async fn ask_input(&mut self, request: InputRequest, reply: oneshot::Sender<InputReply>) {
         let events = self.changing_state(
-            "input.requested",
+            EventType::InputRequested,
             json!({ "question": request.question, "schema": &request.schema }),
             RunState::WaitingInput,
         );
@@ -486,7 +491,7 @@ impl Supervisor {
                     self.idle_deadline = None;
                 }
                 let events = self.changing_state(
-                    "input.withdrawn",
+                    EventType::InputWithdrawn,
                     json!({ "question_seq": question.seq }),
                     self.waiting_state(),
                 );
@@ -508,10 +513,10 @@ impl Supervisor {
 
     /// An event of `event_type` that moves the run to `state`, and the
     /// `run.state` event that says so.
-    fn changing_state(&self, event_type: &str, data: Value, state: RunState) -> Vec<NewEvent> {
+    fn changing_state(&self, event_type: EventType, data: Value, state: RunState) -> Vec<NewEvent> {
         vec![
             NewEvent::new(&self.run_id, event_type, data).with_state(state),
-            NewEvent::new(&self.run_id, "run.state", json!({ "state": state })),
+            NewEvent::new(&self.run_id, EventType::RunState, json!({ "state": state })),
         ]
     }
 
@@ -524,7 +529,7 @@ impl Supervisor {
                 .writer
                 .append(vec![NewEvent::new(
                     &self.run_id,
-                    "run.state",
+                    EventType::RunState,
                     json!({ "state": next }),
                 )
                 .with_state(next)])
@@ -536,7 +541,7 @@ impl Supervisor {
     async fn on_idle(&mut self) {
         self.idle_deadline = None;
         let seconds = self.shared.idle_timeout.map_or(0, |d| d.as_secs());
-        self.emit("run.idle", json!({ "after_seconds": seconds }))
+        self.emit(EventType::RunIdle, json!({ "after_seconds": seconds }))
             .await;
         let (ack, _) = oneshot::channel();
         self.on_control(Control::Reply {
@@ -584,7 +589,7 @@ impl Supervisor {
                     _ => None,
                 };
                 let events = self.changing_state(
-                    "input.provided",
+                    EventType::InputProvided,
                     json!({
                         "text": text,
                         "done": reply == InputReply::Done,
@@ -664,12 +669,13 @@ impl Supervisor {
         let message = format!("m run {}", short_id(&self.run_id));
         let commit_error = match commit_work(workspace.clone(), message).await {
             Ok(Some(stat)) => {
-                self.emit("workspace.diff", json!(stat)).await;
+                self.emit(EventType::WorkspaceDiff, json!(stat)).await;
                 None
             }
             Ok(None) => None,
             Err(message) => {
-                self.emit("error", json!({ "message": &message })).await;
+                self.emit(EventType::Error, json!({ "message": &message }))
+                    .await;
                 Some(message)
             }
         };

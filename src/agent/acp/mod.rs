@@ -67,6 +67,7 @@ use super::{
 
 use self::io::read_messages;
 use self::io::write_messages;
+use crate::model::EventType;
 use crate::presets;
 use crate::process;
 
@@ -338,10 +339,10 @@ enum TextKind {
 }
 
 impl TextKind {
-    fn event(self) -> &'static str {
+    fn event(self) -> EventType {
         match self {
-            TextKind::Message => "agent.message",
-            TextKind::Thought => "agent.thought",
+            TextKind::Message => EventType::AgentMessage,
+            TextKind::Thought => EventType::AgentThought,
         }
     }
 }
