@@ -166,10 +166,14 @@ impl Client {
     /// the live run (`m approve`, `m reject`, `m reply`). Never starts one:
     /// with no daemon the run is not running either, and a new daemon's
     /// recovery would fail it, withdrawing what the command meant to answer.
+    /// (A daemon that is there but does not answer is reported as such.)
     pub fn connect_to_run(paths: &Paths, run_id: &str) -> Result<Client> {
-        Client::connect_running(paths).map_err(|err| match err.kind {
-            ErrorKind::DaemonUnavailable => Error::new(
-                err.kind,
+        match Client::try_connect(paths)? {
+            Some((client, hello)) => {
+                client.check_version(paths, hello, &Starter::Nobody(String::new()))
+            }
+            None => Err(Error::new(
+                ErrorKind::DaemonUnavailable,
                 format!(
                     "no daemon is running, so run {} is not running either: nothing waits for this answer",
                     short_id(run_id)
@@ -178,9 +182,8 @@ impl Client {
             .with_hint(format!(
                 "`m daemon start` records the run as failed (the daemon stopped during it); see `m run show {}`",
                 short_id(run_id)
-            )),
-            _ => err,
-        })
+            ))),
+        }
     }
 
     /// Connects only if a daemon is already there.
