@@ -17,7 +17,7 @@ use super::Shared;
 use crate::error::{Error, Result};
 use crate::model::{Event, EventType, RunState};
 use crate::protocol::{encode, EventFrame, Response, HEARTBEAT};
-use crate::store::Store;
+use crate::store::{RunOrQueued, Store};
 
 /// At most this much sent and not yet read per follower (the system may
 /// allow less: then its socket buffer is the budget).
@@ -125,12 +125,23 @@ impl<'c> Follower<'c> {
             return Ok(Flow::Stop);
         }
         let (db, id) = (shared.paths.database(), run_id.to_string());
-        let run = tokio::task::spawn_blocking(move || Store::open(&db)?.get_run(&id))
+        let stands = tokio::task::spawn_blocking(move || Store::open(&db)?.find_run_or_queued(&id))
             .await
             .map_err(|e| Error::failure(format!("a database read crashed: {e}")))??;
-        if !run.state.is_final() {
-            return Ok(Flow::Go);
-        }
+        let run = match stands {
+            RunOrQueued::Run(run) if run.state.is_final() => run,
+            RunOrQueued::Run(_) => return Ok(Flow::Go),
+            // Its log will open with this event: a follower sees it now,
+            // then the rest once the run starts.
+            RunOrQueued::Queued(queued) => {
+                let event = queued.queued_event;
+                let sent = self.sent.get(run_id).copied().unwrap_or(0);
+                if event.seq <= sent {
+                    return Ok(Flow::Go);
+                }
+                return self.send_event(&event).await;
+            }
+        };
         // Its last events may have been committed after the page was read.
         if let Flow::Stop = self.send_backlog(shared, run_id).await? {
             return Ok(Flow::Stop);

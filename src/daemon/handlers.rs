@@ -6,7 +6,7 @@ use serde_json::json;
 use tokio::sync::oneshot;
 
 use super::connection::Connection;
-use super::supervisor::{self, Control, StartedRun};
+use super::supervisor::{Control, StartedRun};
 use super::Shared;
 use crate::agent::{AgentRequest, ApprovalRequest, Decision, InputReply, InputRequest};
 use crate::error::{Error, Result};
@@ -14,7 +14,7 @@ use crate::model::{new_id, short_id, AgentSpec, Approval, DecidedBy, RunOptions}
 use crate::protocol::{
     DaemonStatus, Request, Response, HEARTBEAT, MAX_PROMPT, PROTOCOL_VERSION, VERSION,
 };
-use crate::store::{Decided, NewRun, RunDetails, Store};
+use crate::store::{Created, Decided, NewRun, RunDetails, Store};
 
 pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connection) -> Result<()> {
     let response = match request {
@@ -26,6 +26,7 @@ pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connectio
             base,
             options,
             env,
+            queue,
         } => {
             let started = StartRequest {
                 repo_id,
@@ -34,6 +35,7 @@ pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connectio
                 base,
                 options,
                 env,
+                queue,
             };
             start_run(shared, started).await?
         }
@@ -163,6 +165,7 @@ struct StartRequest {
     base: Option<String>,
     options: RunOptions,
     env: Option<Vec<(String, String)>>,
+    queue: bool,
 }
 
 async fn start_run(shared: &Arc<Shared>, request: StartRequest) -> Result<Response> {
@@ -173,6 +176,7 @@ async fn start_run(shared: &Arc<Shared>, request: StartRequest) -> Result<Respon
         base,
         options,
         env,
+        queue,
     } = request;
     if prompt.trim().is_empty() {
         return Err(Error::usage("the prompt is empty").with_hint("say what the agent should do"));
@@ -186,11 +190,7 @@ async fn start_run(shared: &Arc<Shared>, request: StartRequest) -> Result<Respon
         )));
     }
     // The caller's environment, or (an older client) the daemon's.
-    let env = env.unwrap_or_else(|| {
-        std::env::vars_os()
-            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-            .collect()
-    });
+    let env = env.unwrap_or_else(super::queue::daemon_env);
     let argv = match &agent {
         AgentSpec::Exec { argv } | AgentSpec::Acp { argv, .. } => argv,
     };
@@ -203,24 +203,32 @@ async fn start_run(shared: &Arc<Shared>, request: StartRequest) -> Result<Respon
     options.check_repo(&repo)?;
     let id = new_id();
     let workspace_path = shared.paths.workspaces().join(&id);
-    let run = shared
+    let new = NewRun {
+        repo_id: repo.id.clone(),
+        prompt,
+        workspace_path: workspace_path.display().to_string(),
+        details: RunDetails {
+            agent: json!(agent),
+            options: json!(options),
+            ..RunDetails::default()
+        },
+    };
+    // Kept before the run may be queued: it may start at once.
+    let queued_env = super::queue::QueuedEnv::keep(shared, &id, &env);
+    let created = shared
         .writer
-        .create_run(
-            id,
-            NewRun {
-                repo_id: repo.id.clone(),
-                prompt,
-                workspace_path: workspace_path.display().to_string(),
-                details: RunDetails {
-                    agent: json!(agent),
-                    options: json!(options),
-                    ..RunDetails::default()
-                },
-            },
-        )
-        .await?;
-    supervisor::spawn(
-        shared.clone(),
+        .create_or_queue(id, new, base.clone(), queue)
+        .await;
+    let run = match created {
+        Ok(Created::Started(run)) => run,
+        Ok(Created::Queued(run)) => {
+            queued_env.stay();
+            return Ok(Response::Queued { run });
+        }
+        Err(err) => return Err(err),
+    };
+    super::queue::supervise(
+        shared,
         StartedRun {
             run: run.clone(),
             repo,
@@ -251,12 +259,20 @@ async fn not_live(shared: &Shared, run_id: &str) -> Error {
     }
 }
 
+/// Stops a live run, or takes a queued one out of its queue. Under the
+/// queue's lock, so that a queued run is never between the two (started,
+/// its supervisor not yet registered).
 async fn cancel_run(shared: &Shared, run_id: &str) -> Result<Response> {
-    let Some(handle) = shared.run_handle(run_id) else {
-        return Err(not_live(shared, run_id).await);
-    };
-    let _ = handle.control.send(Control::Stop { failure: None }).await;
-    Ok(Response::Ok)
+    let _queue = shared.queue_lock.lock().await;
+    if let Some(handle) = shared.run_handle(run_id) {
+        let _ = handle.control.send(Control::Stop { failure: None }).await;
+        return Ok(Response::Ok);
+    }
+    if shared.writer.cancel_queued(run_id).await?.is_some() {
+        super::queue::QueuedEnv::take(shared, run_id);
+        return Ok(Response::Ok);
+    }
+    Err(not_live(shared, run_id).await)
 }
 
 /// Decides a pending approval (from the socket or the remote API) and
