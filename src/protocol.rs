@@ -202,6 +202,7 @@ pub enum ErrorKindName {
     Conflict,
     DaemonUnavailable,
     Database,
+    Refused,
 }
 
 impl From<ErrorKind> for ErrorKindName {
@@ -216,6 +217,7 @@ impl From<ErrorKind> for ErrorKindName {
             ErrorKind::Conflict => ErrorKindName::Conflict,
             ErrorKind::DaemonUnavailable => ErrorKindName::DaemonUnavailable,
             ErrorKind::Database => ErrorKindName::Database,
+            ErrorKind::Refused => ErrorKindName::Refused,
         }
     }
 }
@@ -229,6 +231,7 @@ impl From<ErrorKindName> for ErrorKind {
             ErrorKindName::Conflict => ErrorKind::Conflict,
             ErrorKindName::DaemonUnavailable => ErrorKind::DaemonUnavailable,
             ErrorKindName::Database => ErrorKind::Database,
+            ErrorKindName::Refused => ErrorKind::Refused,
         }
     }
 }

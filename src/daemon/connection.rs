@@ -19,17 +19,29 @@ pub struct Connection {
     /// The Unix socket underneath, if that is what it is: for the size of
     /// what the client has not read yet, and whether it left.
     socket: Option<RawFd>,
+    /// The process at the other end, from the socket (`SO_PEERCRED`).
+    pub peer: Peer,
+}
+
+/// The process that connected, as the kernel says (not as it claims).
+#[derive(Debug, Clone, Copy)]
+pub struct Peer {
+    pub uid: u32,
+    /// None where the platform does not say.
+    pub pid: Option<i32>,
 }
 
 impl Connection {
     pub fn new(
         recv: impl AsyncRead + Send + Unpin + 'static,
         send: impl AsyncWrite + Send + Unpin + 'static,
+        peer: Peer,
     ) -> Connection {
         Connection {
             reader: FrameReader::new(Box::new(recv)),
             send: Box::new(send),
             socket: None,
+            peer,
         }
     }
 

@@ -12,7 +12,7 @@ use interprocess::local_socket::tokio::{prelude::*, Listener, Stream};
 use interprocess::local_socket::{GenericFilePath, ListenerOptions};
 use interprocess::os::unix::local_socket::ListenerOptionsExt;
 
-use super::connection::Connection;
+use super::connection::{Connection, Peer};
 use super::{handlers, Shared};
 use crate::error::{Error, Result};
 use crate::protocol::{Hello, Request, Response, PROTOCOL_VERSION};
@@ -45,8 +45,8 @@ pub async fn accept_loop(shared: Arc<Shared>, listener: Listener) {
                         let shared = shared.clone();
                         let limit = limit.clone();
                         tokio::spawn(async move {
-                            if ours(&conn) {
-                                let mut conn = connection(conn);
+                            if let Some(peer) = ours(&conn) {
+                                let mut conn = connection(conn, peer);
                                 if let Err(err) = serve_at_limit(&mut conn, &shared).await {
                                     let _ = conn.send(&Response::from(&err)).await;
                                 }
@@ -66,13 +66,13 @@ pub async fn accept_loop(shared: Arc<Shared>, listener: Listener) {
                 continue;
             }
         };
-        if !ours(&conn) {
+        let Some(peer) = ours(&conn) else {
             continue;
-        }
+        };
         tracing::debug!("accepted a connection");
         let shared = shared.clone();
         tokio::spawn(async move {
-            let mut conn = connection(conn);
+            let mut conn = connection(conn, peer);
             if let Err(err) = serve(&mut conn, &shared).await {
                 tracing::debug!("connection ended with an error: {}", err.message);
                 let _ = conn.send(&Response::from(&err)).await;
@@ -81,15 +81,20 @@ pub async fn accept_loop(shared: Arc<Shared>, listener: Listener) {
     }
 }
 
-/// Only our own user may talk to the daemon: it runs commands as us.
-fn ours(conn: &Stream) -> bool {
+/// The process at the other end, if it is our own user's: only our own
+/// user may talk to the daemon, which runs commands as us.
+fn ours(conn: &Stream) -> Option<Peer> {
     // SAFETY: geteuid has no preconditions.
     let ours = unsafe { libc::geteuid() };
-    match conn.peer_creds().map(|c| c.euid()) {
-        Ok(Some(uid)) if uid == ours => true,
+    match conn.peer_creds() {
+        Ok(creds) if creds.euid() == Some(ours) => Some(Peer {
+            uid: ours,
+            pid: creds.pid(),
+        }),
         other => {
-            tracing::warn!("dropped a connection from another user ({other:?})");
-            false
+            let uid = other.map(|c| c.euid());
+            tracing::warn!("dropped a connection from another user ({uid:?})");
+            None
         }
     }
 }
@@ -182,12 +187,12 @@ pub fn raise_open_files_limit() -> u64 {
 }
 
 /// The connection over an accepted socket.
-fn connection(stream: Stream) -> Connection {
+fn connection(stream: Stream, peer: Peer) -> Connection {
     let fd = match &stream {
         Stream::UdSocket(stream) => stream.as_fd().as_raw_fd(),
     };
     let (recv, send) = tokio::io::split(stream);
-    Connection::new(recv, send).on_socket(fd)
+    Connection::new(recv, send, peer).on_socket(fd)
 }
 
 /// At the limit of open files: `status` is answered (it needs no
