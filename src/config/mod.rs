@@ -899,7 +899,7 @@ mod tests {
         let from_file = |s: &&Setting| s.source == "file";
         assert_eq!(
             settings.iter().filter(from_file).count(),
-            10,
+            11,
             "{settings:?}"
         );
         assert!(settings.iter().all(|s| s.source == "file"
