@@ -10,7 +10,7 @@ use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::model::EventType;
 use crate::model::{Event, RunState};
-use crate::protocol::{Request, Response};
+use crate::protocol::{FollowRequest, Request, Response};
 
 /// When to stop following.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,11 +87,11 @@ pub fn follow_run(
     };
     let until = watch.until;
     loop {
-        let mut client = Client::connect(&ctx.paths)?.stream(&Request::Follow {
+        let mut client = Client::connect(&ctx.paths)?.stream(&Request::Follow(FollowRequest {
             run_id: Some(run_id.to_string()),
             since: seen.since,
             types: watch.types.clone(),
-        })?;
+        }))?;
         loop {
             match watch.next_response(&mut client)? {
                 Some(Response::Event { event }) => {
@@ -196,11 +196,11 @@ pub fn follow_all(
     mut each: impl FnMut(&Event) -> Result<()>,
 ) -> Result<()> {
     let subscribe = || {
-        Client::connect(&ctx.paths)?.stream(&Request::Follow {
+        Client::connect(&ctx.paths)?.stream(&Request::Follow(FollowRequest {
             run_id: None,
             since: 0,
             types: types.clone(),
-        })
+        }))
     };
     let watch = Watch::new(Until::Ended, Prints::Events);
     let mut shown: BTreeMap<String, i64> = BTreeMap::new();

@@ -12,48 +12,31 @@ use super::Shared;
 use crate::agent::{AgentRequest, ApprovalRequest, Decision, InputReply, InputRequest};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::EventType;
-use crate::model::{new_id, short_id, AgentSpec, Approval, DecidedBy, RunOptions};
+use crate::model::{new_id, short_id, AgentSpec, Approval, DecidedBy};
 use crate::protocol::{
-    DaemonStatus, Request, Response, HEARTBEAT, MAX_PROMPT, PROTOCOL_VERSION, VERSION,
+    AskApprovalRequest, AskInputRequest, CancelRunRequest, DaemonStatus, DecideRequest,
+    FollowRequest, ReplyRequest, Request, Response, StartRunRequest, HEARTBEAT, MAX_PROMPT,
+    PROTOCOL_VERSION, VERSION,
 };
 use crate::store::{Created, Decided, NewEvent, NewRun, RunDetails, Store};
 
 pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connection) -> Result<()> {
     let response = match request {
         Request::Status => status(shared),
-        Request::StartRun {
-            repo_id,
-            prompt,
-            agent,
-            base,
-            options,
-            env,
-            queue,
-        } => {
-            let started = StartRequest {
-                repo_id,
-                prompt,
-                agent,
-                base,
-                options,
-                env,
-                queue,
-            };
-            start_run(shared, started).await?
-        }
-        Request::CancelRun { run_id } => cancel_run(shared, &run_id).await?,
-        Request::Follow {
+        Request::StartRun(request) => start_run(shared, request).await?,
+        Request::CancelRun(CancelRunRequest { run_id }) => cancel_run(shared, &run_id).await?,
+        Request::Follow(FollowRequest {
             run_id,
             since,
             types,
-        } => return super::follow::follow(shared, run_id, since, &types, conn).await,
-        Request::Decide {
+        }) => return super::follow::follow(shared, run_id, since, &types, conn).await,
+        Request::Decide(DecideRequest {
             approval_id,
             approve,
             reason,
             always,
             content_hash,
-        } => {
+        }) => {
             let what = if approve { "approve" } else { "reject" };
             let by = human_only(
                 shared,
@@ -71,16 +54,16 @@ pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connectio
             let approval = decide(shared, &approval_id, decided, always).await?;
             Response::Decided { approval }
         }
-        Request::Reply { run_id, text, done } => {
+        Request::Reply(ReplyRequest { run_id, text, done }) => {
             let what = if done { "done" } else { "reply" };
             let by = human_only(shared, conn.peer, what, json!({ "run_id": run_id })).await?;
             reply(shared, &run_id, text, done, by).await?
         }
-        Request::AskApproval {
+        Request::AskApproval(AskApprovalRequest {
             run_id,
             approval_type,
             payload,
-        } => {
+        }) => {
             let request = ApprovalRequest {
                 approval_type,
                 payload,
@@ -109,7 +92,7 @@ pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connectio
                 },
             }
         }
-        Request::AskInput { run_id, question } => {
+        Request::AskInput(AskInputRequest { run_id, question }) => {
             let request = InputRequest {
                 question,
                 schema: None,
@@ -171,19 +154,8 @@ fn status(shared: &Shared) -> Response {
     })
 }
 
-/// What `StartRun` asks for.
-struct StartRequest {
-    repo_id: String,
-    prompt: String,
-    agent: AgentSpec,
-    base: Option<String>,
-    options: RunOptions,
-    env: Option<Vec<(String, String)>>,
-    queue: bool,
-}
-
-async fn start_run(shared: &Arc<Shared>, request: StartRequest) -> Result<Response> {
-    let StartRequest {
+async fn start_run(shared: &Arc<Shared>, request: StartRunRequest) -> Result<Response> {
+    let StartRunRequest {
         repo_id,
         prompt,
         agent,
