@@ -932,7 +932,7 @@ mod tests {
         let from_file = |s: &&Setting| s.source == "file";
         assert_eq!(
             settings.iter().filter(from_file).count(),
-            11,
+            12,
             "{settings:?}"
         );
         assert!(settings.iter().all(|s| s.source == "file"
