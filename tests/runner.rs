@@ -14,6 +14,7 @@ mod containment;
 mod daemon;
 mod docs;
 mod ecosystem;
+mod history;
 mod notify;
 mod queue;
 mod reliability;

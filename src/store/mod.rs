@@ -201,8 +201,10 @@ impl Store {
         if prefix.is_empty() || !prefix.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
             return Ok(Vec::new());
         }
-        let sql = format!("SELECT id FROM {table} WHERE id GLOB ?1 || '*' ORDER BY id LIMIT 11");
-        self.query_strings(&sql, [&prefix])
+        // A range on the id's own index: ids are lowercase hex and '-', all
+        // below '~'. (`id GLOB ?1 || '*'` scanned every id from the first:
+        // SQLite cannot use an index for a GLOB whose pattern is computed.)
+        self.query_strings(&prefix_sql(table), [&prefix, &format!("{prefix}~")])
             .map_err(|e| self.error("read", e))
     }
 
@@ -215,6 +217,11 @@ impl Store {
         let rows = stmt.query_map(params, |row| row.get(0))?;
         rows.collect()
     }
+}
+
+/// The ids of `table` from ?1 up to ?2 (a prefix and the prefix with `~`).
+pub(crate) fn prefix_sql(table: &str) -> String {
+    format!("SELECT id FROM {table} WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT 11")
 }
 
 /// Appends ` AND column IN (?n, ...)` for `values`, bound as numbered
