@@ -121,6 +121,7 @@ set edit:completion:arg-completer[m] = {|@words|
             cand -a 'Run a known agent over the Agent Client Protocol (see `m agents`): claude, codex, gemini, opencode, goose, qwen'
             cand --agent 'Run a known agent over the Agent Client Protocol (see `m agents`): claude, codex, gemini, opencode, goose, qwen'
             cand --timeout 'Cancel the run when it has run this long (90s, 30m, 2h, 1d), saying "time limit 2h reached"; the default is `run.timeout` in the config. Time spent waiting for a human counts, unless --timeout-excludes-waiting'
+            cand --approval-timeout 'Decide for the human when an approval or a question of this run has waited this long (90s, 30m, 2h): `[approvals] on_timeout` says how (reject the approval, by default). The default is `approvals.timeout` in the config'
             cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
             cand --review 'When the agent finishes well, hold the run for a human to approve its diff (the default when `run.review = true` in the config). A run that changed nothing completes without review. A scratch repo has no diff: --review is refused there, and the config''s default does not apply'
             cand --no-review 'Do not hold the run for review, whatever the config says'
