@@ -125,3 +125,174 @@ fn the_count_under_a_listing_follows_runs_removed_and_started() {
     assert_eq!(rows(&table).len(), 2, "{table}");
     assert!(!table.contains("more run"), "{table}");
 }
+
+/// Makes every run look finished `days` days ago, as an old history is.
+fn age_runs(env: &TestEnv, days: i64) {
+    let conn = rusqlite::Connection::open(env.db_path()).unwrap();
+    conn.execute(
+        "UPDATE runs SET updated_at = updated_at - ?1, created_at = created_at - ?1",
+        [days * 86_400],
+    )
+    .unwrap();
+}
+
+fn types(env: &TestEnv, run: &str) -> Vec<String> {
+    env.events(run)
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn gc_without_an_age_says_where_to_set_one_and_drops_nothing() {
+    let env = TestEnv::new();
+    env.ok(&["repo", "add", "--scratch", "--name", "s"]);
+    let run = env.ok(&[
+        "run", "start", "-r", "s", "x", "--wait", "--", "seq", "1", "5",
+    ]);
+    age_runs(&env, 400);
+    let err = env.fails(&["gc"], 2);
+    assert!(err.contains("m gc needs an age"), "{err}");
+    assert!(err.contains("[retention] output_after = \"30d\""), "{err}");
+    assert!(err.contains("--older-than 30d"), "{err}");
+    let err = env.fails(&["gc", "--older-than", "soon"], 2);
+    assert!(err.contains("'soon' is not a duration"), "{err}");
+    assert!(types(&env, run.trim()).contains(&"output".to_string()));
+}
+
+#[test]
+fn gc_drops_old_output_keeps_the_audit_trail_and_gives_the_space_back() {
+    let env = TestEnv::new();
+    env.ok(&["repo", "add", "--scratch", "--name", "s"]);
+    // An old run that printed a lot and had a command approved by policy.
+    let agent = env.script(
+        "agent.sh",
+        "m ask approval --type command -- true && seq 1 100000 | sed 's/$/ padding padding padding/'",
+    );
+    let old = env.ok(&[
+        "run",
+        "start",
+        "-r",
+        "s",
+        "old",
+        "--allow",
+        "true",
+        "--wait",
+        "--",
+        agent.to_str().unwrap(),
+    ]);
+    let old = old.trim().to_string();
+    age_runs(&env, 40);
+    // A recent one, which keeps its output.
+    let recent = env.ok(&[
+        "run", "start", "-r", "s", "new", "--wait", "--", "seq", "1", "3",
+    ]);
+    let recent = recent.trim().to_string();
+    let before = types(&env, &old);
+    let outputs = before.iter().filter(|t| *t == "output").count() as u64;
+    assert!(outputs > 10, "{before:?}");
+
+    let dry = env.json(&["gc", "--older-than", "30d", "--dry-run", "--json"]);
+    assert_eq!(dry["dry_run"], true);
+    assert_eq!(dry["events"], outputs);
+    assert_eq!(dry["runs"].as_array().unwrap().len(), 1);
+    assert_eq!(dry["runs"][0]["run"], old.as_str());
+    let dry_bytes = dry["bytes"].as_u64().unwrap();
+    assert!(dry_bytes > 2_000_000, "{dry}");
+    assert_eq!(types(&env, &old), before, "a dry run drops nothing");
+    let text = env.ok(&["gc", "--older-than", "30d", "--dry-run"]);
+    assert!(
+        text.starts_with(&format!("Would drop {outputs} output events (")),
+        "{text}"
+    );
+
+    let done = env.json(&["gc", "--older-than", "30d", "--json"]);
+    assert_eq!(done["dry_run"], false);
+    assert_eq!(done["events"], outputs);
+    assert_eq!(done["bytes"], dry_bytes);
+    let (was, is) = (
+        done["database_bytes_before"].as_u64().unwrap(),
+        done["database_bytes_after"].as_u64().unwrap(),
+    );
+    assert!(
+        is + dry_bytes / 2 < was,
+        "the space came back: {was} -> {is}"
+    );
+
+    // Everything but the output stays, and run.pruned says what went.
+    let after = types(&env, &old);
+    let kept: Vec<&String> = before.iter().filter(|t| *t != "output").collect();
+    assert_eq!(after[..after.len() - 1].iter().collect::<Vec<_>>(), kept);
+    assert!(kept.iter().any(|t| *t == "approval.requested"), "{kept:?}");
+    assert!(kept.iter().any(|t| *t == "approval.resolved"), "{kept:?}");
+    assert!(kept.iter().any(|t| *t == "run.finished"), "{kept:?}");
+    let events = env.events(&old);
+    let pruned = events.last().unwrap();
+    assert_eq!(pruned["type"], "run.pruned");
+    assert_eq!(pruned["data"]["events"], outputs);
+    assert_eq!(pruned["data"]["bytes"], dry_bytes);
+    assert_eq!(pruned["data"]["older_than"], "30d");
+    assert_eq!(pruned["data"]["by"], "gc");
+    let shown = env.ok(&["events", &old]);
+    assert!(
+        shown.contains(&format!("{outputs} output events (")),
+        "{shown}"
+    );
+    let approvals = env.json(&["approvals", "--run", &old, "--state", "all", "--json"]);
+    assert_eq!(approvals.as_array().unwrap().len(), 1);
+    assert_eq!(env.run_state(&old), "completed");
+    assert!(types(&env, &recent).contains(&"output".to_string()));
+
+    // Nothing is left to drop; a second pass says so and records nothing.
+    let again = env.ok(&["gc", "--older-than", "30d"]);
+    assert!(again.starts_with("Nothing to drop"), "{again}");
+    assert_eq!(types(&env, &old), after);
+}
+
+#[test]
+fn the_daemon_applies_retention_output_after_from_the_config() {
+    let env = TestEnv::new();
+    env.ok(&["repo", "add", "--scratch", "--name", "s"]);
+    let run = env.ok(&[
+        "run", "start", "-r", "s", "x", "--wait", "--", "seq", "1", "5",
+    ]);
+    let run = run.trim().to_string();
+    env.ok(&["daemon", "stop"]);
+    age_runs(&env, 40);
+    std::fs::write(
+        env.home.join("config.toml"),
+        "[retention]\noutput_after = \"30d\"\n",
+    )
+    .unwrap();
+    let shown = env.json(&["config", "show", "--json"]);
+    let setting = shown["settings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["key"] == "retention.output_after")
+        .unwrap()
+        .clone();
+    assert_eq!(setting["value"], "30d");
+    assert_eq!(setting["source"], "file");
+    env.ok(&["daemon", "start"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let events = env.events(&run);
+        if let Some(pruned) = events.iter().find(|e| e["type"] == "run.pruned") {
+            assert_eq!(pruned["data"]["by"], "daemon");
+            assert_eq!(pruned["data"]["events"], 1);
+            assert!(!events.iter().any(|e| e["type"] == "output"));
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{events:?}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // A value that is no duration stops every command, naming the key.
+    std::fs::write(
+        env.home.join("config.toml"),
+        "[retention]\noutput_after = \"soon\"\n",
+    )
+    .unwrap();
+    let err = env.fails(&["gc"], 2);
+    assert!(err.contains("retention.output_after"), "{err}");
+}

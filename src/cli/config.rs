@@ -47,6 +47,11 @@ Keys, with their defaults (docs/config.md says more):
                          this long, e.g. \"10m\" (0: never)
   escalate_to = []       the sinks reminders go to (\"apns\", webhook
                          and hook command names); empty: all
+  [retention]
+  output_after = 0       drop what agents printed in runs finished
+                         longer ago than this, e.g. \"30d\" (hourly by
+                         the daemon, and `m gc`); the runs, approvals,
+                         decisions and state changes stay (0: for ever)
   [agents.NAME]
   command = [\"...\"]      the command that starts agent NAME
                          (NAME: one of `m agents`)

@@ -67,6 +67,7 @@ pub struct Config {
     pub daemon: DaemonConfig,
     pub run: RunConfig,
     pub approvals: ApprovalsConfig,
+    pub retention: RetentionConfig,
     /// `[agents.NAME]`: replacements for the commands that start named agents.
     pub agents: BTreeMap<String, AgentConfig>,
     /// `[notify]`, parsed: values of the wrong type are errors here; the
@@ -135,6 +136,14 @@ pub struct ApprovalsConfig {
     pub escalate_to: Vec<String>,
 }
 
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RetentionConfig {
+    /// `output_after`: the `output` events of a run that finished longer
+    /// ago than this are dropped (by `m gc`, and by the daemon every hour).
+    /// None: kept for ever.
+    pub output_after: Option<Duration>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct AgentConfig {
     /// The command line that starts the agent (never empty), when it
@@ -170,6 +179,7 @@ impl Config {
             },
             run: RunConfig::default(),
             approvals: ApprovalsConfig::default(),
+            retention: RetentionConfig::default(),
             agents: BTreeMap::new(),
             notify: NotifyConfig::default(),
             warnings: Vec::new(),
@@ -272,6 +282,10 @@ impl Config {
             (
                 "approvals.escalate_to".into(),
                 json!(self.approvals.escalate_to),
+            ),
+            (
+                "retention.output_after".into(),
+                shown_duration(self.retention.output_after),
             ),
         ];
         for (name, agent) in &self.agents {
@@ -385,7 +399,14 @@ impl Config {
             ))
             .with_hint("fix the line, or move the file aside to use the defaults")
         })?;
-        const SECTIONS: &[&str] = &["daemon", "run", "approvals", "agents", "notify"];
+        const SECTIONS: &[&str] = &[
+            "daemon",
+            "run",
+            "approvals",
+            "retention",
+            "agents",
+            "notify",
+        ];
         for (section, value) in table {
             match section.as_str() {
                 "daemon" => {
@@ -487,6 +508,21 @@ impl Config {
                                         "escalate_to",
                                     ],
                                 );
+                                continue;
+                            }
+                        }
+                        self.sources.insert(full, Source::File);
+                    }
+                }
+                "retention" => {
+                    for (key, value) in self.section(&section, value)? {
+                        let full = format!("retention.{key}");
+                        match key.as_str() {
+                            "output_after" => {
+                                self.retention.output_after = self.duration(&full, &value)?
+                            }
+                            _ => {
+                                self.unknown(&full, &["output_after"]);
                                 continue;
                             }
                         }

@@ -10,6 +10,7 @@ mod migrations;
 pub(crate) mod notifications;
 mod queue;
 mod repos;
+mod retention;
 mod runs;
 
 use std::fs::OpenOptions;
@@ -28,6 +29,7 @@ pub use migrations::LATEST_VERSION;
 pub use notifications::{AttemptEnd, DeliveryOutcome, OutboxEntry, TargetRecord};
 pub use queue::RunOrQueued;
 pub use repos::NewRepo;
+pub use retention::RunOutput;
 pub use runs::{NewRun, RunDetails, RunFilter};
 
 /// How long a connection waits for another writer before giving up.
@@ -106,11 +108,15 @@ impl Store {
     /// database gets 16 KiB pages (an existing one keeps its own): an
     /// `output` event is up to 64 KiB of lines, which on 4 KiB pages spans
     /// a chain of overflow pages; 16 KiB pages store such rows about twice
-    /// as fast, for ~50 µs more per single-event commit.
+    /// as fast, for ~50 µs more per single-event commit. A new database
+    /// also gets `auto_vacuum = INCREMENTAL` (an existing one cannot switch
+    /// without a full rewrite), so `m gc` can give the space of dropped
+    /// output back a few pages at a time (`Store::release_space`).
     fn enable_wal(&self) -> Result<()> {
         self.conn
             .execute_batch(
                 "PRAGMA page_size = 16384;
+                 PRAGMA auto_vacuum = INCREMENTAL;
                  PRAGMA journal_mode = WAL;
                  PRAGMA journal_size_limit = 33554432;",
             )
@@ -419,6 +425,7 @@ mod tests {
         assert_eq!(pragma::<i64>(&new, "page_size"), 16384);
         assert_eq!(pragma::<String>(&new, "journal_mode"), "wal");
         assert_eq!(pragma::<i64>(&new, "temp_store"), 2, "MEMORY");
+        assert_eq!(pragma::<i64>(&new, "auto_vacuum"), 2, "INCREMENTAL");
 
         let path = dir.path().join("old.db");
         let old = Connection::open(&path).unwrap();
@@ -427,6 +434,7 @@ mod tests {
         drop(old);
         let old = Store::open(&path).unwrap();
         assert_eq!(pragma::<i64>(&old, "page_size"), 4096);
+        assert_eq!(pragma::<i64>(&old, "auto_vacuum"), 0, "unchanged");
         assert_eq!(pragma::<i64>(&old, "user_version"), LATEST_VERSION);
     }
 }
