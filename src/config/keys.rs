@@ -292,9 +292,14 @@ mod tests {
         let help = help();
         assert!(help.starts_with("  [daemon]\n  grace_seconds = 5      seconds between"));
         assert!(help.contains("\n  on_busy = \"refuse\"     a busy repo refuses"));
-        assert!(help.contains("\n  idle_timeout_seconds = 0\n                         a conversational"));
+        assert!(help
+            .contains("\n  idle_timeout_seconds = 0\n                         a conversational"));
         for key in KEYS {
-            assert!(help.contains(&format!("  {} = ", key.split().1)), "{}", key.name);
+            assert!(
+                help.contains(&format!("  {} = ", key.split().1)),
+                "{}",
+                key.name
+            );
             for line in key.help.lines() {
                 assert!(line.len() <= 52, "{}: {line}", key.name);
             }
