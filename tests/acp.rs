@@ -795,6 +795,38 @@ mod through_the_binary {
         assert!(messages(&env, &offered).contains("selected: allow_always"));
     }
 
+    /// Regression: Codex wraps every command in `/bin/bash -lc LINE`; the
+    /// approval showed the wrapper, and `--allow touch` never matched.
+    #[test]
+    fn a_shell_wrapped_command_is_shown_and_allowed_as_the_line_the_shell_runs() {
+        let env = TestEnv::new();
+        env.repo("api");
+        let run = start(&env, "shell", &["--once", "--allow", "touch"]);
+        env.fails(&["run", "wait", &run], 12);
+        // The first was approved by the rule; the second holds shell syntax
+        // once unwrapped, so a human is asked.
+        let approvals = env.json(&["approvals", "--run", &run, "--state", "all", "--json"]);
+        let approvals = approvals.as_array().unwrap();
+        assert_eq!(approvals.len(), 2, "{approvals:#?}");
+        let first = approvals
+            .iter()
+            .find(|a| a["payload"]["toolCallId"] == "shell-1")
+            .unwrap();
+        assert_eq!(first["state"], "approved");
+        assert_eq!(first["payload"]["command"], "touch ran.txt");
+        assert_eq!(
+            first["payload"]["rawCommand"],
+            serde_json::json!(["/bin/bash", "-lc", "touch ran.txt"])
+        );
+        let shown = env.ok(&["approval", "show", &run]);
+        assert!(shown.contains("\n$ touch ran.txt; rm -rf x\n"), "{shown}");
+        env.ok(&["reject", &run, "--reason", "no rm"]);
+        env.fails(&["run", "wait", &run], 0);
+        let said = messages(&env, &run);
+        assert!(said.contains("shell-1: allow_once"), "{said}");
+        assert!(said.contains("shell-2: reject_once"), "{said}");
+    }
+
     #[test]
     fn an_approved_command_and_a_second_turn_then_done() {
         let env = TestEnv::new();

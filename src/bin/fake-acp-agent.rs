@@ -9,6 +9,9 @@
 //! - `command`: a command that needs permission; says which option won.
 //! - `always`: like `command`, and after `allow_always` runs a second
 //!   command without asking.
+//! - `shell`: runs commands as Codex does, each wrapped in `/bin/bash
+//!   -lc LINE` (`touch ran.txt`, then `touch ran.txt; rm -rf x`), each
+//!   asked with Codex's options; says which option each got.
 //! - `elicit`: asks which database to use and echoes the answer.
 //! - `converse`: every turn after the first echoes the prompt.
 //! - `crash`: dies in the middle of its first turn.
@@ -188,6 +191,7 @@ impl Agent {
             ("diff", 1) => self.diff(),
             ("command", 1) => self.command(),
             ("always", 1) => self.always(),
+            ("shell", 1) => self.shell(),
             ("elicit", 1) => self.elicit(),
             ("crash", _) => {
                 self.message("working on it...");
@@ -339,6 +343,40 @@ impl Agent {
             let kind = kind.unwrap_or_else(|| "cancelled".into());
             always = kind == "allow_always";
             self.message(&format!("selected: {kind}"));
+        }
+        "end_turn"
+    }
+
+    fn shell(&mut self) -> &'static str {
+        for (n, line) in ["touch ran.txt", "touch ran.txt; rm -rf x"]
+            .iter()
+            .enumerate()
+        {
+            let id = format!("shell-{}", n + 1);
+            let argv = json!(["/bin/bash", "-lc", line]);
+            self.update(json!({
+                "sessionUpdate": "tool_call", "toolCallId": id, "title": line,
+                "kind": "execute", "status": "pending",
+                "rawInput": { "command": argv, "cwd": self.path("") },
+            }));
+            // codex-acp's options for an exec approval (thread.rs,
+            // build_exec_permission_options).
+            let kind = self.ask_permission(
+                json!({ "toolCallId": id }),
+                &[
+                    ("approved", "allow_once"),
+                    ("approved-execpolicy-amendment", "allow_always"),
+                    ("abort", "reject_once"),
+                ],
+            );
+            let kind = kind.unwrap_or_else(|| "cancelled".into());
+            if kind.starts_with("allow") {
+                let status = std::process::Command::new("/bin/sh")
+                    .args(["-c", line])
+                    .status();
+                eprintln!("fake-acp-agent: {line}: {status:?}");
+            }
+            self.message(&format!("{id}: {kind}"));
         }
         "end_turn"
     }

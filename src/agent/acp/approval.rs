@@ -73,20 +73,24 @@ fn for_tool(tool: &Map<String, Value>, workspace: &Path) -> ApprovalRequest {
 
     let raw_input = tool.get("rawInput").cloned().unwrap_or(Value::Null);
     if kind == "execute" {
-        let command = command_of(&raw_input).unwrap_or_else(|| title.to_string());
+        let command = command_of(&raw_input);
         let cwd = ["cwd", "workdir", "working_directory"]
             .iter()
             .find_map(|k| raw_input.get(k).and_then(Value::as_str))
             .map(str::to_string)
             .unwrap_or_else(|| workspace.display().to_string());
+        let mut payload = json!({
+            "toolCallId": tool_call_id,
+            "title": title,
+            "command": command.as_ref().map_or(title, |c| c.shown.as_str()),
+            "cwd": cwd,
+        });
+        if let Some(raw) = command.and_then(|c| c.wrapped) {
+            payload["rawCommand"] = json!(raw);
+        }
         return ApprovalRequest {
             approval_type: ApprovalType::Command,
-            payload: json!({
-                "toolCallId": tool_call_id,
-                "title": title,
-                "command": command,
-                "cwd": cwd,
-            }),
+            payload,
         };
     }
 
@@ -125,24 +129,60 @@ pub fn choose<'a>(
         .find_map(|kind| options.iter().find(|o| o.kind == *kind))
 }
 
+/// A command a tool wants to run.
+struct Command {
+    /// What the human is shown and allow rules match: the command line a
+    /// shell runs.
+    shown: String,
+    /// The argument vector as the agent gave it, when it was a shell
+    /// wrapped around the command line shown (`bash -lc 'touch x'`).
+    wrapped: Option<Vec<String>>,
+}
+
 /// The command a tool wants to run, from its raw input: a string, or an
-/// argument vector shown as a shell would take it.
-fn command_of(raw_input: &Value) -> Option<String> {
+/// argument vector shown as a shell would take it, unwrapped when it only
+/// hands a command line to a shell (Codex runs every command as
+/// `/bin/bash -lc LINE`).
+fn command_of(raw_input: &Value) -> Option<Command> {
     let command = match raw_input {
-        Value::String(s) => return Some(s.clone()),
         Value::Object(o) => ["command", "cmd", "commandLine"]
             .iter()
             .find_map(|k| o.get(*k))?,
-        _ => return None,
+        other => other,
     };
     match command {
-        Value::String(s) => Some(s.clone()),
+        Value::String(s) => Some(Command {
+            shown: s.clone(),
+            wrapped: None,
+        }),
         Value::Array(args) => {
-            let args: Option<Vec<&str>> = args.iter().map(Value::as_str).collect();
-            Some(crate::policy::shell_words(&args?))
+            let args: Vec<String> = args
+                .iter()
+                .map(|a| a.as_str().map(str::to_string))
+                .collect::<Option<_>>()?;
+            Some(match shell_line(&args) {
+                Some(line) => Command {
+                    shown: line.to_string(),
+                    wrapped: Some(args.clone()),
+                },
+                None => Command {
+                    shown: crate::policy::shell_words(&args),
+                    wrapped: None,
+                },
+            })
         }
         _ => None,
     }
+}
+
+/// The command line of `<shell> -c LINE` (or `-lc`): what the shell runs.
+fn shell_line(argv: &[String]) -> Option<&str> {
+    const SHELLS: &[&str] = &["sh", "bash", "zsh", "dash", "ksh"];
+    let [shell, flag, line] = argv else {
+        return None;
+    };
+    let name = shell.rsplit('/').next().unwrap_or(shell);
+    (SHELLS.contains(&name) && matches!(flag.as_str(), "-c" | "-lc")).then_some(line.as_str())
 }
 
 /// The text blocks of a tool call's content, joined.
@@ -234,18 +274,57 @@ mod tests {
         let req = for_tool(
             &tool(
                 json!({"toolCallId": "t", "title": "Run tests", "kind": "execute",
-                "rawInput": {"command": ["bash", "-lc", "cargo test it's"]}}),
+                "rawInput": {"command": ["cargo", "test", "it's"]}}),
             ),
             ws,
         );
         assert_eq!(req.approval_type, ApprovalType::Command);
-        assert_eq!(req.payload["command"], r"bash -lc 'cargo test it'\''s'");
+        assert_eq!(req.payload["command"], r"cargo test 'it'\''s'");
         assert_eq!(req.payload["cwd"], "/ws");
+        assert!(req.payload.get("rawCommand").is_none());
         let req = for_tool(
             &tool(json!({"toolCallId": "t", "title": "ls -la", "kind": "execute"})),
             ws,
         );
         assert_eq!(req.payload["command"], "ls -la");
+    }
+
+    #[test]
+    fn a_shell_wrapped_command_shows_the_line_the_shell_runs() {
+        let run = |argv: Value| {
+            for_tool(
+                &tool(json!({"toolCallId": "t", "title": "x", "kind": "execute",
+                    "rawInput": {"command": argv}})),
+                Path::new("/ws"),
+            )
+            .payload
+        };
+        for shell in ["/bin/bash", "bash", "/usr/bin/zsh", "sh"] {
+            for flag in ["-c", "-lc"] {
+                let payload = run(json!([shell, flag, "touch ran.txt && ls"]));
+                assert_eq!(payload["command"], "touch ran.txt && ls");
+                assert_eq!(
+                    payload["rawCommand"],
+                    json!([shell, flag, "touch ran.txt && ls"])
+                );
+            }
+        }
+        // Anything else is not a shell handed one line: shown whole.
+        for argv in [
+            json!(["python", "-c", "print(1)"]),
+            json!(["bash", "-x", "script.sh"]),
+            json!(["bash", "-c", "ls", "extra"]),
+        ] {
+            let payload = run(argv.clone());
+            assert!(payload.get("rawCommand").is_none(), "{argv}");
+            let words: Vec<&str> = argv
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap())
+                .collect();
+            assert_eq!(payload["command"], crate::policy::shell_words(&words));
+        }
     }
 
     #[test]
