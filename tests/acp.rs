@@ -198,6 +198,13 @@ async fn updates_become_events() {
     let session = record.of("agent.session");
     assert_eq!(session[0]["sessionId"], "sess-1");
     assert_eq!(session[0]["agent"]["name"], "fake-acp-agent");
+    // Which model ran, and the session's settings.
+    assert_eq!(session[0]["model"], "fake-model-1");
+    assert_eq!(session[0]["modes"]["currentModeId"], "default");
+    assert_eq!(
+        session[0]["configOptions"][0]["currentValue"],
+        "fake-model-1"
+    );
     let prompt = record.of("agent.prompt");
     assert_eq!(prompt[0]["text"], PROMPT);
     assert_eq!(prompt[0]["source"], "initial");
@@ -410,7 +417,8 @@ async fn a_conversation_goes_on_until_the_human_is_done() {
     let (outcome, record) = play("converse", ws.path(), options(false), script).await;
     assert_eq!(outcome, AgentOutcome::Completed);
     let questions: Vec<&str> = record.inputs.iter().map(|i| i.question.as_str()).collect();
-    assert_eq!(questions, ["(turn ended)", "(turn ended)"]);
+    let waits = "The agent ended its turn and waits for the next prompt";
+    assert_eq!(questions, [waits, waits]);
     assert_eq!(
         record.texts("agent.message"),
         ["What next?", "you said: add tests"]
@@ -611,6 +619,19 @@ async fn an_agent_authenticates_from_the_environment() {
         record.of("agent.auth")[0],
         &json!({"methodId": "api-key", "name": "API key", "ok": true})
     );
+}
+
+/// Regression: with an API key in the environment m authenticated before
+/// every session, and codex-acp replaced the user's ChatGPT login with it.
+#[tokio::test]
+async fn an_agent_already_logged_in_is_never_asked_to_authenticate() {
+    let ws = workspace();
+    let argv = vec![FAKE_AGENT.to_string(), "loggedin".to_string()];
+    let env = vec![("FAKE_API_KEY".to_string(), "secret".to_string())];
+    let (outcome, record) = play_with(argv, ws.path(), env, options(true), Script::default()).await;
+    assert_eq!(outcome, AgentOutcome::Completed);
+    assert!(record.of("agent.auth").is_empty(), "{:?}", record.events);
+    assert_eq!(record.texts("agent.message"), ["kept my saved login"]);
 }
 
 #[tokio::test]

@@ -21,6 +21,9 @@
 //! - `cancel`: forks a child, asks permission and waits for the cancel.
 //! - `fs`: calls fs/read_text_file, which m must refuse.
 //! - `auth`: needs `authenticate` with the `FAKE_API_KEY` env method.
+//! - `loggedin`: offers the same methods as `auth` but is logged in
+//!   already; `authenticate` would replace its saved login (as codex-acp
+//!   rewrites `auth.json`), which its first turn reports.
 //! - `refusal`: ends its first turn with stopReason `refusal`.
 //! - `withdraw`: asks permission, waits until the file named by its second
 //!   argument exists, then takes the request back with `$/cancel_request`
@@ -144,7 +147,7 @@ impl Agent {
                 &format!("bad initialize: {}", problems.join(", ")),
             );
         }
-        let auth_methods = if self.scenario == "auth" {
+        let auth_methods = if matches!(self.scenario.as_str(), "auth" | "loggedin") {
             json!([
                 { "id": "browser-login", "name": "Log in with a browser" },
                 { "id": "api-key", "name": "API key", "type": "env_var", "vars": [{ "name": "FAKE_API_KEY" }] },
@@ -180,7 +183,27 @@ impl Agent {
                 ),
             );
         }
-        respond(&id, json!({ "sessionId": self.session }));
+        // Settings as claude-agent-acp answers them (models, modes and the
+        // same as config options).
+        respond(
+            &id,
+            json!({
+                "sessionId": self.session,
+                "models": {
+                    "currentModelId": "fake-model-1",
+                    "availableModels": [{ "modelId": "fake-model-1", "name": "Fake 1" }],
+                },
+                "modes": {
+                    "currentModeId": "default",
+                    "availableModes": [{ "id": "default", "name": "Default" }],
+                },
+                "configOptions": [{
+                    "id": "model", "name": "Model", "category": "model", "type": "select",
+                    "currentValue": "fake-model-1",
+                    "options": [{ "value": "fake-model-1", "name": "Fake 1" }],
+                }],
+            }),
+        );
     }
 
     /// Plays one turn of the scenario; returns the stop reason.
@@ -220,6 +243,14 @@ impl Agent {
                     json!({ "sessionId": self.session, "path": self.path("README.md") }),
                 );
                 self.message(&format!("fs answer: {}", answer["error"]["code"]));
+                "end_turn"
+            }
+            ("loggedin", 1) => {
+                self.message(if self.authenticated {
+                    "my saved login was replaced"
+                } else {
+                    "kept my saved login"
+                });
                 "end_turn"
             }
             ("refusal", 1) => {

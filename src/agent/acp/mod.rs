@@ -9,9 +9,12 @@
 //! the run's events while a permission request or a question waits.
 //!
 //! Events (type: data):
-//! - `agent.session`: `{sessionId, protocolVersion, agent, capabilities}`
-//!   once the session is open (`agent` is the agent's `agentInfo`).
-//! - `agent.auth`: `{methodId, name, ok, error?}` for each `authenticate`.
+//! - `agent.session`: `{sessionId, protocolVersion, agent, capabilities,
+//!   model?, modes?, models?, configOptions?}` once the session is open
+//!   (`agent` is the agent's `agentInfo`; the rest as the session's answer
+//!   says, `model` the model it runs).
+//! - `agent.auth`: `{methodId, name, ok, error?}` for each `authenticate`
+//!   (only after `session/new` said a login is needed).
 //! - `agent.prompt`: `{turn, source, text}` for each prompt sent; `source`
 //!   is `initial`, `reply`, `rejection` (permission rejection reasons) or
 //!   `review` (a rejected review's reason).
@@ -472,8 +475,11 @@ impl Driver {
             )));
         }
 
-        // Methods that need nobody at a browser or terminal, best first:
-        // credentials the agent reads from the environment.
+        // Only when the agent says it needs a login (an auth-required
+        // error from session/new): authenticating an agent already logged
+        // in may replace the user's saved login (codex-acp rewrites
+        // auth.json with the API key). Methods that need nobody at a browser
+        // or terminal, best first: credentials read from the environment.
         let is_set = |name: &str| self.env_is_set(name);
         let mut unattended: VecDeque<protocol::AuthMethod> = init
             .auth_methods
@@ -484,13 +490,6 @@ impl Driver {
         unattended
             .make_contiguous()
             .sort_by_key(|m| m.kind.as_deref() != Some("env_var"));
-        if unattended
-            .front()
-            .is_some_and(|m| m.kind.as_deref() == Some("env_var"))
-        {
-            let method = unattended.pop_front().expect("a method");
-            self.authenticate(&method, Instant::now() + timeout).await?;
-        }
 
         let cwd = self.ctx.launch.workspace.display().to_string();
         let session = loop {
@@ -511,21 +510,19 @@ impl Driver {
                 }
             }
         };
-        let session: protocol::NewSessionResult = serde_json::from_value(session).map_err(|e| {
-            Ending::Failed(format!("the agent's answer to session/new is not ACP: {e}"))
-        })?;
-        self.ctx
-            .emit(
-                "agent.session",
-                json!({
-                    "sessionId": session.session_id,
-                    "protocolVersion": init.protocol_version,
-                    "agent": init.agent_info,
-                    "capabilities": init.agent_capabilities,
-                }),
-            )
-            .await;
-        self.session_id = Some(session.session_id);
+        let opened: protocol::NewSessionResult =
+            serde_json::from_value(session.clone()).map_err(|e| {
+                Ending::Failed(format!("the agent's answer to session/new is not ACP: {e}"))
+            })?;
+        let mut data = json!({
+            "sessionId": opened.session_id,
+            "protocolVersion": init.protocol_version,
+            "agent": init.agent_info,
+            "capabilities": init.agent_capabilities,
+        });
+        protocol::describe_session(&session, &mut data);
+        self.ctx.emit("agent.session", data).await;
+        self.session_id = Some(opened.session_id);
         Ok(())
     }
 
@@ -608,9 +605,12 @@ impl Driver {
                 }
             }
             let question = if ended_well {
-                "(turn ended)".to_string()
+                "The agent ended its turn and waits for the next prompt".to_string()
             } else {
-                format!("(turn ended: {})", end.describe())
+                format!(
+                    "{}; it waits for the next prompt",
+                    capitalized(&end.describe())
+                )
             };
             match self.ask(question).await {
                 Ok(InputReply::Text(text)) => {
@@ -1360,6 +1360,14 @@ impl TurnEnd {
             Some(error) => format!("the agent's turn failed: {error}"),
             None => describe_stop(&self.stop_reason),
         }
+    }
+}
+
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
     }
 }
 
