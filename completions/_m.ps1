@@ -307,7 +307,8 @@ Register-ArgumentCompleter -Native -CommandName 'm' -ScriptBlock {
         }
         'm;approve' {
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (NO_COLOR is honoured by `auto`)')
-            [CompletionResult]::new('--always', '--always', [CompletionResultType]::ParameterName, 'Also allow this kind of action for the rest of the run, where the agent offers it')
+            [CompletionResult]::new('--always', '--always', [CompletionResultType]::ParameterName, 'Also approve the same again for the rest of the run (the same command, edits of the same files, the same tool): m keeps the grant and answers the agent "once" each time')
+            [CompletionResult]::new('--persist', '--persist', [CompletionResultType]::ParameterName, 'Let the agent keep the grant itself (its own "always" option, which may outlive the run and apply to later ones); implies --always')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')

@@ -559,7 +559,7 @@ _m() {
             return 0
             ;;
         m__subcmd__approve)
-            opts="-h -V --always --color --help --version"
+            opts="-h -V --always --persist --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

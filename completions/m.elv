@@ -268,7 +268,8 @@ set edit:completion:arg-completer[m] = {|@words|
         }
         &'m;approve'= {
             cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
-            cand --always 'Also allow this kind of action for the rest of the run, where the agent offers it'
+            cand --always 'Also approve the same again for the rest of the run (the same command, edits of the same files, the same tool): m keeps the grant and answers the agent "once" each time'
+            cand --persist 'Let the agent keep the grant itself (its own "always" option, which may outlive the run and apply to later ones); implies --always'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'

@@ -198,7 +198,8 @@ complete -c m -n "__fish_m_using_subcommand approval; and __fish_seen_subcommand
 complete -c m -n "__fish_m_using_subcommand approve" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c m -n "__fish_m_using_subcommand approve" -l always -d 'Also allow this kind of action for the rest of the run, where the agent offers it'
+complete -c m -n "__fish_m_using_subcommand approve" -l always -d 'Also approve the same again for the rest of the run (the same command, edits of the same files, the same tool): m keeps the grant and answers the agent "once" each time'
+complete -c m -n "__fish_m_using_subcommand approve" -l persist -d 'Let the agent keep the grant itself (its own "always" option, which may outlive the run and apply to later ones); implies --always'
 complete -c m -n "__fish_m_using_subcommand approve" -s h -l help -d 'Print help'
 complete -c m -n "__fish_m_using_subcommand approve" -s V -l version -d 'Print version'
 complete -c m -n "__fish_m_using_subcommand reject" -s m -l reason -d 'Why: the agent is told' -r

@@ -96,8 +96,12 @@ pub enum Request {
         approval_id: String,
         approve: bool,
         reason: Option<String>,
+        /// m approves the same again for the rest of the run itself.
         #[serde(default)]
         always: bool,
+        /// The agent may keep the grant itself (its own "always").
+        #[serde(default)]
+        persist: bool,
     },
     /// Answer a run waiting for input (`done` ends a conversational run).
     Reply {

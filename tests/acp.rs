@@ -165,7 +165,7 @@ fn answer(
                 let decision = script
                     .approvals
                     .pop_front()
-                    .unwrap_or(Decision::Approved { always: false });
+                    .unwrap_or(Decision::Approved { persist: false });
                 let _ = reply.send(decision);
             }
         }
@@ -175,12 +175,9 @@ fn answer(
         }
         AgentRequest::Review { reply } => {
             record.reviews += 1;
-            let _ = reply.send(
-                script
-                    .reviews
-                    .pop_front()
-                    .unwrap_or(ReviewOutcome::Decided(Decision::Approved { always: false })),
-            );
+            let _ = reply.send(script.reviews.pop_front().unwrap_or(ReviewOutcome::Decided(
+                Decision::Approved { persist: false },
+            )));
         }
     }
 }
@@ -348,21 +345,21 @@ async fn a_command_is_a_command_approval() {
         .contains(&"command: allow_once".to_string()));
 }
 
+/// Only `--persist` lets the agent keep a grant itself.
 #[tokio::test]
-async fn approve_always_selects_allow_always() {
+async fn only_a_persisted_approval_selects_allow_always() {
     let ws = workspace();
     let script = Script {
-        approvals: [Decision::Approved { always: true }].into(),
+        approvals: [Decision::Approved { persist: true }].into(),
         ..Script::default()
     };
     let (outcome, record) = play("always", ws.path(), options(true), script).await;
     assert_eq!(outcome, AgentOutcome::Completed);
     assert_eq!(record.approvals.len(), 1);
     assert_eq!(record.approvals[0].payload["command"], "ls -la");
-    assert_eq!(
-        record.of("tool.permission")[0]["optionKind"],
-        "allow_always"
-    );
+    let permission = record.of("tool.permission");
+    assert_eq!(permission[0]["optionKind"], "allow_always");
+    assert_eq!(permission[0]["persist"], true);
     let messages = record.texts("agent.message");
     assert!(
         messages.contains(&"selected: allow_always".to_string()),
@@ -371,6 +368,21 @@ async fn approve_always_selects_allow_always() {
     assert!(
         messages.contains(&"ls-2 ran without asking".to_string()),
         "{messages:?}"
+    );
+
+    let script = Script {
+        approvals: [
+            Decision::Approved { persist: false },
+            Decision::Approved { persist: false },
+        ]
+        .into(),
+        ..Script::default()
+    };
+    let (_, record) = play("always", ws.path(), options(true), script).await;
+    assert_eq!(record.approvals.len(), 2);
+    assert_eq!(
+        record.texts("agent.message"),
+        ["selected: allow_once", "selected: allow_once"]
     );
 }
 
@@ -439,7 +451,7 @@ async fn a_rejected_review_reason_is_the_next_prompt() {
             ReviewOutcome::Decided(Decision::Rejected {
                 reason: "also update the docs".into(),
             }),
-            ReviewOutcome::Decided(Decision::Approved { always: false }),
+            ReviewOutcome::Decided(Decision::Approved { persist: false }),
         ]
         .into(),
         ..Script::default()
@@ -688,6 +700,7 @@ async fn a_missing_agent_says_how_to_install_it() {
 /// Through the real binary: what a user of `m run start --acp` sees.
 mod through_the_binary {
     use super::common::TestEnv;
+    use serde_json::{json, Value};
 
     const FAKE: &str = env!("CARGO_BIN_EXE_fake-acp-agent");
 
@@ -783,37 +796,58 @@ mod through_the_binary {
         );
     }
 
-    /// Regression: `m approve --always` said "Approved" whether or not the
-    /// agent offered "always"; it was quietly a one-time yes.
+    /// Regression: `m approve --always` selected the agent's
+    /// `allow_always`, and Codex wrote a rule into its own
+    /// `rules/default.rules` for good, while m said "for the rest of the
+    /// run". Now m keeps the grant, answers `allow_once` each time, and
+    /// approves the same command again itself.
     #[test]
-    fn approve_always_says_whether_the_agent_offers_always() {
+    fn approve_always_is_ms_own_grant_for_the_run() {
         let env = TestEnv::new();
         env.repo("api");
-        let once_only = start(&env, "command", &["--once"]);
-        env.fails(&["run", "wait", &once_only], 12);
-        let approval = &env.json(&["approvals", "--json"])[0];
-        assert_eq!(
-            approval["payload"]["optionKinds"],
-            serde_json::json!(["allow_once", "reject_once"])
-        );
-        let said = env.ok(&["approve", &once_only, "--always"]);
+        let run = start(&env, "always", &["--once"]);
+        env.fails(&["run", "wait", &run], 12);
+        let said = env.ok(&["approve", &run, "--always"]);
         assert!(
-            said.contains("once: the agent offers no 'always' option"),
+            said.contains("and again for the rest of the run: the command `ls -la`"),
             "{said}"
         );
-        env.fails(&["run", "wait", &once_only], 0);
-        assert!(messages(&env, &once_only).contains("allow_once"));
+        env.fails(&["run", "wait", &run], 0);
+        let said = messages(&env, &run);
+        assert_eq!(said, "selected: allow_once|selected: allow_once", "{said}");
+        let events = env.events(&run);
+        let kinds: Vec<&Value> = events
+            .iter()
+            .filter(|e| e["type"] == "tool.permission")
+            .map(|e| &e["data"]["optionKind"])
+            .collect();
+        assert_eq!(kinds, [&json!("allow_once"), &json!("allow_once")]);
+        let approvals = env.json(&["approvals", "--run", &run, "--state", "all", "--json"]);
+        assert_eq!(approvals.as_array().unwrap().len(), 2);
+        assert!(approvals
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["state"] == "approved"));
 
-        let offered = start(&env, "always", &["--once"]);
-        env.fails(&["run", "wait", &offered], 12);
-        let said = env.ok(&["approve", &offered, "--always"]);
-        assert!(
-            said.contains("and always for the rest of the run"),
-            "{said}"
-        );
-        assert!(!said.contains("once"), "{said}");
-        env.fails(&["run", "wait", &offered], 0);
-        assert!(messages(&env, &offered).contains("selected: allow_always"));
+        // `--persist` says that the agent keeps it, and the event shows it.
+        let run = start(&env, "always", &["--once"]);
+        env.fails(&["run", "wait", &run], 12);
+        let said = env.ok(&["approve", &run, "--persist"]);
+        assert!(said.contains("the agent keeps the grant itself"), "{said}");
+        env.fails(&["run", "wait", &run], 0);
+        assert!(messages(&env, &run).contains("selected: allow_always"));
+        let events = env.events(&run);
+        let permission = events
+            .iter()
+            .find(|e| e["type"] == "tool.permission")
+            .unwrap();
+        assert_eq!(permission["data"]["persist"], true);
+        let granted = events
+            .iter()
+            .find(|e| e["type"] == "approval.always")
+            .unwrap();
+        assert_eq!(granted["data"]["persist"], true);
     }
 
     /// Regression: Codex wraps every command in `/bin/bash -lc LINE`; the
@@ -961,6 +995,63 @@ mod through_the_binary {
             .as_array()
             .unwrap()
             .is_empty());
+    }
+
+    /// Regression: `m approve` right after `m run cancel` was recorded as
+    /// approved, for an action that never ran, and the run went back to
+    /// `running` after the cancel.
+    #[test]
+    fn a_decision_after_a_cancel_began_is_refused() {
+        let env = TestEnv::new();
+        env.repo("api");
+        let run = env.ok(&[
+            "run", "start", "-r", "api", "x", "--acp", "--", FAKE, "cancel", "slow",
+        ]);
+        let run = run.trim().to_string();
+        env.fails(&["run", "wait", &run], 12);
+        let approval = env.json(&["approvals", "--json"])[0]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        // As `m run cancel RUN & m approve APPROVAL`: the agent heard the
+        // cancel and is winding down (it says so on stderr) when the
+        // decision comes.
+        let mut cancel = env.m().args(["run", "cancel", &run]).spawn().unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !env.events(&run).iter().any(|e| {
+            e["type"] == "output"
+                && e["data"]["lines"]
+                    .to_string()
+                    .contains("permission answered")
+        }) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{:#?}",
+                env.events(&run)
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let err = env.fails(&["approve", &approval], 4);
+        assert!(
+            err.contains("being cancelled") || err.contains("run ended"),
+            "{err}"
+        );
+        assert!(cancel.wait().unwrap().success());
+        assert_eq!(env.run_state(&run), "cancelled");
+        let approval = &env.json(&["approvals", "--run", &run, "--state", "all", "--json"])[0];
+        assert_eq!(approval["state"], "rejected");
+        assert_eq!(approval["rejection_reason"], "run ended");
+        let events = env.events(&run);
+        let resolved = events
+            .iter()
+            .position(|e| e["type"] == "approval.resolved")
+            .unwrap();
+        assert!(
+            events[resolved..]
+                .iter()
+                .all(|e| e["type"] != "run.state" || e["data"]["state"] != "running"),
+            "{events:#?}"
+        );
     }
 
     #[test]
@@ -1113,6 +1204,63 @@ mod through_the_binary {
         assert!(err.contains(&done), "{err}");
         env.ok(&["run", "done", &run]);
         env.fails(&["run", "wait", &run], 0);
+    }
+
+    /// Regression: a preset agent ran in whatever permission mode the
+    /// user's or the repository's settings chose (Claude's
+    /// `bypassPermissions` asks nothing): m now switches it to the mode in
+    /// which it asks.
+    #[test]
+    fn a_preset_agent_is_switched_to_the_mode_in_which_it_asks() {
+        let env = TestEnv::new();
+        env.repo("api");
+        let args = [
+            "run", "start", "-r", "api", "x", "--once", "--agent", "claude",
+        ];
+        let run = env.ok(&[&args[..], &["--", FAKE, "bypass"]].concat());
+        let run = run.trim();
+        env.fails(&["run", "wait", run], 0);
+        assert!(
+            messages(&env, run).contains("mode: default"),
+            "{}",
+            messages(&env, run)
+        );
+        let events = env.events(run);
+        let mode = events.iter().find(|e| e["type"] == "agent.mode").unwrap();
+        assert_eq!(mode["data"]["modeId"], "default");
+        assert_eq!(mode["data"]["from"], "bypassPermissions");
+
+        // An agent that will not switch never works unasked.
+        let run = env.ok(&[&args[..], &["--", FAKE, "stubborn"]].concat());
+        let err = env.fails(&["run", "wait", run.trim()], 10);
+        assert!(
+            err.contains("would not switch to its 'default' mode"),
+            "{err}"
+        );
+        assert!(env
+            .events(run.trim())
+            .iter()
+            .all(|e| e["type"] != "agent.prompt"));
+    }
+
+    #[test]
+    fn m_agents_says_what_each_agent_asks_about() {
+        let env = TestEnv::new();
+        let agents = env.json(&["agents", "--json"]);
+        let codex = agents
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == "codex")
+            .unwrap();
+        assert_eq!(
+            codex["command"],
+            serde_json::json!(["codex-acp", "-c", "approval_policy=\"untrusted\""])
+        );
+        assert!(codex["asks"].as_str().unwrap().contains("every command"));
+        let shown = env.ok(&["agents"]);
+        assert!(shown.contains("asks m about"), "{shown}");
+        assert!(shown.contains("goose: every tool call"), "{shown}");
     }
 
     #[test]

@@ -9,48 +9,90 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Preset {
     pub name: &'static str,
-    /// The default command line; `argv[0]` is looked up on `PATH`.
+    /// The default command line; `argv[0]` is looked up on `PATH`. It
+    /// carries the flags that make the agent ask m before it acts.
     pub argv: &'static [&'static str],
+    /// Environment the agent is started with, whatever its command (a
+    /// config's command keeps it): settings that make it ask.
+    pub env: &'static [(&'static str, &'static str)],
+    /// The session mode m selects (`session/set_mode`) when the session
+    /// opens in another one, so that a user's or a repository's settings
+    /// cannot turn the asking off; a run whose agent refuses it fails.
+    pub ask_mode: Option<&'static str>,
+    /// What the agent asks m about, as started so, for `m agents`: where
+    /// it cannot be made to ask about everything, this says what slips by.
+    pub asks: &'static str,
     /// What the agent is, for `m agents`.
     pub about: &'static str,
     /// The command that installs it, shown when it is missing.
     pub install: &'static str,
 }
 
+/// Checked against each agent's own source (versions in docs/agents.md).
 pub const PRESETS: &[Preset] = &[
     Preset {
         name: "claude",
         argv: &["claude-agent-acp"],
+        env: &[],
+        // Claude Code's permission mode comes from the user's and the
+        // repository's settings (`permissions.defaultMode`): `default` asks.
+        ask_mode: Some("default"),
+        asks: "every edit and every command Claude Code does not know to be read-only, \
+               except what `permissions.allow` in Claude's own settings allows",
         about: "Claude Code through the claude-agent-acp adapter",
         install: "npm install -g @zed-industries/claude-agent-acp",
     },
     Preset {
         name: "codex",
-        argv: &["codex-acp"],
+        // Codex's default policy runs commands in its sandbox unasked;
+        // `untrusted` asks before every command not known to be safe.
+        argv: &["codex-acp", "-c", "approval_policy=\"untrusted\""],
+        env: &[],
+        ask_mode: None,
+        asks: "every edit and every command Codex does not know to be read-only \
+               (`approval_policy = \"untrusted\"`)",
         about: "OpenAI Codex through the codex-acp adapter",
         install: "npm install -g @zed-industries/codex-acp",
     },
     Preset {
         name: "gemini",
-        argv: &["gemini", "--acp"],
+        // Overrides `general.defaultApprovalMode` from the user's settings.
+        argv: &["gemini", "--acp", "--approval-mode", "default"],
+        env: &[],
+        ask_mode: None,
+        asks: "every edit and every shell command (approval mode `default`)",
         about: "Google Gemini CLI",
         install: "npm install -g @google/gemini-cli",
     },
     Preset {
         name: "opencode",
         argv: &["opencode", "acp"],
+        // OpenCode allows everything unless its permissions say `ask`.
+        env: &[(
+            "OPENCODE_PERMISSION",
+            r#"{"edit":"ask","bash":"ask","webfetch":"ask","external_directory":"ask"}"#,
+        )],
+        ask_mode: None,
+        asks: "every edit and every shell command (`OPENCODE_PERMISSION` set to ask)",
         about: "opencode",
         install: "npm install -g opencode-ai",
     },
     Preset {
         name: "goose",
         argv: &["goose", "acp"],
+        // goose runs every tool unasked in its default `auto` mode.
+        env: &[("GOOSE_MODE", "approve")],
+        ask_mode: Some("approve"),
+        asks: "every tool call (goose mode `approve`)",
         about: "Block's goose",
         install: "curl -fsSL https://github.com/aaif-goose/goose/releases/download/stable/download_cli.sh | bash",
     },
     Preset {
         name: "qwen",
-        argv: &["qwen", "--acp"],
+        argv: &["qwen", "--acp", "--approval-mode", "default"],
+        env: &[],
+        ask_mode: None,
+        asks: "every edit and every shell command (approval mode `default`)",
         about: "Qwen Code",
         install: "npm install -g @qwen-code/qwen-code",
     },
@@ -127,16 +169,18 @@ mod tests {
         for preset in PRESETS {
             assert!(!preset.argv.is_empty(), "{}", preset.name);
             assert!(!preset.install.is_empty(), "{}", preset.name);
+            assert!(!preset.asks.is_empty(), "{}", preset.name);
             assert_eq!(find(preset.name), Some(preset));
         }
     }
 
     #[test]
     fn the_preset_command_can_be_overridden() {
-        assert_eq!(command("gemini", None).unwrap(), ["gemini", "--acp"]);
+        let preset = ["gemini", "--acp", "--approval-mode", "default"];
+        assert_eq!(command("gemini", None).unwrap(), preset);
         let custom = vec!["/opt/gemini".to_string(), "--acp".to_string()];
         assert_eq!(command("gemini", Some(&custom)).unwrap(), custom);
-        assert_eq!(command("gemini", Some(&[])).unwrap(), ["gemini", "--acp"]);
+        assert_eq!(command("gemini", Some(&[])).unwrap(), preset);
     }
 
     #[test]

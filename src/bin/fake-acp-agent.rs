@@ -18,12 +18,17 @@
 //! - `malformed`: writes a line that is not JSON, then carries on.
 //! - `unknown`: sends an update kind no client knows.
 //! - `slow`: answers initialize after `FAKE_ACP_DELAY_MS` (3000).
-//! - `cancel`: forks a child, asks permission and waits for the cancel.
+//! - `cancel`: forks a child, asks permission and waits for the cancel;
+//!   with a second argument `slow`, takes 3 s to end its turn after it.
 //! - `fs`: calls fs/read_text_file, which m must refuse.
 //! - `auth`: needs `authenticate` with the `FAKE_API_KEY` env method.
 //! - `loggedin`: offers the same methods as `auth` but is logged in
 //!   already; `authenticate` would replace its saved login (as codex-acp
 //!   rewrites `auth.json`), which its first turn reports.
+//! - `bypass`: its session opens in mode `bypassPermissions` (as Claude's
+//!   settings may say); `session/set_mode` switches it; its first turn
+//!   says the mode it runs in.
+//! - `stubborn`: like `bypass`, and refuses to switch.
 //! - `refusal`: ends its first turn with stopReason `refusal`.
 //! - `withdraw`: asks permission, waits until the file named by its second
 //!   argument exists, then takes the request back with `$/cancel_request`
@@ -46,6 +51,7 @@ struct Agent {
     authenticated: bool,
     turn: u32,
     cancelled: bool,
+    mode: String,
 }
 
 fn main() {
@@ -62,7 +68,11 @@ fn main() {
         authenticated: false,
         turn: 0,
         cancelled: false,
+        mode: "default".into(),
     };
+    if matches!(agent.scenario.as_str(), "bypass" | "stubborn") {
+        agent.mode = "bypassPermissions".into();
+    }
     loop {
         let message = agent.recv();
         let Some(method) = message.get("method").and_then(Value::as_str) else {
@@ -92,6 +102,13 @@ fn main() {
                 }
             }
             "session/new" => agent.new_session(id, &params),
+            "session/set_mode" if agent.scenario == "stubborn" => {
+                respond_error(&id, -32602, "the mode is locked by the settings")
+            }
+            "session/set_mode" => {
+                agent.mode = params["modeId"].as_str().unwrap_or("").to_string();
+                respond(&id, json!({}));
+            }
             "session/prompt" => {
                 agent.turn += 1;
                 let text: String = params["prompt"]
@@ -194,8 +211,11 @@ impl Agent {
                     "availableModels": [{ "modelId": "fake-model-1", "name": "Fake 1" }],
                 },
                 "modes": {
-                    "currentModeId": "default",
-                    "availableModes": [{ "id": "default", "name": "Default" }],
+                    "currentModeId": self.mode,
+                    "availableModes": [
+                        { "id": "default", "name": "Default" },
+                        { "id": "bypassPermissions", "name": "Bypass Permissions" },
+                    ],
                 },
                 "configOptions": [{
                     "id": "model", "name": "Model", "category": "model", "type": "select",
@@ -243,6 +263,10 @@ impl Agent {
                     json!({ "sessionId": self.session, "path": self.path("README.md") }),
                 );
                 self.message(&format!("fs answer: {}", answer["error"]["code"]));
+                "end_turn"
+            }
+            ("bypass" | "stubborn", 1) => {
+                self.message(&format!("mode: {}", self.mode));
                 "end_turn"
             }
             ("loggedin", 1) => {
@@ -453,6 +477,10 @@ impl Agent {
             "fake-acp-agent: permission answered {kind:?}, cancelled: {}",
             self.cancelled
         );
+        if std::env::args().nth(2).as_deref() == Some("slow") {
+            // Winds down as a real agent does: the run is still live.
+            std::thread::sleep(Duration::from_secs(3));
+        }
         if kind.is_none() && self.cancelled {
             "cancelled"
         } else {

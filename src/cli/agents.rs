@@ -37,6 +37,9 @@ pub fn run(ctx: &Ctx, args: AgentsArgs) -> Result<u8> {
                     "path": found,
                     "install": p.install,
                     "about": p.about,
+                    "env": p.env.iter().map(|(k, v)| json!({ "name": k, "value": v })).collect::<Vec<_>>(),
+                    "ask_mode": p.ask_mode,
+                    "asks": p.asks,
                 })
             })
             .collect();
@@ -57,6 +60,12 @@ pub fn run(ctx: &Ctx, args: AgentsArgs) -> Result<u8> {
         })
         .collect();
     ctx.ui.table(&["AGENT", "COMMAND", "INSTALLED"], &table)?;
+    ctx.ui.line("")?;
+    ctx.ui
+        .line("What each asks m about before it acts, as m starts it:")?;
+    for (p, _, _) in &rows {
+        ctx.ui.line(format!("  {}: {}", p.name, p.asks))?;
+    }
     ctx.ui
         .line("Start one with `m run start -r REPO --agent NAME \"PROMPT\"`.")?;
     Ok(exit::OK)

@@ -1,5 +1,6 @@
 //! One handler per request. Each answers on the connection it came from.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use serde_json::json;
@@ -11,6 +12,7 @@ use super::Shared;
 use crate::agent::{AgentRequest, AgentSpec, ApprovalRequest, Decision, InputReply, InputRequest};
 use crate::error::{Error, Result};
 use crate::model::{new_id, short_id, Event, RunState};
+use crate::policy;
 use crate::protocol::{
     DaemonStatus, EventFrame, Request, Response, RunOptions, PROTOCOL_VERSION, VERSION,
 };
@@ -37,7 +39,14 @@ pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connectio
             approve,
             reason,
             always,
-        } => decide(shared, &approval_id, approve, reason, always).await?,
+            persist,
+        } => {
+            let grant = Grant {
+                always: always || persist,
+                persist,
+            };
+            decide(shared, &approval_id, approve, reason, grant).await?
+        }
         Request::Reply { run_id, text, done } => reply(shared, &run_id, text, done).await?,
         Request::AskApproval {
             run_id,
@@ -203,12 +212,25 @@ async fn not_live(shared: &Shared, run_id: &str) -> Error {
     }
 }
 
+/// Once a cancel has begun, no decision is taken any more: the run's
+/// pending approvals are closed ("run ended") before its agent is told to
+/// stop, and a decision that comes later is refused.
 async fn cancel_run(shared: &Shared, run_id: &str) -> Result<Response> {
     let Some(handle) = shared.run_handle(run_id) else {
         return Err(not_live(shared, run_id).await);
     };
+    handle.stopping.store(true, Ordering::SeqCst);
+    shared.writer.close_approvals(run_id).await?;
     let _ = handle.control.send(Control::Stop { failure: None }).await;
     Ok(Response::Ok)
+}
+
+/// What `m approve --always` asked for.
+struct Grant {
+    /// m approves the same again for the rest of the run.
+    always: bool,
+    /// The agent may keep the grant itself.
+    persist: bool,
 }
 
 async fn decide(
@@ -216,8 +238,22 @@ async fn decide(
     approval_id: &str,
     approve: bool,
     reason: Option<String>,
-    always: bool,
+    grant: Grant,
 ) -> Result<Response> {
+    let id = approval_id.to_string();
+    let asked = read(shared, move |store| store.get_approval(&id)).await?;
+    let handle = shared.run_handle(&asked.run_id);
+    if handle
+        .as_ref()
+        .is_some_and(|h| h.stopping.load(Ordering::SeqCst))
+    {
+        return Err(Error::conflict(format!(
+            "run {} is being cancelled: approval {} can no longer be decided",
+            short_id(&asked.run_id),
+            short_id(approval_id)
+        ))
+        .with_hint("its pending approvals are closed as rejected (run ended)"));
+    }
     let decided = Decided {
         approve,
         reason: reason.clone(),
@@ -225,19 +261,28 @@ async fn decide(
     };
     // Durable first: the agent hears of a decision only once it is committed.
     let approval = shared.writer.resolve_approval(approval_id, decided).await?;
-    if let Some(handle) = shared.run_handle(&approval.run_id) {
+    if let Some(handle) = handle {
         let decision = if approve {
-            Decision::Approved { always }
+            Decision::Approved {
+                persist: grant.persist,
+            }
         } else {
             Decision::Rejected {
                 reason: reason.unwrap_or_else(|| "rejected without a reason".into()),
             }
         };
+        let grant = (approve && grant.always)
+            .then(|| {
+                let payload = approval.payload.clone().unwrap_or_default();
+                policy::Grant::of(approval.approval_type, &payload)
+            })
+            .flatten();
         let _ = handle
             .control
             .send(Control::Decided {
                 approval_id: approval_id.to_string(),
                 decision,
+                grant,
             })
             .await;
     }

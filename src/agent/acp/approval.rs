@@ -112,15 +112,17 @@ fn for_tool(tool: &Map<String, Value>, workspace: &Path) -> ApprovalRequest {
 
 /// The option a decision selects, by kind and never by id: `None` means
 /// the request is answered `cancelled`. An approval never grants more than
-/// the human gave (no `allow_always` for a one-time yes); a rejection may
-/// fall back to `reject_always`, which grants nothing.
+/// the human gave: `allow_always` only when the human let the agent keep
+/// the grant (`--persist`), since an agent's "always" may outlive the run
+/// (Codex writes it into its rules for good); a rejection may fall back to
+/// `reject_always`, which grants nothing.
 pub fn choose<'a>(
     options: &'a [PermissionOption],
     decision: &Decision,
 ) -> Option<&'a PermissionOption> {
     let kinds: &[&str] = match decision {
-        Decision::Approved { always: true } => &["allow_always", "allow_once"],
-        Decision::Approved { always: false } => &["allow_once"],
+        Decision::Approved { persist: true } => &["allow_always", "allow_once"],
+        Decision::Approved { persist: false } => &["allow_once"],
         Decision::Rejected { .. } => &["reject_once", "reject_always"],
         Decision::RunEnded => &[],
     };
@@ -362,8 +364,8 @@ mod tests {
             option("x4", "allow_once"),
         ];
         let pick = |d: Decision| choose(&all, &d).map(|o| o.option_id.as_str());
-        assert_eq!(pick(Decision::Approved { always: false }), Some("x4"));
-        assert_eq!(pick(Decision::Approved { always: true }), Some("x2"));
+        assert_eq!(pick(Decision::Approved { persist: false }), Some("x4"));
+        assert_eq!(pick(Decision::Approved { persist: true }), Some("x2"));
         let reject = || Decision::Rejected {
             reason: "no".into(),
         };
@@ -372,12 +374,12 @@ mod tests {
 
         let once_only = [option("a", "allow_once"), option("r", "reject_always")];
         let pick = |d: Decision| choose(&once_only, &d).map(|o| o.option_id.as_str());
-        assert_eq!(pick(Decision::Approved { always: true }), Some("a"));
+        assert_eq!(pick(Decision::Approved { persist: true }), Some("a"));
         assert_eq!(pick(reject()), Some("r"));
 
         let always_only = [option("aa", "allow_always")];
         assert_eq!(
-            choose(&always_only, &Decision::Approved { always: false }),
+            choose(&always_only, &Decision::Approved { persist: false }),
             None
         );
     }

@@ -13,6 +13,8 @@
 //!   model?, modes?, models?, configOptions?}` once the session is open
 //!   (`agent` is the agent's `agentInfo`; the rest as the session's answer
 //!   says, `model` the model it runs).
+//! - `agent.mode`: `{modeId, from}`: m switched the session to the mode
+//!   in which the preset's agent asks before acting (`session/set_mode`).
 //! - `agent.auth`: `{methodId, name, ok, error?}` for each `authenticate`
 //!   (only after `session/new` said a login is needed).
 //! - `agent.prompt`: `{turn, source, text}` for each prompt sent; `source`
@@ -27,7 +29,8 @@
 //!   merged by `toolCallId` (`toolCallId, title, kind, status, content,
 //!   locations, rawInput, rawOutput`, as ACP names them).
 //! - `tool.permission`: `{toolCallId, decision, outcome, optionId?,
-//!   optionKind?}`: how a permission request was answered; `decision` is
+//!   optionKind?, persist?}`: how a permission request was answered
+//!   (`persist` when the human let the agent keep the grant); `decision` is
 //!   `approved`, `rejected` or `run_ended`, `outcome` `selected` or
 //!   `cancelled`.
 //! - `agent.usage`: the `usage_update` fields (`used, size, cost?`).
@@ -111,6 +114,9 @@ pub async fn run(argv: &[String], ctx: RunContext, opts: AcpOptions) -> AgentOut
         return failed("no agent command was given".into(), None, Vec::new());
     };
     let mut cmd = process::agent_command(program, args, &ctx.launch);
+    let preset = opts.preset.as_deref().and_then(presets::find);
+    // A preset's settings that make the agent ask, whatever its command.
+    cmd.envs(preset.into_iter().flat_map(|p| p.env.iter().copied()));
     cmd.stdin(Stdio::piped());
     let mut child = match cmd.spawn() {
         Ok(child) => child,
@@ -523,7 +529,63 @@ impl Driver {
         protocol::describe_session(&session, &mut data);
         self.ctx.emit("agent.session", data).await;
         self.session_id = Some(opened.session_id);
-        Ok(())
+        self.ask_mode(&session, Instant::now() + timeout).await
+    }
+
+    /// Selects the session mode in which the preset's agent asks before it
+    /// acts, when the session opened in another (the user's or the
+    /// repository's settings chose it): m stays the gatekeeper. A refusal
+    /// fails the run; a mode the agent does not offer is reported.
+    async fn ask_mode(&mut self, session: &Value, deadline: Instant) -> Result<(), Ending> {
+        let Some(wanted) = self
+            .opts
+            .preset
+            .as_deref()
+            .and_then(presets::find)
+            .and_then(|p| p.ask_mode)
+        else {
+            return Ok(());
+        };
+        let Some(modes) = session.get("modes").filter(|m| !m.is_null()) else {
+            return Ok(());
+        };
+        let current = modes.get("currentModeId").and_then(Value::as_str);
+        if current == Some(wanted) {
+            return Ok(());
+        }
+        let offered = modes
+            .get("availableModes")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .any(|m| m.get("id").and_then(Value::as_str) == Some(wanted));
+        if !offered {
+            self.ctx
+                .emit(
+                    "error",
+                    json!({ "message": format!(
+                        "the agent offers no '{wanted}' mode, in which it asks before it acts; \
+                         it runs in mode '{}'", current.unwrap_or("?")
+                    ) }),
+                )
+                .await;
+            return Ok(());
+        }
+        let session_id = self.session_id.clone().unwrap_or_default();
+        let params = json!({ "sessionId": session_id, "modeId": wanted });
+        match self.call("session/set_mode", params, deadline).await? {
+            Ok(_) => {
+                self.ctx
+                    .emit("agent.mode", json!({ "modeId": wanted, "from": current }))
+                    .await;
+                Ok(())
+            }
+            Err(e) => Err(Ending::Failed(format!(
+                "the agent would not switch to its '{wanted}' mode, in which it asks before \
+                 it acts (it opened in '{}'): {e}",
+                current.unwrap_or("?")
+            ))),
+        }
     }
 
     fn env_is_set(&self, name: &str) -> bool {
@@ -1208,10 +1270,13 @@ impl Driver {
                     data["optionId"] = json!(option.option_id);
                     data["optionKind"] = json!(option.kind);
                 }
+                if matches!(decision, Decision::Approved { persist: true }) {
+                    data["persist"] = json!(true);
+                }
                 self.ctx.emit("tool.permission", data).await;
                 match decision {
-                    Decision::Approved { always } if chosen.is_none() => {
-                        let wanted = if always {
+                    Decision::Approved { persist } if chosen.is_none() => {
+                        let wanted = if persist {
                             "allow_always or allow_once"
                         } else {
                             "allow_once"
