@@ -6,7 +6,7 @@
 
 #![cfg(feature = "test-agents")]
 
-mod common;
+use crate::common;
 
 use std::collections::VecDeque;
 use std::path::Path;

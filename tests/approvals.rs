@@ -2,7 +2,7 @@
 //! that stop with `m ask`, humans that answer with `m approve`, `m reject`
 //! and `m reply`.
 
-mod common;
+use crate::common;
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};

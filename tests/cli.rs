@@ -3,7 +3,7 @@
 //! output conventions (JSON shapes, colour, a closed pipe) and databases m
 //! must refuse without touching them.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Read};
 use std::os::fd::{FromRawFd, OwnedFd};

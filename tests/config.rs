@@ -1,7 +1,7 @@
 //! The config file through the real binary: where it is, what `config show`
 //! says, warnings and errors, and the settings reaching runs and the daemon.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,7 @@
 //! The daemon through the real binary: runs of shell-script agents in git
 //! worktrees, events, follow, cancel, races, crashes and recovery.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};

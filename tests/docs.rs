@@ -2,7 +2,7 @@
 //! completions and man pages, the events catalog, the config keys, the
 //! fields the README's jq examples read.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

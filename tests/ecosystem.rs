@@ -2,7 +2,7 @@
 //! service file and what clients do with it, `m status`, `m doctor`, and
 //! progress on and off a terminal.
 
-mod common;
+use crate::common;
 
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;

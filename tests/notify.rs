@@ -3,7 +3,7 @@
 //! restart, with a fake push sender standing in for APNs (which a2 cannot
 //! point at a local server). Nothing here leaves the machine.
 
-mod common;
+use crate::common;
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};

@@ -2,7 +2,7 @@
 //! and lets no one else in. Each case is bounded in time; the slow,
 //! randomised variants run with `M_SLOW_TESTS=1` (or `--ignored`).
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;

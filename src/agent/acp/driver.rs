@@ -1,0 +1,486 @@
+//! The session's course: `initialize`, `authenticate`, `session/new`, then
+//! turns until the agent is done, cancelled or gone.
+
+use std::collections::VecDeque;
+
+use serde_json::{json, Value};
+use tokio::time::Instant;
+
+use super::protocol::{self, code, RpcError};
+use super::*;
+
+impl Driver {
+    pub(super) async fn drive(&mut self) -> Ending {
+        if let Err(ending) = self.start().await {
+            return ending;
+        }
+        self.converse().await
+    }
+
+    /// `initialize`, `authenticate` if need be, `session/new`.
+    async fn start(&mut self) -> Result<(), Ending> {
+        let timeout = self.opts.startup_timeout;
+        let deadline = Instant::now() + timeout;
+        let init = self
+            .call("initialize", protocol::initialize_params(), deadline)
+            .await?
+            .map_err(|e| Ending::Failed(format!("the agent refused to initialize: {e}")))?;
+        let init: protocol::InitializeResult = serde_json::from_value(init).map_err(|e| {
+            Ending::Failed(format!("the agent's answer to initialize is not ACP: {e}"))
+        })?;
+        if init.protocol_version != PROTOCOL_VERSION {
+            return Err(Ending::Failed(format!(
+                "the agent speaks version {} of the Agent Client Protocol; m speaks version {PROTOCOL_VERSION}",
+                init.protocol_version
+            )));
+        }
+
+        // Only when the agent says it needs a login (an auth-required
+        // error from session/new): authenticating an agent already logged
+        // in may replace the user's saved login (codex-acp rewrites
+        // auth.json with the API key). Methods that need nobody at a browser
+        // or terminal, best first: credentials read from the environment.
+        let is_set = |name: &str| self.env_is_set(name);
+        let mut unattended: VecDeque<protocol::AuthMethod> = init
+            .auth_methods
+            .iter()
+            .filter(|m| m.is_unattended(is_set))
+            .cloned()
+            .collect();
+        unattended
+            .make_contiguous()
+            .sort_by_key(|m| m.kind.as_deref() != Some("env_var"));
+
+        let cwd = self.ctx.launch.workspace.display().to_string();
+        let session = loop {
+            let deadline = Instant::now() + timeout;
+            match self
+                .call("session/new", protocol::new_session_params(&cwd), deadline)
+                .await?
+            {
+                Ok(result) => break result,
+                Err(e) if e.code == code::AUTH_REQUIRED => match unattended.pop_front() {
+                    Some(method) => self.authenticate(&method, Instant::now() + timeout).await?,
+                    None => return Err(Ending::Failed(needs_login(&init.auth_methods, &e))),
+                },
+                Err(e) => {
+                    return Err(Ending::Failed(format!(
+                        "the agent could not open a session: {e}"
+                    )))
+                }
+            }
+        };
+        let opened: protocol::NewSessionResult =
+            serde_json::from_value(session.clone()).map_err(|e| {
+                Ending::Failed(format!("the agent's answer to session/new is not ACP: {e}"))
+            })?;
+        let mut data = json!({
+            "sessionId": opened.session_id,
+            "protocolVersion": init.protocol_version,
+            "agent": init.agent_info,
+            "capabilities": init.agent_capabilities,
+        });
+        protocol::describe_session(&session, &mut data);
+        self.ctx.emit("agent.session", data).await;
+        self.session_id = Some(opened.session_id);
+        self.ask_mode(&session, Instant::now() + timeout).await
+    }
+
+    /// Selects the session mode in which the preset's agent asks before it
+    /// acts, when the session opened in another (the user's or the
+    /// repository's settings chose it): m stays the gatekeeper. A refusal
+    /// fails the run; a mode the agent does not offer is reported.
+    async fn ask_mode(&mut self, session: &Value, deadline: Instant) -> Result<(), Ending> {
+        let Some(wanted) = self
+            .opts
+            .preset
+            .as_deref()
+            .and_then(presets::find)
+            .and_then(|p| p.ask_mode)
+        else {
+            return Ok(());
+        };
+        let Some(modes) = session.get("modes").filter(|m| !m.is_null()) else {
+            return Ok(());
+        };
+        let current = modes.get("currentModeId").and_then(Value::as_str);
+        if current == Some(wanted) {
+            return Ok(());
+        }
+        let offered = modes
+            .get("availableModes")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .any(|m| m.get("id").and_then(Value::as_str) == Some(wanted));
+        if !offered {
+            self.ctx
+                .emit(
+                    "error",
+                    json!({ "message": format!(
+                        "the agent offers no '{wanted}' mode, in which it asks before it acts; \
+                         it runs in mode '{}'", current.unwrap_or("?")
+                    ) }),
+                )
+                .await;
+            return Ok(());
+        }
+        let session_id = self.session_id.clone().unwrap_or_default();
+        let params = json!({ "sessionId": session_id, "modeId": wanted });
+        match self.call("session/set_mode", params, deadline).await? {
+            Ok(_) => {
+                self.ctx
+                    .emit("agent.mode", json!({ "modeId": wanted, "from": current }))
+                    .await;
+                Ok(())
+            }
+            Err(e) => Err(Ending::Failed(format!(
+                "the agent would not switch to its '{wanted}' mode, in which it asks before \
+                 it acts (it opened in '{}'): {e}",
+                current.unwrap_or("?")
+            ))),
+        }
+    }
+
+    fn env_is_set(&self, name: &str) -> bool {
+        match self.ctx.launch.env.iter().rev().find(|(k, _)| k == name) {
+            Some((_, v)) => !v.is_empty(),
+            None => std::env::var_os(name).is_some_and(|v| !v.is_empty()),
+        }
+    }
+
+    /// Authenticates with `method`. A refusal is recorded, not fatal: the
+    /// session may not need it, and if it does, that error says so.
+    async fn authenticate(
+        &mut self,
+        method: &protocol::AuthMethod,
+        deadline: Instant,
+    ) -> Result<(), Ending> {
+        let result = self
+            .call("authenticate", json!({ "methodId": method.id }), deadline)
+            .await?;
+        let mut data = json!({ "methodId": method.id, "name": method.name, "ok": result.is_ok() });
+        if let Err(e) = result {
+            data["error"] = json!(e.to_string());
+        }
+        self.ctx.emit("agent.auth", data).await;
+        Ok(())
+    }
+
+    /// Sends a request and waits for its answer until `deadline`, serving
+    /// the agent meanwhile.
+    async fn call(
+        &mut self,
+        method: &str,
+        params: Value,
+        deadline: Instant,
+    ) -> Result<Result<Value, RpcError>, Ending> {
+        let id = self.send_request(method, params);
+        match self.pump(Want::Response(id), Some(deadline)).await {
+            Ok(Got::Response(result)) => Ok(result),
+            Ok(Got::Human(_)) => unreachable!("waiting for a response"),
+            Err(Stop::Cancelled) => Err(self.cancel(None).await),
+            Err(Stop::AgentGone) => Err(Ending::Failed(self.gone("while starting").await)),
+            Err(Stop::Timeout) => Err(Ending::Failed(format!(
+                "the agent did not answer {method} within {}s (is it waiting for a login or an update? \
+                 try running its command in a terminal)",
+                self.opts.startup_timeout.as_secs_f64()
+            ))),
+        }
+    }
+
+    /// Prompt turns until the run is done.
+    async fn converse(&mut self) -> Ending {
+        let mut next = Prompt {
+            text: self.ctx.launch.prompt.clone(),
+            source: "initial",
+        };
+        loop {
+            let end = match self.turn(next).await {
+                Ok(end) => end,
+                Err(ending) => return ending,
+            };
+            if !self.rejections.is_empty() {
+                next = Prompt {
+                    text: std::mem::take(&mut self.rejections).join("\n\n"),
+                    source: "rejection",
+                };
+                continue;
+            }
+            let ended_well = end.stop_reason == "end_turn";
+            if self.opts.once {
+                if !ended_well {
+                    return Ending::Failed(end.describe());
+                }
+                match self.finish().await {
+                    Ok(ending) => return ending,
+                    Err(prompt) => {
+                        next = prompt;
+                        continue;
+                    }
+                }
+            }
+            let question = if ended_well {
+                "The agent ended its turn and waits for the next prompt".to_string()
+            } else {
+                format!(
+                    "{}; it waits for the next prompt",
+                    capitalized(&end.describe())
+                )
+            };
+
+            match self.ask(question).await {
+                Ok(InputReply::Text(text)) => {
+                    next = Prompt {
+                        text,
+                        source: "reply",
+                    }
+                }
+                Ok(InputReply::Done) => match self.finish().await {
+                    Ok(ending) => return ending,
+                    Err(prompt) => next = prompt,
+                },
+                Ok(InputReply::RunEnded) => return self.cancel(None).await,
+                Err(ending) => return ending,
+            }
+        }
+    }
+
+    /// One prompt turn, to its end.
+    async fn turn(&mut self, prompt: Prompt) -> Result<TurnEnd, Ending> {
+        self.turn += 1;
+        let session_id = self.session_id.clone().unwrap_or_default();
+        self.ctx
+            .emit(
+                "agent.prompt",
+                json!({ "turn": self.turn, "source": prompt.source, "text": prompt.text }),
+            )
+            .await;
+        let id = self.send_request(
+            "session/prompt",
+            protocol::prompt_params(&session_id, &prompt.text),
+        );
+        let result = match self.pump(Want::Response(id), None).await {
+            Ok(Got::Response(result)) => result,
+            Ok(Got::Human(_)) => unreachable!("waiting for a response"),
+            Err(Stop::Cancelled) => return Err(self.cancel(Some(id)).await),
+            Err(Stop::AgentGone | Stop::Timeout) => {
+                return Err(Ending::Failed(self.gone("during a turn").await))
+            }
+        };
+        self.flush_text().await;
+        let (stop_reason, error) = match result {
+            Ok(value) => match serde_json::from_value::<protocol::PromptResult>(value) {
+                Ok(r) => (r.stop_reason, None),
+                Err(e) => (
+                    "error".to_string(),
+                    Some(format!("its answer to the prompt is not ACP: {e}")),
+                ),
+            },
+            Err(e) => ("error".to_string(), Some(e.to_string())),
+        };
+        let mut data = json!({ "turn": self.turn, "stopReason": stop_reason });
+        if let Some(error) = &error {
+            data["error"] = json!(error);
+            self.ctx
+                .emit(
+                    "error",
+                    json!({ "message": format!("the agent's turn failed: {error}") }),
+                )
+                .await;
+        }
+        self.ctx.emit("agent.turn", data).await;
+        Ok(TurnEnd { stop_reason, error })
+    }
+
+    /// The agent is done: with `--review`, a human reviews its work first.
+    /// `Err` is a review rejection's reason, the next prompt: only a human's
+    /// words go back to the agent, never m's own failure to make the diff
+    /// (the agent would answer it and end its turn, and the review would
+    /// fail again, for ever).
+    async fn finish(&mut self) -> Result<Ending, Prompt> {
+        if !(self.opts.review || self.ctx.launch.review) {
+            return Ok(Ending::Completed);
+        }
+        let key =
+            self.wait_for_human(|ctx| async move { Answer::Review(ctx.request_review().await) });
+        let review = match self.pump(Want::Human(key), None).await {
+            Ok(Got::Human(Answer::Review(review))) => review,
+            Ok(_) => unreachable!("waiting for the review"),
+            Err(stop) => return Ok(self.stopped(stop, "while its work was under review").await),
+        };
+        match review {
+            ReviewOutcome::Decided(Decision::Approved { .. }) | ReviewOutcome::NothingToReview => {
+                Ok(Ending::Completed)
+            }
+            ReviewOutcome::Decided(Decision::Rejected { reason }) if !reason.trim().is_empty() => {
+                Err(Prompt {
+                    text: reason,
+                    source: "review",
+                })
+            }
+            ReviewOutcome::Decided(Decision::Rejected { .. }) => {
+                Ok(Ending::Failed("the review was rejected".into()))
+            }
+            ReviewOutcome::Decided(Decision::RunEnded) => Ok(self.cancel(None).await),
+            ReviewOutcome::CannotPrepare { reason } => Ok(Ending::Failed(reason)),
+        }
+    }
+
+    /// Waits for the human between turns.
+    async fn ask(&mut self, question: String) -> Result<InputReply, Ending> {
+        let key = self.wait_for_human(|ctx| async move {
+            Answer::Input(
+                ctx.request_input(InputRequest {
+                    question,
+                    schema: None,
+                })
+                .await,
+            )
+        });
+        match self.pump(Want::Human(key), None).await {
+            Ok(Got::Human(Answer::Input(reply))) => Ok(reply),
+            Ok(_) => unreachable!("waiting for input"),
+            Err(stop) => Err(self.stopped(stop, "while waiting for a reply").await),
+        }
+    }
+
+    async fn stopped(&mut self, stop: Stop, when: &str) -> Ending {
+        match stop {
+            Stop::Cancelled => self.cancel(None).await,
+            Stop::AgentGone | Stop::Timeout => Ending::Failed(self.gone(when).await),
+        }
+    }
+
+    /// Cancels the run: `session/cancel`, every pending permission request
+    /// answered `cancelled`, and a short wait for the turn in progress to
+    /// end. The caller then ends the process group.
+    async fn cancel(&mut self, prompt: Option<i64>) -> Ending {
+        self.cancelling = true;
+        self.flush_text().await;
+        let in_flight = prompt.is_some() || !self.pending.is_empty();
+        if let (true, Some(session_id)) = (in_flight, &self.session_id) {
+            let line = protocol::notification("session/cancel", json!({ "sessionId": session_id }));
+            self.send(line);
+        }
+        let pending: Vec<Pending> = self.pending.drain().map(|(_, p)| p).collect();
+        for p in pending {
+            p.task.abort();
+            self.answer_cancelled(&p.rpc_id, &p.what).await;
+        }
+        if let Some(id) = prompt {
+            let deadline = Instant::now() + self.opts.grace;
+            if let Ok(Got::Response(Ok(result))) =
+                self.pump(Want::Response(id), Some(deadline)).await
+            {
+                self.flush_text().await;
+                let stop_reason = result.get("stopReason").cloned().unwrap_or(Value::Null);
+                self.ctx
+                    .emit(
+                        "agent.turn",
+                        json!({ "turn": self.turn, "stopReason": stop_reason }),
+                    )
+                    .await;
+            }
+        }
+        Ending::Cancelled
+    }
+
+    pub(super) async fn answer_cancelled(&mut self, rpc_id: &Value, what: &PendingKind) {
+        match what {
+            PendingKind::Permission { tool_call_id, .. } => {
+                self.respond(rpc_id, protocol::permission_cancelled());
+                self.ctx
+                    .emit(
+                        "tool.permission",
+                        json!({ "toolCallId": tool_call_id, "decision": "run_ended", "outcome": "cancelled" }),
+                    )
+                    .await;
+            }
+            PendingKind::Elicitation => self.respond(rpc_id, protocol::elicitation_cancel()),
+        }
+    }
+
+    /// Why the agent is gone, once its exit status is known.
+    async fn gone(&mut self, when: &str) -> String {
+        if self.exit_status.is_none() {
+            let wait = self.opts.grace.min(EXIT_DRAIN);
+            if let Ok(Ok(status)) = tokio::time::timeout(wait, self.child.wait()).await {
+                self.exit_status = Some(status);
+            }
+        }
+        use std::os::unix::process::ExitStatusExt;
+        match self.exit_status {
+            Some(s) if s.code().is_some() => {
+                format!(
+                    "the agent exited with status {} {when}",
+                    s.code().unwrap_or_default()
+                )
+            }
+            Some(s) if s.signal().is_some() => {
+                format!(
+                    "the agent was killed by signal {} {when}",
+                    s.signal().unwrap_or_default()
+                )
+            }
+            _ => format!("the agent closed its output {when}"),
+        }
+    }
+}
+
+/// How a turn ended: the agent's stop reason, or `error` and why.
+struct TurnEnd {
+    stop_reason: String,
+    error: Option<String>,
+}
+
+impl TurnEnd {
+    fn describe(&self) -> String {
+        match &self.error {
+            Some(error) => format!("the agent's turn failed: {error}"),
+            None => describe_stop(&self.stop_reason),
+        }
+    }
+}
+
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+fn describe_stop(stop_reason: &str) -> String {
+    match stop_reason {
+        "end_turn" => "the agent ended its turn".into(),
+        "max_tokens" => "the agent ran out of tokens (max_tokens)".into(),
+        "max_turn_requests" => {
+            "the agent reached its limit of requests in a turn (max_turn_requests)".into()
+        }
+        "refusal" => "the agent refused to go on (refusal)".into(),
+        "cancelled" => "the agent cancelled its turn".into(),
+        other => format!("the agent stopped its turn ({other})"),
+    }
+}
+
+fn needs_login(methods: &[protocol::AuthMethod], error: &RpcError) -> String {
+    let offered: Vec<String> = methods
+        .iter()
+        .map(|m| match &m.description {
+            Some(d) if !d.is_empty() => format!("{} ({d})", m.name),
+            _ => m.name.clone(),
+        })
+        .collect();
+    let mut reason = format!(
+        "the agent needs a login before m can use it ({})",
+        error.message
+    );
+    if !offered.is_empty() {
+        reason.push_str(&format!("; it offers: {}", offered.join("; ")));
+    }
+    reason.push_str(
+        "; log in once by running the agent in a terminal, or give it an API key in its environment",
+    );
+    reason
+}

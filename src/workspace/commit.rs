@@ -1,0 +1,345 @@
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+use super::create::{ref_commit, Workspace};
+use super::git::{git_error, git_in, inherited_env, output, run_git};
+use crate::error::{Error, Result};
+
+/// How much a run changed, against its base.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiffStat {
+    pub files: u64,
+    pub insertions: u64,
+    pub deletions: u64,
+    /// The branch's commit after the run.
+    pub commit: String,
+}
+
+/// Commits everything in the worktree (new files included, ignored files
+/// not) and measures the run's branch against its base. Ok(None) when the
+/// run left nothing: no change to commit and no commit of the agent's own on
+/// the branch (and always for a scratch workspace, which has no history).
+///
+/// Hooks and commit signing are skipped: this commit records what the agent
+/// did, and a failing lint hook or a pinentry the daemon cannot answer must
+/// not lose it. The user's identity is used when configured, m's otherwise.
+///
+/// The commit lands wherever the agent left HEAD, which need not be the
+/// run's branch (`git checkout --detach`, `git switch -c other`); the branch
+/// is then brought to the work, see [`bring_branch_to_head`]. Work that
+/// cannot be put on the branch is an error, and is left where it is.
+pub fn commit_all(ws: &Workspace, message: &str) -> Result<Option<DiffStat>> {
+    let (Some(repo), Some(branch)) = (&ws.repo_dir, &ws.branch) else {
+        return Ok(None);
+    };
+    let base = ws.base()?;
+    check_worktree(ws, repo)?;
+    run_git(git_in(&ws.path).args(["add", "--all"]), || {
+        format!("cannot stage the changes in {}", ws.path.display())
+    })?;
+    let staged = output(git_in(&ws.path).args(["diff", "--cached", "--quiet", "--no-ext-diff"]))?;
+    match staged.status.code() {
+        Some(0) => {}
+        Some(1) => {
+            let message = if message.trim().is_empty() {
+                "m: the agent's changes"
+            } else {
+                message
+            };
+            let mut cmd = git_in(&ws.path);
+            for setting in identity_fallback(&ws.path)? {
+                cmd.args(["-c", setting]);
+            }
+            cmd.args(["commit", "--quiet", "--no-verify", "--no-gpg-sign"])
+                .arg(format!("--message={message}"));
+            run_git(&mut cmd, || {
+                format!("cannot commit the changes in {}", ws.path.display())
+            })?;
+        }
+        _ => {
+            return Err(git_error(
+                format!("cannot read the changes in {}", ws.path.display()),
+                &staged.status,
+                &staged.stderr,
+            ))
+        }
+    }
+    let head = run_git(
+        git_in(&ws.path).args(["rev-parse", "--verify", "HEAD"]),
+        || format!("cannot read HEAD in {}", ws.path.display()),
+    )?
+    .trim()
+    .to_owned();
+    let tip = bring_branch_to_head(ws, repo, branch, &head)?;
+    if tip == base {
+        return Ok(None);
+    }
+    let numstat = run_git(
+        git_in(&ws.path)
+            .args([
+                "diff",
+                "--numstat",
+                "--no-color",
+                "--no-ext-diff",
+                "--end-of-options",
+            ])
+            .args([base, tip.as_str(), "--"]),
+        || format!("cannot measure the changes in {}", ws.path.display()),
+    )?;
+    let mut stat = parse_numstat(&numstat);
+    stat.commit = tip;
+    Ok(Some(stat))
+}
+
+/// Puts the work at `head` (the worktree's HEAD, everything committed) on
+/// the run's branch, and returns the branch's commit. An agent may have
+/// left the branch: a detached HEAD, or a branch of its own. Its commits are
+/// then on no branch m knows of, and removing the worktree would lose them.
+///
+/// - HEAD is the branch's commit, or one the branch already contains: done.
+/// - The branch's commit is an ancestor of HEAD: the branch is fast-forwarded
+///   to HEAD (only if it has not moved meanwhile). HEAD stays as the agent
+///   left it; it is the same commit.
+/// - Otherwise (the branch went elsewhere, or is gone) nothing is moved and
+///   the error says where the work is.
+fn bring_branch_to_head(ws: &Workspace, repo: &Path, branch: &str, head: &str) -> Result<String> {
+    let refname = format!("refs/heads/{branch}");
+    let lost = |why: String| {
+        let on = match head_branch(&ws.path) {
+            Some(other) => format!("on branch {other}"),
+            None => "detached HEAD".to_owned(),
+        };
+        Error::failure(format!(
+            "the agent's work is at commit {head} ({on}) in {}, not on the run's branch {branch}, \
+             which {why}; it was left there",
+            ws.path.display()
+        ))
+        .with_hint(format!(
+            "look at it with `git -C {} log {head}`; keep it with `git -C {} branch NAME {head}` \
+             or merge it into {branch}",
+            ws.path.display(),
+            repo.display()
+        ))
+    };
+    let Some(tip) = ref_commit(&ws.path, &refname)? else {
+        return Err(lost("no longer exists".to_owned()));
+    };
+    if tip == head || is_ancestor(&ws.path, head, &tip)? {
+        return Ok(tip);
+    }
+    if !is_ancestor(&ws.path, &tip, head)? {
+        return Err(lost(format!(
+            "is at {tip} and cannot be fast-forwarded to it"
+        )));
+    }
+    // With the old value: if anything moved the branch since it was read,
+    // git refuses rather than overwrite it.
+    run_git(
+        git_in(&ws.path)
+            .args([
+                "update-ref",
+                "-m",
+                "m: the run's work, committed off its branch",
+            ])
+            .args(["--end-of-options", refname.as_str(), head, tip.as_str()]),
+        || format!("cannot move {branch} to the agent's work at {head}"),
+    )?;
+    Ok(head.to_owned())
+}
+
+/// The branch the worktree at `dir` has checked out; None for a detached
+/// HEAD (or a HEAD git cannot read).
+pub(super) fn head_branch(dir: &Path) -> Option<String> {
+    let out = output(git_in(dir).args(["symbolic-ref", "--quiet", "--short", "HEAD"])).ok()?;
+    let name = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    (out.status.success() && !name.is_empty()).then_some(name)
+}
+
+/// Whether `ancestor` is `descendant` or one of its ancestors.
+pub(super) fn is_ancestor(dir: &Path, ancestor: &str, descendant: &str) -> Result<bool> {
+    let out = output(git_in(dir).args(["merge-base", "--is-ancestor", ancestor, descendant]))?;
+    match out.status.code() {
+        Some(0) => Ok(true),
+        Some(1) => Ok(false),
+        _ => Err(git_error(
+            format!(
+                "cannot tell whether {ancestor} is an ancestor of {descendant} in {}",
+                dir.display()
+            ),
+            &out.status,
+            &out.stderr,
+        )),
+    }
+}
+
+/// `-c` settings for what the repository's config lacks of an identity.
+/// Environment variables (`GIT_AUTHOR_NAME`, ...) still win over `-c`;
+/// `EMAIL` does not, so it counts as configured.
+fn identity_fallback(dir: &Path) -> Result<Vec<&'static str>> {
+    let out = output(git_in(dir).args([
+        "config",
+        "--get-regexp",
+        r"^(user|author|committer)\.(name|email)$",
+    ]))?;
+    let config = String::from_utf8_lossy(&out.stdout);
+    let has = |key: &str| {
+        config.lines().any(|line| {
+            line.split_once(' ')
+                .is_some_and(|(k, v)| k == key && !v.trim().is_empty())
+        })
+    };
+    // `author.X` and `committer.X` (git 2.22) count only as a pair.
+    let configured = |what: &str| {
+        has(&format!("user.{what}"))
+            || (has(&format!("author.{what}")) && has(&format!("committer.{what}")))
+    };
+    let mut settings = Vec::new();
+    if !configured("name") {
+        settings.push("user.name=m");
+    }
+    let email_env = inherited_env("EMAIL").is_some_and(|v| !v.is_empty());
+    if !configured("email") && !email_env {
+        settings.push("user.email=m@localhost");
+    }
+    Ok(settings)
+}
+
+fn parse_numstat(numstat: &str) -> DiffStat {
+    let mut stat = DiffStat {
+        files: 0,
+        insertions: 0,
+        deletions: 0,
+        commit: String::new(),
+    };
+    for line in numstat.lines().filter(|l| !l.is_empty()) {
+        let mut fields = line.splitn(3, '\t');
+        // Binary files count as changed files with `-` for line counts.
+        let mut count = || {
+            fields
+                .next()
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        stat.insertions += count();
+        stat.deletions += count();
+        stat.files += 1;
+    }
+    stat
+}
+
+/// The worktree exists and still belongs to `repo`: the agent had the run
+/// of it, and may have deleted or replaced its `.git`.
+pub(super) fn check_worktree(ws: &Workspace, repo: &Path) -> Result<()> {
+    if !ws.path.is_dir() {
+        return Err(Error::not_found(format!(
+            "the workspace {} no longer exists",
+            ws.path.display()
+        )));
+    }
+    let common_dir = |dir: &Path| -> Result<Option<PathBuf>> {
+        let out =
+            output(git_in(dir).args(["rev-parse", "--path-format=absolute", "--git-common-dir"]))?;
+        let path = String::from_utf8_lossy(&out.stdout).trim_end().to_owned();
+        Ok((out.status.success() && !path.is_empty())
+            .then(|| fs::canonicalize(&path).unwrap_or_else(|_| PathBuf::from(path))))
+    };
+    let theirs = common_dir(&ws.path)?;
+    if theirs.is_none() || theirs != common_dir(repo)? {
+        return Err(Error::failure(format!(
+            "the workspace {} is no longer a worktree of {}",
+            ws.path.display(),
+            repo.display()
+        ))
+        .with_hint(format!(
+            "its .git was removed or replaced; `git -C {} worktree repair {}` may fix it",
+            repo.display(),
+            ws.path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// The run's changes against its base, as a patch or (`stat_only`) as
+/// `git diff --stat` shows them.
+///
+/// While the worktree exists this is its current state, uncommitted and
+/// untracked files included (what [`commit_all`] would commit), so a diff
+/// asked for mid-run shows the work so far. Once the worktree is removed it
+/// is the branch.
+pub fn diff(ws: &Workspace, stat_only: bool) -> Result<String> {
+    let (Some(repo), Some(branch)) = (&ws.repo_dir, &ws.branch) else {
+        return Err(Error::usage(format!(
+            "the workspace {} is a scratch directory: it has no history to diff",
+            ws.path.display()
+        ))
+        .with_hint("register the repo with a path or URL to get diffs of its runs"));
+    };
+    let base = ws.base()?;
+    let mut args = vec!["diff", "--no-color", "--no-ext-diff"];
+    if stat_only {
+        args.push("--stat");
+    }
+    if ws.path.is_dir() {
+        check_worktree(ws, repo)?;
+        // `git add -A` into a copy of the index sees new files too, and
+        // leaves the worktree's own index as the agent left it.
+        let index = TempIndex::new(&ws.path)?;
+        run_git(
+            git_in(&ws.path)
+                .env("GIT_INDEX_FILE", &index.0)
+                .args(["add", "--all"]),
+            || format!("cannot read the changes in {}", ws.path.display()),
+        )?;
+        args.extend(["--cached", "--end-of-options", base, "--"]);
+        run_git(
+            git_in(&ws.path).env("GIT_INDEX_FILE", &index.0).args(&args),
+            || format!("cannot diff {}", ws.path.display()),
+        )
+    } else {
+        let refname = format!("refs/heads/{branch}");
+        if ref_commit(repo, &refname)?.is_none() {
+            return Err(Error::not_found(format!(
+                "the branch {branch} no longer exists in {}",
+                repo.display()
+            )));
+        }
+        args.extend(["--end-of-options", base, refname.as_str(), "--"]);
+        run_git(git_in(repo).args(&args), || {
+            format!("cannot diff {branch} in {}", repo.display())
+        })
+    }
+}
+
+/// A scratch copy of a worktree's index, deleted when dropped.
+struct TempIndex(PathBuf);
+
+impl TempIndex {
+    fn new(worktree: &Path) -> Result<TempIndex> {
+        let index = run_git(
+            git_in(worktree).args(["rev-parse", "--git-path", "index"]),
+            || format!("cannot find the index of {}", worktree.display()),
+        )?;
+        let index = worktree.join(index.trim_end_matches('\n'));
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let mut name = index.clone().into_os_string();
+        name.push(format!(
+            ".m-diff-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let temp = TempIndex(PathBuf::from(name));
+        if index.exists() {
+            fs::copy(&index, &temp.0).map_err(|e| Error::io("copy", &index, e))?;
+        }
+        Ok(temp)
+    }
+}
+
+impl Drop for TempIndex {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.0);
+    }
+}
