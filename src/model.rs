@@ -157,6 +157,93 @@ pub struct Approval {
     pub rejection_reason: Option<String>,
     pub created_at: i64,
     pub resolved_at: Option<i64>,
+    /// What was asked, as a hash: see [`content_hash`]. A decision that
+    /// names it acts only on exactly what its decider saw.
+    #[serde(default)]
+    pub content_hash: String,
+    /// Who decided, once decided (approvals decided before m recorded it
+    /// have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<DecidedBy>,
+}
+
+/// Who made a decision: recorded with it, shown by `m approvals`,
+/// `m events` and the remote API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DecidedBy {
+    /// Someone at a terminal of this machine (`m approve`, `m reject`).
+    Human,
+    /// A paired phone or browser, through the remote API.
+    Device { id: String, name: String },
+    /// An allow rule or `--auto-approve`.
+    Policy { rule: String },
+    /// The agent withdrew its own request.
+    Agent,
+    /// m itself: the run ended, or the review went stale.
+    M,
+}
+
+impl fmt::Display for DecidedBy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DecidedBy::Human => f.write_str("human"),
+            DecidedBy::Device { id, name } => write!(f, "device {name} ({})", short_id(id)),
+            DecidedBy::Policy { rule } => write!(f, "policy ({rule})"),
+            DecidedBy::Agent => f.write_str("agent"),
+            DecidedBy::M => f.write_str("m"),
+        }
+    }
+}
+
+/// The SHA-256 (lowercase hex) of an approval's canonical JSON
+/// `{"payload": PAYLOAD, "type": TYPE}`: object keys sorted at every level,
+/// no whitespace, strings escaped as JSON does. It covers everything a
+/// human is shown (the diff text, the argv and cwd, the title and body),
+/// so a decision carrying it cannot act on something else.
+pub fn content_hash(approval_type: ApprovalType, payload: Option<&serde_json::Value>) -> String {
+    let mut text = String::new();
+    let whole = serde_json::json!({ "type": approval_type, "payload": payload });
+    canonical_json(&whole, &mut text);
+    let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
+    hex(digest.as_ref())
+}
+
+/// `value` as canonical JSON (see [`content_hash`]).
+pub fn canonical_json(value: &serde_json::Value, out: &mut String) {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(key.clone()).to_string());
+                out.push(':');
+                canonical_json(&map[key], out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                canonical_json(item, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+/// Lowercase hexadecimal.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Every event type m records, as docs/events.md lists them (a test keeps
@@ -317,6 +404,30 @@ impl Notification {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn content_hashes_are_canonical_and_cover_type_and_payload() {
+        let a = serde_json::json!({ "command": "ls", "cwd": "/x", "argv": ["ls", "-l"] });
+        let b: serde_json::Value =
+            serde_json::from_str(r#"{"argv":["ls","-l"],  "cwd":"/x","command":"ls"}"#).unwrap();
+        let hash = content_hash(ApprovalType::Command, Some(&a));
+        assert_eq!(hash, content_hash(ApprovalType::Command, Some(&b)));
+        assert_eq!(hash.len(), 64);
+        assert_ne!(hash, content_hash(ApprovalType::Generic, Some(&a)));
+        let c = serde_json::json!({ "command": "ls", "cwd": "/y", "argv": ["ls", "-l"] });
+        assert_ne!(hash, content_hash(ApprovalType::Command, Some(&c)));
+        let mut text = String::new();
+        canonical_json(&serde_json::json!({"b": [1, "é\n"], "a": null}), &mut text);
+        assert_eq!(text, r#"{"a":null,"b":[1,"é\n"]}"#);
+        // The documented example of docs/api.md.
+        assert_eq!(
+            content_hash(
+                ApprovalType::Generic,
+                Some(&serde_json::json!({"title": "deploy?"}))
+            ),
+            "c69e0474d510604279ad858621c9c700121c733630d901628b56a80258635d70"
+        );
+    }
 
     #[test]
     fn relative_times_pick_the_largest_unit() {

@@ -102,6 +102,10 @@ pub enum Request {
         /// The agent may keep the grant itself (its own "always").
         #[serde(default)]
         persist: bool,
+        /// The approval's `content_hash` as the decider saw it: when given,
+        /// a decision on anything else is refused (stale).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        content_hash: Option<String>,
     },
     /// Answer a run waiting for input (`done` ends a conversational run).
     Reply {
@@ -190,9 +194,10 @@ pub enum ErrorKindName {
 impl From<ErrorKind> for ErrorKindName {
     fn from(kind: ErrorKind) -> Self {
         match kind {
-            ErrorKind::Failure | ErrorKind::OutputClosed | ErrorKind::DiskFull => {
-                ErrorKindName::Failure
-            }
+            ErrorKind::Failure
+            | ErrorKind::OutputClosed
+            | ErrorKind::DiskFull
+            | ErrorKind::TimedOut => ErrorKindName::Failure,
             ErrorKind::Usage => ErrorKindName::Usage,
             ErrorKind::NotFound => ErrorKindName::NotFound,
             ErrorKind::Conflict => ErrorKindName::Conflict,

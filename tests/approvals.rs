@@ -151,7 +151,7 @@ fn approve_always_approves_the_same_request_again_for_the_rest_of_the_run() {
     assert_eq!(granted["data"]["persist"], false);
     let by_policy = events
         .iter()
-        .filter(|e| e["type"] == "approval.resolved" && e["data"]["by"] == "policy")
+        .filter(|e| e["type"] == "approval.resolved" && e["data"]["by"]["kind"] == "policy")
         .count();
     assert_eq!(by_policy, 1, "{events:#?}");
     let said = env.ok(&["approve", &run, "--persist"]);
@@ -468,7 +468,7 @@ fn policy_approves_without_a_human_and_records_it() {
         .events(&run)
         .iter()
         .filter(|e| e["type"] == "approval.resolved")
-        .map(|e| e["data"]["by"].as_str().unwrap().to_string())
+        .map(|e| e["data"]["by"]["kind"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(by, ["policy", "policy", "policy"]);
 }
@@ -528,7 +528,7 @@ m ask approval --type command -- echo ok '&&' touch pwn > {0}.argv; echo "argv=$
         .events(&run)
         .iter()
         .filter(|e| e["type"] == "approval.resolved")
-        .map(|e| e["data"]["by"].as_str().unwrap().to_string())
+        .map(|e| e["data"]["by"]["kind"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(by, ["human", "human", "policy"]);
 }
@@ -720,7 +720,10 @@ sleep 60",
         .into_iter()
         .find(|e| e["type"] == "approval.resolved")
         .unwrap();
-    assert_eq!(resolved["data"]["by"], "agent");
+    assert_eq!(
+        resolved["data"]["by"],
+        serde_json::json!({ "kind": "agent" })
+    );
 
     // The script went on to its question; it goes away too.
     env.fails(&["run", "wait", &run], 13);
@@ -957,4 +960,41 @@ fn run_done_says_a_plain_command_run_is_not_a_conversation() {
     env.fails(&["run", "wait", &run], 0);
     let err = env.fails(&["reply", &run, "again"], 4);
     assert!(err.contains("has already ended"), "{err}");
+}
+
+/// `m approve --hash` decides only what was seen: a wrong hash changes
+/// nothing (exit 4), the right one approves, and the decision says who.
+#[test]
+fn a_decision_with_a_content_hash_acts_only_on_what_was_seen() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let agent = env.script(
+        "agent.sh",
+        "m ask approval --type command -- echo deploy; echo \"approved=$?\" > out",
+    );
+    let run = env.start("api", "deploy", &agent);
+    let id = pending(&env, &run, 1).remove(0);
+    let shown = env.json(&["approval", "show", &id, "--json"]);
+    let hash = shown["content_hash"].as_str().unwrap().to_string();
+    assert_eq!(hash.len(), 64, "{shown}");
+    assert!(env.ok(&["approval", "show", &id]).contains(&hash));
+
+    let other = "0".repeat(64);
+    let err = env.fails(&["approve", &id, "--hash", &other], 4);
+    assert!(err.contains("stale") && err.contains(&hash), "{err}");
+    assert_eq!(
+        env.json(&["approval", "show", &id, "--json"])["state"],
+        "pending"
+    );
+
+    env.ok(&["approve", &id, "--hash", &hash.to_uppercase()]);
+    env.fails(&["run", "wait", &run], 0);
+    let decided = env.json(&["approval", "show", &id, "--json"]);
+    assert_eq!(
+        decided["decided_by"],
+        serde_json::json!({ "kind": "human" })
+    );
+    assert!(env.ok(&["approvals", "--state", "all"]).contains("human"));
+    let events = env.ok(&["events", &run]);
+    assert!(events.contains("approved by human"), "{events}");
 }

@@ -17,6 +17,7 @@ pub enum ApprovalCommand {
 pub struct ShowArgs {
     /// An approval id, or a run id with one pending approval (prefixes work).
     pub target: String,
+    /// The approval as one JSON object, as `m approvals --json` lists it.
     #[arg(long)]
     pub json: bool,
 }
@@ -37,9 +38,16 @@ pub fn run(ctx: &Ctx, cmd: ApprovalCommand) -> Result<u8> {
         short_id(&approval.run_id),
         relative_time(approval.created_at, now)
     ))?;
+    if let Some(by) = &approval.decided_by {
+        ctx.ui.line(format!("by: {}", printable(&by.to_string())))?;
+    }
     if let Some(reason) = &approval.rejection_reason {
         ctx.ui.line(format!("reason: {}", printable(reason)))?;
     }
+    ctx.ui.line(
+        ctx.ui
+            .dim(format!("content hash: {}", approval.content_hash)),
+    )?;
     let null = Value::Null;
     let payload = approval.payload.as_ref().unwrap_or(&null);
     // What the agent sent is shown, never obeyed by the terminal: a command

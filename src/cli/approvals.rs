@@ -15,6 +15,8 @@ pub struct ApprovalsArgs {
     /// Which approvals: pending, approved, rejected or all.
     #[arg(long, default_value = "pending")]
     pub state: String,
+    /// A JSON list of {id, run_id, event_id, type, state, payload,
+    /// rejection_reason, created_at, resolved_at}.
     #[arg(long)]
     pub json: bool,
 }
@@ -63,12 +65,17 @@ pub fn run(ctx: &Ctx, args: ApprovalsArgs) -> Result<u8> {
             short_id(&approval.run_id).to_string(),
             repo,
             ctx.ui.approval_state(approval.state),
+            approval
+                .decided_by
+                .as_ref()
+                .map(|by| one_line(&by.to_string(), 30).into_owned())
+                .unwrap_or_default(),
             relative_time(approval.created_at, now),
             one_line(&summary(approval), 60).into_owned(),
         ]);
     }
     ctx.ui.table(
-        &["ID", "TYPE", "RUN", "REPO", "STATE", "AGE", "SUMMARY"],
+        &["ID", "TYPE", "RUN", "REPO", "STATE", "BY", "AGE", "SUMMARY"],
         &rows,
     )?;
     Ok(exit::OK)

@@ -24,6 +24,10 @@ pub struct ApproveArgs {
     /// may outlive the run and apply to later ones); implies --always.
     #[arg(long)]
     pub persist: bool,
+    /// Approve only if the approval is still exactly this (its content hash,
+    /// as `m approval show` prints it); otherwise exit 4, deciding nothing.
+    #[arg(long, value_name = "HASH")]
+    pub hash: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -33,6 +37,10 @@ pub struct RejectArgs {
     /// Why: the agent is told.
     #[arg(long, short = 'm')]
     pub reason: Option<String>,
+    /// Reject only if the approval is still exactly this (its content hash,
+    /// as `m approval show` prints it); otherwise exit 4, deciding nothing.
+    #[arg(long, value_name = "HASH")]
+    pub hash: Option<String>,
 }
 
 pub fn approve(ctx: &Ctx, args: ApproveArgs) -> Result<u8> {
@@ -40,7 +48,7 @@ pub fn approve(ctx: &Ctx, args: ApproveArgs) -> Result<u8> {
         always: args.always || args.persist,
         persist: args.persist,
     };
-    decide(ctx, &args.target, true, None, always)
+    decide(ctx, &args.target, true, None, always, args.hash)
 }
 
 pub fn reject(ctx: &Ctx, args: RejectArgs) -> Result<u8> {
@@ -48,7 +56,7 @@ pub fn reject(ctx: &Ctx, args: RejectArgs) -> Result<u8> {
         always: false,
         persist: false,
     };
-    decide(ctx, &args.target, false, args.reason, once)
+    decide(ctx, &args.target, false, args.reason, once, args.hash)
 }
 
 /// What `--always` and `--persist` ask for.
@@ -63,6 +71,7 @@ fn decide(
     approve: bool,
     reason: Option<String>,
     wanted: Always,
+    content_hash: Option<String>,
 ) -> Result<u8> {
     let approval = resolve(&ctx.store()?, target)?;
     let response = Client::connect(&ctx.paths)?.request(&Request::Decide {
@@ -71,6 +80,7 @@ fn decide(
         reason,
         always: wanted.always,
         persist: wanted.persist,
+        content_hash: content_hash.map(|h| h.trim().to_string()),
     })?;
     let Response::Decided { approval } = response else {
         return Err(Error::failure(format!(

@@ -35,6 +35,7 @@ pub struct AddArgs {
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
+    /// A JSON list of the phones.
     #[arg(long)]
     pub json: bool,
 }

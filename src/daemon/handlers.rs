@@ -11,7 +11,7 @@ use super::supervisor::{self, Control, StartedRun};
 use super::Shared;
 use crate::agent::{AgentRequest, AgentSpec, ApprovalRequest, Decision, InputReply, InputRequest};
 use crate::error::{Error, Result};
-use crate::model::{new_id, short_id, Event, RunState};
+use crate::model::{new_id, short_id, Approval, DecidedBy, Event, RunState};
 use crate::policy;
 use crate::protocol::{
     DaemonStatus, EventFrame, Request, Response, RunOptions, PROTOCOL_VERSION, VERSION,
@@ -40,12 +40,20 @@ pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connectio
             reason,
             always,
             persist,
+            content_hash,
         } => {
+            let decided = Decided {
+                approve,
+                reason,
+                by: DecidedBy::Human,
+                seen_hash: content_hash,
+            };
             let grant = Grant {
                 always: always || persist,
                 persist,
             };
-            decide(shared, &approval_id, approve, reason, grant).await?
+            let approval = decide(shared, &approval_id, decided, grant).await?;
+            Response::Decided { approval }
         }
         Request::Reply { run_id, text, done } => reply(shared, &run_id, text, done).await?,
         Request::AskApproval {
@@ -226,20 +234,22 @@ async fn cancel_run(shared: &Shared, run_id: &str) -> Result<Response> {
 }
 
 /// What `m approve --always` asked for.
-struct Grant {
+pub(crate) struct Grant {
     /// m approves the same again for the rest of the run.
-    always: bool,
+    pub always: bool,
     /// The agent may keep the grant itself.
-    persist: bool,
+    pub persist: bool,
 }
 
-async fn decide(
+/// Decides a pending approval (from the socket or the remote API) and
+/// tells the run's agent.
+pub(crate) async fn decide(
     shared: &Shared,
     approval_id: &str,
-    approve: bool,
-    reason: Option<String>,
+    decided: Decided,
     grant: Grant,
-) -> Result<Response> {
+) -> Result<Approval> {
+    let (approve, reason) = (decided.approve, decided.reason.clone());
     let id = approval_id.to_string();
     let asked = read(shared, move |store| store.get_approval(&id)).await?;
     let handle = shared.run_handle(&asked.run_id);
@@ -254,11 +264,6 @@ async fn decide(
         ))
         .with_hint("its pending approvals are closed as rejected (run ended)"));
     }
-    let decided = Decided {
-        approve,
-        reason: reason.clone(),
-        by: "human".into(),
-    };
     // Durable first: the agent hears of a decision only once it is committed.
     let approval = shared.writer.resolve_approval(approval_id, decided).await?;
     if let Some(handle) = handle {
@@ -286,7 +291,7 @@ async fn decide(
             })
             .await;
     }
-    Ok(Response::Decided { approval })
+    Ok(approval)
 }
 
 async fn reply(

@@ -16,7 +16,7 @@ use crate::agent::{
     InputRequest, Launch, ReviewOutcome, RunContext,
 };
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::{short_id, ApprovalType, Repo, Run, RunState};
+use crate::model::{short_id, ApprovalType, DecidedBy, Repo, Run, RunState};
 use crate::policy::{self, Grant};
 use crate::protocol::RunOptions;
 use crate::store::{Decided, NewEvent};
@@ -337,19 +337,15 @@ impl Supervisor {
             .grants
             .iter()
             .find(|g| g.covers(request.approval_type, &request.payload))
-            .map(|g| {
-                format!(
-                    "approved always for this run (m approve --always): {}",
-                    g.describe()
-                )
-            });
+            .map(|g| format!("m approve --always: {}", g.describe()));
         let policy = policy_allows(&self.options, &request)
-            .map(|rule| format!("auto-approved by policy: {rule}"))
-            .or(granted)
-            .map(|reason| Decided {
+            .map(|rule| (format!("auto-approved by policy: {rule}"), rule))
+            .or(granted.map(|rule| (format!("approved always for this run ({rule})"), rule)))
+            .map(|(reason, rule)| Decided {
                 approve: true,
                 reason: Some(reason),
-                by: "policy".into(),
+                by: DecidedBy::Policy { rule },
+                seen_hash: None,
             });
         let auto = policy.is_some();
         let recorded = self
@@ -424,7 +420,8 @@ impl Supervisor {
                 let decided = Decided {
                     approve: false,
                     reason: Some("withdrawn: the agent stopped waiting for a decision".into()),
-                    by: "agent".into(),
+                    by: DecidedBy::Agent,
+                    seen_hash: None,
                 };
                 let resolved = self
                     .shared

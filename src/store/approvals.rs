@@ -2,7 +2,7 @@ use rusqlite::{params, OptionalExtension, Row};
 
 use super::Store;
 use crate::error::{Error, Result};
-use crate::model::{Approval, ApprovalState};
+use crate::model::{Approval, ApprovalState, DecidedBy};
 
 #[derive(Debug, Default, Clone)]
 pub struct ApprovalFilter {
@@ -14,6 +14,11 @@ pub struct ApprovalFilter {
 const APPROVAL_COLUMNS: &str =
     "id, run_id, event_id, type, state, payload, rejection_reason, created_at, resolved_at";
 
+/// The approval's columns and who decided it (migration 4).
+const APPROVAL_SELECT: &str = "SELECT a.id, a.run_id, a.event_id, a.type, a.state, a.payload,
+        a.rejection_reason, a.created_at, a.resolved_at, d.decided_by
+     FROM approvals a LEFT JOIN approval_decisions d ON d.approval_id = a.id";
+
 fn approval_from_row(row: &Row<'_>) -> rusqlite::Result<Approval> {
     let text = |i: usize, s: String| {
         rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, s.into())
@@ -21,30 +26,36 @@ fn approval_from_row(row: &Row<'_>) -> rusqlite::Result<Approval> {
     let approval_type: String = row.get(3)?;
     let state: String = row.get(4)?;
     let payload: Option<String> = row.get(5)?;
+    let payload: Option<serde_json::Value> =
+        payload.map(|p| serde_json::from_str(&p).unwrap_or(serde_json::Value::String(p)));
+    let approval_type = approval_type
+        .parse()
+        .map_err(|_| text(3, format!("unknown approval type '{approval_type}'")))?;
+    let decided_by: Option<String> = row.get(9)?;
     Ok(Approval {
         id: row.get(0)?,
         run_id: row.get(1)?,
         event_id: row.get(2)?,
-        approval_type: approval_type
-            .parse()
-            .map_err(|_| text(3, format!("unknown approval type '{approval_type}'")))?,
+        approval_type,
         state: state
             .parse()
             .map_err(|_| text(4, format!("unknown approval state '{state}'")))?,
-        payload: payload.map(|p| serde_json::from_str(&p).unwrap_or(serde_json::Value::String(p))),
+        content_hash: crate::model::content_hash(approval_type, payload.as_ref()),
+        payload,
         rejection_reason: row.get(6)?,
         created_at: row.get(7)?,
         resolved_at: row.get(8)?,
+        decided_by: decided_by.and_then(|by| serde_json::from_str(&by).ok()),
     })
 }
 
 impl Store {
     pub fn list_approvals(&self, filter: &ApprovalFilter) -> Result<Vec<Approval>> {
-        let mut sql = format!("SELECT {APPROVAL_COLUMNS} FROM approvals WHERE 1=1");
+        let mut sql = format!("{APPROVAL_SELECT} WHERE 1=1");
         let mut args: Vec<rusqlite::types::Value> = Vec::new();
         if let Some(run) = &filter.run_id {
             args.push(run.clone().into());
-            sql.push_str(&format!(" AND run_id = ?{}", args.len()));
+            sql.push_str(&format!(" AND a.run_id = ?{}", args.len()));
         }
         super::push_in(
             &mut sql,
@@ -52,7 +63,7 @@ impl Store {
             "state",
             filter.states.iter().map(|s| s.as_str().to_string()),
         );
-        sql.push_str(" ORDER BY created_at, rowid");
+        sql.push_str(" ORDER BY a.created_at, a.rowid");
         let mut stmt = self
             .conn
             .prepare_cached(&sql)
@@ -67,7 +78,7 @@ impl Store {
     pub fn get_approval(&self, id: &str) -> Result<Approval> {
         self.conn
             .query_row(
-                &format!("SELECT {APPROVAL_COLUMNS} FROM approvals WHERE id = ?1"),
+                &format!("{APPROVAL_SELECT} WHERE a.id = ?1"),
                 [id],
                 approval_from_row,
             )
@@ -133,20 +144,21 @@ pub(crate) fn get_approval_tx(
     id: &str,
 ) -> rusqlite::Result<Option<Approval>> {
     tx.query_row(
-        &format!("SELECT {APPROVAL_COLUMNS} FROM approvals WHERE id = ?1"),
+        &format!("{APPROVAL_SELECT} WHERE a.id = ?1"),
         [id],
         approval_from_row,
     )
     .optional()
 }
 
-/// Records a decision, only if the approval is still pending; returns
-/// whether it was.
+/// Records a decision and who made it, only if the approval is still
+/// pending; returns whether it was.
 pub(crate) fn resolve_approval_tx(
     tx: &rusqlite::Connection,
     id: &str,
     state: ApprovalState,
     reason: Option<&str>,
+    by: &DecidedBy,
     at: i64,
 ) -> rusqlite::Result<bool> {
     let changed = tx.execute(
@@ -154,7 +166,24 @@ pub(crate) fn resolve_approval_tx(
          WHERE id = ?1 AND state = 'pending'",
         params![id, state.as_str(), reason, at],
     )?;
+    if changed == 1 {
+        record_decider_tx(tx, id, by)?;
+    }
     Ok(changed == 1)
+}
+
+/// Keeps who decided `id` (migration 4's `approval_decisions`).
+pub(crate) fn record_decider_tx(
+    tx: &rusqlite::Connection,
+    id: &str,
+    by: &DecidedBy,
+) -> rusqlite::Result<()> {
+    let by = serde_json::to_string(by).unwrap_or_default();
+    tx.execute(
+        "INSERT OR REPLACE INTO approval_decisions (approval_id, decided_by) VALUES (?1, ?2)",
+        params![id, by],
+    )?;
+    Ok(())
 }
 
 pub(crate) fn pending_approval_ids_tx(

@@ -10,24 +10,29 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde_json::{json, Value};
 
 use super::approvals::{
-    get_approval_tx, insert_approval_tx, pending_approval_ids_tx, resolve_approval_tx,
+    get_approval_tx, insert_approval_tx, pending_approval_ids_tx, record_decider_tx,
+    resolve_approval_tx,
 };
 use super::events::append_events_tx;
 use super::runs::NewRun;
 use super::{db_error, NewEvent, Store};
 use crate::error::{Error, Result};
-use crate::model::{now, short_id, Approval, ApprovalState, ApprovalType, Event, Run, RunState};
+use crate::model::{
+    now, short_id, Approval, ApprovalState, ApprovalType, DecidedBy, Event, Run, RunState,
+};
 
 /// The reason recorded on approvals left pending when their run ends.
 pub const RUN_ENDED: &str = "run ended";
 
-/// A human's (or the policy's) decision on an approval.
+/// A decision on an approval: a human's, a device's, the policy's.
 #[derive(Debug, Clone)]
 pub struct Decided {
     pub approve: bool,
     pub reason: Option<String>,
-    /// "human", or "policy" for auto-approval rules.
-    pub by: String,
+    pub by: DecidedBy,
+    /// The `content_hash` the decider saw, when it says: a decision on
+    /// anything else is refused as stale (the approval stays pending).
+    pub seen_hash: Option<String>,
 }
 
 pub struct Batch<'a> {
@@ -277,6 +282,7 @@ impl Batch<'_> {
                 None => {}
             }
             let events = append_events_tx(conn, new).map_err(db)?;
+            let content_hash = crate::model::content_hash(approval_type, Some(&payload));
             let approval = Approval {
                 id,
                 run_id: run_id.to_string(),
@@ -291,8 +297,13 @@ impl Batch<'_> {
                 rejection_reason: None,
                 created_at: events[0].created_at,
                 resolved_at: policy.map(|_| events[0].created_at),
+                content_hash,
+                decided_by: policy.map(|decided| decided.by.clone()),
             };
             insert_approval_tx(conn, &approval).map_err(db)?;
+            if let Some(by) = &approval.decided_by {
+                record_decider_tx(conn, &approval.id, by).map_err(db)?;
+            }
             Ok((approval, events))
         })
     }
@@ -309,14 +320,19 @@ impl Batch<'_> {
             if approval.state != ApprovalState::Pending {
                 return Err(already_decided(&approval));
             }
+            if let Some(seen) = &decided.seen_hash {
+                if !seen.eq_ignore_ascii_case(&approval.content_hash) {
+                    return Err(stale(&approval, seen));
+                }
+            }
             let state = if decided.approve {
                 ApprovalState::Approved
             } else {
                 ApprovalState::Rejected
             };
             let at = now();
-            resolve_approval_tx(conn, approval_id, state, decided.reason.as_deref(), at)
-                .map_err(db)?;
+            let reason = decided.reason.as_deref();
+            resolve_approval_tx(conn, approval_id, state, reason, &decided.by, at).map_err(db)?;
             let mut new = vec![NewEvent::new(
                 &approval.run_id,
                 "approval.resolved",
@@ -355,14 +371,15 @@ impl Batch<'_> {
         self.op(|conn, path| {
             let db = |e| db_error(path, "write to", e);
             let at = now();
+            let by = DecidedBy::M;
             let mut new = Vec::new();
             for id in pending_approval_ids_tx(conn, run_id).map_err(db)? {
-                resolve_approval_tx(conn, &id, ApprovalState::Rejected, Some(RUN_ENDED), at)
+                resolve_approval_tx(conn, &id, ApprovalState::Rejected, Some(RUN_ENDED), &by, at)
                     .map_err(db)?;
                 new.push(NewEvent::new(
                     run_id,
                     "approval.resolved",
-                    json!({ "approval_id": id, "state": ApprovalState::Rejected, "reason": RUN_ENDED, "by": "m" }),
+                    json!({ "approval_id": id, "state": ApprovalState::Rejected, "reason": RUN_ENDED, "by": by }),
                 ));
             }
             let events = append_events_tx(conn, new).map_err(db)?;
@@ -391,11 +408,13 @@ impl Batch<'_> {
             let at = now();
             let mut new = Vec::new();
             for id in pending_approval_ids_tx(conn, run_id).map_err(db)? {
-                resolve_approval_tx(conn, &id, ApprovalState::Rejected, Some(RUN_ENDED), at).map_err(db)?;
+                let by = DecidedBy::M;
+                resolve_approval_tx(conn, &id, ApprovalState::Rejected, Some(RUN_ENDED), &by, at)
+                    .map_err(db)?;
                 new.push(NewEvent::new(
                     run_id,
                     "approval.resolved",
-                    json!({ "approval_id": id, "state": ApprovalState::Rejected, "reason": RUN_ENDED, "by": "m" }),
+                    json!({ "approval_id": id, "state": ApprovalState::Rejected, "reason": RUN_ENDED, "by": by }),
                 ));
             }
             if let Value::Object(map) = &mut data {
@@ -430,6 +449,23 @@ fn active_state(conn: &Connection, path: &std::path::Path, run_id: &str) -> Resu
         )));
     }
     Ok(state)
+}
+
+/// The start of the message of a stale decision: the remote API tells it
+/// apart from other conflicts by this.
+pub const STALE: &str = "stale";
+
+fn stale(approval: &Approval, seen: &str) -> Error {
+    Error::conflict(format!(
+        "{STALE}: approval {} is not what was seen (content hash {} was given, it is {})",
+        short_id(&approval.id),
+        seen.chars().take(70).collect::<String>(),
+        approval.content_hash
+    ))
+    .with_hint(format!(
+        "look at it again (`m approval show {}`) and decide on what it is now",
+        short_id(&approval.id)
+    ))
 }
 
 fn already_decided(approval: &Approval) -> Error {

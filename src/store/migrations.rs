@@ -65,6 +65,22 @@ const MIGRATIONS: &[&str] = &[
        at INTEGER NOT NULL,
        PRIMARY KEY (notification_id, target)
      );",
+    // 4: who decided each approval, and the phones and browsers paired with
+    // the remote API (their bearer tokens kept only as SHA-256 hashes).
+    "CREATE TABLE approval_decisions (
+       approval_id TEXT PRIMARY KEY REFERENCES approvals(id),
+       decided_by TEXT NOT NULL        -- JSON: {kind: human|device|policy|agent|m, ...}
+     );
+     CREATE TABLE remote_devices (
+       id TEXT PRIMARY KEY,
+       name TEXT NOT NULL,
+       platform TEXT NOT NULL,         -- ios, web
+       scopes TEXT NOT NULL,           -- read,decide,control
+       token_hash TEXT NOT NULL,       -- hex SHA-256 of the token's secret
+       apns_token TEXT,                -- its row in devices, if it gave one
+       created_at INTEGER NOT NULL,
+       last_seen_at INTEGER
+     );",
 ];
 
 pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -224,7 +240,7 @@ mod tests {
         }
         let store = Store::open(&path).unwrap();
         let (version, _, _) = read_header(store.conn()).unwrap();
-        assert_eq!(version, 3);
+        assert_eq!(version, LATEST_VERSION);
         let devices = store.list_device_infos().unwrap();
         assert_eq!(devices.len(), 1);
         assert_eq!(devices[0].env, crate::model::DeviceEnv::Production);
@@ -233,6 +249,8 @@ mod tests {
             "device_history",
             "notifications",
             "notification_deliveries",
+            "approval_decisions",
+            "remote_devices",
         ] {
             let n: i64 = store
                 .conn()

@@ -22,7 +22,7 @@ use crate::error::{Error, ErrorKind, Result};
 
 pub use approvals::ApprovalFilter;
 pub use events::NewEvent;
-pub use lifecycle::{Batch, Committed, Decided};
+pub use lifecycle::{Batch, Committed, Decided, STALE};
 pub use migrations::LATEST_VERSION;
 pub use notifications::{AttemptEnd, DeliveryOutcome, OutboxEntry, TargetRecord};
 pub use repos::NewRepo;

@@ -467,6 +467,8 @@ mod tests {
                     rejection_reason: None,
                     created_at: 1,
                     resolved_at: None,
+                    content_hash: String::new(),
+                    decided_by: None,
                 };
                 super::super::approvals::insert_approval_tx(tx, &approval).map_err(db)?;
                 assert_eq!(enqueue_notifications_tx(tx, &events).map_err(db)?, 1);

@@ -170,6 +170,8 @@ impl Store {
                 .with_hint("add --force to remove the repo with its runs, events and approvals"));
             }
             for sql in [
+                "DELETE FROM approval_decisions WHERE approval_id IN (SELECT a.id FROM approvals a
+                   JOIN runs r ON r.id = a.run_id WHERE r.repo_id = ?1)",
                 "DELETE FROM approvals WHERE run_id IN (SELECT id FROM runs WHERE repo_id = ?1)",
                 "DELETE FROM events WHERE run_id IN (SELECT id FROM runs WHERE repo_id = ?1)",
                 "DELETE FROM run_details WHERE run_id IN (SELECT id FROM runs WHERE repo_id = ?1)",

@@ -144,6 +144,8 @@ impl Store {
                 "DELETE FROM notification_deliveries WHERE notification_id IN
                    (SELECT id FROM notifications WHERE run_id = ?1)",
                 "DELETE FROM notifications WHERE run_id = ?1",
+                "DELETE FROM approval_decisions WHERE approval_id IN
+                   (SELECT id FROM approvals WHERE run_id = ?1)",
                 "DELETE FROM approvals WHERE run_id = ?1",
                 "DELETE FROM events WHERE run_id = ?1",
                 "DELETE FROM run_details WHERE run_id = ?1",
