@@ -9,92 +9,140 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Preset {
     pub name: &'static str,
-    /// The default command line; `argv[0]` is looked up on `PATH`. It
-    /// carries the flags that make the agent ask m before it acts.
+    /// The default command line; `argv[0]` is looked up on `PATH`.
     pub argv: &'static [&'static str],
-    /// Environment the agent is started with, whatever its command (a
-    /// config's command keeps it): settings that make it ask.
-    pub env: &'static [(&'static str, &'static str)],
-    /// The session mode m selects (`session/set_mode`) when the session
-    /// opens in another one, so that a user's or a repository's settings
-    /// cannot turn the asking off; a run whose agent refuses it fails.
-    pub ask_mode: Option<&'static str>,
-    /// What the agent asks m about, as started so, for `m agents`: where
-    /// it cannot be made to ask about everything, this says what slips by.
-    pub asks: &'static str,
     /// What the agent is, for `m agents`.
     pub about: &'static str,
     /// The command that installs it, shown when it is missing.
     pub install: &'static str,
+    /// What each of the agent's auth methods (by id) wants from the user,
+    /// for the hint of a run that fails for want of auth: m never picks a
+    /// method itself.
+    pub auth_needs: &'static [(&'static str, &'static str)],
+    /// The session modes (by id) in which the agent acts without asking
+    /// m, and what it then does unasked.
+    pub quiet_modes: &'static [(&'static str, &'static str)],
+    /// The session mode m selects (`session/set_mode`) when the session
+    /// opens in another one, so that a user's or a repository's settings
+    /// cannot turn the asking off; a run whose agent refuses it fails.
+    pub ask_mode: Option<&'static str>,
+    /// What the agent asks m about before it acts, as m starts it, for
+    /// `m agents`; where it cannot be made to ask about everything, this
+    /// says what slips by (checked against each agent: docs/agents.md).
+    pub asks: &'static str,
 }
 
-/// Checked against each agent's own source (versions in docs/agents.md).
+/// Gemini CLI's auth methods (`AuthType` in its source) and what each
+/// reads: `validateAuthMethod` in packages/cli/src/config/auth.ts.
+const GEMINI_AUTH: &[(&str, &str)] = &[
+    ("gemini-api-key", "GEMINI_API_KEY in the environment of m's daemon"),
+    (
+        "vertex-ai",
+        "GOOGLE_CLOUD_PROJECT and GOOGLE_CLOUD_LOCATION, or GOOGLE_API_KEY, in the environment of m's daemon",
+    ),
+    (
+        "oauth-personal",
+        "a Google login: run `gemini` once in a terminal and log in",
+    ),
+    ("gateway", "GOOGLE_GEMINI_BASE_URL in the environment of m's daemon"),
+];
+
+/// Gemini CLI's approval modes (`ApprovalMode`) that skip the client.
+const GEMINI_QUIET: &[(&str, &str)] = &[
+    ("autoEdit", "edits files without asking"),
+    ("yolo", "edits files and runs commands without asking"),
+];
+
+/// Claude Code's permission modes that skip the client.
+const CLAUDE_QUIET: &[(&str, &str)] = &[
+    ("acceptEdits", "edits files without asking"),
+    (
+        "bypassPermissions",
+        "edits files and runs commands without asking",
+    ),
+];
+
+/// goose's modes (`GooseMode`) that skip the client.
+const GOOSE_QUIET: &[(&str, &str)] = &[
+    ("auto", "runs every tool without asking"),
+    (
+        "smart_approve",
+        "runs the tools it judges safe without asking",
+    ),
+];
+
 pub const PRESETS: &[Preset] = &[
     Preset {
         name: "claude",
         argv: &["claude-agent-acp"],
-        env: &[],
+        about: "Claude Code through the claude-agent-acp adapter",
+        install: "npm install -g @zed-industries/claude-agent-acp",
+        auth_needs: &[],
+        quiet_modes: CLAUDE_QUIET,
         // Claude Code's permission mode comes from the user's and the
         // repository's settings (`permissions.defaultMode`): `default` asks.
         ask_mode: Some("default"),
         asks: "every edit and every command Claude Code does not know to be read-only, \
                except what `permissions.allow` in Claude's own settings allows",
-        about: "Claude Code through the claude-agent-acp adapter",
-        install: "npm install -g @zed-industries/claude-agent-acp",
     },
     Preset {
         name: "codex",
         // Codex's default policy runs commands in its sandbox unasked;
         // `untrusted` asks before every command not known to be safe.
         argv: &["codex-acp", "-c", "approval_policy=\"untrusted\""],
-        env: &[],
+        about: "OpenAI Codex through the codex-acp adapter",
+        install: "npm install -g @zed-industries/codex-acp",
+        auth_needs: &[],
+        quiet_modes: &[],
         ask_mode: None,
         asks: "every edit and every command Codex does not know to be read-only \
                (`approval_policy = \"untrusted\"`)",
-        about: "OpenAI Codex through the codex-acp adapter",
-        install: "npm install -g @zed-industries/codex-acp",
     },
     Preset {
         name: "gemini",
-        // Overrides `general.defaultApprovalMode` from the user's settings.
+        // `--approval-mode default` whatever the user's settings say
+        // (`general.defaultApprovalMode`): Gemini then asks before every
+        // edit and command.
         argv: &["gemini", "--acp", "--approval-mode", "default"],
-        env: &[],
-        ask_mode: None,
-        asks: "every edit and every shell command (approval mode `default`)",
         about: "Google Gemini CLI",
         install: "npm install -g @google/gemini-cli",
+        auth_needs: GEMINI_AUTH,
+        quiet_modes: GEMINI_QUIET,
+        ask_mode: None,
+        asks: "every edit and every shell command (approval mode `default`)",
     },
     Preset {
         name: "opencode",
         argv: &["opencode", "acp"],
-        // OpenCode allows everything unless its permissions say `ask`.
-        env: &[(
-            "OPENCODE_PERMISSION",
-            r#"{"edit":"ask","bash":"ask","webfetch":"ask","external_directory":"ask"}"#,
-        )],
-        ask_mode: None,
-        asks: "every edit and every shell command (`OPENCODE_PERMISSION` set to ask)",
         about: "opencode",
         install: "npm install -g opencode-ai",
+        auth_needs: &[],
+        quiet_modes: &[],
+        ask_mode: None,
+        asks: "every edit and every shell command, except what the user's own \
+               OpenCode permissions deny (`OPENCODE_PERMISSION`)",
     },
     Preset {
         name: "goose",
         argv: &["goose", "acp"],
-        // goose runs every tool unasked in its default `auto` mode.
-        env: &[("GOOSE_MODE", "approve")],
-        ask_mode: Some("approve"),
-        asks: "every tool call (goose mode `approve`)",
         about: "Block's goose",
         install: "curl -fsSL https://github.com/aaif-goose/goose/releases/download/stable/download_cli.sh | bash",
+        auth_needs: &[],
+        quiet_modes: GOOSE_QUIET,
+        // goose runs every tool unasked in its default `auto` mode.
+        ask_mode: Some("approve"),
+        asks: "every tool call (goose mode `approve`)",
     },
     Preset {
         name: "qwen",
+        // Overrides the approval mode of the user's settings.
         argv: &["qwen", "--acp", "--approval-mode", "default"],
-        env: &[],
-        ask_mode: None,
-        asks: "every edit and every shell command (approval mode `default`)",
         about: "Qwen Code",
         install: "npm install -g @qwen-code/qwen-code",
+        auth_needs: &[],
+        quiet_modes: &[],
+        ask_mode: None,
+        asks: "every edit and every shell command (approval mode `default`)",
     },
 ];
 
@@ -120,6 +168,17 @@ pub fn command(name: &str, override_argv: Option<&[String]>) -> Result<Vec<Strin
     match override_argv {
         Some(argv) if !argv.is_empty() => Ok(argv.to_vec()),
         _ => Ok(preset.argv.iter().map(|s| s.to_string()).collect()),
+    }
+}
+
+/// The environment preset `name` is started with, for a run in
+/// `workspace`, whatever its command: what makes the agent ask m.
+pub fn environment(name: &str, workspace: &Path) -> Vec<(String, String)> {
+    match name {
+        "opencode" => super::opencode::environment(workspace, &|var| std::env::var(var).ok()),
+        // goose's mode from its config; `approve` asks before every tool.
+        "goose" => vec![("GOOSE_MODE".into(), "approve".into())],
+        _ => Vec::new(),
     }
 }
 
@@ -176,11 +235,36 @@ mod tests {
 
     #[test]
     fn the_preset_command_can_be_overridden() {
-        let preset = ["gemini", "--acp", "--approval-mode", "default"];
-        assert_eq!(command("gemini", None).unwrap(), preset);
+        let gemini = ["gemini", "--acp", "--approval-mode", "default"];
+        assert_eq!(command("gemini", None).unwrap(), gemini);
         let custom = vec!["/opt/gemini".to_string(), "--acp".to_string()];
         assert_eq!(command("gemini", Some(&custom)).unwrap(), custom);
-        assert_eq!(command("gemini", Some(&[])).unwrap(), preset);
+        assert_eq!(command("gemini", Some(&[])).unwrap(), gemini);
+    }
+
+    #[test]
+    fn each_preset_is_started_so_that_it_asks() {
+        let ws = tempfile::tempdir().unwrap();
+        for preset in PRESETS {
+            let env = environment(preset.name, ws.path());
+            match preset.name {
+                "gemini" => {
+                    assert_eq!(
+                        preset.argv,
+                        ["gemini", "--acp", "--approval-mode", "default"]
+                    );
+                    assert!(env.is_empty());
+                }
+                "opencode" => {
+                    assert_eq!(preset.argv, ["opencode", "acp"]);
+                    assert_eq!(env.len(), 1);
+                    assert_eq!(env[0].0, "OPENCODE_PERMISSION");
+                    let permission: serde_json::Value = serde_json::from_str(&env[0].1).unwrap();
+                    assert!(permission["edit"].is_string() && permission["bash"].is_string());
+                }
+                _ => assert!(env.is_empty(), "{}", preset.name),
+            }
+        }
     }
 
     #[test]

@@ -285,6 +285,22 @@ pub fn one_line(text: &str, max: usize) -> Cow<'_, str> {
     }
 }
 
+/// A stderr line as people see it: one longer than `max` characters (a
+/// minified stack trace) is cut there and says how much it hides; `--json`
+/// keeps it whole.
+pub fn fold_long_line(line: &str, max: usize) -> Cow<'_, str> {
+    match line.char_indices().nth(max) {
+        Some((cut, _)) => {
+            let hidden = line[cut..].chars().count();
+            Cow::Owned(format!(
+                "{}… ({hidden} more characters; --json shows the whole line)",
+                printable(&line[..cut])
+            ))
+        }
+        None => printable(line),
+    }
+}
+
 fn cut_to_one_line(text: &str, max: usize) -> Cow<'_, str> {
     let mut lines = text.lines();
     let first = lines.next().unwrap_or("").trim();

@@ -74,10 +74,17 @@ fn for_tool(tool: &Map<String, Value>, workspace: &Path) -> ApprovalRequest {
     let raw_input = tool.get("rawInput").cloned().unwrap_or(Value::Null);
     if kind == "execute" {
         let command = command_of(&raw_input);
+        let description = text_content(tool);
         let cwd = ["cwd", "workdir", "working_directory"]
             .iter()
             .find_map(|k| raw_input.get(k).and_then(Value::as_str))
-            .map(str::to_string)
+            .or_else(|| {
+                [Some(title), description.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .find_map(directory_in_words)
+            })
+            .map(|dir| workspace.join(dir).display().to_string())
             .unwrap_or_else(|| workspace.display().to_string());
         let mut payload = json!({
             "toolCallId": tool_call_id,
@@ -87,6 +94,9 @@ fn for_tool(tool: &Map<String, Value>, workspace: &Path) -> ApprovalRequest {
         });
         if let Some(raw) = command.and_then(|c| c.wrapped) {
             payload["rawCommand"] = json!(raw);
+        }
+        if let Some(description) = description {
+            payload["description"] = json!(description);
         }
         return ApprovalRequest {
             approval_type: ApprovalType::Command,
@@ -185,6 +195,20 @@ fn shell_line(argv: &[String]) -> Option<&str> {
     };
     let name = shell.rsplit('/').next().unwrap_or(shell);
     (SHELLS.contains(&name) && matches!(flag.as_str(), "-c" | "-lc")).then_some(line.as_str())
+}
+
+/// The directory a command runs in where an agent gives it only in words:
+/// Gemini CLI describes a shell command with `[in DIR]` (relative to its
+/// workspace) or `[current working directory DIR]`.
+fn directory_in_words(text: &str) -> Option<&str> {
+    ["[in ", "[current working directory "]
+        .iter()
+        .find_map(|open| {
+            let start = text.find(open)? + open.len();
+            let len = text[start..].find(']')?;
+            Some(text[start..start + len].trim())
+        })
+        .filter(|dir| !dir.is_empty())
 }
 
 /// The text blocks of a tool call's content, joined.
@@ -327,6 +351,44 @@ mod tests {
                 .collect();
             assert_eq!(payload["command"], crate::policy::shell_words(&words));
         }
+    }
+
+    #[test]
+    fn a_command_runs_where_the_agent_says_in_words() {
+        let ws = Path::new("/ws");
+        // Gemini CLI: the command is the title, the directory only in the
+        // text it shows with the request.
+        let req = for_tool(
+            &tool(
+                json!({"toolCallId": "t", "title": "touch ran.txt", "kind": "execute",
+                "content": [{"type": "content", "content": {"type": "text", "text": "[in sub] (Create the file)"}}]}),
+            ),
+            ws,
+        );
+        assert_eq!(req.payload["command"], "touch ran.txt");
+        assert_eq!(req.payload["cwd"], "/ws/sub");
+        assert_eq!(req.payload["description"], "[in sub] (Create the file)");
+        let req = for_tool(
+            &tool(json!({"toolCallId": "t", "title": "ls [in /elsewhere]", "kind": "execute"})),
+            ws,
+        );
+        assert_eq!(req.payload["cwd"], "/elsewhere");
+        let req = for_tool(
+            &tool(json!({"toolCallId": "t", "title": "ls", "kind": "execute",
+                "content": [{"type": "content", "content": {"type": "text", "text": "[current working directory /ws]"}}]})),
+            ws,
+        );
+        assert_eq!(req.payload["cwd"], "/ws");
+        // What the agent's input says wins over words.
+        let req = for_tool(
+            &tool(
+                json!({"toolCallId": "t", "title": "ls [in a]", "kind": "execute",
+                "rawInput": {"command": "ls", "workdir": "/ws/b"}}),
+            ),
+            ws,
+        );
+        assert_eq!(req.payload["cwd"], "/ws/b");
+        assert_eq!(req.payload.get("description"), None);
     }
 
     #[test]

@@ -13,10 +13,8 @@
 //!   model?, modes?, models?, configOptions?}` once the session is open
 //!   (`agent` is the agent's `agentInfo`; the rest as the session's answer
 //!   says, `model` the model it runs).
-//! - `agent.mode`: `{modeId, from}`: m switched the session to the mode
-//!   in which the preset's agent asks before acting (`session/set_mode`).
 //! - `agent.auth`: `{methodId, name, ok, error?}` for each `authenticate`
-//!   (only after `session/new` said a login is needed).
+//!   (only the configured method, after `session/new` said auth is needed).
 //! - `agent.prompt`: `{turn, source, text}` for each prompt sent; `source`
 //!   is `initial`, `reply`, `rejection` (permission rejection reasons) or
 //!   `review` (a rejected review's reason).
@@ -38,9 +36,15 @@
 //!   (kept raw), `{method, params}` for any other notification.
 //! - `agent.turn`: `{turn, stopReason, error?}` at each turn's end.
 //! - `output`: `{stream: "stderr", lines, partial?}`, the agent's stderr.
-//! - `error`: `{message, ...}`: a skipped malformed line (`line`), a refused
-//!   method (`method`), a reply that does not fit a question (`question`,
-//!   `reply`), a failed turn.
+//! - `agent.mode`: `{modeId, asks, message?}`, the session's mode when it
+//!   opens and whenever it changes; `asks` is false (and `message` says
+//!   why) in a mode in which the agent acts without asking m. A preset's
+//!   agent that opens in another mode than its ask mode is switched to it
+//!   (`session/set_mode`), or the run fails.
+//! - `agent.refused`: `{method, message}`: a call m never offered (such as
+//!   `fs/write_text_file`), refused; the run goes on.
+//! - `error`: `{message, ...}`: a skipped malformed line (`line`), a reply
+//!   that does not fit a question (`question`, `reply`), a failed turn.
 
 mod approval;
 pub mod diff;
@@ -98,6 +102,10 @@ pub struct AcpOptions {
     pub grace: Duration,
     /// The preset the command came from, to name it in errors.
     pub preset: Option<String>,
+    /// The auth method to use when the agent says it needs one
+    /// (`[agents.NAME] auth`): m never picks one itself, since an agent
+    /// may save the method it is told as the user's choice.
+    pub auth_method: Option<String>,
 }
 
 impl Default for AcpOptions {
@@ -108,6 +116,7 @@ impl Default for AcpOptions {
             startup_timeout: Duration::from_secs(60),
             grace: Duration::from_secs(5),
             preset: None,
+            auth_method: None,
         }
     }
 }
@@ -118,10 +127,13 @@ pub async fn run(argv: &[String], ctx: RunContext, opts: AcpOptions) -> AgentOut
     let Some((program, args)) = argv.split_first() else {
         return failed("no agent command was given".into(), None, Vec::new());
     };
-    let mut cmd = process::agent_command(program, args, &ctx.launch);
-    let preset = opts.preset.as_deref().and_then(presets::find);
-    // A preset's settings that make the agent ask, whatever its command.
-    cmd.envs(preset.into_iter().flat_map(|p| p.env.iter().copied()));
+    let mut launch = ctx.launch.clone();
+    if let Some(preset) = &opts.preset {
+        launch
+            .env
+            .extend(presets::environment(preset, &launch.workspace));
+    }
+    let mut cmd = process::agent_command(program, args, &launch);
     cmd.stdin(Stdio::piped());
     let mut child = match cmd.spawn() {
         Ok(child) => child,
