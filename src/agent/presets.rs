@@ -262,6 +262,25 @@ mod tests {
                     let permission: serde_json::Value = serde_json::from_str(&env[0].1).unwrap();
                     assert!(permission["edit"].is_string() && permission["bash"].is_string());
                 }
+                "codex" => {
+                    assert_eq!(
+                        preset.argv,
+                        ["codex-acp", "-c", "approval_policy=\"untrusted\""]
+                    );
+                    assert!(env.is_empty());
+                }
+                "qwen" => {
+                    assert_eq!(preset.argv, ["qwen", "--acp", "--approval-mode", "default"]);
+                    assert!(env.is_empty());
+                }
+                "goose" => {
+                    assert_eq!(env, [("GOOSE_MODE".to_string(), "approve".to_string())]);
+                    assert_eq!(preset.ask_mode, Some("approve"));
+                }
+                "claude" => {
+                    assert!(env.is_empty());
+                    assert_eq!(preset.ask_mode, Some("default"));
+                }
                 _ => assert!(env.is_empty(), "{}", preset.name),
             }
         }
