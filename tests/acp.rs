@@ -233,9 +233,14 @@ async fn updates_become_events() {
         &json!({"used": 1200, "size": 200000})
     );
     assert_eq!(
-        record.of("agent.turn")[0],
-        &json!({"turn": 1, "stopReason": "end_turn"})
+        record.of("agent.usage")[1]["cost"],
+        json!({"amount": 0.045, "currency": "USD"})
     );
+    let turn = record.of("agent.turn")[0];
+    assert_eq!(turn["turn"], 1);
+    assert_eq!(turn["stopReason"], "end_turn");
+    assert_eq!(turn["usage"]["inputTokens"], 1000);
+    assert_eq!(turn["usage"]["outputTokens"], 100);
 
     let order = [
         "agent.session",
@@ -313,14 +318,11 @@ async fn a_rejection_reason_is_the_next_prompt() {
     let prompts = record.of("agent.prompt");
     assert_eq!(prompts.len(), 2);
     assert_eq!(prompts[1]["source"], "rejection");
-    assert_eq!(prompts[1]["text"], reason);
+    let told = format!("The user refused the edit of greeting.txt: {reason}");
+    assert_eq!(prompts[1]["text"], told);
     let messages = record.texts("agent.message");
     assert!(
-        messages.contains(&"edit rejected".to_string()),
-        "{messages:?}"
-    );
-    assert!(
-        messages.contains(&format!("you said: {reason}")),
+        messages.contains(&format!("you said: {told}")),
         "{messages:?}"
     );
     assert_eq!(record.of("agent.turn").len(), 2);
@@ -328,6 +330,46 @@ async fn a_rejection_reason_is_the_next_prompt() {
         std::fs::read_to_string(ws.path().join("greeting.txt")).unwrap(),
         "hello\nworld\n"
     );
+}
+
+/// Regression: the reason reached the agent only after its turn ended,
+/// bare; meanwhile it tried a way around (`echo > ran.txt` after `touch
+/// ran.txt` was refused), and two reasons arrived glued together.
+#[tokio::test]
+async fn a_rejection_ends_the_turn_at_once_and_says_what_was_refused() {
+    let ws = workspace();
+    let script = Script {
+        approvals: [Decision::Rejected {
+            reason: "no files please".into(),
+        }]
+        .into(),
+        ..Script::default()
+    };
+    let (outcome, record) = play("workaround", ws.path(), options(true), script).await;
+    assert_eq!(outcome, AgentOutcome::Completed);
+    // The way around never reached a human: the turn was over.
+    assert_eq!(record.approvals.len(), 1, "{:#?}", record.approvals);
+    let turns = record.of("agent.turn");
+    assert_eq!(turns[0]["stopReason"], "cancelled");
+    let permission = record.of("tool.permission");
+    assert_eq!(permission[1]["toolCallId"], "try-2");
+    assert_eq!(permission[1]["decision"], "turn_ended");
+    let prompts = record.of("agent.prompt");
+    assert_eq!(prompts.len(), 2, "{prompts:#?}");
+    assert_eq!(prompts[1]["source"], "rejection");
+    assert_eq!(
+        prompts[1]["text"],
+        "The user refused `touch ran.txt`: no files please"
+    );
+    assert_eq!(
+        record.texts("agent.message"),
+        [
+            "try-1: refused",
+            "try-2: cancelled",
+            "you said: The user refused `touch ran.txt`: no files please"
+        ]
+    );
+    assert!(!ws.path().join("ran.txt").exists());
 }
 
 #[tokio::test]
@@ -874,6 +916,44 @@ mod through_the_binary {
         let approval = env.json(&["approvals", "--run", &run, "--state", "all", "--json"]);
         assert_eq!(approval[0]["state"], "rejected");
         assert_eq!(approval[0]["rejection_reason"], "keep the world");
+    }
+
+    #[test]
+    fn a_rejection_reaches_the_agent_at_once_as_its_next_prompt() {
+        let env = TestEnv::new();
+        env.repo("api");
+        let run = start(&env, "workaround", &[]);
+        env.fails(&["run", "wait", &run], 12);
+        env.ok(&["reject", &run, "--reason", "no files please"]);
+        env.fails(&["run", "wait", &run], 13);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !messages(&env, &run).contains("you said") {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{}",
+                messages(&env, &run)
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            env.fails(&["run", "wait", &run], 13);
+        }
+        let events = env.events(&run);
+        let prompts: Vec<&Value> = events
+            .iter()
+            .filter(|e| e["type"] == "agent.prompt")
+            .map(|e| &e["data"])
+            .collect();
+        assert_eq!(prompts.len(), 2, "{prompts:#?}");
+        assert_eq!(
+            prompts[1]["text"],
+            "The user refused `touch ran.txt`: no files please"
+        );
+        let asked = events
+            .iter()
+            .filter(|e| e["type"] == "approval.requested")
+            .count();
+        assert_eq!(asked, 1, "{events:#?}");
+        env.ok(&["run", "done", &run]);
+        env.fails(&["run", "wait", &run], 0);
     }
 
     #[test]
@@ -1582,6 +1662,65 @@ mod through_the_binary {
             "{human}"
         );
         env.ok(&["daemon", "stop"]);
+    }
+
+    /// The usage ledger: tokens from each turn's answer, summed; the cost
+    /// from the agent's cumulative `usage_update`.
+    #[test]
+    fn m_tells_what_a_run_cost() {
+        let env = TestEnv::new();
+        env.repo("api");
+        let run = start(&env, "basic", &["--once"]);
+        env.fails(&["run", "wait", &run], 0);
+        let shown = env.ok(&["run", "show", &run]);
+        assert!(
+            shown.contains("1.0k tokens in, 100 out, $0.045; context 1.3k of 200.0k"),
+            "{shown}"
+        );
+        let usage = &env.json(&["run", "show", &run, "--json"])["usage"];
+        assert_eq!(usage["input_tokens"], 1000);
+        assert_eq!(usage["output_tokens"], 100);
+        assert_eq!(usage["cost"], json!({"amount": 0.045, "currency": "USD"}));
+        assert_eq!(usage["context"], json!({"used": 1300, "size": 200000}));
+
+        // Two turns of a conversation add up.
+        let talk = start(&env, "converse", &[]);
+        env.fails(&["run", "wait", &talk], 13);
+        env.ok(&["reply", &talk, "more"]);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while env.json(&["run", "show", &talk, "--json"])["usage"]["input_tokens"] != 3000 {
+            assert!(std::time::Instant::now() < deadline);
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        env.ok(&["run", "done", &talk]);
+        env.fails(&["run", "wait", &talk], 0);
+
+        let listed = env.json(&["run", "list", "--json"]);
+        let of = |id: &str| {
+            listed
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["id"] == id)
+                .unwrap()["usage"]
+                .clone()
+        };
+        assert_eq!(of(&run)["input_tokens"], 1000);
+        assert_eq!(of(&talk)["input_tokens"], 3000);
+        assert_eq!(of(&talk)["output_tokens"], 200);
+        assert_eq!(of(&talk)["cost"], Value::Null);
+
+        let status = env.ok(&["status"]);
+        assert!(
+            status.contains("api: 4.0k tokens in, 300 out, $0.045 (2 runs)"),
+            "{status}"
+        );
+        let status = env.json(&["status", "--json"]);
+        assert_eq!(status["usage"][0]["repo"], "api");
+        assert_eq!(status["usage"][0]["input_tokens"], 4000);
+        // A removed run leaves nothing behind.
+        env.ok(&["run", "rm", &run]);
+        assert_eq!(env.json(&["status", "--json"])["usage"][0]["runs"], 1);
     }
 
     #[test]

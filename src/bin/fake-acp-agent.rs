@@ -3,7 +3,10 @@
 //! or `FAKE_ACP_SCENARIO`:
 //!
 //! - `basic`: thought, plan, streamed message, a tool call that writes
-//!   `notes.txt`, usage.
+//!   `notes.txt`, usage (context, then context and cost).
+//!
+//! Every turn's answer carries `usage`: 1000 × the turn's number tokens in,
+//! 100 out.
 //! - `diff`: an edit of `greeting.txt` that needs permission; applied when
 //!   allowed; when rejected, the next prompt (the reason) is echoed.
 //! - `command`: a command that needs permission; says which option won.
@@ -12,6 +15,9 @@
 //! - `shell`: runs commands as Codex does, each wrapped in `/bin/bash
 //!   -lc LINE` (`touch ran.txt`, then `touch ran.txt; rm -rf x`), each
 //!   asked with Codex's options; says which option each got.
+//! - `workaround`: runs `touch ran.txt` (wrapped as Codex does); when that
+//!   is refused, tries `echo > ran.txt` at once, as a model does; says what
+//!   became of each.
 //! - `elicit`: asks which database to use and echoes the answer.
 //! - `converse`: every turn after the first echoes the prompt.
 //! - `crash`: dies in the middle of its first turn.
@@ -131,7 +137,13 @@ fn main() {
                     .filter_map(|b| b["text"].as_str())
                     .collect();
                 let stop_reason = agent.play_turn(&text);
-                respond(&id, json!({ "stopReason": stop_reason }));
+                // Each turn's own count, as claude-agent-acp reports it.
+                let usage = json!({
+                    "inputTokens": 1000 * agent.turn, "outputTokens": 100,
+                    "cachedReadTokens": 0, "cachedWriteTokens": 0,
+                    "totalTokens": 1000 * agent.turn + 100,
+                });
+                respond(&id, json!({ "stopReason": stop_reason, "usage": usage }));
             }
             other => respond_error(&id, -32601, &format!("method not found: {other}")),
         }
@@ -264,6 +276,7 @@ impl Agent {
             ("command", 1) => self.command(),
             ("always", 1) => self.always(),
             ("shell", 1) => self.shell(),
+            ("workaround", 1) => self.workaround(),
             ("elicit", 1) => self.elicit(),
             ("crash", _) => {
                 self.message("working on it...");
@@ -365,6 +378,10 @@ impl Agent {
             "content": [{ "type": "content", "content": { "type": "text", "text": "wrote notes.txt" } }],
         }));
         self.update(json!({ "sessionUpdate": "usage_update", "used": 1200, "size": 200000 }));
+        self.update(json!({
+            "sessionUpdate": "usage_update", "used": 1300, "size": 200000,
+            "cost": { "amount": 0.045, "currency": "USD" },
+        }));
         self.message("Done.");
         "end_turn"
     }
@@ -559,6 +576,36 @@ impl Agent {
                 eprintln!("fake-acp-agent: {line}: {status:?}");
             }
             self.message(&format!("{id}: {kind}"));
+        }
+        "end_turn"
+    }
+
+    fn workaround(&mut self) -> &'static str {
+        for (id, line) in [("try-1", "touch ran.txt"), ("try-2", "echo > ran.txt")] {
+            self.update(json!({
+                "sessionUpdate": "tool_call", "toolCallId": id, "title": line,
+                "kind": "execute", "status": "pending",
+                "rawInput": { "command": ["/bin/bash", "-lc", line] },
+            }));
+            let kind = self.ask_permission(
+                json!({ "toolCallId": id }),
+                &[("approved", "allow_once"), ("abort", "reject_once")],
+            );
+            match kind.as_deref() {
+                Some(k) if k.starts_with("allow") => {
+                    self.message(&format!("{id}: ran"));
+                    return "end_turn";
+                }
+                Some(_) => self.message(&format!("{id}: refused")),
+                None => {
+                    self.message(&format!("{id}: cancelled"));
+                    return if self.cancelled {
+                        "cancelled"
+                    } else {
+                        "end_turn"
+                    };
+                }
+            }
         }
         "end_turn"
     }

@@ -10,6 +10,7 @@ mod migrations;
 pub(crate) mod notifications;
 mod repos;
 mod runs;
+pub mod usage;
 
 use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;

@@ -48,7 +48,8 @@ pub struct RepoUsage {
     pub cost: Vec<Cost>,
 }
 
-const COLUMNS: &str = "input_tokens, output_tokens, cost_total, cost_currency, context_used, context_size";
+const COLUMNS: &str =
+    "input_tokens, output_tokens, cost_total, cost_currency, context_used, context_size";
 
 fn usage_from_row(row: &Row<'_>) -> rusqlite::Result<Usage> {
     let amount: Option<f64> = row.get(2)?;
@@ -58,7 +59,9 @@ fn usage_from_row(row: &Row<'_>) -> rusqlite::Result<Usage> {
     Ok(Usage {
         input_tokens: row.get(0)?,
         output_tokens: row.get(1)?,
-        cost: amount.zip(currency).map(|(amount, currency)| Cost { amount, currency }),
+        cost: amount
+            .zip(currency)
+            .map(|(amount, currency)| Cost { amount, currency }),
         context: used.zip(size).map(|(used, size)| Context { used, size }),
     })
 }
@@ -90,9 +93,7 @@ pub(crate) fn record_tx(tx: &rusqlite::Connection, event: &Event) -> rusqlite::R
                 .and_then(|c| c.get("amount"))
                 .and_then(Value::as_f64)
                 .filter(|a| a.is_finite() && *a >= 0.0);
-            let currency = cost
-                .and_then(|c| c.get("currency"))
-                .and_then(Value::as_str);
+            let currency = cost.and_then(|c| c.get("currency")).and_then(Value::as_str);
             let (amount, currency) = match (amount, currency) {
                 (Some(a), Some(c)) => (Some(a), Some(c)),
                 _ => (None, None),
@@ -215,7 +216,11 @@ impl Usage {
             line.push_str(&format!(", {}", money(cost)));
         }
         if let Some(c) = &self.context {
-            line.push_str(&format!("; context {} of {}", tokens(c.used), tokens(c.size)));
+            line.push_str(&format!(
+                "; context {} of {}",
+                tokens(c.used),
+                tokens(c.size)
+            ));
         }
         line
     }

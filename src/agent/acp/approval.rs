@@ -120,6 +120,43 @@ fn for_tool(tool: &Map<String, Value>, workspace: &Path) -> ApprovalRequest {
     }
 }
 
+/// What a permission request asks to do, as the prompt that tells the
+/// agent of a rejection names it: "The user refused `touch ran.txt`".
+pub fn refers_to(request: &ApprovalRequest) -> String {
+    let text = |key: &str| {
+        request
+            .payload
+            .get(key)
+            .and_then(Value::as_str)
+            .filter(|t| !t.trim().is_empty())
+    };
+    match request.approval_type {
+        ApprovalType::Command => match text("command") {
+            Some(command) => format!("`{command}`"),
+            None => "the command".into(),
+        },
+        ApprovalType::Diff => {
+            let paths: Vec<&str> = request
+                .payload
+                .get("paths")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            if paths.is_empty() {
+                "the edit".into()
+            } else {
+                format!("the edit of {}", paths.join(", "))
+            }
+        }
+        ApprovalType::Generic => match text("title") {
+            Some(title) => format!("`{title}`"),
+            None => "the tool call".into(),
+        },
+    }
+}
+
 /// The option a decision selects, by kind and never by id: `None` means
 /// the request is answered `cancelled`. An approval never grants more than
 /// the human gave: `allow_always` only when the human let the agent keep

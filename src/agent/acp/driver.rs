@@ -209,9 +209,9 @@ impl Driver {
                 Ok(end) => end,
                 Err(ending) => return ending,
             };
-            if !self.rejections.is_empty() {
+            if let Some(text) = self.rejections.pop_front() {
                 next = Prompt {
-                    text: std::mem::take(&mut self.rejections).join("\n\n"),
+                    text,
                     source: "rejection",
                 };
                 continue;
@@ -269,7 +269,11 @@ impl Driver {
             "session/prompt",
             protocol::prompt_params(&session_id, &prompt.text),
         );
-        let result = match self.pump(Want::Response(id), None).await {
+        self.in_turn = true;
+        let answer = self.pump(Want::Response(id), None).await;
+        self.in_turn = false;
+        self.turn_ending = false;
+        let result = match answer {
             Ok(Got::Response(result)) => result,
             Ok(Got::Human(_)) => unreachable!("waiting for a response"),
             Err(Stop::Cancelled) => return Err(self.cancel(Some(id)).await),
@@ -278,6 +282,14 @@ impl Driver {
             }
         };
         self.flush_text().await;
+        // Tokens the turn spent, as the agent counts them (ACP's
+        // `PromptResponse.usage`): the usage ledger adds them up.
+        let usage = result
+            .as_ref()
+            .ok()
+            .and_then(|v| v.get("usage"))
+            .filter(|u| u.is_object())
+            .cloned();
         let (stop_reason, error) = match result {
             Ok(value) => match serde_json::from_value::<protocol::PromptResult>(value) {
                 Ok(r) => (r.stop_reason, None),
@@ -289,6 +301,9 @@ impl Driver {
             Err(e) => ("error".to_string(), Some(e.to_string())),
         };
         let mut data = json!({ "turn": self.turn, "stopReason": stop_reason });
+        if let Some(usage) = usage {
+            data["usage"] = usage;
+        }
         if let Some(error) = &error {
             data["error"] = json!(error);
             self.ctx
@@ -375,7 +390,7 @@ impl Driver {
         let pending: Vec<Pending> = self.pending.drain().map(|(_, p)| p).collect();
         for p in pending {
             p.task.abort();
-            self.answer_cancelled(&p.rpc_id, &p.what).await;
+            self.answer_cancelled(&p.rpc_id, &p.what, "run_ended").await;
         }
         if let Some(id) = prompt {
             let deadline = Instant::now() + self.opts.grace;
@@ -384,25 +399,53 @@ impl Driver {
             {
                 self.flush_text().await;
                 let stop_reason = result.get("stopReason").cloned().unwrap_or(Value::Null);
-                self.ctx
-                    .emit(
-                        "agent.turn",
-                        json!({ "turn": self.turn, "stopReason": stop_reason }),
-                    )
-                    .await;
+                let mut data = json!({ "turn": self.turn, "stopReason": stop_reason });
+                if let Some(usage) = result.get("usage").filter(|u| u.is_object()) {
+                    data["usage"] = usage.clone();
+                }
+                self.ctx.emit("agent.turn", data).await;
             }
         }
         Ending::Cancelled
     }
 
-    pub(super) async fn answer_cancelled(&mut self, rpc_id: &Value, what: &PendingKind) {
+    /// Answers a request `cancelled`; `decision` says why, in the log
+    /// (`run_ended`, `turn_ended`).
+    /// A human rejected one of the turn's requests: the turn ends at once
+    /// (`session/cancel`), before the agent tries a way around, and the
+    /// rejection is its next prompt (ACP has no field for a reason). Its
+    /// other requests are answered `cancelled`, as the protocol asks of a
+    /// cancelled turn; the run goes on.
+    pub(super) async fn end_turn_now(&mut self) {
+        if !self.in_turn || self.turn_ending || self.cancelling {
+            return;
+        }
+        self.turn_ending = true;
+        if let Some(session_id) = &self.session_id {
+            let line = protocol::notification("session/cancel", json!({ "sessionId": session_id }));
+            self.send(line);
+        }
+        let pending: Vec<Pending> = self.pending.drain().map(|(_, p)| p).collect();
+        for p in pending {
+            p.task.abort();
+            self.answer_cancelled(&p.rpc_id, &p.what, "turn_ended")
+                .await;
+        }
+    }
+
+    pub(super) async fn answer_cancelled(
+        &mut self,
+        rpc_id: &Value,
+        what: &PendingKind,
+        decision: &str,
+    ) {
         match what {
             PendingKind::Permission { tool_call_id, .. } => {
                 self.respond(rpc_id, protocol::permission_cancelled());
                 self.ctx
                     .emit(
                         "tool.permission",
-                        json!({ "toolCallId": tool_call_id, "decision": "run_ended", "outcome": "cancelled" }),
+                        json!({ "toolCallId": tool_call_id, "decision": decision, "outcome": "cancelled" }),
                     )
                     .await;
             }

@@ -32,9 +32,13 @@ impl Driver {
         let what = PendingKind::Permission {
             options: params.options,
             tool_call_id,
+            about: approval::refers_to(&request),
         };
         if self.cancelling {
-            return self.answer_cancelled(&rpc_id, &what).await;
+            return self.answer_cancelled(&rpc_id, &what, "run_ended").await;
+        }
+        if self.turn_ending {
+            return self.answer_cancelled(&rpc_id, &what, "turn_ended").await;
         }
         let (key, task) =
             self.spawn_human(
@@ -109,7 +113,7 @@ impl Driver {
                 .await;
             return;
         }
-        if self.cancelling {
+        if self.cancelling || self.turn_ending {
             self.respond(&rpc_id, protocol::elicitation_cancel());
             return;
         }
@@ -181,6 +185,7 @@ impl Driver {
                 PendingKind::Permission {
                     options,
                     tool_call_id,
+                    about,
                 },
                 Answer::Decision(decision),
             ) => {
@@ -224,8 +229,14 @@ impl Driver {
                             )
                             .await;
                     }
-                    Decision::Rejected { reason } if !reason.trim().is_empty() => {
-                        self.rejections.push(reason)
+                    Decision::Rejected { reason } => {
+                        let reason = reason.trim();
+                        self.rejections.push_back(if reason.is_empty() {
+                            format!("The user refused {about}.")
+                        } else {
+                            format!("The user refused {about}: {reason}")
+                        });
+                        self.end_turn_now().await;
                     }
                     _ => {}
                 }

@@ -34,7 +34,9 @@
 //! - `agent.usage`: the `usage_update` fields (`used, size, cost?`).
 //! - `agent.update`: `{sessionUpdate, update}` for any other session update
 //!   (kept raw), `{method, params}` for any other notification.
-//! - `agent.turn`: `{turn, stopReason, error?}` at each turn's end.
+//! - `agent.turn`: `{turn, stopReason, usage?, error?}` at each turn's end
+//!   (`usage` as the agent's answer gave it: `inputTokens`, `outputTokens`,
+//!   ...).
 //! - `output`: `{stream: "stderr", lines, partial?}`, the agent's stderr.
 //! - `agent.mode`: `{modeId, asks, message?}`, the session's mode when it
 //!   opens and whenever it changes; `asks` is false (and `message` says
@@ -54,7 +56,7 @@ mod io;
 mod protocol;
 mod updates;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
@@ -191,7 +193,9 @@ pub async fn run(argv: &[String], ctx: RunContext, opts: AcpOptions) -> AgentOut
         waits: Vec::new(),
         text: None,
         tools: HashMap::new(),
-        rejections: Vec::new(),
+        rejections: VecDeque::new(),
+        in_turn: false,
+        turn_ending: false,
         cancelling: false,
         turn: 0,
     };
@@ -331,6 +335,8 @@ enum PendingKind {
     Permission {
         options: Vec<PermissionOption>,
         tool_call_id: String,
+        /// What it asks to do, as a rejection's prompt names it.
+        about: String,
     },
     Elicitation,
 }
@@ -386,8 +392,14 @@ struct Driver {
     text: Option<TextBuf>,
     /// What m knows of each open tool call, merged from its updates.
     tools: HashMap<String, Map<String, Value>>,
-    /// Reasons of permissions rejected during the current turn.
-    rejections: Vec<String>,
+    /// Prompts that tell the agent of a rejection, one each, sent before
+    /// anything else once the turn has ended.
+    rejections: VecDeque<String>,
+    /// A prompt turn is in progress.
+    in_turn: bool,
+    /// The turn in progress was cancelled because a human rejected one of
+    /// its requests (the run goes on).
+    turn_ending: bool,
     cancelling: bool,
     turn: u64,
 }

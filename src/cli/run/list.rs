@@ -19,7 +19,8 @@ pub struct ListArgs {
     /// At most this many runs.
     #[arg(long, short = 'n')]
     pub limit: Option<u32>,
-    /// A JSON list of runs, each as `m run show --json` prints it.
+    /// A JSON list of runs, each with `usage` (tokens in and out, cost and
+    /// context, as `m run show --json` has it; null if none was reported).
     #[arg(long)]
     pub json: bool,
 }
@@ -48,7 +49,15 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<u8> {
         limit: args.limit,
     })?;
     if args.json {
-        ctx.ui.json(&runs)?;
+        // Each with what its agent reported it spent (null if nothing), so
+        // that a script can add up a day's spend.
+        let mut listed = Vec::with_capacity(runs.len());
+        for run in &runs {
+            let mut value = serde_json::json!(run);
+            value["usage"] = serde_json::json!(store.run_usage(&run.id)?);
+            listed.push(value);
+        }
+        ctx.ui.json(&listed)?;
         return Ok(exit::OK);
     }
     if runs.is_empty() {

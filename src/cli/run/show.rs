@@ -40,6 +40,7 @@ pub fn run(ctx: &Ctx, args: ShowArgs) -> Result<u8> {
         Vec::new()
     };
     let questions = open_questions(&input_events);
+    let usage = store.run_usage(&run.id)?;
     if args.json {
         let pending_questions: Vec<Value> = questions
             .iter()
@@ -69,6 +70,7 @@ pub fn run(ctx: &Ctx, args: ShowArgs) -> Result<u8> {
             "pending_approvals": pending,
             "finished": finished,
             "pending_questions": pending_questions,
+            "usage": usage,
         }))?;
         return Ok(exit::OK);
     }
@@ -118,6 +120,9 @@ pub fn run(ctx: &Ctx, args: ShowArgs) -> Result<u8> {
         ctx.ui.line(field("agent", details.agent.to_string()))?;
     }
     ctx.ui.line(field("events", events.to_string()))?;
+    if let Some(usage) = &usage {
+        ctx.ui.line(field("usage", usage.describe()))?;
+    }
     for approval in &pending {
         ctx.ui.line(field(
             "waiting",
