@@ -4,7 +4,7 @@ use clap::Args;
 use serde_json::Value;
 
 use super::follow::{Prints, Until, Watch};
-use super::output::{fold_long_line, printable};
+use super::output::{fold_long_line, printable, STDERR_LINE_SHOWN};
 use super::Ctx;
 use crate::error::{exit, Error, Result};
 use crate::model::{short_id, Event, EVENT_TYPES};
@@ -84,10 +84,6 @@ pub fn run(ctx: &Ctx, args: EventsArgs) -> Result<u8> {
     }
     Ok(exit::OK)
 }
-
-/// How much of a stderr line people see: agents print minified stack
-/// traces of a kilobyte a line.
-const STDERR_LINE_SHOWN: usize = 300;
 
 /// Prints one event as a JSON line or as text for people. `with_run`
 /// prefixes the run's short id, for streams of several runs.
