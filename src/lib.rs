@@ -11,6 +11,8 @@ pub mod model;
 pub mod notify;
 pub mod paths;
 pub mod policy;
+pub mod presets;
+pub mod process;
 pub mod protocol;
 pub mod question;
 pub mod service;

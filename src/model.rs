@@ -145,6 +145,14 @@ pub struct Event {
     pub created_at: i64,
 }
 
+impl Event {
+    /// The event's type; None only for a type this build does not know (a
+    /// log written by a newer m).
+    pub fn kind(&self) -> Option<EventType> {
+        self.event_type.parse().ok()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Approval {
     pub id: String,
@@ -246,41 +254,44 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Every event type m records, as docs/events.md lists them (a test keeps
-/// the three in step with what the code emits): what `m events --type`
-/// accepts.
-pub const EVENT_TYPES: &[&str] = &[
-    "run.created",
-    "run.state",
-    "run.idle",
-    "run.finished",
-    "workspace.progress",
-    "workspace.ready",
-    "workspace.diff",
-    "output",
-    "error",
-    "agent.session",
-    "agent.auth",
-    "agent.mode",
-    "agent.refused",
-    "agent.prompt",
-    "agent.message",
-    "agent.thought",
-    "agent.plan",
-    "agent.usage",
-    "agent.update",
-    "agent.turn",
-    "tool.call",
-    "tool.update",
-    "tool.permission",
-    "approval.requested",
-    "approval.resolved",
-    "approval.always",
-    "input.requested",
-    "input.provided",
-    "input.withdrawn",
-];
+named_enum!(
+    /// The type of an event in a run's log; docs/events.md documents each
+    /// with its data, and `m events --type` takes these names.
+    EventType, "event type" {
+        RunCreated = "run.created",
+        RunState = "run.state",
+        RunIdle = "run.idle",
+        RunFinished = "run.finished",
+        WorkspaceProgress = "workspace.progress",
+        WorkspaceReady = "workspace.ready",
+        WorkspaceDiff = "workspace.diff",
+        Output = "output",
+        Error = "error",
+        AgentSession = "agent.session",
+        AgentAuth = "agent.auth",
+        AgentMode = "agent.mode",
+        AgentRefused = "agent.refused",
+        AgentPrompt = "agent.prompt",
+        AgentMessage = "agent.message",
+        AgentThought = "agent.thought",
+        AgentPlan = "agent.plan",
+        AgentUsage = "agent.usage",
+        AgentUpdate = "agent.update",
+        AgentTurn = "agent.turn",
+        ToolCall = "tool.call",
+        ToolUpdate = "tool.update",
+        ToolPermission = "tool.permission",
+        ApprovalRequested = "approval.requested",
+        ApprovalResolved = "approval.resolved",
+        ApprovalAlways = "approval.always",
+        InputRequested = "input.requested",
+        InputProvided = "input.provided",
+        InputWithdrawn = "input.withdrawn",
+    }
+);
 
+/// The event type names, in the order of [`EventType::ALL`].
+pub const EVENT_TYPES: &[&str] = EventType::NAMES;
 /// The first eight characters of an id: enough to type, as git shows commits.
 pub fn short_id(id: &str) -> &str {
     &id[..id.len().min(8)]
@@ -359,10 +370,10 @@ named_enum!(
 /// (approval or input), or a run ended (`run.finished` with its final state
 /// in `data.state`).
 pub fn trigger_for(event_type: &str, data: &serde_json::Value) -> Option<Trigger> {
-    match event_type {
-        "approval.requested" => Some(Trigger::ApprovalRequested),
-        "input.requested" => Some(Trigger::InputRequested),
-        "run.finished" => match data.get("state").and_then(serde_json::Value::as_str) {
+    match event_type.parse().ok()? {
+        EventType::ApprovalRequested => Some(Trigger::ApprovalRequested),
+        EventType::InputRequested => Some(Trigger::InputRequested),
+        EventType::RunFinished => match data.get("state").and_then(serde_json::Value::as_str) {
             Some("completed") => Some(Trigger::RunCompleted),
             Some("failed") => Some(Trigger::RunFailed),
             Some("cancelled") => Some(Trigger::RunCancelled),
@@ -399,6 +410,63 @@ impl Notification {
     /// The event name sinks see (`M_EVENT`, the `event` key).
     pub fn event_name(&self) -> &'static str {
         self.trigger.map(Trigger::as_str).unwrap_or("test")
+    }
+}
+
+// ---------------------------------------------------------------------------
+// A run's agent and options, fixed when it starts (stored in `run_details`)
+
+/// How a run's agent is started (stored as JSON in `run_details.agent`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AgentSpec {
+    /// Any command; the prompt is in `M_PROMPT`.
+    Exec { argv: Vec<String> },
+    /// An Agent Client Protocol agent over stdio; `preset` names it for people.
+    Acp {
+        preset: Option<String>,
+        argv: Vec<String>,
+    },
+}
+
+impl AgentSpec {
+    /// A conversational run waits for a human's next prompt after each
+    /// turn, until `m run done`: an ACP agent without `--once`. Any other
+    /// run ends when its agent does.
+    pub fn is_conversational(&self, once: bool) -> bool {
+        matches!(self, AgentSpec::Acp { .. }) && !once
+    }
+}
+
+/// Options of a run, fixed when it starts (stored in `run_details.options`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RunOptions {
+    /// Hold the run for a diff approval when the agent finishes well.
+    pub review: bool,
+    /// Approval types decided by policy without a human.
+    pub auto_approve: Vec<ApprovalType>,
+    /// Command prefixes approved by policy (`cargo test`, `git status`).
+    pub allow_commands: Vec<String>,
+    /// ACP: complete at the first end of turn instead of waiting for more.
+    pub once: bool,
+}
+
+impl RunOptions {
+    /// Whether a run on `repo` can have these options. A scratch directory
+    /// has no history, so its runs have no diff to review: refused before
+    /// the run starts rather than failing at its end.
+    pub fn check_repo(&self, repo: &Repo) -> Result<(), Error> {
+        if self.review && repo.git_url.is_none() {
+            return Err(Error::usage(format!(
+                "--review: repo {} is a scratch repo, without git, so its runs have no diff to review",
+                repo.name
+            ))
+            .with_hint(
+                "drop --review, or register a git repository with `m repo add PATH_OR_URL`",
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -6,17 +6,20 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::agent::AgentSpec;
 use crate::error::{Error, ErrorKind};
-use crate::model::{Approval, ApprovalType, Event, Repo, Run, RunState};
+use crate::model::{AgentSpec, Approval, ApprovalType, Event, Run, RunOptions, RunState};
 
 /// Bumped on any incompatible change to the frames below.
 pub const PROTOCOL_VERSION: u32 = 1;
 /// The program version, also exchanged in `hello`: a client replaces an
 /// idle daemon of another build.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-/// No frame may be longer; a longer one costs its connection.
-pub const MAX_FRAME: usize = 1 << 20;
+/// No frame may be longer; a longer one costs its connection. Room for the
+/// longest prompt however JSON escapes it (up to 6 bytes a byte), with the
+/// caller's environment.
+pub const MAX_FRAME: usize = 8 << 20;
+/// The longest prompt a run takes, in bytes.
+pub const MAX_PROMPT: usize = 1 << 20;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Hello {
@@ -33,38 +36,6 @@ impl Hello {
     }
 }
 
-/// Options of a run, fixed when it starts (stored in `run_details.options`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct RunOptions {
-    /// Hold the run for a diff approval when the agent finishes well.
-    pub review: bool,
-    /// Approval types decided by policy without a human.
-    pub auto_approve: Vec<ApprovalType>,
-    /// Command prefixes approved by policy (`cargo test`, `git status`).
-    pub allow_commands: Vec<String>,
-    /// ACP: complete at the first end of turn instead of waiting for more.
-    pub once: bool,
-}
-
-impl RunOptions {
-    /// Whether a run on `repo` can have these options. A scratch directory
-    /// has no history, so its runs have no diff to review: refused before
-    /// the run starts rather than failing at its end.
-    pub fn check_repo(&self, repo: &Repo) -> Result<(), Error> {
-        if self.review && repo.git_url.is_none() {
-            return Err(Error::usage(format!(
-                "--review: repo {} is a scratch repo, without git, so its runs have no diff to review",
-                repo.name
-            ))
-            .with_hint(
-                "drop --review, or register a git repository with `m repo add PATH_OR_URL`",
-            ));
-        }
-        Ok(())
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Request {
@@ -77,6 +48,11 @@ pub enum Request {
         base: Option<String>,
         #[serde(default)]
         options: RunOptions,
+        /// The caller's environment, which the agent gets (with m's own
+        /// `M_*` variables). Never stored. Absent (an older client): the
+        /// daemon's own.
+        #[serde(default)]
+        env: Option<Vec<(String, String)>>,
     },
     CancelRun {
         run_id: String,

@@ -8,7 +8,9 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-use super::{process, AgentOutcome, Decision, ReviewOutcome, RunContext};
+use super::{agent_command, AgentOutcome, Decision, ReviewOutcome, RunContext};
+use crate::model::EventType;
+use crate::process;
 
 /// An `output` event never holds more than this many bytes of text; a longer
 /// line is split across events (marked `partial`), never dropped.
@@ -19,8 +21,13 @@ pub async fn run(argv: &[String], ctx: RunContext, grace: Duration) -> AgentOutc
     let Some((program, args)) = argv.split_first() else {
         return failed("no agent command was given".into(), None, Vec::new());
     };
-    let mut cmd = process::agent_command(program, args, &ctx.launch);
-    cmd.env("M_PROMPT", &ctx.launch.prompt).stdin(Stdio::null());
+    let mut cmd = agent_command(program, args, &ctx.launch);
+    // The prompt is always in the file M_PROMPT_FILE names; in M_PROMPT too
+    // when the system lets an environment variable hold it.
+    if process::prompt_fits_env(&ctx.launch.prompt, argv, &ctx.launch.env) {
+        cmd.env("M_PROMPT", &ctx.launch.prompt);
+    }
+    cmd.stdin(Stdio::null());
     let mut child = match cmd.spawn() {
         Ok(child) => child,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -152,7 +159,7 @@ pub async fn pump_output(
             if partial {
                 data.insert("partial".into(), Value::Bool(true));
             }
-            ctx.emit("output", Value::Object(data)).await;
+            ctx.emit(EventType::Output, Value::Object(data)).await;
         }
         if at_end {
             break;

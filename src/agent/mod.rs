@@ -5,48 +5,43 @@
 
 pub mod acp;
 pub mod exec;
-pub mod opencode;
-pub mod presets;
-pub mod process;
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::model::ApprovalType;
-
-/// How a run's agent is started (stored as JSON in `run_details.agent`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum AgentSpec {
-    /// Any command; the prompt is in `M_PROMPT`.
-    Exec { argv: Vec<String> },
-    /// An Agent Client Protocol agent over stdio; `preset` names it for people.
-    Acp {
-        preset: Option<String>,
-        argv: Vec<String>,
-    },
-}
-
-impl AgentSpec {
-    /// A conversational run waits for a human's next prompt after each
-    /// turn, until `m run done`: an ACP agent without `--once`. Any other
-    /// run ends when its agent does.
-    pub fn is_conversational(&self, once: bool) -> bool {
-        matches!(self, AgentSpec::Acp { .. }) && !once
-    }
-}
+use crate::model::EventType;
+use crate::process;
 
 /// What a run needs to start its agent.
 #[derive(Debug, Clone)]
 pub struct Launch {
     pub run_id: String,
     pub prompt: String,
+    /// The prompt in a file (`M_PROMPT_FILE`), for prompts of any length.
+    pub prompt_file: std::path::PathBuf,
     pub workspace: std::path::PathBuf,
-    /// Extra environment for the agent (`M_RUN_ID`, `M_SOCKET`, ...).
+    /// The agent's whole environment: its caller's, with m's own `M_RUN_ID`,
+    /// `M_SOCKET`, `M_HOME` (see the supervisor's `agent_env`).
     pub env: Vec<(String, String)>,
     /// Hold the finished work for a human's review (`m run start --review`).
     pub review: bool,
+}
+
+/// The command that starts an agent for a run: in its workspace, with the
+/// run's environment, output piped, in a process group of its own (see
+/// [`process::configure`]). Adapters choose what its stdin is.
+pub fn agent_command(program: &str, args: &[String], launch: &Launch) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(args)
+        .current_dir(&launch.workspace)
+        .env_clear()
+        .envs(launch.env.iter().map(|(k, v)| (k, v)))
+        .env("M_PROMPT_FILE", &launch.prompt_file)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    process::configure(&mut cmd);
+    cmd
 }
 
 /// A request for a human's approval.
@@ -111,7 +106,7 @@ pub enum AgentRequest {
         pgid: i32,
     },
     Emit {
-        event_type: String,
+        event_type: EventType,
         data: Value,
     },
     Approval {
@@ -166,13 +161,10 @@ impl RunContext {
 
     /// Records an event. Waits while the writer is behind, which is how a
     /// flooding agent is slowed to the disk's pace instead of filling memory.
-    pub async fn emit(&self, event_type: &str, data: Value) {
+    pub async fn emit(&self, event_type: EventType, data: Value) {
         let _ = self
             .requests
-            .send(AgentRequest::Emit {
-                event_type: event_type.to_string(),
-                data,
-            })
+            .send(AgentRequest::Emit { event_type, data })
             .await;
     }
 

@@ -6,15 +6,16 @@ use std::sync::Arc;
 use serde_json::json;
 use tokio::sync::{broadcast::error::RecvError, oneshot};
 
-use super::server::Connection;
+use super::connection::Connection;
 use super::supervisor::{self, Control, StartedRun};
 use super::Shared;
-use crate::agent::{AgentRequest, AgentSpec, ApprovalRequest, Decision, InputReply, InputRequest};
+use crate::agent::{AgentRequest, ApprovalRequest, Decision, InputReply, InputRequest};
 use crate::error::{Error, Result};
-use crate::model::{new_id, short_id, Approval, DecidedBy, Event, RunState};
+use crate::model::EventType;
+use crate::model::{new_id, short_id, AgentSpec, Approval, DecidedBy, Event, RunOptions, RunState};
 use crate::policy;
 use crate::protocol::{
-    DaemonStatus, EventFrame, Request, Response, RunOptions, PROTOCOL_VERSION, VERSION,
+    DaemonStatus, EventFrame, Request, Response, MAX_PROMPT, PROTOCOL_VERSION, VERSION,
 };
 use crate::store::{Decided, NewRun, RunDetails, Store};
 
@@ -27,7 +28,18 @@ pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connectio
             agent,
             base,
             options,
-        } => start_run(shared, repo_id, prompt, agent, base, options).await?,
+            env,
+        } => {
+            let started = StartRequest {
+                repo_id,
+                prompt,
+                agent,
+                base,
+                options,
+                env,
+            };
+            start_run(shared, started).await?
+        }
         Request::CancelRun { run_id } => cancel_run(shared, &run_id).await?,
         Request::Follow {
             run_id,
@@ -150,17 +162,42 @@ fn status(shared: &Shared) -> Response {
     })
 }
 
-async fn start_run(
-    shared: &Arc<Shared>,
+/// What `StartRun` asks for.
+struct StartRequest {
     repo_id: String,
     prompt: String,
     agent: AgentSpec,
     base: Option<String>,
     options: RunOptions,
-) -> Result<Response> {
+    env: Option<Vec<(String, String)>>,
+}
+
+async fn start_run(shared: &Arc<Shared>, request: StartRequest) -> Result<Response> {
+    let StartRequest {
+        repo_id,
+        prompt,
+        agent,
+        base,
+        options,
+        env,
+    } = request;
     if prompt.trim().is_empty() {
         return Err(Error::usage("the prompt is empty").with_hint("say what the agent should do"));
     }
+    // Checked by the client too; a client of another build may not have.
+    if prompt.len() > MAX_PROMPT {
+        return Err(Error::usage(format!(
+            "the prompt is {} KiB; the limit is {} KiB",
+            prompt.len() / 1024,
+            MAX_PROMPT / 1024
+        )));
+    }
+    // The caller's environment, or (an older client) the daemon's.
+    let env = env.unwrap_or_else(|| {
+        std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .collect()
+    });
     let argv = match &agent {
         AgentSpec::Exec { argv } | AgentSpec::Acp { argv, .. } => argv,
     };
@@ -197,6 +234,7 @@ async fn start_run(
             agent,
             base,
             options,
+            env,
         },
     );
     Ok(Response::Run { run })
@@ -407,7 +445,7 @@ fn wanted(types: &[String], event: &Event) -> bool {
 }
 
 fn finished_state(event: &Event) -> Option<RunState> {
-    if event.event_type != "run.finished" {
+    if event.kind() != Some(EventType::RunFinished) {
         return None;
     }
     event

@@ -2,6 +2,7 @@
 //! data directory's lock, fails runs a previous daemon left active, serves
 //! the socket, and on SIGTERM/SIGINT ends every run cleanly before leaving.
 
+mod connection;
 mod handlers;
 mod server;
 mod supervisor;
@@ -17,12 +18,13 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::agent::process;
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::model::EventType;
 use crate::model::{now, short_id, RunState};
 use crate::notify::Dispatcher;
 use crate::paths::{self, Paths};
+use crate::process;
 use crate::store::{NewEvent, RunFilter, Store};
 use crate::workspace::{Workspace, WorkspaceRequest};
 use supervisor::{Control, RunHandle};
@@ -298,14 +300,18 @@ async fn recover(shared: &Shared) -> Result<()> {
                         "; what it left was committed as {}",
                         short_id(&stat.commit)
                     ));
-                    Some(NewEvent::new(&run_id, "workspace.diff", json!(stat)))
+                    Some(NewEvent::new(
+                        &run_id,
+                        EventType::WorkspaceDiff,
+                        json!(stat),
+                    ))
                 }
                 Ok(None) => None,
                 Err(message) => {
                     reason.push_str(&format!("; {message}"));
                     Some(NewEvent::new(
                         &run_id,
-                        "error",
+                        EventType::Error,
                         json!({ "message": message }),
                     ))
                 }

@@ -73,7 +73,9 @@ fn for_tool(tool: &Map<String, Value>, workspace: &Path) -> ApprovalRequest {
 
     let raw_input = tool.get("rawInput").cloned().unwrap_or(Value::Null);
     if kind == "execute" {
+        // Gemini CLI before 0.35 titled a command `CMD [in DIR] (WHY)`.
         let command = command_of(&raw_input);
+        let titled = title[..words_start(title).unwrap_or(title.len())].trim();
         let description = text_content(tool);
         let cwd = ["cwd", "workdir", "working_directory"]
             .iter()
@@ -89,7 +91,7 @@ fn for_tool(tool: &Map<String, Value>, workspace: &Path) -> ApprovalRequest {
         let mut payload = json!({
             "toolCallId": tool_call_id,
             "title": title,
-            "command": command.as_ref().map_or(title, |c| c.shown.as_str()),
+            "command": command.as_ref().map_or(titled, |c| c.shown.as_str()),
             "cwd": cwd,
         });
         if let Some(raw) = command.and_then(|c| c.wrapped) {
@@ -238,14 +240,22 @@ fn shell_line(argv: &[String]) -> Option<&str> {
 /// Gemini CLI describes a shell command with `[in DIR]` (relative to its
 /// workspace) or `[current working directory DIR]`.
 fn directory_in_words(text: &str) -> Option<&str> {
-    ["[in ", "[current working directory "]
+    DIRECTORY_WORDS
         .iter()
+        .map(|words| words.trim_start())
         .find_map(|open| {
             let start = text.find(open)? + open.len();
             let len = text[start..].find(']')?;
             Some(text[start..start + len].trim())
         })
         .filter(|dir| !dir.is_empty())
+}
+
+const DIRECTORY_WORDS: [&str; 2] = [" [in ", " [current working directory "];
+
+/// Where a title's words about the directory start, if it has them.
+fn words_start(title: &str) -> Option<usize> {
+    DIRECTORY_WORDS.iter().filter_map(|w| title.find(w)).min()
 }
 
 /// The text blocks of a tool call's content, joined.
@@ -405,11 +415,15 @@ mod tests {
         assert_eq!(req.payload["command"], "touch ran.txt");
         assert_eq!(req.payload["cwd"], "/ws/sub");
         assert_eq!(req.payload["description"], "[in sub] (Create the file)");
+        // Before 0.35, all in the title.
         let req = for_tool(
-            &tool(json!({"toolCallId": "t", "title": "ls [in /elsewhere]", "kind": "execute"})),
+            &tool(
+                json!({"toolCallId": "t", "title": "ls -l [in /elsewhere] (list it)", "kind": "execute"}),
+            ),
             ws,
         );
         assert_eq!(req.payload["cwd"], "/elsewhere");
+        assert_eq!(req.payload["command"], "ls -l");
         let req = for_tool(
             &tool(json!({"toolCallId": "t", "title": "ls", "kind": "execute",
                 "content": [{"type": "content", "content": {"type": "text", "text": "[current working directory /ws]"}}]})),

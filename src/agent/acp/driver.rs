@@ -6,6 +6,7 @@ use tokio::time::Instant;
 
 use super::protocol::{self, code, RpcError};
 use super::*;
+use crate::model::EventType;
 
 impl Driver {
     pub(super) async fn drive(&mut self) -> Ending {
@@ -81,7 +82,7 @@ impl Driver {
             "capabilities": init.agent_capabilities,
         });
         protocol::describe_session(&session, &mut data);
-        self.ctx.emit("agent.session", data).await;
+        self.ctx.emit(EventType::AgentSession, data).await;
         self.session_id = Some(opened.session_id);
         if let Some(modes) = &opened.modes {
             self.on_mode(&modes.current_mode_id).await;
@@ -119,7 +120,7 @@ impl Driver {
         if !offered {
             self.ctx
                 .emit(
-                    "error",
+                    EventType::Error,
                     json!({ "message": format!(
                         "the agent offers no '{wanted}' mode, in which it asks before it acts; \
                          it runs in mode '{}'", current.unwrap_or("?")
@@ -155,7 +156,7 @@ impl Driver {
                 "the agent is in its {mode_id} mode: it {unasked}, so m is not asked"
             ));
         }
-        self.ctx.emit("agent.mode", data).await;
+        self.ctx.emit(EventType::AgentMode, data).await;
     }
 
     /// Authenticates with `method`, the one the user configured. A refusal
@@ -172,7 +173,7 @@ impl Driver {
         if let Err(e) = result {
             data["error"] = json!(e.to_string());
         }
-        self.ctx.emit("agent.auth", data).await;
+        self.ctx.emit(EventType::AgentAuth, data).await;
         Ok(())
     }
 
@@ -261,7 +262,7 @@ impl Driver {
         let session_id = self.session_id.clone().unwrap_or_default();
         self.ctx
             .emit(
-                "agent.prompt",
+                EventType::AgentPrompt,
                 json!({ "turn": self.turn, "source": prompt.source, "text": prompt.text }),
             )
             .await;
@@ -308,12 +309,12 @@ impl Driver {
             data["error"] = json!(error);
             self.ctx
                 .emit(
-                    "error",
+                    EventType::Error,
                     json!({ "message": format!("the agent's turn failed: {error}") }),
                 )
                 .await;
         }
-        self.ctx.emit("agent.turn", data).await;
+        self.ctx.emit(EventType::AgentTurn, data).await;
         Ok(TurnEnd { stop_reason, error })
     }
 
@@ -403,7 +404,7 @@ impl Driver {
                 if let Some(usage) = result.get("usage").filter(|u| u.is_object()) {
                     data["usage"] = usage.clone();
                 }
-                self.ctx.emit("agent.turn", data).await;
+                self.ctx.emit(EventType::AgentTurn, data).await;
             }
         }
         Ending::Cancelled
@@ -444,7 +445,7 @@ impl Driver {
                 self.respond(rpc_id, protocol::permission_cancelled());
                 self.ctx
                     .emit(
-                        "tool.permission",
+                        EventType::ToolPermission,
                         json!({ "toolCallId": tool_call_id, "decision": decision, "outcome": "cancelled" }),
                     )
                     .await;
@@ -577,10 +578,10 @@ fn unknown_auth_method(
     methods: &[protocol::AuthMethod],
 ) -> String {
     let ids: Vec<&str> = methods.iter().map(|m| m.id.as_str()).collect();
+    let name = preset.unwrap_or("NAME");
     format!(
-        "the config names the auth method {method_id} for the {} agent, which it does not offer \
-         (it offers: {})",
-        preset.unwrap_or("this"),
+        "[agents.{name}] auth in the config names the auth method {method_id}, which the agent \
+         does not offer (it offers: {})",
         if ids.is_empty() {
             "none".to_string()
         } else {

@@ -10,6 +10,7 @@ use tokio::task::JoinHandle;
 use super::protocol::{self, code};
 use super::updates::{merge, tool_call_id};
 use super::*;
+use crate::model::EventType;
 
 impl Driver {
     pub(super) async fn on_permission(&mut self, rpc_id: Value, params: Value) {
@@ -57,7 +58,7 @@ impl Driver {
             return self
                 .ctx
                 .emit(
-                    "error",
+                    EventType::Error,
                     json!({ "message": "the agent sent $/cancel_request without a requestId" }),
                 )
                 .await;
@@ -80,7 +81,7 @@ impl Driver {
         if let PendingKind::Permission { tool_call_id, .. } = &pending.what {
             self.ctx
                 .emit(
-                    "tool.permission",
+                    EventType::ToolPermission,
                     json!({ "toolCallId": tool_call_id, "decision": "withdrawn", "outcome": "cancelled" }),
                 )
                 .await;
@@ -103,7 +104,7 @@ impl Driver {
             let mode = params.mode.unwrap_or_default();
             self.ctx
                 .emit(
-                    "error",
+                    EventType::Error,
                     json!({
                         "message": format!("the agent asked a question in {mode} mode, which m does not offer; declined"),
                         "question": params.message,
@@ -135,7 +136,7 @@ impl Driver {
                         Ok(content) => return Answer::Elicited(Elicited::Accept(content)),
                         Err(why) => {
                             ctx.emit(
-                                "error",
+                                EventType::Error,
                                 json!({
                                     "message": format!("that reply does not answer the question: {why}"),
                                     "question": question,
@@ -169,7 +170,7 @@ impl Driver {
         ));
         self.ctx
             .emit(
-                "error",
+                EventType::Error,
                 json!({ "message": format!("the agent sent {message}") }),
             )
             .await;
@@ -212,7 +213,7 @@ impl Driver {
                 if matches!(decision, Decision::Approved { persist: true }) {
                     data["persist"] = json!(true);
                 }
-                self.ctx.emit("tool.permission", data).await;
+                self.ctx.emit(EventType::ToolPermission, data).await;
                 match decision {
                     Decision::Approved { persist } if chosen.is_none() => {
                         let wanted = if persist {
@@ -222,7 +223,7 @@ impl Driver {
                         };
                         self.ctx
                             .emit(
-                                "error",
+                                EventType::Error,
                                 json!({ "message": format!(
                                     "the agent offered no {wanted} option for tool call {tool_call_id}; answered cancelled"
                                 ) }),

@@ -70,11 +70,15 @@ use tokio::time::Instant;
 use self::protocol::{Incoming, PermissionOption, RpcError};
 use super::exec::{failed, pump_output, MAX_OUTPUT_CHUNK};
 use super::{
-    presets, process, AgentOutcome, Decision, InputReply, InputRequest, ReviewOutcome, RunContext,
+    agent_command, AgentOutcome, Decision, InputReply, InputRequest, ReviewOutcome, RunContext,
 };
 
 use self::io::read_messages;
 use self::io::write_messages;
+use crate::model::EventType;
+use crate::presets;
+use crate::process;
+
 pub use self::protocol::PROTOCOL_VERSION;
 
 const STDERR_TAIL_LINES: usize = 20;
@@ -131,11 +135,10 @@ pub async fn run(argv: &[String], ctx: RunContext, opts: AcpOptions) -> AgentOut
     };
     let mut launch = ctx.launch.clone();
     if let Some(preset) = &opts.preset {
-        launch
-            .env
-            .extend(presets::environment(preset, &launch.workspace));
+        let extra = presets::environment(preset, &launch.workspace, &launch.env);
+        launch.env.extend(extra);
     }
-    let mut cmd = process::agent_command(program, args, &launch);
+    let mut cmd = agent_command(program, args, &launch);
     cmd.stdin(Stdio::piped());
     let mut child = match cmd.spawn() {
         Ok(child) => child,
@@ -348,10 +351,10 @@ enum TextKind {
 }
 
 impl TextKind {
-    fn event(self) -> &'static str {
+    fn event(self) -> EventType {
         match self {
-            TextKind::Message => "agent.message",
-            TextKind::Thought => "agent.thought",
+            TextKind::Message => EventType::AgentMessage,
+            TextKind::Thought => EventType::AgentThought,
         }
     }
 }

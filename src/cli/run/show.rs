@@ -1,9 +1,10 @@
 use clap::Args;
 use serde_json::{json, Value};
 
-use crate::cli::output::{printable, relative_time};
+use crate::cli::output::{fold_long_line, printable, relative_time, STDERR_LINE_SHOWN};
 use crate::cli::Ctx;
 use crate::error::{exit, Result};
+use crate::model::EventType;
 use crate::model::{now, short_id, ApprovalState, Event};
 use crate::store::ApprovalFilter;
 
@@ -35,7 +36,12 @@ pub fn run(ctx: &Ctx, args: ShowArgs) -> Result<u8> {
     // A finished run waits for nothing: questions left open when it ended
     // were never closed by an event.
     let input_events = if run.state.is_active() {
-        store.list_events(&run.id, 0, &INPUT_EVENTS.map(String::from), None)?
+        store.list_events(
+            &run.id,
+            0,
+            &INPUT_EVENTS.map(|t| t.as_str().to_string()),
+            None,
+        )?
     } else {
         Vec::new()
     };
@@ -91,7 +97,7 @@ pub fn run(ctx: &Ctx, args: ShowArgs) -> Result<u8> {
         let stderr_tail = finished.get("stderr_tail").and_then(Value::as_array);
         for (i, line) in stderr_tail.into_iter().flatten().enumerate() {
             let name = if i == 0 { "stderr" } else { "" };
-            let line = printable(line.as_str().unwrap_or("")).into_owned();
+            let line = fold_long_line(line.as_str().unwrap_or(""), STDERR_LINE_SHOWN).into_owned();
             ctx.ui.line(field(name, line))?;
         }
     }
@@ -169,7 +175,11 @@ pub fn run(ctx: &Ctx, args: ShowArgs) -> Result<u8> {
 }
 
 /// The events that open and close a run's questions.
-const INPUT_EVENTS: [&str; 3] = ["input.requested", "input.provided", "input.withdrawn"];
+const INPUT_EVENTS: [EventType; 3] = [
+    EventType::InputRequested,
+    EventType::InputProvided,
+    EventType::InputWithdrawn,
+];
 
 /// The questions still open among a run's events, oldest first: each
 /// `input.requested` until the `input.provided` or `input.withdrawn` whose
@@ -178,9 +188,9 @@ const INPUT_EVENTS: [&str; 3] = ["input.requested", "input.provided", "input.wit
 pub fn open_questions(events: &[Event]) -> Vec<&Event> {
     let mut open: Vec<&Event> = Vec::new();
     for event in events {
-        match event.event_type.as_str() {
-            "input.requested" => open.push(event),
-            "input.provided" | "input.withdrawn" => {
+        match event.kind() {
+            Some(EventType::InputRequested) => open.push(event),
+            Some(EventType::InputProvided) | Some(EventType::InputWithdrawn) => {
                 let named = event
                     .data
                     .as_ref()
@@ -205,12 +215,12 @@ pub fn open_questions(events: &[Event]) -> Vec<&Event> {
 mod tests {
     use super::*;
 
-    fn event(seq: i64, event_type: &str, data: Value) -> Event {
+    fn event(seq: i64, event_type: EventType, data: Value) -> Event {
         Event {
             id: format!("e{seq}"),
             run_id: "r".into(),
             seq,
-            event_type: event_type.into(),
+            event_type: event_type.as_str().into(),
             data: Some(data),
             created_at: seq,
         }
@@ -222,16 +232,16 @@ mod tests {
 
     #[test]
     fn a_question_is_open_until_an_event_names_it() {
-        let asked = |seq| event(seq, "input.requested", json!({ "question": "?" }));
+        let asked = |seq| event(seq, EventType::InputRequested, json!({ "question": "?" }));
         let events = [
             asked(1),
             asked(2),
             asked(3),
-            event(4, "input.withdrawn", json!({ "question_seq": 2 })),
-            event(5, "output", json!({})),
+            event(4, EventType::InputWithdrawn, json!({ "question_seq": 2 })),
+            event(5, EventType::Output, json!({})),
             event(
                 6,
-                "input.provided",
+                EventType::InputProvided,
                 json!({ "text": "a", "question_seq": 1 }),
             ),
         ];
@@ -243,13 +253,13 @@ mod tests {
 
     #[test]
     fn an_event_that_names_no_question_closes_the_oldest() {
-        let asked = |seq| event(seq, "input.requested", json!({ "question": "?" }));
+        let asked = |seq| event(seq, EventType::InputRequested, json!({ "question": "?" }));
         let events = [
             asked(1),
             asked(2),
-            event(3, "input.provided", json!({ "text": "a" })),
-            event(4, "input.withdrawn", json!({})),
-            event(5, "input.withdrawn", json!({})),
+            event(3, EventType::InputProvided, json!({ "text": "a" })),
+            event(4, EventType::InputWithdrawn, json!({})),
+            event(5, EventType::InputWithdrawn, json!({})),
             asked(6),
         ];
         assert_eq!(open_seqs(&events), [6]);
