@@ -310,6 +310,9 @@ _m() {
             m__subcmd__help__subcmd__run,list)
                 cmd="m__subcmd__help__subcmd__run__subcmd__list"
                 ;;
+            m__subcmd__help__subcmd__run,prune)
+                cmd="m__subcmd__help__subcmd__run__subcmd__prune"
+                ;;
             m__subcmd__help__subcmd__run,rm)
                 cmd="m__subcmd__help__subcmd__run__subcmd__rm"
                 ;;
@@ -373,6 +376,9 @@ _m() {
             m__subcmd__run,list)
                 cmd="m__subcmd__run__subcmd__list"
                 ;;
+            m__subcmd__run,prune)
+                cmd="m__subcmd__run__subcmd__prune"
+                ;;
             m__subcmd__run,rm)
                 cmd="m__subcmd__run__subcmd__rm"
                 ;;
@@ -399,6 +405,9 @@ _m() {
                 ;;
             m__subcmd__run__subcmd__help,list)
                 cmd="m__subcmd__run__subcmd__help__subcmd__list"
+                ;;
+            m__subcmd__run__subcmd__help,prune)
+                cmd="m__subcmd__run__subcmd__help__subcmd__prune"
                 ;;
             m__subcmd__run__subcmd__help,rm)
                 cmd="m__subcmd__run__subcmd__help__subcmd__rm"
@@ -1801,7 +1810,7 @@ _m() {
             return 0
             ;;
         m__subcmd__help__subcmd__run)
-            opts="start list show cancel wait done diff rm"
+            opts="start list show cancel wait done diff rm prune"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1857,6 +1866,20 @@ _m() {
             return 0
             ;;
         m__subcmd__help__subcmd__run__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        m__subcmd__help__subcmd__run__subcmd__prune)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2213,7 +2236,7 @@ _m() {
             return 0
             ;;
         m__subcmd__run)
-            opts="-h -V --color --help --version start list show cancel wait done diff rm help"
+            opts="-h -V --color --help --version start list show cancel wait done diff rm prune help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2285,7 +2308,7 @@ _m() {
             return 0
             ;;
         m__subcmd__run__subcmd__help)
-            opts="start list show cancel wait done diff rm help"
+            opts="start list show cancel wait done diff rm prune help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2355,6 +2378,20 @@ _m() {
             return 0
             ;;
         m__subcmd__run__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        m__subcmd__run__subcmd__help__subcmd__prune)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2448,6 +2485,40 @@ _m() {
                     return 0
                     ;;
                 -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        m__subcmd__run__subcmd__prune)
+            opts="-r -h -V --older-than --state --repo --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --older-than)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --repo)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -r)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
