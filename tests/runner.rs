@@ -14,6 +14,7 @@ mod daemon;
 mod docs;
 mod ecosystem;
 mod notify;
+mod queue;
 mod reliability;
 
 /// A file in tests/ that is not a module above would silently never run

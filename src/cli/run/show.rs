@@ -5,8 +5,8 @@ use crate::cli::output::{fold_long_line, printable, relative_time, STDERR_LINE_S
 use crate::cli::Ctx;
 use crate::error::{exit, Result};
 use crate::model::EventType;
-use crate::model::{now, short_id, ApprovalState, Event};
-use crate::store::ApprovalFilter;
+use crate::model::{now, short_id, ApprovalState, Event, QueuedRun};
+use crate::store::{ApprovalFilter, RunOrQueued, Store};
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
@@ -19,7 +19,10 @@ pub struct ShowArgs {
 
 pub fn run(ctx: &Ctx, args: ShowArgs) -> Result<u8> {
     let store = ctx.store()?;
-    let run = store.find_run(&args.run)?;
+    let run = match store.find_run_or_queued(&args.run)? {
+        RunOrQueued::Run(run) => run,
+        RunOrQueued::Queued(queued) => return show_queued(ctx, &store, &queued, args.json),
+    };
     let repo = store.get_repo(&run.repo_id)?;
     let details = store.run_details(&run.id)?;
     let pending = store.list_approvals(&ApprovalFilter {
@@ -123,7 +126,21 @@ pub fn run(ctx: &Ctx, args: ShowArgs) -> Result<u8> {
         ctx.ui.line(field("base", base.clone()))?;
     }
     if !details.agent.is_null() {
-        ctx.ui.line(field("agent", details.agent.to_string()))?;
+        // A command line, as one would type it: `claude-code-acp (ACP,
+        // claude)`, `./agent.sh --fast`.
+        let shown = match serde_json::from_value::<crate::model::AgentSpec>(details.agent.clone()) {
+            Ok(crate::model::AgentSpec::Exec { argv }) => crate::policy::shell_words(&argv),
+            Ok(crate::model::AgentSpec::Acp { argv, preset }) => format!(
+                "{} (ACP{})",
+                crate::policy::shell_words(&argv),
+                preset.map(|p| format!(", {p}")).unwrap_or_default()
+            ),
+            Err(_) => details.agent.to_string(),
+        };
+        ctx.ui.line(field(
+            "agent",
+            crate::cli::output::printable(&shown).into_owned(),
+        ))?;
     }
     ctx.ui.line(field("events", events.to_string()))?;
     if let Some(usage) = &usage {
@@ -171,6 +188,43 @@ pub fn run(ctx: &Ctx, args: ShowArgs) -> Result<u8> {
     }
     ctx.ui.line(String::new())?;
     ctx.ui.line(printable(&run.prompt))?;
+    Ok(exit::OK)
+}
+
+/// A run still in its repo's queue: where it stands, and what it will run.
+fn show_queued(ctx: &Ctx, store: &Store, queued: &QueuedRun, json: bool) -> Result<u8> {
+    let repo = store.get_repo(&queued.repo_id)?;
+    if json {
+        let mut value = serde_json::to_value(queued).unwrap_or_default();
+        value["repo"] = json!(repo.name);
+        ctx.ui.json(&value)?;
+        return Ok(exit::OK);
+    }
+    let field = |name: &str, value: String| format!("{:<10} {value}", ctx.ui.bold(name));
+    ctx.ui.line(field("run", queued.id.clone()))?;
+    ctx.ui.line(field("repo", repo.name.clone()))?;
+    ctx.ui.line(field(
+        "state",
+        format!(
+            "queued (position {}: it starts when the runs before it have ended)",
+            queued.position
+        ),
+    ))?;
+    ctx.ui.line(field(
+        "queued",
+        relative_time(queued.created_at, now()).to_string(),
+    ))?;
+    if let Some(base) = &queued.base {
+        ctx.ui.line(field("base", base.clone()))?;
+    }
+    ctx.ui.line(field("agent", queued.agent.to_string()))?;
+    let id = short_id(&queued.id);
+    ctx.ui.line(ctx.ui.dim(format!(
+        "{:<10} wait for it with `m run wait {id}`; `m run cancel {id}` removes it from the queue",
+        ""
+    )))?;
+    ctx.ui.line(String::new())?;
+    ctx.ui.line(printable(&queued.prompt))?;
     Ok(exit::OK)
 }
 
