@@ -175,6 +175,7 @@ pub enum ErrorKindName {
     Conflict,
     DaemonUnavailable,
     Database,
+    Refused,
 }
 
 impl From<ErrorKind> for ErrorKindName {
@@ -189,6 +190,7 @@ impl From<ErrorKind> for ErrorKindName {
             ErrorKind::Conflict => ErrorKindName::Conflict,
             ErrorKind::DaemonUnavailable => ErrorKindName::DaemonUnavailable,
             ErrorKind::Database => ErrorKindName::Database,
+            ErrorKind::Refused => ErrorKindName::Refused,
         }
     }
 }
@@ -202,6 +204,7 @@ impl From<ErrorKindName> for ErrorKind {
             ErrorKindName::Conflict => ErrorKind::Conflict,
             ErrorKindName::DaemonUnavailable => ErrorKind::DaemonUnavailable,
             ErrorKindName::Database => ErrorKind::Database,
+            ErrorKindName::Refused => ErrorKind::Refused,
         }
     }
 }
