@@ -12,10 +12,13 @@ use crate::model::{
 };
 
 /// Bumped on any incompatible change to the frames below.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 /// The program version, also exchanged in `hello`: a client replaces an
 /// idle daemon of another build.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// How often a daemon tells a waiting client it is alive; clients wait at
+/// least twice this long for any frame.
+pub const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(1);
 /// No frame may be longer; a longer one costs its connection. Room for the
 /// longest prompt however JSON escapes it (up to 6 bytes a byte), with the
 /// caller's environment.
@@ -43,72 +46,93 @@ impl Hello {
 pub enum Request {
     /// The daemon's health: pid, uptime, version, active runs.
     Status,
-    StartRun {
-        repo_id: String,
-        prompt: String,
-        agent: AgentSpec,
-        base: Option<String>,
-        #[serde(default)]
-        options: RunOptions,
-        /// The caller's environment, which the agent gets (with m's own
-        /// `M_*` variables). Never stored. Absent (an older client): the
-        /// daemon's own.
-        #[serde(default)]
-        env: Option<Vec<(String, String)>>,
-        /// When the repo is busy, queue the run behind its active run
-        /// instead of refusing it.
-        #[serde(default)]
-        queue: bool,
-    },
-    CancelRun {
-        run_id: String,
-    },
+    StartRun(StartRunRequest),
+    CancelRun(CancelRunRequest),
     /// Streams the run's events after `since`, then live ones, then `end`.
     /// Without a run: live events of every run, until the client leaves.
     /// With `types`, only events of those types are sent (`end` always is):
     /// `--wait` needs the state changes, not a flood of output.
-    Follow {
-        run_id: Option<String>,
-        since: i64,
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        types: Vec<String>,
-    },
+    Follow(FollowRequest),
     /// Approve or reject a pending approval.
-    Decide {
-        approval_id: String,
-        approve: bool,
-        reason: Option<String>,
-        /// m approves the same again for the rest of the run itself.
-        #[serde(default)]
-        always: bool,
-        /// The agent may keep the grant itself (its own "always").
-        #[serde(default)]
-        persist: bool,
-        /// The approval's `content_hash` as the decider saw it: when given,
-        /// a decision on anything else is refused (stale).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        content_hash: Option<String>,
-    },
+    Decide(DecideRequest),
     /// Answer a run waiting for input (`done` ends a conversational run).
-    Reply {
-        run_id: String,
-        text: Option<String>,
-        #[serde(default)]
-        done: bool,
-    },
+    Reply(ReplyRequest),
     /// From inside a run: ask for an approval and wait for the decision.
-    AskApproval {
-        run_id: String,
-        approval_type: ApprovalType,
-        payload: Value,
-    },
+    AskApproval(AskApprovalRequest),
     /// From inside a run: ask a question and wait for the answer.
-    AskInput {
-        run_id: String,
-        question: String,
-    },
+    AskInput(AskInputRequest),
     /// Stop the daemon (its runs end as failed, saying why).
     Shutdown,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StartRunRequest {
+    pub repo_id: String,
+    pub prompt: String,
+    pub agent: AgentSpec,
+    pub base: Option<String>,
+    #[serde(default)]
+    pub options: RunOptions,
+    /// The caller's environment, which the agent gets (with m's own
+    /// `M_*` variables). Never stored. Absent (an older client): the
+    /// daemon's own.
+    #[serde(default)]
+    pub env: Option<Vec<(String, String)>>,
+    /// When the repo is busy, queue the run behind its active run
+    /// instead of refusing it.
+    #[serde(default)]
+    pub queue: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CancelRunRequest {
+    pub run_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FollowRequest {
+    pub run_id: Option<String>,
+    pub since: i64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub types: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecideRequest {
+    pub approval_id: String,
+    pub approve: bool,
+    pub reason: Option<String>,
+    /// m approves the same again for the rest of the run itself.
+    #[serde(default)]
+    pub always: bool,
+    /// The agent may keep the grant itself (its own "always").
+    #[serde(default)]
+    pub persist: bool,
+    /// The approval's `content_hash` as the decider saw it: when given,
+    /// a decision on anything else is refused (stale).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_hash: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplyRequest {
+    pub run_id: String,
+    pub text: Option<String>,
+    #[serde(default)]
+    pub done: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AskApprovalRequest {
+    pub run_id: String,
+    pub approval_type: ApprovalType,
+    pub payload: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AskInputRequest {
+    pub run_id: String,
+    pub question: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -134,6 +158,15 @@ pub enum Response {
     /// The followed run ended (or was already over); no more frames follow.
     End {
         state: RunState,
+    },
+    /// Nothing else to say yet: sent every [`HEARTBEAT`] while a follower
+    /// or an asker waits, so that a stopped daemon is told from a quiet run.
+    Heartbeat,
+    /// The follower read too slowly and is cut off (the daemon keeps no
+    /// backlog for it). Each run's events after the seq given are in the
+    /// database: the client reads them there, then follows again.
+    Behind {
+        resume: std::collections::BTreeMap<String, i64>,
     },
     Decided {
         approval: Approval,
@@ -163,6 +196,25 @@ pub struct DaemonStatus {
     /// How notification delivery stands (APNs, webhooks, hook commands).
     #[serde(default)]
     pub notifications: Value,
+    /// How the daemon itself stands: its writer, its disk, its log.
+    #[serde(default)]
+    pub health: DaemonHealth,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DaemonHealth {
+    /// `ok`, or `waiting_for_space`: agents' output waits, in order, for
+    /// the disk to have room (the agents are slowed meanwhile).
+    pub writer: String,
+    /// Batches of output waiting to be stored.
+    pub unstored_batches: usize,
+    /// The last error a commit met (it may be over), and when (unix time).
+    pub last_commit_error: Option<String>,
+    pub last_commit_error_at: Option<i64>,
+    /// Bytes free for m on the data directory's disk.
+    pub free_bytes: Option<u64>,
+    /// Log lines that could not be written (and were dropped).
+    pub log_write_failures: u64,
 }
 
 /// Error kinds as they travel on the wire.
@@ -285,20 +337,20 @@ mod tests {
         let follow: Request = serde_json::from_value(json.clone()).unwrap();
         assert_eq!(
             follow,
-            Request::Follow {
+            Request::Follow(FollowRequest {
                 run_id: Some("r".into()),
                 since: 0,
                 types: vec![]
-            }
+            })
         );
         assert_eq!(serde_json::to_value(&follow).unwrap(), json);
     }
 
     #[test]
     fn requests_are_tagged_by_type() {
-        let json = serde_json::to_value(Request::CancelRun {
+        let json = serde_json::to_value(Request::CancelRun(CancelRunRequest {
             run_id: "abc".into(),
-        })
+        }))
         .unwrap();
         assert_eq!(
             json,
@@ -307,9 +359,9 @@ mod tests {
         let back: Request = serde_json::from_value(json).unwrap();
         assert_eq!(
             back,
-            Request::CancelRun {
+            Request::CancelRun(CancelRunRequest {
                 run_id: "abc".into()
-            }
+            })
         );
     }
 

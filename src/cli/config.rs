@@ -15,6 +15,9 @@ Keys, with their defaults (docs/config.md says more):
                          agent; env M_GRACE_MS (milliseconds) wins
   autostart = true       commands start a daemon when none runs;
                          env M_NO_AUTOSTART=1 wins
+  answer_timeout_seconds = 10
+                         a daemon silent this long does not answer
+                         (exit 5); env M_ANSWER_TIMEOUT_MS wins
   [run]
   review = false         every run holds its diff for approval
                          (--review / --no-review for one run)
@@ -25,6 +28,8 @@ Keys, with their defaults (docs/config.md says more):
                          an ACP agent slower to start fails its run
   on_busy = \"refuse\"     a busy repo refuses a run (exit 4), or
                          \"queue\" queues it (--queue / --no-queue)
+  timeout = 0            a run going this long is cancelled, e.g.
+                         \"2h\" (--timeout; 0: no limit)
   [approvals]
   auto_approve = []      types approved without asking:
                          command, diff, generic

@@ -8,7 +8,7 @@ use crate::client::Client;
 use crate::error::{exit, Error, Result};
 use crate::model::{short_id, Approval, ApprovalState, Run};
 use crate::policy::Grant;
-use crate::protocol::{Request, Response};
+use crate::protocol::{DecideRequest, Request, Response};
 use crate::store::{ApprovalFilter, Store};
 
 #[derive(Debug, Args)]
@@ -74,15 +74,16 @@ fn decide(
     content_hash: Option<String>,
 ) -> Result<u8> {
     let approval = resolve(&ctx.store()?, target)?;
-    let response =
-        Client::connect_to_run(&ctx.paths, &approval.run_id)?.request(&Request::Decide {
+    let response = Client::connect_to_run(&ctx.paths, &approval.run_id)?.request(
+        &Request::Decide(DecideRequest {
             approval_id: approval.id.clone(),
             approve,
             reason,
             always: wanted.always,
             persist: wanted.persist,
             content_hash: content_hash.map(|h| h.trim().to_string()),
-        })?;
+        }),
+    )?;
     let Response::Decided { approval } = response else {
         return Err(Error::failure(format!(
             "unexpected answer from the daemon: {response:?}"

@@ -6,8 +6,8 @@
 //! Values are checked strictly and names leniently: an invalid value is an
 //! error naming the key and the file (exit 2), an unknown key only a warning
 //! naming it, so a file written for a newer m still works with this one.
-//! Two environment variables override the file (tests and service managers
-//! use them): `M_GRACE_MS` and `M_NO_AUTOSTART`.
+//! Three environment variables override the file (tests and service managers
+//! use them): `M_GRACE_MS`, `M_ANSWER_TIMEOUT_MS` and `M_NO_AUTOSTART`.
 //!
 //! To add a section: a field on [`Config`], a branch in `apply_file`, its
 //! keys in `settings`, and a line in docs/config.md (a test checks it).
@@ -27,12 +27,16 @@ pub mod notify;
 pub use self::notify::NotifyConfig;
 
 use crate::error::{Error, Result};
-use crate::model::{ApprovalType, OnBusy};
+use crate::model::{format_duration, parse_duration, ApprovalType, OnBusy};
 use crate::paths::Paths;
 use crate::presets;
 
 /// How long an agent has between SIGTERM and SIGKILL, unless configured.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
+/// How long a command waits for each frame from the daemon.
+pub const DEFAULT_ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
+/// The shortest wait allowed: twice the daemon's heartbeat.
+const MIN_ANSWER_SECONDS: f64 = 2.0;
 const MAX_GRACE_SECONDS: f64 = 3600.0;
 
 /// Where an effective value came from.
@@ -79,6 +83,9 @@ pub struct DaemonConfig {
     pub grace: Duration,
     /// Whether a client may start a daemon when none answers.
     pub autostart: bool,
+    /// `answer_timeout_seconds`: how long a command waits for the daemon's
+    /// next frame before saying it does not answer (exit 5).
+    pub answer_timeout: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -94,6 +101,8 @@ pub struct RunConfig {
     /// What `m run start` does on a repo with an active run, without
     /// `--queue` or `--no-queue`.
     pub on_busy: OnBusy,
+    /// The time limit of every run without `--timeout`. None: no limit.
+    pub timeout: Option<Duration>,
 }
 
 impl Default for RunConfig {
@@ -103,6 +112,7 @@ impl Default for RunConfig {
             idle_timeout: None,
             startup_timeout: Duration::from_secs(60),
             on_busy: OnBusy::Refuse,
+            timeout: None,
         }
     }
 }
@@ -146,6 +156,7 @@ impl Config {
             daemon: DaemonConfig {
                 grace: DEFAULT_GRACE,
                 autostart: true,
+                answer_timeout: DEFAULT_ANSWER_TIMEOUT,
             },
             run: RunConfig::default(),
             approvals: ApprovalsConfig::default(),
@@ -201,15 +212,22 @@ impl Config {
 
     /// Every effective value, in the file's order of sections.
     pub fn settings(&self) -> Vec<Setting> {
-        let grace = self.daemon.grace.as_secs_f64();
-        let grace = if grace.fract() == 0.0 {
-            json!(grace as u64)
-        } else {
-            json!(grace)
+        let seconds = |d: Duration| {
+            let secs = d.as_secs_f64();
+            if secs.fract() == 0.0 {
+                json!(secs as u64)
+            } else {
+                json!(secs)
+            }
         };
+        let grace = seconds(self.daemon.grace);
         let mut values = vec![
             ("daemon.grace_seconds".to_string(), grace),
             ("daemon.autostart".into(), json!(self.daemon.autostart)),
+            (
+                "daemon.answer_timeout_seconds".into(),
+                seconds(self.daemon.answer_timeout),
+            ),
             ("run.review".into(), json!(self.run.review)),
             (
                 "run.idle_timeout_seconds".into(),
@@ -220,6 +238,13 @@ impl Config {
                 json!(self.run.startup_timeout.as_secs()),
             ),
             ("run.on_busy".into(), json!(self.run.on_busy)),
+            (
+                "run.timeout".into(),
+                match self.run.timeout {
+                    Some(limit) => json!(format_duration(limit)),
+                    None => json!(0),
+                },
+            ),
             (
                 "approvals.auto_approve".into(),
                 json!(self.approvals.auto_approve),
@@ -349,8 +374,14 @@ impl Config {
                         match key.as_str() {
                             "grace_seconds" => self.daemon.grace = self.grace(&full, &value)?,
                             "autostart" => self.daemon.autostart = self.boolean(&full, &value)?,
+                            "answer_timeout_seconds" => {
+                                self.daemon.answer_timeout = self.answer_timeout(&full, &value)?
+                            }
                             _ => {
-                                self.unknown(&full, &["grace_seconds", "autostart"]);
+                                self.unknown(
+                                    &full,
+                                    &["grace_seconds", "autostart", "answer_timeout_seconds"],
+                                );
                                 continue;
                             }
                         }
@@ -379,6 +410,7 @@ impl Config {
                                 self.run.startup_timeout = Duration::from_secs(secs);
                             }
                             "on_busy" => self.run.on_busy = self.named(&full, &value)?,
+                            "timeout" => self.run.timeout = self.duration(&full, &value)?,
                             _ => {
                                 self.unknown(
                                     &full,
@@ -387,6 +419,7 @@ impl Config {
                                         "idle_timeout_seconds",
                                         "startup_timeout_seconds",
                                         "on_busy",
+                                        "timeout",
                                     ],
                                 );
                                 continue;
@@ -561,6 +594,25 @@ impl Config {
         })
     }
 
+    /// A duration written as `"10m"` or `"2h"` (or a whole number of
+    /// seconds); zero means none.
+    fn duration(&self, key: &str, value: &Value) -> Result<Option<Duration>> {
+        let duration = match value {
+            Value::String(text) => parse_duration(text).map_err(|why| self.invalid(key, why))?,
+            Value::Integer(n) if *n >= 0 => Duration::from_secs(*n as u64),
+            other => {
+                return Err(self.invalid(
+                    key,
+                    format!(
+                        "expected a duration like \"10m\" or \"2h\" (0: none), found {}",
+                        shown(other)
+                    ),
+                ))
+            }
+        };
+        Ok((!duration.is_zero()).then_some(duration))
+    }
+
     /// One of a closed set of names (`"queue"`, `"reject"`...).
     fn named<T: std::str::FromStr<Err = Error>>(&self, key: &str, value: &Value) -> Result<T> {
         let text = value.as_str().ok_or_else(|| {
@@ -603,6 +655,28 @@ impl Config {
             return Err(self.invalid(
                 key,
                 format!("{seconds} is out of range (0 to {MAX_GRACE_SECONDS} seconds)"),
+            ));
+        }
+        Ok(Duration::from_secs_f64(seconds))
+    }
+
+    fn answer_timeout(&self, key: &str, value: &Value) -> Result<Duration> {
+        let seconds = match value {
+            Value::Integer(n) => *n as f64,
+            Value::Float(f) => *f,
+            other => {
+                return Err(self.invalid(
+                    key,
+                    format!("expected a number of seconds, found {}", shown(other)),
+                ))
+            }
+        };
+        if !(MIN_ANSWER_SECONDS..=MAX_GRACE_SECONDS).contains(&seconds) {
+            return Err(self.invalid(
+                key,
+                format!(
+                    "{seconds} is out of range ({MIN_ANSWER_SECONDS} to {MAX_GRACE_SECONDS} seconds)"
+                ),
             ));
         }
         Ok(Duration::from_secs_f64(seconds))
@@ -670,6 +744,25 @@ impl Config {
             self.daemon.grace = Duration::from_millis(ms);
             self.sources
                 .insert("daemon.grace_seconds".into(), Source::Env("M_GRACE_MS"));
+        }
+        if let Some(ms) = env("M_ANSWER_TIMEOUT_MS").filter(|v| !v.is_empty()) {
+            let ms = ms
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|ms| *ms as f64 >= MIN_ANSWER_SECONDS * 1000.0)
+                .ok_or_else(|| {
+                    Error::usage(format!(
+                        "invalid value for M_ANSWER_TIMEOUT_MS: `{ms}` is not a whole number of milliseconds of at least {}",
+                        MIN_ANSWER_SECONDS * 1000.0
+                    ))
+                    .with_hint("unset it to use `daemon.answer_timeout_seconds` from the config file")
+                })?;
+            self.daemon.answer_timeout = Duration::from_millis(ms);
+            self.sources.insert(
+                "daemon.answer_timeout_seconds".into(),
+                Source::Env("M_ANSWER_TIMEOUT_MS"),
+            );
         }
         if let Some(value) = env("M_NO_AUTOSTART").filter(|v| !v.is_empty()) {
             self.daemon.autostart = match value.trim().to_ascii_lowercase().as_str() {
@@ -798,11 +891,13 @@ mod tests {
             [daemon]
             grace_seconds = 2.5
             autostart = false
+            answer_timeout_seconds = 30
             [run]
             review = true
             idle_timeout_seconds = 600
             startup_timeout_seconds = 20
             on_busy = "queue"
+            timeout = "2h"
             [approvals]
             auto_approve = ["command", "command"]
             allow_commands = ["cargo   test", "git status"]
@@ -815,10 +910,12 @@ mod tests {
         .unwrap();
         assert_eq!(config.daemon.grace, Duration::from_millis(2500));
         assert!(!config.daemon.autostart);
+        assert_eq!(config.daemon.answer_timeout, Duration::from_secs(30));
         assert!(config.run.review);
         assert_eq!(config.run.idle_timeout, Some(Duration::from_secs(600)));
         assert_eq!(config.run.startup_timeout, Duration::from_secs(20));
         assert_eq!(config.run.on_busy, OnBusy::Queue);
+        assert_eq!(config.run.timeout, Some(Duration::from_secs(7200)));
         assert_eq!(config.approvals.auto_approve, vec![ApprovalType::Command]);
         assert_eq!(
             config.approvals.allow_commands,
@@ -835,7 +932,7 @@ mod tests {
         let from_file = |s: &&Setting| s.source == "file";
         assert_eq!(
             settings.iter().filter(from_file).count(),
-            10,
+            12,
             "{settings:?}"
         );
         assert!(settings.iter().all(|s| s.source == "file"
@@ -881,9 +978,15 @@ mod tests {
             ("[daemon]\ngrace_seconds = \"five\"", "daemon.grace_seconds"),
             ("[daemon]\ngrace_seconds = -1", "daemon.grace_seconds"),
             ("[daemon]\nautostart = \"no\"", "daemon.autostart"),
+            (
+                "[daemon]\nanswer_timeout_seconds = 1",
+                "daemon.answer_timeout_seconds",
+            ),
             ("[run]\nreview = 1", "run.review"),
             ("[run]\non_busy = \"wait\"", "run.on_busy"),
             ("[run]\non_busy = true", "run.on_busy"),
+            ("[run]\ntimeout = \"2 hours\"", "run.timeout"),
+            ("[run]\ntimeout = -1", "run.timeout"),
             (
                 "[approvals]\nauto_approve = [\"all\"]",
                 "approvals.auto_approve",

@@ -3,7 +3,10 @@
 //! the socket, and on SIGTERM/SIGINT ends every run cleanly before leaving.
 
 mod connection;
+mod follow;
 mod handlers;
+mod health;
+pub mod log;
 mod peers;
 mod queue;
 mod server;
@@ -142,6 +145,7 @@ pub fn run(paths: Paths) -> Result<()> {
     // A bad config file stops the daemon before it takes anything.
     let config = crate::config::load(&paths)?;
     let lock = DaemonLock::acquire(&paths)?;
+    let open_files = server::raise_open_files_limit();
     paths::ensure_private_dir(&paths.runtime_dir)?;
     // Only the lock holder may remove a socket: one left by a crash is stale.
     let socket = paths.socket();
@@ -153,16 +157,21 @@ pub fn run(paths: Paths) -> Result<()> {
         .enable_all()
         .build()
         .map_err(|e| Error::failure(format!("cannot start the async runtime: {e}")))?;
-    let result = runtime.block_on(serve(paths.clone(), config));
+    let result = runtime.block_on(serve(paths.clone(), config, open_files));
     runtime.shutdown_timeout(Duration::from_secs(1));
     let _ = std::fs::remove_file(&socket);
     drop(lock);
     result
 }
 
-async fn serve(paths: Paths, config: Arc<Config>) -> Result<()> {
+async fn serve(paths: Paths, config: Arc<Config>, open_files: u64) -> Result<()> {
     let wake = Arc::new(tokio::sync::Notify::new());
-    let (writer, writer_thread) = Writer::start(&paths.database(), wake.clone())?;
+    let mut watch = health::Watch::new();
+    let (writer, writer_thread) = Writer::start(
+        &paths.database(),
+        wake.clone(),
+        [watch.lifeline("writer"), watch.lifeline("checkpointer")],
+    )?;
     let dispatcher = Arc::new(Dispatcher::from_config(&config.notify));
     let health = dispatcher.health();
     if !health.is_healthy() {
@@ -196,13 +205,38 @@ async fn serve(paths: Paths, config: Arc<Config>) -> Result<()> {
     // Runs queued while no daemon ran (or behind a run recovery just ended).
     queue::start_all(&shared).await;
     let listener = server::listen(&paths.socket())?;
-    tracing::info!(socket = %paths.socket().display(), pid = std::process::id(), "m daemon ready");
-    let accept = tokio::spawn(server::accept_loop(shared.clone(), listener));
+    tracing::info!(socket = %paths.socket().display(), pid = std::process::id(), open_files, "m daemon ready");
+    let accept_line = watch.lifeline("connection listener");
+    let accept = tokio::spawn({
+        let shared = shared.clone();
+        async move {
+            let _line = accept_line;
+            server::accept_loop(shared, listener).await
+        }
+    });
     // Delivery has its own connection; it never holds up a run, and what it
     // has not delivered when the daemon stops waits in the outbox.
     let outbox = Store::open(&paths.database())?;
-    let deliver = tokio::spawn(async move { dispatcher.run(outbox, wake).await });
-    wait_for_shutdown(&shared).await;
+    let deliver_line = watch.lifeline("notification dispatcher");
+    let deliver = tokio::spawn(async move {
+        let _line = deliver_line;
+        health::injected_fault("dispatcher");
+        dispatcher.run(outbox, wake).await
+    });
+    tokio::select! {
+        _ = wait_for_shutdown(&shared) => {}
+        name = watch.first_end() => {
+            // Half alive is worse than dead: no run could end cleanly
+            // here. A new daemon's recovery ends them, and it starts as
+            // soon as anything asks (or the service manager restarts it).
+            tracing::error!("the daemon's {name} stopped; exiting at once");
+            let _ = std::fs::remove_file(paths.socket());
+            return Err(Error::failure(format!(
+                "the daemon's {name} stopped unexpectedly; the daemon exited so that the next one recovers its runs"
+            ))
+            .with_hint(format!("see the log: {}", paths.daemon_log().display())));
+        }
+    }
     tracing::info!("shutting down");
     shared.stopping.send_replace(true);
     accept.abort();
@@ -291,8 +325,22 @@ async fn recover(shared: &Shared) -> Result<()> {
                     )?),
                     _ => None,
                 };
+                // A time limit that passed while no daemon ran is acted on
+                // now: the run ends as it would have, cancelled, saying so.
+                let options: crate::model::RunOptions =
+                    serde_json::from_value(details.options.clone()).unwrap_or_default();
+                let time_limit = options
+                    .timeout_seconds
+                    .filter(|secs| run.created_at + *secs as i64 <= now())
+                    .map(|secs| {
+                        format!(
+                            "time limit {} reached",
+                            crate::model::format_duration(Duration::from_secs(secs))
+                        )
+                    });
                 Ok(Orphan {
                     run_id: run.id,
+                    time_limit,
                     prompt: run.prompt,
                     pgid: details.pgid,
                     workspace,
@@ -344,9 +392,16 @@ async fn recover(shared: &Shared) -> Result<()> {
                 shared.writer.append(vec![event]).await;
             }
         }
+        let (state, reason) = match orphan.time_limit {
+            Some(limit) => (
+                RunState::Cancelled,
+                format!("{limit} (while the daemon was down)"),
+            ),
+            None => (RunState::Failed, reason),
+        };
         shared
             .writer
-            .finish_run(&run_id, RunState::Failed, json!({ "reason": reason }))
+            .finish_run(&run_id, state, json!({ "reason": reason }))
             .await?;
     }
     Ok(())
@@ -355,6 +410,8 @@ async fn recover(shared: &Shared) -> Result<()> {
 /// A run a previous daemon left active.
 struct Orphan {
     run_id: String,
+    /// Its time limit's reason, if the limit passed while no daemon ran.
+    time_limit: Option<String>,
     prompt: String,
     pgid: Option<i64>,
     /// None if its workspace was never finished.
