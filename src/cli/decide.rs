@@ -14,6 +14,7 @@ use crate::store::{ApprovalFilter, Store};
 #[derive(Debug, Args)]
 pub struct ApproveArgs {
     /// An approval id, or a run id whose only pending approval is meant (prefixes work).
+    #[arg(add = crate::cli::complete::pending_approval_ids())]
     pub target: String,
     /// Also approve the same again for the rest of the run (the same
     /// command, edits of the same files, the same tool): m keeps the grant
@@ -33,6 +34,7 @@ pub struct ApproveArgs {
 #[derive(Debug, Args)]
 pub struct RejectArgs {
     /// An approval id, or a run id whose only pending approval is meant (prefixes work).
+    #[arg(add = crate::cli::complete::pending_approval_ids())]
     pub target: String,
     /// Why: the agent is told.
     #[arg(long, short = 'm')]
