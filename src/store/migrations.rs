@@ -98,7 +98,19 @@ const MIGRATIONS: &[&str] = &[
        created_at INTEGER NOT NULL
      );
      CREATE INDEX idx_run_queue_repo ON run_queue(repo_id, seq);",
-    // 6: history costs nothing (issue 20). The one-active-run check reads
+    // 6: the usage ledger, written with the events that report usage
+    // (store/usage.rs).
+    "CREATE TABLE run_usage (
+       run_id TEXT PRIMARY KEY REFERENCES runs(id),
+       input_tokens INTEGER NOT NULL DEFAULT 0,  -- summed over turn results
+       output_tokens INTEGER NOT NULL DEFAULT 0,
+       cost_total REAL,                -- the session's cost, restarts added
+       cost_last REAL,                 -- the agent's last cumulative cost
+       cost_currency TEXT,
+       context_used INTEGER,
+       context_size INTEGER
+     );",
+    // 7: history costs nothing (issue 20). The one-active-run check reads
     // only the repo's active runs (a partial index: the query must spell the
     // same literal states); listings read the newest first from an index
     // instead of sorting every run; and how many runs there are is kept

@@ -12,6 +12,7 @@ mod queue;
 mod repos;
 mod retention;
 mod runs;
+pub mod usage;
 
 use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;
