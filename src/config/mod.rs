@@ -829,6 +829,8 @@ mod tests {
             on_timeout = "cancel"
             remind_after = 600
             escalate_to = ["apns", "pager"]
+            [retention]
+            output_after = "30d"
             [agents.claude]
             command = ["/opt/claude-acp", "--verbose"]
             [notify]
@@ -857,6 +859,10 @@ mod tests {
         );
         assert_eq!(config.approvals.escalate_to, ["apns", "pager"]);
         assert_eq!(
+            config.retention.output_after,
+            Some(Duration::from_secs(30 * 86400))
+        );
+        assert_eq!(
             config.agent_command("claude").unwrap(),
             ["/opt/claude-acp", "--verbose"]
         );
@@ -867,7 +873,7 @@ mod tests {
         let from_file = |s: &&Setting| s.source == "file";
         assert_eq!(
             settings.iter().filter(from_file).count(),
-            16,
+            17,
             "{settings:?}"
         );
         assert!(settings.iter().all(|s| s.source == "file"
