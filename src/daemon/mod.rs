@@ -7,6 +7,7 @@ mod follow;
 mod handlers;
 mod health;
 pub mod log;
+mod memory;
 mod peers;
 mod queue;
 mod server;
@@ -225,6 +226,7 @@ async fn serve(paths: Paths, config: Arc<Config>, open_files: u64) -> Result<()>
         health::injected_fault("dispatcher");
         dispatcher.run(outbox, wake).await
     });
+    let trimmer = tokio::spawn(memory::trim_after_peaks());
     let retention = config
         .retention
         .output_after
@@ -249,6 +251,7 @@ async fn serve(paths: Paths, config: Arc<Config>, open_files: u64) -> Result<()>
     let _ = std::fs::remove_file(paths.socket());
     stop_all_runs(&shared, "the daemon was stopped").await;
     deliver.abort();
+    trimmer.abort();
     if let Some(retention) = retention {
         retention.abort();
     }
