@@ -348,6 +348,8 @@ named_enum!(
         Error = "error",
         AgentSession = "agent.session",
         AgentAuth = "agent.auth",
+        AgentSuspended = "agent.suspended",
+        AgentResumed = "agent.resumed",
         AgentMode = "agent.mode",
         AgentRefused = "agent.refused",
         AgentPrompt = "agent.prompt",
