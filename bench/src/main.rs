@@ -5,6 +5,7 @@
 //! Built only with `--features bench`.
 
 mod fixtures;
+mod history;
 mod peer;
 mod rows;
 mod util;
@@ -32,6 +33,9 @@ enum Cmd {
     },
     /// Write the CLOCK_MONOTONIC time this process started (ns) to FILE.
     Stamp { file: PathBuf },
+    /// Ask N approvals one after another (`m ask approval` through M),
+    /// stamping each ask and each return (CLOCK_MONOTONIC) in STAMPS.
+    Asker { n: u64, stamps: PathBuf, m: PathBuf },
     /// Run the benchmark, print the table and write it to --out.
     All(AllArgs),
     /// Create an m database at PATH with RUNS finished runs and EVENTS
@@ -66,6 +70,14 @@ struct AllArgs {
     /// The cargo profile m was built with (shown in the header).
     #[arg(long, default_value = "release")]
     profile: String,
+    /// Row 8: how many finished runs the long history holds (default
+    /// 1,000,000; 2,000 with --quick).
+    #[arg(long)]
+    history_runs: Option<u64>,
+    /// Row 8: how many output events they hold (default 10,000,000; 20,000
+    /// with --quick).
+    #[arg(long)]
+    history_events: Option<u64>,
     /// Keep the scratch directory afterwards.
     #[arg(long)]
     keep: bool,
@@ -77,6 +89,7 @@ fn main() {
         Cmd::Lines { n } => lines(n),
         Cmd::Ticker { rate, seconds, go } => ticker(rate, seconds, &go),
         Cmd::Stamp { file } => stamp(&file, started),
+        Cmd::Asker { n, stamps, m } => history::asker(n, &stamps, &m),
         Cmd::All(args) => all(args),
         Cmd::GenDb { path, runs, events } => {
             fixtures::gen_db(&path, runs, events).map(|run| println!("{run}"))
@@ -183,6 +196,7 @@ fn all(args: AllArgs) -> Res<()> {
         pueue,
         peer_missing,
         sqlite3: find_in_path("sqlite3"),
+        history: (args.history_runs, args.history_events),
     };
     let wanted = |row: u8| args.rows.is_empty() || args.rows.contains(&row);
     let header = header(&bench, &args);
@@ -260,6 +274,16 @@ fn all(args: AllArgs) -> Res<()> {
     if wanted(7) {
         rows::growth(&bench, &mut report, &ingests);
     }
+    if wanted(8) {
+        step(8, "history", &mut report, &mut |r| {
+            history::history(&bench, r)
+        });
+    }
+    if wanted(9) {
+        step(9, "human round trip", &mut report, &mut |r| {
+            history::round_trip(&bench, r)
+        });
+    }
     if !wanted(3) {
         report.retain(|l| l.row != 3 || l.median.starts_with("failed"));
     }
@@ -281,7 +305,7 @@ fn all(args: AllArgs) -> Res<()> {
     Ok(())
 }
 
-const ROW_NAMES: [&str; 8] = [
+const ROW_NAMES: [&str; 10] = [
     "",
     "1 run start",
     "2 workspace",
@@ -290,6 +314,8 @@ const ROW_NAMES: [&str; 8] = [
     "5 reads",
     "6 memory",
     "7 growth",
+    "8 history",
+    "9 round trip",
 ];
 
 fn table(report: &Report) -> String {
@@ -438,6 +464,20 @@ a private data directory and socket. Outputs are read through a pipe.
    VmRSS sampled every 10 ms, and VmHWM at the end.
 7. **Growth**: row 3's measure at 1/100 and 1/10 of its size, and the time of
    `m events RUN` (text) over each run's log.
+8. **History** (issue 20): one scratch repo holding N finished runs and M
+   one-line `output` events spread over them, written through m's own schema
+   (its indexes and triggers); the same repo on an empty history beside it,
+   both daemons warm. `m run start --wait` alternates between the two; each
+   read alternates with `m --version` (the cost of starting m at all). Memory:
+   VmRSS of the daemon a few seconds after a `lines` run and after N
+   `m events --follow` of a live run are killed. Size: the database's pages
+   (page_count x page_size) after a `lines` run, over the bytes the agent
+   printed (newlines included).
+9. **Round trip** (issue 20): the agent `m-bench asker` stamps
+   CLOCK_MONOTONIC, runs `m ask approval`, and stamps again when it returns;
+   a webhook on loopback (in the bench, HTTP/1.1, answering 200) stamps each
+   POST's arrival; the bench stamps just before spawning `m approve RUN`. So:
+   ask -> webhook, and approve -> the agent goes on, one approval at a time.
 ";
 
 const ANALYSIS_MARK: &str =

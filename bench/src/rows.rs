@@ -40,22 +40,22 @@ impl Line {
         }
     }
 
-    fn shown(mut self, s: Stat, fmt: impl Fn(f64) -> String) -> Line {
+    pub fn shown(mut self, s: Stat, fmt: impl Fn(f64) -> String) -> Line {
         self.median = fmt(s.median);
         self.range = format!("{} … {}", fmt(s.min), fmt(s.max));
         self
     }
 
-    fn secs(self, s: Stat) -> Line {
+    pub fn secs(self, s: Stat) -> Line {
         self.shown(s, fmt_secs)
     }
 
-    fn ratio(mut self, text: impl Into<String>) -> Line {
+    pub fn ratio(mut self, text: impl Into<String>) -> Line {
         self.ratio = text.into();
         self
     }
 
-    fn target(mut self, text: impl Into<String>, met: bool) -> Line {
+    pub fn target(mut self, text: impl Into<String>, met: bool) -> Line {
         self.target = format!(
             "{}: {}",
             text.into(),
@@ -65,7 +65,7 @@ impl Line {
         self
     }
 
-    fn note(mut self, text: impl Into<String>) -> Line {
+    pub fn note(mut self, text: impl Into<String>) -> Line {
         self.target = text.into();
         self
     }

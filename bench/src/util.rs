@@ -180,6 +180,8 @@ pub struct Bench {
     pub pueue: Option<crate::peer::PeerBins>,
     pub peer_missing: String,
     pub sqlite3: Option<PathBuf>,
+    /// Row 8's history, when not the default size (runs, events).
+    pub history: (Option<u64>, Option<u64>),
 }
 
 impl Bench {
