@@ -696,8 +696,9 @@ pub fn reads(b: &Bench, report: &mut Report) -> Res<()> {
     let events_sql = sqlite3_events_query(&run);
     let cases: [(String, Vec<&str>, Vec<&str>); 3] = [
         (
-            format!("m run list, {} runs", human(runs)),
-            vec!["run", "list"],
+            // Every run, as the shell's SELECT (the table shows 20 unless told).
+            format!("m run list --all, {} runs", human(runs)),
+            vec!["run", "list", "--all"],
             vec![&db_str, list_sql],
         ),
         (
@@ -748,9 +749,9 @@ pub fn reads(b: &Bench, report: &mut Report) -> Res<()> {
     let home = MHome::new(b, "reads-peer")?;
     fixtures::gen_db(&home.db(), tasks, 0)?;
     let m = stat(&repeat(n, |_| {
-        Ok(time_cmd(home.m().args(["run", "list"]))?.0)
+        Ok(time_cmd(home.m().args(["run", "list", "--all"]))?.0)
     })?);
-    let line = Line::new(5, format!("m run list, {} runs", human(tasks))).secs(m);
+    let line = Line::new(5, format!("m run list --all, {} runs", human(tasks))).secs(m);
     let peer = Peer::start(b, "status").and_then(|mut peer| {
         let id = peer.add(&["true"])?;
         peer.poll_done(id)?;
