@@ -470,9 +470,9 @@ a private data directory and socket. Outputs are read through a pipe.
    both daemons warm. `m run start --wait` alternates between the two; each
    read alternates with `m --version` (the cost of starting m at all). Memory:
    VmRSS of the daemon a few seconds after a `lines` run and after N
-   `m events --follow` of a live run are killed. Size: the database's pages
-   (page_count x page_size) after a `lines` run, over the bytes the agent
-   printed (newlines included).
+   `m events --follow` of a live run are killed. Size: what the database's pages
+   (page_count x page_size) grew by in a `lines` run, over the bytes the
+   agent printed (newlines included).
 9. **Round trip** (issue 20): the agent `m-bench asker` stamps
    CLOCK_MONOTONIC, runs `m ask approval`, and stamps again when it returns;
    a webhook on loopback (in the bench, HTTP/1.1, answering 200) stamps each
