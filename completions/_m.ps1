@@ -387,10 +387,22 @@ Register-ArgumentCompleter -Native -CommandName 'm' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('pair', 'pair', [CompletionResultType]::ParameterValue, 'Pair a phone with the remote API: prints a QR code to scan with the m app (or a phone''s camera, for the phone page)')
             [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Register a phone''s push token (from the m iOS app)')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List registered devices')
             [CompletionResult]::new('rm', 'rm', [CompletionResultType]::ParameterValue, 'Forget a device')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'm;device;pair' {
+            [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'The device''s name (default: the name the phone gives)')
+            [CompletionResult]::new('--scope', '--scope', [CompletionResultType]::ParameterName, 'What the device may do: read (see runs and approvals), decide (approve, reject, reply), control (start and cancel runs)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (NO_COLOR is honoured by `auto`)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print {url, code, fingerprint, expires_at, scopes} instead of the QR code')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
         'm;device;add' {
@@ -422,10 +434,14 @@ Register-ArgumentCompleter -Native -CommandName 'm' -ScriptBlock {
             break
         }
         'm;device;help' {
+            [CompletionResult]::new('pair', 'pair', [CompletionResultType]::ParameterValue, 'Pair a phone with the remote API: prints a QR code to scan with the m app (or a phone''s camera, for the phone page)')
             [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Register a phone''s push token (from the m iOS app)')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List registered devices')
             [CompletionResult]::new('rm', 'rm', [CompletionResultType]::ParameterValue, 'Forget a device')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'm;device;help;pair' {
             break
         }
         'm;device;help;add' {
@@ -757,9 +773,13 @@ Register-ArgumentCompleter -Native -CommandName 'm' -ScriptBlock {
             break
         }
         'm;help;device' {
+            [CompletionResult]::new('pair', 'pair', [CompletionResultType]::ParameterValue, 'Pair a phone with the remote API: prints a QR code to scan with the m app (or a phone''s camera, for the phone page)')
             [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Register a phone''s push token (from the m iOS app)')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List registered devices')
             [CompletionResult]::new('rm', 'rm', [CompletionResultType]::ParameterValue, 'Forget a device')
+            break
+        }
+        'm;help;device;pair' {
             break
         }
         'm;help;device;add' {

@@ -172,6 +172,9 @@ _m() {
             m__subcmd__device,list)
                 cmd="m__subcmd__device__subcmd__list"
                 ;;
+            m__subcmd__device,pair)
+                cmd="m__subcmd__device__subcmd__pair"
+                ;;
             m__subcmd__device,rm)
                 cmd="m__subcmd__device__subcmd__rm"
                 ;;
@@ -183,6 +186,9 @@ _m() {
                 ;;
             m__subcmd__device__subcmd__help,list)
                 cmd="m__subcmd__device__subcmd__help__subcmd__list"
+                ;;
+            m__subcmd__device__subcmd__help,pair)
+                cmd="m__subcmd__device__subcmd__help__subcmd__pair"
                 ;;
             m__subcmd__device__subcmd__help,rm)
                 cmd="m__subcmd__device__subcmd__help__subcmd__rm"
@@ -282,6 +288,9 @@ _m() {
                 ;;
             m__subcmd__help__subcmd__device,list)
                 cmd="m__subcmd__help__subcmd__device__subcmd__list"
+                ;;
+            m__subcmd__help__subcmd__device,pair)
+                cmd="m__subcmd__help__subcmd__device__subcmd__pair"
                 ;;
             m__subcmd__help__subcmd__device,rm)
                 cmd="m__subcmd__help__subcmd__device__subcmd__rm"
@@ -1077,7 +1086,7 @@ _m() {
             return 0
             ;;
         m__subcmd__device)
-            opts="-h -V --color --help --version add list rm help"
+            opts="-h -V --color --help --version pair add list rm help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1125,7 +1134,7 @@ _m() {
             return 0
             ;;
         m__subcmd__device__subcmd__help)
-            opts="add list rm help"
+            opts="pair add list rm help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1180,6 +1189,20 @@ _m() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        m__subcmd__device__subcmd__help__subcmd__pair)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         m__subcmd__device__subcmd__help__subcmd__rm)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -1201,6 +1224,32 @@ _m() {
                 return 0
             fi
             case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        m__subcmd__device__subcmd__pair)
+            opts="-h -V --name --scope --json --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --scope)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -1577,7 +1626,7 @@ _m() {
             return 0
             ;;
         m__subcmd__help__subcmd__device)
-            opts="add list rm"
+            opts="pair add list rm"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1605,6 +1654,20 @@ _m() {
             return 0
             ;;
         m__subcmd__help__subcmd__device__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        m__subcmd__help__subcmd__device__subcmd__pair)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

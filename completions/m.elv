@@ -338,10 +338,21 @@ set edit:completion:arg-completer[m] = {|@words|
             cand --help 'Print help'
             cand -V 'Print version'
             cand --version 'Print version'
+            cand pair 'Pair a phone with the remote API: prints a QR code to scan with the m app (or a phone''s camera, for the phone page)'
             cand add 'Register a phone''s push token (from the m iOS app)'
             cand list 'List registered devices'
             cand rm 'Forget a device'
             cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'m;device;pair'= {
+            cand --name 'The device''s name (default: the name the phone gives)'
+            cand --scope 'What the device may do: read (see runs and approvals), decide (approve, reject, reply), control (start and cancel runs)'
+            cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
+            cand --json 'Print {url, code, fingerprint, expires_at, scopes} instead of the QR code'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
         }
         &'m;device;add'= {
             cand --platform 'platform'
@@ -369,10 +380,13 @@ set edit:completion:arg-completer[m] = {|@words|
             cand --version 'Print version'
         }
         &'m;device;help'= {
+            cand pair 'Pair a phone with the remote API: prints a QR code to scan with the m app (or a phone''s camera, for the phone page)'
             cand add 'Register a phone''s push token (from the m iOS app)'
             cand list 'List registered devices'
             cand rm 'Forget a device'
             cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'m;device;help;pair'= {
         }
         &'m;device;help;add'= {
         }
@@ -643,9 +657,12 @@ set edit:completion:arg-completer[m] = {|@words|
         &'m;help;ask;input'= {
         }
         &'m;help;device'= {
+            cand pair 'Pair a phone with the remote API: prints a QR code to scan with the m app (or a phone''s camera, for the phone page)'
             cand add 'Register a phone''s push token (from the m iOS app)'
             cand list 'List registered devices'
             cand rm 'Forget a device'
+        }
+        &'m;help;device;pair'= {
         }
         &'m;help;device;add'= {
         }

@@ -240,15 +240,24 @@ complete -c m -n "__fish_m_using_subcommand ask; and __fish_seen_subcommand_from
 complete -c m -n "__fish_m_using_subcommand ask; and __fish_seen_subcommand_from help" -f -a "approval" -d 'Ask a human to approve something; wait for the decision'
 complete -c m -n "__fish_m_using_subcommand ask; and __fish_seen_subcommand_from help" -f -a "input" -d 'Ask a human a question; print the answer'
 complete -c m -n "__fish_m_using_subcommand ask; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c m -n "__fish_m_using_subcommand device; and not __fish_seen_subcommand_from add list rm help" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
+complete -c m -n "__fish_m_using_subcommand device; and not __fish_seen_subcommand_from pair add list rm help" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c m -n "__fish_m_using_subcommand device; and not __fish_seen_subcommand_from add list rm help" -s h -l help -d 'Print help'
-complete -c m -n "__fish_m_using_subcommand device; and not __fish_seen_subcommand_from add list rm help" -s V -l version -d 'Print version'
-complete -c m -n "__fish_m_using_subcommand device; and not __fish_seen_subcommand_from add list rm help" -f -a "add" -d 'Register a phone\'s push token (from the m iOS app)'
-complete -c m -n "__fish_m_using_subcommand device; and not __fish_seen_subcommand_from add list rm help" -f -a "list" -d 'List registered devices'
-complete -c m -n "__fish_m_using_subcommand device; and not __fish_seen_subcommand_from add list rm help" -f -a "rm" -d 'Forget a device'
-complete -c m -n "__fish_m_using_subcommand device; and not __fish_seen_subcommand_from add list rm help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c m -n "__fish_m_using_subcommand device; and not __fish_seen_subcommand_from pair add list rm help" -s h -l help -d 'Print help'
+complete -c m -n "__fish_m_using_subcommand device; and not __fish_seen_subcommand_from pair add list rm help" -s V -l version -d 'Print version'
+complete -c m -n "__fish_m_using_subcommand device; and not __fish_seen_subcommand_from pair add list rm help" -f -a "pair" -d 'Pair a phone with the remote API: prints a QR code to scan with the m app (or a phone\'s camera, for the phone page)'
+complete -c m -n "__fish_m_using_subcommand device; and not __fish_seen_subcommand_from pair add list rm help" -f -a "add" -d 'Register a phone\'s push token (from the m iOS app)'
+complete -c m -n "__fish_m_using_subcommand device; and not __fish_seen_subcommand_from pair add list rm help" -f -a "list" -d 'List registered devices'
+complete -c m -n "__fish_m_using_subcommand device; and not __fish_seen_subcommand_from pair add list rm help" -f -a "rm" -d 'Forget a device'
+complete -c m -n "__fish_m_using_subcommand device; and not __fish_seen_subcommand_from pair add list rm help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c m -n "__fish_m_using_subcommand device; and __fish_seen_subcommand_from pair" -l name -d 'The device\'s name (default: the name the phone gives)' -r
+complete -c m -n "__fish_m_using_subcommand device; and __fish_seen_subcommand_from pair" -l scope -d 'What the device may do: read (see runs and approvals), decide (approve, reject, reply), control (start and cancel runs)' -r
+complete -c m -n "__fish_m_using_subcommand device; and __fish_seen_subcommand_from pair" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c m -n "__fish_m_using_subcommand device; and __fish_seen_subcommand_from pair" -l json -d 'Print {url, code, fingerprint, expires_at, scopes} instead of the QR code'
+complete -c m -n "__fish_m_using_subcommand device; and __fish_seen_subcommand_from pair" -s h -l help -d 'Print help'
+complete -c m -n "__fish_m_using_subcommand device; and __fish_seen_subcommand_from pair" -s V -l version -d 'Print version'
 complete -c m -n "__fish_m_using_subcommand device; and __fish_seen_subcommand_from add" -l platform -r
 complete -c m -n "__fish_m_using_subcommand device; and __fish_seen_subcommand_from add" -l env -d 'The APNs environment: `sandbox` for apps run from Xcode, `production` for TestFlight and App Store builds' -r
 complete -c m -n "__fish_m_using_subcommand device; and __fish_seen_subcommand_from add" -l name -d 'A name to tell your devices apart (and to remove one by: `m device rm NAME`); no two devices share one' -r
@@ -268,6 +277,7 @@ always\t''
 never\t''"
 complete -c m -n "__fish_m_using_subcommand device; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help'
 complete -c m -n "__fish_m_using_subcommand device; and __fish_seen_subcommand_from rm" -s V -l version -d 'Print version'
+complete -c m -n "__fish_m_using_subcommand device; and __fish_seen_subcommand_from help" -f -a "pair" -d 'Pair a phone with the remote API: prints a QR code to scan with the m app (or a phone\'s camera, for the phone page)'
 complete -c m -n "__fish_m_using_subcommand device; and __fish_seen_subcommand_from help" -f -a "add" -d 'Register a phone\'s push token (from the m iOS app)'
 complete -c m -n "__fish_m_using_subcommand device; and __fish_seen_subcommand_from help" -f -a "list" -d 'List registered devices'
 complete -c m -n "__fish_m_using_subcommand device; and __fish_seen_subcommand_from help" -f -a "rm" -d 'Forget a device'
@@ -420,6 +430,7 @@ complete -c m -n "__fish_m_using_subcommand help; and __fish_seen_subcommand_fro
 complete -c m -n "__fish_m_using_subcommand help; and __fish_seen_subcommand_from approval" -f -a "show" -d 'Show what an approval asks: the diff, the command, or the details'
 complete -c m -n "__fish_m_using_subcommand help; and __fish_seen_subcommand_from ask" -f -a "approval" -d 'Ask a human to approve something; wait for the decision'
 complete -c m -n "__fish_m_using_subcommand help; and __fish_seen_subcommand_from ask" -f -a "input" -d 'Ask a human a question; print the answer'
+complete -c m -n "__fish_m_using_subcommand help; and __fish_seen_subcommand_from device" -f -a "pair" -d 'Pair a phone with the remote API: prints a QR code to scan with the m app (or a phone\'s camera, for the phone page)'
 complete -c m -n "__fish_m_using_subcommand help; and __fish_seen_subcommand_from device" -f -a "add" -d 'Register a phone\'s push token (from the m iOS app)'
 complete -c m -n "__fish_m_using_subcommand help; and __fish_seen_subcommand_from device" -f -a "list" -d 'List registered devices'
 complete -c m -n "__fish_m_using_subcommand help; and __fish_seen_subcommand_from device" -f -a "rm" -d 'Forget a device'

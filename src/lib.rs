@@ -13,6 +13,7 @@ pub mod paths;
 pub mod policy;
 pub mod protocol;
 pub mod question;
+pub mod remote;
 pub mod service;
 pub mod store;
 pub mod workspace;

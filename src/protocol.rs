@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::agent::AgentSpec;
 use crate::error::{Error, ErrorKind};
-use crate::model::{Approval, ApprovalType, Event, Repo, Run, RunState};
+use crate::model::{Approval, ApprovalType, Event, Repo, Run, RunState, Scope};
 
 /// Bumped on any incompatible change to the frames below.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -121,6 +121,16 @@ pub enum Request {
         run_id: String,
         question: String,
     },
+    /// A one-time code pairing a phone with the remote API (`m device pair`).
+    Pair {
+        name: Option<String>,
+        scopes: Vec<Scope>,
+    },
+    /// A paired device was just removed from the database (`m device rm`):
+    /// its open streams end now.
+    DeviceRemoved {
+        device_id: String,
+    },
     /// Stop the daemon (its runs end as failed, saying why).
     Shutdown,
 }
@@ -160,6 +170,27 @@ pub enum Response {
         text: Option<String>,
         run_ended: bool,
     },
+    Pairing(PairingOffer),
+}
+
+/// The remote API as `m daemon status --json` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RemoteStatus {
+    /// `https://HOST:PORT`, the address actually bound.
+    pub url: String,
+    /// SHA-256 of its certificate, lowercase hex.
+    pub fingerprint: String,
+}
+
+/// What `m device pair` prints: the QR code's URL and its parts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PairingOffer {
+    /// `https://HOST:PORT/pair#code=CODE&fp=FINGERPRINT`
+    pub url: String,
+    pub code: String,
+    pub fingerprint: String,
+    pub expires_at: i64,
+    pub scopes: Vec<Scope>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -173,6 +204,9 @@ pub struct DaemonStatus {
     /// How notification delivery stands (APNs, webhooks, hook commands).
     #[serde(default)]
     pub notifications: Value,
+    /// The remote API, when it listens.
+    #[serde(default)]
+    pub remote: Option<RemoteStatus>,
 }
 
 /// Error kinds as they travel on the wire.

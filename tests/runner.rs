@@ -14,6 +14,7 @@ mod docs;
 mod ecosystem;
 mod notify;
 mod reliability;
+mod remote;
 
 /// A file in tests/ that is not a module above would silently never run
 /// (Cargo.toml turns off test discovery for this binary's sake).

@@ -78,8 +78,13 @@ pub fn run(ctx: &Ctx, cmd: DaemonCommand) -> Result<u8> {
         DaemonCommand::Status { json } => {
             let status = status(ctx)?;
             if json {
-                ctx.ui
-                    .json(&serde_json::json!({ "running": status.is_some(), "daemon": status }))?;
+                // `remote` also at the top: `jq -r .remote.url`.
+                let remote = status.as_ref().and_then(|s| s.remote.clone());
+                ctx.ui.json(&serde_json::json!({
+                    "running": status.is_some(),
+                    "daemon": status,
+                    "remote": remote,
+                }))?;
             } else {
                 match &status {
                     Some(s) => {
@@ -91,6 +96,12 @@ pub fn run(ctx: &Ctx, cmd: DaemonCommand) -> Result<u8> {
                             s.active_runs.len()
                         ))?;
                         ctx.ui.line(format!("socket: {}", s.socket))?;
+                        if let Some(remote) = &s.remote {
+                            ctx.ui.line(format!(
+                                "remote API: {} (certificate SHA-256 {})",
+                                remote.url, remote.fingerprint
+                            ))?;
+                        }
                     }
                     None => ctx.ui.line("m daemon is not running")?,
                 }

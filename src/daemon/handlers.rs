@@ -10,7 +10,7 @@ use super::supervisor::{self, Control, StartedRun};
 use super::Shared;
 use crate::agent::{AgentRequest, AgentSpec, ApprovalRequest, Decision, InputReply, InputRequest};
 use crate::error::{Error, Result};
-use crate::model::{new_id, short_id, Approval, DecidedBy, Event, RunState};
+use crate::model::{new_id, short_id, Approval, DecidedBy, Event, Run, RunState};
 use crate::protocol::{
     DaemonStatus, EventFrame, Request, Response, RunOptions, PROTOCOL_VERSION, VERSION,
 };
@@ -18,14 +18,16 @@ use crate::store::{Decided, NewRun, RunDetails, Store};
 
 pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connection) -> Result<()> {
     let response = match request {
-        Request::Status => status(shared),
+        Request::Status => Response::Status(status(shared)),
         Request::StartRun {
             repo_id,
             prompt,
             agent,
             base,
             options,
-        } => start_run(shared, repo_id, prompt, agent, base, options).await?,
+        } => Response::Run {
+            run: start_run(shared, repo_id, prompt, agent, base, options).await?,
+        },
         Request::CancelRun { run_id } => cancel_run(shared, &run_id).await?,
         Request::Follow {
             run_id,
@@ -108,6 +110,18 @@ pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connectio
                 },
             }
         }
+        Request::Pair { name, scopes } => {
+            let Some(remote) = shared.remote.get() else {
+                return Err(remote_off());
+            };
+            Response::Pairing(remote.offer(name, scopes))
+        }
+        Request::DeviceRemoved { device_id } => {
+            if let Some(remote) = shared.remote.get() {
+                remote.revoke(&device_id);
+            }
+            Response::Ok
+        }
         Request::Shutdown => {
             // Answer before the shutdown begins: once it does, the runtime
             // may drop this connection's task before the answer is written,
@@ -120,8 +134,15 @@ pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connectio
     conn.send(&response).await
 }
 
+fn remote_off() -> Error {
+    Error::usage("the remote API is off, so there is nothing to pair with").with_hint(
+        "set `[remote] listen = \"0.0.0.0:8443\"` in the config file (or M_REMOTE_LISTEN) \
+         and restart the daemon: `m daemon stop`",
+    )
+}
+
 /// Runs a read against the database on a blocking thread.
-async fn read<T: Send + 'static>(
+pub(crate) async fn read<T: Send + 'static>(
     shared: &Shared,
     f: impl FnOnce(&Store) -> Result<T> + Send + 'static,
 ) -> Result<T> {
@@ -131,8 +152,8 @@ async fn read<T: Send + 'static>(
         .map_err(|e| Error::failure(format!("a database read crashed: {e}")))?
 }
 
-fn status(shared: &Shared) -> Response {
-    Response::Status(DaemonStatus {
+pub(crate) fn status(shared: &Shared) -> DaemonStatus {
+    DaemonStatus {
         pid: std::process::id(),
         version: VERSION.to_string(),
         protocol: PROTOCOL_VERSION,
@@ -140,17 +161,18 @@ fn status(shared: &Shared) -> Response {
         socket: shared.paths.socket().display().to_string(),
         active_runs: shared.live_runs(),
         notifications: serde_json::to_value(shared.dispatcher.health()).unwrap_or_default(),
-    })
+        remote: shared.remote.get().map(|remote| remote.status()),
+    }
 }
 
-async fn start_run(
+pub(crate) async fn start_run(
     shared: &Arc<Shared>,
     repo_id: String,
     prompt: String,
     agent: AgentSpec,
     base: Option<String>,
     options: RunOptions,
-) -> Result<Response> {
+) -> Result<Run> {
     if prompt.trim().is_empty() {
         return Err(Error::usage("the prompt is empty").with_hint("say what the agent should do"));
     }
@@ -192,7 +214,7 @@ async fn start_run(
             options,
         },
     );
-    Ok(Response::Run { run })
+    Ok(run)
 }
 
 /// Explains why a run that is not live cannot be acted on.
@@ -213,7 +235,7 @@ async fn not_live(shared: &Shared, run_id: &str) -> Error {
     }
 }
 
-async fn cancel_run(shared: &Shared, run_id: &str) -> Result<Response> {
+pub(crate) async fn cancel_run(shared: &Shared, run_id: &str) -> Result<Response> {
     let Some(handle) = shared.run_handle(run_id) else {
         return Err(not_live(shared, run_id).await);
     };
@@ -251,7 +273,7 @@ pub(crate) async fn decide(
     Ok(approval)
 }
 
-async fn reply(
+pub(crate) async fn reply(
     shared: &Shared,
     run_id: &str,
     text: Option<String>,
@@ -305,53 +327,77 @@ async fn ask<T>(
     }
 }
 
+/// Where a follower's events go: a socket connection, or the remote API's
+/// event stream.
+pub(crate) trait FollowSink: Send {
+    fn event(&mut self, event: &Event) -> impl std::future::Future<Output = Result<()>> + Send;
+    /// The run ended: nothing follows.
+    fn end(&mut self, state: RunState) -> impl std::future::Future<Output = Result<()>> + Send;
+    /// Resolves when the follower is gone.
+    fn closed(&mut self) -> impl std::future::Future<Output = ()> + Send;
+}
+
+impl FollowSink for Connection {
+    async fn event(&mut self, event: &Event) -> Result<()> {
+        self.send(&EventFrame::Event { event }).await
+    }
+
+    async fn end(&mut self, state: RunState) -> Result<()> {
+        self.send(&Response::End { state }).await
+    }
+
+    async fn closed(&mut self) {
+        Connection::closed(self).await
+    }
+}
+
 /// Backlog from the database, then live events from the hub, with no gap
 /// and no duplicate (by seq), then `end` when the run finishes. With
 /// `types`, only events of those types are sent.
-async fn follow(
+pub(crate) async fn follow(
     shared: &Arc<Shared>,
     run_id: Option<String>,
     since: i64,
     types: &[String],
-    conn: &mut Connection,
+    sink: &mut impl FollowSink,
 ) -> Result<()> {
     // Subscribe before reading the backlog, so nothing committed in between is missed.
     let mut live = shared.writer.subscribe();
     let Some(run_id) = run_id else {
-        return follow_all(shared, live, types, conn).await;
+        return follow_all(shared, live, types, sink).await;
     };
     let mut last = since;
-    last = send_backlog(shared, &run_id, last, types, conn).await?;
+    last = send_backlog(shared, &run_id, last, types, sink).await?;
     let id = run_id.clone();
     let run = read(shared, move |store| store.get_run(&id)).await?;
     if run.state.is_final() {
-        send_backlog(shared, &run_id, last, types, conn).await?;
-        return conn.send(&Response::End { state: run.state }).await;
+        send_backlog(shared, &run_id, last, types, sink).await?;
+        return sink.end(run.state).await;
     }
     loop {
         let event = tokio::select! {
             event = live.recv() => event,
-            _ = conn.closed() => return Ok(()),
+            _ = sink.closed() => return Ok(()),
         };
         match event {
             Ok(event) if event.run_id == run_id && event.seq > last => {
                 // Past this seq, whether sent or left out by `types`.
                 last = event.seq;
                 if wanted(types, &event) {
-                    conn.send(&EventFrame::Event { event: &event }).await?;
+                    sink.event(&event).await?;
                 }
                 if let Some(state) = finished_state(&event) {
-                    return conn.send(&Response::End { state }).await;
+                    return sink.end(state).await;
                 }
             }
             Ok(_) => {}
             Err(RecvError::Lagged(_)) => {
-                last = send_backlog(shared, &run_id, last, types, conn).await?;
+                last = send_backlog(shared, &run_id, last, types, sink).await?;
                 let id = run_id.clone();
                 let run = read(shared, move |store| store.get_run(&id)).await?;
                 if run.state.is_final() {
-                    send_backlog(shared, &run_id, last, types, conn).await?;
-                    return conn.send(&Response::End { state: run.state }).await;
+                    send_backlog(shared, &run_id, last, types, sink).await?;
+                    return sink.end(run.state).await;
                 }
             }
             Err(RecvError::Closed) => return Ok(()),
@@ -381,7 +427,7 @@ async fn send_backlog(
     run_id: &str,
     mut last: i64,
     types: &[String],
-    conn: &mut Connection,
+    sink: &mut impl FollowSink,
 ) -> Result<i64> {
     const PAGE: u32 = 2000;
     // One connection for the whole backlog (a million events is 500 pages),
@@ -405,7 +451,7 @@ async fn send_backlog(
         let full = page.len() == PAGE as usize;
         for event in page {
             last = event.seq;
-            conn.send(&Response::Event { event }).await?;
+            sink.event(&event).await?;
         }
         if !full {
             return Ok(last);
@@ -418,14 +464,14 @@ async fn follow_all(
     shared: &Shared,
     mut live: tokio::sync::broadcast::Receiver<Arc<Event>>,
     types: &[String],
-    conn: &mut Connection,
+    sink: &mut impl FollowSink,
 ) -> Result<()> {
     let mut last_seen: std::collections::HashMap<String, i64> = Default::default();
     let mut stopping = shared.stopping.subscribe();
     loop {
         let event = tokio::select! {
             event = live.recv() => event,
-            _ = conn.closed() => return Ok(()),
+            _ = sink.closed() => return Ok(()),
             // Without this the daemon would wait for the follower to leave.
             _ = stopping.wait_for(|s| *s) => return Ok(()),
         };
@@ -437,7 +483,7 @@ async fn follow_all(
                 if event.seq > *last {
                     *last = event.seq;
                     if wanted(types, &event) {
-                        conn.send(&EventFrame::Event { event: &event }).await?;
+                        sink.event(&event).await?;
                     }
                 }
             }
@@ -446,7 +492,7 @@ async fn follow_all(
                 let runs: Vec<(String, i64)> =
                     last_seen.iter().map(|(k, v)| (k.clone(), *v)).collect();
                 for (run_id, last) in runs {
-                    let new_last = send_backlog(shared, &run_id, last, types, conn).await?;
+                    let new_last = send_backlog(shared, &run_id, last, types, sink).await?;
                     last_seen.insert(run_id, new_last);
                 }
             }

@@ -2,7 +2,7 @@
 //! data directory's lock, fails runs a previous daemon left active, serves
 //! the socket, and on SIGTERM/SIGINT ends every run cleanly before leaving.
 
-mod handlers;
+pub(crate) mod handlers;
 mod server;
 mod supervisor;
 mod writer;
@@ -47,10 +47,12 @@ pub struct Shared {
     /// Becomes true once the daemon is stopping: followers of every run
     /// (which no run's end would release) hang up then.
     pub stopping: tokio::sync::watch::Sender<bool>,
+    /// The remote API's listener, when `[remote] listen` is set.
+    pub remote: std::sync::OnceLock<Arc<crate::remote::Remote>>,
 }
 
 impl Shared {
-    fn run_handle(&self, run_id: &str) -> Option<RunHandle> {
+    pub(crate) fn run_handle(&self, run_id: &str) -> Option<RunHandle> {
         self.runs
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -162,8 +164,12 @@ async fn serve(paths: Paths, config: Arc<Config>) -> Result<()> {
         run_ended: tokio::sync::Notify::new(),
         shutdown: tokio::sync::Notify::new(),
         stopping: tokio::sync::watch::channel(false).0,
+        remote: std::sync::OnceLock::new(),
     });
     recover(&shared).await?;
+    if let Some(remote) = crate::remote::start(shared.clone(), &config.remote).await? {
+        let _ = shared.remote.set(remote);
+    }
     let listener = server::listen(&paths.socket())?;
     tracing::info!(socket = %paths.socket().display(), pid = std::process::id(), "m daemon ready");
     let accept = tokio::spawn(server::accept_loop(shared.clone(), listener));

@@ -8,7 +8,9 @@ mod events;
 mod lifecycle;
 mod migrations;
 pub(crate) mod notifications;
+mod remote_devices;
 mod repos;
+mod run_view;
 mod runs;
 
 use std::fs::OpenOptions;
