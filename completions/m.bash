@@ -2608,12 +2608,16 @@ _m() {
             return 0
             ;;
         m__subcmd__run__subcmd__wait)
-            opts="-h -V --color --help --version"
+            opts="-h -V --timeout --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0

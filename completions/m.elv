@@ -58,7 +58,7 @@ set edit:completion:arg-completer[m] = {|@words|
             cand --name 'The name runs refer to it by [default: the directory or repository name]'
             cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
             cand --scratch 'A repo without git: each run works in an empty directory of its own, with no branch and no diff (for agents that need no code)'
-            cand --json 'json'
+            cand --json 'Print the repo as JSON instead of a line'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -66,7 +66,7 @@ set edit:completion:arg-completer[m] = {|@words|
         }
         &'m;repo;list'= {
             cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
-            cand --json 'json'
+            cand --json 'A JSON list of the repos'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -139,7 +139,7 @@ set edit:completion:arg-completer[m] = {|@words|
             cand -n 'At most this many runs'
             cand --limit 'At most this many runs'
             cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
-            cand --json 'json'
+            cand --json 'A JSON list of runs, each as `m run show --json` prints it'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -147,7 +147,7 @@ set edit:completion:arg-completer[m] = {|@words|
         }
         &'m;run;show'= {
             cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
-            cand --json 'json'
+            cand --json 'The run as one JSON object (README "Scripting" lists its fields)'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -161,6 +161,7 @@ set edit:completion:arg-completer[m] = {|@words|
             cand --version 'Print version'
         }
         &'m;run;wait'= {
+            cand --timeout 'Give up after this long (e.g. 90s, 10m, 2h; a bare number is seconds) and exit 124, as `timeout` does; the run goes on'
             cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -235,7 +236,7 @@ set edit:completion:arg-completer[m] = {|@words|
             cand --run 'Only this run''s approvals (id prefix)'
             cand --state 'Which approvals: pending, approved, rejected or all'
             cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
-            cand --json 'json'
+            cand --json 'A JSON list of {id, run_id, event_id, type, state, payload, rejection_reason, created_at, resolved_at}'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -252,7 +253,7 @@ set edit:completion:arg-completer[m] = {|@words|
         }
         &'m;approval;show'= {
             cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
-            cand --json 'json'
+            cand --json 'The approval as one JSON object, as `m approvals --json` lists it'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -366,7 +367,7 @@ set edit:completion:arg-completer[m] = {|@words|
         }
         &'m;device;list'= {
             cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
-            cand --json 'json'
+            cand --json 'A JSON list of the phones'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -422,7 +423,7 @@ set edit:completion:arg-completer[m] = {|@words|
         }
         &'m;agents'= {
             cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
-            cand --json 'json'
+            cand --json 'A JSON list of {name, command, installed, path, install, about}'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'
@@ -473,7 +474,7 @@ set edit:completion:arg-completer[m] = {|@words|
         }
         &'m;daemon;status'= {
             cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
-            cand --json 'json'
+            cand --json 'One JSON document: {running, daemon}, daemon being null or as in `m status --json`'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'

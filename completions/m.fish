@@ -62,13 +62,13 @@ complete -c m -n "__fish_m_using_subcommand repo; and __fish_seen_subcommand_fro
 always\t''
 never\t''"
 complete -c m -n "__fish_m_using_subcommand repo; and __fish_seen_subcommand_from add" -l scratch -d 'A repo without git: each run works in an empty directory of its own, with no branch and no diff (for agents that need no code)'
-complete -c m -n "__fish_m_using_subcommand repo; and __fish_seen_subcommand_from add" -l json
+complete -c m -n "__fish_m_using_subcommand repo; and __fish_seen_subcommand_from add" -l json -d 'Print the repo as JSON instead of a line'
 complete -c m -n "__fish_m_using_subcommand repo; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c m -n "__fish_m_using_subcommand repo; and __fish_seen_subcommand_from add" -s V -l version -d 'Print version'
 complete -c m -n "__fish_m_using_subcommand repo; and __fish_seen_subcommand_from list" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c m -n "__fish_m_using_subcommand repo; and __fish_seen_subcommand_from list" -l json
+complete -c m -n "__fish_m_using_subcommand repo; and __fish_seen_subcommand_from list" -l json -d 'A JSON list of the repos'
 complete -c m -n "__fish_m_using_subcommand repo; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c m -n "__fish_m_using_subcommand repo; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c m -n "__fish_m_using_subcommand repo; and __fish_seen_subcommand_from rm" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
@@ -118,13 +118,13 @@ complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from list" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from list" -l json
+complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from list" -l json -d 'A JSON list of runs, each as `m run show --json` prints it'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from show" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from show" -l json
+complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from show" -l json -d 'The run as one JSON object (README "Scripting" lists its fields)'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from cancel" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
@@ -132,6 +132,7 @@ always\t''
 never\t''"
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from cancel" -s h -l help -d 'Print help'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from cancel" -s V -l version -d 'Print version'
+complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from wait" -l timeout -d 'Give up after this long (e.g. 90s, 10m, 2h; a bare number is seconds) and exit 124, as `timeout` does; the run goes on' -r
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from wait" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -177,7 +178,7 @@ complete -c m -n "__fish_m_using_subcommand approvals" -l state -d 'Which approv
 complete -c m -n "__fish_m_using_subcommand approvals" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c m -n "__fish_m_using_subcommand approvals" -l json
+complete -c m -n "__fish_m_using_subcommand approvals" -l json -d 'A JSON list of {id, run_id, event_id, type, state, payload, rejection_reason, created_at, resolved_at}'
 complete -c m -n "__fish_m_using_subcommand approvals" -s h -l help -d 'Print help'
 complete -c m -n "__fish_m_using_subcommand approvals" -s V -l version -d 'Print version'
 complete -c m -n "__fish_m_using_subcommand approval; and not __fish_seen_subcommand_from show help" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
@@ -190,7 +191,7 @@ complete -c m -n "__fish_m_using_subcommand approval; and not __fish_seen_subcom
 complete -c m -n "__fish_m_using_subcommand approval; and __fish_seen_subcommand_from show" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c m -n "__fish_m_using_subcommand approval; and __fish_seen_subcommand_from show" -l json
+complete -c m -n "__fish_m_using_subcommand approval; and __fish_seen_subcommand_from show" -l json -d 'The approval as one JSON object, as `m approvals --json` lists it'
 complete -c m -n "__fish_m_using_subcommand approval; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c m -n "__fish_m_using_subcommand approval; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
 complete -c m -n "__fish_m_using_subcommand approval; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show what an approval asks: the diff, the command, or the details'
@@ -269,7 +270,7 @@ complete -c m -n "__fish_m_using_subcommand device; and __fish_seen_subcommand_f
 complete -c m -n "__fish_m_using_subcommand device; and __fish_seen_subcommand_from list" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c m -n "__fish_m_using_subcommand device; and __fish_seen_subcommand_from list" -l json
+complete -c m -n "__fish_m_using_subcommand device; and __fish_seen_subcommand_from list" -l json -d 'A JSON list of the phones'
 complete -c m -n "__fish_m_using_subcommand device; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c m -n "__fish_m_using_subcommand device; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c m -n "__fish_m_using_subcommand device; and __fish_seen_subcommand_from rm" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
@@ -299,7 +300,7 @@ complete -c m -n "__fish_m_using_subcommand notify; and __fish_seen_subcommand_f
 complete -c m -n "__fish_m_using_subcommand agents" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c m -n "__fish_m_using_subcommand agents" -l json
+complete -c m -n "__fish_m_using_subcommand agents" -l json -d 'A JSON list of {name, command, installed, path, install, about}'
 complete -c m -n "__fish_m_using_subcommand agents" -s h -l help -d 'Print help'
 complete -c m -n "__fish_m_using_subcommand agents" -s V -l version -d 'Print version'
 complete -c m -n "__fish_m_using_subcommand status" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
@@ -338,7 +339,7 @@ complete -c m -n "__fish_m_using_subcommand daemon; and __fish_seen_subcommand_f
 complete -c m -n "__fish_m_using_subcommand daemon; and __fish_seen_subcommand_from status" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c m -n "__fish_m_using_subcommand daemon; and __fish_seen_subcommand_from status" -l json
+complete -c m -n "__fish_m_using_subcommand daemon; and __fish_seen_subcommand_from status" -l json -d 'One JSON document: {running, daemon}, daemon being null or as in `m status --json`'
 complete -c m -n "__fish_m_using_subcommand daemon; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help'
 complete -c m -n "__fish_m_using_subcommand daemon; and __fish_seen_subcommand_from status" -s V -l version -d 'Print version'
 complete -c m -n "__fish_m_using_subcommand daemon; and __fish_seen_subcommand_from install" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''

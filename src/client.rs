@@ -293,27 +293,36 @@ impl Client {
     }
 
     /// Like [`Client::next_response`], but while no frame has come it also
-    /// watches `output` (our stdout): when its reader goes away (`m events
-    /// RUN --follow | head -3`) it fails with `OutputClosed`, which ends
-    /// the program quietly, as `tail -f` does. Without this a follower
-    /// whose run is quiet (waiting for an approval) would wait forever for
-    /// a write to fail.
-    pub fn next_response_while_read(&mut self, output: BorrowedFd<'_>) -> Result<Option<Response>> {
+    /// watches `output` (our stdout), if given: when its reader goes away
+    /// (`m events RUN --follow | head -3`) it fails with `OutputClosed`,
+    /// which ends the program quietly, as `tail -f` does. Without this a
+    /// follower whose run is quiet (waiting for an approval) would wait
+    /// forever for a write to fail. Past `deadline` it fails with `TimedOut`.
+    pub fn next_response_watching(
+        &mut self,
+        output: Option<BorrowedFd<'_>>,
+        deadline: Option<Instant>,
+    ) -> Result<Option<Response>> {
         if self.reader.buffer().is_empty() {
-            self.wait_for_frame(output)?;
+            self.wait_for_frame(output, deadline)?;
         }
         self.next_response()
     }
 
     /// Blocks until the daemon has sent something (or hung up), or
-    /// `output`'s reader is gone. A pipe whose reader closed polls as
-    /// POLLERR, a socket or terminal as POLLHUP; both are reported even
-    /// though no event is asked for.
-    fn wait_for_frame(&self, output: BorrowedFd<'_>) -> Result<()> {
+    /// `output`'s reader is gone, or the deadline passed. A pipe whose
+    /// reader closed polls as POLLERR, a socket or terminal as POLLHUP; both
+    /// are reported even though no event is asked for.
+    fn wait_for_frame(
+        &self,
+        output: Option<BorrowedFd<'_>>,
+        deadline: Option<Instant>,
+    ) -> Result<()> {
         let socket = match self.reader.get_ref() {
             Stream::UdSocket(stream) => stream.as_fd().as_raw_fd(),
         };
-        let mut output = output.as_raw_fd();
+        // poll ignores a negative fd.
+        let mut output = output.map_or(-1, |fd| fd.as_raw_fd());
         loop {
             let mut fds = [
                 libc::pollfd {
@@ -327,8 +336,19 @@ impl Client {
                     revents: 0,
                 },
             ];
+            let timeout_ms = match deadline {
+                None => -1,
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(Error::new(ErrorKind::TimedOut, "time is up"));
+                    }
+                    left.as_millis().clamp(1, i32::MAX as u128) as i32
+                }
+            };
             // SAFETY: poll reads and writes only the two pollfds we own.
-            let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+            let ready =
+                unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
             if ready < 0 {
                 let err = std::io::Error::last_os_error();
                 if err.kind() == std::io::ErrorKind::Interrupted {
@@ -338,8 +358,8 @@ impl Client {
             }
             let gone = fds[1].revents;
             if gone & libc::POLLNVAL != 0 {
-                // Stdout is not open at all: nothing to watch (a negative
-                // fd is ignored by poll), and nothing to print either.
+                // Stdout is not open at all: nothing to watch, and nothing
+                // to print either.
                 output = -1;
             } else if gone & (libc::POLLERR | libc::POLLHUP) != 0 {
                 return Err(Error::new(ErrorKind::OutputClosed, "output closed"));

@@ -21,6 +21,11 @@ pub mod exit {
     pub const RUN_CANCELLED: u8 = 11;
     pub const RUN_WAITING_APPROVAL: u8 = 12;
     pub const RUN_WAITING_INPUT: u8 = 13;
+    /// `m run wait --timeout`: the run still went on when time was up (as
+    /// `timeout` says it).
+    pub const TIMED_OUT: u8 = 124;
+    /// Ctrl-C while following or waiting on a run, which goes on (128 + SIGINT).
+    pub const INTERRUPTED: u8 = 130;
     /// `m ask approval -- CMD`: approved, but CMD could not be started
     /// (as shells, `env` and `timeout` say it).
     pub const CANNOT_EXECUTE: u8 = 126;
@@ -47,6 +52,8 @@ pub enum ErrorKind {
     DiskFull,
     /// Our reader went away (`m events RUN | head -1`): not a failure.
     OutputClosed,
+    /// A wait given a time limit (`m run wait --timeout`) ran out of it.
+    TimedOut,
 }
 
 impl ErrorKind {
@@ -60,6 +67,7 @@ impl ErrorKind {
             ErrorKind::Database => exit::DATABASE,
             ErrorKind::DiskFull => exit::FAILURE,
             ErrorKind::OutputClosed => exit::OK,
+            ErrorKind::TimedOut => exit::TIMED_OUT,
         }
     }
 }

@@ -224,9 +224,10 @@ pub enum ErrorKindName {
 impl From<ErrorKind> for ErrorKindName {
     fn from(kind: ErrorKind) -> Self {
         match kind {
-            ErrorKind::Failure | ErrorKind::OutputClosed | ErrorKind::DiskFull => {
-                ErrorKindName::Failure
-            }
+            ErrorKind::Failure
+            | ErrorKind::OutputClosed
+            | ErrorKind::DiskFull
+            | ErrorKind::TimedOut => ErrorKindName::Failure,
             ErrorKind::Usage => ErrorKindName::Usage,
             ErrorKind::NotFound => ErrorKindName::NotFound,
             ErrorKind::Conflict => ErrorKindName::Conflict,

@@ -1827,3 +1827,104 @@ fn options_that_mean_nothing_for_the_run_are_usage_errors() {
         "no daemon was started"
     );
 }
+
+// ---------------------------------------------------------------------------
+// mistakes on the command line, help
+
+/// Regression: `m rnu` said only "unrecognized subcommand" (clap's
+/// similarity measure misses a swap of two letters in a short word).
+#[test]
+fn a_mistyped_command_suggests_the_one_meant() {
+    let env = TestEnv::new();
+    let err = env.fails(&["rnu"], 2);
+    assert!(err.contains("a similar subcommand exists: 'run'"), "{err}");
+    let err = env.fails(&["run", "strat"], 2);
+    assert!(
+        err.contains("a similar subcommand exists: 'start'"),
+        "{err}"
+    );
+    let err = env.fails(&["run", "xyzzy"], 2);
+    assert!(!err.contains("similar"), "no far-fetched guess: {err}");
+}
+
+/// The subcommands of `m WORDS`, from its help.
+fn subcommands(env: &TestEnv, words: &[&str]) -> Vec<String> {
+    let mut args = words.to_vec();
+    args.push("--help");
+    let help = env.ok(&args);
+    let Some(list) = help.split("Commands:\n").nth(1) else {
+        return Vec::new();
+    };
+    list.lines()
+        .take_while(|l| l.starts_with("  ") || l.is_empty())
+        .filter(|l| !l.starts_with("   ") && !l.is_empty())
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .map(str::to_string)
+        .collect()
+}
+
+/// Regression: `--json` had no help text in 8 commands.
+#[test]
+fn every_json_option_says_what_it_prints() {
+    let env = TestEnv::new();
+    let mut todo: Vec<Vec<String>> = vec![Vec::new()];
+    let mut checked = 0;
+    while let Some(words) = todo.pop() {
+        let words_ref: Vec<&str> = words.iter().map(String::as_str).collect();
+        for sub in subcommands(&env, &words_ref) {
+            let mut next = words.clone();
+            next.push(sub);
+            todo.push(next);
+        }
+        let mut args = words_ref.clone();
+        args.push("-h");
+        let help = env.ok(&args);
+        if let Some(line) = help.lines().find(|l| l.trim_start().starts_with("--json")) {
+            let said = line.trim_start().trim_start_matches("--json").trim();
+            assert!(
+                !said.is_empty(),
+                "m {} --json has no help:\n{help}",
+                words.join(" ")
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 12, "only {checked} commands have --json");
+}
+
+/// Regression: `config show` padded every line to the longest value and
+/// printed JSON and `null` in what looked like TOML.
+#[test]
+fn config_show_prints_valid_toml() {
+    let env = TestEnv::new();
+    std::fs::create_dir_all(&env.home).unwrap();
+    let hook = "echo a hook command long enough to be wider than any other line here";
+    std::fs::write(
+        env.home.join("config.toml"),
+        format!(
+            "[run]\nreview = true\n[agents.claude]\ncommand = [\"claude-code-acp\", \"--verbose\"]\n\
+             [[notify.command]]\nargv = [\"sh\", \"-c\", \"{hook}\"]\n"
+        ),
+    )
+    .unwrap();
+    let shown = env.ok(&["config", "show"]);
+    let parsed: toml::Table = toml::from_str(&shown).unwrap_or_else(|e| panic!("{e}\n{shown}"));
+    assert_eq!(parsed["run"]["review"].as_bool(), Some(true));
+    // The tests set M_GRACE_MS=1000.
+    assert_eq!(parsed["daemon"]["grace_seconds"].as_integer(), Some(1));
+    assert_eq!(parsed["daemon"]["autostart"].as_bool(), Some(true));
+    assert_eq!(
+        parsed["agents"]["claude"]["command"][1].as_str(),
+        Some("--verbose")
+    );
+    assert_eq!(
+        parsed["notify"]["command"][0]["argv"][2].as_str(),
+        Some(hook)
+    );
+    assert!(!shown.contains("null"), "{shown}");
+    for line in shown.lines().filter(|l| !l.contains(hook)) {
+        assert!(line.len() <= 80, "padded past its width: {line:?}");
+    }
+    assert!(shown.contains("# notify.apns is not set"), "{shown}");
+}

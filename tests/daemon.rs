@@ -582,8 +582,23 @@ fn a_remote_repository_gets_a_mirror_and_a_worktree_from_it() {
     let url = format!("file://{}", bare.display());
     env.ok(&["repo", "add", &url, "--name", "remote"]);
     let agent = env.script("agent.sh", "test -f README && echo change > new.txt");
-    let run = env.start("remote", "edit", &agent);
-    env.fails(&["run", "wait", &run], 0);
+    // Regression: `--wait` without a terminal printed every line of git's
+    // fetch into the new mirror, although it says it prints only the slow
+    // steps: a local fetch is quick.
+    let out = env.run(&[
+        "run",
+        "start",
+        "-r",
+        "remote",
+        "edit",
+        "--wait",
+        "--",
+        agent.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let err = text(&out.stderr);
+    assert!(!err.contains("remote:") && !err.contains("From "), "{err}");
+    let run = text(&out.stdout).trim().to_string();
     let mirrors: Vec<_> = std::fs::read_dir(env.home.join("mirrors"))
         .unwrap()
         .filter(|e| {
@@ -888,7 +903,43 @@ fn a_prompt_may_start_with_a_hyphen() {
         "--- is a bad heading"
     );
     let err = env.fails(&["run", "start", "-r", "api", "--jsn", "--", "true"], 2);
-    assert!(err.contains("no option '--jsn'"), "{err}");
+    assert!(err.contains("unexpected argument '--jsn'"), "{err}");
+    assert!(err.contains("'--json'"), "suggests the option meant: {err}");
+    // Regression: a word after the mistyped option was blamed instead.
+    let err = env.fails(
+        &["run", "start", "-r", "api", "--jsn", "hi", "--", "true"],
+        2,
+    );
+    assert!(err.contains("unexpected argument '--jsn'"), "{err}");
+    assert!(err.contains("'--json'"), "{err}");
+    assert!(!err.contains("'hi'"), "{err}");
+    assert!(err.contains("Usage: m run start"), "{err}");
+    assert_eq!(
+        env.count("SELECT count(*) FROM runs"),
+        2,
+        "the two runs above only"
+    );
+}
+
+/// `m run wait --timeout` gives up with 124 (as `timeout` does), saying how
+/// the run stands; the run goes on.
+#[test]
+fn run_wait_gives_up_after_its_timeout_with_124() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let agent = env.script("slow.sh", "sleep 60");
+    let run = env.start("api", "take your time", &agent);
+    let out = env.run(&["run", "wait", &run, "--timeout", "1s"]);
+    assert_eq!(out.status.code(), Some(124), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("is still running after 1s"), "{err}");
+    assert_eq!(env.run_state(&run), "running");
+    let err = env.fails(&["run", "wait", &run, "--timeout", "soon"], 2);
+    assert!(err.contains("not a duration"), "{err}");
+    env.ok(&["run", "cancel", &run]);
+    // A run that has ended answers at once, whatever the timeout.
+    let out = env.run(&["run", "wait", &run, "--timeout", "1s"]);
+    assert_eq!(out.status.code(), Some(11));
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -1089,4 +1140,97 @@ fn start_wait_json_prints_the_run_as_it_ended() {
     let run: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(run["state"], "failed", "{run}");
     assert_eq!(env.run_state(run["id"].as_str().unwrap()), "failed");
+}
+
+/// Regression: Ctrl-C while following or waiting on a run left the
+/// spinner's line on screen and said nothing, although the run goes on.
+#[test]
+fn ctrl_c_while_following_says_the_run_goes_on_and_how_to_stop_it() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let started = env.dir.path().join("started");
+    let agent = env.script(
+        "slow.sh",
+        &format!("echo working; touch '{}'; sleep 60", started.display()),
+    );
+    let interrupt = |terminal: common::Terminal| {
+        unsafe { libc::kill(terminal.child.id() as i32, libc::SIGINT) };
+        terminal.finish()
+    };
+    let mut cmd = env.m();
+    cmd.args(["run", "start", "-r", "api", "work", "--wait", "--"])
+        .arg(&agent);
+    let terminal = common::Terminal::spawn(cmd);
+    while !started.exists() {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let run: String = env.json(&["run", "list", "--json"])[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let short = &run[..8];
+    let (code, printed) = interrupt(terminal);
+    assert_eq!(code, Some(130), "{printed}");
+    let said = format!("\r\x1b[2Krun {short} continues; m run cancel {short} stops it");
+    assert!(printed.contains(&said), "{printed:?}");
+    assert_eq!(env.run_state(&run), "running");
+
+    for (args, shown) in [
+        (["events", &run, "--follow"], "run.created"),
+        (["run", "wait", &run], short),
+    ] {
+        let mut cmd = env.m();
+        cmd.args(args);
+        let terminal = common::Terminal::spawn(cmd);
+        // It follows: the backlog, or the spinner, is on screen.
+        terminal.wait_for(shown);
+        let (code, printed) = interrupt(terminal);
+        assert_eq!(code, Some(130), "{args:?}: {printed}");
+        assert!(printed.contains(&said[4..]), "{args:?}: {printed:?}");
+    }
+    // Without a terminal: the same line, nothing to clear.
+    let mut child = env
+        .m()
+        .args(["events", &run, "--follow"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+        &mut first,
+    )
+    .unwrap();
+    assert!(first.contains("run.created"), "{first}");
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    assert_eq!(
+        text(&out.stderr),
+        format!("run {short} continues; m run cancel {short} stops it\n")
+    );
+    assert_eq!(env.run_state(&run), "running");
+    env.ok(&["run", "cancel", &run]);
+}
+
+/// On a terminal, `--wait` and `--follow` end with a line that says how the
+/// run ended (the spinner that showed it is gone).
+#[test]
+fn wait_and_follow_on_a_terminal_end_with_the_runs_state() {
+    let env = TestEnv::new();
+    env.repo("api");
+    for mode in ["--wait", "--follow"] {
+        let mut cmd = env.m();
+        cmd.args(["run", "start", "-r", "api", "nothing", mode, "--", "true"]);
+        let (code, printed) = common::Terminal::spawn(cmd).finish();
+        assert_eq!(code, Some(0), "{printed}");
+        let run = env.json(&["run", "list", "--json"])[0]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let short = &run[..8];
+        let said = format!("run {short} completed on branch m/{short}");
+        assert!(printed.contains(&said), "{mode}: {printed:?}");
+    }
 }

@@ -350,3 +350,60 @@ fn the_readme_reads_only_fields_that_m_approvals_json_has() {
         "README.md has no `m approvals --json | jq` example"
     );
 }
+
+/// Regression: the exit-code table left out codes m returns.
+#[test]
+fn the_readme_documents_every_exit_code() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let table: Vec<&str> = readme
+        .split("## Exit codes")
+        .nth(1)
+        .expect("README has an exit code table")
+        .lines()
+        .filter(|l| l.starts_with("| "))
+        .collect();
+    let error_rs = std::fs::read_to_string(root().join("src/error.rs")).unwrap();
+    let codes: Vec<&str> = error_rs
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("pub const "))
+        .filter_map(|l| l.split(": u8 = ").nth(1))
+        .map(|v| v.trim_end_matches(';'))
+        .collect();
+    assert!(codes.len() >= 14, "{codes:?}");
+    for code in codes {
+        assert!(
+            table.iter().any(|row| {
+                let first = row.split('|').nth(1).unwrap_or("");
+                first.split(',').any(|c| c.trim() == code)
+            }),
+            "exit code {code} is not in README's table"
+        );
+    }
+}
+
+/// Regression: ARCHITECTURE.md cited a design file outside the repository.
+#[test]
+fn the_docs_cite_only_files_in_the_repository() {
+    let mut docs = vec![root().join("README.md"), root().join("ARCHITECTURE.md")];
+    for entry in std::fs::read_dir(root().join("docs")).unwrap() {
+        docs.push(entry.unwrap().path());
+    }
+    for doc in docs {
+        let text = std::fs::read_to_string(&doc).unwrap();
+        for word in text.split(|c: char| c.is_whitespace() || "()[]`'\",;:".contains(c)) {
+            let path = word.split('#').next().unwrap_or("");
+            // A path to a document (`docs/events.md`), not a file an example
+            // writes (`TASK.md`), or one a build writes (`target/...`).
+            let cited = path.ends_with(".md") && path.contains('/');
+            if !cited || path.starts_with("http") || path.starts_with("target/") {
+                continue;
+            }
+            let here = doc.parent().unwrap().join(path);
+            assert!(
+                here.exists() || root().join(path).exists(),
+                "{} cites {path}, which is not in the repository",
+                doc.display()
+            );
+        }
+    }
+}

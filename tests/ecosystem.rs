@@ -601,6 +601,14 @@ fn remote_repo(env: &TestEnv) {
 fn off_a_terminal_wait_prints_gits_fetch_steps_as_plain_lines() {
     let env = TestEnv::new();
     remote_repo(&env);
+    // A slow remote: its side of the fetch starts after 6 seconds, past the
+    // 5 after which a wait prints git's steps (a quick fetch prints none).
+    let slow = env.script("slow-pack.sh", "sleep 6; exec \"$@\"");
+    std::fs::write(
+        env.dir.path().join(".gitconfig"),
+        format!("[uploadpack]\n\tpackObjectsHook = {}\n", slow.display()),
+    )
+    .unwrap();
     let out = env
         .m()
         .args(["run", "start", "-r", "remote", "x", "--wait", "--", "true"])

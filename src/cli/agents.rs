@@ -7,6 +7,7 @@ use crate::error::{exit, Result};
 
 #[derive(Debug, Args)]
 pub struct AgentsArgs {
+    /// A JSON list of {name, command, installed, path, install, about}.
     #[arg(long)]
     pub json: bool,
 }

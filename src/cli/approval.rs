@@ -17,6 +17,7 @@ pub enum ApprovalCommand {
 pub struct ShowArgs {
     /// An approval id, or a run id with one pending approval (prefixes work).
     pub target: String,
+    /// The approval as one JSON object, as `m approvals --json` lists it.
     #[arg(long)]
     pub json: bool,
 }

@@ -15,6 +15,8 @@ pub struct ApprovalsArgs {
     /// Which approvals: pending, approved, rejected or all.
     #[arg(long, default_value = "pending")]
     pub state: String,
+    /// A JSON list of {id, run_id, event_id, type, state, payload,
+    /// rejection_reason, created_at, resolved_at}.
     #[arg(long)]
     pub json: bool,
 }

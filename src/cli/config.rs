@@ -81,11 +81,23 @@ pub fn run(ctx: &Ctx, cmd: ConfigCommand) -> Result<u8> {
             };
             ctx.ui
                 .line(ctx.ui.dim(format!("# {}{state}", config.file.display())))?;
+            // Valid TOML: each setting a dotted key, where it came from a
+            // comment; a setting with no value (none given) only a comment.
             let rows: Vec<(String, String)> = settings
                 .iter()
-                .map(|s| (format!("{} = {}", s.key, s.value), source_text(s)))
+                .map(|s| match toml_value(&s.value) {
+                    Some(value) => (format!("{} = {value}", toml_key(&s.key)), source_text(s)),
+                    None => (format!("# {} is not set", s.key), source_text(s)),
+                })
                 .collect();
-            let width = rows.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
+            // Comments line up, but a long value does not push every other
+            // line's comment out to its width.
+            let width = rows
+                .iter()
+                .map(|(l, _)| l.len())
+                .filter(|len| *len <= ALIGN_UP_TO)
+                .max()
+                .unwrap_or(0);
             for (line, source) in rows {
                 ctx.ui.line(format!(
                     "{line:<width$}  {}",
@@ -95,6 +107,49 @@ pub fn run(ctx: &Ctx, cmd: ConfigCommand) -> Result<u8> {
             Ok(exit::OK)
         }
     }
+}
+
+/// Lines longer than this get their comment two spaces after them.
+const ALIGN_UP_TO: usize = 50;
+
+/// A setting's key as TOML writes it: each part bare when it can be.
+fn toml_key(key: &str) -> String {
+    key.split('.')
+        .map(|part| {
+            let bare = !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            if bare {
+                part.to_string()
+            } else {
+                toml::Value::String(part.to_string()).to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// The TOML form of a setting's value; TOML has no null, so a missing value
+/// is left out (`None` for the whole value).
+fn toml_value(value: &serde_json::Value) -> Option<toml::Value> {
+    use serde_json::Value as Json;
+    Some(match value {
+        Json::Null => return None,
+        Json::Bool(b) => toml::Value::Boolean(*b),
+        Json::Number(n) => match n.as_i64() {
+            Some(i) => toml::Value::Integer(i),
+            None => toml::Value::Float(n.as_f64()?),
+        },
+        Json::String(s) => toml::Value::String(s.clone()),
+        Json::Array(items) => toml::Value::Array(items.iter().filter_map(toml_value).collect()),
+        Json::Object(fields) => toml::Value::Table(
+            fields
+                .iter()
+                .filter_map(|(k, v)| Some((k.clone(), toml_value(v)?)))
+                .collect(),
+        ),
+    })
 }
 
 fn source_text(setting: &crate::config::Setting) -> String {

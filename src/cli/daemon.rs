@@ -18,6 +18,8 @@ pub enum DaemonCommand {
     Stop,
     /// Say whether the daemon runs (exit 0) or not (exit 5).
     Status {
+        /// One JSON document: {running, daemon}, daemon being null or as in
+        /// `m status --json`.
         #[arg(long)]
         json: bool,
     },

@@ -54,6 +54,7 @@ pub struct PairArgs {
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
+    /// A JSON list of the phones.
     #[arg(long)]
     pub json: bool,
 }

@@ -3,7 +3,7 @@ use std::fmt::Write as _;
 use clap::Args;
 use serde_json::Value;
 
-use super::follow::{Prints, Until};
+use super::follow::{Prints, Until, Watch};
 use super::output::printable;
 use super::Ctx;
 use crate::error::{exit, Error, Result};
@@ -59,22 +59,19 @@ pub fn run(ctx: &Ctx, args: EventsArgs) -> Result<u8> {
     // A run that has ended has its whole log stored: no daemon is needed
     // to follow it to its end.
     if args.follow && run.state.is_active() {
-        let types = args.types.clone();
-        let state = super::follow::follow_run(
-            ctx,
-            &run.id,
-            args.since,
-            Until::Ended,
-            Prints::Events,
-            types,
-            |event| {
-                if wanted(event) {
-                    print_event(ctx, event, args.json, false)?;
-                    ctx.ui.flush()?;
-                }
-                Ok(())
-            },
-        )?;
+        super::interrupt::say_run_continues(&run.id);
+        let watch = Watch {
+            since: args.since,
+            types: args.types.clone(),
+            ..Watch::new(Until::Ended, Prints::Events)
+        };
+        let state = super::follow::follow_run(ctx, &run.id, watch, |event| {
+            if wanted(event) {
+                print_event(ctx, event, args.json, false)?;
+                ctx.ui.flush()?;
+            }
+            Ok(())
+        })?;
         return Ok(state.exit_code());
     }
     ctx.ui.batch(|| {

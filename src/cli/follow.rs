@@ -2,6 +2,7 @@
 //! `run start --follow/--wait`, `run wait` and `run cancel`.
 
 use std::os::fd::AsFd;
+use std::time::Instant;
 
 use super::Ctx;
 use crate::client::Client;
@@ -27,12 +28,33 @@ pub enum Prints {
     Nothing,
 }
 
-impl Prints {
-    fn next_response(self, client: &mut Client) -> Result<Option<Response>> {
-        match self {
-            Prints::Events => client.next_response_while_read(std::io::stdout().as_fd()),
-            Prints::Nothing => client.next_response(),
+/// How to follow a run: from where, until when, what to print, which
+/// events, and until what time at most (past it, `ErrorKind::TimedOut`).
+pub struct Watch {
+    pub since: i64,
+    pub until: Until,
+    pub prints: Prints,
+    /// Only these event types (all when empty).
+    pub types: Vec<String>,
+    pub deadline: Option<Instant>,
+}
+
+impl Watch {
+    /// From the start (or `since`) of the log, every event, no deadline.
+    pub fn new(until: Until, prints: Prints) -> Watch {
+        Watch {
+            since: 0,
+            until,
+            prints,
+            types: Vec::new(),
+            deadline: None,
         }
+    }
+
+    fn next_response(&self, client: &mut Client) -> Result<Option<Response>> {
+        let stdout = std::io::stdout();
+        let output = (self.prints == Prints::Events).then(|| stdout.as_fd());
+        client.next_response_watching(output, self.deadline)
     }
 }
 
@@ -41,27 +63,26 @@ pub fn state_types() -> Vec<String> {
     vec!["run.state".into(), "run.finished".into()]
 }
 
-/// Streams a run's events after `since` (only those of `types`, if any) to
-/// `each`, and returns the state the run stopped in, as `until` asks.
-/// `Until::NeedsHuman` needs the events of [`state_types`].
+/// Streams a run's events after `watch.since` (only those of `watch.types`,
+/// if any) to `each`, and returns the state the run stopped in, as
+/// `watch.until` asks. `Until::NeedsHuman` needs the events of
+/// [`state_types`].
 pub fn follow_run(
     ctx: &Ctx,
     run_id: &str,
-    since: i64,
-    until: Until,
-    prints: Prints,
-    types: Vec<String>,
+    watch: Watch,
     mut each: impl FnMut(&Event) -> Result<()>,
 ) -> Result<RunState> {
     let mut client = Client::connect(&ctx.paths)?.stream(&Request::Follow {
         run_id: Some(run_id.to_string()),
-        since,
-        types,
+        since: watch.since,
+        types: watch.types.clone(),
     })?;
+    let until = watch.until;
     // The state as of the events seen so far; the backlog replays it.
     let mut state = RunState::Running;
     loop {
-        match prints.next_response(&mut client)? {
+        match watch.next_response(&mut client)? {
             Some(Response::Event { event }) => {
                 each(&event)?;
                 if let Some(new_state) = state_of(&event) {
@@ -119,7 +140,8 @@ pub fn follow_all(
         since: 0,
         types,
     })?;
-    while let Some(response) = Prints::Events.next_response(&mut client)? {
+    let watch = Watch::new(Until::Ended, Prints::Events);
+    while let Some(response) = watch.next_response(&mut client)? {
         if let Response::Event { event } = response {
             each(&event)?;
         }

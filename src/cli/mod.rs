@@ -14,6 +14,7 @@ mod docs;
 mod doctor;
 pub(crate) mod events;
 mod follow;
+mod interrupt;
 mod notify;
 pub mod output;
 mod progress;
@@ -21,6 +22,7 @@ mod reply;
 mod repo;
 pub(crate) mod run;
 mod status;
+pub mod suggest;
 
 use clap::{Parser, Subcommand};
 
@@ -103,7 +105,8 @@ const ROOT_AFTER_HELP: &str = "\
 Exit codes:
   0 ok, 1 failure, 2 usage (also a bad config value), 3 not found,
   4 conflict, 5 no daemon, 6 database unusable, 10 run failed,
-  11 run cancelled, 12 waits for an approval, 13 waits for input
+  11 run cancelled, 12 waits for an approval, 13 waits for input,
+  124 `run wait --timeout` timed out, 130 interrupted (the run goes on)
 
 Environment:
   M_HOME          one directory for everything (config included)

@@ -3,11 +3,13 @@
 //! run's state and its latest step (git's own progress lines while the
 //! daemon clones or fetches a mirror, then the agent's last line of output
 //! or message, or the tool it calls).
-//! Elsewhere no spinner is drawn: only plain lines for the slow steps, and
-//! only when the caller does not print the events itself.
+//! Elsewhere no spinner is drawn: only plain lines for the slow steps (git's
+//! milestones once the workspace has taken [`SLOW`] to prepare, so a quick
+//! local fetch prints nothing), and only when the caller does not print the
+//! events itself.
 
 use std::io::IsTerminal;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::Value;
@@ -15,10 +17,14 @@ use serde_json::Value;
 use super::output::printable;
 use crate::model::{short_id, Event};
 
+/// Without a terminal, git's progress is worth lines only past this long.
+pub const SLOW: Duration = Duration::from_secs(5);
+
 pub struct Progress {
     bar: Option<ProgressBar>,
     /// Print git's milestone lines on stderr when there is no spinner.
     plain: bool,
+    started: Instant,
     prefix: String,
     state: String,
     detail: String,
@@ -43,6 +49,7 @@ impl Progress {
         let progress = Progress {
             bar,
             plain: plain_lines,
+            started: Instant::now(),
             prefix,
             state: "starting".into(),
             detail: String::new(),
@@ -76,7 +83,8 @@ impl Progress {
                 if line.is_empty() {
                     return;
                 }
-                if self.bar.is_none() && self.plain && is_milestone(line) {
+                let slow = self.started.elapsed() >= SLOW;
+                if self.bar.is_none() && self.plain && slow && is_milestone(line) {
                     eprintln!("{}: {}", self.prefix, printable(line));
                 }
                 self.detail = line.to_string();

@@ -35,12 +35,14 @@ pub struct AddArgs {
     /// with no branch and no diff (for agents that need no code).
     #[arg(long, conflicts_with = "location")]
     pub scratch: bool,
+    /// Print the repo as JSON instead of a line.
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
+    /// A JSON list of the repos.
     #[arg(long)]
     pub json: bool,
 }

@@ -281,3 +281,101 @@ pub fn assert_all_gone(pids: &Path) {
         assert!(!alive(pid), "process {pid} outlived its run");
     }
 }
+
+/// A command running with stdout and stderr on a pseudo-terminal, as in a
+/// person's shell; what it prints is collected as it comes.
+pub struct Terminal {
+    pub child: std::process::Child,
+    printed: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    reader: std::thread::JoinHandle<()>,
+}
+
+impl Terminal {
+    pub fn spawn(mut cmd: Command) -> Terminal {
+        use std::io::Read;
+        use std::os::fd::{FromRawFd, OwnedFd};
+        let (mut master, mut slave) = (0, 0);
+        // SAFETY: openpty writes two new descriptors, which we then own.
+        let rc = unsafe {
+            libc::openpty(
+                &mut master,
+                &mut slave,
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                std::ptr::null(),
+            )
+        };
+        assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+        // Keep both ends out of processes other tests start meanwhile, or
+        // the terminal would stay open after the command exits.
+        for fd in [master, slave] {
+            // SAFETY: fcntl on descriptors we own.
+            assert_eq!(
+                unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) },
+                0
+            );
+        }
+        // SAFETY: both descriptors are ours alone.
+        let mut master = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(master) });
+        let slave = unsafe { OwnedFd::from_raw_fd(slave) };
+        let child = cmd
+            .env("TERM", "xterm")
+            .stdout(slave.try_clone().unwrap())
+            .stderr(slave)
+            .spawn()
+            .unwrap();
+        // The command (and its copies of the terminal) is dropped here, so
+        // reading ends when the command exits.
+        drop(cmd);
+        let printed = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = printed.clone();
+        let reader = std::thread::spawn(move || {
+            let mut buf = [0; 4096];
+            loop {
+                match master.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => sink.lock().unwrap().extend_from_slice(&buf[..n]),
+                    // Linux reports the other side's close as EIO.
+                    Err(e) if e.raw_os_error() == Some(libc::EIO) => break,
+                    Err(e) => panic!("reading the terminal: {e}"),
+                }
+            }
+        });
+        Terminal {
+            child,
+            printed,
+            reader,
+        }
+    }
+
+    /// What it printed so far.
+    pub fn printed(&self) -> String {
+        String::from_utf8_lossy(&self.printed.lock().unwrap()).into_owned()
+    }
+
+    /// Waits until it has printed `text`.
+    pub fn wait_for(&self, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !self.printed().contains(text) {
+            assert!(
+                Instant::now() < deadline,
+                "never printed {text:?}: {:?}",
+                self.printed()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits for the command to exit: its exit code and all it printed.
+    pub fn finish(self) -> (Option<i32>, String) {
+        let Terminal {
+            mut child,
+            printed,
+            reader,
+        } = self;
+        let status = child.wait().unwrap();
+        reader.join().unwrap();
+        let printed = String::from_utf8_lossy(&printed.lock().unwrap()).into_owned();
+        (status.code(), printed)
+    }
+}

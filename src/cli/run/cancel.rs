@@ -1,6 +1,6 @@
 use clap::Args;
 
-use crate::cli::follow::{follow_run, state_types, Prints, Until};
+use crate::cli::follow::{follow_run, state_types, Prints, Until, Watch};
 use crate::cli::Ctx;
 use crate::client::Client;
 use crate::error::{exit, Error, Result};
@@ -29,15 +29,12 @@ pub fn run(ctx: &Ctx, args: CancelArgs) -> Result<u8> {
         run_id: run.id.clone(),
     })?;
     let last = store.last_seq(&run.id)?;
-    let state = follow_run(
-        ctx,
-        &run.id,
-        last,
-        Until::Ended,
-        Prints::Nothing,
-        state_types(),
-        |_| Ok(()),
-    )?;
+    let watch = Watch {
+        since: last,
+        types: state_types(),
+        ..Watch::new(Until::Ended, Prints::Nothing)
+    };
+    let state = follow_run(ctx, &run.id, watch, |_| Ok(()))?;
     ctx.ui
         .line(format!("Run {} {}", short_id(&run.id), state))?;
     Ok(exit::OK)

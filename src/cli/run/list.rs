@@ -19,6 +19,7 @@ pub struct ListArgs {
     /// At most this many runs.
     #[arg(long, short = 'n')]
     pub limit: Option<u32>,
+    /// A JSON list of runs, each as `m run show --json` prints it.
     #[arg(long)]
     pub json: bool,
 }

@@ -7,11 +7,12 @@ mod show;
 mod start;
 mod wait;
 
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
+use std::time::{Duration, Instant};
 
 use clap::Subcommand;
 
-use super::follow::{follow_run, Prints, Until};
+use super::follow::{follow_run, Prints, Until, Watch};
 use super::progress::Progress;
 use super::Ctx;
 use crate::agent::AgentSpec;
@@ -97,53 +98,124 @@ pub(crate) fn is_conversational(details: &RunDetails) -> bool {
 /// ended, with a spinner (terminal) or plain lines, which are cleared before
 /// the state is returned, so that the lines saying how the run stands
 /// come after them.
-pub(crate) fn wait_for_human(ctx: &Ctx, run_id: &str) -> Result<RunState> {
+/// With a `deadline`, fails with `ErrorKind::TimedOut` once it has passed.
+pub(crate) fn wait_for_human(
+    ctx: &Ctx,
+    run_id: &str,
+    deadline: Option<Instant>,
+) -> Result<RunState> {
     let mut progress = Progress::for_run(run_id, true);
     // A spinner shows what the agent does; without one only the state
     // changes (and git's milestones) need cross the socket.
-    let types = progress.wanted_types();
-    let state = follow_run(
-        ctx,
-        run_id,
-        0,
-        Until::NeedsHuman,
-        Prints::Nothing,
-        types,
-        |event| {
-            progress.event(event);
-            Ok(())
-        },
-    )?;
+    let watch = Watch {
+        types: progress.wanted_types(),
+        deadline,
+        ..Watch::new(Until::NeedsHuman, Prints::Nothing)
+    };
+    let state = follow_run(ctx, run_id, watch, |event| {
+        progress.event(event);
+        Ok(())
+    })?;
     drop(progress);
     Ok(state)
 }
 
-/// After `--wait` or `run wait`, a run that failed or was cancelled says why
-/// on stderr, in one line (`run 1a2b3c4d failed: the agent exited with
-/// status 7`): the spinner that showed it is gone, and stdout carries only
-/// the run's id, for scripts.
-pub(crate) fn report_unhappy_end(store: &Store, run_id: &str, state: RunState) -> Result<()> {
-    if !matches!(state, RunState::Failed | RunState::Cancelled) {
-        return Ok(());
-    }
-    let finished = store.run_finished(run_id)?;
-    let reason = finished
-        .as_ref()
-        .and_then(|data| data.get("reason"))
-        .and_then(serde_json::Value::as_str)
-        .unwrap_or("");
+/// After `--wait`, `--follow` or `run wait`: how the run stands, in one line
+/// on stderr, once the spinner is gone (stdout carries only the run's id,
+/// for scripts). A run that failed or was cancelled always says why (`run
+/// 1a2b3c4d failed: the agent exited with status 7`); on a terminal every
+/// end gets its line, with what to do next.
+pub(crate) fn report_end(store: &Store, run_id: &str, state: RunState) -> Result<()> {
+    let short = short_id(run_id);
     let state_name = state.as_str();
-    let mut line = format!(
-        "run {} {}",
-        short_id(run_id),
-        console::style(state_name).red().for_stderr()
-    );
-    // A cancelled run's reason is just "cancelled": not worth saying twice.
-    if !reason.is_empty() && reason != state_name {
-        line.push_str(": ");
-        line.push_str(&crate::cli::output::printable(reason));
+    let mut line = format!("run {short} ");
+    match state {
+        RunState::Failed | RunState::Cancelled => {
+            let finished = store.run_finished(run_id)?;
+            let reason = finished
+                .as_ref()
+                .and_then(|data| data.get("reason"))
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("");
+            line.push_str(&console::style(state_name).red().for_stderr().to_string());
+            // A cancelled run's reason is just "cancelled": not worth saying twice.
+            if !reason.is_empty() && reason != state_name {
+                line.push_str(": ");
+                line.push_str(&crate::cli::output::printable(reason));
+            }
+        }
+        _ if !std::io::stderr().is_terminal() => return Ok(()),
+        RunState::Completed => {
+            line.push_str(&console::style("completed").green().for_stderr().to_string());
+            if let Some(branch) = store.run_details(run_id)?.branch {
+                line.push_str(&format!(" on branch {branch}"));
+            }
+        }
+        RunState::WaitingApproval => line.push_str(&format!(
+            "waits for an approval: m approval show {short}, then m approve {short} or m reject {short}"
+        )),
+        RunState::WaitingInput => line.push_str(&format!(
+            "waits for input: m run show {short} says what it asks, m reply {short} ANSWER answers"
+        )),
+        RunState::Running => line.push_str("is running"),
     }
     // Nobody left to tell (stderr closed) is no reason to fail the command.
     let _ = writeln!(std::io::stderr(), "{line}");
     Ok(())
+}
+
+/// A duration as typed: a number and a unit (`90s`, `10m`, `2h`, `7d`), or a
+/// bare number of seconds.
+pub(crate) fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().map_err(|_| {
+        format!("'{text}' is not a duration: give a number and a unit, e.g. 90s, 10m, 2h, 7d")
+    })?;
+    let seconds = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        "w" => 7 * 86400,
+        _ => {
+            return Err(format!(
+                "'{text}': unknown unit '{unit}'; use s, m, h, d or w"
+            ))
+        }
+    };
+    number
+        .checked_mul(seconds)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("'{text}' is too long"))
+}
+
+/// A duration as `parse_duration` reads it, in its largest whole unit.
+pub(crate) fn format_duration(duration: Duration) -> String {
+    let secs = duration.as_secs();
+    for (unit, size) in [("d", 86400), ("h", 3600), ("m", 60)] {
+        if secs >= size && secs % size == 0 {
+            return format!("{}{unit}", secs / size);
+        }
+    }
+    format!("{secs}s")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_typed() {
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86400)));
+        assert!(parse_duration("7 days").is_err());
+        assert!(parse_duration("m").is_err());
+        assert_eq!(format_duration(Duration::from_secs(7200)), "2h");
+        assert_eq!(format_duration(Duration::from_secs(90)), "90s");
+    }
 }

@@ -11,6 +11,7 @@ use crate::store::ApprovalFilter;
 pub struct ShowArgs {
     /// Run id (any unique prefix).
     pub run: String,
+    /// The run as one JSON object (README "Scripting" lists its fields).
     #[arg(long)]
     pub json: bool,
 }

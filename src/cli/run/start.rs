@@ -3,8 +3,9 @@ use std::io::{IsTerminal, Read};
 use clap::Args;
 
 use crate::agent::{presets, process, AgentSpec};
-use crate::cli::follow::{follow_run, Prints, Until};
+use crate::cli::follow::{follow_run, Prints, Until, Watch};
 use crate::cli::progress::Progress;
+use crate::cli::suggest;
 use crate::cli::Ctx;
 use crate::client::Client;
 use crate::config::Config;
@@ -20,7 +21,7 @@ pub struct StartArgs {
     /// What the agent should do (`-` reads it from stdin). It may start
     /// with `-` ("-v is broken"), but a single word like `--jsn` is taken
     /// for a mistyped option.
-    #[arg(allow_hyphen_values = true)]
+    #[arg(allow_hyphen_values = true, value_parser = PromptParser)]
     pub prompt: String,
     /// Start the run's branch from this ref instead of HEAD (git repos; a
     /// scratch repo has no branch).
@@ -81,14 +82,6 @@ pub struct StartArgs {
 const MAX_PROMPT: usize = 256 * 1024;
 
 pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
-    if looks_like_an_option(&args.prompt) {
-        return Err(
-            Error::usage(format!("m run start has no option '{}'", args.prompt)).with_hint(
-                "see `m run start --help`; a prompt of one word starting with '-' can be \
-             given on stdin: echo \"-x\" | m run start -r REPO - -- COMMAND",
-            ),
-        );
-    }
     if args.once && args.agent.is_none() && !args.acp {
         return Err(Error::usage(
             "--once is for ACP agents, which wait for a reply after each turn; \
@@ -166,30 +159,29 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
             short_id(&run.id)
         );
     }
+    if args.follow || args.wait {
+        crate::cli::interrupt::say_run_continues(&run.id);
+    }
     if args.follow {
         let mut progress = Progress::for_run(&run.id, false);
-        let state = follow_run(
-            ctx,
-            &run.id,
-            0,
-            Until::Ended,
-            Prints::Events,
-            Vec::new(),
-            |event| {
-                progress
-                    .suspend(|| crate::cli::events::print_event(ctx, event, args.json, false))?;
-                progress.event(event);
-                Ok(())
-            },
-        )?;
+        let watch = Watch::new(Until::Ended, Prints::Events);
+        let state = follow_run(ctx, &run.id, watch, |event| {
+            progress.suspend(|| crate::cli::events::print_event(ctx, event, args.json, false))?;
+            progress.event(event);
+            Ok(())
+        })?;
+        drop(progress);
+        if std::io::stderr().is_terminal() && !args.json {
+            super::report_end(&store, &run.id, state)?;
+        }
         return Ok(state.exit_code());
     }
     if args.wait {
-        let state = super::wait_for_human(ctx, &run.id)?;
+        let state = super::wait_for_human(ctx, &run.id, None)?;
         if args.json {
             ctx.ui.json(&store.get_run(&run.id)?)?;
         }
-        super::report_unhappy_end(&store, &run.id, state)?;
+        super::report_end(&store, &run.id, state)?;
         return Ok(state.exit_code());
     }
     Ok(exit::OK)
@@ -197,9 +189,34 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
 
 /// A mistyped option (`--jsn`) lands in the prompt, since the prompt may
 /// start with `-`: a single word that starts with `-` (but `-`, stdin) is
-/// taken for one. A real prompt has words.
-fn looks_like_an_option(prompt: &str) -> bool {
-    prompt.starts_with('-') && prompt != "-" && !prompt.trim().contains(char::is_whitespace)
+/// refused as clap refuses an unknown option. A real prompt has words.
+#[derive(Clone)]
+struct PromptParser;
+
+impl clap::builder::TypedValueParser for PromptParser {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> std::result::Result<String, clap::Error> {
+        let prompt = value
+            .to_str()
+            .ok_or_else(|| clap::Error::new(clap::error::ErrorKind::InvalidUtf8).with_cmd(cmd))?;
+        if suggest::looks_like_an_option(prompt) {
+            return Err(suggest::unknown_option(
+                cmd,
+                prompt,
+                &[
+                    "a prompt of one word starting with '-' can be given on stdin: \
+                   echo \"-x\" | m run start -r REPO - -- COMMAND",
+                ],
+            ));
+        }
+        Ok(prompt.to_string())
+    }
 }
 
 /// The run's options: the flags added to the config's defaults.

@@ -1,25 +1,47 @@
+use std::time::{Duration, Instant};
+
 use clap::Args;
 
 use crate::cli::Ctx;
-use crate::error::Result;
+use crate::error::{exit, ErrorKind, Result};
+use crate::model::short_id;
 
 #[derive(Debug, Args)]
 pub struct WaitArgs {
     /// Run id (any unique prefix).
     pub run: String,
+    /// Give up after this long (e.g. 90s, 10m, 2h; a bare number is
+    /// seconds) and exit 124, as `timeout` does; the run goes on.
+    #[arg(long, value_name = "DURATION", value_parser = super::parse_duration)]
+    pub timeout: Option<Duration>,
 }
 
 /// Returns when the run needs a human or has ended. Exit codes: 0
 /// completed, 10 failed, 11 cancelled, 12 waiting for approval, 13 waiting
-/// for input.
+/// for input, 124 still going when the time was up.
 pub fn run(ctx: &Ctx, args: WaitArgs) -> Result<u8> {
     let store = ctx.store()?;
     let run = store.find_run(&args.run)?;
+    let deadline = args.timeout.map(|t| Instant::now() + t);
     let state = if run.state.is_final() {
         run.state
     } else {
-        super::wait_for_human(ctx, &run.id)?
+        crate::cli::interrupt::say_run_continues(&run.id);
+        match super::wait_for_human(ctx, &run.id, deadline) {
+            Ok(state) => state,
+            Err(err) if err.kind == ErrorKind::TimedOut => {
+                let now = store.get_run(&run.id)?.state;
+                eprintln!(
+                    "run {} is still {} after {}",
+                    short_id(&run.id),
+                    now.as_str().replace('_', " "),
+                    super::format_duration(args.timeout.unwrap_or_default())
+                );
+                return Ok(exit::TIMED_OUT);
+            }
+            Err(err) => return Err(err),
+        }
     };
-    super::report_unhappy_end(&store, &run.id, state)?;
+    super::report_end(&store, &run.id, state)?;
     Ok(state.exit_code())
 }
