@@ -884,6 +884,38 @@ mod tests {
     }
 
     #[test]
+    fn remote_listen_is_checked_and_the_environment_wins() {
+        let env = |name: &str| (name == "M_REMOTE_LISTEN").then(|| "127.0.0.1:9999".to_string());
+        let config = Config::parse(
+            Path::new("/x/config.toml"),
+            "[remote]\nlisten = \"0.0.0.0:8443\"\n",
+            &env,
+        )
+        .unwrap();
+        assert_eq!(
+            config.remote.listen,
+            Some("127.0.0.1:9999".parse().unwrap())
+        );
+        assert_eq!(
+            config.source("remote.listen"),
+            Source::Env("M_REMOTE_LISTEN")
+        );
+        for bad in [
+            "[remote]\nlisten = \"localhost\"\n",
+            "[remote]\nlisten = 8443\n",
+            "[remote]\ntls_cert = \"/c.pem\"\n",
+            "[remote]\nhosts = [\"https://box\"]\n",
+            "[remote]\npairing_code_seconds = 0\n",
+        ] {
+            let err = Config::parse(Path::new("/x/config.toml"), bad, &no_env).unwrap_err();
+            assert!(err.message.contains("remote."), "{bad}: {}", err.message);
+        }
+        let bad_env = |name: &str| (name == "M_REMOTE_LISTEN").then(|| "nope".to_string());
+        let err = Config::parse(Path::new("/x/config.toml"), "", &bad_env).unwrap_err();
+        assert!(err.message.contains("M_REMOTE_LISTEN"), "{}", err.message);
+    }
+
+    #[test]
     fn every_key_is_read_and_marked_as_from_the_file() {
         let config = parse(
             r#"
@@ -901,10 +933,19 @@ mod tests {
             command = ["/opt/claude-acp", "--verbose"]
             [notify]
             redact = true
+            [remote]
+            listen = "127.0.0.1:0"
+            tls_cert = "/etc/m/cert.pem"
+            tls_key = "/etc/m/key.pem"
+            hosts = ["Box.tail1234.ts.net", "192.0.2.7"]
+            pairing_code_seconds = 60
             "#,
         )
         .unwrap();
         assert_eq!(config.daemon.grace, Duration::from_millis(2500));
+        assert_eq!(config.remote.listen, Some("127.0.0.1:0".parse().unwrap()));
+        assert_eq!(config.remote.hosts, ["box.tail1234.ts.net", "192.0.2.7"]);
+        assert_eq!(config.remote.pairing_code_lifetime, Duration::from_secs(60));
         assert!(!config.daemon.autostart);
         assert!(config.run.review);
         assert_eq!(config.run.idle_timeout, Some(Duration::from_secs(600)));
@@ -923,7 +964,11 @@ mod tests {
         let settings = config.settings();
         // Every key the file sets, and only those, comes from the file.
         let from_file = |s: &&Setting| s.source == "file";
-        assert_eq!(settings.iter().filter(from_file).count(), 9, "{settings:?}");
+        assert_eq!(
+            settings.iter().filter(from_file).count(),
+            14,
+            "{settings:?}"
+        );
         assert!(settings.iter().all(|s| s.source == "file"
             || [
                 "notify.events",
