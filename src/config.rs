@@ -141,8 +141,12 @@ impl Default for RemoteConfig {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct AgentConfig {
-    /// The command line that starts the agent (never empty).
-    pub command: Vec<String>,
+    /// The command line that starts the agent (never empty), when it
+    /// replaces the preset's.
+    pub command: Option<Vec<String>>,
+    /// The auth method m asks the agent to use when it says it needs one:
+    /// m never picks one itself.
+    pub auth: Option<String>,
 }
 
 /// One effective value, for `m config show`.
@@ -212,7 +216,12 @@ impl Config {
 
     /// The configured command of agent `name`, if any.
     pub fn agent_command(&self, name: &str) -> Option<&[String]> {
-        self.agents.get(name).map(|a| a.command.as_slice())
+        self.agents.get(name)?.command.as_deref()
+    }
+
+    /// The auth method configured for agent `name`, if any.
+    pub fn agent_auth(&self, name: &str) -> Option<&str> {
+        self.agents.get(name)?.auth.as_deref()
     }
 
     /// Every effective value, in the file's order of sections.
@@ -245,7 +254,12 @@ impl Config {
             ),
         ];
         for (name, agent) in &self.agents {
-            values.push((format!("agents.{name}.command"), json!(agent.command)));
+            if let Some(command) = &agent.command {
+                values.push((format!("agents.{name}.command"), json!(command)));
+            }
+            if let Some(auth) = &agent.auth {
+                values.push((format!("agents.{name}.auth"), json!(auth)));
+            }
         }
         let n = &self.notify;
         values.extend([
@@ -575,7 +589,10 @@ impl Config {
             ));
         }
         let table = self.section(&key, value)?;
-        let mut command = None;
+        let mut agent = AgentConfig {
+            command: None,
+            auth: None,
+        };
         for (field, value) in table {
             let full = format!("{key}.{field}");
             match field.as_str() {
@@ -588,27 +605,40 @@ impl Config {
                         ));
                     }
                     self.sources.insert(full, Source::File);
-                    command = Some(argv);
+                    agent.command = Some(argv);
                 }
-                _ => self.unknown(&full, &["command"]),
+                "auth" => {
+                    let method = match value {
+                        Value::String(s) if !s.trim().is_empty() => s,
+                        other => {
+                            return Err(self.invalid(
+                                &full,
+                                format!(
+                                    "expected the id of one of the agent's auth methods, e.g. \"gemini-api-key\", found {}",
+                                    shown(&other)
+                                ),
+                            ))
+                        }
+                    };
+                    self.sources.insert(full, Source::File);
+                    agent.auth = Some(method);
+                }
+                _ => self.unknown(&full, &["command", "auth"]),
             }
         }
-        match command {
-            Some(_) if presets::find(name).is_none() => {
-                let names: Vec<&str> = presets::PRESETS.iter().map(|p| p.name).collect();
-                self.unknown(&key, &names);
-                Ok(())
-            }
-            Some(command) => {
-                self.agents
-                    .insert(name.to_string(), AgentConfig { command });
-                Ok(())
-            }
-            None => Err(self.invalid(
+        if agent.command.is_none() && agent.auth.is_none() {
+            return Err(self.invalid(
                 &key,
-                format!("`[{key}]` needs a `command`, e.g. command = [\"{name}\"]"),
-            )),
+                format!("`[{key}]` needs a `command` or an `auth`, e.g. command = [\"{name}\"]"),
+            ));
         }
+        if presets::find(name).is_none() {
+            let names: Vec<&str> = presets::PRESETS.iter().map(|p| p.name).collect();
+            self.unknown(&key, &names);
+            return Ok(());
+        }
+        self.agents.insert(name.to_string(), agent);
+        Ok(())
     }
 
     fn boolean(&self, key: &str, value: &Value) -> Result<bool> {
@@ -981,6 +1011,18 @@ mod tests {
     }
 
     #[test]
+    fn an_agent_may_name_its_auth_method_alone() {
+        let config = parse("[agents.gemini]\nauth = \"gemini-api-key\"\n").unwrap();
+        assert_eq!(config.agent_auth("gemini"), Some("gemini-api-key"));
+        assert_eq!(config.agent_command("gemini"), None);
+        assert_eq!(config.agent_auth("claude"), None);
+        assert!(config
+            .settings()
+            .iter()
+            .any(|s| s.key == "agents.gemini.auth" && s.source == "file"));
+    }
+
+    #[test]
     fn unknown_keys_are_warnings_naming_key_and_file() {
         let config = parse("colour = 1\n[daemon]\ngrace_second = 3\n").unwrap();
         assert_eq!(config.warnings.len(), 2, "{:?}", config.warnings);
@@ -1019,6 +1061,8 @@ mod tests {
             ),
             ("[agents.claude]\ncommand = []", "agents.claude.command"),
             ("[agents.claude]\nargs = [\"a\"]", "agents.claude"),
+            ("[agents.gemini]\nauth = 3", "agents.gemini.auth"),
+            ("[agents.gemini]\nauth = \" \"", "agents.gemini.auth"),
             ("[agents.\"a b\"]\ncommand = [\"a\"]", "agents.a b"),
             ("daemon = 3", "daemon"),
         ] {

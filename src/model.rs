@@ -261,6 +261,8 @@ pub const EVENT_TYPES: &[&str] = &[
     "error",
     "agent.session",
     "agent.auth",
+    "agent.mode",
+    "agent.refused",
     "agent.prompt",
     "agent.message",
     "agent.thought",

@@ -77,6 +77,7 @@ fn options(once: bool) -> AcpOptions {
         // into a kill.
         grace: Duration::from_secs(10),
         preset: None,
+        auth_method: None,
     }
 }
 
@@ -597,32 +598,152 @@ async fn file_system_requests_are_refused() {
     let (outcome, record) = play("fs", ws.path(), options(true), Script::default()).await;
     assert_eq!(outcome, AgentOutcome::Completed);
     assert_eq!(record.texts("agent.message"), ["fs answer: -32601"]);
-    assert_eq!(record.of("error")[0]["method"], "fs/read_text_file");
+    assert_eq!(record.of("agent.refused")[0]["method"], "fs/read_text_file");
+    assert!(record.of("error").is_empty(), "{:?}", record.of("error"));
 }
 
 #[tokio::test]
-async fn an_agent_authenticates_from_the_environment() {
+async fn an_unoffered_write_after_an_approved_edit_is_one_refusal_not_an_error() {
+    let ws = workspace();
+    let (outcome, record) =
+        play("opencode-edit", ws.path(), options(true), Script::default()).await;
+    assert_eq!(outcome, AgentOutcome::Completed);
+    assert_eq!(record.texts("agent.message"), ["edit: allow_once"]);
+    let refused = record.of("agent.refused");
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0]["method"], "fs/write_text_file");
+    let message = refused[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("fs/write_text_file") && message.contains("refused"),
+        "{message}"
+    );
+    assert!(record.of("error").is_empty(), "{:?}", record.of("error"));
+}
+
+#[tokio::test]
+async fn an_agent_authenticates_only_with_the_configured_method() {
     let ws = workspace();
     let argv = vec![FAKE_AGENT.to_string(), "auth".to_string()];
     let env = vec![("FAKE_API_KEY".to_string(), "secret".to_string())];
-    let (outcome, record) = play_with(argv, ws.path(), env, options(true), Script::default()).await;
+    let mut opts = options(true);
+    opts.auth_method = Some("api-key".into());
+    let (outcome, record) = play_with(argv, ws.path(), env, opts, Script::default()).await;
     assert_eq!(outcome, AgentOutcome::Completed);
     assert_eq!(
-        record.of("agent.auth")[0],
-        &json!({"methodId": "api-key", "name": "API key", "ok": true})
+        record.of("agent.auth"),
+        [&json!({"methodId": "api-key", "name": "API key", "ok": true})]
     );
 }
 
 #[tokio::test]
-async fn an_agent_needing_a_login_fails_clearly() {
+async fn an_agent_needing_auth_fails_with_its_message_and_m_never_picks_a_method() {
     let ws = workspace();
-    let (outcome, record) = play("auth", ws.path(), options(true), Script::default()).await;
+    // Neither a method whose words say "API key" (vertex-ai, which the
+    // agent would save as the user's choice) nor one whose variable is set.
+    for key in [None, Some("secret")] {
+        let argv = vec![FAKE_AGENT.to_string(), "auth".to_string()];
+        let env: Vec<(String, String)> = key
+            .map(|k| ("FAKE_API_KEY".to_string(), k.to_string()))
+            .into_iter()
+            .collect();
+        let mut opts = options(true);
+        opts.preset = Some("gemini".into());
+        let (outcome, record) = play_with(argv, ws.path(), env, opts, Script::default()).await;
+        let AgentOutcome::Failed { reason, .. } = outcome else {
+            panic!("expected a failure, got {outcome:?}")
+        };
+        assert!(
+            record.of("agent.auth").is_empty(),
+            "{:?}",
+            record.of("agent.auth")
+        );
+        for wanted in [
+            "API key is missing or not configured.",
+            "FAKE_API_KEY in the environment of m's daemon for api-key",
+            "\"Log in with a browser\" for browser-login",
+            // What Gemini's own vertex-ai method reads.
+            "GOOGLE_CLOUD_PROJECT and GOOGLE_CLOUD_LOCATION, or GOOGLE_API_KEY",
+            "[agents.gemini] auth = \"METHOD\"",
+        ] {
+            assert!(reason.contains(wanted), "{wanted:?} not in {reason}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_configured_method_the_agent_does_not_offer_is_refused() {
+    let ws = workspace();
+    let mut opts = options(true);
+    opts.auth_method = Some("oauth-personal".into());
+    let (outcome, record) = play("auth", ws.path(), opts, Script::default()).await;
     let AgentOutcome::Failed { reason, .. } = outcome else {
         panic!("expected a failure, got {outcome:?}")
     };
-    assert!(reason.contains("needs a login"), "{reason}");
-    assert!(reason.contains("Log in with a browser"), "{reason}");
+    assert!(
+        reason.contains("oauth-personal") && reason.contains("browser-login, api-key, vertex-ai"),
+        "{reason}"
+    );
     assert!(record.of("agent.auth").is_empty());
+}
+
+#[tokio::test]
+async fn a_mode_in_which_the_agent_does_not_ask_is_said_in_the_log() {
+    let ws = workspace();
+    let mut opts = options(true);
+    opts.preset = Some("gemini".into());
+    let (outcome, record) = play("modes", ws.path(), opts, Script::default()).await;
+    assert_eq!(outcome, AgentOutcome::Completed);
+    let modes: Vec<(&str, bool)> = record
+        .of("agent.mode")
+        .iter()
+        .map(|m| (m["modeId"].as_str().unwrap(), m["asks"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(
+        modes,
+        [("autoEdit", false), ("yolo", false), ("default", true)]
+    );
+    let first = record.of("agent.mode")[0]["message"].as_str().unwrap();
+    assert!(
+        first.contains("autoEdit") && first.contains("edits files without asking"),
+        "{first}"
+    );
+    assert!(record.of("agent.mode")[2].get("message").is_none());
+}
+
+#[tokio::test]
+async fn a_command_approval_says_where_gemini_runs_it() {
+    let ws = workspace();
+    let (outcome, record) = play(
+        "gemini-command",
+        ws.path(),
+        options(true),
+        Script::default(),
+    )
+    .await;
+    assert_eq!(outcome, AgentOutcome::Completed);
+    let payload = &record.approvals[0].payload;
+    assert_eq!(payload["command"], "touch ran.txt");
+    assert_eq!(payload["cwd"], ws.path().join("sub").display().to_string());
+    assert_eq!(payload["description"], "[in sub] (Create ran.txt)");
+}
+
+#[tokio::test]
+async fn a_command_approval_keeps_the_directory_an_earlier_update_gave() {
+    let ws = workspace();
+    let (outcome, record) = play(
+        "opencode-command",
+        ws.path(),
+        options(true),
+        Script::default(),
+    )
+    .await;
+    assert_eq!(outcome, AgentOutcome::Completed);
+    let sub = ws.path().join("sub").display().to_string();
+    let payload = &record.approvals[0].payload;
+    assert_eq!(payload["command"], "touch ran.txt");
+    assert_eq!(payload["cwd"], sub);
+    let updates = record.of("tool.update");
+    assert_eq!(updates.last().unwrap()["rawInput"]["workdir"], sub);
 }
 
 #[tokio::test]
@@ -1060,6 +1181,198 @@ mod through_the_binary {
         assert!(err.contains(&done), "{err}");
         env.ok(&["run", "done", &run]);
         env.fails(&["run", "wait", &run], 0);
+    }
+
+    /// A run of preset `preset` whose command is the fake agent.
+    fn start_preset(env: &TestEnv, preset: &str, scenario: &str) -> String {
+        let args = [
+            "run",
+            "start",
+            "-r",
+            "api",
+            "do the thing",
+            "--once",
+            "--agent",
+            preset,
+            "--",
+            FAKE,
+            scenario,
+        ];
+        env.ok(&args).trim().to_string()
+    }
+
+    fn finished_reason(env: &TestEnv, run: &str) -> String {
+        let events = env.events(run);
+        let finished = events.iter().find(|e| e["type"] == "run.finished").unwrap();
+        finished["data"]["reason"].as_str().unwrap().to_string()
+    }
+
+    #[test]
+    fn a_run_that_needs_auth_fails_with_a_hint_and_only_the_configured_method_is_used() {
+        let env = TestEnv::new();
+        env.repo("api");
+        let run = start_preset(&env, "gemini", "auth");
+        env.fails(&["run", "wait", &run], 10);
+        let reason = finished_reason(&env, &run);
+        assert!(
+            reason.contains("API key is missing or not configured."),
+            "{reason}"
+        );
+        assert!(reason.contains("[agents.gemini] auth"), "{reason}");
+        assert!(env.events(&run).iter().all(|e| e["type"] != "agent.auth"));
+
+        env.ok(&["daemon", "stop"]);
+        std::fs::write(
+            env.home.join("config.toml"),
+            "[agents.gemini]\nauth = \"api-key\"\n",
+        )
+        .unwrap();
+        // The key in the environment of the daemon this start autostarts.
+        let out = env
+            .m()
+            .env("FAKE_API_KEY", "secret")
+            .args([
+                "run", "start", "-r", "api", "x", "--once", "--agent", "gemini", "--", FAKE, "auth",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let run = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        env.fails(&["run", "wait", &run], 0);
+        let auths: Vec<_> = env
+            .events(&run)
+            .into_iter()
+            .filter(|e| e["type"] == "agent.auth")
+            .collect();
+        assert_eq!(auths.len(), 1);
+        assert_eq!(auths[0]["data"]["methodId"], "api-key");
+        env.ok(&["daemon", "stop"]);
+    }
+
+    #[test]
+    fn m_agents_warns_of_a_mode_in_which_the_agent_did_not_ask() {
+        let env = TestEnv::new();
+        env.repo("api");
+        assert!(!env.ok(&["agents"]).contains("warning"));
+        let run = start_preset(&env, "gemini", "modes");
+        env.fails(&["run", "wait", &run], 0);
+        let events = env.ok(&["events", &run]);
+        assert!(
+            events.contains("warning: the agent is in its autoEdit mode"),
+            "{events}"
+        );
+        let agents = env.ok(&["agents"]);
+        assert!(
+            agents.contains(&format!("warning: gemini's newest run ({})", &run[..8]))
+                && agents.contains("yolo mode: it edits files and runs commands without asking"),
+            "{agents}"
+        );
+        let json = env.json(&["agents", "--json"]);
+        let gemini = json
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == "gemini")
+            .unwrap();
+        assert_eq!(gemini["quietMode"]["modeId"], "yolo");
+        let claude = json
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == "claude")
+            .unwrap();
+        assert!(claude.get("quietMode").is_none());
+        env.ok(&["daemon", "stop"]);
+    }
+
+    #[test]
+    fn an_approval_shows_where_the_command_runs_and_what_the_agent_says() {
+        let env = TestEnv::new();
+        env.repo("api");
+        let run = start_preset(&env, "gemini", "gemini-command");
+        env.fails(&["run", "wait", &run], 12);
+        let shown = env.ok(&["approval", "show", &run]);
+        let workspace = env
+            .events(&run)
+            .iter()
+            .find(|e| e["type"] == "workspace.ready")
+            .map(|e| e["data"]["path"].as_str().unwrap().to_string())
+            .unwrap();
+        assert!(shown.contains("$ touch ran.txt"), "{shown}");
+        assert!(shown.contains(&format!("in {workspace}/sub")), "{shown}");
+        assert!(
+            shown.contains("the agent says: [in sub] (Create ran.txt)"),
+            "{shown}"
+        );
+        env.ok(&["approve", &run]);
+        env.fails(&["run", "wait", &run], 0);
+        env.ok(&["daemon", "stop"]);
+    }
+
+    #[test]
+    fn opencode_is_started_asking_and_a_denial_of_the_users_stays() {
+        let env = TestEnv::new();
+        env.repo("api");
+        let run = start_preset(&env, "opencode", "env");
+        env.fails(&["run", "wait", &run], 0);
+        assert_eq!(
+            messages(&env, &run),
+            r#"OPENCODE_PERMISSION={"bash":"ask","edit":"ask"}"#
+        );
+        let config = env.dir.path().join(".config/opencode");
+        std::fs::create_dir_all(&config).unwrap();
+        std::fs::write(
+            config.join("opencode.json"),
+            r#"{"permission": {"bash": "deny", "edit": "allow"}}"#,
+        )
+        .unwrap();
+        let run = start_preset(&env, "opencode", "env");
+        env.fails(&["run", "wait", &run], 0);
+        assert_eq!(
+            messages(&env, &run),
+            r#"OPENCODE_PERMISSION={"bash":"deny","edit":"ask"}"#
+        );
+        env.ok(&["daemon", "stop"]);
+    }
+
+    #[test]
+    fn a_refused_write_is_one_quiet_event_and_long_stderr_lines_are_folded_for_people() {
+        let env = TestEnv::new();
+        env.repo("api");
+        let run = start_preset(&env, "opencode", "opencode-edit");
+        env.fails(&["run", "wait", &run], 12);
+        env.ok(&["approve", &run]);
+        env.fails(&["run", "wait", &run], 0);
+        let events = env.events(&run);
+        assert!(events.iter().all(|e| e["type"] != "error"), "{events:?}");
+        let refused: Vec<_> = events
+            .iter()
+            .filter(|e| e["type"] == "agent.refused")
+            .collect();
+        assert_eq!(refused.len(), 1);
+        assert_eq!(refused[0]["data"]["method"], "fs/write_text_file");
+        let trace = format!("    at {}", "x".repeat(1000));
+        assert!(events.iter().any(|e| e["type"] == "output"
+            && e["data"]["lines"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|l| l == &trace)));
+        let human = env.ok(&["events", &run]);
+        assert!(!human.contains(&"x".repeat(400)), "{human}");
+        assert!(
+            human.contains("more characters; --json shows the whole line"),
+            "{human}"
+        );
+        assert!(
+            human.contains("the agent called fs/write_text_file, which m refused"),
+            "{human}"
+        );
+        env.ok(&["daemon", "stop"]);
     }
 
     #[test]

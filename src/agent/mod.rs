@@ -5,6 +5,7 @@
 
 pub mod acp;
 pub mod exec;
+pub mod opencode;
 pub mod presets;
 pub mod process;
 

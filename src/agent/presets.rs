@@ -15,7 +15,44 @@ pub struct Preset {
     pub about: &'static str,
     /// The command that installs it, shown when it is missing.
     pub install: &'static str,
+    /// What each of the agent's auth methods (by id) wants from the user,
+    /// for the hint of a run that fails for want of auth: m never picks a
+    /// method itself.
+    pub auth_needs: &'static [(&'static str, &'static str)],
+    /// The session modes (by id) in which the agent acts without asking
+    /// m, and what it then does unasked.
+    pub quiet_modes: &'static [(&'static str, &'static str)],
 }
+
+/// Gemini CLI's auth methods (`AuthType` in its source) and what each
+/// reads: `validateAuthMethod` in packages/cli/src/config/auth.ts.
+const GEMINI_AUTH: &[(&str, &str)] = &[
+    ("gemini-api-key", "GEMINI_API_KEY in the environment of m's daemon"),
+    (
+        "vertex-ai",
+        "GOOGLE_CLOUD_PROJECT and GOOGLE_CLOUD_LOCATION, or GOOGLE_API_KEY, in the environment of m's daemon",
+    ),
+    (
+        "oauth-personal",
+        "a Google login: run `gemini` once in a terminal and log in",
+    ),
+    ("gateway", "GOOGLE_GEMINI_BASE_URL in the environment of m's daemon"),
+];
+
+/// Gemini CLI's approval modes (`ApprovalMode`) that skip the client.
+const GEMINI_QUIET: &[(&str, &str)] = &[
+    ("autoEdit", "edits files without asking"),
+    ("yolo", "edits files and runs commands without asking"),
+];
+
+/// Claude Code's permission modes that skip the client.
+const CLAUDE_QUIET: &[(&str, &str)] = &[
+    ("acceptEdits", "edits files without asking"),
+    (
+        "bypassPermissions",
+        "edits files and runs commands without asking",
+    ),
+];
 
 pub const PRESETS: &[Preset] = &[
     Preset {
@@ -23,36 +60,51 @@ pub const PRESETS: &[Preset] = &[
         argv: &["claude-agent-acp"],
         about: "Claude Code through the claude-agent-acp adapter",
         install: "npm install -g @zed-industries/claude-agent-acp",
+        auth_needs: &[],
+        quiet_modes: CLAUDE_QUIET,
     },
     Preset {
         name: "codex",
         argv: &["codex-acp"],
         about: "OpenAI Codex through the codex-acp adapter",
         install: "npm install -g @zed-industries/codex-acp",
+        auth_needs: &[],
+        quiet_modes: &[],
     },
     Preset {
         name: "gemini",
-        argv: &["gemini", "--acp"],
+        // `--approval-mode default` whatever the user's settings say
+        // (`general.defaultApprovalMode`): Gemini then asks before every
+        // edit and command.
+        argv: &["gemini", "--acp", "--approval-mode", "default"],
         about: "Google Gemini CLI",
         install: "npm install -g @google/gemini-cli",
+        auth_needs: GEMINI_AUTH,
+        quiet_modes: GEMINI_QUIET,
     },
     Preset {
         name: "opencode",
         argv: &["opencode", "acp"],
         about: "opencode",
         install: "npm install -g opencode-ai",
+        auth_needs: &[],
+        quiet_modes: &[],
     },
     Preset {
         name: "goose",
         argv: &["goose", "acp"],
         about: "Block's goose",
         install: "curl -fsSL https://github.com/aaif-goose/goose/releases/download/stable/download_cli.sh | bash",
+        auth_needs: &[],
+        quiet_modes: &[],
     },
     Preset {
         name: "qwen",
         argv: &["qwen", "--acp"],
         about: "Qwen Code",
         install: "npm install -g @qwen-code/qwen-code",
+        auth_needs: &[],
+        quiet_modes: &[],
     },
 ];
 
@@ -78,6 +130,15 @@ pub fn command(name: &str, override_argv: Option<&[String]>) -> Result<Vec<Strin
     match override_argv {
         Some(argv) if !argv.is_empty() => Ok(argv.to_vec()),
         _ => Ok(preset.argv.iter().map(|s| s.to_string()).collect()),
+    }
+}
+
+/// The environment preset `name` is started with, for a run in
+/// `workspace`, whatever its command: what makes the agent ask m.
+pub fn environment(name: &str, workspace: &Path) -> Vec<(String, String)> {
+    match name {
+        "opencode" => super::opencode::environment(workspace, &|var| std::env::var(var).ok()),
+        _ => Vec::new(),
     }
 }
 
@@ -133,10 +194,36 @@ mod tests {
 
     #[test]
     fn the_preset_command_can_be_overridden() {
-        assert_eq!(command("gemini", None).unwrap(), ["gemini", "--acp"]);
+        let gemini = ["gemini", "--acp", "--approval-mode", "default"];
+        assert_eq!(command("gemini", None).unwrap(), gemini);
         let custom = vec!["/opt/gemini".to_string(), "--acp".to_string()];
         assert_eq!(command("gemini", Some(&custom)).unwrap(), custom);
-        assert_eq!(command("gemini", Some(&[])).unwrap(), ["gemini", "--acp"]);
+        assert_eq!(command("gemini", Some(&[])).unwrap(), gemini);
+    }
+
+    #[test]
+    fn each_preset_is_started_so_that_it_asks() {
+        let ws = tempfile::tempdir().unwrap();
+        for preset in PRESETS {
+            let env = environment(preset.name, ws.path());
+            match preset.name {
+                "gemini" => {
+                    assert_eq!(
+                        preset.argv,
+                        ["gemini", "--acp", "--approval-mode", "default"]
+                    );
+                    assert!(env.is_empty());
+                }
+                "opencode" => {
+                    assert_eq!(preset.argv, ["opencode", "acp"]);
+                    assert_eq!(env.len(), 1);
+                    assert_eq!(env[0].0, "OPENCODE_PERMISSION");
+                    let permission: serde_json::Value = serde_json::from_str(&env[0].1).unwrap();
+                    assert!(permission["edit"].is_string() && permission["bash"].is_string());
+                }
+                _ => assert!(env.is_empty(), "{}", preset.name),
+            }
+        }
     }
 
     #[test]

@@ -17,7 +17,20 @@
 //! - `slow`: answers initialize after `FAKE_ACP_DELAY_MS` (3000).
 //! - `cancel`: forks a child, asks permission and waits for the cancel.
 //! - `fs`: calls fs/read_text_file, which m must refuse.
-//! - `auth`: needs `authenticate` with the `FAKE_API_KEY` env method.
+//! - `auth`: needs `authenticate` with the `FAKE_API_KEY` env method; also
+//!   offers a browser login and, as Gemini CLI does, a cloud method whose
+//!   words say "API key" (`vertex-ai`), which the agent would save as the
+//!   user's choice.
+//! - `modes`: its session reports Gemini CLI's `autoEdit` mode, and its
+//!   first turn switches to `yolo`.
+//! - `gemini-command`: asks to run a command, as Gemini CLI does: the
+//!   command is the title, its directory only in the text (`[in sub]`).
+//! - `opencode-command`: as OpenCode: an update gives the command's
+//!   `workdir`, then the permission request's `rawInput` lacks it.
+//! - `opencode-edit`: as OpenCode after an approved edit: calls
+//!   `fs/write_text_file` without awaiting the answer, and prints a long
+//!   minified stack trace line on stderr.
+//! - `env`: says which `OPENCODE_PERMISSION` it was started with.
 //! - `refusal`: ends its first turn with stopReason `refusal`.
 //! - `withdraw`: asks permission, waits until the file named by its second
 //!   argument exists, then takes the request back with `$/cancel_request`
@@ -145,6 +158,7 @@ impl Agent {
             json!([
                 { "id": "browser-login", "name": "Log in with a browser" },
                 { "id": "api-key", "name": "API key", "type": "env_var", "vars": [{ "name": "FAKE_API_KEY" }] },
+                { "id": "vertex-ai", "name": "Vertex AI", "description": "Use an API key with Vertex AI GenAI API" },
             ])
         } else {
             json!([])
@@ -162,7 +176,7 @@ impl Agent {
 
     fn new_session(&mut self, id: Value, params: &Value) {
         if self.scenario == "auth" && !self.authenticated {
-            return respond_error(&id, -32000, "Authentication required");
+            return respond_error(&id, -32000, "API key is missing or not configured.");
         }
         let cwd = params["cwd"].as_str().unwrap_or("");
         let here = std::env::current_dir().expect("a current directory");
@@ -177,7 +191,19 @@ impl Agent {
                 ),
             );
         }
-        respond(&id, json!({ "sessionId": self.session }));
+        let mut session = json!({ "sessionId": self.session });
+        if self.scenario == "modes" {
+            // Gemini CLI's answer when its settings say auto_edit.
+            session["modes"] = json!({
+                "currentModeId": "autoEdit",
+                "availableModes": [
+                    { "id": "default", "name": "Default", "description": "Prompts for approval" },
+                    { "id": "autoEdit", "name": "Auto Edit", "description": "Auto-approves edit tools" },
+                    { "id": "yolo", "name": "YOLO", "description": "Auto-approves all tools" },
+                ],
+            });
+        }
+        respond(&id, session);
     }
 
     /// Plays one turn of the scenario; returns the stop reason.
@@ -216,6 +242,27 @@ impl Agent {
                     json!({ "sessionId": self.session, "path": self.path("README.md") }),
                 );
                 self.message(&format!("fs answer: {}", answer["error"]["code"]));
+                "end_turn"
+            }
+            ("modes", 1) => {
+                self.update(
+                    json!({ "sessionUpdate": "current_mode_update", "currentModeId": "yolo" }),
+                );
+                self.update(
+                    json!({ "sessionUpdate": "current_mode_update", "currentModeId": "default" }),
+                );
+                self.message("modes changed");
+                "end_turn"
+            }
+            ("gemini-command", 1) => self.gemini_command(),
+            ("opencode-command", 1) => self.opencode_command(),
+            ("opencode-edit", 1) => self.opencode_edit(),
+            ("env", 1) => {
+                let permission = std::env::var("OPENCODE_PERMISSION");
+                self.message(&format!(
+                    "OPENCODE_PERMISSION={}",
+                    permission.as_deref().unwrap_or("unset")
+                ));
                 "end_turn"
             }
             ("refusal", 1) => {
@@ -313,6 +360,83 @@ impl Agent {
             "status": if kind.starts_with("allow") { "completed" } else { "failed" },
         }));
         self.message(&format!("command: {kind}"));
+        "end_turn"
+    }
+
+    /// Gemini CLI's shell tool: no tool call before the request, the
+    /// command as the title, `[in DIR] (description)` as its text.
+    fn gemini_command(&mut self) -> &'static str {
+        let kind = self.ask_permission(
+            json!({
+                "toolCallId": "run_shell_command-1", "status": "pending", "title": "touch ran.txt",
+                "content": [{ "type": "content", "content": { "type": "text", "text": "[in sub] (Create ran.txt)" } }],
+                "locations": [], "kind": "execute",
+            }),
+            &[("proceed_once", "allow_once"), ("proceed_always", "allow_always"), ("cancel", "reject_once")],
+        );
+        self.message(&format!(
+            "command: {}",
+            kind.unwrap_or_else(|| "cancelled".into())
+        ));
+        "end_turn"
+    }
+
+    /// OpenCode's bash tool: the update carries the `workdir`, the
+    /// permission request's `rawInput` only the command, and no locations.
+    fn opencode_command(&mut self) -> &'static str {
+        self.update(json!({
+            "sessionUpdate": "tool_call", "toolCallId": "call_1", "title": "bash", "kind": "execute",
+            "status": "pending", "locations": [], "rawInput": {},
+        }));
+        self.update(json!({
+            "sessionUpdate": "tool_call_update", "toolCallId": "call_1", "status": "pending", "kind": "execute",
+            "title": "touch ran.txt", "locations": [{ "path": self.path("sub") }],
+            "rawInput": { "command": "touch ran.txt", "workdir": self.path("sub"), "description": "Create ran.txt" },
+        }));
+        let kind = self.ask_permission(
+            json!({
+                "toolCallId": "call_1", "title": "bash", "kind": "execute", "status": "pending",
+                "locations": [], "rawInput": { "command": "touch ran.txt" },
+            }),
+            &[
+                ("once", "allow_once"),
+                ("always", "allow_always"),
+                ("reject", "reject_once"),
+            ],
+        );
+        self.message(&format!(
+            "command: {}",
+            kind.unwrap_or_else(|| "cancelled".into())
+        ));
+        "end_turn"
+    }
+
+    /// OpenCode after an approved edit writes it through the client too,
+    /// asking nothing about the answer, and its unhandled refusal prints a
+    /// minified stack trace.
+    fn opencode_edit(&mut self) -> &'static str {
+        let path = self.path("notes.txt");
+        let kind = self.ask_permission(
+            json!({
+                "toolCallId": "call_2", "title": "notes.txt", "kind": "edit", "status": "pending",
+                "locations": [{ "path": path }],
+                "content": [{ "type": "diff", "path": path, "oldText": "", "newText": "notes\n" }],
+            }),
+            &[("once", "allow_once"), ("reject", "reject_once")],
+        );
+        if kind.as_deref() == Some("allow_once") {
+            std::fs::write("notes.txt", "notes\n").expect("write notes.txt");
+            self.send_request(
+                "fs/write_text_file",
+                json!({ "sessionId": self.session, "path": path, "content": "notes\n" }),
+            );
+            eprintln!("error: Method not found");
+            eprintln!("    at {}", "x".repeat(1000));
+        }
+        self.message(&format!(
+            "edit: {}",
+            kind.unwrap_or_else(|| "cancelled".into())
+        ));
         "end_turn"
     }
 

@@ -63,6 +63,10 @@ pub fn run(ctx: &Ctx, cmd: ApprovalCommand) -> Result<u8> {
             if let Some(cwd) = text("cwd") {
                 ctx.ui.line(ctx.ui.dim(format!("in {cwd}")))?;
             }
+            // The agent's own words about the request.
+            if let Some(description) = text("description") {
+                ctx.ui.line(format!("the agent says: {description}"))?;
+            }
         }
         ApprovalType::Diff => {
             for line in text("patch").or(text("diff")).unwrap_or_default().lines() {
@@ -91,7 +95,7 @@ pub fn run(ctx: &Ctx, cmd: ApprovalCommand) -> Result<u8> {
         }
     }
     if approval.payload.is_some() && !matches!(approval.approval_type, ApprovalType::Diff) {
-        let known = ["title", "command", "cwd", "argv", "details"];
+        let known = ["title", "command", "cwd", "argv", "details", "description"];
         if let Some(map) = payload.as_object() {
             for (key, value) in map.iter().filter(|(k, _)| !known.contains(&k.as_str())) {
                 let value = value.to_string();

@@ -33,6 +33,8 @@ Keys, with their defaults (docs/config.md says more):
   [agents.NAME]
   command = [\"...\"]      the command that starts agent NAME
                          (NAME: one of `m agents`)
+  auth = \"METHOD\"        the auth method m asks agent NAME to use
+                         when it needs one (m never picks one)
   [notify]               notifications: events, redact, [notify.apns],
                          [[notify.webhook]], [[notify.command]]
                          (docs/config.md; check with `m notify test`)

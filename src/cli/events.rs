@@ -4,7 +4,7 @@ use clap::Args;
 use serde_json::Value;
 
 use super::follow::{Prints, Until, Watch};
-use super::output::printable;
+use super::output::{fold_long_line, printable, STDERR_LINE_SHOWN};
 use super::Ctx;
 use crate::error::{exit, Error, Result};
 use crate::model::{short_id, Event, EVENT_TYPES};
@@ -119,12 +119,16 @@ pub fn print_event(ctx: &Ctx, event: &Event, json: bool, with_run: bool) -> Resu
         let Some(first) = lines.next() else {
             return ctx.ui.line_parts(&[&head, " "]);
         };
+        let shown = |line| match stream {
+            "stderr" => fold_long_line(line, STDERR_LINE_SHOWN),
+            _ => printable(line),
+        };
         ctx.ui
-            .line_parts(&[&head, " ", stream, "| ", &printable(first)])?;
+            .line_parts(&[&head, " ", stream, "| ", &shown(first)])?;
         let mut pad = None;
         for line in lines {
             let pad: &str = pad.get_or_insert_with(indent);
-            ctx.ui.line_parts(&[pad, stream, "| ", &printable(line)])?;
+            ctx.ui.line_parts(&[pad, stream, "| ", &shown(line)])?;
         }
         return Ok(());
     }
@@ -162,10 +166,12 @@ fn describe(event_type: &str, data: &Value) -> Vec<String> {
         "run.finished" => {
             let mut lines = vec![format!("{}: {}", text("state"), text("reason"))];
             if let Some(tail) = data.get("stderr_tail").and_then(Value::as_array) {
-                lines.extend(
-                    tail.iter()
-                        .map(|l| format!("stderr| {}", l.as_str().unwrap_or(""))),
-                );
+                lines.extend(tail.iter().map(|l| {
+                    format!(
+                        "stderr| {}",
+                        fold_long_line(l.as_str().unwrap_or(""), STDERR_LINE_SHOWN)
+                    )
+                }));
             }
             lines
         }
@@ -249,7 +255,11 @@ fn describe(event_type: &str, data: &Value) -> Vec<String> {
             Some(t) => t.to_string(),
             None => "(done)".to_string(),
         }],
-        "error" => vec![text("message")],
+        "error" | "agent.refused" => vec![text("message")],
+        "agent.mode" => vec![match data.get("message").and_then(Value::as_str) {
+            Some(warning) => format!("warning: {warning}"),
+            None => format!("mode {}", text("modeId")),
+        }],
         _ => match data {
             Value::Null => vec![String::new()],
             other => vec![other.to_string()],

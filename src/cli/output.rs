@@ -285,6 +285,26 @@ pub fn one_line(text: &str, max: usize) -> Cow<'_, str> {
     }
 }
 
+/// How much of a stderr line people see: agents print minified stack
+/// traces of a kilobyte a line.
+pub const STDERR_LINE_SHOWN: usize = 300;
+
+/// A stderr line as people see it: one longer than `max` characters (a
+/// minified stack trace) is cut there and says how much it hides; `--json`
+/// keeps it whole.
+pub fn fold_long_line(line: &str, max: usize) -> Cow<'_, str> {
+    match line.char_indices().nth(max) {
+        Some((cut, _)) => {
+            let hidden = line[cut..].chars().count();
+            Cow::Owned(format!(
+                "{}… ({hidden} more characters; --json shows the whole line)",
+                printable(&line[..cut])
+            ))
+        }
+        None => printable(line),
+    }
+}
+
 fn cut_to_one_line(text: &str, max: usize) -> Cow<'_, str> {
     let mut lines = text.lines();
     let first = lines.next().unwrap_or("").trim();
@@ -306,6 +326,19 @@ fn cut_to_one_line(text: &str, max: usize) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_lines_are_folded_and_say_how_much_they_hide() {
+        assert_eq!(fold_long_line("short", 5), "short");
+        assert_eq!(
+            fold_long_line("abcdéfg", 5),
+            "abcdé… (2 more characters; --json shows the whole line)"
+        );
+        assert_eq!(
+            fold_long_line("a\u{1b}bcdef", 3),
+            "a^[b… (4 more characters; --json shows the whole line)"
+        );
+    }
 
     #[test]
     fn one_line_cuts_long_and_multi_line_text() {

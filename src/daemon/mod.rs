@@ -40,6 +40,8 @@ pub struct Shared {
     pub idle_timeout: Option<Duration>,
     /// How long an ACP agent may take to start.
     pub startup_timeout: Duration,
+    /// The auth method configured per agent (`[agents.NAME] auth`).
+    pub agent_auth: HashMap<String, String>,
     pub started_at: i64,
     /// Woken whenever a run's supervisor ends (shutdown waits on it).
     pub run_ended: tokio::sync::Notify,
@@ -160,6 +162,11 @@ async fn serve(paths: Paths, config: Arc<Config>) -> Result<()> {
         grace: config.daemon.grace,
         idle_timeout: config.run.idle_timeout,
         startup_timeout: config.run.startup_timeout,
+        agent_auth: config
+            .agents
+            .iter()
+            .filter_map(|(name, a)| Some((name.clone(), a.auth.clone()?)))
+            .collect(),
         started_at: now(),
         run_ended: tokio::sync::Notify::new(),
         shutdown: tokio::sync::Notify::new(),

@@ -178,6 +178,7 @@ impl Supervisor {
         let ctx = RunContext::new(launch, requests_tx, self.cancel.subscribe());
         let grace = self.shared.grace;
         let startup_timeout = self.shared.startup_timeout;
+        let agent_auth = self.shared.agent_auth.clone();
         let agent = started.agent.clone();
         let (once, review) = (started.options.once, started.options.review);
         let mut adapter = tokio::spawn(async move {
@@ -188,6 +189,7 @@ impl Supervisor {
                         once,
                         review,
                         grace,
+                        auth_method: preset.as_ref().and_then(|p| agent_auth.get(p).cloned()),
                         preset,
                         startup_timeout,
                     };

@@ -107,6 +107,31 @@ impl Store {
             .map(Option::unwrap_or_default)
     }
 
+    /// The last mode in which the agent did not ask m (an `agent.mode`
+    /// event with `asks: false`) that the newest run of preset `preset`
+    /// reported: the run's id and the event's data.
+    pub fn last_quiet_mode(&self, preset: &str) -> Result<Option<(String, serde_json::Value)>> {
+        self.conn
+            .query_row(
+                "SELECT e.run_id, e.data FROM events e WHERE e.run_id = (
+                     SELECT d.run_id FROM run_details d JOIN runs r ON r.id = d.run_id
+                     WHERE json_extract(d.agent, '$.preset') = ?1
+                     ORDER BY r.created_at DESC, r.id DESC LIMIT 1)
+                 AND e.type = 'agent.mode' AND json_extract(e.data, '$.asks') = 0
+                 ORDER BY e.seq DESC LIMIT 1",
+                [preset],
+                |r| {
+                    let data: Option<String> = r.get(1)?;
+                    let data = data
+                        .and_then(|d| serde_json::from_str(&d).ok())
+                        .unwrap_or(serde_json::Value::Null);
+                    Ok((r.get(0)?, data))
+                },
+            )
+            .optional()
+            .map_err(|e| self.error("read", e))
+    }
+
     pub fn list_runs(&self, filter: &RunFilter) -> Result<Vec<Run>> {
         let mut sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE 1=1");
         let mut args: Vec<rusqlite::types::Value> = Vec::new();

@@ -73,20 +73,36 @@ fn for_tool(tool: &Map<String, Value>, workspace: &Path) -> ApprovalRequest {
 
     let raw_input = tool.get("rawInput").cloned().unwrap_or(Value::Null);
     if kind == "execute" {
-        let command = command_of(&raw_input).unwrap_or_else(|| title.to_string());
+        // Gemini CLI before 0.35 titled a command `CMD [in DIR] (WHY)`.
+        let command = command_of(&raw_input).unwrap_or_else(|| {
+            title[..words_start(title).unwrap_or(title.len())]
+                .trim()
+                .to_string()
+        });
+        let description = text_content(tool);
         let cwd = ["cwd", "workdir", "working_directory"]
             .iter()
             .find_map(|k| raw_input.get(k).and_then(Value::as_str))
-            .map(str::to_string)
+            .or_else(|| {
+                [Some(title), description.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .find_map(directory_in_words)
+            })
+            .map(|dir| workspace.join(dir).display().to_string())
             .unwrap_or_else(|| workspace.display().to_string());
+        let mut payload = json!({
+            "toolCallId": tool_call_id,
+            "title": title,
+            "command": command,
+            "cwd": cwd,
+        });
+        if let Some(description) = description {
+            payload["description"] = json!(description);
+        }
         return ApprovalRequest {
             approval_type: ApprovalType::Command,
-            payload: json!({
-                "toolCallId": tool_call_id,
-                "title": title,
-                "command": command,
-                "cwd": cwd,
-            }),
+            payload,
         };
     }
 
@@ -143,6 +159,28 @@ fn command_of(raw_input: &Value) -> Option<String> {
         }
         _ => None,
     }
+}
+
+/// The directory a command runs in where an agent gives it only in words:
+/// Gemini CLI describes a shell command with `[in DIR]` (relative to its
+/// workspace) or `[current working directory DIR]`.
+fn directory_in_words(text: &str) -> Option<&str> {
+    DIRECTORY_WORDS
+        .iter()
+        .map(|words| words.trim_start())
+        .find_map(|open| {
+            let start = text.find(open)? + open.len();
+            let len = text[start..].find(']')?;
+            Some(text[start..start + len].trim())
+        })
+        .filter(|dir| !dir.is_empty())
+}
+
+const DIRECTORY_WORDS: [&str; 2] = [" [in ", " [current working directory "];
+
+/// Where a title's words about the directory start, if it has them.
+fn words_start(title: &str) -> Option<usize> {
+    DIRECTORY_WORDS.iter().filter_map(|w| title.find(w)).min()
 }
 
 /// The text blocks of a tool call's content, joined.
@@ -246,6 +284,48 @@ mod tests {
             ws,
         );
         assert_eq!(req.payload["command"], "ls -la");
+    }
+
+    #[test]
+    fn a_command_runs_where_the_agent_says_in_words() {
+        let ws = Path::new("/ws");
+        // Gemini CLI: the command is the title, the directory only in the
+        // text it shows with the request.
+        let req = for_tool(
+            &tool(
+                json!({"toolCallId": "t", "title": "touch ran.txt", "kind": "execute",
+                "content": [{"type": "content", "content": {"type": "text", "text": "[in sub] (Create the file)"}}]}),
+            ),
+            ws,
+        );
+        assert_eq!(req.payload["command"], "touch ran.txt");
+        assert_eq!(req.payload["cwd"], "/ws/sub");
+        assert_eq!(req.payload["description"], "[in sub] (Create the file)");
+        // Before 0.35, all in the title.
+        let req = for_tool(
+            &tool(
+                json!({"toolCallId": "t", "title": "ls -l [in /elsewhere] (list it)", "kind": "execute"}),
+            ),
+            ws,
+        );
+        assert_eq!(req.payload["cwd"], "/elsewhere");
+        assert_eq!(req.payload["command"], "ls -l");
+        let req = for_tool(
+            &tool(json!({"toolCallId": "t", "title": "ls", "kind": "execute",
+                "content": [{"type": "content", "content": {"type": "text", "text": "[current working directory /ws]"}}]})),
+            ws,
+        );
+        assert_eq!(req.payload["cwd"], "/ws");
+        // What the agent's input says wins over words.
+        let req = for_tool(
+            &tool(
+                json!({"toolCallId": "t", "title": "ls [in a]", "kind": "execute",
+                "rawInput": {"command": "ls", "workdir": "/ws/b"}}),
+            ),
+            ws,
+        );
+        assert_eq!(req.payload["cwd"], "/ws/b");
+        assert_eq!(req.payload.get("description"), None);
     }
 
     #[test]

@@ -1,8 +1,6 @@
 //! The session's course: `initialize`, `authenticate`, `session/new`, then
 //! turns until the agent is done, cancelled or gone.
 
-use std::collections::VecDeque;
-
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
@@ -35,27 +33,8 @@ impl Driver {
             )));
         }
 
-        // Methods that need nobody at a browser or terminal, best first:
-        // credentials the agent reads from the environment.
-        let is_set = |name: &str| self.env_is_set(name);
-        let mut unattended: VecDeque<protocol::AuthMethod> = init
-            .auth_methods
-            .iter()
-            .filter(|m| m.is_unattended(is_set))
-            .cloned()
-            .collect();
-        unattended
-            .make_contiguous()
-            .sort_by_key(|m| m.kind.as_deref() != Some("env_var"));
-        if unattended
-            .front()
-            .is_some_and(|m| m.kind.as_deref() == Some("env_var"))
-        {
-            let method = unattended.pop_front().expect("a method");
-            self.authenticate(&method, Instant::now() + timeout).await?;
-        }
-
         let cwd = self.ctx.launch.workspace.display().to_string();
+        let mut authenticated = false;
         let session = loop {
             let deadline = Instant::now() + timeout;
             match self
@@ -63,10 +42,27 @@ impl Driver {
                 .await?
             {
                 Ok(result) => break result,
-                Err(e) if e.code == code::AUTH_REQUIRED => match unattended.pop_front() {
-                    Some(method) => self.authenticate(&method, Instant::now() + timeout).await?,
-                    None => return Err(Ending::Failed(needs_login(&init.auth_methods, &e))),
-                },
+                Err(e) if e.code == code::AUTH_REQUIRED => {
+                    let configured = self.opts.auth_method.clone().filter(|_| !authenticated);
+                    let Some(method_id) = configured else {
+                        return Err(Ending::Failed(needs_auth(
+                            self.opts.preset.as_deref(),
+                            self.opts.auth_method.as_deref(),
+                            &init.auth_methods,
+                            &e,
+                        )));
+                    };
+                    let method = init.auth_methods.iter().find(|m| m.id == method_id);
+                    let Some(method) = method.cloned() else {
+                        return Err(Ending::Failed(unknown_auth_method(
+                            self.opts.preset.as_deref(),
+                            &method_id,
+                            &init.auth_methods,
+                        )));
+                    };
+                    self.authenticate(&method, Instant::now() + timeout).await?;
+                    authenticated = true;
+                }
                 Err(e) => {
                     return Err(Ending::Failed(format!(
                         "the agent could not open a session: {e}"
@@ -89,18 +85,29 @@ impl Driver {
             )
             .await;
         self.session_id = Some(session.session_id);
+        if let Some(modes) = session.modes {
+            self.on_mode(&modes.current_mode_id).await;
+        }
         Ok(())
     }
 
-    fn env_is_set(&self, name: &str) -> bool {
-        match self.ctx.launch.env.iter().rev().find(|(k, _)| k == name) {
-            Some((_, v)) => !v.is_empty(),
-            None => std::env::var_os(name).is_some_and(|v| !v.is_empty()),
+    /// Records the session's mode, and says so when in that mode the agent
+    /// acts without asking m.
+    pub(super) async fn on_mode(&mut self, mode_id: &str) {
+        let unasked = presets::find(self.opts.preset.as_deref().unwrap_or_default())
+            .and_then(|p| p.quiet_modes.iter().find(|(id, _)| *id == mode_id))
+            .map(|(_, unasked)| *unasked);
+        let mut data = json!({ "modeId": mode_id, "asks": unasked.is_none() });
+        if let Some(unasked) = unasked {
+            data["message"] = json!(format!(
+                "the agent is in its {mode_id} mode: it {unasked}, so m is not asked"
+            ));
         }
+        self.ctx.emit("agent.mode", data).await;
     }
 
-    /// Authenticates with `method`. A refusal is recorded, not fatal: the
-    /// session may not need it, and if it does, that error says so.
+    /// Authenticates with `method`, the one the user configured. A refusal
+    /// is recorded; the session that follows says whether it mattered.
     async fn authenticate(
         &mut self,
         method: &protocol::AuthMethod,
@@ -402,23 +409,75 @@ fn describe_stop(stop_reason: &str) -> String {
     }
 }
 
-fn needs_login(methods: &[protocol::AuthMethod], error: &RpcError) -> String {
-    let offered: Vec<String> = methods
-        .iter()
-        .map(|m| match &m.description {
-            Some(d) if !d.is_empty() => format!("{} ({d})", m.name),
-            _ => m.name.clone(),
-        })
-        .collect();
-    let mut reason = format!(
-        "the agent needs a login before m can use it ({})",
-        error.message
-    );
-    if !offered.is_empty() {
-        reason.push_str(&format!("; it offers: {}", offered.join("; ")));
+/// Why a session that needs auth cannot start, with what the agent would
+/// accept: m never picks an auth method itself (an agent may save the
+/// method it is told as the user's, and drop a saved login with it).
+fn needs_auth(
+    preset: Option<&str>,
+    configured: Option<&str>,
+    methods: &[protocol::AuthMethod],
+    error: &RpcError,
+) -> String {
+    let mut reason = format!("the agent needs authentication: {}", error.message);
+    if let Some(id) = configured {
+        reason.push_str(&format!(
+            " (after authenticating with {id}, as the config says)"
+        ));
     }
-    reason.push_str(
-        "; log in once by running the agent in a terminal, or give it an API key in its environment",
-    );
+    let wants: Vec<String> = methods
+        .iter()
+        .map(|m| format!("{} for {}", auth_needs(preset, m), m.id))
+        .collect();
+    if !wants.is_empty() {
+        reason.push_str(&format!("; it accepts {}", wants.join("; or ")));
+    }
+    let name = preset.unwrap_or("NAME");
+    reason.push_str(&format!(
+        "; m never chooses a method for you: set up the one you use, or name it in m's config \
+         ([agents.{name}] auth = \"METHOD\") to have m ask the agent for it"
+    ));
     reason
+}
+
+/// What auth method `method` wants from the user, in a few words.
+fn auth_needs(preset: Option<&str>, method: &protocol::AuthMethod) -> String {
+    let known = presets::find(preset.unwrap_or_default())
+        .and_then(|p| p.auth_needs.iter().find(|(id, _)| *id == method.id))
+        .map(|(_, needs)| needs.to_string());
+    if let Some(needs) = known {
+        return needs;
+    }
+    match method.kind.as_deref() {
+        Some("env_var") if !method.vars.is_empty() => {
+            let vars: Vec<&str> = method.vars.iter().map(|v| v.name.as_str()).collect();
+            format!("{} in the environment of m's daemon", vars.join(" and "))
+        }
+        _ => {
+            let description = method.description.as_deref().unwrap_or("").trim();
+            match (method.name.trim(), description) {
+                ("", "") => "a login (run the agent once in a terminal)".to_string(),
+                (name, "") => format!("\"{name}\""),
+                ("", d) => format!("\"{d}\""),
+                (name, d) => format!("\"{name}\" ({d})"),
+            }
+        }
+    }
+}
+
+fn unknown_auth_method(
+    preset: Option<&str>,
+    method_id: &str,
+    methods: &[protocol::AuthMethod],
+) -> String {
+    let ids: Vec<&str> = methods.iter().map(|m| m.id.as_str()).collect();
+    format!(
+        "the config names the auth method {method_id} for the {} agent, which it does not offer \
+         (it offers: {})",
+        preset.unwrap_or("this"),
+        if ids.is_empty() {
+            "none".to_string()
+        } else {
+            ids.join(", ")
+        }
+    )
 }

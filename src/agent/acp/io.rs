@@ -108,15 +108,18 @@ impl Driver {
                         code::METHOD_NOT_FOUND,
                         &format!("method not found: {method}"),
                     ));
+                    // The agent's mistake, not the run's: m offered no
+                    // such thing, and the agent carries on without it.
                     let why = if method.starts_with("fs/") || method.starts_with("terminal/") {
-                        "m offers agents no file system or terminal: they work in the run's workspace themselves"
+                        "m offers agents no file system or terminal (its initialize says so): they work in the run's workspace themselves"
                     } else {
                         "m does not know this method"
                     };
+                    self.flush_text().await;
                     self.ctx
                         .emit(
-                            "error",
-                            json!({ "message": format!("the agent called {method}, refused: {why}"), "method": method }),
+                            "agent.refused",
+                            json!({ "message": format!("the agent called {method}, which m refused: {why}"), "method": method }),
                         )
                         .await;
                 }

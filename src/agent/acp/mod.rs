@@ -32,9 +32,13 @@
 //!   (kept raw), `{method, params}` for any other notification.
 //! - `agent.turn`: `{turn, stopReason, error?}` at each turn's end.
 //! - `output`: `{stream: "stderr", lines, partial?}`, the agent's stderr.
-//! - `error`: `{message, ...}`: a skipped malformed line (`line`), a refused
-//!   method (`method`), a reply that does not fit a question (`question`,
-//!   `reply`), a failed turn.
+//! - `agent.mode`: `{modeId, asks, message?}`, the session's mode when it
+//!   opens and whenever it changes; `asks` is false (and `message` says
+//!   why) in a mode in which the agent acts without asking m.
+//! - `agent.refused`: `{method, message}`: a call m never offered (such as
+//!   `fs/write_text_file`), refused; the run goes on.
+//! - `error`: `{message, ...}`: a skipped malformed line (`line`), a reply
+//!   that does not fit a question (`question`, `reply`), a failed turn.
 
 mod approval;
 pub mod diff;
@@ -92,6 +96,10 @@ pub struct AcpOptions {
     pub grace: Duration,
     /// The preset the command came from, to name it in errors.
     pub preset: Option<String>,
+    /// The auth method to use when the agent says it needs one
+    /// (`[agents.NAME] auth`): m never picks one itself, since an agent
+    /// may save the method it is told as the user's choice.
+    pub auth_method: Option<String>,
 }
 
 impl Default for AcpOptions {
@@ -102,6 +110,7 @@ impl Default for AcpOptions {
             startup_timeout: Duration::from_secs(60),
             grace: Duration::from_secs(5),
             preset: None,
+            auth_method: None,
         }
     }
 }
@@ -112,7 +121,13 @@ pub async fn run(argv: &[String], ctx: RunContext, opts: AcpOptions) -> AgentOut
     let Some((program, args)) = argv.split_first() else {
         return failed("no agent command was given".into(), None, Vec::new());
     };
-    let mut cmd = process::agent_command(program, args, &ctx.launch);
+    let mut launch = ctx.launch.clone();
+    if let Some(preset) = &opts.preset {
+        launch
+            .env
+            .extend(presets::environment(preset, &launch.workspace));
+    }
+    let mut cmd = process::agent_command(program, args, &launch);
     cmd.stdin(Stdio::piped());
     let mut child = match cmd.spawn() {
         Ok(child) => child,

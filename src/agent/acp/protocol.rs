@@ -165,45 +165,6 @@ pub struct AuthEnvVar {
     pub optional: bool,
 }
 
-impl AuthMethod {
-    /// Whether m may use this method unattended: one that reads credentials
-    /// from the environment, never one that opens a browser or a terminal.
-    /// `is_set` says whether an environment variable has a value.
-    pub fn is_unattended(&self, is_set: impl Fn(&str) -> bool) -> bool {
-        match self.kind.as_deref() {
-            Some("env_var") => self.vars.iter().all(|v| v.optional || is_set(&v.name)),
-            Some(_) => false,
-            // The agent handles it: only its words tell whether a person is
-            // needed. An API key or token it reads itself needs nobody.
-            None => {
-                let text = format!(
-                    "{} {} {}",
-                    self.id,
-                    self.name,
-                    self.description.as_deref().unwrap_or("")
-                )
-                .to_lowercase();
-                let keyed = [
-                    "api key",
-                    "api-key",
-                    "api_key",
-                    "apikey",
-                    "token",
-                    "environment",
-                ]
-                .iter()
-                .any(|w| text.contains(w));
-                let interactive = [
-                    "login", "log in", "sign in", "signin", "oauth", "browser", "account",
-                ]
-                .iter()
-                .any(|w| text.contains(w));
-                keyed && !interactive
-            }
-        }
-    }
-}
-
 pub fn new_session_params(cwd: &str) -> Value {
     json!({ "cwd": cwd, "mcpServers": [] })
 }
@@ -212,6 +173,16 @@ pub fn new_session_params(cwd: &str) -> Value {
 #[serde(rename_all = "camelCase")]
 pub struct NewSessionResult {
     pub session_id: String,
+    /// The session's modes, when the agent has them (`currentModeId`,
+    /// `availableModes`).
+    #[serde(default)]
+    pub modes: Option<SessionModes>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionModes {
+    pub current_mode_id: String,
 }
 
 pub fn prompt_params(session_id: &str, text: &str) -> Value {
@@ -341,35 +312,6 @@ mod tests {
                 "{bad}"
             );
         }
-    }
-
-    #[test]
-    fn only_unattended_auth_methods_are_used() {
-        let method = |v: Value| serde_json::from_value::<AuthMethod>(v).unwrap();
-        let set = |name: &str| name == "KEY";
-        assert!(method(
-            json!({"id": "k", "type": "env_var", "name": "Key", "vars": [{"name": "KEY"}]})
-        )
-        .is_unattended(set));
-        assert!(!method(
-            json!({"id": "k", "type": "env_var", "name": "Key", "vars": [{"name": "OTHER"}]})
-        )
-        .is_unattended(set));
-        assert!(
-            !method(json!({"id": "t", "type": "terminal", "name": "Terminal"})).is_unattended(set)
-        );
-        assert!(
-            method(json!({"id": "gemini-api-key", "name": "Use Gemini API key"}))
-                .is_unattended(set)
-        );
-        assert!(
-            !method(json!({"id": "oauth-personal", "name": "Log in with Google"}))
-                .is_unattended(set)
-        );
-        assert!(
-            !method(json!({"id": "claude-login", "name": "Log in with Claude Code"}))
-                .is_unattended(set)
-        );
     }
 
     #[test]

@@ -68,6 +68,20 @@ impl Driver {
                     .emit("agent.plan", json!({ "entries": entries }))
                     .await;
             }
+            "current_mode_update" => {
+                self.flush_text().await;
+                match update.get("currentModeId").and_then(Value::as_str) {
+                    Some(mode_id) => self.on_mode(mode_id).await,
+                    None => {
+                        self.ctx
+                            .emit(
+                                "agent.update",
+                                json!({ "sessionUpdate": kind, "update": update }),
+                            )
+                            .await
+                    }
+                }
+            }
             "usage_update" => {
                 self.flush_text().await;
                 self.ctx.emit("agent.usage", Value::Object(update)).await;
@@ -139,14 +153,27 @@ pub(super) fn tool_call_id(update: &Map<String, Value>) -> String {
         .to_string()
 }
 
-/// A tool call update over the state so far: the fields it carries replace
-/// the old ones (`content` and `locations` are replaced whole, as ACP says).
+/// A tool call update over the state so far, key by key, so that a later
+/// partial update never erases what an earlier one said: an object (such
+/// as `rawInput`) is merged into the old one; a list (`content`,
+/// `locations`) replaces the old one whole, as ACP says, unless it is empty;
+/// null changes nothing. (OpenCode's permission request carries `rawInput`
+/// without the `workdir` its earlier update gave, and empty `locations`.)
 pub(super) fn merge(state: &mut Map<String, Value>, update: Map<String, Value>) {
     for (key, value) in update {
-        if !value.is_null() {
-            state.insert(key, value);
+        match (state.get_mut(&key), value) {
+            (_, Value::Null) => {}
+            (Some(Value::Object(old)), Value::Object(new)) => merge(old, new),
+            (Some(old), Value::Array(new)) if new.is_empty() && !is_empty_list(old) => {}
+            (_, value) => {
+                state.insert(key, value);
+            }
         }
     }
+}
+
+fn is_empty_list(value: &Value) -> bool {
+    value.as_array().is_some_and(Vec::is_empty)
 }
 
 #[cfg(test)]
@@ -154,22 +181,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tool_updates_replace_the_fields_they_carry() {
-        let mut state = match json!({"toolCallId": "t", "title": "Edit", "status": "pending",
-            "content": [{"type": "content"}]})
-        {
+    fn tool_updates_are_merged_key_by_key() {
+        let object = |v: Value| match v {
             Value::Object(m) => m,
             _ => unreachable!(),
         };
-        let update = match json!({"toolCallId": "t", "status": "completed", "title": null, "content": []})
-        {
-            Value::Object(m) => m,
-            _ => unreachable!(),
-        };
-        merge(&mut state, update);
+        let mut state = object(
+            json!({"toolCallId": "t", "title": "Edit", "status": "pending",
+            "content": [{"type": "content"}], "locations": [{"path": "/w/a"}],
+            "rawInput": {"command": "touch ran.txt", "workdir": "/w/sub"}}),
+        );
+        merge(
+            &mut state,
+            object(
+                json!({"toolCallId": "t", "status": "completed", "title": null,
+                "content": [{"type": "diff"}], "locations": [],
+                "rawInput": {"command": "touch ran.txt", "description": "make it"}}),
+            ),
+        );
         assert_eq!(
             Value::Object(state),
-            json!({"toolCallId": "t", "title": "Edit", "status": "completed", "content": []})
+            json!({"toolCallId": "t", "title": "Edit", "status": "completed",
+                "content": [{"type": "diff"}], "locations": [{"path": "/w/a"}],
+                "rawInput": {"command": "touch ran.txt", "workdir": "/w/sub", "description": "make it"}})
         );
     }
 }

@@ -1,7 +1,7 @@
 use clap::Args;
 use serde_json::Value;
 
-use crate::cli::output::{printable, relative_time};
+use crate::cli::output::{fold_long_line, printable, relative_time, STDERR_LINE_SHOWN};
 use crate::cli::Ctx;
 use crate::error::{exit, Result};
 use crate::model::{now, short_id, ApprovalState, Event};
@@ -55,7 +55,7 @@ pub fn run(ctx: &Ctx, args: ShowArgs) -> Result<u8> {
         let stderr_tail = finished.get("stderr_tail").and_then(Value::as_array);
         for (i, line) in stderr_tail.into_iter().flatten().enumerate() {
             let name = if i == 0 { "stderr" } else { "" };
-            let line = printable(line.as_str().unwrap_or("")).into_owned();
+            let line = fold_long_line(line.as_str().unwrap_or(""), STDERR_LINE_SHOWN).into_owned();
             ctx.ui.line(field(name, line))?;
         }
     }
