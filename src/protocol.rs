@@ -6,9 +6,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::agent::AgentSpec;
 use crate::error::{Error, ErrorKind};
-use crate::model::{Approval, ApprovalType, Event, Repo, Run, RunState, Scope};
+use crate::model::{AgentSpec, Approval, ApprovalType, Event, Run, RunOptions, RunState, Scope};
 
 /// Bumped on any incompatible change to the frames below.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -30,38 +29,6 @@ impl Hello {
             protocol: PROTOCOL_VERSION,
             version: VERSION.to_string(),
         }
-    }
-}
-
-/// Options of a run, fixed when it starts (stored in `run_details.options`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct RunOptions {
-    /// Hold the run for a diff approval when the agent finishes well.
-    pub review: bool,
-    /// Approval types decided by policy without a human.
-    pub auto_approve: Vec<ApprovalType>,
-    /// Command prefixes approved by policy (`cargo test`, `git status`).
-    pub allow_commands: Vec<String>,
-    /// ACP: complete at the first end of turn instead of waiting for more.
-    pub once: bool,
-}
-
-impl RunOptions {
-    /// Whether a run on `repo` can have these options. A scratch directory
-    /// has no history, so its runs have no diff to review: refused before
-    /// the run starts rather than failing at its end.
-    pub fn check_repo(&self, repo: &Repo) -> Result<(), Error> {
-        if self.review && repo.git_url.is_none() {
-            return Err(Error::usage(format!(
-                "--review: repo {} is a scratch repo, without git, so its runs have no diff to review",
-                repo.name
-            ))
-            .with_hint(
-                "drop --review, or register a git repository with `m repo add PATH_OR_URL`",
-            ));
-        }
-        Ok(())
     }
 }
 

@@ -14,10 +14,11 @@ use std::time::Duration;
 
 use m::agent::acp::{self, AcpOptions};
 use m::agent::{
-    process, AgentOutcome, AgentRequest, ApprovalRequest, Decision, InputReply, InputRequest,
-    Launch, ReviewOutcome, RunContext,
+    AgentOutcome, AgentRequest, ApprovalRequest, Decision, InputReply, InputRequest, Launch,
+    ReviewOutcome, RunContext,
 };
 use m::model::ApprovalType;
+use m::process;
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot, watch};
 

@@ -427,6 +427,7 @@ fn auth_failures_scopes_and_revocation_closing_a_stream() {
     assert_eq!(status, 401, "{body}");
 
     // Scopes: read may read, not decide nor control.
+    let approval = eventually_pending(&reader, &run);
     let (status, body) = reader.get(&format!("/v1/runs/{run}"));
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["id"], run.as_str());
@@ -437,7 +438,6 @@ fn auth_failures_scopes_and_revocation_closing_a_stream() {
     for key in ["id", "repo", "prompt", "agent", "branch", "created_at"] {
         assert_eq!(body[key], shown[key], "{key}");
     }
-    let approval = eventually_pending(&reader, &run);
     let (status, body) = reader.post(
         &format!(
             "/v1/approvals/{}/decision",

@@ -7,6 +7,7 @@ mod common;
 
 mod acp;
 mod approvals;
+mod architecture;
 mod cli;
 mod config;
 mod daemon;

@@ -8,7 +8,8 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-use super::{process, AgentOutcome, Decision, ReviewOutcome, RunContext};
+use super::{agent_command, AgentOutcome, Decision, ReviewOutcome, RunContext};
+use crate::process;
 
 /// An `output` event never holds more than this many bytes of text; a longer
 /// line is split across events (marked `partial`), never dropped.
@@ -19,7 +20,7 @@ pub async fn run(argv: &[String], ctx: RunContext, grace: Duration) -> AgentOutc
     let Some((program, args)) = argv.split_first() else {
         return failed("no agent command was given".into(), None, Vec::new());
     };
-    let mut cmd = process::agent_command(program, args, &ctx.launch);
+    let mut cmd = agent_command(program, args, &ctx.launch);
     cmd.env("M_PROMPT", &ctx.launch.prompt).stdin(Stdio::null());
     let mut child = match cmd.spawn() {
         Ok(child) => child,

@@ -5,37 +5,12 @@
 
 pub mod acp;
 pub mod exec;
-pub mod opencode;
-pub mod presets;
-pub mod process;
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::model::ApprovalType;
-
-/// How a run's agent is started (stored as JSON in `run_details.agent`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum AgentSpec {
-    /// Any command; the prompt is in `M_PROMPT`.
-    Exec { argv: Vec<String> },
-    /// An Agent Client Protocol agent over stdio; `preset` names it for people.
-    Acp {
-        preset: Option<String>,
-        argv: Vec<String>,
-    },
-}
-
-impl AgentSpec {
-    /// A conversational run waits for a human's next prompt after each
-    /// turn, until `m run done`: an ACP agent without `--once`. Any other
-    /// run ends when its agent does.
-    pub fn is_conversational(&self, once: bool) -> bool {
-        matches!(self, AgentSpec::Acp { .. }) && !once
-    }
-}
+use crate::process;
 
 /// What a run needs to start its agent.
 #[derive(Debug, Clone)]
@@ -47,6 +22,20 @@ pub struct Launch {
     pub env: Vec<(String, String)>,
     /// Hold the finished work for a human's review (`m run start --review`).
     pub review: bool,
+}
+
+/// The command that starts an agent for a run: in its workspace, with the
+/// run's environment, output piped, in a process group of its own (see
+/// [`process::configure`]). Adapters choose what its stdin is.
+pub fn agent_command(program: &str, args: &[String], launch: &Launch) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(args)
+        .current_dir(&launch.workspace)
+        .envs(launch.env.iter().map(|(k, v)| (k, v)))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    process::configure(&mut cmd);
+    cmd
 }
 
 /// A request for a human's approval.

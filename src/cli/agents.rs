@@ -3,9 +3,9 @@ use serde_json::json;
 
 use super::output::printable;
 use super::Ctx;
-use crate::agent::presets::{self, PRESETS};
 use crate::error::{exit, Result};
 use crate::model::short_id;
+use crate::presets::{self, PRESETS};
 
 #[derive(Debug, Args)]
 pub struct AgentsArgs {

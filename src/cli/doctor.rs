@@ -11,13 +11,13 @@ use console::Style;
 use serde::Serialize;
 
 use super::Ctx;
-use crate::agent::presets;
 use crate::client::Client;
 use crate::config::Config;
 use crate::error::{exit, Result};
 use crate::model::{now, relative_time};
 use crate::notify::{ApnsStatus, Dispatcher};
 use crate::paths;
+use crate::presets;
 use crate::protocol::{Hello, Request, Response, VERSION};
 use crate::service::{self, Manager};
 use crate::store;

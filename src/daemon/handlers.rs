@@ -5,15 +5,15 @@ use std::sync::Arc;
 use serde_json::json;
 use tokio::sync::{broadcast::error::RecvError, oneshot};
 
-use super::server::Connection;
+use super::connection::Connection;
 use super::supervisor::{self, Control, StartedRun};
 use super::Shared;
-use crate::agent::{AgentRequest, AgentSpec, ApprovalRequest, Decision, InputReply, InputRequest};
+use crate::agent::{AgentRequest, ApprovalRequest, Decision, InputReply, InputRequest};
 use crate::error::{Error, Result};
-use crate::model::{new_id, short_id, Approval, DecidedBy, Event, Run, RunState};
-use crate::protocol::{
-    DaemonStatus, EventFrame, Request, Response, RunOptions, PROTOCOL_VERSION, VERSION,
+use crate::model::{
+    new_id, short_id, AgentSpec, Approval, DecidedBy, Event, Run, RunOptions, RunState,
 };
+use crate::protocol::{DaemonStatus, EventFrame, Request, Response, PROTOCOL_VERSION, VERSION};
 use crate::store::{Decided, NewRun, RunDetails, Store};
 
 pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connection) -> Result<()> {

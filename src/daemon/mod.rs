@@ -2,7 +2,9 @@
 //! data directory's lock, fails runs a previous daemon left active, serves
 //! the socket, and on SIGTERM/SIGINT ends every run cleanly before leaving.
 
+mod connection;
 pub(crate) mod handlers;
+mod remote;
 mod server;
 mod supervisor;
 mod writer;
@@ -17,12 +19,12 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::agent::process;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::model::{now, short_id, RunState};
 use crate::notify::Dispatcher;
 use crate::paths::{self, Paths};
+use crate::process;
 use crate::store::{NewEvent, RunFilter, Store};
 use crate::workspace::{Workspace, WorkspaceRequest};
 use supervisor::{Control, RunHandle};
@@ -50,7 +52,7 @@ pub struct Shared {
     /// (which no run's end would release) hang up then.
     pub stopping: tokio::sync::watch::Sender<bool>,
     /// The remote API's listener, when `[remote] listen` is set.
-    pub remote: std::sync::OnceLock<Arc<crate::remote::Remote>>,
+    pub remote: std::sync::OnceLock<Arc<remote::Remote>>,
 }
 
 impl Shared {
@@ -174,7 +176,7 @@ async fn serve(paths: Paths, config: Arc<Config>) -> Result<()> {
         remote: std::sync::OnceLock::new(),
     });
     recover(&shared).await?;
-    if let Some(remote) = crate::remote::start(shared.clone(), &config.remote).await? {
+    if let Some(remote) = remote::start(shared.clone(), &config.remote).await? {
         let _ = shared.remote.set(remote);
     }
     let listener = server::listen(&paths.socket())?;

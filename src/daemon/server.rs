@@ -1,21 +1,20 @@
 //! The socket: accepts connections, drops other users' before reading a
 //! byte, exchanges `hello`, reads one request and hands it to its handler.
-//! A bad frame costs its own connection only.
+//! A bad frame costs its own connection only. The frames themselves are
+//! `connection.rs`, which the handlers use too.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use interprocess::local_socket::tokio::{prelude::*, Listener, Stream};
+use interprocess::local_socket::tokio::{prelude::*, Listener};
 use interprocess::local_socket::{GenericFilePath, ListenerOptions};
 use interprocess::os::unix::local_socket::ListenerOptionsExt;
-use serde::de::DeserializeOwned;
-use serde::Serialize;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, ReadHalf, WriteHalf};
 
+use super::connection::Connection;
 use super::{handlers, Shared};
 use crate::error::{Error, Result};
-use crate::protocol::{encode, Hello, Request, Response, MAX_FRAME, PROTOCOL_VERSION};
+use crate::protocol::{Hello, Request, Response, PROTOCOL_VERSION};
 
 /// A client has this long to send each frame of its request.
 const FRAME_TIMEOUT: Duration = Duration::from_secs(10);
@@ -55,11 +54,8 @@ pub async fn accept_loop(shared: Arc<Shared>, listener: Listener) {
         let shared = shared.clone();
         tokio::spawn(async move {
             let (recv, send) = tokio::io::split(conn);
-            let mut conn = Connection {
-                reader: FrameReader::new(recv),
-                send,
-            };
-            if let Err(err) = conn.serve(&shared).await {
+            let mut conn = Connection::new(recv, send);
+            if let Err(err) = serve(&mut conn, &shared).await {
                 tracing::debug!("connection ended with an error: {}", err.message);
                 let _ = conn.send(&Response::from(&err)).await;
             }
@@ -67,82 +63,13 @@ pub async fn accept_loop(shared: Arc<Shared>, listener: Listener) {
     }
 }
 
-pub struct Connection {
-    reader: FrameReader<ReadHalf<Stream>>,
-    send: WriteHalf<Stream>,
-}
-
-impl Connection {
-    async fn serve(&mut self, shared: &Arc<Shared>) -> Result<()> {
-        let hello: Hello = self.reader.next_within(FRAME_TIMEOUT).await?;
-        self.send(&Hello::ours()).await?;
-        if hello.protocol != PROTOCOL_VERSION {
-            // The client restarts us or tells its user what to do.
-            return Ok(());
-        }
-        let request: Request = self.reader.next_within(FRAME_TIMEOUT).await?;
-        handlers::handle(shared, request, self).await
+async fn serve(conn: &mut Connection, shared: &Arc<Shared>) -> Result<()> {
+    let hello: Hello = conn.next_within(FRAME_TIMEOUT).await?;
+    conn.send(&Hello::ours()).await?;
+    if hello.protocol != PROTOCOL_VERSION {
+        // The client restarts us or tells its user what to do.
+        return Ok(());
     }
-
-    pub async fn send(&mut self, frame: &impl Serialize) -> Result<()> {
-        self.send
-            .write_all(&encode(frame))
-            .await
-            .map_err(|e| Error::failure(format!("the client went away: {e}")))
-    }
-
-    /// Resolves when the client closes its side (a follower that left).
-    pub async fn closed(&mut self) {
-        let _ = self.reader.next::<serde_json::Value>().await;
-    }
-}
-
-/// Reads newline-delimited JSON frames, refusing any longer than [`MAX_FRAME`].
-pub struct FrameReader<R> {
-    inner: BufReader<R>,
-    line: Vec<u8>,
-}
-
-impl<R: tokio::io::AsyncRead + Unpin> FrameReader<R> {
-    pub fn new(inner: R) -> Self {
-        FrameReader {
-            inner: BufReader::new(inner),
-            line: Vec::new(),
-        }
-    }
-
-    async fn next_within<T: DeserializeOwned>(&mut self, limit: Duration) -> Result<T> {
-        tokio::time::timeout(limit, self.next())
-            .await
-            .map_err(|_| Error::usage("timed out waiting for a complete frame"))?
-    }
-
-    pub async fn next<T: DeserializeOwned>(&mut self) -> Result<T> {
-        self.line.clear();
-        loop {
-            let available = self
-                .inner
-                .fill_buf()
-                .await
-                .map_err(|e| Error::failure(format!("cannot read from the client: {e}")))?;
-            if available.is_empty() {
-                return Err(Error::usage(
-                    "the connection closed before a complete frame",
-                ));
-            }
-            let (take, done) = match available.iter().position(|&b| b == b'\n') {
-                Some(end) => (end, true),
-                None => (available.len(), false),
-            };
-            if self.line.len() + take > MAX_FRAME {
-                return Err(Error::usage(format!("frame longer than {MAX_FRAME} bytes")));
-            }
-            self.line.extend_from_slice(&available[..take]);
-            self.inner.consume(take + usize::from(done));
-            if done {
-                return serde_json::from_slice(&self.line)
-                    .map_err(|e| Error::usage(format!("malformed frame: {e}")));
-            }
-        }
-    }
+    let request: Request = conn.next_within(FRAME_TIMEOUT).await?;
+    handlers::handle(shared, request, conn).await
 }

@@ -11,13 +11,12 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::Shared;
 use crate::agent::{
-    acp, exec, AgentOutcome, AgentRequest, AgentSpec, ApprovalRequest, Decision, InputReply,
-    InputRequest, Launch, ReviewOutcome, RunContext,
+    acp, exec, AgentOutcome, AgentRequest, ApprovalRequest, Decision, InputReply, InputRequest,
+    Launch, ReviewOutcome, RunContext,
 };
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::{short_id, ApprovalType, DecidedBy, Repo, Run, RunState};
+use crate::model::{short_id, AgentSpec, ApprovalType, DecidedBy, Repo, Run, RunOptions, RunState};
 use crate::policy;
-use crate::protocol::RunOptions;
 use crate::store::{Decided, NewEvent};
 use crate::workspace::{self, Workspace};
 

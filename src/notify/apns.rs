@@ -8,9 +8,9 @@ use a2::{CollapseId, NotificationOptions, Priority, PushType};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::config::ApnsSettings;
 use super::message::message_for;
 use super::{BoxFuture, Outcome};
+use crate::config::notify::ApnsSettings;
 use crate::error::{Error, Result};
 use crate::model::{DeviceEnv, DeviceInfo, Notification, Trigger};
 

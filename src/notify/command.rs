@@ -12,11 +12,11 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 
-use super::config::CommandSettings;
 use super::message::one_line;
 use super::Outcome;
-use crate::agent::process;
+use crate::config::notify::CommandSettings;
 use crate::model::Notification;
+use crate::process;
 
 /// sysexits.h: "temporary failure; the user is invited to retry".
 const EX_TEMPFAIL: i32 = 75;

@@ -11,11 +11,11 @@ use tokio::task::JoinSet;
 
 use super::apns::{build_push, ApnsSender, PushSender};
 use super::command::run_hook;
-use super::config::{CommandSettings, NotifyConfig, WebhookSettings};
 use super::message::webhook_body;
 use super::retry::{Clock, RetryPolicy, SystemClock};
 use super::webhook::WebhookClient;
 use super::{BoxFuture, Outcome};
+use crate::config::notify::{CommandSettings, NotifyConfig, WebhookSettings};
 use crate::error::Result;
 use crate::model::{DeviceInfo, Notification, Trigger};
 use crate::store::{AttemptEnd, DeliveryOutcome, OutboxEntry, Store, TargetRecord};
@@ -783,7 +783,7 @@ mod tests {
         let key = dir.path().join("AuthKey_ABCDE12345.p8");
         std::fs::write(&key, crate::notify::apns::tests::TEST_KEY).unwrap();
         let config = NotifyConfig {
-            apns: Some(crate::notify::config::ApnsConfig {
+            apns: Some(crate::config::notify::ApnsConfig {
                 key_path: Some(key.display().to_string()),
                 key_id: Some("ABCDE12345".into()),
                 team_id: Some("FGHIJ67890".into()),

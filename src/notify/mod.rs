@@ -21,7 +21,6 @@
 
 pub mod apns;
 pub mod command;
-pub mod config;
 mod dispatch;
 pub mod message;
 pub mod retry;
@@ -31,8 +30,8 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
+pub use crate::config::NotifyConfig;
 pub use apns::{build_push, classify_apns, ApnsSender, Push, PushSender};
-pub use config::NotifyConfig;
 pub use dispatch::{ApnsStatus, DeliveryReport, Dispatcher, NotifyHealth, TestResult};
 pub use retry::{Clock, RetryPolicy, SystemClock};
 pub use webhook::classify_http;

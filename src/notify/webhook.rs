@@ -10,8 +10,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 
-use super::config::WebhookSettings;
 use super::Outcome;
+use crate::config::notify::WebhookSettings;
 
 /// How much of an error response's body is kept for the log.
 const ERROR_BODY_CHARS: usize = 200;

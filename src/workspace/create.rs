@@ -3,6 +3,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::absolute;
 use super::git::{git_error, git_in, git_message, output, run_git};
 use super::mirror::{mirror_dir, update_mirror, FileLock, MIRROR_HEAD};
 use super::url::{is_bad_char, GitUrl};
@@ -122,10 +123,6 @@ fn check_run_id(run_id: &str) -> Result<()> {
 
 fn branch_name(run_id: &str) -> String {
     format!("m/{}", crate::model::short_id(run_id))
-}
-
-pub(super) fn absolute(path: &Path) -> Result<PathBuf> {
-    std::path::absolute(path).map_err(|e| Error::io("resolve", path, e))
 }
 
 /// Makes the run's workspace. Remote repos are fetched first, and git's

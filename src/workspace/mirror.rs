@@ -2,7 +2,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::create::absolute;
+use super::absolute;
 use super::git::{git_in, output, run_git, run_git_progress};
 use super::url::GitUrl;
 use crate::error::{Error, Result};

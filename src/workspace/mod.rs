@@ -32,5 +32,11 @@ pub use self::mirror::remove_mirror_lock;
 pub use self::remove::{check_removable, remove, BranchOutcome, RemoveOutcome};
 pub use self::url::GitUrl;
 
+/// `path` made absolute (without resolving symlinks), for the workspace and
+/// mirror directories that runs record.
+fn absolute(path: &std::path::Path) -> crate::error::Result<std::path::PathBuf> {
+    std::path::absolute(path).map_err(|e| crate::error::Error::io("resolve", path, e))
+}
+
 #[cfg(test)]
 mod tests;

@@ -62,11 +62,14 @@ use tokio::time::Instant;
 use self::protocol::{Incoming, PermissionOption, RpcError};
 use super::exec::{failed, pump_output, MAX_OUTPUT_CHUNK};
 use super::{
-    presets, process, AgentOutcome, Decision, InputReply, InputRequest, ReviewOutcome, RunContext,
+    agent_command, AgentOutcome, Decision, InputReply, InputRequest, ReviewOutcome, RunContext,
 };
 
 use self::io::read_messages;
 use self::io::write_messages;
+use crate::presets;
+use crate::process;
+
 pub use self::protocol::PROTOCOL_VERSION;
 
 const STDERR_TAIL_LINES: usize = 20;
@@ -127,7 +130,7 @@ pub async fn run(argv: &[String], ctx: RunContext, opts: AcpOptions) -> AgentOut
             .env
             .extend(presets::environment(preset, &launch.workspace));
     }
-    let mut cmd = process::agent_command(program, args, &launch);
+    let mut cmd = agent_command(program, args, &launch);
     cmd.stdin(Stdio::piped());
     let mut child = match cmd.spawn() {
         Ok(child) => child,

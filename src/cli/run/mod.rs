@@ -15,10 +15,9 @@ use clap::Subcommand;
 use super::follow::{follow_run, Prints, Until, Watch};
 use super::progress::Progress;
 use super::Ctx;
-use crate::agent::AgentSpec;
 use crate::error::Result;
 use crate::model::{short_id, Run, RunState};
-use crate::protocol::RunOptions;
+use crate::model::{AgentSpec, RunOptions};
 use crate::store::{RunDetails, Store};
 use crate::workspace::{Workspace, WorkspaceRequest};
 

@@ -2,7 +2,6 @@ use std::io::{IsTerminal, Read};
 
 use clap::Args;
 
-use crate::agent::{presets, process, AgentSpec};
 use crate::cli::follow::{follow_run, Prints, Until, Watch};
 use crate::cli::progress::Progress;
 use crate::cli::suggest;
@@ -11,7 +10,10 @@ use crate::client::Client;
 use crate::config::Config;
 use crate::error::{exit, Error, Result};
 use crate::model::{short_id, ApprovalType};
-use crate::protocol::{Request, Response, RunOptions};
+use crate::model::{AgentSpec, RunOptions};
+use crate::presets;
+use crate::process;
+use crate::protocol::{Request, Response};
 
 #[derive(Debug, Args)]
 pub struct StartArgs {

@@ -18,8 +18,8 @@ use tokio::net::TcpListener;
 use tokio::sync::broadcast;
 use tokio_rustls::TlsAcceptor;
 
+use super::Shared;
 use crate::config::RemoteConfig;
-use crate::daemon::Shared;
 use crate::error::{Error, Result};
 use crate::model::{now, Scope};
 use crate::protocol::{PairingOffer, RemoteStatus};

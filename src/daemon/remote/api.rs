@@ -21,16 +21,15 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::{broadcast, mpsc};
 
+use super::super::handlers::{self, FollowSink};
+use super::super::Shared;
 use super::auth::{self, PairingCheck};
 use super::Remote;
-use crate::agent::AgentSpec;
-use crate::daemon::handlers::{self, FollowSink};
-use crate::daemon::Shared;
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{
-    new_id, now, ApprovalState, DecidedBy, DeviceEnv, Event, RemoteDevice, RunState, Scope,
+    new_id, now, AgentSpec, ApprovalState, DecidedBy, DeviceEnv, Event, RemoteDevice, RunOptions,
+    RunState, Scope,
 };
-use crate::protocol::RunOptions;
 use crate::store::{ApprovalFilter, Decided, RunFilter, Store, STALE};
 
 /// No request body may be larger: the largest is a run's prompt (256 KiB).
@@ -714,7 +713,7 @@ async fn start_run(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     device.may(Scope::Control)?;
     let config = crate::config::load(&app.shared.paths)?;
-    let argv = crate::agent::presets::command(&body.agent, config.agent_command(&body.agent))?;
+    let argv = crate::presets::command(&body.agent, config.agent_command(&body.agent))?;
     let agent = AgentSpec::Acp {
         preset: Some(body.agent.clone()),
         argv,

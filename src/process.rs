@@ -1,24 +1,11 @@
-//! Agent processes: each in its own process group, so that cancelling a run
-//! reaches every child it forked, and tied to the daemon's life.
+//! Child processes m starts (agents, hook commands): each in its own process
+//! group, so that cancelling reaches every child it forked, and tied to the
+//! daemon's life.
 
 use std::io;
 use std::time::Duration;
 
 use tokio::process::{Child, Command};
-
-/// The command that starts an agent for a run: in its workspace, with the
-/// run's environment, output piped, in a process group of its own (see
-/// [`configure`]). Adapters choose what its stdin is.
-pub fn agent_command(program: &str, args: &[String], launch: &super::Launch) -> Command {
-    let mut cmd = Command::new(program);
-    cmd.args(args)
-        .current_dir(&launch.workspace)
-        .envs(launch.env.iter().map(|(k, v)| (k, v)))
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    configure(&mut cmd);
-    cmd
-}
 
 /// Why an agent's `program` was not found, as a sentence's end: a path
 /// names a file that is not there; a bare name was looked up on PATH.

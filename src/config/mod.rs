@@ -22,11 +22,14 @@ use serde::Serialize;
 use serde_json::{json, Value as Json};
 use toml::{Table, Value};
 
-use crate::agent::presets;
+pub mod notify;
+
+pub use self::notify::NotifyConfig;
+
 use crate::error::{Error, Result};
 use crate::model::ApprovalType;
-use crate::notify::NotifyConfig;
 use crate::paths::Paths;
+use crate::presets;
 
 /// How long an agent has between SIGTERM and SIGKILL, unless configured.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);

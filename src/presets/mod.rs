@@ -2,6 +2,8 @@
 //! adapter and the command that starts it; config may replace the command
 //! (a wrapper script, a pinned path), never the name.
 
+pub mod opencode;
+
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -137,7 +139,7 @@ pub fn command(name: &str, override_argv: Option<&[String]>) -> Result<Vec<Strin
 /// `workspace`, whatever its command: what makes the agent ask m.
 pub fn environment(name: &str, workspace: &Path) -> Vec<(String, String)> {
     match name {
-        "opencode" => super::opencode::environment(workspace, &|var| std::env::var(var).ok()),
+        "opencode" => opencode::environment(workspace, &|var| std::env::var(var).ok()),
         _ => Vec::new(),
     }
 }
