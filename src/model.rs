@@ -145,6 +145,14 @@ pub struct Event {
     pub created_at: i64,
 }
 
+impl Event {
+    /// The event's type; None only for a type this build does not know (a
+    /// log written by a newer m).
+    pub fn kind(&self) -> Option<EventType> {
+        self.event_type.parse().ok()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Approval {
     pub id: String,
@@ -246,40 +254,43 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Every event type m records, as docs/events.md lists them (a test keeps
-/// the three in step with what the code emits): what `m events --type`
-/// accepts.
-pub const EVENT_TYPES: &[&str] = &[
-    "run.created",
-    "run.state",
-    "run.idle",
-    "run.finished",
-    "workspace.progress",
-    "workspace.ready",
-    "workspace.diff",
-    "output",
-    "error",
-    "agent.session",
-    "agent.auth",
-    "agent.mode",
-    "agent.refused",
-    "agent.prompt",
-    "agent.message",
-    "agent.thought",
-    "agent.plan",
-    "agent.usage",
-    "agent.update",
-    "agent.turn",
-    "tool.call",
-    "tool.update",
-    "tool.permission",
-    "approval.requested",
-    "approval.resolved",
-    "input.requested",
-    "input.provided",
-    "input.withdrawn",
-];
+named_enum!(
+    /// The type of an event in a run's log; docs/events.md documents each
+    /// with its data, and `m events --type` takes these names.
+    EventType, "event type" {
+        RunCreated = "run.created",
+        RunState = "run.state",
+        RunIdle = "run.idle",
+        RunFinished = "run.finished",
+        WorkspaceProgress = "workspace.progress",
+        WorkspaceReady = "workspace.ready",
+        WorkspaceDiff = "workspace.diff",
+        Output = "output",
+        Error = "error",
+        AgentSession = "agent.session",
+        AgentAuth = "agent.auth",
+        AgentMode = "agent.mode",
+        AgentRefused = "agent.refused",
+        AgentPrompt = "agent.prompt",
+        AgentMessage = "agent.message",
+        AgentThought = "agent.thought",
+        AgentPlan = "agent.plan",
+        AgentUsage = "agent.usage",
+        AgentUpdate = "agent.update",
+        AgentTurn = "agent.turn",
+        ToolCall = "tool.call",
+        ToolUpdate = "tool.update",
+        ToolPermission = "tool.permission",
+        ApprovalRequested = "approval.requested",
+        ApprovalResolved = "approval.resolved",
+        InputRequested = "input.requested",
+        InputProvided = "input.provided",
+        InputWithdrawn = "input.withdrawn",
+    }
+);
 
+/// The event type names, in the order of [`EventType::ALL`].
+pub const EVENT_TYPES: &[&str] = EventType::NAMES;
 /// The first eight characters of an id: enough to type, as git shows commits.
 pub fn short_id(id: &str) -> &str {
     &id[..id.len().min(8)]
@@ -426,10 +437,10 @@ named_enum!(
 /// (approval or input), or a run ended (`run.finished` with its final state
 /// in `data.state`).
 pub fn trigger_for(event_type: &str, data: &serde_json::Value) -> Option<Trigger> {
-    match event_type {
-        "approval.requested" => Some(Trigger::ApprovalRequested),
-        "input.requested" => Some(Trigger::InputRequested),
-        "run.finished" => match data.get("state").and_then(serde_json::Value::as_str) {
+    match event_type.parse().ok()? {
+        EventType::ApprovalRequested => Some(Trigger::ApprovalRequested),
+        EventType::InputRequested => Some(Trigger::InputRequested),
+        EventType::RunFinished => match data.get("state").and_then(serde_json::Value::as_str) {
             Some("completed") => Some(Trigger::RunCompleted),
             Some("failed") => Some(Trigger::RunFailed),
             Some("cancelled") => Some(Trigger::RunCancelled),

@@ -75,6 +75,15 @@ impl Paths {
         self.data_dir.join("mirrors")
     }
 
+    /// Each run's prompt, in a file named by its id (`M_PROMPT_FILE`).
+    pub fn prompts(&self) -> PathBuf {
+        self.data_dir.join("prompts")
+    }
+
+    pub fn prompt_file(&self, run_id: &str) -> PathBuf {
+        self.prompts().join(run_id)
+    }
+
     pub fn logs(&self) -> PathBuf {
         self.data_dir.join("logs")
     }

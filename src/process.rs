@@ -7,6 +7,70 @@ use std::time::Duration;
 
 use tokio::process::{Child, Command};
 
+/// Linux refuses an environment string or argument longer than this
+/// (MAX_ARG_STRLEN: 32 pages of 4 KiB).
+pub const MAX_EXEC_STRING: usize = 128 * 1024;
+
+/// Room kept for what m adds to an agent's environment (`M_RUN_ID`,
+/// `M_SOCKET`, `M_HOME`, `M_PROMPT_FILE`, its directory on PATH).
+const M_ENV_ROOM: usize = 8 * 1024;
+
+/// How much exec takes for these strings: each with its NUL and pointer.
+fn exec_size<'a>(strings: impl IntoIterator<Item = &'a str>) -> usize {
+    strings.into_iter().map(|s| s.len() + 1 + 8).sum()
+}
+
+/// The most exec takes for arguments and environment together (ARG_MAX).
+fn arg_max() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let max = unsafe { libc::sysconf(libc::_SC_ARG_MAX) };
+    if max > 0 {
+        max as usize
+    } else {
+        128 * 1024
+    }
+}
+
+fn env_strings(env: &[(String, String)]) -> Vec<String> {
+    env.iter().map(|(k, v)| format!("{k}={v}")).collect()
+}
+
+/// Why `argv` cannot be started with `env` (plus m's own variables), if it
+/// cannot: a string too long for exec, or all of them together.
+pub fn cannot_exec(argv: &[String], env: &[(String, String)]) -> Option<String> {
+    let vars = env_strings(env);
+    let strings = argv.iter().chain(vars.iter());
+    if let Some(long) = strings.clone().find(|s| s.len() + 1 > MAX_EXEC_STRING) {
+        let name: String = long.chars().take(20).collect();
+        return Some(format!(
+            "'{name}...' is {} KiB; the system starts no command with a single argument or \
+             environment variable over {} KiB",
+            long.len() / 1024,
+            MAX_EXEC_STRING / 1024
+        ));
+    }
+    let size = exec_size(strings.map(String::as_str)) + M_ENV_ROOM;
+    (size > arg_max()).then(|| {
+        format!(
+            "the agent's command line and environment take {} KiB; the system starts no \
+             command with over {} KiB",
+            size / 1024,
+            arg_max() / 1024
+        )
+    })
+}
+
+/// Whether the prompt also fits in the agent's environment as `M_PROMPT`
+/// beside `argv` and `env`: no NUL byte, under the system's limit for one
+/// string, and within its limit for all of them. (It is always in the file
+/// `M_PROMPT_FILE` names.)
+pub fn prompt_fits_env(prompt: &str, argv: &[String], env: &[(String, String)]) -> bool {
+    let var = "M_PROMPT=".len() + prompt.len() + 1;
+    let vars = env_strings(env);
+    let others = exec_size(argv.iter().chain(vars.iter()).map(String::as_str));
+    !prompt.contains('\0') && var <= MAX_EXEC_STRING && others + var + 8 + M_ENV_ROOM <= arg_max()
+}
+
 /// Why an agent's `program` was not found, as a sentence's end: a path
 /// names a file that is not there; a bare name was looked up on PATH.
 pub fn not_found(program: &str) -> String {
@@ -125,4 +189,37 @@ pub fn kill_orphans(pgid: Option<i32>, run_id: &str) -> usize {
         }
     }
     killed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, usize)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, len)| (k.to_string(), "x".repeat(*len)))
+            .collect()
+    }
+
+    #[test]
+    fn a_prompt_goes_in_the_environment_only_when_the_system_takes_it() {
+        let argv = vec!["agent".to_string()];
+        assert!(prompt_fits_env("short", &argv, &env(&[("HOME", 10)])));
+        assert!(!prompt_fits_env("a\0b", &argv, &[]));
+        assert!(prompt_fits_env(&"p".repeat(100 * 1024), &argv, &[]));
+        assert!(!prompt_fits_env(&"p".repeat(128 * 1024), &argv, &[]));
+        let full = env(&[("A", 120 * 1024); 40]);
+        assert!(!prompt_fits_env("short", &argv, &full));
+    }
+
+    #[test]
+    fn a_command_the_system_cannot_start_is_named() {
+        let argv = vec!["agent".to_string()];
+        assert_eq!(cannot_exec(&argv, &env(&[("HOME", 10)])), None);
+        let why = cannot_exec(&argv, &env(&[("HUGE", 200 * 1024)])).unwrap();
+        assert!(why.contains("'HUGE=xxx"), "{why}");
+        let why = cannot_exec(&argv, &env(&[("A", 120 * 1024); 40])).unwrap();
+        assert!(why.contains("command line and environment take"), "{why}");
+    }
 }

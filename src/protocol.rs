@@ -14,8 +14,12 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// The program version, also exchanged in `hello`: a client replaces an
 /// idle daemon of another build.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-/// No frame may be longer; a longer one costs its connection.
-pub const MAX_FRAME: usize = 1 << 20;
+/// No frame may be longer; a longer one costs its connection. Room for the
+/// longest prompt however JSON escapes it (up to 6 bytes a byte), with the
+/// caller's environment.
+pub const MAX_FRAME: usize = 8 << 20;
+/// The longest prompt a run takes, in bytes.
+pub const MAX_PROMPT: usize = 1 << 20;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Hello {
@@ -44,6 +48,11 @@ pub enum Request {
         base: Option<String>,
         #[serde(default)]
         options: RunOptions,
+        /// The caller's environment, which the agent gets (with m's own
+        /// `M_*` variables). Never stored. Absent (an older client): the
+        /// daemon's own.
+        #[serde(default)]
+        env: Option<Vec<(String, String)>>,
     },
     CancelRun {
         run_id: String,

@@ -17,7 +17,7 @@ use m::agent::{
     AgentOutcome, AgentRequest, ApprovalRequest, Decision, InputReply, InputRequest, Launch,
     ReviewOutcome, RunContext,
 };
-use m::model::ApprovalType;
+use m::model::{ApprovalType, EventType};
 use m::process;
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -38,7 +38,7 @@ struct Script {
 /// What the adapter asked for and said.
 #[derive(Default, Debug)]
 struct Record {
-    events: Vec<(String, Value)>,
+    events: Vec<(EventType, Value)>,
     approvals: Vec<ApprovalRequest>,
     inputs: Vec<InputRequest>,
     reviews: usize,
@@ -46,25 +46,25 @@ struct Record {
 }
 
 impl Record {
-    fn of(&self, event_type: &str) -> Vec<&Value> {
+    fn of(&self, event_type: EventType) -> Vec<&Value> {
         self.events
             .iter()
-            .filter(|(t, _)| t == event_type)
+            .filter(|(t, _)| *t == event_type)
             .map(|(_, d)| d)
             .collect()
     }
 
-    fn texts(&self, event_type: &str) -> Vec<String> {
+    fn texts(&self, event_type: EventType) -> Vec<String> {
         self.of(event_type)
             .iter()
             .filter_map(|d| d["text"].as_str().map(str::to_string))
             .collect()
     }
 
-    fn position(&self, event_type: &str) -> usize {
+    fn position(&self, event_type: EventType) -> usize {
         self.events
             .iter()
-            .position(|(t, _)| t == event_type)
+            .position(|(t, _)| *t == event_type)
             .unwrap_or_else(|| panic!("no {event_type} event in {:#?}", self.events))
     }
 }
@@ -108,6 +108,7 @@ async fn play_with(
     let launch = Launch {
         run_id: "run-1".into(),
         prompt: PROMPT.into(),
+        prompt_file: workspace.join("..").join("prompt"),
         workspace: workspace.to_path_buf(),
         env,
         review: false,
@@ -197,26 +198,29 @@ async fn updates_become_events() {
     let (outcome, record) = play("basic", ws.path(), options(true), Script::default()).await;
     assert_eq!(outcome, AgentOutcome::Completed);
 
-    let session = record.of("agent.session");
+    let session = record.of(EventType::AgentSession);
     assert_eq!(session[0]["sessionId"], "sess-1");
     assert_eq!(session[0]["agent"]["name"], "fake-acp-agent");
-    let prompt = record.of("agent.prompt");
+    let prompt = record.of(EventType::AgentPrompt);
     assert_eq!(prompt[0]["text"], PROMPT);
     assert_eq!(prompt[0]["source"], "initial");
 
     // Chunks are coalesced; a message is cut where something else happens.
-    assert_eq!(record.texts("agent.thought"), ["Let me think."]);
-    assert_eq!(record.texts("agent.message"), ["Hello, world!", "Done."]);
-    let plan = record.of("agent.plan");
+    assert_eq!(record.texts(EventType::AgentThought), ["Let me think."]);
+    assert_eq!(
+        record.texts(EventType::AgentMessage),
+        ["Hello, world!", "Done."]
+    );
+    let plan = record.of(EventType::AgentPlan);
     assert_eq!(plan[0]["entries"].as_array().unwrap().len(), 2);
     assert_eq!(plan[0]["entries"][0]["content"], "Read the code");
 
-    let call = record.of("tool.call");
+    let call = record.of(EventType::ToolCall);
     assert_eq!(call[0]["toolCallId"], "call-1");
     assert_eq!(call[0]["status"], "pending");
     assert!(call[0].get("sessionUpdate").is_none());
     // An update carries the call's whole state, merged.
-    let update = record.of("tool.update");
+    let update = record.of(EventType::ToolUpdate);
     assert_eq!(update[0]["toolCallId"], "call-1");
     assert_eq!(update[0]["title"], "Write notes.txt");
     assert_eq!(update[0]["kind"], "edit");
@@ -227,23 +231,23 @@ async fn updates_become_events() {
     );
 
     assert_eq!(
-        record.of("agent.usage")[0],
+        record.of(EventType::AgentUsage)[0],
         &json!({"used": 1200, "size": 200000})
     );
     assert_eq!(
-        record.of("agent.turn")[0],
+        record.of(EventType::AgentTurn)[0],
         &json!({"turn": 1, "stopReason": "end_turn"})
     );
 
     let order = [
-        "agent.session",
-        "agent.prompt",
-        "agent.thought",
-        "agent.plan",
-        "agent.message",
-        "tool.call",
+        EventType::AgentSession,
+        EventType::AgentPrompt,
+        EventType::AgentThought,
+        EventType::AgentPlan,
+        EventType::AgentMessage,
+        EventType::ToolCall,
     ];
-    let positions: Vec<usize> = order.iter().map(|t| record.position(t)).collect();
+    let positions: Vec<usize> = order.iter().map(|t| record.position(*t)).collect();
     assert!(
         positions.windows(2).all(|w| w[0] < w[1]),
         "{:#?}",
@@ -251,7 +255,7 @@ async fn updates_become_events() {
     );
 
     // The agent's stderr is kept too.
-    let stderr: Vec<&Value> = record.of("output");
+    let stderr: Vec<&Value> = record.of(EventType::Output);
     assert!(stderr
         .iter()
         .any(|d| d["stream"] == "stderr" && d["lines"][0] == "fake-acp-agent: playing basic"));
@@ -259,7 +263,11 @@ async fn updates_become_events() {
         std::fs::read_to_string(ws.path().join("notes.txt")).unwrap(),
         "notes\n"
     );
-    assert!(record.of("error").is_empty(), "{:#?}", record.of("error"));
+    assert!(
+        record.of(EventType::Error).is_empty(),
+        "{:#?}",
+        record.of(EventType::Error)
+    );
 }
 
 #[tokio::test]
@@ -278,12 +286,12 @@ async fn an_approved_edit_is_a_diff_approval() {
         approval.payload["diff"],
         "--- a/greeting.txt\n+++ b/greeting.txt\n@@ -1,2 +1,2 @@\n hello\n-world\n+there\n"
     );
-    let permission = record.of("tool.permission");
+    let permission = record.of(EventType::ToolPermission);
     assert_eq!(permission[0]["optionId"], "opt-yes-7");
     assert_eq!(permission[0]["optionKind"], "allow_once");
     assert_eq!(permission[0]["decision"], "approved");
     assert!(record
-        .texts("agent.message")
+        .texts(EventType::AgentMessage)
         .contains(&"edit applied (allow_once)".to_string()));
     assert_eq!(
         std::fs::read_to_string(ws.path().join("greeting.txt")).unwrap(),
@@ -306,13 +314,13 @@ async fn a_rejection_reason_is_the_next_prompt() {
     let (outcome, record) = play("diff", ws.path(), options(true), script).await;
     assert_eq!(outcome, AgentOutcome::Completed);
 
-    let permission = record.of("tool.permission");
+    let permission = record.of(EventType::ToolPermission);
     assert_eq!(permission[0]["optionKind"], "reject_once");
-    let prompts = record.of("agent.prompt");
+    let prompts = record.of(EventType::AgentPrompt);
     assert_eq!(prompts.len(), 2);
     assert_eq!(prompts[1]["source"], "rejection");
     assert_eq!(prompts[1]["text"], reason);
-    let messages = record.texts("agent.message");
+    let messages = record.texts(EventType::AgentMessage);
     assert!(
         messages.contains(&"edit rejected".to_string()),
         "{messages:?}"
@@ -321,7 +329,7 @@ async fn a_rejection_reason_is_the_next_prompt() {
         messages.contains(&format!("you said: {reason}")),
         "{messages:?}"
     );
-    assert_eq!(record.of("agent.turn").len(), 2);
+    assert_eq!(record.of(EventType::AgentTurn).len(), 2);
     assert_eq!(
         std::fs::read_to_string(ws.path().join("greeting.txt")).unwrap(),
         "hello\nworld\n"
@@ -339,7 +347,7 @@ async fn a_command_is_a_command_approval() {
     assert_eq!(approval.payload["title"], "Run the tests");
     assert_eq!(approval.payload["cwd"], ws.path().display().to_string());
     assert!(record
-        .texts("agent.message")
+        .texts(EventType::AgentMessage)
         .contains(&"command: allow_once".to_string()));
 }
 
@@ -355,10 +363,10 @@ async fn approve_always_selects_allow_always() {
     assert_eq!(record.approvals.len(), 1);
     assert_eq!(record.approvals[0].payload["command"], "ls -la");
     assert_eq!(
-        record.of("tool.permission")[0]["optionKind"],
+        record.of(EventType::ToolPermission)[0]["optionKind"],
         "allow_always"
     );
-    let messages = record.texts("agent.message");
+    let messages = record.texts(EventType::AgentMessage);
     assert!(
         messages.contains(&"selected: allow_always".to_string()),
         "{messages:?}"
@@ -391,14 +399,14 @@ async fn a_question_is_answered_in_the_requested_shape() {
         .as_ref()
         .expect("the requested schema");
     assert_eq!(schema["required"], json!(["database"]));
-    let errors = record.of("error");
+    let errors = record.of(EventType::Error);
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert!(errors[0]["message"]
         .as_str()
         .unwrap()
         .contains("'mysql' is not one of"));
     assert!(record
-        .texts("agent.message")
+        .texts(EventType::AgentMessage)
         .contains(&r#"answer: "accept" {"database":"sqlite"}"#.to_string()));
 }
 
@@ -414,11 +422,11 @@ async fn a_conversation_goes_on_until_the_human_is_done() {
     let questions: Vec<&str> = record.inputs.iter().map(|i| i.question.as_str()).collect();
     assert_eq!(questions, ["(turn ended)", "(turn ended)"]);
     assert_eq!(
-        record.texts("agent.message"),
+        record.texts(EventType::AgentMessage),
         ["What next?", "you said: add tests"]
     );
     let sources: Vec<&Value> = record
-        .of("agent.prompt")
+        .of(EventType::AgentPrompt)
         .iter()
         .map(|p| &p["source"])
         .collect();
@@ -444,10 +452,10 @@ async fn a_rejected_review_reason_is_the_next_prompt() {
     assert_eq!(outcome, AgentOutcome::Completed);
     assert_eq!(record.reviews, 2);
     assert_eq!(
-        record.texts("agent.message"),
+        record.texts(EventType::AgentMessage),
         ["What next?", "you said: also update the docs"]
     );
-    assert_eq!(record.of("agent.prompt")[1]["source"], "review");
+    assert_eq!(record.of(EventType::AgentPrompt)[1]["source"], "review");
 }
 
 /// Regression: a review m could not prepare was sent to the agent as a
@@ -472,7 +480,12 @@ async fn a_review_that_cannot_be_prepared_fails_the_run_and_is_never_a_prompt() 
     };
     assert_eq!(got, reason);
     assert_eq!(record.reviews, 1);
-    assert_eq!(record.of("agent.prompt").len(), 1, "{:#?}", record.events);
+    assert_eq!(
+        record.of(EventType::AgentPrompt).len(),
+        1,
+        "{:#?}",
+        record.events
+    );
 }
 
 #[tokio::test]
@@ -486,7 +499,12 @@ async fn nothing_to_review_completes_the_run() {
     opts.review = true;
     let (outcome, record) = play("converse", ws.path(), opts, script).await;
     assert_eq!(outcome, AgentOutcome::Completed);
-    assert_eq!(record.of("agent.prompt").len(), 1, "{:#?}", record.events);
+    assert_eq!(
+        record.of(EventType::AgentPrompt).len(),
+        1,
+        "{:#?}",
+        record.events
+    );
 }
 
 #[tokio::test]
@@ -510,7 +528,7 @@ async fn an_agent_dying_mid_turn_fails_the_run_with_its_stderr() {
         stderr_tail.contains(&"fatal: the fake agent crashed".to_string()),
         "{stderr_tail:?}"
     );
-    assert_eq!(record.texts("agent.message"), ["working on it..."]);
+    assert_eq!(record.texts(EventType::AgentMessage), ["working on it..."]);
 }
 
 #[tokio::test]
@@ -518,14 +536,14 @@ async fn a_malformed_line_is_reported_and_skipped() {
     let ws = workspace();
     let (outcome, record) = play("malformed", ws.path(), options(true), Script::default()).await;
     assert_eq!(outcome, AgentOutcome::Completed);
-    let errors = record.of("error");
+    let errors = record.of(EventType::Error);
     assert_eq!(errors.len(), 1);
     assert!(errors[0]["message"]
         .as_str()
         .unwrap()
         .contains("not a JSON-RPC message"));
     assert_eq!(errors[0]["line"], "this is { not json");
-    assert_eq!(record.texts("agent.message"), ["still here"]);
+    assert_eq!(record.texts(EventType::AgentMessage), ["still here"]);
 }
 
 #[tokio::test]
@@ -533,7 +551,7 @@ async fn unknown_updates_are_kept_raw() {
     let ws = workspace();
     let (outcome, record) = play("unknown", ws.path(), options(true), Script::default()).await;
     assert_eq!(outcome, AgentOutcome::Completed);
-    let updates = record.of("agent.update");
+    let updates = record.of(EventType::AgentUpdate);
     assert_eq!(
         updates[0],
         &json!({"sessionUpdate": "mystery_update", "update": {"detail": {"x": 1}}})
@@ -574,13 +592,16 @@ async fn cancel_while_a_permission_is_pending() {
     };
     let (outcome, record) = play("cancel", ws.path(), options(false), script).await;
     assert_eq!(outcome, AgentOutcome::Cancelled);
-    let permission = record.of("tool.permission");
+    let permission = record.of(EventType::ToolPermission);
     assert_eq!(permission[0]["outcome"], "cancelled");
     // The agent saw session/cancel and the cancelled outcome, and ended
     // its turn as cancelled.
-    assert_eq!(record.of("agent.turn")[0]["stopReason"], "cancelled");
+    assert_eq!(
+        record.of(EventType::AgentTurn)[0]["stopReason"],
+        "cancelled"
+    );
     let stderr: Vec<String> = record
-        .of("output")
+        .of(EventType::Output)
         .iter()
         .flat_map(|d| d["lines"].as_array().unwrap().iter())
         .filter_map(|l| l.as_str().map(str::to_string))
@@ -598,9 +619,16 @@ async fn file_system_requests_are_refused() {
     let ws = workspace();
     let (outcome, record) = play("fs", ws.path(), options(true), Script::default()).await;
     assert_eq!(outcome, AgentOutcome::Completed);
-    assert_eq!(record.texts("agent.message"), ["fs answer: -32601"]);
-    assert_eq!(record.of("agent.refused")[0]["method"], "fs/read_text_file");
-    assert!(record.of("error").is_empty(), "{:?}", record.of("error"));
+    assert_eq!(record.texts(EventType::AgentMessage), ["fs answer: -32601"]);
+    assert_eq!(
+        record.of(EventType::AgentRefused)[0]["method"],
+        "fs/read_text_file"
+    );
+    assert!(
+        record.of(EventType::Error).is_empty(),
+        "{:?}",
+        record.of(EventType::Error)
+    );
 }
 
 #[tokio::test]
@@ -609,8 +637,8 @@ async fn an_unoffered_write_after_an_approved_edit_is_one_refusal_not_an_error()
     let (outcome, record) =
         play("opencode-edit", ws.path(), options(true), Script::default()).await;
     assert_eq!(outcome, AgentOutcome::Completed);
-    assert_eq!(record.texts("agent.message"), ["edit: allow_once"]);
-    let refused = record.of("agent.refused");
+    assert_eq!(record.texts(EventType::AgentMessage), ["edit: allow_once"]);
+    let refused = record.of(EventType::AgentRefused);
     assert_eq!(refused.len(), 1, "{refused:?}");
     assert_eq!(refused[0]["method"], "fs/write_text_file");
     let message = refused[0]["message"].as_str().unwrap();
@@ -618,7 +646,11 @@ async fn an_unoffered_write_after_an_approved_edit_is_one_refusal_not_an_error()
         message.contains("fs/write_text_file") && message.contains("refused"),
         "{message}"
     );
-    assert!(record.of("error").is_empty(), "{:?}", record.of("error"));
+    assert!(
+        record.of(EventType::Error).is_empty(),
+        "{:?}",
+        record.of(EventType::Error)
+    );
 }
 
 #[tokio::test]
@@ -631,7 +663,7 @@ async fn an_agent_authenticates_only_with_the_configured_method() {
     let (outcome, record) = play_with(argv, ws.path(), env, opts, Script::default()).await;
     assert_eq!(outcome, AgentOutcome::Completed);
     assert_eq!(
-        record.of("agent.auth"),
+        record.of(EventType::AgentAuth),
         [&json!({"methodId": "api-key", "name": "API key", "ok": true})]
     );
 }
@@ -654,9 +686,9 @@ async fn an_agent_needing_auth_fails_with_its_message_and_m_never_picks_a_method
             panic!("expected a failure, got {outcome:?}")
         };
         assert!(
-            record.of("agent.auth").is_empty(),
+            record.of(EventType::AgentAuth).is_empty(),
             "{:?}",
-            record.of("agent.auth")
+            record.of(EventType::AgentAuth)
         );
         for wanted in [
             "API key is missing or not configured.",
@@ -684,7 +716,7 @@ async fn a_configured_method_the_agent_does_not_offer_is_refused() {
         reason.contains("oauth-personal") && reason.contains("browser-login, api-key, vertex-ai"),
         "{reason}"
     );
-    assert!(record.of("agent.auth").is_empty());
+    assert!(record.of(EventType::AgentAuth).is_empty());
 }
 
 #[tokio::test]
@@ -695,7 +727,7 @@ async fn a_mode_in_which_the_agent_does_not_ask_is_said_in_the_log() {
     let (outcome, record) = play("modes", ws.path(), opts, Script::default()).await;
     assert_eq!(outcome, AgentOutcome::Completed);
     let modes: Vec<(&str, bool)> = record
-        .of("agent.mode")
+        .of(EventType::AgentMode)
         .iter()
         .map(|m| (m["modeId"].as_str().unwrap(), m["asks"].as_bool().unwrap()))
         .collect();
@@ -703,12 +735,14 @@ async fn a_mode_in_which_the_agent_does_not_ask_is_said_in_the_log() {
         modes,
         [("autoEdit", false), ("yolo", false), ("default", true)]
     );
-    let first = record.of("agent.mode")[0]["message"].as_str().unwrap();
+    let first = record.of(EventType::AgentMode)[0]["message"]
+        .as_str()
+        .unwrap();
     assert!(
         first.contains("autoEdit") && first.contains("edits files without asking"),
         "{first}"
     );
-    assert!(record.of("agent.mode")[2].get("message").is_none());
+    assert!(record.of(EventType::AgentMode)[2].get("message").is_none());
 }
 
 #[tokio::test]
@@ -743,7 +777,7 @@ async fn a_command_approval_keeps_the_directory_an_earlier_update_gave() {
     let payload = &record.approvals[0].payload;
     assert_eq!(payload["command"], "touch ran.txt");
     assert_eq!(payload["cwd"], sub);
-    let updates = record.of("tool.update");
+    let updates = record.of(EventType::ToolUpdate);
     assert_eq!(updates.last().unwrap()["rawInput"]["workdir"], sub);
 }
 

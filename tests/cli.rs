@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Output, Stdio};
 
 use common::TestEnv;
-use m::model::{ApprovalType, RunState};
+use m::model::{ApprovalType, EventType, RunState};
 use m::store::{Decided, NewEvent, NewRepo, NewRun, RunDetails, Store};
 use serde_json::{json, Value};
 
@@ -64,7 +64,7 @@ fn new_run(repo_id: &str, prompt: &str) -> NewRun {
 fn output_event(run: &str, line: &str) -> NewEvent {
     NewEvent::new(
         run,
-        "output",
+        EventType::Output,
         json!({ "stream": "stdout", "lines": [line] }),
     )
 }
@@ -150,7 +150,7 @@ fn seed(env: &TestEnv) -> Seeded {
         output_event(RUN_A, "all tests pass"),
         NewEvent::new(
             RUN_A,
-            "agent.message",
+            EventType::AgentMessage,
             json!({ "text": "I added the flag" }),
         ),
     ])
@@ -1279,12 +1279,12 @@ fn events_indent_every_line_of_a_reply_and_a_question() {
     b.append(vec![
         NewEvent::new(
             RUN_A,
-            "input.requested",
+            EventType::InputRequested,
             json!({ "question": "which region?\nEU or US" }),
         ),
         NewEvent::new(
             RUN_A,
-            "input.provided",
+            EventType::InputProvided,
             json!({ "text": "EU\nbut keep US backups\n", "done": false, "question_seq": 2 }),
         ),
     ])
@@ -1315,7 +1315,7 @@ fn events_describe_git_progress_by_its_line() {
     b.create_run(RUN_A, new_run(&repo, "clone")).unwrap();
     b.append(vec![NewEvent::new(
         RUN_A,
-        "workspace.progress",
+        EventType::WorkspaceProgress,
         json!({ "line": "remote: Counting objects: 3, done." }),
     )])
     .unwrap();

@@ -1234,3 +1234,172 @@ fn wait_and_follow_on_a_terminal_end_with_the_runs_state() {
         assert!(printed.contains(&said), "{mode}: {printed:?}");
     }
 }
+
+/// Regression: an agent got the daemon's environment, not that of the
+/// `m run start` that asked for it (`FOO=x m run start ... -- sh -c 'echo
+/// $FOO'` printed nothing; a PATH given to the command did not find the
+/// agent). The environment is never stored.
+#[test]
+fn an_agent_gets_the_environment_of_the_command_that_started_it() {
+    let env = TestEnv::new();
+    env.repo("api");
+    // A daemon started without the variables below.
+    env.ok(&["run", "start", "-r", "api", "first", "--wait", "--", "true"]);
+    // (The command line is stored: it must not hold the value itself.)
+    let check =
+        r#"test ${#MY_TOKEN} -eq 11 && echo token-ok; test -f "$M_PROMPT_FILE" && echo m-vars-ok"#;
+    let out = env
+        .m()
+        .env("MY_TOKEN", "s3cret-4711")
+        .args([
+            "run", "start", "-r", "api", "env", "--wait", "--", "sh", "-c", check,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let run = text(&out.stdout).trim().to_string();
+    let printed = env.ok(&["events", &run, "--type", "output"]);
+    assert!(
+        printed.contains("token-ok") && printed.contains("m-vars-ok"),
+        "{printed}"
+    );
+    for file in ["m.db", "m.db-wal", "logs/daemon.log"] {
+        let bytes = std::fs::read(env.home.join(file)).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains("s3cret-4711"),
+            "the caller's environment is in {file}"
+        );
+    }
+
+    // An agent on the caller's PATH only: found, as `m agents` says.
+    let bin = env.dir.path().join("callers-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_fake-acp-agent"), bin.join("my-claude"))
+        .unwrap();
+    std::fs::write(
+        env.home.join("config.toml"),
+        "[agents.claude]\ncommand = [\"my-claude\", \"basic\"]\n",
+    )
+    .unwrap();
+    let installed = |path: Option<&str>| {
+        let mut cmd = env.m();
+        if let Some(path) = path {
+            cmd.env("PATH", path);
+        }
+        let out = cmd.args(["agents", "--json"]).output().unwrap();
+        let agents: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        agents
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == "claude")
+            .unwrap()["installed"]
+            .as_bool()
+            .unwrap()
+    };
+    let callers_path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    assert!(!installed(None));
+    assert!(installed(Some(&callers_path)));
+    let out = env
+        .m()
+        .env("PATH", &callers_path)
+        .args(["doctor", "--json"])
+        .output()
+        .unwrap();
+    let doctor: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let agents = doctor["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "agents")
+        .unwrap();
+    assert!(
+        agents["detail"]
+            .as_str()
+            .unwrap()
+            .contains("on PATH: claude"),
+        "{agents}"
+    );
+    let out = env
+        .m()
+        .env("PATH", &callers_path)
+        .args([
+            "run", "start", "-r", "api", "hello", "--agent", "claude", "--once", "--wait",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // Without it, refused before any run exists, as `m agents` says.
+    let before = env.count("SELECT count(*) FROM runs");
+    let err = env.fails(
+        &[
+            "run", "start", "-r", "api", "hi", "--agent", "claude", "--once",
+        ],
+        3,
+    );
+    assert!(err.contains("'my-claude' is not on PATH"), "{err}");
+    assert_eq!(env.count("SELECT count(*) FROM runs"), before);
+}
+
+/// Regression: prompts over 128 KiB failed their run with "Argument list too
+/// long" (Linux caps one environment string at 128 KiB). Every prompt up to
+/// the limit reaches the agent: in the file M_PROMPT_FILE names, and in
+/// M_PROMPT when it fits; a longer one is refused before any run exists.
+#[test]
+fn prompts_up_to_a_mebibyte_reach_the_agent() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let agent = env.script(
+        "count.sh",
+        r#"echo "file $(wc -c < "$M_PROMPT_FILE")"; echo "env ${#M_PROMPT}""#,
+    );
+    for (size, in_env) in [
+        (100 * 1024, true),
+        (200 * 1024, false),
+        (1024 * 1024, false),
+    ] {
+        let prompt = "p".repeat(size - 1) + "\n";
+        let mut child = env
+            .m()
+            .args(["run", "start", "-r", "api", "-", "--wait", "--"])
+            .arg(&agent)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), prompt.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{size}: {}", text(&out.stderr));
+        let run = text(&out.stdout).trim().to_string();
+        let printed = env.ok(&["events", &run, "--type", "output"]);
+        assert!(
+            printed.contains(&format!("file {size}")),
+            "{size}: {printed}"
+        );
+        let env_len = if in_env { size } else { 0 };
+        assert!(
+            printed.contains(&format!("env {env_len}")),
+            "{size}: {printed}"
+        );
+    }
+    let runs = env.count("SELECT count(*) FROM runs");
+    let mut child = env
+        .m()
+        .args(["run", "start", "-r", "api", "-", "--"])
+        .arg(&agent)
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let too_long = "p".repeat(1024 * 1024 + 1);
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), too_long.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("the limit is 1024 KiB"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(env.count("SELECT count(*) FROM runs"), runs);
+}

@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use common::TestEnv;
+use m::model::EventType;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -52,46 +53,6 @@ fn completions_and_man_pages_are_up_to_date() {
     );
 }
 
-/// The top-level arguments of a call whose text starts right after its `(`.
-fn call_args(text: &str) -> Vec<String> {
-    let mut args = Vec::new();
-    let mut current = String::new();
-    let mut depth = 1;
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' => {
-                current.push(c);
-                while let Some(c) = chars.next() {
-                    current.push(c);
-                    match c {
-                        '\\' => current.extend(chars.next()),
-                        '"' => break,
-                        _ => {}
-                    }
-                }
-                continue;
-            }
-            '(' | '[' | '{' => depth += 1,
-            ')' | ']' | '}' => {
-                depth -= 1;
-                if depth == 0 {
-                    args.push(current.trim().to_string());
-                    return args;
-                }
-            }
-            ',' if depth == 1 => {
-                args.push(current.trim().to_string());
-                current.clear();
-                continue;
-            }
-            _ => {}
-        }
-        current.push(c);
-    }
-    args
-}
-
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
@@ -103,65 +64,25 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// `"word.word_word"` literals in `code`.
-fn dotted_literals(code: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for (at, _) in code.match_indices('"') {
-        let rest = &code[at + 1..];
-        let word: String = rest
-            .chars()
-            .take_while(|c| c.is_ascii_lowercase() || *c == '.' || *c == '_')
-            .collect();
-        let closed = rest[word.len()..].starts_with('"');
-        let parts: Vec<&str> = word.split('.').collect();
-        if closed && parts.len() == 2 && parts.iter().all(|p| !p.is_empty()) {
-            found.push(word);
-        }
-    }
-    found
-}
-
-/// The event types the code emits:
-/// - every string literal passed straight to `NewEvent::new`, `emit` or
-///   `emit_committed` anywhere in src/ (`output`, `error`...);
-/// - every `"family.name"` literal in src/agent, src/daemon and src/store,
-///   where events are made, since some are chosen first and passed by
-///   variable (`agent.message` or `agent.thought`). A dotted literal there
-///   that is not an event type would need a rename or a filter here.
-///
-/// Unit-test modules (from `#[cfg(test)]` on) are left out.
+/// The event types the code emits: every `EventType::Variant` named in
+/// src/ outside the enum's own definition (model.rs) and unit-test modules.
 fn emitted_event_types() -> BTreeSet<String> {
     let mut paths = Vec::new();
     rust_files(&root().join("src"), &mut paths);
-    let mut types = BTreeSet::new();
-    for path in paths {
-        let text = std::fs::read_to_string(&path).unwrap();
-        let code = text.split("\n#[cfg(test)]").next().unwrap_or("");
-        let producer = ["agent", "daemon", "store"]
-            .iter()
-            .any(|dir| path.starts_with(root().join("src").join(dir)));
-        if producer {
-            types.extend(dotted_literals(code));
-        }
-        for call in ["NewEvent::new(", ".emit(", "emit_committed("] {
-            for (at, _) in code.match_indices(call) {
-                for arg in call_args(&code[at + call.len()..]) {
-                    let Some(literal) = arg.strip_prefix('"').and_then(|a| a.strip_suffix('"'))
-                    else {
-                        continue;
-                    };
-                    if !literal.is_empty()
-                        && literal
-                            .chars()
-                            .all(|c| c.is_ascii_lowercase() || c == '.' || c == '_')
-                    {
-                        types.insert(literal.to_string());
-                    }
-                }
-            }
-        }
+    let mut code = String::new();
+    for path in paths.iter().filter(|p| !p.ends_with("src/model.rs")) {
+        let text = std::fs::read_to_string(path).unwrap();
+        code.push_str(text.split("\n#[cfg(test)]").next().unwrap_or(""));
     }
-    types
+    EventType::ALL
+        .iter()
+        .filter(|t| {
+            let named = format!("EventType::{t:?}");
+            code.match_indices(&named)
+                .any(|(at, _)| !code[at + named.len()..].starts_with(|c: char| c.is_alphanumeric()))
+        })
+        .map(|t| t.to_string())
+        .collect()
 }
 
 fn documented_event_types() -> BTreeSet<String> {
@@ -175,50 +96,23 @@ fn documented_event_types() -> BTreeSet<String> {
 
 #[test]
 fn the_events_catalog_lists_exactly_the_event_types_the_code_emits() {
-    let emitted = emitted_event_types();
-    for sure in [
-        "run.created",
-        "run.finished",
-        "output",
-        "workspace.progress",
-        "error",
-    ] {
-        assert!(
-            emitted.contains(sure),
-            "the scan missed {sure}: {emitted:?}"
-        );
-    }
     let documented = documented_event_types();
-    let accepted: BTreeSet<String> = m::model::EVENT_TYPES
-        .iter()
-        .map(|t| t.to_string())
-        .collect();
-    assert_eq!(
-        accepted, documented,
-        "m::model::EVENT_TYPES (what `m events --type` accepts) and docs/events.md differ"
-    );
-    let missing: Vec<_> = emitted.difference(&documented).collect();
+    let types: BTreeSet<String> = EventType::ALL.iter().map(|t| t.to_string()).collect();
+    let missing: Vec<_> = types.difference(&documented).collect();
     assert!(
         missing.is_empty(),
-        "emitted but not in docs/events.md (add a `### `type`` section with its data fields): {missing:?}"
+        "EventType has types docs/events.md does not list (add a `### `type`` section with its data fields): {missing:?}"
     );
-    let gone: Vec<_> = documented.difference(&emitted).collect();
+    let unknown: Vec<_> = documented.difference(&types).collect();
     assert!(
-        gone.is_empty(),
-        "in docs/events.md but never emitted: {gone:?}"
+        unknown.is_empty(),
+        "docs/events.md lists types that are not in EventType: {unknown:?}"
     );
-}
-
-#[test]
-fn the_event_scan_reads_calls_as_rust_does() {
-    assert_eq!(
-        call_args(r#"&run, "a.b", json!({ "x": f(1, 2) })).await"#),
-        ["&run", "\"a.b\"", "json!({ \"x\": f(1, 2) })"]
-    );
-    assert_eq!(call_args(r#""q\"(", x)"#), [r#""q\"(""#, "x"]);
-    assert_eq!(
-        dotted_literals(r#"let k = if a { "agent.thought" } else { "x.y.z" }; f("run.state")"#),
-        ["agent.thought", "run.state"]
+    let emitted = emitted_event_types();
+    let never: Vec<_> = types.difference(&emitted).collect();
+    assert!(
+        never.is_empty(),
+        "EventType has types the code never emits (src/ names no EventType::...): {never:?}"
     );
 }
 
@@ -384,11 +278,7 @@ fn the_readme_documents_every_exit_code() {
 /// Regression: ARCHITECTURE.md cited a design file outside the repository.
 #[test]
 fn the_docs_cite_only_files_in_the_repository() {
-    let mut docs = vec![root().join("README.md"), root().join("ARCHITECTURE.md")];
-    for entry in std::fs::read_dir(root().join("docs")).unwrap() {
-        docs.push(entry.unwrap().path());
-    }
-    for doc in docs {
+    for doc in [root().join("README.md"), root().join("ARCHITECTURE.md")] {
         let text = std::fs::read_to_string(&doc).unwrap();
         for word in text.split(|c: char| c.is_whitespace() || "()[]`'\",;:".contains(c)) {
             let path = word.split('#').next().unwrap_or("");

@@ -131,7 +131,11 @@ impl World {
     /// returns the notification's id.
     fn event(&mut self, event_type: &str, data: Value) -> i64 {
         self.store
-            .append_events_with_notifications(&[NewEvent::new(&self.run, event_type, data)])
+            .append_events_with_notifications(&[NewEvent::new(
+                &self.run,
+                event_type.parse().unwrap(),
+                data,
+            )])
             .unwrap();
         self.store.list_notifications(1).unwrap()[0].id
     }
@@ -520,7 +524,7 @@ async fn a_notification_pending_when_the_daemon_stops_is_delivered_after_restart
     w.store
         .append_events_with_notifications(&[NewEvent::new(
             &w.run,
-            "output",
+            "output".parse().unwrap(),
             json!({"stream": "stdout", "lines": ["working"]}),
         )])
         .unwrap();

@@ -475,7 +475,7 @@ fn bad_command_line_input_gets_clear_errors_and_never_a_panic() {
         // A 100 kB prompt is fine; the 10 MB one (on stdin) is refused clearly.
         if args.iter().any(|a| a == "-") {
             assert_eq!(code, 2, "{err}");
-            assert!(err.contains("the limit is 256 KiB"), "{err}");
+            assert!(err.contains("the limit is 1024 KiB"), "{err}");
         } else if let Some(len) = args.iter().find(|a| a.len() > 1000).map(|a| a.len()) {
             assert_eq!(code, 0, "{err}");
             let id = String::from_utf8_lossy(&out.stdout).trim().to_string();

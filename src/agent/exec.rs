@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::{agent_command, AgentOutcome, Decision, ReviewOutcome, RunContext};
+use crate::model::EventType;
 use crate::process;
 
 /// An `output` event never holds more than this many bytes of text; a longer
@@ -21,7 +22,12 @@ pub async fn run(argv: &[String], ctx: RunContext, grace: Duration) -> AgentOutc
         return failed("no agent command was given".into(), None, Vec::new());
     };
     let mut cmd = agent_command(program, args, &ctx.launch);
-    cmd.env("M_PROMPT", &ctx.launch.prompt).stdin(Stdio::null());
+    // The prompt is always in the file M_PROMPT_FILE names; in M_PROMPT too
+    // when the system lets an environment variable hold it.
+    if process::prompt_fits_env(&ctx.launch.prompt, argv, &ctx.launch.env) {
+        cmd.env("M_PROMPT", &ctx.launch.prompt);
+    }
+    cmd.stdin(Stdio::null());
     let mut child = match cmd.spawn() {
         Ok(child) => child,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -153,7 +159,7 @@ pub async fn pump_output(
             if partial {
                 data.insert("partial".into(), Value::Bool(true));
             }
-            ctx.emit("output", Value::Object(data)).await;
+            ctx.emit(EventType::Output, Value::Object(data)).await;
         }
         if at_end {
             break;

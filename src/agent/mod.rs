@@ -10,6 +10,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::model::ApprovalType;
+use crate::model::EventType;
 use crate::process;
 
 /// What a run needs to start its agent.
@@ -17,8 +18,11 @@ use crate::process;
 pub struct Launch {
     pub run_id: String,
     pub prompt: String,
+    /// The prompt in a file (`M_PROMPT_FILE`), for prompts of any length.
+    pub prompt_file: std::path::PathBuf,
     pub workspace: std::path::PathBuf,
-    /// Extra environment for the agent (`M_RUN_ID`, `M_SOCKET`, ...).
+    /// The agent's whole environment: its caller's, with m's own `M_RUN_ID`,
+    /// `M_SOCKET`, `M_HOME` (see the supervisor's `agent_env`).
     pub env: Vec<(String, String)>,
     /// Hold the finished work for a human's review (`m run start --review`).
     pub review: bool,
@@ -31,7 +35,9 @@ pub fn agent_command(program: &str, args: &[String], launch: &Launch) -> tokio::
     let mut cmd = tokio::process::Command::new(program);
     cmd.args(args)
         .current_dir(&launch.workspace)
+        .env_clear()
         .envs(launch.env.iter().map(|(k, v)| (k, v)))
+        .env("M_PROMPT_FILE", &launch.prompt_file)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     process::configure(&mut cmd);
@@ -97,7 +103,7 @@ pub enum AgentRequest {
         pgid: i32,
     },
     Emit {
-        event_type: String,
+        event_type: EventType,
         data: Value,
     },
     Approval {
@@ -152,13 +158,10 @@ impl RunContext {
 
     /// Records an event. Waits while the writer is behind, which is how a
     /// flooding agent is slowed to the disk's pace instead of filling memory.
-    pub async fn emit(&self, event_type: &str, data: Value) {
+    pub async fn emit(&self, event_type: EventType, data: Value) {
         let _ = self
             .requests
-            .send(AgentRequest::Emit {
-                event_type: event_type.to_string(),
-                data,
-            })
+            .send(AgentRequest::Emit { event_type, data })
             .await;
     }
 

@@ -7,6 +7,7 @@ use super::follow::{Prints, Until, Watch};
 use super::output::{fold_long_line, printable, STDERR_LINE_SHOWN};
 use super::Ctx;
 use crate::error::{exit, Error, Result};
+use crate::model::EventType;
 use crate::model::{short_id, Event, EVENT_TYPES};
 
 #[derive(Debug, Args)]
@@ -157,13 +158,13 @@ fn describe(event_type: &str, data: &Value) -> Vec<String> {
             .unwrap_or("")
             .to_string()
     };
-    match event_type {
-        "run.state" => vec![format!("-> {}", text("state"))],
-        "run.created" => vec![format!(
+    match event_type.parse().ok() {
+        Some(EventType::RunState) => vec![format!("-> {}", text("state"))],
+        Some(EventType::RunCreated) => vec![format!(
             "prompt: {}",
             super::output::one_line(&text("prompt"), 80)
         )],
-        "run.finished" => {
+        Some(EventType::RunFinished) => {
             let mut lines = vec![format!("{}: {}", text("state"), text("reason"))];
             if let Some(tail) = data.get("stderr_tail").and_then(Value::as_array) {
                 lines.extend(tail.iter().map(|l| {
@@ -175,14 +176,16 @@ fn describe(event_type: &str, data: &Value) -> Vec<String> {
             }
             lines
         }
-        "agent.message" | "agent.thought" => text("text").lines().map(str::to_string).collect(),
-        "agent.prompt" => vec![format!(
+        Some(EventType::AgentMessage) | Some(EventType::AgentThought) => {
+            text("text").lines().map(str::to_string).collect()
+        }
+        Some(EventType::AgentPrompt) => vec![format!(
             "({}) {}",
             text("source"),
             super::output::one_line(&text("text"), 80)
         )],
-        "agent.turn" => vec![format!("turn ended: {}", text("stopReason"))],
-        "agent.plan" => data
+        Some(EventType::AgentTurn) => vec![format!("turn ended: {}", text("stopReason"))],
+        Some(EventType::AgentPlan) => data
             .get("entries")
             .and_then(Value::as_array)
             .map(|entries| {
@@ -195,14 +198,14 @@ fn describe(event_type: &str, data: &Value) -> Vec<String> {
                     .collect()
             })
             .unwrap_or_default(),
-        "tool.call" | "tool.update" => {
+        Some(EventType::ToolCall) | Some(EventType::ToolUpdate) => {
             vec![format!("{} ({})", text("title"), text("status"))
                 .trim()
                 .to_string()]
         }
-        "workspace.progress" => vec![text("line")],
-        "workspace.ready" => vec![format!("{} on {}", text("path"), text("branch"))],
-        "workspace.diff" => {
+        Some(EventType::WorkspaceProgress) => vec![text("line")],
+        Some(EventType::WorkspaceReady) => vec![format!("{} on {}", text("path"), text("branch"))],
+        Some(EventType::WorkspaceDiff) => {
             let num = |k: &str| data.get(k).and_then(Value::as_u64).unwrap_or(0);
             vec![format!(
                 "{} file(s), +{} -{}, commit {}",
@@ -212,7 +215,7 @@ fn describe(event_type: &str, data: &Value) -> Vec<String> {
                 crate::model::short_id(&text("commit"))
             )]
         }
-        "approval.requested" => {
+        Some(EventType::ApprovalRequested) => {
             let payload = data.get("payload").unwrap_or(&Value::Null);
             let field = |k: &str| payload.get(k).and_then(Value::as_str).unwrap_or("");
             let what = [field("title"), field("command")]
@@ -225,7 +228,7 @@ fn describe(event_type: &str, data: &Value) -> Vec<String> {
                 crate::model::short_id(&text("approval_id"))
             )]
         }
-        "approval.resolved" => {
+        Some(EventType::ApprovalResolved) => {
             let reason = text("reason");
             let reason = if reason.is_empty() {
                 String::new()
@@ -245,18 +248,18 @@ fn describe(event_type: &str, data: &Value) -> Vec<String> {
                 text("state"),
             )]
         }
-        "input.requested" => {
+        Some(EventType::InputRequested) => {
             let mut lines = vec![text("question")];
             let schema = data.get("schema").unwrap_or(&Value::Null);
             lines.extend(crate::question::expected(schema).map(|e| format!("expects {e}")));
             lines
         }
-        "input.provided" => vec![match data.get("text").and_then(Value::as_str) {
+        Some(EventType::InputProvided) => vec![match data.get("text").and_then(Value::as_str) {
             Some(t) => t.to_string(),
             None => "(done)".to_string(),
         }],
-        "error" | "agent.refused" => vec![text("message")],
-        "agent.mode" => vec![match data.get("message").and_then(Value::as_str) {
+        Some(EventType::Error | EventType::AgentRefused) => vec![text("message")],
+        Some(EventType::AgentMode) => vec![match data.get("message").and_then(Value::as_str) {
             Some(warning) => format!("warning: {warning}"),
             None => format!("mode {}", text("modeId")),
         }],

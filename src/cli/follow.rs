@@ -7,6 +7,7 @@ use std::time::Instant;
 use super::Ctx;
 use crate::client::Client;
 use crate::error::{Error, Result};
+use crate::model::EventType;
 use crate::model::{Event, RunState};
 use crate::protocol::{Request, Response};
 
@@ -60,7 +61,10 @@ impl Watch {
 
 /// The events that say how a run stands: all a caller that only waits needs.
 pub fn state_types() -> Vec<String> {
-    vec!["run.state".into(), "run.finished".into()]
+    vec![
+        EventType::RunState.as_str().into(),
+        EventType::RunFinished.as_str().into(),
+    ]
 }
 
 /// Streams a run's events after `watch.since` (only those of `watch.types`,
@@ -119,8 +123,8 @@ fn caught_up(ctx: &Ctx, run_id: &str, state: RunState) -> Result<bool> {
 }
 
 fn state_of(event: &Event) -> Option<RunState> {
-    match event.event_type.as_str() {
-        "run.state" | "run.finished" => event
+    match event.kind() {
+        Some(EventType::RunState) | Some(EventType::RunFinished) => event
             .data
             .as_ref()
             .and_then(|d| d.get("state"))

@@ -15,6 +15,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::Value;
 
 use super::output::printable;
+use crate::model::EventType;
 use crate::model::{short_id, Event};
 
 /// Without a terminal, git's progress is worth lines only past this long.
@@ -67,7 +68,7 @@ impl Progress {
         }
         let mut types = crate::cli::follow::state_types();
         if self.plain {
-            types.push("workspace.progress".into());
+            types.push(EventType::WorkspaceProgress.as_str().into());
         }
         types
     }
@@ -76,9 +77,9 @@ impl Progress {
     pub fn event(&mut self, event: &Event) {
         let data = event.data.as_ref().unwrap_or(&Value::Null);
         let text = |key: &str| data.get(key).and_then(Value::as_str).unwrap_or("");
-        match event.event_type.as_str() {
-            "run.created" => self.state = "preparing the workspace".into(),
-            "workspace.progress" => {
+        match event.kind() {
+            Some(EventType::RunCreated) => self.state = "preparing the workspace".into(),
+            Some(EventType::WorkspaceProgress) => {
                 let line = text("line").trim();
                 if line.is_empty() {
                     return;
@@ -89,17 +90,17 @@ impl Progress {
                 }
                 self.detail = line.to_string();
             }
-            "workspace.ready" => {
+            Some(EventType::WorkspaceReady) => {
                 self.state = "running".into();
                 self.detail = format!("in {}", text("path"));
             }
-            "run.state" | "run.finished" => {
+            Some(EventType::RunState) | Some(EventType::RunFinished) => {
                 self.state = text("state").replace('_', " ");
-                if event.event_type == "run.finished" {
+                if event.kind() == Some(EventType::RunFinished) {
                     self.detail = text("reason").to_string();
                 }
             }
-            "output" => {
+            Some(EventType::Output) => {
                 if let Some(last) = data
                     .get("lines")
                     .and_then(Value::as_array)
@@ -108,16 +109,16 @@ impl Progress {
                     self.detail = last.trim().to_string();
                 }
             }
-            "agent.message" => {
+            Some(EventType::AgentMessage) => {
                 if let Some(last) = text("text").lines().rev().find(|l| !l.trim().is_empty()) {
                     self.detail = last.trim().to_string();
                 }
             }
-            "tool.call" => self.detail = text("title").to_string(),
-            "approval.requested" => {
+            Some(EventType::ToolCall) => self.detail = text("title").to_string(),
+            Some(EventType::ApprovalRequested) => {
                 self.detail = format!("asks for a {} approval", text("approval_type"))
             }
-            "input.requested" => self.detail = format!("asks: {}", text("question")),
+            Some(EventType::InputRequested) => self.detail = format!("asks: {}", text("question")),
             _ => {}
         }
         self.redraw();

@@ -177,6 +177,7 @@ fn rm(ctx: &Ctx, args: RmArgs) -> Result<u8> {
             }
             for (run, ws) in runs.iter().zip(&workspaces) {
                 kept.extend(remove_workspace(run, ws)?);
+                let _ = std::fs::remove_file(ctx.paths.prompt_file(&run.id));
             }
         }
     }

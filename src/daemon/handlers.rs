@@ -10,10 +10,13 @@ use super::supervisor::{self, Control, StartedRun};
 use super::Shared;
 use crate::agent::{AgentRequest, ApprovalRequest, Decision, InputReply, InputRequest};
 use crate::error::{Error, Result};
+use crate::model::EventType;
 use crate::model::{
     new_id, short_id, AgentSpec, Approval, DecidedBy, Event, Run, RunOptions, RunState,
 };
-use crate::protocol::{DaemonStatus, EventFrame, Request, Response, PROTOCOL_VERSION, VERSION};
+use crate::protocol::{
+    DaemonStatus, EventFrame, Request, Response, MAX_PROMPT, PROTOCOL_VERSION, VERSION,
+};
 use crate::store::{Decided, NewRun, RunDetails, Store};
 
 pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connection) -> Result<()> {
@@ -25,9 +28,20 @@ pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connectio
             agent,
             base,
             options,
-        } => Response::Run {
-            run: start_run(shared, repo_id, prompt, agent, base, options).await?,
-        },
+            env,
+        } => {
+            let started = StartRequest {
+                repo_id,
+                prompt,
+                agent,
+                base,
+                options,
+                env,
+            };
+            Response::Run {
+                run: start_run(shared, started).await?,
+            }
+        }
         Request::CancelRun { run_id } => cancel_run(shared, &run_id).await?,
         Request::Follow {
             run_id,
@@ -165,17 +179,42 @@ pub(crate) fn status(shared: &Shared) -> DaemonStatus {
     }
 }
 
-pub(crate) async fn start_run(
-    shared: &Arc<Shared>,
-    repo_id: String,
-    prompt: String,
-    agent: AgentSpec,
-    base: Option<String>,
-    options: RunOptions,
-) -> Result<Run> {
+/// What `StartRun` asks for (from the socket or the remote API).
+pub(crate) struct StartRequest {
+    pub repo_id: String,
+    pub prompt: String,
+    pub agent: AgentSpec,
+    pub base: Option<String>,
+    pub options: RunOptions,
+    pub env: Option<Vec<(String, String)>>,
+}
+
+pub(crate) async fn start_run(shared: &Arc<Shared>, request: StartRequest) -> Result<Run> {
+    let StartRequest {
+        repo_id,
+        prompt,
+        agent,
+        base,
+        options,
+        env,
+    } = request;
     if prompt.trim().is_empty() {
         return Err(Error::usage("the prompt is empty").with_hint("say what the agent should do"));
     }
+    // Checked by the client too; a client of another build may not have.
+    if prompt.len() > MAX_PROMPT {
+        return Err(Error::usage(format!(
+            "the prompt is {} KiB; the limit is {} KiB",
+            prompt.len() / 1024,
+            MAX_PROMPT / 1024
+        )));
+    }
+    // The caller's environment, or (an older client) the daemon's.
+    let env = env.unwrap_or_else(|| {
+        std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .collect()
+    });
     let argv = match &agent {
         AgentSpec::Exec { argv } | AgentSpec::Acp { argv, .. } => argv,
     };
@@ -212,6 +251,7 @@ pub(crate) async fn start_run(
             agent,
             base,
             options,
+            env,
         },
     );
     Ok(run)
@@ -410,7 +450,7 @@ fn wanted(types: &[String], event: &Event) -> bool {
 }
 
 fn finished_state(event: &Event) -> Option<RunState> {
-    if event.event_type != "run.finished" {
+    if event.kind() != Some(EventType::RunFinished) {
         return None;
     }
     event

@@ -21,6 +21,7 @@ use serde_json::json;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::model::EventType;
 use crate::model::{now, short_id, RunState};
 use crate::notify::Dispatcher;
 use crate::paths::{self, Paths};
@@ -306,14 +307,18 @@ async fn recover(shared: &Shared) -> Result<()> {
                         "; what it left was committed as {}",
                         short_id(&stat.commit)
                     ));
-                    Some(NewEvent::new(&run_id, "workspace.diff", json!(stat)))
+                    Some(NewEvent::new(
+                        &run_id,
+                        EventType::WorkspaceDiff,
+                        json!(stat),
+                    ))
                 }
                 Ok(None) => None,
                 Err(message) => {
                     reason.push_str(&format!("; {message}"));
                     Some(NewEvent::new(
                         &run_id,
-                        "error",
+                        EventType::Error,
                         json!({ "message": message }),
                     ))
                 }

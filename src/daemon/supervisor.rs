@@ -15,6 +15,7 @@ use crate::agent::{
     Launch, ReviewOutcome, RunContext,
 };
 use crate::error::{Error, ErrorKind, Result};
+use crate::model::EventType;
 use crate::model::{short_id, AgentSpec, ApprovalType, DecidedBy, Repo, Run, RunOptions, RunState};
 use crate::policy;
 use crate::store::{Decided, NewEvent};
@@ -69,6 +70,9 @@ pub struct StartedRun {
     pub agent: AgentSpec,
     pub base: Option<String>,
     pub options: RunOptions,
+    /// The environment of whoever started the run: the agent's, with m's
+    /// own variables. Held in memory only (it may hold secrets).
+    pub env: Vec<(String, String)>,
 }
 
 /// Registers the run and spawns its supervisor.
@@ -156,22 +160,21 @@ impl Supervisor {
                 return;
             }
         };
+        let prompt_file = match self.write_prompt_file(&started.run.prompt) {
+            Ok(path) => path,
+            Err(err) => {
+                let reason = format!("cannot write the prompt file: {}", err.message);
+                self.finish(RunState::Failed, json!({ "reason": reason }))
+                    .await;
+                return;
+            }
+        };
         let launch = Launch {
             run_id: self.run_id.clone(),
             prompt: started.run.prompt.clone(),
+            prompt_file,
             workspace: workspace.path.clone(),
-            env: vec![
-                ("M_RUN_ID".into(), self.run_id.clone()),
-                (
-                    "M_SOCKET".into(),
-                    self.shared.paths.socket().display().to_string(),
-                ),
-                (
-                    "M_HOME".into(),
-                    self.shared.paths.data_dir.display().to_string(),
-                ),
-                ("PATH".into(), path_with_m()),
-            ],
+            env: self.agent_env(&started.env),
             review: started.options.review,
         };
         let ctx = RunContext::new(launch, requests_tx, self.cancel.subscribe());
@@ -219,6 +222,62 @@ impl Supervisor {
         self.end(outcome, &workspace).await;
     }
 
+    /// The prompt in a file of its own (`M_PROMPT_FILE`), private to this
+    /// user, outside the workspace so that it is never committed: it holds
+    /// any prompt, however long, which `M_PROMPT` may not.
+    fn write_prompt_file(&self, prompt: &str) -> Result<std::path::PathBuf> {
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let path = self.shared.paths.prompt_file(&self.run_id);
+        crate::paths::create_private_dir(&self.shared.paths.prompts())?;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| Error::io("create", &path, e))?;
+        file.write_all(prompt.as_bytes())
+            .map_err(|e| Error::io("write", &path, e))?;
+        Ok(path)
+    }
+
+    /// The agent's whole environment: the caller's (as `m run start` had
+    /// it: PATH, API keys, proxies), with m's own variables over it and
+    /// this m's directory first on PATH (agents call `m ask`).
+    fn agent_env(&self, caller: &[(String, String)]) -> Vec<(String, String)> {
+        const OWN: [&str; 5] = [
+            "M_RUN_ID",
+            "M_SOCKET",
+            "M_HOME",
+            "M_PROMPT",
+            "M_PROMPT_FILE",
+        ];
+        let path = caller
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "PATH")
+            .map_or("", |(_, v)| v.as_str());
+        let mut env: Vec<(String, String)> = caller
+            .iter()
+            .filter(|(k, _)| k != "PATH" && !OWN.contains(&k.as_str()))
+            .cloned()
+            .collect();
+        env.extend([
+            ("M_RUN_ID".into(), self.run_id.clone()),
+            (
+                "M_SOCKET".into(),
+                self.shared.paths.socket().display().to_string(),
+            ),
+            (
+                "M_HOME".into(),
+                self.shared.paths.data_dir.display().to_string(),
+            ),
+            ("PATH".into(), path_with_m(path)),
+        ]);
+        env
+    }
+
     async fn make_workspace(&self, started: &StartedRun) -> Result<Workspace> {
         let paths = self.shared.paths.clone();
         let run_id = self.run_id.clone();
@@ -229,8 +288,11 @@ impl Supervisor {
         let handle = tokio::runtime::Handle::current();
         let ws = tokio::task::spawn_blocking(move || {
             let mut progress = |line: &str| {
-                let event =
-                    NewEvent::new(&progress_run, "workspace.progress", json!({ "line": line }));
+                let event = NewEvent::new(
+                    &progress_run,
+                    EventType::WorkspaceProgress,
+                    json!({ "line": line }),
+                );
                 handle.block_on(writer.append(vec![event]));
             };
             workspace::create(
@@ -253,7 +315,7 @@ impl Supervisor {
         writer
             .append(vec![NewEvent::new(
                 &self.run_id,
-                "workspace.ready",
+                EventType::WorkspaceReady,
                 json!({ "path": ws.path, "branch": ws.branch, "base_commit": ws.base_commit }),
             )])
             .await;
@@ -270,7 +332,7 @@ impl Supervisor {
             }
             AgentRequest::Emit { event_type, data } => {
                 writer
-                    .append(vec![NewEvent::new(&self.run_id, &event_type, data)])
+                    .append(vec![NewEvent::new(&self.run_id, event_type, data)])
                     .await
             }
             AgentRequest::Approval { request, reply } => self.ask_approval(request, reply).await,
@@ -304,13 +366,14 @@ impl Supervisor {
             }
             Err(err) => {
                 let reason = format!("cannot prepare the review: {}", one_sentence(&err));
-                self.emit("error", json!({ "message": reason })).await;
+                self.emit(EventType::Error, json!({ "message": reason }))
+                    .await;
                 let _ = reply.send(ReviewOutcome::CannotPrepare { reason });
             }
         }
     }
 
-    async fn emit(&self, event_type: &str, data: Value) {
+    async fn emit(&self, event_type: EventType, data: Value) {
         self.shared
             .writer
             .append(vec![NewEvent::new(&self.run_id, event_type, data)])
@@ -352,7 +415,7 @@ impl Supervisor {
 
     async fn ask_input(&mut self, request: InputRequest, reply: oneshot::Sender<InputReply>) {
         let events = self.changing_state(
-            "input.requested",
+            EventType::InputRequested,
             json!({ "question": request.question, "schema": &request.schema }),
             RunState::WaitingInput,
         );
@@ -428,7 +491,7 @@ impl Supervisor {
                     self.idle_deadline = None;
                 }
                 let events = self.changing_state(
-                    "input.withdrawn",
+                    EventType::InputWithdrawn,
                     json!({ "question_seq": question.seq }),
                     self.waiting_state(),
                 );
@@ -450,10 +513,10 @@ impl Supervisor {
 
     /// An event of `event_type` that moves the run to `state`, and the
     /// `run.state` event that says so.
-    fn changing_state(&self, event_type: &str, data: Value, state: RunState) -> Vec<NewEvent> {
+    fn changing_state(&self, event_type: EventType, data: Value, state: RunState) -> Vec<NewEvent> {
         vec![
             NewEvent::new(&self.run_id, event_type, data).with_state(state),
-            NewEvent::new(&self.run_id, "run.state", json!({ "state": state })),
+            NewEvent::new(&self.run_id, EventType::RunState, json!({ "state": state })),
         ]
     }
 
@@ -466,7 +529,7 @@ impl Supervisor {
                 .writer
                 .append(vec![NewEvent::new(
                     &self.run_id,
-                    "run.state",
+                    EventType::RunState,
                     json!({ "state": next }),
                 )
                 .with_state(next)])
@@ -478,7 +541,7 @@ impl Supervisor {
     async fn on_idle(&mut self) {
         self.idle_deadline = None;
         let seconds = self.shared.idle_timeout.map_or(0, |d| d.as_secs());
-        self.emit("run.idle", json!({ "after_seconds": seconds }))
+        self.emit(EventType::RunIdle, json!({ "after_seconds": seconds }))
             .await;
         let (ack, _) = oneshot::channel();
         self.on_control(Control::Reply {
@@ -526,7 +589,7 @@ impl Supervisor {
                     _ => None,
                 };
                 let events = self.changing_state(
-                    "input.provided",
+                    EventType::InputProvided,
                     json!({
                         "text": text,
                         "done": reply == InputReply::Done,
@@ -606,12 +669,13 @@ impl Supervisor {
         let message = format!("m run {}", short_id(&self.run_id));
         let commit_error = match commit_work(workspace.clone(), message).await {
             Ok(Some(stat)) => {
-                self.emit("workspace.diff", json!(stat)).await;
+                self.emit(EventType::WorkspaceDiff, json!(stat)).await;
                 None
             }
             Ok(None) => None,
             Err(message) => {
-                self.emit("error", json!({ "message": &message })).await;
+                self.emit(EventType::Error, json!({ "message": &message }))
+                    .await;
                 Some(message)
             }
         };
@@ -707,8 +771,8 @@ fn one_sentence(err: &Error) -> String {
 /// The daemon's PATH with this m's own directory first, so that `m ask`
 /// inside an agent reaches this daemon's binary even where m is not
 /// installed on PATH (run from a build directory, a service's bare PATH).
-fn path_with_m() -> String {
-    let path = std::env::var("PATH").unwrap_or_default();
+fn path_with_m(path: &str) -> String {
+    let path = path.to_string();
     let Some(dir) = std::env::current_exe()
         .ok()
         .and_then(|exe| exe.parent().map(|d| d.display().to_string()))

@@ -516,6 +516,8 @@ mod tests {
 
     use serde_json::json;
 
+    use crate::model::EventType;
+
     use super::*;
     use crate::model::{new_id, now, DeviceEnv, NotificationState, Platform};
     use crate::notify::Push;
@@ -593,7 +595,7 @@ mod tests {
     }
 
     /// A store with one device and one queued notification for `event`.
-    fn setup(event: &str, data: serde_json::Value) -> (tempfile::TempDir, Store, i64) {
+    fn setup(event: EventType, data: serde_json::Value) -> (tempfile::TempDir, Store, i64) {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(&dir.path().join("m.db")).unwrap();
         let repo = store
@@ -632,7 +634,7 @@ mod tests {
 
     #[tokio::test]
     async fn retries_wait_out_the_backoff_on_the_clock() {
-        let (_dir, mut store, id) = setup("input.requested", json!({"question": "?"}));
+        let (_dir, mut store, id) = setup(EventType::InputRequested, json!({"question": "?"}));
         let sender = FakeSender::answering(vec![retry("429"), retry("503")]);
         let clock = FakeClock::starting_now();
         let dispatcher = dispatcher(sender.clone(), clock.clone());
@@ -675,7 +677,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_loop_sleeps_until_the_retry_is_due() {
-        let (dir, store, id) = setup("run.finished", json!({"state": "failed"}));
+        let (dir, store, id) = setup(EventType::RunFinished, json!({"state": "failed"}));
         let sender = FakeSender::answering(vec![retry("500")]);
         let clock = FakeClock::starting_now();
         let dispatcher = dispatcher(sender.clone(), clock.clone());
@@ -700,7 +702,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_target_fails_when_its_retries_run_out() {
-        let (_dir, mut store, id) = setup("run.finished", json!({"state": "completed"}));
+        let (_dir, mut store, id) = setup(EventType::RunFinished, json!({"state": "completed"}));
         let sender = FakeSender::answering(vec![retry("503 one"), retry("503 two")]);
         let clock = FakeClock::starting_now();
         let dispatcher = dispatcher(sender.clone(), clock.clone()).with_retry_policy(RetryPolicy {
@@ -726,7 +728,7 @@ mod tests {
 
     #[tokio::test]
     async fn events_a_sink_does_not_want_are_not_sent_to_it() {
-        let (_dir, mut store, id) = setup("run.finished", json!({"state": "completed"}));
+        let (_dir, mut store, id) = setup(EventType::RunFinished, json!({"state": "completed"}));
         let config: NotifyConfig = toml::from_str(r#"events = ["approval.requested"]"#).unwrap();
         let sender = FakeSender::answering(vec![]);
         let dispatcher = Dispatcher::from_config(&config)

@@ -29,7 +29,10 @@ pub struct Preset {
 /// Gemini CLI's auth methods (`AuthType` in its source) and what each
 /// reads: `validateAuthMethod` in packages/cli/src/config/auth.ts.
 const GEMINI_AUTH: &[(&str, &str)] = &[
-    ("gemini-api-key", "GEMINI_API_KEY in the environment of m's daemon"),
+    (
+        "gemini-api-key",
+        "GEMINI_API_KEY in the environment of m's daemon (Gemini ignores ~/.gemini/.env in folders it does not trust, such as m's workspaces)",
+    ),
     (
         "vertex-ai",
         "GOOGLE_CLOUD_PROJECT and GOOGLE_CLOUD_LOCATION, or GOOGLE_API_KEY, in the environment of m's daemon",
@@ -136,10 +139,21 @@ pub fn command(name: &str, override_argv: Option<&[String]>) -> Result<Vec<Strin
 }
 
 /// The environment preset `name` is started with, for a run in
-/// `workspace`, whatever its command: what makes the agent ask m.
-pub fn environment(name: &str, workspace: &Path) -> Vec<(String, String)> {
+/// `workspace`, whatever its command: what makes the agent ask m. `env` is
+/// the environment the agent gets otherwise (its caller's).
+pub fn environment(
+    name: &str,
+    workspace: &Path,
+    env: &[(String, String)],
+) -> Vec<(String, String)> {
+    let var = |name: &str| {
+        env.iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
     match name {
-        "opencode" => opencode::environment(workspace, &|var| std::env::var(var).ok()),
+        "opencode" => opencode::environment(workspace, &var),
         _ => Vec::new(),
     }
 }
@@ -207,7 +221,7 @@ mod tests {
     fn each_preset_is_started_so_that_it_asks() {
         let ws = tempfile::tempdir().unwrap();
         for preset in PRESETS {
-            let env = environment(preset.name, ws.path());
+            let env = environment(preset.name, ws.path(), &[]);
             match preset.name {
                 "gemini" => {
                     assert_eq!(

@@ -22,7 +22,7 @@ pub const PERMISSION_VAR: &str = "OPENCODE_PERMISSION";
 const ASKED: &[&str] = &["edit", "bash"];
 
 /// The environment m starts OpenCode with for a run in `workspace`; `env`
-/// reads the daemon's environment.
+/// reads the environment OpenCode gets (its caller's).
 pub fn environment(
     workspace: &Path,
     env: &dyn Fn(&str) -> Option<String>,

@@ -4,6 +4,7 @@ use rusqlite::{params, OptionalExtension, Row};
 
 use super::Store;
 use crate::error::Result;
+use crate::model::EventType;
 use crate::model::{new_event_id, now, Event, RunState};
 
 /// An event to append. `set_state` changes the run's state in the same
@@ -17,10 +18,10 @@ pub struct NewEvent {
 }
 
 impl NewEvent {
-    pub fn new(run_id: &str, event_type: &str, data: serde_json::Value) -> NewEvent {
+    pub fn new(run_id: &str, event_type: EventType, data: serde_json::Value) -> NewEvent {
         NewEvent {
             run_id: run_id.to_string(),
-            event_type: event_type.to_string(),
+            event_type: event_type.as_str().to_string(),
             data: Some(data),
             set_state: None,
         }

@@ -17,6 +17,7 @@ use super::events::append_events_tx;
 use super::runs::NewRun;
 use super::{db_error, NewEvent, Store};
 use crate::error::{Error, Result};
+use crate::model::EventType;
 use crate::model::{
     now, short_id, Approval, ApprovalState, ApprovalType, DecidedBy, Event, Run, RunState,
 };
@@ -175,7 +176,7 @@ impl Batch<'_> {
             .map_err(db)?;
             let created = NewEvent::new(
                 &run.id,
-                "run.created",
+                EventType::RunCreated,
                 json!({
                     "repo_id": run.repo_id,
                     "prompt": run.prompt,
@@ -231,7 +232,7 @@ impl Batch<'_> {
             }
             let event = NewEvent::new(
                 run_id,
-                "run.state",
+                EventType::RunState,
                 json!({ "state": state, "reason": reason }),
             )
             .with_state(state);
@@ -257,13 +258,13 @@ impl Batch<'_> {
             let id = crate::model::new_id();
             let mut new = vec![NewEvent::new(
                 run_id,
-                "approval.requested",
+                EventType::ApprovalRequested,
                 json!({ "approval_id": id, "approval_type": approval_type, "payload": payload }),
             )];
             match policy {
                 Some(decided) => new.push(NewEvent::new(
                     run_id,
-                    "approval.resolved",
+                    EventType::ApprovalResolved,
                     json!({
                         "approval_id": id,
                         "state": ApprovalState::Approved,
@@ -274,7 +275,7 @@ impl Batch<'_> {
                 None if current != RunState::WaitingApproval => new.push(
                     NewEvent::new(
                         run_id,
-                        "run.state",
+                        EventType::RunState,
                         json!({ "state": RunState::WaitingApproval }),
                     )
                     .with_state(RunState::WaitingApproval),
@@ -335,7 +336,7 @@ impl Batch<'_> {
             resolve_approval_tx(conn, approval_id, state, reason, &decided.by, at).map_err(db)?;
             let mut new = vec![NewEvent::new(
                 &approval.run_id,
-                "approval.resolved",
+                EventType::ApprovalResolved,
                 json!({
                     "approval_id": approval_id,
                     "state": state,
@@ -349,7 +350,7 @@ impl Batch<'_> {
                 new.push(
                     NewEvent::new(
                         &approval.run_id,
-                        "run.state",
+                        EventType::RunState,
                         json!({ "state": RunState::Running }),
                     )
                     .with_state(RunState::Running),
@@ -389,14 +390,14 @@ impl Batch<'_> {
                     .map_err(db)?;
                 new.push(NewEvent::new(
                     run_id,
-                    "approval.resolved",
+                    EventType::ApprovalResolved,
                     json!({ "approval_id": id, "state": ApprovalState::Rejected, "reason": RUN_ENDED, "by": by }),
                 ));
             }
             if let Value::Object(map) = &mut data {
                 map.insert("state".into(), json!(state));
             }
-            new.push(NewEvent::new(run_id, "run.finished", data).with_state(state));
+            new.push(NewEvent::new(run_id, EventType::RunFinished, data).with_state(state));
             let events = append_events_tx(conn, new).map_err(db)?;
             conn.execute("UPDATE run_details SET pgid = NULL WHERE run_id = ?1", [run_id])
                 .map_err(db)?;

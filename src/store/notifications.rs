@@ -372,6 +372,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::EventType;
     use crate::model::{new_id, Approval, ApprovalState, ApprovalType};
     use crate::store::{NewEvent, NewRepo, NewRun, RunDetails};
 
@@ -404,16 +405,20 @@ mod tests {
         let (_dir, mut store, run) = store_with_run();
         let events = store
             .append_events_with_notifications(&[
-                NewEvent::new(&run, "output", json!({"stream": "stdout", "lines": ["hi"]})),
                 NewEvent::new(
                     &run,
-                    "input.requested",
+                    EventType::Output,
+                    json!({"stream": "stdout", "lines": ["hi"]}),
+                ),
+                NewEvent::new(
+                    &run,
+                    EventType::InputRequested,
                     json!({"question": "Which branch?"}),
                 ),
-                NewEvent::new(&run, "run.finished", json!({"state": "weird"})),
+                NewEvent::new(&run, EventType::RunFinished, json!({"state": "weird"})),
                 NewEvent::new(
                     &run,
-                    "run.finished",
+                    EventType::RunFinished,
                     json!({"state": "failed", "reason": "exit 1"}),
                 ),
             ])
@@ -452,7 +457,7 @@ mod tests {
                     tx,
                     vec![NewEvent::new(
                         &run,
-                        "approval.requested",
+                        EventType::ApprovalRequested,
                         json!({"type": "command"}),
                     )],
                 )
@@ -496,7 +501,7 @@ mod tests {
                 tx,
                 vec![NewEvent::new(
                     &run,
-                    "input.requested",
+                    EventType::InputRequested,
                     json!({"question": "?"}),
                 )],
             )
@@ -516,7 +521,7 @@ mod tests {
         store
             .append_events_with_notifications(&[NewEvent::new(
                 &run,
-                "run.finished",
+                EventType::RunFinished,
                 json!({"state": "completed"}),
             )])
             .unwrap();
@@ -590,7 +595,7 @@ mod tests {
         store
             .append_events_with_notifications(&[NewEvent::new(
                 &run,
-                "run.finished",
+                EventType::RunFinished,
                 json!({"state": "cancelled"}),
             )])
             .unwrap();

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use super::{ApprovalFilter, Store};
 use crate::error::Result;
-use crate::model::{ApprovalState, Event, Run};
+use crate::model::{ApprovalState, Event, EventType, Run};
 
 impl Store {
     /// The run with its repo, agent, branch, event count, how it ended, and
@@ -63,13 +63,18 @@ impl Store {
         if run.state.is_final() {
             return Ok(Vec::new());
         }
-        let events = self.list_events(&run.id, 0, &INPUT_EVENTS.map(String::from), None)?;
+        let types = INPUT_EVENTS.map(|t| t.as_str().to_string());
+        let events = self.list_events(&run.id, 0, &types, None)?;
         Ok(open_questions(&events).into_iter().cloned().collect())
     }
 }
 
 /// The events that open and close a run's questions.
-const INPUT_EVENTS: [&str; 3] = ["input.requested", "input.provided", "input.withdrawn"];
+const INPUT_EVENTS: [EventType; 3] = [
+    EventType::InputRequested,
+    EventType::InputProvided,
+    EventType::InputWithdrawn,
+];
 
 /// The questions still open among a run's events, oldest first: each
 /// `input.requested` until the `input.provided` or `input.withdrawn` whose
@@ -78,9 +83,9 @@ const INPUT_EVENTS: [&str; 3] = ["input.requested", "input.provided", "input.wit
 fn open_questions(events: &[Event]) -> Vec<&Event> {
     let mut open: Vec<&Event> = Vec::new();
     for event in events {
-        match event.event_type.as_str() {
-            "input.requested" => open.push(event),
-            "input.provided" | "input.withdrawn" => {
+        match event.kind() {
+            Some(EventType::InputRequested) => open.push(event),
+            Some(EventType::InputProvided) | Some(EventType::InputWithdrawn) => {
                 let named = event
                     .data
                     .as_ref()
@@ -105,12 +110,12 @@ fn open_questions(events: &[Event]) -> Vec<&Event> {
 mod tests {
     use super::*;
 
-    fn event(seq: i64, event_type: &str, data: Value) -> Event {
+    fn event(seq: i64, event_type: EventType, data: Value) -> Event {
         Event {
             id: format!("e{seq}"),
             run_id: "r".into(),
             seq,
-            event_type: event_type.into(),
+            event_type: event_type.as_str().into(),
             data: Some(data),
             created_at: seq,
         }
@@ -122,16 +127,16 @@ mod tests {
 
     #[test]
     fn a_question_is_open_until_an_event_names_it() {
-        let asked = |seq| event(seq, "input.requested", json!({ "question": "?" }));
+        let asked = |seq| event(seq, EventType::InputRequested, json!({ "question": "?" }));
         let events = [
             asked(1),
             asked(2),
             asked(3),
-            event(4, "input.withdrawn", json!({ "question_seq": 2 })),
-            event(5, "output", json!({})),
+            event(4, EventType::InputWithdrawn, json!({ "question_seq": 2 })),
+            event(5, EventType::Output, json!({})),
             event(
                 6,
-                "input.provided",
+                EventType::InputProvided,
                 json!({ "text": "a", "question_seq": 1 }),
             ),
         ];
@@ -143,13 +148,13 @@ mod tests {
 
     #[test]
     fn an_event_that_names_no_question_closes_the_oldest() {
-        let asked = |seq| event(seq, "input.requested", json!({ "question": "?" }));
+        let asked = |seq| event(seq, EventType::InputRequested, json!({ "question": "?" }));
         let events = [
             asked(1),
             asked(2),
-            event(3, "input.provided", json!({ "text": "a" })),
-            event(4, "input.withdrawn", json!({})),
-            event(5, "input.withdrawn", json!({})),
+            event(3, EventType::InputProvided, json!({ "text": "a" })),
+            event(4, EventType::InputWithdrawn, json!({})),
+            event(5, EventType::InputWithdrawn, json!({})),
             asked(6),
         ];
         assert_eq!(open_seqs(&events), [6]);

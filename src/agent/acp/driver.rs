@@ -6,6 +6,7 @@ use tokio::time::Instant;
 
 use super::protocol::{self, code, RpcError};
 use super::*;
+use crate::model::EventType;
 
 impl Driver {
     pub(super) async fn drive(&mut self) -> Ending {
@@ -75,7 +76,7 @@ impl Driver {
         })?;
         self.ctx
             .emit(
-                "agent.session",
+                EventType::AgentSession,
                 json!({
                     "sessionId": session.session_id,
                     "protocolVersion": init.protocol_version,
@@ -103,7 +104,7 @@ impl Driver {
                 "the agent is in its {mode_id} mode: it {unasked}, so m is not asked"
             ));
         }
-        self.ctx.emit("agent.mode", data).await;
+        self.ctx.emit(EventType::AgentMode, data).await;
     }
 
     /// Authenticates with `method`, the one the user configured. A refusal
@@ -120,7 +121,7 @@ impl Driver {
         if let Err(e) = result {
             data["error"] = json!(e.to_string());
         }
-        self.ctx.emit("agent.auth", data).await;
+        self.ctx.emit(EventType::AgentAuth, data).await;
         Ok(())
     }
 
@@ -205,7 +206,7 @@ impl Driver {
         let session_id = self.session_id.clone().unwrap_or_default();
         self.ctx
             .emit(
-                "agent.prompt",
+                EventType::AgentPrompt,
                 json!({ "turn": self.turn, "source": prompt.source, "text": prompt.text }),
             )
             .await;
@@ -237,12 +238,12 @@ impl Driver {
             data["error"] = json!(error);
             self.ctx
                 .emit(
-                    "error",
+                    EventType::Error,
                     json!({ "message": format!("the agent's turn failed: {error}") }),
                 )
                 .await;
         }
-        self.ctx.emit("agent.turn", data).await;
+        self.ctx.emit(EventType::AgentTurn, data).await;
         Ok(TurnEnd { stop_reason, error })
     }
 
@@ -330,7 +331,7 @@ impl Driver {
                 let stop_reason = result.get("stopReason").cloned().unwrap_or(Value::Null);
                 self.ctx
                     .emit(
-                        "agent.turn",
+                        EventType::AgentTurn,
                         json!({ "turn": self.turn, "stopReason": stop_reason }),
                     )
                     .await;
@@ -345,7 +346,7 @@ impl Driver {
                 self.respond(rpc_id, protocol::permission_cancelled());
                 self.ctx
                     .emit(
-                        "tool.permission",
+                        EventType::ToolPermission,
                         json!({ "toolCallId": tool_call_id, "decision": "run_ended", "outcome": "cancelled" }),
                     )
                     .await;
@@ -470,10 +471,10 @@ fn unknown_auth_method(
     methods: &[protocol::AuthMethod],
 ) -> String {
     let ids: Vec<&str> = methods.iter().map(|m| m.id.as_str()).collect();
+    let name = preset.unwrap_or("NAME");
     format!(
-        "the config names the auth method {method_id} for the {} agent, which it does not offer \
-         (it offers: {})",
-        preset.unwrap_or("this"),
+        "[agents.{name}] auth in the config names the auth method {method_id}, which the agent \
+         does not offer (it offers: {})",
         if ids.is_empty() {
             "none".to_string()
         } else {

@@ -10,6 +10,7 @@ use tokio::task::JoinHandle;
 use super::protocol::{self, code};
 use super::updates::{merge, tool_call_id};
 use super::*;
+use crate::model::EventType;
 
 impl Driver {
     pub(super) async fn on_permission(&mut self, rpc_id: Value, params: Value) {
@@ -53,7 +54,7 @@ impl Driver {
             return self
                 .ctx
                 .emit(
-                    "error",
+                    EventType::Error,
                     json!({ "message": "the agent sent $/cancel_request without a requestId" }),
                 )
                 .await;
@@ -76,7 +77,7 @@ impl Driver {
         if let PendingKind::Permission { tool_call_id, .. } = &pending.what {
             self.ctx
                 .emit(
-                    "tool.permission",
+                    EventType::ToolPermission,
                     json!({ "toolCallId": tool_call_id, "decision": "withdrawn", "outcome": "cancelled" }),
                 )
                 .await;
@@ -99,7 +100,7 @@ impl Driver {
             let mode = params.mode.unwrap_or_default();
             self.ctx
                 .emit(
-                    "error",
+                    EventType::Error,
                     json!({
                         "message": format!("the agent asked a question in {mode} mode, which m does not offer; declined"),
                         "question": params.message,
@@ -131,7 +132,7 @@ impl Driver {
                         Ok(content) => return Answer::Elicited(Elicited::Accept(content)),
                         Err(why) => {
                             ctx.emit(
-                                "error",
+                                EventType::Error,
                                 json!({
                                     "message": format!("that reply does not answer the question: {why}"),
                                     "question": question,
@@ -165,7 +166,7 @@ impl Driver {
         ));
         self.ctx
             .emit(
-                "error",
+                EventType::Error,
                 json!({ "message": format!("the agent sent {message}") }),
             )
             .await;
@@ -204,7 +205,7 @@ impl Driver {
                     data["optionId"] = json!(option.option_id);
                     data["optionKind"] = json!(option.kind);
                 }
-                self.ctx.emit("tool.permission", data).await;
+                self.ctx.emit(EventType::ToolPermission, data).await;
                 match decision {
                     Decision::Approved { always } if chosen.is_none() => {
                         let wanted = if always {
@@ -214,7 +215,7 @@ impl Driver {
                         };
                         self.ctx
                             .emit(
-                                "error",
+                                EventType::Error,
                                 json!({ "message": format!(
                                     "the agent offered no {wanted} option for tool call {tool_call_id}; answered cancelled"
                                 ) }),

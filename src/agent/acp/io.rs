@@ -12,6 +12,7 @@ use tokio::time::Instant;
 
 use super::protocol::{self, code, Incoming};
 use super::*;
+use crate::model::EventType;
 
 impl Driver {
     /// Serves the agent until `want` arrives, the run is cancelled, the
@@ -94,7 +95,7 @@ impl Driver {
                 self.flush_text().await;
                 self.ctx
                     .emit(
-                        "agent.update",
+                        EventType::AgentUpdate,
                         json!({ "method": method, "params": params }),
                     )
                     .await;
@@ -118,7 +119,7 @@ impl Driver {
                     self.flush_text().await;
                     self.ctx
                         .emit(
-                            "agent.refused",
+                            EventType::AgentRefused,
                             json!({ "message": format!("the agent called {method}, which m refused: {why}"), "method": method }),
                         )
                         .await;
@@ -127,7 +128,7 @@ impl Driver {
             Incoming::Malformed { line, error } => {
                 self.ctx
                     .emit(
-                        "error",
+                        EventType::Error,
                         json!({
                             "message": format!("skipped a line from the agent that is not a JSON-RPC message: {error}"),
                             "line": excerpt(&line),

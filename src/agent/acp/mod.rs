@@ -67,6 +67,7 @@ use super::{
 
 use self::io::read_messages;
 use self::io::write_messages;
+use crate::model::EventType;
 use crate::presets;
 use crate::process;
 
@@ -126,9 +127,8 @@ pub async fn run(argv: &[String], ctx: RunContext, opts: AcpOptions) -> AgentOut
     };
     let mut launch = ctx.launch.clone();
     if let Some(preset) = &opts.preset {
-        launch
-            .env
-            .extend(presets::environment(preset, &launch.workspace));
+        let extra = presets::environment(preset, &launch.workspace, &launch.env);
+        launch.env.extend(extra);
     }
     let mut cmd = agent_command(program, args, &launch);
     cmd.stdin(Stdio::piped());
@@ -339,10 +339,10 @@ enum TextKind {
 }
 
 impl TextKind {
-    fn event(self) -> &'static str {
+    fn event(self) -> EventType {
         match self {
-            TextKind::Message => "agent.message",
-            TextKind::Thought => "agent.thought",
+            TextKind::Message => EventType::AgentMessage,
+            TextKind::Thought => EventType::AgentThought,
         }
     }
 }

@@ -5,6 +5,7 @@ use serde_json::{json, Map, Value};
 use tokio::time::Instant;
 
 use super::*;
+use crate::model::EventType;
 
 impl Driver {
     pub(super) async fn on_update(&mut self, params: Value) {
@@ -12,7 +13,7 @@ impl Driver {
             self.flush_text().await;
             self.ctx
                 .emit(
-                    "error",
+                    EventType::Error,
                     json!({ "message": "the agent sent a session/update without an update", "params": params }),
                 )
                 .await;
@@ -54,9 +55,9 @@ impl Driver {
                 let mut state = self.tools.remove(&id).unwrap_or_default();
                 merge(&mut state, update);
                 let event = if kind == "tool_call" {
-                    "tool.call"
+                    EventType::ToolCall
                 } else {
-                    "tool.update"
+                    EventType::ToolUpdate
                 };
                 self.ctx.emit(event, Value::Object(state.clone())).await;
                 self.remember_tool(id, state);
@@ -65,7 +66,7 @@ impl Driver {
                 self.flush_text().await;
                 let entries = update.remove("entries").unwrap_or(json!([]));
                 self.ctx
-                    .emit("agent.plan", json!({ "entries": entries }))
+                    .emit(EventType::AgentPlan, json!({ "entries": entries }))
                     .await;
             }
             "current_mode_update" => {
@@ -75,7 +76,7 @@ impl Driver {
                     None => {
                         self.ctx
                             .emit(
-                                "agent.update",
+                                EventType::AgentUpdate,
                                 json!({ "sessionUpdate": kind, "update": update }),
                             )
                             .await
@@ -84,13 +85,15 @@ impl Driver {
             }
             "usage_update" => {
                 self.flush_text().await;
-                self.ctx.emit("agent.usage", Value::Object(update)).await;
+                self.ctx
+                    .emit(EventType::AgentUsage, Value::Object(update))
+                    .await;
             }
             _ => {
                 self.flush_text().await;
                 self.ctx
                     .emit(
-                        "agent.update",
+                        EventType::AgentUpdate,
                         json!({ "sessionUpdate": kind, "update": update }),
                     )
                     .await;

@@ -33,6 +33,8 @@ pub fn run(ctx: &Ctx, args: RmArgs) -> Result<u8> {
     let ws = super::workspace_of(ctx, &store, &run)?;
     let outcome = workspace::remove(&ws)?;
     store.delete_run(&run.id)?;
+    // Gone already when the run never got that far.
+    let _ = std::fs::remove_file(ctx.paths.prompt_file(&run.id));
     let branch = match outcome.branch {
         Some(BranchOutcome::Deleted { name }) => format!("; branch {name} deleted"),
         Some(BranchOutcome::Kept { name, reason }) => format!("; branch {name} kept: {reason}"),

@@ -13,7 +13,7 @@ use crate::model::{short_id, ApprovalType};
 use crate::model::{AgentSpec, RunOptions};
 use crate::presets;
 use crate::process;
-use crate::protocol::{Request, Response};
+use crate::protocol::{Request, Response, MAX_PROMPT};
 
 #[derive(Debug, Args)]
 pub struct StartArgs {
@@ -80,9 +80,6 @@ pub struct StartArgs {
     pub command: Vec<String>,
 }
 
-/// A prompt must fit in one socket frame, whatever JSON escaping does to it.
-const MAX_PROMPT: usize = 256 * 1024;
-
 pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
     if args.once && args.agent.is_none() && !args.acp {
         return Err(Error::usage(
@@ -114,6 +111,15 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
     let config = ctx.config()?;
     let mut options = run_options(&config, &args)?;
     let agent = agent_spec(&args, &config)?;
+    // The agent gets this command's environment (PATH, API keys...).
+    let env: Vec<(String, String)> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect();
+    let (AgentSpec::Exec { argv } | AgentSpec::Acp { argv, .. }) = &agent;
+    if let Some(why) = process::cannot_exec(argv, &env) {
+        return Err(Error::usage(format!("the agent cannot be started: {why}"))
+            .with_hint("unset the environment variables the agent does not need, or shorten its command line"));
+    }
     let store = ctx.store()?;
     let repo = store.find_repo(&args.repo)?;
     if let (Some(base), None) = (&args.base, &repo.git_url) {
@@ -136,6 +142,7 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
         agent,
         base: args.base.clone(),
         options,
+        env: Some(env),
     };
     let run = match Client::connect(&ctx.paths)?.request(&request)? {
         Response::Run { run } => run,

@@ -726,7 +726,16 @@ async fn start_run(
         allow_commands: config.approvals.allow_commands.clone(),
         once: false,
     };
-    let run = handlers::start_run(&app.shared, repo.id, body.prompt, agent, None, options).await?;
+    let started = handlers::StartRequest {
+        repo_id: repo.id,
+        prompt: body.prompt,
+        agent,
+        base: None,
+        options,
+        // The agent gets the daemon's environment: a phone has none to give.
+        env: None,
+    };
+    let run = handlers::start_run(&app.shared, started).await?;
     let view = handlers::read(&app.shared, move |store| store.run_view(&run)).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
