@@ -120,7 +120,8 @@ Register-ArgumentCompleter -Native -CommandName 'm' -ScriptBlock {
             [CompletionResult]::new('wait', 'wait', [CompletionResultType]::ParameterValue, 'Wait until a run needs a human or has ended (see exit codes)')
             [CompletionResult]::new('done', 'done', [CompletionResultType]::ParameterValue, 'End a conversational (ACP) run that waits for its next prompt')
             [CompletionResult]::new('diff', 'diff', [CompletionResultType]::ParameterValue, 'Show a run''s changes against where its branch started')
-            [CompletionResult]::new('rm', 'rm', [CompletionResultType]::ParameterValue, 'Remove a finished run, its workspace and (if merged) its branch')
+            [CompletionResult]::new('rm', 'rm', [CompletionResultType]::ParameterValue, 'Remove finished runs, their workspaces and (if merged) their branches')
+            [CompletionResult]::new('prune', 'prune', [CompletionResultType]::ParameterValue, 'Remove finished runs (all, or those older than a duration, in a state, of a repo), as `m run rm` removes each')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -212,6 +213,18 @@ Register-ArgumentCompleter -Native -CommandName 'm' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'm;run;prune' {
+            [CompletionResult]::new('--older-than', '--older-than', [CompletionResultType]::ParameterName, 'Only runs that ended at least this long ago (e.g. 7d, 12h, 30m)')
+            [CompletionResult]::new('--state', '--state', [CompletionResultType]::ParameterName, 'Only runs in this final state (repeatable): completed, failed, cancelled')
+            [CompletionResult]::new('-r', '-r', [CompletionResultType]::ParameterName, 'Only runs of this repo (name or id prefix)')
+            [CompletionResult]::new('--repo', '--repo', [CompletionResultType]::ParameterName, 'Only runs of this repo (name or id prefix)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (NO_COLOR is honoured by `auto`)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'm;run;help' {
             [CompletionResult]::new('start', 'start', [CompletionResultType]::ParameterValue, 'Start an agent on a repo, in a workspace of its own')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List runs, newest first')
@@ -220,7 +233,8 @@ Register-ArgumentCompleter -Native -CommandName 'm' -ScriptBlock {
             [CompletionResult]::new('wait', 'wait', [CompletionResultType]::ParameterValue, 'Wait until a run needs a human or has ended (see exit codes)')
             [CompletionResult]::new('done', 'done', [CompletionResultType]::ParameterValue, 'End a conversational (ACP) run that waits for its next prompt')
             [CompletionResult]::new('diff', 'diff', [CompletionResultType]::ParameterValue, 'Show a run''s changes against where its branch started')
-            [CompletionResult]::new('rm', 'rm', [CompletionResultType]::ParameterValue, 'Remove a finished run, its workspace and (if merged) its branch')
+            [CompletionResult]::new('rm', 'rm', [CompletionResultType]::ParameterValue, 'Remove finished runs, their workspaces and (if merged) their branches')
+            [CompletionResult]::new('prune', 'prune', [CompletionResultType]::ParameterValue, 'Remove finished runs (all, or those older than a duration, in a state, of a repo), as `m run rm` removes each')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -246,6 +260,9 @@ Register-ArgumentCompleter -Native -CommandName 'm' -ScriptBlock {
             break
         }
         'm;run;help;rm' {
+            break
+        }
+        'm;run;help;prune' {
             break
         }
         'm;run;help;help' {
@@ -713,7 +730,8 @@ Register-ArgumentCompleter -Native -CommandName 'm' -ScriptBlock {
             [CompletionResult]::new('wait', 'wait', [CompletionResultType]::ParameterValue, 'Wait until a run needs a human or has ended (see exit codes)')
             [CompletionResult]::new('done', 'done', [CompletionResultType]::ParameterValue, 'End a conversational (ACP) run that waits for its next prompt')
             [CompletionResult]::new('diff', 'diff', [CompletionResultType]::ParameterValue, 'Show a run''s changes against where its branch started')
-            [CompletionResult]::new('rm', 'rm', [CompletionResultType]::ParameterValue, 'Remove a finished run, its workspace and (if merged) its branch')
+            [CompletionResult]::new('rm', 'rm', [CompletionResultType]::ParameterValue, 'Remove finished runs, their workspaces and (if merged) their branches')
+            [CompletionResult]::new('prune', 'prune', [CompletionResultType]::ParameterValue, 'Remove finished runs (all, or those older than a duration, in a state, of a repo), as `m run rm` removes each')
             break
         }
         'm;help;run;start' {
@@ -738,6 +756,9 @@ Register-ArgumentCompleter -Native -CommandName 'm' -ScriptBlock {
             break
         }
         'm;help;run;rm' {
+            break
+        }
+        'm;help;run;prune' {
             break
         }
         'm;help;events' {

@@ -319,6 +319,9 @@ _m() {
             m__subcmd__help__subcmd__run,list)
                 cmd="m__subcmd__help__subcmd__run__subcmd__list"
                 ;;
+            m__subcmd__help__subcmd__run,prune)
+                cmd="m__subcmd__help__subcmd__run__subcmd__prune"
+                ;;
             m__subcmd__help__subcmd__run,rm)
                 cmd="m__subcmd__help__subcmd__run__subcmd__rm"
                 ;;
@@ -382,6 +385,9 @@ _m() {
             m__subcmd__run,list)
                 cmd="m__subcmd__run__subcmd__list"
                 ;;
+            m__subcmd__run,prune)
+                cmd="m__subcmd__run__subcmd__prune"
+                ;;
             m__subcmd__run,rm)
                 cmd="m__subcmd__run__subcmd__rm"
                 ;;
@@ -408,6 +414,9 @@ _m() {
                 ;;
             m__subcmd__run__subcmd__help,list)
                 cmd="m__subcmd__run__subcmd__help__subcmd__list"
+                ;;
+            m__subcmd__run__subcmd__help,prune)
+                cmd="m__subcmd__run__subcmd__help__subcmd__prune"
                 ;;
             m__subcmd__run__subcmd__help,rm)
                 cmd="m__subcmd__run__subcmd__help__subcmd__rm"
@@ -1864,7 +1873,7 @@ _m() {
             return 0
             ;;
         m__subcmd__help__subcmd__run)
-            opts="start list show cancel wait done diff rm"
+            opts="start list show cancel wait done diff rm prune"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1920,6 +1929,20 @@ _m() {
             return 0
             ;;
         m__subcmd__help__subcmd__run__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        m__subcmd__help__subcmd__run__subcmd__prune)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2276,7 +2299,7 @@ _m() {
             return 0
             ;;
         m__subcmd__run)
-            opts="-h -V --color --help --version start list show cancel wait done diff rm help"
+            opts="-h -V --color --help --version start list show cancel wait done diff rm prune help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2348,7 +2371,7 @@ _m() {
             return 0
             ;;
         m__subcmd__run__subcmd__help)
-            opts="start list show cancel wait done diff rm help"
+            opts="start list show cancel wait done diff rm prune help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2418,6 +2441,20 @@ _m() {
             return 0
             ;;
         m__subcmd__run__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        m__subcmd__run__subcmd__help__subcmd__prune)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2511,6 +2548,40 @@ _m() {
                     return 0
                     ;;
                 -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        m__subcmd__run__subcmd__prune)
+            opts="-r -h -V --older-than --state --repo --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --older-than)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --repo)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -r)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -107,7 +107,8 @@ set edit:completion:arg-completer[m] = {|@words|
             cand wait 'Wait until a run needs a human or has ended (see exit codes)'
             cand done 'End a conversational (ACP) run that waits for its next prompt'
             cand diff 'Show a run''s changes against where its branch started'
-            cand rm 'Remove a finished run, its workspace and (if merged) its branch'
+            cand rm 'Remove finished runs, their workspaces and (if merged) their branches'
+            cand prune 'Remove finished runs (all, or those older than a duration, in a state, of a repo), as `m run rm` removes each'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'m;run;start'= {
@@ -190,6 +191,17 @@ set edit:completion:arg-completer[m] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'m;run;prune'= {
+            cand --older-than 'Only runs that ended at least this long ago (e.g. 7d, 12h, 30m)'
+            cand --state 'Only runs in this final state (repeatable): completed, failed, cancelled'
+            cand -r 'Only runs of this repo (name or id prefix)'
+            cand --repo 'Only runs of this repo (name or id prefix)'
+            cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'m;run;help'= {
             cand start 'Start an agent on a repo, in a workspace of its own'
             cand list 'List runs, newest first'
@@ -198,7 +210,8 @@ set edit:completion:arg-completer[m] = {|@words|
             cand wait 'Wait until a run needs a human or has ended (see exit codes)'
             cand done 'End a conversational (ACP) run that waits for its next prompt'
             cand diff 'Show a run''s changes against where its branch started'
-            cand rm 'Remove a finished run, its workspace and (if merged) its branch'
+            cand rm 'Remove finished runs, their workspaces and (if merged) their branches'
+            cand prune 'Remove finished runs (all, or those older than a duration, in a state, of a repo), as `m run rm` removes each'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'m;run;help;start'= {
@@ -216,6 +229,8 @@ set edit:completion:arg-completer[m] = {|@words|
         &'m;run;help;diff'= {
         }
         &'m;run;help;rm'= {
+        }
+        &'m;run;help;prune'= {
         }
         &'m;run;help;help'= {
         }
@@ -616,7 +631,8 @@ set edit:completion:arg-completer[m] = {|@words|
             cand wait 'Wait until a run needs a human or has ended (see exit codes)'
             cand done 'End a conversational (ACP) run that waits for its next prompt'
             cand diff 'Show a run''s changes against where its branch started'
-            cand rm 'Remove a finished run, its workspace and (if merged) its branch'
+            cand rm 'Remove finished runs, their workspaces and (if merged) their branches'
+            cand prune 'Remove finished runs (all, or those older than a duration, in a state, of a repo), as `m run rm` removes each'
         }
         &'m;help;run;start'= {
         }
@@ -633,6 +649,8 @@ set edit:completion:arg-completer[m] = {|@words|
         &'m;help;run;diff'= {
         }
         &'m;help;run;rm'= {
+        }
+        &'m;help;run;prune'= {
         }
         &'m;help;events'= {
         }

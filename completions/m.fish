@@ -81,20 +81,21 @@ complete -c m -n "__fish_m_using_subcommand repo; and __fish_seen_subcommand_fro
 complete -c m -n "__fish_m_using_subcommand repo; and __fish_seen_subcommand_from help" -f -a "list" -d 'List registered repositories'
 complete -c m -n "__fish_m_using_subcommand repo; and __fish_seen_subcommand_from help" -f -a "rm" -d 'Remove a repository (its runs too, with --force)'
 complete -c m -n "__fish_m_using_subcommand repo; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c m -n "__fish_m_using_subcommand run; and not __fish_seen_subcommand_from start list show cancel wait done diff rm help" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
+complete -c m -n "__fish_m_using_subcommand run; and not __fish_seen_subcommand_from start list show cancel wait done diff rm prune help" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c m -n "__fish_m_using_subcommand run; and not __fish_seen_subcommand_from start list show cancel wait done diff rm help" -s h -l help -d 'Print help'
-complete -c m -n "__fish_m_using_subcommand run; and not __fish_seen_subcommand_from start list show cancel wait done diff rm help" -s V -l version -d 'Print version'
-complete -c m -n "__fish_m_using_subcommand run; and not __fish_seen_subcommand_from start list show cancel wait done diff rm help" -f -a "start" -d 'Start an agent on a repo, in a workspace of its own'
-complete -c m -n "__fish_m_using_subcommand run; and not __fish_seen_subcommand_from start list show cancel wait done diff rm help" -f -a "list" -d 'List runs, newest first'
-complete -c m -n "__fish_m_using_subcommand run; and not __fish_seen_subcommand_from start list show cancel wait done diff rm help" -f -a "show" -d 'Show one run in detail, with the approvals and questions it waits on'
-complete -c m -n "__fish_m_using_subcommand run; and not __fish_seen_subcommand_from start list show cancel wait done diff rm help" -f -a "cancel" -d 'Stop a run\'s agent; the run ends cancelled'
-complete -c m -n "__fish_m_using_subcommand run; and not __fish_seen_subcommand_from start list show cancel wait done diff rm help" -f -a "wait" -d 'Wait until a run needs a human or has ended (see exit codes)'
-complete -c m -n "__fish_m_using_subcommand run; and not __fish_seen_subcommand_from start list show cancel wait done diff rm help" -f -a "done" -d 'End a conversational (ACP) run that waits for its next prompt'
-complete -c m -n "__fish_m_using_subcommand run; and not __fish_seen_subcommand_from start list show cancel wait done diff rm help" -f -a "diff" -d 'Show a run\'s changes against where its branch started'
-complete -c m -n "__fish_m_using_subcommand run; and not __fish_seen_subcommand_from start list show cancel wait done diff rm help" -f -a "rm" -d 'Remove a finished run, its workspace and (if merged) its branch'
-complete -c m -n "__fish_m_using_subcommand run; and not __fish_seen_subcommand_from start list show cancel wait done diff rm help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c m -n "__fish_m_using_subcommand run; and not __fish_seen_subcommand_from start list show cancel wait done diff rm prune help" -s h -l help -d 'Print help'
+complete -c m -n "__fish_m_using_subcommand run; and not __fish_seen_subcommand_from start list show cancel wait done diff rm prune help" -s V -l version -d 'Print version'
+complete -c m -n "__fish_m_using_subcommand run; and not __fish_seen_subcommand_from start list show cancel wait done diff rm prune help" -f -a "start" -d 'Start an agent on a repo, in a workspace of its own'
+complete -c m -n "__fish_m_using_subcommand run; and not __fish_seen_subcommand_from start list show cancel wait done diff rm prune help" -f -a "list" -d 'List runs, newest first'
+complete -c m -n "__fish_m_using_subcommand run; and not __fish_seen_subcommand_from start list show cancel wait done diff rm prune help" -f -a "show" -d 'Show one run in detail, with the approvals and questions it waits on'
+complete -c m -n "__fish_m_using_subcommand run; and not __fish_seen_subcommand_from start list show cancel wait done diff rm prune help" -f -a "cancel" -d 'Stop a run\'s agent; the run ends cancelled'
+complete -c m -n "__fish_m_using_subcommand run; and not __fish_seen_subcommand_from start list show cancel wait done diff rm prune help" -f -a "wait" -d 'Wait until a run needs a human or has ended (see exit codes)'
+complete -c m -n "__fish_m_using_subcommand run; and not __fish_seen_subcommand_from start list show cancel wait done diff rm prune help" -f -a "done" -d 'End a conversational (ACP) run that waits for its next prompt'
+complete -c m -n "__fish_m_using_subcommand run; and not __fish_seen_subcommand_from start list show cancel wait done diff rm prune help" -f -a "diff" -d 'Show a run\'s changes against where its branch started'
+complete -c m -n "__fish_m_using_subcommand run; and not __fish_seen_subcommand_from start list show cancel wait done diff rm prune help" -f -a "rm" -d 'Remove finished runs, their workspaces and (if merged) their branches'
+complete -c m -n "__fish_m_using_subcommand run; and not __fish_seen_subcommand_from start list show cancel wait done diff rm prune help" -f -a "prune" -d 'Remove finished runs (all, or those older than a duration, in a state, of a repo), as `m run rm` removes each'
+complete -c m -n "__fish_m_using_subcommand run; and not __fish_seen_subcommand_from start list show cancel wait done diff rm prune help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -s r -l repo -d 'The repo to work on (name or id prefix)' -r
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -l base -d 'Start the run\'s branch from this ref instead of HEAD (git repos; a scratch repo has no branch)' -r
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -l auto-approve -d 'Approve requests of this type without asking (repeatable): command, diff, generic. Added to `approvals.auto_approve` from the config' -r
@@ -154,6 +155,14 @@ always\t''
 never\t''"
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from rm" -s V -l version -d 'Print version'
+complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from prune" -l older-than -d 'Only runs that ended at least this long ago (e.g. 7d, 12h, 30m)' -r
+complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from prune" -l state -d 'Only runs in this final state (repeatable): completed, failed, cancelled' -r
+complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from prune" -s r -l repo -d 'Only runs of this repo (name or id prefix)' -r
+complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from prune" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from prune" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from prune" -s V -l version -d 'Print version'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from help" -f -a "start" -d 'Start an agent on a repo, in a workspace of its own'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from help" -f -a "list" -d 'List runs, newest first'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one run in detail, with the approvals and questions it waits on'
@@ -161,7 +170,8 @@ complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from help" -f -a "wait" -d 'Wait until a run needs a human or has ended (see exit codes)'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from help" -f -a "done" -d 'End a conversational (ACP) run that waits for its next prompt'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from help" -f -a "diff" -d 'Show a run\'s changes against where its branch started'
-complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from help" -f -a "rm" -d 'Remove a finished run, its workspace and (if merged) its branch'
+complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from help" -f -a "rm" -d 'Remove finished runs, their workspaces and (if merged) their branches'
+complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from help" -f -a "prune" -d 'Remove finished runs (all, or those older than a duration, in a state, of a repo), as `m run rm` removes each'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c m -n "__fish_m_using_subcommand events" -l since -d 'Only events after this sequence number (to resume exactly)' -r
 complete -c m -n "__fish_m_using_subcommand events" -l type -d 'Only events of this type (repeatable), e.g. `--type output`' -r
@@ -427,7 +437,8 @@ complete -c m -n "__fish_m_using_subcommand help; and __fish_seen_subcommand_fro
 complete -c m -n "__fish_m_using_subcommand help; and __fish_seen_subcommand_from run" -f -a "wait" -d 'Wait until a run needs a human or has ended (see exit codes)'
 complete -c m -n "__fish_m_using_subcommand help; and __fish_seen_subcommand_from run" -f -a "done" -d 'End a conversational (ACP) run that waits for its next prompt'
 complete -c m -n "__fish_m_using_subcommand help; and __fish_seen_subcommand_from run" -f -a "diff" -d 'Show a run\'s changes against where its branch started'
-complete -c m -n "__fish_m_using_subcommand help; and __fish_seen_subcommand_from run" -f -a "rm" -d 'Remove a finished run, its workspace and (if merged) its branch'
+complete -c m -n "__fish_m_using_subcommand help; and __fish_seen_subcommand_from run" -f -a "rm" -d 'Remove finished runs, their workspaces and (if merged) their branches'
+complete -c m -n "__fish_m_using_subcommand help; and __fish_seen_subcommand_from run" -f -a "prune" -d 'Remove finished runs (all, or those older than a duration, in a state, of a repo), as `m run rm` removes each'
 complete -c m -n "__fish_m_using_subcommand help; and __fish_seen_subcommand_from approval" -f -a "show" -d 'Show what an approval asks: the diff, the command, or the details'
 complete -c m -n "__fish_m_using_subcommand help; and __fish_seen_subcommand_from ask" -f -a "approval" -d 'Ask a human to approve something; wait for the decision'
 complete -c m -n "__fish_m_using_subcommand help; and __fish_seen_subcommand_from ask" -f -a "input" -d 'Ask a human a question; print the answer'

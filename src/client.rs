@@ -14,6 +14,7 @@ use interprocess::local_socket::{prelude::*, GenericFilePath, Stream};
 use serde::de::DeserializeOwned;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::model::short_id;
 use crate::paths::{self, Paths};
 use crate::protocol::{encode, Hello, Request, Response, MAX_FRAME, PROTOCOL_VERSION, VERSION};
 use crate::service;
@@ -130,6 +131,27 @@ impl Client {
                 "start one with `m daemon start`",
             )),
         }
+    }
+
+    /// Connects to the daemon that runs `run_id`, for a command that acts on
+    /// the live run (`m approve`, `m reject`, `m reply`). Never starts one:
+    /// with no daemon the run is not running either, and a new daemon's
+    /// recovery would fail it, withdrawing what the command meant to answer.
+    pub fn connect_to_run(paths: &Paths, run_id: &str) -> Result<Client> {
+        Client::connect_running(paths).map_err(|err| match err.kind {
+            ErrorKind::DaemonUnavailable => Error::new(
+                err.kind,
+                format!(
+                    "no daemon is running, so run {} is not running either: nothing waits for this answer",
+                    short_id(run_id)
+                ),
+            )
+            .with_hint(format!(
+                "`m daemon start` records the run as failed (the daemon stopped during it); see `m run show {}`",
+                short_id(run_id)
+            )),
+            _ => err,
+        })
     }
 
     /// Connects only if a daemon is already there.

@@ -1928,3 +1928,30 @@ fn config_show_prints_valid_toml() {
     }
     assert!(shown.contains("# notify.apns is not set"), "{shown}");
 }
+
+/// Regression: `m approve` (and `m reject`, `m reply`) with no daemon
+/// started one, whose recovery then failed the very run being answered and
+/// withdrew its approval. A command that answers a live run now needs the
+/// daemon that runs it, and starts none.
+#[test]
+fn answering_a_run_with_no_daemon_starts_none_and_decides_nothing() {
+    let env = TestEnv::new();
+    let seeded = seed(&env);
+    for command in [
+        vec!["approve", seeded.pending.as_str()],
+        vec!["reject", seeded.pending.as_str(), "--reason", "no"],
+        vec!["reply", RUN_A, "yes"],
+    ] {
+        let err = env.fails(&command, 5);
+        assert!(
+            err.contains("no daemon is running, so run a1000000 is not running either"),
+            "{command:?}: {err}"
+        );
+        assert!(err.contains("hint: `m daemon start`"), "{command:?}: {err}");
+        assert_eq!(env.daemon_pid(), None, "{command:?} started a daemon");
+    }
+    let shown = env.json(&["approval", "show", &seeded.pending, "--json"]);
+    assert_eq!(shown["state"], "pending");
+    let run = env.json(&["run", "show", RUN_A, "--json"]);
+    assert_eq!(run["state"], "waiting_approval");
+}

@@ -763,8 +763,9 @@ fn a_killed_daemon_commits_what_the_agent_left_before_failing_the_run() {
     assert_eq!(env.run_state(&run), "failed");
     assert_all_gone(&pids);
     let branch = format!("m/{}", &run[..8]);
-    let commit = env.git(&repo, &["log", "-1", "--format=%H %s", &branch]);
-    assert!(commit.contains("recovered"), "{commit}");
+    let commit = env.git(&repo, &["log", "-1", "--format=%B", &branch]);
+    assert!(commit.contains("Recovered: the daemon stopped"), "{commit}");
+    assert!(commit.contains(&format!("M-Run: {run}")), "{commit}");
     let files = env.git(&repo, &["show", "--name-only", "--format=", &branch]);
     assert_eq!(files.trim(), "work.txt");
     let events = env.events(&run);
@@ -1402,4 +1403,91 @@ fn prompts_up_to_a_mebibyte_reach_the_agent() {
         text(&out.stderr)
     );
     assert_eq!(env.count("SELECT count(*) FROM runs"), runs);
+}
+
+/// Regression: a run's commit said `m run 97901ab6` and nothing else.
+#[test]
+fn a_runs_commit_says_what_it_was_asked_with_an_m_run_trailer() {
+    let env = TestEnv::new();
+    let repo = env.repo("api");
+    let prompt = "Fix the flaky test\n\nIt is the one in tests/net.rs; keep the retry.";
+    let out = env.run(&[
+        "run",
+        "start",
+        "-r",
+        "api",
+        prompt,
+        "--wait",
+        "--",
+        "sh",
+        "-c",
+        "echo fixed > fix.txt",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let run = text(&out.stdout).trim().to_string();
+    let branch = format!("m/{}", &run[..8]);
+    let message = env.git(&repo, &["log", "-1", "--format=%B", &branch]);
+    assert_eq!(
+        message.trim_end(),
+        format!(
+            "Fix the flaky test\n\nIt is the one in tests/net.rs; keep the retry.\n\nM-Run: {run}"
+        )
+    );
+    let trailer = env.git(
+        &repo,
+        &[
+            "log",
+            "-1",
+            "--format=%(trailers:key=M-Run,valueonly)",
+            &branch,
+        ],
+    );
+    assert_eq!(trailer.trim(), run);
+}
+
+/// `m run rm` takes several runs; `m run prune` removes finished runs
+/// (older than, in a state), keeping every branch not merged yet.
+#[test]
+fn run_rm_takes_several_runs_and_prune_keeps_unmerged_work() {
+    let env = TestEnv::new();
+    let repo = env.repo("api");
+    let start = |prompt: &str, script: &str| -> String {
+        let out = env.run(&[
+            "run", "start", "-r", "api", prompt, "--wait", "--", "sh", "-c", script,
+        ]);
+        text(&out.stdout).trim().to_string()
+    };
+    let a = start("nothing", "true");
+    let b = start("fail", "exit 3");
+    let c = start("work", "echo x > work.txt");
+    let d = start("nothing again", "true");
+    let removed = env.ok(&["run", "rm", &a[..8], &b[..8]]);
+    assert!(
+        removed.contains(&format!("Removed run {}", &a[..8]))
+            && removed.contains(&format!("Removed run {}", &b[..8])),
+        "{removed}"
+    );
+    assert_eq!(env.count("SELECT count(*) FROM runs"), 2);
+    // Nothing is removed when one id is unknown.
+    env.fails(&["run", "rm", &c, "ffffffff"], 3);
+    assert_eq!(env.count("SELECT count(*) FROM runs"), 2);
+
+    assert!(env
+        .ok(&["run", "prune", "--older-than", "1h"])
+        .contains("No finished run"));
+    assert!(env
+        .ok(&["run", "prune", "--state", "failed"])
+        .contains("No finished run"));
+    let err = env.fails(&["run", "prune", "--state", "running"], 2);
+    assert!(err.contains("only finished runs"), "{err}");
+    let pruned = env.ok(&["run", "prune"]);
+    assert!(
+        pruned.contains(&format!("Removed run {}", &d[..8])),
+        "{pruned}"
+    );
+    let kept = format!("branch m/{} kept: it has 1 commit not merged", &c[..8]);
+    assert!(pruned.contains(&kept), "{pruned}");
+    assert_eq!(env.count("SELECT count(*) FROM runs"), 0);
+    let branches = env.git(&repo, &["branch", "--list", "m/*"]);
+    assert_eq!(branches.trim(), format!("m/{}", &c[..8]), "{branches}");
 }

@@ -53,13 +53,14 @@ fn decide(
     content_hash: Option<String>,
 ) -> Result<u8> {
     let approval = resolve(&ctx.store()?, target)?;
-    let response = Client::connect(&ctx.paths)?.request(&Request::Decide {
-        approval_id: approval.id.clone(),
-        approve,
-        reason,
-        always,
-        content_hash: content_hash.map(|h| h.trim().to_string()),
-    })?;
+    let response =
+        Client::connect_to_run(&ctx.paths, &approval.run_id)?.request(&Request::Decide {
+            approval_id: approval.id.clone(),
+            approve,
+            reason,
+            always,
+            content_hash: content_hash.map(|h| h.trim().to_string()),
+        })?;
     let Response::Decided { approval } = response else {
         return Err(Error::failure(format!(
             "unexpected answer from the daemon: {response:?}"

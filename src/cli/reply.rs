@@ -28,7 +28,7 @@ pub fn run(ctx: &Ctx, args: ReplyArgs) -> Result<u8> {
     } else {
         args.text
     };
-    Client::connect(&ctx.paths)?.request(&Request::Reply {
+    Client::connect_to_run(&ctx.paths, &run.id)?.request(&Request::Reply {
         run_id: run.id.clone(),
         text: Some(text),
         done: false,

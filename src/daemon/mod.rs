@@ -278,6 +278,7 @@ async fn recover(shared: &Shared) -> Result<()> {
                 };
                 Ok(Orphan {
                     run_id: run.id,
+                    prompt: run.prompt,
                     pgid: details.pgid,
                     workspace,
                 })
@@ -297,9 +298,10 @@ async fn recover(shared: &Shared) -> Result<()> {
             "the daemon stopped while the run was active (it crashed or was killed); the agent is gone",
         );
         if let Some(ws) = orphan.workspace {
-            let message = format!(
-                "m run {} (recovered: the daemon stopped during the run)",
-                short_id(&run_id)
+            let message = crate::workspace::commit_message(
+                &orphan.prompt,
+                &run_id,
+                Some("Recovered: the daemon stopped during the run."),
             );
             let event = match supervisor::commit_work(ws, message).await {
                 Ok(Some(stat)) => {
@@ -338,6 +340,7 @@ async fn recover(shared: &Shared) -> Result<()> {
 /// A run a previous daemon left active.
 struct Orphan {
     run_id: String,
+    prompt: String,
     pgid: Option<i64>,
     /// None if its workspace was never finished.
     workspace: Option<Workspace>,

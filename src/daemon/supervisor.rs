@@ -97,6 +97,7 @@ pub fn spawn(shared: Arc<Shared>, started: StartedRun) {
         let mut supervisor = Supervisor {
             shared: shared.clone(),
             run_id: run_id.clone(),
+            prompt: started.run.prompt.clone(),
             options: started.options.clone(),
             conversational: started.agent.is_conversational(started.options.once),
             nothing_to_review: false,
@@ -122,6 +123,8 @@ pub fn spawn(shared: Arc<Shared>, started: StartedRun) {
 struct Supervisor {
     shared: Arc<Shared>,
     run_id: String,
+    /// What the run was asked, for its commit's message.
+    prompt: String,
     options: RunOptions,
     /// Whether the run waits for a next prompt after each turn (an ACP
     /// agent without `--once`): only such a run is ended by `m run done`.
@@ -343,7 +346,7 @@ impl Supervisor {
 
     /// The run's final review: the whole diff, for a human to approve.
     async fn review(&mut self, workspace: &Workspace, reply: oneshot::Sender<ReviewOutcome>) {
-        match review_request(workspace, &self.run_id).await {
+        match review_request(workspace, &self.run_id, &self.prompt).await {
             Ok(Some(request)) => {
                 let (decided, decision) = oneshot::channel();
                 self.ask_approval(request, decided).await;
@@ -666,7 +669,7 @@ impl Supervisor {
     /// Commits the work on the run's branch and records how the run ended.
     async fn end(&mut self, outcome: AgentOutcome, workspace: &Workspace) {
         self.release_waiters();
-        let message = format!("m run {}", short_id(&self.run_id));
+        let message = workspace::commit_message(&self.prompt, &self.run_id, None);
         let commit_error = match commit_work(workspace.clone(), message).await {
             Ok(Some(stat)) => {
                 self.emit(EventType::WorkspaceDiff, json!(stat)).await;
@@ -813,7 +816,11 @@ const NOTHING_TO_REVIEW: &str =
 /// The review's approval request: the run's work, committed, against its
 /// base. None when the run changed nothing: nobody need approve an empty
 /// diff.
-async fn review_request(workspace: &Workspace, run_id: &str) -> Result<Option<ApprovalRequest>> {
+async fn review_request(
+    workspace: &Workspace,
+    run_id: &str,
+    prompt: &str,
+) -> Result<Option<ApprovalRequest>> {
     if workspace.repo_dir.is_none() {
         // Refused when the run starts (`RunOptions::check_repo`). Were one
         // to get here, `commit_all` would find it unchanged, as it always
@@ -826,7 +833,7 @@ async fn review_request(workspace: &Workspace, run_id: &str) -> Result<Option<Ap
         .with_hint("register the repo with a path or URL to review its runs"));
     }
     let ws = workspace.clone();
-    let message = format!("m run {}", short_id(run_id));
+    let message = workspace::commit_message(prompt, run_id, None);
     let prepared = tokio::task::spawn_blocking(move || -> Result<_> {
         let Some(stat) = workspace::commit_all(&ws, &message)? else {
             return Ok(None);

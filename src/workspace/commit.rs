@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::{Deserialize, Serialize};
 
 use super::create::{ref_commit, Workspace};
-use super::git::{git_error, git_in, inherited_env, output, run_git};
+use super::git::{git_error, git_in, inherited_env, output, run_git, run_git_with_input};
 use crate::error::{Error, Result};
 
 /// How much a run changed, against its base.
@@ -31,6 +31,35 @@ pub struct DiffStat {
 /// run's branch (`git checkout --detach`, `git switch -c other`); the branch
 /// is then brought to the work, see [`bring_branch_to_head`]. Work that
 /// cannot be put on the branch is an error, and is left where it is.
+/// A run's commit message: the prompt's first line (at most 72 characters)
+/// as the subject, the rest of it as the body, then `note`, then an `M-Run`
+/// trailer with the run's id, so that `git log` says what each run was
+/// asked and `git log --grep "M-Run: ID"` finds it.
+pub fn commit_message(prompt: &str, run_id: &str, note: Option<&str>) -> String {
+    const SUBJECT: usize = 72;
+    let prompt = prompt.trim();
+    let (first, rest) = prompt.split_once('\n').unwrap_or((prompt, ""));
+    let first = first.trim();
+    let mut message = if first.chars().count() > SUBJECT {
+        let cut: String = first.chars().take(SUBJECT - 1).collect();
+        // The whole line goes in the body: nothing is lost.
+        format!("{}…\n\n{first}", cut.trim_end())
+    } else {
+        first.to_string()
+    };
+    let rest = rest.trim();
+    if !rest.is_empty() {
+        message.push_str("\n\n");
+        message.push_str(rest);
+    }
+    if let Some(note) = note {
+        message.push_str("\n\n");
+        message.push_str(note);
+    }
+    message.push_str(&format!("\n\nM-Run: {run_id}\n"));
+    message
+}
+
 pub fn commit_all(ws: &Workspace, message: &str) -> Result<Option<DiffStat>> {
     let (Some(repo), Some(branch)) = (&ws.repo_dir, &ws.branch) else {
         return Ok(None);
@@ -53,9 +82,16 @@ pub fn commit_all(ws: &Workspace, message: &str) -> Result<Option<DiffStat>> {
             for setting in identity_fallback(&ws.path)? {
                 cmd.args(["-c", setting]);
             }
-            cmd.args(["commit", "--quiet", "--no-verify", "--no-gpg-sign"])
-                .arg(format!("--message={message}"));
-            run_git(&mut cmd, || {
+            // On stdin: a message holding a long prompt is no argument.
+            cmd.args([
+                "commit",
+                "--quiet",
+                "--no-verify",
+                "--no-gpg-sign",
+                "--cleanup=whitespace",
+                "--file=-",
+            ]);
+            run_git_with_input(&mut cmd, message.as_bytes(), || {
                 format!("cannot commit the changes in {}", ws.path.display())
             })?;
         }
@@ -341,5 +377,32 @@ impl TempIndex {
 impl Drop for TempIndex {
     fn drop(&mut self) {
         let _ = fs::remove_file(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod message_tests {
+    use super::*;
+
+    #[test]
+    fn a_commit_message_says_what_the_run_was_asked() {
+        assert_eq!(
+            commit_message(
+                "fix the flaky test\n\nIt is in tests/a.rs.\n",
+                "abc-123",
+                None
+            ),
+            "fix the flaky test\n\nIt is in tests/a.rs.\n\nM-Run: abc-123\n"
+        );
+        assert_eq!(
+            commit_message("  tidy  ", "r", Some("Recovered.")),
+            "tidy\n\nRecovered.\n\nM-Run: r\n"
+        );
+        let long = "word ".repeat(30);
+        let message = commit_message(&long, "r", None);
+        let subject = message.lines().next().unwrap();
+        assert!(subject.chars().count() <= 72, "{subject}");
+        assert!(subject.ends_with('…'));
+        assert!(message.contains(long.trim()), "the whole line is kept");
     }
 }

@@ -84,6 +84,29 @@ pub(super) fn run_git(cmd: &mut Command, what: impl FnOnce() -> String) -> Resul
     }
 }
 
+/// [`run_git`], with `input` on its stdin.
+pub(super) fn run_git_with_input(
+    cmd: &mut Command,
+    input: &[u8],
+    what: impl FnOnce() -> String,
+) -> Result<String> {
+    use std::io::Write as _;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| spawn_error(cmd, e))?;
+    // A git that exits early closes its stdin: its status says why.
+    let _ = child.stdin.take().expect("stdin is piped").write_all(input);
+    let out = child.wait_with_output().map_err(|e| spawn_error(cmd, e))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(git_error(what(), &out.status, &out.stderr))
+    }
+}
+
 pub(super) fn git_error(what: String, status: &ExitStatus, stderr: &[u8]) -> Error {
     Error::failure(format!("{what}: {}", git_message(status, stderr)))
 }

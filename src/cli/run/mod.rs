@@ -2,6 +2,7 @@ mod cancel;
 mod diff;
 mod done;
 mod list;
+mod prune;
 mod rm;
 mod show;
 mod start;
@@ -44,13 +45,19 @@ pub enum RunCommand {
     Done(done::DoneArgs),
     /// Show a run's changes against where its branch started.
     Diff(diff::DiffArgs),
-    /// Remove a finished run, its workspace and (if merged) its branch.
+    /// Remove finished runs, their workspaces and (if merged) their branches.
     ///
     /// A workspace holding work its branch lacks (uncommitted changes, or a
     /// HEAD moved off the branch) is not removed: the run stays, and the
     /// error (exit 4) says what to do.
     #[command(alias = "remove")]
     Rm(rm::RmArgs),
+    /// Remove finished runs (all, or those older than a duration, in a
+    /// state, of a repo), as `m run rm` removes each.
+    ///
+    /// Branches not merged yet, and workspaces holding work their branch
+    /// lacks, are kept (the latter with their runs: exit 4).
+    Prune(prune::PruneArgs),
 }
 
 pub fn run(ctx: &Ctx, cmd: RunCommand) -> Result<u8> {
@@ -63,6 +70,7 @@ pub fn run(ctx: &Ctx, cmd: RunCommand) -> Result<u8> {
         RunCommand::Done(args) => done::run(ctx, args),
         RunCommand::Diff(args) => diff::run(ctx, args),
         RunCommand::Rm(args) => rm::run(ctx, args),
+        RunCommand::Prune(args) => prune::run(ctx, args),
     }
 }
 
