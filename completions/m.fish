@@ -89,7 +89,7 @@ complete -c m -n "__fish_m_using_subcommand run; and not __fish_seen_subcommand_
 complete -c m -n "__fish_m_using_subcommand run; and not __fish_seen_subcommand_from start list show cancel wait done diff rm prune help" -f -a "start" -d 'Start an agent on a repo, in a workspace of its own'
 complete -c m -n "__fish_m_using_subcommand run; and not __fish_seen_subcommand_from start list show cancel wait done diff rm prune help" -f -a "list" -d 'List runs, newest first'
 complete -c m -n "__fish_m_using_subcommand run; and not __fish_seen_subcommand_from start list show cancel wait done diff rm prune help" -f -a "show" -d 'Show one run in detail, with the approvals and questions it waits on'
-complete -c m -n "__fish_m_using_subcommand run; and not __fish_seen_subcommand_from start list show cancel wait done diff rm prune help" -f -a "cancel" -d 'Stop a run\'s agent; the run ends cancelled'
+complete -c m -n "__fish_m_using_subcommand run; and not __fish_seen_subcommand_from start list show cancel wait done diff rm prune help" -f -a "cancel" -d 'Stop a run\'s agent, or take a queued run out of its queue; the run ends cancelled'
 complete -c m -n "__fish_m_using_subcommand run; and not __fish_seen_subcommand_from start list show cancel wait done diff rm prune help" -f -a "wait" -d 'Wait until a run needs a human or has ended (see exit codes)'
 complete -c m -n "__fish_m_using_subcommand run; and not __fish_seen_subcommand_from start list show cancel wait done diff rm prune help" -f -a "done" -d 'End a conversational (ACP) run that waits for its next prompt'
 complete -c m -n "__fish_m_using_subcommand run; and not __fish_seen_subcommand_from start list show cancel wait done diff rm prune help" -f -a "diff" -d 'Show a run\'s changes against where its branch started'
@@ -111,10 +111,12 @@ complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -l json -d 'Print the run as JSON instead of its id (with --wait, as it stands when the wait ends)'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -l acp -d 'The command after `--` speaks the Agent Client Protocol'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -l once -d 'ACP agents (--agent or --acp): complete at the first end of turn instead of waiting for a reply'
+complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -l queue -d 'When the repo has an active run, queue this one behind it (it starts when the runs before it have ended) instead of refusing it (exit 4). The default when `run.on_busy = "queue"` in the config'
+complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -l no-queue -d 'Refuse the run (exit 4) when the repo has an active run, whatever the config says'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -s V -l version -d 'Print version'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from list" -s r -l repo -d 'Only runs of this repo (name or id prefix)' -r
-complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from list" -l state -d 'Only runs in this state (repeatable); `active` means any unfinished state' -r
+complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from list" -l state -d 'Only runs in this state (repeatable); `active` means running or waiting for a human, `queued` waiting in the repo\'s queue' -r
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from list" -s n -l limit -d 'At most this many runs' -r
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from list" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
 always\t''
@@ -166,7 +168,7 @@ complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from help" -f -a "start" -d 'Start an agent on a repo, in a workspace of its own'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from help" -f -a "list" -d 'List runs, newest first'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one run in detail, with the approvals and questions it waits on'
-complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from help" -f -a "cancel" -d 'Stop a run\'s agent; the run ends cancelled'
+complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from help" -f -a "cancel" -d 'Stop a run\'s agent, or take a queued run out of its queue; the run ends cancelled'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from help" -f -a "wait" -d 'Wait until a run needs a human or has ended (see exit codes)'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from help" -f -a "done" -d 'End a conversational (ACP) run that waits for its next prompt'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from help" -f -a "diff" -d 'Show a run\'s changes against where its branch started'
@@ -433,7 +435,7 @@ complete -c m -n "__fish_m_using_subcommand help; and __fish_seen_subcommand_fro
 complete -c m -n "__fish_m_using_subcommand help; and __fish_seen_subcommand_from run" -f -a "start" -d 'Start an agent on a repo, in a workspace of its own'
 complete -c m -n "__fish_m_using_subcommand help; and __fish_seen_subcommand_from run" -f -a "list" -d 'List runs, newest first'
 complete -c m -n "__fish_m_using_subcommand help; and __fish_seen_subcommand_from run" -f -a "show" -d 'Show one run in detail, with the approvals and questions it waits on'
-complete -c m -n "__fish_m_using_subcommand help; and __fish_seen_subcommand_from run" -f -a "cancel" -d 'Stop a run\'s agent; the run ends cancelled'
+complete -c m -n "__fish_m_using_subcommand help; and __fish_seen_subcommand_from run" -f -a "cancel" -d 'Stop a run\'s agent, or take a queued run out of its queue; the run ends cancelled'
 complete -c m -n "__fish_m_using_subcommand help; and __fish_seen_subcommand_from run" -f -a "wait" -d 'Wait until a run needs a human or has ended (see exit codes)'
 complete -c m -n "__fish_m_using_subcommand help; and __fish_seen_subcommand_from run" -f -a "done" -d 'End a conversational (ACP) run that waits for its next prompt'
 complete -c m -n "__fish_m_using_subcommand help; and __fish_seen_subcommand_from run" -f -a "diff" -d 'Show a run\'s changes against where its branch started'

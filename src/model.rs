@@ -111,6 +111,24 @@ named_enum!(ApprovalState, "approval state" {
     Rejected = "rejected",
 });
 
+named_enum!(
+    /// What `m run start` does when the repo has an active run (`[run] on_busy`).
+    OnBusy, "on_busy value" {
+        Refuse = "refuse",
+        Queue = "queue",
+    }
+);
+
+named_enum!(
+    /// What a deadline decides for a human who did not answer in time
+    /// (`[approvals] on_timeout`): reject the approval (a question without
+    /// a default answer then ends the run), or cancel the run.
+    OnTimeout, "on_timeout value" {
+        Reject = "reject",
+        Cancel = "cancel",
+    }
+);
+
 named_enum!(Platform, "platform" {
     Ios = "ios",
 });
@@ -134,7 +152,37 @@ pub struct Run {
     pub updated_at: i64,
 }
 
+/// A run waiting in its repo's queue (`m run start --queue`): it has its id,
+/// and becomes a [`Run`] when the repo's active run ends and its turn comes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueuedRun {
+    pub id: String,
+    pub repo_id: String,
+    pub prompt: String,
+    /// Always `queued`: the word m uses beside the seed's run states.
+    pub state: Queued,
+    /// Its place in the repo's queue now: 1 starts next.
+    pub position: i64,
+    pub workspace_path: String,
+    pub agent: serde_json::Value,
+    pub options: serde_json::Value,
+    pub base: Option<String>,
+    pub created_at: i64,
+    /// The `run.queued` event that opens its log (followers see it while
+    /// the run waits; it is stored when the run starts or is cancelled).
+    /// The daemon's own: not shown, nor sent to clients.
+    #[serde(skip)]
+    pub queued_event: Event,
+}
+
+/// The state of a queued run, as `m run list` and `--json` show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Queued {
+    Queued,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     pub id: String,
     pub run_id: String,
@@ -258,6 +306,7 @@ named_enum!(
     /// The type of an event in a run's log; docs/events.md documents each
     /// with its data, and `m events --type` takes these names.
     EventType, "event type" {
+        RunQueued = "run.queued",
         RunCreated = "run.created",
         RunState = "run.state",
         RunIdle = "run.idle",
@@ -312,6 +361,46 @@ pub fn now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
+}
+
+/// A duration as typed: a number and a unit (`90s`, `10m`, `2h`, `7d`), or a
+/// bare number of seconds.
+pub fn parse_duration(text: &str) -> std::result::Result<std::time::Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().map_err(|_| {
+        format!("'{text}' is not a duration: give a number and a unit, e.g. 90s, 10m, 2h, 7d")
+    })?;
+    let seconds = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        "w" => 7 * 86400,
+        _ => {
+            return Err(format!(
+                "'{text}': unknown unit '{unit}'; use s, m, h, d or w"
+            ))
+        }
+    };
+    number
+        .checked_mul(seconds)
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(|| format!("'{text}' is too long"))
+}
+
+/// A duration as `parse_duration` reads it, in its largest whole unit.
+pub fn format_duration(duration: std::time::Duration) -> String {
+    let secs = duration.as_secs();
+    for (unit, size) in [("d", 86400), ("h", 3600), ("m", 60)] {
+        if secs >= size && secs % size == 0 {
+            return format!("{}{unit}", secs / size);
+        }
+    }
+    format!("{secs}s")
 }
 
 /// Random ids for what people type by prefix.
@@ -540,6 +629,18 @@ impl RunOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_read_as_typed() {
+        use std::time::Duration;
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86400)));
+        assert!(parse_duration("7 days").is_err());
+        assert!(parse_duration("m").is_err());
+        assert_eq!(format_duration(Duration::from_secs(7200)), "2h");
+        assert_eq!(format_duration(Duration::from_secs(90)), "90s");
+    }
 
     #[test]
     fn content_hashes_are_canonical_and_cover_type_and_payload() {

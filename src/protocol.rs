@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{Error, ErrorKind};
-use crate::model::{AgentSpec, Approval, ApprovalType, Event, Run, RunOptions, RunState, Scope};
+use crate::model::{
+    AgentSpec, Approval, ApprovalType, Event, QueuedRun, Run, RunOptions, RunState, Scope,
+};
 
 /// Bumped on any incompatible change to the frames below.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -53,6 +55,10 @@ pub enum Request {
         /// daemon's own.
         #[serde(default)]
         env: Option<Vec<(String, String)>>,
+        /// When the repo is busy, queue the run behind its active run
+        /// instead of refusing it.
+        #[serde(default)]
+        queue: bool,
     },
     CancelRun {
         run_id: String,
@@ -123,6 +129,10 @@ pub enum Response {
     Status(DaemonStatus),
     Run {
         run: Run,
+    },
+    /// The run was queued behind its repo's active run.
+    Queued {
+        run: QueuedRun,
     },
     Event {
         event: Event,

@@ -1955,3 +1955,112 @@ fn answering_a_run_with_no_daemon_starts_none_and_decides_nothing() {
     let run = env.json(&["run", "show", RUN_A, "--json"]);
     assert_eq!(run["state"], "waiting_approval");
 }
+
+/// Regression: `tool.permission`, `agent.session`, `agent.usage` were
+/// printed as raw JSON, a diff's `approval.requested` had an empty summary
+/// and a scratch run's `workspace.ready` ended with "on ".
+#[test]
+fn every_event_type_reads_as_a_line_not_json() {
+    let env = TestEnv::new();
+    let mut store = env.store();
+    let repo = add_repo(&mut store, "api");
+    let mut b = store.batch().unwrap();
+    b.create_run(RUN_A, new_run(&repo, "everything")).unwrap();
+    let samples: Vec<(EventType, Value)> = vec![
+        (EventType::RunIdle, json!({"after_seconds": 600})),
+        (
+            EventType::WorkspaceReady,
+            json!({"path": "/tmp/scratch", "branch": null}),
+        ),
+        (
+            EventType::AgentSession,
+            json!({"sessionId": "sess-1234567890", "protocolVersion": 1,
+            "agent": {"name": "claude-code", "version": "1.2.3"}, "capabilities": {"loadSession": true}}),
+        ),
+        (
+            EventType::AgentAuth,
+            json!({"methodId": "api-key", "name": "API key", "ok": true}),
+        ),
+        (
+            EventType::AgentMode,
+            json!({"modeId": "default", "asks": true}),
+        ),
+        (
+            EventType::AgentUsage,
+            json!({"used": 1200, "size": 200000, "cost": {"amount": 0.02, "currency": "USD"}}),
+        ),
+        (
+            EventType::AgentUpdate,
+            json!({"sessionUpdate": "config_option_update", "update": {"x": 1}}),
+        ),
+        (EventType::AgentTurn, json!({"stopReason": "end_turn"})),
+        (
+            EventType::ToolPermission,
+            json!({"toolCallId": "t1", "decision": "approved",
+            "outcome": "selected", "optionId": "allow", "optionKind": "allow_once"}),
+        ),
+        (
+            EventType::ApprovalRequested,
+            json!({"approval_id": "ap-123456789", "approval_type": "diff",
+            "payload": {"patch": "--- a\n+++ b\n", "stat": {"files": 2, "insertions": 5, "deletions": 1}}}),
+        ),
+        (EventType::InputWithdrawn, json!({"question_seq": 3})),
+    ];
+    let types: Vec<EventType> = samples.iter().map(|(t, _)| *t).collect();
+    b.append(
+        samples
+            .into_iter()
+            .map(|(t, data)| NewEvent::new(RUN_A, t, data))
+            .collect(),
+    )
+    .unwrap();
+    b.commit().unwrap();
+    drop(store);
+    let shown = env.ok(&["events", "a1"]);
+    for t in types {
+        let line = shown
+            .lines()
+            .find(|l| l.contains(&format!(" {} ", t.as_str())))
+            .unwrap_or_else(|| panic!("no {} line in\n{shown}", t.as_str()));
+        let said = line.split(t.as_str()).nth(1).unwrap().trim();
+        assert!(!said.is_empty(), "{line}");
+        assert!(
+            !said.contains('{') && !said.contains('"'),
+            "raw JSON: {line}"
+        );
+    }
+    assert!(
+        shown.contains("workspace.ready    /tmp/scratch\n"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("diff approval ap-12345: 2 file(s), +5 -1"),
+        "{shown}"
+    );
+    assert!(shown.contains("approved (allow_once)"), "{shown}");
+    assert!(
+        shown.contains("1200 of 200000 tokens used, cost 0.02 USD"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("session sess-123 with claude-code 1.2.3 (ACP 1)"),
+        "{shown}"
+    );
+}
+
+/// Regression: `m run show` printed the agent as JSON.
+#[test]
+fn run_show_prints_the_agent_as_a_command_line() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let out = env.run(&[
+        "run", "start", "-r", "api", "hi", "--wait", "--", "sh", "-c", "echo hi",
+    ]);
+    let run = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let shown = env.ok(&["run", "show", &run]);
+    let line = shown
+        .lines()
+        .find(|l| l.trim_start().starts_with("agent"))
+        .unwrap();
+    assert!(line.ends_with("sh -c 'echo hi'"), "{line}");
+}

@@ -52,6 +52,7 @@ fn the_file_is_in_m_home_and_every_value_starts_as_a_default() {
             "run.review",
             "run.idle_timeout_seconds",
             "run.startup_timeout_seconds",
+            "run.on_busy",
             "approvals.auto_approve",
             "approvals.allow_commands",
             "notify.events",

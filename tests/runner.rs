@@ -14,6 +14,7 @@ mod daemon;
 mod docs;
 mod ecosystem;
 mod notify;
+mod queue;
 mod reliability;
 mod remote;
 

@@ -23,6 +23,8 @@ Keys, with their defaults (docs/config.md says more):
                          is done (0: never)
   startup_timeout_seconds = 60
                          an ACP agent slower to start fails its run
+  on_busy = \"refuse\"     a busy repo refuses a run (exit 4), or
+                         \"queue\" queues it (--queue / --no-queue)
   [approvals]
   auto_approve = []      types approved without asking:
                          command, diff, generic

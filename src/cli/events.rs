@@ -9,6 +9,7 @@ use super::Ctx;
 use crate::error::{exit, Error, Result};
 use crate::model::EventType;
 use crate::model::{short_id, Event, EVENT_TYPES};
+use crate::store::RunOrQueued;
 
 #[derive(Debug, Args)]
 pub struct EventsArgs {
@@ -56,17 +57,28 @@ pub fn run(ctx: &Ctx, args: EventsArgs) -> Result<u8> {
         return Ok(exit::OK);
     };
     let store = ctx.store()?;
-    let run = store.find_run(run)?;
+    let (id, ended) = match store.find_run_or_queued(run)? {
+        RunOrQueued::Run(run) => (run.id, run.state.is_final().then_some(run.state)),
+        // Nothing is stored yet: its log so far is the `run.queued` event.
+        RunOrQueued::Queued(queued) if !args.follow => {
+            let event = &queued.queued_event;
+            if event.seq > args.since && wanted(event) {
+                print_event(ctx, event, args.json, false)?;
+            }
+            return Ok(exit::OK);
+        }
+        RunOrQueued::Queued(queued) => (queued.id, None),
+    };
     // A run that has ended has its whole log stored: no daemon is needed
     // to follow it to its end.
-    if args.follow && run.state.is_active() {
-        super::interrupt::say_run_continues(&run.id);
+    if args.follow && ended.is_none() {
+        super::interrupt::say_run_continues(&id);
         let watch = Watch {
             since: args.since,
             types: args.types.clone(),
             ..Watch::new(Until::Ended, Prints::Events)
         };
-        let state = super::follow::follow_run(ctx, &run.id, watch, |event| {
+        let state = super::follow::follow_run(ctx, &id, watch, |event| {
             if wanted(event) {
                 print_event(ctx, event, args.json, false)?;
                 ctx.ui.flush()?;
@@ -76,14 +88,14 @@ pub fn run(ctx: &Ctx, args: EventsArgs) -> Result<u8> {
         return Ok(state.exit_code());
     }
     ctx.ui.batch(|| {
-        store.for_each_event(&run.id, args.since, &args.types, None, |event| {
+        store.for_each_event(&id, args.since, &args.types, None, |event| {
             print_event(ctx, &event, args.json, false)
         })
     })?;
-    if args.follow {
-        return Ok(run.state.exit_code());
+    match ended {
+        Some(state) if args.follow => Ok(state.exit_code()),
+        _ => Ok(exit::OK),
     }
-    Ok(exit::OK)
 }
 
 /// Prints one event as a JSON line or as text for people. `with_run`
@@ -160,6 +172,10 @@ fn describe(event_type: &str, data: &Value) -> Vec<String> {
     };
     match event_type.parse().ok() {
         Some(EventType::RunState) => vec![format!("-> {}", text("state"))],
+        Some(EventType::RunQueued) => vec![format!(
+            "position {} in its repo's queue",
+            data.get("position").and_then(Value::as_i64).unwrap_or(0)
+        )],
         Some(EventType::RunCreated) => vec![format!(
             "prompt: {}",
             super::output::one_line(&text("prompt"), 80)
@@ -204,7 +220,74 @@ fn describe(event_type: &str, data: &Value) -> Vec<String> {
                 .to_string()]
         }
         Some(EventType::WorkspaceProgress) => vec![text("line")],
-        Some(EventType::WorkspaceReady) => vec![format!("{} on {}", text("path"), text("branch"))],
+        // A scratch run has a directory and no branch.
+        Some(EventType::WorkspaceReady) => vec![match text("branch").as_str() {
+            "" => text("path"),
+            branch => format!("{} on {branch}", text("path")),
+        }],
+        Some(EventType::RunIdle) => vec![format!(
+            "idle for {}s: done",
+            data.get("after_seconds")
+                .and_then(Value::as_u64)
+                .unwrap_or(0)
+        )],
+        Some(EventType::AgentSession) => {
+            let agent = data.get("agent").unwrap_or(&Value::Null);
+            let field = |k: &str| agent.get(k).and_then(Value::as_str).unwrap_or("");
+            let name = [field("title"), field("name")]
+                .into_iter()
+                .find(|s| !s.is_empty())
+                .unwrap_or("the agent");
+            vec![format!(
+                "session {} with {name} {} (ACP {})",
+                crate::model::short_id(&text("sessionId")),
+                field("version"),
+                data.get("protocolVersion")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0)
+            )
+            .replace("  ", " ")]
+        }
+        Some(EventType::AgentAuth) => vec![match data.get("ok").and_then(Value::as_bool) {
+            Some(true) => format!("authenticated with {}", text("name")),
+            _ => format!(
+                "authentication with {} failed: {}",
+                text("name"),
+                text("error")
+            ),
+        }],
+        Some(EventType::AgentUsage) => {
+            let num = |k: &str| data.get(k).and_then(Value::as_u64).unwrap_or(0);
+            let mut line = format!("{} of {} tokens used", num("used"), num("size"));
+            if let Some(cost) = data.get("cost").filter(|c| !c.is_null()) {
+                let amount = cost.get("amount").map(Value::to_string).unwrap_or_default();
+                let currency = cost.get("currency").and_then(Value::as_str).unwrap_or("");
+                line.push_str(format!(", cost {amount} {currency}").trim_end());
+            }
+            vec![line]
+        }
+        Some(EventType::AgentUpdate) => {
+            let kind = [text("sessionUpdate"), text("method")]
+                .into_iter()
+                .find(|s| !s.is_empty())
+                .unwrap_or_default();
+            vec![format!(
+                "{kind} (kept as the agent sent it: --json shows it)"
+            )]
+        }
+        Some(EventType::ToolPermission) => {
+            let option = [text("optionKind"), text("outcome")]
+                .into_iter()
+                .find(|s| !s.is_empty())
+                .unwrap_or_default();
+            vec![format!("{} ({option})", text("decision"))]
+        }
+        Some(EventType::InputWithdrawn) => {
+            vec![match data.get("question_seq").and_then(Value::as_i64) {
+                Some(seq) => format!("the question of event {seq} was withdrawn"),
+                None => "the question was withdrawn".to_string(),
+            }]
+        }
         Some(EventType::WorkspaceDiff) => {
             let num = |k: &str| data.get(k).and_then(Value::as_u64).unwrap_or(0);
             vec![format!(
@@ -218,10 +301,21 @@ fn describe(event_type: &str, data: &Value) -> Vec<String> {
         Some(EventType::ApprovalRequested) => {
             let payload = data.get("payload").unwrap_or(&Value::Null);
             let field = |k: &str| payload.get(k).and_then(Value::as_str).unwrap_or("");
-            let what = [field("title"), field("command")]
+            let stat = payload.get("stat").map(|stat| {
+                let num = |k: &str| stat.get(k).and_then(Value::as_u64).unwrap_or(0);
+                format!(
+                    "{} file(s), +{} -{}",
+                    num("files"),
+                    num("insertions"),
+                    num("deletions")
+                )
+            });
+            let what = [field("title"), field("command"), field("path")]
                 .into_iter()
+                .map(str::to_string)
+                .chain(stat)
                 .find(|s| !s.is_empty())
-                .unwrap_or("");
+                .unwrap_or_default();
             vec![format!(
                 "{} approval {}: {what}",
                 text("approval_type"),
@@ -263,9 +357,19 @@ fn describe(event_type: &str, data: &Value) -> Vec<String> {
             Some(warning) => format!("warning: {warning}"),
             None => format!("mode {}", text("modeId")),
         }],
-        _ => match data {
-            Value::Null => vec![String::new()],
-            other => vec![other.to_string()],
-        },
+        // A type this m does not know (a newer m wrote it): its fields
+        // in a line, never raw JSON.
+        _ => vec![match data {
+            Value::Object(fields) => fields
+                .iter()
+                .map(|(k, v)| match v {
+                    Value::String(s) => format!("{k}: {}", super::output::one_line(s, 60)),
+                    other => format!("{k}: {}", super::output::one_line(&other.to_string(), 60)),
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+            Value::Null => String::new(),
+            other => other.to_string(),
+        }],
     }
 }

@@ -27,7 +27,7 @@ pub mod notify;
 pub use self::notify::NotifyConfig;
 
 use crate::error::{Error, Result};
-use crate::model::ApprovalType;
+use crate::model::{ApprovalType, OnBusy};
 use crate::paths::Paths;
 use crate::presets;
 
@@ -93,6 +93,9 @@ pub struct RunConfig {
     /// How long an ACP agent may take to start (answer `initialize` and
     /// open its session) before its run fails.
     pub startup_timeout: Duration,
+    /// What `m run start` does on a repo with an active run, without
+    /// `--queue` or `--no-queue`.
+    pub on_busy: OnBusy,
 }
 
 impl Default for RunConfig {
@@ -101,6 +104,7 @@ impl Default for RunConfig {
             review: false,
             idle_timeout: None,
             startup_timeout: Duration::from_secs(60),
+            on_busy: OnBusy::Refuse,
         }
     }
 }
@@ -247,6 +251,7 @@ impl Config {
                 "run.startup_timeout_seconds".into(),
                 json!(self.run.startup_timeout.as_secs()),
             ),
+            ("run.on_busy".into(), json!(self.run.on_busy)),
             (
                 "approvals.auto_approve".into(),
                 json!(self.approvals.auto_approve),
@@ -419,10 +424,16 @@ impl Config {
                                 }
                                 self.run.startup_timeout = Duration::from_secs(secs);
                             }
+                            "on_busy" => self.run.on_busy = self.named(&full, &value)?,
                             _ => {
                                 self.unknown(
                                     &full,
-                                    &["review", "idle_timeout_seconds", "startup_timeout_seconds"],
+                                    &[
+                                        "review",
+                                        "idle_timeout_seconds",
+                                        "startup_timeout_seconds",
+                                        "on_busy",
+                                    ],
                                 );
                                 continue;
                             }
@@ -667,6 +678,20 @@ impl Config {
             (Some(rest), Some(home)) => Ok(PathBuf::from(home).join(rest)),
             _ => Ok(PathBuf::from(text)),
         }
+    }
+
+    /// One of a closed set of names (`"queue"`, `"reject"`...).
+    fn named<T: std::str::FromStr<Err = Error>>(&self, key: &str, value: &Value) -> Result<T> {
+        let text = value.as_str().ok_or_else(|| {
+            self.invalid(key, format!("expected a string, found {}", shown(value)))
+        })?;
+        text.parse().map_err(|err: Error| {
+            let why = match err.hint {
+                Some(hint) => format!("{}; {hint}", err.message),
+                None => err.message,
+            };
+            self.invalid(key, why)
+        })
     }
 
     fn whole_seconds(&self, key: &str, value: &Value) -> Result<u64> {
@@ -959,6 +984,7 @@ mod tests {
             review = true
             idle_timeout_seconds = 600
             startup_timeout_seconds = 20
+            on_busy = "queue"
             [approvals]
             auto_approve = ["command", "command"]
             allow_commands = ["cargo   test", "git status"]
@@ -983,6 +1009,7 @@ mod tests {
         assert!(config.run.review);
         assert_eq!(config.run.idle_timeout, Some(Duration::from_secs(600)));
         assert_eq!(config.run.startup_timeout, Duration::from_secs(20));
+        assert_eq!(config.run.on_busy, OnBusy::Queue);
         assert_eq!(config.approvals.auto_approve, vec![ApprovalType::Command]);
         assert_eq!(
             config.approvals.allow_commands,
@@ -999,7 +1026,7 @@ mod tests {
         let from_file = |s: &&Setting| s.source == "file";
         assert_eq!(
             settings.iter().filter(from_file).count(),
-            14,
+            15,
             "{settings:?}"
         );
         assert!(settings.iter().all(|s| s.source == "file"
@@ -1046,6 +1073,8 @@ mod tests {
             ("[daemon]\ngrace_seconds = -1", "daemon.grace_seconds"),
             ("[daemon]\nautostart = \"no\"", "daemon.autostart"),
             ("[run]\nreview = 1", "run.review"),
+            ("[run]\non_busy = \"wait\"", "run.on_busy"),
+            ("[run]\non_busy = true", "run.on_busy"),
             (
                 "[approvals]\nauto_approve = [\"all\"]",
                 "approvals.auto_approve",

@@ -6,18 +6,16 @@ use serde_json::json;
 use tokio::sync::{broadcast::error::RecvError, oneshot};
 
 use super::connection::Connection;
-use super::supervisor::{self, Control, StartedRun};
+use super::supervisor::{Control, StartedRun};
 use super::Shared;
 use crate::agent::{AgentRequest, ApprovalRequest, Decision, InputReply, InputRequest};
 use crate::error::{Error, Result};
 use crate::model::EventType;
-use crate::model::{
-    new_id, short_id, AgentSpec, Approval, DecidedBy, Event, Run, RunOptions, RunState,
-};
+use crate::model::{new_id, short_id, AgentSpec, Approval, DecidedBy, Event, RunOptions, RunState};
 use crate::protocol::{
     DaemonStatus, EventFrame, Request, Response, MAX_PROMPT, PROTOCOL_VERSION, VERSION,
 };
-use crate::store::{Decided, NewRun, RunDetails, Store};
+use crate::store::{Created, Decided, NewRun, RunDetails, RunOrQueued, Store};
 
 pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connection) -> Result<()> {
     let response = match request {
@@ -29,6 +27,7 @@ pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connectio
             base,
             options,
             env,
+            queue,
         } => {
             let started = StartRequest {
                 repo_id,
@@ -37,10 +36,9 @@ pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connectio
                 base,
                 options,
                 env,
+                queue,
             };
-            Response::Run {
-                run: start_run(shared, started).await?,
-            }
+            start_run(shared, started).await?
         }
         Request::CancelRun { run_id } => cancel_run(shared, &run_id).await?,
         Request::Follow {
@@ -187,9 +185,10 @@ pub(crate) struct StartRequest {
     pub base: Option<String>,
     pub options: RunOptions,
     pub env: Option<Vec<(String, String)>>,
+    pub queue: bool,
 }
 
-pub(crate) async fn start_run(shared: &Arc<Shared>, request: StartRequest) -> Result<Run> {
+pub(crate) async fn start_run(shared: &Arc<Shared>, request: StartRequest) -> Result<Response> {
     let StartRequest {
         repo_id,
         prompt,
@@ -197,6 +196,7 @@ pub(crate) async fn start_run(shared: &Arc<Shared>, request: StartRequest) -> Re
         base,
         options,
         env,
+        queue,
     } = request;
     if prompt.trim().is_empty() {
         return Err(Error::usage("the prompt is empty").with_hint("say what the agent should do"));
@@ -210,11 +210,7 @@ pub(crate) async fn start_run(shared: &Arc<Shared>, request: StartRequest) -> Re
         )));
     }
     // The caller's environment, or (an older client) the daemon's.
-    let env = env.unwrap_or_else(|| {
-        std::env::vars_os()
-            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-            .collect()
-    });
+    let env = env.unwrap_or_else(super::queue::daemon_env);
     let argv = match &agent {
         AgentSpec::Exec { argv } | AgentSpec::Acp { argv, .. } => argv,
     };
@@ -227,24 +223,32 @@ pub(crate) async fn start_run(shared: &Arc<Shared>, request: StartRequest) -> Re
     options.check_repo(&repo)?;
     let id = new_id();
     let workspace_path = shared.paths.workspaces().join(&id);
-    let run = shared
+    let new = NewRun {
+        repo_id: repo.id.clone(),
+        prompt,
+        workspace_path: workspace_path.display().to_string(),
+        details: RunDetails {
+            agent: json!(agent),
+            options: json!(options),
+            ..RunDetails::default()
+        },
+    };
+    // Kept before the run may be queued: it may start at once.
+    let queued_env = super::queue::QueuedEnv::keep(shared, &id, &env);
+    let created = shared
         .writer
-        .create_run(
-            id,
-            NewRun {
-                repo_id: repo.id.clone(),
-                prompt,
-                workspace_path: workspace_path.display().to_string(),
-                details: RunDetails {
-                    agent: json!(agent),
-                    options: json!(options),
-                    ..RunDetails::default()
-                },
-            },
-        )
-        .await?;
-    supervisor::spawn(
-        shared.clone(),
+        .create_or_queue(id, new, base.clone(), queue)
+        .await;
+    let run = match created {
+        Ok(Created::Started(run)) => run,
+        Ok(Created::Queued(run)) => {
+            queued_env.stay();
+            return Ok(Response::Queued { run });
+        }
+        Err(err) => return Err(err),
+    };
+    super::queue::supervise(
+        shared,
         StartedRun {
             run: run.clone(),
             repo,
@@ -254,7 +258,7 @@ pub(crate) async fn start_run(shared: &Arc<Shared>, request: StartRequest) -> Re
             env,
         },
     );
-    Ok(run)
+    Ok(Response::Run { run })
 }
 
 /// Explains why a run that is not live cannot be acted on.
@@ -275,12 +279,20 @@ async fn not_live(shared: &Shared, run_id: &str) -> Error {
     }
 }
 
+/// Stops a live run, or takes a queued one out of its queue. Under the
+/// queue's lock, so that a queued run is never between the two (started,
+/// its supervisor not yet registered).
 pub(crate) async fn cancel_run(shared: &Shared, run_id: &str) -> Result<Response> {
-    let Some(handle) = shared.run_handle(run_id) else {
-        return Err(not_live(shared, run_id).await);
-    };
-    let _ = handle.control.send(Control::Stop { failure: None }).await;
-    Ok(Response::Ok)
+    let _queue = shared.queue_lock.lock().await;
+    if let Some(handle) = shared.run_handle(run_id) {
+        let _ = handle.control.send(Control::Stop { failure: None }).await;
+        return Ok(Response::Ok);
+    }
+    if shared.writer.cancel_queued(run_id).await?.is_some() {
+        super::queue::QueuedEnv::take(shared, run_id);
+        return Ok(Response::Ok);
+    }
+    Err(not_live(shared, run_id).await)
 }
 
 /// Decides a pending approval (from the socket or the remote API) and
@@ -408,11 +420,23 @@ pub(crate) async fn follow(
     };
     let mut last = since;
     last = send_backlog(shared, &run_id, last, types, sink).await?;
-    let id = run_id.clone();
-    let run = read(shared, move |store| store.get_run(&id)).await?;
-    if run.state.is_final() {
-        send_backlog(shared, &run_id, last, types, sink).await?;
-        return sink.end(run.state).await;
+    match stands(shared, &run_id).await? {
+        RunOrQueued::Run(run) if run.state.is_final() => {
+            send_backlog(shared, &run_id, last, types, sink).await?;
+            return sink.end(run.state).await;
+        }
+        RunOrQueued::Run(_) => {}
+        // Its log will open with this event: a follower sees it now, then
+        // the rest once the run starts.
+        RunOrQueued::Queued(queued) => {
+            let event = queued.queued_event;
+            if event.seq > last {
+                last = event.seq;
+                if wanted(types, &event) {
+                    sink.event(&event).await?;
+                }
+            }
+        }
     }
     loop {
         let event = tokio::select! {
@@ -433,16 +457,22 @@ pub(crate) async fn follow(
             Ok(_) => {}
             Err(RecvError::Lagged(_)) => {
                 last = send_backlog(shared, &run_id, last, types, sink).await?;
-                let id = run_id.clone();
-                let run = read(shared, move |store| store.get_run(&id)).await?;
-                if run.state.is_final() {
-                    send_backlog(shared, &run_id, last, types, sink).await?;
-                    return sink.end(run.state).await;
+                if let RunOrQueued::Run(run) = stands(shared, &run_id).await? {
+                    if run.state.is_final() {
+                        send_backlog(shared, &run_id, last, types, sink).await?;
+                        return sink.end(run.state).await;
+                    }
                 }
             }
             Err(RecvError::Closed) => return Ok(()),
         }
     }
+}
+
+/// The run as it stands, or the queued run it still is.
+async fn stands(shared: &Shared, run_id: &str) -> Result<RunOrQueued> {
+    let id = run_id.to_string();
+    read(shared, move |store| store.find_run_or_queued(&id)).await
 }
 
 fn wanted(types: &[String], event: &Event) -> bool {

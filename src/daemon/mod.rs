@@ -4,6 +4,7 @@
 
 mod connection;
 pub(crate) mod handlers;
+mod queue;
 mod remote;
 mod server;
 mod supervisor;
@@ -38,6 +39,10 @@ pub struct Shared {
     pub dispatcher: Arc<Dispatcher>,
     pub writer: Writer,
     pub runs: Mutex<HashMap<String, RunHandle>>,
+    /// Held while a queued run starts or is cancelled (see `queue::start_next`).
+    pub queue_lock: tokio::sync::Mutex<()>,
+    /// The callers' environments of queued runs (see `queue::QueuedEnv`).
+    pub queued_env: Mutex<HashMap<String, Vec<(String, String)>>>,
     pub grace: Duration,
     /// Conversational runs waiting this long for a prompt are done.
     pub idle_timeout: Option<Duration>,
@@ -162,6 +167,8 @@ async fn serve(paths: Paths, config: Arc<Config>) -> Result<()> {
         paths: paths.clone(),
         writer,
         runs: Mutex::new(HashMap::new()),
+        queue_lock: tokio::sync::Mutex::new(()),
+        queued_env: Mutex::new(HashMap::new()),
         grace: config.daemon.grace,
         idle_timeout: config.run.idle_timeout,
         startup_timeout: config.run.startup_timeout,
@@ -180,6 +187,8 @@ async fn serve(paths: Paths, config: Arc<Config>) -> Result<()> {
     if let Some(remote) = remote::start(shared.clone(), &config.remote).await? {
         let _ = shared.remote.set(remote);
     }
+    // Runs queued while no daemon ran (or behind a run recovery just ended).
+    queue::start_all(&shared).await;
     let listener = server::listen(&paths.socket())?;
     tracing::info!(socket = %paths.socket().display(), pid = std::process::id(), "m daemon ready");
     let accept = tokio::spawn(server::accept_loop(shared.clone(), listener));

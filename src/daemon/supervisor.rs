@@ -75,8 +75,10 @@ pub struct StartedRun {
     pub env: Vec<(String, String)>,
 }
 
-/// Registers the run and spawns its supervisor.
-pub fn spawn(shared: Arc<Shared>, started: StartedRun) {
+/// Registers the run and spawns its supervisor (see `queue::supervise`,
+/// which starts the repo's next queued run when it ends).
+/// Returns its task, which ends once the run has ended and left `shared.runs`.
+pub fn spawn(shared: Arc<Shared>, started: StartedRun) -> tokio::task::JoinHandle<()> {
     // Short, like the writer's queue: it holds the agent's output events
     // while the writer is behind (see writer::QUEUE).
     let (requests_tx, requests) = mpsc::channel(64);
@@ -117,7 +119,7 @@ pub fn spawn(shared: Arc<Shared>, started: StartedRun) {
             .unwrap_or_else(|e| e.into_inner())
             .remove(&run_id);
         shared.run_ended.notify_waiters();
-    });
+    })
 }
 
 struct Supervisor {

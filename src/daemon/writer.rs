@@ -10,8 +10,8 @@ use serde_json::Value;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::{Approval, ApprovalType, Event, Run, RunState};
-use crate::store::{Decided, NewEvent, NewRun, Store};
+use crate::model::{Approval, ApprovalType, Event, QueuedRun, Run, RunState};
+use crate::store::{Created, Decided, NewEvent, NewRun, Store};
 
 /// How many operations one transaction takes at most.
 const MAX_BATCH: usize = 512;
@@ -45,7 +45,9 @@ type Reply<T> = oneshot::Sender<Result<T>>;
 
 enum Op {
     Append(Vec<NewEvent>, Option<Reply<Vec<i64>>>),
-    CreateRun(String, Box<NewRun>, Reply<Run>),
+    CreateOrQueue(String, Box<NewRun>, Option<String>, bool, Reply<Created>),
+    StartNextQueued(String, Reply<Option<(Run, QueuedRun)>>),
+    CancelQueued(String, Reply<Option<Run>>),
     SetWorkspace(String, Option<String>, Option<String>, Reply<()>),
     SetPgid(String, Option<i64>, Reply<()>),
     SetState(String, RunState, Option<String>, Reply<Vec<Event>>),
@@ -129,8 +131,28 @@ impl Writer {
         self.call(|r| Op::Append(events, Some(r))).await
     }
 
-    pub async fn create_run(&self, id: String, new: NewRun) -> Result<Run> {
-        self.call(|r| Op::CreateRun(id, Box::new(new), r)).await
+    /// Creates the run, or queues it when its repo is busy and `queue` is
+    /// set (see `Batch::create_or_queue`).
+    pub async fn create_or_queue(
+        &self,
+        id: String,
+        new: NewRun,
+        base: Option<String>,
+        queue: bool,
+    ) -> Result<Created> {
+        self.call(|r| Op::CreateOrQueue(id, Box::new(new), base, queue, r))
+            .await
+    }
+
+    /// Starts the repo's next queued run if the repo is free.
+    pub async fn start_next_queued(&self, repo_id: &str) -> Result<Option<(Run, QueuedRun)>> {
+        self.call(|r| Op::StartNextQueued(repo_id.to_string(), r))
+            .await
+    }
+
+    /// Takes a run out of its queue, as cancelled; None if it is not queued.
+    pub async fn cancel_queued(&self, id: &str) -> Result<Option<Run>> {
+        self.call(|r| Op::CancelQueued(id.to_string(), r)).await
     }
 
     pub async fn set_workspace(
@@ -333,7 +355,11 @@ fn apply(batch: &mut crate::store::Batch<'_>, op: Op) -> Pending {
                 None => Box::new(|_| {}),
             }
         }
-        Op::CreateRun(id, new, reply) => deferred(reply, batch.create_run(&id, *new)),
+        Op::CreateOrQueue(id, new, base, queue, reply) => {
+            deferred(reply, batch.create_or_queue(&id, *new, base, queue))
+        }
+        Op::StartNextQueued(repo_id, reply) => deferred(reply, batch.start_next_queued(&repo_id)),
+        Op::CancelQueued(id, reply) => deferred(reply, batch.cancel_queued(&id)),
         Op::SetWorkspace(id, branch, base, reply) => deferred(
             reply,
             batch.set_workspace(&id, branch.as_deref(), base.as_deref()),
@@ -365,7 +391,9 @@ fn fail(op: Op, err: &Error) {
                 let _ = r.send(e(err));
             }
         }
-        Op::CreateRun(_, _, r) => drop(r.send(e(err))),
+        Op::CreateOrQueue(_, _, _, _, r) => drop(r.send(e(err))),
+        Op::StartNextQueued(_, r) => drop(r.send(e(err))),
+        Op::CancelQueued(_, r) => drop(r.send(e(err))),
         Op::SetWorkspace(_, _, _, r) | Op::SetPgid(_, _, r) => drop(r.send(e(err))),
         Op::SetState(_, _, _, r) | Op::FinishRun(_, _, _, r) => drop(r.send(e(err))),
         Op::RequestApproval(_, _, _, _, r) => drop(r.send(e(err))),

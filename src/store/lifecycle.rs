@@ -14,12 +14,17 @@ use super::approvals::{
     resolve_approval_tx,
 };
 use super::events::append_events_tx;
+use super::queue::{
+    delete_queued_tx, get_queued_tx, insert_queued_tx, next_queued_tx, queued_count_tx,
+    store_queued_event_tx,
+};
 use super::runs::NewRun;
 use super::{db_error, NewEvent, Store};
 use crate::error::{Error, Result};
 use crate::model::EventType;
 use crate::model::{
-    now, short_id, Approval, ApprovalState, ApprovalType, DecidedBy, Event, Run, RunState,
+    now, short_id, Approval, ApprovalState, ApprovalType, DecidedBy, Event, Queued, QueuedRun, Run,
+    RunState,
 };
 
 /// The reason recorded on approvals left pending when their run ends.
@@ -112,81 +117,125 @@ impl Batch<'_> {
     }
 
     /// Inserts a run in state `running` with its `run.created` event,
-    /// unless its repo already has an active run (the seed's rule, checked
-    /// in the same transaction as the insert).
+    /// unless its repo is busy: it has an active run (the seed's rule), or
+    /// runs queued before this one. Checked in the same transaction as the
+    /// insert.
     pub fn create_run(&mut self, id: &str, new: NewRun) -> Result<Run> {
-        self.op(|conn, path| {
+        match self.create_or_queue(id, new, None, false)? {
+            Created::Started(run) => Ok(run),
+            Created::Queued(_) => unreachable!("a run is queued only when asked"),
+        }
+    }
+
+    /// Creates the run as [`Batch::create_run`] does, or, when its repo is
+    /// busy and `queue` is set, puts it at the end of the repo's queue
+    /// (`base` is kept for when it starts). A queued run's `run.queued`
+    /// event is published to followers now and stored when it starts.
+    pub fn create_or_queue(
+        &mut self,
+        id: &str,
+        new: NewRun,
+        base: Option<String>,
+        queue: bool,
+    ) -> Result<Created> {
+        let created = self.op(|conn, path| {
             let db = |e| db_error(path, "write to", e);
-            let active: Option<String> = conn
-                .query_row(
-                    "SELECT id FROM runs WHERE repo_id = ?1
-                     AND state IN ('running', 'waiting_input', 'waiting_approval') LIMIT 1",
-                    [&new.repo_id],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(db)?;
-            if let Some(active) = active {
-                return Err(Error::conflict(format!(
-                    "the repo already has an active run {}",
-                    short_id(&active)
-                ))
-                .with_hint(format!(
-                    "wait for it (`m run wait {0}`) or cancel it (`m run cancel {0}`)",
-                    short_id(&active)
-                )));
+            let active = active_run_tx(conn, &new.repo_id).map_err(db)?;
+            let queued = queued_count_tx(conn, &new.repo_id).map_err(db)?;
+            if active.is_none() && queued == 0 {
+                let (run, events) = insert_run_tx(conn, path, id, &new, RunState::Running, None)?;
+                return Ok((Created::Started(run), events));
+            }
+            if !queue {
+                return Err(busy(active.as_deref(), queued));
             }
             let at = now();
-            let run = Run {
+            let position = queued + 1;
+            let queued_run = QueuedRun {
                 id: id.to_string(),
                 repo_id: new.repo_id.clone(),
                 prompt: new.prompt.clone(),
-                state: RunState::Running,
+                state: Queued::Queued,
+                position,
                 workspace_path: new.workspace_path.clone(),
+                agent: new.details.agent.clone(),
+                options: new.details.options.clone(),
+                base,
                 created_at: at,
-                updated_at: at,
+                queued_event: Event {
+                    id: crate::model::new_event_id(),
+                    run_id: id.to_string(),
+                    seq: 1,
+                    event_type: EventType::RunQueued.as_str().into(),
+                    data: Some(json!({ "repo_id": new.repo_id, "position": position })),
+                    created_at: at,
+                },
             };
-            conn.execute(
-                "INSERT INTO runs (id, repo_id, prompt, state, workspace_path, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    run.id,
-                    run.repo_id,
-                    run.prompt,
-                    run.state.as_str(),
-                    run.workspace_path,
-                    run.created_at,
-                    run.updated_at
-                ],
+            insert_queued_tx(conn, &queued_run).map_err(db)?;
+            Ok((Created::Queued(queued_run), Vec::new()))
+        })?;
+        if let Created::Queued(queued) = &created {
+            // Not stored yet (its run has no row), but followers of every
+            // run (`m events --all --follow`) hear of it now.
+            self.committed_events.push(queued.queued_event.clone());
+        }
+        Ok(created)
+    }
+
+    /// Starts the repo's next queued run, if the repo has no active run:
+    /// the run gets its row (in state `running`, its log opening with the
+    /// `run.queued` event followers saw, then `run.created`) and leaves the
+    /// queue. Returns it with what was queued (its base, agent, options).
+    pub fn start_next_queued(&mut self, repo_id: &str) -> Result<Option<(Run, QueuedRun)>> {
+        self.op(|conn, path| {
+            let db = |e| db_error(path, "write to", e);
+            if active_run_tx(conn, repo_id).map_err(db)?.is_some() {
+                return Ok((None, Vec::new()));
+            }
+            let Some(queued) = next_queued_tx(conn, repo_id).map_err(db)? else {
+                return Ok((None, Vec::new()));
+            };
+            let (run, events) = insert_run_tx(
+                conn,
+                path,
+                &queued.id,
+                &queued_new_run(&queued),
+                RunState::Running,
+                Some(&queued),
+            )?;
+            delete_queued_tx(conn, &queued.id).map_err(db)?;
+            Ok((Some((run, queued)), events))
+        })
+    }
+
+    /// Takes a run out of its queue: it becomes a run that was cancelled
+    /// before it started (`run.queued`, then `run.finished`), so that
+    /// whoever waits on its id hears how it ended. None if it is not queued
+    /// (any more).
+    pub fn cancel_queued(&mut self, id: &str) -> Result<Option<Run>> {
+        self.op(|conn, path| {
+            let db = |e| db_error(path, "write to", e);
+            let Some(queued) = get_queued_tx(conn, id).map_err(db)? else {
+                return Ok((None, Vec::new()));
+            };
+            let (mut run, mut events) = insert_run_tx(
+                conn,
+                path,
+                id,
+                &queued_new_run(&queued),
+                RunState::Cancelled,
+                Some(&queued),
+            )?;
+            delete_queued_tx(conn, id).map_err(db)?;
+            let finished = NewEvent::new(
+                id,
+                EventType::RunFinished,
+                json!({ "state": RunState::Cancelled, "reason": CANCELLED_WHILE_QUEUED }),
             )
-            .map_err(db)?;
-            let d = &new.details;
-            conn.execute(
-                "INSERT INTO run_details (run_id, agent, options, branch, base_commit, pgid)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
-                    run.id,
-                    d.agent.to_string(),
-                    d.options.to_string(),
-                    d.branch,
-                    d.base_commit,
-                    d.pgid
-                ],
-            )
-            .map_err(db)?;
-            let created = NewEvent::new(
-                &run.id,
-                EventType::RunCreated,
-                json!({
-                    "repo_id": run.repo_id,
-                    "prompt": run.prompt,
-                    "agent": d.agent,
-                    "options": d.options,
-                    "workspace_path": run.workspace_path,
-                }),
-            );
-            let events = append_events_tx(conn, vec![created]).map_err(db)?;
-            Ok((run, events))
+            .with_state(RunState::Cancelled);
+            events.extend(append_events_tx(conn, vec![finished]).map_err(db)?);
+            run.updated_at = now();
+            Ok((Some(run), events))
         })
     }
 
@@ -403,6 +452,134 @@ impl Batch<'_> {
                 .map_err(db)?;
             Ok((events.clone(), events))
         })
+    }
+}
+
+/// The reason of a run cancelled before it started.
+pub const CANCELLED_WHILE_QUEUED: &str = "cancelled while queued";
+
+/// What [`Batch::create_or_queue`] did.
+#[derive(Debug)]
+pub enum Created {
+    Started(Run),
+    Queued(QueuedRun),
+}
+
+/// The run a queued one becomes.
+fn queued_new_run(queued: &QueuedRun) -> NewRun {
+    NewRun {
+        repo_id: queued.repo_id.clone(),
+        prompt: queued.prompt.clone(),
+        workspace_path: queued.workspace_path.clone(),
+        details: super::RunDetails {
+            agent: queued.agent.clone(),
+            options: queued.options.clone(),
+            ..Default::default()
+        },
+    }
+}
+
+/// Inserts a run, its details, and the events that open its log: the
+/// `run.queued` it had while queued, if it was, then (for a run that
+/// starts) `run.created`.
+fn insert_run_tx(
+    conn: &Connection,
+    path: &std::path::Path,
+    id: &str,
+    new: &NewRun,
+    state: RunState,
+    was_queued: Option<&QueuedRun>,
+) -> Result<(Run, Vec<Event>)> {
+    let db = |e| db_error(path, "write to", e);
+    let at = now();
+    let run = Run {
+        id: id.to_string(),
+        repo_id: new.repo_id.clone(),
+        prompt: new.prompt.clone(),
+        state,
+        workspace_path: new.workspace_path.clone(),
+        created_at: was_queued
+            .filter(|_| state.is_final())
+            .map_or(at, |q| q.created_at),
+        updated_at: at,
+    };
+    conn.execute(
+        "INSERT INTO runs (id, repo_id, prompt, state, workspace_path, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            run.id,
+            run.repo_id,
+            run.prompt,
+            run.state.as_str(),
+            run.workspace_path,
+            run.created_at,
+            run.updated_at
+        ],
+    )
+    .map_err(db)?;
+    let d = &new.details;
+    conn.execute(
+        "INSERT INTO run_details (run_id, agent, options, branch, base_commit, pgid)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            run.id,
+            d.agent.to_string(),
+            d.options.to_string(),
+            d.branch,
+            d.base_commit,
+            d.pgid
+        ],
+    )
+    .map_err(db)?;
+    let mut events = Vec::new();
+    if let Some(queued) = was_queued {
+        store_queued_event_tx(conn, queued).map_err(db)?;
+        events.push(queued.queued_event.clone());
+    }
+    if state.is_active() {
+        let created = NewEvent::new(
+            &run.id,
+            EventType::RunCreated,
+            json!({
+                "repo_id": run.repo_id,
+                "prompt": run.prompt,
+                "agent": d.agent,
+                "options": d.options,
+                "workspace_path": run.workspace_path,
+            }),
+        );
+        events.extend(append_events_tx(conn, vec![created]).map_err(db)?);
+    }
+    Ok((run, events))
+}
+
+/// The repo's active run, if it has one.
+fn active_run_tx(conn: &Connection, repo_id: &str) -> rusqlite::Result<Option<String>> {
+    conn.query_row(
+        "SELECT id FROM runs WHERE repo_id = ?1
+         AND state IN ('running', 'waiting_input', 'waiting_approval') LIMIT 1",
+        [repo_id],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
+/// Why a run cannot start now on a busy repo (without `--queue`).
+fn busy(active: Option<&str>, queued: i64) -> Error {
+    match active {
+        Some(active) => Error::conflict(format!(
+            "the repo already has an active run {}",
+            short_id(active)
+        ))
+        .with_hint(format!(
+            "wait for it (`m run wait {0}`), cancel it (`m run cancel {0}`), \
+             or queue this run behind it (`m run start --queue`)",
+            short_id(active)
+        )),
+        None => Error::conflict(format!(
+            "the repo has {queued} queued run(s) waiting for their turn"
+        ))
+        .with_hint("queue this run behind them (`m run start --queue`)"),
     }
 }
 

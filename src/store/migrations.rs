@@ -81,6 +81,23 @@ const MIGRATIONS: &[&str] = &[
        created_at INTEGER NOT NULL,
        last_seen_at INTEGER
      );",
+    // 5: runs waiting for their repo's active run to end (`m run start
+    // --queue`). A queued run has its id from the start; when it starts it
+    // becomes a row of `runs` and leaves this table in the same transaction.
+    "CREATE TABLE run_queue (
+       seq INTEGER PRIMARY KEY AUTOINCREMENT, -- arrival order
+       id TEXT NOT NULL UNIQUE,        -- the run's id once it starts
+       repo_id TEXT NOT NULL REFERENCES repos(id),
+       prompt TEXT NOT NULL,
+       workspace_path TEXT NOT NULL,
+       agent TEXT NOT NULL,            -- JSON, as run_details.agent
+       options TEXT NOT NULL,          -- JSON, as run_details.options
+       base TEXT,                      -- the ref its branch starts from (--base)
+       event_id TEXT NOT NULL,         -- of its `run.queued` event, stored when it starts
+       arrival_position INTEGER NOT NULL, -- its place in the repo's queue when queued
+       created_at INTEGER NOT NULL
+     );
+     CREATE INDEX idx_run_queue_repo ON run_queue(repo_id, seq);",
 ];
 
 pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;

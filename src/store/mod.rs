@@ -8,6 +8,7 @@ mod events;
 mod lifecycle;
 mod migrations;
 pub(crate) mod notifications;
+mod queue;
 mod remote_devices;
 mod repos;
 mod run_view;
@@ -24,9 +25,10 @@ use crate::error::{Error, ErrorKind, Result};
 
 pub use approvals::ApprovalFilter;
 pub use events::NewEvent;
-pub use lifecycle::{Batch, Committed, Decided, STALE};
+pub use lifecycle::{Batch, Committed, Created, Decided, CANCELLED_WHILE_QUEUED, STALE};
 pub use migrations::LATEST_VERSION;
 pub use notifications::{AttemptEnd, DeliveryOutcome, OutboxEntry, TargetRecord};
+pub use queue::RunOrQueued;
 pub use repos::NewRepo;
 pub use runs::{NewRun, RunDetails, RunFilter};
 

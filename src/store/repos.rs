@@ -124,7 +124,7 @@ impl Store {
         }
     }
 
-    /// Removes a repo. Refused while it has an active run; with past runs it
+    /// Removes a repo. Refused while it has an active or queued run; with past runs it
     /// needs `force`, and then their events and approvals go in the same
     /// transaction.
     pub fn remove_repo(&mut self, repo: &Repo, force: bool) -> Result<usize> {
@@ -154,6 +154,17 @@ impl Store {
                     "cancel it first: `m run cancel {}`",
                     crate::model::short_id(&run)
                 )));
+            }
+            let queued = super::queue::queued_count_tx(tx, &repo.id).map_err(db)?;
+            if queued > 0 {
+                return Err(Error::conflict(format!(
+                    "repo '{}' has {queued} queued run(s)",
+                    repo.name
+                ))
+                .with_hint(
+                    "cancel them first (`m run list --state queued` lists them, \
+                     `m run cancel RUN` removes one from the queue)",
+                ));
             }
             let runs: i64 = tx
                 .query_row(

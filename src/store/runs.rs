@@ -70,15 +70,14 @@ impl Store {
             .ok_or_else(|| Error::not_found(format!("no run with id '{id}'")))
     }
 
-    /// A run by a unique prefix of its id.
+    /// A run by a unique prefix of its id. A queued run (see
+    /// [`Store::find_run_or_queued`]) is refused, saying it has not started:
+    /// for the commands that need a started run.
     pub fn find_run(&self, prefix: &str) -> Result<Run> {
-        let id = self
-            .resolve_prefix("runs", "run", prefix)
-            .map_err(|e| match e.hint {
-                None => e.with_hint("list runs with `m run list`"),
-                Some(_) => e,
-            })?;
-        self.get_run(&id)
+        match self.find_run_or_queued(prefix)? {
+            super::RunOrQueued::Run(run) => Ok(run),
+            super::RunOrQueued::Queued(queued) => Err(super::queue::not_started(&queued)),
+        }
     }
 
     /// The ids of runs that start with `prefix` (at most 11).

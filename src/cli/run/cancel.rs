@@ -6,6 +6,7 @@ use crate::client::Client;
 use crate::error::{exit, Error, Result};
 use crate::model::short_id;
 use crate::protocol::Request;
+use crate::store::RunOrQueued;
 
 #[derive(Debug, Args)]
 pub struct CancelArgs {
@@ -14,28 +15,28 @@ pub struct CancelArgs {
 }
 
 /// Stops the run's agent (SIGTERM to its process group, SIGKILL after the
-/// grace period) and waits until the run has ended.
+/// grace period) and waits until the run has ended. A queued run is taken
+/// out of its queue, and ends cancelled without having started.
 pub fn run(ctx: &Ctx, args: CancelArgs) -> Result<u8> {
     let store = ctx.store()?;
-    let run = store.find_run(&args.run)?;
-    if run.state.is_final() {
-        return Err(Error::conflict(format!(
-            "run {} has already ended ({})",
-            short_id(&run.id),
-            run.state
-        )));
-    }
-    Client::connect(&ctx.paths)?.request(&Request::CancelRun {
-        run_id: run.id.clone(),
-    })?;
-    let last = store.last_seq(&run.id)?;
+    let id = match store.find_run_or_queued(&args.run)? {
+        RunOrQueued::Run(run) if run.state.is_final() => {
+            return Err(Error::conflict(format!(
+                "run {} has already ended ({})",
+                short_id(&run.id),
+                run.state
+            )))
+        }
+        found => found.id().to_string(),
+    };
+    Client::connect(&ctx.paths)?.request(&Request::CancelRun { run_id: id.clone() })?;
+    let last = store.last_seq(&id)?;
     let watch = Watch {
         since: last,
         types: state_types(),
         ..Watch::new(Until::Ended, Prints::Nothing)
     };
-    let state = follow_run(ctx, &run.id, watch, |_| Ok(()))?;
-    ctx.ui
-        .line(format!("Run {} {}", short_id(&run.id), state))?;
+    let state = follow_run(ctx, &id, watch, |_| Ok(()))?;
+    ctx.ui.line(format!("Run {} {}", short_id(&id), state))?;
     Ok(exit::OK)
 }

@@ -13,7 +13,8 @@ pub struct ListArgs {
     /// Only runs of this repo (name or id prefix).
     #[arg(long, short = 'r')]
     pub repo: Option<String>,
-    /// Only runs in this state (repeatable); `active` means any unfinished state.
+    /// Only runs in this state (repeatable); `active` means running or
+    /// waiting for a human, `queued` waiting in the repo's queue.
     #[arg(long)]
     pub state: Vec<String>,
     /// At most this many runs.
@@ -31,27 +32,52 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<u8> {
         None => None,
     };
     let mut states = Vec::new();
+    let mut with_queued = args.state.is_empty();
     for state in &args.state {
         match state.as_str() {
             "active" => states.extend(RunState::ACTIVE),
+            "queued" => with_queued = true,
             other => states.push(other.parse().map_err(|e: Error| {
                 e.with_hint(format!(
-                    "use one of: {}, or active for any unfinished state",
+                    "use one of: {}, queued, or active for running or waiting",
                     RunState::NAMES.join(", ")
                 ))
             })?),
         }
     }
-    let runs = store.list_runs(&RunFilter {
-        repo_id,
-        states,
-        limit: args.limit,
-    })?;
+    // Queued runs are the newest: they come first.
+    let mut queued = match with_queued {
+        true => store.list_queued(repo_id.as_deref())?,
+        false => Vec::new(),
+    };
+    if let Some(limit) = args.limit {
+        queued.truncate(limit as usize);
+    }
+    let runs = match (states.is_empty() && !args.state.is_empty(), args.limit) {
+        // Only `--state queued`.
+        (true, _) => Vec::new(),
+        (false, Some(limit)) if queued.len() >= limit as usize => Vec::new(),
+        (false, limit) => store.list_runs(&RunFilter {
+            repo_id,
+            states,
+            limit: limit.map(|l| l - queued.len() as u32),
+        })?,
+    };
     if args.json {
-        ctx.ui.json(&runs)?;
+        let mut all: Vec<serde_json::Value> = Vec::with_capacity(queued.len() + runs.len());
+        all.extend(
+            queued
+                .iter()
+                .map(|q| serde_json::to_value(q).unwrap_or_default()),
+        );
+        all.extend(
+            runs.iter()
+                .map(|r| serde_json::to_value(r).unwrap_or_default()),
+        );
+        ctx.ui.json(&all)?;
         return Ok(exit::OK);
     }
-    if runs.is_empty() {
+    if runs.is_empty() && queued.is_empty() {
         let any_run = !store
             .list_runs(&RunFilter {
                 limit: Some(1),
@@ -71,17 +97,27 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<u8> {
     }
     let repos = store.list_repos()?;
     let now = now();
+    let repo_name = |repo_id: &str| {
+        repos
+            .iter()
+            .find(|r| r.id == repo_id)
+            .map_or("", |r| r.name.as_str())
+    };
+    let queued_rows = queued.iter().map(|q| {
+        vec![
+            Cow::Borrowed(short_id(&q.id)),
+            Cow::Borrowed(repo_name(&q.repo_id)),
+            Cow::Owned(format!("queued ({})", q.position)),
+            Cow::Owned(relative_time(q.created_at, now)),
+            one_line(&q.prompt, 50),
+        ]
+    });
     // Borrowed where possible: a listing may hold a hundred thousand rows.
-    let rows: Vec<Vec<Cow<str>>> = runs
-        .iter()
-        .map(|run| {
-            let repo = repos
-                .iter()
-                .find(|r| r.id == run.repo_id)
-                .map_or("", |r| r.name.as_str());
+    let rows: Vec<Vec<Cow<str>>> = queued_rows
+        .chain(runs.iter().map(|run| {
             vec![
                 Cow::Borrowed(short_id(&run.id)),
-                Cow::Borrowed(repo),
+                Cow::Borrowed(repo_name(&run.repo_id)),
                 match ctx.ui.color {
                     true => Cow::Owned(ctx.ui.run_state(run.state)),
                     false => Cow::Borrowed(run.state.as_str()),
@@ -89,7 +125,7 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<u8> {
                 Cow::Owned(relative_time(run.created_at, now)),
                 one_line(&run.prompt, 50),
             ]
-        })
+        }))
         .collect();
     ctx.ui
         .table(&["RUN", "REPO", "STATE", "STARTED", "PROMPT"], &rows)?;

@@ -9,7 +9,7 @@ mod start;
 mod wait;
 
 use std::io::{IsTerminal as _, Write as _};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use clap::Subcommand;
 
@@ -33,7 +33,8 @@ pub enum RunCommand {
     List(list::ListArgs),
     /// Show one run in detail, with the approvals and questions it waits on.
     Show(show::ShowArgs),
-    /// Stop a run's agent; the run ends cancelled.
+    /// Stop a run's agent, or take a queued run out of its queue; the run
+    /// ends cancelled.
     Cancel(cancel::CancelArgs),
     /// Wait until a run needs a human or has ended (see exit codes).
     Wait(wait::WaitArgs),
@@ -171,58 +172,4 @@ pub(crate) fn report_end(store: &Store, run_id: &str, state: RunState) -> Result
     Ok(())
 }
 
-/// A duration as typed: a number and a unit (`90s`, `10m`, `2h`, `7d`), or a
-/// bare number of seconds.
-pub(crate) fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number.parse().map_err(|_| {
-        format!("'{text}' is not a duration: give a number and a unit, e.g. 90s, 10m, 2h, 7d")
-    })?;
-    let seconds = match unit {
-        "" | "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86400,
-        "w" => 7 * 86400,
-        _ => {
-            return Err(format!(
-                "'{text}': unknown unit '{unit}'; use s, m, h, d or w"
-            ))
-        }
-    };
-    number
-        .checked_mul(seconds)
-        .map(Duration::from_secs)
-        .ok_or_else(|| format!("'{text}' is too long"))
-}
-
-/// A duration as `parse_duration` reads it, in its largest whole unit.
-pub(crate) fn format_duration(duration: Duration) -> String {
-    let secs = duration.as_secs();
-    for (unit, size) in [("d", 86400), ("h", 3600), ("m", 60)] {
-        if secs >= size && secs % size == 0 {
-            return format!("{}{unit}", secs / size);
-        }
-    }
-    format!("{secs}s")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_read_as_typed() {
-        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
-        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86400)));
-        assert!(parse_duration("7 days").is_err());
-        assert!(parse_duration("m").is_err());
-        assert_eq!(format_duration(Duration::from_secs(7200)), "2h");
-        assert_eq!(format_duration(Duration::from_secs(90)), "90s");
-    }
-}
+pub(crate) use crate::model::{format_duration, parse_duration};

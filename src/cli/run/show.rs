@@ -1,11 +1,12 @@
 use clap::Args;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::cli::output::{fold_long_line, printable, relative_time, STDERR_LINE_SHOWN};
 use crate::cli::Ctx;
 use crate::error::{exit, Result};
-use crate::model::{now, short_id, ApprovalState, Event};
-use crate::store::ApprovalFilter;
+use crate::model::EventType;
+use crate::model::{now, short_id, ApprovalState, Event, QueuedRun};
+use crate::store::{ApprovalFilter, RunOrQueued, Store};
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
@@ -18,17 +19,16 @@ pub struct ShowArgs {
 
 pub fn run(ctx: &Ctx, args: ShowArgs) -> Result<u8> {
     let store = ctx.store()?;
-    let run = store.find_run(&args.run)?;
+    let run = match store.find_run_or_queued(&args.run)? {
+        RunOrQueued::Run(run) => run,
+        RunOrQueued::Queued(queued) => return show_queued(ctx, &store, &queued, args.json),
+    };
     let repo = store.get_repo(&run.repo_id)?;
     let details = store.run_details(&run.id)?;
     let pending = store.list_approvals(&ApprovalFilter {
         run_id: Some(run.id.clone()),
         states: vec![ApprovalState::Pending],
     })?;
-    if args.json {
-        ctx.ui.json(&store.run_view(&run)?)?;
-        return Ok(exit::OK);
-    }
     let events = store.last_seq(&run.id)?;
     let finished = store.run_finished(&run.id)?;
     // A run that failed before its workspace was made (a bad --base, a
@@ -36,8 +36,51 @@ pub fn run(ctx: &Ctx, args: ShowArgs) -> Result<u8> {
     let workspace = std::path::Path::new(&run.workspace_path)
         .exists()
         .then_some(&run.workspace_path);
-    let input_events = store.open_questions(&run)?;
-    let questions: Vec<&Event> = input_events.iter().collect();
+    // A finished run waits for nothing: questions left open when it ended
+    // were never closed by an event.
+    let input_events = if run.state.is_active() {
+        store.list_events(
+            &run.id,
+            0,
+            &INPUT_EVENTS.map(|t| t.as_str().to_string()),
+            None,
+        )?
+    } else {
+        Vec::new()
+    };
+    let questions = open_questions(&input_events);
+    if args.json {
+        let pending_questions: Vec<Value> = questions
+            .iter()
+            .map(|q| {
+                let data = q.data.as_ref();
+                json!({
+                    "seq": q.seq,
+                    "question": data.and_then(|d| d.get("question")),
+                    "schema": data.and_then(|d| d.get("schema")),
+                    "asked_at": q.created_at,
+                })
+            })
+            .collect();
+        ctx.ui.json(&json!({
+            "id": run.id,
+            "repo_id": run.repo_id,
+            "repo": repo.name,
+            "prompt": run.prompt,
+            "state": run.state,
+            "workspace_path": workspace,
+            "created_at": run.created_at,
+            "updated_at": run.updated_at,
+            "agent": details.agent,
+            "branch": details.branch,
+            "base_commit": details.base_commit,
+            "events": events,
+            "pending_approvals": pending,
+            "finished": finished,
+            "pending_questions": pending_questions,
+        }))?;
+        return Ok(exit::OK);
+    }
     let now = now();
     let field = |name: &str, value: String| format!("{:<10} {value}", ctx.ui.bold(name));
     ctx.ui.line(field("run", run.id.clone()))?;
@@ -81,7 +124,21 @@ pub fn run(ctx: &Ctx, args: ShowArgs) -> Result<u8> {
         ctx.ui.line(field("base", base.clone()))?;
     }
     if !details.agent.is_null() {
-        ctx.ui.line(field("agent", details.agent.to_string()))?;
+        // A command line, as one would type it: `claude-code-acp (ACP,
+        // claude)`, `./agent.sh --fast`.
+        let shown = match serde_json::from_value::<crate::model::AgentSpec>(details.agent.clone()) {
+            Ok(crate::model::AgentSpec::Exec { argv }) => crate::policy::shell_words(&argv),
+            Ok(crate::model::AgentSpec::Acp { argv, preset }) => format!(
+                "{} (ACP{})",
+                crate::policy::shell_words(&argv),
+                preset.map(|p| format!(", {p}")).unwrap_or_default()
+            ),
+            Err(_) => details.agent.to_string(),
+        };
+        ctx.ui.line(field(
+            "agent",
+            crate::cli::output::printable(&shown).into_owned(),
+        ))?;
     }
     ctx.ui.line(field("events", events.to_string()))?;
     for approval in &pending {
@@ -127,4 +184,134 @@ pub fn run(ctx: &Ctx, args: ShowArgs) -> Result<u8> {
     ctx.ui.line(String::new())?;
     ctx.ui.line(printable(&run.prompt))?;
     Ok(exit::OK)
+}
+
+/// A run still in its repo's queue: where it stands, and what it will run.
+fn show_queued(ctx: &Ctx, store: &Store, queued: &QueuedRun, json: bool) -> Result<u8> {
+    let repo = store.get_repo(&queued.repo_id)?;
+    if json {
+        let mut value = serde_json::to_value(queued).unwrap_or_default();
+        value["repo"] = json!(repo.name);
+        ctx.ui.json(&value)?;
+        return Ok(exit::OK);
+    }
+    let field = |name: &str, value: String| format!("{:<10} {value}", ctx.ui.bold(name));
+    ctx.ui.line(field("run", queued.id.clone()))?;
+    ctx.ui.line(field("repo", repo.name.clone()))?;
+    ctx.ui.line(field(
+        "state",
+        format!(
+            "queued (position {}: it starts when the runs before it have ended)",
+            queued.position
+        ),
+    ))?;
+    ctx.ui.line(field(
+        "queued",
+        relative_time(queued.created_at, now()).to_string(),
+    ))?;
+    if let Some(base) = &queued.base {
+        ctx.ui.line(field("base", base.clone()))?;
+    }
+    ctx.ui.line(field("agent", queued.agent.to_string()))?;
+    let id = short_id(&queued.id);
+    ctx.ui.line(ctx.ui.dim(format!(
+        "{:<10} wait for it with `m run wait {id}`; `m run cancel {id}` removes it from the queue",
+        ""
+    )))?;
+    ctx.ui.line(String::new())?;
+    ctx.ui.line(printable(&queued.prompt))?;
+    Ok(exit::OK)
+}
+
+/// The events that open and close a run's questions.
+const INPUT_EVENTS: [EventType; 3] = [
+    EventType::InputRequested,
+    EventType::InputProvided,
+    EventType::InputWithdrawn,
+];
+
+/// The questions still open among a run's events, oldest first: each
+/// `input.requested` until the `input.provided` or `input.withdrawn` whose
+/// `question_seq` names it. One that names none (from an older m) closed
+/// the oldest open question, the one `m reply` answers.
+pub fn open_questions(events: &[Event]) -> Vec<&Event> {
+    let mut open: Vec<&Event> = Vec::new();
+    for event in events {
+        match event.kind() {
+            Some(EventType::InputRequested) => open.push(event),
+            Some(EventType::InputProvided) | Some(EventType::InputWithdrawn) => {
+                let named = event
+                    .data
+                    .as_ref()
+                    .and_then(|d| d.get("question_seq"))
+                    .and_then(Value::as_i64);
+                let closed = match named {
+                    Some(seq) => open.iter().position(|q| q.seq == seq),
+                    None if open.is_empty() => None,
+                    None => Some(0),
+                };
+                if let Some(index) = closed {
+                    open.remove(index);
+                }
+            }
+            _ => {}
+        }
+    }
+    open
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(seq: i64, event_type: EventType, data: Value) -> Event {
+        Event {
+            id: format!("e{seq}"),
+            run_id: "r".into(),
+            seq,
+            event_type: event_type.as_str().into(),
+            data: Some(data),
+            created_at: seq,
+        }
+    }
+
+    fn open_seqs(events: &[Event]) -> Vec<i64> {
+        open_questions(events).iter().map(|e| e.seq).collect()
+    }
+
+    #[test]
+    fn a_question_is_open_until_an_event_names_it() {
+        let asked = |seq| event(seq, EventType::InputRequested, json!({ "question": "?" }));
+        let events = [
+            asked(1),
+            asked(2),
+            asked(3),
+            event(4, EventType::InputWithdrawn, json!({ "question_seq": 2 })),
+            event(5, EventType::Output, json!({})),
+            event(
+                6,
+                EventType::InputProvided,
+                json!({ "text": "a", "question_seq": 1 }),
+            ),
+        ];
+        assert_eq!(open_seqs(&events), [3]);
+        assert_eq!(open_seqs(&events[..4]), [1, 3]);
+        assert_eq!(open_seqs(&events[..3]), [1, 2, 3]);
+        assert_eq!(open_seqs(&[]), Vec::<i64>::new());
+    }
+
+    #[test]
+    fn an_event_that_names_no_question_closes_the_oldest() {
+        let asked = |seq| event(seq, EventType::InputRequested, json!({ "question": "?" }));
+        let events = [
+            asked(1),
+            asked(2),
+            event(3, EventType::InputProvided, json!({ "text": "a" })),
+            event(4, EventType::InputWithdrawn, json!({})),
+            event(5, EventType::InputWithdrawn, json!({})),
+            asked(6),
+        ];
+        assert_eq!(open_seqs(&events), [6]);
+        assert_eq!(open_seqs(&events[..3]), [2]);
+    }
 }

@@ -9,7 +9,7 @@ use crate::cli::Ctx;
 use crate::client::Client;
 use crate::config::Config;
 use crate::error::{exit, Error, Result};
-use crate::model::{short_id, ApprovalType};
+use crate::model::{short_id, ApprovalType, OnBusy};
 use crate::model::{AgentSpec, RunOptions};
 use crate::presets;
 use crate::process;
@@ -74,6 +74,15 @@ pub struct StartArgs {
     /// instead of waiting for a reply.
     #[arg(long)]
     pub once: bool,
+    /// When the repo has an active run, queue this one behind it (it starts
+    /// when the runs before it have ended) instead of refusing it (exit 4).
+    /// The default when `run.on_busy = "queue"` in the config.
+    #[arg(long)]
+    pub queue: bool,
+    /// Refuse the run (exit 4) when the repo has an active run, whatever
+    /// the config says.
+    #[arg(long, conflicts_with = "queue")]
+    pub no_queue: bool,
     /// The agent command and its arguments, after `--` (any command, or with
     /// --acp an ACP agent; with --agent, replaces the preset's command).
     #[arg(last = true, value_name = "COMMAND")]
@@ -143,9 +152,24 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
         base: args.base.clone(),
         options,
         env: Some(env),
+        queue: !args.no_queue && (args.queue || config.run.on_busy == OnBusy::Queue),
     };
-    let run = match Client::connect(&ctx.paths)?.request(&request)? {
-        Response::Run { run } => run,
+    let (id, json, said) = match Client::connect(&ctx.paths)?.request(&request)? {
+        Response::Run { run } => (
+            run.id.clone(),
+            serde_json::to_value(&run),
+            format!("Started run {} on {}.", short_id(&run.id), repo.name),
+        ),
+        Response::Queued { run } => (
+            run.id.clone(),
+            serde_json::to_value(&run),
+            format!(
+                "Queued run {} on {} (position {}): it starts when the runs before it have ended.",
+                short_id(&run.id),
+                repo.name,
+                run.position
+            ),
+        ),
         other => {
             return Err(Error::failure(format!(
                 "unexpected answer from the daemon: {other:?}"
@@ -153,44 +177,43 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
         }
     };
     // With --json, --follow prints JSON lines only: the events, each naming
-    // the run, the first being `run.created`. --wait --json prints the run
-    // once the wait is over, as it stands then.
+    // the run, the first being `run.created` (`run.queued` for a queued
+    // run). --wait --json prints the run once the wait is over, as it
+    // stands then.
     if !args.json {
-        ctx.ui.line(&run.id)?;
+        ctx.ui.line(&id)?;
     } else if !args.follow && !args.wait {
-        ctx.ui.json(&run)?;
+        ctx.ui.json(&json.unwrap_or_default())?;
     }
     if std::io::stderr().is_terminal() && !args.follow && !args.wait {
         eprintln!(
-            "Started run {} on {}. Follow it with `m events {} --follow`.",
-            short_id(&run.id),
-            repo.name,
-            short_id(&run.id)
+            "{said} Follow it with `m events {} --follow`.",
+            short_id(&id)
         );
     }
     if args.follow || args.wait {
-        crate::cli::interrupt::say_run_continues(&run.id);
+        crate::cli::interrupt::say_run_continues(&id);
     }
     if args.follow {
-        let mut progress = Progress::for_run(&run.id, false);
+        let mut progress = Progress::for_run(&id, false);
         let watch = Watch::new(Until::Ended, Prints::Events);
-        let state = follow_run(ctx, &run.id, watch, |event| {
+        let state = follow_run(ctx, &id, watch, |event| {
             progress.suspend(|| crate::cli::events::print_event(ctx, event, args.json, false))?;
             progress.event(event);
             Ok(())
         })?;
         drop(progress);
         if std::io::stderr().is_terminal() && !args.json {
-            super::report_end(&store, &run.id, state)?;
+            super::report_end(&store, &id, state)?;
         }
         return Ok(state.exit_code());
     }
     if args.wait {
-        let state = super::wait_for_human(ctx, &run.id, None)?;
+        let state = super::wait_for_human(ctx, &id, None)?;
         if args.json {
-            ctx.ui.json(&store.get_run(&run.id)?)?;
+            ctx.ui.json(&store.get_run(&id)?)?;
         }
-        super::report_end(&store, &run.id, state)?;
+        super::report_end(&store, &id, state)?;
         return Ok(state.exit_code());
     }
     Ok(exit::OK)

@@ -5,6 +5,7 @@ use clap::Args;
 use crate::cli::Ctx;
 use crate::error::{exit, ErrorKind, Result};
 use crate::model::short_id;
+use crate::store::RunOrQueued;
 
 #[derive(Debug, Args)]
 pub struct WaitArgs {
@@ -21,27 +22,31 @@ pub struct WaitArgs {
 /// for input, 124 still going when the time was up.
 pub fn run(ctx: &Ctx, args: WaitArgs) -> Result<u8> {
     let store = ctx.store()?;
-    let run = store.find_run(&args.run)?;
-    let deadline = args.timeout.map(|t| Instant::now() + t);
-    let state = if run.state.is_final() {
-        run.state
-    } else {
-        crate::cli::interrupt::say_run_continues(&run.id);
-        match super::wait_for_human(ctx, &run.id, deadline) {
-            Ok(state) => state,
-            Err(err) if err.kind == ErrorKind::TimedOut => {
-                let now = store.get_run(&run.id)?.state;
-                eprintln!(
-                    "run {} is still {} after {}",
-                    short_id(&run.id),
-                    now.as_str().replace('_', " "),
-                    super::format_duration(args.timeout.unwrap_or_default())
-                );
-                return Ok(exit::TIMED_OUT);
+    let (id, state) = match store.find_run_or_queued(&args.run)? {
+        RunOrQueued::Run(run) if run.state.is_final() => (run.id, run.state),
+        // A queued run is waited for through its start.
+        found => {
+            let id = found.id().to_string();
+            let deadline = args.timeout.map(|t| Instant::now() + t);
+            crate::cli::interrupt::say_run_continues(&id);
+            match super::wait_for_human(ctx, &id, deadline) {
+                Ok(state) => (id, state),
+                Err(err) if err.kind == ErrorKind::TimedOut => {
+                    let now = match store.find_run_or_queued(&id)? {
+                        RunOrQueued::Run(run) => run.state.as_str().replace('_', " "),
+                        RunOrQueued::Queued(_) => "queued".to_string(),
+                    };
+                    eprintln!(
+                        "run {} is still {now} after {}",
+                        short_id(&id),
+                        super::format_duration(args.timeout.unwrap_or_default())
+                    );
+                    return Ok(exit::TIMED_OUT);
+                }
+                Err(err) => return Err(err),
             }
-            Err(err) => return Err(err),
         }
     };
-    super::report_end(&store, &run.id, state)?;
+    super::report_end(&store, &id, state)?;
     Ok(state.exit_code())
 }

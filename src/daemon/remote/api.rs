@@ -734,8 +734,15 @@ async fn start_run(
         options,
         // The agent gets the daemon's environment: a phone has none to give.
         env: None,
+        // A repo busy with a run is a conflict the phone hears at once.
+        queue: false,
     };
-    let run = handlers::start_run(&app.shared, started).await?;
+    let run = match handlers::start_run(&app.shared, started).await? {
+        crate::protocol::Response::Run { run } => run,
+        other => {
+            return Err(Error::failure(format!("unexpected answer to a start: {other:?}")).into())
+        }
+    };
     let view = handlers::read(&app.shared, move |store| store.run_view(&run)).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
