@@ -41,9 +41,10 @@ Register-ArgumentCompleter -Native -CommandName 'm' -ScriptBlock {
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'The daemon, active runs and pending approvals at a glance')
             [CompletionResult]::new('daemon', 'daemon', [CompletionResultType]::ParameterValue, 'Run, start, stop or check the background daemon that owns the agents')
             [CompletionResult]::new('config', 'config', [CompletionResultType]::ParameterValue, 'Show where the configuration file is and the settings in effect')
-            [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Check git, the config, the database, the socket, the daemon, the service, the agents and notifications; print the command that fixes each problem (exit 1 if any)')
+            [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Check git, the config, the database, the socket, the daemon, the service, how runs'' processes are held, the agents and notifications; print the command that fixes each problem (exit 1 if any)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script (see README for where to put it)')
             [CompletionResult]::new('generate-docs', 'generate-docs', [CompletionResultType]::ParameterValue, 'Regenerate completions/ and man/ from this command line (maintainers)')
+            [CompletionResult]::new('keeper', 'keeper', [CompletionResultType]::ParameterValue, 'The process between the daemon and a run''s agent (the daemon starts it)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -687,6 +688,16 @@ Register-ArgumentCompleter -Native -CommandName 'm' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'm;keeper' {
+            [CompletionResult]::new('--control-fd', '--control-fd', [CompletionResultType]::ParameterName, 'The keeper''s end of its control socket, open in this process')
+            [CompletionResult]::new('--grace-ms', '--grace-ms', [CompletionResultType]::ParameterName, 'How long the agent''s leftovers have between SIGTERM and SIGKILL')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colours (NO_COLOR is honoured by `auto`)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'm;help' {
             [CompletionResult]::new('repo', 'repo', [CompletionResultType]::ParameterValue, 'Register, list and remove repositories agents work on')
             [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Start, list, inspect and control runs')
@@ -703,9 +714,10 @@ Register-ArgumentCompleter -Native -CommandName 'm' -ScriptBlock {
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'The daemon, active runs and pending approvals at a glance')
             [CompletionResult]::new('daemon', 'daemon', [CompletionResultType]::ParameterValue, 'Run, start, stop or check the background daemon that owns the agents')
             [CompletionResult]::new('config', 'config', [CompletionResultType]::ParameterValue, 'Show where the configuration file is and the settings in effect')
-            [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Check git, the config, the database, the socket, the daemon, the service, the agents and notifications; print the command that fixes each problem (exit 1 if any)')
+            [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Check git, the config, the database, the socket, the daemon, the service, how runs'' processes are held, the agents and notifications; print the command that fixes each problem (exit 1 if any)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script (see README for where to put it)')
             [CompletionResult]::new('generate-docs', 'generate-docs', [CompletionResultType]::ParameterValue, 'Regenerate completions/ and man/ from this command line (maintainers)')
+            [CompletionResult]::new('keeper', 'keeper', [CompletionResultType]::ParameterValue, 'The process between the daemon and a run''s agent (the daemon starts it)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -873,6 +885,9 @@ Register-ArgumentCompleter -Native -CommandName 'm' -ScriptBlock {
             break
         }
         'm;help;generate-docs' {
+            break
+        }
+        'm;help;keeper' {
             break
         }
         'm;help;help' {

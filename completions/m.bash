@@ -55,6 +55,9 @@ _m() {
             m,help)
                 cmd="m__subcmd__help"
                 ;;
+            m,keeper)
+                cmd="m__subcmd__keeper"
+                ;;
             m,notify)
                 cmd="m__subcmd__notify"
                 ;;
@@ -231,6 +234,9 @@ _m() {
                 ;;
             m__subcmd__help,help)
                 cmd="m__subcmd__help__subcmd__help"
+                ;;
+            m__subcmd__help,keeper)
+                cmd="m__subcmd__help__subcmd__keeper"
                 ;;
             m__subcmd__help,notify)
                 cmd="m__subcmd__help__subcmd__notify"
@@ -437,7 +443,7 @@ _m() {
 
     case "${cmd}" in
         m)
-            opts="-h -V --color --help --version repo run events approvals approval approve reject reply ask device notify agents status daemon config doctor completions generate-docs help"
+            opts="-h -V --color --help --version repo run events approvals approval approve reject reply ask device notify agents status daemon config doctor completions generate-docs keeper help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1355,7 +1361,7 @@ _m() {
             return 0
             ;;
         m__subcmd__help)
-            opts="repo run events approvals approval approve reject reply ask device notify agents status daemon config doctor completions generate-docs help"
+            opts="repo run events approvals approval approve reject reply ask device notify agents status daemon config doctor completions generate-docs keeper help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1760,6 +1766,20 @@ _m() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        m__subcmd__help__subcmd__keeper)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         m__subcmd__help__subcmd__notify)
             opts="test"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -2019,6 +2039,32 @@ _m() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        m__subcmd__keeper)
+            opts="-h -V --control-fd --grace-ms --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --control-fd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --grace-ms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

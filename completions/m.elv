@@ -38,9 +38,10 @@ set edit:completion:arg-completer[m] = {|@words|
             cand status 'The daemon, active runs and pending approvals at a glance'
             cand daemon 'Run, start, stop or check the background daemon that owns the agents'
             cand config 'Show where the configuration file is and the settings in effect'
-            cand doctor 'Check git, the config, the database, the socket, the daemon, the service, the agents and notifications; print the command that fixes each problem (exit 1 if any)'
+            cand doctor 'Check git, the config, the database, the socket, the daemon, the service, how runs'' processes are held, the agents and notifications; print the command that fixes each problem (exit 1 if any)'
             cand completions 'Print a shell completion script (see README for where to put it)'
             cand generate-docs 'Regenerate completions/ and man/ from this command line (maintainers)'
+            cand keeper 'The process between the daemon and a run''s agent (the daemon starts it)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'m;repo'= {
@@ -593,6 +594,15 @@ set edit:completion:arg-completer[m] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'m;keeper'= {
+            cand --control-fd 'The keeper''s end of its control socket, open in this process'
+            cand --grace-ms 'How long the agent''s leftovers have between SIGTERM and SIGKILL'
+            cand --color 'When to use colours (NO_COLOR is honoured by `auto`)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'m;help'= {
             cand repo 'Register, list and remove repositories agents work on'
             cand run 'Start, list, inspect and control runs'
@@ -609,9 +619,10 @@ set edit:completion:arg-completer[m] = {|@words|
             cand status 'The daemon, active runs and pending approvals at a glance'
             cand daemon 'Run, start, stop or check the background daemon that owns the agents'
             cand config 'Show where the configuration file is and the settings in effect'
-            cand doctor 'Check git, the config, the database, the socket, the daemon, the service, the agents and notifications; print the command that fixes each problem (exit 1 if any)'
+            cand doctor 'Check git, the config, the database, the socket, the daemon, the service, how runs'' processes are held, the agents and notifications; print the command that fixes each problem (exit 1 if any)'
             cand completions 'Print a shell completion script (see README for where to put it)'
             cand generate-docs 'Regenerate completions/ and man/ from this command line (maintainers)'
+            cand keeper 'The process between the daemon and a run''s agent (the daemon starts it)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'m;help;repo'= {
@@ -733,6 +744,8 @@ set edit:completion:arg-completer[m] = {|@words|
         &'m;help;completions'= {
         }
         &'m;help;generate-docs'= {
+        }
+        &'m;help;keeper'= {
         }
         &'m;help;help'= {
         }

@@ -435,6 +435,13 @@ pub fn start_daemon(paths: &Paths) -> Result<()> {
         )
         .stderr(log)
         .process_group(0);
+    // SAFETY: cloexec_from is async-signal-safe, as pre_exec requires.
+    unsafe {
+        cmd.pre_exec(|| {
+            crate::process::cloexec_from(3);
+            Ok(())
+        });
+    }
     let mut child = cmd
         .spawn()
         .map_err(|e| Error::failure(format!("cannot start the daemon ({}): {e}", exe.display())))?;

@@ -16,6 +16,9 @@ pub mod exit {
     pub const CONFLICT: u8 = 4;
     pub const DAEMON_UNAVAILABLE: u8 = 5;
     pub const DATABASE: u8 = 6;
+    /// A process of a run tried to decide (approve, reject, reply, done):
+    /// only humans decide.
+    pub const REFUSED: u8 = 7;
     /// `--wait`, `run wait`, `events --follow`: how the run stands.
     pub const RUN_FAILED: u8 = 10;
     pub const RUN_CANCELLED: u8 = 11;
@@ -47,6 +50,8 @@ pub enum ErrorKind {
     DaemonUnavailable,
     /// The database file is not usable by this binary.
     Database,
+    /// Not for this caller: a run's process may not decide.
+    Refused,
     /// The disk holding m's data is full: the write can be tried again
     /// once there is space.
     DiskFull,
@@ -65,6 +70,7 @@ impl ErrorKind {
             ErrorKind::Conflict => exit::CONFLICT,
             ErrorKind::DaemonUnavailable => exit::DAEMON_UNAVAILABLE,
             ErrorKind::Database => exit::DATABASE,
+            ErrorKind::Refused => exit::REFUSED,
             ErrorKind::DiskFull => exit::FAILURE,
             ErrorKind::OutputClosed => exit::OK,
             ErrorKind::TimedOut => exit::TIMED_OUT,

@@ -228,8 +228,18 @@ pub struct Approval {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum DecidedBy {
-    /// Someone at a terminal of this machine (`m approve`, `m reject`).
-    Human,
+    /// Someone at this machine (`m approve`, `m reject`, `m reply`), known
+    /// by the process that sent the decision: its uid and pid from the
+    /// socket, its terminal if it had one. (Decisions recorded before these
+    /// were kept have none.)
+    Human {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        uid: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pid: Option<i32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tty: Option<String>,
+    },
     /// A paired phone or browser, through the remote API.
     Device { id: String, name: String },
     /// An allow rule or `--auto-approve`.
@@ -243,7 +253,21 @@ pub enum DecidedBy {
 impl fmt::Display for DecidedBy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            DecidedBy::Human => f.write_str("human"),
+            DecidedBy::Human { uid, pid, tty } => {
+                f.write_str("human")?;
+                let known: Vec<String> = [
+                    uid.map(|uid| format!("uid {uid}")),
+                    pid.map(|pid| format!("pid {pid}")),
+                    tty.clone(),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
+                if !known.is_empty() {
+                    write!(f, " ({})", known.join(", "))?;
+                }
+                Ok(())
+            }
             DecidedBy::Device { id, name } => write!(f, "device {name} ({})", short_id(id)),
             DecidedBy::Policy { rule } => write!(f, "policy ({rule})"),
             DecidedBy::Agent => f.write_str("agent"),
@@ -332,6 +356,7 @@ named_enum!(
         ToolPermission = "tool.permission",
         ApprovalRequested = "approval.requested",
         ApprovalResolved = "approval.resolved",
+        DecisionRefused = "decision.refused",
         InputRequested = "input.requested",
         InputProvided = "input.provided",
         InputWithdrawn = "input.withdrawn",

@@ -205,6 +205,7 @@ pub enum ErrorKindName {
     Conflict,
     DaemonUnavailable,
     Database,
+    Refused,
 }
 
 impl From<ErrorKind> for ErrorKindName {
@@ -219,6 +220,7 @@ impl From<ErrorKind> for ErrorKindName {
             ErrorKind::Conflict => ErrorKindName::Conflict,
             ErrorKind::DaemonUnavailable => ErrorKindName::DaemonUnavailable,
             ErrorKind::Database => ErrorKindName::Database,
+            ErrorKind::Refused => ErrorKindName::Refused,
         }
     }
 }
@@ -232,6 +234,7 @@ impl From<ErrorKindName> for ErrorKind {
             ErrorKindName::Conflict => ErrorKind::Conflict,
             ErrorKindName::DaemonUnavailable => ErrorKind::DaemonUnavailable,
             ErrorKindName::Database => ErrorKind::Database,
+            ErrorKindName::Refused => ErrorKind::Refused,
         }
     }
 }

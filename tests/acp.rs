@@ -112,6 +112,7 @@ async fn play_with(
         workspace: workspace.to_path_buf(),
         env,
         review: false,
+        m_binary: env!("CARGO_BIN_EXE_m").into(),
     };
     let (tx, mut rx) = mpsc::channel(16);
     let (cancel_tx, cancel_rx) = watch::channel(false);

@@ -933,6 +933,90 @@ fn run_done_says_a_plain_command_run_is_not_a_conversation() {
     assert!(err.contains("has already ended"), "{err}");
 }
 
+/// Finding: a background `m approve` inside the run approved that run's own
+/// `m ask approval`, and the log said `by: human`. Now a process of a run
+/// (below its keeper, even with its environment scrubbed and `setsid`, or
+/// carrying `M_RUN_ID`) may ask but never decide; the refused attempt is on
+/// the run's log, and the human's decision says who made it.
+#[test]
+fn an_agent_cannot_decide_its_own_requests_and_every_decision_says_who_made_it() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let tries = env.dir.path().join("tries");
+    let ran = env.dir.path().join("ran");
+    let t = tries.display();
+    // Three attempts from inside the run: plain, with the environment
+    // scrubbed in a new session, and a reply; then the real question.
+    let agent = env.script(
+        "agent.sh",
+        &format!(
+            r#"approve_own() {{
+  while [ -z "$id" ]; do id=$(m approvals --run "$M_RUN_ID" --json | sed -n 's/.*"id": *"\([^"]*\)".*/\1/p' | head -1); sleep 0.05; done
+  m approve "$id"; echo "plain=$?" >> {t}
+  setsid env -i PATH="$PATH" M_HOME="$M_HOME" m approve "$id"; echo "scrubbed=$?" >> {t}
+  m reply "$M_RUN_ID" yes; echo "reply=$?" >> {t}
+}}
+approve_own &
+m ask approval --type command -- touch {ran}
+wait"#,
+            ran = ran.display()
+        ),
+    );
+    let run = env.start("api", "approve yourself", &agent);
+    let ids = pending(&env, &run, 1);
+    common::wait_for_lines(&tries, 3);
+    assert_eq!(read(&env, "tries"), "plain=7\nscrubbed=7\nreply=7\n");
+    assert!(!ran.exists(), "the agent's own approval ran the command");
+    let refused: Vec<serde_json::Value> = env
+        .events(&run)
+        .into_iter()
+        .filter(|e| e["type"] == "decision.refused")
+        .collect();
+    assert_eq!(refused.len(), 3, "{refused:?}");
+    assert_eq!(refused[0]["data"]["request"], "approve");
+    assert_eq!(refused[0]["data"]["approval_id"], ids[0].as_str());
+    assert_eq!(refused[2]["data"]["request"], "reply");
+    for event in &refused {
+        assert!(event["data"]["pid"].as_i64().unwrap() > 1, "{event}");
+        assert!(
+            event["data"]["because"]
+                .as_str()
+                .unwrap()
+                .contains("keeper"),
+            "{event}"
+        );
+    }
+    // Still pending: a human decides.
+    assert_eq!(pending(&env, &run, 1), ids);
+    env.ok(&["approve", &ids[0]]);
+    env.wait_state(&run, "completed");
+    assert!(ran.exists());
+    let approval = env.json(&["approval", "show", &ids[0], "--json"]);
+    let by = &approval["decided_by"];
+    assert_eq!(by["kind"], "human", "{approval}");
+    assert_eq!(by["uid"].as_u64(), Some(unsafe { libc::geteuid() } as u64));
+    assert!(by["pid"].as_i64().unwrap() > 1, "{by}");
+    let listed = env.ok(&["approvals", "--run", &run, "--state", "all"]);
+    assert!(
+        listed.contains("BY") && listed.contains("human (uid"),
+        "{listed}"
+    );
+    let log = env.ok(&["events", &run]);
+    assert!(log.contains("approved by human (uid"), "{log}");
+    assert!(log.contains("refused `approve`"), "{log}");
+
+    // A process outside any keeper that carries a run's id is refused too.
+    let outside = env
+        .m()
+        .args(["reject", &ids[0]])
+        .env("M_RUN_ID", &run)
+        .output()
+        .unwrap();
+    assert_eq!(outside.status.code(), Some(7));
+    let err = String::from_utf8_lossy(&outside.stderr);
+    assert!(err.contains("only a human decides"), "{err}");
+}
+
 /// `m approve --hash` decides only what was seen: a wrong hash changes
 /// nothing (exit 4), the right one approves, and the decision says who.
 #[test]
@@ -961,10 +1045,7 @@ fn a_decision_with_a_content_hash_acts_only_on_what_was_seen() {
     env.ok(&["approve", &id, "--hash", &hash.to_uppercase()]);
     env.fails(&["run", "wait", &run], 0);
     let decided = env.json(&["approval", "show", &id, "--json"]);
-    assert_eq!(
-        decided["decided_by"],
-        serde_json::json!({ "kind": "human" })
-    );
+    assert_eq!(decided["decided_by"]["kind"], "human", "{decided}");
     assert!(env.ok(&["approvals", "--state", "all"]).contains("human"));
     let events = env.ok(&["events", &run]);
     assert!(events.contains("approved by human"), "{events}");

@@ -73,7 +73,11 @@ fn approve() -> Decided {
     Decided {
         approve: true,
         reason: None,
-        by: m::model::DecidedBy::Human,
+        by: m::model::DecidedBy::Human {
+            uid: None,
+            pid: None,
+            tty: None,
+        },
         seen_hash: None,
     }
 }

@@ -361,10 +361,22 @@ fn doctor_passes_on_a_healthy_setup() {
     assert!(text.contains("everything m needs is in place"), "{text}");
     assert_eq!(report["ok"], true);
     for name in [
-        "git", "config", "database", "socket", "daemon", "service", "agents", "notify",
+        "git",
+        "config",
+        "database",
+        "socket",
+        "daemon",
+        "service",
+        "processes",
+        "agents",
+        "notify",
     ] {
         assert_eq!(check(&report, name)["status"], "ok", "{report}");
     }
+    assert!(check(&report, "processes")["detail"]
+        .as_str()
+        .unwrap()
+        .contains("child subreaper"));
     assert!(check(&report, "git")["detail"]
         .as_str()
         .unwrap()

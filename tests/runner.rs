@@ -10,6 +10,7 @@ mod approvals;
 mod architecture;
 mod cli;
 mod config;
+mod containment;
 mod daemon;
 mod docs;
 mod ecosystem;

@@ -8,9 +8,9 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-use super::{agent_command, AgentOutcome, Decision, ReviewOutcome, RunContext};
+use super::{AgentOutcome, Decision, ReviewOutcome, RunContext};
 use crate::model::EventType;
-use crate::process;
+use crate::process::{self, keeper::Keeper, keeper::Start};
 
 /// An `output` event never holds more than this many bytes of text; a longer
 /// line is split across events (marked `partial`), never dropped.
@@ -21,15 +21,21 @@ pub async fn run(argv: &[String], ctx: RunContext, grace: Duration) -> AgentOutc
     let Some((program, args)) = argv.split_first() else {
         return failed("no agent command was given".into(), None, Vec::new());
     };
-    let mut cmd = agent_command(program, args, &ctx.launch);
     // The prompt is always in the file M_PROMPT_FILE names; in M_PROMPT too
     // when the system lets an environment variable hold it.
+    let mut env = ctx.launch.agent_env();
     if process::prompt_fits_env(&ctx.launch.prompt, argv, &ctx.launch.env) {
-        cmd.env("M_PROMPT", &ctx.launch.prompt);
+        env.push(("M_PROMPT".into(), ctx.launch.prompt.clone().into()));
     }
-    cmd.stdin(Stdio::null());
-    let mut child = match cmd.spawn() {
-        Ok(child) => child,
+    let start = Start {
+        workspace: &ctx.launch.workspace,
+        env,
+        stdin: Stdio::null(),
+        grace,
+        m_binary: &ctx.launch.m_binary,
+    };
+    let mut keeper = match Keeper::start(program, args, start).await {
+        Ok(keeper) => keeper,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return failed(
                 format!(
@@ -48,41 +54,40 @@ pub async fn run(argv: &[String], ctx: RunContext, grace: Duration) -> AgentOutc
             )
         }
     };
-    let pgid = child.id().map(|id| id as i32).unwrap_or(0);
-    ctx.spawned(pgid).await;
-    let stdout = child.stdout.take().map(|out| {
+    ctx.spawned(keeper.pid).await;
+    let stdout = keeper.process.stdout.take().map(|out| {
         let ctx = ctx.clone();
         tokio::spawn(async move { pump_output(out, "stdout", &ctx, 0).await })
     });
-    let stderr = child.stderr.take().map(|err| {
+    let stderr = keeper.process.stderr.take().map(|err| {
         let ctx = ctx.clone();
         tokio::spawn(async move { pump_output(err, "stderr", &ctx, STDERR_TAIL_LINES).await })
     });
 
     let status = tokio::select! {
-        status = child.wait() => Some(status),
+        status = keeper.agent_exited() => Some(status),
         _ = ctx.cancelled() => None,
     };
-    // Whatever the leader left running in its group (forked children that
-    // hold the output pipes open) goes with it.
+    // The run ends with its agent: whatever the agent left running (a
+    // server started with `&`, a daemonised grandchild holding the output
+    // pipes) gets the grace period, and then the keeper kills it.
     match status {
-        None => process::terminate_group(&mut child, pgid, grace).await,
-        Some(_) => {
-            process::signal_group(pgid, libc::SIGTERM);
-            process::reap_group(pgid, grace).await;
-        }
+        None => keeper.terminate(grace).await,
+        Some(_) => keeper.wait_gone(grace).await,
     }
+    // Nothing of the run is left to hold the pipes; what they still hold is
+    // read to its end.
     if let Some(out) = stdout {
-        let _ = out.await;
+        drain(out).await;
     }
     let stderr_tail = match stderr {
-        Some(err) => err.await.unwrap_or_default(),
+        Some(err) => drain(err).await.unwrap_or_default(),
         None => Vec::new(),
     };
     match status {
         None => AgentOutcome::Cancelled,
-        Some(Ok(status)) if status.success() => review(&ctx).await,
-        Some(Ok(status)) => {
+        Some(Some(status)) if status.success() => review(&ctx).await,
+        Some(Some(status)) => {
             use std::os::unix::process::ExitStatusExt;
             let reason = match (status.code(), status.signal()) {
                 (Some(code), _) => format!("the agent exited with status {code}"),
@@ -91,7 +96,29 @@ pub async fn run(argv: &[String], ctx: RunContext, grace: Duration) -> AgentOutc
             };
             failed(reason, status.code(), stderr_tail)
         }
-        Some(Err(e)) => failed(format!("cannot wait for the agent: {e}"), None, stderr_tail),
+        Some(None) => failed(
+            "the agent's keeper was killed before the agent exited".into(),
+            None,
+            stderr_tail,
+        ),
+    }
+}
+
+/// How long a pipe's reader may take to finish once nothing of the run is
+/// left to write to it.
+const DRAIN: Duration = Duration::from_secs(2);
+
+/// Waits for a pipe's reader to reach the end, within [`DRAIN`]: should
+/// anything outside the run still hold the pipe (a keeper that had to be
+/// killed leaves its orphans to init), the run ends all the same.
+pub async fn drain<T>(task: tokio::task::JoinHandle<T>) -> Option<T> {
+    let abort = task.abort_handle();
+    match tokio::time::timeout(DRAIN, task).await {
+        Ok(result) => result.ok(),
+        Err(_) => {
+            abort.abort();
+            None
+        }
     }
 }
 

@@ -6,12 +6,13 @@
 pub mod acp;
 pub mod exec;
 
+use std::ffi::OsString;
+
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::model::ApprovalType;
 use crate::model::EventType;
-use crate::process;
 
 /// What a run needs to start its agent.
 #[derive(Debug, Clone)]
@@ -26,22 +27,19 @@ pub struct Launch {
     pub env: Vec<(String, String)>,
     /// Hold the finished work for a human's review (`m run start --review`).
     pub review: bool,
+    /// The m binary, re-executed as the agent's keeper (`m keeper`).
+    pub m_binary: std::path::PathBuf,
 }
 
-/// The command that starts an agent for a run: in its workspace, with the
-/// run's environment, output piped, in a process group of its own (see
-/// [`process::configure`]). Adapters choose what its stdin is.
-pub fn agent_command(program: &str, args: &[String], launch: &Launch) -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new(program);
-    cmd.args(args)
-        .current_dir(&launch.workspace)
-        .env_clear()
-        .envs(launch.env.iter().map(|(k, v)| (k, v)))
-        .env("M_PROMPT_FILE", &launch.prompt_file)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    process::configure(&mut cmd);
-    cmd
+impl Launch {
+    /// The agent's whole environment: the run's (the caller's, and m's
+    /// variables), and where its prompt is. Nothing of the daemon's.
+    pub fn agent_env(&self) -> Vec<(OsString, OsString)> {
+        let mut env: Vec<(OsString, OsString)> =
+            self.env.iter().map(|(k, v)| (k.into(), v.into())).collect();
+        env.push(("M_PROMPT_FILE".into(), self.prompt_file.clone().into()));
+        env
+    }
 }
 
 /// A request for a human's approval.
@@ -97,8 +95,10 @@ pub enum AgentOutcome {
 /// What an adapter asks of the supervisor.
 #[derive(Debug)]
 pub enum AgentRequest {
-    /// The agent process started as leader of process group `pgid`; recorded
-    /// so a daemon restarted after a crash can kill what is left of it.
+    /// The agent started under its keeper, leader of process group `pgid`
+    /// (the keeper's pid): recorded so a daemon restarted after a crash can
+    /// kill what is left of it, and known so the run's processes are told
+    /// from humans.
     Spawned {
         pgid: i32,
     },

@@ -68,7 +68,7 @@ pub fn run(ctx: &Ctx, args: ApprovalsArgs) -> Result<u8> {
             approval
                 .decided_by
                 .as_ref()
-                .map(|by| one_line(&by.to_string(), 30).into_owned())
+                .map(|by| one_line(&by.to_string(), 40).into_owned())
                 .unwrap_or_default(),
             relative_time(approval.created_at, now),
             one_line(&summary(approval), 60).into_owned(),

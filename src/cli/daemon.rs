@@ -42,6 +42,10 @@ pub fn run(ctx: &Ctx, cmd: DaemonCommand) -> Result<u8> {
         DaemonCommand::Install => install(ctx),
         DaemonCommand::Uninstall => uninstall(ctx),
         DaemonCommand::Run => {
+            // The daemon keeps nothing its starter left open (an agent
+            // would inherit it): it has stdin, stdout and stderr, and what
+            // it opens itself, all close-on-exec.
+            crate::process::close_from(3);
             init_logging();
             crate::daemon::run(ctx.paths.clone())?;
             Ok(exit::OK)

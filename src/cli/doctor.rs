@@ -80,6 +80,7 @@ pub fn run(ctx: &Ctx, args: DoctorArgs) -> Result<u8> {
         socket_dir,
         check_daemon(ctx, config.as_ref().ok(), socket_ok),
         check_service(ctx),
+        check_containment(),
     ];
     match &config {
         Ok(config) => {
@@ -445,6 +446,25 @@ fn check_service(ctx: &Ctx) -> Check {
 }
 
 /// The agents m knows by name: their commands (the config's, if set) on PATH.
+/// How a run's processes are held: what `m keeper` can use here.
+fn check_containment() -> Check {
+    match crate::process::keeper::mechanism() {
+        crate::process::keeper::Mechanism::Subreaper => Check::new(
+            "processes",
+            Status::Ok,
+            "each run's agent runs under a keeper (a child subreaper): whatever it starts, \
+             however it daemonises, ends with the run and with the daemon",
+        ),
+        crate::process::keeper::Mechanism::ProcessGroup => Check::new(
+            "processes",
+            Status::Warn,
+            "each run's agent runs under a keeper that kills its process group; a process \
+             that leaves the group (setsid) outlives its run here (no subreaper, no /proc)",
+        )
+        .fix("see docs/reliability.md: run agents in a sandbox if that matters"),
+    }
+}
+
 fn check_agents(config: &Config) -> Check {
     let mut found = Vec::new();
     let mut missing = Vec::new();

@@ -329,13 +329,7 @@ fn describe(event_type: &str, data: &Value) -> Vec<String> {
             } else {
                 format!(": {reason}")
             };
-            // `by` is an object ({kind, ...}); logs from before m recorded
-            // who decided have a plain word there.
-            let by = data.get("by").cloned().unwrap_or_default();
-            let by = match serde_json::from_value::<crate::model::DecidedBy>(by.clone()) {
-                Ok(by) => by.to_string(),
-                Err(_) => by.as_str().unwrap_or_default().to_string(),
-            };
+            let by = decided_by(data);
             vec![format!(
                 "{} {} by {by}{reason}",
                 crate::model::short_id(&text("approval_id")),
@@ -348,10 +342,29 @@ fn describe(event_type: &str, data: &Value) -> Vec<String> {
             lines.extend(crate::question::expected(schema).map(|e| format!("expects {e}")));
             lines
         }
-        Some(EventType::InputProvided) => vec![match data.get("text").and_then(Value::as_str) {
-            Some(t) => t.to_string(),
-            None => "(done)".to_string(),
-        }],
+        Some(EventType::InputProvided) => {
+            let answer = match data.get("text").and_then(Value::as_str) {
+                Some(t) => t.to_string(),
+                None => "(done)".to_string(),
+            };
+            match data.get("by") {
+                Some(_) => vec![format!("{answer} (by {})", decided_by(data))],
+                None => vec![answer],
+            }
+        }
+        Some(EventType::DecisionRefused) => {
+            let target = [text("approval_id"), text("run_id")]
+                .into_iter()
+                .find(|t| !t.is_empty())
+                .unwrap_or_default();
+            vec![format!(
+                "refused `{}` of {} from pid {}: {}",
+                text("request"),
+                crate::model::short_id(&target),
+                data.get("pid").map(Value::to_string).unwrap_or_default(),
+                text("because")
+            )]
+        }
         Some(EventType::Error | EventType::AgentRefused) => vec![text("message")],
         Some(EventType::AgentMode) => vec![match data.get("message").and_then(Value::as_str) {
             Some(warning) => format!("warning: {warning}"),
@@ -371,5 +384,15 @@ fn describe(event_type: &str, data: &Value) -> Vec<String> {
             Value::Null => String::new(),
             other => other.to_string(),
         }],
+    }
+}
+
+/// Who decided, from an event's `by`: an object ({kind, ...}); logs from
+/// before m recorded who decided have a plain word there.
+fn decided_by(data: &Value) -> String {
+    let by = data.get("by").cloned().unwrap_or_default();
+    match serde_json::from_value::<crate::model::DecidedBy>(by.clone()) {
+        Ok(by) => by.to_string(),
+        Err(_) => by.as_str().unwrap_or_default().to_string(),
     }
 }

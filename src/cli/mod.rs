@@ -15,6 +15,7 @@ mod doctor;
 pub(crate) mod events;
 mod follow;
 mod interrupt;
+mod keeper;
 mod notify;
 pub mod output;
 mod progress;
@@ -90,22 +91,26 @@ pub enum Command {
     #[command(subcommand, after_long_help = config::KEYS_HELP)]
     Config(config::ConfigCommand),
     /// Check git, the config, the database, the socket, the daemon, the
-    /// service, the agents and notifications; print the command that fixes
-    /// each problem (exit 1 if any).
+    /// service, how runs' processes are held, the agents and notifications;
+    /// print the command that fixes each problem (exit 1 if any).
     Doctor(doctor::DoctorArgs),
     /// Print a shell completion script (see README for where to put it).
     Completions(completions::CompletionsArgs),
     /// Regenerate completions/ and man/ from this command line (maintainers).
     #[command(hide = true)]
     GenerateDocs(docs::GenerateDocsArgs),
+    /// The process between the daemon and a run's agent (the daemon starts it).
+    #[command(hide = true)]
+    Keeper(keeper::KeeperArgs),
 }
 
 /// The end of `m --help` and of `man m`.
 const ROOT_AFTER_HELP: &str = "\
 Exit codes:
   0 ok, 1 failure, 2 usage (also a bad config value), 3 not found,
-  4 conflict, 5 no daemon, 6 database unusable, 10 run failed,
-  11 run cancelled, 12 waits for an approval, 13 waits for input,
+  4 conflict, 5 no daemon, 6 database unusable, 7 refused (a run's
+  process tried to decide), 10 run failed, 11 run cancelled,
+  12 waits for an approval, 13 waits for input,
   124 `run wait --timeout` timed out, 130 interrupted (the run goes on)
 
 Environment:
@@ -135,6 +140,10 @@ impl Ctx {
 
 /// Runs a parsed command line; returns the exit code on success.
 pub fn run(cli: Cli) -> Result<u8> {
+    // The keeper reads no file and no setting: the daemon gave it all.
+    if let Command::Keeper(args) = cli.command {
+        return Ok(keeper::run(args));
+    }
     let ctx = Ctx {
         paths: Paths::from_env()?,
         ui: Ui::new(cli.color),
@@ -170,5 +179,6 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Doctor(args) => doctor::run(&ctx, args),
         Command::Completions(args) => completions::run(&ctx, args),
         Command::GenerateDocs(args) => docs::run(&ctx, args),
+        Command::Keeper(_) => unreachable!("the keeper is served above"),
     }
 }

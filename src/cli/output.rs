@@ -22,6 +22,9 @@ pub enum ColorChoice {
 
 pub struct Ui {
     pub color: bool,
+    /// Whether stdout is a terminal: text from agents is then shown with
+    /// its control characters visible; into a pipe it goes exact.
+    pub terminal: bool,
     out: io::Stdout,
     /// Output held back while a long listing prints (see [`Ui::batch`]).
     held: RefCell<Option<Vec<u8>>>,
@@ -38,12 +41,14 @@ impl Ui {
             ColorChoice::Never => false,
             ColorChoice::Auto => is_terminal && !no_color,
         };
-        let color = decide(io::stdout().is_terminal());
+        let terminal = io::stdout().is_terminal();
+        let color = decide(terminal);
         // Whatever console styles (spinners on stderr) follows the same rule.
         console::set_colors_enabled(color);
         console::set_colors_enabled_stderr(decide(io::stderr().is_terminal()));
         Ui {
             color,
+            terminal,
             out: io::stdout(),
             held: RefCell::new(None),
         }
@@ -101,6 +106,11 @@ impl Ui {
             out.write_all(text.as_ref().as_bytes())?;
             out.write_all(b"\n")
         })
+    }
+
+    /// Bytes exactly as they are (a patch into a pipe).
+    pub fn raw(&self, bytes: &[u8]) -> Result<()> {
+        self.write(|out| out.write_all(bytes))
     }
 
     /// One line made of `parts`, written without joining them first.

@@ -15,16 +15,28 @@ use crate::protocol::{encode, MAX_FRAME};
 pub struct Connection {
     reader: FrameReader<Box<dyn AsyncRead + Send + Unpin>>,
     send: Box<dyn AsyncWrite + Send + Unpin>,
+    /// The process at the other end, from the socket (`SO_PEERCRED`).
+    pub peer: Peer,
+}
+
+/// The process that connected, as the kernel says (not as it claims).
+#[derive(Debug, Clone, Copy)]
+pub struct Peer {
+    pub uid: u32,
+    /// None where the platform does not say.
+    pub pid: Option<i32>,
 }
 
 impl Connection {
     pub fn new(
         recv: impl AsyncRead + Send + Unpin + 'static,
         send: impl AsyncWrite + Send + Unpin + 'static,
+        peer: Peer,
     ) -> Connection {
         Connection {
             reader: FrameReader::new(Box::new(recv)),
             send: Box::new(send),
+            peer,
         }
     }
 

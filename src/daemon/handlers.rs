@@ -5,17 +5,18 @@ use std::sync::Arc;
 use serde_json::json;
 use tokio::sync::{broadcast::error::RecvError, oneshot};
 
-use super::connection::Connection;
+use super::connection::{Connection, Peer};
+use super::peers;
 use super::supervisor::{Control, StartedRun};
 use super::Shared;
 use crate::agent::{AgentRequest, ApprovalRequest, Decision, InputReply, InputRequest};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::model::EventType;
 use crate::model::{new_id, short_id, AgentSpec, Approval, DecidedBy, Event, RunOptions, RunState};
 use crate::protocol::{
     DaemonStatus, EventFrame, Request, Response, MAX_PROMPT, PROTOCOL_VERSION, VERSION,
 };
-use crate::store::{Created, Decided, NewRun, RunDetails, RunOrQueued, Store};
+use crate::store::{Created, Decided, NewEvent, NewRun, RunDetails, RunOrQueued, Store};
 
 pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connection) -> Result<()> {
     let response = match request {
@@ -53,16 +54,28 @@ pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connectio
             always,
             content_hash,
         } => {
+            let what = if approve { "approve" } else { "reject" };
+            let by = human_only(
+                shared,
+                conn.peer,
+                what,
+                json!({ "approval_id": approval_id }),
+            )
+            .await?;
             let decided = Decided {
                 approve,
                 reason,
-                by: DecidedBy::Human,
+                by,
                 seen_hash: content_hash,
             };
             let approval = decide(shared, &approval_id, decided, always).await?;
             Response::Decided { approval }
         }
-        Request::Reply { run_id, text, done } => reply(shared, &run_id, text, done).await?,
+        Request::Reply { run_id, text, done } => {
+            let what = if done { "done" } else { "reply" };
+            let by = human_only(shared, conn.peer, what, json!({ "run_id": run_id })).await?;
+            reply(shared, &run_id, text, done, by).await?
+        }
         Request::AskApproval {
             run_id,
             approval_type,
@@ -295,6 +308,43 @@ pub(crate) async fn cancel_run(shared: &Shared, run_id: &str) -> Result<Response
     Err(not_live(shared, run_id).await)
 }
 
+/// Who decides, if a human: a process of a run is refused, and the refused
+/// attempt is recorded on that run (`decision.refused`).
+async fn human_only(
+    shared: &Shared,
+    peer: Peer,
+    what: &str,
+    target: serde_json::Value,
+) -> Result<DecidedBy> {
+    let (run_id, how) = match peers::origin(shared, &peer) {
+        peers::Origin::Human(by) => return Ok(by),
+        peers::Origin::Run { run_id, how } => (run_id, how),
+    };
+    tracing::warn!(run = %run_id, pid = ?peer.pid, "refused `{what}` from a process of a run");
+    if shared.run_handle(&run_id).is_some() {
+        let mut data = json!({ "request": what, "pid": peer.pid, "because": how });
+        if let (Some(data), serde_json::Value::Object(target)) = (data.as_object_mut(), target) {
+            data.extend(target);
+        }
+        shared
+            .writer
+            .append(vec![NewEvent::new(
+                &run_id,
+                EventType::DecisionRefused,
+                data,
+            )])
+            .await;
+    }
+    Err(Error::new(
+        ErrorKind::Refused,
+        format!(
+            "refused: `{what}` came from a process of run {} ({how}); only a human decides",
+            short_id(&run_id)
+        ),
+    )
+    .with_hint("an agent may ask (`m ask`); decide from your own terminal, outside the run"))
+}
+
 /// Decides a pending approval (from the socket or the remote API) and
 /// tells the run's agent.
 pub(crate) async fn decide(
@@ -330,6 +380,7 @@ pub(crate) async fn reply(
     run_id: &str,
     text: Option<String>,
     done: bool,
+    by: DecidedBy,
 ) -> Result<Response> {
     let Some(handle) = shared.run_handle(run_id) else {
         return Err(not_live(shared, run_id).await);
@@ -348,7 +399,7 @@ pub(crate) async fn reply(
     let (ack, acked) = oneshot::channel();
     handle
         .control
-        .send(Control::Reply { reply, ack })
+        .send(Control::Reply { reply, by, ack })
         .await
         .map_err(|_| Error::conflict(format!("run {} has just ended", short_id(run_id))))?;
     acked

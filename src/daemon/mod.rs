@@ -4,6 +4,7 @@
 
 mod connection;
 pub(crate) mod handlers;
+mod peers;
 mod queue;
 mod remote;
 mod server;
@@ -39,6 +40,8 @@ pub struct Shared {
     pub dispatcher: Arc<Dispatcher>,
     pub writer: Writer,
     pub runs: Mutex<HashMap<String, RunHandle>>,
+    /// The live runs' keepers: pid -> run id (who belongs to a run).
+    pub keepers: Mutex<HashMap<i32, String>>,
     /// Held while a queued run starts or is cancelled (see `queue::start_next`).
     pub queue_lock: tokio::sync::Mutex<()>,
     /// The callers' environments of queued runs (see `queue::QueuedEnv`).
@@ -67,6 +70,15 @@ impl Shared {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(run_id)
+            .cloned()
+    }
+
+    /// The run whose keeper has this pid.
+    fn keeper_run(&self, pid: i32) -> Option<String> {
+        self.keepers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&pid)
             .cloned()
     }
 
@@ -167,6 +179,7 @@ async fn serve(paths: Paths, config: Arc<Config>) -> Result<()> {
         paths: paths.clone(),
         writer,
         runs: Mutex::new(HashMap::new()),
+        keepers: Mutex::new(HashMap::new()),
         queue_lock: tokio::sync::Mutex::new(()),
         queued_env: Mutex::new(HashMap::new()),
         grace: config.daemon.grace,

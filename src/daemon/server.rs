@@ -11,7 +11,7 @@ use interprocess::local_socket::tokio::{prelude::*, Listener};
 use interprocess::local_socket::{GenericFilePath, ListenerOptions};
 use interprocess::os::unix::local_socket::ListenerOptionsExt;
 
-use super::connection::Connection;
+use super::connection::{Connection, Peer};
 use super::{handlers, Shared};
 use crate::error::{Error, Result};
 use crate::protocol::{Hello, Request, Response, PROTOCOL_VERSION};
@@ -43,18 +43,22 @@ pub async fn accept_loop(shared: Arc<Shared>, listener: Listener) {
         // Only our own user may talk to the daemon: it runs commands as us.
         // SAFETY: geteuid has no preconditions.
         let ours = unsafe { libc::geteuid() };
-        match conn.peer_creds().map(|c| c.euid()) {
-            Ok(Some(uid)) if uid == ours => {}
+        let peer = match conn.peer_creds() {
+            Ok(creds) if creds.euid() == Some(ours) => Peer {
+                uid: ours,
+                pid: creds.pid(),
+            },
             other => {
-                tracing::warn!("dropped a connection from another user ({other:?})");
+                let uid = other.map(|c| c.euid());
+                tracing::warn!("dropped a connection from another user ({uid:?})");
                 continue;
             }
-        }
+        };
         tracing::debug!("accepted a connection");
         let shared = shared.clone();
         tokio::spawn(async move {
             let (recv, send) = tokio::io::split(conn);
-            let mut conn = Connection::new(recv, send);
+            let mut conn = Connection::new(recv, send, peer);
             if let Err(err) = serve(&mut conn, &shared).await {
                 tracing::debug!("connection ended with an error: {}", err.message);
                 let _ = conn.send(&Response::from(&err)).await;

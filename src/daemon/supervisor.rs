@@ -18,6 +18,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::model::EventType;
 use crate::model::{short_id, AgentSpec, ApprovalType, DecidedBy, Repo, Run, RunOptions, RunState};
 use crate::policy;
+use crate::process::keeper;
 use crate::store::{Decided, NewEvent};
 use crate::workspace::{self, Workspace};
 
@@ -28,9 +29,11 @@ pub enum Control {
         approval_id: String,
         decision: Decision,
     },
-    /// A human's answer to the oldest open question.
+    /// A human's answer to the oldest open question (`by` m itself when
+    /// the idle timeout ends a conversation).
     Reply {
         reply: InputReply,
+        by: DecidedBy,
         ack: oneshot::Sender<Result<()>>,
     },
     /// `m run cancel` (`None`) or daemon shutdown (`Some(reason)`: the run fails).
@@ -118,6 +121,11 @@ pub fn spawn(shared: Arc<Shared>, started: StartedRun) -> tokio::task::JoinHandl
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&run_id);
+        shared
+            .keepers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, run| *run != run_id);
         shared.run_ended.notify_waiters();
     })
 }
@@ -181,6 +189,7 @@ impl Supervisor {
             workspace: workspace.path.clone(),
             env: self.agent_env(&started.env),
             review: started.options.review,
+            m_binary: keeper::this_binary(),
         };
         let ctx = RunContext::new(launch, requests_tx, self.cancel.subscribe());
         let grace = self.shared.grace;
@@ -331,6 +340,12 @@ impl Supervisor {
         let writer = self.shared.writer.clone();
         match request {
             AgentRequest::Spawned { pgid } => {
+                // The keeper's pid is its group's id.
+                self.shared
+                    .keepers
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(pgid, self.run_id.clone());
                 if let Err(e) = writer.set_pgid(&self.run_id, Some(pgid as i64)).await {
                     tracing::error!(run = %self.run_id, "cannot record the agent's process group: {}", e.message);
                 }
@@ -551,6 +566,7 @@ impl Supervisor {
         let (ack, _) = oneshot::channel();
         self.on_control(Control::Reply {
             reply: InputReply::Done,
+            by: DecidedBy::M,
             ack,
         })
         .await;
@@ -567,7 +583,7 @@ impl Supervisor {
                     self.settle_state().await;
                 }
             }
-            Control::Reply { reply, ack } => {
+            Control::Reply { reply, by, ack } => {
                 if reply == InputReply::Done && !self.conversational {
                     let _ = ack.send(Err(self.not_conversational()));
                     return;
@@ -599,6 +615,7 @@ impl Supervisor {
                         "text": text,
                         "done": reply == InputReply::Done,
                         "question_seq": question.seq,
+                        "by": by,
                     }),
                     self.waiting_state(),
                 );

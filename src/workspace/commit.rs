@@ -5,7 +5,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::{Deserialize, Serialize};
 
 use super::create::{ref_commit, Workspace};
-use super::git::{git_error, git_in, inherited_env, output, run_git, run_git_with_input};
+use super::git::{
+    git_error, git_in, inherited_env, output, run_git, run_git_bytes, run_git_with_input,
+};
 use crate::error::{Error, Result};
 
 /// How much a run changed, against its base.
@@ -306,6 +308,12 @@ pub(super) fn check_worktree(ws: &Workspace, repo: &Path) -> Result<()> {
 /// asked for mid-run shows the work so far. Once the worktree is removed it
 /// is the branch.
 pub fn diff(ws: &Workspace, stat_only: bool) -> Result<String> {
+    diff_bytes(ws, stat_only).map(|patch| String::from_utf8_lossy(&patch).into_owned())
+}
+
+/// [`diff`] exactly as git wrote it, bytes that are not UTF-8 included, so
+/// that a patch saved from it applies.
+pub fn diff_bytes(ws: &Workspace, stat_only: bool) -> Result<Vec<u8>> {
     let (Some(repo), Some(branch)) = (&ws.repo_dir, &ws.branch) else {
         return Err(Error::usage(format!(
             "the workspace {} is a scratch directory: it has no history to diff",
@@ -330,7 +338,7 @@ pub fn diff(ws: &Workspace, stat_only: bool) -> Result<String> {
             || format!("cannot read the changes in {}", ws.path.display()),
         )?;
         args.extend(["--cached", "--end-of-options", base, "--"]);
-        run_git(
+        run_git_bytes(
             git_in(&ws.path).env("GIT_INDEX_FILE", &index.0).args(&args),
             || format!("cannot diff {}", ws.path.display()),
         )
@@ -343,7 +351,7 @@ pub fn diff(ws: &Workspace, stat_only: bool) -> Result<String> {
             )));
         }
         args.extend(["--end-of-options", base, refname.as_str(), "--"]);
-        run_git(git_in(repo).args(&args), || {
+        run_git_bytes(git_in(repo).args(&args), || {
             format!("cannot diff {branch} in {}", repo.display())
         })
     }

@@ -1,4 +1,5 @@
 use std::io::{self, Read};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, ExitStatus, Output, Stdio};
 
@@ -35,6 +36,13 @@ pub(super) fn git_searching(dir: &Path) -> Command {
     cmd.current_dir(dir)
         .env("GIT_TERMINAL_PROMPT", "0")
         .stdin(Stdio::null());
+    // A daemon killed mid-checkout takes its git with it. (The thread that
+    // starts git waits for it, so it is the thread's death that counts.)
+    let parent = std::process::id() as i32;
+    // SAFETY: die_with_parent is async-signal-safe, as pre_exec requires.
+    unsafe {
+        cmd.pre_exec(move || crate::process::die_with_parent(parent));
+    }
     for var in REPO_ENV {
         cmd.env_remove(var);
     }
@@ -76,9 +84,14 @@ fn spawn_error(cmd: &Command, err: io::Error) -> Error {
 /// Its stdout if git succeeds; otherwise an error saying `what` failed and
 /// why, in git's words.
 pub(super) fn run_git(cmd: &mut Command, what: impl FnOnce() -> String) -> Result<String> {
+    run_git_bytes(cmd, what).map(|out| String::from_utf8_lossy(&out).into_owned())
+}
+
+/// [`run_git`], its output as git wrote it.
+pub(super) fn run_git_bytes(cmd: &mut Command, what: impl FnOnce() -> String) -> Result<Vec<u8>> {
     let out = output(cmd)?;
     if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        Ok(out.stdout)
     } else {
         Err(git_error(what(), &out.status, &out.stderr))
     }

@@ -359,7 +359,7 @@ impl Driver {
     async fn gone(&mut self, when: &str) -> String {
         if self.exit_status.is_none() {
             let wait = self.opts.grace.min(EXIT_DRAIN);
-            if let Ok(Ok(status)) = tokio::time::timeout(wait, self.child.wait()).await {
+            if let Ok(Some(status)) = tokio::time::timeout(wait, self.child.agent_exited()).await {
                 self.exit_status = Some(status);
             }
         }

@@ -78,7 +78,7 @@ impl Driver {
             // text held back even when m itself was slow to read them (a
             // text never outgrows MAX_OUTPUT_CHUNK, so nothing starves).
             _ = tokio::time::sleep_until(flush_at.unwrap_or(never)), if flush_at.is_some() => Wake::Flush,
-            status = self.child.wait(), if watch_exit => Wake::Exited(status.ok()),
+            status = self.child.agent_exited(), if watch_exit => Wake::Exited(status),
             _ = tokio::time::sleep_until(self.drain_until.unwrap_or(never)), if self.drain_until.is_some() => Wake::Closed,
         }
     }

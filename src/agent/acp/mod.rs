@@ -54,22 +54,19 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 use tokio::io::BufReader;
-use tokio::process::Child;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use self::protocol::{Incoming, PermissionOption, RpcError};
 use super::exec::{failed, pump_output, MAX_OUTPUT_CHUNK};
-use super::{
-    agent_command, AgentOutcome, Decision, InputReply, InputRequest, ReviewOutcome, RunContext,
-};
+use super::{AgentOutcome, Decision, InputReply, InputRequest, ReviewOutcome, RunContext};
 
 use self::io::read_messages;
 use self::io::write_messages;
 use crate::model::EventType;
 use crate::presets;
-use crate::process;
+use crate::process::{self, keeper::Keeper, keeper::Start};
 
 pub use self::protocol::PROTOCOL_VERSION;
 
@@ -130,10 +127,15 @@ pub async fn run(argv: &[String], ctx: RunContext, opts: AcpOptions) -> AgentOut
         let extra = presets::environment(preset, &launch.workspace, &launch.env);
         launch.env.extend(extra);
     }
-    let mut cmd = agent_command(program, args, &launch);
-    cmd.stdin(Stdio::piped());
-    let mut child = match cmd.spawn() {
-        Ok(child) => child,
+    let start = Start {
+        workspace: &launch.workspace,
+        env: launch.agent_env(),
+        stdin: Stdio::piped(),
+        grace: opts.grace,
+        m_binary: &launch.m_binary,
+    };
+    let mut child = match Keeper::start(program, args, start).await {
+        Ok(keeper) => keeper,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return failed(
                 missing_agent(program, opts.preset.as_deref()),
@@ -149,15 +151,14 @@ pub async fn run(argv: &[String], ctx: RunContext, opts: AcpOptions) -> AgentOut
             )
         }
     };
-    let pgid = child.id().map(|id| id as i32).unwrap_or(0);
-    ctx.spawned(pgid).await;
+    ctx.spawned(child.pid).await;
 
-    let stderr = child.stderr.take().map(|err| {
+    let stderr = child.process.stderr.take().map(|err| {
         let ctx = ctx.clone();
         tokio::spawn(async move { pump_output(err, "stderr", &ctx, STDERR_TAIL_LINES).await })
     });
     let (incoming_tx, incoming) = mpsc::channel(64);
-    let reader = child.stdout.take().map(|out| {
+    let reader = child.process.stdout.take().map(|out| {
         tokio::spawn(read_messages(
             BufReader::with_capacity(64 * 1024, out),
             incoming_tx,
@@ -165,6 +166,7 @@ pub async fn run(argv: &[String], ctx: RunContext, opts: AcpOptions) -> AgentOut
     });
     let (out, out_rx) = mpsc::unbounded_channel();
     let writer = child
+        .process
         .stdin
         .take()
         .map(|stdin| tokio::spawn(write_messages(stdin, out_rx)));
@@ -205,7 +207,7 @@ pub async fn run(argv: &[String], ctx: RunContext, opts: AcpOptions) -> AgentOut
     // outlive them).
     driver.out = None;
     let grace = driver.opts.grace;
-    process::terminate_group(&mut driver.child, pgid, grace).await;
+    driver.child.terminate(grace).await;
     let exit_code = driver.exit_status.and_then(|s| s.code());
     for task in [
         reader.map(|t| t.abort_handle()),
@@ -364,7 +366,7 @@ struct Prompt {
 struct Driver {
     ctx: RunContext,
     opts: AcpOptions,
-    child: Child,
+    child: Keeper,
     exit_status: Option<ExitStatus>,
     /// Set when the process has exited: the deadline for its last output.
     drain_until: Option<Instant>,

@@ -679,7 +679,7 @@ async fn reply(
         }
     };
     let run = handlers::read(&app.shared, move |store| store.find_run(&id)).await?;
-    handlers::reply(&app.shared, &run.id, Some(text), false).await?;
+    handlers::reply(&app.shared, &run.id, Some(text), false, device.decider()).await?;
     Ok(Json(json!({ "ok": true })))
 }
 

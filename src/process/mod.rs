@@ -1,6 +1,8 @@
-//! Child processes m starts (agents, hook commands): each in its own process
-//! group, so that cancelling reaches every child it forked, and tied to the
-//! daemon's life.
+//! Child processes m starts (agents, hook commands, git): process groups,
+//! the parent-death signal, and the descriptors a child may keep. A run's
+//! agent is started under its keeper (`keeper.rs`).
+
+pub mod keeper;
 
 use std::io;
 use std::time::Duration;
@@ -88,20 +90,85 @@ pub fn not_found(program: &str) -> String {
 pub fn configure(cmd: &mut Command) {
     cmd.process_group(0);
     cmd.kill_on_drop(true);
-    // SAFETY: prctl and getppid are async-signal-safe, as pre_exec requires.
+    // SAFETY: die_with_parent is async-signal-safe, as pre_exec requires.
+    let parent = std::process::id() as i32;
     unsafe {
-        cmd.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
-                return Err(io::Error::last_os_error());
+        cmd.pre_exec(move || die_with_parent(parent));
+    }
+}
+
+/// In a child between fork and exec: asks for SIGKILL when the parent
+/// (`parent`) dies, and fails if it already has. Async-signal-safe.
+pub fn die_with_parent(parent: i32) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    // SAFETY: prctl with integer arguments.
+    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: getppid has no preconditions.
+    if unsafe { libc::getppid() } != parent {
+        return Err(io::Error::other(
+            "the parent exited while starting the child",
+        ));
+    }
+    Ok(())
+}
+
+/// Marks every descriptor from `first` up close-on-exec, so that a process
+/// m starts gets only the descriptors it is given. Async-signal-safe (it is
+/// called between fork and exec).
+pub fn cloexec_from(first: i32) {
+    #[cfg(target_os = "linux")]
+    {
+        const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+        // SAFETY: close_range with the CLOEXEC flag only sets flags.
+        let done = unsafe {
+            libc::syscall(
+                libc::SYS_close_range,
+                first as libc::c_uint,
+                libc::c_uint::MAX,
+                CLOSE_RANGE_CLOEXEC,
+            )
+        } == 0;
+        if done {
+            return;
+        }
+    }
+    // Older kernels, macOS: one descriptor at a time, up to the limit.
+    // SAFETY: sysconf and fcntl have no memory-safety preconditions.
+    let max = unsafe { libc::sysconf(libc::_SC_OPEN_MAX) }.clamp(256, 65536) as i32;
+    for fd in first..max {
+        unsafe {
+            let flags = libc::fcntl(fd, libc::F_GETFD);
+            if flags >= 0 {
+                libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
             }
-            // The daemon may have died between fork and prctl.
-            if libc::getppid() == 1 {
-                return Err(io::Error::other(
-                    "the daemon exited while starting the agent",
-                ));
-            }
-            Ok(())
-        });
+        }
+    }
+}
+
+/// Closes every descriptor from `first` up: a process that starts with
+/// whatever its starter left open (the daemon) keeps none of it.
+pub fn close_from(first: i32) {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: close_range on descriptors nothing in this process uses yet.
+        let done = unsafe {
+            libc::syscall(
+                libc::SYS_close_range,
+                first as libc::c_uint,
+                libc::c_uint::MAX,
+                0 as libc::c_uint,
+            )
+        } == 0;
+        if done {
+            return;
+        }
+    }
+    // SAFETY: as above.
+    let max = unsafe { libc::sysconf(libc::_SC_OPEN_MAX) }.clamp(256, 65536) as i32;
+    for fd in first..max {
+        unsafe { libc::close(fd) };
     }
 }
 
