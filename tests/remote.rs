@@ -637,7 +637,7 @@ fn a_reply_that_does_not_fit_its_form_is_refused_and_one_that_fits_answers() {
         .trim()
         .to_string();
     env.fails(&["run", "wait", &run], 13);
-    let (phone, _) = pair(&env, &api, &[]);
+    let (phone, device_id) = pair(&env, &api, &[]);
     let (_, shown) = phone.get(&format!("/v1/runs/{run}"));
     assert_eq!(
         shown["pending_questions"][0]["question"],
@@ -659,6 +659,16 @@ fn a_reply_that_does_not_fit_its_form_is_refused_and_one_that_fits_answers() {
     let (status, body) = phone.post(&reply, json!({ "value": "SQLite" }));
     assert_eq!(status, 200, "{body}");
     env.fails(&["run", "wait", &run], 0);
+    // The answer is a human's, recorded as by the device that sent it.
+    let provided = env
+        .events(&run)
+        .into_iter()
+        .find(|e| e["type"] == "input.provided")
+        .unwrap();
+    assert_eq!(provided["data"]["text"], "SQLite");
+    assert_eq!(provided["data"]["by"]["kind"], "device", "{provided}");
+    assert_eq!(provided["data"]["by"]["id"], device_id, "{provided}");
+    assert_eq!(provided["data"]["by"]["name"], "phone", "{provided}");
 }
 
 #[test]
