@@ -2679,7 +2679,7 @@ _m() {
             return 0
             ;;
         m__subcmd__run__subcmd__start)
-            opts="-r -f -a -h -V --repo --base --review --no-review --auto-approve --allow --follow --wait --json --agent --acp --once --queue --no-queue --color --help --version"
+            opts="-r -f -a -h -V --repo --base --review --no-review --auto-approve --allow --follow --wait --json --agent --acp --once --timeout --timeout-excludes-waiting --queue --no-queue --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2710,6 +2710,10 @@ _m() {
                     return 0
                     ;;
                 -a)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -102,6 +102,7 @@ complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -l auto-approve -d 'Approve requests of this type without asking (repeatable): command, diff, generic. Added to `approvals.auto_approve` from the config' -r
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -l allow -d 'Approve commands starting with these words without asking (repeatable), e.g. --allow "cargo test". A command line with shell syntax (`&&`, `;`, `|`, `$(...)`, redirections, globs...) is never approved this way. Added to `approvals.allow_commands` from the config' -r
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -s a -l agent -d 'Run a known agent over the Agent Client Protocol (see `m agents`): claude, codex, gemini, opencode, goose, qwen' -r
+complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -l timeout -d 'Cancel the run when it has run this long (90s, 30m, 2h, 1d), saying "time limit 2h reached"; the default is `run.timeout` in the config. Time spent waiting for a human counts, unless --timeout-excludes-waiting' -r
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -l color -d 'When to use colours (NO_COLOR is honoured by `auto`)' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -112,6 +113,7 @@ complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -l json -d 'Print the run as JSON instead of its id (with --wait, as it stands when the wait ends)'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -l acp -d 'The command after `--` speaks the Agent Client Protocol'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -l once -d 'ACP agents (--agent or --acp): complete at the first end of turn instead of waiting for a reply'
+complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -l timeout-excludes-waiting -d 'Time spent waiting for an approval or an answer does not count towards --timeout'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -l queue -d 'When the repo has an active run, queue this one behind it (it starts when the runs before it have ended) instead of refusing it (exit 4). The default when `run.on_busy = "queue"` in the config'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -l no-queue -d 'Refuse the run (exit 4) when the repo has an active run, whatever the config says'
 complete -c m -n "__fish_m_using_subcommand run; and __fish_seen_subcommand_from start" -s h -l help -d 'Print help (see more with \'--help\')'

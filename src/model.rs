@@ -631,6 +631,13 @@ pub struct RunOptions {
     pub allow_commands: Vec<String>,
     /// ACP: complete at the first end of turn instead of waiting for more.
     pub once: bool,
+    /// The run's time limit in seconds (`--timeout`, `[run] timeout`): the
+    /// run is cancelled when it is reached.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<u64>,
+    /// Time spent waiting for a human does not count towards the limit.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub timeout_excludes_waiting: bool,
 }
 
 impl RunOptions {

@@ -43,78 +43,105 @@ impl Hello {
 pub enum Request {
     /// The daemon's health: pid, uptime, version, active runs.
     Status,
-    StartRun {
-        repo_id: String,
-        prompt: String,
-        agent: AgentSpec,
-        base: Option<String>,
-        #[serde(default)]
-        options: RunOptions,
-        /// The caller's environment, which the agent gets (with m's own
-        /// `M_*` variables). Never stored. Absent (an older client): the
-        /// daemon's own.
-        #[serde(default)]
-        env: Option<Vec<(String, String)>>,
-        /// When the repo is busy, queue the run behind its active run
-        /// instead of refusing it.
-        #[serde(default)]
-        queue: bool,
-    },
-    CancelRun {
-        run_id: String,
-    },
+    StartRun(StartRunRequest),
+    CancelRun(CancelRunRequest),
     /// Streams the run's events after `since`, then live ones, then `end`.
     /// Without a run: live events of every run, until the client leaves.
     /// With `types`, only events of those types are sent (`end` always is):
     /// `--wait` needs the state changes, not a flood of output.
-    Follow {
-        run_id: Option<String>,
-        since: i64,
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        types: Vec<String>,
-    },
+    Follow(FollowRequest),
     /// Approve or reject a pending approval.
-    Decide {
-        approval_id: String,
-        approve: bool,
-        reason: Option<String>,
-        #[serde(default)]
-        always: bool,
-        /// The approval's `content_hash` as the decider saw it: when given,
-        /// a decision on anything else is refused (stale).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        content_hash: Option<String>,
-    },
+    Decide(DecideRequest),
     /// Answer a run waiting for input (`done` ends a conversational run).
-    Reply {
-        run_id: String,
-        text: Option<String>,
-        #[serde(default)]
-        done: bool,
-    },
+    Reply(ReplyRequest),
     /// From inside a run: ask for an approval and wait for the decision.
-    AskApproval {
-        run_id: String,
-        approval_type: ApprovalType,
-        payload: Value,
-    },
+    AskApproval(AskApprovalRequest),
     /// From inside a run: ask a question and wait for the answer.
-    AskInput {
-        run_id: String,
-        question: String,
-    },
+    AskInput(AskInputRequest),
     /// A one-time code pairing a phone with the remote API (`m device pair`).
-    Pair {
-        name: Option<String>,
-        scopes: Vec<Scope>,
-    },
+    Pair(PairRequest),
     /// A paired device was just removed from the database (`m device rm`):
     /// its open streams end now.
-    DeviceRemoved {
-        device_id: String,
-    },
+    DeviceRemoved(DeviceRemovedRequest),
     /// Stop the daemon (its runs end as failed, saying why).
     Shutdown,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StartRunRequest {
+    pub repo_id: String,
+    pub prompt: String,
+    pub agent: AgentSpec,
+    pub base: Option<String>,
+    #[serde(default)]
+    pub options: RunOptions,
+    /// The caller's environment, which the agent gets (with m's own
+    /// `M_*` variables). Never stored. Absent (an older client): the
+    /// daemon's own.
+    #[serde(default)]
+    pub env: Option<Vec<(String, String)>>,
+    /// When the repo is busy, queue the run behind its active run
+    /// instead of refusing it.
+    #[serde(default)]
+    pub queue: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CancelRunRequest {
+    pub run_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FollowRequest {
+    pub run_id: Option<String>,
+    pub since: i64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub types: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecideRequest {
+    pub approval_id: String,
+    pub approve: bool,
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub always: bool,
+    /// The approval's `content_hash` as the decider saw it: when given,
+    /// a decision on anything else is refused (stale).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_hash: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplyRequest {
+    pub run_id: String,
+    pub text: Option<String>,
+    #[serde(default)]
+    pub done: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AskApprovalRequest {
+    pub run_id: String,
+    pub approval_type: ApprovalType,
+    pub payload: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AskInputRequest {
+    pub run_id: String,
+    pub question: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PairRequest {
+    pub name: Option<String>,
+    pub scopes: Vec<Scope>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceRemovedRequest {
+    pub device_id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -315,20 +342,20 @@ mod tests {
         let follow: Request = serde_json::from_value(json.clone()).unwrap();
         assert_eq!(
             follow,
-            Request::Follow {
+            Request::Follow(FollowRequest {
                 run_id: Some("r".into()),
                 since: 0,
                 types: vec![]
-            }
+            })
         );
         assert_eq!(serde_json::to_value(&follow).unwrap(), json);
     }
 
     #[test]
     fn requests_are_tagged_by_type() {
-        let json = serde_json::to_value(Request::CancelRun {
+        let json = serde_json::to_value(Request::CancelRun(CancelRunRequest {
             run_id: "abc".into(),
-        })
+        }))
         .unwrap();
         assert_eq!(
             json,
@@ -337,9 +364,9 @@ mod tests {
         let back: Request = serde_json::from_value(json).unwrap();
         assert_eq!(
             back,
-            Request::CancelRun {
+            Request::CancelRun(CancelRunRequest {
                 run_id: "abc".into()
-            }
+            })
         );
     }
 

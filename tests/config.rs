@@ -53,6 +53,7 @@ fn the_file_is_in_m_home_and_every_value_starts_as_a_default() {
             "run.idle_timeout_seconds",
             "run.startup_timeout_seconds",
             "run.on_busy",
+            "run.timeout",
             "approvals.auto_approve",
             "approvals.allow_commands",
             "notify.events",

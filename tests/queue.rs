@@ -407,3 +407,77 @@ fn start_follow_on_a_busy_repo_follows_the_queued_run_to_its_end() {
     assert_eq!(types[..2], ["run.queued", "run.created"]);
     assert_eq!(types.last(), Some(&"run.finished"));
 }
+
+#[test]
+fn a_run_past_its_time_limit_is_cancelled_saying_so() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let sleeper = env.script("sleeper.sh", "sleep 30");
+    let run = start(&env, "slow", &sleeper, &["--timeout", "1s"]);
+    let out = env.run(&["run", "wait", &run]);
+    assert_eq!(out.status.code(), Some(11));
+    let reason = env.json(&["run", "show", &run, "--json"])["finished"]["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(reason, "time limit 1s reached");
+    let bad = env.fails(
+        &[
+            "run",
+            "start",
+            "-r",
+            "api",
+            "x",
+            "--timeout",
+            "2 hours",
+            "--",
+            "true",
+        ],
+        2,
+    );
+    assert!(bad.contains("unknown unit"), "{bad}");
+}
+
+#[test]
+fn waiting_for_a_human_counts_towards_the_limit_unless_excluded() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let asker = env.script(
+        "asker.sh",
+        "m ask approval --type generic --title 'go on?' || exit 3\nsleep 0.2",
+    );
+    // Counted: the run is cancelled while it waits.
+    let counted = start(&env, "counted", &asker, &["--timeout", "2s"]);
+    assert_eq!(env.run(&["run", "wait", &counted]).status.code(), Some(12));
+    env.wait_state(&counted, "cancelled");
+    let finished = &env.json(&["run", "show", &counted, "--json"])["finished"];
+    assert_eq!(finished["reason"], "time limit 2s reached");
+    // Excluded: a wait longer than the limit, then the run completes.
+    let excluded = start(
+        &env,
+        "excluded",
+        &asker,
+        &["--timeout", "2s", "--timeout-excludes-waiting"],
+    );
+    assert_eq!(env.run(&["run", "wait", &excluded]).status.code(), Some(12));
+    std::thread::sleep(Duration::from_secs(3));
+    env.ok(&["approve", &excluded]);
+    assert_eq!(env.run(&["run", "wait", &excluded]).status.code(), Some(0));
+}
+
+#[test]
+fn a_time_limit_that_passed_while_the_daemon_was_down_is_acted_on_at_start() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let sleeper = env.script("sleeper.sh", "sleep 30");
+    let run = start(&env, "slow", &sleeper, &["--timeout", "3s"]);
+    env.kill_daemon();
+    std::thread::sleep(Duration::from_secs(4));
+    env.ok(&["daemon", "start"]);
+    env.wait_state(&run, "cancelled");
+    let reason = env.json(&["run", "show", &run, "--json"])["finished"]["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(reason.starts_with("time limit 3s reached"), "{reason}");
+}

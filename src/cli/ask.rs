@@ -13,7 +13,7 @@ use crate::client::Client;
 use crate::error::{exit, Error, Result};
 use crate::model::ApprovalType;
 use crate::policy::shell_words;
-use crate::protocol::{Request, Response};
+use crate::protocol::{AskApprovalRequest, AskInputRequest, Request, Response};
 
 #[derive(Debug, Subcommand)]
 pub enum AskCommand {
@@ -73,10 +73,10 @@ pub fn run(ctx: &Ctx, cmd: AskCommand) -> Result<u8> {
                     "say what the human should answer: m ask input \"which database?\"",
                 ));
             }
-            let response = run_daemon(ctx)?.request(&Request::AskInput {
+            let response = run_daemon(ctx)?.request(&Request::AskInput(AskInputRequest {
                 run_id,
                 question: args.question,
-            })?;
+            }))?;
             match response {
                 Response::Answer {
                     run_ended: true, ..
@@ -98,11 +98,11 @@ pub fn run(ctx: &Ctx, cmd: AskCommand) -> Result<u8> {
 
 fn ask_approval(ctx: &Ctx, run_id: String, args: ApprovalArgs) -> Result<u8> {
     let payload = build_payload(&args)?;
-    let response = run_daemon(ctx)?.request(&Request::AskApproval {
+    let response = run_daemon(ctx)?.request(&Request::AskApproval(AskApprovalRequest {
         run_id,
         approval_type: args.approval_type,
         payload,
-    })?;
+    }))?;
     match response {
         Response::Decision {
             run_ended: true, ..

@@ -25,6 +25,8 @@ Keys, with their defaults (docs/config.md says more):
                          an ACP agent slower to start fails its run
   on_busy = \"refuse\"     a busy repo refuses a run (exit 4), or
                          \"queue\" queues it (--queue / --no-queue)
+  timeout = 0            a run going this long is cancelled, e.g.
+                         \"2h\" (--timeout; 0: no limit)
   [approvals]
   auto_approve = []      types approved without asking:
                          command, diff, generic

@@ -7,7 +7,7 @@ use super::Ctx;
 use crate::client::Client;
 use crate::error::{exit, Error, Result};
 use crate::model::{short_id, Approval, ApprovalState, Run};
-use crate::protocol::{Request, Response};
+use crate::protocol::{DecideRequest, Request, Response};
 use crate::store::{ApprovalFilter, Store};
 
 #[derive(Debug, Args)]
@@ -53,14 +53,15 @@ fn decide(
     content_hash: Option<String>,
 ) -> Result<u8> {
     let approval = resolve(&ctx.store()?, target)?;
-    let response =
-        Client::connect_to_run(&ctx.paths, &approval.run_id)?.request(&Request::Decide {
+    let response = Client::connect_to_run(&ctx.paths, &approval.run_id)?.request(
+        &Request::Decide(DecideRequest {
             approval_id: approval.id.clone(),
             approve,
             reason,
             always,
             content_hash: content_hash.map(|h| h.trim().to_string()),
-        })?;
+        }),
+    )?;
     let Response::Decided { approval } = response else {
         return Err(Error::failure(format!(
             "unexpected answer from the daemon: {response:?}"

@@ -5,7 +5,7 @@ use super::Ctx;
 use crate::client::Client;
 use crate::error::{exit, Error, Result};
 use crate::model::{now, short_id, DeviceEnv, DeviceInfo, Platform, RemoteDevice, Scope};
-use crate::protocol::{Request, Response};
+use crate::protocol::{DeviceRemovedRequest, PairRequest, Request, Response};
 
 #[derive(Debug, Subcommand)]
 pub enum DeviceCommand {
@@ -190,9 +190,9 @@ pub fn run(ctx: &Ctx, cmd: DeviceCommand) -> Result<u8> {
                 // Its token stopped working with the row; a running daemon
                 // also ends its open event streams now.
                 if let Some((client, _)) = Client::try_connect(&ctx.paths)? {
-                    client.request(&Request::DeviceRemoved {
+                    client.request(&Request::DeviceRemoved(DeviceRemovedRequest {
                         device_id: device.id.clone(),
-                    })?;
+                    }))?;
                 }
                 ctx.ui.line(format!(
                     "Unpaired device {} ({})",
@@ -229,7 +229,8 @@ fn pair(ctx: &Ctx, args: PairArgs) -> Result<u8> {
         .map(str::trim)
         .filter(|n| !n.is_empty())
         .map(String::from);
-    let response = Client::connect(&ctx.paths)?.request(&Request::Pair { name, scopes })?;
+    let response =
+        Client::connect(&ctx.paths)?.request(&Request::Pair(PairRequest { name, scopes }))?;
     let Response::Pairing(offer) = response else {
         return Err(Error::failure(format!(
             "unexpected answer from the daemon: {response:?}"

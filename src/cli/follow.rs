@@ -9,7 +9,7 @@ use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::model::EventType;
 use crate::model::{Event, RunState};
-use crate::protocol::{Request, Response};
+use crate::protocol::{FollowRequest, Request, Response};
 
 /// When to stop following.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,11 +77,11 @@ pub fn follow_run(
     watch: Watch,
     mut each: impl FnMut(&Event) -> Result<()>,
 ) -> Result<RunState> {
-    let mut client = Client::connect(&ctx.paths)?.stream(&Request::Follow {
+    let mut client = Client::connect(&ctx.paths)?.stream(&Request::Follow(FollowRequest {
         run_id: Some(run_id.to_string()),
         since: watch.since,
         types: watch.types.clone(),
-    })?;
+    }))?;
     let until = watch.until;
     // The state as of the events seen so far; the backlog replays it.
     let mut state = RunState::Running;
@@ -139,11 +139,11 @@ pub fn follow_all(
     types: Vec<String>,
     mut each: impl FnMut(&Event) -> Result<()>,
 ) -> Result<()> {
-    let mut client = Client::connect(&ctx.paths)?.stream(&Request::Follow {
+    let mut client = Client::connect(&ctx.paths)?.stream(&Request::Follow(FollowRequest {
         run_id: None,
         since: 0,
         types,
-    })?;
+    }))?;
     let watch = Watch::new(Until::Ended, Prints::Events);
     while let Some(response) = watch.next_response(&mut client)? {
         if let Response::Event { event } = response {

@@ -6,7 +6,7 @@ use super::Ctx;
 use crate::client::Client;
 use crate::error::{exit, Error, Result};
 use crate::model::short_id;
-use crate::protocol::Request;
+use crate::protocol::{ReplyRequest, Request};
 
 #[derive(Debug, Args)]
 pub struct ReplyArgs {
@@ -28,11 +28,11 @@ pub fn run(ctx: &Ctx, args: ReplyArgs) -> Result<u8> {
     } else {
         args.text
     };
-    Client::connect_to_run(&ctx.paths, &run.id)?.request(&Request::Reply {
+    Client::connect_to_run(&ctx.paths, &run.id)?.request(&Request::Reply(ReplyRequest {
         run_id: run.id.clone(),
         text: Some(text),
         done: false,
-    })?;
+    }))?;
     ctx.ui
         .line(format!("Replied to run {}", short_id(&run.id)))?;
     Ok(exit::OK)

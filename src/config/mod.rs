@@ -27,7 +27,7 @@ pub mod notify;
 pub use self::notify::NotifyConfig;
 
 use crate::error::{Error, Result};
-use crate::model::{ApprovalType, OnBusy};
+use crate::model::{format_duration, parse_duration, ApprovalType, OnBusy};
 use crate::paths::Paths;
 use crate::presets;
 
@@ -96,6 +96,8 @@ pub struct RunConfig {
     /// What `m run start` does on a repo with an active run, without
     /// `--queue` or `--no-queue`.
     pub on_busy: OnBusy,
+    /// The time limit of every run without `--timeout`. None: no limit.
+    pub timeout: Option<Duration>,
 }
 
 impl Default for RunConfig {
@@ -105,6 +107,7 @@ impl Default for RunConfig {
             idle_timeout: None,
             startup_timeout: Duration::from_secs(60),
             on_busy: OnBusy::Refuse,
+            timeout: None,
         }
     }
 }
@@ -252,6 +255,13 @@ impl Config {
                 json!(self.run.startup_timeout.as_secs()),
             ),
             ("run.on_busy".into(), json!(self.run.on_busy)),
+            (
+                "run.timeout".into(),
+                match self.run.timeout {
+                    Some(limit) => json!(format_duration(limit)),
+                    None => json!(0),
+                },
+            ),
             (
                 "approvals.auto_approve".into(),
                 json!(self.approvals.auto_approve),
@@ -425,6 +435,7 @@ impl Config {
                                 self.run.startup_timeout = Duration::from_secs(secs);
                             }
                             "on_busy" => self.run.on_busy = self.named(&full, &value)?,
+                            "timeout" => self.run.timeout = self.duration(&full, &value)?,
                             _ => {
                                 self.unknown(
                                     &full,
@@ -433,6 +444,7 @@ impl Config {
                                         "idle_timeout_seconds",
                                         "startup_timeout_seconds",
                                         "on_busy",
+                                        "timeout",
                                     ],
                                 );
                                 continue;
@@ -678,6 +690,25 @@ impl Config {
             (Some(rest), Some(home)) => Ok(PathBuf::from(home).join(rest)),
             _ => Ok(PathBuf::from(text)),
         }
+    }
+
+    /// A duration written as `"10m"` or `"2h"` (or a whole number of
+    /// seconds); zero means none.
+    fn duration(&self, key: &str, value: &Value) -> Result<Option<Duration>> {
+        let duration = match value {
+            Value::String(text) => parse_duration(text).map_err(|why| self.invalid(key, why))?,
+            Value::Integer(n) if *n >= 0 => Duration::from_secs(*n as u64),
+            other => {
+                return Err(self.invalid(
+                    key,
+                    format!(
+                        "expected a duration like \"10m\" or \"2h\" (0: none), found {}",
+                        shown(other)
+                    ),
+                ))
+            }
+        };
+        Ok((!duration.is_zero()).then_some(duration))
     }
 
     /// One of a closed set of names (`"queue"`, `"reject"`...).
@@ -985,6 +1016,7 @@ mod tests {
             idle_timeout_seconds = 600
             startup_timeout_seconds = 20
             on_busy = "queue"
+            timeout = "2h"
             [approvals]
             auto_approve = ["command", "command"]
             allow_commands = ["cargo   test", "git status"]
@@ -1010,6 +1042,7 @@ mod tests {
         assert_eq!(config.run.idle_timeout, Some(Duration::from_secs(600)));
         assert_eq!(config.run.startup_timeout, Duration::from_secs(20));
         assert_eq!(config.run.on_busy, OnBusy::Queue);
+        assert_eq!(config.run.timeout, Some(Duration::from_secs(7200)));
         assert_eq!(config.approvals.auto_approve, vec![ApprovalType::Command]);
         assert_eq!(
             config.approvals.allow_commands,
@@ -1026,7 +1059,7 @@ mod tests {
         let from_file = |s: &&Setting| s.source == "file";
         assert_eq!(
             settings.iter().filter(from_file).count(),
-            15,
+            16,
             "{settings:?}"
         );
         assert!(settings.iter().all(|s| s.source == "file"
@@ -1075,6 +1108,8 @@ mod tests {
             ("[run]\nreview = 1", "run.review"),
             ("[run]\non_busy = \"wait\"", "run.on_busy"),
             ("[run]\non_busy = true", "run.on_busy"),
+            ("[run]\ntimeout = \"2 hours\"", "run.timeout"),
+            ("[run]\ntimeout = -1", "run.timeout"),
             (
                 "[approvals]\nauto_approve = [\"all\"]",
                 "approvals.auto_approve",

@@ -12,48 +12,31 @@ use super::Shared;
 use crate::agent::{AgentRequest, ApprovalRequest, Decision, InputReply, InputRequest};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::EventType;
-use crate::model::{new_id, short_id, AgentSpec, Approval, DecidedBy, Event, RunOptions, RunState};
+use crate::model::{new_id, short_id, AgentSpec, Approval, DecidedBy, Event, RunState};
 use crate::protocol::{
-    DaemonStatus, EventFrame, Request, Response, MAX_PROMPT, PROTOCOL_VERSION, VERSION,
+    AskApprovalRequest, AskInputRequest, CancelRunRequest, DaemonStatus, DecideRequest,
+    DeviceRemovedRequest, EventFrame, FollowRequest, PairRequest, ReplyRequest, Request, Response,
+    StartRunRequest, MAX_PROMPT, PROTOCOL_VERSION, VERSION,
 };
 use crate::store::{Created, Decided, NewEvent, NewRun, RunDetails, RunOrQueued, Store};
 
 pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connection) -> Result<()> {
     let response = match request {
         Request::Status => Response::Status(status(shared)),
-        Request::StartRun {
-            repo_id,
-            prompt,
-            agent,
-            base,
-            options,
-            env,
-            queue,
-        } => {
-            let started = StartRequest {
-                repo_id,
-                prompt,
-                agent,
-                base,
-                options,
-                env,
-                queue,
-            };
-            start_run(shared, started).await?
-        }
-        Request::CancelRun { run_id } => cancel_run(shared, &run_id).await?,
-        Request::Follow {
+        Request::StartRun(request) => start_run(shared, request).await?,
+        Request::CancelRun(CancelRunRequest { run_id }) => cancel_run(shared, &run_id).await?,
+        Request::Follow(FollowRequest {
             run_id,
             since,
             types,
-        } => return follow(shared, run_id, since, &types, conn).await,
-        Request::Decide {
+        }) => return follow(shared, run_id, since, &types, conn).await,
+        Request::Decide(DecideRequest {
             approval_id,
             approve,
             reason,
             always,
             content_hash,
-        } => {
+        }) => {
             let what = if approve { "approve" } else { "reject" };
             let by = human_only(
                 shared,
@@ -71,16 +54,16 @@ pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connectio
             let approval = decide(shared, &approval_id, decided, always).await?;
             Response::Decided { approval }
         }
-        Request::Reply { run_id, text, done } => {
+        Request::Reply(ReplyRequest { run_id, text, done }) => {
             let what = if done { "done" } else { "reply" };
             let by = human_only(shared, conn.peer, what, json!({ "run_id": run_id })).await?;
             reply(shared, &run_id, text, done, by).await?
         }
-        Request::AskApproval {
+        Request::AskApproval(AskApprovalRequest {
             run_id,
             approval_type,
             payload,
-        } => {
+        }) => {
             let request = ApprovalRequest {
                 approval_type,
                 payload,
@@ -109,7 +92,7 @@ pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connectio
                 },
             }
         }
-        Request::AskInput { run_id, question } => {
+        Request::AskInput(AskInputRequest { run_id, question }) => {
             let request = InputRequest {
                 question,
                 schema: None,
@@ -135,13 +118,13 @@ pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connectio
                 },
             }
         }
-        Request::Pair { name, scopes } => {
+        Request::Pair(PairRequest { name, scopes }) => {
             let Some(remote) = shared.remote.get() else {
                 return Err(remote_off());
             };
             Response::Pairing(remote.offer(name, scopes))
         }
-        Request::DeviceRemoved { device_id } => {
+        Request::DeviceRemoved(DeviceRemovedRequest { device_id }) => {
             if let Some(remote) = shared.remote.get() {
                 remote.revoke(&device_id);
             }
@@ -190,19 +173,8 @@ pub(crate) fn status(shared: &Shared) -> DaemonStatus {
     }
 }
 
-/// What `StartRun` asks for (from the socket or the remote API).
-pub(crate) struct StartRequest {
-    pub repo_id: String,
-    pub prompt: String,
-    pub agent: AgentSpec,
-    pub base: Option<String>,
-    pub options: RunOptions,
-    pub env: Option<Vec<(String, String)>>,
-    pub queue: bool,
-}
-
-pub(crate) async fn start_run(shared: &Arc<Shared>, request: StartRequest) -> Result<Response> {
-    let StartRequest {
+pub(crate) async fn start_run(shared: &Arc<Shared>, request: StartRunRequest) -> Result<Response> {
+    let StartRunRequest {
         repo_id,
         prompt,
         agent,

@@ -298,8 +298,22 @@ async fn recover(shared: &Shared) -> Result<()> {
                     )?),
                     _ => None,
                 };
+                // A time limit that passed while no daemon ran is acted on
+                // now: the run ends as it would have, cancelled, saying so.
+                let options: crate::model::RunOptions =
+                    serde_json::from_value(details.options.clone()).unwrap_or_default();
+                let time_limit = options
+                    .timeout_seconds
+                    .filter(|secs| run.created_at + *secs as i64 <= now())
+                    .map(|secs| {
+                        format!(
+                            "time limit {} reached",
+                            crate::model::format_duration(Duration::from_secs(secs))
+                        )
+                    });
                 Ok(Orphan {
                     run_id: run.id,
+                    time_limit,
                     prompt: run.prompt,
                     pgid: details.pgid,
                     workspace,
@@ -351,9 +365,16 @@ async fn recover(shared: &Shared) -> Result<()> {
                 shared.writer.append(vec![event]).await;
             }
         }
+        let (state, reason) = match orphan.time_limit {
+            Some(limit) => (
+                RunState::Cancelled,
+                format!("{limit} (while the daemon was down)"),
+            ),
+            None => (RunState::Failed, reason),
+        };
         shared
             .writer
-            .finish_run(&run_id, RunState::Failed, json!({ "reason": reason }))
+            .finish_run(&run_id, state, json!({ "reason": reason }))
             .await?;
     }
     Ok(())
@@ -362,6 +383,8 @@ async fn recover(shared: &Shared) -> Result<()> {
 /// A run a previous daemon left active.
 struct Orphan {
     run_id: String,
+    /// Its time limit's reason, if the limit passed while no daemon ran.
+    time_limit: Option<String>,
     prompt: String,
     pgid: Option<i64>,
     /// None if its workspace was never finished.

@@ -111,6 +111,14 @@ pub fn spawn(shared: Arc<Shared>, started: StartedRun) -> tokio::task::JoinHandl
             idle_deadline: None,
             failure: None,
             stopped: false,
+            stop_reason: None,
+            limit: started.options.timeout_seconds.map(|secs| TimeLimit {
+                limit: Duration::from_secs(secs),
+                started: tokio::time::Instant::now(),
+                excludes_waiting: started.options.timeout_excludes_waiting,
+                waited: Duration::ZERO,
+                waiting_since: None,
+            }),
             cancel: watch::channel(false).0,
         };
         supervisor
@@ -153,7 +161,41 @@ struct Supervisor {
     /// Set once the run was told to stop (cancel or shutdown): however the
     /// agent then exits, even with status 0, the run did not complete.
     stopped: bool,
+    /// Why the run was stopped, when not by `m run cancel`.
+    stop_reason: Option<String>,
+    /// The run's time limit (`--timeout`), if it has one.
+    limit: Option<TimeLimit>,
     cancel: watch::Sender<bool>,
+}
+
+/// A run's time limit, which waiting for a human may not count towards.
+struct TimeLimit {
+    limit: Duration,
+    started: tokio::time::Instant,
+    excludes_waiting: bool,
+    /// Time spent waiting for a human, before `waiting_since`.
+    waited: Duration,
+    waiting_since: Option<tokio::time::Instant>,
+}
+
+impl TimeLimit {
+    /// Notes whether the run waits for a human now; returns when the limit
+    /// is reached (None while a wait that does not count goes on).
+    fn deadline(&mut self, waiting: bool) -> Option<tokio::time::Instant> {
+        let now = tokio::time::Instant::now();
+        match (waiting, self.waiting_since) {
+            (true, None) => self.waiting_since = Some(now),
+            (false, Some(since)) => {
+                self.waited += now - since;
+                self.waiting_since = None;
+            }
+            _ => {}
+        }
+        if !self.excludes_waiting {
+            return Some(self.started + self.limit);
+        }
+        (!waiting).then(|| self.started + self.limit + self.waited)
+    }
 }
 
 impl Supervisor {
@@ -215,7 +257,15 @@ impl Supervisor {
         });
         let outcome = loop {
             let idle = self.idle_deadline.filter(|_| self.conversational);
+            let waiting = self.waiting_state() != RunState::Running;
+            let limit = match (&mut self.limit, self.stopped) {
+                (Some(limit), false) => limit.deadline(waiting),
+                _ => None,
+            };
             tokio::select! {
+                _ = tokio::time::sleep_until(limit.unwrap_or_else(far_future)), if limit.is_some() => {
+                    self.on_time_limit().await
+                }
                 _ = tokio::time::sleep_until(idle.unwrap_or_else(far_future)), if idle.is_some() => {
                     self.on_idle().await
                 }
@@ -557,6 +607,16 @@ impl Supervisor {
         }
     }
 
+    /// The run reached its time limit: it is cancelled, saying so.
+    async fn on_time_limit(&mut self) {
+        let limit = self.limit.as_ref().map_or(Duration::ZERO, |l| l.limit);
+        self.stop_reason = Some(format!(
+            "time limit {} reached",
+            crate::model::format_duration(limit)
+        ));
+        self.on_control(Control::Stop { failure: None }).await;
+    }
+
     /// The human said nothing for the idle timeout: the run is done.
     async fn on_idle(&mut self) {
         self.idle_deadline = None;
@@ -714,7 +774,10 @@ impl Supervisor {
             (_, Some(reason)) => (RunState::Failed, json!({ "reason": reason })),
             // An agent script told "run ended" (`m ask` exits 11) may finish
             // its last lines and exit 0 before its group is signalled.
-            (_, None) if self.stopped => (RunState::Cancelled, json!({ "reason": "cancelled" })),
+            (_, None) if self.stopped => (
+                RunState::Cancelled,
+                json!({ "reason": self.stop_reason.as_deref().unwrap_or("cancelled") }),
+            ),
             (AgentOutcome::Completed, None) if self.nothing_to_review => {
                 (RunState::Completed, json!({ "reason": NOTHING_TO_REVIEW }))
             }

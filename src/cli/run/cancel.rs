@@ -5,7 +5,7 @@ use crate::cli::Ctx;
 use crate::client::Client;
 use crate::error::{exit, Error, Result};
 use crate::model::short_id;
-use crate::protocol::Request;
+use crate::protocol::{CancelRunRequest, Request};
 use crate::store::RunOrQueued;
 
 #[derive(Debug, Args)]
@@ -29,7 +29,8 @@ pub fn run(ctx: &Ctx, args: CancelArgs) -> Result<u8> {
         }
         found => found.id().to_string(),
     };
-    Client::connect(&ctx.paths)?.request(&Request::CancelRun { run_id: id.clone() })?;
+    Client::connect(&ctx.paths)?
+        .request(&Request::CancelRun(CancelRunRequest { run_id: id.clone() }))?;
     let last = store.last_seq(&id)?;
     let watch = Watch {
         since: last,

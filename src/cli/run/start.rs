@@ -13,7 +13,7 @@ use crate::model::{short_id, ApprovalType, OnBusy};
 use crate::model::{AgentSpec, RunOptions};
 use crate::presets;
 use crate::process;
-use crate::protocol::{Request, Response, MAX_PROMPT};
+use crate::protocol::{Request, Response, StartRunRequest, MAX_PROMPT};
 
 #[derive(Debug, Args)]
 pub struct StartArgs {
@@ -74,6 +74,16 @@ pub struct StartArgs {
     /// instead of waiting for a reply.
     #[arg(long)]
     pub once: bool,
+    /// Cancel the run when it has run this long (90s, 30m, 2h, 1d), saying
+    /// "time limit 2h reached"; the default is `run.timeout` in the config.
+    /// Time spent waiting for a human counts, unless
+    /// --timeout-excludes-waiting.
+    #[arg(long, value_name = "DURATION", value_parser = crate::model::parse_duration)]
+    pub timeout: Option<std::time::Duration>,
+    /// Time spent waiting for an approval or an answer does not count
+    /// towards --timeout.
+    #[arg(long)]
+    pub timeout_excludes_waiting: bool,
     /// When the repo has an active run, queue this one behind it (it starts
     /// when the runs before it have ended) instead of refusing it (exit 4).
     /// The default when `run.on_busy = "queue"` in the config.
@@ -145,7 +155,7 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
         options.review = false;
     }
     options.check_repo(&repo)?;
-    let request = Request::StartRun {
+    let request = Request::StartRun(StartRunRequest {
         repo_id: repo.id.clone(),
         prompt,
         agent,
@@ -153,7 +163,7 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
         options,
         env: Some(env),
         queue: !args.no_queue && (args.queue || config.run.on_busy == OnBusy::Queue),
-    };
+    });
     let (id, json, said) = match Client::connect(&ctx.paths)?.request(&request)? {
         Response::Run { run } => (
             run.id.clone(),
@@ -275,6 +285,8 @@ fn run_options(config: &Config, args: &StartArgs) -> Result<RunOptions> {
         auto_approve,
         allow_commands,
         once: args.once,
+        timeout_seconds: args.timeout.or(config.run.timeout).map(|t| t.as_secs()),
+        timeout_excludes_waiting: args.timeout_excludes_waiting,
     })
 }
 

@@ -725,8 +725,11 @@ async fn start_run(
         auto_approve: config.approvals.auto_approve.clone(),
         allow_commands: config.approvals.allow_commands.clone(),
         once: false,
+        // `[run] timeout` holds for a phone's runs as for a terminal's.
+        timeout_seconds: config.run.timeout.map(|t| t.as_secs()),
+        timeout_excludes_waiting: false,
     };
-    let started = handlers::StartRequest {
+    let started = crate::protocol::StartRunRequest {
         repo_id: repo.id,
         prompt: body.prompt,
         agent,
