@@ -24,6 +24,35 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(15);
 
 pub struct Client {
     reader: BufReader<Stream>,
+    /// How long the daemon has to send each frame (a follower's daemon
+    /// sends a heartbeat every second while nothing else comes).
+    deadline: Duration,
+    /// The daemon's pid, from the socket's peer credentials.
+    pid: Option<i32>,
+}
+
+/// A daemon that takes longer than the deadline is stopped (SIGSTOP, a
+/// debugger) or wedged: say so, rather than hang.
+fn not_answering(pid: Option<i32>, deadline: Duration) -> Error {
+    let pid_text = pid.map_or("?".to_string(), |p| p.to_string());
+    Error::new(
+        ErrorKind::DaemonUnavailable,
+        format!(
+            "the daemon (pid {pid_text}) does not answer after {} s",
+            deadline.as_secs_f64()
+        ),
+    )
+    .with_hint(format!(
+        "if it was stopped (Ctrl-Z, SIGSTOP), `kill -CONT {pid_text}` resumes it; if it is stuck, `kill {pid_text}` ends it and the next command starts a new one; `daemon.answer_timeout_seconds` sets how long m waits"
+    ))
+}
+
+/// Whether a read or write gave up at the socket's timeout.
+fn timed_out(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    )
 }
 
 fn unavailable(paths: &Paths, why: &str, hint: &str) -> Error {
@@ -137,10 +166,14 @@ impl Client {
     /// the live run (`m approve`, `m reject`, `m reply`). Never starts one:
     /// with no daemon the run is not running either, and a new daemon's
     /// recovery would fail it, withdrawing what the command meant to answer.
+    /// (A daemon that is there but does not answer is reported as such.)
     pub fn connect_to_run(paths: &Paths, run_id: &str) -> Result<Client> {
-        Client::connect_running(paths).map_err(|err| match err.kind {
-            ErrorKind::DaemonUnavailable => Error::new(
-                err.kind,
+        match Client::try_connect(paths)? {
+            Some((client, hello)) => {
+                client.check_version(paths, hello, &Starter::Nobody(String::new()))
+            }
+            None => Err(Error::new(
+                ErrorKind::DaemonUnavailable,
                 format!(
                     "no daemon is running, so run {} is not running either: nothing waits for this answer",
                     short_id(run_id)
@@ -149,9 +182,8 @@ impl Client {
             .with_hint(format!(
                 "`m daemon start` records the run as failed (the daemon stopped during it); see `m run show {}`",
                 short_id(run_id)
-            )),
-            _ => err,
-        })
+            ))),
+        }
     }
 
     /// Connects only if a daemon is already there.
@@ -182,8 +214,36 @@ impl Client {
             }
             Err(e) => return Err(Error::io("connect to", &socket, e)),
         };
+        // Only a daemon of our own user may answer: anyone else's socket
+        // there (planted, or left by another account) is refused unread.
+        let creds = stream
+            .peer_creds()
+            .map_err(|e| Error::io("check who serves", &socket, e))?;
+        // SAFETY: geteuid has no preconditions.
+        let ours = unsafe { libc::geteuid() };
+        if creds.euid() != Some(ours) {
+            return Err(Error::new(
+                ErrorKind::DaemonUnavailable,
+                format!(
+                    "refusing to talk to {}: it is served by uid {}, not by you (uid {ours})",
+                    socket.display(),
+                    creds.euid().map_or("unknown".to_string(), |u| u.to_string())
+                ),
+            )
+            .with_hint(format!(
+                "something other than your m daemon put a socket there; check what (`ls -l {}`), remove it, and run the command again",
+                socket.display()
+            )));
+        }
+        let deadline = answer_timeout(paths);
+        let timeouts = stream
+            .set_recv_timeout(Some(deadline))
+            .and_then(|()| stream.set_send_timeout(Some(deadline)));
+        timeouts.map_err(|e| Error::io("set a deadline on", &socket, e))?;
         let mut client = Client {
             reader: BufReader::new(stream),
+            deadline,
+            pid: creds.pid(),
         };
         // A daemon that hangs up during hello is going away (it accepted us
         // while shutting down): as good as none, so callers wait for it to
@@ -199,13 +259,13 @@ impl Client {
         match client.reader.get_ref().write_all(&encode(&Hello::ours())) {
             Ok(()) => {}
             Err(e) if hung_up(&e) => return Ok(None),
-            Err(e) => return Err(Error::failure(format!("cannot write to the daemon: {e}"))),
+            Err(e) => return Err(client.io_error("write to", e)),
         }
         let line = match client.read_line() {
             Ok(line) if line.is_empty() => return Ok(None),
             Ok(line) => line,
             Err(e) if hung_up(&e) => return Ok(None),
-            Err(e) => return Err(Error::failure(format!("cannot read from the daemon: {e}"))),
+            Err(e) => return Err(client.io_error("read from", e)),
         };
         let hello: Hello = serde_json::from_slice(&line)
             .map_err(|e| Error::failure(format!("the daemon sent a malformed hello: {e}")))?;
@@ -275,7 +335,15 @@ impl Client {
         self.reader
             .get_ref()
             .write_all(&line)
-            .map_err(|e| Error::failure(format!("cannot write to the daemon: {e}")))
+            .map_err(|e| self.io_error("write to", e))
+    }
+
+    fn io_error(&self, action: &str, e: std::io::Error) -> Error {
+        if timed_out(&e) {
+            not_answering(self.pid, self.deadline)
+        } else {
+            Error::failure(format!("cannot {action} the daemon: {e}"))
+        }
     }
 
     /// The next frame, or `None` when the daemon closed the connection.
@@ -289,7 +357,7 @@ impl Client {
     fn read_frame<T: DeserializeOwned>(&mut self) -> Result<Option<T>> {
         let line = self
             .read_line()
-            .map_err(|e| Error::failure(format!("cannot read from the daemon: {e}")))?;
+            .map_err(|e| self.io_error("read from", e))?;
         if line.is_empty() {
             return Ok(None);
         }
@@ -325,16 +393,24 @@ impl Client {
         output: Option<BorrowedFd<'_>>,
         deadline: Option<Instant>,
     ) -> Result<Option<Response>> {
-        if self.reader.buffer().is_empty() {
-            self.wait_for_frame(output, deadline)?;
+        loop {
+            if self.reader.buffer().is_empty() {
+                self.wait_for_frame(output, deadline)?;
+            }
+            // A heartbeat: back to watching, with the deadlines checked.
+            match self.read_frame::<Response>()? {
+                Some(Response::Heartbeat) => continue,
+                Some(response) => return response.into_result().map(Some),
+                None => return Ok(None),
+            }
         }
-        self.next_response()
     }
 
     /// Blocks until the daemon has sent something (or hung up), or
     /// `output`'s reader is gone, or the deadline passed. A pipe whose
     /// reader closed polls as POLLERR, a socket or terminal as POLLHUP; both
-    /// are reported even though no event is asked for.
+    /// are reported even though no event is asked for. A daemon that says
+    /// nothing (not even a heartbeat) for the answer timeout does not answer.
     fn wait_for_frame(
         &self,
         output: Option<BorrowedFd<'_>>,
@@ -345,7 +421,20 @@ impl Client {
         };
         // poll ignores a negative fd.
         let mut output = output.map_or(-1, |fd| fd.as_raw_fd());
+        let silent_after = Instant::now() + self.deadline;
         loop {
+            let now = Instant::now();
+            if deadline.is_some_and(|d| d <= now) {
+                return Err(Error::new(ErrorKind::TimedOut, "time is up"));
+            }
+            if silent_after <= now {
+                return Err(not_answering(self.pid, self.deadline));
+            }
+            let until = deadline.map_or(silent_after, |d| d.min(silent_after));
+            let timeout_ms = until
+                .saturating_duration_since(now)
+                .as_millis()
+                .clamp(1, i32::MAX as u128) as i32;
             let mut fds = [
                 libc::pollfd {
                     fd: socket,
@@ -358,16 +447,6 @@ impl Client {
                     revents: 0,
                 },
             ];
-            let timeout_ms = match deadline {
-                None => -1,
-                Some(deadline) => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return Err(Error::new(ErrorKind::TimedOut, "time is up"));
-                    }
-                    left.as_millis().clamp(1, i32::MAX as u128) as i32
-                }
-            };
             // SAFETY: poll reads and writes only the two pollfds we own.
             let ready =
                 unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
@@ -392,13 +471,26 @@ impl Client {
         }
     }
 
-    /// The next response of a stream; `None` when it ends.
+    /// The next response of a stream; `None` when it ends. Heartbeats only
+    /// say the daemon is alive: they are read and skipped.
     pub fn next_response(&mut self) -> Result<Option<Response>> {
-        match self.read_frame::<Response>()? {
-            Some(response) => response.into_result().map(Some),
-            None => Ok(None),
+        loop {
+            match self.read_frame::<Response>()? {
+                Some(Response::Heartbeat) => continue,
+                Some(response) => return response.into_result().map(Some),
+                None => return Ok(None),
+            }
         }
     }
+}
+
+/// How long a command waits for each frame from the daemon: the config's
+/// `daemon.answer_timeout_seconds` (a config that cannot be read is
+/// reported by the command's own load of it).
+fn answer_timeout(paths: &Paths) -> Duration {
+    crate::config::load(paths)
+        .map(|c| c.daemon.answer_timeout)
+        .unwrap_or(crate::config::DEFAULT_ANSWER_TIMEOUT)
 }
 
 /// Starts `m daemon run` in the background, detached, logging to a file,

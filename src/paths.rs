@@ -20,7 +20,7 @@ pub struct Paths {
 impl Paths {
     pub fn from_env() -> Result<Paths> {
         if let Some(home) = std::env::var_os("M_HOME").filter(|v| !v.is_empty()) {
-            let home = absolute(Path::new(&home))?;
+            let home = canonical(&absolute(Path::new(&home))?);
             return Ok(Paths::under(&home));
         }
         let dirs = directories::ProjectDirs::from("", "", "m").ok_or_else(|| {
@@ -128,6 +128,27 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
+/// One spelling per directory: the real path of the longest part of `path`
+/// that exists, then the rest. Two spellings of one `M_HOME` (a trailing
+/// slash, a symlink) would otherwise mean two sockets and two daemons
+/// fighting over one data directory.
+fn canonical(path: &Path) -> PathBuf {
+    let mut existing = path;
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = fs::canonicalize(existing) {
+            return rest.iter().rev().fold(real, |dir, part| dir.join(part));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                existing = parent;
+            }
+            _ => return path.components().collect(),
+        }
+    }
+}
+
 fn absolute(path: &Path) -> Result<PathBuf> {
     std::path::absolute(path).map_err(|e| Error::io("resolve", path, e))
 }
@@ -210,6 +231,20 @@ mod tests {
         assert!(socket.as_os_str().len() <= MAX_SOCKET_PATH, "{socket:?}");
         assert_eq!(socket, Paths::under(&deep).socket(), "stable");
         assert_ne!(socket, Paths::under(&other).socket());
+    }
+
+    #[test]
+    fn spellings_of_one_directory_are_one_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = fs::canonicalize(dir.path()).unwrap();
+        std::os::unix::fs::symlink(&real, real.join("link")).unwrap();
+        let plain = canonical(&real.join("m"));
+        assert_eq!(plain, real.join("m"));
+        for spelling in ["m/", "./m", "link/m", "link/m/"] {
+            assert_eq!(canonical(&real.join(spelling)), plain, "{spelling}");
+        }
+        fs::create_dir(real.join("m")).unwrap();
+        assert_eq!(canonical(&real.join("link/m/")), plain);
     }
 
     #[test]

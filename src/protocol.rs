@@ -12,10 +12,13 @@ use crate::model::{
 };
 
 /// Bumped on any incompatible change to the frames below.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 /// The program version, also exchanged in `hello`: a client replaces an
 /// idle daemon of another build.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// How often a daemon tells a waiting client it is alive; clients wait at
+/// least twice this long for any frame.
+pub const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(1);
 /// No frame may be longer; a longer one costs its connection. Room for the
 /// longest prompt however JSON escapes it (up to 6 bytes a byte), with the
 /// caller's environment.
@@ -168,6 +171,15 @@ pub enum Response {
     End {
         state: RunState,
     },
+    /// Nothing else to say yet: sent every [`HEARTBEAT`] while a follower
+    /// or an asker waits, so that a stopped daemon is told from a quiet run.
+    Heartbeat,
+    /// The follower read too slowly and is cut off (the daemon keeps no
+    /// backlog for it). Each run's events after the seq given are in the
+    /// database: the client reads them there, then follows again.
+    Behind {
+        resume: std::collections::BTreeMap<String, i64>,
+    },
     Decided {
         approval: Approval,
     },
@@ -220,6 +232,25 @@ pub struct DaemonStatus {
     /// The remote API, when it listens.
     #[serde(default)]
     pub remote: Option<RemoteStatus>,
+    /// How the daemon itself stands: its writer, its disk, its log.
+    #[serde(default)]
+    pub health: DaemonHealth,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DaemonHealth {
+    /// `ok`, or `waiting_for_space`: agents' output waits, in order, for
+    /// the disk to have room (the agents are slowed meanwhile).
+    pub writer: String,
+    /// Batches of output waiting to be stored.
+    pub unstored_batches: usize,
+    /// The last error a commit met (it may be over), and when (unix time).
+    pub last_commit_error: Option<String>,
+    pub last_commit_error_at: Option<i64>,
+    /// Bytes free for m on the data directory's disk.
+    pub free_bytes: Option<u64>,
+    /// Log lines that could not be written (and were dropped).
+    pub log_write_failures: u64,
 }
 
 /// Error kinds as they travel on the wire.

@@ -1606,11 +1606,38 @@ fn a_database_from_a_newer_m_is_refused_and_left_alone() {
     assert_refused_untouched(&env, "newer m");
 }
 
+/// m creates its database whole (under a temporary name, then linked into
+/// place), so an empty m.db is one cut short: SQLite would have started
+/// afresh in it, silently.
 #[test]
-fn an_empty_file_is_a_fresh_database() {
+fn an_empty_database_file_is_refused_and_left_alone() {
     let env = TestEnv::new();
     std::fs::create_dir_all(&env.home).unwrap();
     std::fs::write(env.db_path(), b"").unwrap();
+    assert_refused_untouched(&env, "empty (0 bytes)");
+}
+
+#[test]
+fn racing_first_commands_create_one_whole_database() {
+    let env = TestEnv::new();
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            env.m()
+                .args(["device", "list", "--json"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     env.ok(&["device", "add", TOKEN]);
     assert_eq!(array(&env.json(&["device", "list", "--json"])).len(), 1);
 }

@@ -49,6 +49,7 @@ fn the_file_is_in_m_home_and_every_value_starts_as_a_default() {
         [
             "daemon.grace_seconds",
             "daemon.autostart",
+            "daemon.answer_timeout_seconds",
             "run.review",
             "run.idle_timeout_seconds",
             "run.startup_timeout_seconds",

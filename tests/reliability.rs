@@ -17,7 +17,7 @@ fn socket(env: &TestEnv) -> std::path::PathBuf {
 
 fn hello() -> String {
     format!(
-        "{{\"protocol\":1,\"version\":\"{}\"}}\n",
+        "{{\"protocol\":2,\"version\":\"{}\"}}\n",
         env!("CARGO_PKG_VERSION")
     )
 }
@@ -68,7 +68,7 @@ fn hostile_frames_cost_only_their_own_connection() {
     s.write_all(b"{\"protocol\":999,\"version\":\"9.9.9\"}\n")
         .unwrap();
     let frames = read_all(s);
-    assert_eq!(frames[0]["protocol"], 1);
+    assert_eq!(frames[0]["protocol"], 2);
 
     // An endless line: cut off at the frame cap, memory bounded.
     let before = rss_kb(daemon);
@@ -679,4 +679,549 @@ fn a_full_disk_slows_the_agent_loses_nothing_and_recovers_when_space_returns() {
         .sum();
     assert_eq!(stored, lines, "every line stored once space returned");
     env.ok(&["daemon", "stop"]);
+}
+
+/// `m daemon run` in the foreground, with `stderr` as its log.
+fn foreground_daemon(env: &TestEnv, stderr: Stdio, fault: Option<&str>) -> std::process::Child {
+    let mut cmd = env.m();
+    cmd.args(["daemon", "run"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr);
+    if let Some(fault) = fault {
+        cmd.env("M_TEST_FAULT", fault);
+    }
+    let child = cmd.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while env
+        .m()
+        .args(["daemon", "status"])
+        .env("M_NO_AUTOSTART", "1")
+        .output()
+        .map(|o| !o.status.success())
+        .unwrap_or(true)
+    {
+        assert!(Instant::now() < deadline, "the daemon never answered");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child
+}
+
+/// Waits for a child to exit; its exit code.
+fn exit_code_within(child: &mut std::process::Child, within: Duration) -> Option<i32> {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
+        assert!(Instant::now() < deadline, "the daemon did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_daemon_whose_log_cannot_be_written_works_and_counts_the_lost_lines() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let mut daemon = foreground_daemon(&env, Stdio::from(full), None);
+    let agent = env.script("agent.sh", "seq 1 500");
+    let run = env.start("api", "x", &agent);
+    env.ok(&["run", "wait", &run]);
+    let status = env.json(&["daemon", "status", "--json"]);
+    let health = &status["daemon"]["health"];
+    assert!(
+        health["log_write_failures"].as_u64().unwrap() > 0,
+        "{status}"
+    );
+    assert!(env.ok(&["status"]).contains("could not be written"));
+    env.ok(&["daemon", "stop"]);
+    assert_eq!(
+        exit_code_within(&mut daemon, Duration::from_secs(30)),
+        Some(0)
+    );
+}
+
+#[test]
+fn a_daemon_says_how_its_writer_and_disk_stand() {
+    let env = TestEnv::new();
+    env.ok(&["daemon", "start"]);
+    let status = env.json(&["status", "--json"]);
+    let health = &status["daemon"]["health"];
+    assert_eq!(health["writer"], "ok", "{status}");
+    assert!(health["free_bytes"].as_u64().unwrap() > 0, "{status}");
+    assert!(health["last_commit_error"].is_null(), "{status}");
+    let human = env.ok(&["status"]);
+    assert!(human.contains("writer    ok"), "{human}");
+    assert!(human.contains("free"), "{human}");
+    let human = env.ok(&["daemon", "status"]);
+    assert!(human.contains("writer: ok"), "{human}");
+}
+
+#[test]
+fn a_daemon_whose_writer_dies_exits_at_once_and_the_next_one_recovers_the_run() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let log = std::fs::File::create(env.dir.path().join("daemon.err")).unwrap();
+    let mut daemon = foreground_daemon(&env, Stdio::from(log), Some("writer"));
+    let agent = env.script("agent.sh", "sleep 30");
+    // The writer dies after its first commit (this run's creation).
+    let _ = env.run(&[
+        "run",
+        "start",
+        "-r",
+        "api",
+        "x",
+        "--",
+        agent.to_str().unwrap(),
+    ]);
+    let code = exit_code_within(&mut daemon, Duration::from_secs(20));
+    assert_ne!(
+        code,
+        Some(0),
+        "a daemon without its writer must not live on"
+    );
+    let err = std::fs::read_to_string(env.dir.path().join("daemon.err")).unwrap();
+    assert!(err.contains("writer stopped"), "{err}");
+    // The next command starts a daemon (without the fault) whose recovery
+    // ends the run that was left active.
+    let runs = env.json(&["run", "list", "--json"]);
+    let run = runs[0]["id"].as_str().unwrap().to_string();
+    env.ok(&["daemon", "start"]);
+    env.wait_state(&run, "failed");
+}
+
+#[test]
+fn a_daemon_whose_checkpointer_or_dispatcher_dies_exits_non_zero() {
+    for fault in ["checkpointer", "dispatcher"] {
+        let env = TestEnv::new();
+        let mut daemon = env
+            .m()
+            .args(["daemon", "run"])
+            .env("M_TEST_FAULT", fault)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let code = exit_code_within(&mut daemon, Duration::from_secs(20));
+        assert_ne!(code, Some(0), "{fault}");
+        let mut err = String::new();
+        daemon
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        assert!(err.contains("stopped unexpectedly"), "{fault}: {err}");
+    }
+}
+
+/// A command that waits on a stopped daemon gives up after its deadline
+/// (2 s here), saying which daemon does not answer; it works again once the
+/// daemon is continued. A follower of a quiet run is kept alive by
+/// heartbeats meanwhile.
+#[test]
+fn a_stopped_daemon_gets_a_clear_answer_within_the_deadline() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let gate = env.dir.path().join("gate");
+    let agent = env.script(
+        "agent.sh",
+        &format!(
+            "m ask approval --type generic --title deploy\nwhile [ ! -e {} ]; do sleep 0.05; done",
+            gate.display()
+        ),
+    );
+    // The daemon it starts, and so the agent's `m ask`, waits a minute.
+    let out = env
+        .m()
+        .args([
+            "run",
+            "start",
+            "-r",
+            "api",
+            "x",
+            "--",
+            agent.to_str().unwrap(),
+        ])
+        .env("M_ANSWER_TIMEOUT_MS", "60000")
+        .output()
+        .unwrap();
+    let run = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    env.wait_state(&run, "waiting_approval");
+    let with_deadline = |args: &[&str]| {
+        let mut cmd = env.m();
+        cmd.args(args).env("M_ANSWER_TIMEOUT_MS", "2000");
+        cmd
+    };
+    // A quiet run's follower outlives the deadline: heartbeats.
+    let mut follower = with_deadline(&["events", &run, "--follow"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(follower.try_wait().unwrap().is_none(), "heartbeats keep it");
+
+    let pid = env.daemon_pid().unwrap();
+    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["status"],
+        vec!["daemon", "status"],
+        vec!["run", "cancel", &run],
+        vec!["approve", &run],
+        vec!["events", &run, "--follow"],
+        vec!["run", "wait", &run],
+    ];
+    for args in &commands {
+        let started = Instant::now();
+        let out = with_deadline(args).output().unwrap();
+        let took = started.elapsed();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(5), "m {args:?}: {err}");
+        assert!(
+            err.contains(&format!("the daemon (pid {pid}) does not answer after 2 s")),
+            "m {args:?}: {err}"
+        );
+        assert!(err.contains(&format!("kill -CONT {pid}")), "{err}");
+        assert!(took < Duration::from_secs(8), "m {args:?} took {took:?}");
+    }
+    // The follower that was waiting hears the silence too.
+    let code = exit_code_within(&mut follower, Duration::from_secs(8));
+    assert_eq!(code, Some(5));
+
+    unsafe { libc::kill(pid, libc::SIGCONT) };
+    env.ok(&["status"]);
+    // What was asked of it while stopped, by clients that gave up, is not
+    // done behind their backs.
+    assert_eq!(env.run_state(&run), "waiting_approval");
+    env.ok(&["approve", &run]);
+    std::fs::write(&gate, "").unwrap();
+    env.ok(&["run", "wait", &run]);
+}
+
+/// Someone else's socket where the daemon's should be (planted, or left by
+/// another account) is refused before anything is read from it.
+#[test]
+fn a_socket_served_by_another_user_is_refused() {
+    let is_root = unsafe { libc::geteuid() } == 0;
+    if !is_root
+        || std::process::Command::new("setpriv")
+            .arg("--help")
+            .output()
+            .is_err()
+    {
+        eprintln!("skipped: needs root and setpriv");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let env = TestEnv::new();
+    let public = env.dir.path().join("public");
+    std::fs::create_dir(&public).unwrap();
+    std::fs::set_permissions(env.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&public, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let planted = public.join("fake.sock");
+    // A fake daemon, as nobody, that answers anything with a made-up pid.
+    let script = format!(
+        r#"use IO::Socket::UNIX; $SIG{{PIPE}} = "IGNORE"; my $l = IO::Socket::UNIX->new(Local => '{}', Listen => 5) or die "listen: $!"; while (my $c = $l->accept) {{ print $c '{}'; print $c '{{"type":"status","pid":4242,"version":"0","protocol":2,"started_at":0,"socket":"x","active_runs":[]}}' . "\n"; close $c; }}"#,
+        planted.display(),
+        hello().trim_end()
+    );
+    let mut fake = std::process::Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "/usr/bin/perl",
+            "-e",
+            &script,
+        ])
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !planted.exists() {
+        assert!(Instant::now() < deadline, "the fake daemon never listened");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let run_dir = env.home.join("run");
+    std::fs::create_dir_all(&run_dir).unwrap();
+    std::fs::set_permissions(&env.home, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::set_permissions(&run_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::rename(&planted, socket(&env)).unwrap();
+    for args in [&["status"][..], &["daemon", "status"]] {
+        let err = env.fails(args, 5);
+        assert!(err.contains("served by uid 65534"), "{err}");
+        assert!(!err.contains("4242"), "{err}");
+    }
+    let _ = fake.kill();
+    let _ = fake.wait();
+    let _ = std::fs::remove_file(socket(&env));
+}
+
+/// A long M_HOME puts the socket under /tmp, named after the data
+/// directory: every spelling of that directory must find the same one.
+#[test]
+fn every_spelling_of_m_home_reaches_one_daemon() {
+    let env = TestEnv::new();
+    let deep = env.dir.path().join("d".repeat(100));
+    std::fs::create_dir_all(&deep).unwrap();
+    let link = env.dir.path().join("link");
+    std::os::unix::fs::symlink(&deep, &link).unwrap();
+    let spellings = [
+        deep.join("m").display().to_string(),
+        format!("{}/", deep.join("m").display()),
+        link.join("m").display().to_string(),
+        format!("{}/./m/", link.display()),
+    ];
+    let m = |home: &str, args: &[&str]| {
+        let out = env.m().env("M_HOME", home).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "M_HOME={home} m {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    m(&spellings[1], &["daemon", "start"]);
+    let mut pids = Vec::new();
+    for home in &spellings {
+        m(home, &["daemon", "start"]);
+        let status: serde_json::Value =
+            serde_json::from_str(&m(home, &["daemon", "status", "--json"])).unwrap();
+        pids.push(status["daemon"]["pid"].as_i64().unwrap());
+    }
+    assert!(pids.iter().all(|p| *p == pids[0]), "{pids:?}");
+    m(&spellings[2], &["daemon", "stop"]);
+}
+
+/// Waits until `path` (the daemon log) holds `needle` `n` times.
+fn wait_for_log(path: &std::path::Path, needle: &str, n: usize, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let log = std::fs::read_to_string(path).unwrap_or_default();
+        if log.matches(needle).count() >= n {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the log never had {n} x {needle:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Twenty followers that stop reading (`| less` with its screen full) of a
+/// run with a big log: each is cut off once over its budget, so the daemon
+/// holds no backlog for them; one that reads again later resumes from the
+/// database by itself and gets every event once, in order; and the memory
+/// is given back when they leave.
+#[test]
+fn followers_that_stop_reading_cost_the_daemon_bounded_memory() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let lines = 300_000;
+    let gate = env.dir.path().join("gate");
+    let agent = env.script(
+        "agent.sh",
+        &format!(
+            "seq 1 {lines} | sed 's/$/ of a log line long enough to weigh something/'\nwhile [ ! -e {} ]; do sleep 0.05; done",
+            gate.display()
+        ),
+    );
+    let run = env.start("api", "big log", &agent);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let last_line = format!("%\"{lines} of a log line%");
+    while env.count(&format!(
+        "SELECT count(*) FROM events WHERE run_id = '{run}' AND data LIKE '{last_line}'"
+    )) == 0
+    {
+        assert!(Instant::now() < deadline, "the output was never stored");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let pid = env.daemon_pid().unwrap();
+    let mut followers: Vec<std::process::Child> = (0..20)
+        .map(|_| {
+            env.m()
+                .args(["events", &run, "--follow", "--json"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let log = env.home.join("logs/daemon.log");
+    wait_for_log(&log, "a follower fell behind", 20, Duration::from_secs(60));
+    let stalled = rss_kb(pid);
+    assert!(
+        stalled < 64 * 1024,
+        "daemon RSS {stalled} KiB with 20 stalled followers"
+    );
+
+    // The first one reads again: it resumes from the database on its own.
+    let mut reader = followers.remove(0);
+    let stdout = reader.stdout.take().unwrap();
+    let collect = std::thread::spawn(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(&l.unwrap()).unwrap())
+            .collect::<Vec<_>>()
+    });
+    std::fs::write(&gate, "").unwrap();
+    let events = collect.join().unwrap();
+    assert!(reader.wait().unwrap().success());
+    let seqs: Vec<i64> = events.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    assert_eq!(
+        seqs,
+        (1..=seqs.len() as i64).collect::<Vec<_>>(),
+        "every event once, in order"
+    );
+    let stored: usize = events
+        .iter()
+        .filter(|e| e["type"] == "output" && e["data"]["stream"] == "stdout")
+        .map(|e| e["data"]["lines"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(stored, lines);
+    assert_eq!(events.last().unwrap()["type"], "run.finished");
+
+    for mut follower in followers {
+        let _ = follower.kill();
+        let _ = follower.wait();
+    }
+    let left = rss_kb(pid);
+    assert!(
+        left < 64 * 1024,
+        "daemon RSS {left} KiB after the followers left"
+    );
+}
+
+/// At its limit of open files the daemon refuses new connections in words
+/// (logging it once a minute, not once per refusal), `status` still
+/// answers, and all is well again once connections close. It raises its
+/// soft limit to the hard one first.
+#[test]
+fn at_its_limit_of_open_files_the_daemon_refuses_cleanly_and_status_answers() {
+    use std::os::unix::process::CommandExt;
+    let env = TestEnv::new();
+    env.repo("api");
+    let log = env.dir.path().join("daemon.err");
+    let mut daemon = env.m();
+    daemon
+        .args(["daemon", "run"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap());
+    // SAFETY: setrlimit only, between fork and exec.
+    unsafe {
+        daemon.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 40,
+                rlim_max: 120,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut daemon = daemon.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !socket(&env).exists() {
+        assert!(Instant::now() < deadline, "the daemon never listened");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", daemon.id())).unwrap();
+    let open_files = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    assert_eq!(
+        open_files.split_whitespace().nth(3),
+        Some("120"),
+        "soft limit raised to the hard one: {open_files}"
+    );
+    let gate = env.dir.path().join("gate");
+    let started = env.dir.path().join("started");
+    let agent = env.script(
+        "agent.sh",
+        &format!(
+            "touch {}\nwhile [ ! -e {} ]; do sleep 0.05; done",
+            started.display(),
+            gate.display()
+        ),
+    );
+    let run = env.start("api", "x", &agent);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !started.exists() {
+        assert!(Instant::now() < deadline, "the agent never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Followers of every run (each holds one descriptor), until the daemon
+    // has none left.
+    let mut held = Vec::new();
+    for _ in 0..200 {
+        let mut stream = UnixStream::connect(socket(&env)).unwrap();
+        stream
+            .write_all(format!("{}{{\"type\":\"follow\",\"since\":0}}\n", hello()).as_bytes())
+            .unwrap();
+        held.push(stream);
+    }
+    let deadline = Instant::now() + Duration::from_secs(8);
+    while !std::fs::read_to_string(&log)
+        .unwrap()
+        .contains("at the limit of open files")
+    {
+        assert!(Instant::now() < deadline, "never at the limit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let started = Instant::now();
+    let status = env.run(&["status"]);
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    env.repo("web");
+    let err = env.fails(
+        &[
+            "run",
+            "start",
+            "-r",
+            "web",
+            "y",
+            "--",
+            agent.to_str().unwrap(),
+        ],
+        5,
+    );
+    assert!(err.contains("limit of open files"), "{err}");
+    for _ in 0..5 {
+        env.ok(&["daemon", "status"]);
+    }
+    let warnings = std::fs::read_to_string(&log)
+        .unwrap()
+        .matches("at the limit of open files")
+        .count();
+    assert!((1..=2).contains(&warnings), "{warnings} warnings");
+    drop(held);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = env.run(&["run", "cancel", &run]);
+        if out.status.success() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{}\n{}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            env.ok(&["events", &run]),
+            std::fs::read_to_string(&log).unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    env.ok(&["daemon", "stop"]);
+    let _ = daemon.wait();
 }

@@ -15,6 +15,9 @@ Keys, with their defaults (docs/config.md says more):
                          agent; env M_GRACE_MS (milliseconds) wins
   autostart = true       commands start a daemon when none runs;
                          env M_NO_AUTOSTART=1 wins
+  answer_timeout_seconds = 10
+                         a daemon silent this long does not answer
+                         (exit 5); env M_ANSWER_TIMEOUT_MS wins
   [run]
   review = false         every run holds its diff for approval
                          (--review / --no-review for one run)

@@ -5,7 +5,7 @@ use super::Ctx;
 use crate::client::{self, Client};
 use crate::error::{exit, Error, Result};
 use crate::model::now;
-use crate::protocol::{Request, Response};
+use crate::protocol::{DaemonHealth, Request, Response};
 use crate::service;
 
 #[derive(Debug, Subcommand)]
@@ -46,7 +46,7 @@ pub fn run(ctx: &Ctx, cmd: DaemonCommand) -> Result<u8> {
             // would inherit it): it has stdin, stdout and stderr, and what
             // it opens itself, all close-on-exec.
             crate::process::close_from(3);
-            init_logging();
+            crate::daemon::log::init();
             crate::daemon::run(ctx.paths.clone())?;
             Ok(exit::OK)
         }
@@ -107,6 +107,13 @@ pub fn run(ctx: &Ctx, cmd: DaemonCommand) -> Result<u8> {
                                 "remote API: {} (certificate SHA-256 {})",
                                 remote.url, remote.fingerprint
                             ))?;
+                        }
+                        for (label, line) in health_lines(&s.health, now()) {
+                            ctx.ui.line(if label.is_empty() {
+                                format!("  {line}")
+                            } else {
+                                format!("{label}: {line}")
+                            })?;
                         }
                     }
                     None => ctx.ui.line("m daemon is not running")?,
@@ -185,12 +192,63 @@ pub fn status(ctx: &Ctx) -> Result<Option<crate::protocol::DaemonStatus>> {
     }
 }
 
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("M_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .try_init();
+/// How the daemon itself stands, as labelled lines (`m status`, `m daemon
+/// status`): its writer, its last commit error, its disk, its log.
+pub fn health_lines(health: &DaemonHealth, now: i64) -> Vec<(&'static str, String)> {
+    let mut lines = vec![(
+        "writer",
+        match health.writer.as_str() {
+            "waiting_for_space" => format!(
+                "waiting for disk space ({} batch(es) of output kept in order; agents are slowed until it is stored)",
+                health.unstored_batches
+            ),
+            other => other.to_string(),
+        },
+    )];
+    if let Some(error) = &health.last_commit_error {
+        let when = health
+            .last_commit_error_at
+            .map(|at| format!(" ({})", relative_time(at, now)))
+            .unwrap_or_default();
+        lines.push(("", format!("last commit error{when}: {error}")));
+    }
+    if let Some(free) = health.free_bytes {
+        lines.push(("disk", format!("{} free", bytes(free))));
+    }
+    if health.log_write_failures > 0 {
+        lines.push((
+            "log",
+            format!(
+                "{} line(s) could not be written (dropped)",
+                health.log_write_failures
+            ),
+        ));
+    }
+    lines
+}
+
+/// `512 B`, `3.2 KiB`, `1.5 GiB`.
+fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes_read_at_a_glance() {
+        assert_eq!(super::bytes(512), "512 B");
+        assert_eq!(super::bytes(3 * 1024 + 205), "3.2 KiB");
+        assert_eq!(super::bytes(3 << 29), "1.5 GiB");
+    }
 }

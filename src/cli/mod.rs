@@ -117,6 +117,7 @@ Environment:
   M_HOME          one directory for everything (config included)
   M_NO_AUTOSTART  1: commands never start a daemon
   M_GRACE_MS      an agent's grace period, in milliseconds
+  M_ANSWER_TIMEOUT_MS  how long a command waits for the daemon
   NO_COLOR        no colours
 
 Configuration: `m config show`, `man m-config`.";

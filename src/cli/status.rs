@@ -79,6 +79,11 @@ pub fn run(ctx: &Ctx, args: StatusArgs) -> Result<u8> {
             .ui
             .line("daemon    not running (autostart is off: `m daemon start`)")?,
     }
+    if let Some(d) = &daemon {
+        for (label, line) in super::daemon::health_lines(&d.health, now) {
+            ctx.ui.line(format!("{label:<9} {line}"))?;
+        }
+    }
     ctx.ui.line(format!("socket    {}", socket.display()))?;
     if let Some(s) = &service {
         ctx.ui.line(format!(

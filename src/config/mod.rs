@@ -6,8 +6,9 @@
 //! Values are checked strictly and names leniently: an invalid value is an
 //! error naming the key and the file (exit 2), an unknown key only a warning
 //! naming it, so a file written for a newer m still works with this one.
-//! Three environment variables override the file (tests and service
-//! managers use them): `M_GRACE_MS`, `M_NO_AUTOSTART` and `M_REMOTE_LISTEN`.
+//! Four environment variables override the file (tests and service
+//! managers use them): `M_GRACE_MS`, `M_ANSWER_TIMEOUT_MS`, `M_NO_AUTOSTART`
+//! and `M_REMOTE_LISTEN`.
 //!
 //! To add a section: a field on [`Config`], a branch in `apply_file`, its
 //! keys in `settings`, and a line in docs/config.md (a test checks it).
@@ -33,6 +34,10 @@ use crate::presets;
 
 /// How long an agent has between SIGTERM and SIGKILL, unless configured.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
+/// How long a command waits for each frame from the daemon.
+pub const DEFAULT_ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
+/// The shortest wait allowed: twice the daemon's heartbeat.
+const MIN_ANSWER_SECONDS: f64 = 2.0;
 const MAX_GRACE_SECONDS: f64 = 3600.0;
 
 /// Where an effective value came from.
@@ -81,6 +86,9 @@ pub struct DaemonConfig {
     pub grace: Duration,
     /// Whether a client may start a daemon when none answers.
     pub autostart: bool,
+    /// `answer_timeout_seconds`: how long a command waits for the daemon's
+    /// next frame before saying it does not answer (exit 5).
+    pub answer_timeout: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -180,6 +188,7 @@ impl Config {
             daemon: DaemonConfig {
                 grace: DEFAULT_GRACE,
                 autostart: true,
+                answer_timeout: DEFAULT_ANSWER_TIMEOUT,
             },
             run: RunConfig::default(),
             approvals: ApprovalsConfig::default(),
@@ -236,15 +245,22 @@ impl Config {
 
     /// Every effective value, in the file's order of sections.
     pub fn settings(&self) -> Vec<Setting> {
-        let grace = self.daemon.grace.as_secs_f64();
-        let grace = if grace.fract() == 0.0 {
-            json!(grace as u64)
-        } else {
-            json!(grace)
+        let seconds = |d: Duration| {
+            let secs = d.as_secs_f64();
+            if secs.fract() == 0.0 {
+                json!(secs as u64)
+            } else {
+                json!(secs)
+            }
         };
+        let grace = seconds(self.daemon.grace);
         let mut values = vec![
             ("daemon.grace_seconds".to_string(), grace),
             ("daemon.autostart".into(), json!(self.daemon.autostart)),
+            (
+                "daemon.answer_timeout_seconds".into(),
+                seconds(self.daemon.answer_timeout),
+            ),
             ("run.review".into(), json!(self.run.review)),
             (
                 "run.idle_timeout_seconds".into(),
@@ -405,8 +421,14 @@ impl Config {
                         match key.as_str() {
                             "grace_seconds" => self.daemon.grace = self.grace(&full, &value)?,
                             "autostart" => self.daemon.autostart = self.boolean(&full, &value)?,
+                            "answer_timeout_seconds" => {
+                                self.daemon.answer_timeout = self.answer_timeout(&full, &value)?
+                            }
                             _ => {
-                                self.unknown(&full, &["grace_seconds", "autostart"]);
+                                self.unknown(
+                                    &full,
+                                    &["grace_seconds", "autostart", "answer_timeout_seconds"],
+                                );
                                 continue;
                             }
                         }
@@ -758,6 +780,28 @@ impl Config {
         Ok(Duration::from_secs_f64(seconds))
     }
 
+    fn answer_timeout(&self, key: &str, value: &Value) -> Result<Duration> {
+        let seconds = match value {
+            Value::Integer(n) => *n as f64,
+            Value::Float(f) => *f,
+            other => {
+                return Err(self.invalid(
+                    key,
+                    format!("expected a number of seconds, found {}", shown(other)),
+                ))
+            }
+        };
+        if !(MIN_ANSWER_SECONDS..=MAX_GRACE_SECONDS).contains(&seconds) {
+            return Err(self.invalid(
+                key,
+                format!(
+                    "{seconds} is out of range ({MIN_ANSWER_SECONDS} to {MAX_GRACE_SECONDS} seconds)"
+                ),
+            ));
+        }
+        Ok(Duration::from_secs_f64(seconds))
+    }
+
     fn strings(&self, key: &str, value: &Value) -> Result<Vec<String>> {
         let expected = || {
             self.invalid(
@@ -820,6 +864,25 @@ impl Config {
             self.daemon.grace = Duration::from_millis(ms);
             self.sources
                 .insert("daemon.grace_seconds".into(), Source::Env("M_GRACE_MS"));
+        }
+        if let Some(ms) = env("M_ANSWER_TIMEOUT_MS").filter(|v| !v.is_empty()) {
+            let ms = ms
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|ms| *ms as f64 >= MIN_ANSWER_SECONDS * 1000.0)
+                .ok_or_else(|| {
+                    Error::usage(format!(
+                        "invalid value for M_ANSWER_TIMEOUT_MS: `{ms}` is not a whole number of milliseconds of at least {}",
+                        MIN_ANSWER_SECONDS * 1000.0
+                    ))
+                    .with_hint("unset it to use `daemon.answer_timeout_seconds` from the config file")
+                })?;
+            self.daemon.answer_timeout = Duration::from_millis(ms);
+            self.sources.insert(
+                "daemon.answer_timeout_seconds".into(),
+                Source::Env("M_ANSWER_TIMEOUT_MS"),
+            );
         }
         if let Some(value) = env("M_NO_AUTOSTART").filter(|v| !v.is_empty()) {
             self.daemon.autostart = match value.trim().to_ascii_lowercase().as_str() {
@@ -1011,6 +1074,7 @@ mod tests {
             [daemon]
             grace_seconds = 2.5
             autostart = false
+            answer_timeout_seconds = 30
             [run]
             review = true
             idle_timeout_seconds = 600
@@ -1038,6 +1102,7 @@ mod tests {
         assert_eq!(config.remote.hosts, ["box.tail1234.ts.net", "192.0.2.7"]);
         assert_eq!(config.remote.pairing_code_lifetime, Duration::from_secs(60));
         assert!(!config.daemon.autostart);
+        assert_eq!(config.daemon.answer_timeout, Duration::from_secs(30));
         assert!(config.run.review);
         assert_eq!(config.run.idle_timeout, Some(Duration::from_secs(600)));
         assert_eq!(config.run.startup_timeout, Duration::from_secs(20));
@@ -1059,7 +1124,7 @@ mod tests {
         let from_file = |s: &&Setting| s.source == "file";
         assert_eq!(
             settings.iter().filter(from_file).count(),
-            16,
+            17,
             "{settings:?}"
         );
         assert!(settings.iter().all(|s| s.source == "file"
@@ -1105,6 +1170,10 @@ mod tests {
             ("[daemon]\ngrace_seconds = \"five\"", "daemon.grace_seconds"),
             ("[daemon]\ngrace_seconds = -1", "daemon.grace_seconds"),
             ("[daemon]\nautostart = \"no\"", "daemon.autostart"),
+            (
+                "[daemon]\nanswer_timeout_seconds = 1",
+                "daemon.answer_timeout_seconds",
+            ),
             ("[run]\nreview = 1", "run.review"),
             ("[run]\non_busy = \"wait\"", "run.on_busy"),
             ("[run]\non_busy = true", "run.on_busy"),

@@ -2,6 +2,7 @@
 //! [`MAX_FRAME`]. The server reads the request off it; handlers answer on
 //! it, stream events to followers, and learn when the client went away.
 
+use std::os::fd::RawFd;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -15,6 +16,9 @@ use crate::protocol::{encode, MAX_FRAME};
 pub struct Connection {
     reader: FrameReader<Box<dyn AsyncRead + Send + Unpin>>,
     send: Box<dyn AsyncWrite + Send + Unpin>,
+    /// The Unix socket underneath, if that is what it is: for the size of
+    /// what the client has not read yet, and whether it left.
+    socket: Option<RawFd>,
     /// The process at the other end, from the socket (`SO_PEERCRED`).
     pub peer: Peer,
 }
@@ -36,8 +40,15 @@ impl Connection {
         Connection {
             reader: FrameReader::new(Box::new(recv)),
             send: Box::new(send),
+            socket: None,
             peer,
         }
+    }
+
+    /// A connection over the Unix socket `fd` (which it must outlive).
+    pub fn on_socket(mut self, fd: RawFd) -> Connection {
+        self.socket = Some(fd);
+        self
     }
 
     /// The next frame, which must come within `limit`.
@@ -46,10 +57,95 @@ impl Connection {
     }
 
     pub async fn send(&mut self, frame: &impl Serialize) -> Result<()> {
+        self.send_bytes(&encode(frame)).await
+    }
+
+    /// Sends a frame already encoded.
+    pub async fn send_bytes(&mut self, frame: &[u8]) -> Result<()> {
         self.send
-            .write_all(&encode(frame))
+            .write_all(frame)
             .await
             .map_err(|e| Error::failure(format!("the client went away: {e}")))
+    }
+
+    /// Whether the client has closed the connection (nothing more to read,
+    /// and the end of the stream already there).
+    pub fn client_left(&self) -> bool {
+        let Some(fd) = self.socket else {
+            return false;
+        };
+        let mut byte = 0u8;
+        // SAFETY: a non-blocking peek of one byte into a buffer we own.
+        let n = unsafe {
+            libc::recv(
+                fd,
+                (&mut byte as *mut u8).cast(),
+                1,
+                libc::MSG_PEEK | libc::MSG_DONTWAIT,
+            )
+        };
+        n == 0
+    }
+
+    /// Asks for a send buffer of `bytes` (the system may give less);
+    /// returns the size it has (`bytes` when there is no socket).
+    pub fn grow_send_buffer(&self, bytes: usize) -> usize {
+        let Some(fd) = self.socket else {
+            return bytes;
+        };
+        let wanted = bytes.min(i32::MAX as usize) as libc::c_int;
+        let mut size: libc::c_int = 0;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: socket options on a descriptor this connection owns,
+        // with buffers of the sizes given.
+        unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_SNDBUF,
+                (&wanted as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+            libc::getsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_SNDBUF,
+                (&mut size as *mut libc::c_int).cast(),
+                &mut len,
+            );
+        }
+        size.max(0) as usize
+    }
+
+    /// Bytes sent that the client has not read yet (as the system counts
+    /// them, with its own overhead); 0 when there is no socket.
+    pub fn unread(&self) -> usize {
+        let Some(fd) = self.socket else {
+            return 0;
+        };
+        let mut queued: libc::c_int = 0;
+        #[cfg(target_os = "linux")]
+        // SAFETY: TIOCOUTQ (SIOCOUTQ) writes one int.
+        let ok = unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &mut queued) } == 0;
+        #[cfg(not(target_os = "linux"))]
+        let ok = {
+            let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+            // SAFETY: SO_NWRITE writes one int.
+            (unsafe {
+                libc::getsockopt(
+                    fd,
+                    libc::SOL_SOCKET,
+                    libc::SO_NWRITE,
+                    (&mut queued as *mut libc::c_int).cast(),
+                    &mut len,
+                )
+            }) == 0
+        };
+        if ok {
+            queued.max(0) as usize
+        } else {
+            0
+        }
     }
 
     /// Resolves when the client closes its side (a follower that left).

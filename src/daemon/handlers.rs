@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use serde_json::json;
-use tokio::sync::{broadcast::error::RecvError, oneshot};
+use tokio::sync::oneshot;
 
 use super::connection::{Connection, Peer};
 use super::peers;
@@ -12,13 +12,13 @@ use super::Shared;
 use crate::agent::{AgentRequest, ApprovalRequest, Decision, InputReply, InputRequest};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::EventType;
-use crate::model::{new_id, short_id, AgentSpec, Approval, DecidedBy, Event, RunState};
+use crate::model::{new_id, short_id, AgentSpec, Approval, DecidedBy};
 use crate::protocol::{
     AskApprovalRequest, AskInputRequest, CancelRunRequest, DaemonStatus, DecideRequest,
-    DeviceRemovedRequest, EventFrame, FollowRequest, PairRequest, ReplyRequest, Request, Response,
-    StartRunRequest, MAX_PROMPT, PROTOCOL_VERSION, VERSION,
+    DeviceRemovedRequest, FollowRequest, PairRequest, ReplyRequest, Request, Response,
+    StartRunRequest, HEARTBEAT, MAX_PROMPT, PROTOCOL_VERSION, VERSION,
 };
-use crate::store::{Created, Decided, NewEvent, NewRun, RunDetails, RunOrQueued, Store};
+use crate::store::{Created, Decided, NewEvent, NewRun, RunDetails, Store};
 
 pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connection) -> Result<()> {
     let response = match request {
@@ -29,7 +29,7 @@ pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connectio
             run_id,
             since,
             types,
-        }) => return follow(shared, run_id, since, &types, conn).await,
+        }) => return super::follow::follow(shared, run_id, since, &types, conn).await,
         Request::Decide(DecideRequest {
             approval_id,
             approve,
@@ -170,6 +170,7 @@ pub(crate) fn status(shared: &Shared) -> DaemonStatus {
         active_runs: shared.live_runs(),
         notifications: serde_json::to_value(shared.dispatcher.health()).unwrap_or_default(),
         remote: shared.remote.get().map(|remote| remote.status()),
+        health: shared.writer.health().report(&shared.paths.data_dir),
     }
 }
 
@@ -392,204 +393,20 @@ async fn ask<T>(
     let Some(handle) = shared.run_handle(run_id) else {
         return Err(not_live(shared, run_id).await);
     };
-    let (tx, rx) = oneshot::channel();
+    let (tx, mut rx) = oneshot::channel();
     if handle.requests.send(make(tx)).await.is_err() {
         return Ok(None);
     }
-    tokio::select! {
-        answer = rx => Ok(answer.ok()),
-        _ = conn.closed() => Err(Error::failure("the asker went away before the answer")),
-    }
-}
-
-/// Where a follower's events go: a socket connection, or the remote API's
-/// event stream.
-pub(crate) trait FollowSink: Send {
-    fn event(&mut self, event: &Event) -> impl std::future::Future<Output = Result<()>> + Send;
-    /// The run ended: nothing follows.
-    fn end(&mut self, state: RunState) -> impl std::future::Future<Output = Result<()>> + Send;
-    /// Resolves when the follower is gone.
-    fn closed(&mut self) -> impl std::future::Future<Output = ()> + Send;
-}
-
-impl FollowSink for Connection {
-    async fn event(&mut self, event: &Event) -> Result<()> {
-        self.send(&EventFrame::Event { event }).await
-    }
-
-    async fn end(&mut self, state: RunState) -> Result<()> {
-        self.send(&Response::End { state }).await
-    }
-
-    async fn closed(&mut self) {
-        Connection::closed(self).await
-    }
-}
-
-/// Backlog from the database, then live events from the hub, with no gap
-/// and no duplicate (by seq), then `end` when the run finishes. With
-/// `types`, only events of those types are sent.
-pub(crate) async fn follow(
-    shared: &Arc<Shared>,
-    run_id: Option<String>,
-    since: i64,
-    types: &[String],
-    sink: &mut impl FollowSink,
-) -> Result<()> {
-    // Subscribe before reading the backlog, so nothing committed in between is missed.
-    let mut live = shared.writer.subscribe();
-    let Some(run_id) = run_id else {
-        return follow_all(shared, live, types, sink).await;
-    };
-    let mut last = since;
-    last = send_backlog(shared, &run_id, last, types, sink).await?;
-    match stands(shared, &run_id).await? {
-        RunOrQueued::Run(run) if run.state.is_final() => {
-            send_backlog(shared, &run_id, last, types, sink).await?;
-            return sink.end(run.state).await;
-        }
-        RunOrQueued::Run(_) => {}
-        // Its log will open with this event: a follower sees it now, then
-        // the rest once the run starts.
-        RunOrQueued::Queued(queued) => {
-            let event = queued.queued_event;
-            if event.seq > last {
-                last = event.seq;
-                if wanted(types, &event) {
-                    sink.event(&event).await?;
-                }
-            }
-        }
-    }
+    // Heartbeats while a human decides: the asker can tell a stopped
+    // daemon from a slow human.
+    let gone = || Error::failure("the asker went away before the answer");
+    let mut heartbeat = tokio::time::interval(HEARTBEAT);
     loop {
-        let event = tokio::select! {
-            event = live.recv() => event,
-            _ = sink.closed() => return Ok(()),
-        };
-        match event {
-            Ok(event) if event.run_id == run_id && event.seq > last => {
-                // Past this seq, whether sent or left out by `types`.
-                last = event.seq;
-                if wanted(types, &event) {
-                    sink.event(&event).await?;
-                }
-                if let Some(state) = finished_state(&event) {
-                    return sink.end(state).await;
-                }
-            }
-            Ok(_) => {}
-            Err(RecvError::Lagged(_)) => {
-                last = send_backlog(shared, &run_id, last, types, sink).await?;
-                if let RunOrQueued::Run(run) = stands(shared, &run_id).await? {
-                    if run.state.is_final() {
-                        send_backlog(shared, &run_id, last, types, sink).await?;
-                        return sink.end(run.state).await;
-                    }
-                }
-            }
-            Err(RecvError::Closed) => return Ok(()),
+        tokio::select! {
+            answer = &mut rx => return Ok(answer.ok()),
+            _ = conn.closed() => return Err(gone()),
+            _ = heartbeat.tick() => {}
         }
-    }
-}
-
-/// The run as it stands, or the queued run it still is.
-async fn stands(shared: &Shared, run_id: &str) -> Result<RunOrQueued> {
-    let id = run_id.to_string();
-    read(shared, move |store| store.find_run_or_queued(&id)).await
-}
-
-fn wanted(types: &[String], event: &Event) -> bool {
-    types.is_empty() || types.contains(&event.event_type)
-}
-
-fn finished_state(event: &Event) -> Option<RunState> {
-    if event.kind() != Some(EventType::RunFinished) {
-        return None;
-    }
-    event
-        .data
-        .as_ref()
-        .and_then(|d| d.get("state"))
-        .and_then(|s| serde_json::from_value(s.clone()).ok())
-}
-
-/// Sends the run's stored events (of `types`, if any) after `last`, a page
-/// at a time; returns the last seq sent.
-async fn send_backlog(
-    shared: &Shared,
-    run_id: &str,
-    mut last: i64,
-    types: &[String],
-    sink: &mut impl FollowSink,
-) -> Result<i64> {
-    const PAGE: u32 = 2000;
-    // One connection for the whole backlog (a million events is 500 pages),
-    // lent to each page's blocking read and handed back.
-    let mut store: Option<Store> = None;
-    loop {
-        let id = run_id.to_string();
-        let wanted = types.to_vec();
-        let db = shared.paths.database();
-        let (reader, page) = tokio::task::spawn_blocking(move || -> Result<_> {
-            let store = match store {
-                Some(store) => store,
-                None => Store::open(&db)?,
-            };
-            let page = store.list_events(&id, last, &wanted, Some(PAGE))?;
-            Ok((store, page))
-        })
-        .await
-        .map_err(|e| Error::failure(format!("a database read crashed: {e}")))??;
-        store = Some(reader);
-        let full = page.len() == PAGE as usize;
-        for event in page {
-            last = event.seq;
-            sink.event(&event).await?;
-        }
-        if !full {
-            return Ok(last);
-        }
-    }
-}
-
-/// Live events of every run (of `types`, if any) until the client leaves.
-async fn follow_all(
-    shared: &Shared,
-    mut live: tokio::sync::broadcast::Receiver<Arc<Event>>,
-    types: &[String],
-    sink: &mut impl FollowSink,
-) -> Result<()> {
-    let mut last_seen: std::collections::HashMap<String, i64> = Default::default();
-    let mut stopping = shared.stopping.subscribe();
-    loop {
-        let event = tokio::select! {
-            event = live.recv() => event,
-            _ = sink.closed() => return Ok(()),
-            // Without this the daemon would wait for the follower to leave.
-            _ = stopping.wait_for(|s| *s) => return Ok(()),
-        };
-        match event {
-            Ok(event) => {
-                let last = last_seen
-                    .entry(event.run_id.clone())
-                    .or_insert(event.seq - 1);
-                if event.seq > *last {
-                    *last = event.seq;
-                    if wanted(types, &event) {
-                        sink.event(&event).await?;
-                    }
-                }
-            }
-            Err(RecvError::Lagged(_)) => {
-                // Catch up every run seen so far from the database.
-                let runs: Vec<(String, i64)> =
-                    last_seen.iter().map(|(k, v)| (k.clone(), *v)).collect();
-                for (run_id, last) in runs {
-                    let new_last = send_backlog(shared, &run_id, last, types, sink).await?;
-                    last_seen.insert(run_id, new_last);
-                }
-            }
-            Err(RecvError::Closed) => return Ok(()),
-        }
+        conn.send(&Response::Heartbeat).await.map_err(|_| gone())?;
     }
 }

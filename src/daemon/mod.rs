@@ -3,7 +3,10 @@
 //! the socket, and on SIGTERM/SIGINT ends every run cleanly before leaving.
 
 mod connection;
+mod follow;
 pub(crate) mod handlers;
+mod health;
+pub mod log;
 mod peers;
 mod queue;
 mod remote;
@@ -145,6 +148,7 @@ pub fn run(paths: Paths) -> Result<()> {
     // A bad config file stops the daemon before it takes anything.
     let config = crate::config::load(&paths)?;
     let lock = DaemonLock::acquire(&paths)?;
+    let open_files = server::raise_open_files_limit();
     paths::ensure_private_dir(&paths.runtime_dir)?;
     // Only the lock holder may remove a socket: one left by a crash is stale.
     let socket = paths.socket();
@@ -156,16 +160,21 @@ pub fn run(paths: Paths) -> Result<()> {
         .enable_all()
         .build()
         .map_err(|e| Error::failure(format!("cannot start the async runtime: {e}")))?;
-    let result = runtime.block_on(serve(paths.clone(), config));
+    let result = runtime.block_on(serve(paths.clone(), config, open_files));
     runtime.shutdown_timeout(Duration::from_secs(1));
     let _ = std::fs::remove_file(&socket);
     drop(lock);
     result
 }
 
-async fn serve(paths: Paths, config: Arc<Config>) -> Result<()> {
+async fn serve(paths: Paths, config: Arc<Config>, open_files: u64) -> Result<()> {
     let wake = Arc::new(tokio::sync::Notify::new());
-    let (writer, writer_thread) = Writer::start(&paths.database(), wake.clone())?;
+    let mut watch = health::Watch::new();
+    let (writer, writer_thread) = Writer::start(
+        &paths.database(),
+        wake.clone(),
+        [watch.lifeline("writer"), watch.lifeline("checkpointer")],
+    )?;
     let dispatcher = Arc::new(Dispatcher::from_config(&config.notify));
     let health = dispatcher.health();
     if !health.is_healthy() {
@@ -203,13 +212,38 @@ async fn serve(paths: Paths, config: Arc<Config>) -> Result<()> {
     // Runs queued while no daemon ran (or behind a run recovery just ended).
     queue::start_all(&shared).await;
     let listener = server::listen(&paths.socket())?;
-    tracing::info!(socket = %paths.socket().display(), pid = std::process::id(), "m daemon ready");
-    let accept = tokio::spawn(server::accept_loop(shared.clone(), listener));
+    tracing::info!(socket = %paths.socket().display(), pid = std::process::id(), open_files, "m daemon ready");
+    let accept_line = watch.lifeline("connection listener");
+    let accept = tokio::spawn({
+        let shared = shared.clone();
+        async move {
+            let _line = accept_line;
+            server::accept_loop(shared, listener).await
+        }
+    });
     // Delivery has its own connection; it never holds up a run, and what it
     // has not delivered when the daemon stops waits in the outbox.
     let outbox = Store::open(&paths.database())?;
-    let deliver = tokio::spawn(async move { dispatcher.run(outbox, wake).await });
-    wait_for_shutdown(&shared).await;
+    let deliver_line = watch.lifeline("notification dispatcher");
+    let deliver = tokio::spawn(async move {
+        let _line = deliver_line;
+        health::injected_fault("dispatcher");
+        dispatcher.run(outbox, wake).await
+    });
+    tokio::select! {
+        _ = wait_for_shutdown(&shared) => {}
+        name = watch.first_end() => {
+            // Half alive is worse than dead: no run could end cleanly
+            // here. A new daemon's recovery ends them, and it starts as
+            // soon as anything asks (or the service manager restarts it).
+            tracing::error!("the daemon's {name} stopped; exiting at once");
+            let _ = std::fs::remove_file(paths.socket());
+            return Err(Error::failure(format!(
+                "the daemon's {name} stopped unexpectedly; the daemon exited so that the next one recovers its runs"
+            ))
+            .with_hint(format!("see the log: {}", paths.daemon_log().display())));
+        }
+    }
     tracing::info!("shutting down");
     shared.stopping.send_replace(true);
     accept.abort();

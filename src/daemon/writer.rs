@@ -9,6 +9,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+use super::health::{injected_fault, Lifeline, WriterHealth};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{Approval, ApprovalType, Event, QueuedRun, Run, RunState};
 use crate::store::{Created, Decided, NewEvent, NewRun, Store};
@@ -66,14 +67,21 @@ enum Op {
 pub struct Writer {
     ops: mpsc::Sender<Op>,
     hub: broadcast::Sender<Arc<Event>>,
+    health: Arc<WriterHealth>,
 }
 
 /// Woken after a commit that queued notifications.
 pub type Wake = Arc<tokio::sync::Notify>;
 
 impl Writer {
-    /// Starts the writer thread on its own connection to the database.
-    pub fn start(db: &Path, wake: Wake) -> Result<(Writer, std::thread::JoinHandle<()>)> {
+    /// Starts the writer thread on its own connection to the database, and
+    /// the checkpointer beside it; each holds its lifeline.
+    pub fn start(
+        db: &Path,
+        wake: Wake,
+        lifelines: [Lifeline; 2],
+    ) -> Result<(Writer, std::thread::JoinHandle<()>)> {
+        let [writer_line, checkpointer_line] = lifelines;
         let mut store = Store::open(db)?;
         // The checkpointer ends with the writer: its only sender is the hook.
         let checkpointer = Store::open(db)?;
@@ -88,6 +96,8 @@ impl Writer {
         let checkpoints = std::thread::Builder::new()
             .name("m-checkpoint".into())
             .spawn(move || {
+                let _line = checkpointer_line;
+                injected_fault("checkpointer");
                 while kicked.recv().is_ok() {
                     if let Err(err) = checkpointer.checkpoint() {
                         tracing::warn!("checkpoint: {}", err.message);
@@ -98,16 +108,24 @@ impl Writer {
         let (ops, rx) = mpsc::channel(QUEUE);
         let (hub, _) = broadcast::channel(HUB_CAPACITY);
         let publish = hub.clone();
+        let health = Arc::new(WriterHealth::default());
+        let reported = health.clone();
         let thread = std::thread::Builder::new()
             .name("m-writer".into())
             .spawn(move || {
-                write_loop(store, rx, publish, wake);
+                let _line = writer_line;
+                write_loop(store, rx, publish, wake, &reported);
                 // The writer's connection is closed: its hook, the
                 // checkpointer's only sender, with it.
                 let _ = checkpoints.join();
             })
             .map_err(|e| Error::failure(format!("cannot start the writer thread: {e}")))?;
-        Ok((Writer { ops, hub }, thread))
+        Ok((Writer { ops, hub, health }, thread))
+    }
+
+    /// How the writer stands, for `m status`.
+    pub fn health(&self) -> &WriterHealth {
+        &self.health
     }
 
     /// Live committed events, for followers.
@@ -223,6 +241,7 @@ fn write_loop(
     mut rx: mpsc::Receiver<Op>,
     hub: broadcast::Sender<Arc<Event>>,
     wake: Wake,
+    health: &WriterHealth,
 ) {
     let mut ops = Vec::with_capacity(MAX_BATCH);
     let mut retry: Vec<Op> = Vec::new();
@@ -256,7 +275,8 @@ fn write_loop(
                 Err(_) => break,
             }
         }
-        retry = commit_batch(&mut store, &mut ops, &hub, &wake);
+        retry = commit_batch(&mut store, &mut ops, &hub, &wake, health);
+        injected_fault("writer");
     }
 }
 
@@ -272,10 +292,12 @@ fn commit_batch(
     ops: &mut Vec<Op>,
     hub: &broadcast::Sender<Arc<Event>>,
     wake: &Wake,
+    health: &WriterHealth,
 ) -> Vec<Op> {
     let mut replies: Vec<Pending> = Vec::with_capacity(ops.len());
     let mut retry = Vec::new();
     let mut unacknowledged: Vec<Vec<NewEvent>> = Vec::new();
+    let mut disk_full = None;
     let outcome = store.batch().and_then(|mut batch| {
         for op in ops.drain(..) {
             match op {
@@ -285,7 +307,8 @@ fn commit_batch(
                 Op::Append(events, None) => match batch.append(events.clone()) {
                     Ok(_) => unacknowledged.push(events),
                     Err(err) if err.kind == ErrorKind::DiskFull => {
-                        retry.push(Op::Append(events, None))
+                        retry.push(Op::Append(events, None));
+                        disk_full.get_or_insert(err);
                     }
                     Err(err) => {
                         tracing::error!("cannot append {} event(s): {}", events.len(), err.message)
@@ -298,6 +321,14 @@ fn commit_batch(
     });
     match outcome {
         Ok(committed) => {
+            match disk_full {
+                Some(err) => {
+                    if health.failed(&err, retry.len()) {
+                        tracing::error!("output waits for space: {}", err.message);
+                    }
+                }
+                None => health.committed(retry.len()),
+            }
             for reply in replies {
                 reply(None);
             }
@@ -309,7 +340,6 @@ fn commit_batch(
             }
         }
         Err(err) => {
-            tracing::error!("a write to the database failed: {}", err.message);
             for reply in replies {
                 reply(Some(&err));
             }
@@ -326,6 +356,9 @@ fn commit_batch(
                     }
                     op => fail(op, &err),
                 }
+            }
+            if health.failed(&err, retry.len()) {
+                tracing::error!("a write to the database failed: {}", err.message);
             }
         }
     }

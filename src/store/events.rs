@@ -47,6 +47,19 @@ fn event_from_row(row: &Row<'_>) -> rusqlite::Result<Event> {
     })
 }
 
+/// About how many bytes an event's data takes as text: the strings it holds.
+fn data_size(event: &Event) -> usize {
+    fn size(value: &serde_json::Value) -> usize {
+        match value {
+            serde_json::Value::String(s) => s.len() + 2,
+            serde_json::Value::Array(items) => items.iter().map(size).sum::<usize>() + 2,
+            serde_json::Value::Object(map) => map.iter().map(|(k, v)| k.len() + 3 + size(v)).sum(),
+            _ => 8,
+        }
+    }
+    event.data.as_ref().map_or(0, size)
+}
+
 impl Store {
     /// Events of a run with `seq > since`, oldest first.
     pub fn list_events(
@@ -64,6 +77,26 @@ impl Store {
         Ok(events)
     }
 
+    /// Events of a run after `since`, oldest first, as many as come to
+    /// about `max_bytes` of data (always at least one, if there is one):
+    /// one page of a follower's catch-up, whatever the events' sizes.
+    pub fn list_events_page(
+        &self,
+        run_id: &str,
+        since: i64,
+        types: &[String],
+        max_bytes: usize,
+    ) -> Result<Vec<Event>> {
+        let mut events = Vec::new();
+        let mut bytes = 0;
+        self.scan_events(run_id, since, types, None, |event| {
+            bytes += event.id.len() + event.event_type.len() + 64 + data_size(&event);
+            events.push(event);
+            Ok(bytes < max_bytes)
+        })?;
+        Ok(events)
+    }
+
     /// Calls `each` for every event of a run after `since`, streaming rather
     /// than collecting, so a million-event log costs no memory.
     pub fn for_each_event(
@@ -73,6 +106,20 @@ impl Store {
         types: &[String],
         limit: Option<u32>,
         mut each: impl FnMut(Event) -> Result<()>,
+    ) -> Result<()> {
+        self.scan_events(run_id, since, types, limit, |event| {
+            each(event).map(|()| true)
+        })
+    }
+
+    /// Like [`Store::for_each_event`], until `each` returns false.
+    fn scan_events(
+        &self,
+        run_id: &str,
+        since: i64,
+        types: &[String],
+        limit: Option<u32>,
+        mut each: impl FnMut(Event) -> Result<bool>,
     ) -> Result<()> {
         let mut sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE run_id = ?1 AND seq > ?2");
         let mut args: Vec<rusqlite::types::Value> = vec![run_id.to_string().into(), since.into()];
@@ -89,7 +136,9 @@ impl Store {
             .query(rusqlite::params_from_iter(args))
             .map_err(|e| self.error("read", e))?;
         while let Some(row) = rows.next().map_err(|e| self.error("read", e))? {
-            each(event_from_row(row).map_err(|e| self.error("read", e))?)?;
+            if !each(event_from_row(row).map_err(|e| self.error("read", e))?)? {
+                break;
+            }
         }
         Ok(())
     }

@@ -43,12 +43,20 @@ pub struct Store {
 impl Store {
     /// Opens the database at `path`, creating it (mode 0600) and applying
     /// migrations as needed. A file that is not an m database, or that a newer
-    /// m wrote, is refused and left untouched.
+    /// m wrote, is refused and left untouched; so is an empty file, since m
+    /// never leaves one (see [`create`]).
     pub fn open(path: &Path) -> Result<Store> {
         if let Some(dir) = path.parent() {
             crate::paths::create_private_dir(dir)?;
         }
-        create_private_file(path)?;
+        if std::fs::symlink_metadata(path).is_err() {
+            create(path)?;
+        }
+        refuse_empty(path)?;
+        Store::open_existing(path)
+    }
+
+    fn open_existing(path: &Path) -> Result<Store> {
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -230,18 +238,55 @@ fn push_in<V: Into<rusqlite::types::Value>>(
     }
 }
 
-/// Creates the file with mode 0600 if it does not exist, so it is never
-/// readable by others, not even for a moment.
-fn create_private_file(path: &Path) -> Result<()> {
-    match OpenOptions::new()
+/// Creates a database at `path`, whole: it is made under a temporary name
+/// and linked into place, so `path` never exists empty or half made. An
+/// empty file there is then a database cut short, never one being created.
+/// When m's run in parallel, the first link wins and the others use it.
+fn create(path: &Path) -> Result<()> {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let temp = path.with_file_name(format!(
+        ".{name}.new-{}-{:08x}",
+        std::process::id(),
+        fastrand::u32(..)
+    ));
+    // Private from its first moment, even to another process.
+    OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .open(path)
-    {
-        Ok(_) => Ok(()),
+        .open(&temp)
+        .map_err(|e| Error::io("create", &temp, e))?;
+    // Closed before the link: its log is then folded in and removed.
+    let made = Store::open_existing(&temp).map(drop);
+    let linked = made.and_then(|()| match std::fs::hard_link(&temp, path) {
+        Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(Error::io("create", path, e)),
+    });
+    for leftover in ["", "-wal", "-shm"] {
+        let mut file = temp.clone().into_os_string();
+        file.push(leftover);
+        let _ = std::fs::remove_file(file);
+    }
+    linked
+}
+
+/// An empty database file was cut short (a full disk, a copy that failed):
+/// m never creates one empty, and SQLite would silently start afresh in it.
+fn refuse_empty(path: &Path) -> Result<()> {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() && meta.len() == 0 => Err(Error::new(
+            ErrorKind::Database,
+            format!(
+                "cannot open {}: the file is empty (0 bytes), so it is a database cut short",
+                path.display()
+            ),
+        )
+        .with_hint(format!(
+            "m never overwrites it; restore a backup, or move it aside (`mv {0} {0}.empty`) to start afresh",
+            path.display()
+        ))),
+        _ => Ok(()),
     }
 }
 
@@ -334,6 +379,32 @@ mod tests {
             orphan.unwrap_err().sqlite_error_code(),
             Some(ErrorCode::ConstraintViolation)
         );
+    }
+
+    #[test]
+    fn an_empty_database_file_is_refused_and_left_as_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("m.db");
+        std::fs::write(&db, "").unwrap();
+        let err = Store::open(&db).err().expect("refused");
+        assert_eq!(err.kind, ErrorKind::Database);
+        assert!(err.message.contains("empty"), "{}", err.message);
+        assert_eq!(std::fs::metadata(&db).unwrap().len(), 0);
+    }
+
+    #[test]
+    fn creating_leaves_only_the_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("m.db");
+        drop(Store::open(&db).unwrap());
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.starts_with("m.db-"))
+            .collect();
+        names.sort();
+        assert_eq!(names, ["m.db"]);
+        assert!(std::fs::metadata(&db).unwrap().len() > 0);
     }
 
     #[test]

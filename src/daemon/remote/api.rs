@@ -1,29 +1,26 @@
 //! The routes of the remote API (docs/api.md), each a thin layer over the
 //! store (reads) or the daemon's own handlers (decisions, replies, runs).
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::http::{header, request::Parts, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::sse::{KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tokio::sync::{broadcast, mpsc};
 
-use super::super::handlers::{self, FollowSink};
+use super::super::handlers;
 use super::super::Shared;
 use super::auth::{self, PairingCheck};
+use super::stream::{self, StreamSink};
 use super::Remote;
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{
@@ -469,79 +466,14 @@ async fn stream_events(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<i64>().ok());
     let since = resumed.or(query.since).unwrap_or(0);
-    let (frames, receiver) = mpsc::channel(256);
-    let mut sink = StreamSink {
-        frames,
-        revoked: app.remote.revoked.subscribe(),
-        device_id: device.0.id.clone(),
-    };
+    let (mut sink, frames) = StreamSink::new(app.remote.revoked.subscribe(), &device.0.id);
     let shared = app.shared.clone();
     tokio::spawn(async move {
-        if let Err(err) = handlers::follow(&shared, Some(run.id), since, &[], &mut sink).await {
+        if let Err(err) = stream::follow(&shared, &run.id, since, &mut sink).await {
             tracing::debug!("an event stream ended: {}", err.message);
         }
     });
-    Ok(Sse::new(Frames(receiver))
-        .keep_alive(KeepAlive::new().interval(HEARTBEAT).text("heartbeat")))
-}
-
-/// The follower of a remote event stream: frames go to the response body,
-/// and it is gone when the client is, or its device is unpaired.
-struct StreamSink {
-    frames: mpsc::Sender<std::result::Result<SseEvent, Infallible>>,
-    revoked: broadcast::Receiver<String>,
-    device_id: String,
-}
-
-impl StreamSink {
-    async fn send(&mut self, frame: SseEvent) -> Result<()> {
-        self.frames
-            .send(Ok(frame))
-            .await
-            .map_err(|_| Error::failure("the client went away"))
-    }
-}
-
-impl FollowSink for StreamSink {
-    async fn event(&mut self, event: &Event) -> Result<()> {
-        let data = serde_json::to_string(event).unwrap_or_default();
-        let frame = SseEvent::default()
-            .id(event.seq.to_string())
-            .event("event")
-            .data(data);
-        self.send(frame).await
-    }
-
-    async fn end(&mut self, state: RunState) -> Result<()> {
-        let frame = SseEvent::default()
-            .event("end")
-            .data(json!({ "state": state }).to_string());
-        self.send(frame).await
-    }
-
-    async fn closed(&mut self) {
-        loop {
-            tokio::select! {
-                _ = self.frames.closed() => return,
-                revoked = self.revoked.recv() => match revoked {
-                    Ok(id) if id == self.device_id => return,
-                    Err(broadcast::error::RecvError::Closed) => return,
-                    _ => {}
-                },
-            }
-        }
-    }
-}
-
-/// The receiving end of a stream's frames, as the body reads them.
-struct Frames(mpsc::Receiver<std::result::Result<SseEvent, Infallible>>);
-
-impl futures_core::Stream for Frames {
-    type Item = std::result::Result<SseEvent, Infallible>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.0.poll_recv(cx)
-    }
+    Ok(Sse::new(frames).keep_alive(KeepAlive::new().interval(HEARTBEAT).text("heartbeat")))
 }
 
 #[derive(Deserialize)]

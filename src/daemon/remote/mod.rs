@@ -7,6 +7,7 @@
 
 mod api;
 pub mod auth;
+mod stream;
 mod tls;
 
 use std::collections::BTreeSet;
