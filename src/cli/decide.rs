@@ -13,6 +13,7 @@ use crate::store::{ApprovalFilter, Store};
 #[derive(Debug, Args)]
 pub struct ApproveArgs {
     /// An approval id, or a run id whose only pending approval is meant (prefixes work).
+    #[arg(add = crate::cli::complete::pending_approval_ids())]
     pub target: String,
     /// Also allow this kind of action for the rest of the run, where the agent offers it.
     #[arg(long)]
@@ -26,6 +27,7 @@ pub struct ApproveArgs {
 #[derive(Debug, Args)]
 pub struct RejectArgs {
     /// An approval id, or a run id whose only pending approval is meant (prefixes work).
+    #[arg(add = crate::cli::complete::pending_approval_ids())]
     pub target: String,
     /// Why: the agent is told.
     #[arg(long, short = 'm')]

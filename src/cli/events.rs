@@ -15,6 +15,7 @@ use crate::store::RunOrQueued;
 pub struct EventsArgs {
     /// Run id (any unique prefix).
     #[arg(required_unless_present = "all")]
+    #[arg(add = crate::cli::complete::run_ids())]
     pub run: Option<String>,
     /// Follow every run's live events (with --follow).
     #[arg(long, requires = "follow", conflicts_with = "run")]
@@ -28,6 +29,7 @@ pub struct EventsArgs {
     pub since: i64,
     /// Only events of this type (repeatable), e.g. `--type output`.
     #[arg(long = "type", value_name = "TYPE")]
+    #[arg(add = crate::cli::complete::event_type_names())]
     pub types: Vec<String>,
     /// One JSON object per line.
     #[arg(long)]

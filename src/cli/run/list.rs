@@ -12,10 +12,12 @@ use crate::store::RunFilter;
 pub struct ListArgs {
     /// Only runs of this repo (name or id prefix).
     #[arg(long, short = 'r')]
+    #[arg(add = crate::cli::complete::repo_names())]
     pub repo: Option<String>,
     /// Only runs in this state (repeatable); `active` means running or
     /// waiting for a human, `queued` waiting in the repo's queue.
     #[arg(long)]
+    #[arg(add = crate::cli::complete::run_state_names())]
     pub state: Vec<String>,
     /// At most this many runs.
     #[arg(long, short = 'n')]

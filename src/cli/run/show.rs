@@ -11,6 +11,7 @@ use crate::store::{ApprovalFilter, RunOrQueued, Store};
 #[derive(Debug, Args)]
 pub struct ShowArgs {
     /// Run id (any unique prefix).
+    #[arg(add = crate::cli::complete::run_ids())]
     pub run: String,
     /// The run as one JSON object (README "Scripting" lists its fields).
     #[arg(long)]

@@ -19,6 +19,7 @@ use crate::protocol::{Request, Response, StartRunRequest, MAX_PROMPT};
 pub struct StartArgs {
     /// The repo to work on (name or id prefix).
     #[arg(long, short = 'r')]
+    #[arg(add = crate::cli::complete::repo_names())]
     pub repo: String,
     /// What the agent should do (`-` reads it from stdin). It may start
     /// with `-` ("-v is broken"), but a single word like `--jsn` is taken
@@ -66,6 +67,7 @@ pub struct StartArgs {
     /// Run a known agent over the Agent Client Protocol (see `m agents`):
     /// claude, codex, gemini, opencode, goose, qwen.
     #[arg(long, short = 'a', value_name = "NAME", conflicts_with = "acp")]
+    #[arg(add = crate::cli::complete::agent_names())]
     pub agent: Option<String>,
     /// The command after `--` speaks the Agent Client Protocol.
     #[arg(long)]
