@@ -10,6 +10,8 @@
 //! - `always`: like `command`, and after `allow_always` runs a second
 //!   command without asking.
 //! - `elicit`: asks which database to use and echoes the answer.
+//! - `elicit-default`: the same, its form giving `sqlite` as the default
+//!   (MCP elicitation schemas may give a field a `default`).
 //! - `converse`: every turn after the first echoes the prompt.
 //! - `crash`: dies in the middle of its first turn.
 //! - `malformed`: writes a line that is not JSON, then carries on.
@@ -214,7 +216,8 @@ impl Agent {
             ("diff", 1) => self.diff(),
             ("command", 1) => self.command(),
             ("always", 1) => self.always(),
-            ("elicit", 1) => self.elicit(),
+            ("elicit", 1) => self.elicit(None),
+            ("elicit-default", 1) => self.elicit(Some("sqlite")),
             ("crash", _) => {
                 self.message("working on it...");
                 eprintln!("fatal: the fake agent crashed");
@@ -467,7 +470,14 @@ impl Agent {
         "end_turn"
     }
 
-    fn elicit(&mut self) -> &'static str {
+    fn elicit(&mut self, default: Option<&str>) -> &'static str {
+        let mut database = json!({ "type": "string", "title": "Database", "oneOf": [
+            { "const": "postgres", "title": "PostgreSQL" },
+            { "const": "sqlite", "title": "SQLite" },
+        ] });
+        if let Some(default) = default {
+            database["default"] = json!(default);
+        }
         let answer = self.request(
             "elicitation/create",
             json!({
@@ -476,10 +486,7 @@ impl Agent {
                 "message": "Which database should I use?",
                 "requestedSchema": {
                     "type": "object",
-                    "properties": { "database": { "type": "string", "title": "Database", "oneOf": [
-                        { "const": "postgres", "title": "PostgreSQL" },
-                        { "const": "sqlite", "title": "SQLite" },
-                    ] } },
+                    "properties": { "database": database },
                     "required": ["database"],
                 },
             }),

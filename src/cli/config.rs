@@ -37,6 +37,16 @@ Keys, with their defaults (docs/config.md says more):
                          e.g. [\"cargo test\"], never a command line
                          with shell syntax (&& ; | $( ...); both lists
                          are added to each run's --auto-approve and --allow
+  timeout = 0            an approval or question unanswered this long
+                         is decided by on_timeout, e.g. \"1h\"
+                         (--approval-timeout; 0: waits for ever)
+  on_timeout = \"reject\"  the approval is rejected, or \"cancel\": the
+                         run is cancelled; a question takes its default
+                         answer, or without one ends the run
+  remind_after = 0       notify again about what is still open after
+                         this long, e.g. \"10m\" (0: never)
+  escalate_to = []       the sinks reminders go to (\"apns\", webhook
+                         and hook command names); empty: all
   [agents.NAME]
   command = [\"...\"]      the command that starts agent NAME
                          (NAME: one of `m agents`)

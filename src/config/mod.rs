@@ -28,7 +28,7 @@ pub mod notify;
 pub use self::notify::NotifyConfig;
 
 use crate::error::{Error, Result};
-use crate::model::{format_duration, parse_duration, ApprovalType, OnBusy};
+use crate::model::{format_duration, parse_duration, ApprovalType, OnBusy, OnTimeout};
 use crate::paths::Paths;
 use crate::presets;
 
@@ -126,6 +126,16 @@ pub struct ApprovalsConfig {
     pub auto_approve: Vec<ApprovalType>,
     /// Command prefixes approved without a human, added to `--allow`.
     pub allow_commands: Vec<String>,
+    /// How long an approval or a question waits for a human before
+    /// `on_timeout` decides (`--approval-timeout`). None: for ever.
+    pub timeout: Option<Duration>,
+    /// What the timeout decides; None is `reject`.
+    pub on_timeout: Option<OnTimeout>,
+    /// Notify again about what is still open after this long.
+    pub remind_after: Option<Duration>,
+    /// The sinks reminders go to (`apns`, a webhook's or a hook command's
+    /// name); empty: every sink that takes the event.
+    pub escalate_to: Vec<String>,
 }
 
 /// `[remote]`: the daemon's HTTPS listener for the iOS app and the phone
@@ -271,13 +281,7 @@ impl Config {
                 json!(self.run.startup_timeout.as_secs()),
             ),
             ("run.on_busy".into(), json!(self.run.on_busy)),
-            (
-                "run.timeout".into(),
-                match self.run.timeout {
-                    Some(limit) => json!(format_duration(limit)),
-                    None => json!(0),
-                },
-            ),
+            ("run.timeout".into(), shown_duration(self.run.timeout)),
             (
                 "approvals.auto_approve".into(),
                 json!(self.approvals.auto_approve),
@@ -285,6 +289,22 @@ impl Config {
             (
                 "approvals.allow_commands".into(),
                 json!(self.approvals.allow_commands),
+            ),
+            (
+                "approvals.timeout".into(),
+                shown_duration(self.approvals.timeout),
+            ),
+            (
+                "approvals.on_timeout".into(),
+                json!(self.approvals.on_timeout.unwrap_or(OnTimeout::Reject)),
+            ),
+            (
+                "approvals.remind_after".into(),
+                shown_duration(self.approvals.remind_after),
+            ),
+            (
+                "approvals.escalate_to".into(),
+                json!(self.approvals.escalate_to),
             ),
         ];
         for (name, agent) in &self.agents {
@@ -485,8 +505,35 @@ impl Config {
                             "allow_commands" => {
                                 self.approvals.allow_commands = self.commands(&full, &value)?
                             }
+                            "timeout" => self.approvals.timeout = self.duration(&full, &value)?,
+                            "on_timeout" => {
+                                self.approvals.on_timeout = Some(self.named(&full, &value)?)
+                            }
+                            "remind_after" => {
+                                self.approvals.remind_after = self.duration(&full, &value)?
+                            }
+                            "escalate_to" => {
+                                let names = self.strings(&full, &value)?;
+                                if names.iter().any(|n| n.trim().is_empty()) {
+                                    return Err(self.invalid(
+                                        &full,
+                                        "expected sink names: \"apns\", or a webhook's or hook command's name",
+                                    ));
+                                }
+                                self.approvals.escalate_to = names;
+                            }
                             _ => {
-                                self.unknown(&full, &["auto_approve", "allow_commands"]);
+                                self.unknown(
+                                    &full,
+                                    &[
+                                        "auto_approve",
+                                        "allow_commands",
+                                        "timeout",
+                                        "on_timeout",
+                                        "remind_after",
+                                        "escalate_to",
+                                    ],
+                                );
                                 continue;
                             }
                         }
@@ -934,6 +981,14 @@ fn valid_host(host: &str) -> bool {
 }
 
 /// A value as an error message shows it: its type and its text.
+/// A duration setting as `m config show` prints it: as typed, 0 for none.
+fn shown_duration(duration: Option<Duration>) -> Json {
+    match duration {
+        Some(duration) => json!(format_duration(duration)),
+        None => json!(0),
+    }
+}
+
 fn shown(value: &Value) -> String {
     match value {
         Value::Table(_) => "a table".into(),
@@ -1084,6 +1139,10 @@ mod tests {
             [approvals]
             auto_approve = ["command", "command"]
             allow_commands = ["cargo   test", "git status"]
+            timeout = "1h"
+            on_timeout = "cancel"
+            remind_after = 600
+            escalate_to = ["apns", "pager"]
             [agents.claude]
             command = ["/opt/claude-acp", "--verbose"]
             [notify]
@@ -1113,6 +1172,13 @@ mod tests {
             config.approvals.allow_commands,
             vec!["cargo test", "git status"]
         );
+        assert_eq!(config.approvals.timeout, Some(Duration::from_secs(3600)));
+        assert_eq!(config.approvals.on_timeout, Some(OnTimeout::Cancel));
+        assert_eq!(
+            config.approvals.remind_after,
+            Some(Duration::from_secs(600))
+        );
+        assert_eq!(config.approvals.escalate_to, ["apns", "pager"]);
         assert_eq!(
             config.agent_command("claude").unwrap(),
             ["/opt/claude-acp", "--verbose"]
@@ -1124,7 +1190,7 @@ mod tests {
         let from_file = |s: &&Setting| s.source == "file";
         assert_eq!(
             settings.iter().filter(from_file).count(),
-            17,
+            21,
             "{settings:?}"
         );
         assert!(settings.iter().all(|s| s.source == "file"
@@ -1179,6 +1245,17 @@ mod tests {
             ("[run]\non_busy = true", "run.on_busy"),
             ("[run]\ntimeout = \"2 hours\"", "run.timeout"),
             ("[run]\ntimeout = -1", "run.timeout"),
+            ("[approvals]\ntimeout = \"soon\"", "approvals.timeout"),
+            (
+                "[approvals]\non_timeout = \"approve\"",
+                "approvals.on_timeout",
+            ),
+            ("[approvals]\nremind_after = true", "approvals.remind_after"),
+            (
+                "[approvals]\nescalate_to = \"apns\"",
+                "approvals.escalate_to",
+            ),
+            ("[approvals]\nescalate_to = [\"\"]", "approvals.escalate_to"),
             (
                 "[approvals]\nauto_approve = [\"all\"]",
                 "approvals.auto_approve",

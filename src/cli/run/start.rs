@@ -86,6 +86,12 @@ pub struct StartArgs {
     /// towards --timeout.
     #[arg(long)]
     pub timeout_excludes_waiting: bool,
+    /// Decide for the human when an approval or a question of this run
+    /// has waited this long (90s, 30m, 2h): `[approvals] on_timeout`
+    /// says how (reject the approval, by default). The default is
+    /// `approvals.timeout` in the config.
+    #[arg(long, value_name = "DURATION", value_parser = crate::model::parse_duration)]
+    pub approval_timeout: Option<std::time::Duration>,
     /// When the repo has an active run, queue this one behind it (it starts
     /// when the runs before it have ended) instead of refusing it (exit 4).
     /// The default when `run.on_busy = "queue"` in the config.
@@ -289,6 +295,13 @@ fn run_options(config: &Config, args: &StartArgs) -> Result<RunOptions> {
         once: args.once,
         timeout_seconds: args.timeout.or(config.run.timeout).map(|t| t.as_secs()),
         timeout_excludes_waiting: args.timeout_excludes_waiting,
+        approval_timeout_seconds: args
+            .approval_timeout
+            .or(config.approvals.timeout)
+            .map(|t| t.as_secs())
+            .filter(|secs| *secs > 0),
+        on_timeout: config.approvals.on_timeout,
+        remind_after_seconds: config.approvals.remind_after.map(|t| t.as_secs()),
     })
 }
 

@@ -657,9 +657,17 @@ async fn start_run(
         auto_approve: config.approvals.auto_approve.clone(),
         allow_commands: config.approvals.allow_commands.clone(),
         once: false,
-        // `[run] timeout` holds for a phone's runs as for a terminal's.
+        // `[run] timeout` and `[approvals]`' deadlines hold for a phone's
+        // runs as for a terminal's.
         timeout_seconds: config.run.timeout.map(|t| t.as_secs()),
         timeout_excludes_waiting: false,
+        approval_timeout_seconds: config
+            .approvals
+            .timeout
+            .map(|t| t.as_secs())
+            .filter(|secs| *secs > 0),
+        on_timeout: config.approvals.on_timeout,
+        remind_after_seconds: config.approvals.remind_after.map(|t| t.as_secs()),
     };
     let started = crate::protocol::StartRunRequest {
         repo_id: repo.id,
