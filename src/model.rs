@@ -361,6 +361,7 @@ named_enum!(
         ToolPermission = "tool.permission",
         ApprovalRequested = "approval.requested",
         ApprovalResolved = "approval.resolved",
+        ApprovalAlways = "approval.always",
         DecisionRefused = "decision.refused",
         InputRequested = "input.requested",
         InputProvided = "input.provided",

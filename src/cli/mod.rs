@@ -89,7 +89,7 @@ pub enum Command {
     #[command(subcommand)]
     Daemon(daemon::DaemonCommand),
     /// Show where the configuration file is and the settings in effect.
-    #[command(subcommand, after_long_help = config::KEYS_HELP)]
+    #[command(subcommand, after_long_help = config::keys_help())]
     Config(config::ConfigCommand),
     /// Check git, the config, the database, the socket, the daemon, the
     /// service, how runs' processes are held, the agents and notifications;

@@ -23,12 +23,13 @@ use serde::Serialize;
 use serde_json::{json, Value as Json};
 use toml::{Table, Value};
 
+pub mod keys;
 pub mod notify;
 
 pub use self::notify::NotifyConfig;
 
 use crate::error::{Error, Result};
-use crate::model::{format_duration, parse_duration, ApprovalType, OnBusy, OnTimeout};
+use crate::model::{parse_duration, ApprovalType, OnBusy, OnTimeout};
 use crate::paths::Paths;
 use crate::presets;
 
@@ -255,58 +256,10 @@ impl Config {
 
     /// Every effective value, in the file's order of sections.
     pub fn settings(&self) -> Vec<Setting> {
-        let seconds = |d: Duration| {
-            let secs = d.as_secs_f64();
-            if secs.fract() == 0.0 {
-                json!(secs as u64)
-            } else {
-                json!(secs)
-            }
-        };
-        let grace = seconds(self.daemon.grace);
-        let mut values = vec![
-            ("daemon.grace_seconds".to_string(), grace),
-            ("daemon.autostart".into(), json!(self.daemon.autostart)),
-            (
-                "daemon.answer_timeout_seconds".into(),
-                seconds(self.daemon.answer_timeout),
-            ),
-            ("run.review".into(), json!(self.run.review)),
-            (
-                "run.idle_timeout_seconds".into(),
-                json!(self.run.idle_timeout.map_or(0, |d| d.as_secs())),
-            ),
-            (
-                "run.startup_timeout_seconds".into(),
-                json!(self.run.startup_timeout.as_secs()),
-            ),
-            ("run.on_busy".into(), json!(self.run.on_busy)),
-            ("run.timeout".into(), shown_duration(self.run.timeout)),
-            (
-                "approvals.auto_approve".into(),
-                json!(self.approvals.auto_approve),
-            ),
-            (
-                "approvals.allow_commands".into(),
-                json!(self.approvals.allow_commands),
-            ),
-            (
-                "approvals.timeout".into(),
-                shown_duration(self.approvals.timeout),
-            ),
-            (
-                "approvals.on_timeout".into(),
-                json!(self.approvals.on_timeout.unwrap_or(OnTimeout::Reject)),
-            ),
-            (
-                "approvals.remind_after".into(),
-                shown_duration(self.approvals.remind_after),
-            ),
-            (
-                "approvals.escalate_to".into(),
-                json!(self.approvals.escalate_to),
-            ),
-        ];
+        let mut values: Vec<(String, Json)> = keys::KEYS
+            .iter()
+            .map(|key| (key.name.to_string(), key.show(self)))
+            .collect();
         for (name, agent) in &self.agents {
             if let Some(command) = &agent.command {
                 values.push((format!("agents.{name}.command"), json!(command)));
@@ -435,109 +388,16 @@ impl Config {
         const SECTIONS: &[&str] = &["daemon", "run", "approvals", "agents", "notify", "remote"];
         for (section, value) in table {
             match section.as_str() {
-                "daemon" => {
-                    for (key, value) in self.section(&section, value)? {
-                        let full = format!("daemon.{key}");
-                        match key.as_str() {
-                            "grace_seconds" => self.daemon.grace = self.grace(&full, &value)?,
-                            "autostart" => self.daemon.autostart = self.boolean(&full, &value)?,
-                            "answer_timeout_seconds" => {
-                                self.daemon.answer_timeout = self.answer_timeout(&full, &value)?
+                "daemon" | "run" | "approvals" => {
+                    for (name, value) in self.section(&section, value)? {
+                        let full = format!("{section}.{name}");
+                        match keys::find(&full) {
+                            Some(key) => {
+                                key.read(self, &value)?;
+                                self.sources.insert(full, Source::File);
                             }
-                            _ => {
-                                self.unknown(
-                                    &full,
-                                    &["grace_seconds", "autostart", "answer_timeout_seconds"],
-                                );
-                                continue;
-                            }
+                            None => self.unknown(&full, &keys::in_section(&section)),
                         }
-                        self.sources.insert(full, Source::File);
-                    }
-                }
-                "run" => {
-                    for (key, value) in self.section(&section, value)? {
-                        let full = format!("run.{key}");
-                        match key.as_str() {
-                            "review" => self.run.review = self.boolean(&full, &value)?,
-                            "idle_timeout_seconds" => {
-                                let secs = self.whole_seconds(&full, &value)?;
-                                self.run.idle_timeout =
-                                    (secs > 0).then(|| Duration::from_secs(secs));
-                            }
-                            "startup_timeout_seconds" => {
-                                let secs = self.whole_seconds(&full, &value)?;
-                                if secs == 0 {
-                                    // 0 means "never" for the idle timeout;
-                                    // here it would fail every ACP run.
-                                    return Err(
-                                        self.invalid(&full, "expected at least 1 second, found 0")
-                                    );
-                                }
-                                self.run.startup_timeout = Duration::from_secs(secs);
-                            }
-                            "on_busy" => self.run.on_busy = self.named(&full, &value)?,
-                            "timeout" => self.run.timeout = self.duration(&full, &value)?,
-                            _ => {
-                                self.unknown(
-                                    &full,
-                                    &[
-                                        "review",
-                                        "idle_timeout_seconds",
-                                        "startup_timeout_seconds",
-                                        "on_busy",
-                                        "timeout",
-                                    ],
-                                );
-                                continue;
-                            }
-                        }
-                        self.sources.insert(full, Source::File);
-                    }
-                }
-                "approvals" => {
-                    for (key, value) in self.section(&section, value)? {
-                        let full = format!("approvals.{key}");
-                        match key.as_str() {
-                            "auto_approve" => {
-                                self.approvals.auto_approve = self.approval_types(&full, &value)?
-                            }
-                            "allow_commands" => {
-                                self.approvals.allow_commands = self.commands(&full, &value)?
-                            }
-                            "timeout" => self.approvals.timeout = self.duration(&full, &value)?,
-                            "on_timeout" => {
-                                self.approvals.on_timeout = Some(self.named(&full, &value)?)
-                            }
-                            "remind_after" => {
-                                self.approvals.remind_after = self.duration(&full, &value)?
-                            }
-                            "escalate_to" => {
-                                let names = self.strings(&full, &value)?;
-                                if names.iter().any(|n| n.trim().is_empty()) {
-                                    return Err(self.invalid(
-                                        &full,
-                                        "expected sink names: \"apns\", or a webhook's or hook command's name",
-                                    ));
-                                }
-                                self.approvals.escalate_to = names;
-                            }
-                            _ => {
-                                self.unknown(
-                                    &full,
-                                    &[
-                                        "auto_approve",
-                                        "allow_commands",
-                                        "timeout",
-                                        "on_timeout",
-                                        "remind_after",
-                                        "escalate_to",
-                                    ],
-                                );
-                                continue;
-                            }
-                        }
-                        self.sources.insert(full, Source::File);
                     }
                 }
                 "agents" => {
@@ -981,14 +841,6 @@ fn valid_host(host: &str) -> bool {
 }
 
 /// A value as an error message shows it: its type and its text.
-/// A duration setting as `m config show` prints it: as typed, 0 for none.
-fn shown_duration(duration: Option<Duration>) -> Json {
-    match duration {
-        Some(duration) => json!(format_duration(duration)),
-        None => json!(0),
-    }
-}
-
 fn shown(value: &Value) -> String {
     match value {
         Value::Table(_) => "a table".into(),

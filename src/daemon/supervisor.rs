@@ -3,6 +3,7 @@
 //! questions, review), hears the humans' decisions, and ends the run.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,7 +18,7 @@ use crate::agent::{
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::EventType;
 use crate::model::{short_id, AgentSpec, ApprovalType, DecidedBy, Repo, Run, RunOptions, RunState};
-use crate::policy;
+use crate::policy::{self, Grant};
 use crate::process::keeper;
 use crate::store::{Decided, NewEvent};
 use crate::workspace::{self, Workspace};
@@ -28,6 +29,9 @@ pub enum Control {
     Decided {
         approval_id: String,
         decision: Decision,
+        /// `m approve --always`: what m approves again itself for the rest
+        /// of the run.
+        grant: Option<Grant>,
     },
     /// A human's answer to the oldest open question (`by` m itself when
     /// the idle timeout ends a conversation).
@@ -93,6 +97,8 @@ enum Withdrawn {
 pub struct RunHandle {
     pub requests: mpsc::Sender<AgentRequest>,
     pub control: mpsc::Sender<Control>,
+    /// Set when a cancel begins: decisions are refused from then on.
+    pub stopping: Arc<AtomicBool>,
 }
 
 pub struct StartedRun {
@@ -123,6 +129,7 @@ pub fn spawn(shared: Arc<Shared>, started: StartedRun) -> tokio::task::JoinHandl
             RunHandle {
                 requests: requests_tx.clone(),
                 control: control_tx,
+                stopping: Arc::new(AtomicBool::new(false)),
             },
         );
     tokio::spawn(async move {
@@ -135,6 +142,7 @@ pub fn spawn(shared: Arc<Shared>, started: StartedRun) -> tokio::task::JoinHandl
             conversational: started.agent.is_conversational(started.options.once),
             nothing_to_review: false,
             approvals: HashMap::new(),
+            grants: Vec::new(),
             questions: VecDeque::new(),
             idle_deadline: None,
             failure: None,
@@ -180,6 +188,8 @@ struct Supervisor {
     nothing_to_review: bool,
     /// Approvals asked and not yet decided, with whoever waits for each.
     approvals: HashMap<String, PendingApproval>,
+    /// What `m approve --always` granted for the rest of the run.
+    grants: Vec<Grant>,
     /// Open questions, oldest first (the one `m reply` answers).
     questions: VecDeque<OpenQuestion>,
     /// When a conversational run waiting for its next prompt is done.
@@ -489,12 +499,20 @@ impl Supervisor {
             let _ = reply.send(Decision::RunEnded);
             return;
         }
-        let policy = policy_allows(&self.options, &request).map(|rule| Decided {
-            approve: true,
-            reason: Some(format!("auto-approved by policy: {rule}")),
-            by: DecidedBy::Policy { rule },
-            seen_hash: None,
-        });
+        let granted = self
+            .grants
+            .iter()
+            .find(|g| g.covers(request.approval_type, &request.payload))
+            .map(|g| format!("m approve --always: {}", g.describe()));
+        let policy = policy_allows(&self.options, &request)
+            .map(|rule| (format!("auto-approved by policy: {rule}"), rule))
+            .or(granted.map(|rule| (format!("approved always for this run ({rule})"), rule)))
+            .map(|(reason, rule)| Decided {
+                approve: true,
+                reason: Some(reason),
+                by: DecidedBy::Policy { rule },
+                seen_hash: None,
+            });
         let auto = policy.is_some();
         let recorded = self
             .shared
@@ -503,7 +521,7 @@ impl Supervisor {
             .await;
         match recorded {
             Ok(_) if auto => {
-                let _ = reply.send(Decision::Approved { always: false });
+                let _ = reply.send(Decision::Approved { persist: false });
             }
             Ok(approval) => {
                 let due = self.due();
@@ -826,7 +844,17 @@ impl Supervisor {
             Control::Decided {
                 approval_id,
                 decision,
+                grant,
             } => {
+                if let Some(grant) = grant {
+                    let persist = matches!(decision, Decision::Approved { persist: true });
+                    self.emit(
+                        EventType::ApprovalAlways,
+                        json!({ "approval_id": approval_id, "grant": grant, "persist": persist }),
+                    )
+                    .await;
+                    self.grants.push(grant);
+                }
                 if let Some(pending) = self.approvals.remove(&approval_id) {
                     let _ = pending.waiter.send(decision);
                     self.settle_state().await;

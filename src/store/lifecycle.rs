@@ -417,6 +417,30 @@ impl Batch<'_> {
         })
     }
 
+    /// Closes the run's pending approvals as rejected ("run ended", by m)
+    /// when it is told to stop: a decision that comes later is refused (it
+    /// would approve an action that never runs), and the run does not go
+    /// back to `running` in between.
+    pub fn close_approvals(&mut self, run_id: &str) -> Result<Vec<Event>> {
+        self.op(|conn, path| {
+            let db = |e| db_error(path, "write to", e);
+            let at = now();
+            let by = DecidedBy::M;
+            let mut new = Vec::new();
+            for id in pending_approval_ids_tx(conn, run_id).map_err(db)? {
+                resolve_approval_tx(conn, &id, ApprovalState::Rejected, Some(RUN_ENDED), &by, at)
+                    .map_err(db)?;
+                new.push(NewEvent::new(
+                    run_id,
+                    EventType::ApprovalResolved,
+                    json!({ "approval_id": id, "state": ApprovalState::Rejected, "reason": RUN_ENDED, "by": by }),
+                ));
+            }
+            let events = append_events_tx(conn, new).map_err(db)?;
+            Ok((events.clone(), events))
+        })
+    }
+
     /// Ends a run: its pending approvals are rejected ("run ended"), a
     /// `run.finished` event records how it ended, and the final state is set.
     pub fn finish_run(

@@ -13,6 +13,7 @@ mod remote_devices;
 mod repos;
 mod run_view;
 mod runs;
+pub mod usage;
 
 use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;

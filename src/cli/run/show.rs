@@ -50,6 +50,7 @@ pub fn run(ctx: &Ctx, args: ShowArgs) -> Result<u8> {
         Vec::new()
     };
     let questions = open_questions(&input_events);
+    let usage = store.run_usage(&run.id)?;
     if args.json {
         let pending_questions: Vec<Value> = questions
             .iter()
@@ -79,6 +80,7 @@ pub fn run(ctx: &Ctx, args: ShowArgs) -> Result<u8> {
             "pending_approvals": pending,
             "finished": finished,
             "pending_questions": pending_questions,
+            "usage": usage,
         }))?;
         return Ok(exit::OK);
     }
@@ -142,6 +144,9 @@ pub fn run(ctx: &Ctx, args: ShowArgs) -> Result<u8> {
         ))?;
     }
     ctx.ui.line(field("events", events.to_string()))?;
+    if let Some(usage) = &usage {
+        ctx.ui.line(field("usage", usage.describe()))?;
+    }
     for approval in &pending {
         ctx.ui.line(field(
             "waiting",

@@ -558,7 +558,12 @@ async fn decide(
         by: device.decider(),
         seen_hash: Some(body.content_hash.clone()),
     };
-    match handlers::decide(&app.shared, &approval.id, decided, false).await {
+    // A phone approves this request only: no grant for the rest of the run.
+    let once = handlers::Grant {
+        always: false,
+        persist: false,
+    };
+    match handlers::decide(&app.shared, &approval.id, decided, once).await {
         Ok(approval) => Ok(Json(json!(approval))),
         Err(err) if err.kind == ErrorKind::Conflict => {
             let approval_id = approval.id.clone();
