@@ -53,6 +53,7 @@ impl Store {
             "pending_approvals": pending,
             "finished": finished,
             "pending_questions": pending_questions,
+            "usage": self.run_usage(&run.id)?,
         }))
     }
 
