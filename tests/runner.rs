@@ -19,6 +19,7 @@ mod notify;
 mod queue;
 mod reliability;
 mod remote;
+mod resume;
 
 /// A file in tests/ that is not a module above would silently never run
 /// (Cargo.toml turns off test discovery for this binary's sake).
