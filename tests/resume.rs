@@ -1,8 +1,8 @@
 //! A conversation survives its daemon: a daemon that starts takes up the
 //! ACP sessions a previous one left (`session/resume` or `session/load`),
 //! and the run goes on where it stood. The fake agent keeps its sessions
-//! on disk as claude-agent-acp (`resumable`) and codex-acp (`loadable`)
-//! do.
+//! on disk as claude-agent-acp and codex-acp do (`resumable`: both offer
+//! `session/resume`; `loadable`: `session/load` only, as Gemini CLI 0.61.0).
 
 use crate::common::{self, TestEnv};
 use serde_json::Value;
@@ -69,7 +69,7 @@ fn wait_no_agents(run: &str) {
 }
 
 /// Before: a run left by a crashed daemon failed ("the agent is gone"),
-/// though claude-agent-acp could have taken its session up again.
+/// though claude-agent-acp and codex-acp can take a session up again.
 #[test]
 fn a_conversation_resumes_its_session_after_the_daemon_crashed() {
     let env = TestEnv::new();

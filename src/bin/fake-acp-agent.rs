@@ -54,17 +54,19 @@
 //! - `withdraw`: asks permission, waits until the file named by its second
 //!   argument exists, then takes the request back with `$/cancel_request`
 //!   and says which error code answered it.
-//! - `resumable`: as claude-agent-acp, advertises `loadSession` and
-//!   `sessionCapabilities.resume`, and keeps each session's conversation
-//!   in `$HOME/.fake-acp-agent/SESSION.json` (its session id is unique per
-//!   process), so that a later process takes it up with `session/resume`
-//!   (nothing replayed) or `session/load` (the conversation replayed as
-//!   `user_message_chunk` and `agent_message_chunk` updates, then the
-//!   answer). Each turn says what it heard before; a prompt containing
-//!   `touch ran.txt` (and not `refused`) asks to run it (wrapped as Codex does) and runs it if
-//!   allowed. An unknown session is answered -32002, as ACP's "resource
-//!   not found".
-//! - `loadable`: the same as codex-acp: `loadSession` only.
+//! - `resumable`: as claude-agent-acp 0.23.1 and codex-acp 0.16.0,
+//!   advertises `loadSession` and `sessionCapabilities.resume`, and keeps
+//!   each session's conversation in `$HOME/.fake-acp-agent/SESSION.json`
+//!   (its session id is unique per process), so that a later process takes
+//!   it up with `session/resume` (nothing replayed) or `session/load` (the
+//!   conversation replayed as `user_message_chunk` and
+//!   `agent_message_chunk` updates, then the answer). Each turn says what
+//!   it heard before; a prompt containing `touch ran.txt` (and not
+//!   `refused`) asks to run it (wrapped as Codex does) and runs it if
+//!   allowed. An unknown session is answered as claude-agent-acp answers
+//!   it: -32002 `Resource not found: ID`.
+//! - `loadable`: the same, offering `session/load` only (as Gemini CLI
+//!   0.61.0 does).
 //!
 //! Like some real adapters, it does not exit when its stdin closes: the
 //! client must end its process group.
@@ -235,14 +237,15 @@ impl Agent {
         );
     }
 
-    /// claude-agent-acp advertises both ways to take a session up again;
-    /// codex-acp only `loadSession`.
+    /// claude-agent-acp 0.23.1 and codex-acp 0.16.0 advertise both ways to
+    /// take a session up again (and `list`, `close`); Gemini CLI 0.61.0
+    /// only `loadSession`.
     fn capabilities(&self) -> Value {
         let mut caps = json!({ "loadSession": false, "promptCapabilities": { "image": false } });
         match self.scenario.as_str() {
             "resumable" => {
                 caps["loadSession"] = json!(true);
-                caps["sessionCapabilities"] = json!({ "resume": {} });
+                caps["sessionCapabilities"] = json!({ "list": {}, "resume": {}, "close": {} });
             }
             "loadable" => caps["loadSession"] = json!(true),
             _ => {}
@@ -275,11 +278,7 @@ impl Agent {
             .ok()
             .and_then(|text| serde_json::from_str::<Vec<(String, String)>>(&text).ok());
         let Some(history) = saved else {
-            return respond_error(
-                &id,
-                -32002,
-                &format!("Resource not found: session {wanted}"),
-            );
+            return respond_error(&id, -32002, &format!("Resource not found: {wanted}"));
         };
         self.session = wanted.to_string();
         self.history = history;
