@@ -4,6 +4,8 @@ use clap::{CommandFactory, Parser};
 use m::error::ErrorKind;
 
 fn main() -> ExitCode {
+    // A shell's TAB: answered before anything else runs or prints.
+    m::cli::answer_completion_if_asked();
     let cli = m::cli::Cli::try_parse().unwrap_or_else(|err| {
         let args: Vec<String> = std::env::args_os()
             .skip(1)

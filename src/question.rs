@@ -90,6 +90,30 @@ pub fn expected(schema: &Value) -> Option<String> {
     }
 }
 
+/// The reply the question's form gives by itself: a JSON object of its
+/// fields' defaults (MCP elicitation schemas may give each field a
+/// `default`), when every required field has one and some field does.
+/// Given when nobody answers before the deadline.
+pub fn default_answer(schema: &Value) -> Option<String> {
+    let properties = schema.get("properties").and_then(Value::as_object)?;
+    let defaults: Map<String, Value> = properties
+        .iter()
+        .filter_map(|(name, property)| Some((name.clone(), property.get("default")?.clone())))
+        .collect();
+    let required_met = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .all(|name| defaults.contains_key(name));
+    let reply = Value::Object(defaults);
+    (required_met && reply.as_object().is_some_and(|d| !d.is_empty()))
+        .then(|| reply.to_string())
+        // A default the form itself refuses is no answer.
+        .filter(|text| fit(schema, text).is_ok())
+}
+
 /// A field's kind of value, as [`expected`] names it.
 fn shape(property: &Value) -> String {
     let field_choices = choices(property);
@@ -394,6 +418,28 @@ fn example(property: &Value) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_form_whose_required_fields_have_defaults_has_a_default_answer() {
+        let schema = json!({"properties": {
+            "db": {"type": "string", "enum": ["pg", "lite"], "default": "lite"},
+            "n": {"type": "integer", "default": 2},
+            "note": {"type": "string"}}, "required": ["db"]});
+        let answer = default_answer(&schema).unwrap();
+        assert_eq!(
+            fit(&schema, &answer).unwrap(),
+            json!({"db": "lite", "n": 2})
+        );
+        let without = json!({"properties": {"db": {"type": "string"}, "n": {"type": "integer", "default": 2}},
+            "required": ["db"]});
+        assert_eq!(default_answer(&without), None);
+        assert_eq!(
+            default_answer(&json!({"properties": {"db": {"type": "string"}}})),
+            None
+        );
+        let refused = json!({"properties": {"n": {"type": "integer", "maximum": 1, "default": 5}}});
+        assert_eq!(default_answer(&refused), None);
+    }
 
     #[test]
     fn a_single_field_takes_the_text() {

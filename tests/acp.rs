@@ -171,7 +171,7 @@ fn answer(
                 let decision = script
                     .approvals
                     .pop_front()
-                    .unwrap_or(Decision::Approved { always: false });
+                    .unwrap_or(Decision::Approved { persist: false });
                 let _ = reply.send(decision);
             }
         }
@@ -181,12 +181,9 @@ fn answer(
         }
         AgentRequest::Review { reply } => {
             record.reviews += 1;
-            let _ = reply.send(
-                script
-                    .reviews
-                    .pop_front()
-                    .unwrap_or(ReviewOutcome::Decided(Decision::Approved { always: false })),
-            );
+            let _ = reply.send(script.reviews.pop_front().unwrap_or(ReviewOutcome::Decided(
+                Decision::Approved { persist: false },
+            )));
         }
     }
 }
@@ -204,6 +201,12 @@ async fn updates_become_events() {
     let session = record.of(EventType::AgentSession);
     assert_eq!(session[0]["sessionId"], "sess-1");
     assert_eq!(session[0]["agent"]["name"], "fake-acp-agent");
+    // Which model ran, and the session's settings.
+    assert_eq!(session[0]["model"], "fake-model-1");
+    assert_eq!(
+        session[0]["configOptions"][0]["currentValue"],
+        "fake-model-1"
+    );
     let prompt = record.of(EventType::AgentPrompt);
     assert_eq!(prompt[0]["text"], PROMPT);
     assert_eq!(prompt[0]["source"], "initial");
@@ -238,9 +241,14 @@ async fn updates_become_events() {
         &json!({"used": 1200, "size": 200000})
     );
     assert_eq!(
-        record.of(EventType::AgentTurn)[0],
-        &json!({"turn": 1, "stopReason": "end_turn"})
+        record.of(EventType::AgentUsage)[1]["cost"],
+        json!({"amount": 0.045, "currency": "USD"})
     );
+    let turn = record.of(EventType::AgentTurn)[0];
+    assert_eq!(turn["turn"], 1);
+    assert_eq!(turn["stopReason"], "end_turn");
+    assert_eq!(turn["usage"]["inputTokens"], 1000);
+    assert_eq!(turn["usage"]["outputTokens"], 100);
 
     let order = [
         EventType::AgentSession,
@@ -322,14 +330,11 @@ async fn a_rejection_reason_is_the_next_prompt() {
     let prompts = record.of(EventType::AgentPrompt);
     assert_eq!(prompts.len(), 2);
     assert_eq!(prompts[1]["source"], "rejection");
-    assert_eq!(prompts[1]["text"], reason);
+    let told = format!("The user refused the edit of greeting.txt: {reason}");
+    assert_eq!(prompts[1]["text"], told);
     let messages = record.texts(EventType::AgentMessage);
     assert!(
-        messages.contains(&"edit rejected".to_string()),
-        "{messages:?}"
-    );
-    assert!(
-        messages.contains(&format!("you said: {reason}")),
+        messages.contains(&format!("you said: {told}")),
         "{messages:?}"
     );
     assert_eq!(record.of(EventType::AgentTurn).len(), 2);
@@ -337,6 +342,46 @@ async fn a_rejection_reason_is_the_next_prompt() {
         std::fs::read_to_string(ws.path().join("greeting.txt")).unwrap(),
         "hello\nworld\n"
     );
+}
+
+/// Regression: the reason reached the agent only after its turn ended,
+/// bare; meanwhile it tried a way around (`echo > ran.txt` after `touch
+/// ran.txt` was refused), and two reasons arrived glued together.
+#[tokio::test]
+async fn a_rejection_ends_the_turn_at_once_and_says_what_was_refused() {
+    let ws = workspace();
+    let script = Script {
+        approvals: [Decision::Rejected {
+            reason: "no files please".into(),
+        }]
+        .into(),
+        ..Script::default()
+    };
+    let (outcome, record) = play("workaround", ws.path(), options(true), script).await;
+    assert_eq!(outcome, AgentOutcome::Completed);
+    // The way around never reached a human: the turn was over.
+    assert_eq!(record.approvals.len(), 1, "{:#?}", record.approvals);
+    let turns = record.of(EventType::AgentTurn);
+    assert_eq!(turns[0]["stopReason"], "cancelled");
+    let permission = record.of(EventType::ToolPermission);
+    assert_eq!(permission[1]["toolCallId"], "try-2");
+    assert_eq!(permission[1]["decision"], "turn_ended");
+    let prompts = record.of(EventType::AgentPrompt);
+    assert_eq!(prompts.len(), 2, "{prompts:#?}");
+    assert_eq!(prompts[1]["source"], "rejection");
+    assert_eq!(
+        prompts[1]["text"],
+        "The user refused `touch ran.txt`: no files please"
+    );
+    assert_eq!(
+        record.texts(EventType::AgentMessage),
+        [
+            "try-1: refused",
+            "try-2: cancelled",
+            "you said: The user refused `touch ran.txt`: no files please"
+        ]
+    );
+    assert!(!ws.path().join("ran.txt").exists());
 }
 
 #[tokio::test]
@@ -354,21 +399,21 @@ async fn a_command_is_a_command_approval() {
         .contains(&"command: allow_once".to_string()));
 }
 
+/// Only `--persist` lets the agent keep a grant itself.
 #[tokio::test]
-async fn approve_always_selects_allow_always() {
+async fn only_a_persisted_approval_selects_allow_always() {
     let ws = workspace();
     let script = Script {
-        approvals: [Decision::Approved { always: true }].into(),
+        approvals: [Decision::Approved { persist: true }].into(),
         ..Script::default()
     };
     let (outcome, record) = play("always", ws.path(), options(true), script).await;
     assert_eq!(outcome, AgentOutcome::Completed);
     assert_eq!(record.approvals.len(), 1);
     assert_eq!(record.approvals[0].payload["command"], "ls -la");
-    assert_eq!(
-        record.of(EventType::ToolPermission)[0]["optionKind"],
-        "allow_always"
-    );
+    let permission = record.of(EventType::ToolPermission);
+    assert_eq!(permission[0]["optionKind"], "allow_always");
+    assert_eq!(permission[0]["persist"], true);
     let messages = record.texts(EventType::AgentMessage);
     assert!(
         messages.contains(&"selected: allow_always".to_string()),
@@ -377,6 +422,21 @@ async fn approve_always_selects_allow_always() {
     assert!(
         messages.contains(&"ls-2 ran without asking".to_string()),
         "{messages:?}"
+    );
+
+    let script = Script {
+        approvals: [
+            Decision::Approved { persist: false },
+            Decision::Approved { persist: false },
+        ]
+        .into(),
+        ..Script::default()
+    };
+    let (_, record) = play("always", ws.path(), options(true), script).await;
+    assert_eq!(record.approvals.len(), 2);
+    assert_eq!(
+        record.texts(EventType::AgentMessage),
+        ["selected: allow_once", "selected: allow_once"]
     );
 }
 
@@ -423,7 +483,8 @@ async fn a_conversation_goes_on_until_the_human_is_done() {
     let (outcome, record) = play("converse", ws.path(), options(false), script).await;
     assert_eq!(outcome, AgentOutcome::Completed);
     let questions: Vec<&str> = record.inputs.iter().map(|i| i.question.as_str()).collect();
-    assert_eq!(questions, ["(turn ended)", "(turn ended)"]);
+    let waits = "The agent ended its turn and waits for the next prompt";
+    assert_eq!(questions, [waits, waits]);
     assert_eq!(
         record.texts(EventType::AgentMessage),
         ["What next?", "you said: add tests"]
@@ -444,7 +505,7 @@ async fn a_rejected_review_reason_is_the_next_prompt() {
             ReviewOutcome::Decided(Decision::Rejected {
                 reason: "also update the docs".into(),
             }),
-            ReviewOutcome::Decided(Decision::Approved { always: false }),
+            ReviewOutcome::Decided(Decision::Approved { persist: false }),
         ]
         .into(),
         ..Script::default()
@@ -671,6 +732,26 @@ async fn an_agent_authenticates_only_with_the_configured_method() {
     );
 }
 
+/// Regression: with an API key in the environment m authenticated before
+/// every session, and codex-acp replaced the user's ChatGPT login with it.
+#[tokio::test]
+async fn an_agent_already_logged_in_is_never_asked_to_authenticate() {
+    let ws = workspace();
+    let argv = vec![FAKE_AGENT.to_string(), "loggedin".to_string()];
+    let env = vec![("FAKE_API_KEY".to_string(), "secret".to_string())];
+    let (outcome, record) = play_with(argv, ws.path(), env, options(true), Script::default()).await;
+    assert_eq!(outcome, AgentOutcome::Completed);
+    assert!(
+        record.of(EventType::AgentAuth).is_empty(),
+        "{:?}",
+        record.events
+    );
+    assert_eq!(
+        record.texts(EventType::AgentMessage),
+        ["kept my saved login"]
+    );
+}
+
 #[tokio::test]
 async fn an_agent_needing_auth_fails_with_its_message_and_m_never_picks_a_method() {
     let ws = workspace();
@@ -826,6 +907,7 @@ async fn a_missing_agent_says_how_to_install_it() {
 /// Through the real binary: what a user of `m run start --acp` sees.
 mod through_the_binary {
     use super::common::TestEnv;
+    use serde_json::{json, Value};
 
     const FAKE: &str = env!("CARGO_BIN_EXE_fake-acp-agent");
 
@@ -882,6 +964,44 @@ mod through_the_binary {
     }
 
     #[test]
+    fn a_rejection_reaches_the_agent_at_once_as_its_next_prompt() {
+        let env = TestEnv::new();
+        env.repo("api");
+        let run = start(&env, "workaround", &[]);
+        env.fails(&["run", "wait", &run], 12);
+        env.ok(&["reject", &run, "--reason", "no files please"]);
+        env.fails(&["run", "wait", &run], 13);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !messages(&env, &run).contains("you said") {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{}",
+                messages(&env, &run)
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            env.fails(&["run", "wait", &run], 13);
+        }
+        let events = env.events(&run);
+        let prompts: Vec<&Value> = events
+            .iter()
+            .filter(|e| e["type"] == "agent.prompt")
+            .map(|e| &e["data"])
+            .collect();
+        assert_eq!(prompts.len(), 2, "{prompts:#?}");
+        assert_eq!(
+            prompts[1]["text"],
+            "The user refused `touch ran.txt`: no files please"
+        );
+        let asked = events
+            .iter()
+            .filter(|e| e["type"] == "approval.requested")
+            .count();
+        assert_eq!(asked, 1, "{events:#?}");
+        env.ok(&["run", "done", &run]);
+        env.fails(&["run", "wait", &run], 0);
+    }
+
+    #[test]
     fn a_reply_that_does_not_fit_the_question_is_refused_and_the_question_stays_open() {
         let env = TestEnv::new();
         env.repo("api");
@@ -921,37 +1041,90 @@ mod through_the_binary {
         );
     }
 
-    /// Regression: `m approve --always` said "Approved" whether or not the
-    /// agent offered "always"; it was quietly a one-time yes.
+    /// Regression: `m approve --always` selected the agent's
+    /// `allow_always`, and Codex wrote a rule into its own
+    /// `rules/default.rules` for good, while m said "for the rest of the
+    /// run". Now m keeps the grant, answers `allow_once` each time, and
+    /// approves the same command again itself.
     #[test]
-    fn approve_always_says_whether_the_agent_offers_always() {
+    fn approve_always_is_ms_own_grant_for_the_run() {
         let env = TestEnv::new();
         env.repo("api");
-        let once_only = start(&env, "command", &["--once"]);
-        env.fails(&["run", "wait", &once_only], 12);
-        let approval = &env.json(&["approvals", "--json"])[0];
-        assert_eq!(
-            approval["payload"]["optionKinds"],
-            serde_json::json!(["allow_once", "reject_once"])
-        );
-        let said = env.ok(&["approve", &once_only, "--always"]);
+        let run = start(&env, "always", &["--once"]);
+        env.fails(&["run", "wait", &run], 12);
+        let said = env.ok(&["approve", &run, "--always"]);
         assert!(
-            said.contains("once: the agent offers no 'always' option"),
+            said.contains("and again for the rest of the run: the command `ls -la`"),
             "{said}"
         );
-        env.fails(&["run", "wait", &once_only], 0);
-        assert!(messages(&env, &once_only).contains("allow_once"));
+        env.fails(&["run", "wait", &run], 0);
+        let said = messages(&env, &run);
+        assert_eq!(said, "selected: allow_once|selected: allow_once", "{said}");
+        let events = env.events(&run);
+        let kinds: Vec<&Value> = events
+            .iter()
+            .filter(|e| e["type"] == "tool.permission")
+            .map(|e| &e["data"]["optionKind"])
+            .collect();
+        assert_eq!(kinds, [&json!("allow_once"), &json!("allow_once")]);
+        let approvals = env.json(&["approvals", "--run", &run, "--state", "all", "--json"]);
+        assert_eq!(approvals.as_array().unwrap().len(), 2);
+        assert!(approvals
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["state"] == "approved"));
 
-        let offered = start(&env, "always", &["--once"]);
-        env.fails(&["run", "wait", &offered], 12);
-        let said = env.ok(&["approve", &offered, "--always"]);
-        assert!(
-            said.contains("and always for the rest of the run"),
-            "{said}"
+        // `--persist` says that the agent keeps it, and the event shows it.
+        let run = start(&env, "always", &["--once"]);
+        env.fails(&["run", "wait", &run], 12);
+        let said = env.ok(&["approve", &run, "--persist"]);
+        assert!(said.contains("the agent keeps the grant itself"), "{said}");
+        env.fails(&["run", "wait", &run], 0);
+        assert!(messages(&env, &run).contains("selected: allow_always"));
+        let events = env.events(&run);
+        let permission = events
+            .iter()
+            .find(|e| e["type"] == "tool.permission")
+            .unwrap();
+        assert_eq!(permission["data"]["persist"], true);
+        let granted = events
+            .iter()
+            .find(|e| e["type"] == "approval.always")
+            .unwrap();
+        assert_eq!(granted["data"]["persist"], true);
+    }
+
+    /// Regression: Codex wraps every command in `/bin/bash -lc LINE`; the
+    /// approval showed the wrapper, and `--allow touch` never matched.
+    #[test]
+    fn a_shell_wrapped_command_is_shown_and_allowed_as_the_line_the_shell_runs() {
+        let env = TestEnv::new();
+        env.repo("api");
+        let run = start(&env, "shell", &["--once", "--allow", "touch"]);
+        env.fails(&["run", "wait", &run], 12);
+        // The first was approved by the rule; the second holds shell syntax
+        // once unwrapped, so a human is asked.
+        let approvals = env.json(&["approvals", "--run", &run, "--state", "all", "--json"]);
+        let approvals = approvals.as_array().unwrap();
+        assert_eq!(approvals.len(), 2, "{approvals:#?}");
+        let first = approvals
+            .iter()
+            .find(|a| a["payload"]["toolCallId"] == "shell-1")
+            .unwrap();
+        assert_eq!(first["state"], "approved");
+        assert_eq!(first["payload"]["command"], "touch ran.txt");
+        assert_eq!(
+            first["payload"]["rawCommand"],
+            serde_json::json!(["/bin/bash", "-lc", "touch ran.txt"])
         );
-        assert!(!said.contains("once"), "{said}");
-        env.fails(&["run", "wait", &offered], 0);
-        assert!(messages(&env, &offered).contains("selected: allow_always"));
+        let shown = env.ok(&["approval", "show", &run]);
+        assert!(shown.contains("\n$ touch ran.txt; rm -rf x\n"), "{shown}");
+        env.ok(&["reject", &run, "--reason", "no rm"]);
+        env.fails(&["run", "wait", &run], 0);
+        let said = messages(&env, &run);
+        assert!(said.contains("shell-1: allow_once"), "{said}");
+        assert!(said.contains("shell-2: reject_once"), "{said}");
     }
 
     #[test]
@@ -1067,6 +1240,63 @@ mod through_the_binary {
             .as_array()
             .unwrap()
             .is_empty());
+    }
+
+    /// Regression: `m approve` right after `m run cancel` was recorded as
+    /// approved, for an action that never ran, and the run went back to
+    /// `running` after the cancel.
+    #[test]
+    fn a_decision_after_a_cancel_began_is_refused() {
+        let env = TestEnv::new();
+        env.repo("api");
+        let run = env.ok(&[
+            "run", "start", "-r", "api", "x", "--acp", "--", FAKE, "cancel", "slow",
+        ]);
+        let run = run.trim().to_string();
+        env.fails(&["run", "wait", &run], 12);
+        let approval = env.json(&["approvals", "--json"])[0]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        // As `m run cancel RUN & m approve APPROVAL`: the agent heard the
+        // cancel and is winding down (it says so on stderr) when the
+        // decision comes.
+        let mut cancel = env.m().args(["run", "cancel", &run]).spawn().unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !env.events(&run).iter().any(|e| {
+            e["type"] == "output"
+                && e["data"]["lines"]
+                    .to_string()
+                    .contains("permission answered")
+        }) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{:#?}",
+                env.events(&run)
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let err = env.fails(&["approve", &approval], 4);
+        assert!(
+            err.contains("being cancelled") || err.contains("run ended"),
+            "{err}"
+        );
+        assert!(cancel.wait().unwrap().success());
+        assert_eq!(env.run_state(&run), "cancelled");
+        let approval = &env.json(&["approvals", "--run", &run, "--state", "all", "--json"])[0];
+        assert_eq!(approval["state"], "rejected");
+        assert_eq!(approval["rejection_reason"], "run ended");
+        let events = env.events(&run);
+        let resolved = events
+            .iter()
+            .position(|e| e["type"] == "approval.resolved")
+            .unwrap();
+        assert!(
+            events[resolved..]
+                .iter()
+                .all(|e| e["type"] != "run.state" || e["data"]["state"] != "running"),
+            "{events:#?}"
+        );
     }
 
     #[test]
@@ -1219,6 +1449,72 @@ mod through_the_binary {
         assert!(err.contains(&done), "{err}");
         env.ok(&["run", "done", &run]);
         env.fails(&["run", "wait", &run], 0);
+    }
+
+    /// Regression: a preset agent ran in whatever permission mode the
+    /// user's or the repository's settings chose (Claude's
+    /// `bypassPermissions` asks nothing): m now switches it to the mode in
+    /// which it asks.
+    #[test]
+    fn a_preset_agent_is_switched_to_the_mode_in_which_it_asks() {
+        let env = TestEnv::new();
+        env.repo("api");
+        let args = [
+            "run", "start", "-r", "api", "x", "--once", "--agent", "claude",
+        ];
+        let run = env.ok(&[&args[..], &["--", FAKE, "bypass"]].concat());
+        let run = run.trim();
+        env.fails(&["run", "wait", run], 0);
+        assert!(
+            messages(&env, run).contains("mode: default"),
+            "{}",
+            messages(&env, run)
+        );
+        let events = env.events(run);
+        let modes: Vec<(&Value, &Value)> = events
+            .iter()
+            .filter(|e| e["type"] == "agent.mode")
+            .map(|e| (&e["data"]["modeId"], &e["data"]["asks"]))
+            .collect();
+        assert_eq!(
+            modes,
+            [
+                (&json!("bypassPermissions"), &json!(false)),
+                (&json!("default"), &json!(true))
+            ]
+        );
+
+        // An agent that will not switch never works unasked.
+        let run = env.ok(&[&args[..], &["--", FAKE, "stubborn"]].concat());
+        let err = env.fails(&["run", "wait", run.trim()], 10);
+        assert!(
+            err.contains("would not switch to its 'default' mode"),
+            "{err}"
+        );
+        assert!(env
+            .events(run.trim())
+            .iter()
+            .all(|e| e["type"] != "agent.prompt"));
+    }
+
+    #[test]
+    fn m_agents_says_what_each_agent_asks_about() {
+        let env = TestEnv::new();
+        let agents = env.json(&["agents", "--json"]);
+        let codex = agents
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == "codex")
+            .unwrap();
+        assert_eq!(
+            codex["command"],
+            serde_json::json!(["codex-acp", "-c", "approval_policy=\"untrusted\""])
+        );
+        assert!(codex["asks"].as_str().unwrap().contains("every command"));
+        let shown = env.ok(&["agents"]);
+        assert!(shown.contains("asks m about"), "{shown}");
+        assert!(shown.contains("goose: every tool call"), "{shown}");
     }
 
     /// A run of preset `preset` whose command is the fake agent.
@@ -1411,6 +1707,65 @@ mod through_the_binary {
             "{human}"
         );
         env.ok(&["daemon", "stop"]);
+    }
+
+    /// The usage ledger: tokens from each turn's answer, summed; the cost
+    /// from the agent's cumulative `usage_update`.
+    #[test]
+    fn m_tells_what_a_run_cost() {
+        let env = TestEnv::new();
+        env.repo("api");
+        let run = start(&env, "basic", &["--once"]);
+        env.fails(&["run", "wait", &run], 0);
+        let shown = env.ok(&["run", "show", &run]);
+        assert!(
+            shown.contains("1.0k tokens in, 100 out, $0.045; context 1.3k of 200.0k"),
+            "{shown}"
+        );
+        let usage = &env.json(&["run", "show", &run, "--json"])["usage"];
+        assert_eq!(usage["input_tokens"], 1000);
+        assert_eq!(usage["output_tokens"], 100);
+        assert_eq!(usage["cost"], json!({"amount": 0.045, "currency": "USD"}));
+        assert_eq!(usage["context"], json!({"used": 1300, "size": 200000}));
+
+        // Two turns of a conversation add up.
+        let talk = start(&env, "converse", &[]);
+        env.fails(&["run", "wait", &talk], 13);
+        env.ok(&["reply", &talk, "more"]);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while env.json(&["run", "show", &talk, "--json"])["usage"]["input_tokens"] != 3000 {
+            assert!(std::time::Instant::now() < deadline);
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        env.ok(&["run", "done", &talk]);
+        env.fails(&["run", "wait", &talk], 0);
+
+        let listed = env.json(&["run", "list", "--json"]);
+        let of = |id: &str| {
+            listed
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["id"] == id)
+                .unwrap()["usage"]
+                .clone()
+        };
+        assert_eq!(of(&run)["input_tokens"], 1000);
+        assert_eq!(of(&talk)["input_tokens"], 3000);
+        assert_eq!(of(&talk)["output_tokens"], 200);
+        assert_eq!(of(&talk)["cost"], Value::Null);
+
+        let status = env.ok(&["status"]);
+        assert!(
+            status.contains("api: 4.0k tokens in, 300 out, $0.045 (2 runs)"),
+            "{status}"
+        );
+        let status = env.json(&["status", "--json"]);
+        assert_eq!(status["usage"][0]["repo"], "api");
+        assert_eq!(status["usage"][0]["input_tokens"], 4000);
+        // A removed run leaves nothing behind.
+        env.ok(&["run", "rm", &run]);
+        assert_eq!(env.json(&["status", "--json"])["usage"][0]["runs"], 1);
     }
 
     #[test]

@@ -113,20 +113,49 @@ fn two_pending_approvals_keep_the_run_waiting_until_both_are_decided() {
     env.fails(&["run", "wait", &run], 0);
 }
 
-/// Regression: `m approve --always` on an `m ask` approval said nothing of
-/// the "always" it cannot give.
+/// `m approve --always` is m's own grant for the rest of the run, for any
+/// approval: the same request again is approved without asking anyone.
 #[test]
-fn approve_always_on_an_ask_approval_says_it_approves_once() {
+fn approve_always_approves_the_same_request_again_for_the_rest_of_the_run() {
     let env = TestEnv::new();
     env.repo("api");
-    let agent = env.script("agent.sh", "m ask approval --type generic --title deploy");
+    let agent = env.script(
+        "agent.sh",
+        "m ask approval --type generic --title deploy\n\
+         m ask approval --type generic --title deploy\n\
+         m ask approval --type generic --title migrate",
+    );
     let run = env.start("api", "deploy", &agent);
     env.fails(&["run", "wait", &run], 12);
     let said = env.ok(&["approve", &run, "--always"]);
     assert!(
-        said.contains("once: only an ACP agent's permission requests offer 'always'"),
+        said.contains("and again for the rest of the run: \"deploy\""),
         "{said}"
     );
+    // The second deploy is m's to approve; the migration is not.
+    env.fails(&["run", "wait", &run], 12);
+    let approvals = env.json(&["approvals", "--run", &run, "--state", "all", "--json"]);
+    let approvals = approvals.as_array().unwrap();
+    assert_eq!(approvals.len(), 3, "{approvals:#?}");
+    let again = approvals
+        .iter()
+        .filter(|a| a["payload"]["title"] == "deploy" && a["state"] == "approved")
+        .count();
+    assert_eq!(again, 2, "{approvals:#?}");
+    let events = env.events(&run);
+    let granted = events
+        .iter()
+        .find(|e| e["type"] == "approval.always")
+        .unwrap();
+    assert_eq!(granted["data"]["grant"]["title"], "deploy");
+    assert_eq!(granted["data"]["persist"], false);
+    let by_policy = events
+        .iter()
+        .filter(|e| e["type"] == "approval.resolved" && e["data"]["by"]["kind"] == "policy")
+        .count();
+    assert_eq!(by_policy, 1, "{events:#?}");
+    let said = env.ok(&["approve", &run, "--persist"]);
+    assert!(said.contains("offers no 'always' of its own"), "{said}");
     env.fails(&["run", "wait", &run], 0);
     // Nor can a script claim to offer it.
     let agent = env.script(

@@ -1063,9 +1063,12 @@ fn run_list_prints_runs_newest_first() {
                 "repo_id",
                 "state",
                 "updated_at",
+                "usage",
                 "workspace_path"
             ]
         );
+        // No agent reported usage for these runs.
+        assert_eq!(run["usage"], serde_json::Value::Null);
     }
     assert_eq!(runs[0]["prompt"], "add a --verbose flag\nand document it");
     assert_eq!(

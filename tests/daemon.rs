@@ -1491,3 +1491,69 @@ fn run_rm_takes_several_runs_and_prune_keeps_unmerged_work() {
     let branches = env.git(&repo, &["branch", "--list", "m/*"]);
     assert_eq!(branches.trim(), format!("m/{}", &c[..8]), "{branches}");
 }
+
+/// `--force` removes what `m run rm` and `m run prune` keep: changes left
+/// in a workspace, and a branch whose commits are merged nowhere, whose
+/// tip is printed to bring it back.
+#[test]
+fn run_rm_and_prune_with_force_remove_unmerged_work_and_say_how_to_get_it_back() {
+    let env = TestEnv::new();
+    let repo = env.repo("api");
+    let start = |prompt: &str, script: &str| -> String {
+        let out = env.run(&[
+            "run", "start", "-r", "api", prompt, "--wait", "--", "sh", "-c", script,
+        ]);
+        text(&out.stdout).trim().to_string()
+    };
+    let worked = start("work", "echo x > work.txt");
+    let branch = format!("m/{}", &worked[..8]);
+    let tip = env.git(&repo, &["rev-parse", &branch]).trim().to_string();
+    // Changes made in the workspace after the run ended are on no branch.
+    let show = env.json(&["run", "show", &worked, "--json"]);
+    let workspace = std::path::PathBuf::from(show["workspace_path"].as_str().unwrap());
+    std::fs::write(workspace.join("later.txt"), "edited by hand").unwrap();
+
+    let err = env.fails(&["run", "rm", &worked[..8]], 4);
+    assert!(err.contains("changes not committed"), "{err}");
+    assert!(workspace.join("later.txt").exists());
+    assert_eq!(env.count("SELECT count(*) FROM runs"), 1);
+
+    let removed = env.ok(&["run", "rm", "--force", &worked[..8]]);
+    let bring_back = format!("git branch {branch} {tip}");
+    assert!(removed.contains(&bring_back), "{removed}");
+    assert!(!workspace.exists(), "the workspace stayed");
+    assert!(env
+        .git(&repo, &["branch", "--list", &branch])
+        .trim()
+        .is_empty());
+    assert_eq!(env.count("SELECT count(*) FROM runs"), 0);
+    // The printed command brings the work back.
+    env.git(&repo, &["branch", &branch, &tip]);
+    assert!(env
+        .git(&repo, &["show", &format!("{branch}:work.txt")])
+        .contains('x'));
+    env.git(&repo, &["branch", "-D", &branch]);
+
+    // prune --force likewise.
+    let other = start("more work", "echo y > more.txt");
+    let other_branch = format!("m/{}", &other[..8]);
+    let kept = env.ok(&["run", "prune"]);
+    assert!(kept.contains("kept: it has 1 commit not merged"), "{kept}");
+    assert_eq!(
+        env.git(&repo, &["branch", "--list", &other_branch]).trim(),
+        other_branch
+    );
+    let again = start("again", "echo z > again.txt");
+    let pruned = env.ok(&["run", "prune", "--force"]);
+    assert!(
+        pruned.contains(&format!(
+            "branch m/{} deleted with its unmerged work",
+            &again[..8]
+        )),
+        "{pruned}"
+    );
+    assert!(env
+        .git(&repo, &["branch", "--list", &format!("m/{}", &again[..8])])
+        .trim()
+        .is_empty());
+}

@@ -53,18 +53,142 @@ fn stop(env: &TestEnv, mut daemon: Child) {
 fn completions_are_printed_for_every_shell() {
     let env = TestEnv::new();
     for (shell, marker) in [
-        ("bash", "complete -F"),
-        ("zsh", "#compdef m"),
-        ("fish", "complete -c m"),
+        ("bash", "-F _clap_complete_m m"),
+        ("zsh", "compdef _clap_dynamic_completer_m m"),
+        ("fish", "--command m"),
         ("elvish", "edit:completion:arg-completer[m]"),
         ("powershell", "Register-ArgumentCompleter"),
     ] {
         let script = env.ok(&["completions", shell]);
         assert!(script.contains(marker), "{shell}: no {marker}");
-        assert!(script.contains("doctor"), "{shell}: subcommands missing");
+        // The script asks m at each TAB: it calls m by name, wherever
+        // m is installed, and lists no command of its own (so never a
+        // hidden one).
+        assert!(script.contains("COMPLETE"), "{shell}: not dynamic");
+        for hidden in ["generate-docs", "keeper"] {
+            assert!(!script.contains(hidden), "{shell}: offers {hidden}");
+        }
     }
     let err = env.fails(&["completions", "tcsh"], 2);
     assert!(err.contains("bash"), "{err}");
+}
+
+/// The values bash offers at a TAB after `words` (the last word is the one
+/// being completed), through the script `m completions bash` prints, in a
+/// real bash, from `cwd`. Options (offered beside values on an empty word)
+/// are left out.
+fn bash_tab(env: &TestEnv, cwd: &Path, words: &[&str]) -> Vec<String> {
+    let script = env.ok(&["completions", "bash"]);
+    let quoted: Vec<String> = words
+        .iter()
+        .map(|w| format!("'{}'", w.replace('\'', "'\\''")))
+        .collect();
+    let driver = format!(
+        "{script}\nCOMP_WORDS=({words}); COMP_CWORD=$(( ${{#COMP_WORDS[@]}} - 1 )); COMP_TYPE=9\n\
+         _clap_complete_m m \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"\n\
+         printf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
+        words = quoted.join(" ")
+    );
+    let mut bash = Command::new("bash");
+    env.clean_env(&mut bash);
+    let out = bash
+        .current_dir(cwd)
+        .args(["--norc", "--noprofile", "-c", &driver])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "bash: {}", stderr(&out));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('-'))
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn a_tab_offers_what_exists_runs_repos_agents_states_and_event_types() {
+    let env = TestEnv::new();
+    // Before anything exists, a TAB offers no run and creates nothing.
+    assert!(bash_tab(&env, env.dir.path(), &["m", "run", "show", ""]).is_empty());
+    assert!(!env.home.exists(), "a TAB made the data directory");
+
+    env.repo("api");
+    let agent = env.script("agent.sh", "true");
+    let agent = agent.to_str().unwrap();
+    let first = env.ok(&[
+        "run",
+        "start",
+        "-r",
+        "api",
+        "first run",
+        "--wait",
+        "--",
+        agent,
+    ]);
+    let second = env.ok(&[
+        "run",
+        "start",
+        "-r",
+        "api",
+        "second run",
+        "--wait",
+        "--",
+        agent,
+    ]);
+    let short = |id: &str| id.trim()[..8].to_string();
+    env.ok(&["daemon", "stop"]);
+
+    let mut runs = bash_tab(&env, env.dir.path(), &["m", "run", "show", ""]);
+    runs.sort();
+    let mut want = vec![short(&first), short(&second)];
+    want.sort();
+    assert_eq!(runs, want);
+    // A prefix narrows the choice, in every command taking a run.
+    let prefix = &short(&first)[..7];
+    for words in [
+        vec!["m", "run", "cancel", prefix],
+        vec!["m", "events", prefix],
+        vec!["m", "run", "rm", prefix],
+    ] {
+        assert!(
+            bash_tab(&env, env.dir.path(), &words).contains(&short(&first)),
+            "{words:?}"
+        );
+    }
+    // No daemon was started to answer a TAB.
+    assert!(
+        !env.home.join("run/m.sock").exists(),
+        "a TAB started the daemon"
+    );
+
+    // -r offers repos, not the files of the current directory.
+    let cwd = env.dir.path().join("somewhere");
+    std::fs::create_dir_all(&cwd).unwrap();
+    std::fs::write(cwd.join("apple.txt"), "").unwrap();
+    assert_eq!(
+        bash_tab(&env, &cwd, &["m", "run", "start", "-r", ""]),
+        ["api"]
+    );
+    assert_eq!(
+        bash_tab(&env, &cwd, &["m", "run", "list", "-r", "a"]),
+        ["api"]
+    );
+
+    let agents = bash_tab(&env, &cwd, &["m", "run", "start", "--agent", "c"]);
+    assert_eq!(agents, ["claude", "codex"]);
+    let states = bash_tab(&env, &cwd, &["m", "run", "list", "--state", "w"]);
+    assert_eq!(states, ["waiting_input", "waiting_approval"]);
+    let states = bash_tab(&env, &cwd, &["m", "approvals", "--state", ""]);
+    assert_eq!(states, ["pending", "approved", "rejected", "all"]);
+    let types = bash_tab(&env, &cwd, &["m", "events", "--type", "approval.r"]);
+    assert_eq!(types, ["approval.requested", "approval.resolved"]);
+    // Nothing is pending: m approve offers nothing (not files).
+    assert!(bash_tab(&env, &cwd, &["m", "approve", ""]).is_empty());
+
+    let commands = bash_tab(&env, &cwd, &["m", ""]);
+    assert!(commands.contains(&"run".to_string()), "{commands:?}");
+    for hidden in ["generate-docs", "keeper"] {
+        assert!(!commands.contains(&hidden.to_string()), "{commands:?}");
+    }
 }
 
 #[test]

@@ -12,6 +12,7 @@ mod cli;
 mod config;
 mod containment;
 mod daemon;
+mod deadlines;
 mod docs;
 mod ecosystem;
 mod notify;

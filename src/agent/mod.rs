@@ -54,8 +54,11 @@ pub struct ApprovalRequest {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
     Approved {
-        /// `m approve --always`: allow this kind of action for the rest of the run.
-        always: bool,
+        /// `m approve --always --persist`: the agent may keep the grant
+        /// itself (its `allow_always`, which may outlive the run). Without
+        /// it an agent is only ever allowed once: m keeps `--always` grants
+        /// itself (see `policy::Grant`).
+        persist: bool,
     },
     Rejected {
         reason: String,

@@ -3,19 +3,31 @@
 //! or `FAKE_ACP_SCENARIO`:
 //!
 //! - `basic`: thought, plan, streamed message, a tool call that writes
-//!   `notes.txt`, usage.
+//!   `notes.txt`, usage (context, then context and cost).
+//!
+//! Every turn's answer carries `usage`: 1000 × the turn's number tokens in,
+//! 100 out.
 //! - `diff`: an edit of `greeting.txt` that needs permission; applied when
 //!   allowed; when rejected, the next prompt (the reason) is echoed.
 //! - `command`: a command that needs permission; says which option won.
 //! - `always`: like `command`, and after `allow_always` runs a second
 //!   command without asking.
+//! - `shell`: runs commands as Codex does, each wrapped in `/bin/bash
+//!   -lc LINE` (`touch ran.txt`, then `touch ran.txt; rm -rf x`), each
+//!   asked with Codex's options; says which option each got.
+//! - `workaround`: runs `touch ran.txt` (wrapped as Codex does); when that
+//!   is refused, tries `echo > ran.txt` at once, as a model does; says what
+//!   became of each.
 //! - `elicit`: asks which database to use and echoes the answer.
+//! - `elicit-default`: the same, its form giving `sqlite` as the default
+//!   (MCP elicitation schemas may give a field a `default`).
 //! - `converse`: every turn after the first echoes the prompt.
 //! - `crash`: dies in the middle of its first turn.
 //! - `malformed`: writes a line that is not JSON, then carries on.
 //! - `unknown`: sends an update kind no client knows.
 //! - `slow`: answers initialize after `FAKE_ACP_DELAY_MS` (3000).
-//! - `cancel`: forks a child, asks permission and waits for the cancel.
+//! - `cancel`: forks a child, asks permission and waits for the cancel;
+//!   with a second argument `slow`, takes 3 s to end its turn after it.
 //! - `fs`: calls fs/read_text_file, which m must refuse.
 //! - `auth`: needs `authenticate` with the `FAKE_API_KEY` env method; also
 //!   offers a browser login and, as Gemini CLI does, a cloud method whose
@@ -31,6 +43,13 @@
 //!   `fs/write_text_file` without awaiting the answer, and prints a long
 //!   minified stack trace line on stderr.
 //! - `env`: says which `OPENCODE_PERMISSION` it was started with.
+//! - `loggedin`: offers the same methods as `auth` but is logged in
+//!   already; `authenticate` would replace its saved login (as codex-acp
+//!   rewrites `auth.json`), which its first turn reports.
+//! - `bypass`: its session opens in mode `bypassPermissions` (as Claude's
+//!   settings may say); `session/set_mode` switches it; its first turn
+//!   says the mode it runs in.
+//! - `stubborn`: like `bypass`, and refuses to switch.
 //! - `refusal`: ends its first turn with stopReason `refusal`.
 //! - `withdraw`: asks permission, waits until the file named by its second
 //!   argument exists, then takes the request back with `$/cancel_request`
@@ -53,6 +72,7 @@ struct Agent {
     authenticated: bool,
     turn: u32,
     cancelled: bool,
+    mode: String,
 }
 
 fn main() {
@@ -69,7 +89,11 @@ fn main() {
         authenticated: false,
         turn: 0,
         cancelled: false,
+        mode: "default".into(),
     };
+    if matches!(agent.scenario.as_str(), "bypass" | "stubborn") {
+        agent.mode = "bypassPermissions".into();
+    }
     loop {
         let message = agent.recv();
         let Some(method) = message.get("method").and_then(Value::as_str) else {
@@ -99,6 +123,13 @@ fn main() {
                 }
             }
             "session/new" => agent.new_session(id, &params),
+            "session/set_mode" if agent.scenario == "stubborn" => {
+                respond_error(&id, -32602, "the mode is locked by the settings")
+            }
+            "session/set_mode" => {
+                agent.mode = params["modeId"].as_str().unwrap_or("").to_string();
+                respond(&id, json!({}));
+            }
             "session/prompt" => {
                 agent.turn += 1;
                 let text: String = params["prompt"]
@@ -108,7 +139,13 @@ fn main() {
                     .filter_map(|b| b["text"].as_str())
                     .collect();
                 let stop_reason = agent.play_turn(&text);
-                respond(&id, json!({ "stopReason": stop_reason }));
+                // Each turn's own count, as claude-agent-acp reports it.
+                let usage = json!({
+                    "inputTokens": 1000 * agent.turn, "outputTokens": 100,
+                    "cachedReadTokens": 0, "cachedWriteTokens": 0,
+                    "totalTokens": 1000 * agent.turn + 100,
+                });
+                respond(&id, json!({ "stopReason": stop_reason, "usage": usage }));
             }
             other => respond_error(&id, -32601, &format!("method not found: {other}")),
         }
@@ -154,7 +191,7 @@ impl Agent {
                 &format!("bad initialize: {}", problems.join(", ")),
             );
         }
-        let auth_methods = if self.scenario == "auth" {
+        let auth_methods = if matches!(self.scenario.as_str(), "auth" | "loggedin") {
             json!([
                 { "id": "browser-login", "name": "Log in with a browser" },
                 { "id": "api-key", "name": "API key", "type": "env_var", "vars": [{ "name": "FAKE_API_KEY" }] },
@@ -191,17 +228,43 @@ impl Agent {
                 ),
             );
         }
-        let mut session = json!({ "sessionId": self.session });
-        if self.scenario == "modes" {
+        // Settings as claude-agent-acp answers them: its models, and the
+        // same as config options.
+        let mut session = json!({
+            "sessionId": self.session,
+            "models": {
+                "currentModelId": "fake-model-1",
+                "availableModels": [{ "modelId": "fake-model-1", "name": "Fake 1" }],
+            },
+            "configOptions": [{
+                "id": "model", "name": "Model", "category": "model", "type": "select",
+                "currentValue": "fake-model-1",
+                "options": [{ "value": "fake-model-1", "name": "Fake 1" }],
+            }],
+        });
+        match self.scenario.as_str() {
             // Gemini CLI's answer when its settings say auto_edit.
-            session["modes"] = json!({
-                "currentModeId": "autoEdit",
-                "availableModes": [
-                    { "id": "default", "name": "Default", "description": "Prompts for approval" },
-                    { "id": "autoEdit", "name": "Auto Edit", "description": "Auto-approves edit tools" },
-                    { "id": "yolo", "name": "YOLO", "description": "Auto-approves all tools" },
-                ],
-            });
+            "modes" => {
+                session["modes"] = json!({
+                    "currentModeId": "autoEdit",
+                    "availableModes": [
+                        { "id": "default", "name": "Default", "description": "Prompts for approval" },
+                        { "id": "autoEdit", "name": "Auto Edit", "description": "Auto-approves edit tools" },
+                        { "id": "yolo", "name": "YOLO", "description": "Auto-approves all tools" },
+                    ],
+                })
+            }
+            // Claude Code's, in the mode its settings chose.
+            "bypass" | "stubborn" => {
+                session["modes"] = json!({
+                    "currentModeId": self.mode,
+                    "availableModes": [
+                        { "id": "default", "name": "Default" },
+                        { "id": "bypassPermissions", "name": "Bypass Permissions" },
+                    ],
+                })
+            }
+            _ => {}
         }
         respond(&id, session);
     }
@@ -214,7 +277,10 @@ impl Agent {
             ("diff", 1) => self.diff(),
             ("command", 1) => self.command(),
             ("always", 1) => self.always(),
-            ("elicit", 1) => self.elicit(),
+            ("shell", 1) => self.shell(),
+            ("workaround", 1) => self.workaround(),
+            ("elicit", 1) => self.elicit(None),
+            ("elicit-default", 1) => self.elicit(Some("sqlite")),
             ("crash", _) => {
                 self.message("working on it...");
                 eprintln!("fatal: the fake agent crashed");
@@ -242,6 +308,18 @@ impl Agent {
                     json!({ "sessionId": self.session, "path": self.path("README.md") }),
                 );
                 self.message(&format!("fs answer: {}", answer["error"]["code"]));
+                "end_turn"
+            }
+            ("bypass" | "stubborn", 1) => {
+                self.message(&format!("mode: {}", self.mode));
+                "end_turn"
+            }
+            ("loggedin", 1) => {
+                self.message(if self.authenticated {
+                    "my saved login was replaced"
+                } else {
+                    "kept my saved login"
+                });
                 "end_turn"
             }
             ("modes", 1) => {
@@ -303,6 +381,10 @@ impl Agent {
             "content": [{ "type": "content", "content": { "type": "text", "text": "wrote notes.txt" } }],
         }));
         self.update(json!({ "sessionUpdate": "usage_update", "used": 1200, "size": 200000 }));
+        self.update(json!({
+            "sessionUpdate": "usage_update", "used": 1300, "size": 200000,
+            "cost": { "amount": 0.045, "currency": "USD" },
+        }));
         self.message("Done.");
         "end_turn"
     }
@@ -467,7 +549,78 @@ impl Agent {
         "end_turn"
     }
 
-    fn elicit(&mut self) -> &'static str {
+    fn shell(&mut self) -> &'static str {
+        for (n, line) in ["touch ran.txt", "touch ran.txt; rm -rf x"]
+            .iter()
+            .enumerate()
+        {
+            let id = format!("shell-{}", n + 1);
+            let argv = json!(["/bin/bash", "-lc", line]);
+            self.update(json!({
+                "sessionUpdate": "tool_call", "toolCallId": id, "title": line,
+                "kind": "execute", "status": "pending",
+                "rawInput": { "command": argv, "cwd": self.path("") },
+            }));
+            // codex-acp's options for an exec approval (thread.rs,
+            // build_exec_permission_options).
+            let kind = self.ask_permission(
+                json!({ "toolCallId": id }),
+                &[
+                    ("approved", "allow_once"),
+                    ("approved-execpolicy-amendment", "allow_always"),
+                    ("abort", "reject_once"),
+                ],
+            );
+            let kind = kind.unwrap_or_else(|| "cancelled".into());
+            if kind.starts_with("allow") {
+                let status = std::process::Command::new("/bin/sh")
+                    .args(["-c", line])
+                    .status();
+                eprintln!("fake-acp-agent: {line}: {status:?}");
+            }
+            self.message(&format!("{id}: {kind}"));
+        }
+        "end_turn"
+    }
+
+    fn workaround(&mut self) -> &'static str {
+        for (id, line) in [("try-1", "touch ran.txt"), ("try-2", "echo > ran.txt")] {
+            self.update(json!({
+                "sessionUpdate": "tool_call", "toolCallId": id, "title": line,
+                "kind": "execute", "status": "pending",
+                "rawInput": { "command": ["/bin/bash", "-lc", line] },
+            }));
+            let kind = self.ask_permission(
+                json!({ "toolCallId": id }),
+                &[("approved", "allow_once"), ("abort", "reject_once")],
+            );
+            match kind.as_deref() {
+                Some(k) if k.starts_with("allow") => {
+                    self.message(&format!("{id}: ran"));
+                    return "end_turn";
+                }
+                Some(_) => self.message(&format!("{id}: refused")),
+                None => {
+                    self.message(&format!("{id}: cancelled"));
+                    return if self.cancelled {
+                        "cancelled"
+                    } else {
+                        "end_turn"
+                    };
+                }
+            }
+        }
+        "end_turn"
+    }
+
+    fn elicit(&mut self, default: Option<&str>) -> &'static str {
+        let mut database = json!({ "type": "string", "title": "Database", "oneOf": [
+            { "const": "postgres", "title": "PostgreSQL" },
+            { "const": "sqlite", "title": "SQLite" },
+        ] });
+        if let Some(default) = default {
+            database["default"] = json!(default);
+        }
         let answer = self.request(
             "elicitation/create",
             json!({
@@ -476,10 +629,7 @@ impl Agent {
                 "message": "Which database should I use?",
                 "requestedSchema": {
                     "type": "object",
-                    "properties": { "database": { "type": "string", "title": "Database", "oneOf": [
-                        { "const": "postgres", "title": "PostgreSQL" },
-                        { "const": "sqlite", "title": "SQLite" },
-                    ] } },
+                    "properties": { "database": database },
                     "required": ["database"],
                 },
             }),
@@ -508,6 +658,10 @@ impl Agent {
             "fake-acp-agent: permission answered {kind:?}, cancelled: {}",
             self.cancelled
         );
+        if std::env::args().nth(2).as_deref() == Some("slow") {
+            // Winds down as a real agent does: the run is still live.
+            std::thread::sleep(Duration::from_secs(3));
+        }
         if kind.is_none() && self.cancelled {
             "cancelled"
         } else {

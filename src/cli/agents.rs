@@ -48,6 +48,8 @@ pub fn run(ctx: &Ctx, args: AgentsArgs) -> Result<u8> {
                     "path": found,
                     "install": p.install,
                     "about": p.about,
+                    "ask_mode": p.ask_mode,
+                    "asks": p.asks,
                 });
                 if let Some((run, mode)) = quiet {
                     agent["quietMode"] =
@@ -85,6 +87,12 @@ pub fn run(ctx: &Ctx, args: AgentsArgs) -> Result<u8> {
                 )),
             ))?;
         }
+    }
+    ctx.ui.line("")?;
+    ctx.ui
+        .line("What each asks m about before it acts, as m starts it:")?;
+    for (p, _, _, _) in &rows {
+        ctx.ui.line(format!("  {}: {}", p.name, p.asks))?;
     }
     ctx.ui
         .line("Start one with `m run start -r REPO --agent NAME \"PROMPT\"`.")?;

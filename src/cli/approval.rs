@@ -16,6 +16,7 @@ pub enum ApprovalCommand {
 #[derive(Debug, Args)]
 pub struct ShowArgs {
     /// An approval id, or a run id with one pending approval (prefixes work).
+    #[arg(add = crate::cli::complete::approval_ids())]
     pub target: String,
     /// The approval as one JSON object, as `m approvals --json` lists it.
     #[arg(long)]

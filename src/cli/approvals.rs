@@ -11,9 +11,11 @@ use crate::store::ApprovalFilter;
 pub struct ApprovalsArgs {
     /// Only this run's approvals (id prefix).
     #[arg(long)]
+    #[arg(add = crate::cli::complete::run_ids())]
     pub run: Option<String>,
     /// Which approvals: pending, approved, rejected or all.
     #[arg(long, default_value = "pending")]
+    #[arg(add = crate::cli::complete::approval_state_names())]
     pub state: String,
     /// A JSON list of {id, run_id, event_id, type, state, payload,
     /// rejection_reason, created_at, resolved_at}.

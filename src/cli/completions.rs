@@ -1,9 +1,11 @@
 use std::io::Write;
 
-use clap::{Args, CommandFactory};
+use clap::Args;
+use clap_complete::env::{EnvCompleter, Shells};
 use clap_complete::Shell;
 
-use super::{Cli, Ctx};
+use super::complete;
+use super::Ctx;
 use crate::error::{exit, Result};
 
 #[derive(Debug, Args)]
@@ -21,10 +23,17 @@ pub fn run(_ctx: &Ctx, args: CompletionsArgs) -> Result<u8> {
     Ok(exit::OK)
 }
 
-/// The completion script for `shell`. Rendered in memory first: clap's
-/// generator panics on a write error, and a reader may close the pipe.
+/// The completion script for `shell`: a small function that asks `m` itself
+/// at each TAB (see [`complete`]), so that it offers the runs, approvals and
+/// repos that exist then, and never a hidden command. It calls `m` by name,
+/// so the script stays right wherever m is installed.
 pub fn script(shell: Shell) -> Vec<u8> {
     let mut script = Vec::new();
-    clap_complete::generate(shell, &mut Cli::command(), "m", &mut script);
+    let shells = Shells::builtins();
+    let completer: &dyn EnvCompleter = shells
+        .completer(&shell.to_string())
+        .expect("clap_complete knows every Shell it names");
+    // Writing to a Vec cannot fail.
+    let _ = completer.write_registration(complete::VAR, "m", "m", "m", &mut script);
     script
 }

@@ -6,38 +6,14 @@ use crate::config::{print_warning, Config};
 use crate::error::{exit, Result};
 
 /// Every key, its default and what it does: the end of `m config --help`
-/// and of `man m-config`. docs/config.md says the same at more length.
-pub const KEYS_HELP: &str = "\
+/// and of `man m-config`, the scalar keys from the key table
+/// (`config::keys`). docs/config.md says the same at more length.
+pub fn keys_help() -> String {
+    format!(
+        "\
 Keys, with their defaults (docs/config.md says more):
 
-  [daemon]
-  grace_seconds = 5      seconds between SIGTERM and SIGKILL for an
-                         agent; env M_GRACE_MS (milliseconds) wins
-  autostart = true       commands start a daemon when none runs;
-                         env M_NO_AUTOSTART=1 wins
-  answer_timeout_seconds = 10
-                         a daemon silent this long does not answer
-                         (exit 5); env M_ANSWER_TIMEOUT_MS wins
-  [run]
-  review = false         every run holds its diff for approval
-                         (--review / --no-review for one run)
-  idle_timeout_seconds = 0
-                         a conversational agent run idle this long
-                         is done (0: never)
-  startup_timeout_seconds = 60
-                         an ACP agent slower to start fails its run
-  on_busy = \"refuse\"     a busy repo refuses a run (exit 4), or
-                         \"queue\" queues it (--queue / --no-queue)
-  timeout = 0            a run going this long is cancelled, e.g.
-                         \"2h\" (--timeout; 0: no limit)
-  [approvals]
-  auto_approve = []      types approved without asking:
-                         command, diff, generic
-  allow_commands = []    command prefixes approved without asking,
-                         e.g. [\"cargo test\"], never a command line
-                         with shell syntax (&& ; | $( ...); both lists
-                         are added to each run's --auto-approve and --allow
-  [agents.NAME]
+{}  [agents.NAME]
   command = [\"...\"]      the command that starts agent NAME
                          (NAME: one of `m agents`)
   auth = \"METHOD\"        the auth method m asks agent NAME to use
@@ -48,7 +24,10 @@ Keys, with their defaults (docs/config.md says more):
 
 An unknown key is a warning; an invalid value an error (exit 2)
 naming the key and the file. The daemon reads the file when it
-starts; every other command, each time it runs.";
+starts; every other command, each time it runs.",
+        crate::config::keys::help()
+    )
+}
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {

@@ -7,16 +7,24 @@ use super::Ctx;
 use crate::client::Client;
 use crate::error::{exit, Error, Result};
 use crate::model::{short_id, Approval, ApprovalState, Run};
+use crate::policy::Grant;
 use crate::protocol::{DecideRequest, Request, Response};
 use crate::store::{ApprovalFilter, Store};
 
 #[derive(Debug, Args)]
 pub struct ApproveArgs {
     /// An approval id, or a run id whose only pending approval is meant (prefixes work).
+    #[arg(add = crate::cli::complete::pending_approval_ids())]
     pub target: String,
-    /// Also allow this kind of action for the rest of the run, where the agent offers it.
+    /// Also approve the same again for the rest of the run (the same
+    /// command, edits of the same files, the same tool): m keeps the grant
+    /// and answers the agent "once" each time.
     #[arg(long)]
     pub always: bool,
+    /// Let the agent keep the grant itself (its own "always" option, which
+    /// may outlive the run and apply to later ones); implies --always.
+    #[arg(long)]
+    pub persist: bool,
     /// Approve only if the approval is still exactly this (its content hash,
     /// as `m approval show` prints it); otherwise exit 4, deciding nothing.
     #[arg(long, value_name = "HASH")]
@@ -26,6 +34,7 @@ pub struct ApproveArgs {
 #[derive(Debug, Args)]
 pub struct RejectArgs {
     /// An approval id, or a run id whose only pending approval is meant (prefixes work).
+    #[arg(add = crate::cli::complete::pending_approval_ids())]
     pub target: String,
     /// Why: the agent is told.
     #[arg(long, short = 'm')]
@@ -37,11 +46,25 @@ pub struct RejectArgs {
 }
 
 pub fn approve(ctx: &Ctx, args: ApproveArgs) -> Result<u8> {
-    decide(ctx, &args.target, true, None, args.always, args.hash)
+    let always = Always {
+        always: args.always || args.persist,
+        persist: args.persist,
+    };
+    decide(ctx, &args.target, true, None, always, args.hash)
 }
 
 pub fn reject(ctx: &Ctx, args: RejectArgs) -> Result<u8> {
-    decide(ctx, &args.target, false, args.reason, false, args.hash)
+    let once = Always {
+        always: false,
+        persist: false,
+    };
+    decide(ctx, &args.target, false, args.reason, once, args.hash)
+}
+
+/// What `--always` and `--persist` ask for.
+struct Always {
+    always: bool,
+    persist: bool,
 }
 
 fn decide(
@@ -49,7 +72,7 @@ fn decide(
     target: &str,
     approve: bool,
     reason: Option<String>,
-    always: bool,
+    wanted: Always,
     content_hash: Option<String>,
 ) -> Result<u8> {
     let approval = resolve(&ctx.store()?, target)?;
@@ -58,7 +81,8 @@ fn decide(
             approval_id: approval.id.clone(),
             approve,
             reason,
-            always,
+            always: wanted.always,
+            persist: wanted.persist,
             content_hash: content_hash.map(|h| h.trim().to_string()),
         }),
     )?;
@@ -67,10 +91,10 @@ fn decide(
             "unexpected answer from the daemon: {response:?}"
         )));
     };
-    let always = if approve && always {
-        always_outcome(&approval)
+    let always = if approve && wanted.always {
+        always_outcome(&approval, wanted.persist)
     } else {
-        ""
+        String::new()
     };
     ctx.ui.line(format!(
         "{} {} approval {} of run {}{always}",
@@ -82,22 +106,28 @@ fn decide(
     Ok(exit::OK)
 }
 
-/// What became of `--always`, said at once: only an ACP agent's permission
-/// request can be allowed for the rest of the run, and only when the agent
-/// offers that (the offered kinds are in the payload as `optionKinds`).
-fn always_outcome(approval: &Approval) -> &'static str {
-    let offered = approval
-        .payload
-        .as_ref()
-        .and_then(|p| p.get("optionKinds"))
-        .and_then(|kinds| kinds.as_array());
-    match offered {
-        Some(kinds) if kinds.iter().any(|k| k == "allow_always") => {
-            ", and always for the rest of the run"
-        }
-        Some(_) => " once: the agent offers no 'always' option",
-        None => " once: only an ACP agent's permission requests offer 'always'",
+/// What became of `--always` (and `--persist`), said at once: m approves
+/// the same again itself when it can tell what "the same" is; the agent
+/// keeps a grant only where it offers an "always" of its own (the offered
+/// kinds are in an ACP payload as `optionKinds`).
+fn always_outcome(approval: &Approval, persist: bool) -> String {
+    let payload = approval.payload.clone().unwrap_or_default();
+    let mut said = match Grant::of(approval.approval_type, &payload) {
+        Some(grant) => format!(", and again for the rest of the run: {}", grant.describe()),
+        None => " once: m cannot tell which later requests would be the same".to_string(),
+    };
+    if persist {
+        let offered = payload
+            .get("optionKinds")
+            .and_then(|kinds| kinds.as_array())
+            .is_some_and(|kinds| kinds.iter().any(|k| k == "allow_always"));
+        said.push_str(if offered {
+            "; the agent keeps the grant itself, maybe beyond this run"
+        } else {
+            "; the agent offers no 'always' of its own to keep"
+        });
     }
+    said
 }
 
 /// The approval meant by `target`: an approval id prefix, else a run id

@@ -523,7 +523,9 @@ fn check_agents(config: &Config) -> Check {
 
 /// `[notify]`: what the daemon would make of it, and a phone to push to.
 fn check_notifications(config: &Config, devices: Option<i64>) -> Check {
-    let health = Dispatcher::from_config(&config.notify).health();
+    let health = Dispatcher::from_config(&config.notify)
+        .with_escalation(&config.approvals.escalate_to)
+        .health();
     let file = config.file.display();
     if !health.is_healthy() {
         let mut problems = health.problems.clone();

@@ -15,6 +15,7 @@ use crate::store::RunOrQueued;
 pub struct EventsArgs {
     /// Run id (any unique prefix).
     #[arg(required_unless_present = "all")]
+    #[arg(add = crate::cli::complete::run_ids())]
     pub run: Option<String>,
     /// Follow every run's live events (with --follow).
     #[arg(long, requires = "follow", conflicts_with = "run")]
@@ -28,6 +29,7 @@ pub struct EventsArgs {
     pub since: i64,
     /// Only events of this type (repeatable), e.g. `--type output`.
     #[arg(long = "type", value_name = "TYPE")]
+    #[arg(add = crate::cli::complete::event_type_names())]
     pub types: Vec<String>,
     /// One JSON object per line.
     #[arg(long)]
@@ -317,9 +319,10 @@ fn describe(event_type: &str, data: &Value) -> Vec<String> {
                 .find(|s| !s.is_empty())
                 .unwrap_or_default();
             vec![format!(
-                "{} approval {}: {what}",
+                "{} approval {}: {what}{}",
                 text("approval_type"),
-                crate::model::short_id(&text("approval_id"))
+                crate::model::short_id(&text("approval_id")),
+                due(data)
             )]
         }
         Some(EventType::ApprovalResolved) => {
@@ -336,8 +339,15 @@ fn describe(event_type: &str, data: &Value) -> Vec<String> {
                 text("state"),
             )]
         }
+        Some(EventType::HumanReminded) => {
+            let what = match data.get("approval_id").and_then(Value::as_str) {
+                Some(id) => format!("approval {} is", crate::model::short_id(id)),
+                None => format!("question \"{}\" is", text("question")),
+            };
+            vec![format!("reminded: {what} still waiting{}", due(data))]
+        }
         Some(EventType::InputRequested) => {
-            let mut lines = vec![text("question")];
+            let mut lines = vec![format!("{}{}", text("question"), due(data))];
             let schema = data.get("schema").unwrap_or(&Value::Null);
             lines.extend(crate::question::expected(schema).map(|e| format!("expects {e}")));
             lines
@@ -384,6 +394,24 @@ fn describe(event_type: &str, data: &Value) -> Vec<String> {
             Value::Null => String::new(),
             other => other.to_string(),
         }],
+    }
+}
+
+/// When the deadline of an approval or question decides, if it has one:
+/// ` (decided at 13:05 UTC: reject)`.
+fn due(data: &Value) -> String {
+    match data.get("deadline").and_then(Value::as_i64) {
+        Some(at) => {
+            let then = match data.get("on_timeout").and_then(Value::as_str) {
+                Some(what) => format!(": {what}"),
+                None => String::new(),
+            };
+            format!(
+                " (deadline {}{then})",
+                crate::model::utc_time(at, crate::model::now())
+            )
+        }
+        None => String::new(),
     }
 }
 

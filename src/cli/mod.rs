@@ -5,6 +5,7 @@ mod agents;
 mod approval;
 pub(crate) mod approvals;
 mod ask;
+mod complete;
 mod completions;
 mod config;
 mod daemon;
@@ -88,7 +89,7 @@ pub enum Command {
     #[command(subcommand)]
     Daemon(daemon::DaemonCommand),
     /// Show where the configuration file is and the settings in effect.
-    #[command(subcommand, after_long_help = config::KEYS_HELP)]
+    #[command(subcommand, after_long_help = config::keys_help())]
     Config(config::ConfigCommand),
     /// Check git, the config, the database, the socket, the daemon, the
     /// service, how runs' processes are held, the agents and notifications;
@@ -140,6 +141,12 @@ impl Ctx {
 }
 
 /// Runs a parsed command line; returns the exit code on success.
+/// If a shell's completion script called `m` (`COMPLETE` is set), prints
+/// the candidates and exits; otherwise returns at once.
+pub fn answer_completion_if_asked() {
+    complete::answer_if_asked();
+}
+
 pub fn run(cli: Cli) -> Result<u8> {
     // The keeper reads no file and no setting: the daemon gave it all.
     if let Command::Keeper(args) = cli.command {

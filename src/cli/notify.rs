@@ -14,7 +14,8 @@ pub enum NotifyCommand {
 pub fn run(ctx: &Ctx, cmd: NotifyCommand) -> Result<u8> {
     let NotifyCommand::Test = cmd;
     let config = ctx.config()?;
-    let dispatcher = Dispatcher::from_config(&config.notify);
+    let dispatcher =
+        Dispatcher::from_config(&config.notify).with_escalation(&config.approvals.escalate_to);
     let mut store = ctx.store()?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -11,6 +11,7 @@ use crate::protocol::{ReplyRequest, Request};
 #[derive(Debug, Args)]
 pub struct ReplyArgs {
     /// Run id (any unique prefix).
+    #[arg(add = crate::cli::complete::run_ids())]
     pub run: String,
     /// The answer (`-` reads it from stdin).
     pub text: String,

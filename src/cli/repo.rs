@@ -50,6 +50,7 @@ pub struct ListArgs {
 #[derive(Debug, Args)]
 pub struct RmArgs {
     /// Repository name or id prefix.
+    #[arg(add = crate::cli::complete::repo_names())]
     pub repo: String,
     /// Also remove its past runs: their events, approvals and workspaces
     /// (and branches holding nothing unmerged). Nothing is removed while a

@@ -7,14 +7,15 @@ use crate::error::{exit, Result};
 use crate::model::{now, short_id, ApprovalState, RunState};
 use crate::notify::Dispatcher;
 use crate::service;
-use crate::store::RunFilter;
+use crate::store::{usage, RunFilter};
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// One JSON document: {daemon (null when not running; with
     /// uptime_seconds and notifications), socket, service (null when not
     /// installed), notifications {source: daemon|config, health},
-    /// active_runs, pending_approvals}.
+    /// active_runs, pending_approvals, usage: [{repo_id, repo, runs,
+    /// input_tokens, output_tokens, cost: [{amount, currency}]}]}.
     #[arg(long)]
     pub json: bool,
 }
@@ -28,6 +29,13 @@ pub fn run(ctx: &Ctx, args: StatusArgs) -> Result<u8> {
         ..RunFilter::default()
     })?;
     let pending = store.count_approvals(ApprovalState::Pending)?;
+    let usage = store.usage_by_repo()?;
+    let repo_name = |id: &str| {
+        store
+            .get_repo(id)
+            .map(|r| r.name)
+            .unwrap_or_else(|_| short_id(id).to_string())
+    };
     let service = service::installed_for(&ctx.paths);
     let socket = ctx.paths.socket();
     let now = now();
@@ -57,6 +65,14 @@ pub fn run(ctx: &Ctx, args: StatusArgs) -> Result<u8> {
             "notifications": notifications,
             "active_runs": active,
             "pending_approvals": pending,
+            "usage": usage
+                .iter()
+                .map(|u| {
+                    let mut value = json!(u);
+                    value["repo"] = json!(repo_name(&u.repo_id));
+                    value
+                })
+                .collect::<Vec<_>>(),
         }))?;
         return Ok(exit::OK);
     }
@@ -114,6 +130,23 @@ pub fn run(ctx: &Ctx, args: StatusArgs) -> Result<u8> {
             ctx.ui.run_state(run.state),
             relative_time(run.created_at, now),
             one_line(&run.prompt, 50)
+        ))?;
+    }
+    for (i, repo) in usage.iter().enumerate() {
+        let label = if i == 0 { "usage" } else { "" };
+        let mut line = format!(
+            "{} tokens in, {} out",
+            usage::tokens(repo.input_tokens),
+            usage::tokens(repo.output_tokens)
+        );
+        for cost in &repo.cost {
+            line.push_str(&format!(", {}", usage::money(cost)));
+        }
+        let runs = if repo.runs == 1 { "run" } else { "runs" };
+        ctx.ui.line(format!(
+            "{label:<9} {}: {line} ({} {runs})",
+            repo_name(&repo.repo_id),
+            repo.runs
         ))?;
     }
     ctx.ui.line(format!(

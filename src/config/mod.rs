@@ -22,12 +22,13 @@ use serde::Serialize;
 use serde_json::{json, Value as Json};
 use toml::{Table, Value};
 
+pub mod keys;
 pub mod notify;
 
 pub use self::notify::NotifyConfig;
 
 use crate::error::{Error, Result};
-use crate::model::{format_duration, parse_duration, ApprovalType, OnBusy};
+use crate::model::{parse_duration, ApprovalType, OnBusy, OnTimeout};
 use crate::paths::Paths;
 use crate::presets;
 
@@ -123,6 +124,16 @@ pub struct ApprovalsConfig {
     pub auto_approve: Vec<ApprovalType>,
     /// Command prefixes approved without a human, added to `--allow`.
     pub allow_commands: Vec<String>,
+    /// How long an approval or a question waits for a human before
+    /// `on_timeout` decides (`--approval-timeout`). None: for ever.
+    pub timeout: Option<Duration>,
+    /// What the timeout decides; None is `reject`.
+    pub on_timeout: Option<OnTimeout>,
+    /// Notify again about what is still open after this long.
+    pub remind_after: Option<Duration>,
+    /// The sinks reminders go to (`apns`, a webhook's or a hook command's
+    /// name); empty: every sink that takes the event.
+    pub escalate_to: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -212,48 +223,10 @@ impl Config {
 
     /// Every effective value, in the file's order of sections.
     pub fn settings(&self) -> Vec<Setting> {
-        let seconds = |d: Duration| {
-            let secs = d.as_secs_f64();
-            if secs.fract() == 0.0 {
-                json!(secs as u64)
-            } else {
-                json!(secs)
-            }
-        };
-        let grace = seconds(self.daemon.grace);
-        let mut values = vec![
-            ("daemon.grace_seconds".to_string(), grace),
-            ("daemon.autostart".into(), json!(self.daemon.autostart)),
-            (
-                "daemon.answer_timeout_seconds".into(),
-                seconds(self.daemon.answer_timeout),
-            ),
-            ("run.review".into(), json!(self.run.review)),
-            (
-                "run.idle_timeout_seconds".into(),
-                json!(self.run.idle_timeout.map_or(0, |d| d.as_secs())),
-            ),
-            (
-                "run.startup_timeout_seconds".into(),
-                json!(self.run.startup_timeout.as_secs()),
-            ),
-            ("run.on_busy".into(), json!(self.run.on_busy)),
-            (
-                "run.timeout".into(),
-                match self.run.timeout {
-                    Some(limit) => json!(format_duration(limit)),
-                    None => json!(0),
-                },
-            ),
-            (
-                "approvals.auto_approve".into(),
-                json!(self.approvals.auto_approve),
-            ),
-            (
-                "approvals.allow_commands".into(),
-                json!(self.approvals.allow_commands),
-            ),
-        ];
+        let mut values: Vec<(String, Json)> = keys::KEYS
+            .iter()
+            .map(|key| (key.name.to_string(), key.show(self)))
+            .collect();
         for (name, agent) in &self.agents {
             if let Some(command) = &agent.command {
                 values.push((format!("agents.{name}.command"), json!(command)));
@@ -368,82 +341,16 @@ impl Config {
         const SECTIONS: &[&str] = &["daemon", "run", "approvals", "agents", "notify"];
         for (section, value) in table {
             match section.as_str() {
-                "daemon" => {
-                    for (key, value) in self.section(&section, value)? {
-                        let full = format!("daemon.{key}");
-                        match key.as_str() {
-                            "grace_seconds" => self.daemon.grace = self.grace(&full, &value)?,
-                            "autostart" => self.daemon.autostart = self.boolean(&full, &value)?,
-                            "answer_timeout_seconds" => {
-                                self.daemon.answer_timeout = self.answer_timeout(&full, &value)?
+                "daemon" | "run" | "approvals" => {
+                    for (name, value) in self.section(&section, value)? {
+                        let full = format!("{section}.{name}");
+                        match keys::find(&full) {
+                            Some(key) => {
+                                key.read(self, &value)?;
+                                self.sources.insert(full, Source::File);
                             }
-                            _ => {
-                                self.unknown(
-                                    &full,
-                                    &["grace_seconds", "autostart", "answer_timeout_seconds"],
-                                );
-                                continue;
-                            }
+                            None => self.unknown(&full, &keys::in_section(&section)),
                         }
-                        self.sources.insert(full, Source::File);
-                    }
-                }
-                "run" => {
-                    for (key, value) in self.section(&section, value)? {
-                        let full = format!("run.{key}");
-                        match key.as_str() {
-                            "review" => self.run.review = self.boolean(&full, &value)?,
-                            "idle_timeout_seconds" => {
-                                let secs = self.whole_seconds(&full, &value)?;
-                                self.run.idle_timeout =
-                                    (secs > 0).then(|| Duration::from_secs(secs));
-                            }
-                            "startup_timeout_seconds" => {
-                                let secs = self.whole_seconds(&full, &value)?;
-                                if secs == 0 {
-                                    // 0 means "never" for the idle timeout;
-                                    // here it would fail every ACP run.
-                                    return Err(
-                                        self.invalid(&full, "expected at least 1 second, found 0")
-                                    );
-                                }
-                                self.run.startup_timeout = Duration::from_secs(secs);
-                            }
-                            "on_busy" => self.run.on_busy = self.named(&full, &value)?,
-                            "timeout" => self.run.timeout = self.duration(&full, &value)?,
-                            _ => {
-                                self.unknown(
-                                    &full,
-                                    &[
-                                        "review",
-                                        "idle_timeout_seconds",
-                                        "startup_timeout_seconds",
-                                        "on_busy",
-                                        "timeout",
-                                    ],
-                                );
-                                continue;
-                            }
-                        }
-                        self.sources.insert(full, Source::File);
-                    }
-                }
-                "approvals" => {
-                    for (key, value) in self.section(&section, value)? {
-                        let full = format!("approvals.{key}");
-                        match key.as_str() {
-                            "auto_approve" => {
-                                self.approvals.auto_approve = self.approval_types(&full, &value)?
-                            }
-                            "allow_commands" => {
-                                self.approvals.allow_commands = self.commands(&full, &value)?
-                            }
-                            _ => {
-                                self.unknown(&full, &["auto_approve", "allow_commands"]);
-                                continue;
-                            }
-                        }
-                        self.sources.insert(full, Source::File);
                     }
                 }
                 "agents" => {
@@ -901,6 +808,10 @@ mod tests {
             [approvals]
             auto_approve = ["command", "command"]
             allow_commands = ["cargo   test", "git status"]
+            timeout = "1h"
+            on_timeout = "cancel"
+            remind_after = 600
+            escalate_to = ["apns", "pager"]
             [agents.claude]
             command = ["/opt/claude-acp", "--verbose"]
             [notify]
@@ -921,6 +832,13 @@ mod tests {
             config.approvals.allow_commands,
             vec!["cargo test", "git status"]
         );
+        assert_eq!(config.approvals.timeout, Some(Duration::from_secs(3600)));
+        assert_eq!(config.approvals.on_timeout, Some(OnTimeout::Cancel));
+        assert_eq!(
+            config.approvals.remind_after,
+            Some(Duration::from_secs(600))
+        );
+        assert_eq!(config.approvals.escalate_to, ["apns", "pager"]);
         assert_eq!(
             config.agent_command("claude").unwrap(),
             ["/opt/claude-acp", "--verbose"]
@@ -932,7 +850,7 @@ mod tests {
         let from_file = |s: &&Setting| s.source == "file";
         assert_eq!(
             settings.iter().filter(from_file).count(),
-            12,
+            16,
             "{settings:?}"
         );
         assert!(settings.iter().all(|s| s.source == "file"
@@ -987,6 +905,17 @@ mod tests {
             ("[run]\non_busy = true", "run.on_busy"),
             ("[run]\ntimeout = \"2 hours\"", "run.timeout"),
             ("[run]\ntimeout = -1", "run.timeout"),
+            ("[approvals]\ntimeout = \"soon\"", "approvals.timeout"),
+            (
+                "[approvals]\non_timeout = \"approve\"",
+                "approvals.on_timeout",
+            ),
+            ("[approvals]\nremind_after = true", "approvals.remind_after"),
+            (
+                "[approvals]\nescalate_to = \"apns\"",
+                "approvals.escalate_to",
+            ),
+            ("[approvals]\nescalate_to = [\"\"]", "approvals.escalate_to"),
             (
                 "[approvals]\nauto_approve = [\"all\"]",
                 "approvals.auto_approve",

@@ -1,5 +1,6 @@
 //! One handler per request. Each answers on the connection it came from.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use serde_json::json;
@@ -13,6 +14,7 @@ use crate::agent::{AgentRequest, ApprovalRequest, Decision, InputReply, InputReq
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::EventType;
 use crate::model::{new_id, short_id, AgentSpec, Approval, DecidedBy};
+use crate::policy;
 use crate::protocol::{
     AskApprovalRequest, AskInputRequest, CancelRunRequest, DaemonStatus, DecideRequest,
     FollowRequest, ReplyRequest, Request, Response, StartRunRequest, HEARTBEAT, MAX_PROMPT,
@@ -35,6 +37,7 @@ pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connectio
             approve,
             reason,
             always,
+            persist,
             content_hash,
         }) => {
             let what = if approve { "approve" } else { "reject" };
@@ -51,7 +54,11 @@ pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connectio
                 by,
                 seen_hash: content_hash,
             };
-            let approval = decide(shared, &approval_id, decided, always).await?;
+            let grant = Grant {
+                always: always || persist,
+                persist,
+            };
+            let approval = decide(shared, &approval_id, decided, grant).await?;
             Response::Decided { approval }
         }
         Request::Reply(ReplyRequest { run_id, text, done }) => {
@@ -247,10 +254,15 @@ async fn not_live(shared: &Shared, run_id: &str) -> Error {
 
 /// Stops a live run, or takes a queued one out of its queue. Under the
 /// queue's lock, so that a queued run is never between the two (started,
-/// its supervisor not yet registered).
+/// its supervisor not yet registered). Once a cancel has begun, no decision
+/// is taken any more: the run's pending approvals are closed ("run ended")
+/// before its agent is told to stop, and a decision that comes later is
+/// refused.
 async fn cancel_run(shared: &Shared, run_id: &str) -> Result<Response> {
     let _queue = shared.queue_lock.lock().await;
     if let Some(handle) = shared.run_handle(run_id) {
+        handle.stopping.store(true, Ordering::SeqCst);
+        shared.writer.close_approvals(run_id).await?;
         let _ = handle.control.send(Control::Stop { failure: None }).await;
         return Ok(Response::Ok);
     }
@@ -259,6 +271,14 @@ async fn cancel_run(shared: &Shared, run_id: &str) -> Result<Response> {
         return Ok(Response::Ok);
     }
     Err(not_live(shared, run_id).await)
+}
+
+/// What `m approve --always` asked for.
+pub(crate) struct Grant {
+    /// m approves the same again for the rest of the run.
+    pub always: bool,
+    /// The agent may keep the grant itself.
+    pub persist: bool,
 }
 
 /// Who decides, if a human: a process of a run is refused, and the refused
@@ -304,24 +324,47 @@ pub(crate) async fn decide(
     shared: &Shared,
     approval_id: &str,
     decided: Decided,
-    always: bool,
+    grant: Grant,
 ) -> Result<Approval> {
     let (approve, reason) = (decided.approve, decided.reason.clone());
+    let id = approval_id.to_string();
+    let asked = read(shared, move |store| store.get_approval(&id)).await?;
+    let handle = shared.run_handle(&asked.run_id);
+    if handle
+        .as_ref()
+        .is_some_and(|h| h.stopping.load(Ordering::SeqCst))
+    {
+        return Err(Error::conflict(format!(
+            "run {} is being cancelled: approval {} can no longer be decided",
+            short_id(&asked.run_id),
+            short_id(approval_id)
+        ))
+        .with_hint("its pending approvals are closed as rejected (run ended)"));
+    }
     // Durable first: the agent hears of a decision only once it is committed.
     let approval = shared.writer.resolve_approval(approval_id, decided).await?;
-    if let Some(handle) = shared.run_handle(&approval.run_id) {
+    if let Some(handle) = handle {
         let decision = if approve {
-            Decision::Approved { always }
+            Decision::Approved {
+                persist: grant.persist,
+            }
         } else {
             Decision::Rejected {
                 reason: reason.unwrap_or_else(|| "rejected without a reason".into()),
             }
         };
+        let grant = (approve && grant.always)
+            .then(|| {
+                let payload = approval.payload.clone().unwrap_or_default();
+                policy::Grant::of(approval.approval_type, &payload)
+            })
+            .flatten();
         let _ = handle
             .control
             .send(Control::Decided {
                 approval_id: approval_id.to_string(),
                 decision,
+                grant,
             })
             .await;
     }

@@ -26,11 +26,11 @@ use serde_json::json;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::model::EventType;
-use crate::model::{now, short_id, RunState};
+use crate::model::{now, short_id, ApprovalState, DecidedBy, OnTimeout, RunState};
 use crate::notify::Dispatcher;
 use crate::paths::{self, Paths};
 use crate::process;
-use crate::store::{NewEvent, RunFilter, Store};
+use crate::store::{ApprovalFilter, Decided, NewEvent, RunFilter, Store};
 use crate::workspace::{Workspace, WorkspaceRequest};
 use supervisor::{Control, RunHandle};
 use writer::Writer;
@@ -172,7 +172,9 @@ async fn serve(paths: Paths, config: Arc<Config>, open_files: u64) -> Result<()>
         wake.clone(),
         [watch.lifeline("writer"), watch.lifeline("checkpointer")],
     )?;
-    let dispatcher = Arc::new(Dispatcher::from_config(&config.notify));
+    let dispatcher = Arc::new(
+        Dispatcher::from_config(&config.notify).with_escalation(&config.approvals.escalate_to),
+    );
     let health = dispatcher.health();
     if !health.is_healthy() {
         tracing::warn!(
@@ -355,9 +357,30 @@ async fn recover(shared: &Shared) -> Result<()> {
                             crate::model::format_duration(Duration::from_secs(secs))
                         )
                     });
+                // So are approval deadlines: each approval nobody decided
+                // in time is decided by its deadline, as it would have been.
+                let overdue = match options.approval_timeout_seconds {
+                    Some(secs) => store
+                        .list_approvals(&ApprovalFilter {
+                            run_id: Some(run.id.clone()),
+                            states: vec![ApprovalState::Pending],
+                        })?
+                        .into_iter()
+                        .filter(|a| a.created_at + secs as i64 <= now())
+                        .map(|a| a.id)
+                        .collect(),
+                    None => Vec::new(),
+                };
+                let no_answer = options.approval_timeout_seconds.map(|secs| {
+                    let after = crate::model::format_duration(Duration::from_secs(secs));
+                    (format!("no answer within {after}"), after)
+                });
                 Ok(Orphan {
                     run_id: run.id,
                     time_limit,
+                    overdue,
+                    no_answer,
+                    cancel_on_timeout: options.on_timeout == Some(OnTimeout::Cancel),
                     prompt: run.prompt,
                     pgid: details.pgid,
                     workspace,
@@ -409,12 +432,35 @@ async fn recover(shared: &Shared) -> Result<()> {
                 shared.writer.append(vec![event]).await;
             }
         }
-        let (state, reason) = match orphan.time_limit {
-            Some(limit) => (
+        let mut timed_out = None;
+        if let Some((no_answer, after)) = &orphan.no_answer {
+            for approval_id in &orphan.overdue {
+                let decided = Decided {
+                    approve: false,
+                    reason: Some(no_answer.clone()),
+                    by: DecidedBy::Deadline {
+                        after: after.clone(),
+                    },
+                    seen_hash: None,
+                };
+                match shared.writer.resolve_approval(approval_id, decided).await {
+                    Ok(_) => timed_out = Some(no_answer.clone()),
+                    Err(err) => {
+                        tracing::error!(run = %run_id, "cannot reject approval {approval_id} at its deadline: {}", err.message)
+                    }
+                }
+            }
+        }
+        let (state, reason) = match (orphan.time_limit, timed_out) {
+            (Some(limit), _) => (
                 RunState::Cancelled,
                 format!("{limit} (while the daemon was down)"),
             ),
-            None => (RunState::Failed, reason),
+            (None, Some(no_answer)) if orphan.cancel_on_timeout => (
+                RunState::Cancelled,
+                format!("{no_answer} (while the daemon was down)"),
+            ),
+            (None, _) => (RunState::Failed, reason),
         };
         shared
             .writer
@@ -429,6 +475,12 @@ struct Orphan {
     run_id: String,
     /// Its time limit's reason, if the limit passed while no daemon ran.
     time_limit: Option<String>,
+    /// Its pending approvals whose deadline passed while no daemon ran.
+    overdue: Vec<String>,
+    /// "no answer within 1h" and "1h", if it has an approval timeout.
+    no_answer: Option<(String, String)>,
+    /// `on_timeout = "cancel"`: an approval past its deadline cancels it.
+    cancel_on_timeout: bool,
     prompt: String,
     pgid: Option<i64>,
     /// None if its workspace was never finished.

@@ -3,6 +3,7 @@
 //! questions, review), hears the humans' decisions, and ends the run.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,7 +18,7 @@ use crate::agent::{
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::EventType;
 use crate::model::{short_id, AgentSpec, ApprovalType, DecidedBy, Repo, Run, RunOptions, RunState};
-use crate::policy;
+use crate::policy::{self, Grant};
 use crate::process::keeper;
 use crate::store::{Decided, NewEvent};
 use crate::workspace::{self, Workspace};
@@ -28,6 +29,9 @@ pub enum Control {
     Decided {
         approval_id: String,
         decision: Decision,
+        /// `m approve --always`: what m approves again itself for the rest
+        /// of the run.
+        grant: Option<Grant>,
     },
     /// A human's answer to the oldest open question (`by` m itself when
     /// the idle timeout ends a conversation).
@@ -51,6 +55,34 @@ struct OpenQuestion {
     /// sent it, and the question stays open.
     schema: Option<Value>,
     waiter: oneshot::Sender<InputReply>,
+    /// The question, as reminders repeat it.
+    text: String,
+    /// The answer the deadline gives, where the question has one.
+    default_answer: Option<String>,
+    due: Due,
+}
+
+/// An approval waiting for a human.
+struct PendingApproval {
+    waiter: oneshot::Sender<Decision>,
+    due: Due,
+}
+
+/// When a human is reminded of what waits for them, and when the
+/// deadline decides for them (`[approvals] remind_after`, `timeout`).
+#[derive(Default)]
+struct Due {
+    remind_at: Option<tokio::time::Instant>,
+    decide_at: Option<tokio::time::Instant>,
+    /// `decide_at` on the wall clock (unix seconds), as events and
+    /// notifications say it.
+    deadline: Option<i64>,
+}
+
+impl Due {
+    fn next(&self) -> Option<tokio::time::Instant> {
+        self.remind_at.into_iter().chain(self.decide_at).min()
+    }
 }
 
 /// A pending request whose asker stopped waiting (see `Supervisor::withdrawn`).
@@ -65,6 +97,8 @@ enum Withdrawn {
 pub struct RunHandle {
     pub requests: mpsc::Sender<AgentRequest>,
     pub control: mpsc::Sender<Control>,
+    /// Set when a cancel begins: decisions are refused from then on.
+    pub stopping: Arc<AtomicBool>,
 }
 
 pub struct StartedRun {
@@ -95,6 +129,7 @@ pub fn spawn(shared: Arc<Shared>, started: StartedRun) -> tokio::task::JoinHandl
             RunHandle {
                 requests: requests_tx.clone(),
                 control: control_tx,
+                stopping: Arc::new(AtomicBool::new(false)),
             },
         );
     tokio::spawn(async move {
@@ -107,6 +142,7 @@ pub fn spawn(shared: Arc<Shared>, started: StartedRun) -> tokio::task::JoinHandl
             conversational: started.agent.is_conversational(started.options.once),
             nothing_to_review: false,
             approvals: HashMap::new(),
+            grants: Vec::new(),
             questions: VecDeque::new(),
             idle_deadline: None,
             failure: None,
@@ -151,7 +187,9 @@ struct Supervisor {
     /// that the run's end says why nobody was asked.
     nothing_to_review: bool,
     /// Approvals asked and not yet decided, with whoever waits for each.
-    approvals: HashMap<String, oneshot::Sender<Decision>>,
+    approvals: HashMap<String, PendingApproval>,
+    /// What `m approve --always` granted for the rest of the run.
+    grants: Vec<Grant>,
     /// Open questions, oldest first (the one `m reply` answers).
     questions: VecDeque<OpenQuestion>,
     /// When a conversational run waiting for its next prompt is done.
@@ -262,9 +300,13 @@ impl Supervisor {
                 (Some(limit), false) => limit.deadline(waiting),
                 _ => None,
             };
+            let due = self.next_due();
             tokio::select! {
                 _ = tokio::time::sleep_until(limit.unwrap_or_else(far_future)), if limit.is_some() => {
                     self.on_time_limit().await
+                }
+                _ = tokio::time::sleep_until(due.unwrap_or_else(far_future)), if due.is_some() => {
+                    self.on_due().await
                 }
                 _ = tokio::time::sleep_until(idle.unwrap_or_else(far_future)), if idle.is_some() => {
                     self.on_idle().await
@@ -461,12 +503,20 @@ impl Supervisor {
             let _ = reply.send(Decision::RunEnded);
             return;
         }
-        let policy = policy_allows(&self.options, &request).map(|rule| Decided {
-            approve: true,
-            reason: Some(format!("auto-approved by policy: {rule}")),
-            by: DecidedBy::Policy { rule },
-            seen_hash: None,
-        });
+        let granted = self
+            .grants
+            .iter()
+            .find(|g| g.covers(request.approval_type, &request.payload))
+            .map(|g| format!("m approve --always: {}", g.describe()));
+        let policy = policy_allows(&self.options, &request)
+            .map(|rule| (format!("auto-approved by policy: {rule}"), rule))
+            .or(granted.map(|rule| (format!("approved always for this run ({rule})"), rule)))
+            .map(|(reason, rule)| Decided {
+                approve: true,
+                reason: Some(reason),
+                by: DecidedBy::Policy { rule },
+                seen_hash: None,
+            });
         let auto = policy.is_some();
         let recorded = self
             .shared
@@ -475,10 +525,12 @@ impl Supervisor {
             .await;
         match recorded {
             Ok(_) if auto => {
-                let _ = reply.send(Decision::Approved { always: false });
+                let _ = reply.send(Decision::Approved { persist: false });
             }
             Ok(approval) => {
-                self.approvals.insert(approval.id, reply);
+                let due = self.due();
+                self.approvals
+                    .insert(approval.id, PendingApproval { waiter: reply, due });
             }
             Err(err) => {
                 tracing::error!(run = %self.run_id, "cannot record an approval: {}", err.message);
@@ -488,11 +540,21 @@ impl Supervisor {
     }
 
     async fn ask_input(&mut self, request: InputRequest, reply: oneshot::Sender<InputReply>) {
-        let events = self.changing_state(
-            EventType::InputRequested,
-            json!({ "question": request.question, "schema": &request.schema }),
-            RunState::WaitingInput,
-        );
+        let due = self.due();
+        let default_answer = request
+            .schema
+            .as_ref()
+            .and_then(crate::question::default_answer);
+        let mut data = json!({ "question": request.question, "schema": &request.schema });
+        if let Some(deadline) = due.deadline {
+            data["deadline"] = json!(deadline);
+            data["on_timeout"] = json!(if default_answer.is_some() {
+                "default"
+            } else {
+                "cancel"
+            });
+        }
+        let events = self.changing_state(EventType::InputRequested, data, RunState::WaitingInput);
         let seqs = match self.shared.writer.append_committed(events).await {
             Ok(seqs) => seqs,
             Err(err) => {
@@ -505,6 +567,9 @@ impl Supervisor {
             seq: seqs.first().copied().unwrap_or_default(),
             schema: request.schema,
             waiter: reply,
+            text: request.question,
+            default_answer,
+            due,
         });
         if let Some(idle) = self.shared.idle_timeout {
             self.idle_deadline = Some(tokio::time::Instant::now() + idle);
@@ -516,8 +581,8 @@ impl Supervisor {
     /// ACP agent that cancelled its request.
     fn withdrawn(&mut self) -> impl std::future::Future<Output = Withdrawn> + '_ {
         std::future::poll_fn(move |cx| {
-            for (id, waiter) in self.approvals.iter_mut() {
-                if waiter.poll_closed(cx).is_ready() {
+            for (id, pending) in self.approvals.iter_mut() {
+                if pending.waiter.poll_closed(cx).is_ready() {
                     return std::task::Poll::Ready(Withdrawn::Approval(id.clone()));
                 }
             }
@@ -611,6 +676,148 @@ impl Supervisor {
         }
     }
 
+    /// The reminder and deadline of something asked now, from the run's
+    /// options.
+    fn due(&self) -> Due {
+        let now = tokio::time::Instant::now();
+        let after = |secs: Option<u64>| secs.map(|secs| now + Duration::from_secs(secs));
+        Due {
+            remind_at: after(self.options.remind_after_seconds),
+            decide_at: after(self.options.approval_timeout_seconds),
+            deadline: self
+                .options
+                .approval_timeout_seconds
+                .map(|secs| crate::model::now() + secs as i64),
+        }
+    }
+
+    /// The next reminder or deadline of anything pending.
+    fn next_due(&self) -> Option<tokio::time::Instant> {
+        let approvals = self.approvals.values().map(|a| &a.due);
+        let questions = self.questions.iter().map(|q| &q.due);
+        approvals.chain(questions).filter_map(Due::next).min()
+    }
+
+    /// Reminds the humans of what waits for them past `remind_after`, and
+    /// decides for them what waited past its deadline.
+    async fn on_due(&mut self) {
+        let now = tokio::time::Instant::now();
+        let passed = |at: &mut Option<tokio::time::Instant>| at.take_if(|at| *at <= now).is_some();
+        let mut reminders = Vec::new();
+        let mut timed_out = Vec::new();
+        for (id, pending) in self.approvals.iter_mut() {
+            if passed(&mut pending.due.remind_at) {
+                reminders.push(json!({ "approval_id": id, "deadline": pending.due.deadline }));
+            }
+            if passed(&mut pending.due.decide_at) {
+                timed_out.push(id.clone());
+            }
+        }
+        for question in self.questions.iter_mut() {
+            if passed(&mut question.due.remind_at) {
+                reminders.push(json!({
+                    "question_seq": question.seq,
+                    "question": question.text,
+                    "deadline": question.due.deadline,
+                }));
+            }
+        }
+        // Every question waits as long, so the oldest, the one a reply
+        // answers, is the first past its deadline.
+        let question_timed_out = self
+            .questions
+            .front_mut()
+            .is_some_and(|q| passed(&mut q.due.decide_at));
+        for data in reminders {
+            self.emit(EventType::HumanReminded, data).await;
+        }
+        for approval_id in timed_out {
+            self.approval_timed_out(approval_id).await;
+        }
+        if question_timed_out {
+            self.question_timed_out().await;
+        }
+    }
+
+    /// "no answer within 1h", and the deadline as the decider.
+    fn no_answer(&self) -> (String, DecidedBy) {
+        let after = crate::model::format_duration(Duration::from_secs(
+            self.options.approval_timeout_seconds.unwrap_or_default(),
+        ));
+        (
+            format!("no answer within {after}"),
+            DecidedBy::Deadline { after },
+        )
+    }
+
+    /// Nobody decided in time: the approval is rejected by the deadline,
+    /// and with `on_timeout = "cancel"` the run is cancelled.
+    async fn approval_timed_out(&mut self, approval_id: String) {
+        let (reason, by) = self.no_answer();
+        let decided = Decided {
+            approve: false,
+            reason: Some(reason.clone()),
+            by,
+            seen_hash: None,
+        };
+        match self
+            .shared
+            .writer
+            .resolve_approval(&approval_id, decided)
+            .await
+        {
+            Ok(_) => {
+                if let Some(pending) = self.approvals.remove(&approval_id) {
+                    let _ = pending.waiter.send(Decision::Rejected {
+                        reason: reason.clone(),
+                    });
+                }
+                self.settle_state().await;
+                if self.options.on_timeout == Some(crate::model::OnTimeout::Cancel) {
+                    self.stop_reason = Some(reason);
+                    self.on_control(Control::Stop { failure: None }).await;
+                }
+            }
+            // A human decided at the same moment: their decision stands
+            // (and reaches the waiter as `Control::Decided`).
+            Err(err) if err.kind == ErrorKind::Conflict => {}
+            Err(err) => {
+                tracing::error!(run = %self.run_id, "cannot reject approval {approval_id} at its deadline: {}", err.message)
+            }
+        }
+    }
+
+    /// Nobody answered the oldest question in time: its default answer is
+    /// given where it has one; without one the run cannot go on, and is
+    /// cancelled.
+    async fn question_timed_out(&mut self) {
+        let (reason, by) = self.no_answer();
+        let default = self
+            .questions
+            .front()
+            .and_then(|q| q.default_answer.clone());
+        match default {
+            Some(answer) => {
+                let (ack, answered) = oneshot::channel();
+                self.on_control(Control::Reply {
+                    reply: InputReply::Text(answer),
+                    by,
+                    ack,
+                })
+                .await;
+                if let Ok(Err(err)) = answered.await {
+                    tracing::error!(run = %self.run_id, "cannot give a question its default answer: {}", err.message);
+                    self.stop_reason = Some(reason);
+                    self.on_control(Control::Stop { failure: None }).await;
+                }
+            }
+            None => {
+                self.stop_reason = Some(reason);
+                self.on_control(Control::Stop { failure: None }).await;
+            }
+        }
+    }
+
     /// The run reached its time limit: it is cancelled, saying so.
     async fn on_time_limit(&mut self) {
         let limit = self.limit.as_ref().map_or(Duration::ZERO, |l| l.limit);
@@ -641,9 +848,19 @@ impl Supervisor {
             Control::Decided {
                 approval_id,
                 decision,
+                grant,
             } => {
-                if let Some(waiter) = self.approvals.remove(&approval_id) {
-                    let _ = waiter.send(decision);
+                if let Some(grant) = grant {
+                    let persist = matches!(decision, Decision::Approved { persist: true });
+                    self.emit(
+                        EventType::ApprovalAlways,
+                        json!({ "approval_id": approval_id, "grant": grant, "persist": persist }),
+                    )
+                    .await;
+                    self.grants.push(grant);
+                }
+                if let Some(pending) = self.approvals.remove(&approval_id) {
+                    let _ = pending.waiter.send(decision);
                     self.settle_state().await;
                 }
             }
@@ -712,8 +929,8 @@ impl Supervisor {
     /// run ended; returns whether anyone was waiting.
     fn release_waiters(&mut self) -> bool {
         let waited = !self.approvals.is_empty() || !self.questions.is_empty();
-        for (_, waiter) in self.approvals.drain() {
-            let _ = waiter.send(Decision::RunEnded);
+        for (_, pending) in self.approvals.drain() {
+            let _ = pending.waiter.send(Decision::RunEnded);
         }
         for question in self.questions.drain(..) {
             let _ = question.waiter.send(InputReply::RunEnded);

@@ -64,6 +64,7 @@ enum Op {
     ),
     ResolveApproval(String, Decided, Reply<Approval>),
     FinishRun(String, RunState, Value, Reply<Vec<Event>>),
+    CloseApprovals(String, Reply<Vec<Event>>),
     /// The daemon is stopping: the writer ends once what it holds is
     /// stored, or after a last few tries if the disk stays full.
     Close,
@@ -231,6 +232,12 @@ impl Writer {
 
     pub async fn resolve_approval(&self, approval_id: &str, decided: Decided) -> Result<Approval> {
         self.call(|r| Op::ResolveApproval(approval_id.to_string(), decided, r))
+            .await
+    }
+
+    /// Rejects the run's pending approvals: it is being stopped.
+    pub async fn close_approvals(&self, run_id: &str) -> Result<Vec<Event>> {
+        self.call(|r| Op::CloseApprovals(run_id.to_string(), r))
             .await
     }
 
@@ -504,6 +511,7 @@ fn apply(batch: &mut crate::store::Batch<'_>, op: Op) -> (Pending, Option<Error>
         Op::FinishRun(id, state, data, reply) => {
             deferred(reply, batch.finish_run(&id, state, data))
         }
+        Op::CloseApprovals(id, reply) => deferred(reply, batch.close_approvals(&id)),
         Op::Close => (Box::new(|_| {}), None),
     }
 }
@@ -523,6 +531,7 @@ fn fail(op: Op, err: &Error) {
         Op::CancelQueued(_, r) => drop(r.send(e(err))),
         Op::SetWorkspace(_, _, _, r) | Op::SetPgid(_, _, r) => drop(r.send(e(err))),
         Op::SetState(_, _, _, r) | Op::FinishRun(_, _, _, r) => drop(r.send(e(err))),
+        Op::CloseApprovals(_, r) => drop(r.send(e(err))),
         Op::RequestApproval(_, _, _, _, r) => drop(r.send(e(err))),
         Op::ResolveApproval(_, _, r) => drop(r.send(e(err))),
         Op::Close => {}

@@ -17,7 +17,7 @@ use super::webhook::WebhookClient;
 use super::{BoxFuture, Outcome};
 use crate::config::notify::{CommandSettings, NotifyConfig, WebhookSettings};
 use crate::error::Result;
-use crate::model::{DeviceInfo, Notification, Trigger};
+use crate::model::{DeviceInfo, EventType, Notification, Trigger};
 use crate::store::{AttemptEnd, DeliveryOutcome, OutboxEntry, Store, TargetRecord};
 
 /// Notifications delivered per pass over the outbox.
@@ -130,6 +130,9 @@ pub struct Dispatcher {
     apns_events: Vec<Trigger>,
     webhooks: Vec<WebhookSettings>,
     commands: Vec<CommandSettings>,
+    /// The sinks reminders go to (`[approvals] escalate_to`); empty: as
+    /// any notification.
+    escalate_to: Vec<String>,
     http: WebhookClient,
     clock: Arc<dyn Clock>,
     retry: RetryPolicy,
@@ -187,6 +190,7 @@ impl Dispatcher {
             apns_events,
             webhooks: settings.webhooks,
             commands: settings.commands,
+            escalate_to: Vec::new(),
             http: WebhookClient::new(),
             clock: Arc::new(SystemClock),
             retry: RetryPolicy::default(),
@@ -201,6 +205,26 @@ impl Dispatcher {
     pub fn with_push_sender(mut self, sender: Arc<dyn PushSender>) -> Dispatcher {
         self.push = Some(sender);
         self.lock_health().apns = ApnsStatus::Ready;
+        self
+    }
+
+    /// Reminders (`human.reminded`) go to the sinks named here, whatever
+    /// their `events` say: `apns`, or a webhook's or hook command's name.
+    /// A name no sink has is a problem in [`Self::health`].
+    pub fn with_escalation(mut self, names: &[String]) -> Dispatcher {
+        for name in names {
+            let known = name == "apns"
+                || self.webhooks.iter().any(|h| &h.name == name)
+                || self.commands.iter().any(|c| &c.name == name);
+            if !known {
+                let problem = format!(
+                    "approvals.escalate_to: no sink is named '{name}' (use \"apns\", or the name of a [[notify.webhook]] or [[notify.command]])"
+                );
+                tracing::warn!("notifications: {problem}");
+                self.lock_health().problems.push(problem);
+            }
+        }
+        self.escalate_to = names.to_vec();
         self
     }
 
@@ -336,15 +360,21 @@ impl Dispatcher {
 
     /// Every target whose events include the notification's.
     fn targets_for(&self, n: &Notification, devices: Vec<DeviceInfo>) -> Vec<Target> {
-        let wants = |events: &[Trigger]| n.trigger.is_none_or(|t| events.contains(&t));
+        let escalated = !self.escalate_to.is_empty()
+            && n.body.get("event_type").and_then(|t| t.as_str())
+                == Some(EventType::HumanReminded.as_str());
+        let wants = |name: &str, events: &[Trigger]| match escalated {
+            true => self.escalate_to.iter().any(|n| n == name),
+            false => n.trigger.is_none_or(|t| events.contains(&t)),
+        };
         let mut targets = Vec::new();
-        if self.push.is_some() && wants(&self.apns_events) {
+        if self.push.is_some() && wants("apns", &self.apns_events) {
             targets.extend(devices.into_iter().map(Target::Apns));
         }
-        for hook in self.webhooks.iter().filter(|h| wants(&h.events)) {
+        for hook in self.webhooks.iter().filter(|h| wants(&h.name, &h.events)) {
             targets.push(Target::Webhook(hook.clone()));
         }
-        for command in self.commands.iter().filter(|c| wants(&c.events)) {
+        for command in self.commands.iter().filter(|c| wants(&c.name, &c.events)) {
             targets.push(Target::Command(command.clone()));
         }
         targets

@@ -51,7 +51,7 @@ pub fn message_for(n: &Notification, redact: bool) -> Message {
                 Some(summary) if !redact => format!("Run {run} asks {what}: {summary}"),
                 _ => format!("Run {run} asks {what}"),
             };
-            (format!("{repo}: approval needed"), text)
+            (format!("{repo}: approval {}", still(body, "needed")), text)
         }
         Some(Trigger::InputRequested) => {
             let question = text_of(data, &["question", "message", "text"]);
@@ -59,7 +59,7 @@ pub fn message_for(n: &Notification, redact: bool) -> Message {
                 Some(question) if !redact => format!("Run {run} asks: {question}"),
                 _ => format!("Run {run} is waiting for your answer"),
             };
-            (format!("{repo}: question"), text)
+            (format!("{repo}: question{}", still(body, "")), text)
         }
         Some(Trigger::RunCompleted) => {
             let prompt = text_at(body, &["run", "prompt"]);
@@ -82,10 +82,32 @@ pub fn message_for(n: &Notification, redact: bool) -> Message {
             format!("Run {run} was cancelled"),
         ),
     };
+    // The deadline goes first, so that cutting the text never loses it.
+    let text = match deadline(data) {
+        Some(by) => format!("Answer by {by}. {text}"),
+        None => text,
+    };
     Message {
         title: one_line(&title, MAX_TITLE_CHARS),
         body: one_line(&text, MAX_BODY_CHARS),
     }
+}
+
+/// A reminder (`human.reminded`) says that the human is still awaited.
+fn still(body: &Value, what: &str) -> String {
+    let reminder = body.get("event_type").and_then(Value::as_str) == Some("human.reminded");
+    match (reminder, what) {
+        (true, "") => " still waiting".into(),
+        (true, what) => format!("still {what}"),
+        (false, "") => String::new(),
+        (false, what) => what.into(),
+    }
+}
+
+/// When the deadline of an approval or a question falls.
+fn deadline(data: &Value) -> Option<String> {
+    let at = data.get("deadline")?.as_i64()?;
+    Some(crate::model::utc_time(at, crate::model::now()))
 }
 
 /// A short description of what an approval is about, from its payload:
@@ -156,7 +178,11 @@ pub fn redacted(body: &Value) -> Value {
         );
         object.insert("approval".into(), pick(approval, &["id", "type", "state"]));
         // A finished run's final state is not text anyone wrote.
-        object.insert("data".into(), pick(data, &["state"]));
+        // Nor are a deadline and what it decides.
+        object.insert(
+            "data".into(),
+            pick(data, &["state", "deadline", "on_timeout"]),
+        );
     }
     out
 }
@@ -202,6 +228,30 @@ mod tests {
     use super::*;
 
     const RUN: &str = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
+
+    #[test]
+    fn a_deadline_is_said_first_and_a_reminder_says_still() {
+        // 2024-02-29 13:05:00 UTC.
+        let at = 1_709_211_900;
+        let approval = json!({"id": "a1", "type": "command", "payload": {"command": "rm -rf x"}});
+        let mut n = notification(
+            Trigger::ApprovalRequested,
+            approval,
+            json!({"deadline": at, "on_timeout": "reject"}),
+        );
+        let message = message_for(&n, false);
+        assert_eq!(message.title, "webapp: approval needed");
+        assert_eq!(
+            message.body,
+            "Answer by 2024-02-29 13:05 UTC. Run 0f1e2d3c asks to run a command: rm -rf x"
+        );
+        n.body["event_type"] = json!("human.reminded");
+        assert_eq!(message_for(&n, true).title, "webapp: approval still needed");
+        assert!(message_for(&n, true)
+            .body
+            .starts_with("Answer by 2024-02-29 13:05 UTC."));
+        assert_eq!(redacted(&n.body)["data"]["deadline"], at);
+    }
 
     fn notification(trigger: Trigger, approval: Value, data: Value) -> Notification {
         Notification {

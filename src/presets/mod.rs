@@ -24,6 +24,14 @@ pub struct Preset {
     /// The session modes (by id) in which the agent acts without asking
     /// m, and what it then does unasked.
     pub quiet_modes: &'static [(&'static str, &'static str)],
+    /// The session mode m selects (`session/set_mode`) when the session
+    /// opens in another one, so that a user's or a repository's settings
+    /// cannot turn the asking off; a run whose agent refuses it fails.
+    pub ask_mode: Option<&'static str>,
+    /// What the agent asks m about before it acts, as m starts it, for
+    /// `m agents`; where it cannot be made to ask about everything, this
+    /// says what slips by (checked against each agent: docs/agents.md).
+    pub asks: &'static str,
 }
 
 /// Gemini CLI's auth methods (`AuthType` in its source) and what each
@@ -59,6 +67,15 @@ const CLAUDE_QUIET: &[(&str, &str)] = &[
     ),
 ];
 
+/// goose's modes (`GooseMode`) that skip the client.
+const GOOSE_QUIET: &[(&str, &str)] = &[
+    ("auto", "runs every tool without asking"),
+    (
+        "smart_approve",
+        "runs the tools it judges safe without asking",
+    ),
+];
+
 pub const PRESETS: &[Preset] = &[
     Preset {
         name: "claude",
@@ -67,14 +84,24 @@ pub const PRESETS: &[Preset] = &[
         install: "npm install -g @zed-industries/claude-agent-acp",
         auth_needs: &[],
         quiet_modes: CLAUDE_QUIET,
+        // Claude Code's permission mode comes from the user's and the
+        // repository's settings (`permissions.defaultMode`): `default` asks.
+        ask_mode: Some("default"),
+        asks: "every edit and every command Claude Code does not know to be read-only, \
+               except what `permissions.allow` in Claude's own settings allows",
     },
     Preset {
         name: "codex",
-        argv: &["codex-acp"],
+        // Codex's default policy runs commands in its sandbox unasked;
+        // `untrusted` asks before every command not known to be safe.
+        argv: &["codex-acp", "-c", "approval_policy=\"untrusted\""],
         about: "OpenAI Codex through the codex-acp adapter",
         install: "npm install -g @zed-industries/codex-acp",
         auth_needs: &[],
         quiet_modes: &[],
+        ask_mode: None,
+        asks: "every edit and every command Codex does not know to be read-only \
+               (`approval_policy = \"untrusted\"`)",
     },
     Preset {
         name: "gemini",
@@ -86,6 +113,8 @@ pub const PRESETS: &[Preset] = &[
         install: "npm install -g @google/gemini-cli",
         auth_needs: GEMINI_AUTH,
         quiet_modes: GEMINI_QUIET,
+        ask_mode: None,
+        asks: "every edit and every shell command (approval mode `default`)",
     },
     Preset {
         name: "opencode",
@@ -94,6 +123,9 @@ pub const PRESETS: &[Preset] = &[
         install: "npm install -g opencode-ai",
         auth_needs: &[],
         quiet_modes: &[],
+        ask_mode: None,
+        asks: "every edit and every shell command, except what the user's own \
+               OpenCode permissions deny (`OPENCODE_PERMISSION`)",
     },
     Preset {
         name: "goose",
@@ -101,15 +133,21 @@ pub const PRESETS: &[Preset] = &[
         about: "Block's goose",
         install: "curl -fsSL https://github.com/aaif-goose/goose/releases/download/stable/download_cli.sh | bash",
         auth_needs: &[],
-        quiet_modes: &[],
+        quiet_modes: GOOSE_QUIET,
+        // goose runs every tool unasked in its default `auto` mode.
+        ask_mode: Some("approve"),
+        asks: "every tool call (goose mode `approve`)",
     },
     Preset {
         name: "qwen",
-        argv: &["qwen", "--acp"],
+        // Overrides the approval mode of the user's settings.
+        argv: &["qwen", "--acp", "--approval-mode", "default"],
         about: "Qwen Code",
         install: "npm install -g @qwen-code/qwen-code",
         auth_needs: &[],
         quiet_modes: &[],
+        ask_mode: None,
+        asks: "every edit and every shell command (approval mode `default`)",
     },
 ];
 
@@ -154,6 +192,8 @@ pub fn environment(
     };
     match name {
         "opencode" => opencode::environment(workspace, &var),
+        // goose's mode from its config; `approve` asks before every tool.
+        "goose" => vec![("GOOSE_MODE".into(), "approve".into())],
         _ => Vec::new(),
     }
 }
@@ -204,6 +244,7 @@ mod tests {
         for preset in PRESETS {
             assert!(!preset.argv.is_empty(), "{}", preset.name);
             assert!(!preset.install.is_empty(), "{}", preset.name);
+            assert!(!preset.asks.is_empty(), "{}", preset.name);
             assert_eq!(find(preset.name), Some(preset));
         }
     }
@@ -236,6 +277,25 @@ mod tests {
                     assert_eq!(env[0].0, "OPENCODE_PERMISSION");
                     let permission: serde_json::Value = serde_json::from_str(&env[0].1).unwrap();
                     assert!(permission["edit"].is_string() && permission["bash"].is_string());
+                }
+                "codex" => {
+                    assert_eq!(
+                        preset.argv,
+                        ["codex-acp", "-c", "approval_policy=\"untrusted\""]
+                    );
+                    assert!(env.is_empty());
+                }
+                "qwen" => {
+                    assert_eq!(preset.argv, ["qwen", "--acp", "--approval-mode", "default"]);
+                    assert!(env.is_empty());
+                }
+                "goose" => {
+                    assert_eq!(env, [("GOOSE_MODE".to_string(), "approve".to_string())]);
+                    assert_eq!(preset.ask_mode, Some("approve"));
+                }
+                "claude" => {
+                    assert!(env.is_empty());
+                    assert_eq!(preset.ask_mode, Some("default"));
                 }
                 _ => assert!(env.is_empty(), "{}", preset.name),
             }

@@ -216,6 +216,7 @@ pub(crate) fn append_events_tx(
             event.data.as_ref().map(|d| d.to_string()),
             event.created_at
         ])?;
+        super::usage::record_tx(tx, &event)?;
         if let Some(state) = new.set_state {
             super::runs::update_run_state(tx, &event.run_id, state, at)?;
         }

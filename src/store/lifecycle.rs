@@ -23,8 +23,8 @@ use super::{db_error, NewEvent, Store};
 use crate::error::{Error, Result};
 use crate::model::EventType;
 use crate::model::{
-    now, short_id, Approval, ApprovalState, ApprovalType, DecidedBy, Event, Queued, QueuedRun, Run,
-    RunState,
+    now, short_id, Approval, ApprovalState, ApprovalType, DecidedBy, Event, OnTimeout, Queued,
+    QueuedRun, Run, RunOptions, RunState,
 };
 
 /// The reason recorded on approvals left pending when their run ends.
@@ -313,11 +313,15 @@ impl Batch<'_> {
             let db = |e| db_error(path, "write to", e);
             let current = active_state(conn, path, run_id)?;
             let id = crate::model::new_id();
-            let mut new = vec![NewEvent::new(
-                run_id,
-                EventType::ApprovalRequested,
-                json!({ "approval_id": id, "approval_type": approval_type, "payload": payload }),
-            )];
+            let mut data =
+                json!({ "approval_id": id, "approval_type": approval_type, "payload": payload });
+            if policy.is_none() {
+                if let Some((deadline, on_timeout)) = deadline_tx(conn, run_id).map_err(db)? {
+                    data["deadline"] = json!(deadline);
+                    data["on_timeout"] = json!(on_timeout);
+                }
+            }
+            let mut new = vec![NewEvent::new(run_id, EventType::ApprovalRequested, data)];
             match policy {
                 Some(decided) => new.push(NewEvent::new(
                     run_id,
@@ -421,6 +425,30 @@ impl Batch<'_> {
         })
     }
 
+    /// Closes the run's pending approvals as rejected ("run ended", by m)
+    /// when it is told to stop: a decision that comes later is refused (it
+    /// would approve an action that never runs), and the run does not go
+    /// back to `running` in between.
+    pub fn close_approvals(&mut self, run_id: &str) -> Result<Vec<Event>> {
+        self.op(|conn, path| {
+            let db = |e| db_error(path, "write to", e);
+            let at = now();
+            let by = DecidedBy::M;
+            let mut new = Vec::new();
+            for id in pending_approval_ids_tx(conn, run_id).map_err(db)? {
+                resolve_approval_tx(conn, &id, ApprovalState::Rejected, Some(RUN_ENDED), &by, at)
+                    .map_err(db)?;
+                new.push(NewEvent::new(
+                    run_id,
+                    EventType::ApprovalResolved,
+                    json!({ "approval_id": id, "state": ApprovalState::Rejected, "reason": RUN_ENDED, "by": by }),
+                ));
+            }
+            let events = append_events_tx(conn, new).map_err(db)?;
+            Ok((events.clone(), events))
+        })
+    }
+
     /// Ends a run: its pending approvals are rejected ("run ended"), a
     /// `run.finished` event records how it ended, and the final state is set.
     pub fn finish_run(
@@ -461,6 +489,30 @@ impl Batch<'_> {
             Ok((events.clone(), events))
         })
     }
+}
+
+/// When a human's answer asked for now is due (unix seconds), and what is
+/// decided then, if the run has an approval timeout (`RunOptions`).
+pub(crate) fn deadline_tx(
+    conn: &Connection,
+    run_id: &str,
+) -> rusqlite::Result<Option<(i64, OnTimeout)>> {
+    let options: Option<String> = conn
+        .query_row(
+            "SELECT options FROM run_details WHERE run_id = ?1",
+            [run_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let options: RunOptions = options
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default();
+    Ok(options.approval_timeout_seconds.map(|secs| {
+        (
+            now() + secs as i64,
+            options.on_timeout.unwrap_or(OnTimeout::Reject),
+        )
+    }))
 }
 
 /// The reason of a run cancelled before it started.

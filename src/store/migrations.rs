@@ -98,6 +98,18 @@ const MIGRATIONS: &[&str] = &[
        created_at INTEGER NOT NULL
      );
      CREATE INDEX idx_run_queue_repo ON run_queue(repo_id, seq);",
+    // 6: the usage ledger, written with the events that report usage
+    // (store/usage.rs).
+    "CREATE TABLE run_usage (
+       run_id TEXT PRIMARY KEY REFERENCES runs(id),
+       input_tokens INTEGER NOT NULL DEFAULT 0,  -- summed over turn results
+       output_tokens INTEGER NOT NULL DEFAULT 0,
+       cost_total REAL,                -- the session's cost, restarts added
+       cost_last REAL,                 -- the agent's last cumulative cost
+       cost_currency TEXT,
+       context_used INTEGER,
+       context_size INTEGER
+     );",
 ];
 
 pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;

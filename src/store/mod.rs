@@ -11,6 +11,7 @@ pub(crate) mod notifications;
 mod queue;
 mod repos;
 mod runs;
+pub mod usage;
 
 use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;

@@ -219,6 +219,7 @@ impl Store {
                 "DELETE FROM approvals WHERE run_id IN (SELECT id FROM runs WHERE repo_id = ?1)",
                 "DELETE FROM events WHERE run_id IN (SELECT id FROM runs WHERE repo_id = ?1)",
                 "DELETE FROM run_details WHERE run_id IN (SELECT id FROM runs WHERE repo_id = ?1)",
+                "DELETE FROM run_usage WHERE run_id IN (SELECT id FROM runs WHERE repo_id = ?1)",
                 "DELETE FROM runs WHERE repo_id = ?1",
                 "DELETE FROM repos WHERE id = ?1",
             ] {

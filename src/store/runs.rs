@@ -173,6 +173,7 @@ impl Store {
                 "DELETE FROM approvals WHERE run_id = ?1",
                 "DELETE FROM events WHERE run_id = ?1",
                 "DELETE FROM run_details WHERE run_id = ?1",
+                "DELETE FROM run_usage WHERE run_id = ?1",
                 "DELETE FROM runs WHERE id = ?1",
             ] {
                 tx.execute(sql, [run_id]).map_err(db)?;

@@ -32,6 +32,13 @@ pub enum BranchOutcome {
     Missing {
         name: String,
     },
+    /// Deleted by [`remove_discarding`] although it held work found nowhere
+    /// else: `tip` brings it back (`git branch NAME TIP`) until git's
+    /// garbage collection.
+    Discarded {
+        name: String,
+        tip: String,
+    },
 }
 
 /// Removes the workspace directory (a worktree is unregistered from its
@@ -43,6 +50,18 @@ pub enum BranchOutcome {
 /// It is never force-deleted. A worktree holding work its branch lacks is
 /// not removed at all ([`check_removable`]).
 pub fn remove(ws: &Workspace) -> Result<RemoveOutcome> {
+    remove_with(ws, false)
+}
+
+/// As [`remove`], but work found nowhere else goes too (`--force`): changes
+/// in the worktree are discarded, and a branch with commits nowhere else is
+/// deleted ([`BranchOutcome::Discarded`] names its tip). A branch checked
+/// out in another worktree still stays.
+pub fn remove_discarding(ws: &Workspace) -> Result<RemoveOutcome> {
+    remove_with(ws, true)
+}
+
+fn remove_with(ws: &Workspace, discard: bool) -> Result<RemoveOutcome> {
     let existed = fs::symlink_metadata(&ws.path).is_ok();
     let Some(repo) = &ws.repo_dir else {
         if existed {
@@ -67,7 +86,9 @@ pub fn remove(ws: &Workspace) -> Result<RemoveOutcome> {
         });
     }
     if existed {
-        check_removable(ws)?;
+        if !discard {
+            check_removable(ws)?;
+        }
         let removed = run_git(
             git_in(repo)
                 .args(["worktree", "remove", "--force", "--"])
@@ -86,7 +107,12 @@ pub fn remove(ws: &Workspace) -> Result<RemoveOutcome> {
         format!("cannot prune the worktrees of {}", repo.display())
     })?;
     let branch = match &ws.branch {
-        Some(name) => Some(settle_branch(repo, name, ws.base_commit.as_deref())?),
+        Some(name) => Some(settle_branch(
+            repo,
+            name,
+            ws.base_commit.as_deref(),
+            discard,
+        )?),
         None => None,
     };
     Ok(RemoveOutcome {
@@ -161,7 +187,12 @@ pub fn check_removable(ws: &Workspace) -> Result<()> {
     Ok(())
 }
 
-fn settle_branch(repo: &Path, name: &str, base: Option<&str>) -> Result<BranchOutcome> {
+fn settle_branch(
+    repo: &Path,
+    name: &str,
+    base: Option<&str>,
+    discard: bool,
+) -> Result<BranchOutcome> {
     let refname = format!("refs/heads/{name}");
     let Some(tip) = ref_commit(repo, &refname)? else {
         return Ok(BranchOutcome::Missing { name: name.into() });
@@ -193,7 +224,7 @@ fn settle_branch(repo: &Path, name: &str, base: Option<&str>) -> Result<BranchOu
     // base is not merged into HEAD; in a mirror (whose HEAD means nothing)
     // the work is safe once the remote has it.
     let safe = base == Some(tip.as_str()) || (bare && remote_has(repo, &tip)?);
-    if safe {
+    if safe || discard {
         // Deletes only if the branch still points at `tip`.
         run_git(
             git_in(repo)
@@ -201,7 +232,14 @@ fn settle_branch(repo: &Path, name: &str, base: Option<&str>) -> Result<BranchOu
                 .args([refname.as_str(), tip.as_str()]),
             || format!("cannot delete the branch {name} in {}", repo.display()),
         )?;
-        return Ok(BranchOutcome::Deleted { name: name.into() });
+        return Ok(if safe {
+            BranchOutcome::Deleted { name: name.into() }
+        } else {
+            BranchOutcome::Discarded {
+                name: name.into(),
+                tip,
+            }
+        });
     }
     let (exclude, where_): (&[&str], &str) = if bare {
         (&["--remotes=origin", "--tags"], "on the remote")

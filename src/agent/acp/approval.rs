@@ -74,11 +74,8 @@ fn for_tool(tool: &Map<String, Value>, workspace: &Path) -> ApprovalRequest {
     let raw_input = tool.get("rawInput").cloned().unwrap_or(Value::Null);
     if kind == "execute" {
         // Gemini CLI before 0.35 titled a command `CMD [in DIR] (WHY)`.
-        let command = command_of(&raw_input).unwrap_or_else(|| {
-            title[..words_start(title).unwrap_or(title.len())]
-                .trim()
-                .to_string()
-        });
+        let command = command_of(&raw_input);
+        let titled = title[..words_start(title).unwrap_or(title.len())].trim();
         let description = text_content(tool);
         let cwd = ["cwd", "workdir", "working_directory"]
             .iter()
@@ -94,9 +91,12 @@ fn for_tool(tool: &Map<String, Value>, workspace: &Path) -> ApprovalRequest {
         let mut payload = json!({
             "toolCallId": tool_call_id,
             "title": title,
-            "command": command,
+            "command": command.as_ref().map_or(titled, |c| c.shown.as_str()),
             "cwd": cwd,
         });
+        if let Some(raw) = command.and_then(|c| c.wrapped) {
+            payload["rawCommand"] = json!(raw);
+        }
         if let Some(description) = description {
             payload["description"] = json!(description);
         }
@@ -122,17 +122,56 @@ fn for_tool(tool: &Map<String, Value>, workspace: &Path) -> ApprovalRequest {
     }
 }
 
+/// What a permission request asks to do, as the prompt that tells the
+/// agent of a rejection names it: "The user refused `touch ran.txt`".
+pub fn refers_to(request: &ApprovalRequest) -> String {
+    let text = |key: &str| {
+        request
+            .payload
+            .get(key)
+            .and_then(Value::as_str)
+            .filter(|t| !t.trim().is_empty())
+    };
+    match request.approval_type {
+        ApprovalType::Command => match text("command") {
+            Some(command) => format!("`{command}`"),
+            None => "the command".into(),
+        },
+        ApprovalType::Diff => {
+            let paths: Vec<&str> = request
+                .payload
+                .get("paths")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            if paths.is_empty() {
+                "the edit".into()
+            } else {
+                format!("the edit of {}", paths.join(", "))
+            }
+        }
+        ApprovalType::Generic => match text("title") {
+            Some(title) => format!("`{title}`"),
+            None => "the tool call".into(),
+        },
+    }
+}
+
 /// The option a decision selects, by kind and never by id: `None` means
 /// the request is answered `cancelled`. An approval never grants more than
-/// the human gave (no `allow_always` for a one-time yes); a rejection may
-/// fall back to `reject_always`, which grants nothing.
+/// the human gave: `allow_always` only when the human let the agent keep
+/// the grant (`--persist`), since an agent's "always" may outlive the run
+/// (Codex writes it into its rules for good); a rejection may fall back to
+/// `reject_always`, which grants nothing.
 pub fn choose<'a>(
     options: &'a [PermissionOption],
     decision: &Decision,
 ) -> Option<&'a PermissionOption> {
     let kinds: &[&str] = match decision {
-        Decision::Approved { always: true } => &["allow_always", "allow_once"],
-        Decision::Approved { always: false } => &["allow_once"],
+        Decision::Approved { persist: true } => &["allow_always", "allow_once"],
+        Decision::Approved { persist: false } => &["allow_once"],
         Decision::Rejected { .. } => &["reject_once", "reject_always"],
         Decision::RunEnded => &[],
     };
@@ -141,24 +180,60 @@ pub fn choose<'a>(
         .find_map(|kind| options.iter().find(|o| o.kind == *kind))
 }
 
+/// A command a tool wants to run.
+struct Command {
+    /// What the human is shown and allow rules match: the command line a
+    /// shell runs.
+    shown: String,
+    /// The argument vector as the agent gave it, when it was a shell
+    /// wrapped around the command line shown (`bash -lc 'touch x'`).
+    wrapped: Option<Vec<String>>,
+}
+
 /// The command a tool wants to run, from its raw input: a string, or an
-/// argument vector shown as a shell would take it.
-fn command_of(raw_input: &Value) -> Option<String> {
+/// argument vector shown as a shell would take it, unwrapped when it only
+/// hands a command line to a shell (Codex runs every command as
+/// `/bin/bash -lc LINE`).
+fn command_of(raw_input: &Value) -> Option<Command> {
     let command = match raw_input {
-        Value::String(s) => return Some(s.clone()),
         Value::Object(o) => ["command", "cmd", "commandLine"]
             .iter()
             .find_map(|k| o.get(*k))?,
-        _ => return None,
+        other => other,
     };
     match command {
-        Value::String(s) => Some(s.clone()),
+        Value::String(s) => Some(Command {
+            shown: s.clone(),
+            wrapped: None,
+        }),
         Value::Array(args) => {
-            let args: Option<Vec<&str>> = args.iter().map(Value::as_str).collect();
-            Some(crate::policy::shell_words(&args?))
+            let args: Vec<String> = args
+                .iter()
+                .map(|a| a.as_str().map(str::to_string))
+                .collect::<Option<_>>()?;
+            Some(match shell_line(&args) {
+                Some(line) => Command {
+                    shown: line.to_string(),
+                    wrapped: Some(args.clone()),
+                },
+                None => Command {
+                    shown: crate::policy::shell_words(&args),
+                    wrapped: None,
+                },
+            })
         }
         _ => None,
     }
+}
+
+/// The command line of `<shell> -c LINE` (or `-lc`): what the shell runs.
+fn shell_line(argv: &[String]) -> Option<&str> {
+    const SHELLS: &[&str] = &["sh", "bash", "zsh", "dash", "ksh"];
+    let [shell, flag, line] = argv else {
+        return None;
+    };
+    let name = shell.rsplit('/').next().unwrap_or(shell);
+    (SHELLS.contains(&name) && matches!(flag.as_str(), "-c" | "-lc")).then_some(line.as_str())
 }
 
 /// The directory a command runs in where an agent gives it only in words:
@@ -272,18 +347,57 @@ mod tests {
         let req = for_tool(
             &tool(
                 json!({"toolCallId": "t", "title": "Run tests", "kind": "execute",
-                "rawInput": {"command": ["bash", "-lc", "cargo test it's"]}}),
+                "rawInput": {"command": ["cargo", "test", "it's"]}}),
             ),
             ws,
         );
         assert_eq!(req.approval_type, ApprovalType::Command);
-        assert_eq!(req.payload["command"], r"bash -lc 'cargo test it'\''s'");
+        assert_eq!(req.payload["command"], r"cargo test 'it'\''s'");
         assert_eq!(req.payload["cwd"], "/ws");
+        assert!(req.payload.get("rawCommand").is_none());
         let req = for_tool(
             &tool(json!({"toolCallId": "t", "title": "ls -la", "kind": "execute"})),
             ws,
         );
         assert_eq!(req.payload["command"], "ls -la");
+    }
+
+    #[test]
+    fn a_shell_wrapped_command_shows_the_line_the_shell_runs() {
+        let run = |argv: Value| {
+            for_tool(
+                &tool(json!({"toolCallId": "t", "title": "x", "kind": "execute",
+                    "rawInput": {"command": argv}})),
+                Path::new("/ws"),
+            )
+            .payload
+        };
+        for shell in ["/bin/bash", "bash", "/usr/bin/zsh", "sh"] {
+            for flag in ["-c", "-lc"] {
+                let payload = run(json!([shell, flag, "touch ran.txt && ls"]));
+                assert_eq!(payload["command"], "touch ran.txt && ls");
+                assert_eq!(
+                    payload["rawCommand"],
+                    json!([shell, flag, "touch ran.txt && ls"])
+                );
+            }
+        }
+        // Anything else is not a shell handed one line: shown whole.
+        for argv in [
+            json!(["python", "-c", "print(1)"]),
+            json!(["bash", "-x", "script.sh"]),
+            json!(["bash", "-c", "ls", "extra"]),
+        ] {
+            let payload = run(argv.clone());
+            assert!(payload.get("rawCommand").is_none(), "{argv}");
+            let words: Vec<&str> = argv
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap())
+                .collect();
+            assert_eq!(payload["command"], crate::policy::shell_words(&words));
+        }
     }
 
     #[test]
@@ -363,8 +477,8 @@ mod tests {
             option("x4", "allow_once"),
         ];
         let pick = |d: Decision| choose(&all, &d).map(|o| o.option_id.as_str());
-        assert_eq!(pick(Decision::Approved { always: false }), Some("x4"));
-        assert_eq!(pick(Decision::Approved { always: true }), Some("x2"));
+        assert_eq!(pick(Decision::Approved { persist: false }), Some("x4"));
+        assert_eq!(pick(Decision::Approved { persist: true }), Some("x2"));
         let reject = || Decision::Rejected {
             reason: "no".into(),
         };
@@ -373,12 +487,12 @@ mod tests {
 
         let once_only = [option("a", "allow_once"), option("r", "reject_always")];
         let pick = |d: Decision| choose(&once_only, &d).map(|o| o.option_id.as_str());
-        assert_eq!(pick(Decision::Approved { always: true }), Some("a"));
+        assert_eq!(pick(Decision::Approved { persist: true }), Some("a"));
         assert_eq!(pick(reject()), Some("r"));
 
         let always_only = [option("aa", "allow_always")];
         assert_eq!(
-            choose(&always_only, &Decision::Approved { always: false }),
+            choose(&always_only, &Decision::Approved { persist: false }),
             None
         );
     }

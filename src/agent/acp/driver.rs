@@ -71,25 +71,77 @@ impl Driver {
                 }
             }
         };
-        let session: protocol::NewSessionResult = serde_json::from_value(session).map_err(|e| {
-            Ending::Failed(format!("the agent's answer to session/new is not ACP: {e}"))
-        })?;
-        self.ctx
-            .emit(
-                EventType::AgentSession,
-                json!({
-                    "sessionId": session.session_id,
-                    "protocolVersion": init.protocol_version,
-                    "agent": init.agent_info,
-                    "capabilities": init.agent_capabilities,
-                }),
-            )
-            .await;
-        self.session_id = Some(session.session_id);
-        if let Some(modes) = session.modes {
+        let opened: protocol::NewSessionResult =
+            serde_json::from_value(session.clone()).map_err(|e| {
+                Ending::Failed(format!("the agent's answer to session/new is not ACP: {e}"))
+            })?;
+        let mut data = json!({
+            "sessionId": opened.session_id,
+            "protocolVersion": init.protocol_version,
+            "agent": init.agent_info,
+            "capabilities": init.agent_capabilities,
+        });
+        protocol::describe_session(&session, &mut data);
+        self.ctx.emit(EventType::AgentSession, data).await;
+        self.session_id = Some(opened.session_id);
+        if let Some(modes) = &opened.modes {
             self.on_mode(&modes.current_mode_id).await;
         }
-        Ok(())
+        self.ask_mode(&session, Instant::now() + timeout).await
+    }
+
+    /// Selects the session mode in which the preset's agent asks before it
+    /// acts, when the session opened in another (the user's or the
+    /// repository's settings chose it): m stays the gatekeeper. A refusal
+    /// fails the run; a mode the agent does not offer is reported.
+    async fn ask_mode(&mut self, session: &Value, deadline: Instant) -> Result<(), Ending> {
+        let Some(wanted) = self
+            .opts
+            .preset
+            .as_deref()
+            .and_then(presets::find)
+            .and_then(|p| p.ask_mode)
+        else {
+            return Ok(());
+        };
+        let Some(modes) = session.get("modes").filter(|m| !m.is_null()) else {
+            return Ok(());
+        };
+        let current = modes.get("currentModeId").and_then(Value::as_str);
+        if current == Some(wanted) {
+            return Ok(());
+        }
+        let offered = modes
+            .get("availableModes")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .any(|m| m.get("id").and_then(Value::as_str) == Some(wanted));
+        if !offered {
+            self.ctx
+                .emit(
+                    EventType::Error,
+                    json!({ "message": format!(
+                        "the agent offers no '{wanted}' mode, in which it asks before it acts; \
+                         it runs in mode '{}'", current.unwrap_or("?")
+                    ) }),
+                )
+                .await;
+            return Ok(());
+        }
+        let session_id = self.session_id.clone().unwrap_or_default();
+        let params = json!({ "sessionId": session_id, "modeId": wanted });
+        match self.call("session/set_mode", params, deadline).await? {
+            Ok(_) => {
+                self.on_mode(wanted).await;
+                Ok(())
+            }
+            Err(e) => Err(Ending::Failed(format!(
+                "the agent would not switch to its '{wanted}' mode, in which it asks before \
+                 it acts (it opened in '{}'): {e}",
+                current.unwrap_or("?")
+            ))),
+        }
     }
 
     /// Records the session's mode, and says so when in that mode the agent
@@ -158,9 +210,9 @@ impl Driver {
                 Ok(end) => end,
                 Err(ending) => return ending,
             };
-            if !self.rejections.is_empty() {
+            if let Some(text) = self.rejections.pop_front() {
                 next = Prompt {
-                    text: std::mem::take(&mut self.rejections).join("\n\n"),
+                    text,
                     source: "rejection",
                 };
                 continue;
@@ -179,10 +231,14 @@ impl Driver {
                 }
             }
             let question = if ended_well {
-                "(turn ended)".to_string()
+                "The agent ended its turn and waits for the next prompt".to_string()
             } else {
-                format!("(turn ended: {})", end.describe())
+                format!(
+                    "{}; it waits for the next prompt",
+                    capitalized(&end.describe())
+                )
             };
+
             match self.ask(question).await {
                 Ok(InputReply::Text(text)) => {
                     next = Prompt {
@@ -214,7 +270,11 @@ impl Driver {
             "session/prompt",
             protocol::prompt_params(&session_id, &prompt.text),
         );
-        let result = match self.pump(Want::Response(id), None).await {
+        self.in_turn = true;
+        let answer = self.pump(Want::Response(id), None).await;
+        self.in_turn = false;
+        self.turn_ending = false;
+        let result = match answer {
             Ok(Got::Response(result)) => result,
             Ok(Got::Human(_)) => unreachable!("waiting for a response"),
             Err(Stop::Cancelled) => return Err(self.cancel(Some(id)).await),
@@ -223,6 +283,14 @@ impl Driver {
             }
         };
         self.flush_text().await;
+        // Tokens the turn spent, as the agent counts them (ACP's
+        // `PromptResponse.usage`): the usage ledger adds them up.
+        let usage = result
+            .as_ref()
+            .ok()
+            .and_then(|v| v.get("usage"))
+            .filter(|u| u.is_object())
+            .cloned();
         let (stop_reason, error) = match result {
             Ok(value) => match serde_json::from_value::<protocol::PromptResult>(value) {
                 Ok(r) => (r.stop_reason, None),
@@ -234,6 +302,9 @@ impl Driver {
             Err(e) => ("error".to_string(), Some(e.to_string())),
         };
         let mut data = json!({ "turn": self.turn, "stopReason": stop_reason });
+        if let Some(usage) = usage {
+            data["usage"] = usage;
+        }
         if let Some(error) = &error {
             data["error"] = json!(error);
             self.ctx
@@ -320,7 +391,7 @@ impl Driver {
         let pending: Vec<Pending> = self.pending.drain().map(|(_, p)| p).collect();
         for p in pending {
             p.task.abort();
-            self.answer_cancelled(&p.rpc_id, &p.what).await;
+            self.answer_cancelled(&p.rpc_id, &p.what, "run_ended").await;
         }
         if let Some(id) = prompt {
             let deadline = Instant::now() + self.opts.grace;
@@ -329,25 +400,53 @@ impl Driver {
             {
                 self.flush_text().await;
                 let stop_reason = result.get("stopReason").cloned().unwrap_or(Value::Null);
-                self.ctx
-                    .emit(
-                        EventType::AgentTurn,
-                        json!({ "turn": self.turn, "stopReason": stop_reason }),
-                    )
-                    .await;
+                let mut data = json!({ "turn": self.turn, "stopReason": stop_reason });
+                if let Some(usage) = result.get("usage").filter(|u| u.is_object()) {
+                    data["usage"] = usage.clone();
+                }
+                self.ctx.emit(EventType::AgentTurn, data).await;
             }
         }
         Ending::Cancelled
     }
 
-    pub(super) async fn answer_cancelled(&mut self, rpc_id: &Value, what: &PendingKind) {
+    /// Answers a request `cancelled`; `decision` says why, in the log
+    /// (`run_ended`, `turn_ended`).
+    /// A human rejected one of the turn's requests: the turn ends at once
+    /// (`session/cancel`), before the agent tries a way around, and the
+    /// rejection is its next prompt (ACP has no field for a reason). Its
+    /// other requests are answered `cancelled`, as the protocol asks of a
+    /// cancelled turn; the run goes on.
+    pub(super) async fn end_turn_now(&mut self) {
+        if !self.in_turn || self.turn_ending || self.cancelling {
+            return;
+        }
+        self.turn_ending = true;
+        if let Some(session_id) = &self.session_id {
+            let line = protocol::notification("session/cancel", json!({ "sessionId": session_id }));
+            self.send(line);
+        }
+        let pending: Vec<Pending> = self.pending.drain().map(|(_, p)| p).collect();
+        for p in pending {
+            p.task.abort();
+            self.answer_cancelled(&p.rpc_id, &p.what, "turn_ended")
+                .await;
+        }
+    }
+
+    pub(super) async fn answer_cancelled(
+        &mut self,
+        rpc_id: &Value,
+        what: &PendingKind,
+        decision: &str,
+    ) {
         match what {
             PendingKind::Permission { tool_call_id, .. } => {
                 self.respond(rpc_id, protocol::permission_cancelled());
                 self.ctx
                     .emit(
                         EventType::ToolPermission,
-                        json!({ "toolCallId": tool_call_id, "decision": "run_ended", "outcome": "cancelled" }),
+                        json!({ "toolCallId": tool_call_id, "decision": decision, "outcome": "cancelled" }),
                     )
                     .await;
             }
@@ -394,6 +493,14 @@ impl TurnEnd {
             Some(error) => format!("the agent's turn failed: {error}"),
             None => describe_stop(&self.stop_reason),
         }
+    }
+}
+
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
     }
 }
 

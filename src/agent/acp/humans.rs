@@ -33,9 +33,13 @@ impl Driver {
         let what = PendingKind::Permission {
             options: params.options,
             tool_call_id,
+            about: approval::refers_to(&request),
         };
         if self.cancelling {
-            return self.answer_cancelled(&rpc_id, &what).await;
+            return self.answer_cancelled(&rpc_id, &what, "run_ended").await;
+        }
+        if self.turn_ending {
+            return self.answer_cancelled(&rpc_id, &what, "turn_ended").await;
         }
         let (key, task) =
             self.spawn_human(
@@ -110,7 +114,7 @@ impl Driver {
                 .await;
             return;
         }
-        if self.cancelling {
+        if self.cancelling || self.turn_ending {
             self.respond(&rpc_id, protocol::elicitation_cancel());
             return;
         }
@@ -182,6 +186,7 @@ impl Driver {
                 PendingKind::Permission {
                     options,
                     tool_call_id,
+                    about,
                 },
                 Answer::Decision(decision),
             ) => {
@@ -205,10 +210,13 @@ impl Driver {
                     data["optionId"] = json!(option.option_id);
                     data["optionKind"] = json!(option.kind);
                 }
+                if matches!(decision, Decision::Approved { persist: true }) {
+                    data["persist"] = json!(true);
+                }
                 self.ctx.emit(EventType::ToolPermission, data).await;
                 match decision {
-                    Decision::Approved { always } if chosen.is_none() => {
-                        let wanted = if always {
+                    Decision::Approved { persist } if chosen.is_none() => {
+                        let wanted = if persist {
                             "allow_always or allow_once"
                         } else {
                             "allow_once"
@@ -222,8 +230,14 @@ impl Driver {
                             )
                             .await;
                     }
-                    Decision::Rejected { reason } if !reason.trim().is_empty() => {
-                        self.rejections.push(reason)
+                    Decision::Rejected { reason } => {
+                        let reason = reason.trim();
+                        self.rejections.push_back(if reason.is_empty() {
+                            format!("The user refused {about}.")
+                        } else {
+                            format!("The user refused {about}: {reason}")
+                        });
+                        self.end_turn_now().await;
                     }
                     _ => {}
                 }

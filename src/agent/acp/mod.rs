@@ -9,9 +9,12 @@
 //! the run's events while a permission request or a question waits.
 //!
 //! Events (type: data):
-//! - `agent.session`: `{sessionId, protocolVersion, agent, capabilities}`
-//!   once the session is open (`agent` is the agent's `agentInfo`).
-//! - `agent.auth`: `{methodId, name, ok, error?}` for each `authenticate`.
+//! - `agent.session`: `{sessionId, protocolVersion, agent, capabilities,
+//!   model?, modes?, models?, configOptions?}` once the session is open
+//!   (`agent` is the agent's `agentInfo`; the rest as the session's answer
+//!   says, `model` the model it runs).
+//! - `agent.auth`: `{methodId, name, ok, error?}` for each `authenticate`
+//!   (only the configured method, after `session/new` said auth is needed).
 //! - `agent.prompt`: `{turn, source, text}` for each prompt sent; `source`
 //!   is `initial`, `reply`, `rejection` (permission rejection reasons) or
 //!   `review` (a rejected review's reason).
@@ -24,17 +27,22 @@
 //!   merged by `toolCallId` (`toolCallId, title, kind, status, content,
 //!   locations, rawInput, rawOutput`, as ACP names them).
 //! - `tool.permission`: `{toolCallId, decision, outcome, optionId?,
-//!   optionKind?}`: how a permission request was answered; `decision` is
+//!   optionKind?, persist?}`: how a permission request was answered
+//!   (`persist` when the human let the agent keep the grant); `decision` is
 //!   `approved`, `rejected` or `run_ended`, `outcome` `selected` or
 //!   `cancelled`.
 //! - `agent.usage`: the `usage_update` fields (`used, size, cost?`).
 //! - `agent.update`: `{sessionUpdate, update}` for any other session update
 //!   (kept raw), `{method, params}` for any other notification.
-//! - `agent.turn`: `{turn, stopReason, error?}` at each turn's end.
+//! - `agent.turn`: `{turn, stopReason, usage?, error?}` at each turn's end
+//!   (`usage` as the agent's answer gave it: `inputTokens`, `outputTokens`,
+//!   ...).
 //! - `output`: `{stream: "stderr", lines, partial?}`, the agent's stderr.
 //! - `agent.mode`: `{modeId, asks, message?}`, the session's mode when it
 //!   opens and whenever it changes; `asks` is false (and `message` says
-//!   why) in a mode in which the agent acts without asking m.
+//!   why) in a mode in which the agent acts without asking m. A preset's
+//!   agent that opens in another mode than its ask mode is switched to it
+//!   (`session/set_mode`), or the run fails.
 //! - `agent.refused`: `{method, message}`: a call m never offered (such as
 //!   `fs/write_text_file`), refused; the run goes on.
 //! - `error`: `{message, ...}`: a skipped malformed line (`line`), a reply
@@ -48,7 +56,7 @@ mod io;
 mod protocol;
 mod updates;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
@@ -191,7 +199,9 @@ pub async fn run(argv: &[String], ctx: RunContext, opts: AcpOptions) -> AgentOut
         waits: Vec::new(),
         text: None,
         tools: HashMap::new(),
-        rejections: Vec::new(),
+        rejections: VecDeque::new(),
+        in_turn: false,
+        turn_ending: false,
         cancelling: false,
         turn: 0,
     };
@@ -328,6 +338,8 @@ enum PendingKind {
     Permission {
         options: Vec<PermissionOption>,
         tool_call_id: String,
+        /// What it asks to do, as a rejection's prompt names it.
+        about: String,
     },
     Elicitation,
 }
@@ -383,8 +395,14 @@ struct Driver {
     text: Option<TextBuf>,
     /// What m knows of each open tool call, merged from its updates.
     tools: HashMap<String, Map<String, Value>>,
-    /// Reasons of permissions rejected during the current turn.
-    rejections: Vec<String>,
+    /// Prompts that tell the agent of a rejection, one each, sent before
+    /// anything else once the turn has ended.
+    rejections: VecDeque<String>,
+    /// A prompt turn is in progress.
+    in_turn: bool,
+    /// The turn in progress was cancelled because a human rejected one of
+    /// its requests (the run goes on).
+    turn_ending: bool,
     cancelling: bool,
     turn: u64,
 }

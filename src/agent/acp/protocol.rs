@@ -185,6 +185,30 @@ pub struct SessionModes {
     pub current_mode_id: String,
 }
 
+/// Copies what a session's answer (`session/new`, `session/load`,
+/// `session/resume`) says of its settings into `data`: `modes`, `models`,
+/// `configOptions` as sent, and `model`, the model it runs (the current
+/// value of the config option of category `model`, else the current model
+/// id).
+pub fn describe_session(answer: &Value, data: &mut Value) {
+    for key in ["modes", "models", "configOptions"] {
+        if let Some(value) = answer.get(key).filter(|v| !v.is_null()) {
+            data[key] = value.clone();
+        }
+    }
+    let from_options = answer
+        .get("configOptions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find(|o| o.get("category").and_then(Value::as_str) == Some("model"))
+        .and_then(|o| o.get("currentValue"));
+    let model = from_options.or_else(|| answer.get("models")?.get("currentModelId"));
+    if let Some(model) = model.filter(|m| m.is_string()) {
+        data["model"] = model.clone();
+    }
+}
+
 pub fn prompt_params(session_id: &str, text: &str) -> Value {
     json!({ "sessionId": session_id, "prompt": [{ "type": "text", "text": text }] })
 }
@@ -312,6 +336,27 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn a_session_says_which_model_it_runs() {
+        let describe = |answer: Value| {
+            let mut data = json!({});
+            describe_session(&answer, &mut data);
+            data
+        };
+        let models = json!({"currentModelId": "opus", "availableModels": []});
+        let data = describe(json!({"sessionId": "s", "models": models}));
+        assert_eq!(data["model"], "opus");
+        assert_eq!(data["models"], models);
+        let options = json!([
+            {"id": "mode", "category": "mode", "currentValue": "default"},
+            {"id": "model", "category": "model", "currentValue": "gpt-5.5"},
+        ]);
+        let data = describe(json!({"sessionId": "s", "models": models, "configOptions": options}));
+        assert_eq!(data["model"], "gpt-5.5");
+        assert_eq!(data["configOptions"], options);
+        assert_eq!(describe(json!({"sessionId": "s"})), json!({}));
     }
 
     #[test]

@@ -11,6 +11,7 @@ use crate::store::RunOrQueued;
 #[derive(Debug, Args)]
 pub struct CancelArgs {
     /// Run id (any unique prefix).
+    #[arg(add = crate::cli::complete::run_ids())]
     pub run: String,
 }
 

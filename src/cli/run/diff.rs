@@ -10,6 +10,7 @@ use crate::workspace;
 #[derive(Debug, Args)]
 pub struct DiffArgs {
     /// Run id (any unique prefix).
+    #[arg(add = crate::cli::complete::run_ids())]
     pub run: String,
     /// Only the summary of changed files.
     #[arg(long)]

@@ -9,6 +9,7 @@ use crate::protocol::{ReplyRequest, Request};
 #[derive(Debug, Args)]
 pub struct DoneArgs {
     /// Run id (any unique prefix).
+    #[arg(add = crate::cli::complete::run_ids())]
     pub run: String,
 }
 

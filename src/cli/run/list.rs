@@ -12,15 +12,18 @@ use crate::store::RunFilter;
 pub struct ListArgs {
     /// Only runs of this repo (name or id prefix).
     #[arg(long, short = 'r')]
+    #[arg(add = crate::cli::complete::repo_names())]
     pub repo: Option<String>,
     /// Only runs in this state (repeatable); `active` means running or
     /// waiting for a human, `queued` waiting in the repo's queue.
     #[arg(long)]
+    #[arg(add = crate::cli::complete::run_state_names())]
     pub state: Vec<String>,
     /// At most this many runs.
     #[arg(long, short = 'n')]
     pub limit: Option<u32>,
-    /// A JSON list of runs, each as `m run show --json` prints it.
+    /// A JSON list of runs, each with `usage` (tokens in and out, cost and
+    /// context, as `m run show --json` has it; null if none was reported).
     #[arg(long)]
     pub json: bool,
 }
@@ -64,16 +67,19 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<u8> {
         })?,
     };
     if args.json {
+        // Each run with what its agent reported it spent (null if nothing),
+        // so that a script can add up a day's spend.
         let mut all: Vec<serde_json::Value> = Vec::with_capacity(queued.len() + runs.len());
         all.extend(
             queued
                 .iter()
                 .map(|q| serde_json::to_value(q).unwrap_or_default()),
         );
-        all.extend(
-            runs.iter()
-                .map(|r| serde_json::to_value(r).unwrap_or_default()),
-        );
+        for run in &runs {
+            let mut value = serde_json::to_value(run).unwrap_or_default();
+            value["usage"] = serde_json::json!(store.run_usage(&run.id)?);
+            all.push(value);
+        }
         ctx.ui.json(&all)?;
         return Ok(exit::OK);
     }

@@ -15,16 +15,21 @@ pub struct PruneArgs {
     /// Only runs in this final state (repeatable): completed, failed,
     /// cancelled.
     #[arg(long, value_name = "STATE")]
+    #[arg(add = crate::cli::complete::final_run_state_names())]
     pub state: Vec<String>,
     /// Only runs of this repo (name or id prefix).
     #[arg(long, short = 'r')]
+    #[arg(add = crate::cli::complete::repo_names())]
     pub repo: Option<String>,
+    /// Also remove work found nowhere else, as `m run rm --force` does.
+    #[arg(long, short = 'f')]
+    pub force: bool,
 }
 
 /// Removes finished runs as `m run rm` does: their workspaces, the branches
 /// merged already, their records. Work on no other branch stays: an
 /// unmerged branch is kept, a workspace holding work its branch lacks is
-/// kept with its run (exit 4).
+/// kept with its run (exit 4), unless `--force`.
 pub fn run(ctx: &Ctx, args: PruneArgs) -> Result<u8> {
     let mut store = ctx.store()?;
     let mut states = Vec::new();
@@ -59,5 +64,5 @@ pub fn run(ctx: &Ctx, args: PruneArgs) -> Result<u8> {
         ctx.ui.line("No finished run to prune")?;
         return Ok(exit::OK);
     }
-    super::rm::remove_runs(ctx, &mut store, &runs)
+    super::rm::remove_runs(ctx, &mut store, &runs, args.force)
 }

@@ -11,6 +11,7 @@ use crate::store::{ApprovalFilter, RunOrQueued, Store};
 #[derive(Debug, Args)]
 pub struct ShowArgs {
     /// Run id (any unique prefix).
+    #[arg(add = crate::cli::complete::run_ids())]
     pub run: String,
     /// The run as one JSON object (README "Scripting" lists its fields).
     #[arg(long)]
@@ -49,6 +50,7 @@ pub fn run(ctx: &Ctx, args: ShowArgs) -> Result<u8> {
         Vec::new()
     };
     let questions = open_questions(&input_events);
+    let usage = store.run_usage(&run.id)?;
     if args.json {
         let pending_questions: Vec<Value> = questions
             .iter()
@@ -78,6 +80,7 @@ pub fn run(ctx: &Ctx, args: ShowArgs) -> Result<u8> {
             "pending_approvals": pending,
             "finished": finished,
             "pending_questions": pending_questions,
+            "usage": usage,
         }))?;
         return Ok(exit::OK);
     }
@@ -141,6 +144,9 @@ pub fn run(ctx: &Ctx, args: ShowArgs) -> Result<u8> {
         ))?;
     }
     ctx.ui.line(field("events", events.to_string()))?;
+    if let Some(usage) = &usage {
+        ctx.ui.line(field("usage", usage.describe()))?;
+    }
     for approval in &pending {
         ctx.ui.line(field(
             "waiting",

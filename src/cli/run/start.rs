@@ -19,6 +19,7 @@ use crate::protocol::{Request, Response, StartRunRequest, MAX_PROMPT};
 pub struct StartArgs {
     /// The repo to work on (name or id prefix).
     #[arg(long, short = 'r')]
+    #[arg(add = crate::cli::complete::repo_names())]
     pub repo: String,
     /// What the agent should do (`-` reads it from stdin). It may start
     /// with `-` ("-v is broken"), but a single word like `--jsn` is taken
@@ -66,6 +67,7 @@ pub struct StartArgs {
     /// Run a known agent over the Agent Client Protocol (see `m agents`):
     /// claude, codex, gemini, opencode, goose, qwen.
     #[arg(long, short = 'a', value_name = "NAME", conflicts_with = "acp")]
+    #[arg(add = crate::cli::complete::agent_names())]
     pub agent: Option<String>,
     /// The command after `--` speaks the Agent Client Protocol.
     #[arg(long)]
@@ -84,6 +86,12 @@ pub struct StartArgs {
     /// towards --timeout.
     #[arg(long)]
     pub timeout_excludes_waiting: bool,
+    /// Decide for the human when an approval or a question of this run
+    /// has waited this long (90s, 30m, 2h): `[approvals] on_timeout`
+    /// says how (reject the approval, by default). The default is
+    /// `approvals.timeout` in the config.
+    #[arg(long, value_name = "DURATION", value_parser = crate::model::parse_duration)]
+    pub approval_timeout: Option<std::time::Duration>,
     /// When the repo has an active run, queue this one behind it (it starts
     /// when the runs before it have ended) instead of refusing it (exit 4).
     /// The default when `run.on_busy = "queue"` in the config.
@@ -287,6 +295,13 @@ fn run_options(config: &Config, args: &StartArgs) -> Result<RunOptions> {
         once: args.once,
         timeout_seconds: args.timeout.or(config.run.timeout).map(|t| t.as_secs()),
         timeout_excludes_waiting: args.timeout_excludes_waiting,
+        approval_timeout_seconds: args
+            .approval_timeout
+            .or(config.approvals.timeout)
+            .map(|t| t.as_secs())
+            .filter(|secs| *secs > 0),
+        on_timeout: config.approvals.on_timeout,
+        remind_after_seconds: config.approvals.remind_after.map(|t| t.as_secs()),
     })
 }
 

@@ -10,6 +10,7 @@ use crate::store::RunOrQueued;
 #[derive(Debug, Args)]
 pub struct WaitArgs {
     /// Run id (any unique prefix).
+    #[arg(add = crate::cli::complete::run_ids())]
     pub run: String,
     /// Give up after this long (e.g. 90s, 10m, 2h; a bare number is
     /// seconds) and exit 124, as `timeout` does; the run goes on.
