@@ -1236,6 +1236,14 @@ fn stored_stdout(env: &TestEnv, run: &str) -> Vec<String> {
         .collect()
 }
 
+fn wait_for_file(path: &std::path::Path) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !path.exists() {
+        assert!(Instant::now() < deadline, "{} never came", path.display());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Fills the disk of `dir` to its last byte; the filler is removed to
 /// give the space back.
 fn fill_disk(dir: &std::path::Path) -> std::path::PathBuf {
@@ -1264,20 +1272,25 @@ fn output_of_an_agent_that_exits_while_the_disk_is_full_is_stored_when_space_ret
         return;
     };
     let repo = env.git_repo("api");
+    let started = env.dir.path().join("started");
     let gate = env.dir.path().join("gate");
     let printed = env.dir.path().join("printed");
-    // About 3 MB: within the run's output budget, so the agent can finish.
-    let lines = 25_000;
+    // About 2 MB: within the run's output budget, so the agent can finish.
+    let lines = 20_000;
     let agent = env.script(
         "agent.sh",
         &format!(
-            "while [ ! -e {} ]; do sleep 0.05; done\nseq 1 {lines} | sed 's/$/ some padding to make the line longer than it was, and longer still/'\ntouch {}",
+            "touch {}\nwhile [ ! -e {} ]; do sleep 0.05; done\nseq 1 {lines} | sed 's/$/ some padding to make the line longer than it was, and longer still/'\ntouch {}",
+            started.display(),
             gate.display(),
             printed.display()
         ),
     );
     env.ok(&["repo", "add", repo.to_str().unwrap(), "--name", "api"]);
     let run = env.start("api", "print while the disk is full", &agent);
+    // The workspace is made after `m run start` returns: the disk fills once
+    // the agent runs.
+    wait_for_file(&started);
     let filler = fill_disk(&env.home);
     std::fs::write(&gate, "").unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -1373,11 +1386,13 @@ fn a_daemon_stopped_while_the_disk_is_full_ends_and_the_next_start_ends_the_run(
         return;
     };
     let repo = env.git_repo("api");
+    let started = env.dir.path().join("started");
     let gate = env.dir.path().join("gate");
     let agent = env.script(
         "agent.sh",
         &format!(
-            "while [ ! -e {} ]; do sleep 0.05; done\nseq 1 1000000 | sed 's/$/ some padding to make the line longer than it was/'",
+            "touch {}\nwhile [ ! -e {} ]; do sleep 0.05; done\nseq 1 1000000 | sed 's/$/ some padding to make the line longer than it was/'",
+            started.display(),
             gate.display()
         ),
     );
@@ -1386,6 +1401,7 @@ fn a_daemon_stopped_while_the_disk_is_full_ends_and_the_next_start_ends_the_run(
     let pid = env.json(&["daemon", "status", "--json"])["daemon"]["pid"]
         .as_i64()
         .unwrap() as i32;
+    wait_for_file(&started);
     let filler = fill_disk(&env.home);
     std::fs::write(&gate, "").unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);

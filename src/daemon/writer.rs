@@ -274,7 +274,8 @@ fn write_loop(
     let mut closing = false;
     let mut closed_tries = 0;
     loop {
-        if retry.is_empty() {
+        let retrying = !retry.is_empty();
+        if !retrying {
             if closing {
                 return;
             }
@@ -306,7 +307,11 @@ fn write_loop(
                 }
             }
         }
-        while ops.len() < MAX_BATCH {
+        // While the disk is full everything waiting is taken: what holds
+        // the agents back is their output budget (bytes), not a count of
+        // events, and other callers are told at once that the disk is full.
+        let take = if retrying { usize::MAX } else { MAX_BATCH };
+        while ops.len() < take {
             match rx.try_recv() {
                 Ok(Op::Close) => closing = true,
                 Ok(op) => ops.push(op),
