@@ -347,6 +347,8 @@ named_enum!(
         Error = "error",
         AgentSession = "agent.session",
         AgentAuth = "agent.auth",
+        AgentSuspended = "agent.suspended",
+        AgentResumed = "agent.resumed",
         AgentMode = "agent.mode",
         AgentRefused = "agent.refused",
         AgentPrompt = "agent.prompt",

@@ -18,6 +18,7 @@ mod ecosystem;
 mod notify;
 mod queue;
 mod reliability;
+mod resume;
 
 /// A file in tests/ that is not a module above would silently never run
 /// (Cargo.toml turns off test discovery for this binary's sake).

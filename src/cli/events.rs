@@ -250,6 +250,21 @@ fn describe(event_type: &str, data: &Value) -> Vec<String> {
             )
             .replace("  ", " ")]
         }
+        Some(EventType::AgentSuspended) => vec![format!(
+            "session {} suspended: {}",
+            crate::model::short_id(&text("sessionId")),
+            text("reason")
+        )],
+        Some(EventType::AgentResumed) => vec![format!(
+            "session {} resumed ({}) after the daemon restarted, {}",
+            crate::model::short_id(&text("sessionId")),
+            text("method"),
+            match text("was").as_str() {
+                "turn" => "mid-turn (that turn is lost)",
+                "approval" => "waiting for an approval (asked again)",
+                _ => "waiting for the next prompt",
+            }
+        )],
         Some(EventType::AgentAuth) => vec![match data.get("ok").and_then(Value::as_bool) {
             Some(true) => format!("authenticated with {}", text("name")),
             _ => format!(

@@ -229,6 +229,7 @@ async fn start_run(shared: &Arc<Shared>, request: StartRunRequest) -> Result<Res
             base,
             options,
             env,
+            resumed: None,
         },
     );
     Ok(Response::Run { run })
