@@ -373,6 +373,43 @@ named_enum!(
     }
 );
 
+/// The events that open and close a run's questions.
+pub const INPUT_EVENTS: [EventType; 3] = [
+    EventType::InputRequested,
+    EventType::InputProvided,
+    EventType::InputWithdrawn,
+];
+
+/// The questions still open among a run's events, oldest first: each
+/// `input.requested` until the `input.provided` or `input.withdrawn` whose
+/// `question_seq` names it. One that names none (from an older m) closed
+/// the oldest open question, the one `m reply` answers.
+pub fn open_questions(events: &[Event]) -> Vec<&Event> {
+    let mut open: Vec<&Event> = Vec::new();
+    for event in events {
+        match event.kind() {
+            Some(EventType::InputRequested) => open.push(event),
+            Some(EventType::InputProvided) | Some(EventType::InputWithdrawn) => {
+                let named = event
+                    .data
+                    .as_ref()
+                    .and_then(|d| d.get("question_seq"))
+                    .and_then(serde_json::Value::as_i64);
+                let closed = match named {
+                    Some(seq) => open.iter().position(|q| q.seq == seq),
+                    None if open.is_empty() => None,
+                    None => Some(0),
+                };
+                if let Some(index) = closed {
+                    open.remove(index);
+                }
+            }
+            _ => {}
+        }
+    }
+    open
+}
+
 /// The event type names, in the order of [`EventType::ALL`].
 pub const EVENT_TYPES: &[&str] = EventType::NAMES;
 /// The first eight characters of an id: enough to type, as git shows commits.
@@ -492,6 +529,74 @@ pub struct DeviceInfo {
     pub env: DeviceEnv,
     pub name: Option<String>,
     pub created_at: i64,
+}
+
+named_enum!(
+    /// What a paired device may do through the remote API.
+    Scope, "scope" {
+        Read = "read",
+        Decide = "decide",
+        Control = "control",
+    }
+);
+
+impl Scope {
+    /// `read,decide`: a comma-separated list, each named once.
+    pub fn parse_list(text: &str) -> Result<Vec<Scope>, Error> {
+        let mut scopes = Vec::new();
+        for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            let scope: Scope = name.parse()?;
+            if !scopes.contains(&scope) {
+                scopes.push(scope);
+            }
+        }
+        if scopes.is_empty() {
+            return Err(Error::usage("no scope was given")
+                .with_hint(format!("use some of: {}", Scope::NAMES.join(","))));
+        }
+        scopes.sort_by_key(|s| Scope::ALL.iter().position(|a| a == s));
+        Ok(scopes)
+    }
+
+    pub fn join(scopes: &[Scope]) -> String {
+        scopes
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// A phone or browser paired with the remote API (`m device pair`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RemoteDevice {
+    pub id: String,
+    pub name: String,
+    /// `ios` (the m app) or `web` (the phone page).
+    pub platform: String,
+    pub scopes: Vec<Scope>,
+    /// Its APNs token, when it gave one (its row in `devices`).
+    pub apns_token: Option<String>,
+    pub created_at: i64,
+    pub last_seen_at: Option<i64>,
+}
+
+/// APNs tokens are hexadecimal: 32 bytes today, up to 100 bytes allowed by
+/// Apple's documentation. Stored lowercase, so one phone is one row.
+pub fn parse_apns_token(token: &str) -> Result<String, Error> {
+    let token = token.trim();
+    let valid = token.len() % 2 == 0
+        && (64..=200).contains(&token.len())
+        && token.chars().all(|c| c.is_ascii_hexdigit());
+    if !valid {
+        let shown: String = token.chars().take(40).collect();
+        return Err(Error::usage(format!(
+            "'{}' is not an APNs device token",
+            shown.escape_debug()
+        ))
+        .with_hint("a token is 64 (up to 200) hexadecimal characters, as the m app shows it"));
+    }
+    Ok(token.to_ascii_lowercase())
 }
 
 /// A device m removed by itself because APNs said its token is dead.
