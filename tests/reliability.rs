@@ -887,6 +887,7 @@ fn a_stopped_daemon_gets_a_clear_answer_within_the_deadline() {
             "m {args:?}: {err}"
         );
         assert!(err.contains(&format!("kill -CONT {pid}")), "{err}");
+        eprintln!("m {args:?} with the daemon stopped: exit 5 after {took:?} (deadline 2 s)");
         assert!(took < Duration::from_secs(8), "m {args:?} took {took:?}");
     }
     // The follower that was waiting hears the silence too.
@@ -1022,7 +1023,12 @@ fn wait_for_log(path: &std::path::Path, needle: &str, n: usize, within: Duration
 fn followers_that_stop_reading_cost_the_daemon_bounded_memory() {
     let env = TestEnv::new();
     env.repo("api");
-    let lines = 300_000;
+    // A 20 MB log; the 180 MB with M_SLOW_TESTS.
+    let lines = if std::env::var_os("M_SLOW_TESTS").is_some() {
+        3_000_000
+    } else {
+        300_000
+    };
     let gate = env.dir.path().join("gate");
     let agent = env.script(
         "agent.sh",
@@ -1055,6 +1061,8 @@ fn followers_that_stop_reading_cost_the_daemon_bounded_memory() {
     let log = env.home.join("logs/daemon.log");
     wait_for_log(&log, "a follower fell behind", 20, Duration::from_secs(60));
     let stalled = rss_kb(pid);
+    let log_mb = std::fs::metadata(env.db_path()).unwrap().len() / 1_000_000;
+    eprintln!("daemon RSS {stalled} KiB with 20 stalled followers on a {log_mb} MB log");
     assert!(
         stalled < 64 * 1024,
         "daemon RSS {stalled} KiB with 20 stalled followers"
@@ -1091,6 +1099,7 @@ fn followers_that_stop_reading_cost_the_daemon_bounded_memory() {
         let _ = follower.wait();
     }
     let left = rss_kb(pid);
+    eprintln!("daemon RSS {left} KiB after they left");
     assert!(
         left < 64 * 1024,
         "daemon RSS {left} KiB after the followers left"
