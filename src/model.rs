@@ -340,6 +340,7 @@ named_enum!(
         RunState = "run.state",
         RunIdle = "run.idle",
         RunFinished = "run.finished",
+        RunPruned = "run.pruned",
         WorkspaceProgress = "workspace.progress",
         WorkspaceReady = "workspace.ready",
         WorkspaceDiff = "workspace.diff",

@@ -15,6 +15,7 @@ mod daemon;
 mod deadlines;
 mod docs;
 mod ecosystem;
+mod history;
 mod notify;
 mod queue;
 mod reliability;

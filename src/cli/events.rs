@@ -178,6 +178,12 @@ fn describe(event_type: &str, data: &Value) -> Vec<String> {
             "position {} in its repo's queue",
             data.get("position").and_then(Value::as_i64).unwrap_or(0)
         )],
+        Some(EventType::RunPruned) => vec![format!(
+            "{} output events ({}) dropped: older than {}",
+            data.get("events").and_then(Value::as_u64).unwrap_or(0),
+            super::output::bytes(data.get("bytes").and_then(Value::as_u64).unwrap_or(0)),
+            text("older_than")
+        )],
         Some(EventType::RunCreated) => vec![format!(
             "prompt: {}",
             super::output::one_line(&text("prompt"), 80)

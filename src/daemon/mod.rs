@@ -7,6 +7,7 @@ mod follow;
 mod handlers;
 mod health;
 pub mod log;
+mod memory;
 mod peers;
 mod queue;
 mod server;
@@ -225,6 +226,11 @@ async fn serve(paths: Paths, config: Arc<Config>, open_files: u64) -> Result<()>
         health::injected_fault("dispatcher");
         dispatcher.run(outbox, wake).await
     });
+    let trimmer = tokio::spawn(memory::trim_after_peaks());
+    let retention = config
+        .retention
+        .output_after
+        .map(|age| tokio::spawn(retention(paths.database(), age)));
     tokio::select! {
         _ = wait_for_shutdown(&shared) => {}
         name = watch.first_end() => {
@@ -245,10 +251,41 @@ async fn serve(paths: Paths, config: Arc<Config>, open_files: u64) -> Result<()>
     let _ = std::fs::remove_file(paths.socket());
     stop_all_runs(&shared, "the daemon was stopped").await;
     deliver.abort();
+    trimmer.abort();
+    if let Some(retention) = retention {
+        retention.abort();
+    }
     // The writer ends once every sender is gone; wait so nothing is lost.
     drop(shared);
     let _ = tokio::task::spawn_blocking(move || writer_thread.join()).await;
     Ok(())
+}
+
+/// `[retention] output_after`: at start and then once an hour, drops the
+/// output of runs that finished longer ago, as `m gc` does. On a connection
+/// of its own and a blocking thread: it deletes a batch per transaction, so
+/// the writer waits for one batch at most, and no run waits for it at all.
+async fn retention(db: std::path::PathBuf, older_than: Duration) {
+    loop {
+        let db = db.clone();
+        let pass = tokio::task::spawn_blocking(move || {
+            Store::open(&db)?.prune_old_output(older_than, "daemon")
+        })
+        .await;
+        match pass {
+            Ok(Ok((runs, pages))) if !runs.is_empty() => tracing::info!(
+                runs = runs.len(),
+                events = runs.iter().map(|r| r.events).sum::<u64>(),
+                bytes = runs.iter().map(|r| r.bytes).sum::<u64>(),
+                pages_released = pages,
+                "retention dropped old output"
+            ),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!("retention: {e}"),
+            Err(e) => tracing::warn!("retention: {e}"),
+        }
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
 }
 
 async fn wait_for_shutdown(shared: &Shared) {

@@ -194,6 +194,7 @@ pub fn spawn(shared: Arc<Shared>, started: StartedRun) -> tokio::task::JoinHandl
             .unwrap_or_else(|e| e.into_inner())
             .retain(|_, run| *run != run_id);
         shared.run_ended.notify_waiters();
+        super::memory::something_ended();
     })
 }
 

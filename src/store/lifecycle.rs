@@ -605,15 +605,16 @@ fn insert_run_tx(
     Ok((run, events))
 }
 
-/// The repo's active run, if it has one.
+/// The repo's active run, if it has one. The states are spelled as literals,
+/// as in the partial index `idx_runs_active` (migration 6): SQLite uses a
+/// partial index only for a query whose terms imply its own, so this reads
+/// the repo's active runs instead of every run the repo ever had.
+pub(super) const ACTIVE_RUN_SQL: &str = "SELECT id FROM runs WHERE repo_id = ?1
+         AND state IN ('running', 'waiting_input', 'waiting_approval') LIMIT 1";
+
 fn active_run_tx(conn: &Connection, repo_id: &str) -> rusqlite::Result<Option<String>> {
-    conn.query_row(
-        "SELECT id FROM runs WHERE repo_id = ?1
-         AND state IN ('running', 'waiting_input', 'waiting_approval') LIMIT 1",
-        [repo_id],
-        |r| r.get(0),
-    )
-    .optional()
+    conn.query_row(ACTIVE_RUN_SQL, [repo_id], |r| r.get(0))
+        .optional()
 }
 
 /// Why a run cannot start now on a busy repo (without `--queue`).
