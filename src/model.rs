@@ -494,6 +494,74 @@ pub struct DeviceInfo {
     pub created_at: i64,
 }
 
+named_enum!(
+    /// What a paired device may do through the remote API.
+    Scope, "scope" {
+        Read = "read",
+        Decide = "decide",
+        Control = "control",
+    }
+);
+
+impl Scope {
+    /// `read,decide`: a comma-separated list, each named once.
+    pub fn parse_list(text: &str) -> Result<Vec<Scope>, Error> {
+        let mut scopes = Vec::new();
+        for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            let scope: Scope = name.parse()?;
+            if !scopes.contains(&scope) {
+                scopes.push(scope);
+            }
+        }
+        if scopes.is_empty() {
+            return Err(Error::usage("no scope was given")
+                .with_hint(format!("use some of: {}", Scope::NAMES.join(","))));
+        }
+        scopes.sort_by_key(|s| Scope::ALL.iter().position(|a| a == s));
+        Ok(scopes)
+    }
+
+    pub fn join(scopes: &[Scope]) -> String {
+        scopes
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// A phone or browser paired with the remote API (`m device pair`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RemoteDevice {
+    pub id: String,
+    pub name: String,
+    /// `ios` (the m app) or `web` (the phone page).
+    pub platform: String,
+    pub scopes: Vec<Scope>,
+    /// Its APNs token, when it gave one (its row in `devices`).
+    pub apns_token: Option<String>,
+    pub created_at: i64,
+    pub last_seen_at: Option<i64>,
+}
+
+/// APNs tokens are hexadecimal: 32 bytes today, up to 100 bytes allowed by
+/// Apple's documentation. Stored lowercase, so one phone is one row.
+pub fn parse_apns_token(token: &str) -> Result<String, Error> {
+    let token = token.trim();
+    let valid = token.len() % 2 == 0
+        && (64..=200).contains(&token.len())
+        && token.chars().all(|c| c.is_ascii_hexdigit());
+    if !valid {
+        let shown: String = token.chars().take(40).collect();
+        return Err(Error::usage(format!(
+            "'{}' is not an APNs device token",
+            shown.escape_debug()
+        ))
+        .with_hint("a token is 64 (up to 200) hexadecimal characters, as the m app shows it"));
+    }
+    Ok(token.to_ascii_lowercase())
+}
+
 /// A device m removed by itself because APNs said its token is dead.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PrunedDevice {

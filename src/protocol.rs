@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::error::{Error, ErrorKind};
 use crate::model::{
-    AgentSpec, Approval, ApprovalType, Event, QueuedRun, Run, RunOptions, RunState,
+    AgentSpec, Approval, ApprovalType, Event, QueuedRun, Run, RunOptions, RunState, Scope,
 };
 
 /// Bumped on any incompatible change to the frames below.
@@ -61,6 +61,11 @@ pub enum Request {
     AskApproval(AskApprovalRequest),
     /// From inside a run: ask a question and wait for the answer.
     AskInput(AskInputRequest),
+    /// A one-time code pairing a phone with the remote API (`m device pair`).
+    Pair(PairRequest),
+    /// A paired device was just removed from the database (`m device rm`):
+    /// its open streams end now.
+    DeviceRemoved(DeviceRemovedRequest),
     /// Stop the daemon (its runs end as failed, saying why).
     Shutdown,
 }
@@ -136,6 +141,17 @@ pub struct AskInputRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PairRequest {
+    pub name: Option<String>,
+    pub scopes: Vec<Scope>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceRemovedRequest {
+    pub device_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Response {
     Ok,
@@ -183,6 +199,27 @@ pub enum Response {
         text: Option<String>,
         run_ended: bool,
     },
+    Pairing(PairingOffer),
+}
+
+/// The remote API as `m daemon status --json` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RemoteStatus {
+    /// `https://HOST:PORT`, the address actually bound.
+    pub url: String,
+    /// SHA-256 of its certificate, lowercase hex.
+    pub fingerprint: String,
+}
+
+/// What `m device pair` prints: the QR code's URL and its parts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PairingOffer {
+    /// `https://HOST:PORT/pair#code=CODE&fp=FINGERPRINT`
+    pub url: String,
+    pub code: String,
+    pub fingerprint: String,
+    pub expires_at: i64,
+    pub scopes: Vec<Scope>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -196,6 +233,9 @@ pub struct DaemonStatus {
     /// How notification delivery stands (APNs, webhooks, hook commands).
     #[serde(default)]
     pub notifications: Value,
+    /// The remote API, when it listens.
+    #[serde(default)]
+    pub remote: Option<RemoteStatus>,
     /// How the daemon itself stands: its writer, its disk, its log.
     #[serde(default)]
     pub health: DaemonHealth,

@@ -67,6 +67,11 @@ fn the_file_is_in_m_home_and_every_value_starts_as_a_default() {
             "notify.apns",
             "notify.webhook",
             "notify.command",
+            "remote.listen",
+            "remote.tls_cert",
+            "remote.tls_key",
+            "remote.hosts",
+            "remote.pairing_code_seconds",
         ]
     );
     // TestEnv sets M_GRACE_MS; everything else is a default.

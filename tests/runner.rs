@@ -19,6 +19,7 @@ mod history;
 mod notify;
 mod queue;
 mod reliability;
+mod remote;
 mod resume;
 
 /// A file in tests/ that is not a module above would silently never run

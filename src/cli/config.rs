@@ -21,6 +21,11 @@ Keys, with their defaults (docs/config.md says more):
   [notify]               notifications: events, redact, [notify.apns],
                          [[notify.webhook]], [[notify.command]]
                          (docs/config.md; check with `m notify test`)
+  [remote]               the HTTPS API for phones (docs/api.md):
+  listen = off           \"0.0.0.0:8443\" turns it on (M_REMOTE_LISTEN wins)
+  tls_cert, tls_key      a real certificate (default: self-signed)
+  hosts = []             names phones use (Host check, pairing URL)
+  pairing_code_seconds = 600  how long an `m device pair` code works
 
 An unknown key is a warning; an invalid value an error (exit 2)
 naming the key and the file. The daemon reads the file when it

@@ -84,8 +84,13 @@ pub fn run(ctx: &Ctx, cmd: DaemonCommand) -> Result<u8> {
         DaemonCommand::Status { json } => {
             let status = status(ctx)?;
             if json {
-                ctx.ui
-                    .json(&serde_json::json!({ "running": status.is_some(), "daemon": status }))?;
+                // `remote` also at the top: `jq -r .remote.url`.
+                let remote = status.as_ref().and_then(|s| s.remote.clone());
+                ctx.ui.json(&serde_json::json!({
+                    "running": status.is_some(),
+                    "daemon": status,
+                    "remote": remote,
+                }))?;
             } else {
                 match &status {
                     Some(s) => {
@@ -97,6 +102,12 @@ pub fn run(ctx: &Ctx, cmd: DaemonCommand) -> Result<u8> {
                             s.active_runs.len()
                         ))?;
                         ctx.ui.line(format!("socket: {}", s.socket))?;
+                        if let Some(remote) = &s.remote {
+                            ctx.ui.line(format!(
+                                "remote API: {} (certificate SHA-256 {})",
+                                remote.url, remote.fingerprint
+                            ))?;
+                        }
                         for (label, line) in health_lines(&s.health, now()) {
                             ctx.ui.line(if label.is_empty() {
                                 format!("  {line}")

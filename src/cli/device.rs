@@ -2,11 +2,16 @@ use clap::{Args, Subcommand};
 
 use super::output::relative_time;
 use super::Ctx;
+use crate::client::Client;
 use crate::error::{exit, Error, Result};
-use crate::model::{now, DeviceEnv, DeviceInfo, Platform};
+use crate::model::{now, short_id, DeviceEnv, DeviceInfo, Platform, RemoteDevice, Scope};
+use crate::protocol::{DeviceRemovedRequest, PairRequest, Request, Response};
 
 #[derive(Debug, Subcommand)]
 pub enum DeviceCommand {
+    /// Pair a phone with the remote API: prints a QR code to scan with the
+    /// m app (or a phone's camera, for the phone page).
+    Pair(PairArgs),
     /// Register a phone's push token (from the m iOS app).
     Add(AddArgs),
     /// List registered devices.
@@ -34,6 +39,20 @@ pub struct AddArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct PairArgs {
+    /// The device's name (default: the name the phone gives).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// What the device may do: read (see runs and approvals), decide
+    /// (approve, reject, reply), control (start and cancel runs).
+    #[arg(long, default_value = "read,decide,control", value_name = "SCOPES")]
+    pub scope: String,
+    /// Print {url, code, fingerprint, expires_at, scopes} instead of the QR code.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct ListArgs {
     /// A JSON list of the phones.
     #[arg(long)]
@@ -42,14 +61,15 @@ pub struct ListArgs {
 
 #[derive(Debug, Args)]
 pub struct RmArgs {
-    /// The device: its token, a unique prefix of it (at least 4
-    /// characters), or its name.
-    #[arg(value_name = "TOKEN|NAME")]
+    /// The device: a paired device's id (or a prefix of it) or name, or a
+    /// push token, a unique prefix of it (at least 4 characters), or its name.
+    #[arg(value_name = "ID|TOKEN|NAME")]
     pub device: String,
 }
 
 pub fn run(ctx: &Ctx, cmd: DeviceCommand) -> Result<u8> {
     match cmd {
+        DeviceCommand::Pair(args) => pair(ctx, args),
         DeviceCommand::Add(args) => {
             let token = parse_token(&args.token)?;
             let mut store = ctx.store()?;
@@ -80,17 +100,59 @@ pub fn run(ctx: &Ctx, cmd: DeviceCommand) -> Result<u8> {
         }
         DeviceCommand::List(args) => {
             let store = ctx.store()?;
-            let devices = store.list_device_infos()?;
+            let paired = store.list_remote_devices()?;
+            // A paired phone's push token is listed with it, not again.
+            let devices: Vec<DeviceInfo> = store
+                .list_device_infos()?
+                .into_iter()
+                .filter(|d| {
+                    !paired
+                        .iter()
+                        .any(|p| p.apns_token.as_ref() == Some(&d.token))
+                })
+                .collect();
             let pruned = store.device_history(20)?;
             if args.json {
-                ctx.ui.json(&devices)?;
+                let mut all: Vec<serde_json::Value> =
+                    devices.iter().map(|d| serde_json::json!(d)).collect();
+                for device in &paired {
+                    let mut value = serde_json::json!(device);
+                    value["kind"] = "paired".into();
+                    all.push(value);
+                }
+                ctx.ui.json(&all)?;
                 return Ok(exit::OK);
             }
             let now = now();
-            if devices.is_empty() {
-                ctx.ui
-                    .line("No devices yet. Add one with `m device add TOKEN`.")?;
-            } else {
+            if !paired.is_empty() {
+                let rows: Vec<Vec<String>> = paired
+                    .iter()
+                    .map(|d| {
+                        vec![
+                            short_id(&d.id).to_string(),
+                            super::output::one_line(&d.name, 40).into_owned(),
+                            d.platform.clone(),
+                            Scope::join(&d.scopes),
+                            if d.apns_token.is_some() { "yes" } else { "no" }.into(),
+                            d.last_seen_at
+                                .map(|at| relative_time(at, now))
+                                .unwrap_or_else(|| "never".into()),
+                        ]
+                    })
+                    .collect();
+                ctx.ui.table(
+                    &["PAIRED", "NAME", "PLATFORM", "SCOPES", "PUSH", "LAST SEEN"],
+                    &rows,
+                )?;
+                if !devices.is_empty() {
+                    ctx.ui.line("")?;
+                }
+            }
+            if devices.is_empty() && paired.is_empty() {
+                ctx.ui.line(
+                    "No devices yet. Pair a phone with `m device pair`, or add a push token with `m device add TOKEN`.",
+                )?;
+            } else if !devices.is_empty() {
                 let rows: Vec<Vec<String>> = devices
                     .iter()
                     .map(|d| {
@@ -123,6 +185,22 @@ pub fn run(ctx: &Ctx, cmd: DeviceCommand) -> Result<u8> {
         }
         DeviceCommand::Rm(args) => {
             let mut store = ctx.store()?;
+            if let Some(device) = the_paired_device(&store.list_remote_devices()?, &args.device)? {
+                store.remove_remote_device(&device.id)?;
+                // Its token stopped working with the row; a running daemon
+                // also ends its open event streams now.
+                if let Some((client, _)) = Client::try_connect(&ctx.paths)? {
+                    client.request(&Request::DeviceRemoved(DeviceRemovedRequest {
+                        device_id: device.id.clone(),
+                    }))?;
+                }
+                ctx.ui.line(format!(
+                    "Unpaired device {} ({})",
+                    short_id(&device.id),
+                    super::output::one_line(&device.name, 60)
+                ))?;
+                return Ok(exit::OK);
+            }
             let devices = store.list_device_infos()?;
             let device = the_one_device(&devices, &args.device)?;
             store.remove_device(&device.token)?;
@@ -136,6 +214,85 @@ pub fn run(ctx: &Ctx, cmd: DeviceCommand) -> Result<u8> {
                 short_token(&device.token)
             ))?;
             Ok(exit::OK)
+        }
+    }
+}
+
+/// `m device pair`: asks the daemon for a one-time code and shows it as a
+/// QR code of the pairing URL.
+fn pair(ctx: &Ctx, args: PairArgs) -> Result<u8> {
+    let scopes = Scope::parse_list(&args.scope)
+        .map_err(|e| e.with_hint("--scope takes some of read,decide,control, comma-separated"))?;
+    let name = args
+        .name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(String::from);
+    let response =
+        Client::connect(&ctx.paths)?.request(&Request::Pair(PairRequest { name, scopes }))?;
+    let Response::Pairing(offer) = response else {
+        return Err(Error::failure(format!(
+            "unexpected answer from the daemon: {response:?}"
+        )));
+    };
+    if args.json {
+        ctx.ui.json(&offer)?;
+        return Ok(exit::OK);
+    }
+    let qr = qrcode::QrCode::new(offer.url.as_bytes())
+        .map_err(|e| Error::failure(format!("cannot draw the QR code: {e}")))?;
+    // Light modules drawn as blocks: terminals are mostly dark, and a code
+    // must be dark on light to scan.
+    let picture = qr
+        .render::<qrcode::render::unicode::Dense1x2>()
+        .dark_color(qrcode::render::unicode::Dense1x2::Light)
+        .light_color(qrcode::render::unicode::Dense1x2::Dark)
+        .quiet_zone(true)
+        .build();
+    ctx.ui.line(picture)?;
+    ctx.ui
+        .line(format!("Scan it with the m app, or open: {}", offer.url))?;
+    ctx.ui.line(format!(
+        "code {} (works once, for {} minutes); scopes {}",
+        offer.code,
+        (offer.expires_at - now() + 59) / 60,
+        Scope::join(&offer.scopes)
+    ))?;
+    ctx.ui.line(format!(
+        "certificate SHA-256 {} (the app pins it)",
+        offer.fingerprint
+    ))?;
+    Ok(exit::OK)
+}
+
+/// The paired device `key` names (its id, an id prefix, or its name), if
+/// any; a key naming several is an error listing them.
+fn the_paired_device<'a>(
+    devices: &'a [RemoteDevice],
+    key: &str,
+) -> Result<Option<&'a RemoteDevice>> {
+    let key = key.trim();
+    let by_name: Vec<&RemoteDevice> = devices.iter().filter(|d| d.name == key).collect();
+    let found: Vec<&RemoteDevice> = if by_name.is_empty() && key.len() >= MIN_TOKEN_PREFIX {
+        devices.iter().filter(|d| d.id.starts_with(key)).collect()
+    } else {
+        by_name
+    };
+    match found.as_slice() {
+        [] => Ok(None),
+        [device] => Ok(Some(device)),
+        several => {
+            let list = several
+                .iter()
+                .map(|d| format!("  {}  {}", d.id, super::output::one_line(&d.name, 60)))
+                .collect::<Vec<_>>()
+                .join("\n");
+            Err(Error::usage(format!(
+                "'{}' is ambiguous; it matches:\n{list}",
+                super::output::one_line(key, 60)
+            ))
+            .with_hint("name the device by its id (`m device list` shows them)"))
         }
     }
 }
@@ -192,21 +349,9 @@ fn the_one_device<'a>(devices: &'a [DeviceInfo], key: &str) -> Result<&'a Device
     }
 }
 
-/// APNs tokens are hexadecimal: 32 bytes today, up to 100 bytes allowed by
-/// Apple's documentation. Stored lowercase, so one phone is one row.
+/// An APNs token as typed: see [`crate::model::parse_apns_token`].
 pub fn parse_token(token: &str) -> Result<String> {
-    let token = token.trim();
-    let valid = token.len() % 2 == 0
-        && (64..=200).contains(&token.len())
-        && token.chars().all(|c| c.is_ascii_hexdigit());
-    if !valid {
-        return Err(Error::usage(format!(
-            "'{}' is not an APNs device token",
-            super::output::one_line(token, 40)
-        ))
-        .with_hint("a token is 64 (up to 200) hexadecimal characters, as the m app shows it"));
-    }
-    Ok(token.to_ascii_lowercase())
+    crate::model::parse_apns_token(token)
 }
 
 fn short_token(token: &str) -> String {

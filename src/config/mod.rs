@@ -6,8 +6,9 @@
 //! Values are checked strictly and names leniently: an invalid value is an
 //! error naming the key and the file (exit 2), an unknown key only a warning
 //! naming it, so a file written for a newer m still works with this one.
-//! Three environment variables override the file (tests and service managers
-//! use them): `M_GRACE_MS`, `M_ANSWER_TIMEOUT_MS` and `M_NO_AUTOSTART`.
+//! Four environment variables override the file (tests and service
+//! managers use them): `M_GRACE_MS`, `M_ANSWER_TIMEOUT_MS`, `M_NO_AUTOSTART`
+//! and `M_REMOTE_LISTEN`.
 //!
 //! To add a section: a field on [`Config`], a branch in `apply_file`, its
 //! keys in `settings`, and a line in docs/config.md (a test checks it).
@@ -74,6 +75,8 @@ pub struct Config {
     /// `[notify]`, parsed: values of the wrong type are errors here; the
     /// notifications module checks the rest (`NotifyConfig::validate`).
     pub notify: NotifyConfig,
+    /// `[remote]`: the HTTPS API for phones (off unless `listen` is set).
+    pub remote: RemoteConfig,
     /// Unknown keys, one message each (naming the key and the file).
     pub warnings: Vec<String>,
     sources: BTreeMap<String, Source>,
@@ -137,6 +140,35 @@ pub struct ApprovalsConfig {
     pub escalate_to: Vec<String>,
 }
 
+/// `[remote]`: the daemon's HTTPS listener for the iOS app and the phone
+/// page (docs/api.md).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemoteConfig {
+    /// `listen = "ADDR:PORT"` (`M_REMOTE_LISTEN` wins); None: off.
+    pub listen: Option<std::net::SocketAddr>,
+    /// A real certificate and its key (PEM), instead of the self-signed one.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Names phones reach this machine by (a tailnet or DNS name): the
+    /// `Host` headers accepted besides the bound address, and the first is
+    /// the one the pairing URL uses.
+    pub hosts: Vec<String>,
+    /// How long a pairing code works.
+    pub pairing_code_lifetime: Duration,
+}
+
+impl Default for RemoteConfig {
+    fn default() -> RemoteConfig {
+        RemoteConfig {
+            listen: None,
+            tls_cert: None,
+            tls_key: None,
+            hosts: Vec::new(),
+            pairing_code_lifetime: Duration::from_secs(600),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RetentionConfig {
     /// `output_after`: the `output` events of a run that finished longer
@@ -183,6 +215,7 @@ impl Config {
             retention: RetentionConfig::default(),
             agents: BTreeMap::new(),
             notify: NotifyConfig::default(),
+            remote: RemoteConfig::default(),
             warnings: Vec::new(),
             sources: BTreeMap::new(),
         }
@@ -290,6 +323,20 @@ impl Config {
                 ),
             ),
         ]);
+        let r = &self.remote;
+        values.extend([
+            (
+                "remote.listen".to_string(),
+                json!(r.listen.map(|a| a.to_string())),
+            ),
+            ("remote.tls_cert".into(), json!(r.tls_cert)),
+            ("remote.tls_key".into(), json!(r.tls_key)),
+            ("remote.hosts".into(), json!(r.hosts)),
+            (
+                "remote.pairing_code_seconds".into(),
+                json!(r.pairing_code_lifetime.as_secs()),
+            ),
+        ]);
         values
             .into_iter()
             .map(|(key, value)| {
@@ -355,6 +402,7 @@ impl Config {
             "retention",
             "agents",
             "notify",
+            "remote",
         ];
         for (section, value) in table {
             match section.as_str() {
@@ -376,6 +424,63 @@ impl Config {
                     }
                 }
                 "notify" => self.notify(value)?,
+                "remote" => {
+                    for (key, value) in self.section(&section, value)? {
+                        let full = format!("remote.{key}");
+                        match key.as_str() {
+                            "listen" => {
+                                let text = self.text(&full, &value)?;
+                                self.remote.listen = Some(
+                                    parse_listen(&text).map_err(|why| self.invalid(&full, why))?,
+                                );
+                            }
+                            "tls_cert" => {
+                                self.remote.tls_cert = Some(self.path(&full, &value)?);
+                            }
+                            "tls_key" => self.remote.tls_key = Some(self.path(&full, &value)?),
+                            "hosts" => {
+                                let hosts = self.strings(&full, &value)?;
+                                if let Some(bad) = hosts.iter().find(|h| !valid_host(h)) {
+                                    return Err(self.invalid(
+                                        &full,
+                                        format!("`{bad}` is not a host name (no port, no scheme)"),
+                                    ));
+                                }
+                                self.remote.hosts =
+                                    hosts.iter().map(|h| h.to_ascii_lowercase()).collect();
+                            }
+                            "pairing_code_seconds" => {
+                                let secs = self.whole_seconds(&full, &value)?;
+                                if secs == 0 {
+                                    return Err(
+                                        self.invalid(&full, "expected at least 1 second, found 0")
+                                    );
+                                }
+                                self.remote.pairing_code_lifetime = Duration::from_secs(secs);
+                            }
+                            _ => {
+                                self.unknown(
+                                    &full,
+                                    &[
+                                        "listen",
+                                        "tls_cert",
+                                        "tls_key",
+                                        "hosts",
+                                        "pairing_code_seconds",
+                                    ],
+                                );
+                                continue;
+                            }
+                        }
+                        self.sources.insert(full, Source::File);
+                    }
+                    if self.remote.tls_cert.is_some() != self.remote.tls_key.is_some() {
+                        return Err(self.invalid(
+                            "remote.tls_cert",
+                            "`tls_cert` and `tls_key` go together: give both, or neither for the self-signed certificate",
+                        ));
+                    }
+                }
                 _ => self.unknown(&section, SECTIONS),
             }
         }
@@ -516,6 +621,22 @@ impl Config {
                 format!("expected true or false, found {}", shown(value)),
             )
         })
+    }
+
+    fn text(&self, key: &str, value: &Value) -> Result<String> {
+        value
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| self.invalid(key, format!("expected a string, found {}", shown(value))))
+    }
+
+    /// A file path; `~/` is the home directory.
+    fn path(&self, key: &str, value: &Value) -> Result<PathBuf> {
+        let text = self.text(key, value)?;
+        match (text.strip_prefix("~/"), std::env::var_os("HOME")) {
+            (Some(rest), Some(home)) => Ok(PathBuf::from(home).join(rest)),
+            _ => Ok(PathBuf::from(text)),
+        }
     }
 
     /// A duration written as `"10m"` or `"2h"` (or a whole number of
@@ -702,8 +823,39 @@ impl Config {
             self.sources
                 .insert("daemon.autostart".into(), Source::Env("M_NO_AUTOSTART"));
         }
+        if let Some(listen) = env("M_REMOTE_LISTEN").filter(|v| !v.trim().is_empty()) {
+            self.remote.listen = Some(parse_listen(&listen).map_err(|why| {
+                Error::usage(format!("invalid value for M_REMOTE_LISTEN: {why}"))
+                    .with_hint("unset it to use `remote.listen` from the config file")
+            })?);
+            self.sources
+                .insert("remote.listen".into(), Source::Env("M_REMOTE_LISTEN"));
+        }
         Ok(())
     }
+}
+
+/// `ADDR:PORT` for the remote listener: an IP address (`0.0.0.0` for every
+/// interface, `[::1]` for IPv6) and a port (0 picks a free one).
+fn parse_listen(text: &str) -> std::result::Result<std::net::SocketAddr, String> {
+    text.trim().parse().map_err(|_| {
+        format!(
+            "`{}` is not an address and port, such as \"0.0.0.0:8443\" or \"127.0.0.1:0\"",
+            text.trim()
+        )
+    })
+}
+
+/// A DNS name or an IP address, without port or scheme.
+fn valid_host(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 253
+        && (host.parse::<std::net::IpAddr>().is_ok()
+            || host.split('.').all(|label| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            }))
 }
 
 /// A value as an error message shows it: its type and its text.
@@ -809,6 +961,38 @@ mod tests {
     }
 
     #[test]
+    fn remote_listen_is_checked_and_the_environment_wins() {
+        let env = |name: &str| (name == "M_REMOTE_LISTEN").then(|| "127.0.0.1:9999".to_string());
+        let config = Config::parse(
+            Path::new("/x/config.toml"),
+            "[remote]\nlisten = \"0.0.0.0:8443\"\n",
+            &env,
+        )
+        .unwrap();
+        assert_eq!(
+            config.remote.listen,
+            Some("127.0.0.1:9999".parse().unwrap())
+        );
+        assert_eq!(
+            config.source("remote.listen"),
+            Source::Env("M_REMOTE_LISTEN")
+        );
+        for bad in [
+            "[remote]\nlisten = \"localhost\"\n",
+            "[remote]\nlisten = 8443\n",
+            "[remote]\ntls_cert = \"/c.pem\"\n",
+            "[remote]\nhosts = [\"https://box\"]\n",
+            "[remote]\npairing_code_seconds = 0\n",
+        ] {
+            let err = Config::parse(Path::new("/x/config.toml"), bad, &no_env).unwrap_err();
+            assert!(err.message.contains("remote."), "{bad}: {}", err.message);
+        }
+        let bad_env = |name: &str| (name == "M_REMOTE_LISTEN").then(|| "nope".to_string());
+        let err = Config::parse(Path::new("/x/config.toml"), "", &bad_env).unwrap_err();
+        assert!(err.message.contains("M_REMOTE_LISTEN"), "{}", err.message);
+    }
+
+    #[test]
     fn every_key_is_read_and_marked_as_from_the_file() {
         let config = parse(
             r#"
@@ -835,10 +1019,19 @@ mod tests {
             command = ["/opt/claude-acp", "--verbose"]
             [notify]
             redact = true
+            [remote]
+            listen = "127.0.0.1:0"
+            tls_cert = "/etc/m/cert.pem"
+            tls_key = "/etc/m/key.pem"
+            hosts = ["Box.tail1234.ts.net", "192.0.2.7"]
+            pairing_code_seconds = 60
             "#,
         )
         .unwrap();
         assert_eq!(config.daemon.grace, Duration::from_millis(2500));
+        assert_eq!(config.remote.listen, Some("127.0.0.1:0".parse().unwrap()));
+        assert_eq!(config.remote.hosts, ["box.tail1234.ts.net", "192.0.2.7"]);
+        assert_eq!(config.remote.pairing_code_lifetime, Duration::from_secs(60));
         assert!(!config.daemon.autostart);
         assert_eq!(config.daemon.answer_timeout, Duration::from_secs(30));
         assert!(config.run.review);
@@ -873,7 +1066,7 @@ mod tests {
         let from_file = |s: &&Setting| s.source == "file";
         assert_eq!(
             settings.iter().filter(from_file).count(),
-            17,
+            22,
             "{settings:?}"
         );
         assert!(settings.iter().all(|s| s.source == "file"

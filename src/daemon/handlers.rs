@@ -17,14 +17,14 @@ use crate::model::{new_id, short_id, AgentSpec, Approval, DecidedBy};
 use crate::policy;
 use crate::protocol::{
     AskApprovalRequest, AskInputRequest, CancelRunRequest, DaemonStatus, DecideRequest,
-    FollowRequest, ReplyRequest, Request, Response, StartRunRequest, HEARTBEAT, MAX_PROMPT,
-    PROTOCOL_VERSION, VERSION,
+    DeviceRemovedRequest, FollowRequest, PairRequest, ReplyRequest, Request, Response,
+    StartRunRequest, HEARTBEAT, MAX_PROMPT, PROTOCOL_VERSION, VERSION,
 };
 use crate::store::{Created, Decided, NewEvent, NewRun, RunDetails, Store};
 
 pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connection) -> Result<()> {
     let response = match request {
-        Request::Status => status(shared),
+        Request::Status => Response::Status(status(shared)),
         Request::StartRun(request) => start_run(shared, request).await?,
         Request::CancelRun(CancelRunRequest { run_id }) => cancel_run(shared, &run_id).await?,
         Request::Follow(FollowRequest {
@@ -125,6 +125,18 @@ pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connectio
                 },
             }
         }
+        Request::Pair(PairRequest { name, scopes }) => {
+            let Some(remote) = shared.remote.get() else {
+                return Err(remote_off());
+            };
+            Response::Pairing(remote.offer(name, scopes))
+        }
+        Request::DeviceRemoved(DeviceRemovedRequest { device_id }) => {
+            if let Some(remote) = shared.remote.get() {
+                remote.revoke(&device_id);
+            }
+            Response::Ok
+        }
         Request::Shutdown => {
             // Answer before the shutdown begins: once it does, the runtime
             // may drop this connection's task before the answer is written,
@@ -137,8 +149,15 @@ pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connectio
     conn.send(&response).await
 }
 
+fn remote_off() -> Error {
+    Error::usage("the remote API is off, so there is nothing to pair with").with_hint(
+        "set `[remote] listen = \"0.0.0.0:8443\"` in the config file (or M_REMOTE_LISTEN) \
+         and restart the daemon: `m daemon stop`",
+    )
+}
+
 /// Runs a read against the database on a blocking thread.
-async fn read<T: Send + 'static>(
+pub(crate) async fn read<T: Send + 'static>(
     shared: &Shared,
     f: impl FnOnce(&Store) -> Result<T> + Send + 'static,
 ) -> Result<T> {
@@ -148,8 +167,8 @@ async fn read<T: Send + 'static>(
         .map_err(|e| Error::failure(format!("a database read crashed: {e}")))?
 }
 
-fn status(shared: &Shared) -> Response {
-    Response::Status(DaemonStatus {
+pub(crate) fn status(shared: &Shared) -> DaemonStatus {
+    DaemonStatus {
         pid: std::process::id(),
         version: VERSION.to_string(),
         protocol: PROTOCOL_VERSION,
@@ -157,11 +176,12 @@ fn status(shared: &Shared) -> Response {
         socket: shared.paths.socket().display().to_string(),
         active_runs: shared.live_runs(),
         notifications: serde_json::to_value(shared.dispatcher.health()).unwrap_or_default(),
+        remote: shared.remote.get().map(|remote| remote.status()),
         health: shared.writer.health().report(&shared.paths.data_dir),
-    })
+    }
 }
 
-async fn start_run(shared: &Arc<Shared>, request: StartRunRequest) -> Result<Response> {
+pub(crate) async fn start_run(shared: &Arc<Shared>, request: StartRunRequest) -> Result<Response> {
     let StartRunRequest {
         repo_id,
         prompt,
@@ -259,7 +279,7 @@ async fn not_live(shared: &Shared, run_id: &str) -> Error {
 /// is taken any more: the run's pending approvals are closed ("run ended")
 /// before its agent is told to stop, and a decision that comes later is
 /// refused.
-async fn cancel_run(shared: &Shared, run_id: &str) -> Result<Response> {
+pub(crate) async fn cancel_run(shared: &Shared, run_id: &str) -> Result<Response> {
     let _queue = shared.queue_lock.lock().await;
     if let Some(handle) = shared.run_handle(run_id) {
         handle.stopping.store(true, Ordering::SeqCst);
@@ -372,7 +392,7 @@ pub(crate) async fn decide(
     Ok(approval)
 }
 
-async fn reply(
+pub(crate) async fn reply(
     shared: &Shared,
     run_id: &str,
     text: Option<String>,

@@ -4,12 +4,13 @@
 
 mod connection;
 mod follow;
-mod handlers;
+pub(crate) mod handlers;
 mod health;
 pub mod log;
 mod memory;
 mod peers;
 mod queue;
+mod remote;
 mod server;
 mod supervisor;
 mod writer;
@@ -63,10 +64,12 @@ pub struct Shared {
     /// Becomes true once the daemon is stopping: followers of every run
     /// (which no run's end would release) hang up then.
     pub stopping: tokio::sync::watch::Sender<bool>,
+    /// The remote API's listener, when `[remote] listen` is set.
+    pub remote: std::sync::OnceLock<Arc<remote::Remote>>,
 }
 
 impl Shared {
-    fn run_handle(&self, run_id: &str) -> Option<RunHandle> {
+    pub(crate) fn run_handle(&self, run_id: &str) -> Option<RunHandle> {
         self.runs
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -203,8 +206,12 @@ async fn serve(paths: Paths, config: Arc<Config>, open_files: u64) -> Result<()>
         run_ended: tokio::sync::Notify::new(),
         shutdown: tokio::sync::Notify::new(),
         stopping: tokio::sync::watch::channel(false).0,
+        remote: std::sync::OnceLock::new(),
     });
     recover(&shared).await?;
+    if let Some(remote) = remote::start(shared.clone(), &config.remote).await? {
+        let _ = shared.remote.set(remote);
+    }
     // Runs queued while no daemon ran (or behind a run recovery just ended).
     queue::start_all(&shared).await;
     let listener = server::listen(&paths.socket())?;

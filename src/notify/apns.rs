@@ -17,8 +17,13 @@ use crate::error::{Error, Result};
 use crate::model::{DeviceEnv, DeviceInfo, Notification, Trigger};
 
 /// The category of approval notifications; the iOS app registers it with
-/// Approve and Reject actions.
+/// Approve and Reject actions (Reject taking text input), which call the
+/// remote API's decision endpoint (docs/push.md).
 pub const APPROVAL_CATEGORY: &str = "M_APPROVAL";
+/// The category of questions; the app registers it with a Reply action.
+pub const QUESTION_CATEGORY: &str = "M_QUESTION";
+/// The longest `summary` sent: a push payload is capped at 4 KiB.
+const MAX_SUMMARY_CHARS: usize = 200;
 
 /// How long APNs itself waits for an answer from Apple before giving up.
 const APNS_REQUEST_TIMEOUT_SECS: u64 = 10;
@@ -58,6 +63,24 @@ pub fn build_push(n: &Notification, device: &DeviceInfo, redact: bool) -> Push {
     if let Some(seq) = n.seq {
         custom.insert("seq", Value::from(seq));
     }
+    // What the app's Approve and Reject actions need without another
+    // request: the hash to decide on, and what is being approved.
+    let approval = n.body.get("approval").filter(|a| a.is_object());
+    let field = |key: &str| approval.and_then(|a| a.get(key)).filter(|v| !v.is_null());
+    if let Some(hash) = field("content_hash") {
+        custom.insert("content_hash", hash.clone());
+    }
+    if let Some(kind) = field("type") {
+        custom.insert("approval_type", kind.clone());
+    }
+    if let Some(summary) = field("payload").and_then(push_summary).filter(|_| !redact) {
+        custom.insert("summary", Value::from(summary));
+    }
+    let category = match n.trigger {
+        Some(Trigger::ApprovalRequested) => Some(APPROVAL_CATEGORY),
+        Some(Trigger::InputRequested) => Some(QUESTION_CATEGORY),
+        _ => None,
+    };
     let collapse_id = match (&n.run_id, n.seq) {
         (Some(run_id), Some(seq)) => Some(format!("{run_id}:{seq}")),
         _ => None,
@@ -68,10 +91,29 @@ pub fn build_push(n: &Notification, device: &DeviceInfo, redact: bool) -> Push {
         title: message.title,
         body: message.body,
         thread_id: n.run_id.clone(),
-        category: (n.trigger == Some(Trigger::ApprovalRequested)).then_some(APPROVAL_CATEGORY),
+        category,
         collapse_id,
         custom,
     }
+}
+
+/// What an approval asks, in a line: the command, or the diff's files and
+/// lines added and removed ("3 files, +10 -2").
+fn push_summary(payload: &Value) -> Option<String> {
+    let stat = payload.get("stat");
+    let count = |key: &str| stat.and_then(|s| s.get(key)).and_then(Value::as_u64);
+    let text = match (count("files"), count("insertions"), count("deletions")) {
+        (Some(files), Some(added), Some(removed)) => {
+            let files = if files == 1 {
+                "1 file".to_string()
+            } else {
+                format!("{files} files")
+            };
+            format!("{files}, +{added} -{removed}")
+        }
+        _ => super::message::approval_summary(payload)?,
+    };
+    Some(super::message::one_line(&text, MAX_SUMMARY_CHARS))
 }
 
 /// The payload as APNs receives it. a2's own payload type has no
@@ -431,7 +473,7 @@ jDwmlD1Gg0yJt1e38djFwsxsfr5q2hv0Rj9fTEqAPr8H7mGm0wKxZ7iQ
                 "event": "approval.requested",
                 "seq": 12,
                 "run": {"id": RUN, "repo": "webapp", "prompt": "make the tests pass"},
-                "approval": {"id": APPROVAL, "type": "command",
+                "approval": {"id": APPROVAL, "type": "command", "content_hash": "c0ffee",
                              "payload": {"command": "cargo publish --token s3cr3t"}},
                 "data": {},
             }),
@@ -459,6 +501,9 @@ jDwmlD1Gg0yJt1e38djFwsxsfr5q2hv0Rj9fTEqAPr8H7mGm0wKxZ7iQ
                 "run_id": RUN,
                 "approval_id": APPROVAL,
                 "seq": 12,
+                "content_hash": "c0ffee",
+                "approval_type": "command",
+                "summary": "cargo publish --token s3cr3t",
             })
         );
         let payload = push.payload("com.example.m");
@@ -491,6 +536,27 @@ jDwmlD1Gg0yJt1e38djFwsxsfr5q2hv0Rj9fTEqAPr8H7mGm0wKxZ7iQ
         assert_eq!(json["run_id"], RUN);
         assert_eq!(json["approval_id"], APPROVAL);
         assert_eq!(json["seq"], 12);
+        assert_eq!(json["content_hash"], "c0ffee");
+        assert!(json.get("summary").is_none(), "{json}");
+    }
+
+    #[test]
+    fn a_diff_push_sums_up_its_files_and_a_question_can_be_answered() {
+        let mut n = approval_notification();
+        n.body["approval"]["type"] = json!("diff");
+        n.body["approval"]["payload"] = json!({"patch": "--- a\n+++ b\n", "stat": {"files": 3, "insertions": 10, "deletions": 2}});
+        let push = build_push(&n, &device(DeviceEnv::Production), false);
+        assert_eq!(push.custom["summary"], "3 files, +10 -2");
+        assert_eq!(push.category, Some(APPROVAL_CATEGORY));
+
+        let mut n = approval_notification();
+        n.trigger = Some(Trigger::InputRequested);
+        n.approval_id = None;
+        n.body["approval"] = Value::Null;
+        let push = build_push(&n, &device(DeviceEnv::Production), false);
+        assert_eq!(push.category, Some(QUESTION_CATEGORY));
+        assert!(!push.custom.contains_key("content_hash"));
+        assert_eq!(push.custom["run_id"], RUN);
     }
 
     #[test]

@@ -176,7 +176,10 @@ pub fn redacted(body: &Value) -> Value {
             "run".into(),
             pick(run, &["id", "repo_id", "repo", "state", "created_at"]),
         );
-        object.insert("approval".into(), pick(approval, &["id", "type", "state"]));
+        object.insert(
+            "approval".into(),
+            pick(approval, &["id", "type", "state", "content_hash"]),
+        );
         // A finished run's final state is not text anyone wrote.
         // Nor are a deadline and what it decides.
         object.insert(

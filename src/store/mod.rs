@@ -9,8 +9,10 @@ mod lifecycle;
 mod migrations;
 pub(crate) mod notifications;
 mod queue;
+mod remote_devices;
 mod repos;
 mod retention;
+mod run_view;
 mod runs;
 pub mod usage;
 

@@ -52,36 +52,8 @@ pub fn run(ctx: &Ctx, args: ShowArgs) -> Result<u8> {
     let questions = open_questions(&input_events);
     let usage = store.run_usage(&run.id)?;
     if args.json {
-        let pending_questions: Vec<Value> = questions
-            .iter()
-            .map(|q| {
-                let data = q.data.as_ref();
-                json!({
-                    "seq": q.seq,
-                    "question": data.and_then(|d| d.get("question")),
-                    "schema": data.and_then(|d| d.get("schema")),
-                    "asked_at": q.created_at,
-                })
-            })
-            .collect();
-        ctx.ui.json(&json!({
-            "id": run.id,
-            "repo_id": run.repo_id,
-            "repo": repo.name,
-            "prompt": run.prompt,
-            "state": run.state,
-            "workspace_path": workspace,
-            "created_at": run.created_at,
-            "updated_at": run.updated_at,
-            "agent": details.agent,
-            "branch": details.branch,
-            "base_commit": details.base_commit,
-            "events": events,
-            "pending_approvals": pending,
-            "finished": finished,
-            "pending_questions": pending_questions,
-            "usage": usage,
-        }))?;
+        // The remote API serves the same object (`GET /v1/runs/{id}`).
+        ctx.ui.json(&store.run_view(&run)?)?;
         return Ok(exit::OK);
     }
     let now = now();

@@ -1,0 +1,750 @@
+//! The remote API through a real daemon and a real HTTPS client (hyper over
+//! rustls, pinning the daemon's certificate by its fingerprint, as the iOS
+//! app does): pairing, auth, scopes, decisions bound to content, the event
+//! stream, replies, and the Host check.
+
+use crate::common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::TestEnv;
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use serde_json::{json, Value};
+use tokio_rustls::rustls;
+
+const FAKE: &str = env!("CARGO_BIN_EXE_fake-acp-agent");
+
+/// A test env whose daemon listens for the remote API on a free port.
+fn remote_env(extra_config: &str) -> (TestEnv, Api) {
+    let env = TestEnv::new();
+    std::fs::create_dir_all(&env.home).unwrap();
+    std::fs::write(
+        env.home.join("config.toml"),
+        format!("[remote]\nlisten = \"127.0.0.1:0\"\n{extra_config}"),
+    )
+    .unwrap();
+    env.ok(&["daemon", "start"]);
+    let status = env.json(&["daemon", "status", "--json"]);
+    let url = status["remote"]["url"]
+        .as_str()
+        .expect("remote.url")
+        .to_string();
+    let fingerprint = status["remote"]["fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
+    assert_ne!(port, 0, "{url}");
+    let api = Api {
+        port,
+        fingerprint,
+        token: None,
+    };
+    (env, api)
+}
+
+/// Pairs a device; returns its API client (with its token) and its id.
+fn pair(env: &TestEnv, api: &Api, args: &[&str]) -> (Api, String) {
+    let mut argv = vec!["device", "pair", "--json"];
+    argv.extend_from_slice(args);
+    let offer = env.json(&argv);
+    let code = offer["code"].as_str().unwrap();
+    let (status, body) = api.post("/v1/pair", json!({ "code": code, "name": "phone" }));
+    assert_eq!(status, 201, "{body}");
+    let device = Api {
+        token: Some(body["token"].as_str().unwrap().to_string()),
+        ..api.clone()
+    };
+    (device, body["device_id"].as_str().unwrap().to_string())
+}
+
+#[derive(Clone)]
+struct Api {
+    port: u16,
+    fingerprint: String,
+    token: Option<String>,
+}
+
+/// One server-sent event as read off the stream.
+#[derive(Debug, Clone)]
+struct Sse {
+    event: String,
+    id: Option<i64>,
+    data: String,
+}
+
+impl Api {
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    fn get(&self, path: &str) -> (u16, Value) {
+        self.call("GET", path, None, &[])
+    }
+
+    fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call("POST", path, Some(body.to_string()), &[])
+    }
+
+    /// A request with extra headers (`Host` among them replaces the usual one).
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<String>,
+        headers: &[(&str, &str)],
+    ) -> (u16, Value) {
+        Api::runtime().block_on(async {
+            let response = self.send(method, path, body, headers).await;
+            let status = response.status().as_u16();
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            let value = serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+            (status, value)
+        })
+    }
+
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<String>,
+        headers: &[(&str, &str)],
+    ) -> hyper::Response<Incoming> {
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+            .await
+            .unwrap();
+        let tls = tls_connector(&self.fingerprint)
+            .connect("localhost".try_into().unwrap(), tcp)
+            .await
+            .expect("TLS with the pinned certificate");
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
+                .await
+                .unwrap();
+        tokio::spawn(connection);
+        let mut request = hyper::Request::builder().method(method).uri(path);
+        if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+            request = request.header("host", format!("127.0.0.1:{}", self.port));
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(token) = &self.token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        if body.is_some() {
+            request = request.header("content-type", "application/json");
+        }
+        let request = request
+            .body(Full::new(Bytes::from(body.unwrap_or_default())))
+            .unwrap();
+        sender.send_request(request).await.unwrap()
+    }
+
+    /// Opens the run's event stream (after `last_id`, if given) and reads
+    /// frames until `until` says stop or the stream ends; returns them and
+    /// whether the stream ended by itself.
+    fn stream(
+        &self,
+        run: &str,
+        last_id: Option<i64>,
+        mut until: impl FnMut(&Sse) -> bool,
+    ) -> (Vec<Sse>, bool) {
+        Api::runtime().block_on(async {
+            let last = last_id.map(|id| id.to_string());
+            let mut headers = vec![];
+            if let Some(last) = &last {
+                headers.push(("last-event-id", last.as_str()));
+            }
+            let response = self
+                .send(
+                    "GET",
+                    &format!("/v1/runs/{run}/events/stream"),
+                    None,
+                    &headers,
+                )
+                .await;
+            assert_eq!(response.status(), 200);
+            assert_eq!(response.headers()["content-type"], "text/event-stream");
+            let mut body = response.into_body();
+            let mut buffer = String::new();
+            let mut frames = Vec::new();
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+            loop {
+                let frame = tokio::time::timeout_at(deadline, body.frame())
+                    .await
+                    .expect("the stream went quiet for a minute");
+                let Some(frame) = frame else {
+                    return (frames, true);
+                };
+                let Ok(data) = frame.unwrap().into_data() else {
+                    continue;
+                };
+                buffer.push_str(&String::from_utf8_lossy(&data));
+                while let Some(end) = buffer.find("\n\n") {
+                    let block: String = buffer.drain(..end + 2).collect();
+                    let mut sse = Sse {
+                        event: "message".into(),
+                        id: None,
+                        data: String::new(),
+                    };
+                    for line in block.lines() {
+                        if let Some(v) = line.strip_prefix("event: ") {
+                            sse.event = v.into();
+                        } else if let Some(v) = line.strip_prefix("id: ") {
+                            sse.id = v.parse().ok();
+                        } else if let Some(v) = line.strip_prefix("data: ") {
+                            sse.data.push_str(v);
+                        }
+                    }
+                    if sse.data.is_empty() && sse.id.is_none() {
+                        continue; // a heartbeat comment
+                    }
+                    let stop = until(&sse);
+                    frames.push(sse);
+                    if stop {
+                        return (frames, false);
+                    }
+                }
+            }
+        })
+    }
+}
+
+fn tls_connector(fingerprint: &str) -> tokio_rustls::TlsConnector {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(Pinned {
+            fingerprint: fingerprint.to_string(),
+            provider,
+        }))
+        .with_no_client_auth();
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+}
+
+/// Trusts exactly the certificate with this SHA-256, as the app pins it.
+#[derive(Debug)]
+struct Pinned {
+    fingerprint: String,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for Pinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        let digest = ring::digest::digest(&ring::digest::SHA256, end_entity.as_ref());
+        if m::model::hex(digest.as_ref()) == self.fingerprint {
+            Ok(rustls::client::danger::ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::General("not the pinned certificate".into()))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// Waits until `check` holds, for up to 30 s.
+fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn the_listener_is_off_by_default_and_reports_the_port_it_bound() {
+    let env = TestEnv::new();
+    env.ok(&["daemon", "start"]);
+    let status = env.json(&["daemon", "status", "--json"]);
+    assert!(status["remote"].is_null(), "{status}");
+    let err = env.fails(&["device", "pair"], 2);
+    assert!(
+        err.contains("remote API is off") && err.contains("[remote]"),
+        "{err}"
+    );
+    env.ok(&["daemon", "stop"]);
+
+    let (env, api) = remote_env("");
+    let shown = env.ok(&["daemon", "status"]);
+    assert!(
+        shown.contains(&format!("https://127.0.0.1:{}", api.port)),
+        "{shown}"
+    );
+    // The self-signed certificate is kept private in the data directory.
+    use std::os::unix::fs::PermissionsExt;
+    let key = std::fs::metadata(env.home.join("remote/key.pem")).unwrap();
+    assert_eq!(key.permissions().mode() & 0o777, 0o600);
+    // Unauthenticated, the API answers 401 with a JSON error and a hint.
+    let (status, body) = api.get("/v1/status");
+    assert_eq!(status, 401, "{body}");
+    assert!(
+        body["error"].is_string() && body["hint"].is_string(),
+        "{body}"
+    );
+}
+
+#[test]
+fn pairing_takes_a_good_code_once_refuses_used_and_expired_ones_and_limits_failures() {
+    let (env, api) = remote_env("pairing_code_seconds = 2\n");
+    let offer = env.json(&["device", "pair", "--json", "--name", "ana"]);
+    let code = offer["code"].as_str().unwrap();
+    let url = offer["url"].as_str().unwrap();
+    assert_eq!(
+        url,
+        format!(
+            "https://127.0.0.1:{}/pair#code={code}&fp={}",
+            api.port, api.fingerprint
+        )
+    );
+    assert_eq!(offer["fingerprint"], api.fingerprint.as_str());
+    assert!(offer["expires_at"].as_i64().is_some());
+    // The terminal form draws the QR code and prints the URL.
+    let shown = env.ok(&["device", "pair"]);
+    assert!(
+        shown.contains('█') && shown.contains("/pair#code="),
+        "{shown}"
+    );
+
+    let apns = "ab".repeat(32);
+    let (status, body) = api.post(
+        "/v1/pair",
+        json!({ "code": code, "name": "phone", "platform": "ios", "apns_token": apns }),
+    );
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(
+        body["name"], "ana",
+        "the name given to `m device pair` wins"
+    );
+    assert_eq!(body["scopes"], json!(["read", "decide", "control"]));
+    let token = body["token"].as_str().unwrap();
+    // The database keeps no usable token.
+    assert_eq!(
+        env.count(&format!(
+            "SELECT count(*) FROM remote_devices WHERE token_hash LIKE '%{}%'",
+            token.split('.').nth(1).unwrap()
+        )),
+        0
+    );
+    // The phone's push token is a device of the seed's table.
+    assert_eq!(
+        env.count(&format!(
+            "SELECT count(*) FROM devices WHERE token = '{apns}'"
+        )),
+        1
+    );
+    let listed = env.ok(&["device", "list"]);
+    assert!(
+        listed.contains("ana") && listed.contains("read,decide,control"),
+        "{listed}"
+    );
+
+    // Used.
+    let (status, body) = api.post("/v1/pair", json!({ "code": code }));
+    assert_eq!(status, 401, "{body}");
+    // Expired.
+    let late = env.json(&["device", "pair", "--json"]);
+    std::thread::sleep(Duration::from_millis(2500));
+    let (status, _) = api.post("/v1/pair", json!({ "code": late["code"] }));
+    assert_eq!(status, 401);
+    // Rate limited: after 5 failures a minute, even a good code waits.
+    let good = env.json(&["device", "pair", "--json"]);
+    for _ in 0..3 {
+        assert_eq!(api.post("/v1/pair", json!({ "code": "WRONG" })).0, 401);
+    }
+    let (status, body) = api.post("/v1/pair", json!({ "code": good["code"] }));
+    assert_eq!(status, 429, "{body}");
+    assert!(body["hint"].as_str().unwrap().contains("minute"), "{body}");
+}
+
+#[test]
+fn auth_failures_scopes_and_revocation_closing_a_stream() {
+    let (env, api) = remote_env("");
+    env.repo("api");
+    let agent = env.script("agent.sh", "m ask approval --type generic --title deploy");
+    let run = env.start("api", "deploy", &agent);
+    let (reader, reader_id) = pair(&env, &api, &["--scope", "read"]);
+
+    // Auth failures.
+    let wrong = Api {
+        token: Some(format!("{reader_id}.{}", "0".repeat(64))),
+        ..api.clone()
+    };
+    assert_eq!(wrong.get("/v1/status").0, 401);
+    let garbage = Api {
+        token: Some("garbage".into()),
+        ..api.clone()
+    };
+    assert_eq!(garbage.get("/v1/runs").0, 401);
+    let (status, body) = api.call("GET", "/v1/runs", None, &[("authorization", "Basic x")]);
+    assert_eq!(status, 401, "{body}");
+
+    // Scopes: read may read, not decide nor control.
+    let approval = eventually_pending(&reader, &run);
+    let (status, body) = reader.get(&format!("/v1/runs/{run}"));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["id"], run.as_str());
+    // The same run object as `m run show --json`.
+    let shown = env.json(&["run", "show", &run, "--json"]);
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(&body), keys(&shown));
+    for key in ["id", "repo", "prompt", "agent", "branch", "created_at"] {
+        assert_eq!(body[key], shown[key], "{key}");
+    }
+    let (status, body) = reader.post(
+        &format!(
+            "/v1/approvals/{}/decision",
+            approval["id"].as_str().unwrap()
+        ),
+        json!({ "decision": "approve", "content_hash": approval["content_hash"] }),
+    );
+    assert_eq!(status, 403, "{body}");
+    assert!(body["hint"].as_str().unwrap().contains("--scope"), "{body}");
+    assert_eq!(
+        reader.post(&format!("/v1/runs/{run}/cancel"), json!({})).0,
+        403
+    );
+    let listed = env.json(&["device", "list", "--json"]);
+    let paired = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["kind"] == "paired")
+        .unwrap();
+    assert_eq!(paired["scopes"], json!(["read"]));
+    assert!(paired["last_seen_at"].as_i64().is_some());
+
+    // Revocation ends an open stream at once, and the token with it.
+    let stream_reader = reader.clone();
+    let stream_run = run.clone();
+    let streaming = std::thread::spawn(move || stream_reader.stream(&stream_run, None, |_| false));
+    std::thread::sleep(Duration::from_millis(500));
+    let started = Instant::now();
+    env.ok(&["device", "rm", "phone"]);
+    let (frames, ended) = streaming.join().unwrap();
+    assert!(ended, "the stream ended by itself");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(frames.iter().any(|f| f.event == "event"), "{frames:?}");
+    assert_eq!(reader.get("/v1/status").0, 401);
+    env.ok(&["run", "cancel", &run]);
+}
+
+fn eventually_pending(api: &Api, run: &str) -> Value {
+    let mut found = Value::Null;
+    eventually("a pending approval", || {
+        let (_, list) = api.get(&format!("/v1/approvals?state=pending&run={run}"));
+        found = list.get(0).cloned().unwrap_or(Value::Null);
+        !found.is_null()
+    });
+    found
+}
+
+#[test]
+fn decisions_are_bound_to_content_idempotent_and_never_act_twice() {
+    let (env, api) = remote_env("");
+    env.repo("api");
+    let out = env.dir.path().join("out");
+    let agent = env.script(
+        "agent.sh",
+        &format!(
+            "m ask approval --type command -- echo one > {0}.1; echo \"first=$?\" >> {0}\n\
+             reason=$(m ask approval --type generic --title two); echo \"second=$? $reason\" >> {0}",
+            out.display()
+        ),
+    );
+    let run = env.start("api", "deploy", &agent);
+    let (phone, phone_id) = pair(&env, &api, &[]);
+    let first = eventually_pending(&phone, &run);
+    let id = first["id"].as_str().unwrap();
+    let (status, shown) = phone.get(&format!("/v1/approvals/{id}"));
+    assert_eq!(status, 200);
+    assert_eq!(shown["payload"]["argv"], json!(["echo", "one"]));
+    let hash = shown["content_hash"].as_str().unwrap();
+    assert_eq!(
+        hash,
+        env.json(&["approval", "show", id, "--json"])["content_hash"]
+    );
+    let decision = format!("/v1/approvals/{id}/decision");
+
+    // Stale: not what the phone saw; nothing is decided.
+    let (status, body) = phone.post(
+        &decision,
+        json!({ "decision": "approve", "content_hash": "0".repeat(64) }),
+    );
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["code"], "stale");
+    assert_eq!(body["state"], "pending");
+    // A content_hash is required.
+    let (status, body) = phone.post(&decision, json!({ "decision": "approve" }));
+    assert_eq!(status, 400, "{body}");
+
+    let approve = json!({ "decision": "approve", "content_hash": hash });
+    let (status, decided) = phone.post(&decision, approve.clone());
+    assert_eq!(status, 200, "{decided}");
+    assert_eq!(decided["state"], "approved");
+    assert_eq!(
+        decided["decided_by"],
+        json!({ "kind": "device", "id": phone_id, "name": "phone" })
+    );
+    // The phone retries: the same answer, nothing done twice.
+    let (status, again) = phone.post(&decision, approve);
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again, decided);
+    // Another decision on it is a conflict with its state.
+    let (status, body) = phone.post(
+        &decision,
+        json!({ "decision": "reject", "content_hash": hash }),
+    );
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["code"], "decided");
+    assert_eq!(body["state"], "approved");
+
+    // The second, rejected with a reason that reaches the agent.
+    let second = eventually_pending(&phone, &run);
+    let (status, body) = phone.post(
+        &format!("/v1/approvals/{}/decision", second["id"].as_str().unwrap()),
+        json!({ "decision": "reject", "reason": "not today", "content_hash": second["content_hash"] }),
+    );
+    assert_eq!(status, 200, "{body}");
+    env.fails(&["run", "wait", &run], 0);
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        "first=0\nsecond=1 not today\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(format!("{}.1", out.display())).unwrap(),
+        "one\n"
+    );
+    let resolved: Vec<Value> = env
+        .events(&run)
+        .into_iter()
+        .filter(|e| e["type"] == "approval.resolved")
+        .collect();
+    assert_eq!(resolved.len(), 2, "one event per decision: {resolved:?}");
+    assert_eq!(resolved[0]["data"]["by"]["kind"], "device");
+    assert!(env
+        .ok(&["approvals", "--state", "all"])
+        .contains("device phone"));
+    assert!(env.ok(&["events", &run]).contains("by device phone"));
+}
+
+#[test]
+fn a_stream_resumed_with_last_event_id_has_no_gap_and_no_duplicate() {
+    let (env, api) = remote_env("");
+    env.repo("api");
+    let agent = env.script(
+        "agent.sh",
+        "for i in $(seq 1 30); do echo before $i; done\n\
+         answer=$(m ask input 'go on?')\n\
+         for i in $(seq 1 30); do echo after $answer $i; done",
+    );
+    let run = env.start("api", "count", &agent);
+    let (phone, _) = pair(&env, &api, &[]);
+    // Read until the question, then drop the connection.
+    let (first, ended) = phone.stream(&run, None, |f| f.data.contains("input.requested"));
+    assert!(!ended);
+    let last = first.last().unwrap().id.unwrap();
+    // While nobody listens, the run goes on.
+    let (status, body) = phone.post(&format!("/v1/runs/{run}/reply"), json!({ "text": "yes" }));
+    assert_eq!(status, 200, "{body}");
+    env.fails(&["run", "wait", &run], 0);
+    let (rest, ended) = phone.stream(&run, Some(last), |_| false);
+    assert!(ended, "the stream ends with the run");
+    let end = rest.last().unwrap();
+    assert_eq!(end.event, "end");
+    assert_eq!(
+        serde_json::from_str::<Value>(&end.data).unwrap()["state"],
+        "completed"
+    );
+    let seqs: Vec<i64> = first
+        .iter()
+        .chain(rest.iter())
+        .filter(|f| f.event == "event")
+        .map(|f| f.id.unwrap())
+        .collect();
+    let all = env.events(&run);
+    let expected: Vec<i64> = all.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    assert_eq!(seqs, expected);
+    // Each frame's data is the event itself.
+    let provided = rest
+        .iter()
+        .find(|f| f.data.contains("input.provided"))
+        .unwrap();
+    let event: Value = serde_json::from_str(&provided.data).unwrap();
+    assert_eq!(event["data"]["text"], "yes");
+    assert_eq!(Some(event["seq"].as_i64().unwrap()), provided.id);
+    // ?since= works as Last-Event-ID does.
+    let (status, events) = phone.get(&format!("/v1/runs/{run}/events?since={last}"));
+    assert_eq!(status, 200);
+    assert_eq!(events[0]["seq"].as_i64(), Some(last + 1));
+}
+
+#[test]
+fn a_reply_that_does_not_fit_its_form_is_refused_and_one_that_fits_answers() {
+    let (env, api) = remote_env("");
+    env.repo("api");
+    let run = env
+        .ok(&[
+            "run", "start", "-r", "api", "pick", "--acp", "--once", "--", FAKE, "elicit",
+        ])
+        .trim()
+        .to_string();
+    env.fails(&["run", "wait", &run], 13);
+    let (phone, device_id) = pair(&env, &api, &[]);
+    let (_, shown) = phone.get(&format!("/v1/runs/{run}"));
+    assert_eq!(
+        shown["pending_questions"][0]["question"],
+        "Which database should I use?"
+    );
+    let reply = format!("/v1/runs/{run}/reply");
+    let (status, body) = phone.post(&reply, json!({ "value": "mysql" }));
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("'mysql' is not one of"),
+        "{body}"
+    );
+    assert_eq!(env.run_state(&run), "waiting_input");
+    let (status, body) = phone.post(&reply, json!({ "value": 3, "text": "x" }));
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = phone.post(&reply, json!({ "value": "SQLite" }));
+    assert_eq!(status, 200, "{body}");
+    env.fails(&["run", "wait", &run], 0);
+    // The answer is a human's, recorded as by the device that sent it.
+    let provided = env
+        .events(&run)
+        .into_iter()
+        .find(|e| e["type"] == "input.provided")
+        .unwrap();
+    assert_eq!(provided["data"]["text"], "SQLite");
+    assert_eq!(provided["data"]["by"]["kind"], "device", "{provided}");
+    assert_eq!(provided["data"]["by"]["id"], device_id, "{provided}");
+    assert_eq!(provided["data"]["by"]["name"], "phone", "{provided}");
+}
+
+#[test]
+fn hostile_host_headers_bodies_and_paths_get_json_errors() {
+    let (env, api) = remote_env("");
+    let (phone, _) = pair(&env, &api, &[]);
+    for host in [
+        "evil.example",
+        "127.0.0.1.evil.example",
+        "localhost.evil.example:443",
+        "",
+    ] {
+        let (status, body) = phone.call("GET", "/v1/status", None, &[("host", host)]);
+        assert_eq!(status, 403, "{host}: {body}");
+        assert!(body["error"]
+            .as_str()
+            .unwrap()
+            .contains("not a name of this daemon"));
+    }
+    let port = api.port.to_string();
+    for host in [
+        format!("localhost:{port}"),
+        format!("127.0.0.1:{port}"),
+        "LOCALHOST".into(),
+    ] {
+        let (status, body) = phone.call("GET", "/v1/status", None, &[("host", &host)]);
+        assert_eq!(status, 200, "{host}: {body}");
+    }
+    // No CORS: a page elsewhere gets no permission to read answers.
+    let response = Api::runtime().block_on(phone.send(
+        "GET",
+        "/v1/status",
+        None,
+        &[("origin", "https://evil.example")],
+    ));
+    assert!(response
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    // Bodies: capped, JSON only.
+    let big = json!({ "code": "x".repeat(400 * 1024) }).to_string();
+    let (status, body) = api.call("POST", "/v1/pair", Some(big), &[]);
+    assert_eq!(status, 413, "{body}");
+    assert!(body["hint"].as_str().unwrap().contains("KiB"), "{body}");
+    let (status, body) = api.call("POST", "/v1/pair", Some("{".into()), &[]);
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = phone.get("/v1/nothing");
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = phone.get("/v1/runs/ffffffff");
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = phone.post("/v1/status", json!({}));
+    assert_eq!(status, 405, "{body}");
+}
+
+#[test]
+fn control_starts_a_named_agent_and_cancels_it() {
+    let (env, api) = remote_env(&format!(
+        "[agents.claude]\ncommand = [\"{FAKE}\", \"elicit\"]\n"
+    ));
+    env.repo("api");
+    let (phone, _) = pair(&env, &api, &[]);
+    let (status, run) = phone.post(
+        "/v1/runs",
+        json!({ "repo": "api", "prompt": "choose a database", "agent": "claude" }),
+    );
+    assert_eq!(status, 201, "{run}");
+    let id = run["id"].as_str().unwrap();
+    assert_eq!(run["prompt"], "choose a database");
+    env.fails(&["run", "wait", id], 13);
+    let (status, body) = phone.post(&format!("/v1/runs/{id}/cancel"), json!({}));
+    assert_eq!(status, 200, "{body}");
+    env.wait_state(id, "cancelled");
+    let (status, body) = phone.post(&format!("/v1/runs/{id}/cancel"), json!({}));
+    assert_eq!(status, 409, "{body}");
+    let (status, listed) = phone.get("/v1/runs?state=cancelled&repo=api");
+    assert_eq!(status, 200);
+    assert_eq!(listed[0]["id"], id);
+}
