@@ -723,7 +723,7 @@ impl Supervisor {
                     .resolve_approval(&approval_id, decided)
                     .await;
                 match resolved {
-                    Ok(_) => self.settle_state().await,
+                    Ok(_) => {}
                     // A human decided at the same moment: their decision stands.
                     Err(err) if err.kind == ErrorKind::Conflict => {}
                     Err(err) => {
@@ -766,23 +766,6 @@ impl Supervisor {
             NewEvent::new(&self.run_id, event_type, data).with_state(state),
             NewEvent::new(&self.run_id, EventType::RunState, json!({ "state": state })),
         ]
-    }
-
-    /// After an approval is resolved the store returns the run to `running`
-    /// when no approval is pending; a question may still be open.
-    async fn settle_state(&self) {
-        let next = self.waiting_state();
-        if next == RunState::WaitingInput {
-            self.shared
-                .writer
-                .append(vec![NewEvent::new(
-                    &self.run_id,
-                    EventType::RunState,
-                    json!({ "state": next }),
-                )
-                .with_state(next)])
-                .await;
-        }
     }
 
     /// The reminder and deadline of something asked now, from the run's
@@ -881,7 +864,6 @@ impl Supervisor {
                         reason: reason.clone(),
                     });
                 }
-                self.settle_state().await;
                 if self.options.on_timeout == Some(crate::model::OnTimeout::Cancel) {
                     self.stop_reason = Some(reason);
                     self.on_control(Control::Stop { failure: None }).await;
@@ -975,7 +957,6 @@ impl Supervisor {
                 }
                 if let Some(pending) = self.approvals.remove(&approval_id) {
                     let _ = pending.waiter.send(decision);
-                    self.settle_state().await;
                 }
             }
             Control::Reply { reply, by, ack } => {

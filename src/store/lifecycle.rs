@@ -400,13 +400,20 @@ impl Batch<'_> {
             let still_pending = pending_approval_ids_tx(conn, &approval.run_id).map_err(db)?;
             let run_state = run_state(conn, path, &approval.run_id)?;
             if still_pending.is_empty() && run_state == RunState::WaitingApproval {
+                // The store alone decides what the run waits for next, so
+                // one decision writes one `run.state`: a question may
+                // still be open.
+                let next = match has_open_question_tx(conn, &approval.run_id).map_err(db)? {
+                    true => RunState::WaitingInput,
+                    false => RunState::Running,
+                };
                 new.push(
                     NewEvent::new(
                         &approval.run_id,
                         EventType::RunState,
-                        json!({ "state": RunState::Running }),
+                        json!({ "state": next }),
                     )
-                    .with_state(RunState::Running),
+                    .with_state(next),
                 );
             }
             let events = append_events_tx(conn, new).map_err(db)?;
@@ -481,6 +488,30 @@ impl Batch<'_> {
             Ok((events.clone(), events))
         })
     }
+}
+
+/// Whether a question of the run is still open: its log's `input.*`
+/// events, read as `m run show` reads them (`model::open_questions`).
+fn has_open_question_tx(conn: &Connection, run_id: &str) -> rusqlite::Result<bool> {
+    let types = crate::model::INPUT_EVENTS.map(EventType::as_str);
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, seq, type, data, created_at FROM events
+         WHERE run_id = ?1 AND type IN (?2, ?3, ?4) ORDER BY seq",
+    )?;
+    let events = stmt
+        .query_map(params![run_id, types[0], types[1], types[2]], |row| {
+            let data: Option<String> = row.get(3)?;
+            Ok(Event {
+                id: row.get(0)?,
+                run_id: run_id.to_string(),
+                seq: row.get(1)?,
+                event_type: row.get(2)?,
+                data: data.and_then(|d| serde_json::from_str(&d).ok()),
+                created_at: row.get(4)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(!crate::model::open_questions(&events).is_empty())
 }
 
 /// When a human's answer asked for now is due (unix seconds), and what is
