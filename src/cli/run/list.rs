@@ -22,8 +22,8 @@ pub struct ListArgs {
     /// At most this many runs.
     #[arg(long, short = 'n')]
     pub limit: Option<u32>,
-    /// A JSON list of runs, each with `usage` (tokens in and out, cost and
-    /// context, as `m run show --json` has it; null if none was reported).
+    /// A JSON list of runs, each as `m run show --json` prints it (README
+    /// "Run JSON").
     #[arg(long)]
     pub json: bool,
 }
@@ -67,18 +67,13 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<u8> {
         })?,
     };
     if args.json {
-        // Each run with what its agent reported it spent (null if nothing),
-        // so that a script can add up a day's spend.
+        // Each as `m run show --json` prints it (README "Run JSON").
         let mut all: Vec<serde_json::Value> = Vec::with_capacity(queued.len() + runs.len());
-        all.extend(
-            queued
-                .iter()
-                .map(|q| serde_json::to_value(q).unwrap_or_default()),
-        );
+        for queued in &queued {
+            all.push(store.queued_view(queued)?);
+        }
         for run in &runs {
-            let mut value = serde_json::to_value(run).unwrap_or_default();
-            value["usage"] = serde_json::json!(store.run_usage(&run.id)?);
-            all.push(value);
+            all.push(store.run_view(run)?);
         }
         ctx.ui.json(&all)?;
         return Ok(exit::OK);
