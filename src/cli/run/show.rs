@@ -239,6 +239,7 @@ pub fn open_questions(events: &[Event]) -> Vec<&Event> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn event(seq: i64, event_type: EventType, data: Value) -> Event {
         Event {
