@@ -340,6 +340,7 @@ named_enum!(
         RunState = "run.state",
         RunIdle = "run.idle",
         RunFinished = "run.finished",
+        RunPruned = "run.pruned",
         WorkspaceProgress = "workspace.progress",
         WorkspaceReady = "workspace.ready",
         WorkspaceDiff = "workspace.diff",
@@ -347,6 +348,8 @@ named_enum!(
         Error = "error",
         AgentSession = "agent.session",
         AgentAuth = "agent.auth",
+        AgentSuspended = "agent.suspended",
+        AgentResumed = "agent.resumed",
         AgentMode = "agent.mode",
         AgentRefused = "agent.refused",
         AgentPrompt = "agent.prompt",
@@ -369,6 +372,43 @@ named_enum!(
         HumanReminded = "human.reminded",
     }
 );
+
+/// The events that open and close a run's questions.
+pub const INPUT_EVENTS: [EventType; 3] = [
+    EventType::InputRequested,
+    EventType::InputProvided,
+    EventType::InputWithdrawn,
+];
+
+/// The questions still open among a run's events, oldest first: each
+/// `input.requested` until the `input.provided` or `input.withdrawn` whose
+/// `question_seq` names it. One that names none (from an older m) closed
+/// the oldest open question, the one `m reply` answers.
+pub fn open_questions(events: &[Event]) -> Vec<&Event> {
+    let mut open: Vec<&Event> = Vec::new();
+    for event in events {
+        match event.kind() {
+            Some(EventType::InputRequested) => open.push(event),
+            Some(EventType::InputProvided) | Some(EventType::InputWithdrawn) => {
+                let named = event
+                    .data
+                    .as_ref()
+                    .and_then(|d| d.get("question_seq"))
+                    .and_then(serde_json::Value::as_i64);
+                let closed = match named {
+                    Some(seq) => open.iter().position(|q| q.seq == seq),
+                    None if open.is_empty() => None,
+                    None => Some(0),
+                };
+                if let Some(index) = closed {
+                    open.remove(index);
+                }
+            }
+            _ => {}
+        }
+    }
+    open
+}
 
 /// The event type names, in the order of [`EventType::ALL`].
 pub const EVENT_TYPES: &[&str] = EventType::NAMES;

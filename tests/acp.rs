@@ -79,6 +79,7 @@ fn options(once: bool) -> AcpOptions {
         grace: Duration::from_secs(10),
         preset: None,
         auth_method: None,
+        resume: None,
     }
 }
 

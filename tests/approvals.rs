@@ -113,6 +113,46 @@ fn two_pending_approvals_keep_the_run_waiting_until_both_are_decided() {
     env.fails(&["run", "wait", &run], 0);
 }
 
+/// Regression: deciding an approval while a question was open wrote two
+/// `run.state` events (the store's `running`, then the supervisor's
+/// `waiting_input`); the store alone now says what the run waits for next.
+#[test]
+fn a_decision_with_a_question_open_moves_the_run_to_waiting_input_once() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let gate = env.dir.path().join("gate");
+    let agent = env.script(
+        "agent.sh",
+        &format!(
+            "m ask input 'which db?' > /dev/null &
+             while [ ! -e '{}' ]; do sleep 0.05; done
+             m ask approval --type generic --title go
+wait",
+            gate.display()
+        ),
+    );
+    let run = env.start("api", "both", &agent);
+    env.wait_state(&run, "waiting_input");
+    std::fs::write(&gate, "").unwrap();
+    let ids = pending(&env, &run, 1);
+    assert_eq!(env.run_state(&run), "waiting_approval");
+    env.ok(&["approve", &ids[0]]);
+    env.wait_state(&run, "waiting_input");
+    let types: Vec<String> = env
+        .events(&run)
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_string())
+        .collect();
+    let resolved = types.iter().position(|t| t == "approval.resolved").unwrap();
+    let after: Vec<&String> = types[resolved..]
+        .iter()
+        .filter(|t| *t == "run.state")
+        .collect();
+    assert_eq!(after.len(), 1, "{types:?}");
+    env.ok(&["reply", &run, "sqlite"]);
+    env.fails(&["run", "wait", &run], 0);
+}
+
 /// `m approve --always` is m's own grant for the rest of the run, for any
 /// approval: the same request again is approved without asking anyone.
 #[test]

@@ -61,6 +61,7 @@ fn the_file_is_in_m_home_and_every_value_starts_as_a_default() {
             "approvals.on_timeout",
             "approvals.remind_after",
             "approvals.escalate_to",
+            "retention.output_after",
             "notify.events",
             "notify.redact",
             "notify.apns",

@@ -15,10 +15,12 @@ mod daemon;
 mod deadlines;
 mod docs;
 mod ecosystem;
+mod history;
 mod notify;
 mod queue;
 mod reliability;
 mod remote;
+mod resume;
 
 /// A file in tests/ that is not a module above would silently never run
 /// (Cargo.toml turns off test discovery for this binary's sake).

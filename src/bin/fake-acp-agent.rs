@@ -54,6 +54,19 @@
 //! - `withdraw`: asks permission, waits until the file named by its second
 //!   argument exists, then takes the request back with `$/cancel_request`
 //!   and says which error code answered it.
+//! - `resumable`: as claude-agent-acp 0.23.1 and codex-acp 0.16.0,
+//!   advertises `loadSession` and `sessionCapabilities.resume`, and keeps
+//!   each session's conversation in `$HOME/.fake-acp-agent/SESSION.json`
+//!   (its session id is unique per process), so that a later process takes
+//!   it up with `session/resume` (nothing replayed) or `session/load` (the
+//!   conversation replayed as `user_message_chunk` and
+//!   `agent_message_chunk` updates, then the answer). Each turn says what
+//!   it heard before; a prompt containing `touch ran.txt` (and not
+//!   `refused`) asks to run it (wrapped as Codex does) and runs it if
+//!   allowed. An unknown session is answered as claude-agent-acp answers
+//!   it: -32002 `Resource not found: ID`.
+//! - `loadable`: the same, offering `session/load` only (as Gemini CLI
+//!   0.61.0 does).
 //!
 //! Like some real adapters, it does not exit when its stdin closes: the
 //! client must end its process group.
@@ -73,6 +86,9 @@ struct Agent {
     turn: u32,
     cancelled: bool,
     mode: String,
+    /// The prompts of this session so far, and what was answered (the
+    /// resumable scenarios keep them on disk).
+    history: Vec<(String, String)>,
 }
 
 fn main() {
@@ -90,7 +106,11 @@ fn main() {
         turn: 0,
         cancelled: false,
         mode: "default".into(),
+        history: Vec::new(),
     };
+    if agent.resumes() {
+        agent.session = format!("sess-{}", std::process::id());
+    }
     if matches!(agent.scenario.as_str(), "bypass" | "stubborn") {
         agent.mode = "bypassPermissions".into();
     }
@@ -123,6 +143,8 @@ fn main() {
                 }
             }
             "session/new" => agent.new_session(id, &params),
+            "session/resume" if agent.scenario == "resumable" => agent.take_up(id, &params, false),
+            "session/load" if agent.resumes() => agent.take_up(id, &params, true),
             "session/set_mode" if agent.scenario == "stubborn" => {
                 respond_error(&id, -32602, "the mode is locked by the settings")
             }
@@ -138,7 +160,11 @@ fn main() {
                     .flatten()
                     .filter_map(|b| b["text"].as_str())
                     .collect();
-                let stop_reason = agent.play_turn(&text);
+                let stop_reason = if agent.resumes() {
+                    agent.resumable_turn(&text)
+                } else {
+                    agent.play_turn(&text)
+                };
                 // Each turn's own count, as claude-agent-acp reports it.
                 let usage = json!({
                     "inputTokens": 1000 * agent.turn, "outputTokens": 100,
@@ -204,11 +230,107 @@ impl Agent {
             &id,
             json!({
                 "protocolVersion": 1,
-                "agentCapabilities": { "loadSession": false, "promptCapabilities": { "image": false } },
+                "agentCapabilities": self.capabilities(),
                 "authMethods": auth_methods,
                 "agentInfo": { "name": "fake-acp-agent", "version": "1.0.0" },
             }),
         );
+    }
+
+    /// claude-agent-acp 0.23.1 and codex-acp 0.16.0 advertise both ways to
+    /// take a session up again (and `list`, `close`); Gemini CLI 0.61.0
+    /// only `loadSession`.
+    fn capabilities(&self) -> Value {
+        let mut caps = json!({ "loadSession": false, "promptCapabilities": { "image": false } });
+        match self.scenario.as_str() {
+            "resumable" => {
+                caps["loadSession"] = json!(true);
+                caps["sessionCapabilities"] = json!({ "list": {}, "resume": {}, "close": {} });
+            }
+            "loadable" => caps["loadSession"] = json!(true),
+            _ => {}
+        }
+        caps
+    }
+
+    fn resumes(&self) -> bool {
+        matches!(self.scenario.as_str(), "resumable" | "loadable")
+    }
+
+    fn session_file(id: &str) -> PathBuf {
+        let home = std::env::var_os("HOME").expect("HOME");
+        PathBuf::from(home)
+            .join(".fake-acp-agent")
+            .join(format!("{id}.json"))
+    }
+
+    fn save(&self) {
+        let file = Agent::session_file(&self.session);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(&file, json!(self.history).to_string()).unwrap();
+    }
+
+    /// `session/resume` or `session/load`: the session from disk, or
+    /// "resource not found"; a load replays the conversation first.
+    fn take_up(&mut self, id: Value, params: &Value, replay: bool) {
+        let wanted = params["sessionId"].as_str().unwrap_or("");
+        let saved = std::fs::read_to_string(Agent::session_file(wanted))
+            .ok()
+            .and_then(|text| serde_json::from_str::<Vec<(String, String)>>(&text).ok());
+        let Some(history) = saved else {
+            return respond_error(&id, -32002, &format!("Resource not found: {wanted}"));
+        };
+        self.session = wanted.to_string();
+        self.history = history;
+        self.turn = self.history.len() as u32;
+        if replay {
+            for (prompt, answer) in self.history.clone() {
+                self.update(json!({ "sessionUpdate": "user_message_chunk", "content": { "type": "text", "text": prompt } }));
+                self.message(&answer);
+            }
+        }
+        respond(
+            &id,
+            json!({
+                "models": {
+                    "currentModelId": "fake-model-1",
+                    "availableModels": [{ "modelId": "fake-model-1", "name": "Fake 1" }],
+                },
+            }),
+        );
+    }
+
+    /// A turn of the resumable scenarios: says what it heard before, and
+    /// runs `touch ran.txt` when asked to and allowed.
+    fn resumable_turn(&mut self, prompt: &str) -> &'static str {
+        self.cancelled = false;
+        let before: Vec<&str> = self.history.iter().map(|(p, _)| p.as_str()).collect();
+        let mut answer = format!("turn {}: heard {prompt:?} after {before:?}", self.turn);
+        if prompt.contains("touch ran.txt") && !prompt.contains("refused") {
+            let line = "touch ran.txt";
+            let id = format!("touch-{}", self.turn);
+            self.update(json!({
+                "sessionUpdate": "tool_call", "toolCallId": id, "title": line,
+                "kind": "execute", "status": "pending",
+                "rawInput": { "command": ["/bin/bash", "-lc", line] },
+            }));
+            let kind = self.ask_permission(
+                json!({ "toolCallId": id }),
+                &[("approved", "allow_once"), ("abort", "reject_once")],
+            );
+            if kind.as_deref() == Some("allow_once") {
+                std::fs::write(self.path("ran.txt"), "").unwrap();
+                answer.push_str("; ran touch ran.txt");
+            } else if self.cancelled {
+                return "cancelled";
+            } else {
+                answer.push_str("; touch ran.txt was refused");
+            }
+        }
+        self.message(&answer);
+        self.history.push((prompt.to_string(), answer));
+        self.save();
+        "end_turn"
     }
 
     fn new_session(&mut self, id: Value, params: &Value) {
@@ -265,6 +387,9 @@ impl Agent {
                 })
             }
             _ => {}
+        }
+        if self.resumes() {
+            self.save();
         }
         respond(&id, session);
     }

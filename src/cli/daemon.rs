@@ -213,7 +213,7 @@ pub fn health_lines(health: &DaemonHealth, now: i64) -> Vec<(&'static str, Strin
         lines.push(("", format!("last commit error{when}: {error}")));
     }
     if let Some(free) = health.free_bytes {
-        lines.push(("disk", format!("{} free", bytes(free))));
+        lines.push(("disk", format!("{} free", super::output::bytes(free))));
     }
     if health.log_write_failures > 0 {
         lines.push((
@@ -225,30 +225,4 @@ pub fn health_lines(health: &DaemonHealth, now: i64) -> Vec<(&'static str, Strin
         ));
     }
     lines
-}
-
-/// `512 B`, `3.2 KiB`, `1.5 GiB`.
-fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn sizes_read_at_a_glance() {
-        assert_eq!(super::bytes(512), "512 B");
-        assert_eq!(super::bytes(3 * 1024 + 205), "3.2 KiB");
-        assert_eq!(super::bytes(3 << 29), "1.5 GiB");
-    }
 }

@@ -178,6 +178,12 @@ fn describe(event_type: &str, data: &Value) -> Vec<String> {
             "position {} in its repo's queue",
             data.get("position").and_then(Value::as_i64).unwrap_or(0)
         )],
+        Some(EventType::RunPruned) => vec![format!(
+            "{} output events ({}) dropped: older than {}",
+            data.get("events").and_then(Value::as_u64).unwrap_or(0),
+            super::output::bytes(data.get("bytes").and_then(Value::as_u64).unwrap_or(0)),
+            text("older_than")
+        )],
         Some(EventType::RunCreated) => vec![format!(
             "prompt: {}",
             super::output::one_line(&text("prompt"), 80)
@@ -250,6 +256,21 @@ fn describe(event_type: &str, data: &Value) -> Vec<String> {
             )
             .replace("  ", " ")]
         }
+        Some(EventType::AgentSuspended) => vec![format!(
+            "session {} suspended: {}",
+            crate::model::short_id(&text("sessionId")),
+            text("reason")
+        )],
+        Some(EventType::AgentResumed) => vec![format!(
+            "session {} resumed ({}) after the daemon restarted, {}",
+            crate::model::short_id(&text("sessionId")),
+            text("method"),
+            match text("was").as_str() {
+                "turn" => "mid-turn (that turn is lost)",
+                "approval" => "waiting for an approval (asked again)",
+                _ => "waiting for the next prompt",
+            }
+        )],
         Some(EventType::AgentAuth) => vec![match data.get("ok").and_then(Value::as_bool) {
             Some(true) => format!("authenticated with {}", text("name")),
             _ => format!(

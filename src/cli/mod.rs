@@ -15,6 +15,7 @@ mod docs;
 mod doctor;
 pub(crate) mod events;
 mod follow;
+mod gc;
 mod interrupt;
 mod keeper;
 mod notify;
@@ -83,6 +84,9 @@ pub enum Command {
     Notify(notify::NotifyCommand),
     /// The agents m can start by name, and whether each is installed.
     Agents(agents::AgentsArgs),
+    /// Drop the output of runs that finished long ago (`--dry-run` says
+    /// what would go); runs, approvals, decisions and state changes stay.
+    Gc(gc::GcArgs),
     /// The daemon, active runs and pending approvals at a glance.
     Status(status::StatusArgs),
     /// Run, start, stop or check the background daemon that owns the agents.
@@ -181,6 +185,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Device(cmd) => device::run(&ctx, cmd),
         Command::Agents(args) => agents::run(&ctx, args),
         Command::Notify(cmd) => notify::run(&ctx, cmd),
+        Command::Gc(args) => gc::run(&ctx, args),
         Command::Status(args) => status::run(&ctx, args),
         Command::Daemon(cmd) => daemon::run(&ctx, cmd),
         Command::Config(cmd) => config::run(&ctx, cmd),

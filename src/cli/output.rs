@@ -286,6 +286,22 @@ pub fn printable(text: &str) -> Cow<'_, str> {
     Cow::Owned(shown)
 }
 
+/// `512 B`, `3.2 KiB`, `1.5 GiB`.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
 /// Cuts `text` to one line of at most `max` characters for a table cell
 /// (borrowed when it is one already), made [`printable`].
 pub fn one_line(text: &str, max: usize) -> Cow<'_, str> {
@@ -335,6 +351,13 @@ fn cut_to_one_line(text: &str, max: usize) -> Cow<'_, str> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn sizes_read_at_a_glance() {
+        assert_eq!(super::bytes(512), "512 B");
+        assert_eq!(super::bytes(3 * 1024 + 205), "3.2 KiB");
+        assert_eq!(super::bytes(3 << 29), "1.5 GiB");
+    }
+
     use super::*;
 
     #[test]

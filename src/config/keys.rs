@@ -1,6 +1,7 @@
-//! The table of keys: every key of `[daemon]`, `[run]` and `[approvals]`,
-//! written once with its name, what `m config --help` says of it, how the
-//! file's value is read, and how `m config show` shows the value in effect.
+//! The table of keys: every key of `[daemon]`, `[run]`, `[approvals]` and
+//! `[retention]`, written once with its name, what `m config --help` says of
+//! it, how the file's value is read, and how `m config show` shows the value
+//! in effect.
 //! The parser, the known keys (for the "did you mean" of an unknown one),
 //! `Config::settings` and the help are all made from it, as ripgrep's flag
 //! definitions make its parser, help and man page; a key's default is the
@@ -265,6 +266,18 @@ pub const KEYS: &[Key] = &[
         },
         show: |c| json!(c.approvals.escalate_to),
     },
+    Key {
+        name: "retention.output_after",
+        help: "drop what agents printed in runs finished\n\
+               longer ago than this, e.g. \"30d\" (hourly by\n\
+               the daemon, and `m gc`); the runs, approvals,\n\
+               decisions and state changes stay (0: for ever)",
+        read: |c, k, v| {
+            c.retention.output_after = c.duration(k, v)?;
+            Ok(())
+        },
+        show: |c| duration(c.retention.output_after),
+    },
 ];
 
 #[cfg(test)]
@@ -284,7 +297,7 @@ mod tests {
                 sections.push(section);
             }
         }
-        assert_eq!(sections, ["daemon", "run", "approvals"]);
+        assert_eq!(sections, ["daemon", "run", "approvals", "retention"]);
     }
 
     #[test]

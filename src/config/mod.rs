@@ -69,6 +69,7 @@ pub struct Config {
     pub daemon: DaemonConfig,
     pub run: RunConfig,
     pub approvals: ApprovalsConfig,
+    pub retention: RetentionConfig,
     /// `[agents.NAME]`: replacements for the commands that start named agents.
     pub agents: BTreeMap<String, AgentConfig>,
     /// `[notify]`, parsed: values of the wrong type are errors here; the
@@ -168,6 +169,14 @@ impl Default for RemoteConfig {
     }
 }
 
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RetentionConfig {
+    /// `output_after`: the `output` events of a run that finished longer
+    /// ago than this are dropped (by `m gc`, and by the daemon every hour).
+    /// None: kept for ever.
+    pub output_after: Option<Duration>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct AgentConfig {
     /// The command line that starts the agent (never empty), when it
@@ -203,6 +212,7 @@ impl Config {
             },
             run: RunConfig::default(),
             approvals: ApprovalsConfig::default(),
+            retention: RetentionConfig::default(),
             agents: BTreeMap::new(),
             notify: NotifyConfig::default(),
             remote: RemoteConfig::default(),
@@ -385,10 +395,18 @@ impl Config {
             ))
             .with_hint("fix the line, or move the file aside to use the defaults")
         })?;
-        const SECTIONS: &[&str] = &["daemon", "run", "approvals", "agents", "notify", "remote"];
+        const SECTIONS: &[&str] = &[
+            "daemon",
+            "run",
+            "approvals",
+            "retention",
+            "agents",
+            "notify",
+            "remote",
+        ];
         for (section, value) in table {
             match section.as_str() {
-                "daemon" | "run" | "approvals" => {
+                "daemon" | "run" | "approvals" | "retention" => {
                     for (name, value) in self.section(&section, value)? {
                         let full = format!("{section}.{name}");
                         match keys::find(&full) {
@@ -995,6 +1013,8 @@ mod tests {
             on_timeout = "cancel"
             remind_after = 600
             escalate_to = ["apns", "pager"]
+            [retention]
+            output_after = "30d"
             [agents.claude]
             command = ["/opt/claude-acp", "--verbose"]
             [notify]
@@ -1032,6 +1052,10 @@ mod tests {
         );
         assert_eq!(config.approvals.escalate_to, ["apns", "pager"]);
         assert_eq!(
+            config.retention.output_after,
+            Some(Duration::from_secs(30 * 86400))
+        );
+        assert_eq!(
             config.agent_command("claude").unwrap(),
             ["/opt/claude-acp", "--verbose"]
         );
@@ -1042,7 +1066,7 @@ mod tests {
         let from_file = |s: &&Setting| s.source == "file";
         assert_eq!(
             settings.iter().filter(from_file).count(),
-            21,
+            22,
             "{settings:?}"
         );
         assert!(settings.iter().all(|s| s.source == "file"

@@ -249,6 +249,7 @@ pub(crate) async fn start_run(shared: &Arc<Shared>, request: StartRunRequest) ->
             base,
             options,
             env,
+            resumed: None,
         },
     );
     Ok(Response::Run { run })

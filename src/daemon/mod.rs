@@ -7,6 +7,7 @@ mod follow;
 pub(crate) mod handlers;
 mod health;
 pub mod log;
+mod memory;
 mod peers;
 mod queue;
 mod remote;
@@ -22,7 +23,7 @@ use std::os::unix::io::AsRawFd;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -232,6 +233,11 @@ async fn serve(paths: Paths, config: Arc<Config>, open_files: u64) -> Result<()>
         health::injected_fault("dispatcher");
         dispatcher.run(outbox, wake).await
     });
+    let trimmer = tokio::spawn(memory::trim_after_peaks());
+    let retention = config
+        .retention
+        .output_after
+        .map(|age| tokio::spawn(retention(paths.database(), age)));
     tokio::select! {
         _ = wait_for_shutdown(&shared) => {}
         name = watch.first_end() => {
@@ -252,10 +258,41 @@ async fn serve(paths: Paths, config: Arc<Config>, open_files: u64) -> Result<()>
     let _ = std::fs::remove_file(paths.socket());
     stop_all_runs(&shared, "the daemon was stopped").await;
     deliver.abort();
+    trimmer.abort();
+    if let Some(retention) = retention {
+        retention.abort();
+    }
     // The writer ends once every sender is gone; wait so nothing is lost.
     drop(shared);
     let _ = tokio::task::spawn_blocking(move || writer_thread.join()).await;
     Ok(())
+}
+
+/// `[retention] output_after`: at start and then once an hour, drops the
+/// output of runs that finished longer ago, as `m gc` does. On a connection
+/// of its own and a blocking thread: it deletes a batch per transaction, so
+/// the writer waits for one batch at most, and no run waits for it at all.
+async fn retention(db: std::path::PathBuf, older_than: Duration) {
+    loop {
+        let db = db.clone();
+        let pass = tokio::task::spawn_blocking(move || {
+            Store::open(&db)?.prune_old_output(older_than, "daemon")
+        })
+        .await;
+        match pass {
+            Ok(Ok((runs, pages))) if !runs.is_empty() => tracing::info!(
+                runs = runs.len(),
+                events = runs.iter().map(|r| r.events).sum::<u64>(),
+                bytes = runs.iter().map(|r| r.bytes).sum::<u64>(),
+                pages_released = pages,
+                "retention dropped old output"
+            ),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!("retention: {e}"),
+            Err(e) => tracing::warn!("retention: {e}"),
+        }
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
 }
 
 async fn wait_for_shutdown(shared: &Shared) {
@@ -306,7 +343,7 @@ async fn stop_all_runs(shared: &Arc<Shared>, reason: &str) {
 /// group is killed, what the agent left in its workspace is committed on the
 /// run's branch (as at a normal end, so that removing the run or its repo
 /// later cannot lose it), and the run fails with the reason.
-async fn recover(shared: &Shared) -> Result<()> {
+async fn recover(shared: &Arc<Shared>) -> Result<()> {
     let db = shared.paths.database();
     let paths = shared.paths.clone();
     let orphans = tokio::task::spawn_blocking(move || -> Result<Vec<Orphan>> {
@@ -365,7 +402,14 @@ async fn recover(shared: &Shared) -> Result<()> {
                     let after = crate::model::format_duration(Duration::from_secs(secs));
                     (format!("no answer within {after}"), after)
                 });
+                let resume = match (&workspace, &time_limit) {
+                    (Some(ws), None) if overdue.is_empty() => {
+                        resumable(&store, &run, &details, &options, ws)?
+                    }
+                    _ => None,
+                };
                 Ok(Orphan {
+                    resume,
                     run_id: run.id,
                     time_limit,
                     overdue,
@@ -385,6 +429,11 @@ async fn recover(shared: &Shared) -> Result<()> {
         let killed = process::kill_orphans(orphan.pgid.map(|p| p as i32), &run_id);
         if killed > 0 {
             tracing::warn!(run = %run_id, killed, "killed what was left of the run's agent");
+        }
+        if let Some(resume) = orphan.resume {
+            tracing::warn!(run = %run_id, "resuming the session of a run left active by a previous daemon");
+            take_up(shared, resume).await?;
+            continue;
         }
         tracing::warn!(run = %run_id, "failing a run left active by a previous daemon");
         let mut reason = String::from(
@@ -460,8 +509,169 @@ async fn recover(shared: &Shared) -> Result<()> {
     Ok(())
 }
 
+/// A conversation a previous daemon left active, whose agent can take up
+/// its session again.
+struct Resumable {
+    started: supervisor::StartedRun,
+    /// Its pending approvals: closed, and asked again.
+    pending: Vec<String>,
+    /// The `seq` of its open questions: withdrawn (the agent that asked is
+    /// gone; a resumed conversation asks for its next prompt again).
+    questions: Vec<i64>,
+}
+
+/// The run's session, if it can be resumed: a conversation (an ACP agent,
+/// without `--once`) whose agent said, when its session opened, that it can
+/// take it up again (`session/resume` or `session/load`), in a workspace
+/// that is still there. Anything else fails as before.
+fn resumable(
+    store: &Store,
+    run: &crate::model::Run,
+    details: &crate::store::RunDetails,
+    options: &crate::model::RunOptions,
+    workspace: &Workspace,
+) -> Result<Option<Resumable>> {
+    let Ok(agent) = serde_json::from_value::<crate::model::AgentSpec>(details.agent.clone()) else {
+        return Ok(None);
+    };
+    if !agent.is_conversational(options.once) || !workspace.path.is_dir() {
+        return Ok(None);
+    }
+    let opened = store.last_event(&run.id, &[EventType::AgentSession, EventType::AgentResumed])?;
+    let session_id = opened
+        .and_then(|e| e.data)
+        .filter(|d| {
+            d.get("capabilities")
+                .and_then(crate::agent::acp::resume_method)
+                .is_some()
+        })
+        .and_then(|d| d.get("sessionId")?.as_str().map(str::to_string));
+    let Some(session_id) = session_id else {
+        return Ok(None);
+    };
+    let approvals = store.list_approvals(&ApprovalFilter {
+        run_id: Some(run.id.clone()),
+        states: vec![ApprovalState::Pending],
+    })?;
+    let mut open: Vec<(i64, bool)> = Vec::new();
+    let kinds = [
+        EventType::InputRequested,
+        EventType::InputProvided,
+        EventType::InputWithdrawn,
+    ]
+    .map(|t| t.to_string());
+    store.for_each_event(&run.id, 0, &kinds, None, |event| {
+        let requested = event.kind() == Some(EventType::InputRequested);
+        let data = event.data.unwrap_or_default();
+        if requested {
+            let between_turns = data.get("schema").is_none_or(Value::is_null);
+            open.push((event.seq, between_turns));
+        } else {
+            let named = data.get("question_seq").and_then(Value::as_i64);
+            let closed = match named {
+                Some(seq) => open.iter().position(|(q, _)| *q == seq),
+                None if open.is_empty() => None,
+                None => Some(0),
+            };
+            if let Some(index) = closed {
+                open.remove(index);
+            }
+        }
+        Ok(())
+    })?;
+    let was = if !approvals.is_empty() {
+        "approval"
+    } else if open.iter().any(|(_, between_turns)| *between_turns) {
+        "input"
+    } else {
+        "turn"
+    };
+    // The agent's own requests are asked again; a review of the run's work
+    // is asked again when the human ends the conversation (`m run done`).
+    let asked = approvals
+        .iter()
+        .filter(|a| {
+            a.payload
+                .as_ref()
+                .and_then(|p| p.get("toolCallId"))
+                .is_some()
+        })
+        .map(|a| crate::agent::ApprovalRequest {
+            approval_type: a.approval_type,
+            payload: a.payload.clone().unwrap_or_default(),
+        })
+        .collect();
+    let repo = store.get_repo(&run.repo_id)?;
+    Ok(Some(Resumable {
+        started: supervisor::StartedRun {
+            run: run.clone(),
+            repo,
+            agent,
+            base: None,
+            options: options.clone(),
+            env: queue::daemon_env(),
+            resumed: Some(supervisor::Resumed {
+                workspace: workspace.clone(),
+                session: crate::agent::acp::Resume {
+                    session_id,
+                    was: was.to_string(),
+                    asked,
+                },
+            }),
+        },
+        pending: approvals.into_iter().map(|a| a.id).collect(),
+        questions: open.into_iter().map(|(seq, _)| seq).collect(),
+    }))
+}
+
+/// Takes up a conversation a previous daemon left: what it waited for is
+/// closed (the agent that asked is gone) and the run goes back to
+/// running; its supervisor resumes the agent's session and asks again.
+async fn take_up(shared: &Arc<Shared>, resume: Resumable) -> Result<()> {
+    let run_id = resume.started.run.id.clone();
+    for approval_id in &resume.pending {
+        let decided = Decided {
+            approve: false,
+            reason: Some(
+                "asked again: the daemon restarted, and the agent's session is resumed".into(),
+            ),
+            by: DecidedBy::M,
+            seen_hash: None,
+        };
+        if let Err(err) = shared.writer.resolve_approval(approval_id, decided).await {
+            tracing::error!(run = %run_id, "cannot close approval {approval_id}: {}", err.message);
+        }
+    }
+    let mut events: Vec<NewEvent> = resume
+        .questions
+        .iter()
+        .map(|seq| {
+            NewEvent::new(
+                &run_id,
+                EventType::InputWithdrawn,
+                json!({ "question_seq": seq }),
+            )
+        })
+        .collect();
+    if !events.is_empty() {
+        events.push(
+            NewEvent::new(
+                &run_id,
+                EventType::RunState,
+                json!({ "state": RunState::Running }),
+            )
+            .with_state(RunState::Running),
+        );
+        shared.writer.append_committed(events).await?;
+    }
+    queue::supervise(shared, resume.started);
+    Ok(())
+}
+
 /// A run a previous daemon left active.
 struct Orphan {
+    /// Set when its session can be resumed instead of failing it.
+    resume: Option<Resumable>,
     run_id: String,
     /// Its time limit's reason, if the limit passed while no daemon ran.
     time_limit: Option<String>,

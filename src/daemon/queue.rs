@@ -107,6 +107,7 @@ pub async fn start_next(shared: &Arc<Shared>, repo_id: &str) {
                         base: queued.base,
                         options,
                         env: QueuedEnv::take(shared, &queued.id).unwrap_or_else(daemon_env),
+                        resumed: None,
                     },
                 );
                 return;

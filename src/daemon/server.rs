@@ -77,6 +77,8 @@ pub async fn accept_loop(shared: Arc<Shared>, listener: Listener) {
                 tracing::debug!("connection ended with an error: {}", err.message);
                 let _ = conn.send(&Response::from(&err)).await;
             }
+            drop(conn);
+            super::memory::something_ended();
         });
     }
 }

@@ -40,7 +40,9 @@ pub enum Control {
         by: DecidedBy,
         ack: oneshot::Sender<Result<()>>,
     },
-    /// `m run cancel` (`None`) or daemon shutdown (`Some(reason)`: the run fails).
+    /// `m run cancel` (`None`) or daemon shutdown (`Some(reason)`: the run
+    /// fails, unless it is a conversation whose agent can resume its
+    /// session: that is suspended, for the next daemon to resume).
     Stop { failure: Option<String> },
 }
 
@@ -110,6 +112,15 @@ pub struct StartedRun {
     /// The environment of whoever started the run: the agent's, with m's
     /// own variables. Held in memory only (it may hold secrets).
     pub env: Vec<(String, String)>,
+    /// Set when a daemon that started found the run left active: its
+    /// workspace as it is, and the agent's session to take up again.
+    pub resumed: Option<Resumed>,
+}
+
+/// A run taken up by a daemon that restarted under it.
+pub struct Resumed {
+    pub workspace: Workspace,
+    pub session: acp::Resume,
 }
 
 /// Registers the run and spawns its supervisor (see `queue::supervise`,
@@ -143,6 +154,9 @@ pub fn spawn(shared: Arc<Shared>, started: StartedRun) -> tokio::task::JoinHandl
             nothing_to_review: false,
             approvals: HashMap::new(),
             grants: Vec::new(),
+            asked_again: HashMap::new(),
+            once: Vec::new(),
+            session: None,
             questions: VecDeque::new(),
             idle_deadline: None,
             failure: None,
@@ -150,7 +164,16 @@ pub fn spawn(shared: Arc<Shared>, started: StartedRun) -> tokio::task::JoinHandl
             stop_reason: None,
             limit: started.options.timeout_seconds.map(|secs| TimeLimit {
                 limit: Duration::from_secs(secs),
-                started: tokio::time::Instant::now(),
+                // A resumed run's limit counts from its start, not this
+                // daemon's.
+                started: started
+                    .resumed
+                    .as_ref()
+                    .and_then(|_| {
+                        let age = (crate::model::now() - started.run.created_at).max(0);
+                        tokio::time::Instant::now().checked_sub(Duration::from_secs(age as u64))
+                    })
+                    .unwrap_or_else(tokio::time::Instant::now),
                 excludes_waiting: started.options.timeout_excludes_waiting,
                 waited: Duration::ZERO,
                 waiting_since: None,
@@ -171,6 +194,7 @@ pub fn spawn(shared: Arc<Shared>, started: StartedRun) -> tokio::task::JoinHandl
             .unwrap_or_else(|e| e.into_inner())
             .retain(|_, run| *run != run_id);
         shared.run_ended.notify_waiters();
+        super::memory::something_ended();
     })
 }
 
@@ -190,6 +214,15 @@ struct Supervisor {
     approvals: HashMap<String, PendingApproval>,
     /// What `m approve --always` granted for the rest of the run.
     grants: Vec<Grant>,
+    /// Approvals asked again after a restart (their agent's request was
+    /// lost), with what approving one lets through once.
+    asked_again: HashMap<String, Option<Grant>>,
+    /// What approvals asked again let through: the agent's next request
+    /// for the same action, once each.
+    once: Vec<Grant>,
+    /// The agent's session, once open, when the agent can resume it: a
+    /// daemon that stops then suspends the run instead of failing it.
+    session: Option<String>,
     /// Open questions, oldest first (the one `m reply` answers).
     questions: VecDeque<OpenQuestion>,
     /// When a conversational run waiting for its next prompt is done.
@@ -244,7 +277,15 @@ impl Supervisor {
         mut requests: mpsc::Receiver<AgentRequest>,
         mut control: mpsc::Receiver<Control>,
     ) {
-        let workspace = match self.make_workspace(&started).await {
+        let workspace = match &started.resumed {
+            Some(resumed) if resumed.workspace.path.is_dir() => Ok(resumed.workspace.clone()),
+            Some(resumed) => Err(Error::failure(format!(
+                "cannot resume the run: its workspace {} is gone",
+                resumed.workspace.path.display()
+            ))),
+            None => self.make_workspace(&started).await,
+        };
+        let workspace = match workspace {
             Ok(ws) => ws,
             Err(err) => {
                 let reason = format!("cannot make the workspace: {}", err.message);
@@ -277,6 +318,7 @@ impl Supervisor {
         let agent_auth = self.shared.agent_auth.clone();
         let agent = started.agent.clone();
         let (once, review) = (started.options.once, started.options.review);
+        let resume = started.resumed.as_ref().map(|r| r.session.clone());
         let mut adapter = tokio::spawn(async move {
             match agent {
                 AgentSpec::Exec { argv } => exec::run(&argv, ctx, grace).await,
@@ -288,6 +330,7 @@ impl Supervisor {
                         auth_method: preset.as_ref().and_then(|p| agent_auth.get(p).cloned()),
                         preset,
                         startup_timeout,
+                        resume,
                     };
                     acp::run(&argv, ctx, options).await
                 }
@@ -317,7 +360,12 @@ impl Supervisor {
                     stderr_tail: Vec::new(),
                 }),
                 Some(request) = requests.recv() => self.on_request(request, &workspace).await,
-                Some(message) = control.recv() => self.on_control(message).await,
+                Some(message) = control.recv() => {
+                    if let Some(reason) = self.suspends(&message) {
+                        return self.suspend(adapter, reason).await;
+                    }
+                    self.on_control(message).await
+                }
                 withdrawn = self.withdrawn() => self.on_withdrawn(withdrawn).await,
             }
         };
@@ -326,6 +374,38 @@ impl Supervisor {
             self.on_request(request, &workspace).await;
         }
         self.end(outcome, &workspace).await;
+    }
+
+    /// Whether `message` is the daemon stopping under a conversation whose
+    /// agent can resume its session; then why.
+    fn suspends(&self, message: &Control) -> Option<String> {
+        match message {
+            Control::Stop {
+                failure: Some(reason),
+            } if self.conversational && self.session.is_some() && !self.stopped => {
+                Some(reason.clone())
+            }
+            _ => None,
+        }
+    }
+
+    /// Ends the agent as a crash would, and leaves the run as it stands
+    /// (its pending approvals and open question too): the next daemon
+    /// resumes its session (`daemon::recover`).
+    async fn suspend(&mut self, adapter: tokio::task::JoinHandle<AgentOutcome>, reason: String) {
+        let session = self.session.clone().unwrap_or_default();
+        self.emit(
+            EventType::AgentSuspended,
+            json!({
+                "reason": format!("{reason}; the run resumes its session when the daemon starts again"),
+                "sessionId": session,
+            }),
+        )
+        .await;
+        // Dropping the adapter drops the agent's keeper, which ends the
+        // agent's whole group when its socket closes.
+        adapter.abort();
+        let _ = adapter.await;
     }
 
     /// The prompt in a file of its own (`M_PROMPT_FILE`), private to this
@@ -443,6 +523,17 @@ impl Supervisor {
                 }
             }
             AgentRequest::Emit { event_type, data } => {
+                if matches!(
+                    event_type,
+                    EventType::AgentSession | EventType::AgentResumed
+                ) {
+                    self.session = data
+                        .get("capabilities")
+                        .and_then(acp::resume_method)
+                        .and_then(|_| data.get("sessionId"))
+                        .and_then(Value::as_str)
+                        .map(str::to_string);
+                }
                 writer
                     .append(vec![NewEvent::new(&self.run_id, event_type, data)])
                     .await
@@ -504,9 +595,18 @@ impl Supervisor {
             .iter()
             .find(|g| g.covers(request.approval_type, &request.payload))
             .map(|g| format!("m approve --always: {}", g.describe()));
+        let again = self
+            .once
+            .iter()
+            .position(|g| g.covers(request.approval_type, &request.payload))
+            .map(|i| {
+                let grant = self.once.remove(i);
+                format!("approved before the daemon restarted: {}", grant.describe())
+            });
         let policy = policy_allows(&self.options, &request)
             .map(|rule| (format!("auto-approved by policy: {rule}"), rule))
             .or(granted.map(|rule| (format!("approved always for this run ({rule})"), rule)))
+            .or(again.map(|rule| (format!("{rule} (once)"), rule)))
             .map(|(reason, rule)| Decided {
                 approve: true,
                 reason: Some(reason),
@@ -524,6 +624,19 @@ impl Supervisor {
                 let _ = reply.send(Decision::Approved { persist: false });
             }
             Ok(approval) => {
+                if approval
+                    .payload
+                    .as_ref()
+                    .and_then(|p| p.get("resumed"))
+                    .and_then(Value::as_bool)
+                    == Some(true)
+                {
+                    let payload = approval.payload.clone().unwrap_or_default();
+                    self.asked_again.insert(
+                        approval.id.clone(),
+                        Grant::of(approval.approval_type, &payload),
+                    );
+                }
                 let due = self.due();
                 self.approvals
                     .insert(approval.id, PendingApproval { waiter: reply, due });
@@ -610,7 +723,7 @@ impl Supervisor {
                     .resolve_approval(&approval_id, decided)
                     .await;
                 match resolved {
-                    Ok(_) => self.settle_state().await,
+                    Ok(_) => {}
                     // A human decided at the same moment: their decision stands.
                     Err(err) if err.kind == ErrorKind::Conflict => {}
                     Err(err) => {
@@ -653,23 +766,6 @@ impl Supervisor {
             NewEvent::new(&self.run_id, event_type, data).with_state(state),
             NewEvent::new(&self.run_id, EventType::RunState, json!({ "state": state })),
         ]
-    }
-
-    /// After an approval is resolved the store returns the run to `running`
-    /// when no approval is pending; a question may still be open.
-    async fn settle_state(&self) {
-        let next = self.waiting_state();
-        if next == RunState::WaitingInput {
-            self.shared
-                .writer
-                .append(vec![NewEvent::new(
-                    &self.run_id,
-                    EventType::RunState,
-                    json!({ "state": next }),
-                )
-                .with_state(next)])
-                .await;
-        }
     }
 
     /// The reminder and deadline of something asked now, from the run's
@@ -768,7 +864,6 @@ impl Supervisor {
                         reason: reason.clone(),
                     });
                 }
-                self.settle_state().await;
                 if self.options.on_timeout == Some(crate::model::OnTimeout::Cancel) {
                     self.stop_reason = Some(reason);
                     self.on_control(Control::Stop { failure: None }).await;
@@ -855,9 +950,13 @@ impl Supervisor {
                     .await;
                     self.grants.push(grant);
                 }
+                if let Some(Some(grant)) = self.asked_again.remove(&approval_id) {
+                    if matches!(decision, Decision::Approved { .. }) {
+                        self.once.push(grant);
+                    }
+                }
                 if let Some(pending) = self.approvals.remove(&approval_id) {
                     let _ = pending.waiter.send(decision);
-                    self.settle_state().await;
                 }
             }
             Control::Reply { reply, by, ack } => {

@@ -2,6 +2,7 @@
 //! payload, the sender, and what each APNs answer means for the device.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use a2::request::payload::PayloadLike;
 use a2::{CollapseId, NotificationOptions, Priority, PushType};
@@ -9,6 +10,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::message::message_for;
+use super::sink::{Sink, Target};
 use super::{BoxFuture, Outcome};
 use crate::config::notify::ApnsSettings;
 use crate::error::{Error, Result};
@@ -292,6 +294,59 @@ impl PushSender for ApnsSender {
             DeviceEnv::Sandbox => &self.sandbox,
         };
         Box::pin(async move { outcome_of(client.send(push.payload(&self.topic)).await) })
+    }
+}
+
+/// Push to every device of `m device add`, through `sender` (APNs, or
+/// another push service behind the [`PushSender`] seam).
+pub struct ApnsSink {
+    pub sender: Arc<dyn PushSender>,
+    /// `[notify.apns] events`, else `[notify] events`.
+    pub events: Vec<Trigger>,
+    pub redact: bool,
+}
+
+impl Sink for ApnsSink {
+    fn name(&self) -> &str {
+        "apns"
+    }
+
+    fn wants(&self, trigger: Trigger) -> bool {
+        self.events.contains(&trigger)
+    }
+
+    fn needs_devices(&self) -> bool {
+        true
+    }
+
+    fn targets(&self, devices: &[DeviceInfo]) -> Vec<Target> {
+        devices
+            .iter()
+            .map(|device| {
+                let token = &device.token[..device.token.len().min(12)];
+                Target {
+                    key: format!("apns:{}", device.token),
+                    label: match &device.name {
+                        Some(name) => format!("APNs {name} ({}, {token}…)", device.env),
+                        None => format!("APNs device {token}… ({})", device.env),
+                    },
+                    device: Some(device.clone()),
+                }
+            })
+            .collect()
+    }
+
+    fn send(&self, n: Arc<Notification>, target: &Target) -> BoxFuture<'static, Outcome> {
+        let Some(device) = &target.device else {
+            return Box::pin(async {
+                Outcome::Drop {
+                    reason: "a push needs a device".into(),
+                }
+            });
+        };
+        let push = build_push(&n, device, self.redact);
+        let sender = self.sender.clone();
+        Box::pin(async move { sender.send(&push).await })
     }
 }
 

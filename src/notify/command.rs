@@ -6,16 +6,18 @@
 //! for a retry; any other exit, or a program that cannot start, is dropped.
 
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 
-use super::message::one_line;
-use super::Outcome;
+use super::message::{one_line, webhook_body};
+use super::sink::{Sink, Target};
+use super::{BoxFuture, Outcome};
 use crate::config::notify::CommandSettings;
-use crate::model::Notification;
+use crate::model::{DeviceInfo, Notification, Trigger};
 use crate::process;
 
 /// sysexits.h: "temporary failure; the user is invited to retry".
@@ -117,5 +119,35 @@ pub async fn run_hook(command: &CommandSettings, n: &Notification, body: &Value)
         Err(e) => Outcome::Retry {
             reason: format!("cannot wait for {}: {e}", command.argv[0]),
         },
+    }
+}
+
+/// A `[[notify.command]]`: a program run here with the notification.
+pub struct CommandSink {
+    pub command: CommandSettings,
+}
+
+impl Sink for CommandSink {
+    fn name(&self) -> &str {
+        &self.command.name
+    }
+
+    fn wants(&self, trigger: Trigger) -> bool {
+        self.command.events.contains(&trigger)
+    }
+
+    fn targets(&self, _: &[DeviceInfo]) -> Vec<Target> {
+        vec![Target {
+            key: format!("command:{}", self.command.name),
+            label: format!("command {}", self.command.name),
+            device: None,
+        }]
+    }
+
+    fn send(&self, n: Arc<Notification>, _: &Target) -> BoxFuture<'static, Outcome> {
+        // Hook commands run here, on this machine: they get the full text.
+        let body = webhook_body(&n, false);
+        let command = self.command.clone();
+        Box::pin(async move { run_hook(&command, &n, &body).await })
     }
 }

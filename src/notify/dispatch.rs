@@ -9,13 +9,13 @@ use serde_json::json;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
-use super::apns::{build_push, ApnsSender, PushSender};
-use super::command::run_hook;
-use super::message::webhook_body;
+use super::apns::{ApnsSender, ApnsSink, PushSender};
+use super::command::CommandSink;
 use super::retry::{Clock, RetryPolicy, SystemClock};
-use super::webhook::WebhookClient;
-use super::{BoxFuture, Outcome};
-use crate::config::notify::{CommandSettings, NotifyConfig, WebhookSettings};
+use super::sink::{Sink, Target};
+use super::webhook::{WebhookClient, WebhookSink};
+use super::Outcome;
+use crate::config::notify::NotifyConfig;
 use crate::error::Result;
 use crate::model::{DeviceInfo, EventType, Notification, Trigger};
 use crate::store::{AttemptEnd, DeliveryOutcome, OutboxEntry, Store, TargetRecord};
@@ -87,53 +87,18 @@ pub struct TestResult {
     pub detail: String,
 }
 
-/// Where one notification goes.
-#[derive(Debug, Clone)]
-enum Target {
-    Apns(DeviceInfo),
-    Webhook(WebhookSettings),
-    Command(CommandSettings),
-}
-
-impl Target {
-    /// How the outbox remembers that this target is done.
-    fn key(&self) -> String {
-        match self {
-            Target::Apns(device) => format!("apns:{}", device.token),
-            Target::Webhook(hook) => format!("webhook:{}", hook.name),
-            Target::Command(command) => format!("command:{}", command.name),
-        }
-    }
-
-    /// How people see it in logs and `m notify test`.
-    fn label(&self) -> String {
-        match self {
-            Target::Apns(device) => {
-                let token = &device.token[..device.token.len().min(12)];
-                match &device.name {
-                    Some(name) => format!("APNs {name} ({}, {token}…)", device.env),
-                    None => format!("APNs device {token}… ({})", device.env),
-                }
-            }
-            Target::Webhook(hook) => format!("webhook {}", hook.name),
-            Target::Command(command) => format!("command {}", command.name),
-        }
-    }
-}
-
 /// Delivers notifications. Made once by the daemon from `[notify]`; a bad
 /// configuration never stops it: what is wrong is logged and reported by
 /// [`Dispatcher::health`], and the other sinks work on.
 pub struct Dispatcher {
     redact: bool,
-    push: Option<Arc<dyn PushSender>>,
+    /// Every sink, push first (`m notify test` lists them in this order).
+    sinks: Vec<Arc<dyn Sink>>,
+    /// What push takes, for [`Self::with_push_sender`].
     apns_events: Vec<Trigger>,
-    webhooks: Vec<WebhookSettings>,
-    commands: Vec<CommandSettings>,
     /// The sinks reminders go to (`[approvals] escalate_to`); empty: as
     /// any notification.
     escalate_to: Vec<String>,
-    http: WebhookClient,
     clock: Arc<dyn Clock>,
     retry: RetryPolicy,
     health: Mutex<NotifyHealth>,
@@ -148,6 +113,7 @@ impl Dispatcher {
     pub fn from_config(config: &NotifyConfig) -> Dispatcher {
         let (settings, problems) = config.validate_lenient();
         let mut problems: Vec<String> = problems.into_iter().map(|p| p.message).collect();
+        let mut sinks: Vec<Arc<dyn Sink>> = Vec::new();
         let mut push: Option<Arc<dyn PushSender>> = None;
         let apns = match (&config.apns, &settings.apns) {
             (None, _) => ApnsStatus::NotConfigured,
@@ -176,6 +142,23 @@ impl Dispatcher {
             Some(apns) => apns.events.clone(),
             None => settings.events.clone(),
         };
+        let redact = settings.redact;
+        if let Some(sender) = push {
+            sinks.push(Arc::new(ApnsSink {
+                sender,
+                events: apns_events.clone(),
+                redact,
+            }));
+        }
+        let http = WebhookClient::new();
+        for hook in &settings.webhooks {
+            let (hook, http) = (hook.clone(), http.clone());
+            sinks.push(Arc::new(WebhookSink { hook, http, redact }));
+        }
+        for command in &settings.commands {
+            let command = command.clone();
+            sinks.push(Arc::new(CommandSink { command }));
+        }
         let health = NotifyHealth {
             apns,
             webhooks: settings.webhooks.len(),
@@ -185,13 +168,10 @@ impl Dispatcher {
             ..NotifyHealth::default()
         };
         Dispatcher {
-            redact: settings.redact,
-            push,
+            redact,
+            sinks,
             apns_events,
-            webhooks: settings.webhooks,
-            commands: settings.commands,
             escalate_to: Vec::new(),
-            http: WebhookClient::new(),
             clock: Arc::new(SystemClock),
             retry: RetryPolicy::default(),
             health: Mutex::new(health),
@@ -203,7 +183,13 @@ impl Dispatcher {
     /// services); it gets the events `[notify.apns] events` allows, or all
     /// of `[notify] events`.
     pub fn with_push_sender(mut self, sender: Arc<dyn PushSender>) -> Dispatcher {
-        self.push = Some(sender);
+        self.sinks.retain(|sink| !sink.needs_devices());
+        let sink = ApnsSink {
+            sender,
+            events: self.apns_events.clone(),
+            redact: self.redact,
+        };
+        self.sinks.insert(0, Arc::new(sink));
         self.lock_health().apns = ApnsStatus::Ready;
         self
     }
@@ -213,9 +199,7 @@ impl Dispatcher {
     /// A name no sink has is a problem in [`Self::health`].
     pub fn with_escalation(mut self, names: &[String]) -> Dispatcher {
         for name in names {
-            let known = name == "apns"
-                || self.webhooks.iter().any(|h| &h.name == name)
-                || self.commands.iter().any(|c| &c.name == name);
+            let known = name == "apns" || self.sinks.iter().any(|sink| sink.name() == name);
             if !known {
                 let problem = format!(
                     "approvals.escalate_to: no sink is named '{name}' (use \"apns\", or the name of a [[notify.webhook]] or [[notify.command]])"
@@ -288,14 +272,14 @@ impl Dispatcher {
         let _one_at_a_time = self.delivering.lock().await;
         let mut report = DeliveryReport::default();
         for entry in store.due_notifications(self.clock.now(), BATCH)? {
-            let devices = match self.push {
-                Some(_) => store.list_device_infos()?,
-                None => Vec::new(),
+            let devices = match self.sinks.iter().any(|sink| sink.needs_devices()) {
+                true => store.list_device_infos()?,
+                false => Vec::new(),
             };
-            let targets: Vec<Target> = self
-                .targets_for(&entry.notification, devices)
+            let targets: Vec<(Arc<dyn Sink>, Target)> = self
+                .targets_for(&entry.notification, &devices)
                 .into_iter()
-                .filter(|t| !entry.done_targets.contains(&t.key()))
+                .filter(|(_, t)| !entry.done_targets.contains(&t.key))
                 .collect();
             let outcomes = self.send_all(&entry.notification, targets).await;
             match self.finish(store, &entry, outcomes)? {
@@ -327,21 +311,27 @@ impl Dispatcher {
             ok: false,
             detail,
         };
-        match (&self.push, self.health().apns) {
-            (Some(_), _) if devices.is_empty() => results.push(not_sent(
+        let push = self.sinks.iter().any(|sink| sink.needs_devices());
+        match (push, self.health().apns) {
+            (true, _) if devices.is_empty() => results.push(not_sent(
                 "no device is registered; add one with `m device add TOKEN`".into(),
             )),
-            (Some(_), _) => targets.extend(devices.into_iter().map(Target::Apns)),
-            (None, ApnsStatus::Unavailable { error }) => results.push(not_sent(error)),
-            (None, _) if !devices.is_empty() => results.push(not_sent(
+            (true, _) => {}
+            (false, ApnsStatus::Unavailable { error }) => results.push(not_sent(error)),
+            (false, _) if !devices.is_empty() => results.push(not_sent(
                 "devices are registered but [notify.apns] is not configured".into(),
             )),
-            (None, _) => {}
+            (false, _) => {}
         }
-        targets.extend(self.webhooks.iter().cloned().map(Target::Webhook));
-        targets.extend(self.commands.iter().cloned().map(Target::Command));
+        for sink in &self.sinks {
+            targets.extend(
+                sink.targets(&devices)
+                    .into_iter()
+                    .map(|t| (sink.clone(), t)),
+            );
+        }
         for (target, outcome) in self.send_all(&n, targets).await {
-            if let (Target::Apns(device), Outcome::Prune { reason }) = (&target, &outcome) {
+            if let (Some(device), Outcome::Prune { reason }) = (&target.device, &outcome) {
                 store.prune_device(&device.token, reason)?;
             }
             let detail = match &outcome {
@@ -350,7 +340,7 @@ impl Dispatcher {
                 Outcome::Retry { reason } | Outcome::Drop { reason } => reason.clone(),
             };
             results.push(TestResult {
-                sink: target.label(),
+                sink: target.label,
                 ok: outcome == Outcome::Delivered,
                 detail,
             });
@@ -358,35 +348,41 @@ impl Dispatcher {
         Ok(results)
     }
 
-    /// Every target whose events include the notification's.
-    fn targets_for(&self, n: &Notification, devices: Vec<DeviceInfo>) -> Vec<Target> {
+    /// Every target of every sink that wants the notification: by its
+    /// events, or for a reminder by `[approvals] escalate_to` when set.
+    fn targets_for(
+        &self,
+        n: &Notification,
+        devices: &[DeviceInfo],
+    ) -> Vec<(Arc<dyn Sink>, Target)> {
         let escalated = !self.escalate_to.is_empty()
             && n.body.get("event_type").and_then(|t| t.as_str())
                 == Some(EventType::HumanReminded.as_str());
-        let wants = |name: &str, events: &[Trigger]| match escalated {
-            true => self.escalate_to.iter().any(|n| n == name),
-            false => n.trigger.is_none_or(|t| events.contains(&t)),
+        let wants = |sink: &Arc<dyn Sink>| match escalated {
+            true => self.escalate_to.iter().any(|name| name == sink.name()),
+            false => n.trigger.is_none_or(|t| sink.wants(t)),
         };
-        let mut targets = Vec::new();
-        if self.push.is_some() && wants("apns", &self.apns_events) {
-            targets.extend(devices.into_iter().map(Target::Apns));
-        }
-        for hook in self.webhooks.iter().filter(|h| wants(&h.name, &h.events)) {
-            targets.push(Target::Webhook(hook.clone()));
-        }
-        for command in self.commands.iter().filter(|c| wants(&c.name, &c.events)) {
-            targets.push(Target::Command(command.clone()));
-        }
-        targets
+        self.sinks
+            .iter()
+            .filter(|sink| wants(sink))
+            .flat_map(|sink| {
+                let targets = sink.targets(devices);
+                targets.into_iter().map(|t| (sink.clone(), t))
+            })
+            .collect()
     }
 
     /// Sends to every target at once and waits for all; outcomes in the
     /// targets' order.
-    async fn send_all(&self, n: &Notification, targets: Vec<Target>) -> Vec<(Target, Outcome)> {
+    async fn send_all(
+        &self,
+        n: &Notification,
+        targets: Vec<(Arc<dyn Sink>, Target)>,
+    ) -> Vec<(Target, Outcome)> {
         let n = Arc::new(n.clone());
         let mut tasks = JoinSet::new();
-        for (index, target) in targets.iter().enumerate() {
-            let send = self.send_one(n.clone(), target.clone());
+        for (index, (sink, target)) in targets.iter().enumerate() {
+            let send = sink.send(n.clone(), target);
             tasks.spawn(async move { (index, send.await) });
         }
         let mut outcomes: Vec<Option<Outcome>> = vec![None; targets.len()];
@@ -398,40 +394,13 @@ impl Dispatcher {
         targets
             .into_iter()
             .zip(outcomes)
-            .map(|(target, outcome)| {
+            .map(|((_, target), outcome)| {
                 let outcome = outcome.unwrap_or_else(|| Outcome::Retry {
                     reason: "the delivery task panicked".into(),
                 });
                 (target, outcome)
             })
             .collect()
-    }
-
-    fn send_one(&self, n: Arc<Notification>, target: Target) -> BoxFuture<'static, Outcome> {
-        match target {
-            Target::Apns(device) => {
-                let push = build_push(&n, &device, self.redact);
-                let sender = self.push.clone();
-                Box::pin(async move {
-                    match sender {
-                        Some(sender) => sender.send(&push).await,
-                        None => Outcome::Drop {
-                            reason: "push is not configured".into(),
-                        },
-                    }
-                })
-            }
-            Target::Webhook(hook) => {
-                let http = self.http.clone();
-                let body = webhook_body(&n, self.redact);
-                Box::pin(async move { http.post(&hook, &body).await })
-            }
-            Target::Command(command) => {
-                // Hook commands run here, on this machine: they get the full text.
-                let body = webhook_body(&n, false);
-                Box::pin(async move { run_hook(&command, &n, &body).await })
-            }
-        }
     }
 
     /// Applies the outcomes of one attempt: removes dead devices, records
@@ -454,9 +423,9 @@ impl Dispatcher {
         let mut failed = Vec::new();
         let mut health = NotifyHealth::default();
         for (target, outcome) in outcomes {
-            let label = target.label();
+            let label = &target.label;
             let record = |outcome: DeliveryOutcome, detail: Option<&str>| TargetRecord {
-                target: target.key(),
+                target: target.key.clone(),
                 outcome,
                 detail: detail.map(str::to_string),
             };
@@ -467,7 +436,7 @@ impl Dispatcher {
                     records.push(record(DeliveryOutcome::Delivered, None));
                 }
                 Outcome::Prune { reason } => {
-                    if let Target::Apns(device) = &target {
+                    if let Some(device) = &target.device {
                         store.prune_device(&device.token, reason)?;
                     }
                     tracing::warn!("removed {label}: {reason}");
@@ -550,7 +519,7 @@ mod tests {
 
     use super::*;
     use crate::model::{new_id, now, DeviceEnv, NotificationState, Platform};
-    use crate::notify::Push;
+    use crate::notify::{BoxFuture, Push};
     use crate::store::{NewEvent, NewRepo, NewRun, RunDetails};
 
     /// A clock moved by hand; sleeping moves it and returns at once.
@@ -796,7 +765,7 @@ mod tests {
         );
         assert!(!health.is_healthy());
         assert_eq!(health.webhooks, 1);
-        assert!(dispatcher.push.is_none());
+        assert!(!dispatcher.sinks.iter().any(|sink| sink.name() == "apns"));
 
         let incomplete: NotifyConfig = toml::from_str("[apns]\ntopic = \"com.example.m\"").unwrap();
         let health = Dispatcher::from_config(&incomplete).health();
@@ -826,7 +795,7 @@ mod tests {
         };
         let dispatcher = Dispatcher::from_config(&config);
         assert_eq!(dispatcher.health().apns, ApnsStatus::Ready);
-        assert!(dispatcher.push.is_some());
+        assert!(dispatcher.sinks.iter().any(|sink| sink.name() == "apns"));
     }
 
     #[test]

@@ -17,13 +17,16 @@
 //! Modules: `config` (the `[notify]` section), `message` (what a person
 //! reads, redaction), `apns` (a2, the [`PushSender`] seam, the
 //! classification of APNs answers), `webhook`, `command`, `retry` (backoff
-//! and the injectable clock), `dispatch` (the [`Dispatcher`]).
+//! and the injectable clock), `sink` (the [`Sink`] trait that the APNs,
+//! webhook and command sinks implement, each in its file), `dispatch` (the
+//! [`Dispatcher`], which knows sinks only through it).
 
 pub mod apns;
 pub mod command;
 mod dispatch;
 pub mod message;
 pub mod retry;
+pub mod sink;
 pub mod webhook;
 
 use std::fmt;
@@ -34,6 +37,7 @@ pub use crate::config::NotifyConfig;
 pub use apns::{build_push, classify_apns, ApnsSender, Push, PushSender};
 pub use dispatch::{ApnsStatus, DeliveryReport, Dispatcher, NotifyHealth, TestResult};
 pub use retry::{Clock, RetryPolicy, SystemClock};
+pub use sink::{Sink, Target};
 pub use webhook::classify_http;
 
 pub use crate::model::{trigger_for, Notification, Trigger};

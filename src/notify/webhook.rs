@@ -1,6 +1,8 @@
 //! Webhooks: an HTTP POST of the notification as JSON, with a timeout.
 //! Built on the hyper stack a2 already brings (see Cargo.toml).
 
+use std::sync::Arc;
+
 use http::header::{CONTENT_TYPE, USER_AGENT};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Bytes;
@@ -10,8 +12,11 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 
-use super::Outcome;
+use super::message::webhook_body;
+use super::sink::{Sink, Target};
+use super::{BoxFuture, Outcome};
 use crate::config::notify::WebhookSettings;
+use crate::model::{DeviceInfo, Notification, Trigger};
 
 /// How much of an error response's body is kept for the log.
 const ERROR_BODY_CHARS: usize = 200;
@@ -124,6 +129,38 @@ fn error_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+/// A `[[notify.webhook]]`: the notification's JSON POSTed to its URL
+/// (without text anyone wrote when `redact` is on).
+pub struct WebhookSink {
+    pub hook: WebhookSettings,
+    pub http: WebhookClient,
+    pub redact: bool,
+}
+
+impl Sink for WebhookSink {
+    fn name(&self) -> &str {
+        &self.hook.name
+    }
+
+    fn wants(&self, trigger: Trigger) -> bool {
+        self.hook.events.contains(&trigger)
+    }
+
+    fn targets(&self, _: &[DeviceInfo]) -> Vec<Target> {
+        vec![Target {
+            key: format!("webhook:{}", self.hook.name),
+            label: format!("webhook {}", self.hook.name),
+            device: None,
+        }]
+    }
+
+    fn send(&self, n: Arc<Notification>, _: &Target) -> BoxFuture<'static, Outcome> {
+        let (http, hook) = (self.http.clone(), self.hook.clone());
+        let body = webhook_body(&n, self.redact);
+        Box::pin(async move { http.post(&hook, &body).await })
+    }
 }
 
 #[cfg(test)]

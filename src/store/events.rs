@@ -163,6 +163,33 @@ impl Store {
         }))
     }
 
+    /// The latest event of a run of one of `types`, walking the log
+    /// backwards (a daemon that resumes a run looks for its session).
+    pub fn last_event(&self, run_id: &str, types: &[EventType]) -> Result<Option<Event>> {
+        let mut sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE run_id = ?1");
+        let mut args: Vec<rusqlite::types::Value> = vec![run_id.to_string().into()];
+        super::push_in(
+            &mut sql,
+            &mut args,
+            "type",
+            types.iter().map(|t| t.to_string()),
+        );
+        sql.push_str(" ORDER BY seq DESC LIMIT 1");
+        let mut stmt = self
+            .conn
+            .prepare_cached(&sql)
+            .map_err(|e| self.error("read", e))?;
+        let mut rows = stmt
+            .query(rusqlite::params_from_iter(args))
+            .map_err(|e| self.error("read", e))?;
+        match rows.next().map_err(|e| self.error("read", e))? {
+            Some(row) => Ok(Some(
+                event_from_row(row).map_err(|e| self.error("read", e))?,
+            )),
+            None => Ok(None),
+        }
+    }
+
     pub fn last_seq(&self, run_id: &str) -> Result<i64> {
         self.conn
             .query_row(

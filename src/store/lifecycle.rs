@@ -400,13 +400,20 @@ impl Batch<'_> {
             let still_pending = pending_approval_ids_tx(conn, &approval.run_id).map_err(db)?;
             let run_state = run_state(conn, path, &approval.run_id)?;
             if still_pending.is_empty() && run_state == RunState::WaitingApproval {
+                // The store alone decides what the run waits for next, so
+                // one decision writes one `run.state`: a question may
+                // still be open.
+                let next = match has_open_question_tx(conn, &approval.run_id).map_err(db)? {
+                    true => RunState::WaitingInput,
+                    false => RunState::Running,
+                };
                 new.push(
                     NewEvent::new(
                         &approval.run_id,
                         EventType::RunState,
-                        json!({ "state": RunState::Running }),
+                        json!({ "state": next }),
                     )
-                    .with_state(RunState::Running),
+                    .with_state(next),
                 );
             }
             let events = append_events_tx(conn, new).map_err(db)?;
@@ -481,6 +488,30 @@ impl Batch<'_> {
             Ok((events.clone(), events))
         })
     }
+}
+
+/// Whether a question of the run is still open: its log's `input.*`
+/// events, read as `m run show` reads them (`model::open_questions`).
+fn has_open_question_tx(conn: &Connection, run_id: &str) -> rusqlite::Result<bool> {
+    let types = crate::model::INPUT_EVENTS.map(EventType::as_str);
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, seq, type, data, created_at FROM events
+         WHERE run_id = ?1 AND type IN (?2, ?3, ?4) ORDER BY seq",
+    )?;
+    let events = stmt
+        .query_map(params![run_id, types[0], types[1], types[2]], |row| {
+            let data: Option<String> = row.get(3)?;
+            Ok(Event {
+                id: row.get(0)?,
+                run_id: run_id.to_string(),
+                seq: row.get(1)?,
+                event_type: row.get(2)?,
+                data: data.and_then(|d| serde_json::from_str(&d).ok()),
+                created_at: row.get(4)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(!crate::model::open_questions(&events).is_empty())
 }
 
 /// When a human's answer asked for now is due (unix seconds), and what is
@@ -605,15 +636,16 @@ fn insert_run_tx(
     Ok((run, events))
 }
 
-/// The repo's active run, if it has one.
+/// The repo's active run, if it has one. The states are spelled as literals,
+/// as in the partial index `idx_runs_active` (migration 6): SQLite uses a
+/// partial index only for a query whose terms imply its own, so this reads
+/// the repo's active runs instead of every run the repo ever had.
+pub(super) const ACTIVE_RUN_SQL: &str = "SELECT id FROM runs WHERE repo_id = ?1
+         AND state IN ('running', 'waiting_input', 'waiting_approval') LIMIT 1";
+
 fn active_run_tx(conn: &Connection, repo_id: &str) -> rusqlite::Result<Option<String>> {
-    conn.query_row(
-        "SELECT id FROM runs WHERE repo_id = ?1
-         AND state IN ('running', 'waiting_input', 'waiting_approval') LIMIT 1",
-        [repo_id],
-        |r| r.get(0),
-    )
-    .optional()
+    conn.query_row(ACTIVE_RUN_SQL, [repo_id], |r| r.get(0))
+        .optional()
 }
 
 /// Why a run cannot start now on a busy repo (without `--queue`).

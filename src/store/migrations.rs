@@ -110,6 +110,38 @@ const MIGRATIONS: &[&str] = &[
        context_used INTEGER,
        context_size INTEGER
      );",
+    // 7: history costs nothing (issue 20). The one-active-run check reads
+    // only the repo's active runs (a partial index: the query must spell the
+    // same literal states); listings read the newest first from an index
+    // instead of sorting every run; and how many runs there are is kept
+    // per repo and state by triggers, so a listing can say how many it left
+    // out without counting a million rows.
+    "CREATE INDEX idx_runs_active ON runs(repo_id)
+       WHERE state IN ('running', 'waiting_input', 'waiting_approval');
+     CREATE INDEX idx_runs_created_at ON runs(created_at);
+     CREATE INDEX idx_runs_state_created_at ON runs(state, created_at);
+     CREATE INDEX idx_runs_repo_created_at ON runs(repo_id, created_at);
+     CREATE TABLE run_counts (
+       repo_id TEXT NOT NULL,
+       state TEXT NOT NULL,
+       n INTEGER NOT NULL,
+       PRIMARY KEY (repo_id, state)
+     ) WITHOUT ROWID;
+     INSERT INTO run_counts (repo_id, state, n)
+       SELECT repo_id, state, count(*) FROM runs GROUP BY repo_id, state;
+     CREATE TRIGGER run_counts_insert AFTER INSERT ON runs BEGIN
+       INSERT INTO run_counts (repo_id, state, n) VALUES (NEW.repo_id, NEW.state, 1)
+         ON CONFLICT (repo_id, state) DO UPDATE SET n = n + 1;
+     END;
+     CREATE TRIGGER run_counts_delete AFTER DELETE ON runs BEGIN
+       UPDATE run_counts SET n = n - 1 WHERE repo_id = OLD.repo_id AND state = OLD.state;
+     END;
+     CREATE TRIGGER run_counts_update AFTER UPDATE OF repo_id, state ON runs
+     WHEN OLD.repo_id IS NOT NEW.repo_id OR OLD.state IS NOT NEW.state BEGIN
+       UPDATE run_counts SET n = n - 1 WHERE repo_id = OLD.repo_id AND state = OLD.state;
+       INSERT INTO run_counts (repo_id, state, n) VALUES (NEW.repo_id, NEW.state, 1)
+         ON CONFLICT (repo_id, state) DO UPDATE SET n = n + 1;
+     END;",
 ];
 
 pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -287,6 +319,112 @@ mod tests {
                 .unwrap();
             assert_eq!(n, 0, "{table}");
         }
+    }
+
+    fn plan(conn: &Connection, sql: &str) -> String {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(3))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect::<Vec<_>>();
+        rows.join("; ")
+    }
+
+    #[test]
+    fn the_history_queries_read_an_index_and_never_sort_every_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("m.db")).unwrap();
+        let conn = store.conn();
+        let active = plan(
+            conn,
+            &super::super::lifecycle::ACTIVE_RUN_SQL.replace("?1", "'r'"),
+        );
+        assert_eq!(
+            active,
+            "SEARCH runs USING INDEX idx_runs_active (repo_id=?)"
+        );
+        // The states of the partial index are the active states.
+        let index: String = conn
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE name = 'idx_runs_active'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let names = crate::model::RunState::ACTIVE.map(|s| format!("'{}'", s.as_str()));
+        assert!(
+            index.ends_with(&format!("IN ({})", names.join(", "))),
+            "{index}"
+        );
+        // Resolving a typed id prefix reads a range of the id index.
+        assert_eq!(
+            plan(
+                conn,
+                &super::super::prefix_sql("runs")
+                    .replace("?1", "'a'")
+                    .replace("?2", "'a~'")
+            ),
+            "SEARCH runs USING COVERING INDEX sqlite_autoindex_runs_1 (id>? AND id<?)"
+        );
+        let newest = "SELECT id FROM runs WHERE 1=1 ORDER BY created_at DESC, rowid DESC LIMIT 20";
+        assert_eq!(
+            plan(conn, newest),
+            "SCAN runs USING INDEX idx_runs_created_at"
+        );
+        let by_state = "SELECT id FROM runs WHERE 1=1 AND state IN ('completed')
+                        ORDER BY created_at DESC, rowid DESC LIMIT 20";
+        assert_eq!(
+            plan(conn, by_state),
+            "SEARCH runs USING INDEX idx_runs_state_created_at (state=?)"
+        );
+        let by_repo = "SELECT id FROM runs WHERE 1=1 AND repo_id = 'r'
+                       ORDER BY created_at DESC, rowid DESC LIMIT 20";
+        assert_eq!(
+            plan(conn, by_repo),
+            "SEARCH runs USING INDEX idx_runs_repo_created_at (repo_id=?)"
+        );
+    }
+
+    #[test]
+    fn a_version_five_database_gets_its_runs_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for sql in &MIGRATIONS[..5] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 5).unwrap();
+            conn.pragma_update(None, "application_id", APPLICATION_ID)
+                .unwrap();
+            conn.execute_batch(
+                "INSERT INTO repos VALUES ('a', 'a', NULL, 1), ('b', 'b', NULL, 1);
+                 INSERT INTO runs VALUES ('1', 'a', 'p', 'completed', '/w', 1, 1),
+                   ('2', 'a', 'p', 'completed', '/w', 2, 2),
+                   ('3', 'a', 'p', 'failed', '/w', 3, 3),
+                   ('4', 'b', 'p', 'running', '/w', 4, 4);",
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        use crate::model::RunState::*;
+        assert_eq!(store.count_runs(None, &[]).unwrap(), 4);
+        assert_eq!(store.count_runs(Some("a"), &[]).unwrap(), 3);
+        assert_eq!(store.count_runs(Some("a"), &[Completed]).unwrap(), 2);
+        assert_eq!(store.count_runs(None, &[Failed, Running]).unwrap(), 2);
+        // The triggers keep them as runs change state and go.
+        store
+            .conn()
+            .execute_batch(
+                "UPDATE runs SET state = 'completed' WHERE id = '4';
+                 UPDATE runs SET updated_at = 9 WHERE id = '1';
+                 DELETE FROM runs WHERE id = '3';",
+            )
+            .unwrap();
+        assert_eq!(store.count_runs(None, &[Completed]).unwrap(), 3);
+        assert_eq!(store.count_runs(None, &[Running, Failed]).unwrap(), 0);
+        assert_eq!(store.count_runs(None, &[]).unwrap(), 3);
     }
 
     #[test]

@@ -2,7 +2,7 @@ use rusqlite::{params, OptionalExtension, Row};
 
 use super::Store;
 use crate::error::{Error, Result};
-use crate::model::{new_id, now, Repo, RunState};
+use crate::model::{new_id, now, Repo};
 
 pub struct NewRepo {
     pub name: String,
@@ -132,16 +132,7 @@ impl Store {
         let db = |e| super::db_error(&path, "write to", e);
         self.write(|tx| {
             let active: Option<String> = tx
-                .query_row(
-                    "SELECT id FROM runs WHERE repo_id = ?1 AND state IN (?2, ?3, ?4) LIMIT 1",
-                    params![
-                        repo.id,
-                        RunState::Running.as_str(),
-                        RunState::WaitingInput.as_str(),
-                        RunState::WaitingApproval.as_str()
-                    ],
-                    |r| r.get(0),
-                )
+                .query_row(super::lifecycle::ACTIVE_RUN_SQL, [&repo.id], |r| r.get(0))
                 .optional()
                 .map_err(db)?;
             if let Some(run) = active {

@@ -159,6 +159,30 @@ impl Store {
         Ok(rows)
     }
 
+    /// How many runs match `repo_id` and `states` (every state when empty),
+    /// from the counts migration 6's triggers keep: constant time however
+    /// long the history.
+    pub fn count_runs(&self, repo_id: Option<&str>, states: &[RunState]) -> Result<u64> {
+        let mut sql = String::from("SELECT coalesce(sum(n), 0) FROM run_counts WHERE 1=1");
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        if let Some(repo) = repo_id {
+            args.push(repo.to_string().into());
+            sql.push_str(&format!(" AND repo_id = ?{}", args.len()));
+        }
+        super::push_in(
+            &mut sql,
+            &mut args,
+            "state",
+            states.iter().map(|s| s.as_str().to_string()),
+        );
+        self.conn
+            .query_row(&sql, rusqlite::params_from_iter(args), |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n.max(0) as u64)
+            .map_err(|e| self.error("read", e))
+    }
+
     /// Removes a finished run with its events, approvals and notifications.
     pub fn delete_run(&mut self, run_id: &str) -> Result<()> {
         let path = self.path.clone();

@@ -35,42 +35,14 @@ impl Driver {
         }
 
         let cwd = self.ctx.launch.workspace.display().to_string();
-        let mut authenticated = false;
-        let session = loop {
-            let deadline = Instant::now() + timeout;
-            match self
-                .call("session/new", protocol::new_session_params(&cwd), deadline)
-                .await?
-            {
-                Ok(result) => break result,
-                Err(e) if e.code == code::AUTH_REQUIRED => {
-                    let configured = self.opts.auth_method.clone().filter(|_| !authenticated);
-                    let Some(method_id) = configured else {
-                        return Err(Ending::Failed(needs_auth(
-                            self.opts.preset.as_deref(),
-                            self.opts.auth_method.as_deref(),
-                            &init.auth_methods,
-                            &e,
-                        )));
-                    };
-                    let method = init.auth_methods.iter().find(|m| m.id == method_id);
-                    let Some(method) = method.cloned() else {
-                        return Err(Ending::Failed(unknown_auth_method(
-                            self.opts.preset.as_deref(),
-                            &method_id,
-                            &init.auth_methods,
-                        )));
-                    };
-                    self.authenticate(&method, Instant::now() + timeout).await?;
-                    authenticated = true;
-                }
-                Err(e) => {
-                    return Err(Ending::Failed(format!(
-                        "the agent could not open a session: {e}"
-                    )))
-                }
-            }
-        };
+        if let Some(resume) = self.opts.resume.clone() {
+            return self.resume(&init, &resume, &cwd).await;
+        }
+        let params = protocol::new_session_params(&cwd);
+        let session = self
+            .open("session/new", params, &init)
+            .await?
+            .map_err(|e| Ending::Failed(format!("the agent could not open a session: {e}")))?;
         let opened: protocol::NewSessionResult =
             serde_json::from_value(session.clone()).map_err(|e| {
                 Ending::Failed(format!("the agent's answer to session/new is not ACP: {e}"))
@@ -87,7 +59,109 @@ impl Driver {
         if let Some(modes) = &opened.modes {
             self.on_mode(&modes.current_mode_id).await;
         }
-        self.ask_mode(&session, Instant::now() + timeout).await
+        self.ask_mode(&session, Instant::now() + self.opts.startup_timeout)
+            .await
+    }
+
+    /// Takes up the run's session again (the daemon restarted under it):
+    /// `session/resume` where the agent advertises it, else `session/load`,
+    /// whose replay of the conversation is in the log already. A failure
+    /// fails the run with the agent's reason: a new session would not know
+    /// what the run was about.
+    async fn resume(
+        &mut self,
+        init: &protocol::InitializeResult,
+        resume: &Resume,
+        cwd: &str,
+    ) -> Result<(), Ending> {
+        let id = &resume.session_id;
+        let Some(method) = protocol::resume_method(&init.agent_capabilities) else {
+            return Err(Ending::Failed(format!(
+                "cannot resume the agent's session {id} after the daemon restarted: the agent \
+                 no longer offers session/resume or session/load"
+            )));
+        };
+        if method == "session/load" {
+            self.replaying = Some(0);
+        }
+        let answer = self
+            .open(method, protocol::resume_params(id, cwd), init)
+            .await;
+        let replayed = self.replaying.take();
+        let session = answer?.map_err(|e| {
+            Ending::Failed(format!(
+                "the agent could not resume its session {id} after the daemon restarted ({method}): {e}"
+            ))
+        })?;
+        let resumed: protocol::ResumedSession = match &session {
+            Value::Null => protocol::ResumedSession::default(),
+            other => serde_json::from_value(other.clone()).map_err(|e| {
+                Ending::Failed(format!("the agent's answer to {method} is not ACP: {e}"))
+            })?,
+        };
+        let mut data = json!({
+            "sessionId": id,
+            "method": method,
+            "was": resume.was,
+            "protocolVersion": init.protocol_version,
+            "agent": init.agent_info,
+            "capabilities": init.agent_capabilities,
+        });
+        if let Some(replayed) = replayed {
+            data["replayed"] = json!(replayed);
+        }
+        protocol::describe_session(&session, &mut data);
+        self.ctx.emit(EventType::AgentResumed, data).await;
+        self.session_id = Some(id.clone());
+        if let Some(modes) = &resumed.modes {
+            self.on_mode(&modes.current_mode_id).await;
+        }
+        self.ask_mode(&session, Instant::now() + self.opts.startup_timeout)
+            .await
+    }
+
+    /// `session/new`, `session/resume` or `session/load`, authenticating
+    /// first if the agent says a login is needed and the config names the
+    /// method (never otherwise: it could replace the user's saved login).
+    async fn open(
+        &mut self,
+        method: &str,
+        params: Value,
+        init: &protocol::InitializeResult,
+    ) -> Result<Result<Value, RpcError>, Ending> {
+        let timeout = self.opts.startup_timeout;
+        let mut authenticated = false;
+        loop {
+            let deadline = Instant::now() + timeout;
+            match self.call(method, params.clone(), deadline).await? {
+                Err(e) if e.code == code::AUTH_REQUIRED => {
+                    let configured = self.opts.auth_method.clone().filter(|_| !authenticated);
+                    let Some(method_id) = configured else {
+                        return Err(Ending::Failed(needs_auth(
+                            self.opts.preset.as_deref(),
+                            self.opts.auth_method.as_deref(),
+                            &init.auth_methods,
+                            &e,
+                        )));
+                    };
+                    let found = init.auth_methods.iter().find(|m| m.id == method_id);
+                    let Some(found) = found.cloned() else {
+                        return Err(Ending::Failed(unknown_auth_method(
+                            self.opts.preset.as_deref(),
+                            &method_id,
+                            &init.auth_methods,
+                        )));
+                    };
+                    // The replay starts over after a login.
+                    if let Some(replayed) = &mut self.replaying {
+                        *replayed = 0;
+                    }
+                    self.authenticate(&found, Instant::now() + timeout).await?;
+                    authenticated = true;
+                }
+                other => return Ok(other),
+            }
+        }
     }
 
     /// Selects the session mode in which the preset's agent asks before it
@@ -201,9 +275,9 @@ impl Driver {
 
     /// Prompt turns until the run is done.
     async fn converse(&mut self) -> Ending {
-        let mut next = Prompt {
-            text: self.ctx.launch.prompt.clone(),
-            source: "initial",
+        let mut next = match self.opening().await {
+            Ok(prompt) => prompt,
+            Err(ending) => return ending,
         };
         loop {
             let end = match self.turn(next).await {
@@ -238,21 +312,85 @@ impl Driver {
                     capitalized(&end.describe())
                 )
             };
-
-            match self.ask(question).await {
-                Ok(InputReply::Text(text)) => {
-                    next = Prompt {
-                        text,
-                        source: "reply",
-                    }
-                }
-                Ok(InputReply::Done) => match self.finish().await {
-                    Ok(ending) => return ending,
-                    Err(prompt) => next = prompt,
-                },
-                Ok(InputReply::RunEnded) => return self.cancel(None).await,
+            next = match self.next_prompt(question).await {
+                Ok(prompt) => prompt,
                 Err(ending) => return ending,
+            };
+        }
+    }
+
+    /// The first prompt: the run's own, or, in a resumed session, the
+    /// decision on an approval that was pending when the daemon stopped
+    /// (asked again), or the human's next prompt.
+    async fn opening(&mut self) -> Result<Prompt, Ending> {
+        let Some(resume) = self.opts.resume.clone() else {
+            return Ok(Prompt {
+                text: self.ctx.launch.prompt.clone(),
+                source: "initial",
+            });
+        };
+        let mut decided = Vec::new();
+        for request in resume.asked {
+            let about = approval::refers_to(&request);
+            let mut request = request;
+            if let Value::Object(payload) = &mut request.payload {
+                payload.insert("resumed".into(), json!(true));
             }
+            let key = self.wait_for_human(|ctx| async move {
+                Answer::Decision(ctx.request_approval(request).await)
+            });
+            let decision = match self.pump(Want::Human(key), None).await {
+                Ok(Got::Human(Answer::Decision(decision))) => decision,
+                Ok(_) => unreachable!("waiting for a decision"),
+                Err(stop) => {
+                    return Err(self
+                        .stopped(stop, "while an approval was asked again")
+                        .await)
+                }
+            };
+            decided.push(match decision {
+                Decision::Approved { .. } => format!(
+                    "The user approved {about}, which you asked for before m restarted (your \
+                     request was lost with your process): go ahead with it."
+                ),
+                Decision::Rejected { reason } if !reason.trim().is_empty() => format!(
+                    "The user refused {about}, which you asked for before m restarted: {}",
+                    reason.trim()
+                ),
+                Decision::Rejected { .. } => {
+                    format!("The user refused {about}, which you asked for before m restarted.")
+                }
+                Decision::RunEnded => return Err(self.cancel(None).await),
+            });
+        }
+        if !decided.is_empty() {
+            return Ok(Prompt {
+                text: decided.join("\n"),
+                source: "resumed",
+            });
+        }
+        let question = if resume.was == "turn" {
+            "The daemon restarted during the agent's turn, which was lost; its session was \
+             resumed and waits for the next prompt"
+        } else {
+            "The agent's session was resumed after the daemon restarted; it waits for the next prompt"
+        };
+        self.next_prompt(question.to_string()).await
+    }
+
+    /// Asks the human for the next prompt (`m reply`), or ends the run
+    /// (`m run done`).
+    async fn next_prompt(&mut self, question: String) -> Result<Prompt, Ending> {
+        match self.ask(question).await? {
+            InputReply::Text(text) => Ok(Prompt {
+                text,
+                source: "reply",
+            }),
+            InputReply::Done => match self.finish().await {
+                Ok(ending) => Err(ending),
+                Err(prompt) => Ok(prompt),
+            },
+            InputReply::RunEnded => Err(self.cancel(None).await),
         }
     }
 

@@ -13,11 +13,15 @@
 //!   model?, modes?, models?, configOptions?}` once the session is open
 //!   (`agent` is the agent's `agentInfo`; the rest as the session's answer
 //!   says, `model` the model it runs).
+//! - `agent.resumed`: `{sessionId, method, was, protocolVersion, agent,
+//!   capabilities, replayed?, ...}` instead of `agent.session` when the
+//!   session was taken up again after the daemon restarted.
 //! - `agent.auth`: `{methodId, name, ok, error?}` for each `authenticate`
 //!   (only the configured method, after `session/new` said auth is needed).
 //! - `agent.prompt`: `{turn, source, text}` for each prompt sent; `source`
-//!   is `initial`, `reply`, `rejection` (permission rejection reasons) or
-//!   `review` (a rejected review's reason).
+//!   is `initial`, `reply`, `rejection` (permission rejection reasons),
+//!   `review` (a rejected review's reason) or `resumed` (decisions on
+//!   approvals asked again after a restart).
 //! - `agent.message` / `agent.thought`: `{text, messageId?}`, consecutive
 //!   chunks coalesced (cut when another kind of update arrives, before an
 //!   approval, a question or the turn's end, after a second, or at 64 KiB);
@@ -76,7 +80,7 @@ use crate::model::EventType;
 use crate::presets;
 use crate::process::{self, keeper::Keeper, keeper::Start};
 
-pub use self::protocol::PROTOCOL_VERSION;
+pub use self::protocol::{resume_method, PROTOCOL_VERSION};
 
 const STDERR_TAIL_LINES: usize = 20;
 /// A line from the agent longer than this is reported and skipped.
@@ -109,6 +113,22 @@ pub struct AcpOptions {
     /// (`[agents.NAME] auth`): m never picks one itself, since an agent
     /// may save the method it is told as the user's choice.
     pub auth_method: Option<String>,
+    /// Take up this session instead of opening a new one: the daemon
+    /// restarted under the run.
+    pub resume: Option<Resume>,
+}
+
+/// A session to take up again (`session/resume` or `session/load`), and
+/// where the run stood when the daemon that ran it stopped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resume {
+    pub session_id: String,
+    /// `turn` (its turn was lost), `input` (it waited for the next prompt)
+    /// or `approval`.
+    pub was: String,
+    /// The approvals that were pending, asked again once the session is
+    /// back; each decision is the agent's next prompt.
+    pub asked: Vec<super::ApprovalRequest>,
 }
 
 impl Default for AcpOptions {
@@ -120,6 +140,7 @@ impl Default for AcpOptions {
             grace: Duration::from_secs(5),
             preset: None,
             auth_method: None,
+            resume: None,
         }
     }
 }
@@ -200,6 +221,7 @@ pub async fn run(argv: &[String], ctx: RunContext, opts: AcpOptions) -> AgentOut
         tools: HashMap::new(),
         rejections: VecDeque::new(),
         in_turn: false,
+        replaying: None,
         turn_ending: false,
         cancelling: false,
         turn: 0,
@@ -402,6 +424,9 @@ struct Driver {
     rejections: VecDeque<String>,
     /// A prompt turn is in progress.
     in_turn: bool,
+    /// While `session/load` replays the conversation: how many updates it
+    /// sent, none of which is recorded again.
+    replaying: Option<u64>,
     /// The turn in progress was cancelled because a human rejected one of
     /// its requests (the run goes on).
     turn_ending: bool,

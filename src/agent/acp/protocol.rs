@@ -169,12 +169,43 @@ pub fn new_session_params(cwd: &str) -> Value {
     json!({ "cwd": cwd, "mcpServers": [] })
 }
 
+/// How the agent can take up a session it saved, from its capabilities:
+/// `session/resume` (which replays nothing) where advertised
+/// (`sessionCapabilities.resume`), else `session/load` (`loadSession`),
+/// which replays the conversation before it answers.
+pub fn resume_method(capabilities: &Value) -> Option<&'static str> {
+    if capabilities
+        .pointer("/sessionCapabilities/resume")
+        .is_some_and(|v| !v.is_null() && v != &Value::Bool(false))
+    {
+        Some("session/resume")
+    } else if capabilities.get("loadSession") == Some(&Value::Bool(true)) {
+        Some("session/load")
+    } else {
+        None
+    }
+}
+
+/// `session/resume` and `session/load` take the same parameters.
+pub fn resume_params(session_id: &str, cwd: &str) -> Value {
+    json!({ "sessionId": session_id, "cwd": cwd, "mcpServers": [] })
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NewSessionResult {
     pub session_id: String,
     /// The session's modes, when the agent has them (`currentModeId`,
     /// `availableModes`).
+    #[serde(default)]
+    pub modes: Option<SessionModes>,
+}
+
+/// The answer to `session/resume` or `session/load`: the session's
+/// settings, all optional (codex-acp answers `null` to a load).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResumedSession {
     #[serde(default)]
     pub modes: Option<SessionModes>,
 }
@@ -376,5 +407,22 @@ mod tests {
         assert_eq!(found.len(), 2);
         assert_eq!(found[0].old_text.as_deref(), Some("a"));
         assert_eq!(found[1].old_text, None);
+    }
+
+    #[test]
+    fn resume_prefers_session_resume_then_load() {
+        // claude-agent-acp advertises both; codex-acp only loadSession.
+        let claude = json!({ "loadSession": true, "sessionCapabilities": { "resume": {} } });
+        assert_eq!(resume_method(&claude), Some("session/resume"));
+        assert_eq!(
+            resume_method(&json!({ "loadSession": true })),
+            Some("session/load")
+        );
+        assert_eq!(resume_method(&json!({ "loadSession": false })), None);
+        assert_eq!(resume_method(&Value::Null), None);
+        assert_eq!(
+            resume_method(&json!({ "sessionCapabilities": { "resume": null } })),
+            None
+        );
     }
 }

@@ -9,6 +9,11 @@ use crate::model::EventType;
 
 impl Driver {
     pub(super) async fn on_update(&mut self, params: Value) {
+        // What `session/load` replays is in the log already.
+        if let Some(replayed) = &mut self.replaying {
+            *replayed += 1;
+            return;
+        }
         let Some(Value::Object(mut update)) = params.get("update").cloned() else {
             self.flush_text().await;
             self.ctx

@@ -19,14 +19,22 @@ pub struct ListArgs {
     #[arg(long)]
     #[arg(add = crate::cli::complete::run_state_names())]
     pub state: Vec<String>,
-    /// At most this many runs.
-    #[arg(long, short = 'n')]
+    /// At most this many runs, the newest first (the table shows 20 unless
+    /// told otherwise; --json lists every run unless told this).
+    #[arg(long, short = 'n', conflicts_with = "all")]
     pub limit: Option<u32>,
+    /// Every run, however many (the table shows the newest 20 by default).
+    #[arg(long)]
+    pub all: bool,
     /// A JSON list of runs, each as `m run show --json` prints it (README
-    /// "Run JSON").
+    /// "Run JSON"); every run unless -n is given.
     #[arg(long)]
     pub json: bool,
 }
+
+/// How many runs the table shows when neither -n nor --all is given: a
+/// screenful, as `gh run list` does, however long the history.
+pub const DEFAULT_ROWS: u32 = 20;
 
 pub fn run(ctx: &Ctx, args: ListArgs) -> Result<u8> {
     let store = ctx.store()?;
@@ -48,21 +56,28 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<u8> {
             })?),
         }
     }
+    let limit = match (args.limit, args.all || args.json) {
+        (Some(limit), _) => Some(limit),
+        (None, true) => None,
+        (None, false) => Some(DEFAULT_ROWS),
+    };
     // Queued runs are the newest: they come first.
     let mut queued = match with_queued {
         true => store.list_queued(repo_id.as_deref())?,
         false => Vec::new(),
     };
-    if let Some(limit) = args.limit {
+    let queued_total = queued.len() as u64;
+    if let Some(limit) = limit {
         queued.truncate(limit as usize);
     }
-    let runs = match (states.is_empty() && !args.state.is_empty(), args.limit) {
+    let only_queued = states.is_empty() && !args.state.is_empty();
+    let runs = match (only_queued, limit) {
         // Only `--state queued`.
         (true, _) => Vec::new(),
         (false, Some(limit)) if queued.len() >= limit as usize => Vec::new(),
         (false, limit) => store.list_runs(&RunFilter {
-            repo_id,
-            states,
+            repo_id: repo_id.clone(),
+            states: states.clone(),
             limit: limit.map(|l| l - queued.len() as u32),
         })?,
     };
@@ -130,7 +145,35 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<u8> {
         .collect();
     ctx.ui
         .table(&["RUN", "REPO", "STATE", "STARTED", "PROMPT"], &rows)?;
+    let shown = rows.len() as u64;
+    if limit.is_some_and(|l| shown >= u64::from(l)) {
+        let total = queued_total
+            + match only_queued {
+                true => 0,
+                false => store.count_runs(repo_id.as_deref(), &states)?,
+            };
+        if total > shown {
+            ctx.ui.line(more_line(total - shown, total, &args))?;
+        }
+    }
     Ok(exit::OK)
+}
+
+/// The line under a table that left runs out: how many, and the commands
+/// (with the filters as typed) that show them.
+fn more_line(more: u64, total: u64, args: &ListArgs) -> String {
+    let mut typed = String::from("m run list");
+    if let Some(repo) = &args.repo {
+        typed.push_str(&format!(" -r {repo}"));
+    }
+    for state in &args.state {
+        typed.push_str(&format!(" --state {state}"));
+    }
+    let runs = if more == 1 { "run" } else { "runs" };
+    format!(
+        "... and {more} more {runs} ({total} in all): `{typed} -n {}` shows more, `{typed} --all` every one.",
+        total.min(u64::from(DEFAULT_ROWS) * 5).max(1)
+    )
 }
 
 /// The filters of a listing as they were typed, to say what matched nothing.

@@ -4,8 +4,7 @@ use serde_json::Value;
 use crate::cli::output::{fold_long_line, printable, relative_time, STDERR_LINE_SHOWN};
 use crate::cli::Ctx;
 use crate::error::{exit, Result};
-use crate::model::EventType;
-use crate::model::{now, short_id, ApprovalState, Event, QueuedRun};
+use crate::model::{now, short_id, ApprovalState, QueuedRun, INPUT_EVENTS};
 use crate::store::{ApprovalFilter, RunOrQueued, Store};
 
 #[derive(Debug, Args)]
@@ -199,46 +198,12 @@ fn show_queued(ctx: &Ctx, store: &Store, queued: &QueuedRun, json: bool) -> Resu
     Ok(exit::OK)
 }
 
-/// The events that open and close a run's questions.
-const INPUT_EVENTS: [EventType; 3] = [
-    EventType::InputRequested,
-    EventType::InputProvided,
-    EventType::InputWithdrawn,
-];
-
-/// The questions still open among a run's events, oldest first: each
-/// `input.requested` until the `input.provided` or `input.withdrawn` whose
-/// `question_seq` names it. One that names none (from an older m) closed
-/// the oldest open question, the one `m reply` answers.
-pub fn open_questions(events: &[Event]) -> Vec<&Event> {
-    let mut open: Vec<&Event> = Vec::new();
-    for event in events {
-        match event.kind() {
-            Some(EventType::InputRequested) => open.push(event),
-            Some(EventType::InputProvided) | Some(EventType::InputWithdrawn) => {
-                let named = event
-                    .data
-                    .as_ref()
-                    .and_then(|d| d.get("question_seq"))
-                    .and_then(Value::as_i64);
-                let closed = match named {
-                    Some(seq) => open.iter().position(|q| q.seq == seq),
-                    None if open.is_empty() => None,
-                    None => Some(0),
-                };
-                if let Some(index) = closed {
-                    open.remove(index);
-                }
-            }
-            _ => {}
-        }
-    }
-    open
-}
+pub use crate::model::open_questions;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{Event, EventType};
     use serde_json::json;
 
     fn event(seq: i64, event_type: EventType, data: Value) -> Event {
