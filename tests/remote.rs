@@ -709,6 +709,28 @@ fn hostile_host_headers_bodies_and_paths_get_json_errors() {
         .get("access-control-allow-origin")
         .is_none());
     assert_eq!(response.headers()["cache-control"], "no-store");
+    // The phone page: served without a token, with a policy that runs no
+    // inline script and loads nothing from elsewhere.
+    for (path, kind) in [
+        ("/", "text/html"),
+        ("/pair", "text/html"),
+        ("/app.js", "text/javascript"),
+        ("/app.css", "text/css"),
+    ] {
+        let page = Api {
+            token: None,
+            ..api.clone()
+        };
+        let response = Api::runtime().block_on(page.send("GET", path, None, &[]));
+        assert_eq!(response.status(), 200, "{path}");
+        let headers = response.headers();
+        assert!(headers["content-type"].to_str().unwrap().starts_with(kind));
+        let policy = headers["content-security-policy"].to_str().unwrap();
+        assert!(policy.contains("default-src 'none'"), "{policy}");
+        assert!(policy.contains("script-src 'self'"), "{policy}");
+        assert!(!policy.contains("unsafe-inline"), "{policy}");
+        assert!(!policy.contains("unsafe-eval"), "{policy}");
+    }
     // Bodies: capped, JSON only.
     let big = json!({ "code": "x".repeat(400 * 1024) }).to_string();
     let (status, body) = api.call("POST", "/v1/pair", Some(big), &[]);

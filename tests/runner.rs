@@ -17,6 +17,7 @@ mod docs;
 mod ecosystem;
 mod history;
 mod notify;
+mod phone;
 mod queue;
 mod reliability;
 mod remote;

@@ -20,6 +20,7 @@ use serde_json::{json, Value};
 use super::super::handlers;
 use super::super::Shared;
 use super::auth::{self, PairingCheck};
+use super::page;
 use super::stream::{self, StreamSink};
 use super::Remote;
 use crate::error::{Error, ErrorKind, Result};
@@ -60,6 +61,7 @@ pub fn router(shared: Arc<Shared>, remote: Arc<Remote>) -> Router {
         .route("/v1/approvals", get(list_approvals))
         .route("/v1/approvals/{id}", get(show_approval))
         .route("/v1/approvals/{id}/decision", post(decide))
+        .merge(page::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -172,6 +174,10 @@ async fn check_host(State(app): State<App>, request: Request, next: Next) -> Res
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(page::CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
@@ -182,7 +188,7 @@ async fn not_found() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         "no such endpoint",
-        "docs/api.md lists the endpoints, all under /v1/",
+        "docs/api.md lists the endpoints, all under /v1/ (the phone page is at /)",
     )
 }
 

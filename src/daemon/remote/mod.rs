@@ -7,6 +7,7 @@
 
 mod api;
 pub mod auth;
+mod page;
 mod stream;
 mod tls;
 

@@ -53,7 +53,7 @@ function unpaired() {
   stopView();
   say("");
   show(
-    el("h2", { text: "This device was unpaired" }),
+    el("h2", { text: "This browser was unpaired" }),
     el("p", { text: "Pair it again: run `m device pair` on the computer and scan the new code." })
   );
 }
@@ -102,7 +102,6 @@ async function pair() {
   }
   localStorage.setItem(TOKEN_KEY, data.token);
   say("Paired as " + data.name);
-  location.hash = "#/";
   route();
 }
 
@@ -170,8 +169,16 @@ function diffView(text) {
 function approvalCard(approval, onDecided) {
   const payload = approval.payload || {};
   const card = el("section", { class: "card approval", "aria-label": "Approval " + approval.id.slice(0, 8) });
-  card.append(el("h3", { text: (payload.title || approval.type + " approval") }));
+  const asks = { diff: "Approve these changes?", command: "Run this command?" }[approval.type] || "Approve?";
+  card.append(el("h3", { text: asks }));
+  if (payload.title) card.append(el("p", { class: "prompt", text: String(payload.title) }));
   if (approval.type === "diff") {
+    const stat = payload.stat;
+    if (stat && typeof stat === "object") {
+      card.append(el("p", { class: "meta", text: (stat.files || 0) + " file(s), +" + (stat.insertions || 0) + " −" + (stat.deletions || 0) }));
+    } else if (payload.path) {
+      card.append(el("p", { class: "meta", text: String(payload.path) }));
+    }
     card.append(diffView(payload.patch || payload.diff || ""));
   } else if (approval.type === "command") {
     const argv = Array.isArray(payload.argv) ? payload.argv : null;
@@ -202,12 +209,14 @@ function approvalCard(approval, onDecided) {
         onDecided();
       } else if (status === 409) {
         const current = data.approval ? data.approval.state : data.state;
+        const stale = data.code === "stale";
         note.textContent =
-          (data.code === "stale" ? "This changed since you saw it; look again. " : "Already decided. ") +
-          "It is " + current + ".";
+          (stale ? "This changed since you saw it: nothing was decided. " : "Already decided. ") +
+          "It is " + current + (stale ? "; here it is as it stands now." : ".");
         actions.remove();
         reasonBox.remove();
-        onDecided();
+        // A stale one is shown afresh, to be decided on what it is now.
+        if (stale) setTimeout(() => onDecided(true), 1500);
       } else {
         note.textContent = (data.error || "status " + status) + (data.hint ? " (" + data.hint + ")" : "");
       }
@@ -236,62 +245,117 @@ function approvalCard(approval, onDecided) {
   return card;
 }
 
-// The form a question asks for (an ACP elicitation's schema), with the
-// checks `m reply` makes; the daemon checks again.
+// The form a question asks for (an ACP elicitation's schema: an object of
+// text, choice, boolean and number fields), with the checks `m reply`
+// makes; the daemon checks again and its reason is shown if it refuses.
+function fieldInput(id, name, field, required) {
+  const label = field.title || name || "Your answer";
+  const options =
+    field.oneOf || field.anyOf ||
+    (field.enum ? field.enum.map((v) => ({ const: v, title: String(v) })) : null);
+  let input;
+  let read;
+  if (options) {
+    input = el("select", { id });
+    if (!required || field.default === undefined) input.append(el("option", { value: "", text: "Choose…" }));
+    for (const option of options) {
+      const o = el("option", { value: String(option.const), text: option.title || String(option.const) });
+      if (field.default === option.const) o.selected = true;
+      input.append(o);
+    }
+    read = () => {
+      if (input.value === "") {
+        if (required) throw new Error(label + ": choose one");
+        return undefined;
+      }
+      return input.value;
+    };
+  } else if (field.type === "boolean") {
+    input = el("select", { id }, el("option", { value: "true", text: "Yes" }), el("option", { value: "false", text: "No" }));
+    if (field.default === false) input.value = "false";
+    read = () => input.value === "true";
+  } else if (field.type === "number" || field.type === "integer") {
+    input = el("input", { id, type: "number", inputmode: "decimal", step: field.type === "integer" ? "1" : "any" });
+    if (field.minimum !== undefined) input.min = String(field.minimum);
+    if (field.maximum !== undefined) input.max = String(field.maximum);
+    read = () => {
+      if (input.value.trim() === "") {
+        if (required) throw new Error(label + ": enter a number");
+        return undefined;
+      }
+      const n = Number(input.value);
+      if (Number.isNaN(n)) throw new Error(label + ": enter a number");
+      if (field.type === "integer" && !Number.isInteger(n)) throw new Error(label + ": enter a whole number");
+      if (field.minimum !== undefined && n < field.minimum) throw new Error(label + ": at least " + field.minimum);
+      if (field.maximum !== undefined && n > field.maximum) throw new Error(label + ": at most " + field.maximum);
+      return n;
+    };
+  } else {
+    input = el("textarea", { id, rows: "3" });
+    if (typeof field.default === "string") input.value = field.default;
+    read = () => {
+      const text = input.value;
+      if (!text.trim()) {
+        if (required) throw new Error(label + ": write an answer");
+        return undefined;
+      }
+      if (field.minLength !== undefined && text.length < field.minLength) throw new Error(label + ": at least " + field.minLength + " characters");
+      if (field.maxLength !== undefined && text.length > field.maxLength) throw new Error(label + ": at most " + field.maxLength + " characters");
+      return text;
+    };
+  }
+  const labelNode = el("label", { for: id, text: label + (required && name ? " (required)" : "") });
+  const nodes = [labelNode, input];
+  if (field.description) nodes.push(el("p", { class: "meta", text: field.description }));
+  return { nodes, read, input };
+}
+
 function questionCard(runId, question, onAnswered) {
   const card = el("section", { class: "card question", "aria-label": "Question" });
   card.append(el("h3", { text: question.question || "Question" }));
   const schema = question.schema || null;
   const props = schema && schema.properties ? Object.entries(schema.properties) : [];
-  const [name, field] = props.length === 1 ? props[0] : [null, schema || {}];
-  const id = "answer-" + question.seq;
-  let input;
-  let read;
-  const options = field.oneOf || (field.enum ? field.enum.map((v, i) => ({ const: v, title: (field.enumNames || [])[i] || v })) : null);
-  if (options) {
-    input = el("select", { id });
-    for (const option of options) input.append(el("option", { value: String(option.const), text: option.title || String(option.const) }));
-    read = () => input.value;
-  } else if (field.type === "boolean") {
-    input = el("select", { id }, el("option", { value: "true", text: "Yes" }), el("option", { value: "false", text: "No" }));
-    read = () => input.value === "true";
-  } else if (field.type === "number" || field.type === "integer") {
-    input = el("input", { id, type: "number", step: field.type === "integer" ? "1" : "any" });
-    read = () => {
-      const n = Number(input.value);
-      if (input.value.trim() === "" || Number.isNaN(n)) throw new Error("enter a number");
-      if (field.type === "integer" && !Number.isInteger(n)) throw new Error("enter a whole number");
-      return n;
-    };
-  } else {
-    input = el("textarea", { id, rows: "3" });
-    read = () => {
-      if (!input.value.trim()) throw new Error("write an answer");
-      return input.value;
-    };
-  }
+  const required = (schema && schema.required) || [];
+  const fields = props.length
+    ? props.map(([name, field], i) => ({ name, ...fieldInput("answer-" + question.seq + "-" + i, name, field, required.includes(name)) }))
+    : [{ name: null, ...fieldInput("answer-" + question.seq, null, {}, true) }];
+  for (const field of fields) card.append(...field.nodes);
   const note = el("p", { class: "meta", role: "status" });
+  // One field takes the value itself; several, a JSON object of them.
+  function body() {
+    if (fields.length === 1) {
+      const value = fields[0].read();
+      if (value === undefined) throw new Error("write an answer");
+      return typeof value === "string" ? { text: value } : { value };
+    }
+    const object = {};
+    for (const field of fields) {
+      const value = field.read();
+      if (value !== undefined) object[field.name] = value;
+    }
+    return { text: JSON.stringify(object) };
+  }
   const submit = el("button", {
     type: "button",
     class: "primary",
     text: "Answer",
     onclick: async () => {
-      let value;
+      let answer;
       try {
-        value = read();
+        answer = body();
       } catch (e) {
         note.textContent = e.message;
         return;
       }
-      const body = typeof value === "string" ? { text: value } : { value };
+      note.textContent = "Sending…";
       try {
-        const { status, data } = await api("POST", "/v1/runs/" + runId + "/reply", body);
+        const { status, data } = await api("POST", "/v1/runs/" + runId + "/reply", answer);
         if (status === 200) {
           note.textContent = "Answered.";
           submit.remove();
           onAnswered();
         } else {
-          note.textContent = data.error || "status " + status;
+          note.textContent = (data.error || "status " + status) + (data.hint ? " (" + data.hint + ")" : "");
         }
       } catch (e) {
         if (e instanceof Unpaired) return unpaired();
@@ -299,7 +363,7 @@ function questionCard(runId, question, onAnswered) {
       }
     },
   });
-  card.append(el("label", { for: id, text: name ? field.title || name : "Your answer" }), input, el("div", { class: "actions" }, submit), note);
+  card.append(el("div", { class: "actions" }, submit), note);
   return card;
 }
 
@@ -339,14 +403,21 @@ function eventLine(event) {
     case "error":
       text = data.message || "";
       break;
+    case "run.created":
+      text = "started" + (data.agent && data.agent.preset ? " with " + data.agent.preset : "");
+      break;
+    case "workspace.ready":
+      text = data.path || "";
+      break;
     default:
-      text = JSON.stringify(data);
+      // Other events are named only: their data is for m events --json.
+      text = "";
   }
   return el(
     "li",
     { "data-seq": String(event.seq) },
     el("div", { class: "type", text: "#" + event.seq + " " + event.type }),
-    el("div", { class: event.type === "output" ? "output" : "", text })
+    text ? el("div", { class: event.type === "output" ? "output" : "", text }) : null
   );
 }
 
@@ -416,23 +487,53 @@ function runView(runId) {
   const summary = el("div", { class: "card" });
   const pending = el("div", { "aria-live": "polite" });
   const events = el("ol", { class: "events", "aria-label": "Events" });
+  // Cancelling asks first, on the page itself: a real button to confirm
+  // and one to step back, both reachable by keyboard.
+  const cancelNote = el("p", { class: "meta", role: "status" });
+  const confirmBox = el("div", { class: "card confirm", hidden: "" });
   const cancel = el("button", {
     type: "button",
     class: "danger",
     text: "Cancel run",
-    onclick: async () => {
-      if (!confirm("Cancel this run? The agent is stopped.")) return;
-      try {
-        const { status, data } = await api("POST", "/v1/runs/" + runId + "/cancel", {});
-        say(status === 200 ? "Cancelling…" : data.error || "status " + status);
-      } catch (e) {
-        if (e instanceof Unpaired) return unpaired();
-      }
+    onclick: () => {
+      confirmBox.hidden = false;
+      cancel.hidden = true;
+      confirmYes.focus();
     },
   });
-  show(heading, summary, pending, el("div", { class: "actions" }, cancel), el("h2", { text: "Events" }), events);
+  const confirmYes = el("button", {
+    type: "button",
+    class: "danger",
+    text: "Yes, cancel it",
+    onclick: async () => {
+      confirmBox.hidden = true;
+      try {
+        const { status, data } = await api("POST", "/v1/runs/" + runId + "/cancel", {});
+        cancelNote.textContent = status === 200 ? "Cancelling…" : data.error || "status " + status;
+      } catch (e) {
+        if (e instanceof Unpaired) return unpaired();
+        cancelNote.textContent = "Could not send; try again.";
+      }
+      refresh();
+    },
+  });
+  const confirmNo = el("button", {
+    type: "button",
+    text: "Keep it running",
+    onclick: () => {
+      confirmBox.hidden = true;
+      cancel.hidden = false;
+      cancel.focus();
+    },
+  });
+  confirmBox.append(
+    el("p", { text: "Cancel this run? Its agent is stopped, and what it has not finished is lost." }),
+    el("div", { class: "actions" }, confirmYes, confirmNo)
+  );
+  show(heading, summary, pending, el("div", { class: "actions" }, cancel), confirmBox, cancelNote, el("h2", { text: "Events" }), events);
   let shownPending = "";
-  async function refresh() {
+  async function refresh(force) {
+    if (force === true) shownPending = "";
     try {
       const { status, data: run } = await api("GET", "/v1/runs/" + runId);
       if (status !== 200) {
@@ -443,7 +544,9 @@ function runView(runId) {
         el("div", {}, el("span", { class: "state " + run.state, text: run.state }), el("span", { class: "meta", text: " · " + run.repo + " · " + age(run.created_at) })),
         el("div", { class: "prompt", text: run.prompt })
       );
-      cancel.hidden = !["running", "waiting_input", "waiting_approval"].includes(run.state);
+      const live = ["queued", "running", "waiting_input", "waiting_approval"].includes(run.state);
+      if (!live) confirmBox.hidden = true;
+      cancel.hidden = !live || !confirmBox.hidden;
       const key = JSON.stringify([(run.pending_approvals || []).map((a) => a.id), (run.pending_questions || []).map((q) => q.seq)]);
       if (key === shownPending) return;
       shownPending = key;

@@ -1,0 +1,489 @@
+//! The phone page in a real browser: Debian's headless Chromium, driven
+//! over WebDriver (chromedriver, through fantoccini), against a real daemon
+//! whose remote listener is on loopback. It walks what a person does with
+//! a phone: pair by opening the QR code's URL, see a run waiting for a diff,
+//! approve it, reject the next with a reason, answer questions, cancel a
+//! run, and be told when the browser was unpaired; and it checks that a
+//! hostile diff is shown as text and runs nothing. It saves a screenshot
+//! of the approval screen on a 390×844 viewport (docs/phone.png is one).
+//!
+//! Chromium and chromedriver come from Debian's `chromium` and
+//! `chromium-driver`, which .ci/run installs; without them the test fails
+//! saying so. It is never skipped.
+
+use crate::common;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::TestEnv;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+
+const FAKE: &str = env!("CARGO_BIN_EXE_fake-acp-agent");
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// What a person waits at most for the page to show something.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// chromedriver, ended with the test.
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_driver(log: &Path) -> Driver {
+    for (path, package) in [(CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")] {
+        assert!(
+            Path::new(path).exists(),
+            "{path} is not installed: the phone page's browser test needs Debian's \
+             `{package}` (apt-get install chromium chromium-driver; .ci/run installs them)"
+        );
+    }
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .arg(format!("--log-path={}", log.display()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromedriver");
+    let driver = Driver { child, port };
+    let deadline = Instant::now() + PATIENCE;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "chromedriver did not listen on port {port}; its log: {}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    driver
+}
+
+/// A headless Chromium with a phone's viewport (390×844), that takes the
+/// daemon's self-signed certificate as the pairing's fingerprint would
+/// have the app take it.
+async fn browser(driver: &Driver, profile: &Path) -> Client {
+    let capabilities = json!({
+        "browserName": "chrome",
+        "acceptInsecureCerts": true,
+        "goog:chromeOptions": {
+            "binary": CHROMIUM,
+            "args": [
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--window-size=390,844",
+                format!("--user-data-dir={}", profile.display()),
+            ],
+            "mobileEmulation": {
+                "deviceMetrics": { "width": 390, "height": 844, "pixelRatio": 2.0 }
+            }
+        }
+    });
+    let Value::Object(capabilities) = capabilities else {
+        unreachable!()
+    };
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    ClientBuilder::new(connector)
+        .capabilities(capabilities)
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .expect("a WebDriver session in headless Chromium")
+}
+
+/// Waits for what the page shows to satisfy `check` (the page updates as
+/// events arrive); fails naming what it waited for, with the page's text.
+async fn until<F, Fut>(page: &Client, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + PATIENCE;
+    while !check().await {
+        if Instant::now() > deadline {
+            let text = body_text(page).await;
+            panic!("the page never showed {what}; it shows:\n{text}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn body_text(page: &Client) -> String {
+    match page.find(Locator::Css("body")).await {
+        Ok(body) => body.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+async fn script(page: &Client, js: &str) -> Value {
+    page.execute(js, vec![]).await.expect(js)
+}
+
+/// The button with exactly this label.
+async fn button(page: &Client, label: &str) -> fantoccini::elements::Element {
+    let xpath = format!("//button[normalize-space()='{label}' and not(@hidden)]");
+    let mut found = None;
+    until(page, &format!("a button '{label}'"), || {
+        let xpath = xpath.clone();
+        async move {
+            match page.find(Locator::XPath(&xpath)).await {
+                Ok(element) => element.is_displayed().await.unwrap_or(false),
+                Err(_) => false,
+            }
+        }
+    })
+    .await;
+    if let Ok(element) = page.find(Locator::XPath(&xpath)).await {
+        found = Some(element);
+    }
+    found.unwrap()
+}
+
+async fn shows(page: &Client, text: &str) -> bool {
+    body_text(page).await.contains(text)
+}
+
+/// The page never scrolls sideways: nothing is wider than the screen.
+async fn fits_the_width(page: &Client) -> bool {
+    script(
+        page,
+        "return document.documentElement.scrollWidth <= window.innerWidth",
+    )
+    .await
+        == json!(true)
+}
+
+fn output_lines(env: &TestEnv, run: &str) -> Vec<String> {
+    env.events(run)
+        .into_iter()
+        .filter(|e| e["type"] == "output")
+        .flat_map(|e| {
+            e["data"]["lines"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|l| l.as_str().map(str::to_string))
+        })
+        .collect()
+}
+
+fn eventually_output(env: &TestEnv, run: &str, line: &str) {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let lines = output_lines(env, run);
+        if lines.iter().any(|l| l == line) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "run {run} never printed {line:?}; it printed {lines:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Where the screenshot of the approval screen goes (docs/phone.png is a
+/// copy of one).
+fn screenshot_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("phone.png")
+}
+
+#[test]
+fn a_phone_browser_pairs_watches_approves_rejects_answers_and_cancels() {
+    let env = TestEnv::new();
+    std::fs::create_dir_all(&env.home).unwrap();
+    std::fs::write(
+        env.home.join("config.toml"),
+        "[remote]\nlisten = \"127.0.0.1:0\"\n",
+    )
+    .unwrap();
+    env.ok(&["daemon", "start"]);
+    env.repo("web");
+    let work = env.dir.path();
+    // A diff an agent wrote to attack the page: markup, an event handler
+    // and the end of a script element, each of which must stay text.
+    let hostile = "diff --git a/index.html b/index.html\n\
+                   --- a/index.html\n\
+                   +++ b/index.html\n\
+                   @@ -1,2 +1,2 @@\n \
+                   <p>keep</p>\n\
+                   -</script><script>document.title='pwned by script'</script>\n\
+                   +<img src=x onerror=\"document.title='pwned by img'\">\n";
+    std::fs::write(work.join("hostile.diff"), hostile).unwrap();
+    std::fs::write(
+        work.join("second.diff"),
+        "--- a/README\n+++ b/README\n@@ -1 +1 @@\n-old\n+new\n",
+    )
+    .unwrap();
+    let agent = env.script(
+        "agent.sh",
+        &format!(
+            "m ask approval --type diff --diff-file {0}/hostile.diff; echo \"first=$?\"\n\
+             reason=$(m ask approval --type diff --diff-file {0}/second.diff); echo \"second=$? $reason\"\n\
+             answer=$(m ask input 'Which branch should I push to?'); echo \"answer=$answer\"",
+            work.display()
+        ),
+    );
+    let run = env.start("web", "update the page", &agent);
+    let offer = env.json(&["device", "pair", "--json", "--name", "browser"]);
+    let url = offer["url"].as_str().unwrap().to_string();
+    let origin = url.split("/pair#").next().unwrap().to_string();
+
+    let driver = start_driver(&work.join("chromedriver.log"));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let page = browser(&driver, &work.join("chromium-profile")).await;
+        let outcome = walk(&env, &page, &url, &origin, &run).await;
+        let _ = page.close().await;
+        outcome
+    });
+}
+
+async fn walk(env: &TestEnv, page: &Client, url: &str, origin: &str, run: &str) {
+    // Pairing: the page sends the code from the fragment, keeps the token,
+    // and drops the code from the address bar.
+    page.goto(url).await.unwrap();
+    until(page, "that it paired", || async {
+        script(page, "return localStorage.getItem('m.token')")
+            .await
+            .is_string()
+    })
+    .await;
+    let address = page.current_url().await.unwrap().to_string();
+    assert!(!address.contains("code"), "{address}");
+    assert!(!address.contains("pair"), "{address}");
+    let devices = env.json(&["device", "list", "--json"]);
+    assert!(
+        devices.to_string().contains("browser"),
+        "the browser is a paired device: {devices}"
+    );
+
+    // The list shows the run, waiting for a diff approval.
+    let link = format!("a[data-run='{run}']");
+    until(page, "the run waiting for a diff approval", || async {
+        match page.find(Locator::Css(&link)).await {
+            Ok(row) => row
+                .text()
+                .await
+                .unwrap_or_default()
+                .contains("waits for diff approval"),
+            Err(_) => false,
+        }
+    })
+    .await;
+    let row = page.find(Locator::Css(&link)).await.unwrap();
+    let row_text = row.text().await.unwrap();
+    assert!(row_text.contains("update the page"), "{row_text}");
+    assert!(row_text.contains("web"), "{row_text}");
+    row.click().await.unwrap();
+
+    // The approval: the diff as text, coloured by line, nothing run.
+    until(page, "the diff approval", || async {
+        page.find(Locator::Css(".approval .diff .add"))
+            .await
+            .is_ok()
+    })
+    .await;
+    let diff = page
+        .find(Locator::Css(".approval .diff"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        diff.contains("<img src=x onerror=\"document.title='pwned by img'\">"),
+        "{diff}"
+    );
+    assert!(diff.contains("</script><script>"), "{diff}");
+    let added = page.find(Locator::Css(".diff .add")).await.unwrap();
+    assert!(added.text().await.unwrap().starts_with("+<img"));
+    let removed = page.find(Locator::Css(".diff .del")).await.unwrap();
+    assert!(removed.text().await.unwrap().starts_with("-</script>"));
+    let file = page.find(Locator::Css(".diff .file")).await.unwrap();
+    assert!(file.text().await.unwrap().contains("index.html"));
+    assert_eq!(
+        script(
+            page,
+            "return document.querySelectorAll('img, main script').length"
+        )
+        .await,
+        json!(0),
+        "agent-written markup became elements"
+    );
+    assert_eq!(script(page, "return document.title").await, json!("m"));
+    assert!(fits_the_width(page).await, "the page scrolls sideways");
+    let shot = page.screenshot().await.unwrap();
+    assert_eq!(&shot[1..4], b"PNG");
+    std::fs::write(screenshot_path(), &shot).unwrap();
+
+    // With the text enlarged to 200%, still no sideways scrolling.
+    script(
+        page,
+        "document.documentElement.style.fontSize = '200%'; return true",
+    )
+    .await;
+    assert!(
+        fits_the_width(page).await,
+        "at 200% the page scrolls sideways"
+    );
+    script(
+        page,
+        "document.documentElement.style.fontSize = ''; return true",
+    )
+    .await;
+
+    // Approve: the run goes on.
+    button(page, "Approve").await.click().await.unwrap();
+    eventually_output(env, run, "first=0");
+    let resolved: Vec<Value> = env
+        .events(run)
+        .into_iter()
+        .filter(|e| e["type"] == "approval.resolved")
+        .collect();
+    assert_eq!(resolved[0]["data"]["by"]["kind"], "device");
+    assert_eq!(resolved[0]["data"]["by"]["name"], "browser");
+
+    // The next request: Reject asks for a reason, which reaches the run.
+    until(page, "the second diff", || async {
+        match page.find(Locator::Css(".approval .diff")).await {
+            Ok(diff) => diff.text().await.unwrap_or_default().contains("README"),
+            Err(_) => false,
+        }
+    })
+    .await;
+    button(page, "Reject").await.click().await.unwrap();
+    let reason = page.find(Locator::Css(".approval textarea")).await.unwrap();
+    reason
+        .send_keys("too risky before the release")
+        .await
+        .unwrap();
+    button(page, "Send rejection").await.click().await.unwrap();
+    eventually_output(env, run, "second=1 too risky before the release");
+
+    // A question: a free-text form.
+    until(page, "the question", || async {
+        shows(page, "Which branch should I push to?").await
+    })
+    .await;
+    let answer = page.find(Locator::Css(".question textarea")).await.unwrap();
+    answer.send_keys("release-2").await.unwrap();
+    button(page, "Answer").await.click().await.unwrap();
+    eventually_output(env, run, "answer=release-2");
+    env.wait_state(run, "completed");
+    until(page, "the run completed", || async {
+        match page.find(Locator::Css("main .card .state")).await {
+            Ok(state) => state.text().await.unwrap_or_default() == "completed",
+            Err(_) => false,
+        }
+    })
+    .await;
+    // The events came live over the stream, in order, none twice.
+    let seqs = script(
+        page,
+        "return [...document.querySelectorAll('ol.events li')].map(li => Number(li.dataset.seq))",
+    )
+    .await;
+    let seqs: Vec<i64> = serde_json::from_value(seqs).unwrap();
+    let stored: Vec<i64> = env
+        .events(run)
+        .iter()
+        .map(|e| e["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        seqs, stored,
+        "the page's events are the run's, no gap, no duplicate"
+    );
+
+    // A question with a form: a choice, from the schema.
+    let choice = env
+        .ok(&[
+            "run", "start", "-r", "web", "pick", "--acp", "--once", "--", FAKE, "elicit",
+        ])
+        .trim()
+        .to_string();
+    env.wait_state(&choice, "waiting_input");
+    page.goto(&format!("{origin}/#/runs/{choice}"))
+        .await
+        .unwrap();
+    until(page, "the choice question", || async {
+        page.find(Locator::Css(".question select")).await.is_ok()
+    })
+    .await;
+    // Without a choice the page says so and sends nothing.
+    button(page, "Answer").await.click().await.unwrap();
+    until(page, "that a choice is needed", || async {
+        shows(page, "choose one").await
+    })
+    .await;
+    assert_eq!(env.run_state(&choice), "waiting_input");
+    let select = page.find(Locator::Css(".question select")).await.unwrap();
+    select.select_by_label("SQLite").await.unwrap();
+    button(page, "Answer").await.click().await.unwrap();
+    env.wait_state(&choice, "completed");
+
+    // Cancel, with a confirmation.
+    let waiting = env.script(
+        "waits.sh",
+        "m ask approval --type generic --title 'deploy to production?'",
+    );
+    let doomed = env.start("web", "deploy", &waiting);
+    env.wait_state(&doomed, "waiting_approval");
+    page.goto(&format!("{origin}/#/runs/{doomed}"))
+        .await
+        .unwrap();
+    button(page, "Cancel run").await.click().await.unwrap();
+    assert_eq!(env.run_state(&doomed), "waiting_approval", "asked first");
+    button(page, "Keep it running").await.click().await.unwrap();
+    assert_eq!(env.run_state(&doomed), "waiting_approval");
+    button(page, "Cancel run").await.click().await.unwrap();
+    button(page, "Yes, cancel it").await.click().await.unwrap();
+    env.wait_state(&doomed, "cancelled");
+
+    // Unpaired from the terminal: the page says so.
+    let devices = env.json(&["device", "list", "--json"]);
+    let id = devices
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "browser")
+        .and_then(|d| d["id"].as_str())
+        .expect("the browser's device id")
+        .to_string();
+    env.ok(&["device", "rm", &id]);
+    page.goto(&format!("{origin}/#/")).await.unwrap();
+    until(page, "that it was unpaired", || async {
+        shows(page, "This browser was unpaired").await
+    })
+    .await;
+    assert_eq!(
+        script(page, "return localStorage.getItem('m.token')").await,
+        Value::Null
+    );
+}
