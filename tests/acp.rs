@@ -160,7 +160,9 @@ fn answer(
 ) {
     match request {
         AgentRequest::Spawned { pgid } => record.pgid = Some(pgid),
-        AgentRequest::Emit { event_type, data } => record.events.push((event_type, data)),
+        AgentRequest::Emit {
+            event_type, data, ..
+        } => record.events.push((event_type, data)),
         AgentRequest::Approval { request, reply } => {
             record.approvals.push(request);
             if script.cancel_on_approval {

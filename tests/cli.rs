@@ -481,6 +481,65 @@ fn repo_add_of_the_same_repo_under_the_same_name_is_a_no_op() {
 }
 
 /// Regression: one repository under two names could have two active runs.
+/// One repository, whatever spells it: a work tree whose `.git` is a
+/// symlink to its `.git`, one whose `.git` is a `gitdir:` file, a linked
+/// worktree, and a `file://` URL of it all name its objects and refs.
+#[test]
+fn repo_add_refuses_every_other_spelling_of_a_registered_repository() {
+    let env = TestEnv::new();
+    let path = env.repo("api");
+    let git_dir = std::fs::canonicalize(path.join(".git")).unwrap();
+    let symlinked = env.dir.path().join("symlinked");
+    std::fs::create_dir(&symlinked).unwrap();
+    std::os::unix::fs::symlink(path.join(".git"), symlinked.join(".git")).unwrap();
+    let gitfile = env.dir.path().join("gitfile");
+    std::fs::create_dir(&gitfile).unwrap();
+    std::fs::write(
+        gitfile.join(".git"),
+        format!("gitdir: {}\n", path.join(".git").display()),
+    )
+    .unwrap();
+    let linked = env.dir.path().join("linked");
+    env.git(
+        &path,
+        &[
+            "worktree",
+            "add",
+            "-q",
+            linked.to_str().unwrap(),
+            "-b",
+            "side",
+        ],
+    );
+    let url = format!("file://{}", path.display());
+    let spellings = [
+        symlinked.display().to_string(),
+        gitfile.display().to_string(),
+        linked.display().to_string(),
+        url.clone(),
+        format!("file://localhost{}/", path.display()),
+    ];
+    for spelling in &spellings {
+        let err = env.fails(&["repo", "add", spelling, "--name", "other"], 4);
+        assert!(
+            err.contains("already registered as repo 'api'"),
+            "{spelling}: {err}"
+        );
+        assert!(err.contains(git_dir.to_str().unwrap()), "{spelling}: {err}");
+        assert!(err.contains("hint:") && err.contains("-r api"), "{err}");
+    }
+    let repos = env.json(&["repo", "list", "--json"]);
+    assert_eq!(field(array(&repos), "name"), ["api"]);
+
+    // Registered by its URL first, the path is refused just the same.
+    env.ok(&["repo", "rm", "api"]);
+    env.ok(&["repo", "add", &url, "--name", "by-url"]);
+    let err = env.fails(&["repo", "add", path.to_str().unwrap()], 4);
+    assert!(err.contains("as repo 'by-url'"), "{err}");
+    // Another repository is another name.
+    env.repo("web");
+}
+
 #[test]
 fn repo_add_refuses_a_repository_already_registered_under_another_name() {
     let env = TestEnv::new();
@@ -995,12 +1054,23 @@ fn run_list_prints_runs_newest_first() {
     let runs = array(&runs);
     assert_eq!(field(runs, "id"), [RUN_A, RUN_B, RUN_C]);
     for run in runs {
+        // The run object of `m run show --json` (README "Run JSON").
         assert_eq!(
             keys(run),
             [
+                "agent",
+                "base",
+                "base_commit",
+                "branch",
                 "created_at",
+                "events",
+                "finished",
                 "id",
+                "pending_approvals",
+                "pending_questions",
+                "position",
                 "prompt",
+                "repo",
                 "repo_id",
                 "state",
                 "updated_at",

@@ -3,6 +3,8 @@
 
 use std::collections::VecDeque;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
@@ -55,14 +57,16 @@ pub async fn run(argv: &[String], ctx: RunContext, grace: Duration) -> AgentOutc
         }
     };
     ctx.spawned(keeper.pid).await;
-    let stdout = keeper.process.stdout.take().map(|out| {
-        let ctx = ctx.clone();
-        tokio::spawn(async move { pump_output(out, "stdout", &ctx, 0).await })
-    });
-    let stderr = keeper.process.stderr.take().map(|err| {
-        let ctx = ctx.clone();
-        tokio::spawn(async move { pump_output(err, "stderr", &ctx, STDERR_TAIL_LINES).await })
-    });
+    let stdout = keeper
+        .process
+        .stdout
+        .take()
+        .map(|out| Pump::spawn(out, "stdout", &ctx, 0));
+    let stderr = keeper
+        .process
+        .stderr
+        .take()
+        .map(|err| Pump::spawn(err, "stderr", &ctx, STDERR_TAIL_LINES));
 
     let status = tokio::select! {
         status = keeper.agent_exited() => Some(status),
@@ -78,10 +82,10 @@ pub async fn run(argv: &[String], ctx: RunContext, grace: Duration) -> AgentOutc
     // Nothing of the run is left to hold the pipes; what they still hold is
     // read to its end.
     if let Some(out) = stdout {
-        drain(out).await;
+        out.drain(DRAIN).await;
     }
     let stderr_tail = match stderr {
-        Some(err) => drain(err).await.unwrap_or_default(),
+        Some(err) => err.drain(DRAIN).await.unwrap_or_default(),
         None => Vec::new(),
     };
     match status {
@@ -104,20 +108,55 @@ pub async fn run(argv: &[String], ctx: RunContext, grace: Duration) -> AgentOutc
     }
 }
 
-/// How long a pipe's reader may take to finish once nothing of the run is
-/// left to write to it.
+/// How long a pipe's reader may wait for the pipe once nothing of the run
+/// is left to write to it.
 const DRAIN: Duration = Duration::from_secs(2);
 
-/// Waits for a pipe's reader to reach the end, within [`DRAIN`]: should
-/// anything outside the run still hold the pipe (a keeper that had to be
-/// killed leaves its orphans to init), the run ends all the same.
-pub async fn drain<T>(task: tokio::task::JoinHandle<T>) -> Option<T> {
-    let abort = task.abort_handle();
-    match tokio::time::timeout(DRAIN, task).await {
-        Ok(result) => result.ok(),
-        Err(_) => {
-            abort.abort();
-            None
+/// A pipe's reader ([`pump_output`]) running on its own task.
+pub struct Pump {
+    task: tokio::task::JoinHandle<Vec<String>>,
+    /// Whether it is waiting for its events to be taken (the run's output
+    /// budget is full: the disk is full, or slow), not for the pipe.
+    storing: Arc<AtomicBool>,
+}
+
+impl Pump {
+    pub fn spawn(
+        stream: impl AsyncRead + Unpin + Send + 'static,
+        name: &'static str,
+        ctx: &RunContext,
+        keep_tail: usize,
+    ) -> Pump {
+        let ctx = ctx.clone();
+        let storing = Arc::new(AtomicBool::new(false));
+        let flag = storing.clone();
+        let task =
+            tokio::spawn(async move { pump_output(stream, name, &ctx, keep_tail, &flag).await });
+        Pump { task, storing }
+    }
+
+    /// Waits for the reader to reach the end of its pipe; gives up (and
+    /// returns None) once it has waited `limit` for the pipe itself: should
+    /// anything outside the run still hold it (a keeper that had to be
+    /// killed leaves its orphans to init), the run ends all the same. Time
+    /// spent waiting for the output to be stored does not count: what was
+    /// read is stored, however long the disk stays full.
+    pub async fn drain(self, limit: Duration) -> Option<Vec<String>> {
+        const TICK: Duration = Duration::from_millis(100);
+        let Pump { mut task, storing } = self;
+        let mut waited = Duration::ZERO;
+        loop {
+            match tokio::time::timeout(TICK, &mut task).await {
+                Ok(result) => return result.ok(),
+                Err(_) if storing.load(Ordering::Relaxed) => waited = Duration::ZERO,
+                Err(_) => {
+                    waited += TICK;
+                    if waited >= limit {
+                        task.abort();
+                        return None;
+                    }
+                }
+            }
         }
     }
 }
@@ -160,11 +199,12 @@ pub(super) fn failed(
 /// batched, so the cost per line falls as the rate rises. A line longer than
 /// [`MAX_OUTPUT_CHUNK`] goes out in pieces marked `partial`. Keeps the last
 /// `keep_tail` lines for the run's final event.
-pub async fn pump_output(
+async fn pump_output(
     mut stream: impl AsyncRead + Unpin,
     name: &str,
     ctx: &RunContext,
     keep_tail: usize,
+    storing: &AtomicBool,
 ) -> Vec<String> {
     let mut pending: Vec<u8> = Vec::with_capacity(MAX_OUTPUT_CHUNK);
     let mut read_buf = vec![0u8; MAX_OUTPUT_CHUNK];
@@ -186,7 +226,9 @@ pub async fn pump_output(
             if partial {
                 data.insert("partial".into(), Value::Bool(true));
             }
+            storing.store(true, Ordering::Relaxed);
             ctx.emit(EventType::Output, Value::Object(data)).await;
+            storing.store(false, Ordering::Relaxed);
         }
         if at_end {
             break;

@@ -7,9 +7,10 @@ pub mod acp;
 pub mod exec;
 
 use std::ffi::OsString;
+use std::sync::Arc;
 
 use serde_json::Value;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit, Semaphore};
 
 use crate::model::ApprovalType;
 use crate::model::EventType;
@@ -102,12 +103,13 @@ pub enum AgentRequest {
     /// (the keeper's pid): recorded so a daemon restarted after a crash can
     /// kill what is left of it, and known so the run's processes are told
     /// from humans.
-    Spawned {
-        pgid: i32,
-    },
+    Spawned { pgid: i32 },
     Emit {
         event_type: EventType,
         data: Value,
+        /// The event's share of the run's [`OUTPUT_BUDGET`], given back
+        /// when the event is stored (or dropped).
+        held: Option<OwnedSemaphorePermit>,
     },
     Approval {
         request: ApprovalRequest,
@@ -138,12 +140,31 @@ pub enum ReviewOutcome {
     CannotPrepare { reason: String },
 }
 
+/// How much of a run's events (its output, mostly) may be in the daemon's
+/// memory at once: read from the agent and not yet stored. Past it, the
+/// adapter waits before it reads more (a full disk: the agent then blocks on
+/// its writes, as on a slow terminal, and nothing read is dropped).
+pub const OUTPUT_BUDGET: usize = 4 << 20;
+
+/// Roughly what an event's data costs in memory: its text and a word or
+/// two per value. Cheap (no serialisation): it is counted for every event.
+pub fn weight(value: &Value) -> usize {
+    16 + match value {
+        Value::String(s) => s.len(),
+        Value::Array(items) => items.iter().map(weight).sum(),
+        Value::Object(map) => map.iter().map(|(k, v)| k.len() + weight(v)).sum(),
+        _ => 0,
+    }
+}
+
 /// The adapter's handle on its run.
 #[derive(Clone)]
 pub struct RunContext {
     pub launch: Launch,
     requests: mpsc::Sender<AgentRequest>,
     cancel: watch::Receiver<bool>,
+    /// The run's [`OUTPUT_BUDGET`], in bytes.
+    budget: Arc<Semaphore>,
 }
 
 impl RunContext {
@@ -156,15 +177,24 @@ impl RunContext {
             launch,
             requests,
             cancel,
+            budget: Arc::new(Semaphore::new(OUTPUT_BUDGET)),
         }
     }
 
-    /// Records an event. Waits while the writer is behind, which is how a
-    /// flooding agent is slowed to the disk's pace instead of filling memory.
+    /// Records an event. Waits while the run's events not yet stored fill
+    /// its [`OUTPUT_BUDGET`], which is how a flooding agent is slowed to the
+    /// disk's pace (or stopped while the disk is full) instead of filling
+    /// memory. An event larger than the whole budget waits for all of it.
     pub async fn emit(&self, event_type: EventType, data: Value) {
+        let share = weight(&data).clamp(1, OUTPUT_BUDGET) as u32;
+        let held = self.budget.clone().acquire_many_owned(share).await.ok();
         let _ = self
             .requests
-            .send(AgentRequest::Emit { event_type, data })
+            .send(AgentRequest::Emit {
+                event_type,
+                data,
+                held,
+            })
             .await;
     }
 

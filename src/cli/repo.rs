@@ -96,7 +96,14 @@ fn add_repo(ctx: &Ctx, args: AddArgs) -> Result<u8> {
         }
         return Ok(exit::OK);
     }
-    let repo = store.add_repo(crate::store::NewRepo { name, git_url })?;
+    let identity = git_url
+        .as_deref()
+        .and_then(crate::workspace::repository_identity);
+    let repo = store.add_repo_unless(crate::store::NewRepo { name, git_url }, |other| {
+        let identity = identity.as_ref()?;
+        (crate::workspace::repository_identity(other).as_ref() == Some(identity))
+            .then(|| format!("both use the git directory {}", identity.display()))
+    })?;
     if args.json {
         ctx.ui.json(&repo)?;
     } else {

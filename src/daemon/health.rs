@@ -53,6 +53,11 @@ impl WriterHealth {
         log
     }
 
+    /// Whether agents' output is waiting for disk space.
+    pub fn waiting_for_space(&self) -> bool {
+        self.lock().unstored > 0
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, WriterState> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -262,7 +262,10 @@ async fn serve(paths: Paths, config: Arc<Config>, open_files: u64) -> Result<()>
     if let Some(retention) = retention {
         retention.abort();
     }
-    // The writer ends once every sender is gone; wait so nothing is lost.
+    // The writer ends once it has stored what it was given (or, with the
+    // disk full, after a last few tries): wait so nothing is lost that can
+    // be kept. A run still live holds a sender, so the writer is told.
+    shared.writer.close().await;
     drop(shared);
     let _ = tokio::task::spawn_blocking(move || writer_thread.join()).await;
     Ok(())
@@ -332,8 +335,22 @@ async fn stop_all_runs(shared: &Arc<Shared>, reason: &str) {
     // its end; on a loaded machine that can take seconds. Well inside
     // systemd's default stop timeout (90 s); a run still live after this is
     // failed by the next daemon's recovery.
-    let deadline = tokio::time::Instant::now() + shared.grace + Duration::from_secs(30);
+    let start = tokio::time::Instant::now();
+    let deadline = start + shared.grace + Duration::from_secs(30);
+    // With the disk full no run can record its end (nor store the output
+    // its agent left): waiting longer than the grace period is waiting for
+    // nothing.
+    let full_disk_deadline = start + shared.grace + Duration::from_secs(2);
     while !shared.live_runs().is_empty() && tokio::time::Instant::now() < deadline {
+        if shared.writer.health().waiting_for_space()
+            && tokio::time::Instant::now() >= full_disk_deadline
+        {
+            tracing::warn!(
+                "stopping with {} run(s) whose end cannot be recorded: the disk is full; the next start ends them",
+                shared.live_runs().len()
+            );
+            break;
+        }
         let _ = tokio::time::timeout(Duration::from_millis(100), shared.run_ended.notified()).await;
     }
 }

@@ -522,7 +522,11 @@ impl Supervisor {
                     tracing::error!(run = %self.run_id, "cannot record the agent's process group: {}", e.message);
                 }
             }
-            AgentRequest::Emit { event_type, data } => {
+            AgentRequest::Emit {
+                event_type,
+                data,
+                held,
+            } => {
                 if matches!(
                     event_type,
                     EventType::AgentSession | EventType::AgentResumed
@@ -535,7 +539,7 @@ impl Supervisor {
                         .map(str::to_string);
                 }
                 writer
-                    .append(vec![NewEvent::new(&self.run_id, event_type, data)])
+                    .append_held(vec![NewEvent::new(&self.run_id, event_type, data)], held)
                     .await
             }
             AgentRequest::Approval { request, reply } => self.ask_approval(request, reply).await,

@@ -44,8 +44,11 @@ const CHECKPOINT_LIMIT: i32 = 2 * CHECKPOINT_PAGES;
 
 type Reply<T> = oneshot::Sender<Result<T>>;
 
+/// A run's share of its output budget, held until its events are stored.
+type Held = Option<tokio::sync::OwnedSemaphorePermit>;
+
 enum Op {
-    Append(Vec<NewEvent>, Option<Reply<Vec<i64>>>),
+    Append(Vec<NewEvent>, Option<Reply<Vec<i64>>>, Held),
     CreateOrQueue(String, Box<NewRun>, Option<String>, bool, Reply<Created>),
     StartNextQueued(String, Reply<Option<(Run, QueuedRun)>>),
     CancelQueued(String, Reply<Option<Run>>),
@@ -62,6 +65,9 @@ enum Op {
     ResolveApproval(String, Decided, Reply<Approval>),
     FinishRun(String, RunState, Value, Reply<Vec<Event>>),
     CloseApprovals(String, Reply<Vec<Event>>),
+    /// The daemon is stopping: the writer ends once what it holds is
+    /// stored, or after a last few tries if the disk stays full.
+    Close,
 }
 
 #[derive(Clone)]
@@ -140,14 +146,27 @@ impl Writer {
         rx.await.map_err(|_| stopped())?
     }
 
+    /// Tells the writer the daemon is stopping: it ends once what it was
+    /// given before is stored, or, with the disk full, after a last few
+    /// tries (what it still holds is then lost, and logged).
+    pub async fn close(&self) {
+        let _ = self.ops.send(Op::Close).await;
+    }
+
     /// Appends without waiting for the commit (ordering is kept: one queue).
     pub async fn append(&self, events: Vec<NewEvent>) {
-        let _ = self.ops.send(Op::Append(events, None)).await;
+        self.append_held(events, None).await
+    }
+
+    /// Appends an agent's events, holding their share of its run's output
+    /// budget until they are stored (a full disk: until there is space).
+    pub async fn append_held(&self, events: Vec<NewEvent>, held: Held) {
+        let _ = self.ops.send(Op::Append(events, None, held)).await;
     }
 
     /// Appends and waits for the commit; returns the events' `seq`s.
     pub async fn append_committed(&self, events: Vec<NewEvent>) -> Result<Vec<i64>> {
-        self.call(|r| Op::Append(events, Some(r))).await
+        self.call(|r| Op::Append(events, Some(r), None)).await
     }
 
     /// Creates the run, or queues it when its repo is busy and `queue` is
@@ -252,10 +271,16 @@ fn write_loop(
 ) {
     let mut ops = Vec::with_capacity(MAX_BATCH);
     let mut retry: Vec<Op> = Vec::new();
+    let mut closing = false;
     let mut closed_tries = 0;
     loop {
-        if retry.is_empty() {
+        let retrying = !retry.is_empty();
+        if !retrying {
+            if closing {
+                return;
+            }
             match rx.blocking_recv() {
+                Some(Op::Close) => closing = true,
                 Some(op) => ops.push(op),
                 None => return,
             }
@@ -265,22 +290,36 @@ fn write_loop(
             // of their output being lost.
             std::thread::sleep(DISK_FULL_PAUSE);
             ops.append(&mut retry);
-            if rx.is_closed() {
+            if closing || rx.is_closed() {
                 closed_tries += 1;
                 if closed_tries > FINAL_TRIES {
+                    let lost: usize = ops
+                        .iter()
+                        .map(|op| match op {
+                            Op::Append(events, _, _) => events.len(),
+                            _ => 0,
+                        })
+                        .sum();
                     tracing::error!(
-                        "stopping with {} unstored event batch(es): the disk stayed full",
-                        ops.len()
+                        "stopping with {lost} event(s) of agent output unstored: the disk stayed full"
                     );
                     return;
                 }
             }
         }
-        while ops.len() < MAX_BATCH {
+        // While the disk is full everything waiting is taken: what holds
+        // the agents back is their output budget (bytes), not a count of
+        // events, and other callers are told at once that the disk is full.
+        let take = if retrying { usize::MAX } else { MAX_BATCH };
+        while ops.len() < take {
             match rx.try_recv() {
+                Ok(Op::Close) => closing = true,
                 Ok(op) => ops.push(op),
                 Err(_) => break,
             }
+        }
+        if ops.is_empty() {
+            continue;
         }
         retry = commit_batch(&mut store, &mut ops, &hub, &wake, health);
         injected_fault("writer");
@@ -294,6 +333,11 @@ type Pending = Box<dyn FnOnce(Option<&Error>)>;
 /// Commits what it can of `ops`; returns the agent output that must be
 /// tried again because the disk is full. Callers waiting for a reply get
 /// the error instead: they decide whether to try again.
+///
+/// Nothing behind a write that found the disk full is tried: output stays
+/// in order (a later, smaller event could fit where an earlier one did
+/// not). And SQLite may roll the whole transaction back on a full disk,
+/// undoing everything the batch did so far: that output is kept too.
 fn commit_batch(
     store: &mut Store,
     ops: &mut Vec<Op>,
@@ -301,31 +345,67 @@ fn commit_batch(
     wake: &Wake,
     health: &WriterHealth,
 ) -> Vec<Op> {
-    let mut replies: Vec<Pending> = Vec::with_capacity(ops.len());
     let mut retry = Vec::new();
-    let mut unacknowledged: Vec<Vec<NewEvent>> = Vec::new();
-    let mut disk_full = None;
-    let outcome = store.batch().and_then(|mut batch| {
-        for op in ops.drain(..) {
-            match op {
-                // A copy is kept until the commit: if the disk is full,
-                // the output is tried again rather than lost. (Cheap beside
-                // the insert, which serialises the same data.)
-                Op::Append(events, None) => match batch.append(events.clone()) {
-                    Ok(_) => unacknowledged.push(events),
-                    Err(err) if err.kind == ErrorKind::DiskFull => {
-                        retry.push(Op::Append(events, None));
-                        disk_full.get_or_insert(err);
-                    }
-                    Err(err) => {
-                        tracing::error!("cannot append {} event(s): {}", events.len(), err.message)
-                    }
-                },
-                op => replies.push(apply(&mut batch, op)),
+    let mut batch = match store.batch() {
+        Ok(batch) => batch,
+        Err(err) => {
+            for op in ops.drain(..) {
+                keep_or_fail(op, &err, &mut retry);
+            }
+            if health.failed(&err, retry.len()) {
+                tracing::error!("a write to the database failed: {}", err.message);
+            }
+            return retry;
+        }
+    };
+    let mut replies: Vec<Pending> = Vec::with_capacity(ops.len());
+    // Output in the batch, kept until the commit: if the disk is full, it
+    // is tried again rather than lost. (The copy is cheap beside the
+    // insert, which serialises the same data.)
+    let mut unacknowledged: Vec<(Vec<NewEvent>, Held)> = Vec::new();
+    // Why the batch stopped short: the disk is full, or SQLite undid it.
+    let mut stop: Option<Error> = None;
+    let mut rest = ops.drain(..);
+    for op in rest.by_ref() {
+        match op {
+            Op::Append(events, None, held) => match batch.append(events.clone()) {
+                Ok(_) => unacknowledged.push((events, held)),
+                Err(err) if err.kind == ErrorKind::DiskFull => {
+                    retry.push(Op::Append(events, None, held));
+                    stop = Some(err);
+                }
+                Err(err) => {
+                    tracing::error!("cannot append {} event(s): {}", events.len(), err.message)
+                }
+            },
+            op => {
+                let (reply, full) = apply(&mut batch, op);
+                replies.push(reply);
+                stop = full;
             }
         }
-        batch.commit()
-    });
+        if stop.is_none() && batch.rolled_back() {
+            stop = Some(Error::new(
+                ErrorKind::Database,
+                "the database rolled the transaction back",
+            ));
+        }
+        if stop.is_some() {
+            break;
+        }
+    }
+    if let Some(err) = &stop {
+        for op in rest {
+            keep_or_fail(op, err, &mut retry);
+        }
+    } else {
+        drop(rest);
+    }
+    let outcome = match &stop {
+        Some(err) if batch.rolled_back() => Err(Error::new(err.kind, err.message.clone())),
+        _ => batch.commit(),
+    };
+    let disk_full = stop.filter(|err| err.kind == ErrorKind::DiskFull);
     match outcome {
         Ok(committed) => {
             match disk_full {
@@ -339,6 +419,8 @@ fn commit_batch(
             for reply in replies {
                 reply(None);
             }
+            // Stored: the runs' budgets get their shares back.
+            drop(unacknowledged);
             if committed.queued_notifications > 0 {
                 wake.notify_one();
             }
@@ -351,18 +433,14 @@ fn commit_batch(
                 reply(Some(&err));
             }
             if err.kind == ErrorKind::DiskFull {
-                let lost_in_commit = unacknowledged.into_iter().map(|e| Op::Append(e, None));
+                let undone = unacknowledged
+                    .into_iter()
+                    .map(|(events, held)| Op::Append(events, None, held));
                 // They were before anything already waiting for a retry.
-                retry = lost_in_commit.chain(retry).collect();
-            }
-            // Operations that never reached a batch (it failed to begin).
-            for op in ops.drain(..) {
-                match op {
-                    Op::Append(events, None) if err.kind == ErrorKind::DiskFull => {
-                        retry.push(Op::Append(events, None))
-                    }
-                    op => fail(op, &err),
-                }
+                retry = undone.chain(retry).collect();
+            } else if !unacknowledged.is_empty() {
+                let lost: usize = unacknowledged.iter().map(|(e, _)| e.len()).sum();
+                tracing::error!("{lost} event(s) lost with the failed commit");
             }
             if health.failed(&err, retry.len()) {
                 tracing::error!("a write to the database failed: {}", err.message);
@@ -372,19 +450,39 @@ fn commit_batch(
     retry
 }
 
-fn deferred<T: Send + 'static>(reply: Reply<T>, result: Result<T>) -> Pending {
-    Box::new(move |commit_error: Option<&Error>| {
+/// An operation that was not tried because of `err`: agent output is kept
+/// for a retry when the disk is full; any other caller is told.
+fn keep_or_fail(op: Op, err: &Error, retry: &mut Vec<Op>) {
+    match op {
+        Op::Append(events, None, held) if err.kind == ErrorKind::DiskFull => {
+            retry.push(Op::Append(events, None, held))
+        }
+        op => fail(op, err),
+    }
+}
+
+/// The reply to send after the commit, and the error if the disk was full
+/// (the batch stops there).
+fn deferred<T: Send + 'static>(reply: Reply<T>, result: Result<T>) -> (Pending, Option<Error>) {
+    let full = match &result {
+        Err(err) if err.kind == ErrorKind::DiskFull => {
+            Some(Error::new(err.kind, err.message.clone()))
+        }
+        _ => None,
+    };
+    let pending: Pending = Box::new(move |commit_error: Option<&Error>| {
         let result = match commit_error {
             Some(err) => Err(Error::new(err.kind, err.message.clone())),
             None => result,
         };
         let _ = reply.send(result);
-    })
+    });
+    (pending, full)
 }
 
-fn apply(batch: &mut crate::store::Batch<'_>, op: Op) -> Pending {
+fn apply(batch: &mut crate::store::Batch<'_>, op: Op) -> (Pending, Option<Error>) {
     match op {
-        Op::Append(events, reply) => {
+        Op::Append(events, reply, _held) => {
             let count = events.len();
             let result = batch.append(events);
             if let Err(err) = &result {
@@ -392,7 +490,7 @@ fn apply(batch: &mut crate::store::Batch<'_>, op: Op) -> Pending {
             }
             match reply {
                 Some(reply) => deferred(reply, result),
-                None => Box::new(|_| {}),
+                None => (Box::new(|_| {}), None),
             }
         }
         Op::CreateOrQueue(id, new, base, queue, reply) => {
@@ -419,6 +517,7 @@ fn apply(batch: &mut crate::store::Batch<'_>, op: Op) -> Pending {
             deferred(reply, batch.finish_run(&id, state, data))
         }
         Op::CloseApprovals(id, reply) => deferred(reply, batch.close_approvals(&id)),
+        Op::Close => (Box::new(|_| {}), None),
     }
 }
 
@@ -427,7 +526,7 @@ fn fail(op: Op, err: &Error) {
         Err(Error::new(err.kind, err.message.clone()))
     }
     match op {
-        Op::Append(_, reply) => {
+        Op::Append(_, reply, _) => {
             if let Some(r) = reply {
                 let _ = r.send(e(err));
             }
@@ -440,5 +539,6 @@ fn fail(op: Op, err: &Error) {
         Op::CloseApprovals(_, r) => drop(r.send(e(err))),
         Op::RequestApproval(_, _, _, _, r) => drop(r.send(e(err))),
         Op::ResolveApproval(_, _, r) => drop(r.send(e(err))),
+        Op::Close => {}
     }
 }

@@ -72,6 +72,14 @@ impl Store {
 }
 
 impl Batch<'_> {
+    /// Whether SQLite has rolled the whole transaction back on its own, as
+    /// it may on a full disk (`SQLITE_FULL`): then nothing done in this
+    /// batch so far will be committed, and what follows would run outside
+    /// it, each statement committed alone.
+    pub fn rolled_back(&self) -> bool {
+        self.tx.is_autocommit()
+    }
+
     /// Runs one operation in a savepoint; its events are kept for
     /// publishing only if it succeeds.
     fn op<T>(

@@ -115,12 +115,26 @@ impl Store {
     /// also gets `auto_vacuum = INCREMENTAL` (an existing one cannot switch
     /// without a full rewrite), so `m gc` can give the space of dropped
     /// output back a few pages at a time (`Store::release_space`).
+    /// Only a new database is given its page size and vacuum mode: on an
+    /// existing one `auto_vacuum` is a write even when it changes nothing,
+    /// and on a full disk every command (`m status`, `m run show`) would
+    /// fail to open the database.
     fn enable_wal(&self) -> Result<()> {
+        let pages: i64 = self
+            .conn
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .map_err(|e| self.error("open", e))?;
+        if pages == 0 {
+            self.conn
+                .execute_batch(
+                    "PRAGMA page_size = 16384;
+                     PRAGMA auto_vacuum = INCREMENTAL;",
+                )
+                .map_err(|e| self.error("open", e))?;
+        }
         self.conn
             .execute_batch(
-                "PRAGMA page_size = 16384;
-                 PRAGMA auto_vacuum = INCREMENTAL;
-                 PRAGMA journal_mode = WAL;
+                "PRAGMA journal_mode = WAL;
                  PRAGMA journal_size_limit = 33554432;",
             )
             .map_err(|e| self.error("open", e))

@@ -22,6 +22,19 @@ const REPO_COLUMNS: &str = "id, name, git_url, created_at";
 
 impl Store {
     pub fn add_repo(&mut self, new: NewRepo) -> Result<Repo> {
+        self.add_repo_unless(new, |_| None)
+    }
+
+    /// Adds a repo unless its location is already registered: spelt the
+    /// same, or the same repository by `same` (given a registered location,
+    /// what makes it the same one as the new: see
+    /// `workspace::repository_identity`). Checked in the transaction of the
+    /// insert, so two racing adds cannot both pass.
+    pub fn add_repo_unless(
+        &mut self,
+        new: NewRepo,
+        same: impl Fn(&str) -> Option<String>,
+    ) -> Result<Repo> {
         let repo = Repo {
             id: new_id(),
             name: new.name,
@@ -64,6 +77,26 @@ impl Store {
                         "use that name (`m run start -r {holder} ...`); to rename it, \
                          remove it with `m repo rm {holder}` and add it again with --name"
                     )));
+                }
+            }
+            if let Some(location) = &repo.git_url {
+                let mut stmt = tx
+                    .prepare("SELECT name, git_url FROM repos WHERE git_url IS NOT NULL")
+                    .map_err(|e| super::db_error(&path, "read", e))?;
+                let registered = stmt
+                    .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                    .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+                    .map_err(|e| super::db_error(&path, "read", e))?;
+                for (holder, other) in registered {
+                    if let Some(why) = same(&other) {
+                        return Err(Error::conflict(format!(
+                            "{location} is the repository already registered as repo '{holder}' ({other}): {why}"
+                        ))
+                        .with_hint(format!(
+                            "use that name (`m run start -r {holder} ...`); one repository has one name, \
+                             or two runs at once would share its branches"
+                        )));
+                    }
                 }
             }
             tx.execute(

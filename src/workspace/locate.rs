@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use super::create::commit_of;
 use super::git::{git_message, git_searching, output};
-use super::url::{split_scheme, split_scp, transport_helper, GitUrl};
+use super::url::{percent_decode, split_scheme, split_scp, transport_helper, GitUrl};
 use crate::error::{Error, Result};
 
 /// Where a registered repo lives: its row's `git_url` is the local path
@@ -87,6 +87,44 @@ pub fn locate_repo(arg: &str) -> Result<(RepoLocation, String)> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "repo".to_owned());
     Ok((RepoLocation::Local(top), name))
+}
+
+/// What makes one repository of several spellings: the real path of its
+/// git common directory. A work tree whose `.git` is a symlink or a
+/// `gitdir:` file, a linked worktree, a `file://` URL and the path itself
+/// all name the same objects and refs, so runs in two of them at once would
+/// share branches. None for a remote URL, or a location that is no
+/// repository (now).
+pub fn repository_identity(git_url: &str) -> Option<PathBuf> {
+    let dir = match git_url.strip_prefix('/') {
+        Some(_) => PathBuf::from(git_url),
+        None => file_url_path(git_url)?,
+    };
+    let out = output(git_searching(&dir).args([
+        "rev-parse",
+        "--path-format=absolute",
+        "--git-common-dir",
+    ]))
+    .ok()?;
+    let common = String::from_utf8_lossy(&out.stdout).trim_end().to_owned();
+    if !out.status.success() || common.is_empty() {
+        return None;
+    }
+    fs::canonicalize(common).ok()
+}
+
+/// The local path of a `file://` URL (`file:///p`, `file://localhost/p`).
+fn file_url_path(url: &str) -> Option<PathBuf> {
+    let (scheme, rest) = split_scheme(url)?;
+    if !scheme.eq_ignore_ascii_case("file") {
+        return None;
+    }
+    let rest = percent_decode(rest);
+    let path = match rest.get(..9) {
+        Some(host) if host.eq_ignore_ascii_case("localhost") => &rest[9..],
+        _ => rest.as_str(),
+    };
+    path.starts_with('/').then(|| PathBuf::from(path))
 }
 
 fn looks_like_url(arg: &str) -> bool {

@@ -227,7 +227,7 @@ pub(super) fn split_scp(s: &str) -> Option<(&str, &str)> {
 }
 
 /// As git decodes: `%XX` becomes a byte, anything else stays as it is.
-fn percent_decode(s: &str) -> String {
+pub(super) fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -71,7 +71,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use self::protocol::{Incoming, PermissionOption, RpcError};
-use super::exec::{failed, pump_output, MAX_OUTPUT_CHUNK};
+use super::exec::{failed, Pump, MAX_OUTPUT_CHUNK};
 use super::{AgentOutcome, Decision, InputReply, InputRequest, ReviewOutcome, RunContext};
 
 use self::io::read_messages;
@@ -182,10 +182,11 @@ pub async fn run(argv: &[String], ctx: RunContext, opts: AcpOptions) -> AgentOut
     };
     ctx.spawned(child.pid).await;
 
-    let stderr = child.process.stderr.take().map(|err| {
-        let ctx = ctx.clone();
-        tokio::spawn(async move { pump_output(err, "stderr", &ctx, STDERR_TAIL_LINES).await })
-    });
+    let stderr = child
+        .process
+        .stderr
+        .take()
+        .map(|err| Pump::spawn(err, "stderr", &ctx, STDERR_TAIL_LINES));
     let (incoming_tx, incoming) = mpsc::channel(64);
     let reader = child.process.stdout.take().map(|out| {
         tokio::spawn(read_messages(
@@ -251,10 +252,7 @@ pub async fn run(argv: &[String], ctx: RunContext, opts: AcpOptions) -> AgentOut
         task.abort();
     }
     let stderr_tail = match stderr {
-        Some(task) => match tokio::time::timeout(grace, task).await {
-            Ok(tail) => tail.unwrap_or_default(),
-            Err(_) => Vec::new(),
-        },
+        Some(pump) => pump.drain(grace).await.unwrap_or_default(),
         None => Vec::new(),
     };
     match ending {
