@@ -1054,12 +1054,23 @@ fn run_list_prints_runs_newest_first() {
     let runs = array(&runs);
     assert_eq!(field(runs, "id"), [RUN_A, RUN_B, RUN_C]);
     for run in runs {
+        // The run object of `m run show --json` (README "Run JSON").
         assert_eq!(
             keys(run),
             [
+                "agent",
+                "base",
+                "base_commit",
+                "branch",
                 "created_at",
+                "events",
+                "finished",
                 "id",
+                "pending_approvals",
+                "pending_questions",
+                "position",
                 "prompt",
+                "repo",
                 "repo_id",
                 "state",
                 "updated_at",

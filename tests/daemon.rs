@@ -1557,3 +1557,98 @@ fn run_rm_and_prune_with_force_remove_unmerged_work_and_say_how_to_get_it_back()
         .trim()
         .is_empty());
 }
+
+/// `run start --json`, `--wait --json`, `run list --json` and `run show
+/// --json` print a run as one object with the same keys (README "Run
+/// JSON"), a queued run included; a script needs no `cut` for a branch.
+#[test]
+fn every_command_prints_a_run_in_one_json_shape() {
+    let env = TestEnv::new();
+    env.repo("api");
+    let keys = |v: &serde_json::Value| -> Vec<String> {
+        let mut keys: Vec<String> = v.as_object().expect("an object").keys().cloned().collect();
+        keys.sort();
+        keys
+    };
+    let waited = env.json(&[
+        "run",
+        "start",
+        "-r",
+        "api",
+        "first line\nmore",
+        "--wait",
+        "--json",
+        "--",
+        "sh",
+        "-c",
+        "echo x > x.txt",
+    ]);
+    let id = waited["id"].as_str().unwrap().to_string();
+    let shown = env.json(&["run", "show", &id, "--json"]);
+    let listed = env.json(&["run", "list", "--json"]);
+    assert_eq!(waited, shown, "--wait --json and show --json differ");
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0], shown, "list --json and show --json differ");
+    assert_eq!(shown["state"], "completed");
+    assert_eq!(shown["repo"], "api");
+    assert_eq!(shown["prompt"], "first line\nmore");
+    assert_eq!(shown["branch"], format!("m/{}", &id[..8]));
+    assert!(shown["finished"]["reason"].is_string(), "{shown}");
+    assert!(shown["base_commit"].is_string(), "{shown}");
+    assert!(shown["position"].is_null());
+    let want = keys(&shown);
+    for key in [
+        "id",
+        "repo_id",
+        "repo",
+        "prompt",
+        "state",
+        "position",
+        "base",
+        "branch",
+        "base_commit",
+        "workspace_path",
+        "agent",
+        "created_at",
+        "updated_at",
+        "events",
+        "finished",
+        "pending_approvals",
+        "pending_questions",
+        "usage",
+    ] {
+        assert!(want.contains(&key.to_string()), "no {key} in {want:?}");
+    }
+
+    // A run that waits, and one queued behind it, in the same shape.
+    let gate = env.dir.path().join("gate");
+    let hold = format!("while [ ! -e '{}' ]; do sleep 0.05; done", gate.display());
+    let started = env.json(&[
+        "run", "start", "-r", "api", "hold", "--json", "--", "sh", "-c", &hold,
+    ]);
+    assert_eq!(keys(&started), want);
+    assert_eq!(started["state"], "running");
+    let queued = env.json(&[
+        "run", "start", "-r", "api", "later", "--queue", "--base", "HEAD", "--json", "--", "true",
+    ]);
+    assert_eq!(keys(&queued), want);
+    assert_eq!(queued["state"], "queued");
+    assert_eq!(queued["position"], 1);
+    assert_eq!(queued["base"], "HEAD");
+    let queued_id = queued["id"].as_str().unwrap();
+    assert_eq!(env.json(&["run", "show", queued_id, "--json"]), queued);
+    let listed = env.json(&["run", "list", "--json"]);
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 3);
+    assert_eq!(listed[0], queued, "queued runs come first");
+    for run in listed {
+        assert_eq!(keys(run), want);
+    }
+    std::fs::write(&gate, "").unwrap();
+    let later = env.run(&["run", "wait", queued_id]);
+    assert_eq!(later.status.code(), Some(0));
+    let later = env.json(&["run", "show", queued_id, "--json"]);
+    assert_eq!(keys(&later), want);
+    assert_eq!(later["state"], "completed");
+    assert!(later["position"].is_null());
+}

@@ -261,3 +261,88 @@ fn a_resume_that_fails_fails_the_run_with_the_agents_reason() {
         "{finished}"
     );
 }
+
+/// codex-acp answers `session/resume` "Authentication required" when its
+/// saved login is gone: m authenticates with the configured method (and
+/// only then), and resumes; without the key in the daemon's environment
+/// the run fails saying what the agent needs.
+#[test]
+fn a_resume_that_needs_a_login_authenticates_only_as_configured() {
+    let env = TestEnv::new();
+    env.repo("api");
+    env.repo("web");
+    std::fs::create_dir_all(&env.home).unwrap();
+    std::fs::write(
+        env.home.join("config.toml"),
+        "[agents.codex]\nauth = \"api-key\"\n",
+    )
+    .unwrap();
+    let login = env.dir.path().join(".fake-acp-agent/login");
+    let start_in = |repo: &str| {
+        let out = env
+            .m()
+            .env("FAKE_API_KEY", "secret")
+            .args([
+                "run",
+                "start",
+                "-r",
+                repo,
+                "x",
+                "--agent",
+                "codex",
+                "--",
+                FAKE,
+                "resumable-auth",
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let daemon_start = |key: Option<&str>| {
+        let mut cmd = env.m();
+        cmd.args(["daemon", "start"]);
+        if let Some(key) = key {
+            cmd.env("FAKE_API_KEY", key);
+        }
+        assert!(cmd.output().unwrap().status.success());
+    };
+
+    // The login is lost while the daemon is down; the next has the key.
+    let run = start_in("api");
+    env.wait_state(&run, "waiting_input");
+    assert_eq!(of_type(&env, &run, "agent.auth").len(), 1);
+    env.kill_daemon();
+    wait_no_agents(&run);
+    std::fs::remove_file(&login).unwrap();
+    daemon_start(Some("secret"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while of_type(&env, &run, "agent.resumed").is_empty() {
+        assert!(std::time::Instant::now() < deadline, "never resumed");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    env.wait_state(&run, "waiting_input");
+    let auths = of_type(&env, &run, "agent.auth");
+    assert_eq!(auths.len(), 2, "{auths:?}");
+    assert_eq!(auths[1]["data"]["ok"], true, "{auths:?}");
+    env.ok(&["run", "done", &run]);
+    env.wait_state(&run, "completed");
+
+    // The same without the key: the run fails with what the agent needs.
+    let run = start_in("web");
+    env.wait_state(&run, "waiting_input");
+    env.kill_daemon();
+    wait_no_agents(&run);
+    std::fs::remove_file(&login).unwrap();
+    daemon_start(None);
+    env.wait_state(&run, "failed");
+    let reason = of_type(&env, &run, "run.finished")[0]["data"]["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        reason.contains("the agent needs authentication: Authentication required")
+            && reason.contains("after authenticating with api-key"),
+        "{reason}"
+    );
+}

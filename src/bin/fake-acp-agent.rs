@@ -65,6 +65,11 @@
 //!   `refused`) asks to run it (wrapped as Codex does) and runs it if
 //!   allowed. An unknown session is answered as claude-agent-acp answers
 //!   it: -32002 `Resource not found: ID`.
+//! - `resumable-auth`: `resumable` with a login, as codex-acp 0.16.0: a
+//!   login is saved in `$HOME/.fake-acp-agent/login` by `authenticate`
+//!   with the `FAKE_API_KEY` env method (as codex-acp writes `auth.json`),
+//!   and without one `session/new` and `session/resume` answer -32000
+//!   `Authentication required`.
 //! - `loadable`: the same, offering `session/load` only (as Gemini CLI
 //!   0.61.0 does).
 //!
@@ -133,6 +138,11 @@ fn main() {
                     && std::env::var("FAKE_API_KEY").as_deref() == Ok("secret")
                 {
                     agent.authenticated = true;
+                    if agent.resumes() {
+                        let login = Agent::login_file();
+                        std::fs::create_dir_all(login.parent().unwrap()).unwrap();
+                        std::fs::write(login, "api-key").unwrap();
+                    }
                     respond(&id, json!({}));
                 } else {
                     respond_error(
@@ -142,8 +152,15 @@ fn main() {
                     );
                 }
             }
+            "session/new" | "session/resume" | "session/load"
+                if agent.scenario == "resumable-auth" && !Agent::login_file().exists() =>
+            {
+                respond_error(&id, -32000, "Authentication required")
+            }
             "session/new" => agent.new_session(id, &params),
-            "session/resume" if agent.scenario == "resumable" => agent.take_up(id, &params, false),
+            "session/resume" if agent.scenario.starts_with("resumable") => {
+                agent.take_up(id, &params, false)
+            }
             "session/load" if agent.resumes() => agent.take_up(id, &params, true),
             "session/set_mode" if agent.scenario == "stubborn" => {
                 respond_error(&id, -32602, "the mode is locked by the settings")
@@ -217,7 +234,10 @@ impl Agent {
                 &format!("bad initialize: {}", problems.join(", ")),
             );
         }
-        let auth_methods = if matches!(self.scenario.as_str(), "auth" | "loggedin") {
+        let auth_methods = if matches!(
+            self.scenario.as_str(),
+            "auth" | "loggedin" | "resumable-auth"
+        ) {
             json!([
                 { "id": "browser-login", "name": "Log in with a browser" },
                 { "id": "api-key", "name": "API key", "type": "env_var", "vars": [{ "name": "FAKE_API_KEY" }] },
@@ -243,7 +263,7 @@ impl Agent {
     fn capabilities(&self) -> Value {
         let mut caps = json!({ "loadSession": false, "promptCapabilities": { "image": false } });
         match self.scenario.as_str() {
-            "resumable" => {
+            "resumable" | "resumable-auth" => {
                 caps["loadSession"] = json!(true);
                 caps["sessionCapabilities"] = json!({ "list": {}, "resume": {}, "close": {} });
             }
@@ -254,7 +274,15 @@ impl Agent {
     }
 
     fn resumes(&self) -> bool {
-        matches!(self.scenario.as_str(), "resumable" | "loadable")
+        matches!(
+            self.scenario.as_str(),
+            "resumable" | "resumable-auth" | "loadable"
+        )
+    }
+
+    fn login_file() -> PathBuf {
+        let home = std::env::var_os("HOME").expect("HOME");
+        PathBuf::from(home).join(".fake-acp-agent").join("login")
     }
 
     fn session_file(id: &str) -> PathBuf {

@@ -1,11 +1,14 @@
-//! A run as readers see it whole: `m run show --json` prints it, and the
-//! remote API serves it (`GET /v1/runs/{id}`), from this one place.
+//! A run as readers see it whole, in one JSON shape (README "Run JSON"):
+//! `m run start --json` (also with `--wait`), `m run list --json` and
+//! `m run show --json` print it, and the remote API serves it
+//! (`GET /v1/runs/{id}`), from this one place. A queued run has the same
+//! keys, with what it does not have yet as null or empty.
 
 use serde_json::{json, Value};
 
 use super::{ApprovalFilter, Store};
 use crate::error::Result;
-use crate::model::{ApprovalState, Event, EventType, Run};
+use crate::model::{ApprovalState, Event, EventType, QueuedRun, Run};
 
 impl Store {
     /// The run with its repo, agent, branch, event count, how it ended, and
@@ -43,6 +46,8 @@ impl Store {
             "repo": repo.name,
             "prompt": run.prompt,
             "state": run.state,
+            "position": null,
+            "base": null,
             "workspace_path": workspace,
             "created_at": run.created_at,
             "updated_at": run.updated_at,
@@ -54,6 +59,33 @@ impl Store {
             "finished": finished,
             "pending_questions": pending_questions,
             "usage": self.run_usage(&run.id)?,
+        }))
+    }
+
+    /// A queued run in the shape of [`Store::run_view`]: state `queued`, its
+    /// place in the queue, the ref it will start from (`base`, null for
+    /// the repo's HEAD), and nothing yet of a workspace, branch or events.
+    pub fn queued_view(&self, queued: &QueuedRun) -> Result<Value> {
+        let repo = self.get_repo(&queued.repo_id)?;
+        Ok(json!({
+            "id": queued.id,
+            "repo_id": queued.repo_id,
+            "repo": repo.name,
+            "prompt": queued.prompt,
+            "state": queued.state,
+            "position": queued.position,
+            "base": queued.base,
+            "workspace_path": null,
+            "created_at": queued.created_at,
+            "updated_at": queued.created_at,
+            "agent": queued.agent,
+            "branch": null,
+            "base_commit": null,
+            "events": 0,
+            "pending_approvals": [],
+            "finished": null,
+            "pending_questions": [],
+            "usage": null,
         }))
     }
 

@@ -26,9 +26,8 @@ pub struct ListArgs {
     /// Every run, however many (the table shows the newest 20 by default).
     #[arg(long)]
     pub all: bool,
-    /// A JSON list of runs, each with `usage` (tokens in and out, cost and
-    /// context, as `m run show --json` has it; null if none was reported);
-    /// every run unless -n is given.
+    /// A JSON list of runs, each as `m run show --json` prints it (README
+    /// "Run JSON"); every run unless -n is given.
     #[arg(long)]
     pub json: bool,
 }
@@ -83,18 +82,13 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<u8> {
         })?,
     };
     if args.json {
-        // Each run with what its agent reported it spent (null if nothing),
-        // so that a script can add up a day's spend.
+        // Each as `m run show --json` prints it (README "Run JSON").
         let mut all: Vec<serde_json::Value> = Vec::with_capacity(queued.len() + runs.len());
-        all.extend(
-            queued
-                .iter()
-                .map(|q| serde_json::to_value(q).unwrap_or_default()),
-        );
+        for queued in &queued {
+            all.push(store.queued_view(queued)?);
+        }
         for run in &runs {
-            let mut value = serde_json::to_value(run).unwrap_or_default();
-            value["usage"] = serde_json::json!(store.run_usage(&run.id)?);
-            all.push(value);
+            all.push(store.run_view(run)?);
         }
         ctx.ui.json(&all)?;
         return Ok(exit::OK);

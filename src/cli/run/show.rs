@@ -1,5 +1,5 @@
 use clap::Args;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::cli::output::{fold_long_line, printable, relative_time, STDERR_LINE_SHOWN};
 use crate::cli::Ctx;
@@ -12,7 +12,7 @@ pub struct ShowArgs {
     /// Run id (any unique prefix).
     #[arg(add = crate::cli::complete::run_ids())]
     pub run: String,
-    /// The run as one JSON object (README "Scripting" lists its fields).
+    /// The run as one JSON object (README "Run JSON" says each key).
     #[arg(long)]
     pub json: bool,
 }
@@ -167,9 +167,7 @@ pub fn run(ctx: &Ctx, args: ShowArgs) -> Result<u8> {
 fn show_queued(ctx: &Ctx, store: &Store, queued: &QueuedRun, json: bool) -> Result<u8> {
     let repo = store.get_repo(&queued.repo_id)?;
     if json {
-        let mut value = serde_json::to_value(queued).unwrap_or_default();
-        value["repo"] = json!(repo.name);
-        ctx.ui.json(&value)?;
+        ctx.ui.json(&store.queued_view(queued)?)?;
         return Ok(exit::OK);
     }
     let field = |name: &str, value: String| format!("{:<10} {value}", ctx.ui.bold(name));
@@ -206,6 +204,7 @@ pub use crate::model::open_questions;
 mod tests {
     use super::*;
     use crate::model::{Event, EventType};
+    use serde_json::json;
 
     fn event(seq: i64, event_type: EventType, data: Value) -> Event {
         Event {

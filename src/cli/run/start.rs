@@ -1,3 +1,4 @@
+use crate::store::RunOrQueued;
 use std::io::{IsTerminal, Read};
 
 use clap::Args;
@@ -175,12 +176,12 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
     let (id, json, said) = match Client::connect(&ctx.paths)?.request(&request)? {
         Response::Run { run } => (
             run.id.clone(),
-            serde_json::to_value(&run),
+            store.run_view(&run),
             format!("Started run {} on {}.", short_id(&run.id), repo.name),
         ),
         Response::Queued { run } => (
             run.id.clone(),
-            serde_json::to_value(&run),
+            store.queued_view(&run),
             format!(
                 "Queued run {} on {} (position {}): it starts when the runs before it have ended.",
                 short_id(&run.id),
@@ -201,7 +202,7 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
     if !args.json {
         ctx.ui.line(&id)?;
     } else if !args.follow && !args.wait {
-        ctx.ui.json(&json.unwrap_or_default())?;
+        ctx.ui.json(&json?)?;
     }
     if std::io::stderr().is_terminal() && !args.follow && !args.wait {
         eprintln!(
@@ -229,7 +230,11 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
     if args.wait {
         let state = super::wait_for_human(ctx, &id, None)?;
         if args.json {
-            ctx.ui.json(&store.get_run(&id)?)?;
+            let view = match store.find_run_or_queued(&id)? {
+                RunOrQueued::Run(run) => store.run_view(&run)?,
+                RunOrQueued::Queued(queued) => store.queued_view(&queued)?,
+            };
+            ctx.ui.json(&view)?;
         }
         super::report_end(&store, &id, state)?;
         return Ok(state.exit_code());
