@@ -10,6 +10,7 @@
 use clap::builder::StyledStr;
 use clap_complete::engine::{ArgValueCandidates, CompletionCandidate};
 
+use super::output::one_line;
 use crate::model::{short_id, ApprovalState, EventType, RunState};
 use crate::paths::Paths;
 use crate::store::{ApprovalFilter, RunFilter, Store};
@@ -29,16 +30,6 @@ fn existing_store() -> Option<Store> {
         return None;
     }
     Store::open(&database).ok()
-}
-
-fn one_line(text: &str, width: usize) -> String {
-    let line = text.lines().next().unwrap_or("").trim();
-    if line.chars().count() > width {
-        let cut: String = line.chars().take(width.saturating_sub(1)).collect();
-        format!("{cut}…")
-    } else {
-        line.to_string()
-    }
 }
 
 fn candidate(value: impl Into<String>, help: impl Into<String>) -> CompletionCandidate {

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::{ApprovalFilter, Store};
 use crate::error::Result;
-use crate::model::{ApprovalState, Event, EventType, QueuedRun, Run};
+use crate::model::{open_questions, ApprovalState, Event, QueuedRun, Run, INPUT_EVENTS};
 
 impl Store {
     /// The run with its repo, agent, branch, event count, how it ended, and
@@ -102,46 +102,10 @@ impl Store {
     }
 }
 
-/// The events that open and close a run's questions.
-const INPUT_EVENTS: [EventType; 3] = [
-    EventType::InputRequested,
-    EventType::InputProvided,
-    EventType::InputWithdrawn,
-];
-
-/// The questions still open among a run's events, oldest first: each
-/// `input.requested` until the `input.provided` or `input.withdrawn` whose
-/// `question_seq` names it. One that names none (from an older m) closed
-/// the oldest open question, the one `m reply` answers.
-fn open_questions(events: &[Event]) -> Vec<&Event> {
-    let mut open: Vec<&Event> = Vec::new();
-    for event in events {
-        match event.kind() {
-            Some(EventType::InputRequested) => open.push(event),
-            Some(EventType::InputProvided) | Some(EventType::InputWithdrawn) => {
-                let named = event
-                    .data
-                    .as_ref()
-                    .and_then(|d| d.get("question_seq"))
-                    .and_then(Value::as_i64);
-                let closed = match named {
-                    Some(seq) => open.iter().position(|q| q.seq == seq),
-                    None if open.is_empty() => None,
-                    None => Some(0),
-                };
-                if let Some(index) = closed {
-                    open.remove(index);
-                }
-            }
-            _ => {}
-        }
-    }
-    open
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::EventType;
 
     fn event(seq: i64, event_type: EventType, data: Value) -> Event {
         Event {

@@ -4,7 +4,7 @@ use serde_json::Value;
 use crate::cli::output::{fold_long_line, printable, relative_time, STDERR_LINE_SHOWN};
 use crate::cli::Ctx;
 use crate::error::{exit, Result};
-use crate::model::{now, short_id, ApprovalState, QueuedRun, INPUT_EVENTS};
+use crate::model::{now, short_id, ApprovalState, QueuedRun};
 use crate::store::{ApprovalFilter, RunOrQueued, Store};
 
 #[derive(Debug, Args)]
@@ -23,6 +23,11 @@ pub fn run(ctx: &Ctx, args: ShowArgs) -> Result<u8> {
         RunOrQueued::Run(run) => run,
         RunOrQueued::Queued(queued) => return show_queued(ctx, &store, &queued, args.json),
     };
+    if args.json {
+        // The remote API serves the same object (`GET /v1/runs/{id}`).
+        ctx.ui.json(&store.run_view(&run)?)?;
+        return Ok(exit::OK);
+    }
     let repo = store.get_repo(&run.repo_id)?;
     let details = store.run_details(&run.id)?;
     let pending = store.list_approvals(&ApprovalFilter {
@@ -36,25 +41,8 @@ pub fn run(ctx: &Ctx, args: ShowArgs) -> Result<u8> {
     let workspace = std::path::Path::new(&run.workspace_path)
         .exists()
         .then_some(&run.workspace_path);
-    // A finished run waits for nothing: questions left open when it ended
-    // were never closed by an event.
-    let input_events = if run.state.is_active() {
-        store.list_events(
-            &run.id,
-            0,
-            &INPUT_EVENTS.map(|t| t.as_str().to_string()),
-            None,
-        )?
-    } else {
-        Vec::new()
-    };
-    let questions = open_questions(&input_events);
+    let questions = store.open_questions(&run)?;
     let usage = store.run_usage(&run.id)?;
-    if args.json {
-        // The remote API serves the same object (`GET /v1/runs/{id}`).
-        ctx.ui.json(&store.run_view(&run)?)?;
-        return Ok(exit::OK);
-    }
     let now = now();
     let field = |name: &str, value: String| format!("{:<10} {value}", ctx.ui.bold(name));
     ctx.ui.line(field("run", run.id.clone()))?;
@@ -196,64 +184,4 @@ fn show_queued(ctx: &Ctx, store: &Store, queued: &QueuedRun, json: bool) -> Resu
     ctx.ui.line(String::new())?;
     ctx.ui.line(printable(&queued.prompt))?;
     Ok(exit::OK)
-}
-
-pub use crate::model::open_questions;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::{Event, EventType};
-    use serde_json::json;
-
-    fn event(seq: i64, event_type: EventType, data: Value) -> Event {
-        Event {
-            id: format!("e{seq}"),
-            run_id: "r".into(),
-            seq,
-            event_type: event_type.as_str().into(),
-            data: Some(data),
-            created_at: seq,
-        }
-    }
-
-    fn open_seqs(events: &[Event]) -> Vec<i64> {
-        open_questions(events).iter().map(|e| e.seq).collect()
-    }
-
-    #[test]
-    fn a_question_is_open_until_an_event_names_it() {
-        let asked = |seq| event(seq, EventType::InputRequested, json!({ "question": "?" }));
-        let events = [
-            asked(1),
-            asked(2),
-            asked(3),
-            event(4, EventType::InputWithdrawn, json!({ "question_seq": 2 })),
-            event(5, EventType::Output, json!({})),
-            event(
-                6,
-                EventType::InputProvided,
-                json!({ "text": "a", "question_seq": 1 }),
-            ),
-        ];
-        assert_eq!(open_seqs(&events), [3]);
-        assert_eq!(open_seqs(&events[..4]), [1, 3]);
-        assert_eq!(open_seqs(&events[..3]), [1, 2, 3]);
-        assert_eq!(open_seqs(&[]), Vec::<i64>::new());
-    }
-
-    #[test]
-    fn an_event_that_names_no_question_closes_the_oldest() {
-        let asked = |seq| event(seq, EventType::InputRequested, json!({ "question": "?" }));
-        let events = [
-            asked(1),
-            asked(2),
-            event(3, EventType::InputProvided, json!({ "text": "a" })),
-            event(4, EventType::InputWithdrawn, json!({})),
-            event(5, EventType::InputWithdrawn, json!({})),
-            asked(6),
-        ];
-        assert_eq!(open_seqs(&events), [6]);
-        assert_eq!(open_seqs(&events[..3]), [2]);
-    }
 }
