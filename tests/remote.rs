@@ -917,3 +917,69 @@ fn a_review_whose_worktree_changed_is_stale_and_asked_again() {
         "late\n"
     );
 }
+
+/// `[remote] tls_cert`/`tls_key` serve a certificate of one's own (the
+/// client pins its fingerprint, and no self-signed one is made), and
+/// `M_REMOTE_LISTEN` wins over the file's address (port 1, which this
+/// user cannot bind: the daemon would not start on it).
+#[test]
+fn a_configured_certificate_is_served_and_the_environment_address_wins() {
+    let env = TestEnv::new();
+    std::fs::create_dir_all(&env.home).unwrap();
+    let own = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let certs = env.dir.path().join("certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    std::fs::write(certs.join("box.crt"), own.cert.pem()).unwrap();
+    std::fs::write(certs.join("box.key"), own.key_pair.serialize_pem()).unwrap();
+    std::fs::write(
+        env.home.join("config.toml"),
+        format!(
+            "[remote]\nlisten = \"127.0.0.1:1\"\ntls_cert = \"{0}/box.crt\"\ntls_key = \"{0}/box.key\"\n",
+            certs.display()
+        ),
+    )
+    .unwrap();
+    let out = env
+        .m()
+        .env("M_REMOTE_LISTEN", "127.0.0.1:0")
+        .args(["daemon", "start"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status = env.json(&["daemon", "status", "--json"]);
+    let url = status["remote"]["url"].as_str().unwrap();
+    let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
+    assert_ne!(port, 1, "{url}");
+    let fingerprint = m::model::hex(
+        ring::digest::digest(&ring::digest::SHA256, own.cert.der().as_ref()).as_ref(),
+    );
+    assert_eq!(status["remote"]["fingerprint"], fingerprint.as_str());
+    assert!(
+        !env.home.join("remote/key.pem").exists(),
+        "no self-signed certificate is made"
+    );
+    let api = Api {
+        port,
+        fingerprint,
+        token: None,
+    };
+    // The pinned client reaches it: TLS shows the configured certificate.
+    let (phone, phone_id) = pair(&env, &api, &[]);
+    let (status, body) = phone.get("/v1/status");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["version"], env!("CARGO_PKG_VERSION"), "{body}");
+    assert_eq!(body["active_runs"], json!([]), "the live runs' ids: {body}");
+    assert_eq!(body["pending_approvals"], 0, "{body}");
+    assert_eq!(body["device"]["id"], phone_id.as_str(), "{body}");
+    // A client pinning another certificate is refused.
+    let other = Api {
+        fingerprint: "0".repeat(64),
+        ..api.clone()
+    };
+    let refused = std::panic::catch_unwind(|| other.get("/v1/status"));
+    assert!(refused.is_err(), "a wrong pin must fail the handshake");
+}
