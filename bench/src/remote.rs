@@ -74,7 +74,7 @@ impl Phone {
         let (port, fingerprint, token) = (self.port, self.fingerprint.clone(), self.token.clone());
         let mut sender = self.sender.take();
         let (result, sender) = self.rt.block_on(async move {
-            if sender.as_ref().map_or(true, |s| s.is_closed()) {
+            if sender.as_ref().is_none_or(|s| s.is_closed()) {
                 let (s, connection) = connect(port, &fingerprint).await?;
                 tokio::spawn(connection);
                 sender = Some(s);
