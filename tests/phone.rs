@@ -205,6 +205,155 @@ fn eventually_output(env: &TestEnv, run: &str, line: &str) {
     }
 }
 
+/// A Chrome DevTools Protocol command, through chromedriver's passthrough
+/// (`goog/cdp/execute`): what WebDriver has no verb for (colour scheme,
+/// font size, the accessibility tree, holding a request).
+#[derive(Debug)]
+struct Cdp {
+    cmd: &'static str,
+    params: Value,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        let body = json!({ "cmd": self.cmd, "params": self.params });
+        (http::Method::POST, Some(body.to_string()))
+    }
+}
+
+async fn cdp(page: &Client, cmd: &'static str, params: Value) -> Value {
+    page.issue_cmd(Cdp { cmd, params })
+        .await
+        .unwrap_or_else(|e| panic!("{cmd}: {e}"))
+}
+
+/// A test's daemon with its remote listener on `listen`, and a repo `web`.
+fn daemon(listen: &str) -> TestEnv {
+    let env = TestEnv::new();
+    std::fs::create_dir_all(&env.home).unwrap();
+    std::fs::write(
+        env.home.join("config.toml"),
+        format!("[remote]\nlisten = \"{listen}\"\n"),
+    )
+    .unwrap();
+    env.ok(&["daemon", "start"]);
+    env.repo("web");
+    env
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A browser paired with the test's daemon, as a person pairs one: by
+/// opening the URL of `m device pair`'s QR code.
+struct Phone {
+    page: Client,
+    origin: String,
+    _driver: Driver,
+}
+
+impl Phone {
+    async fn pair(env: &TestEnv) -> Phone {
+        let offer = env.json(&["device", "pair", "--json", "--name", "browser"]);
+        let url = offer["url"].as_str().unwrap().to_string();
+        let origin = url.split("/pair#").next().unwrap().to_string();
+        let work = env.dir.path();
+        let driver = start_driver(&work.join("chromedriver.log"));
+        let page = browser(&driver, &work.join("chromium-profile")).await;
+        page.goto(&url).await.unwrap();
+        until(&page, "that it paired", || async {
+            script(&page, "return localStorage.getItem('m.token')")
+                .await
+                .is_string()
+        })
+        .await;
+        Phone {
+            page,
+            origin,
+            _driver: driver,
+        }
+    }
+
+    async fn open_run(&self, run: &str) {
+        self.page
+            .goto(&format!("{}/#/runs/{run}", self.origin))
+            .await
+            .unwrap();
+    }
+
+    async fn close(self) {
+        let _ = self.page.close().await;
+    }
+}
+
+/// The text of the approval card of this approval.
+async fn card_text(page: &Client, approval: &str) -> String {
+    match page
+        .find(Locator::Css(&format!(
+            ".approval[data-approval='{approval}']"
+        )))
+        .await
+    {
+        Ok(card) => card.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+/// The approvals of a run, as `m approvals --json` has them.
+fn approvals_of(env: &TestEnv, run: &str) -> Vec<Value> {
+    let all = env.json(&["approvals", "--run", run, "--state", "all", "--json"]);
+    all.as_array().unwrap().clone()
+}
+
+fn pending_approval(env: &TestEnv, run: &str) -> Value {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(a) = approvals_of(env, run)
+            .into_iter()
+            .find(|a| a["state"] == "pending")
+        {
+            return a;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "run {run} never asked for an approval"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The seqs of the events the run page lists, in order.
+async fn shown_seqs(page: &Client) -> Vec<i64> {
+    let seqs = script(
+        page,
+        "return [...document.querySelectorAll('ol.events li')].map(li => Number(li.dataset.seq))",
+    )
+    .await;
+    serde_json::from_value(seqs).unwrap()
+}
+
+fn stored_seqs(env: &TestEnv, run: &str) -> Vec<i64> {
+    env.events(run)
+        .iter()
+        .map(|e| e["seq"].as_i64().unwrap())
+        .collect()
+}
+
 /// Where the screenshot of the approval screen goes (docs/phone.png is a
 /// copy of one).
 fn screenshot_path() -> PathBuf {
@@ -486,4 +635,115 @@ async fn walk(env: &TestEnv, page: &Client, url: &str, origin: &str, run: &str) 
         script(page, "return localStorage.getItem('m.token')").await,
         Value::Null
     );
+}
+
+/// A command approval shows each argument and where it runs; one decided
+/// at the terminal while the page shows it stays on screen saying so; and
+/// a tap that reaches the daemon after another decision decides nothing,
+/// and the page says so, showing the approval as it stands.
+#[test]
+fn a_phone_page_shows_commands_and_says_when_an_approval_was_decided_elsewhere() {
+    let env = daemon("127.0.0.1:0");
+    let agent = env.script(
+        "agent.sh",
+        "m ask approval --type command -- echo shipped to 'main branch'; echo \"push=$?\"\n\
+         reason=$(m ask approval --type generic --title 'tag the release?'); echo \"tag=$? $reason\"",
+    );
+    let run = env.start("web", "release", &agent);
+    let push = pending_approval(&env, &run);
+    let push_id = push["id"].as_str().unwrap().to_string();
+    let cwd = push["payload"]["cwd"].as_str().unwrap().to_string();
+    runtime().block_on(async {
+        let phone = Phone::pair(&env).await;
+        let page = &phone.page;
+        phone.open_run(&run).await;
+
+        // The command: its line, each argument on its own, its directory.
+        until(page, "the command approval", || async {
+            card_text(page, &push_id).await.contains("Run this command?")
+        })
+        .await;
+        let argv = script(
+            page,
+            "return [...document.querySelectorAll('.approval ol.argv li')].map(li => li.textContent)",
+        )
+        .await;
+        assert_eq!(
+            argv,
+            json!(["echo", "shipped", "to", "main branch"])
+        );
+        let line = page.find(Locator::Css(".approval .command")).await.unwrap();
+        let line = line.text().await.unwrap();
+        assert!(
+            line.starts_with("$ echo shipped to ")
+                && line.contains("main branch"),
+            "{line}"
+        );
+        let shown_cwd = page.find(Locator::Css(".approval .cwd")).await.unwrap();
+        assert_eq!(shown_cwd.text().await.unwrap(), format!("in {cwd}"));
+        assert!(fits_the_width(page).await, "the page scrolls sideways");
+
+        // Approved at the terminal while the page shows it: the card stays
+        // and says by whom, with nothing left to tap.
+        env.ok(&["approve", &push_id]);
+        eventually_output(&env, &run, "shipped to main branch");
+        eventually_output(&env, &run, "push=0");
+        until(page, "that it was approved at the terminal", || async {
+            card_text(page, &push_id)
+                .await
+                .contains("Already approved at the terminal")
+        })
+        .await;
+        let buttons = script(
+            page,
+            &format!(
+                "return document.querySelectorAll(\".approval[data-approval='{push_id}'] button\").length"
+            ),
+        )
+        .await;
+        assert_eq!(buttons, json!(0), "a decided approval offers no decision");
+
+        // A tap that loses the race: the page sends Approve, which the
+        // browser holds (as a slow network would) until the terminal has
+        // rejected it; the daemon decides nothing and the page says so.
+        let tag = pending_approval(&env, &run);
+        let tag_id = tag["id"].as_str().unwrap().to_string();
+        until(page, "the second approval", || async {
+            card_text(page, &tag_id).await.contains("tag the release?")
+        })
+        .await;
+        cdp(
+            page,
+            "Fetch.enable",
+            json!({ "patterns": [{ "urlPattern": "*/decision", "requestStage": "Request" }] }),
+        )
+        .await;
+        let approve = page
+            .find(Locator::XPath(&format!(
+                "//section[@data-approval='{tag_id}']//button[normalize-space()='Approve']"
+            )))
+            .await
+            .unwrap();
+        approve.click().await.unwrap();
+        until(page, "the decision being sent", || async {
+            card_text(page, &tag_id).await.contains("Sending")
+        })
+        .await;
+        env.ok(&["reject", &tag_id, "--reason", "not on a Friday"]);
+        eventually_output(&env, &run, "tag=1 not on a Friday");
+        cdp(page, "Fetch.disable", json!({})).await;
+        until(page, "that the tap came too late", || async {
+            let text = card_text(page, &tag_id).await;
+            text.contains("Nothing was decided by your tap")
+                && text.contains("Already rejected at the terminal: not on a Friday")
+        })
+        .await;
+        let tag_now = approvals_of(&env, &run)
+            .into_iter()
+            .find(|a| a["id"] == tag_id.as_str())
+            .unwrap();
+        assert_eq!(tag_now["state"], "rejected", "the late tap changed nothing");
+        env.wait_state(&run, "completed");
+        phone.close().await;
+    });
 }

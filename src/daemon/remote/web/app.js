@@ -271,7 +271,9 @@ function approvalCard(approval, onDecided) {
         } else if (status === 409 && data.approval) {
           // Nothing was decided: say why, and show it as it is now.
           const stale = data.code === "stale";
-          const intro = stale ? "It changed since you saw it, and nothing was decided. Here it is as it stands now. " : "";
+          const intro = stale
+            ? "It changed since you saw it, and nothing was decided. Here it is as it stands now. "
+            : "Nothing was decided by your tap. ";
           render(data.approval, intro).focus();
         } else {
           note.textContent = (data.error || "status " + status) + (data.hint ? " (" + data.hint + ")" : "");
