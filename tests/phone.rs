@@ -747,3 +747,113 @@ fn a_phone_page_shows_commands_and_says_when_an_approval_was_decided_elsewhere()
         phone.close().await;
     });
 }
+
+/// A port no one listens on now, for a daemon that must come back on the
+/// same address (the page's origin, and its token's storage, are per port).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The run page's event stream is cut when the daemon stops; the page
+/// reconnects by itself to the daemon that starts again, from the last
+/// event it showed, and shows exactly the run's events: the ones written
+/// while it was away, and the ones after, in order, none twice.
+#[test]
+fn a_phone_page_resumes_its_event_stream_after_the_daemon_restarts() {
+    let env = daemon(&format!("127.0.0.1:{}", free_port()));
+    let run = env
+        .ok(&[
+            "run",
+            "start",
+            "-r",
+            "web",
+            "first",
+            "--acp",
+            "--",
+            FAKE,
+            "resumable",
+        ])
+        .trim()
+        .to_string();
+    env.wait_state(&run, "waiting_input");
+    runtime().block_on(async {
+        let phone = Phone::pair(&env).await;
+        let page = &phone.page;
+        phone.open_run(&run).await;
+        let before = stored_seqs(&env, &run);
+        until(page, "the run's events so far", || async {
+            shown_seqs(page).await == before
+        })
+        .await;
+        // The page is never reloaded: this stays set only if it is not.
+        script(page, "window.sameDocument = true; return true").await;
+
+        env.ok(&["daemon", "stop"]);
+        until(page, "that the stream was lost", || async {
+            shows(page, "reconnecting").await
+        })
+        .await;
+        env.ok(&["daemon", "start"]);
+        let deadline = Instant::now() + PATIENCE;
+        while !env
+            .events(&run)
+            .iter()
+            .any(|e| e["type"] == "agent.resumed")
+        {
+            assert!(Instant::now() < deadline, "the run never resumed");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        env.wait_state(&run, "waiting_input");
+        env.ok(&["reply", &run, "second"]);
+        eventually_message(&env, &run, "heard \"second\"");
+        env.wait_state(&run, "waiting_input");
+        env.ok(&["run", "done", &run]);
+        env.wait_state(&run, "completed");
+
+        let stored = stored_seqs(&env, &run);
+        assert!(stored.len() > before.len() + 3, "{stored:?}");
+        until(page, "every event of the run, once, in order", || async {
+            shown_seqs(page).await == stored
+        })
+        .await;
+        assert_eq!(
+            script(page, "return window.sameDocument === true").await,
+            json!(true),
+            "the page was reloaded instead of resuming its stream"
+        );
+        let kinds = script(
+            page,
+            "return [...document.querySelectorAll('ol.events li .type')].map(t => t.textContent)",
+        )
+        .await;
+        let kinds = kinds.to_string();
+        for kind in ["agent.suspended", "agent.resumed", "run.finished"] {
+            assert!(kinds.contains(kind), "{kind} not shown: {kinds}");
+        }
+        phone.close().await;
+    });
+}
+
+fn eventually_message(env: &TestEnv, run: &str, part: &str) {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let said: Vec<String> = env
+            .events(run)
+            .into_iter()
+            .filter(|e| e["type"] == "agent.message")
+            .filter_map(|e| e["data"]["text"].as_str().map(str::to_string))
+            .collect();
+        if said.iter().any(|m| m.contains(part)) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "run {run} never said {part:?}; it said {said:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
