@@ -857,3 +857,143 @@ fn eventually_message(env: &TestEnv, run: &str, part: &str) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Fills a question's field: clears it, then types or chooses.
+async fn fill(page: &Client, css: &str, text: &str) {
+    let field = page.find(Locator::Css(css)).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
+async fn choose(page: &Client, label: &str, option: &str) {
+    let xpath =
+        format!("//label[starts-with(normalize-space(), '{label}')]/following-sibling::select[1]");
+    let select = page.find(Locator::XPath(&xpath)).await.unwrap();
+    select.select_by_label(option).await.unwrap();
+}
+
+/// The question card's message: the page's own refusal, or the daemon's.
+async fn question_says(page: &Client, text: &str) -> bool {
+    match page.find(Locator::Css(".question [role=status]")).await {
+        Ok(note) => note.text().await.unwrap_or_default().contains(text),
+        Err(_) => false,
+    }
+}
+
+fn answers_given(env: &TestEnv, run: &str) -> usize {
+    env.events(run)
+        .iter()
+        .filter(|e| e["type"] == "input.provided")
+        .count()
+}
+
+/// Question forms of number, boolean and choice fields: the page refuses
+/// what `m reply` refuses, in its words, sending nothing, and what it
+/// accepts reaches the agent as typed values.
+#[test]
+fn a_phone_page_question_forms_check_numbers_booleans_and_choices() {
+    let env = daemon("127.0.0.1:0");
+    let run = env
+        .ok(&[
+            "run",
+            "start",
+            "-r",
+            "web",
+            "deploy",
+            "--acp",
+            "--once",
+            "--",
+            FAKE,
+            "elicit-form",
+        ])
+        .trim()
+        .to_string();
+    env.wait_state(&run, "waiting_input");
+    // What `m reply` says of the same replies, which the page must match.
+    let not_whole = env.fails(&["reply", &run, "many"], 2);
+    assert!(
+        not_whole.contains("Replicas (replicas): 'many' is not a whole number"),
+        "{not_whole}"
+    );
+    let too_many = env.fails(&["reply", &run, "12"], 2);
+    assert!(
+        too_many.contains("Replicas (replicas): must be at most 10"),
+        "{too_many}"
+    );
+    runtime().block_on(async {
+        let phone = Phone::pair(&env).await;
+        let page = &phone.page;
+        phone.open_run(&run).await;
+        until(page, "the number question", || async {
+            shows(page, "How many replicas should I start?").await
+        })
+        .await;
+        let field = ".question input[inputmode=numeric]";
+        for (typed, refusal) in [
+            ("many", "Replicas (replicas): 'many' is not a whole number"),
+            ("2.5", "Replicas (replicas): '2.5' is not a whole number"),
+            ("12", "Replicas (replicas): must be at most 10"),
+            ("0", "Replicas (replicas): must be at least 1"),
+        ] {
+            fill(page, field, typed).await;
+            button(page, "Answer").await.click().await.unwrap();
+            until(page, &format!("the refusal of {typed:?}"), || async {
+                question_says(page, refusal).await
+            })
+            .await;
+            // The field at fault is marked and has the focus.
+            assert_eq!(
+                script(
+                    page,
+                    "return document.activeElement.getAttribute('aria-invalid')"
+                )
+                .await,
+                json!("true")
+            );
+        }
+        assert_eq!(answers_given(&env, &run), 0, "a refused answer was sent");
+        assert_eq!(env.run_state(&run), "waiting_input");
+        fill(page, field, "3").await;
+        button(page, "Answer").await.click().await.unwrap();
+        eventually_message(&env, &run, r#"answer: "accept" {"replicas":3}"#);
+
+        // A form: yes or no (nothing chosen for the human), a number, a choice.
+        until(page, "the form", || async {
+            shows(page, "Deploy with these settings?").await
+        })
+        .await;
+        let chosen = script(
+            page,
+            "return [...document.querySelectorAll('.question select')].map(s => s.value)",
+        )
+        .await;
+        assert_eq!(
+            chosen,
+            json!(["", ""]),
+            "an answer was chosen for the human"
+        );
+        button(page, "Answer").await.click().await.unwrap();
+        until(page, "that a yes or no is needed", || async {
+            question_says(page, "Deploy now (confirm): choose yes or no").await
+        })
+        .await;
+        choose(page, "Deploy now", "Yes").await;
+        fill(page, ".question input[inputmode=decimal]", "-5").await;
+        button(page, "Answer").await.click().await.unwrap();
+        until(page, "the refusal of a negative budget", || async {
+            question_says(page, "Budget in euros (budget): must be at least 0").await
+        })
+        .await;
+        fill(page, ".question input[inputmode=decimal]", "12.5").await;
+        choose(page, "Region", "us-east").await;
+        assert_eq!(answers_given(&env, &run), 1);
+        button(page, "Answer").await.click().await.unwrap();
+        eventually_message(
+            &env,
+            &run,
+            r#"answer: "accept" {"budget":12.5,"confirm":true,"region":"us-east"}"#,
+        );
+        env.wait_state(&run, "completed");
+        phone.close().await;
+    });
+}
