@@ -997,3 +997,363 @@ fn a_phone_page_question_forms_check_numbers_booleans_and_choices() {
         phone.close().await;
     });
 }
+
+/// Presses a key, as a keyboard does (on whatever has the focus).
+async fn press(page: &Client, key: fantoccini::key::Key) {
+    use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+    let value = key.chars().next().unwrap();
+    let actions = KeyActions::new("keyboard".into())
+        .then(KeyAction::Down { value })
+        .then(KeyAction::Up { value });
+    page.perform_actions(actions).await.unwrap();
+}
+
+/// What has the focus: its tag and its text or label.
+async fn focused(page: &Client) -> String {
+    let found = script(
+        page,
+        "const e = document.activeElement; \
+         const label = e.labels && e.labels.length ? e.labels[0].textContent : ''; \
+         return e.tagName.toLowerCase() + ' ' + (label || e.textContent).trim().slice(0, 60)",
+    )
+    .await;
+    found.as_str().unwrap_or_default().to_string()
+}
+
+/// Tabs through the page from its start, once round: every control must
+/// take the focus in turn. Returns what took it, in order.
+async fn tab_through(page: &Client) -> Vec<String> {
+    script(
+        page,
+        "document.activeElement.blur(); window.scrollTo(0, 0); \
+         document.querySelectorAll('[data-tabbed]').forEach(e => delete e.dataset.tabbed); return true",
+    )
+    .await;
+    let mut order = Vec::new();
+    let mut wrapped = 0;
+    for _ in 0..80 {
+        press(page, fantoccini::key::Key::Tab).await;
+        let seen = script(
+            page,
+            "const e = document.activeElement; \
+             if (e === document.body) return 'body'; \
+             if (e.dataset.tabbed) return 'again'; \
+             e.dataset.tabbed = 'yes'; return 'new'",
+        )
+        .await;
+        match seen.as_str() {
+            Some("new") => order.push(focused(page).await),
+            // Past the last control the focus leaves the page, then comes
+            // back at the first.
+            Some("body") if wrapped < 2 => wrapped += 1,
+            _ => break,
+        }
+    }
+    // Every control a finger can reach, the keyboard reached.
+    let missed = script(
+        page,
+        "return [...document.querySelectorAll('a[href], button, select, textarea, input, summary')] \
+           .filter(e => e.getClientRects().length && !e.disabled && !e.dataset.tabbed) \
+           .map(e => e.outerHTML.slice(0, 120))",
+    )
+    .await;
+    assert_eq!(missed, json!([]), "controls the keyboard never reached");
+    order
+}
+
+/// Presses Tab until the control named `what` (as [`focused`] names it)
+/// has the focus.
+async fn tab_to(page: &Client, what: &str) {
+    let mut seen = Vec::new();
+    for _ in 0..80 {
+        press(page, fantoccini::key::Key::Tab).await;
+        let now = focused(page).await;
+        if now == what {
+            return;
+        }
+        seen.push(now);
+    }
+    panic!("Tab never reached {what}; it went through {seen:?}");
+}
+
+/// What a screen reader is told (Chromium's accessibility tree): every
+/// control has a role a reader knows and a name; returns "role: name" of each.
+async fn accessible_controls(page: &Client) -> Vec<String> {
+    let tree = cdp(page, "Accessibility.getFullAXTree", json!({})).await;
+    let mut controls = Vec::new();
+    for node in tree["nodes"].as_array().unwrap() {
+        if node["ignored"] == json!(true) {
+            continue;
+        }
+        let focusable = node["properties"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|p| p["name"] == "focusable" && p["value"]["value"] == json!(true));
+        let role = node["role"]["value"].as_str().unwrap_or_default();
+        if !focusable || ["RootWebArea", "main", "generic", "status"].contains(&role) {
+            continue;
+        }
+        let name = node["name"]["value"].as_str().unwrap_or_default().trim();
+        assert!(
+            ["button", "link", "combobox", "textbox", "spinbutton"].contains(&role),
+            "a control a screen reader cannot name the kind of: {node}"
+        );
+        assert!(!name.is_empty(), "a {role} without a name: {node}");
+        controls.push(format!("{role}: {name}"));
+    }
+    controls
+}
+
+/// Text the page shows whose contrast with what is behind it is below
+/// WCAG's 4.5:1 (AA for text), with the colour scheme the page is in.
+async fn low_contrast(page: &Client) -> Value {
+    script(
+        page,
+        r#"
+        const rgb = (c) => {
+          const m = c.match(/rgba?\(([^)]+)\)/);
+          if (!m) return null;
+          const p = m[1].split(/[ ,\/]+/).filter(Boolean).map(Number);
+          return { r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1 };
+        };
+        const lum = (c) => {
+          const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+          return 0.2126 * f(c.r) + 0.7152 * f(c.g) + 0.0722 * f(c.b);
+        };
+        const behind = (e) => {
+          for (; e; e = e.parentElement) {
+            const c = rgb(getComputedStyle(e).backgroundColor);
+            if (c && c.a > 0) return c;
+          }
+          return { r: 255, g: 255, b: 255 };
+        };
+        const low = [];
+        let checked = 0;
+        for (const e of document.querySelectorAll('body *')) {
+          const own = [...e.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+          if (!own || !e.getClientRects().length || e.tagName === 'OPTION') continue;
+          checked += 1;
+          const fg = lum(rgb(getComputedStyle(e).color));
+          const bg = lum(behind(e));
+          const ratio = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+          if (ratio < 4.5) low.push(e.textContent.trim().slice(0, 40) + ' ' + ratio.toFixed(2));
+        }
+        return checked > 5 ? low : ['only ' + checked + ' texts were found'];
+        "#,
+    )
+    .await
+}
+
+async fn background_luminance(page: &Client) -> f64 {
+    script(
+        page,
+        "const p = getComputedStyle(document.body).backgroundColor.match(/\\d+/g).map(Number); \
+         const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); }; \
+         return 0.2126 * f(p[0]) + 0.7152 * f(p[1]) + 0.0722 * f(p[2])",
+    )
+    .await
+    .as_f64()
+    .unwrap()
+}
+
+async fn color_scheme(page: &Client, scheme: &str) {
+    cdp(
+        page,
+        "Emulation.setEmulatedMedia",
+        json!({ "media": "", "features": [{ "name": "prefers-color-scheme", "value": scheme }] }),
+    )
+    .await;
+}
+
+/// The browser's own text size (its font-size setting), as a person with
+/// poor sight sets it: 16 px is 100%.
+async fn text_size(page: &Client, percent: u32) {
+    let standard = 16 * percent / 100;
+    let fixed = 13 * percent / 100;
+    cdp(
+        page,
+        "Page.setFontSizes",
+        json!({ "fontSizes": { "standard": standard, "fixed": fixed } }),
+    )
+    .await;
+}
+
+/// Checks the screen as it stands in both colour schemes and at 200%
+/// text: readable contrast, dark really dark, nothing wider than the
+/// phone, every control on screen.
+async fn check_readable(page: &Client, screen: &str) {
+    for scheme in ["light", "dark"] {
+        color_scheme(page, scheme).await;
+        let dark = background_luminance(page).await;
+        match scheme {
+            "dark" => assert!(dark < 0.05, "{screen}: not dark in dark mode ({dark})"),
+            _ => assert!(dark > 0.8, "{screen}: not light in light mode ({dark})"),
+        }
+        assert_eq!(
+            low_contrast(page).await,
+            json!([]),
+            "{screen}: text hard to read in {scheme} mode"
+        );
+        for percent in [200, 100] {
+            text_size(page, percent).await;
+            let size = script(page, "return getComputedStyle(document.body).fontSize").await;
+            assert_eq!(size, json!(format!("{}px", 16 * percent / 100)));
+            assert!(
+                fits_the_width(page).await,
+                "{screen}: scrolls sideways at {percent}% in {scheme} mode"
+            );
+            let outside = script(
+                page,
+                "return [...document.querySelectorAll('button, a, select, textarea, input')] \
+                   .filter(e => e.getClientRects().length) \
+                   .filter(e => { const r = e.getBoundingClientRect(); return r.left < 0 || r.right > window.innerWidth; }) \
+                   .map(e => e.outerHTML.slice(0, 80))",
+            )
+            .await;
+            assert_eq!(
+                outside,
+                json!([]),
+                "{screen}: controls off screen at {percent}% in {scheme} mode"
+            );
+        }
+    }
+    color_scheme(page, "light").await;
+}
+
+/// The page as people use phones: in dark mode and light, with the text
+/// at 200%, by keyboard alone, and through what a screen reader is told.
+/// Runs are links (they go to a page, and a reader says so; the address
+/// is the run's), every action a button, every field labelled.
+#[test]
+fn a_phone_page_reads_in_dark_mode_at_200_percent_and_works_by_keyboard() {
+    let env = daemon("127.0.0.1:0");
+    env.repo("api");
+    let long = format!("+{}\n", "x".repeat(300));
+    std::fs::write(
+        env.dir.path().join("long.diff"),
+        format!("--- a/README\n+++ b/README\n@@ -1 +1 @@\n-hello\n{long}"),
+    )
+    .unwrap();
+    let agent = env.script(
+        "agent.sh",
+        &format!(
+            "reason=$(m ask approval --type diff --diff-file {}/long.diff); echo \"diff=$? $reason\"",
+            env.dir.path().display()
+        ),
+    );
+    let diff_run = env.start("web", "a very long line", &agent);
+    let asker = env.script(
+        "asker.sh",
+        "answer=$(m ask input 'Which tag?'); echo \"tag=$answer\"",
+    );
+    let question_run = env.start("api", "tag it", &asker);
+    env.wait_state(&diff_run, "waiting_approval");
+    env.wait_state(&question_run, "waiting_input");
+    runtime().block_on(async {
+        let phone = Phone::pair(&env).await;
+        let page = &phone.page;
+        use fantoccini::key::Key;
+
+        // The runs: each a link a reader names by its run, reached by Tab
+        // and opened by Enter.
+        for run in [&diff_run, &question_run] {
+            let link = format!("a[data-run='{run}']");
+            until(page, "the runs", || async {
+                page.find(Locator::Css(&link)).await.is_ok()
+            })
+            .await;
+        }
+        check_readable(page, "the runs").await;
+        let controls = accessible_controls(page).await;
+        assert!(
+            controls
+                .iter()
+                .any(|c| c.starts_with("link: waiting_approval") && c.contains("a very long line")),
+            "{controls:?}"
+        );
+        let order = tab_through(page).await;
+        let row = order
+            .iter()
+            .find(|f| f.contains("a very long line"))
+            .unwrap_or_else(|| panic!("the run is not in the tab order: {order:?}"))
+            .clone();
+        tab_to(page, &row).await;
+        press(page, Key::Enter).await;
+        until(page, "the run's approval, opened by keyboard", || async {
+            page.find(Locator::Css(".approval .diff .add"))
+                .await
+                .is_ok()
+        })
+        .await;
+
+        // The approval: readable, reachable, named; rejected by keyboard.
+        check_readable(page, "the approval").await;
+        let controls = accessible_controls(page).await;
+        for control in [
+            "button: Approve",
+            "button: Reject",
+            "button: Cancel run",
+            "link: m",
+        ] {
+            assert!(
+                controls.iter().any(|c| c == control),
+                "{control}: {controls:?}"
+            );
+        }
+        let order = tab_through(page).await;
+        assert!(
+            order.iter().any(|f| f == "button Approve"),
+            "Approve is not in the tab order: {order:?}"
+        );
+        tab_to(page, "button Reject").await;
+        assert_eq!(focused(page).await, "button Reject");
+        press(page, Key::Enter).await;
+        // The reason's field takes the focus; Tab goes on to send it.
+        assert_eq!(focused(page).await, "textarea Why reject?");
+        page.active_element()
+            .await
+            .unwrap()
+            .send_keys("wrap it first")
+            .await
+            .unwrap();
+        check_readable(page, "the rejection's reason").await;
+        press(page, Key::Tab).await;
+        press(page, Key::Tab).await;
+        assert_eq!(focused(page).await, "button Send rejection");
+        press(page, Key::Enter).await;
+        eventually_output(&env, &diff_run, "diff=1 wrap it first");
+
+        // A question, answered by keyboard.
+        phone.open_run(&question_run).await;
+        until(page, "the question", || async {
+            page.find(Locator::Css(".question textarea")).await.is_ok()
+        })
+        .await;
+        check_readable(page, "the question").await;
+        let controls = accessible_controls(page).await;
+        assert!(
+            controls
+                .iter()
+                .any(|c| c == "textbox: Which tag? Your answer"),
+            "the answer's field is named by the question: {controls:?}"
+        );
+        let order = tab_through(page).await;
+        assert!(
+            order.iter().any(|f| f == "textarea Your answer"),
+            "the answer's field is not in the tab order: {order:?}"
+        );
+        tab_to(page, "textarea Your answer").await;
+        page.active_element()
+            .await
+            .unwrap()
+            .send_keys("v1.2")
+            .await
+            .unwrap();
+        press(page, Key::Tab).await;
+        assert_eq!(focused(page).await, "button Answer");
+        press(page, Key::Enter).await;
+        eventually_output(&env, &question_run, "tag=v1.2");
+        phone.close().await;
+    });
+}

@@ -389,7 +389,7 @@ function fieldInput(id, name, field, required) {
       return text;
     };
   }
-  const labelNode = el("label", { for: id, text: title + (required && name ? " (required)" : "") });
+  const labelNode = el("label", { for: id, id: id + "-label", text: title + (required && name ? " (required)" : "") });
   const nodes = [labelNode, input];
   if (field.description) {
     const help = el("p", { class: "meta", id: id + "-help", text: field.description });
@@ -401,14 +401,25 @@ function fieldInput(id, name, field, required) {
 
 function questionCard(runId, question, onAnswered) {
   const card = el("section", { class: "card question", "aria-label": "Question" });
-  card.append(el("h3", { text: question.question || "Question" }));
+  const asked = el("h3", { id: "question-" + question.seq, text: question.question || "Question" });
+  card.append(asked);
   const schema = question.schema || null;
   const props = schema && schema.properties ? Object.entries(schema.properties) : [];
   const required = (schema && schema.required) || [];
   const fields = props.length
     ? props.map(([name, field], i) => ({ name, ...fieldInput("answer-" + question.seq + "-" + i, name, field, required.includes(name)) }))
     : [{ name: null, ...fieldInput("answer-" + question.seq, null, {}, true) }];
-  for (const field of fields) card.append(...field.nodes);
+  // A reader hears the question with each field: as the name of a lone
+  // free-text field, else as the fields' description.
+  for (const field of fields) {
+    if (field.name === null) {
+      field.input.setAttribute("aria-labelledby", asked.id + " " + field.nodes[0].id);
+    } else {
+      const described = field.input.getAttribute("aria-describedby");
+      field.input.setAttribute("aria-describedby", asked.id + (described ? " " + described : ""));
+    }
+    card.append(...field.nodes);
+  }
   const note = el("p", { class: "meta", role: "status" });
   // One field takes the value itself; several, a JSON object of them.
   function body() {
