@@ -357,7 +357,12 @@ fn stored_seqs(env: &TestEnv, run: &str) -> Vec<i64> {
 /// Where the screenshot of the approval screen goes (docs/phone.png is a
 /// copy of one).
 fn screenshot_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("phone.png")
+    shot_path("phone.png")
+}
+
+/// Where the tests' other screenshots go, for a person to look at.
+fn shot_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name)
 }
 
 #[test]
@@ -702,6 +707,8 @@ fn a_phone_page_shows_commands_and_says_when_an_approval_was_decided_elsewhere()
         )
         .await;
         assert_eq!(buttons, json!(0), "a decided approval offers no decision");
+        let shot = page.screenshot().await.unwrap();
+        std::fs::write(shot_path("phone-decided.png"), shot).unwrap();
 
         // A tap that loses the race: the page sends Approve, which the
         // browser holds (as a slow network would) until the terminal has
@@ -1289,6 +1296,12 @@ fn a_phone_page_reads_in_dark_mode_at_200_percent_and_works_by_keyboard() {
 
         // The approval: readable, reachable, named; rejected by keyboard.
         check_readable(page, "the approval").await;
+        color_scheme(page, "dark").await;
+        text_size(page, 200).await;
+        let shot = page.screenshot().await.unwrap();
+        std::fs::write(shot_path("phone-dark-200.png"), shot).unwrap();
+        text_size(page, 100).await;
+        color_scheme(page, "light").await;
         let controls = accessible_controls(page).await;
         for control in [
             "button: Approve",

@@ -640,6 +640,7 @@ function runView(runId) {
   // The approvals on screen, by id; the open question's seq.
   const shown = new Map();
   let questionSeq = null;
+  let announced = 0;
   let refreshing = false;
   let again = false;
   // One refresh at a time (events come in bursts); a call during one runs
@@ -695,7 +696,13 @@ function runView(runId) {
       const entry = approvalCard(full, refresh);
       shown.set(id, entry);
       approvals.prepend(entry.card);
-      say("An approval waits for you.");
+    }
+    // Told once per change, in the status line a reader hears.
+    const waiting = pendingIds.length;
+    if (waiting !== announced) {
+      if (waiting) say(waiting === 1 ? "An approval waits for you." : waiting + " approvals wait for you.");
+      else if (announced) say("");
+      announced = waiting;
     }
     const question = (run.pending_questions || [])[0];
     const seq = question ? question.seq : null;
