@@ -609,16 +609,18 @@ async fn walk(env: &TestEnv, page: &Client, origin: &str, run: &str) {
 }
 
 /// A command approval shows each argument and where it runs; one decided
-/// at the terminal while the page shows it stays on screen saying so; and
-/// a tap that reaches the daemon after another decision decides nothing,
-/// and the page says so, showing the approval as it stands.
+/// at the terminal while the page shows it stays on screen saying so; a
+/// tap that reaches the daemon after another decision, or on content that
+/// changed since it was shown, decides nothing, and the page says so,
+/// showing the approval as it stands.
 #[test]
 fn a_phone_page_shows_commands_and_says_when_an_approval_was_decided_elsewhere() {
     let env = daemon("127.0.0.1:0");
     let agent = env.script(
         "agent.sh",
         "m ask approval --type command -- echo shipped to 'main branch'; echo \"push=$?\"\n\
-         reason=$(m ask approval --type generic --title 'tag the release?'); echo \"tag=$? $reason\"",
+         reason=$(m ask approval --type generic --title 'tag the release?'); echo \"tag=$? $reason\"\n\
+         m ask approval --type generic --title 'deploy v1?'; echo \"deploy=$?\"",
     );
     let run = env.start("web", "release", &agent);
     let push = pending_approval(&env, &run);
@@ -716,6 +718,50 @@ fn a_phone_page_shows_commands_and_says_when_an_approval_was_decided_elsewhere()
             .find(|a| a["id"] == tag_id.as_str())
             .unwrap();
         assert_eq!(tag_now["state"], "rejected", "the late tap changed nothing");
+
+        // Stale: what the page shows is not what is asked any more. Nothing
+        // in m changes a pending approval's content yet (a review whose
+        // worktree changed will), so the test changes it in the database
+        // behind the daemon's back; the tap carries the hash of what was
+        // shown, the daemon refuses it, and the page shows it as it is.
+        let deploy = pending_approval(&env, &run);
+        let deploy_id = deploy["id"].as_str().unwrap().to_string();
+        until(page, "the third approval", || async {
+            card_text(page, &deploy_id).await.contains("deploy v1?")
+        })
+        .await;
+        let db = rusqlite::Connection::open(env.db_path()).unwrap();
+        db.busy_timeout(PATIENCE).unwrap();
+        db.execute(
+            "UPDATE approvals SET payload = json_set(payload, '$.title', 'deploy v2?') WHERE id = ?1",
+            [&deploy_id],
+        )
+        .unwrap();
+        let approve = format!(
+            "//section[@data-approval='{deploy_id}']//button[normalize-space()='Approve']"
+        );
+        page.find(Locator::XPath(&approve))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        until(page, "that it changed and nothing was decided", || async {
+            let text = card_text(page, &deploy_id).await;
+            text.contains("It changed since you saw it, and nothing was decided")
+                && text.contains("deploy v2?")
+                && !text.contains("deploy v1?")
+        })
+        .await;
+        assert_eq!(pending_approval(&env, &run)["id"], deploy_id.as_str());
+        // Approved as it is now, it goes through.
+        page.find(Locator::XPath(&approve))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        eventually_output(&env, &run, "deploy=0");
         env.wait_state(&run, "completed");
         phone.close().await;
     });

@@ -220,7 +220,16 @@ function commandView(payload) {
 // changed (409) says so and shows the approval as it stands.
 function approvalCard(approval, onDecided) {
   const card = el("section", { class: "card approval" });
-  const entry = { card, decidedHere: false, settled: false, update: (now) => render(now, "") };
+  const entry = {
+    card,
+    decidedHere: false,
+    settled: false,
+    // As it stands now, unless it was settled meanwhile (a decision sent
+    // from here, or its refusal, which says more).
+    update: (now) => {
+      if (!entry.settled) render(now, "");
+    },
+  };
   function render(current, intro) {
     const payload = current.payload || {};
     entry.settled = current.state !== "pending";
