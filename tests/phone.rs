@@ -1319,7 +1319,7 @@ fn a_phone_page_reads_in_dark_mode_at_200_percent_and_works_by_keyboard() {
             "button: Approve",
             "button: Reject",
             "button: Cancel run",
-            "link: m",
+            "link: m: all runs",
         ] {
             assert!(
                 controls.iter().any(|c| c == control),

@@ -120,6 +120,10 @@ function runsView() {
         say(data.error || "cannot list runs");
       } else {
         say("");
+        // A run is a link, not a button: it goes to a page with its own
+        // address (back, reload and sharing work), and a screen reader
+        // says "link", as it should for going somewhere; the actions
+        // (approve, reject, answer, cancel) are buttons.
         list.replaceChildren(
           ...data.map((run) =>
             el(
