@@ -12,23 +12,24 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::Shared;
 use crate::agent::{
-    acp, exec, AgentOutcome, AgentRequest, ApprovalRequest, Decision, InputReply, InputRequest,
-    Launch, ReviewOutcome, RunContext,
+    acp, exec, AgentOutcome, AgentRequest, ApprovalRequest, InputReply, InputRequest, Launch,
+    ReviewOutcome, RunContext, Verdict,
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::EventType;
 use crate::model::{short_id, AgentSpec, ApprovalType, DecidedBy, Repo, Run, RunOptions, RunState};
 use crate::policy::{self, Grant};
 use crate::process::keeper;
-use crate::store::{Decided, NewEvent};
+use crate::store::{Decision, NewEvent};
 use crate::workspace::{self, Workspace};
 
 /// Messages from request handlers to a live run.
 pub enum Control {
-    /// A decision already committed to the database, for whoever waits on it.
-    Decided {
+    /// A decision already committed to the database: what the agent
+    /// waiting on the approval is told.
+    Verdict {
         approval_id: String,
-        decision: Decision,
+        verdict: Verdict,
         /// `m approve --always`: what m approves again itself for the rest
         /// of the run.
         grant: Option<Grant>,
@@ -66,7 +67,7 @@ struct OpenQuestion {
 
 /// An approval waiting for a human.
 struct PendingApproval {
-    waiter: oneshot::Sender<Decision>,
+    waiter: oneshot::Sender<Verdict>,
     due: Due,
 }
 
@@ -552,14 +553,14 @@ impl Supervisor {
     async fn review(&mut self, workspace: &Workspace, reply: oneshot::Sender<ReviewOutcome>) {
         match review_request(workspace, &self.run_id, &self.prompt).await {
             Ok(Some(request)) => {
-                let (decided, decision) = oneshot::channel();
+                let (decided, verdict) = oneshot::channel();
                 self.ask_approval(request, decided).await;
                 tokio::spawn(async move {
                     let mut reply = reply;
                     tokio::select! {
-                        decision = decision => {
-                            let decision = decision.unwrap_or(Decision::RunEnded);
-                            let _ = reply.send(ReviewOutcome::Decided(decision));
+                        verdict = verdict => {
+                            let verdict = verdict.unwrap_or(Verdict::RunEnded);
+                            let _ = reply.send(ReviewOutcome::Verdict(verdict));
                         }
                         // The adapter stopped waiting: dropping `decision`
                         // withdraws the approval (see `withdrawn`).
@@ -587,11 +588,11 @@ impl Supervisor {
             .await;
     }
 
-    async fn ask_approval(&mut self, request: ApprovalRequest, reply: oneshot::Sender<Decision>) {
+    async fn ask_approval(&mut self, request: ApprovalRequest, reply: oneshot::Sender<Verdict>) {
         // Told to stop: a request that arrives now would be left pending,
         // its asker waiting for ever (the stop answered those before it).
         if self.stopped {
-            let _ = reply.send(Decision::RunEnded);
+            let _ = reply.send(Verdict::RunEnded);
             return;
         }
         let granted = self
@@ -611,7 +612,7 @@ impl Supervisor {
             .map(|rule| (format!("auto-approved by policy: {rule}"), rule))
             .or(granted.map(|rule| (format!("approved always for this run ({rule})"), rule)))
             .or(again.map(|rule| (format!("{rule} (once)"), rule)))
-            .map(|(reason, rule)| Decided {
+            .map(|(reason, rule)| Decision {
                 approve: true,
                 reason: Some(reason),
                 by: DecidedBy::Policy { rule },
@@ -625,7 +626,7 @@ impl Supervisor {
             .await;
         match recorded {
             Ok(_) if auto => {
-                let _ = reply.send(Decision::Approved { persist: false });
+                let _ = reply.send(Verdict::Approved { persist: false });
             }
             Ok(approval) => {
                 if approval
@@ -647,7 +648,7 @@ impl Supervisor {
             }
             Err(err) => {
                 tracing::error!(run = %self.run_id, "cannot record an approval: {}", err.message);
-                let _ = reply.send(Decision::RunEnded);
+                let _ = reply.send(Verdict::RunEnded);
             }
         }
     }
@@ -715,17 +716,13 @@ impl Supervisor {
         match withdrawn {
             Withdrawn::Approval(approval_id) => {
                 self.approvals.remove(&approval_id);
-                let decided = Decided {
+                let decision = Decision {
                     approve: false,
                     reason: Some("withdrawn: the agent stopped waiting for a decision".into()),
                     by: DecidedBy::Agent,
                     seen_hash: None,
                 };
-                let resolved = self
-                    .shared
-                    .writer
-                    .resolve_approval(&approval_id, decided)
-                    .await;
+                let resolved = self.shared.writer.decide(&approval_id, decision).await;
                 match resolved {
                     Ok(_) => {}
                     // A human decided at the same moment: their decision stands.
@@ -850,21 +847,16 @@ impl Supervisor {
     /// and with `on_timeout = "cancel"` the run is cancelled.
     async fn approval_timed_out(&mut self, approval_id: String) {
         let (reason, by) = self.no_answer();
-        let decided = Decided {
+        let decision = Decision {
             approve: false,
             reason: Some(reason.clone()),
             by,
             seen_hash: None,
         };
-        match self
-            .shared
-            .writer
-            .resolve_approval(&approval_id, decided)
-            .await
-        {
+        match self.shared.writer.decide(&approval_id, decision).await {
             Ok(_) => {
                 if let Some(pending) = self.approvals.remove(&approval_id) {
-                    let _ = pending.waiter.send(Decision::Rejected {
+                    let _ = pending.waiter.send(Verdict::Rejected {
                         reason: reason.clone(),
                     });
                 }
@@ -874,7 +866,7 @@ impl Supervisor {
                 }
             }
             // A human decided at the same moment: their decision stands
-            // (and reaches the waiter as `Control::Decided`).
+            // (and reaches the waiter as `Control::Verdict`).
             Err(err) if err.kind == ErrorKind::Conflict => {}
             Err(err) => {
                 tracing::error!(run = %self.run_id, "cannot reject approval {approval_id} at its deadline: {}", err.message)
@@ -940,13 +932,13 @@ impl Supervisor {
 
     async fn on_control(&mut self, message: Control) {
         match message {
-            Control::Decided {
+            Control::Verdict {
                 approval_id,
-                decision,
+                verdict,
                 grant,
             } => {
                 if let Some(grant) = grant {
-                    let persist = matches!(decision, Decision::Approved { persist: true });
+                    let persist = matches!(verdict, Verdict::Approved { persist: true });
                     self.emit(
                         EventType::ApprovalAlways,
                         json!({ "approval_id": approval_id, "grant": grant, "persist": persist }),
@@ -955,12 +947,12 @@ impl Supervisor {
                     self.grants.push(grant);
                 }
                 if let Some(Some(grant)) = self.asked_again.remove(&approval_id) {
-                    if matches!(decision, Decision::Approved { .. }) {
+                    if matches!(verdict, Verdict::Approved { .. }) {
                         self.once.push(grant);
                     }
                 }
                 if let Some(pending) = self.approvals.remove(&approval_id) {
-                    let _ = pending.waiter.send(decision);
+                    let _ = pending.waiter.send(verdict);
                 }
             }
             Control::Reply { reply, by, ack } => {
@@ -1029,7 +1021,7 @@ impl Supervisor {
     fn release_waiters(&mut self) -> bool {
         let waited = !self.approvals.is_empty() || !self.questions.is_empty();
         for (_, pending) in self.approvals.drain() {
-            let _ = pending.waiter.send(Decision::RunEnded);
+            let _ = pending.waiter.send(Verdict::RunEnded);
         }
         for question in self.questions.drain(..) {
             let _ = question.waiter.send(InputReply::RunEnded);

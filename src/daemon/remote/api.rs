@@ -28,7 +28,7 @@ use crate::model::{
     new_id, now, AgentSpec, ApprovalState, DecidedBy, DeviceEnv, Event, RemoteDevice, RunOptions,
     RunState, Scope,
 };
-use crate::store::{ApprovalFilter, Decided, RunFilter, Store, STALE};
+use crate::store::{ApprovalFilter, Decision, RunFilter, Store, STALE};
 
 /// No request body may be larger: the largest is a run's prompt (256 KiB).
 const MAX_BODY: usize = 320 * 1024;
@@ -522,7 +522,7 @@ async fn show_approval(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct DecisionBody {
+struct DecideBody {
     decision: String,
     reason: Option<String>,
     content_hash: String,
@@ -536,7 +536,7 @@ async fn decide(
     State(app): State<App>,
     device: Device,
     Path(id): Path<String>,
-    Body(body): Body<DecisionBody>,
+    Body(body): Body<DecideBody>,
 ) -> ApiResult<Json<Value>> {
     device.may(Scope::Decide)?;
     let approve = match body.decision.as_str() {
@@ -558,7 +558,7 @@ async fn decide(
     } else {
         ApprovalState::Rejected
     };
-    let decided = Decided {
+    let decision = Decision {
         approve,
         reason: body.reason.filter(|r| !r.trim().is_empty()),
         by: device.decider(),
@@ -569,7 +569,7 @@ async fn decide(
         always: false,
         persist: false,
     };
-    match handlers::decide(&app.shared, &approval.id, decided, once).await {
+    match handlers::decide(&app.shared, &approval.id, decision, once).await {
         Ok(approval) => Ok(Json(json!(approval))),
         Err(err) if err.kind == ErrorKind::Conflict => {
             let approval_id = approval.id.clone();
