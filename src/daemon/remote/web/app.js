@@ -111,7 +111,9 @@ function runsView() {
   let timer = null;
   let stopped = false;
   const list = el("ul", { class: "runs", "aria-label": "Runs" });
-  show(el("h2", { text: "Runs" }), list);
+  const empty = el("p", { text: "No runs yet.", hidden: "" });
+  const rows = new Map();
+  show(el("h2", { text: "Runs" }), list, empty);
   async function refresh() {
     try {
       const { status, data } = await api("GET", "/v1/runs?limit=50");
@@ -123,24 +125,35 @@ function runsView() {
         // A run is a link, not a button: it goes to a page with its own
         // address (back, reload and sharing work), and a screen reader
         // says "link", as it should for going somewhere; the actions
-        // (approve, reject, answer, cancel) are buttons.
-        list.replaceChildren(
-          ...data.map((run) =>
-            el(
-              "li",
-              {},
-              el(
-                "a",
-                { href: "#/runs/" + run.id, "data-run": run.id },
-                el("span", { class: "state " + run.state, text: run.state }),
-                el("span", { class: "meta", text: " · " + run.repo + " · " + age(run.created_at) }),
-                el("div", { class: "prompt", text: run.prompt }),
-                el("div", { class: "meta", text: waitsFor(run) })
-              )
-            )
-          )
-        );
-        if (!data.length) list.replaceChildren(el("li", {}, el("p", { text: "No runs yet." })));
+        // (approve, reject, answer, cancel) are buttons. Rows are updated
+        // in place, never rebuilt, so the focus of someone tabbing through
+        // the list stays where it is.
+        const ids = new Set(data.map((run) => run.id));
+        for (const [id, row] of rows) {
+          if (!ids.has(id)) {
+            row.remove();
+            rows.delete(id);
+          }
+        }
+        let before = null;
+        for (const run of data) {
+          let row = rows.get(run.id);
+          if (!row) {
+            row = el("li", {}, el("a", { href: "#/runs/" + run.id, "data-run": run.id }));
+            rows.set(run.id, row);
+            // Newest first: a new run goes above the ones already shown.
+            if (before) before.after(row);
+            else list.prepend(row);
+          }
+          row.firstChild.replaceChildren(
+            el("span", { class: "state " + run.state, text: run.state }),
+            el("span", { class: "meta", text: " · " + run.repo + " · " + age(run.created_at) }),
+            el("div", { class: "prompt", text: run.prompt }),
+            el("div", { class: "meta", text: waitsFor(run) })
+          );
+          before = row;
+        }
+        empty.hidden = data.length > 0;
       }
     } catch (e) {
       if (e instanceof Unpaired) return unpaired();
