@@ -13,7 +13,7 @@ use super::Shared;
 use crate::agent::{AgentRequest, ApprovalRequest, InputReply, InputRequest, Verdict};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::EventType;
-use crate::model::{new_id, short_id, AgentSpec, Approval, DecidedBy};
+use crate::model::{new_id, short_id, AgentSpec, Approval, ApprovalState, ApprovalType, DecidedBy};
 use crate::policy;
 use crate::protocol::{
     AskApprovalRequest, AskInputRequest, CancelRunRequest, DaemonStatus, DecideRequest,
@@ -361,6 +361,24 @@ pub(crate) async fn decide(
             short_id(approval_id)
         ))
         .with_hint("its pending approvals are closed as rejected (run ended)"));
+    }
+    // The run's review is checked against its worktree before anyone's
+    // decision counts (a stale one is asked again by the supervisor).
+    if let Some(handle) = handle.as_ref().filter(|_| {
+        asked.state == ApprovalState::Pending && asked.approval_type == ApprovalType::Diff
+    }) {
+        let (ack, checked) = oneshot::channel();
+        let check = Control::CheckReview {
+            approval_id: asked.id.clone(),
+            ack,
+        };
+        // A run that ended meanwhile has closed its approvals: the
+        // decision below is refused as such.
+        if handle.control.send(check).await.is_ok() {
+            if let Ok(checked) = checked.await {
+                checked?;
+            }
+        }
     }
     // Durable first: the agent hears of a decision only once it is committed.
     let approval = shared.writer.decide(approval_id, decision).await?;

@@ -20,7 +20,7 @@ use crate::model::EventType;
 use crate::model::{short_id, AgentSpec, ApprovalType, DecidedBy, Repo, Run, RunOptions, RunState};
 use crate::policy::{self, Grant};
 use crate::process::keeper;
-use crate::store::{Decision, NewEvent};
+use crate::store::{Decision, NewEvent, STALE};
 use crate::workspace::{self, Workspace};
 
 /// Messages from request handlers to a live run.
@@ -39,6 +39,15 @@ pub enum Control {
     Reply {
         reply: InputReply,
         by: DecidedBy,
+        ack: oneshot::Sender<Result<()>>,
+    },
+    /// A human is about to decide `approval_id`. When it is the run's
+    /// review and the worktree changed since it was asked, the decision
+    /// would act on what its human did not see: the review is asked again
+    /// (a new approval), the old one closed as stale, and `ack` gets the
+    /// stale conflict. Otherwise `ack` gets `Ok` and the decision goes on.
+    CheckReview {
+        approval_id: String,
         ack: oneshot::Sender<Result<()>>,
     },
     /// `m run cancel` (`None`) or daemon shutdown (`Some(reason)`: the run
@@ -87,6 +96,18 @@ impl Due {
         self.remind_at.into_iter().chain(self.decide_at).min()
     }
 }
+
+/// The end-of-run review as asked: its approval, and the git tree id of
+/// the worktree it showed (its payload's `tree`, which its content hash
+/// covers).
+struct Review {
+    approval_id: String,
+    tree: String,
+    workspace: Workspace,
+}
+
+/// The key of the review's payload that holds the worktree's tree id.
+const REVIEW_TREE: &str = "tree";
 
 /// A pending request whose asker stopped waiting (see `Supervisor::withdrawn`).
 enum Withdrawn {
@@ -153,6 +174,7 @@ pub fn spawn(shared: Arc<Shared>, started: StartedRun) -> tokio::task::JoinHandl
             options: started.options.clone(),
             conversational: started.agent.is_conversational(started.options.once),
             nothing_to_review: false,
+            review: None,
             approvals: HashMap::new(),
             grants: Vec::new(),
             asked_again: HashMap::new(),
@@ -211,6 +233,8 @@ struct Supervisor {
     /// Set when the review was skipped because the run changed nothing, so
     /// that the run's end says why nobody was asked.
     nothing_to_review: bool,
+    /// The review waiting for a human, with the worktree it showed.
+    review: Option<Review>,
     /// Approvals asked and not yet decided, with whoever waits for each.
     approvals: HashMap<String, PendingApproval>,
     /// What `m approve --always` granted for the rest of the run.
@@ -543,7 +567,9 @@ impl Supervisor {
                     .append_held(vec![NewEvent::new(&self.run_id, event_type, data)], held)
                     .await
             }
-            AgentRequest::Approval { request, reply } => self.ask_approval(request, reply).await,
+            AgentRequest::Approval { request, reply } => {
+                self.ask_approval(request, reply).await;
+            }
             AgentRequest::Input { request, reply } => self.ask_input(request, reply).await,
             AgentRequest::Review { reply } => self.review(workspace, reply).await,
         }
@@ -554,7 +580,7 @@ impl Supervisor {
         match review_request(workspace, &self.run_id, &self.prompt).await {
             Ok(Some(request)) => {
                 let (decided, verdict) = oneshot::channel();
-                self.ask_approval(request, decided).await;
+                self.ask_review(request, decided, workspace).await;
                 tokio::spawn(async move {
                     let mut reply = reply;
                     tokio::select! {
@@ -581,6 +607,122 @@ impl Supervisor {
         }
     }
 
+    /// Asks for the review `request` (from [`review_request`]), whose
+    /// decision goes to `reply`, and keeps what it showed; returns the
+    /// approval's id.
+    async fn ask_review(
+        &mut self,
+        request: ApprovalRequest,
+        reply: oneshot::Sender<Verdict>,
+        workspace: &Workspace,
+    ) -> Option<String> {
+        let tree = request
+            .payload
+            .get(REVIEW_TREE)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let id = self.ask_approval(request, reply).await;
+        self.review = id.clone().map(|approval_id| Review {
+            approval_id,
+            tree,
+            workspace: workspace.clone(),
+        });
+        id
+    }
+
+    /// See [`Control::CheckReview`]. The worktree changing after a review
+    /// was asked (an agent's leftover process, the user editing a file)
+    /// makes it stale, whoever decides and whether or not they name a
+    /// content hash: the new review shows the changes, and its own hash.
+    async fn check_review(&mut self, approval_id: &str) -> Result<()> {
+        let Some(review) = self
+            .review
+            .as_ref()
+            .filter(|r| r.approval_id == approval_id && self.approvals.contains_key(approval_id))
+        else {
+            return Ok(());
+        };
+        let (asked_tree, workspace) = (review.tree.clone(), review.workspace.clone());
+        let ws = workspace.clone();
+        let now = tokio::task::spawn_blocking(move || workspace::worktree_tree(&ws))
+            .await
+            .unwrap_or_else(|e| Err(Error::failure(format!("the review check crashed: {e}"))))
+            .map_err(|err| {
+                Error::failure(format!(
+                    "cannot check that the worktree of run {} is still the one under review: {}",
+                    short_id(&self.run_id),
+                    one_sentence(&err)
+                ))
+            })?;
+        if now == asked_tree {
+            return Ok(());
+        }
+        let Some(pending) = self.approvals.remove(approval_id) else {
+            return Ok(());
+        };
+        self.review = None;
+        // Asked again before the old one is closed, so that the run never
+        // looks as if it went on in between.
+        let (again, reason) = match review_request(&workspace, &self.run_id, &self.prompt).await {
+            Ok(Some(request)) => {
+                let again = self.ask_review(request, pending.waiter, &workspace).await;
+                let reason = match &again {
+                    Some(id) => format!(
+                        "{STALE}: the worktree changed after the review was asked; asked again as approval {}",
+                        short_id(id)
+                    ),
+                    None => format!("{STALE}: the worktree changed after the review was asked"),
+                };
+                (again, reason)
+            }
+            Ok(None) => {
+                // Nothing is left to review: the run ends as one that
+                // changed nothing (its adapter treats this as such).
+                self.nothing_to_review = true;
+                let _ = pending.waiter.send(Verdict::Approved { persist: false });
+                let reason = format!(
+                    "{STALE}: the worktree changed after the review was asked, and now differs in nothing from the run's base"
+                );
+                (None, reason)
+            }
+            Err(err) => {
+                let reason = format!("cannot prepare the review again: {}", one_sentence(&err));
+                self.emit(EventType::Error, json!({ "message": &reason }))
+                    .await;
+                self.failure = Some(reason.clone());
+                let _ = pending.waiter.send(Verdict::RunEnded);
+                (
+                    None,
+                    format!(
+                        "{STALE}: the worktree changed after the review was asked, and {reason}"
+                    ),
+                )
+            }
+        };
+        let closed = Decision {
+            approve: false,
+            reason: Some(reason.clone()),
+            by: DecidedBy::M,
+            seen_hash: None,
+        };
+        if let Err(err) = self.shared.writer.decide(approval_id, closed).await {
+            tracing::error!(run = %self.run_id, "cannot close the stale review {approval_id}: {}", err.message);
+        }
+        let message = format!(
+            "{STALE}: approval {} is not what was seen: the worktree of run {} changed after its review was asked",
+            short_id(approval_id),
+            short_id(&self.run_id)
+        );
+        Err(match again {
+            Some(id) => Error::conflict(message).with_hint(format!(
+                "the review is asked again as approval {0}; `m approval show {0}` shows the changes",
+                short_id(&id)
+            )),
+            None => Error::conflict(message).with_hint(reason),
+        })
+    }
+
     async fn emit(&self, event_type: EventType, data: Value) {
         self.shared
             .writer
@@ -588,12 +730,18 @@ impl Supervisor {
             .await;
     }
 
-    async fn ask_approval(&mut self, request: ApprovalRequest, reply: oneshot::Sender<Verdict>) {
+    /// Records an approval and keeps whoever waits for it; returns its id
+    /// while it waits for a human.
+    async fn ask_approval(
+        &mut self,
+        request: ApprovalRequest,
+        reply: oneshot::Sender<Verdict>,
+    ) -> Option<String> {
         // Told to stop: a request that arrives now would be left pending,
         // its asker waiting for ever (the stop answered those before it).
         if self.stopped {
             let _ = reply.send(Verdict::RunEnded);
-            return;
+            return None;
         }
         let granted = self
             .grants
@@ -627,6 +775,7 @@ impl Supervisor {
         match recorded {
             Ok(_) if auto => {
                 let _ = reply.send(Verdict::Approved { persist: false });
+                None
             }
             Ok(approval) => {
                 if approval
@@ -644,11 +793,13 @@ impl Supervisor {
                 }
                 let due = self.due();
                 self.approvals
-                    .insert(approval.id, PendingApproval { waiter: reply, due });
+                    .insert(approval.id.clone(), PendingApproval { waiter: reply, due });
+                Some(approval.id)
             }
             Err(err) => {
                 tracing::error!(run = %self.run_id, "cannot record an approval: {}", err.message);
                 let _ = reply.send(Verdict::RunEnded);
+                None
             }
         }
     }
@@ -1002,6 +1153,10 @@ impl Supervisor {
                     }
                 }
             }
+            Control::CheckReview { approval_id, ack } => {
+                let checked = self.check_review(&approval_id).await;
+                let _ = ack.send(checked);
+            }
             Control::Stop { failure } => {
                 self.failure = failure;
                 self.stopped = true;
@@ -1234,11 +1389,15 @@ async fn review_request(
         };
         let patch = workspace::diff(&ws, false)?;
         // Commits that undo each other move the branch and change nothing.
-        Ok((!patch.is_empty()).then_some((stat, patch)))
+        if patch.is_empty() {
+            return Ok(None);
+        }
+        let tree = workspace::worktree_tree(&ws)?;
+        Ok(Some((stat, patch, tree)))
     })
     .await
     .map_err(|e| Error::failure(format!("the review task crashed: {e}")))??;
-    let Some((stat, patch)) = prepared else {
+    let Some((stat, patch, tree)) = prepared else {
         return Ok(None);
     };
     let truncated = patch.len() > REVIEW_PATCH_LIMIT;
@@ -1253,6 +1412,9 @@ async fn review_request(
             "stat": stat,
             "patch": &patch[..cut],
             "truncated": truncated,
+            // The content hash covers the whole worktree this way, even
+            // where the patch is cut: a decision is checked against it.
+            REVIEW_TREE: tree,
         }),
     }))
 }

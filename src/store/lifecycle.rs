@@ -378,6 +378,9 @@ impl Batch<'_> {
             let approval = get_approval_tx(conn, approval_id)
                 .map_err(db)?
                 .ok_or_else(|| Error::not_found(format!("no approval with id '{approval_id}'")))?;
+            if closed_as_stale(&approval) {
+                return Err(stale_closed(&approval));
+            }
             if approval.state != ApprovalState::Pending {
                 return Err(already_decided(&approval));
             }
@@ -710,6 +713,29 @@ fn stale(approval: &Approval, seen: &str) -> Error {
     .with_hint(format!(
         "look at it again (`m approval show {}`) and decide on what it is now",
         short_id(&approval.id)
+    ))
+}
+
+/// Whether m closed `approval` because what it showed changed (a review
+/// whose worktree moved): a decision on it is stale, not a second one.
+fn closed_as_stale(approval: &Approval) -> bool {
+    approval.state == ApprovalState::Rejected
+        && approval.decided_by == Some(DecidedBy::M)
+        && approval
+            .rejection_reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with(STALE))
+}
+
+fn stale_closed(approval: &Approval) -> Error {
+    Error::conflict(format!(
+        "{STALE}: approval {} is not what was seen: {}",
+        short_id(&approval.id),
+        approval.rejection_reason.as_deref().unwrap_or_default()
+    ))
+    .with_hint(format!(
+        "`m approvals --run {}` lists what is pending now",
+        short_id(&approval.run_id)
     ))
 }
 

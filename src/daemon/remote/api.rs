@@ -575,17 +575,41 @@ async fn decide(
             let approval_id = approval.id.clone();
             let now =
                 handlers::read(&app.shared, move |store| store.get_approval(&approval_id)).await?;
+            // Stale first: a review closed as stale is "rejected" by m,
+            // which a retried rejection must not take for its own.
+            if err.message.starts_with(STALE) {
+                let run_id = now.run_id.clone();
+                let pending = handlers::read(&app.shared, move |store| {
+                    store.list_approvals(&ApprovalFilter {
+                        run_id: Some(run_id),
+                        states: vec![ApprovalState::Pending],
+                    })
+                })
+                .await?;
+                // A review asked again is the run's pending diff approval.
+                let again = (now.state != ApprovalState::Pending)
+                    .then(|| {
+                        pending
+                            .iter()
+                            .find(|a| a.approval_type == now.approval_type)
+                            .map(|a| a.id.clone())
+                    })
+                    .flatten();
+                let mut error = ApiError::from(err)
+                    .with("code", json!(STALE))
+                    .with("state", json!(now.state))
+                    .with("approval", json!(now));
+                if let Some(again) = again {
+                    error = error.with("asked_again", json!(again));
+                }
+                return Err(error);
+            }
             let same_content = body.content_hash.eq_ignore_ascii_case(&now.content_hash);
             if now.state == wanted && same_content {
                 return Ok(Json(json!(now)));
             }
-            let code = if err.message.starts_with(STALE) {
-                STALE
-            } else {
-                "decided"
-            };
             Err(ApiError::from(err)
-                .with("code", json!(code))
+                .with("code", json!("decided"))
                 .with("state", json!(now.state))
                 .with("approval", json!(now)))
         }
