@@ -586,7 +586,16 @@ async fn walk(env: &TestEnv, page: &Client, origin: &str, run: &str) {
     button(page, "Yes, cancel it").await.click().await.unwrap();
     env.wait_state(&doomed, "cancelled");
 
-    // Unpaired from the terminal: the page says so.
+    // Unpaired from the terminal while the page follows a live run: its
+    // stream is closed, and the page says so without being touched.
+    let asker = env.script("asks.sh", "m ask input 'Still there?'");
+    let live = env.start("web", "wait", &asker);
+    env.wait_state(&live, "waiting_input");
+    page.goto(&format!("{origin}/#/runs/{live}")).await.unwrap();
+    until(page, "the live run's question", || async {
+        shows(page, "Still there?").await
+    })
+    .await;
     let devices = env.json(&["device", "list", "--json"]);
     let id = devices
         .as_array()
@@ -597,7 +606,6 @@ async fn walk(env: &TestEnv, page: &Client, origin: &str, run: &str) {
         .expect("the browser's device id")
         .to_string();
     env.ok(&["device", "rm", &id]);
-    page.goto(&format!("{origin}/#/")).await.unwrap();
     until(page, "that it was unpaired", || async {
         shows(page, "This browser was unpaired").await
     })
