@@ -639,6 +639,97 @@ fn review_holds_the_run_until_its_diff_is_approved_or_rejected() {
         .contains("wrong file"));
 }
 
+/// The end-of-run commit after an approved review commits exactly the tree
+/// the human approved. A change made after the check that let the approval
+/// count (by the test-only fault `edit-after-review-check`, at that very
+/// moment: an edited file and a new one) is not on the branch: it is left
+/// in the worktree, uncommitted, and the run's end says so.
+#[test]
+fn an_approved_review_commits_the_approved_tree_and_not_later_changes() {
+    let env = TestEnv::new();
+    let repo = env.repo("api");
+    let out = env
+        .m()
+        .env("M_TEST_FAULT", "edit-after-review-check")
+        .args(["daemon", "start"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let agent = env.script("agent.sh", "echo reviewed > change.txt");
+    let run = env
+        .ok(&[
+            "run",
+            "start",
+            "-r",
+            "api",
+            "approve me",
+            "--review",
+            "--",
+            agent.to_str().unwrap(),
+        ])
+        .trim()
+        .to_string();
+    env.fails(&["run", "wait", &run], 12);
+    let id = pending(&env, &run, 1).remove(0);
+    let shown = env.json(&["approval", "show", &id, "--json"]);
+    let tree = shown["payload"]["tree"].as_str().unwrap().to_string();
+    env.ok(&["approve", &id]);
+    env.fails(&["run", "wait", &run], 0);
+
+    let run_json = env.json(&["run", "show", &run, "--json"]);
+    let branch = run_json["branch"].as_str().unwrap();
+    let worktree = std::path::PathBuf::from(run_json["workspace_path"].as_str().unwrap());
+    assert_eq!(
+        env.git(&repo, &["rev-parse", &format!("{branch}^{{tree}}")])
+            .trim(),
+        tree,
+        "the branch holds the approved tree"
+    );
+    assert_eq!(
+        env.git(&repo, &["show", &format!("{branch}:change.txt")]),
+        "reviewed\n"
+    );
+    let files = env.git(&repo, &["ls-tree", "--name-only", branch]);
+    assert!(!files.contains("late.txt"), "{files}");
+    let message = env.git(&repo, &["log", "-1", "--format=%B", branch]);
+    assert!(message.starts_with("approve me"), "{message}");
+    assert!(message.contains(&format!("M-Run: {run}")), "{message}");
+
+    // The later changes are left in the worktree, as changes to the
+    // approved work.
+    assert_eq!(
+        std::fs::read_to_string(worktree.join("late.txt")).unwrap(),
+        "written after the check\n"
+    );
+    let status = env.git(&worktree, &["status", "--porcelain"]);
+    assert!(
+        status.contains(" M change.txt") && status.contains("?? late.txt"),
+        "{status}"
+    );
+    let end = env
+        .events(&run)
+        .into_iter()
+        .rev()
+        .find(|e| e["type"] == "run.finished")
+        .unwrap();
+    let reason = end["data"]["reason"].as_str().unwrap();
+    assert!(
+        reason
+            .starts_with("the agent finished; the worktree changed after its review was approved")
+            && reason.contains("not committed")
+            && reason.contains(worktree.to_str().unwrap()),
+        "{reason}"
+    );
+    // Removing the run keeps the worktree that holds them.
+    let err = env.fails(&["run", "rm", &run], 4);
+    assert!(err.contains("hint:"), "{err}");
+    assert!(worktree.join("late.txt").exists());
+}
+
 #[test]
 fn wait_exit_codes_say_how_the_run_stands() {
     let env = TestEnv::new();

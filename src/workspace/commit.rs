@@ -132,6 +132,152 @@ pub fn commit_all(ws: &Workspace, message: &str) -> Result<Option<DiffStat>> {
     Ok(Some(stat))
 }
 
+/// What [`commit_approved`] put on the run's branch, and what it left.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovedCommit {
+    /// As [`commit_all`] measures it; None when the approved work is the
+    /// run's base.
+    pub stat: Option<DiffStat>,
+    /// The worktree no longer holds the approved tree (or the branch had
+    /// moved past the reviewed commit): what changed after the approval is
+    /// not on the branch, and is left in the worktree.
+    pub changed_after: bool,
+}
+
+/// Commits exactly `tree`, the worktree an end-of-run review showed and a
+/// human approved, never what the worktree holds now: anything changed
+/// after the check that preceded the approval (a process the agent left, a
+/// file the user edited) stays out of the branch and is left in the
+/// worktree, uncommitted.
+///
+/// `reviewed` is the commit the review made of the work (the branch's
+/// commit when it was asked). Its tree is usually `tree` itself, and the
+/// branch is only checked to be on it; otherwise `tree` is committed on it
+/// with `message` (`git commit-tree`, hooks and signing skipped as in
+/// [`commit_all`]). The branch is then moved there, from wherever it went
+/// since, and where HEAD is the branch the index follows it, so that `git
+/// status` shows the later changes as changes to the approved work.
+pub fn commit_approved(
+    ws: &Workspace,
+    tree: &str,
+    reviewed: &str,
+    message: &str,
+) -> Result<ApprovedCommit> {
+    let (Some(repo), Some(branch)) = (&ws.repo_dir, &ws.branch) else {
+        return Ok(ApprovedCommit {
+            stat: None,
+            changed_after: false,
+        });
+    };
+    let base = ws.base()?;
+    check_worktree(ws, repo)?;
+    let mut changed_after = worktree_tree(ws)? != tree;
+    let refname = format!("refs/heads/{branch}");
+    let Some(tip) = ref_commit(&ws.path, &refname)? else {
+        return Err(Error::failure(format!(
+            "the run's branch {branch} no longer exists in {}: the approved work was not committed",
+            repo.display()
+        ))
+        .with_hint(format!(
+            "the approved tree is {tree}; `git -C {} commit-tree {tree} -p {reviewed}` makes a commit of it",
+            repo.display()
+        )));
+    };
+    let reviewed = if reviewed.is_empty() {
+        tip.as_str()
+    } else {
+        reviewed
+    };
+    let reviewed_tree = run_git(
+        git_in(&ws.path).args([
+            "rev-parse",
+            "--verify",
+            "--end-of-options",
+            &format!("{reviewed}^{{tree}}"),
+        ]),
+        || {
+            format!(
+                "cannot read the reviewed commit {reviewed} in {}",
+                ws.path.display()
+            )
+        },
+    )?;
+    let target = if reviewed_tree.trim() == tree {
+        reviewed.to_owned()
+    } else {
+        let mut cmd = git_in(&ws.path);
+        for setting in identity_fallback(&ws.path)? {
+            cmd.args(["-c", setting]);
+        }
+        cmd.args([
+            "commit-tree",
+            "--no-gpg-sign",
+            "-F",
+            "-",
+            "-p",
+            reviewed,
+            tree,
+        ]);
+        run_git_with_input(&mut cmd, message.as_bytes(), || {
+            format!("cannot commit the approved work of {}", ws.path.display())
+        })?
+        .trim()
+        .to_owned()
+    };
+    if tip != target {
+        // Something committed on the branch after the review was asked:
+        // not approved, so not on the branch (its commit stays in the
+        // reflog, and its files in the worktree).
+        changed_after |= tip != reviewed;
+        run_git(
+            git_in(&ws.path)
+                .args(["update-ref", "-m", "m: the approved work of the run"])
+                .args([
+                    "--end-of-options",
+                    refname.as_str(),
+                    target.as_str(),
+                    tip.as_str(),
+                ]),
+            || format!("cannot move {branch} to the approved work at {target}"),
+        )?;
+        if head_branch(&ws.path).as_deref() == Some(branch.as_str()) {
+            run_git(
+                git_in(&ws.path).args(["read-tree", "--end-of-options", &target]),
+                || {
+                    format!(
+                        "cannot bring the index of {} to the approved work",
+                        ws.path.display()
+                    )
+                },
+            )?;
+        }
+    }
+    if target == base {
+        return Ok(ApprovedCommit {
+            stat: None,
+            changed_after,
+        });
+    }
+    let numstat = run_git(
+        git_in(&ws.path)
+            .args([
+                "diff",
+                "--numstat",
+                "--no-color",
+                "--no-ext-diff",
+                "--end-of-options",
+            ])
+            .args([base, target.as_str(), "--"]),
+        || format!("cannot measure the changes in {}", ws.path.display()),
+    )?;
+    let mut stat = parse_numstat(&numstat);
+    stat.commit = target;
+    Ok(ApprovedCommit {
+        stat: Some(stat),
+        changed_after,
+    })
+}
+
 /// Puts the work at `head` (the worktree's HEAD, everything committed) on
 /// the run's branch, and returns the branch's commit. An agent may have
 /// left the branch: a detached HEAD, or a branch of its own. Its commits are

@@ -410,6 +410,9 @@ impl Supervisor {
                     }
                 }
                 if let Some(pending) = self.approvals.remove(&approval_id) {
+                    if matches!(verdict, Verdict::Approved { .. }) {
+                        self.approved_review(&approval_id);
+                    }
                     let _ = pending.waiter.send(verdict);
                 }
             }

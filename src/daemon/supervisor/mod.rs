@@ -31,7 +31,7 @@ use crate::process::keeper;
 use crate::store::{Decision, NewEvent, STALE};
 use crate::workspace::{self, Workspace};
 use humans::{OpenQuestion, PendingApproval};
-use review::{Review, NOTHING_TO_REVIEW};
+use review::{ApprovedReview, Review, NOTHING_TO_REVIEW};
 
 /// Messages from request handlers to a live run.
 pub enum Control {
@@ -125,6 +125,7 @@ pub fn spawn(shared: Arc<Shared>, started: StartedRun) -> tokio::task::JoinHandl
             conversational: started.agent.is_conversational(started.options.once),
             nothing_to_review: false,
             review: None,
+            approved: None,
             approvals: HashMap::new(),
             grants: Vec::new(),
             asked_again: HashMap::new(),
@@ -185,6 +186,8 @@ struct Supervisor {
     nothing_to_review: bool,
     /// The review waiting for a human, with the worktree it showed.
     review: Option<Review>,
+    /// The review a human approved: the run's end commits its tree.
+    approved: Option<ApprovedReview>,
     /// Approvals asked and not yet decided, with whoever waits for each.
     approvals: HashMap<String, PendingApproval>,
     /// What `m approve --always` granted for the rest of the run.
@@ -561,7 +564,18 @@ impl Supervisor {
     async fn end(&mut self, outcome: AgentOutcome, workspace: &Workspace) {
         self.release_waiters();
         let message = workspace::commit_message(&self.prompt, &self.run_id, None);
-        let commit_error = match commit_work(workspace.clone(), message).await {
+        let mut left_after_approval = None;
+        let committed = match self.approved.take() {
+            Some(approved) => self
+                .commit_approved(workspace, approved, message)
+                .await
+                .map(|(stat, left)| {
+                    left_after_approval = left;
+                    stat
+                }),
+            None => commit_work(workspace.clone(), message).await,
+        };
+        let commit_error = match committed {
             Ok(Some(stat)) => {
                 self.emit(EventType::WorkspaceDiff, json!(stat)).await;
                 None
@@ -612,6 +626,13 @@ impl Supervisor {
                 json!({ "reason": reason, "exit_code": exit_code, "stderr_tail": stderr_tail }),
             ),
         };
+        let mut data = data;
+        if let (Some(note), Some(reason)) = (
+            left_after_approval,
+            data.get("reason").and_then(Value::as_str),
+        ) {
+            data["reason"] = json!(format!("{reason}; {note}"));
+        }
         self.finish(state, data).await;
     }
 

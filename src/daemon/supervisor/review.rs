@@ -10,7 +10,17 @@ use super::*;
 pub(super) struct Review {
     pub(super) approval_id: String,
     pub(super) tree: String,
+    /// The commit the review made of the work (its payload's
+    /// `stat.commit`): what the approved tree is committed on.
+    pub(super) commit: String,
     pub(super) workspace: Workspace,
+}
+
+/// A review a human approved: the end-of-run commit commits its tree, not
+/// what the worktree holds by then ([`Supervisor::commit_approved`]).
+pub(super) struct ApprovedReview {
+    pub(super) tree: String,
+    pub(super) commit: String,
 }
 
 /// The key of the review's payload that holds the worktree's tree id.
@@ -68,13 +78,74 @@ impl Supervisor {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
+        let commit = request
+            .payload
+            .pointer("/stat/commit")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         let id = self.ask_approval(request, reply).await;
         self.review = id.clone().map(|approval_id| Review {
             approval_id,
             tree,
+            commit,
             workspace: workspace.clone(),
         });
         id
+    }
+
+    /// Approval `approval_id` was approved: when it is the run's review,
+    /// its tree is what the run's end commits.
+    pub(super) fn approved_review(&mut self, approval_id: &str) {
+        if let Some(review) = self.review.take() {
+            if review.approval_id == approval_id {
+                self.approved = Some(ApprovedReview {
+                    tree: review.tree,
+                    commit: review.commit,
+                });
+            } else {
+                self.review = Some(review);
+            }
+        }
+    }
+
+    /// The end-of-run commit of a run whose review was approved: exactly
+    /// the approved tree (`workspace::commit_approved`). Returns the stat
+    /// for `workspace.diff` and, when the worktree changed after the
+    /// approval, the words the run's end adds about it; an error is one
+    /// sentence, as [`commit_work`]'s.
+    pub(super) async fn commit_approved(
+        &mut self,
+        workspace: &Workspace,
+        approved: ApprovedReview,
+        message: String,
+    ) -> std::result::Result<(Option<workspace::DiffStat>, Option<String>), String> {
+        let ws = workspace.clone();
+        let tree = approved.tree.clone();
+        let committed = tokio::task::spawn_blocking(move || {
+            workspace::commit_approved(&ws, &approved.tree, &approved.commit, &message)
+        })
+        .await
+        .unwrap_or_else(|e| Err(Error::failure(format!("the commit task crashed: {e}"))))
+        .map_err(|err| {
+            format!(
+                "its approved work could not be committed: {}",
+                one_sentence(&err)
+            )
+        })?;
+        let note = committed.changed_after.then(|| {
+            let note = format!(
+                "the worktree changed after its review was approved: only the approved work \
+                 (tree {}) is on the branch; the later changes were not committed and are \
+                 left in the worktree {} (`git -C {} status` shows them)",
+                &tree[..tree.len().min(12)],
+                workspace.path.display(),
+                workspace.path.display()
+            );
+            tracing::warn!(run = %self.run_id, "{note}");
+            note
+        });
+        Ok((committed.stat, note))
     }
 
     /// See [`Control::CheckReview`]. The worktree changing after a review
@@ -102,6 +173,7 @@ impl Supervisor {
                 ))
             })?;
         if now == asked_tree {
+            edit_after_check(&workspace);
             return Ok(());
         }
         let Some(pending) = self.approvals.remove(approval_id) else {
@@ -168,6 +240,23 @@ impl Supervisor {
             None => Error::conflict(message).with_hint(reason),
         })
     }
+}
+
+/// `M_TEST_FAULT=edit-after-review-check` (builds with `test-agents`):
+/// the worktree changes the moment its review passed the check, before the
+/// decision is recorded and the run's work committed. How the tests reach
+/// that gap without timing.
+fn edit_after_check(workspace: &Workspace) {
+    #[cfg(feature = "test-agents")]
+    if std::env::var("M_TEST_FAULT").is_ok_and(|v| v == "edit-after-review-check") {
+        let _ = std::fs::write(
+            workspace.path.join("change.txt"),
+            "edited after the check\n",
+        );
+        let _ = std::fs::write(workspace.path.join("late.txt"), "written after the check\n");
+    }
+    #[cfg(not(feature = "test-agents"))]
+    let _ = workspace;
 }
 
 /// Large patches are cut in the approval's payload; git keeps them whole.

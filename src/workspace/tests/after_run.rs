@@ -370,3 +370,39 @@ fn progress_is_split_on_carriage_returns() {
     assert_eq!(err.message, "cannot fetch: fatal: nope");
     drop(fx);
 }
+
+/// After an approved review, only the approved tree reaches the branch:
+/// a commit made on the branch after the review was asked is taken off it
+/// (its files stay in the worktree), and a tree the review's own commit
+/// lacks is committed on it.
+#[test]
+fn commit_approved_puts_only_the_approved_tree_on_the_branch() {
+    let fx = Fx::new();
+    let repo = fx.repo("proj");
+    let ws = create(&fx.req(&run_id(), Some(s(&repo)), None), &mut quiet()).unwrap();
+    let branch = ws.branch.clone().unwrap();
+    fs::write(ws.path.join("a.txt"), "approved\n").unwrap();
+    let reviewed = commit_all(&ws, "work").unwrap().unwrap().commit;
+    let tree = worktree_tree(&ws).unwrap();
+    commit_file(&ws.path, "late.txt", "late\n");
+    let done = commit_approved(&ws, &tree, &reviewed, "work\n\nM-Run: r\n").unwrap();
+    assert!(done.changed_after);
+    assert_eq!(done.stat.unwrap().commit, reviewed);
+    assert_eq!(git(&repo, &["rev-parse", &branch]), reviewed);
+    assert_eq!(git(&ws.path, &["status", "--porcelain"]), "?? late.txt");
+
+    // The approved tree is not the reviewed commit's: committed on it.
+    fs::remove_file(ws.path.join("late.txt")).unwrap();
+    fs::write(ws.path.join("a.txt"), "approved later\n").unwrap();
+    let tree = worktree_tree(&ws).unwrap();
+    let done = commit_approved(&ws, &tree, &reviewed, "work\n\nM-Run: r\n").unwrap();
+    assert!(!done.changed_after);
+    let commit = done.stat.unwrap().commit;
+    assert_eq!(git(&repo, &["rev-parse", &branch]), commit);
+    assert_eq!(
+        git(&repo, &["rev-parse", &format!("{commit}^{{tree}}")]),
+        tree
+    );
+    assert_eq!(git(&repo, &["rev-parse", &format!("{commit}~")]), reviewed);
+    assert_eq!(git(&ws.path, &["status", "--porcelain"]), "");
+}
