@@ -3,6 +3,7 @@
 //! the socket, and on SIGTERM/SIGINT ends every run cleanly before leaving.
 
 mod connection;
+mod containment;
 mod follow;
 pub(crate) mod handlers;
 mod health;
@@ -66,6 +67,8 @@ pub struct Shared {
     pub stopping: tokio::sync::watch::Sender<bool>,
     /// The remote API's listener, when `[remote] listen` is set.
     pub remote: std::sync::OnceLock<Arc<remote::Remote>>,
+    /// How runs' processes are held: a cgroup per run, or the keeper alone.
+    pub containment: containment::Containment,
 }
 
 impl Shared {
@@ -150,6 +153,8 @@ pub fn run(paths: Paths) -> Result<()> {
     let config = crate::config::load(&paths)?;
     let lock = DaemonLock::acquire(&paths)?;
     let open_files = server::raise_open_files_limit();
+    // Before any other thread: trying cgroups forks.
+    let containment = containment::Containment::choose(&config, &paths)?;
     paths::ensure_private_dir(&paths.runtime_dir)?;
     // Only the lock holder may remove a socket: one left by a crash is stale.
     let socket = paths.socket();
@@ -161,14 +166,19 @@ pub fn run(paths: Paths) -> Result<()> {
         .enable_all()
         .build()
         .map_err(|e| Error::failure(format!("cannot start the async runtime: {e}")))?;
-    let result = runtime.block_on(serve(paths.clone(), config, open_files));
+    let result = runtime.block_on(serve(paths.clone(), config, open_files, containment));
     runtime.shutdown_timeout(Duration::from_secs(1));
     let _ = std::fs::remove_file(&socket);
     drop(lock);
     result
 }
 
-async fn serve(paths: Paths, config: Arc<Config>, open_files: u64) -> Result<()> {
+async fn serve(
+    paths: Paths,
+    config: Arc<Config>,
+    open_files: u64,
+    containment: containment::Containment,
+) -> Result<()> {
     let wake = Arc::new(tokio::sync::Notify::new());
     let mut watch = health::Watch::new();
     let (writer, writer_thread) = Writer::start(
@@ -207,7 +217,16 @@ async fn serve(paths: Paths, config: Arc<Config>, open_files: u64) -> Result<()>
         shutdown: tokio::sync::Notify::new(),
         stopping: tokio::sync::watch::channel(false).0,
         remote: std::sync::OnceLock::new(),
+        containment,
     });
+    match &shared.containment {
+        containment::Containment::Cgroup(cgroups) => {
+            tracing::info!(cgroups = %cgroups.dir.display(), "a cgroup v2 per run, each run under its keeper")
+        }
+        containment::Containment::Keeper { reason } => {
+            tracing::info!(%reason, "each run under its keeper alone: no cgroups")
+        }
+    }
     recover(&shared).await?;
     if let Some(remote) = remote::start(shared.clone(), &config.remote).await? {
         let _ = shared.remote.set(remote);
@@ -257,6 +276,9 @@ async fn serve(paths: Paths, config: Arc<Config>, open_files: u64) -> Result<()>
     accept.abort();
     let _ = std::fs::remove_file(paths.socket());
     stop_all_runs(&shared, "the daemon was stopped").await;
+    if let Some(cgroups) = shared.containment.cgroups().cloned() {
+        let _ = tokio::task::spawn_blocking(move || cgroups.clear()).await;
+    }
     deliver.abort();
     trimmer.abort();
     if let Some(retention) = retention {
@@ -361,6 +383,16 @@ async fn stop_all_runs(shared: &Arc<Shared>, reason: &str) {
 /// run's branch (as at a normal end, so that removing the run or its repo
 /// later cannot lose it), and the run fails with the reason.
 async fn recover(shared: &Arc<Shared>) -> Result<()> {
+    // The run cgroups a daemon killed with its keepers left: everything in
+    // them goes, whatever it did to its environment (and whichever
+    // mechanism this daemon uses).
+    if let Ok(cgroups) = crate::process::cgroup::RunCgroups::locate(&shared.paths.data_dir) {
+        if let Ok(killed) = tokio::task::spawn_blocking(move || cgroups.clear()).await {
+            if killed > 0 {
+                tracing::warn!(killed, "killed what was left in the cgroups of runs of a previous daemon");
+            }
+        }
+    }
     let db = shared.paths.database();
     let paths = shared.paths.clone();
     let orphans = tokio::task::spawn_blocking(move || -> Result<Vec<Orphan>> {

@@ -311,6 +311,7 @@ impl Supervisor {
             env: self.agent_env(&started.env),
             review: started.options.review,
             m_binary: keeper::this_binary(),
+            cgroup: self.shared.containment.run_cgroup(&self.run_id),
         };
         let ctx = RunContext::new(launch, requests_tx, self.cancel.subscribe());
         let grace = self.shared.grace;
