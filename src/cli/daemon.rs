@@ -104,8 +104,12 @@ pub fn run(ctx: &Ctx, cmd: DaemonCommand) -> Result<u8> {
                         ctx.ui.line(format!("socket: {}", s.socket))?;
                         if let Some(c) = &s.containment {
                             ctx.ui.line(match (&c.cgroup, &c.reason) {
-                                (Some(dir), _) => format!("containment: a cgroup v2 per run under {dir}, and a keeper"),
-                                (_, Some(reason)) => format!("containment: a keeper per run; no cgroups: {reason}"),
+                                (Some(dir), _) => format!(
+                                    "containment: a cgroup v2 per run under {dir}, and a keeper"
+                                ),
+                                (_, Some(reason)) => {
+                                    format!("containment: a keeper per run; no cgroups: {reason}")
+                                }
                                 _ => format!("containment: {}", c.mechanism),
                             })?;
                         }

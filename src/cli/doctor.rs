@@ -458,7 +458,9 @@ fn check_containment(ctx: &Ctx, config: Option<&Config>, socket_ok: bool) -> Che
     if let Some(running) = running {
         return match (running.mechanism.as_str(), running.cgroup, running.reason) {
             ("cgroup", Some(dir), _) => cgroup_check(&format!("under {dir}")),
-            (_, _, reason) => keeper_check(reason.as_deref().unwrap_or("the daemon did not say why")),
+            (_, _, reason) => {
+                keeper_check(reason.as_deref().unwrap_or("the daemon did not say why"))
+            }
         };
     }
     let wanted = config.map_or(Wanted::Auto, |c| c.daemon.containment);

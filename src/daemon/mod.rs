@@ -389,7 +389,10 @@ async fn recover(shared: &Arc<Shared>) -> Result<()> {
     if let Ok(cgroups) = crate::process::cgroup::RunCgroups::locate(&shared.paths.data_dir) {
         if let Ok(killed) = tokio::task::spawn_blocking(move || cgroups.clear()).await {
             if killed > 0 {
-                tracing::warn!(killed, "killed what was left in the cgroups of runs of a previous daemon");
+                tracing::warn!(
+                    killed,
+                    "killed what was left in the cgroups of runs of a previous daemon"
+                );
             }
         }
     }

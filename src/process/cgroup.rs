@@ -43,8 +43,9 @@ impl RunCgroups {
         if mounts.is_empty() {
             return Err("no cgroup v2 file system is mounted".into());
         }
-        let own = unified_path(own)
-            .ok_or("this process is in no cgroup v2 hierarchy (/proc/self/cgroup has no 0:: line)")?;
+        let own = unified_path(own).ok_or(
+            "this process is in no cgroup v2 hierarchy (/proc/self/cgroup has no 0:: line)",
+        )?;
         let leaf = format!("m-{:016x}", fnv1a(data_dir.as_os_str().as_encoded_bytes()));
         for (point, root) in &mounts {
             let below = if root == "/" {
@@ -117,7 +118,10 @@ impl RunCgroups {
     pub fn predict(&self) -> Result<(), String> {
         let parent = self.dir.parent().unwrap_or(Path::new("/"));
         let procs = parent.join("cgroup.procs");
-        for (path, what) in [(parent, "create cgroups under"), (&procs, "move processes in")] {
+        for (path, what) in [
+            (parent, "create cgroups under"),
+            (&procs, "move processes in"),
+        ] {
             let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
                 .map_err(|_| format!("{} is not a path", path.display()))?;
             // SAFETY: access reads the NUL-terminated path only.
@@ -274,7 +278,9 @@ fn move_a_child_into(cgroup: &Path) -> io::Result<()> {
             let code = if libc::write(fd, b"0".as_ptr().cast(), 1) == 1 {
                 0
             } else {
-                io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
+                io::Error::last_os_error()
+                    .raw_os_error()
+                    .unwrap_or(libc::EIO)
             };
             libc::_exit(code & 0xff);
         }
@@ -321,7 +327,9 @@ fn unescape(field: &str) -> String {
     while i < bytes.len() {
         if bytes[i] == b'\\'
             && i + 4 <= bytes.len()
-            && bytes[i + 1..i + 4].iter().all(|b| (b'0'..=b'7').contains(b))
+            && bytes[i + 1..i + 4]
+                .iter()
+                .all(|b| (b'0'..=b'7').contains(b))
         {
             let value = bytes[i + 1..i + 4]
                 .iter()
@@ -373,8 +381,10 @@ mod tests {
 
     #[test]
     fn the_run_cgroups_go_below_the_daemons_own_on_the_cgroup2_mount() {
-        let own = "4:memory:/x\n0::/user.slice/user-1000.slice/user@1000.service/app.slice/m.service\n";
-        let found = RunCgroups::locate_in(HYBRID, own, Path::new("/home/a/.local/share/m")).unwrap();
+        let own =
+            "4:memory:/x\n0::/user.slice/user-1000.slice/user@1000.service/app.slice/m.service\n";
+        let found =
+            RunCgroups::locate_in(HYBRID, own, Path::new("/home/a/.local/share/m")).unwrap();
         let leaf = found.dir.file_name().unwrap().to_str().unwrap().to_string();
         assert!(leaf.starts_with("m-") && leaf.len() == 18, "{leaf}");
         assert_eq!(
@@ -388,8 +398,15 @@ mod tests {
         );
         // At the root, and another data directory: another directory.
         let root = RunCgroups::locate_in(HYBRID, "0::/\n", Path::new("/tmp/m")).unwrap();
-        assert_eq!(root.dir.parent().unwrap(), Path::new("/sys/fs/cgroup/unified"));
-        assert!(root.name.starts_with("/m-") && root.name.len() == 19, "{}", root.name);
+        assert_eq!(
+            root.dir.parent().unwrap(),
+            Path::new("/sys/fs/cgroup/unified")
+        );
+        assert!(
+            root.name.starts_with("/m-") && root.name.len() == 19,
+            "{}",
+            root.name
+        );
         assert_ne!(root.dir.file_name(), found.dir.file_name());
     }
 
@@ -397,10 +414,16 @@ mod tests {
     fn a_mount_of_a_subtree_and_an_escaped_mount_point_are_followed() {
         let info = "41 31 0:38 /docker/abc /sys/fs/my\\040cgroup rw - cgroup2 cgroup2 rw\n";
         let found = RunCgroups::locate_in(info, "0::/docker/abc/svc\n", Path::new("/d")).unwrap();
-        assert_eq!(found.dir.parent().unwrap(), Path::new("/sys/fs/my cgroup/svc"));
+        assert_eq!(
+            found.dir.parent().unwrap(),
+            Path::new("/sys/fs/my cgroup/svc")
+        );
         assert!(found.name.starts_with("/docker/abc/svc/m-"));
         let outside = RunCgroups::locate_in(info, "0::/elsewhere\n", Path::new("/d")).unwrap_err();
-        assert!(outside.contains("outside every cgroup v2 mount"), "{outside}");
+        assert!(
+            outside.contains("outside every cgroup v2 mount"),
+            "{outside}"
+        );
     }
 
     #[test]
