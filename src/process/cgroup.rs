@@ -29,6 +29,9 @@ impl RunCgroups {
     /// Where the run cgroups of `data_dir` go, below this process's own
     /// cgroup; why there are none. Makes nothing.
     pub fn locate(data_dir: &Path) -> Result<RunCgroups, String> {
+        if !cfg!(target_os = "linux") {
+            return Err("cgroups are Linux's; there are none here".into());
+        }
         let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
             .map_err(|e| format!("cannot read /proc/self/mountinfo: {e}"))?;
         let own = std::fs::read_to_string("/proc/self/cgroup")
