@@ -1025,6 +1025,7 @@ mod tests {
             grace_seconds = 2.5
             autostart = false
             answer_timeout_seconds = 30
+            containment = "keeper"
             [run]
             review = true
             idle_timeout_seconds = 600
@@ -1059,6 +1060,7 @@ mod tests {
         assert_eq!(config.remote.pairing_code_lifetime, Duration::from_secs(60));
         assert!(!config.daemon.autostart);
         assert_eq!(config.daemon.answer_timeout, Duration::from_secs(30));
+        assert_eq!(config.daemon.containment, Containment::Keeper);
         assert!(config.run.review);
         assert_eq!(config.run.idle_timeout, Some(Duration::from_secs(600)));
         assert_eq!(config.run.startup_timeout, Duration::from_secs(20));
@@ -1091,7 +1093,7 @@ mod tests {
         let from_file = |s: &&Setting| s.source == "file";
         assert_eq!(
             settings.iter().filter(from_file).count(),
-            22,
+            23,
             "{settings:?}"
         );
         assert!(settings.iter().all(|s| s.source == "file"
