@@ -110,6 +110,9 @@ impl RunCgroups {
         let moved = move_a_child_into(&probe);
         let killed = kill(&probe);
         let removed = remove(&probe, Duration::from_secs(1));
+        // Made again by the first run: a daemon that goes no further than
+        // this (a bad database, a kill) leaves nothing behind.
+        let _ = std::fs::remove_dir(&self.dir);
         moved
             .map_err(|e| format!("cannot move a process into {}: {e}", probe.display()))
             .and(killed.map_err(|e| format!("cannot write {}/cgroup.kill: {e}", probe.display())))
