@@ -409,18 +409,30 @@ async fn recover(shared: &Arc<Shared>) -> Result<()> {
                 let details = store.run_details(&run.id)?;
                 // Without a base commit the workspace was never finished,
                 // and the agent never started: there is nothing to keep.
+                // What `git worktree add` made of it before the daemon died
+                // is undone: left half-made, it can break every later run's.
                 let workspace = match (&details.base_commit, store.get_repo(&run.repo_id)) {
-                    (Some(_), Ok(repo)) => Some(Workspace::recorded(
-                        &WorkspaceRequest {
-                            run_id: &run.id,
-                            git_url: repo.git_url.as_deref(),
-                            base: None,
-                            workspaces_dir: &paths.workspaces(),
-                            mirrors_dir: &paths.mirrors(),
-                        },
-                        details.branch.clone(),
-                        details.base_commit.clone(),
-                    )?),
+                    (base, Ok(repo)) => {
+                        let ws = Workspace::recorded(
+                            &WorkspaceRequest {
+                                run_id: &run.id,
+                                git_url: repo.git_url.as_deref(),
+                                base: None,
+                                workspaces_dir: &paths.workspaces(),
+                                mirrors_dir: &paths.mirrors(),
+                            },
+                            details.branch.clone(),
+                            details.base_commit.clone(),
+                        );
+                        if base.is_some() {
+                            Some(ws?)
+                        } else {
+                            if let Ok(ws) = ws {
+                                crate::workspace::discard_unfinished(&ws);
+                            }
+                            None
+                        }
+                    }
                     _ => None,
                 };
                 // A time limit that passed while no daemon ran is acted on

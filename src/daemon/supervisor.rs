@@ -313,6 +313,7 @@ impl Supervisor {
             m_binary: keeper::this_binary(),
             cgroup: self.shared.containment.run_cgroup(&self.run_id),
         };
+        let cgroup = launch.cgroup.clone();
         let ctx = RunContext::new(launch, requests_tx, self.cancel.subscribe());
         let grace = self.shared.grace;
         let startup_timeout = self.shared.startup_timeout;
@@ -370,6 +371,9 @@ impl Supervisor {
                 withdrawn = self.withdrawn() => self.on_withdrawn(withdrawn).await,
             }
         };
+        // Its keeper removed the run's cgroup, unless the agent never got
+        // one (an adapter that gave up before starting it).
+        keeper::forget_cgroup(cgroup.as_deref()).await;
         // Events the agent sent just before it ended are still queued.
         while let Ok(request) = requests.try_recv() {
             self.on_request(request, &workspace).await;

@@ -250,7 +250,7 @@ impl Keeper {
 /// Kills whatever is left in a run's cgroup, waits until it is empty (a
 /// second at most) and removes it, with the directory of the run cgroups
 /// when it was the last.
-async fn forget_cgroup(cgroup: Option<&Path>) {
+pub async fn forget_cgroup(cgroup: Option<&Path>) {
     let Some(cgroup) = cgroup else { return };
     let path = cgroup.to_path_buf();
     let removed = tokio::task::spawn_blocking(move || {
