@@ -291,15 +291,25 @@ function approvalCard(approval, onDecided) {
           entry.decidedHere = true;
           entry.settled = true;
           note.textContent = data.state === "approved" ? "Approved." : "Rejected.";
+          // The card goes once the run moves on: the status line, which a
+          // reader hears, keeps saying what was done.
+          say(note.textContent);
+          // The focus was on the button that goes: it stays in the card.
+          if (card.contains(document.activeElement)) note.focus();
           actions.remove();
           reasonBox.remove();
           onDecided();
         } else if (status === 409 && data.approval) {
           // Nothing was decided: say why, and show it as it is now.
-          const stale = data.code === "stale";
-          const intro = stale
-            ? "It changed since you saw it, and nothing was decided. Here it is as it stands now. "
-            : "Nothing was decided by your tap. ";
+          // A review whose worktree changed is closed and asked again
+          // (asked_again, shown above as it comes); anything else stale is
+          // shown as it is now, to be decided on that.
+          let intro = "Nothing was decided by your tap. ";
+          if (data.code === "stale") {
+            intro = "It changed since you saw it, and nothing was decided. ";
+            if (data.approval.state === "pending") intro += "Here it is as it stands now. ";
+            else if (data.asked_again) intro += "It is asked again above, with what it holds now. ";
+          }
           render(data.approval, intro).focus();
         } else {
           note.textContent = (data.error || "status " + status) + (data.hint ? " (" + data.hint + ")" : "");
@@ -446,7 +456,7 @@ function questionCard(runId, question, onAnswered) {
     }
     card.append(...field.nodes);
   }
-  const note = el("p", { class: "meta", role: "status" });
+  const note = el("p", { class: "meta note", role: "status", tabindex: "-1" });
   // One field takes the value itself; several, a JSON object of them.
   function body() {
     if (fields.length === 1) {
@@ -484,6 +494,8 @@ function questionCard(runId, question, onAnswered) {
         const { status, data } = await api("POST", "/v1/runs/" + runId + "/reply", answer);
         if (status === 200) {
           note.textContent = "Answered.";
+          say("Answered.");
+          if (card.contains(document.activeElement)) note.focus();
           submit.remove();
           onAnswered();
         } else {
@@ -707,8 +719,12 @@ function runView(runId) {
     for (const [id, entry] of shown) {
       if (pendingIds.includes(id)) continue;
       if (entry.decidedHere) {
+        // A keyboard's focus on it goes to the start of the view, not
+        // out of the page.
+        const focusWasHere = entry.card.contains(document.activeElement);
         entry.card.remove();
         shown.delete(id);
+        if (focusWasHere) main.focus({ preventScroll: true });
       } else if (!entry.settled) {
         const { status: found, data: now } = await api("GET", "/v1/approvals/" + id);
         if (found === 200) entry.update(now);
@@ -726,15 +742,18 @@ function runView(runId) {
     // Told once per change, in the status line a reader hears.
     const waiting = pendingIds.length;
     if (waiting !== announced) {
-      if (waiting) say(waiting === 1 ? "An approval waits for you." : waiting + " approvals wait for you.");
-      else if (announced) say("");
+      const waits = (n) => (n === 1 ? "An approval waits for you." : n + " approvals wait for you.");
+      if (waiting) say(waits(waiting));
+      else if (statusLine.textContent === waits(announced)) say("");
       announced = waiting;
     }
     const question = (run.pending_questions || [])[0];
     const seq = question ? question.seq : null;
     if (seq !== questionSeq) {
       questionSeq = seq;
+      const focusWasHere = questionBox.contains(document.activeElement);
       questionBox.replaceChildren(...(question ? [questionCard(runId, question, refresh)] : []));
+      if (focusWasHere) main.focus({ preventScroll: true });
     }
   }
   refresh();
