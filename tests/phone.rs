@@ -1369,6 +1369,18 @@ fn a_phone_page_reads_in_dark_mode_at_200_percent_and_works_by_keyboard() {
         assert_eq!(focused(page).await, "button Send rejection");
         press(page, Key::Enter).await;
         eventually_output(&env, &diff_run, "diff=1 wrap it first");
+        // Its card goes; the status line says what was done, and the
+        // focus is at the start of the view, not lost out of the page.
+        until(page, "the rejected card gone", || async {
+            page.find(Locator::Css(".approval")).await.is_err()
+        })
+        .await;
+        let status = page.find(Locator::Css("#status")).await.unwrap();
+        assert_eq!(status.text().await.unwrap(), "Rejected.");
+        assert_eq!(
+            script(page, "return document.activeElement.id").await,
+            json!("main")
+        );
 
         // A question, answered by keyboard.
         phone.open_run(&question_run).await;
@@ -1400,6 +1412,16 @@ fn a_phone_page_reads_in_dark_mode_at_200_percent_and_works_by_keyboard() {
         assert_eq!(focused(page).await, "button Answer");
         press(page, Key::Enter).await;
         eventually_output(&env, &question_run, "tag=v1.2");
+        until(page, "the answered question gone", || async {
+            page.find(Locator::Css(".question")).await.is_err()
+        })
+        .await;
+        let status = page.find(Locator::Css("#status")).await.unwrap();
+        assert_eq!(status.text().await.unwrap(), "Answered.");
+        assert_eq!(
+            script(page, "return document.activeElement.id").await,
+            json!("main")
+        );
         phone.close().await;
     });
 }

@@ -291,6 +291,11 @@ function approvalCard(approval, onDecided) {
           entry.decidedHere = true;
           entry.settled = true;
           note.textContent = data.state === "approved" ? "Approved." : "Rejected.";
+          // The card goes once the run moves on: the status line, which a
+          // reader hears, keeps saying what was done.
+          say(note.textContent);
+          // The focus was on the button that goes: it stays in the card.
+          if (card.contains(document.activeElement)) note.focus();
           actions.remove();
           reasonBox.remove();
           onDecided();
@@ -446,7 +451,7 @@ function questionCard(runId, question, onAnswered) {
     }
     card.append(...field.nodes);
   }
-  const note = el("p", { class: "meta", role: "status" });
+  const note = el("p", { class: "meta note", role: "status", tabindex: "-1" });
   // One field takes the value itself; several, a JSON object of them.
   function body() {
     if (fields.length === 1) {
@@ -484,6 +489,8 @@ function questionCard(runId, question, onAnswered) {
         const { status, data } = await api("POST", "/v1/runs/" + runId + "/reply", answer);
         if (status === 200) {
           note.textContent = "Answered.";
+          say("Answered.");
+          if (card.contains(document.activeElement)) note.focus();
           submit.remove();
           onAnswered();
         } else {
@@ -707,8 +714,12 @@ function runView(runId) {
     for (const [id, entry] of shown) {
       if (pendingIds.includes(id)) continue;
       if (entry.decidedHere) {
+        // A keyboard's focus on it goes to the start of the view, not
+        // out of the page.
+        const focusWasHere = entry.card.contains(document.activeElement);
         entry.card.remove();
         shown.delete(id);
+        if (focusWasHere) main.focus({ preventScroll: true });
       } else if (!entry.settled) {
         const { status: found, data: now } = await api("GET", "/v1/approvals/" + id);
         if (found === 200) entry.update(now);
@@ -726,15 +737,18 @@ function runView(runId) {
     // Told once per change, in the status line a reader hears.
     const waiting = pendingIds.length;
     if (waiting !== announced) {
-      if (waiting) say(waiting === 1 ? "An approval waits for you." : waiting + " approvals wait for you.");
-      else if (announced) say("");
+      const waits = (n) => (n === 1 ? "An approval waits for you." : n + " approvals wait for you.");
+      if (waiting) say(waits(waiting));
+      else if (statusLine.textContent === waits(announced)) say("");
       announced = waiting;
     }
     const question = (run.pending_questions || [])[0];
     const seq = question ? question.seq : null;
     if (seq !== questionSeq) {
       questionSeq = seq;
+      const focusWasHere = questionBox.contains(document.activeElement);
       questionBox.replaceChildren(...(question ? [questionCard(runId, question, refresh)] : []));
+      if (focusWasHere) main.focus({ preventScroll: true });
     }
   }
   refresh();
