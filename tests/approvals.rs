@@ -389,35 +389,22 @@ sleep 60",
     env.ok(&["run", "cancel", &run]);
 }
 
+/// Racing decisions (one winner, one event) are tested in-process, over the
+/// handlers: `daemon::tests::racing_decisions_have_one_winner_and_one_event`.
 #[test]
-fn deciding_twice_is_a_conflict_and_racing_decisions_have_one_winner() {
+fn deciding_twice_is_a_conflict_and_the_first_decision_stands() {
     let env = TestEnv::new();
     env.repo("api");
     let agent = env.script("agent.sh", "m ask approval --type generic --title once");
     let run = env.start("api", "once", &agent);
     let id = pending(&env, &run, 1).remove(0);
-    let racers: Vec<_> = (0..6)
-        .map(|i| {
-            let mut cmd = env.m();
-            if i % 2 == 0 {
-                cmd.args(["approve", &id]);
-            } else {
-                cmd.args(["reject", &id, "--reason", "no"]);
-            }
-            cmd.stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    let codes: Vec<i32> = racers
-        .into_iter()
-        .map(|mut c| c.wait().unwrap().code().unwrap())
-        .collect();
-    assert_eq!(codes.iter().filter(|&&c| c == 0).count(), 1, "{codes:?}");
-    assert_eq!(codes.iter().filter(|&&c| c == 4).count(), 5, "{codes:?}");
+    env.ok(&["reject", &id, "--reason", "no"]);
     let err = env.fails(&["approve", &id], 4);
     assert!(err.contains("was already"), "{err}");
+    assert_eq!(
+        env.json(&["approval", "show", &id, "--json"])["state"],
+        "rejected"
+    );
     let resolved = env
         .events(&run)
         .iter()
@@ -1100,7 +1087,24 @@ fn run_done_says_a_plain_command_run_is_not_a_conversation() {
 /// the run's log, and the human's decision says who made it.
 #[test]
 fn an_agent_cannot_decide_its_own_requests_and_every_decision_says_who_made_it() {
+    cannot_decide_its_own("auto");
+}
+
+/// The same where runs get no cgroup: the keeper above the process says
+/// whose it is.
+#[test]
+fn an_agent_cannot_decide_its_own_requests_with_the_keeper_alone() {
+    cannot_decide_its_own("keeper");
+}
+
+fn cannot_decide_its_own(containment: &str) {
     let env = TestEnv::new();
+    std::fs::create_dir_all(&env.home).unwrap();
+    std::fs::write(
+        env.home.join("config.toml"),
+        format!("[daemon]\ncontainment = \"{containment}\"\n"),
+    )
+    .unwrap();
     env.repo("api");
     let tries = env.dir.path().join("tries");
     let ran = env.dir.path().join("ran");
@@ -1136,15 +1140,17 @@ wait"#,
     assert_eq!(refused[0]["data"]["request"], "approve");
     assert_eq!(refused[0]["data"]["approval_id"], ids[0].as_str());
     assert_eq!(refused[2]["data"]["request"], "reply");
+    // Known from the run's cgroup where the daemon gives runs one, else
+    // from the keeper above the process.
+    let status = env.json(&["daemon", "status", "--json"]);
+    let how = match status["daemon"]["containment"]["mechanism"].as_str() {
+        Some("cgroup") => "it is in the run's cgroup",
+        _ => "it runs under the run's keeper",
+    };
+    eprintln!("only humans decide: refused because {how}");
     for event in &refused {
         assert!(event["data"]["pid"].as_i64().unwrap() > 1, "{event}");
-        assert!(
-            event["data"]["because"]
-                .as_str()
-                .unwrap()
-                .contains("keeper"),
-            "{event}"
-        );
+        assert_eq!(event["data"]["because"], how, "{event}");
     }
     // Still pending: a human decides.
     assert_eq!(pending(&env, &run, 1), ids);
