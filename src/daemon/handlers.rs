@@ -161,10 +161,15 @@ pub(crate) async fn read<T: Send + 'static>(
     shared: &Shared,
     f: impl FnOnce(&Store) -> Result<T> + Send + 'static,
 ) -> Result<T> {
-    let db = shared.paths.database();
-    tokio::task::spawn_blocking(move || f(&Store::open(&db)?))
-        .await
-        .map_err(|e| Error::failure(format!("a database read crashed: {e}")))?
+    let readers = shared.readers.clone();
+    tokio::task::spawn_blocking(move || {
+        let store = readers.take()?;
+        let value = f(&store);
+        readers.give_back(store);
+        value
+    })
+    .await
+    .map_err(|e| Error::failure(format!("a database read crashed: {e}")))?
 }
 
 pub(crate) fn status(shared: &Shared) -> DaemonStatus {

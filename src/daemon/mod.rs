@@ -10,6 +10,7 @@ pub mod log;
 mod memory;
 mod peers;
 mod queue;
+mod readers;
 mod remote;
 mod server;
 mod supervisor;
@@ -66,6 +67,8 @@ pub struct Shared {
     pub stopping: tokio::sync::watch::Sender<bool>,
     /// The remote API's listener, when `[remote] listen` is set.
     pub remote: std::sync::OnceLock<Arc<remote::Remote>>,
+    /// Connections for reads, kept between them (`handlers::read`).
+    pub readers: Arc<readers::Readers>,
 }
 
 impl Shared {
@@ -158,6 +161,7 @@ pub fn run(paths: Paths) -> Result<()> {
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .thread_keep_alive(memory::BLOCKING_THREAD_KEEP_ALIVE)
         .enable_all()
         .build()
         .map_err(|e| Error::failure(format!("cannot start the async runtime: {e}")))?;
@@ -207,6 +211,7 @@ async fn serve(paths: Paths, config: Arc<Config>, open_files: u64) -> Result<()>
         shutdown: tokio::sync::Notify::new(),
         stopping: tokio::sync::watch::channel(false).0,
         remote: std::sync::OnceLock::new(),
+        readers: Arc::new(readers::Readers::new(paths.database())),
     });
     recover(&shared).await?;
     if let Some(remote) = remote::start(shared.clone(), &config.remote).await? {
