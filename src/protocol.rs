@@ -184,11 +184,14 @@ pub enum Response {
     Behind {
         resume: std::collections::BTreeMap<String, i64>,
     },
-    Decided {
+    /// The answer to `decide`: the approval as decided.
+    #[serde(rename = "decided")]
+    Approval {
         approval: Approval,
     },
-    /// The answer to `ask_approval`.
-    Decision {
+    /// The answer to `ask_approval`: what the asker is told.
+    #[serde(rename = "decision")]
+    Verdict {
         approved: bool,
         reason: Option<String>,
         /// The run ended before anyone decided.

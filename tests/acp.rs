@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use m::agent::acp::{self, AcpOptions};
 use m::agent::{
-    AgentOutcome, AgentRequest, ApprovalRequest, Decision, InputReply, InputRequest, Launch,
-    ReviewOutcome, RunContext,
+    AgentOutcome, AgentRequest, ApprovalRequest, InputReply, InputRequest, Launch, ReviewOutcome,
+    RunContext, Verdict,
 };
 use m::model::{ApprovalType, EventType};
 use m::process;
@@ -28,7 +28,7 @@ const PROMPT: &str = "do the thing";
 /// How the test answers the adapter.
 #[derive(Default)]
 struct Script {
-    approvals: VecDeque<Decision>,
+    approvals: VecDeque<Verdict>,
     inputs: VecDeque<InputReply>,
     reviews: VecDeque<ReviewOutcome>,
     /// Cancel the run when an approval is requested, leaving it pending.
@@ -121,7 +121,7 @@ async fn play_with(
     let mut agent = tokio::spawn(async move { acp::run(&argv, ctx, opts).await });
 
     let mut record = Record::default();
-    let mut held: Vec<oneshot::Sender<Decision>> = Vec::new();
+    let mut held: Vec<oneshot::Sender<Verdict>> = Vec::new();
     let serve = async {
         loop {
             tokio::select! {
@@ -155,7 +155,7 @@ fn answer(
     request: AgentRequest,
     script: &mut Script,
     record: &mut Record,
-    held: &mut Vec<oneshot::Sender<Decision>>,
+    held: &mut Vec<oneshot::Sender<Verdict>>,
     cancel: &watch::Sender<bool>,
 ) {
     match request {
@@ -172,7 +172,7 @@ fn answer(
                 let decision = script
                     .approvals
                     .pop_front()
-                    .unwrap_or(Decision::Approved { persist: false });
+                    .unwrap_or(Verdict::Approved { persist: false });
                 let _ = reply.send(decision);
             }
         }
@@ -182,9 +182,12 @@ fn answer(
         }
         AgentRequest::Review { reply } => {
             record.reviews += 1;
-            let _ = reply.send(script.reviews.pop_front().unwrap_or(ReviewOutcome::Decided(
-                Decision::Approved { persist: false },
-            )));
+            let _ = reply.send(
+                script
+                    .reviews
+                    .pop_front()
+                    .unwrap_or(ReviewOutcome::Verdict(Verdict::Approved { persist: false })),
+            );
         }
     }
 }
@@ -317,7 +320,7 @@ async fn a_rejection_reason_is_the_next_prompt() {
     std::fs::write(ws.path().join("greeting.txt"), "hello\nworld\n").unwrap();
     let reason = "keep 'world', add a line instead";
     let script = Script {
-        approvals: [Decision::Rejected {
+        approvals: [Verdict::Rejected {
             reason: reason.into(),
         }]
         .into(),
@@ -352,7 +355,7 @@ async fn a_rejection_reason_is_the_next_prompt() {
 async fn a_rejection_ends_the_turn_at_once_and_says_what_was_refused() {
     let ws = workspace();
     let script = Script {
-        approvals: [Decision::Rejected {
+        approvals: [Verdict::Rejected {
             reason: "no files please".into(),
         }]
         .into(),
@@ -405,7 +408,7 @@ async fn a_command_is_a_command_approval() {
 async fn only_a_persisted_approval_selects_allow_always() {
     let ws = workspace();
     let script = Script {
-        approvals: [Decision::Approved { persist: true }].into(),
+        approvals: [Verdict::Approved { persist: true }].into(),
         ..Script::default()
     };
     let (outcome, record) = play("always", ws.path(), options(true), script).await;
@@ -427,8 +430,8 @@ async fn only_a_persisted_approval_selects_allow_always() {
 
     let script = Script {
         approvals: [
-            Decision::Approved { persist: false },
-            Decision::Approved { persist: false },
+            Verdict::Approved { persist: false },
+            Verdict::Approved { persist: false },
         ]
         .into(),
         ..Script::default()
@@ -503,10 +506,10 @@ async fn a_rejected_review_reason_is_the_next_prompt() {
     let ws = workspace();
     let script = Script {
         reviews: [
-            ReviewOutcome::Decided(Decision::Rejected {
+            ReviewOutcome::Verdict(Verdict::Rejected {
                 reason: "also update the docs".into(),
             }),
-            ReviewOutcome::Decided(Decision::Approved { persist: false }),
+            ReviewOutcome::Verdict(Verdict::Approved { persist: false }),
         ]
         .into(),
         ..Script::default()

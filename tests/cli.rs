@@ -12,7 +12,7 @@ use std::process::{Output, Stdio};
 
 use common::TestEnv;
 use m::model::{ApprovalType, EventType, RunState};
-use m::store::{Decided, NewEvent, NewRepo, NewRun, RunDetails, Store};
+use m::store::{Decision, NewEvent, NewRepo, NewRun, RunDetails, Store};
 use serde_json::{json, Value};
 
 // ---------------------------------------------------------------------------
@@ -69,8 +69,8 @@ fn output_event(run: &str, line: &str) -> NewEvent {
     )
 }
 
-fn approve() -> Decided {
-    Decided {
+fn approve() -> Decision {
+    Decision {
         approve: true,
         reason: None,
         by: m::model::DecidedBy::Human {
@@ -136,7 +136,7 @@ fn seed(env: &TestEnv) -> Seeded {
         )
         .unwrap()
         .id;
-    b.resolve_approval(&approved, &approve()).unwrap();
+    b.decide(&approved, &approve()).unwrap();
     b.finish_run(
         RUN_B,
         RunState::Completed,
@@ -742,7 +742,7 @@ fn repo_rm_with_past_runs_needs_force_and_then_removes_their_records() {
                 None,
             )
             .unwrap();
-        b.resolve_approval(&approval.id, &approve()).unwrap();
+        b.decide(&approval.id, &approve()).unwrap();
         b.finish_run(id, RunState::Completed, json!({})).unwrap();
     }
     b.commit().unwrap();

@@ -590,6 +590,81 @@ async fn a_notification_pending_when_the_daemon_stops_is_delivered_after_restart
     assert_eq!(sender.sent().len(), 2);
 }
 
+/// What the iOS app's actions need (docs/push.md), from a real approval
+/// and a real question: the approval's own `content_hash` (the one the
+/// decision endpoint checks), its ids, the diff's summary unless redacted,
+/// and the categories the app registers its actions under.
+#[tokio::test]
+async fn pushes_carry_what_the_apps_actions_need_and_redact_only_the_content() {
+    for redact in [false, true] {
+        let mut w = world();
+        w.store
+            .add_device_with_details(&token('a'), Platform::Ios, DeviceEnv::Production, None)
+            .unwrap();
+        let payload = json!({
+            "title": "review the run's changes",
+            "patch": "--- a/secret.rs\n+++ b/secret.rs\n+let key = \"s3cr3t\";\n",
+            "stat": {"files": 2, "insertions": 5, "deletions": 1},
+            "truncated": false,
+            "tree": "ab".repeat(20),
+        });
+        let mut batch = w.store.batch().unwrap();
+        let approval = batch
+            .request_approval(&w.run, m::model::ApprovalType::Diff, payload, None)
+            .unwrap();
+        batch.commit().unwrap();
+        let stored = w.store.get_approval(&approval.id).unwrap();
+        w.event(
+            "input.requested",
+            json!({"question": "which database?", "schema": null}),
+        );
+        let sender = Arc::new(FakeSender::default());
+        let config = NotifyConfig {
+            redact,
+            ..NotifyConfig::default()
+        };
+        let dispatcher = Dispatcher::from_config(&config).with_push_sender(sender.clone());
+        dispatcher.deliver_due(&mut w.store).await.unwrap();
+        let sent: Vec<Value> = sender
+            .sent()
+            .iter()
+            .map(|p| serde_json::from_str(&p.to_json_string().unwrap()).unwrap())
+            .collect();
+        let push = |event: &str| {
+            sent.iter()
+                .find(|p| p["event"] == event)
+                .unwrap_or_else(|| panic!("no {event} push in {sent:?}"))
+                .clone()
+        };
+        let asked = push("approval.requested");
+        assert_eq!(asked["aps"]["category"], "M_APPROVAL", "{asked}");
+        assert_eq!(asked["approval_id"], approval.id.as_str());
+        assert_eq!(asked["run_id"], w.run.as_str());
+        assert_eq!(asked["content_hash"], stored.content_hash.as_str());
+        assert_eq!(stored.content_hash.len(), 64);
+        assert_eq!(asked["approval_type"], "diff");
+        if redact {
+            assert!(asked.get("summary").is_none(), "{asked}");
+            assert!(!asked.to_string().contains("s3cr3t"), "{asked}");
+        } else {
+            assert_eq!(asked["summary"], "2 files, +5 -1", "{asked}");
+        }
+        let question = push("input.requested");
+        assert_eq!(question["aps"]["category"], "M_QUESTION", "{question}");
+        assert_eq!(question["run_id"], w.run.as_str());
+        assert!(question.get("approval_id").is_none(), "{question}");
+        assert!(question.get("content_hash").is_none(), "{question}");
+        assert_eq!(
+            question["aps"]["alert"]["body"]
+                .as_str()
+                .unwrap()
+                .contains("which database?"),
+            !redact,
+            "{question}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_dead_token_removes_its_device_and_is_remembered() {
     let mut w = world();

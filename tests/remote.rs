@@ -770,3 +770,216 @@ fn control_starts_a_named_agent_and_cancels_it() {
     assert_eq!(status, 200);
     assert_eq!(listed[0]["id"], id);
 }
+
+/// The end-of-run review is bound to the worktree's tree: a file changed
+/// after the review was asked makes a decision carrying the old hash (from
+/// the API) or none (`m approve`) stale, and the review is asked again with
+/// the new content; an unchanged worktree approves as usual.
+#[test]
+fn a_review_whose_worktree_changed_is_stale_and_asked_again() {
+    let (env, api) = remote_env("");
+    let repo = env.repo("api");
+    let agent = env.script("agent.sh", "echo first > change.txt");
+    let start = |prompt: &str| {
+        env.ok(&[
+            "run",
+            "start",
+            "-r",
+            "api",
+            prompt,
+            "--review",
+            "--",
+            agent.to_str().unwrap(),
+        ])
+        .trim()
+        .to_string()
+    };
+    let worktree = |run: &str| {
+        std::path::PathBuf::from(
+            env.json(&["run", "show", run, "--json"])["workspace_path"]
+                .as_str()
+                .unwrap(),
+        )
+    };
+    let (phone, _) = pair(&env, &api, &[]);
+
+    let run = start("review me");
+    let first = eventually_pending(&phone, &run);
+    let (old_id, old_hash) = (
+        first["id"].as_str().unwrap().to_string(),
+        first["content_hash"].as_str().unwrap().to_string(),
+    );
+    let tree = first["payload"]["tree"].as_str().unwrap();
+    assert_eq!(tree.len(), 40, "a git tree id: {first}");
+    assert!(first["payload"]["patch"]
+        .as_str()
+        .unwrap()
+        .contains("+first"));
+
+    // The user edits the worktree while the phone shows the review.
+    std::fs::write(worktree(&run).join("change.txt"), "second\n").unwrap();
+    let decision = format!("/v1/approvals/{old_id}/decision");
+    let (status, body) = phone.post(
+        &decision,
+        json!({ "decision": "approve", "content_hash": old_hash }),
+    );
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["code"], "stale", "{body}");
+    assert_eq!(body["state"], "rejected", "closed as stale: {body}");
+    assert_eq!(body["approval"]["decided_by"]["kind"], "m", "{body}");
+    let reason = body["approval"]["rejection_reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("stale: the worktree changed"),
+        "{reason}"
+    );
+
+    // Asked again, with what the worktree holds now and its own hash.
+    let second = eventually_pending(&phone, &run);
+    let new_id = second["id"].as_str().unwrap();
+    assert_eq!(body["asked_again"], new_id, "{body}");
+    assert_ne!(new_id, old_id);
+    assert_ne!(second["content_hash"], old_hash);
+    assert_ne!(second["payload"]["tree"], tree);
+    assert!(
+        second["payload"]["patch"]
+            .as_str()
+            .unwrap()
+            .contains("+second"),
+        "{second}"
+    );
+    assert!(reason.contains(&new_id[..8]), "names the new one: {reason}");
+    assert_eq!(env.run_state(&run), "waiting_approval");
+    // The phone retries the old one, even as a rejection: still stale,
+    // never taken for m's own closing of it.
+    for decision_kind in ["approve", "reject"] {
+        let (status, body) = phone.post(
+            &decision,
+            json!({ "decision": decision_kind, "content_hash": old_hash }),
+        );
+        assert_eq!(status, 409, "{body}");
+        assert_eq!(body["code"], "stale", "{body}");
+    }
+    // The log says why, by m.
+    let closed = env
+        .events(&run)
+        .into_iter()
+        .find(|e| e["type"] == "approval.resolved" && e["data"]["approval_id"] == old_id.as_str())
+        .expect("the stale review's approval.resolved");
+    assert_eq!(closed["data"]["by"]["kind"], "m");
+    assert_eq!(closed["data"]["state"], "rejected");
+    assert!(closed["data"]["reason"]
+        .as_str()
+        .unwrap()
+        .starts_with("stale:"));
+    // The new review, unchanged since, approves fine and its work lands.
+    let (status, body) = phone.post(
+        &format!("/v1/approvals/{new_id}/decision"),
+        json!({ "decision": "approve", "content_hash": second["content_hash"] }),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["state"], "approved");
+    env.fails(&["run", "wait", &run], 0);
+    let branch = env.json(&["run", "show", &run, "--json"])["branch"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        env.git(&repo, &["show", &format!("{branch}:change.txt")]),
+        "second\n"
+    );
+
+    // At the terminal: `m approve` without a hash notices the change too.
+    let run = start("review me at the terminal");
+    let first = eventually_pending(&phone, &run);
+    std::fs::write(worktree(&run).join("other.txt"), "late\n").unwrap();
+    let err = env.fails(&["approve", &run], 4);
+    assert!(
+        err.contains("stale") && err.contains("asked again as approval") && err.contains("hint:"),
+        "{err}"
+    );
+    let second = eventually_pending(&phone, &run);
+    assert_ne!(second["id"], first["id"]);
+    assert!(second["payload"]["patch"]
+        .as_str()
+        .unwrap()
+        .contains("+late"));
+    // `m approve` of the same approval again: stale, not "already decided".
+    let err = env.fails(&["approve", first["id"].as_str().unwrap()], 4);
+    assert!(err.contains("stale"), "{err}");
+    env.ok(&["approve", &run]);
+    env.fails(&["run", "wait", &run], 0);
+    let branch = env.json(&["run", "show", &run, "--json"])["branch"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        env.git(&repo, &["show", &format!("{branch}:other.txt")]),
+        "late\n"
+    );
+}
+
+/// `[remote] tls_cert`/`tls_key` serve a certificate of one's own (the
+/// client pins its fingerprint, and no self-signed one is made), and
+/// `M_REMOTE_LISTEN` wins over the file's address (port 1, which this
+/// user cannot bind: the daemon would not start on it).
+#[test]
+fn a_configured_certificate_is_served_and_the_environment_address_wins() {
+    let env = TestEnv::new();
+    std::fs::create_dir_all(&env.home).unwrap();
+    let own = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let certs = env.dir.path().join("certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    std::fs::write(certs.join("box.crt"), own.cert.pem()).unwrap();
+    std::fs::write(certs.join("box.key"), own.key_pair.serialize_pem()).unwrap();
+    std::fs::write(
+        env.home.join("config.toml"),
+        format!(
+            "[remote]\nlisten = \"127.0.0.1:1\"\ntls_cert = \"{0}/box.crt\"\ntls_key = \"{0}/box.key\"\n",
+            certs.display()
+        ),
+    )
+    .unwrap();
+    let out = env
+        .m()
+        .env("M_REMOTE_LISTEN", "127.0.0.1:0")
+        .args(["daemon", "start"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status = env.json(&["daemon", "status", "--json"]);
+    let url = status["remote"]["url"].as_str().unwrap();
+    let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
+    assert_ne!(port, 1, "{url}");
+    let fingerprint = m::model::hex(
+        ring::digest::digest(&ring::digest::SHA256, own.cert.der().as_ref()).as_ref(),
+    );
+    assert_eq!(status["remote"]["fingerprint"], fingerprint.as_str());
+    assert!(
+        !env.home.join("remote/key.pem").exists(),
+        "no self-signed certificate is made"
+    );
+    let api = Api {
+        port,
+        fingerprint,
+        token: None,
+    };
+    // The pinned client reaches it: TLS shows the configured certificate.
+    let (phone, phone_id) = pair(&env, &api, &[]);
+    let (status, body) = phone.get("/v1/status");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["version"], env!("CARGO_PKG_VERSION"), "{body}");
+    assert_eq!(body["active_runs"], json!([]), "the live runs' ids: {body}");
+    assert_eq!(body["pending_approvals"], 0, "{body}");
+    assert_eq!(body["device"]["id"], phone_id.as_str(), "{body}");
+    // A client pinning another certificate is refused.
+    let other = Api {
+        fingerprint: "0".repeat(64),
+        ..api.clone()
+    };
+    let refused = std::panic::catch_unwind(|| other.get("/v1/status"));
+    assert!(refused.is_err(), "a wrong pin must fail the handshake");
+}

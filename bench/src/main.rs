@@ -7,6 +7,7 @@
 mod fixtures;
 mod history;
 mod peer;
+mod remote;
 mod rows;
 mod util;
 
@@ -284,6 +285,11 @@ fn all(args: AllArgs) -> Res<()> {
             history::round_trip(&bench, r)
         });
     }
+    if wanted(10) {
+        step(10, "remote API", &mut report, &mut |r| {
+            remote::remote(&bench, r)
+        });
+    }
     if !wanted(3) {
         report.retain(|l| l.row != 3 || l.median.starts_with("failed"));
     }
@@ -305,7 +311,7 @@ fn all(args: AllArgs) -> Res<()> {
     Ok(())
 }
 
-const ROW_NAMES: [&str; 10] = [
+const ROW_NAMES: [&str; 11] = [
     "",
     "1 run start",
     "2 workspace",
@@ -316,6 +322,7 @@ const ROW_NAMES: [&str; 10] = [
     "7 growth",
     "8 history",
     "9 round trip",
+    "10 remote",
 ];
 
 fn table(report: &Report) -> String {
@@ -478,6 +485,16 @@ a private data directory and socket. Outputs are read through a pipe.
    a webhook on loopback (in the bench, HTTP/1.1, answering 200) stamps each
    POST's arrival; the bench stamps just before spawning `m approve RUN`. So:
    ask -> webhook, and approve -> the agent goes on, one approval at a time.
+10. **Remote API** (issue 16): a daemon with `[remote] listen` on loopback
+   and a client as the iOS app is one (HTTPS, rustls, pinning the daemon's
+   certificate, paired with `m device pair`, one kept-alive connection).
+   Decisions: row 9's asker; its approvals are approved in turn by
+   `POST /v1/approvals/ID/decision` and by `m approve ID` (the baseline), the
+   bench stamping just before each and the asker when `m ask` returns.
+   Stream: row 4's ticker at 1k/s, read at the same time by
+   `GET /v1/runs/ID/events/stream` and by `m events --follow --json` (the
+   baseline), each line's delay from its stamp to its arrival; the part
+   before the event's commit (pipe, batching, commit) is the same for both.
 ";
 
 const ANALYSIS_MARK: &str =

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-use super::{AgentOutcome, Decision, ReviewOutcome, RunContext};
+use super::{AgentOutcome, ReviewOutcome, RunContext, Verdict};
 use crate::model::EventType;
 use crate::process::{self, keeper::Keeper, keeper::Start};
 
@@ -167,15 +167,15 @@ async fn review(ctx: &RunContext) -> AgentOutcome {
         return AgentOutcome::Completed;
     }
     match ctx.request_review().await {
-        ReviewOutcome::Decided(Decision::Approved { .. }) | ReviewOutcome::NothingToReview => {
+        ReviewOutcome::Verdict(Verdict::Approved { .. }) | ReviewOutcome::NothingToReview => {
             AgentOutcome::Completed
         }
-        ReviewOutcome::Decided(Decision::Rejected { reason }) => failed(
+        ReviewOutcome::Verdict(Verdict::Rejected { reason }) => failed(
             format!("the review was rejected: {reason}"),
             Some(0),
             Vec::new(),
         ),
-        ReviewOutcome::Decided(Decision::RunEnded) => AgentOutcome::Cancelled,
+        ReviewOutcome::Verdict(Verdict::RunEnded) => AgentOutcome::Cancelled,
         // The agent exited well; it did not fail by exiting.
         ReviewOutcome::CannotPrepare { reason } => failed(reason, None, Vec::new()),
     }

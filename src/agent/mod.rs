@@ -52,7 +52,7 @@ pub struct ApprovalRequest {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Decision {
+pub enum Verdict {
     Approved {
         /// `m approve --always --persist`: the agent may keep the grant
         /// itself (its `allow_always`, which may outlive the run). Without
@@ -113,7 +113,7 @@ pub enum AgentRequest {
     },
     Approval {
         request: ApprovalRequest,
-        reply: oneshot::Sender<Decision>,
+        reply: oneshot::Sender<Verdict>,
     },
     Input {
         request: InputRequest,
@@ -131,7 +131,7 @@ pub enum AgentRequest {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ReviewOutcome {
     /// A human (or a policy) decided on the run's diff.
-    Decided(Decision),
+    Verdict(Verdict),
     /// The run changed nothing: nobody was asked, and the run completes.
     NothingToReview,
     /// The diff could not be made (git failed, the worktree is gone). No
@@ -203,7 +203,7 @@ impl RunContext {
     }
 
     /// Asks for an approval and waits for the decision.
-    pub async fn request_approval(&self, request: ApprovalRequest) -> Decision {
+    pub async fn request_approval(&self, request: ApprovalRequest) -> Verdict {
         let (reply, rx) = oneshot::channel();
         if self
             .requests
@@ -211,9 +211,9 @@ impl RunContext {
             .await
             .is_err()
         {
-            return Decision::RunEnded;
+            return Verdict::RunEnded;
         }
-        rx.await.unwrap_or(Decision::RunEnded)
+        rx.await.unwrap_or(Verdict::RunEnded)
     }
 
     /// Asks the human a question and waits for the answer.
@@ -232,7 +232,7 @@ impl RunContext {
 
     /// Asks for the run's final review (see [`AgentRequest::Review`]).
     pub async fn request_review(&self) -> ReviewOutcome {
-        let run_ended = ReviewOutcome::Decided(Decision::RunEnded);
+        let run_ended = ReviewOutcome::Verdict(Verdict::RunEnded);
         let (reply, rx) = oneshot::channel();
         if self
             .requests

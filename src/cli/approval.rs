@@ -25,7 +25,7 @@ pub struct ShowArgs {
 
 pub fn run(ctx: &Ctx, cmd: ApprovalCommand) -> Result<u8> {
     let ApprovalCommand::Show(args) = cmd;
-    let approval = super::decide::resolve(&ctx.store()?, &args.target)?;
+    let approval = super::decide::find_approval(&ctx.store()?, &args.target)?;
     if args.json {
         ctx.ui.json(&approval)?;
         return Ok(exit::OK);

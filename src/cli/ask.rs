@@ -104,13 +104,13 @@ fn ask_approval(ctx: &Ctx, run_id: String, args: ApprovalArgs) -> Result<u8> {
         payload,
     }))?;
     match response {
-        Response::Decision {
+        Response::Verdict {
             run_ended: true, ..
         } => {
             eprintln!("m: the run ended before anyone decided");
             Ok(exit::RUN_CANCELLED)
         }
-        Response::Decision {
+        Response::Verdict {
             approved: false,
             reason,
             ..
@@ -118,7 +118,7 @@ fn ask_approval(ctx: &Ctx, run_id: String, args: ApprovalArgs) -> Result<u8> {
             ctx.ui.line(reason.unwrap_or_default())?;
             Ok(exit::FAILURE)
         }
-        Response::Decision { approved: true, .. } => match args.command.split_first() {
+        Response::Verdict { approved: true, .. } => match args.command.split_first() {
             Some((program, rest)) if args.approval_type == ApprovalType::Command => {
                 let err = std::process::Command::new(program).args(rest).exec();
                 // Not 1, which says "rejected" to the script.

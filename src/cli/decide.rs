@@ -75,7 +75,7 @@ fn decide(
     wanted: Always,
     content_hash: Option<String>,
 ) -> Result<u8> {
-    let approval = resolve(&ctx.store()?, target)?;
+    let approval = find_approval(&ctx.store()?, target)?;
     let response = Client::connect_to_run(&ctx.paths, &approval.run_id)?.request(
         &Request::Decide(DecideRequest {
             approval_id: approval.id.clone(),
@@ -86,7 +86,7 @@ fn decide(
             content_hash: content_hash.map(|h| h.trim().to_string()),
         }),
     )?;
-    let Response::Decided { approval } = response else {
+    let Response::Approval { approval } = response else {
         return Err(Error::failure(format!(
             "unexpected answer from the daemon: {response:?}"
         )));
@@ -135,7 +135,7 @@ fn always_outcome(approval: &Approval, persist: bool) -> String {
 /// approval and a run is ambiguous: deciding an old approval of another
 /// run in place of this run's pending one (or the other way round) is
 /// never what was meant.
-pub fn resolve(store: &Store, target: &str) -> Result<Approval> {
+pub fn find_approval(store: &Store, target: &str) -> Result<Approval> {
     let approvals = store.approval_ids_with_prefix(target)?;
     let runs = store.run_ids_with_prefix(target)?;
     match (approvals.as_slice(), runs.as_slice()) {

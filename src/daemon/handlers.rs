@@ -10,17 +10,17 @@ use super::connection::{Connection, Peer};
 use super::peers;
 use super::supervisor::{Control, StartedRun};
 use super::Shared;
-use crate::agent::{AgentRequest, ApprovalRequest, Decision, InputReply, InputRequest};
+use crate::agent::{AgentRequest, ApprovalRequest, InputReply, InputRequest, Verdict};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::EventType;
-use crate::model::{new_id, short_id, AgentSpec, Approval, DecidedBy};
+use crate::model::{new_id, short_id, AgentSpec, Approval, ApprovalState, ApprovalType, DecidedBy};
 use crate::policy;
 use crate::protocol::{
     AskApprovalRequest, AskInputRequest, CancelRunRequest, DaemonStatus, DecideRequest,
     DeviceRemovedRequest, FollowRequest, PairRequest, ReplyRequest, Request, Response,
     StartRunRequest, HEARTBEAT, MAX_PROMPT, PROTOCOL_VERSION, VERSION,
 };
-use crate::store::{Created, Decided, NewEvent, NewRun, RunDetails, Store};
+use crate::store::{Created, Decision, NewEvent, NewRun, RunDetails, Store};
 
 pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connection) -> Result<()> {
     let response = match request {
@@ -48,7 +48,7 @@ pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connectio
                 json!({ "approval_id": approval_id }),
             )
             .await?;
-            let decided = Decided {
+            let decision = Decision {
                 approve,
                 reason,
                 by,
@@ -58,8 +58,8 @@ pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connectio
                 always: always || persist,
                 persist,
             };
-            let approval = decide(shared, &approval_id, decided, grant).await?;
-            Response::Decided { approval }
+            let approval = decide(shared, &approval_id, decision, grant).await?;
+            Response::Approval { approval }
         }
         Request::Reply(ReplyRequest { run_id, text, done }) => {
             let what = if done { "done" } else { "reply" };
@@ -75,24 +75,24 @@ pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connectio
                 approval_type,
                 payload,
             };
-            let decision = ask(shared, &run_id, conn, |reply| AgentRequest::Approval {
+            let verdict = ask(shared, &run_id, conn, |reply| AgentRequest::Approval {
                 request,
                 reply,
             })
             .await?
-            .unwrap_or(Decision::RunEnded);
-            match decision {
-                Decision::Approved { .. } => Response::Decision {
+            .unwrap_or(Verdict::RunEnded);
+            match verdict {
+                Verdict::Approved { .. } => Response::Verdict {
                     approved: true,
                     reason: None,
                     run_ended: false,
                 },
-                Decision::Rejected { reason } => Response::Decision {
+                Verdict::Rejected { reason } => Response::Verdict {
                     approved: false,
                     reason: Some(reason),
                     run_ended: false,
                 },
-                Decision::RunEnded => Response::Decision {
+                Verdict::RunEnded => Response::Verdict {
                     approved: false,
                     reason: None,
                     run_ended: true,
@@ -349,10 +349,10 @@ async fn human_only(
 pub(crate) async fn decide(
     shared: &Shared,
     approval_id: &str,
-    decided: Decided,
+    decision: Decision,
     grant: Grant,
 ) -> Result<Approval> {
-    let (approve, reason) = (decided.approve, decided.reason.clone());
+    let (approve, reason) = (decision.approve, decision.reason.clone());
     let id = approval_id.to_string();
     let asked = read(shared, move |store| store.get_approval(&id)).await?;
     let handle = shared.run_handle(&asked.run_id);
@@ -367,15 +367,33 @@ pub(crate) async fn decide(
         ))
         .with_hint("its pending approvals are closed as rejected (run ended)"));
     }
+    // The run's review is checked against its worktree before anyone's
+    // decision counts (a stale one is asked again by the supervisor).
+    if let Some(handle) = handle.as_ref().filter(|_| {
+        asked.state == ApprovalState::Pending && asked.approval_type == ApprovalType::Diff
+    }) {
+        let (ack, checked) = oneshot::channel();
+        let check = Control::CheckReview {
+            approval_id: asked.id.clone(),
+            ack,
+        };
+        // A run that ended meanwhile has closed its approvals: the
+        // decision below is refused as such.
+        if handle.control.send(check).await.is_ok() {
+            if let Ok(checked) = checked.await {
+                checked?;
+            }
+        }
+    }
     // Durable first: the agent hears of a decision only once it is committed.
-    let approval = shared.writer.resolve_approval(approval_id, decided).await?;
+    let approval = shared.writer.decide(approval_id, decision).await?;
     if let Some(handle) = handle {
-        let decision = if approve {
-            Decision::Approved {
+        let verdict = if approve {
+            Verdict::Approved {
                 persist: grant.persist,
             }
         } else {
-            Decision::Rejected {
+            Verdict::Rejected {
                 reason: reason.unwrap_or_else(|| "rejected without a reason".into()),
             }
         };
@@ -387,9 +405,9 @@ pub(crate) async fn decide(
             .flatten();
         let _ = handle
             .control
-            .send(Control::Decided {
+            .send(Control::Verdict {
                 approval_id: approval_id.to_string(),
-                decision,
+                verdict,
                 grant,
             })
             .await;

@@ -33,7 +33,7 @@ use crate::model::{now, short_id, ApprovalState, DecidedBy, OnTimeout, RunState}
 use crate::notify::Dispatcher;
 use crate::paths::{self, Paths};
 use crate::process;
-use crate::store::{ApprovalFilter, Decided, NewEvent, RunFilter, Store};
+use crate::store::{ApprovalFilter, Decision, NewEvent, RunFilter, Store};
 use crate::workspace::{Workspace, WorkspaceRequest};
 use supervisor::{Control, RunHandle};
 use writer::Writer;
@@ -496,7 +496,7 @@ async fn recover(shared: &Arc<Shared>) -> Result<()> {
         let mut timed_out = None;
         if let Some((no_answer, after)) = &orphan.no_answer {
             for approval_id in &orphan.overdue {
-                let decided = Decided {
+                let decision = Decision {
                     approve: false,
                     reason: Some(no_answer.clone()),
                     by: DecidedBy::Deadline {
@@ -504,7 +504,7 @@ async fn recover(shared: &Arc<Shared>) -> Result<()> {
                     },
                     seen_hash: None,
                 };
-                match shared.writer.resolve_approval(approval_id, decided).await {
+                match shared.writer.decide(approval_id, decision).await {
                     Ok(_) => timed_out = Some(no_answer.clone()),
                     Err(err) => {
                         tracing::error!(run = %run_id, "cannot reject approval {approval_id} at its deadline: {}", err.message)
@@ -652,7 +652,7 @@ fn resumable(
 async fn take_up(shared: &Arc<Shared>, resume: Resumable) -> Result<()> {
     let run_id = resume.started.run.id.clone();
     for approval_id in &resume.pending {
-        let decided = Decided {
+        let decision = Decision {
             approve: false,
             reason: Some(
                 "asked again: the daemon restarted, and the agent's session is resumed".into(),
@@ -660,7 +660,7 @@ async fn take_up(shared: &Arc<Shared>, resume: Resumable) -> Result<()> {
             by: DecidedBy::M,
             seen_hash: None,
         };
-        if let Err(err) = shared.writer.resolve_approval(approval_id, decided).await {
+        if let Err(err) = shared.writer.decide(approval_id, decision).await {
             tracing::error!(run = %run_id, "cannot close approval {approval_id}: {}", err.message);
         }
     }

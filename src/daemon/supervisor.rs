@@ -12,23 +12,24 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::Shared;
 use crate::agent::{
-    acp, exec, AgentOutcome, AgentRequest, ApprovalRequest, Decision, InputReply, InputRequest,
-    Launch, ReviewOutcome, RunContext,
+    acp, exec, AgentOutcome, AgentRequest, ApprovalRequest, InputReply, InputRequest, Launch,
+    ReviewOutcome, RunContext, Verdict,
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::EventType;
 use crate::model::{short_id, AgentSpec, ApprovalType, DecidedBy, Repo, Run, RunOptions, RunState};
 use crate::policy::{self, Grant};
 use crate::process::keeper;
-use crate::store::{Decided, NewEvent};
+use crate::store::{Decision, NewEvent, STALE};
 use crate::workspace::{self, Workspace};
 
 /// Messages from request handlers to a live run.
 pub enum Control {
-    /// A decision already committed to the database, for whoever waits on it.
-    Decided {
+    /// A decision already committed to the database: what the agent
+    /// waiting on the approval is told.
+    Verdict {
         approval_id: String,
-        decision: Decision,
+        verdict: Verdict,
         /// `m approve --always`: what m approves again itself for the rest
         /// of the run.
         grant: Option<Grant>,
@@ -38,6 +39,15 @@ pub enum Control {
     Reply {
         reply: InputReply,
         by: DecidedBy,
+        ack: oneshot::Sender<Result<()>>,
+    },
+    /// A human is about to decide `approval_id`. When it is the run's
+    /// review and the worktree changed since it was asked, the decision
+    /// would act on what its human did not see: the review is asked again
+    /// (a new approval), the old one closed as stale, and `ack` gets the
+    /// stale conflict. Otherwise `ack` gets `Ok` and the decision goes on.
+    CheckReview {
+        approval_id: String,
         ack: oneshot::Sender<Result<()>>,
     },
     /// `m run cancel` (`None`) or daemon shutdown (`Some(reason)`: the run
@@ -66,7 +76,7 @@ struct OpenQuestion {
 
 /// An approval waiting for a human.
 struct PendingApproval {
-    waiter: oneshot::Sender<Decision>,
+    waiter: oneshot::Sender<Verdict>,
     due: Due,
 }
 
@@ -86,6 +96,18 @@ impl Due {
         self.remind_at.into_iter().chain(self.decide_at).min()
     }
 }
+
+/// The end-of-run review as asked: its approval, and the git tree id of
+/// the worktree it showed (its payload's `tree`, which its content hash
+/// covers).
+struct Review {
+    approval_id: String,
+    tree: String,
+    workspace: Workspace,
+}
+
+/// The key of the review's payload that holds the worktree's tree id.
+const REVIEW_TREE: &str = "tree";
 
 /// A pending request whose asker stopped waiting (see `Supervisor::withdrawn`).
 enum Withdrawn {
@@ -152,6 +174,7 @@ pub fn spawn(shared: Arc<Shared>, started: StartedRun) -> tokio::task::JoinHandl
             options: started.options.clone(),
             conversational: started.agent.is_conversational(started.options.once),
             nothing_to_review: false,
+            review: None,
             approvals: HashMap::new(),
             grants: Vec::new(),
             asked_again: HashMap::new(),
@@ -210,6 +233,8 @@ struct Supervisor {
     /// Set when the review was skipped because the run changed nothing, so
     /// that the run's end says why nobody was asked.
     nothing_to_review: bool,
+    /// The review waiting for a human, with the worktree it showed.
+    review: Option<Review>,
     /// Approvals asked and not yet decided, with whoever waits for each.
     approvals: HashMap<String, PendingApproval>,
     /// What `m approve --always` granted for the rest of the run.
@@ -542,7 +567,9 @@ impl Supervisor {
                     .append_held(vec![NewEvent::new(&self.run_id, event_type, data)], held)
                     .await
             }
-            AgentRequest::Approval { request, reply } => self.ask_approval(request, reply).await,
+            AgentRequest::Approval { request, reply } => {
+                self.ask_approval(request, reply).await;
+            }
             AgentRequest::Input { request, reply } => self.ask_input(request, reply).await,
             AgentRequest::Review { reply } => self.review(workspace, reply).await,
         }
@@ -552,14 +579,14 @@ impl Supervisor {
     async fn review(&mut self, workspace: &Workspace, reply: oneshot::Sender<ReviewOutcome>) {
         match review_request(workspace, &self.run_id, &self.prompt).await {
             Ok(Some(request)) => {
-                let (decided, decision) = oneshot::channel();
-                self.ask_approval(request, decided).await;
+                let (decided, verdict) = oneshot::channel();
+                self.ask_review(request, decided, workspace).await;
                 tokio::spawn(async move {
                     let mut reply = reply;
                     tokio::select! {
-                        decision = decision => {
-                            let decision = decision.unwrap_or(Decision::RunEnded);
-                            let _ = reply.send(ReviewOutcome::Decided(decision));
+                        verdict = verdict => {
+                            let verdict = verdict.unwrap_or(Verdict::RunEnded);
+                            let _ = reply.send(ReviewOutcome::Verdict(verdict));
                         }
                         // The adapter stopped waiting: dropping `decision`
                         // withdraws the approval (see `withdrawn`).
@@ -580,6 +607,122 @@ impl Supervisor {
         }
     }
 
+    /// Asks for the review `request` (from [`review_request`]), whose
+    /// decision goes to `reply`, and keeps what it showed; returns the
+    /// approval's id.
+    async fn ask_review(
+        &mut self,
+        request: ApprovalRequest,
+        reply: oneshot::Sender<Verdict>,
+        workspace: &Workspace,
+    ) -> Option<String> {
+        let tree = request
+            .payload
+            .get(REVIEW_TREE)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let id = self.ask_approval(request, reply).await;
+        self.review = id.clone().map(|approval_id| Review {
+            approval_id,
+            tree,
+            workspace: workspace.clone(),
+        });
+        id
+    }
+
+    /// See [`Control::CheckReview`]. The worktree changing after a review
+    /// was asked (an agent's leftover process, the user editing a file)
+    /// makes it stale, whoever decides and whether or not they name a
+    /// content hash: the new review shows the changes, and its own hash.
+    async fn check_review(&mut self, approval_id: &str) -> Result<()> {
+        let Some(review) = self
+            .review
+            .as_ref()
+            .filter(|r| r.approval_id == approval_id && self.approvals.contains_key(approval_id))
+        else {
+            return Ok(());
+        };
+        let (asked_tree, workspace) = (review.tree.clone(), review.workspace.clone());
+        let ws = workspace.clone();
+        let now = tokio::task::spawn_blocking(move || workspace::worktree_tree(&ws))
+            .await
+            .unwrap_or_else(|e| Err(Error::failure(format!("the review check crashed: {e}"))))
+            .map_err(|err| {
+                Error::failure(format!(
+                    "cannot check that the worktree of run {} is still the one under review: {}",
+                    short_id(&self.run_id),
+                    one_sentence(&err)
+                ))
+            })?;
+        if now == asked_tree {
+            return Ok(());
+        }
+        let Some(pending) = self.approvals.remove(approval_id) else {
+            return Ok(());
+        };
+        self.review = None;
+        // Asked again before the old one is closed, so that the run never
+        // looks as if it went on in between.
+        let (again, reason) = match review_request(&workspace, &self.run_id, &self.prompt).await {
+            Ok(Some(request)) => {
+                let again = self.ask_review(request, pending.waiter, &workspace).await;
+                let reason = match &again {
+                    Some(id) => format!(
+                        "{STALE}: the worktree changed after the review was asked; asked again as approval {}",
+                        short_id(id)
+                    ),
+                    None => format!("{STALE}: the worktree changed after the review was asked"),
+                };
+                (again, reason)
+            }
+            Ok(None) => {
+                // Nothing is left to review: the run ends as one that
+                // changed nothing (its adapter treats this as such).
+                self.nothing_to_review = true;
+                let _ = pending.waiter.send(Verdict::Approved { persist: false });
+                let reason = format!(
+                    "{STALE}: the worktree changed after the review was asked, and now differs in nothing from the run's base"
+                );
+                (None, reason)
+            }
+            Err(err) => {
+                let reason = format!("cannot prepare the review again: {}", one_sentence(&err));
+                self.emit(EventType::Error, json!({ "message": &reason }))
+                    .await;
+                self.failure = Some(reason.clone());
+                let _ = pending.waiter.send(Verdict::RunEnded);
+                (
+                    None,
+                    format!(
+                        "{STALE}: the worktree changed after the review was asked, and {reason}"
+                    ),
+                )
+            }
+        };
+        let closed = Decision {
+            approve: false,
+            reason: Some(reason.clone()),
+            by: DecidedBy::M,
+            seen_hash: None,
+        };
+        if let Err(err) = self.shared.writer.decide(approval_id, closed).await {
+            tracing::error!(run = %self.run_id, "cannot close the stale review {approval_id}: {}", err.message);
+        }
+        let message = format!(
+            "{STALE}: approval {} is not what was seen: the worktree of run {} changed after its review was asked",
+            short_id(approval_id),
+            short_id(&self.run_id)
+        );
+        Err(match again {
+            Some(id) => Error::conflict(message).with_hint(format!(
+                "the review is asked again as approval {0}; `m approval show {0}` shows the changes",
+                short_id(&id)
+            )),
+            None => Error::conflict(message).with_hint(reason),
+        })
+    }
+
     async fn emit(&self, event_type: EventType, data: Value) {
         self.shared
             .writer
@@ -587,12 +730,18 @@ impl Supervisor {
             .await;
     }
 
-    async fn ask_approval(&mut self, request: ApprovalRequest, reply: oneshot::Sender<Decision>) {
+    /// Records an approval and keeps whoever waits for it; returns its id
+    /// while it waits for a human.
+    async fn ask_approval(
+        &mut self,
+        request: ApprovalRequest,
+        reply: oneshot::Sender<Verdict>,
+    ) -> Option<String> {
         // Told to stop: a request that arrives now would be left pending,
         // its asker waiting for ever (the stop answered those before it).
         if self.stopped {
-            let _ = reply.send(Decision::RunEnded);
-            return;
+            let _ = reply.send(Verdict::RunEnded);
+            return None;
         }
         let granted = self
             .grants
@@ -611,7 +760,7 @@ impl Supervisor {
             .map(|rule| (format!("auto-approved by policy: {rule}"), rule))
             .or(granted.map(|rule| (format!("approved always for this run ({rule})"), rule)))
             .or(again.map(|rule| (format!("{rule} (once)"), rule)))
-            .map(|(reason, rule)| Decided {
+            .map(|(reason, rule)| Decision {
                 approve: true,
                 reason: Some(reason),
                 by: DecidedBy::Policy { rule },
@@ -625,7 +774,8 @@ impl Supervisor {
             .await;
         match recorded {
             Ok(_) if auto => {
-                let _ = reply.send(Decision::Approved { persist: false });
+                let _ = reply.send(Verdict::Approved { persist: false });
+                None
             }
             Ok(approval) => {
                 if approval
@@ -643,11 +793,13 @@ impl Supervisor {
                 }
                 let due = self.due();
                 self.approvals
-                    .insert(approval.id, PendingApproval { waiter: reply, due });
+                    .insert(approval.id.clone(), PendingApproval { waiter: reply, due });
+                Some(approval.id)
             }
             Err(err) => {
                 tracing::error!(run = %self.run_id, "cannot record an approval: {}", err.message);
-                let _ = reply.send(Decision::RunEnded);
+                let _ = reply.send(Verdict::RunEnded);
+                None
             }
         }
     }
@@ -715,17 +867,13 @@ impl Supervisor {
         match withdrawn {
             Withdrawn::Approval(approval_id) => {
                 self.approvals.remove(&approval_id);
-                let decided = Decided {
+                let decision = Decision {
                     approve: false,
                     reason: Some("withdrawn: the agent stopped waiting for a decision".into()),
                     by: DecidedBy::Agent,
                     seen_hash: None,
                 };
-                let resolved = self
-                    .shared
-                    .writer
-                    .resolve_approval(&approval_id, decided)
-                    .await;
+                let resolved = self.shared.writer.decide(&approval_id, decision).await;
                 match resolved {
                     Ok(_) => {}
                     // A human decided at the same moment: their decision stands.
@@ -850,21 +998,16 @@ impl Supervisor {
     /// and with `on_timeout = "cancel"` the run is cancelled.
     async fn approval_timed_out(&mut self, approval_id: String) {
         let (reason, by) = self.no_answer();
-        let decided = Decided {
+        let decision = Decision {
             approve: false,
             reason: Some(reason.clone()),
             by,
             seen_hash: None,
         };
-        match self
-            .shared
-            .writer
-            .resolve_approval(&approval_id, decided)
-            .await
-        {
+        match self.shared.writer.decide(&approval_id, decision).await {
             Ok(_) => {
                 if let Some(pending) = self.approvals.remove(&approval_id) {
-                    let _ = pending.waiter.send(Decision::Rejected {
+                    let _ = pending.waiter.send(Verdict::Rejected {
                         reason: reason.clone(),
                     });
                 }
@@ -874,7 +1017,7 @@ impl Supervisor {
                 }
             }
             // A human decided at the same moment: their decision stands
-            // (and reaches the waiter as `Control::Decided`).
+            // (and reaches the waiter as `Control::Verdict`).
             Err(err) if err.kind == ErrorKind::Conflict => {}
             Err(err) => {
                 tracing::error!(run = %self.run_id, "cannot reject approval {approval_id} at its deadline: {}", err.message)
@@ -940,13 +1083,13 @@ impl Supervisor {
 
     async fn on_control(&mut self, message: Control) {
         match message {
-            Control::Decided {
+            Control::Verdict {
                 approval_id,
-                decision,
+                verdict,
                 grant,
             } => {
                 if let Some(grant) = grant {
-                    let persist = matches!(decision, Decision::Approved { persist: true });
+                    let persist = matches!(verdict, Verdict::Approved { persist: true });
                     self.emit(
                         EventType::ApprovalAlways,
                         json!({ "approval_id": approval_id, "grant": grant, "persist": persist }),
@@ -955,12 +1098,12 @@ impl Supervisor {
                     self.grants.push(grant);
                 }
                 if let Some(Some(grant)) = self.asked_again.remove(&approval_id) {
-                    if matches!(decision, Decision::Approved { .. }) {
+                    if matches!(verdict, Verdict::Approved { .. }) {
                         self.once.push(grant);
                     }
                 }
                 if let Some(pending) = self.approvals.remove(&approval_id) {
-                    let _ = pending.waiter.send(decision);
+                    let _ = pending.waiter.send(verdict);
                 }
             }
             Control::Reply { reply, by, ack } => {
@@ -1010,6 +1153,10 @@ impl Supervisor {
                     }
                 }
             }
+            Control::CheckReview { approval_id, ack } => {
+                let checked = self.check_review(&approval_id).await;
+                let _ = ack.send(checked);
+            }
             Control::Stop { failure } => {
                 self.failure = failure;
                 self.stopped = true;
@@ -1029,7 +1176,7 @@ impl Supervisor {
     fn release_waiters(&mut self) -> bool {
         let waited = !self.approvals.is_empty() || !self.questions.is_empty();
         for (_, pending) in self.approvals.drain() {
-            let _ = pending.waiter.send(Decision::RunEnded);
+            let _ = pending.waiter.send(Verdict::RunEnded);
         }
         for question in self.questions.drain(..) {
             let _ = question.waiter.send(InputReply::RunEnded);
@@ -1242,11 +1389,15 @@ async fn review_request(
         };
         let patch = workspace::diff(&ws, false)?;
         // Commits that undo each other move the branch and change nothing.
-        Ok((!patch.is_empty()).then_some((stat, patch)))
+        if patch.is_empty() {
+            return Ok(None);
+        }
+        let tree = workspace::worktree_tree(&ws)?;
+        Ok(Some((stat, patch, tree)))
     })
     .await
     .map_err(|e| Error::failure(format!("the review task crashed: {e}")))??;
-    let Some((stat, patch)) = prepared else {
+    let Some((stat, patch, tree)) = prepared else {
         return Ok(None);
     };
     let truncated = patch.len() > REVIEW_PATCH_LIMIT;
@@ -1261,6 +1412,9 @@ async fn review_request(
             "stat": stat,
             "patch": &patch[..cut],
             "truncated": truncated,
+            // The content hash covers the whole worktree this way, even
+            // where the patch is cut: a decision is checked against it.
+            REVIEW_TREE: tree,
         }),
     }))
 }

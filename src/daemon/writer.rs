@@ -12,7 +12,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use super::health::{injected_fault, Lifeline, WriterHealth};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{Approval, ApprovalType, Event, QueuedRun, Run, RunState};
-use crate::store::{Created, Decided, NewEvent, NewRun, Store};
+use crate::store::{Created, Decision, NewEvent, NewRun, Store};
 
 /// How many operations one transaction takes at most.
 const MAX_BATCH: usize = 512;
@@ -59,10 +59,10 @@ enum Op {
         String,
         ApprovalType,
         Value,
-        Option<Decided>,
+        Option<Decision>,
         Reply<Approval>,
     ),
-    ResolveApproval(String, Decided, Reply<Approval>),
+    ResolveApproval(String, Decision, Reply<Approval>),
     FinishRun(String, RunState, Value, Reply<Vec<Event>>),
     CloseApprovals(String, Reply<Vec<Event>>),
     /// The daemon is stopping: the writer ends once what it holds is
@@ -224,14 +224,14 @@ impl Writer {
         run_id: &str,
         approval_type: ApprovalType,
         payload: Value,
-        policy: Option<Decided>,
+        policy: Option<Decision>,
     ) -> Result<Approval> {
         self.call(|r| Op::RequestApproval(run_id.to_string(), approval_type, payload, policy, r))
             .await
     }
 
-    pub async fn resolve_approval(&self, approval_id: &str, decided: Decided) -> Result<Approval> {
-        self.call(|r| Op::ResolveApproval(approval_id.to_string(), decided, r))
+    pub async fn decide(&self, approval_id: &str, decision: Decision) -> Result<Approval> {
+        self.call(|r| Op::ResolveApproval(approval_id.to_string(), decision, r))
             .await
     }
 
@@ -510,9 +510,7 @@ fn apply(batch: &mut crate::store::Batch<'_>, op: Op) -> (Pending, Option<Error>
             reply,
             batch.request_approval(&id, t, payload, policy.as_ref()),
         ),
-        Op::ResolveApproval(id, decided, reply) => {
-            deferred(reply, batch.resolve_approval(&id, &decided))
-        }
+        Op::ResolveApproval(id, decision, reply) => deferred(reply, batch.decide(&id, &decision)),
         Op::FinishRun(id, state, data, reply) => {
             deferred(reply, batch.finish_run(&id, state, data))
         }

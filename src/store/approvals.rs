@@ -90,7 +90,7 @@ impl Store {
     /// An approval by a unique prefix of its id.
     pub fn find_approval(&self, prefix: &str) -> Result<Approval> {
         let id = self
-            .resolve_prefix("approvals", "approval", prefix)
+            .find_prefix("approvals", "approval", prefix)
             .map_err(|e| match e.hint {
                 None => e.with_hint("list pending approvals with `m approvals`"),
                 Some(_) => e,
@@ -153,7 +153,7 @@ pub(crate) fn get_approval_tx(
 
 /// Records a decision and who made it, only if the approval is still
 /// pending; returns whether it was.
-pub(crate) fn resolve_approval_tx(
+pub(crate) fn decide_tx(
     tx: &rusqlite::Connection,
     id: &str,
     state: ApprovalState,

@@ -10,8 +10,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde_json::{json, Value};
 
 use super::approvals::{
-    get_approval_tx, insert_approval_tx, pending_approval_ids_tx, record_decider_tx,
-    resolve_approval_tx,
+    decide_tx, get_approval_tx, insert_approval_tx, pending_approval_ids_tx, record_decider_tx,
 };
 use super::events::append_events_tx;
 use super::queue::{
@@ -32,7 +31,7 @@ pub const RUN_ENDED: &str = "run ended";
 
 /// A decision on an approval: a human's, a device's, the policy's.
 #[derive(Debug, Clone)]
-pub struct Decided {
+pub struct Decision {
     pub approve: bool,
     pub reason: Option<String>,
     pub by: DecidedBy,
@@ -307,7 +306,7 @@ impl Batch<'_> {
         run_id: &str,
         approval_type: ApprovalType,
         payload: Value,
-        policy: Option<&Decided>,
+        policy: Option<&Decision>,
     ) -> Result<Approval> {
         self.op(|conn, path| {
             let db = |e| db_error(path, "write to", e);
@@ -323,14 +322,14 @@ impl Batch<'_> {
             }
             let mut new = vec![NewEvent::new(run_id, EventType::ApprovalRequested, data)];
             match policy {
-                Some(decided) => new.push(NewEvent::new(
+                Some(decision) => new.push(NewEvent::new(
                     run_id,
                     EventType::ApprovalResolved,
                     json!({
                         "approval_id": id,
                         "state": ApprovalState::Approved,
-                        "reason": decided.reason,
-                        "by": decided.by,
+                        "reason": decision.reason,
+                        "by": decision.by,
                     }),
                 )),
                 None if current != RunState::WaitingApproval => new.push(
@@ -360,7 +359,7 @@ impl Batch<'_> {
                 created_at: events[0].created_at,
                 resolved_at: policy.map(|_| events[0].created_at),
                 content_hash,
-                decided_by: policy.map(|decided| decided.by.clone()),
+                decided_by: policy.map(|decision| decision.by.clone()),
             };
             insert_approval_tx(conn, &approval).map_err(db)?;
             if let Some(by) = &approval.decided_by {
@@ -373,36 +372,39 @@ impl Batch<'_> {
     /// Decides a pending approval. Deciding one already decided is a
     /// conflict that says how and when. When the run has no pending approval
     /// left, it goes back to `running`.
-    pub fn resolve_approval(&mut self, approval_id: &str, decided: &Decided) -> Result<Approval> {
+    pub fn decide(&mut self, approval_id: &str, decision: &Decision) -> Result<Approval> {
         self.op(|conn, path| {
             let db = |e| db_error(path, "write to", e);
             let approval = get_approval_tx(conn, approval_id)
                 .map_err(db)?
                 .ok_or_else(|| Error::not_found(format!("no approval with id '{approval_id}'")))?;
+            if closed_as_stale(&approval) {
+                return Err(stale_closed(&approval));
+            }
             if approval.state != ApprovalState::Pending {
                 return Err(already_decided(&approval));
             }
-            if let Some(seen) = &decided.seen_hash {
+            if let Some(seen) = &decision.seen_hash {
                 if !seen.eq_ignore_ascii_case(&approval.content_hash) {
                     return Err(stale(&approval, seen));
                 }
             }
-            let state = if decided.approve {
+            let state = if decision.approve {
                 ApprovalState::Approved
             } else {
                 ApprovalState::Rejected
             };
             let at = now();
-            let reason = decided.reason.as_deref();
-            resolve_approval_tx(conn, approval_id, state, reason, &decided.by, at).map_err(db)?;
+            let reason = decision.reason.as_deref();
+            decide_tx(conn, approval_id, state, reason, &decision.by, at).map_err(db)?;
             let mut new = vec![NewEvent::new(
                 &approval.run_id,
                 EventType::ApprovalResolved,
                 json!({
                     "approval_id": approval_id,
                     "state": state,
-                    "reason": decided.reason,
-                    "by": decided.by,
+                    "reason": decision.reason,
+                    "by": decision.by,
                 }),
             )];
             let still_pending = pending_approval_ids_tx(conn, &approval.run_id).map_err(db)?;
@@ -443,7 +445,7 @@ impl Batch<'_> {
             let by = DecidedBy::M;
             let mut new = Vec::new();
             for id in pending_approval_ids_tx(conn, run_id).map_err(db)? {
-                resolve_approval_tx(conn, &id, ApprovalState::Rejected, Some(RUN_ENDED), &by, at)
+                decide_tx(conn, &id, ApprovalState::Rejected, Some(RUN_ENDED), &by, at)
                     .map_err(db)?;
                 new.push(NewEvent::new(
                     run_id,
@@ -478,7 +480,7 @@ impl Batch<'_> {
             let mut new = Vec::new();
             for id in pending_approval_ids_tx(conn, run_id).map_err(db)? {
                 let by = DecidedBy::M;
-                resolve_approval_tx(conn, &id, ApprovalState::Rejected, Some(RUN_ENDED), &by, at)
+                decide_tx(conn, &id, ApprovalState::Rejected, Some(RUN_ENDED), &by, at)
                     .map_err(db)?;
                 new.push(NewEvent::new(
                     run_id,
@@ -711,6 +713,29 @@ fn stale(approval: &Approval, seen: &str) -> Error {
     .with_hint(format!(
         "look at it again (`m approval show {}`) and decide on what it is now",
         short_id(&approval.id)
+    ))
+}
+
+/// Whether m closed `approval` because what it showed changed (a review
+/// whose worktree moved): a decision on it is stale, not a second one.
+fn closed_as_stale(approval: &Approval) -> bool {
+    approval.state == ApprovalState::Rejected
+        && approval.decided_by == Some(DecidedBy::M)
+        && approval
+            .rejection_reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with(STALE))
+}
+
+fn stale_closed(approval: &Approval) -> Error {
+    Error::conflict(format!(
+        "{STALE}: approval {} is not what was seen: {}",
+        short_id(&approval.id),
+        approval.rejection_reason.as_deref().unwrap_or_default()
+    ))
+    .with_hint(format!(
+        "`m approvals --run {}` lists what is pending now",
+        short_id(&approval.run_id)
     ))
 }
 

@@ -27,7 +27,7 @@ use crate::error::{Error, ErrorKind, Result};
 
 pub use approvals::ApprovalFilter;
 pub use events::NewEvent;
-pub use lifecycle::{Batch, Committed, Created, Decided, CANCELLED_WHILE_QUEUED, STALE};
+pub use lifecycle::{Batch, Committed, Created, Decision, CANCELLED_WHILE_QUEUED, STALE};
 pub use migrations::LATEST_VERSION;
 pub use notifications::{AttemptEnd, DeliveryOutcome, OutboxEntry, TargetRecord};
 pub use queue::RunOrQueued;
@@ -193,7 +193,7 @@ impl Store {
     }
 
     /// Resolves a unique id prefix (as git does for commits) in `table`.
-    fn resolve_prefix(&self, table: &str, what: &str, typed: &str) -> Result<String> {
+    fn find_prefix(&self, table: &str, what: &str, typed: &str) -> Result<String> {
         let typed = typed.trim();
         let prefix = typed.to_ascii_lowercase();
         if prefix.is_empty() || !prefix.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {

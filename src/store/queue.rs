@@ -180,7 +180,7 @@ impl Store {
     /// A run or a queued run by a unique prefix of its id.
     pub fn find_run_or_queued(&self, prefix: &str) -> Result<RunOrQueued> {
         let id = self
-            .resolve_prefix(RUN_IDS, "run", prefix)
+            .find_prefix(RUN_IDS, "run", prefix)
             .map_err(|e| match e.hint {
                 None => e.with_hint("list runs with `m run list`"),
                 Some(_) => e,

@@ -147,7 +147,7 @@ impl Store {
         if let Some(repo) = by_name {
             return Ok(repo);
         }
-        match self.resolve_prefix("repos", "repo", name_or_id) {
+        match self.find_prefix("repos", "repo", name_or_id) {
             Ok(id) => self.get_repo(&id),
             Err(e) if e.kind == crate::error::ErrorKind::NotFound => {
                 Err(Error::not_found(format!("no repo named '{name_or_id}'"))

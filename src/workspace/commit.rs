@@ -357,6 +357,35 @@ pub fn diff_bytes(ws: &Workspace, stat_only: bool) -> Result<Vec<u8>> {
     }
 }
 
+/// The git tree id of the worktree as it stands, uncommitted and untracked
+/// files included (what [`commit_all`] would commit), made in a copy of
+/// its index so that the worktree's own index is left as it was. The end
+/// of run review is bound to it: a worktree whose tree id moved is not the
+/// one its reviewer saw.
+pub fn worktree_tree(ws: &Workspace) -> Result<String> {
+    let Some(repo) = &ws.repo_dir else {
+        return Err(Error::usage(format!(
+            "the workspace {} is a scratch directory: it has no git tree",
+            ws.path.display()
+        )));
+    };
+    check_worktree(ws, repo)?;
+    let index = TempIndex::new(&ws.path)?;
+    run_git(
+        git_in(&ws.path)
+            .env("GIT_INDEX_FILE", &index.0)
+            .args(["add", "--all"]),
+        || format!("cannot read the changes in {}", ws.path.display()),
+    )?;
+    let tree = run_git(
+        git_in(&ws.path)
+            .env("GIT_INDEX_FILE", &index.0)
+            .args(["write-tree"]),
+        || format!("cannot read the tree of {}", ws.path.display()),
+    )?;
+    Ok(tree.trim().to_owned())
+}
+
 /// A scratch copy of a worktree's index, deleted when dropped.
 struct TempIndex(PathBuf);
 

@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 
 use super::diff;
 use super::protocol::{self, PermissionOption};
-use crate::agent::{ApprovalRequest, Decision};
+use crate::agent::{ApprovalRequest, Verdict};
 use crate::model::ApprovalType;
 
 /// The approval for a permission request: what the tool call does, and the
@@ -167,13 +167,13 @@ pub fn refers_to(request: &ApprovalRequest) -> String {
 /// `reject_always`, which grants nothing.
 pub fn choose<'a>(
     options: &'a [PermissionOption],
-    decision: &Decision,
+    verdict: &Verdict,
 ) -> Option<&'a PermissionOption> {
-    let kinds: &[&str] = match decision {
-        Decision::Approved { persist: true } => &["allow_always", "allow_once"],
-        Decision::Approved { persist: false } => &["allow_once"],
-        Decision::Rejected { .. } => &["reject_once", "reject_always"],
-        Decision::RunEnded => &[],
+    let kinds: &[&str] = match verdict {
+        Verdict::Approved { persist: true } => &["allow_always", "allow_once"],
+        Verdict::Approved { persist: false } => &["allow_once"],
+        Verdict::Rejected { .. } => &["reject_once", "reject_always"],
+        Verdict::RunEnded => &[],
     };
     kinds
         .iter()
@@ -476,23 +476,23 @@ mod tests {
             option("x3", "reject_once"),
             option("x4", "allow_once"),
         ];
-        let pick = |d: Decision| choose(&all, &d).map(|o| o.option_id.as_str());
-        assert_eq!(pick(Decision::Approved { persist: false }), Some("x4"));
-        assert_eq!(pick(Decision::Approved { persist: true }), Some("x2"));
-        let reject = || Decision::Rejected {
+        let pick = |d: Verdict| choose(&all, &d).map(|o| o.option_id.as_str());
+        assert_eq!(pick(Verdict::Approved { persist: false }), Some("x4"));
+        assert_eq!(pick(Verdict::Approved { persist: true }), Some("x2"));
+        let reject = || Verdict::Rejected {
             reason: "no".into(),
         };
         assert_eq!(pick(reject()), Some("x3"));
-        assert_eq!(pick(Decision::RunEnded), None);
+        assert_eq!(pick(Verdict::RunEnded), None);
 
         let once_only = [option("a", "allow_once"), option("r", "reject_always")];
-        let pick = |d: Decision| choose(&once_only, &d).map(|o| o.option_id.as_str());
-        assert_eq!(pick(Decision::Approved { persist: true }), Some("a"));
+        let pick = |d: Verdict| choose(&once_only, &d).map(|o| o.option_id.as_str());
+        assert_eq!(pick(Verdict::Approved { persist: true }), Some("a"));
         assert_eq!(pick(reject()), Some("r"));
 
         let always_only = [option("aa", "allow_always")];
         assert_eq!(
-            choose(&always_only, &Decision::Approved { persist: false }),
+            choose(&always_only, &Verdict::Approved { persist: false }),
             None
         );
     }

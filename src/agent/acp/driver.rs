@@ -337,10 +337,10 @@ impl Driver {
                 payload.insert("resumed".into(), json!(true));
             }
             let key = self.wait_for_human(|ctx| async move {
-                Answer::Decision(ctx.request_approval(request).await)
+                Answer::Verdict(ctx.request_approval(request).await)
             });
-            let decision = match self.pump(Want::Human(key), None).await {
-                Ok(Got::Human(Answer::Decision(decision))) => decision,
+            let verdict = match self.pump(Want::Human(key), None).await {
+                Ok(Got::Human(Answer::Verdict(verdict))) => verdict,
                 Ok(_) => unreachable!("waiting for a decision"),
                 Err(stop) => {
                     return Err(self
@@ -348,19 +348,19 @@ impl Driver {
                         .await)
                 }
             };
-            decided.push(match decision {
-                Decision::Approved { .. } => format!(
+            decided.push(match verdict {
+                Verdict::Approved { .. } => format!(
                     "The user approved {about}, which you asked for before m restarted (your \
                      request was lost with your process): go ahead with it."
                 ),
-                Decision::Rejected { reason } if !reason.trim().is_empty() => format!(
+                Verdict::Rejected { reason } if !reason.trim().is_empty() => format!(
                     "The user refused {about}, which you asked for before m restarted: {}",
                     reason.trim()
                 ),
-                Decision::Rejected { .. } => {
+                Verdict::Rejected { .. } => {
                     format!("The user refused {about}, which you asked for before m restarted.")
                 }
-                Decision::RunEnded => return Err(self.cancel(None).await),
+                Verdict::RunEnded => return Err(self.cancel(None).await),
             });
         }
         if !decided.is_empty() {
@@ -473,19 +473,19 @@ impl Driver {
             Err(stop) => return Ok(self.stopped(stop, "while its work was under review").await),
         };
         match review {
-            ReviewOutcome::Decided(Decision::Approved { .. }) | ReviewOutcome::NothingToReview => {
+            ReviewOutcome::Verdict(Verdict::Approved { .. }) | ReviewOutcome::NothingToReview => {
                 Ok(Ending::Completed)
             }
-            ReviewOutcome::Decided(Decision::Rejected { reason }) if !reason.trim().is_empty() => {
+            ReviewOutcome::Verdict(Verdict::Rejected { reason }) if !reason.trim().is_empty() => {
                 Err(Prompt {
                     text: reason,
                     source: "review",
                 })
             }
-            ReviewOutcome::Decided(Decision::Rejected { .. }) => {
+            ReviewOutcome::Verdict(Verdict::Rejected { .. }) => {
                 Ok(Ending::Failed("the review was rejected".into()))
             }
-            ReviewOutcome::Decided(Decision::RunEnded) => Ok(self.cancel(None).await),
+            ReviewOutcome::Verdict(Verdict::RunEnded) => Ok(self.cancel(None).await),
             ReviewOutcome::CannotPrepare { reason } => Ok(Ending::Failed(reason)),
         }
     }

@@ -41,10 +41,8 @@ impl Driver {
         if self.turn_ending {
             return self.answer_cancelled(&rpc_id, &what, "turn_ended").await;
         }
-        let (key, task) =
-            self.spawn_human(
-                |ctx| async move { Answer::Decision(ctx.request_approval(request).await) },
-            );
+        let (key, task) = self
+            .spawn_human(|ctx| async move { Answer::Verdict(ctx.request_approval(request).await) });
         self.pending.insert(key, Pending { rpc_id, what, task });
     }
 
@@ -188,18 +186,18 @@ impl Driver {
                     tool_call_id,
                     about,
                 },
-                Answer::Decision(decision),
+                Answer::Verdict(verdict),
             ) => {
-                let chosen = approval::choose(&options, &decision);
+                let chosen = approval::choose(&options, &verdict);
                 let result = match chosen {
                     Some(option) => protocol::permission_selected(&option.option_id),
                     None => protocol::permission_cancelled(),
                 };
                 self.respond(&pending.rpc_id, result);
-                let name = match &decision {
-                    Decision::Approved { .. } => "approved",
-                    Decision::Rejected { .. } => "rejected",
-                    Decision::RunEnded => "run_ended",
+                let name = match &verdict {
+                    Verdict::Approved { .. } => "approved",
+                    Verdict::Rejected { .. } => "rejected",
+                    Verdict::RunEnded => "run_ended",
                 };
                 let mut data = json!({
                     "toolCallId": tool_call_id,
@@ -210,12 +208,12 @@ impl Driver {
                     data["optionId"] = json!(option.option_id);
                     data["optionKind"] = json!(option.kind);
                 }
-                if matches!(decision, Decision::Approved { persist: true }) {
+                if matches!(verdict, Verdict::Approved { persist: true }) {
                     data["persist"] = json!(true);
                 }
                 self.ctx.emit(EventType::ToolPermission, data).await;
-                match decision {
-                    Decision::Approved { persist } if chosen.is_none() => {
+                match verdict {
+                    Verdict::Approved { persist } if chosen.is_none() => {
                         let wanted = if persist {
                             "allow_always or allow_once"
                         } else {
@@ -230,7 +228,7 @@ impl Driver {
                             )
                             .await;
                     }
-                    Decision::Rejected { reason } => {
+                    Verdict::Rejected { reason } => {
                         let reason = reason.trim();
                         self.rejections.push_back(if reason.is_empty() {
                             format!("The user refused {about}.")

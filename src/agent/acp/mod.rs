@@ -72,7 +72,7 @@ use tokio::time::Instant;
 
 use self::protocol::{Incoming, PermissionOption, RpcError};
 use super::exec::{failed, Pump, MAX_OUTPUT_CHUNK};
-use super::{AgentOutcome, Decision, InputReply, InputRequest, ReviewOutcome, RunContext};
+use super::{AgentOutcome, InputReply, InputRequest, ReviewOutcome, RunContext, Verdict};
 
 use self::io::read_messages;
 use self::io::write_messages;
@@ -320,7 +320,7 @@ struct HumanDone {
 }
 
 enum Answer {
-    Decision(Decision),
+    Verdict(Verdict),
     Input(InputReply),
     Elicited(Elicited),
     Review(ReviewOutcome),
@@ -334,8 +334,8 @@ impl Answer {
     fn run_ended(&self) -> bool {
         matches!(
             self,
-            Answer::Decision(Decision::RunEnded)
-                | Answer::Review(ReviewOutcome::Decided(Decision::RunEnded))
+            Answer::Verdict(Verdict::RunEnded)
+                | Answer::Review(ReviewOutcome::Verdict(Verdict::RunEnded))
                 | Answer::Input(InputReply::RunEnded)
                 | Answer::Elicited(Elicited::Cancel)
         )

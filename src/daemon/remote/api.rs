@@ -28,7 +28,7 @@ use crate::model::{
     new_id, now, AgentSpec, ApprovalState, DecidedBy, DeviceEnv, Event, RemoteDevice, RunOptions,
     RunState, Scope,
 };
-use crate::store::{ApprovalFilter, Decided, RunFilter, Store, STALE};
+use crate::store::{ApprovalFilter, Decision, RunFilter, Store, STALE};
 
 /// No request body may be larger: the largest is a run's prompt (256 KiB).
 const MAX_BODY: usize = 320 * 1024;
@@ -522,7 +522,7 @@ async fn show_approval(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct DecisionBody {
+struct DecideBody {
     decision: String,
     reason: Option<String>,
     content_hash: String,
@@ -536,7 +536,7 @@ async fn decide(
     State(app): State<App>,
     device: Device,
     Path(id): Path<String>,
-    Body(body): Body<DecisionBody>,
+    Body(body): Body<DecideBody>,
 ) -> ApiResult<Json<Value>> {
     device.may(Scope::Decide)?;
     let approve = match body.decision.as_str() {
@@ -558,7 +558,7 @@ async fn decide(
     } else {
         ApprovalState::Rejected
     };
-    let decided = Decided {
+    let decision = Decision {
         approve,
         reason: body.reason.filter(|r| !r.trim().is_empty()),
         by: device.decider(),
@@ -569,23 +569,47 @@ async fn decide(
         always: false,
         persist: false,
     };
-    match handlers::decide(&app.shared, &approval.id, decided, once).await {
+    match handlers::decide(&app.shared, &approval.id, decision, once).await {
         Ok(approval) => Ok(Json(json!(approval))),
         Err(err) if err.kind == ErrorKind::Conflict => {
             let approval_id = approval.id.clone();
             let now =
                 handlers::read(&app.shared, move |store| store.get_approval(&approval_id)).await?;
+            // Stale first: a review closed as stale is "rejected" by m,
+            // which a retried rejection must not take for its own.
+            if err.message.starts_with(STALE) {
+                let run_id = now.run_id.clone();
+                let pending = handlers::read(&app.shared, move |store| {
+                    store.list_approvals(&ApprovalFilter {
+                        run_id: Some(run_id),
+                        states: vec![ApprovalState::Pending],
+                    })
+                })
+                .await?;
+                // A review asked again is the run's pending diff approval.
+                let again = (now.state != ApprovalState::Pending)
+                    .then(|| {
+                        pending
+                            .iter()
+                            .find(|a| a.approval_type == now.approval_type)
+                            .map(|a| a.id.clone())
+                    })
+                    .flatten();
+                let mut error = ApiError::from(err)
+                    .with("code", json!(STALE))
+                    .with("state", json!(now.state))
+                    .with("approval", json!(now));
+                if let Some(again) = again {
+                    error = error.with("asked_again", json!(again));
+                }
+                return Err(error);
+            }
             let same_content = body.content_hash.eq_ignore_ascii_case(&now.content_hash);
             if now.state == wanted && same_content {
                 return Ok(Json(json!(now)));
             }
-            let code = if err.message.starts_with(STALE) {
-                STALE
-            } else {
-                "decided"
-            };
             Err(ApiError::from(err)
-                .with("code", json!(code))
+                .with("code", json!("decided"))
                 .with("state", json!(now.state))
                 .with("approval", json!(now)))
         }
