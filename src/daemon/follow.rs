@@ -128,7 +128,8 @@ impl<'c> Follower<'c> {
         }
         let id = run_id.to_string();
         let stands =
-            super::handlers::read(shared, move |store| store.find_run_or_queued(&id)).await?;
+            super::readers::read(&shared.readers, move |store| store.find_run_or_queued(&id))
+                .await?;
         let run = match stands {
             RunOrQueued::Run(run) if run.state.is_final() => run,
             RunOrQueued::Run(_) => return Ok(Flow::Go),

@@ -161,15 +161,7 @@ pub(crate) async fn read<T: Send + 'static>(
     shared: &Shared,
     f: impl FnOnce(&Store) -> Result<T> + Send + 'static,
 ) -> Result<T> {
-    let readers = shared.readers.clone();
-    tokio::task::spawn_blocking(move || {
-        let store = readers.take()?;
-        let value = f(&store);
-        readers.give_back(store);
-        value
-    })
-    .await
-    .map_err(|e| Error::failure(format!("a database read crashed: {e}")))?
+    super::readers::read(&shared.readers, f).await
 }
 
 pub(crate) fn status(shared: &Shared) -> DaemonStatus {

@@ -6,9 +6,9 @@
 //! that an idle daemon holds no more than it did.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::store::Store;
 
 /// How many idle connections are kept: one per runtime worker thread.
@@ -45,6 +45,22 @@ impl Readers {
             idle.push(store);
         }
     }
+}
+
+/// Runs a read on one of `readers`' connections, on a blocking thread.
+pub async fn read<T: Send + 'static>(
+    readers: &Arc<Readers>,
+    f: impl FnOnce(&Store) -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let readers = readers.clone();
+    tokio::task::spawn_blocking(move || {
+        let store = readers.take()?;
+        let value = f(&store);
+        readers.give_back(store);
+        value
+    })
+    .await
+    .map_err(|e| Error::failure(format!("a database read crashed: {e}")))?
 }
 
 #[cfg(test)]

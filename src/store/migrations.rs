@@ -473,7 +473,8 @@ mod tests {
             .unwrap();
         }
         let mut store = Store::open(&path).unwrap();
-        let totals = |store: &Store| -> Vec<(String, i64, i64, i64, Vec<(String, f64)>)> {
+        type Total = (String, i64, i64, i64, Vec<(String, f64)>);
+        let totals = |store: &Store| -> Vec<Total> {
             store
                 .usage_by_repo()
                 .unwrap()
