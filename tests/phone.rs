@@ -1,11 +1,18 @@
 //! The phone page in a real browser: Debian's headless Chromium, driven
-//! over WebDriver (chromedriver, through fantoccini), against a real daemon
-//! whose remote listener is on loopback. It walks what a person does with
-//! a phone: pair by opening the QR code's URL, see a run waiting for a diff,
-//! approve it, reject the next with a reason, answer questions, cancel a
-//! run, and be told when the browser was unpaired; and it checks that a
-//! hostile diff is shown as text and runs nothing. It saves a screenshot
-//! of the approval screen on a 390×844 viewport (docs/phone.png is one).
+//! over WebDriver (chromedriver, through fantoccini; what WebDriver has no
+//! verb for through chromedriver's DevTools passthrough), against a real
+//! daemon whose remote listener is on loopback. The tests walk what a
+//! person does with a phone: pair by opening the QR code's URL, see a run
+//! waiting for a diff, approve it, reject the next with a reason, answer
+//! questions (text, a whole number, yes or no, a number, a choice, each
+//! refused as `m reply` refuses it), cancel a run, and be told when the
+//! browser was unpaired; see a command's arguments and directory, an
+//! approval decided at the terminal, and a tap that came too late; follow
+//! a run across a daemon restart; read the page in dark mode and at 200%
+//! text, and use it by keyboard and through its accessibility tree. They
+//! check that a hostile diff is shown as text and runs nothing, and save a
+//! screenshot of the approval screen on a 390×844 viewport (docs/phone.png
+//! is one).
 //!
 //! Chromium and chromedriver come from Debian's `chromium` and
 //! `chromium-driver`, which .ci/run installs; without them the test fails
@@ -205,23 +212,169 @@ fn eventually_output(env: &TestEnv, run: &str, line: &str) {
     }
 }
 
-/// Where the screenshot of the approval screen goes (docs/phone.png is a
-/// copy of one).
-fn screenshot_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("phone.png")
+/// A Chrome DevTools Protocol command, through chromedriver's passthrough
+/// (`goog/cdp/execute`): what WebDriver has no verb for (colour scheme,
+/// font size, the accessibility tree, holding a request).
+#[derive(Debug)]
+struct Cdp {
+    cmd: &'static str,
+    params: Value,
 }
 
-#[test]
-fn a_phone_browser_pairs_watches_approves_rejects_answers_and_cancels() {
+impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        let body = json!({ "cmd": self.cmd, "params": self.params });
+        (http::Method::POST, Some(body.to_string()))
+    }
+}
+
+async fn cdp(page: &Client, cmd: &'static str, params: Value) -> Value {
+    page.issue_cmd(Cdp { cmd, params })
+        .await
+        .unwrap_or_else(|e| panic!("{cmd}: {e}"))
+}
+
+/// A test's daemon with its remote listener on `listen`, and a repo `web`.
+fn daemon(listen: &str) -> TestEnv {
     let env = TestEnv::new();
     std::fs::create_dir_all(&env.home).unwrap();
     std::fs::write(
         env.home.join("config.toml"),
-        "[remote]\nlisten = \"127.0.0.1:0\"\n",
+        format!("[remote]\nlisten = \"{listen}\"\n"),
     )
     .unwrap();
     env.ok(&["daemon", "start"]);
     env.repo("web");
+    env
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A browser paired with the test's daemon, as a person pairs one: by
+/// opening the URL of `m device pair`'s QR code.
+struct Phone {
+    page: Client,
+    origin: String,
+    _driver: Driver,
+}
+
+impl Phone {
+    async fn pair(env: &TestEnv) -> Phone {
+        let offer = env.json(&["device", "pair", "--json", "--name", "browser"]);
+        let url = offer["url"].as_str().unwrap().to_string();
+        let origin = url.split("/pair#").next().unwrap().to_string();
+        let work = env.dir.path();
+        let driver = start_driver(&work.join("chromedriver.log"));
+        let page = browser(&driver, &work.join("chromium-profile")).await;
+        page.goto(&url).await.unwrap();
+        until(&page, "that it paired", || async {
+            script(&page, "return localStorage.getItem('m.token')")
+                .await
+                .is_string()
+        })
+        .await;
+        Phone {
+            page,
+            origin,
+            _driver: driver,
+        }
+    }
+
+    async fn open_run(&self, run: &str) {
+        self.page
+            .goto(&format!("{}/#/runs/{run}", self.origin))
+            .await
+            .unwrap();
+    }
+
+    async fn close(self) {
+        let _ = self.page.close().await;
+    }
+}
+
+/// The text of the approval card of this approval.
+async fn card_text(page: &Client, approval: &str) -> String {
+    match page
+        .find(Locator::Css(&format!(
+            ".approval[data-approval='{approval}']"
+        )))
+        .await
+    {
+        Ok(card) => card.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+/// The approvals of a run, as `m approvals --json` has them.
+fn approvals_of(env: &TestEnv, run: &str) -> Vec<Value> {
+    let all = env.json(&["approvals", "--run", run, "--state", "all", "--json"]);
+    all.as_array().unwrap().clone()
+}
+
+fn pending_approval(env: &TestEnv, run: &str) -> Value {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(a) = approvals_of(env, run)
+            .into_iter()
+            .find(|a| a["state"] == "pending")
+        {
+            return a;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "run {run} never asked for an approval"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The seqs of the events the run page lists, in order.
+async fn shown_seqs(page: &Client) -> Vec<i64> {
+    let seqs = script(
+        page,
+        "return [...document.querySelectorAll('ol.events li')].map(li => Number(li.dataset.seq))",
+    )
+    .await;
+    serde_json::from_value(seqs).unwrap()
+}
+
+fn stored_seqs(env: &TestEnv, run: &str) -> Vec<i64> {
+    env.events(run)
+        .iter()
+        .map(|e| e["seq"].as_i64().unwrap())
+        .collect()
+}
+
+/// Where the screenshot of the approval screen goes (docs/phone.png is a
+/// copy of one).
+fn screenshot_path() -> PathBuf {
+    shot_path("phone.png")
+}
+
+/// Where the tests' other screenshots go, for a person to look at.
+fn shot_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name)
+}
+
+#[test]
+fn a_phone_browser_pairs_watches_approves_rejects_answers_and_cancels() {
+    let env = daemon("127.0.0.1:0");
     let work = env.dir.path();
     // A diff an agent wrote to attack the page: markup, an event handler
     // and the end of a script element, each of which must stay text.
@@ -248,33 +401,16 @@ fn a_phone_browser_pairs_watches_approves_rejects_answers_and_cancels() {
         ),
     );
     let run = env.start("web", "update the page", &agent);
-    let offer = env.json(&["device", "pair", "--json", "--name", "browser"]);
-    let url = offer["url"].as_str().unwrap().to_string();
-    let origin = url.split("/pair#").next().unwrap().to_string();
-
-    let driver = start_driver(&work.join("chromedriver.log"));
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let page = browser(&driver, &work.join("chromium-profile")).await;
-        let outcome = walk(&env, &page, &url, &origin, &run).await;
-        let _ = page.close().await;
-        outcome
+    runtime().block_on(async {
+        // Pairing: the page sends the code from the fragment, keeps the
+        // token, and drops the code from the address bar.
+        let phone = Phone::pair(&env).await;
+        walk(&env, &phone.page, &phone.origin, &run).await;
+        phone.close().await;
     });
 }
 
-async fn walk(env: &TestEnv, page: &Client, url: &str, origin: &str, run: &str) {
-    // Pairing: the page sends the code from the fragment, keeps the token,
-    // and drops the code from the address bar.
-    page.goto(url).await.unwrap();
-    until(page, "that it paired", || async {
-        script(page, "return localStorage.getItem('m.token')")
-            .await
-            .is_string()
-    })
-    .await;
+async fn walk(env: &TestEnv, page: &Client, origin: &str, run: &str) {
     let address = page.current_url().await.unwrap().to_string();
     assert!(!address.contains("code"), "{address}");
     assert!(!address.contains("pair"), "{address}");
@@ -342,22 +478,6 @@ async fn walk(env: &TestEnv, page: &Client, url: &str, origin: &str, run: &str) 
     let shot = page.screenshot().await.unwrap();
     assert_eq!(&shot[1..4], b"PNG");
     std::fs::write(screenshot_path(), &shot).unwrap();
-
-    // With the text enlarged to 200%, still no sideways scrolling.
-    script(
-        page,
-        "document.documentElement.style.fontSize = '200%'; return true",
-    )
-    .await;
-    assert!(
-        fits_the_width(page).await,
-        "at 200% the page scrolls sideways"
-    );
-    script(
-        page,
-        "document.documentElement.style.fontSize = ''; return true",
-    )
-    .await;
 
     // Approve: the run goes on.
     button(page, "Approve").await.click().await.unwrap();
@@ -466,7 +586,16 @@ async fn walk(env: &TestEnv, page: &Client, url: &str, origin: &str, run: &str) 
     button(page, "Yes, cancel it").await.click().await.unwrap();
     env.wait_state(&doomed, "cancelled");
 
-    // Unpaired from the terminal: the page says so.
+    // Unpaired from the terminal while the page follows a live run: its
+    // stream is closed, and the page says so without being touched.
+    let asker = env.script("asks.sh", "m ask input 'Still there?'");
+    let live = env.start("web", "wait", &asker);
+    env.wait_state(&live, "waiting_input");
+    page.goto(&format!("{origin}/#/runs/{live}")).await.unwrap();
+    until(page, "the live run's question", || async {
+        shows(page, "Still there?").await
+    })
+    .await;
     let devices = env.json(&["device", "list", "--json"]);
     let id = devices
         .as_array()
@@ -477,7 +606,6 @@ async fn walk(env: &TestEnv, page: &Client, url: &str, origin: &str, run: &str) 
         .expect("the browser's device id")
         .to_string();
     env.ok(&["device", "rm", &id]);
-    page.goto(&format!("{origin}/#/")).await.unwrap();
     until(page, "that it was unpaired", || async {
         shows(page, "This browser was unpaired").await
     })
@@ -486,4 +614,814 @@ async fn walk(env: &TestEnv, page: &Client, url: &str, origin: &str, run: &str) 
         script(page, "return localStorage.getItem('m.token')").await,
         Value::Null
     );
+}
+
+/// A command approval shows each argument and where it runs; one decided
+/// at the terminal while the page shows it stays on screen saying so; a
+/// tap that reaches the daemon after another decision, or on content that
+/// changed since it was shown, decides nothing, and the page says so,
+/// showing the approval as it stands.
+#[test]
+fn a_phone_page_shows_commands_and_says_when_an_approval_was_decided_elsewhere() {
+    let env = daemon("127.0.0.1:0");
+    let agent = env.script(
+        "agent.sh",
+        "m ask approval --type command -- echo shipped to 'main branch'; echo \"push=$?\"\n\
+         reason=$(m ask approval --type generic --title 'tag the release?'); echo \"tag=$? $reason\"\n\
+         m ask approval --type generic --title 'deploy v1?'; echo \"deploy=$?\"",
+    );
+    let run = env.start("web", "release", &agent);
+    let push = pending_approval(&env, &run);
+    let push_id = push["id"].as_str().unwrap().to_string();
+    let cwd = push["payload"]["cwd"].as_str().unwrap().to_string();
+    runtime().block_on(async {
+        let phone = Phone::pair(&env).await;
+        let page = &phone.page;
+        phone.open_run(&run).await;
+
+        // The command: its line, each argument on its own, its directory.
+        until(page, "the command approval", || async {
+            card_text(page, &push_id).await.contains("Run this command?")
+        })
+        .await;
+        let argv = script(
+            page,
+            "return [...document.querySelectorAll('.approval ol.argv li')].map(li => li.textContent)",
+        )
+        .await;
+        assert_eq!(
+            argv,
+            json!(["echo", "shipped", "to", "main branch"])
+        );
+        let line = page.find(Locator::Css(".approval .command")).await.unwrap();
+        let line = line.text().await.unwrap();
+        assert!(
+            line.starts_with("$ echo shipped to ")
+                && line.contains("main branch"),
+            "{line}"
+        );
+        let shown_cwd = page.find(Locator::Css(".approval .cwd")).await.unwrap();
+        assert_eq!(shown_cwd.text().await.unwrap(), format!("in {cwd}"));
+        assert!(fits_the_width(page).await, "the page scrolls sideways");
+
+        // Approved at the terminal while the page shows it: the card stays
+        // and says by whom, with nothing left to tap.
+        env.ok(&["approve", &push_id]);
+        eventually_output(&env, &run, "shipped to main branch");
+        eventually_output(&env, &run, "push=0");
+        until(page, "that it was approved at the terminal", || async {
+            card_text(page, &push_id)
+                .await
+                .contains("Already approved at the terminal")
+        })
+        .await;
+        let buttons = script(
+            page,
+            &format!(
+                "return document.querySelectorAll(\".approval[data-approval='{push_id}'] button\").length"
+            ),
+        )
+        .await;
+        assert_eq!(buttons, json!(0), "a decided approval offers no decision");
+        let shot = page.screenshot().await.unwrap();
+        std::fs::write(shot_path("phone-decided.png"), shot).unwrap();
+
+        // A tap that loses the race: the page sends Approve, which the
+        // browser holds (as a slow network would) until the terminal has
+        // rejected it; the daemon decides nothing and the page says so.
+        let tag = pending_approval(&env, &run);
+        let tag_id = tag["id"].as_str().unwrap().to_string();
+        until(page, "the second approval", || async {
+            card_text(page, &tag_id).await.contains("tag the release?")
+        })
+        .await;
+        cdp(
+            page,
+            "Fetch.enable",
+            json!({ "patterns": [{ "urlPattern": "*/decision", "requestStage": "Request" }] }),
+        )
+        .await;
+        let approve = page
+            .find(Locator::XPath(&format!(
+                "//section[@data-approval='{tag_id}']//button[normalize-space()='Approve']"
+            )))
+            .await
+            .unwrap();
+        approve.click().await.unwrap();
+        until(page, "the decision being sent", || async {
+            card_text(page, &tag_id).await.contains("Sending")
+        })
+        .await;
+        env.ok(&["reject", &tag_id, "--reason", "not on a Friday"]);
+        eventually_output(&env, &run, "tag=1 not on a Friday");
+        cdp(page, "Fetch.disable", json!({})).await;
+        until(page, "that the tap came too late", || async {
+            let text = card_text(page, &tag_id).await;
+            text.contains("Nothing was decided by your tap")
+                && text.contains("Already rejected at the terminal: not on a Friday")
+        })
+        .await;
+        let tag_now = approvals_of(&env, &run)
+            .into_iter()
+            .find(|a| a["id"] == tag_id.as_str())
+            .unwrap();
+        assert_eq!(tag_now["state"], "rejected", "the late tap changed nothing");
+
+        // Stale: what the page shows is not what is asked any more. Nothing
+        // in m changes a pending approval's content yet (a review whose
+        // worktree changed will), so the test changes it in the database
+        // behind the daemon's back; the tap carries the hash of what was
+        // shown, the daemon refuses it, and the page shows it as it is.
+        let deploy = pending_approval(&env, &run);
+        let deploy_id = deploy["id"].as_str().unwrap().to_string();
+        until(page, "the third approval", || async {
+            card_text(page, &deploy_id).await.contains("deploy v1?")
+        })
+        .await;
+        let db = rusqlite::Connection::open(env.db_path()).unwrap();
+        db.busy_timeout(PATIENCE).unwrap();
+        db.execute(
+            "UPDATE approvals SET payload = json_set(payload, '$.title', 'deploy v2?') WHERE id = ?1",
+            [&deploy_id],
+        )
+        .unwrap();
+        let approve = format!(
+            "//section[@data-approval='{deploy_id}']//button[normalize-space()='Approve']"
+        );
+        page.find(Locator::XPath(&approve))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        until(page, "that it changed and nothing was decided", || async {
+            let text = card_text(page, &deploy_id).await;
+            text.contains("It changed since you saw it, and nothing was decided")
+                && text.contains("deploy v2?")
+                && !text.contains("deploy v1?")
+        })
+        .await;
+        assert_eq!(pending_approval(&env, &run)["id"], deploy_id.as_str());
+        // Approved as it is now, it goes through.
+        page.find(Locator::XPath(&approve))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        eventually_output(&env, &run, "deploy=0");
+        env.wait_state(&run, "completed");
+        phone.close().await;
+    });
+}
+
+/// A port no one listens on now, for a daemon that must come back on the
+/// same address (the page's origin, and its token's storage, are per port).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The run page's event stream is cut when the daemon stops; the page
+/// reconnects by itself to the daemon that starts again, from the last
+/// event it showed, and shows exactly the run's events: the ones written
+/// while it was away, and the ones after, in order, none twice.
+#[test]
+fn a_phone_page_resumes_its_event_stream_after_the_daemon_restarts() {
+    let env = daemon(&format!("127.0.0.1:{}", free_port()));
+    let run = env
+        .ok(&[
+            "run",
+            "start",
+            "-r",
+            "web",
+            "first",
+            "--acp",
+            "--",
+            FAKE,
+            "resumable",
+        ])
+        .trim()
+        .to_string();
+    env.wait_state(&run, "waiting_input");
+    runtime().block_on(async {
+        let phone = Phone::pair(&env).await;
+        let page = &phone.page;
+        phone.open_run(&run).await;
+        let before = stored_seqs(&env, &run);
+        until(page, "the run's events so far", || async {
+            shown_seqs(page).await == before
+        })
+        .await;
+        // The page is never reloaded: this stays set only if it is not.
+        script(page, "window.sameDocument = true; return true").await;
+
+        env.ok(&["daemon", "stop"]);
+        until(page, "that the stream was lost", || async {
+            shows(page, "reconnecting").await
+        })
+        .await;
+        env.ok(&["daemon", "start"]);
+        let deadline = Instant::now() + PATIENCE;
+        while !env
+            .events(&run)
+            .iter()
+            .any(|e| e["type"] == "agent.resumed")
+        {
+            assert!(Instant::now() < deadline, "the run never resumed");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        env.wait_state(&run, "waiting_input");
+        env.ok(&["reply", &run, "second"]);
+        eventually_message(&env, &run, "heard \"second\"");
+        env.wait_state(&run, "waiting_input");
+        env.ok(&["run", "done", &run]);
+        env.wait_state(&run, "completed");
+
+        let stored = stored_seqs(&env, &run);
+        assert!(stored.len() > before.len() + 3, "{stored:?}");
+        until(page, "every event of the run, once, in order", || async {
+            shown_seqs(page).await == stored
+        })
+        .await;
+        assert_eq!(
+            script(page, "return window.sameDocument === true").await,
+            json!(true),
+            "the page was reloaded instead of resuming its stream"
+        );
+        let kinds = script(
+            page,
+            "return [...document.querySelectorAll('ol.events li .type')].map(t => t.textContent)",
+        )
+        .await;
+        let kinds = kinds.to_string();
+        for kind in ["agent.suspended", "agent.resumed", "run.finished"] {
+            assert!(kinds.contains(kind), "{kind} not shown: {kinds}");
+        }
+        phone.close().await;
+    });
+}
+
+fn eventually_message(env: &TestEnv, run: &str, part: &str) {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let said: Vec<String> = env
+            .events(run)
+            .into_iter()
+            .filter(|e| e["type"] == "agent.message")
+            .filter_map(|e| e["data"]["text"].as_str().map(str::to_string))
+            .collect();
+        if said.iter().any(|m| m.contains(part)) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "run {run} never said {part:?}; it said {said:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Fills a question's field: clears it, then types or chooses.
+async fn fill(page: &Client, css: &str, text: &str) {
+    let field = page.find(Locator::Css(css)).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
+async fn choose(page: &Client, label: &str, option: &str) {
+    let xpath =
+        format!("//label[starts-with(normalize-space(), '{label}')]/following-sibling::select[1]");
+    let select = page.find(Locator::XPath(&xpath)).await.unwrap();
+    select.select_by_label(option).await.unwrap();
+}
+
+/// The question card's message: the page's own refusal, or the daemon's.
+async fn question_says(page: &Client, text: &str) -> bool {
+    match page.find(Locator::Css(".question [role=status]")).await {
+        Ok(note) => note.text().await.unwrap_or_default().contains(text),
+        Err(_) => false,
+    }
+}
+
+fn answers_given(env: &TestEnv, run: &str) -> usize {
+    env.events(run)
+        .iter()
+        .filter(|e| e["type"] == "input.provided")
+        .count()
+}
+
+/// Question forms of number, boolean and choice fields: the page refuses
+/// what `m reply` refuses, in its words, sending nothing, and what it
+/// accepts reaches the agent as typed values.
+#[test]
+fn a_phone_page_question_forms_check_numbers_booleans_and_choices() {
+    let env = daemon("127.0.0.1:0");
+    let run = env
+        .ok(&[
+            "run",
+            "start",
+            "-r",
+            "web",
+            "deploy",
+            "--acp",
+            "--once",
+            "--",
+            FAKE,
+            "elicit-form",
+        ])
+        .trim()
+        .to_string();
+    env.wait_state(&run, "waiting_input");
+    // What `m reply` says of the same replies, which the page must match.
+    let not_whole = env.fails(&["reply", &run, "many"], 2);
+    assert!(
+        not_whole.contains("Replicas (replicas): 'many' is not a whole number"),
+        "{not_whole}"
+    );
+    let too_many = env.fails(&["reply", &run, "12"], 2);
+    assert!(
+        too_many.contains("Replicas (replicas): must be at most 10"),
+        "{too_many}"
+    );
+    runtime().block_on(async {
+        let phone = Phone::pair(&env).await;
+        let page = &phone.page;
+        phone.open_run(&run).await;
+        until(page, "the number question", || async {
+            shows(page, "How many replicas should I start?").await
+        })
+        .await;
+        let field = ".question input[inputmode=numeric]";
+        for (typed, refusal) in [
+            ("many", "Replicas (replicas): 'many' is not a whole number"),
+            ("2.5", "Replicas (replicas): '2.5' is not a whole number"),
+            ("12", "Replicas (replicas): must be at most 10"),
+            ("0", "Replicas (replicas): must be at least 1"),
+        ] {
+            fill(page, field, typed).await;
+            button(page, "Answer").await.click().await.unwrap();
+            until(page, &format!("the refusal of {typed:?}"), || async {
+                question_says(page, refusal).await
+            })
+            .await;
+            // The field at fault is marked and has the focus.
+            assert_eq!(
+                script(
+                    page,
+                    "return document.activeElement.getAttribute('aria-invalid')"
+                )
+                .await,
+                json!("true")
+            );
+        }
+        assert_eq!(answers_given(&env, &run), 0, "a refused answer was sent");
+        assert_eq!(env.run_state(&run), "waiting_input");
+        fill(page, field, "3").await;
+        button(page, "Answer").await.click().await.unwrap();
+        eventually_message(&env, &run, r#"answer: "accept" {"replicas":3}"#);
+
+        // A form: yes or no (nothing chosen for the human), a number, a choice.
+        until(page, "the form", || async {
+            shows(page, "Deploy with these settings?").await
+        })
+        .await;
+        let chosen = script(
+            page,
+            "return [...document.querySelectorAll('.question select')].map(s => s.value)",
+        )
+        .await;
+        assert_eq!(
+            chosen,
+            json!(["", ""]),
+            "an answer was chosen for the human"
+        );
+        button(page, "Answer").await.click().await.unwrap();
+        until(page, "that a yes or no is needed", || async {
+            question_says(page, "Deploy now (confirm): choose yes or no").await
+        })
+        .await;
+        choose(page, "Deploy now", "Yes").await;
+        fill(page, ".question input[inputmode=decimal]", "-5").await;
+        button(page, "Answer").await.click().await.unwrap();
+        until(page, "the refusal of a negative budget", || async {
+            question_says(page, "Budget in euros (budget): must be at least 0").await
+        })
+        .await;
+        fill(page, ".question input[inputmode=decimal]", "12.5").await;
+        choose(page, "Region", "us-east").await;
+        assert_eq!(answers_given(&env, &run), 1);
+        button(page, "Answer").await.click().await.unwrap();
+        eventually_message(
+            &env,
+            &run,
+            r#"answer: "accept" {"budget":12.5,"confirm":true,"region":"us-east"}"#,
+        );
+        env.wait_state(&run, "completed");
+        phone.close().await;
+    });
+}
+
+/// Presses a key, as a keyboard does (on whatever has the focus).
+async fn press(page: &Client, key: fantoccini::key::Key) {
+    use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+    let value = key.chars().next().unwrap();
+    let actions = KeyActions::new("keyboard".into())
+        .then(KeyAction::Down { value })
+        .then(KeyAction::Up { value });
+    page.perform_actions(actions).await.unwrap();
+}
+
+/// What has the focus: its tag and its text or label.
+async fn focused(page: &Client) -> String {
+    let found = script(
+        page,
+        "const e = document.activeElement; \
+         const label = e.labels && e.labels.length ? e.labels[0].textContent : ''; \
+         return e.tagName.toLowerCase() + ' ' + (label || e.textContent).trim().slice(0, 60)",
+    )
+    .await;
+    found.as_str().unwrap_or_default().to_string()
+}
+
+/// Tabs through the page from its start, once round: every control must
+/// take the focus in turn. Returns what took it, in order.
+async fn tab_through(page: &Client) -> Vec<String> {
+    script(
+        page,
+        "document.activeElement.blur(); window.scrollTo(0, 0); \
+         document.querySelectorAll('[data-tabbed]').forEach(e => delete e.dataset.tabbed); return true",
+    )
+    .await;
+    let mut order = Vec::new();
+    let mut wrapped = 0;
+    for _ in 0..80 {
+        press(page, fantoccini::key::Key::Tab).await;
+        let seen = script(
+            page,
+            "const e = document.activeElement; \
+             if (e === document.body) return 'body'; \
+             if (e.dataset.tabbed) return 'again'; \
+             e.dataset.tabbed = 'yes'; return 'new'",
+        )
+        .await;
+        match seen.as_str() {
+            Some("new") => order.push(focused(page).await),
+            // Past the last control the focus leaves the page, then comes
+            // back at the first.
+            Some("body") if wrapped < 2 => wrapped += 1,
+            _ => break,
+        }
+    }
+    // Every control a finger can reach, the keyboard reached.
+    let missed = script(
+        page,
+        "return [...document.querySelectorAll('a[href], button, select, textarea, input, summary')] \
+           .filter(e => e.getClientRects().length && !e.disabled && !e.dataset.tabbed) \
+           .map(e => e.outerHTML.slice(0, 120))",
+    )
+    .await;
+    assert_eq!(missed, json!([]), "controls the keyboard never reached");
+    order
+}
+
+/// Presses Tab until the control whose name (as [`focused`] gives it)
+/// holds `what` has the focus.
+async fn tab_to(page: &Client, what: &str) {
+    let mut seen = Vec::new();
+    for _ in 0..80 {
+        press(page, fantoccini::key::Key::Tab).await;
+        let now = focused(page).await;
+        if now.contains(what) {
+            return;
+        }
+        seen.push(now);
+    }
+    panic!("Tab never reached {what}; it went through {seen:?}");
+}
+
+/// What a screen reader is told (Chromium's accessibility tree): every
+/// control has a role a reader knows and a name; returns "role: name" of each.
+async fn accessible_controls(page: &Client) -> Vec<String> {
+    let tree = cdp(page, "Accessibility.getFullAXTree", json!({})).await;
+    let mut controls = Vec::new();
+    for node in tree["nodes"].as_array().unwrap() {
+        if node["ignored"] == json!(true) {
+            continue;
+        }
+        let focusable = node["properties"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|p| p["name"] == "focusable" && p["value"]["value"] == json!(true));
+        let role = node["role"]["value"].as_str().unwrap_or_default();
+        if !focusable || ["RootWebArea", "main", "generic", "status"].contains(&role) {
+            continue;
+        }
+        let name = node["name"]["value"].as_str().unwrap_or_default().trim();
+        assert!(
+            ["button", "link", "combobox", "textbox", "spinbutton"].contains(&role),
+            "a control a screen reader cannot name the kind of: {node}"
+        );
+        assert!(!name.is_empty(), "a {role} without a name: {node}");
+        controls.push(format!("{role}: {name}"));
+    }
+    controls
+}
+
+/// Text the page shows whose contrast with what is behind it is below
+/// WCAG's 4.5:1 (AA for text), with the colour scheme the page is in.
+async fn low_contrast(page: &Client) -> Value {
+    script(
+        page,
+        r#"
+        const rgb = (c) => {
+          const m = c.match(/rgba?\(([^)]+)\)/);
+          if (!m) return null;
+          const p = m[1].split(/[ ,\/]+/).filter(Boolean).map(Number);
+          return { r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1 };
+        };
+        const lum = (c) => {
+          const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+          return 0.2126 * f(c.r) + 0.7152 * f(c.g) + 0.0722 * f(c.b);
+        };
+        const behind = (e) => {
+          for (; e; e = e.parentElement) {
+            const c = rgb(getComputedStyle(e).backgroundColor);
+            if (c && c.a > 0) return c;
+          }
+          return { r: 255, g: 255, b: 255 };
+        };
+        const low = [];
+        let checked = 0;
+        for (const e of document.querySelectorAll('body *')) {
+          const own = [...e.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+          if (!own || !e.getClientRects().length || e.tagName === 'OPTION') continue;
+          checked += 1;
+          const fg = lum(rgb(getComputedStyle(e).color));
+          const bg = lum(behind(e));
+          const ratio = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+          if (ratio < 4.5) low.push(e.textContent.trim().slice(0, 40) + ' ' + ratio.toFixed(2));
+        }
+        return checked > 5 ? low : ['only ' + checked + ' texts were found'];
+        "#,
+    )
+    .await
+}
+
+async fn background_luminance(page: &Client) -> f64 {
+    script(
+        page,
+        "const p = getComputedStyle(document.body).backgroundColor.match(/\\d+/g).map(Number); \
+         const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); }; \
+         return 0.2126 * f(p[0]) + 0.7152 * f(p[1]) + 0.0722 * f(p[2])",
+    )
+    .await
+    .as_f64()
+    .unwrap()
+}
+
+async fn color_scheme(page: &Client, scheme: &str) {
+    cdp(
+        page,
+        "Emulation.setEmulatedMedia",
+        json!({ "media": "", "features": [{ "name": "prefers-color-scheme", "value": scheme }] }),
+    )
+    .await;
+}
+
+/// The browser's own text size (its font-size setting), as a person with
+/// poor sight sets it: 16 px is 100%.
+async fn text_size(page: &Client, percent: u32) {
+    let standard = 16 * percent / 100;
+    let fixed = 13 * percent / 100;
+    cdp(
+        page,
+        "Page.setFontSizes",
+        json!({ "fontSizes": { "standard": standard, "fixed": fixed } }),
+    )
+    .await;
+}
+
+/// Checks the screen as it stands in both colour schemes and at 200%
+/// text: readable contrast, dark really dark, nothing wider than the
+/// phone, every control on screen.
+async fn check_readable(page: &Client, screen: &str) {
+    for scheme in ["light", "dark"] {
+        color_scheme(page, scheme).await;
+        let dark = background_luminance(page).await;
+        match scheme {
+            "dark" => assert!(dark < 0.05, "{screen}: not dark in dark mode ({dark})"),
+            _ => assert!(dark > 0.8, "{screen}: not light in light mode ({dark})"),
+        }
+        assert_eq!(
+            low_contrast(page).await,
+            json!([]),
+            "{screen}: text hard to read in {scheme} mode"
+        );
+        for percent in [200, 100] {
+            text_size(page, percent).await;
+            let size = script(page, "return getComputedStyle(document.body).fontSize").await;
+            assert_eq!(size, json!(format!("{}px", 16 * percent / 100)));
+            assert!(
+                fits_the_width(page).await,
+                "{screen}: scrolls sideways at {percent}% in {scheme} mode"
+            );
+            let outside = script(
+                page,
+                "return [...document.querySelectorAll('button, a, select, textarea, input')] \
+                   .filter(e => e.getClientRects().length) \
+                   .filter(e => { const r = e.getBoundingClientRect(); return r.left < 0 || r.right > window.innerWidth; }) \
+                   .map(e => e.outerHTML.slice(0, 80))",
+            )
+            .await;
+            assert_eq!(
+                outside,
+                json!([]),
+                "{screen}: controls off screen at {percent}% in {scheme} mode"
+            );
+        }
+    }
+    color_scheme(page, "light").await;
+}
+
+/// The page as people use phones: in dark mode and light, with the text
+/// at 200%, by keyboard alone, and through what a screen reader is told.
+/// Runs are links (they go to a page, and a reader says so; the address
+/// is the run's), every action a button, every field labelled.
+#[test]
+fn a_phone_page_reads_in_dark_mode_at_200_percent_and_works_by_keyboard() {
+    let env = daemon("127.0.0.1:0");
+    env.repo("api");
+    let long = format!("+{}\n", "x".repeat(300));
+    std::fs::write(
+        env.dir.path().join("long.diff"),
+        format!("--- a/README\n+++ b/README\n@@ -1 +1 @@\n-hello\n{long}"),
+    )
+    .unwrap();
+    let agent = env.script(
+        "agent.sh",
+        &format!(
+            "reason=$(m ask approval --type diff --diff-file {}/long.diff); echo \"diff=$? $reason\"",
+            env.dir.path().display()
+        ),
+    );
+    let diff_run = env.start("web", "a very long line", &agent);
+    let asker = env.script(
+        "asker.sh",
+        "answer=$(m ask input 'Which tag?'); echo \"tag=$answer\"",
+    );
+    let question_run = env.start("api", "tag it", &asker);
+    env.wait_state(&diff_run, "waiting_approval");
+    env.wait_state(&question_run, "waiting_input");
+    runtime().block_on(async {
+        let phone = Phone::pair(&env).await;
+        let page = &phone.page;
+        use fantoccini::key::Key;
+
+        // The runs: each a link a reader names by its run, reached by Tab
+        // and opened by Enter.
+        for run in [&diff_run, &question_run] {
+            let link = format!("a[data-run='{run}']");
+            until(page, "the runs", || async {
+                page.find(Locator::Css(&link)).await.is_ok()
+            })
+            .await;
+        }
+        check_readable(page, "the runs").await;
+        let controls = accessible_controls(page).await;
+        assert!(
+            controls
+                .iter()
+                .any(|c| c.starts_with("link: waiting_approval") && c.contains("a very long line")),
+            "{controls:?}"
+        );
+        let order = tab_through(page).await;
+        assert!(
+            order.iter().any(|f| f.contains("a very long line")),
+            "the run is not in the tab order: {order:?}"
+        );
+        tab_to(page, "a very long line").await;
+        // The list updates live (the ages here change) without taking the
+        // focus from the row a keyboard is on.
+        let row_text =
+            format!("return document.querySelector(\"a[data-run='{diff_run}']\").textContent");
+        let was = script(page, &row_text).await;
+        until(page, "the list updated", || async {
+            script(page, &row_text).await != was
+        })
+        .await;
+        let now = focused(page).await;
+        assert!(
+            now.starts_with("a ") && now.contains("a very long line"),
+            "the list's update took the focus: {now}"
+        );
+        press(page, Key::Enter).await;
+        until(page, "the run's approval, opened by keyboard", || async {
+            page.find(Locator::Css(".approval .diff .add"))
+                .await
+                .is_ok()
+        })
+        .await;
+
+        // The approval: readable, reachable, named; rejected by keyboard.
+        check_readable(page, "the approval").await;
+        color_scheme(page, "dark").await;
+        text_size(page, 200).await;
+        let shot = page.screenshot().await.unwrap();
+        std::fs::write(shot_path("phone-dark-200.png"), shot).unwrap();
+        text_size(page, 100).await;
+        color_scheme(page, "light").await;
+        let controls = accessible_controls(page).await;
+        for control in [
+            "button: Approve",
+            "button: Reject",
+            "button: Cancel run",
+            "link: m: all runs",
+        ] {
+            assert!(
+                controls.iter().any(|c| c == control),
+                "{control}: {controls:?}"
+            );
+        }
+        let order = tab_through(page).await;
+        assert!(
+            order.iter().any(|f| f == "button Approve"),
+            "Approve is not in the tab order: {order:?}"
+        );
+        tab_to(page, "button Reject").await;
+        assert_eq!(focused(page).await, "button Reject");
+        press(page, Key::Enter).await;
+        // The reason's field takes the focus; Tab goes on to send it.
+        assert_eq!(focused(page).await, "textarea Why reject?");
+        page.active_element()
+            .await
+            .unwrap()
+            .send_keys("wrap it first")
+            .await
+            .unwrap();
+        check_readable(page, "the rejection's reason").await;
+        press(page, Key::Tab).await;
+        press(page, Key::Tab).await;
+        assert_eq!(focused(page).await, "button Send rejection");
+        press(page, Key::Enter).await;
+        eventually_output(&env, &diff_run, "diff=1 wrap it first");
+        // Its card goes; the status line says what was done, and the
+        // focus is at the start of the view, not lost out of the page.
+        until(page, "the rejected card gone", || async {
+            page.find(Locator::Css(".approval")).await.is_err()
+        })
+        .await;
+        let status = page.find(Locator::Css("#status")).await.unwrap();
+        assert_eq!(status.text().await.unwrap(), "Rejected.");
+        assert_eq!(
+            script(page, "return document.activeElement.id").await,
+            json!("main")
+        );
+
+        // A question, answered by keyboard.
+        phone.open_run(&question_run).await;
+        until(page, "the question", || async {
+            page.find(Locator::Css(".question textarea")).await.is_ok()
+        })
+        .await;
+        check_readable(page, "the question").await;
+        let controls = accessible_controls(page).await;
+        assert!(
+            controls
+                .iter()
+                .any(|c| c == "textbox: Which tag? Your answer"),
+            "the answer's field is named by the question: {controls:?}"
+        );
+        let order = tab_through(page).await;
+        assert!(
+            order.iter().any(|f| f == "textarea Your answer"),
+            "the answer's field is not in the tab order: {order:?}"
+        );
+        tab_to(page, "textarea Your answer").await;
+        page.active_element()
+            .await
+            .unwrap()
+            .send_keys("v1.2")
+            .await
+            .unwrap();
+        press(page, Key::Tab).await;
+        assert_eq!(focused(page).await, "button Answer");
+        press(page, Key::Enter).await;
+        eventually_output(&env, &question_run, "tag=v1.2");
+        until(page, "the answered question gone", || async {
+            page.find(Locator::Css(".question")).await.is_err()
+        })
+        .await;
+        let status = page.find(Locator::Css("#status")).await.unwrap();
+        assert_eq!(status.text().await.unwrap(), "Answered.");
+        assert_eq!(
+            script(page, "return document.activeElement.id").await,
+            json!("main")
+        );
+        phone.close().await;
+    });
 }

@@ -21,6 +21,10 @@
 //! - `elicit`: asks which database to use and echoes the answer.
 //! - `elicit-default`: the same, its form giving `sqlite` as the default
 //!   (MCP elicitation schemas may give a field a `default`).
+//! - `elicit-form`: asks how many replicas (one whole-number field, 1 to
+//!   10), then a form of three fields (a yes-or-no `confirm`, required; a
+//!   number `budget` of at least 0; a choice `region`), as MCP elicitation
+//!   schemas have them, and echoes each answer.
 //! - `converse`: every turn after the first echoes the prompt.
 //! - `crash`: dies in the middle of its first turn.
 //! - `malformed`: writes a line that is not JSON, then carries on.
@@ -434,6 +438,7 @@ impl Agent {
             ("workaround", 1) => self.workaround(),
             ("elicit", 1) => self.elicit(None),
             ("elicit-default", 1) => self.elicit(Some("sqlite")),
+            ("elicit-form", 1) => self.elicit_form(),
             ("crash", _) => {
                 self.message("working on it...");
                 eprintln!("fatal: the fake agent crashed");
@@ -792,6 +797,53 @@ impl Agent {
             "answer: {} {}",
             result["action"], result["content"]
         ));
+        "end_turn"
+    }
+
+    fn elicit_form(&mut self) -> &'static str {
+        let forms = [
+            (
+                "How many replicas should I start?",
+                json!({
+                    "type": "object",
+                    "properties": { "replicas": {
+                        "type": "integer", "title": "Replicas", "minimum": 1, "maximum": 10,
+                    } },
+                    "required": ["replicas"],
+                }),
+            ),
+            (
+                "Deploy with these settings?",
+                json!({
+                    "type": "object",
+                    "properties": {
+                        "confirm": { "type": "boolean", "title": "Deploy now" },
+                        "budget": {
+                            "type": "number", "title": "Budget in euros", "minimum": 0,
+                            "description": "What the deploy may spend",
+                        },
+                        "region": { "type": "string", "title": "Region", "enum": ["eu-west", "us-east"] },
+                    },
+                    "required": ["confirm"],
+                }),
+            ),
+        ];
+        for (message, schema) in forms {
+            let answer = self.request(
+                "elicitation/create",
+                json!({
+                    "sessionId": self.session,
+                    "mode": "form",
+                    "message": message,
+                    "requestedSchema": schema,
+                }),
+            );
+            let result = &answer["result"];
+            self.message(&format!(
+                "answer: {} {}",
+                result["action"], result["content"]
+            ));
+        }
         "end_turn"
     }
 

@@ -12,7 +12,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use super::health::{injected_fault, Lifeline, WriterHealth};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{Approval, ApprovalType, Event, QueuedRun, Run, RunState};
-use crate::store::{Created, Decision, NewEvent, NewRun, Store};
+use crate::store::{Batch, Created, Decision, NewEvent, NewRun, Store};
 
 /// How many operations one transaction takes at most.
 const MAX_BATCH: usize = 512;
@@ -48,26 +48,43 @@ type Reply<T> = oneshot::Sender<Result<T>>;
 type Held = Option<tokio::sync::OwnedSemaphorePermit>;
 
 enum Op {
-    Append(Vec<NewEvent>, Option<Reply<Vec<i64>>>, Held),
-    CreateOrQueue(String, Box<NewRun>, Option<String>, bool, Reply<Created>),
-    StartNextQueued(String, Reply<Option<(Run, QueuedRun)>>),
-    CancelQueued(String, Reply<Option<Run>>),
-    SetWorkspace(String, Option<String>, Option<String>, Reply<()>),
-    SetPgid(String, Option<i64>, Reply<()>),
-    SetState(String, RunState, Option<String>, Reply<Vec<Event>>),
-    RequestApproval(
-        String,
-        ApprovalType,
-        Value,
-        Option<Decision>,
-        Reply<Approval>,
-    ),
-    ResolveApproval(String, Decision, Reply<Approval>),
-    FinishRun(String, RunState, Value, Reply<Vec<Event>>),
-    CloseApprovals(String, Reply<Vec<Event>>),
+    /// Agent output nobody waits for: kept and tried again, in order, when
+    /// the disk is full.
+    Append { events: Vec<NewEvent>, held: Held },
+    /// Any other write: a `Batch` method whose caller waits for the commit.
+    Write(Box<dyn Job>),
     /// The daemon is stopping: the writer ends once what it holds is
     /// stored, or after a last few tries if the disk stays full.
     Close,
+}
+
+/// A write waiting in the queue, its result typed only inside: it runs in
+/// the batch, or is told why it was not tried.
+trait Job: Send {
+    /// Runs in the open batch; its caller hears after the commit.
+    fn run(self: Box<Self>, batch: &mut Batch<'_>) -> (Pending, Option<Error>);
+    /// Was not tried because of `err`.
+    fn fail(self: Box<Self>, err: &Error);
+}
+
+struct Call<T, F> {
+    work: F,
+    reply: Reply<T>,
+}
+
+impl<T, F> Job for Call<T, F>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut Batch<'_>) -> Result<T> + Send,
+{
+    fn run(self: Box<Self>, batch: &mut Batch<'_>) -> (Pending, Option<Error>) {
+        let Call { work, reply } = *self;
+        deferred(reply, work(batch))
+    }
+
+    fn fail(self: Box<Self>, err: &Error) {
+        let _ = self.reply.send(Err(copy(err)));
+    }
 }
 
 #[derive(Clone)]
@@ -140,9 +157,16 @@ impl Writer {
         self.hub.subscribe()
     }
 
-    async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Op) -> Result<T> {
-        let (tx, rx) = oneshot::channel();
-        self.ops.send(make(tx)).await.map_err(|_| stopped())?;
+    /// Runs `work` in the writer's next transaction (in a savepoint of its
+    /// own) and returns its result once that is committed. A new kind of
+    /// write is a `Batch` method called through this.
+    pub async fn write<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Batch<'_>) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let (reply, rx) = oneshot::channel();
+        let job = Box::new(Call { work, reply });
+        self.ops.send(Op::Write(job)).await.map_err(|_| stopped())?;
         rx.await.map_err(|_| stopped())?
     }
 
@@ -161,12 +185,18 @@ impl Writer {
     /// Appends an agent's events, holding their share of its run's output
     /// budget until they are stored (a full disk: until there is space).
     pub async fn append_held(&self, events: Vec<NewEvent>, held: Held) {
-        let _ = self.ops.send(Op::Append(events, None, held)).await;
+        let _ = self.ops.send(Op::Append { events, held }).await;
     }
 
     /// Appends and waits for the commit; returns the events' `seq`s.
     pub async fn append_committed(&self, events: Vec<NewEvent>) -> Result<Vec<i64>> {
-        self.call(|r| Op::Append(events, Some(r), None)).await
+        self.write(move |batch| {
+            let count = events.len();
+            batch.append(events).inspect_err(|err| {
+                tracing::error!("cannot append {count} event(s): {}", err.message)
+            })
+        })
+        .await
     }
 
     /// Creates the run, or queues it when its repo is busy and `queue` is
@@ -178,19 +208,21 @@ impl Writer {
         base: Option<String>,
         queue: bool,
     ) -> Result<Created> {
-        self.call(|r| Op::CreateOrQueue(id, Box::new(new), base, queue, r))
+        self.write(move |batch| batch.create_or_queue(&id, new, base, queue))
             .await
     }
 
     /// Starts the repo's next queued run if the repo is free.
     pub async fn start_next_queued(&self, repo_id: &str) -> Result<Option<(Run, QueuedRun)>> {
-        self.call(|r| Op::StartNextQueued(repo_id.to_string(), r))
+        let repo_id = repo_id.to_string();
+        self.write(move |batch| batch.start_next_queued(&repo_id))
             .await
     }
 
     /// Takes a run out of its queue, as cancelled; None if it is not queued.
     pub async fn cancel_queued(&self, id: &str) -> Result<Option<Run>> {
-        self.call(|r| Op::CancelQueued(id.to_string(), r)).await
+        let id = id.to_string();
+        self.write(move |batch| batch.cancel_queued(&id)).await
     }
 
     pub async fn set_workspace(
@@ -199,13 +231,14 @@ impl Writer {
         branch: Option<String>,
         base: Option<String>,
     ) -> Result<()> {
-        self.call(|r| Op::SetWorkspace(run_id.to_string(), branch, base, r))
+        let id = run_id.to_string();
+        self.write(move |batch| batch.set_workspace(&id, branch.as_deref(), base.as_deref()))
             .await
     }
 
     pub async fn set_pgid(&self, run_id: &str, pgid: Option<i64>) -> Result<()> {
-        self.call(|r| Op::SetPgid(run_id.to_string(), pgid, r))
-            .await
+        let id = run_id.to_string();
+        self.write(move |batch| batch.set_pgid(&id, pgid)).await
     }
 
     pub async fn set_state(
@@ -214,7 +247,8 @@ impl Writer {
         state: RunState,
         reason: Option<String>,
     ) -> Result<Vec<Event>> {
-        self.call(|r| Op::SetState(run_id.to_string(), state, reason, r))
+        let id = run_id.to_string();
+        self.write(move |batch| batch.set_state(&id, state, reason.as_deref()))
             .await
     }
 
@@ -226,19 +260,22 @@ impl Writer {
         payload: Value,
         policy: Option<Decision>,
     ) -> Result<Approval> {
-        self.call(|r| Op::RequestApproval(run_id.to_string(), approval_type, payload, policy, r))
-            .await
+        let id = run_id.to_string();
+        self.write(move |batch| {
+            batch.request_approval(&id, approval_type, payload, policy.as_ref())
+        })
+        .await
     }
 
     pub async fn decide(&self, approval_id: &str, decision: Decision) -> Result<Approval> {
-        self.call(|r| Op::ResolveApproval(approval_id.to_string(), decision, r))
-            .await
+        let id = approval_id.to_string();
+        self.write(move |batch| batch.decide(&id, &decision)).await
     }
 
     /// Rejects the run's pending approvals: it is being stopped.
     pub async fn close_approvals(&self, run_id: &str) -> Result<Vec<Event>> {
-        self.call(|r| Op::CloseApprovals(run_id.to_string(), r))
-            .await
+        let id = run_id.to_string();
+        self.write(move |batch| batch.close_approvals(&id)).await
     }
 
     pub async fn finish_run(
@@ -247,7 +284,8 @@ impl Writer {
         state: RunState,
         data: Value,
     ) -> Result<Vec<Event>> {
-        self.call(|r| Op::FinishRun(run_id.to_string(), state, data, r))
+        let id = run_id.to_string();
+        self.write(move |batch| batch.finish_run(&id, state, data))
             .await
     }
 }
@@ -296,7 +334,7 @@ fn write_loop(
                     let lost: usize = ops
                         .iter()
                         .map(|op| match op {
-                            Op::Append(events, _, _) => events.len(),
+                            Op::Append { events, .. } => events.len(),
                             _ => 0,
                         })
                         .sum();
@@ -368,21 +406,22 @@ fn commit_batch(
     let mut rest = ops.drain(..);
     for op in rest.by_ref() {
         match op {
-            Op::Append(events, None, held) => match batch.append(events.clone()) {
+            Op::Append { events, held } => match batch.append(events.clone()) {
                 Ok(_) => unacknowledged.push((events, held)),
                 Err(err) if err.kind == ErrorKind::DiskFull => {
-                    retry.push(Op::Append(events, None, held));
+                    retry.push(Op::Append { events, held });
                     stop = Some(err);
                 }
                 Err(err) => {
                     tracing::error!("cannot append {} event(s): {}", events.len(), err.message)
                 }
             },
-            op => {
-                let (reply, full) = apply(&mut batch, op);
+            Op::Write(job) => {
+                let (reply, full) = job.run(&mut batch);
                 replies.push(reply);
                 stop = full;
             }
+            Op::Close => {}
         }
         if stop.is_none() && batch.rolled_back() {
             stop = Some(Error::new(
@@ -435,7 +474,7 @@ fn commit_batch(
             if err.kind == ErrorKind::DiskFull {
                 let undone = unacknowledged
                     .into_iter()
-                    .map(|(events, held)| Op::Append(events, None, held));
+                    .map(|(events, held)| Op::Append { events, held });
                 // They were before anything already waiting for a retry.
                 retry = undone.chain(retry).collect();
             } else if !unacknowledged.is_empty() {
@@ -454,89 +493,31 @@ fn commit_batch(
 /// for a retry when the disk is full; any other caller is told.
 fn keep_or_fail(op: Op, err: &Error, retry: &mut Vec<Op>) {
     match op {
-        Op::Append(events, None, held) if err.kind == ErrorKind::DiskFull => {
-            retry.push(Op::Append(events, None, held))
+        Op::Append { events, held } if err.kind == ErrorKind::DiskFull => {
+            retry.push(Op::Append { events, held })
         }
-        op => fail(op, err),
+        Op::Write(job) => job.fail(err),
+        Op::Append { .. } | Op::Close => {}
     }
+}
+
+fn copy(err: &Error) -> Error {
+    Error::new(err.kind, err.message.clone())
 }
 
 /// The reply to send after the commit, and the error if the disk was full
 /// (the batch stops there).
 fn deferred<T: Send + 'static>(reply: Reply<T>, result: Result<T>) -> (Pending, Option<Error>) {
     let full = match &result {
-        Err(err) if err.kind == ErrorKind::DiskFull => {
-            Some(Error::new(err.kind, err.message.clone()))
-        }
+        Err(err) if err.kind == ErrorKind::DiskFull => Some(copy(err)),
         _ => None,
     };
     let pending: Pending = Box::new(move |commit_error: Option<&Error>| {
         let result = match commit_error {
-            Some(err) => Err(Error::new(err.kind, err.message.clone())),
+            Some(err) => Err(copy(err)),
             None => result,
         };
         let _ = reply.send(result);
     });
     (pending, full)
-}
-
-fn apply(batch: &mut crate::store::Batch<'_>, op: Op) -> (Pending, Option<Error>) {
-    match op {
-        Op::Append(events, reply, _held) => {
-            let count = events.len();
-            let result = batch.append(events);
-            if let Err(err) = &result {
-                tracing::error!("cannot append {count} event(s): {}", err.message);
-            }
-            match reply {
-                Some(reply) => deferred(reply, result),
-                None => (Box::new(|_| {}), None),
-            }
-        }
-        Op::CreateOrQueue(id, new, base, queue, reply) => {
-            deferred(reply, batch.create_or_queue(&id, *new, base, queue))
-        }
-        Op::StartNextQueued(repo_id, reply) => deferred(reply, batch.start_next_queued(&repo_id)),
-        Op::CancelQueued(id, reply) => deferred(reply, batch.cancel_queued(&id)),
-        Op::SetWorkspace(id, branch, base, reply) => deferred(
-            reply,
-            batch.set_workspace(&id, branch.as_deref(), base.as_deref()),
-        ),
-        Op::SetPgid(id, pgid, reply) => deferred(reply, batch.set_pgid(&id, pgid)),
-        Op::SetState(id, state, reason, reply) => {
-            deferred(reply, batch.set_state(&id, state, reason.as_deref()))
-        }
-        Op::RequestApproval(id, t, payload, policy, reply) => deferred(
-            reply,
-            batch.request_approval(&id, t, payload, policy.as_ref()),
-        ),
-        Op::ResolveApproval(id, decision, reply) => deferred(reply, batch.decide(&id, &decision)),
-        Op::FinishRun(id, state, data, reply) => {
-            deferred(reply, batch.finish_run(&id, state, data))
-        }
-        Op::CloseApprovals(id, reply) => deferred(reply, batch.close_approvals(&id)),
-        Op::Close => (Box::new(|_| {}), None),
-    }
-}
-
-fn fail(op: Op, err: &Error) {
-    fn e<T>(err: &Error) -> Result<T> {
-        Err(Error::new(err.kind, err.message.clone()))
-    }
-    match op {
-        Op::Append(_, reply, _) => {
-            if let Some(r) = reply {
-                let _ = r.send(e(err));
-            }
-        }
-        Op::CreateOrQueue(_, _, _, _, r) => drop(r.send(e(err))),
-        Op::StartNextQueued(_, r) => drop(r.send(e(err))),
-        Op::CancelQueued(_, r) => drop(r.send(e(err))),
-        Op::SetWorkspace(_, _, _, r) | Op::SetPgid(_, _, r) => drop(r.send(e(err))),
-        Op::SetState(_, _, _, r) | Op::FinishRun(_, _, _, r) => drop(r.send(e(err))),
-        Op::CloseApprovals(_, r) => drop(r.send(e(err))),
-        Op::RequestApproval(_, _, _, _, r) => drop(r.send(e(err))),
-        Op::ResolveApproval(_, _, r) => drop(r.send(e(err))),
-        Op::Close => {}
-    }
 }

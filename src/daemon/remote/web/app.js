@@ -111,7 +111,9 @@ function runsView() {
   let timer = null;
   let stopped = false;
   const list = el("ul", { class: "runs", "aria-label": "Runs" });
-  show(el("h2", { text: "Runs" }), list);
+  const empty = el("p", { text: "No runs yet.", hidden: "" });
+  const rows = new Map();
+  show(el("h2", { text: "Runs" }), list, empty);
   async function refresh() {
     try {
       const { status, data } = await api("GET", "/v1/runs?limit=50");
@@ -120,23 +122,38 @@ function runsView() {
         say(data.error || "cannot list runs");
       } else {
         say("");
-        list.replaceChildren(
-          ...data.map((run) =>
-            el(
-              "li",
-              {},
-              el(
-                "a",
-                { href: "#/runs/" + run.id, "data-run": run.id },
-                el("span", { class: "state " + run.state, text: run.state }),
-                el("span", { class: "meta", text: " · " + run.repo + " · " + age(run.created_at) }),
-                el("div", { class: "prompt", text: run.prompt }),
-                el("div", { class: "meta", text: waitsFor(run) })
-              )
-            )
-          )
-        );
-        if (!data.length) list.replaceChildren(el("li", {}, el("p", { text: "No runs yet." })));
+        // A run is a link, not a button: it goes to a page with its own
+        // address (back, reload and sharing work), and a screen reader
+        // says "link", as it should for going somewhere; the actions
+        // (approve, reject, answer, cancel) are buttons. Rows are updated
+        // in place, never rebuilt, so the focus of someone tabbing through
+        // the list stays where it is.
+        const ids = new Set(data.map((run) => run.id));
+        for (const [id, row] of rows) {
+          if (!ids.has(id)) {
+            row.remove();
+            rows.delete(id);
+          }
+        }
+        let before = null;
+        for (const run of data) {
+          let row = rows.get(run.id);
+          if (!row) {
+            row = el("li", {}, el("a", { href: "#/runs/" + run.id, "data-run": run.id }));
+            rows.set(run.id, row);
+            // Newest first: a new run goes above the ones already shown.
+            if (before) before.after(row);
+            else list.prepend(row);
+          }
+          row.firstChild.replaceChildren(
+            el("span", { class: "state " + run.state, text: run.state }),
+            el("span", { class: "meta", text: " · " + run.repo + " · " + age(run.created_at) }),
+            el("div", { class: "prompt", text: run.prompt }),
+            el("div", { class: "meta", text: waitsFor(run) })
+          );
+          before = row;
+        }
+        empty.hidden = data.length > 0;
       }
     } catch (e) {
       if (e instanceof Unpaired) return unpaired();
@@ -166,128 +183,216 @@ function diffView(text) {
   return box;
 }
 
+// Who decided, in words: `by` of an approval or of `approval.resolved`.
+function decider(by) {
+  if (!by) return "";
+  if (typeof by !== "object") return "by " + by;
+  switch (by.kind) {
+    case "human":
+      return "at the terminal" + (by.tty ? " (" + by.tty + ")" : "");
+    case "device":
+      return "on " + by.name;
+    case "policy":
+      return "by the rule " + by.rule;
+    case "agent":
+      return "by the agent, which withdrew it";
+    case "m":
+      return "by m";
+    case "deadline":
+      return "because nobody answered within " + by.after;
+    default:
+      return "by " + by.kind;
+  }
+}
+
+function decidedText(approval) {
+  const how = decider(approval.decided_by);
+  return (
+    "Already " + approval.state + (how ? " " + how : "") +
+    (approval.rejection_reason ? ": " + approval.rejection_reason : "") + "."
+  );
+}
+
+// What a command approval runs: the line as the terminal shows it, each
+// argument on its own (so spaces and quotes inside one are plain to see),
+// and the directory it runs in.
+function commandView(payload) {
+  const nodes = [];
+  const argv = Array.isArray(payload.argv) ? payload.argv.map(String) : null;
+  const line = payload.command ? String(payload.command) : argv ? argv.join(" ") : "";
+  nodes.push(el("div", { class: "command", text: "$ " + line }));
+  if (argv && argv.length) {
+    const list = el("ol", { class: "argv", "aria-label": "Arguments" });
+    for (const arg of argv) list.append(el("li", {}, el("code", { text: arg })));
+    nodes.push(el("p", { class: "meta", text: "Arguments (" + argv.length + "):" }), list);
+  }
+  nodes.push(el("p", { class: "meta cwd", text: "in " + (payload.cwd ? String(payload.cwd) : "(directory not given)") }));
+  if (payload.description) nodes.push(el("p", { text: "The agent says: " + String(payload.description) }));
+  return nodes;
+}
+
+// An approval's card. It is decided here with the content_hash of what it
+// shows; decided elsewhere (the terminal, another device, a rule, m), it
+// stays and says by whom, and a decision sent too late or on content that
+// changed (409) says so and shows the approval as it stands.
 function approvalCard(approval, onDecided) {
-  const payload = approval.payload || {};
-  const card = el("section", { class: "card approval", "aria-label": "Approval " + approval.id.slice(0, 8) });
-  const asks = { diff: "Approve these changes?", command: "Run this command?" }[approval.type] || "Approve?";
-  card.append(el("h3", { text: asks }));
-  if (payload.title) card.append(el("p", { class: "prompt", text: String(payload.title) }));
-  if (approval.type === "diff") {
-    const stat = payload.stat;
-    if (stat && typeof stat === "object") {
-      card.append(el("p", { class: "meta", text: (stat.files || 0) + " file(s), +" + (stat.insertions || 0) + " −" + (stat.deletions || 0) }));
-    } else if (payload.path) {
-      card.append(el("p", { class: "meta", text: String(payload.path) }));
-    }
-    card.append(diffView(payload.patch || payload.diff || ""));
-  } else if (approval.type === "command") {
-    const argv = Array.isArray(payload.argv) ? payload.argv : null;
-    card.append(el("div", { class: "command", text: "$ " + (argv ? argv.map((a) => JSON.stringify(a)).join(" ") : payload.command || "") }));
-    if (payload.cwd) card.append(el("div", { class: "meta", text: "in " + payload.cwd }));
-  } else if (payload.details) {
-    card.append(el("p", { text: String(payload.details) }));
-  }
-  const note = el("p", { class: "meta", role: "status" });
-  card.append(note);
-  if (approval.state !== "pending") {
-    note.textContent = "Already " + approval.state + (approval.rejection_reason ? ": " + approval.rejection_reason : "");
-    return card;
-  }
-  const reasonBox = el("div", { hidden: "" });
-  const reason = el("textarea", { id: "reason-" + approval.id, rows: "3" });
-  reasonBox.append(el("label", { for: reason.id, text: "Why reject?" }), reason);
-  async function send(decision) {
-    const body = { decision, content_hash: approval.content_hash };
-    if (decision === "reject") body.reason = reason.value;
-    note.textContent = "Sending…";
-    try {
-      const { status, data } = await api("POST", "/v1/approvals/" + approval.id + "/decision", body);
-      if (status === 200) {
-        note.textContent = data.state === "approved" ? "Approved." : "Rejected.";
-        actions.remove();
-        reasonBox.remove();
-        onDecided();
-      } else if (status === 409) {
-        const current = data.approval ? data.approval.state : data.state;
-        const stale = data.code === "stale";
-        note.textContent =
-          (stale ? "This changed since you saw it: nothing was decided. " : "Already decided. ") +
-          "It is " + current + (stale ? "; here it is as it stands now." : ".");
-        actions.remove();
-        reasonBox.remove();
-        // A stale one is shown afresh, to be decided on what it is now.
-        if (stale) setTimeout(() => onDecided(true), 1500);
-      } else {
-        note.textContent = (data.error || "status " + status) + (data.hint ? " (" + data.hint + ")" : "");
-      }
-    } catch (e) {
-      if (e instanceof Unpaired) return unpaired();
-      note.textContent = "Could not send; try again.";
-    }
-  }
-  const approve = el("button", { type: "button", class: "primary", text: "Approve", onclick: () => send("approve") });
-  const reject = el("button", {
-    type: "button",
-    class: "danger",
-    text: "Reject",
-    onclick: () => {
-      if (reasonBox.hidden) {
-        reasonBox.hidden = false;
-        reject.textContent = "Send rejection";
-        reason.focus();
-      } else {
-        send("reject");
-      }
+  const card = el("section", { class: "card approval" });
+  const entry = {
+    card,
+    decidedHere: false,
+    settled: false,
+    // As it stands now, unless it was settled meanwhile (a decision sent
+    // from here, or its refusal, which says more).
+    update: (now) => {
+      if (!entry.settled) render(now, "");
     },
-  });
-  const actions = el("div", { class: "actions" }, approve, reject);
-  card.append(reasonBox, actions);
-  return card;
+  };
+  function render(current, intro) {
+    const payload = current.payload || {};
+    entry.settled = current.state !== "pending";
+    card.classList.toggle("decided", entry.settled);
+    card.setAttribute("aria-label", "Approval " + current.id.slice(0, 8));
+    card.dataset.approval = current.id;
+    card.dataset.state = current.state;
+    const asks = { diff: "Approve these changes?", command: "Run this command?" }[current.type] || "Approve?";
+    const nodes = [el("h3", { text: asks })];
+    if (payload.title) nodes.push(el("p", { class: "prompt", text: String(payload.title) }));
+    if (current.type === "diff") {
+      const stat = payload.stat;
+      if (stat && typeof stat === "object") {
+        nodes.push(el("p", { class: "meta", text: (stat.files || 0) + " file(s), +" + (stat.insertions || 0) + " −" + (stat.deletions || 0) }));
+      } else if (payload.path) {
+        nodes.push(el("p", { class: "meta", text: String(payload.path) }));
+      }
+      nodes.push(diffView(payload.patch || payload.diff || ""));
+    } else if (current.type === "command") {
+      nodes.push(...commandView(payload));
+    } else if (payload.details) {
+      nodes.push(el("p", { text: String(payload.details) }));
+    }
+    const note = el("p", { class: "meta note", role: "status", tabindex: "-1" });
+    nodes.push(note);
+    card.replaceChildren(...nodes);
+    if (entry.settled) {
+      note.textContent = intro + decidedText(current);
+      return note;
+    }
+    note.textContent = intro;
+    const reasonBox = el("div", { hidden: "" });
+    const reason = el("textarea", { id: "reason-" + current.id, rows: "3" });
+    reasonBox.append(el("label", { for: reason.id, text: "Why reject?" }), reason);
+    async function send(decision) {
+      const body = { decision, content_hash: current.content_hash };
+      if (decision === "reject") body.reason = reason.value;
+      note.textContent = "Sending…";
+      try {
+        const { status, data } = await api("POST", "/v1/approvals/" + current.id + "/decision", body);
+        if (status === 200) {
+          entry.decidedHere = true;
+          entry.settled = true;
+          note.textContent = data.state === "approved" ? "Approved." : "Rejected.";
+          // The card goes once the run moves on: the status line, which a
+          // reader hears, keeps saying what was done.
+          say(note.textContent);
+          // The focus was on the button that goes: it stays in the card.
+          if (card.contains(document.activeElement)) note.focus();
+          actions.remove();
+          reasonBox.remove();
+          onDecided();
+        } else if (status === 409 && data.approval) {
+          // Nothing was decided: say why, and show it as it is now.
+          const stale = data.code === "stale";
+          const intro = stale
+            ? "It changed since you saw it, and nothing was decided. Here it is as it stands now. "
+            : "Nothing was decided by your tap. ";
+          render(data.approval, intro).focus();
+        } else {
+          note.textContent = (data.error || "status " + status) + (data.hint ? " (" + data.hint + ")" : "");
+        }
+      } catch (e) {
+        if (e instanceof Unpaired) return unpaired();
+        note.textContent = "Could not send; try again.";
+      }
+    }
+    const approve = el("button", { type: "button", class: "primary", text: "Approve", onclick: () => send("approve") });
+    const reject = el("button", {
+      type: "button",
+      class: "danger",
+      text: "Reject",
+      onclick: () => {
+        if (reasonBox.hidden) {
+          reasonBox.hidden = false;
+          reject.textContent = "Send rejection";
+          reason.focus();
+        } else {
+          send("reject");
+        }
+      },
+    });
+    const actions = el("div", { class: "actions" }, approve, reject);
+    card.append(reasonBox, actions);
+    return note;
+  }
+  render(approval, "");
+  return entry;
 }
 
 // The form a question asks for (an ACP elicitation's schema: an object of
-// text, choice, boolean and number fields), with the checks `m reply`
-// makes; the daemon checks again and its reason is shown if it refuses.
+// text, choice, boolean and number fields), refusing on the page what
+// `m reply` would refuse (src/question.rs), in its words; the daemon
+// checks again, and its reason is shown if it refuses.
 function fieldInput(id, name, field, required) {
-  const label = field.title || name || "Your answer";
+  const title = field.title || name || "Your answer";
+  // As `m reply` names a field: "Title (name)".
+  const label = name && field.title && field.title !== name ? field.title + " (" + name + ")" : title;
+  let input;
+  const fail = (why) => {
+    const error = new Error(label + ": " + why);
+    error.input = input;
+    throw error;
+  };
   const options =
     field.oneOf || field.anyOf ||
     (field.enum ? field.enum.map((v) => ({ const: v, title: String(v) })) : null);
-  let input;
   let read;
   if (options) {
     input = el("select", { id });
-    if (!required || field.default === undefined) input.append(el("option", { value: "", text: "Choose…" }));
+    if (field.default === undefined) input.append(el("option", { value: "", text: "Choose…" }));
     for (const option of options) {
       const o = el("option", { value: String(option.const), text: option.title || String(option.const) });
       if (field.default === option.const) o.selected = true;
       input.append(o);
     }
     read = () => {
-      if (input.value === "") {
-        if (required) throw new Error(label + ": choose one");
-        return undefined;
-      }
+      if (input.value === "") return required ? fail("choose one") : undefined;
       return input.value;
     };
   } else if (field.type === "boolean") {
-    input = el("select", { id }, el("option", { value: "true", text: "Yes" }), el("option", { value: "false", text: "No" }));
-    if (field.default === false) input.value = "false";
-    read = () => input.value === "true";
-  } else if (field.type === "number" || field.type === "integer") {
-    input = el("input", { id, type: "number", inputmode: "decimal", step: field.type === "integer" ? "1" : "any" });
-    if (field.minimum !== undefined) input.min = String(field.minimum);
-    if (field.maximum !== undefined) input.max = String(field.maximum);
+    // No answer is chosen for the human unless the form gives a default.
+    input = el("select", { id });
+    if (typeof field.default !== "boolean") input.append(el("option", { value: "", text: "Choose…" }));
+    input.append(el("option", { value: "true", text: "Yes" }), el("option", { value: "false", text: "No" }));
+    if (typeof field.default === "boolean") input.value = String(field.default);
     read = () => {
-      if (input.value.trim() === "") {
-        if (required) throw new Error(label + ": enter a number");
-        return undefined;
+      if (input.value === "") return required ? fail("choose yes or no") : undefined;
+      return input.value === "true";
+    };
+  } else if (field.type === "number" || field.type === "integer") {
+    const whole = field.type === "integer";
+    // type=text with a numeric keyboard: the page sees what was typed (a
+    // number input hides text that is not a number), to say why it is not.
+    input = el("input", { id, type: "text", inputmode: whole ? "numeric" : "decimal", autocomplete: "off" });
+    if (typeof field.default === "number") input.value = String(field.default);
+    read = () => {
+      const text = input.value.trim();
+      if (text === "") return required ? fail("enter " + (whole ? "a whole number" : "a number")) : undefined;
+      const n = Number(text);
+      if (!/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(text) || !Number.isFinite(n)) {
+        return fail("'" + text + "' is not " + (whole ? "a whole number" : "a number"));
       }
-      const n = Number(input.value);
-      if (Number.isNaN(n)) throw new Error(label + ": enter a number");
-      if (field.type === "integer" && !Number.isInteger(n)) throw new Error(label + ": enter a whole number");
-      if (field.minimum !== undefined && n < field.minimum) throw new Error(label + ": at least " + field.minimum);
-      if (field.maximum !== undefined && n > field.maximum) throw new Error(label + ": at most " + field.maximum);
+      if (whole && !/^[-+]?\d+$/.test(text)) return fail("'" + text + "' is not a whole number");
+      if (typeof field.minimum === "number" && n < field.minimum) return fail("must be at least " + field.minimum);
+      if (typeof field.maximum === "number" && n > field.maximum) return fail("must be at most " + field.maximum);
       return n;
     };
   } else {
@@ -295,37 +400,63 @@ function fieldInput(id, name, field, required) {
     if (typeof field.default === "string") input.value = field.default;
     read = () => {
       const text = input.value;
-      if (!text.trim()) {
-        if (required) throw new Error(label + ": write an answer");
-        return undefined;
+      if (!text.trim()) return required ? fail("write an answer") : undefined;
+      const length = [...text.trim()].length;
+      if (typeof field.minLength === "number" && length < field.minLength) return fail("needs at least " + field.minLength + " characters");
+      if (typeof field.maxLength === "number" && length > field.maxLength) return fail("takes at most " + field.maxLength + " characters");
+      if (typeof field.pattern === "string") {
+        let pattern = null;
+        try {
+          pattern = new RegExp(field.pattern, "u");
+        } catch (e) {
+          // A pattern this browser cannot read is left to the daemon.
+        }
+        if (pattern && !pattern.test(text.trim())) return fail("'" + text.trim() + "' does not match the pattern " + field.pattern);
       }
-      if (field.minLength !== undefined && text.length < field.minLength) throw new Error(label + ": at least " + field.minLength + " characters");
-      if (field.maxLength !== undefined && text.length > field.maxLength) throw new Error(label + ": at most " + field.maxLength + " characters");
+      const t = text.trim();
+      if (field.format === "email" && !t.includes("@")) return fail("'" + t + "' is not an email address");
+      if (field.format === "uri" && !t.includes(":")) return fail("'" + t + "' is not a URI");
+      if (field.format === "date" && !/^\d{4}-\d{2}-\d{2}$/.test(t)) return fail("'" + t + "' is not a date (YYYY-MM-DD)");
       return text;
     };
   }
-  const labelNode = el("label", { for: id, text: label + (required && name ? " (required)" : "") });
+  const labelNode = el("label", { for: id, id: id + "-label", text: title + (required && name ? " (required)" : "") });
   const nodes = [labelNode, input];
-  if (field.description) nodes.push(el("p", { class: "meta", text: field.description }));
+  if (field.description) {
+    const help = el("p", { class: "meta", id: id + "-help", text: field.description });
+    input.setAttribute("aria-describedby", help.id);
+    nodes.push(help);
+  }
   return { nodes, read, input };
 }
 
 function questionCard(runId, question, onAnswered) {
   const card = el("section", { class: "card question", "aria-label": "Question" });
-  card.append(el("h3", { text: question.question || "Question" }));
+  const asked = el("h3", { id: "question-" + question.seq, text: question.question || "Question" });
+  card.append(asked);
   const schema = question.schema || null;
   const props = schema && schema.properties ? Object.entries(schema.properties) : [];
   const required = (schema && schema.required) || [];
   const fields = props.length
     ? props.map(([name, field], i) => ({ name, ...fieldInput("answer-" + question.seq + "-" + i, name, field, required.includes(name)) }))
     : [{ name: null, ...fieldInput("answer-" + question.seq, null, {}, true) }];
-  for (const field of fields) card.append(...field.nodes);
-  const note = el("p", { class: "meta", role: "status" });
+  // A reader hears the question with each field: as the name of a lone
+  // free-text field, else as the fields' description.
+  for (const field of fields) {
+    if (field.name === null) {
+      field.input.setAttribute("aria-labelledby", asked.id + " " + field.nodes[0].id);
+    } else {
+      const described = field.input.getAttribute("aria-describedby");
+      field.input.setAttribute("aria-describedby", asked.id + (described ? " " + described : ""));
+    }
+    card.append(...field.nodes);
+  }
+  const note = el("p", { class: "meta note", role: "status", tabindex: "-1" });
   // One field takes the value itself; several, a JSON object of them.
   function body() {
     if (fields.length === 1) {
       const value = fields[0].read();
-      if (value === undefined) throw new Error("write an answer");
+      if (value === undefined) throw Object.assign(new Error("write an answer"), { input: fields[0].input });
       return typeof value === "string" ? { text: value } : { value };
     }
     const object = {};
@@ -341,10 +472,16 @@ function questionCard(runId, question, onAnswered) {
     text: "Answer",
     onclick: async () => {
       let answer;
+      for (const field of fields) field.input.removeAttribute("aria-invalid");
       try {
         answer = body();
       } catch (e) {
+        // Said beside the button, and the field at fault takes the focus.
         note.textContent = e.message;
+        if (e.input) {
+          e.input.setAttribute("aria-invalid", "true");
+          e.input.focus();
+        }
         return;
       }
       note.textContent = "Sending…";
@@ -352,6 +489,8 @@ function questionCard(runId, question, onAnswered) {
         const { status, data } = await api("POST", "/v1/runs/" + runId + "/reply", answer);
         if (status === 200) {
           note.textContent = "Answered.";
+          say("Answered.");
+          if (card.contains(document.activeElement)) note.focus();
           submit.remove();
           onAnswered();
         } else {
@@ -386,8 +525,7 @@ function eventLine(event) {
       text = data.approval_type + " approval asked";
       break;
     case "approval.resolved": {
-      const by = data.by && data.by.kind ? data.by.kind + (data.by.name ? " " + data.by.name : "") : data.by;
-      text = data.state + " by " + by + (data.reason ? ": " + data.reason : "");
+      text = data.state + " " + decider(data.by) + (data.reason ? ": " + data.reason : "");
       break;
     }
     case "input.requested":
@@ -485,7 +623,8 @@ function follow(runId, onEvent, onEnd) {
 function runView(runId) {
   const heading = el("h2", { text: "Run " + runId.slice(0, 8) });
   const summary = el("div", { class: "card" });
-  const pending = el("div", { "aria-live": "polite" });
+  const approvals = el("div", { class: "approvals" });
+  const questionBox = el("div");
   const events = el("ol", { class: "events", "aria-label": "Events" });
   // Cancelling asks first, on the page itself: a real button to confirm
   // and one to step back, both reachable by keyboard.
@@ -530,36 +669,86 @@ function runView(runId) {
     el("p", { text: "Cancel this run? Its agent is stopped, and what it has not finished is lost." }),
     el("div", { class: "actions" }, confirmYes, confirmNo)
   );
-  show(heading, summary, pending, el("div", { class: "actions" }, cancel), confirmBox, cancelNote, el("h2", { text: "Events" }), events);
-  let shownPending = "";
-  async function refresh(force) {
-    if (force === true) shownPending = "";
+  show(heading, summary, approvals, questionBox, el("div", { class: "actions" }, cancel), confirmBox, cancelNote, el("h2", { text: "Events" }), events);
+  // The approvals on screen, by id; the open question's seq.
+  const shown = new Map();
+  let questionSeq = null;
+  let announced = 0;
+  let refreshing = false;
+  let again = false;
+  // One refresh at a time (events come in bursts); a call during one runs
+  // it once more after, so the last state is always what is shown.
+  async function refresh() {
+    if (refreshing) {
+      again = true;
+      return;
+    }
+    refreshing = true;
     try {
-      const { status, data: run } = await api("GET", "/v1/runs/" + runId);
-      if (status !== 200) {
-        summary.replaceChildren(el("p", { class: "error", text: run.error || "status " + status }));
-        return;
-      }
-      summary.replaceChildren(
-        el("div", {}, el("span", { class: "state " + run.state, text: run.state }), el("span", { class: "meta", text: " · " + run.repo + " · " + age(run.created_at) })),
-        el("div", { class: "prompt", text: run.prompt })
-      );
-      const live = ["queued", "running", "waiting_input", "waiting_approval"].includes(run.state);
-      if (!live) confirmBox.hidden = true;
-      cancel.hidden = !live || !confirmBox.hidden;
-      const key = JSON.stringify([(run.pending_approvals || []).map((a) => a.id), (run.pending_questions || []).map((q) => q.seq)]);
-      if (key === shownPending) return;
-      shownPending = key;
-      const cards = [];
-      for (const approval of run.pending_approvals || []) {
-        const { data: full } = await api("GET", "/v1/approvals/" + approval.id);
-        cards.push(approvalCard(full, refresh));
-      }
-      const question = (run.pending_questions || [])[0];
-      if (question) cards.push(questionCard(runId, question, refresh));
-      pending.replaceChildren(...cards);
+      do {
+        again = false;
+        await update();
+      } while (again);
     } catch (e) {
       if (e instanceof Unpaired) return unpaired();
+    } finally {
+      refreshing = false;
+    }
+  }
+  async function update() {
+    const { status, data: run } = await api("GET", "/v1/runs/" + runId);
+    if (status !== 200) {
+      summary.replaceChildren(el("p", { class: "error", text: run.error || "status " + status }));
+      return;
+    }
+    summary.replaceChildren(
+      el("div", {}, el("span", { class: "state " + run.state, text: run.state }), el("span", { class: "meta", text: " · " + run.repo + " · " + age(run.created_at) })),
+      el("div", { class: "prompt", text: run.prompt })
+    );
+    const live = ["queued", "running", "waiting_input", "waiting_approval"].includes(run.state);
+    if (!live) confirmBox.hidden = true;
+    cancel.hidden = !live || !confirmBox.hidden;
+    const pendingIds = (run.pending_approvals || []).map((a) => a.id);
+    // One that left the pending list: decided here, it goes; decided
+    // elsewhere, it stays and says so.
+    for (const [id, entry] of shown) {
+      if (pendingIds.includes(id)) continue;
+      if (entry.decidedHere) {
+        // A keyboard's focus on it goes to the start of the view, not
+        // out of the page.
+        const focusWasHere = entry.card.contains(document.activeElement);
+        entry.card.remove();
+        shown.delete(id);
+        if (focusWasHere) main.focus({ preventScroll: true });
+      } else if (!entry.settled) {
+        const { status: found, data: now } = await api("GET", "/v1/approvals/" + id);
+        if (found === 200) entry.update(now);
+      }
+    }
+    // New ones on top, where they are seen first.
+    for (const id of pendingIds) {
+      if (shown.has(id)) continue;
+      const { status: found, data: full } = await api("GET", "/v1/approvals/" + id);
+      if (found !== 200) continue;
+      const entry = approvalCard(full, refresh);
+      shown.set(id, entry);
+      approvals.prepend(entry.card);
+    }
+    // Told once per change, in the status line a reader hears.
+    const waiting = pendingIds.length;
+    if (waiting !== announced) {
+      const waits = (n) => (n === 1 ? "An approval waits for you." : n + " approvals wait for you.");
+      if (waiting) say(waits(waiting));
+      else if (statusLine.textContent === waits(announced)) say("");
+      announced = waiting;
+    }
+    const question = (run.pending_questions || [])[0];
+    const seq = question ? question.seq : null;
+    if (seq !== questionSeq) {
+      questionSeq = seq;
+      const focusWasHere = questionBox.contains(document.activeElement);
+      questionBox.replaceChildren(...(question ? [questionCard(runId, question, refresh)] : []));
+      if (focusWasHere) main.focus({ preventScroll: true });
     }
   }
   refresh();
