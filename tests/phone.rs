@@ -617,18 +617,16 @@ async fn walk(env: &TestEnv, page: &Client, origin: &str, run: &str) {
 }
 
 /// A command approval shows each argument and where it runs; one decided
-/// at the terminal while the page shows it stays on screen saying so; a
-/// tap that reaches the daemon after another decision, or on content that
-/// changed since it was shown, decides nothing, and the page says so,
-/// showing the approval as it stands.
+/// at the terminal while the page shows it stays on screen saying so; and
+/// a tap that reaches the daemon after another decision decides nothing,
+/// and the page says so, showing the approval as it stands.
 #[test]
 fn a_phone_page_shows_commands_and_says_when_an_approval_was_decided_elsewhere() {
     let env = daemon("127.0.0.1:0");
     let agent = env.script(
         "agent.sh",
         "m ask approval --type command -- echo shipped to 'main branch'; echo \"push=$?\"\n\
-         reason=$(m ask approval --type generic --title 'tag the release?'); echo \"tag=$? $reason\"\n\
-         m ask approval --type generic --title 'deploy v1?'; echo \"deploy=$?\"",
+         reason=$(m ask approval --type generic --title 'tag the release?'); echo \"tag=$? $reason\"",
     );
     let run = env.start("web", "release", &agent);
     let push = pending_approval(&env, &run);
@@ -726,50 +724,6 @@ fn a_phone_page_shows_commands_and_says_when_an_approval_was_decided_elsewhere()
             .find(|a| a["id"] == tag_id.as_str())
             .unwrap();
         assert_eq!(tag_now["state"], "rejected", "the late tap changed nothing");
-
-        // Stale: what the page shows is not what is asked any more. Nothing
-        // in m changes a pending approval's content yet (a review whose
-        // worktree changed will), so the test changes it in the database
-        // behind the daemon's back; the tap carries the hash of what was
-        // shown, the daemon refuses it, and the page shows it as it is.
-        let deploy = pending_approval(&env, &run);
-        let deploy_id = deploy["id"].as_str().unwrap().to_string();
-        until(page, "the third approval", || async {
-            card_text(page, &deploy_id).await.contains("deploy v1?")
-        })
-        .await;
-        let db = rusqlite::Connection::open(env.db_path()).unwrap();
-        db.busy_timeout(PATIENCE).unwrap();
-        db.execute(
-            "UPDATE approvals SET payload = json_set(payload, '$.title', 'deploy v2?') WHERE id = ?1",
-            [&deploy_id],
-        )
-        .unwrap();
-        let approve = format!(
-            "//section[@data-approval='{deploy_id}']//button[normalize-space()='Approve']"
-        );
-        page.find(Locator::XPath(&approve))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        until(page, "that it changed and nothing was decided", || async {
-            let text = card_text(page, &deploy_id).await;
-            text.contains("It changed since you saw it, and nothing was decided")
-                && text.contains("deploy v2?")
-                && !text.contains("deploy v1?")
-        })
-        .await;
-        assert_eq!(pending_approval(&env, &run)["id"], deploy_id.as_str());
-        // Approved as it is now, it goes through.
-        page.find(Locator::XPath(&approve))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        eventually_output(&env, &run, "deploy=0");
         env.wait_state(&run, "completed");
         phone.close().await;
     });
@@ -1422,6 +1376,95 @@ fn a_phone_page_reads_in_dark_mode_at_200_percent_and_works_by_keyboard() {
             script(page, "return document.activeElement.id").await,
             json!("main")
         );
+        phone.close().await;
+    });
+}
+
+/// An end-of-run review whose worktree changed after the page showed it:
+/// the tap carries the hash of what was shown, the daemon decides nothing
+/// and asks the review again, and the page says so and shows the new one,
+/// whose approval ends the run.
+#[test]
+fn a_phone_page_says_a_review_went_stale_and_shows_it_asked_again() {
+    let env = daemon("127.0.0.1:0");
+    let agent = env.script("agent.sh", "echo first > change.txt");
+    let run = env
+        .ok(&[
+            "run",
+            "start",
+            "-r",
+            "web",
+            "review me",
+            "--review",
+            "--",
+            agent.to_str().unwrap(),
+        ])
+        .trim()
+        .to_string();
+    let first = pending_approval(&env, &run);
+    let first_id = first["id"].as_str().unwrap().to_string();
+    let worktree = PathBuf::from(
+        env.json(&["run", "show", &run, "--json"])["workspace_path"]
+            .as_str()
+            .unwrap(),
+    );
+    runtime().block_on(async {
+        let phone = Phone::pair(&env).await;
+        let page = &phone.page;
+        phone.open_run(&run).await;
+        until(page, "the review", || async {
+            card_text(page, &first_id).await.contains("+first")
+        })
+        .await;
+
+        // The user edits the worktree while the phone shows the review.
+        std::fs::write(worktree.join("change.txt"), "second\n").unwrap();
+        let approve = |id: &str| {
+            format!("//section[@data-approval='{id}']//button[normalize-space()='Approve']")
+        };
+        page.find(Locator::XPath(&approve(&first_id)))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        until(page, "that the review went stale", || async {
+            let text = card_text(page, &first_id).await;
+            text.contains("It changed since you saw it, and nothing was decided")
+                && text.contains("asked again above")
+                && text.contains("Already rejected by m: stale: the worktree changed")
+        })
+        .await;
+        let buttons = script(
+            page,
+            &format!(
+                "return document.querySelectorAll(\".approval[data-approval='{first_id}'] button\").length"
+            ),
+        )
+        .await;
+        assert_eq!(buttons, json!(0), "the stale review offers no decision");
+
+        // Asked again, with what the worktree holds now, above the old one.
+        let second = pending_approval(&env, &run);
+        let second_id = second["id"].as_str().unwrap().to_string();
+        assert_ne!(second_id, first_id);
+        until(page, "the review asked again", || async {
+            card_text(page, &second_id).await.contains("+second")
+        })
+        .await;
+        let order = script(
+            page,
+            "return [...document.querySelectorAll('.approval')].map(c => c.dataset.approval)",
+        )
+        .await;
+        assert_eq!(order, json!([second_id, first_id]), "the new one is on top");
+        page.find(Locator::XPath(&approve(&second_id)))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        env.wait_state(&run, "completed");
         phone.close().await;
     });
 }

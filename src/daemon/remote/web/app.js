@@ -301,10 +301,15 @@ function approvalCard(approval, onDecided) {
           onDecided();
         } else if (status === 409 && data.approval) {
           // Nothing was decided: say why, and show it as it is now.
-          const stale = data.code === "stale";
-          const intro = stale
-            ? "It changed since you saw it, and nothing was decided. Here it is as it stands now. "
-            : "Nothing was decided by your tap. ";
+          // A review whose worktree changed is closed and asked again
+          // (asked_again, shown above as it comes); anything else stale is
+          // shown as it is now, to be decided on that.
+          let intro = "Nothing was decided by your tap. ";
+          if (data.code === "stale") {
+            intro = "It changed since you saw it, and nothing was decided. ";
+            if (data.approval.state === "pending") intro += "Here it is as it stands now. ";
+            else if (data.asked_again) intro += "It is asked again above, with what it holds now. ";
+          }
           render(data.approval, intro).focus();
         } else {
           note.textContent = (data.error || "status " + status) + (data.hint ? " (" + data.hint + ")" : "");
