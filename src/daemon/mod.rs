@@ -83,6 +83,7 @@ impl Shared {
         writer: Writer,
         dispatcher: Arc<Dispatcher>,
     ) -> Shared {
+        let readers = Arc::new(readers::Readers::new(paths.database()));
         Shared {
             dispatcher,
             paths,
@@ -104,7 +105,7 @@ impl Shared {
             shutdown: tokio::sync::Notify::new(),
             stopping: tokio::sync::watch::channel(false).0,
             remote: std::sync::OnceLock::new(),
-            readers: Arc::new(readers::Readers::new(paths.database())),
+            readers,
         }
     }
 
