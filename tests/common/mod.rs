@@ -164,6 +164,18 @@ impl TestEnv {
         }
     }
 
+    /// Waits until the run's log has an event of this type.
+    pub fn wait_event(&self, run: &str, event_type: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !self.events(run).iter().any(|e| e["type"] == event_type) {
+            assert!(
+                Instant::now() < deadline,
+                "run {run} never had {event_type}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub fn events(&self, run: &str) -> Vec<serde_json::Value> {
         self.ok(&["events", run, "--json"])
             .lines()
@@ -249,6 +261,36 @@ pub fn wait_until_gone(pid: i32, within: Duration) {
     while alive(pid) {
         assert!(Instant::now() < deadline, "process {pid} did not exit");
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The agent processes of a run still alive (they carry its `M_RUN_ID`).
+pub fn agents_of(run: &str) -> usize {
+    let marker = format!("M_RUN_ID={run}");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            let environ = std::fs::read(e.path().join("environ")).unwrap_or_default();
+            environ.split(|&b| b == 0).any(|v| v == marker.as_bytes())
+                && e.file_name()
+                    .to_str()
+                    .and_then(|p| p.parse::<i32>().ok())
+                    .is_some_and(alive)
+        })
+        .count()
+}
+
+/// Waits until no agent process of the run is alive (a killed daemon's
+/// keepers take a moment to kill them).
+pub fn wait_no_agents(run: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while agents_of(run) > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the agent of {run} outlived its daemon"
+        );
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
