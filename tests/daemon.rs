@@ -268,41 +268,6 @@ fn a_second_start_on_a_busy_repo_is_a_conflict_naming_the_active_run() {
 }
 
 #[test]
-fn ten_racing_starts_on_one_repo_make_exactly_one_run() {
-    let env = TestEnv::new();
-    env.repo("api");
-    env.ok(&["daemon", "start"]);
-    let agent = env.script("agent.sh", "sleep 30");
-    let children: Vec<_> = (0..10)
-        .map(|i| {
-            env.m()
-                .args([
-                    "run",
-                    "start",
-                    "-r",
-                    "api",
-                    &format!("race {i}"),
-                    "--",
-                    agent.to_str().unwrap(),
-                ])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    let codes: Vec<i32> = children
-        .into_iter()
-        .map(|c| c.wait_with_output().unwrap().status.code().unwrap())
-        .collect();
-    assert_eq!(codes.iter().filter(|&&c| c == 0).count(), 1, "{codes:?}");
-    assert_eq!(codes.iter().filter(|&&c| c == 4).count(), 9, "{codes:?}");
-    let runs = env.json(&["run", "list", "--json"]);
-    assert_eq!(runs.as_array().unwrap().len(), 1);
-    env.ok(&["run", "cancel", runs[0]["id"].as_str().unwrap()]);
-}
-
-#[test]
 fn a_hundred_thousand_lines_reach_a_follower_once_each_in_order() {
     let env = TestEnv::new();
     env.repo("api");
