@@ -287,7 +287,10 @@ fn the_daemon_applies_retention_output_after_from_the_config() {
         assert!(std::time::Instant::now() < deadline, "{events:?}");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    // A value that is no duration stops every command, naming the key.
+    // A value that is no duration stops every command, naming the key
+    // (`m daemon stop` too: the daemon is stopped first, or it outlives the
+    // test).
+    env.ok(&["daemon", "stop"]);
     std::fs::write(
         env.home.join("config.toml"),
         "[retention]\noutput_after = \"soon\"\n",
