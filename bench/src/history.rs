@@ -131,10 +131,13 @@ pub fn history(b: &Bench, report: &mut Report) -> Res<()> {
         ("m events RUN (a small run)", vec!["events", small_prefix]),
     ];
     let version = || -> Res<f64> { Ok(time_cmd(full.m().arg("--version"))?.0) };
+    // Each costs a few ms beside --version's few ms on a shared machine:
+    // many pairs, so that the medians' ratio is not one scheduler's mood.
+    let pairs = b.iterations(41).max(3);
     for (what, args) in cases {
         let (mut m, mut v) = (vec![], vec![]);
         time_cmd(full.m().args(&args))?;
-        for _ in 0..n {
+        for _ in 0..pairs {
             v.push(version()?);
             m.push(time_cmd(full.m().args(&args))?.0);
         }
@@ -171,6 +174,17 @@ fn settled_rss(pid: u32, settle: Duration) -> f64 {
     proc_kb(pid, "VmRSS").unwrap_or(0) as f64
 }
 
+/// What of `pid`'s RSS is its own memory (anonymous: heap, stacks) and what
+/// is mapped files (m's code, shared with the page cache and every m).
+fn rss_split(pid: u32) -> String {
+    let kb = |key| proc_kb(pid, key).unwrap_or(0) as f64;
+    format!(
+        "anon {}, files {}",
+        fmt_mb(kb("RssAnon")),
+        fmt_mb(kb("RssFile"))
+    )
+}
+
 /// Memory comes back: the daemon's RSS 10 s after a big ingest and after
 /// 100 followers leave.
 fn memory(b: &Bench, report: &mut Report) -> Res<()> {
@@ -181,6 +195,7 @@ fn memory(b: &Bench, report: &mut Report) -> Res<()> {
     home.ok(&["repo", "add", "--scratch", "--name", "s"])?;
     let pid = home.start_daemon()?;
     let fresh = settled_rss(pid, Duration::from_millis(300));
+    let fresh_split = rss_split(pid);
     home.ok(&[
         "run",
         "start",
@@ -205,7 +220,12 @@ fn memory(b: &Bench, report: &mut Report) -> Res<()> {
             ),
         )
         .shown(one(after_ingest), fmt_mb)
-        .ratio(format!("fresh {}, peak {}", fmt_mb(fresh), fmt_mb(peak)))
+        .ratio(format!(
+            "{}; fresh {} ({fresh_split}), peak {}",
+            rss_split(pid),
+            fmt_mb(fresh),
+            fmt_mb(peak)
+        ))
         .target("under 15 MB", after_ingest < 15.0 * 1024.0),
     );
 
@@ -242,6 +262,7 @@ fn memory(b: &Bench, report: &mut Report) -> Res<()> {
         let _ = child.wait();
     }
     let after = settled_rss(pid, settle);
+    let after_split = rss_split(pid);
     home.ok(&["run", "cancel", &run])?;
     report.push(
         Line::new(
@@ -252,7 +273,10 @@ fn memory(b: &Bench, report: &mut Report) -> Res<()> {
             ),
         )
         .shown(one(after), fmt_mb)
-        .ratio(format!("{} while they followed", fmt_mb(with)))
+        .ratio(format!(
+            "{after_split}; {} while they followed",
+            fmt_mb(with)
+        ))
         .target("under 15 MB", after < 15.0 * 1024.0),
     );
     Ok(())

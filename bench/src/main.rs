@@ -475,9 +475,10 @@ a private data directory and socket. Outputs are read through a pipe.
    one-line `output` events spread over them, written through m's own schema
    (its indexes and triggers); the same repo on an empty history beside it,
    both daemons warm. `m run start --wait` alternates between the two; each
-   read alternates with `m --version` (the cost of starting m at all). Memory:
-   VmRSS of the daemon a few seconds after a `lines` run and after N
-   `m events --follow` of a live run are killed. Size: what the database's pages
+   read alternates with `m --version` (the cost of starting m at all), 41
+   pairs each. Memory: VmRSS of the daemon (and its split: RssAnon, the heap
+   and stacks; RssFile, mostly m's own code) a few seconds after a `lines`
+   run and after N `m events --follow` of a live run are killed. Size: what the database's pages
    (page_count x page_size) grew by in a `lines` run, over the bytes the
    agent printed (newlines included).
 9. **Round trip** (issue 20): the agent `m-bench asker` stamps

@@ -42,8 +42,10 @@ pub async fn follow(
         None => follower.all(shared, live).await,
     };
     // What a flood of followers allocated goes back to the system when
-    // they leave, instead of staying with the allocator.
-    release_freed_memory();
+    // they leave, instead of staying with the allocator: trimmed once they
+    // are gone, not by each of them on the way out (a hundred trims in a
+    // row, each walking every arena, held up the runtime's threads).
+    super::memory::something_ended();
     result.map(|_| ())
 }
 
@@ -124,10 +126,10 @@ impl<'c> Follower<'c> {
         if let Flow::Stop = self.send_backlog(shared, run_id).await? {
             return Ok(Flow::Stop);
         }
-        let (db, id) = (shared.paths.database(), run_id.to_string());
-        let stands = tokio::task::spawn_blocking(move || Store::open(&db)?.find_run_or_queued(&id))
-            .await
-            .map_err(|e| Error::failure(format!("a database read crashed: {e}")))??;
+        let id = run_id.to_string();
+        let stands =
+            super::readers::read(&shared.readers, move |store| store.find_run_or_queued(&id))
+                .await?;
         let run = match stands {
             RunOrQueued::Run(run) if run.state.is_final() => run,
             RunOrQueued::Run(_) => return Ok(Flow::Go),
@@ -180,18 +182,24 @@ impl<'c> Follower<'c> {
     }
 
     /// The run's stored events after the last sent, a page at a time, on
-    /// one database connection lent to each page's blocking read.
+    /// one of the daemon's read connections, lent to each page's blocking
+    /// read and given back at the end.
     async fn send_backlog(&mut self, shared: &Shared, run_id: &str) -> Result<Flow> {
         let mut store: Option<Store> = None;
+        let give_back = |store: Option<Store>| {
+            if let Some(store) = store {
+                shared.readers.give_back(store);
+            }
+        };
         loop {
             let id = run_id.to_string();
             let wanted = self.types.to_vec();
-            let db = shared.paths.database();
+            let readers = shared.readers.clone();
             let after = self.sent.get(run_id).copied().unwrap_or(0);
             let (reader, page) = tokio::task::spawn_blocking(move || -> Result<_> {
                 let store = match store {
                     Some(store) => store,
-                    None => Store::open(&db)?,
+                    None => readers.take()?,
                 };
                 let page = store.list_events_page(&id, after, &wanted, PAGE_BYTES)?;
                 Ok((store, page))
@@ -200,10 +208,12 @@ impl<'c> Follower<'c> {
             .map_err(|e| Error::failure(format!("a database read crashed: {e}")))??;
             store = Some(reader);
             if page.is_empty() {
+                give_back(store);
                 return Ok(Flow::Go);
             }
             for event in &page {
                 if let Flow::Stop = self.send_event(event).await? {
+                    give_back(store);
                     return Ok(Flow::Stop);
                 }
             }
@@ -308,14 +318,4 @@ fn finished_state(event: &Event) -> Option<RunState> {
         .as_ref()
         .and_then(|d| d.get("state"))
         .and_then(|s| serde_json::from_value(s.clone()).ok())
-}
-
-/// Hands the allocator's free memory back to the system (glibc keeps it
-/// otherwise: 1.4 GiB stayed after twenty big followers had left).
-fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free pages; it has no preconditions.
-    unsafe {
-        libc::malloc_trim(0);
-    }
 }

@@ -169,10 +169,7 @@ pub(crate) async fn read<T: Send + 'static>(
     shared: &Shared,
     f: impl FnOnce(&Store) -> Result<T> + Send + 'static,
 ) -> Result<T> {
-    let db = shared.paths.database();
-    tokio::task::spawn_blocking(move || f(&Store::open(&db)?))
-        .await
-        .map_err(|e| Error::failure(format!("a database read crashed: {e}")))?
+    super::readers::read(&shared.readers, f).await
 }
 
 pub(crate) fn status(shared: &Shared) -> DaemonStatus {

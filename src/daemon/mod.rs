@@ -11,6 +11,7 @@ pub mod log;
 mod memory;
 mod peers;
 mod queue;
+mod readers;
 mod remote;
 mod server;
 mod supervisor;
@@ -70,6 +71,8 @@ pub struct Shared {
     pub stopping: tokio::sync::watch::Sender<bool>,
     /// The remote API's listener, when `[remote] listen` is set.
     pub remote: std::sync::OnceLock<Arc<remote::Remote>>,
+    /// Connections for reads, kept between them (`handlers::read`).
+    pub readers: Arc<readers::Readers>,
     /// How runs' processes are held: a cgroup per run, or the keeper alone.
     pub containment: containment::Containment,
 }
@@ -83,6 +86,7 @@ impl Shared {
         writer: Writer,
         dispatcher: Arc<Dispatcher>,
     ) -> Shared {
+        let readers = Arc::new(readers::Readers::new(paths.database()));
         Shared {
             dispatcher,
             paths,
@@ -104,6 +108,7 @@ impl Shared {
             shutdown: tokio::sync::Notify::new(),
             stopping: tokio::sync::watch::channel(false).0,
             remote: std::sync::OnceLock::new(),
+            readers,
             // Until the daemon chooses (`Containment::choose`, which tries
             // cgroups for real): in-process tests make no cgroups.
             containment: containment::Containment::Keeper {
@@ -203,6 +208,7 @@ pub fn run(paths: Paths) -> Result<()> {
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .thread_keep_alive(memory::BLOCKING_THREAD_KEEP_ALIVE)
         .enable_all()
         .build()
         .map_err(|e| Error::failure(format!("cannot start the async runtime: {e}")))?;

@@ -142,6 +142,26 @@ const MIGRATIONS: &[&str] = &[
        INSERT INTO run_counts (repo_id, state, n) VALUES (NEW.repo_id, NEW.state, 1)
          ON CONFLICT (repo_id, state) DO UPDATE SET n = n + 1;
      END;",
+    // 8: the usage ledger added up per repo and currency, so `m status`
+    // reads one row per repo instead of joining every run of the history.
+    // Kept by the code that changes the ledger (store/usage.rs), not by
+    // triggers: every command parses the whole schema when it opens the
+    // database, and three triggers doing this cost a tenth of `m run list`.
+    // A run without a cost counts under currency ''.
+    "CREATE TABLE repo_usage (
+       repo_id TEXT NOT NULL,
+       currency TEXT NOT NULL,         -- '' for runs that reported no cost
+       runs INTEGER NOT NULL,
+       input_tokens INTEGER NOT NULL,
+       output_tokens INTEGER NOT NULL,
+       cost_total REAL NOT NULL,
+       PRIMARY KEY (repo_id, currency)
+     ) WITHOUT ROWID;
+     INSERT INTO repo_usage (repo_id, currency, runs, input_tokens, output_tokens, cost_total)
+       SELECT r.repo_id, coalesce(u.cost_currency, ''), count(*), sum(u.input_tokens),
+         sum(u.output_tokens), coalesce(sum(u.cost_total), 0)
+       FROM run_usage u JOIN runs r ON r.id = u.run_id
+       GROUP BY r.repo_id, coalesce(u.cost_currency, '');",
 ];
 
 pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -425,6 +445,95 @@ mod tests {
         assert_eq!(store.count_runs(None, &[Completed]).unwrap(), 3);
         assert_eq!(store.count_runs(None, &[Running, Failed]).unwrap(), 0);
         assert_eq!(store.count_runs(None, &[]).unwrap(), 3);
+    }
+
+    #[test]
+    fn a_version_seven_database_gets_its_usage_added_up_per_repo() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for sql in &MIGRATIONS[..7] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 7).unwrap();
+            conn.pragma_update(None, "application_id", APPLICATION_ID)
+                .unwrap();
+            conn.execute_batch(
+                "INSERT INTO repos VALUES ('a', 'a', NULL, 1), ('b', 'b', NULL, 1);
+                 INSERT INTO runs VALUES ('1', 'a', 'p', 'completed', '/w', 1, 1),
+                   ('2', 'a', 'p', 'completed', '/w', 2, 2),
+                   ('3', 'a', 'p', 'completed', '/w', 3, 3),
+                   ('4', 'b', 'p', 'running', '/w', 4, 4);
+                 INSERT INTO run_usage (run_id, input_tokens, output_tokens, cost_total,
+                   cost_last, cost_currency)
+                 VALUES ('1', 100, 10, 0.5, 0.5, 'USD'), ('2', 200, 20, NULL, NULL, NULL),
+                   ('4', 400, 40, 1.25, 1.25, 'USD');",
+            )
+            .unwrap();
+        }
+        let mut store = Store::open(&path).unwrap();
+        type Total = (String, i64, i64, i64, Vec<(String, f64)>);
+        let totals = |store: &Store| -> Vec<Total> {
+            store
+                .usage_by_repo()
+                .unwrap()
+                .into_iter()
+                .map(|u| {
+                    let cost = u.cost.into_iter().map(|c| (c.currency, c.amount)).collect();
+                    (u.repo_id, u.runs, u.input_tokens, u.output_tokens, cost)
+                })
+                .collect()
+        };
+        let usd = |amount: f64| vec![("USD".to_string(), amount)];
+        // Backfilled from the ledger.
+        assert_eq!(
+            totals(&store),
+            vec![
+                ("a".into(), 2, 300, 30, usd(0.5)),
+                ("b".into(), 1, 400, 40, usd(1.25)),
+            ]
+        );
+        // Kept as the ledger changes: a new ledger row, a run gaining a
+        // cost, a run removed, a repo's last run removed.
+        let event = |run: &str, kind: &str, data: serde_json::Value| crate::model::Event {
+            id: "e".into(),
+            run_id: run.into(),
+            seq: 1,
+            event_type: kind.into(),
+            data: Some(data),
+            created_at: 1,
+        };
+        store
+            .write(|tx| {
+                let record =
+                    |e| super::super::usage::record_tx(tx, &e).map_err(|e| db_error(&path, "", e));
+                record(event(
+                    "3",
+                    "agent.turn",
+                    serde_json::json!({"usage": {"inputTokens": 5, "outputTokens": 1}}),
+                ))?;
+                record(event(
+                    "2",
+                    "agent.turn",
+                    serde_json::json!({"usage": {"inputTokens": 50, "outputTokens": 0}}),
+                ))?;
+                record(event(
+                    "2",
+                    "agent.usage",
+                    serde_json::json!({"cost": {"amount": 2.0, "currency": "USD"}}),
+                ))?;
+                Ok(())
+            })
+            .unwrap();
+        store.delete_run("1").unwrap();
+        store.delete_run("4").unwrap();
+        assert_eq!(totals(&store), vec![("a".into(), 2, 255, 21, usd(2.0))],);
+        let rows: i64 = store
+            .conn()
+            .query_row("SELECT count(*) FROM repo_usage", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 2, "repo b's emptied total is gone");
     }
 
     #[test]

@@ -178,6 +178,12 @@ impl Store {
         Ok(value)
     }
 
+    /// Frees what this connection caches (its pages; the parsed schema
+    /// stays), for a connection kept idle.
+    pub fn release_memory(&self) {
+        let _ = self.conn.execute_batch("PRAGMA shrink_memory");
+    }
+
     pub fn conn(&self) -> &Connection {
         &self.conn
     }

@@ -211,6 +211,7 @@ impl Store {
                 "DELETE FROM events WHERE run_id IN (SELECT id FROM runs WHERE repo_id = ?1)",
                 "DELETE FROM run_details WHERE run_id IN (SELECT id FROM runs WHERE repo_id = ?1)",
                 "DELETE FROM run_usage WHERE run_id IN (SELECT id FROM runs WHERE repo_id = ?1)",
+                "DELETE FROM repo_usage WHERE repo_id = ?1",
                 "DELETE FROM runs WHERE repo_id = ?1",
                 "DELETE FROM repos WHERE id = ?1",
             ] {

@@ -188,6 +188,7 @@ impl Store {
         let path = self.path.clone();
         let db = |e| super::db_error(&path, "write to", e);
         self.write(|tx| {
+            super::usage::shift_repo_total(tx, run_id, -1).map_err(db)?;
             for sql in [
                 "DELETE FROM notification_deliveries WHERE notification_id IN
                    (SELECT id FROM notifications WHERE run_id = ?1)",

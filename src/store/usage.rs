@@ -66,11 +66,51 @@ fn usage_from_row(row: &Row<'_>) -> rusqlite::Result<Usage> {
     })
 }
 
-/// Adds what `event` reports to its run's ledger, if it reports usage.
+/// Moves a run's ledger row out of its repo's totals (`repo_usage`, migration
+/// 8), before the row changes or goes, or (`sign` 1) back in after it changed.
+/// A total left with no run is removed.
+pub(crate) fn shift_repo_total(
+    tx: &rusqlite::Connection,
+    run_id: &str,
+    sign: i64,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO repo_usage (repo_id, currency, runs, input_tokens, output_tokens, cost_total)
+         SELECT r.repo_id, coalesce(u.cost_currency, ''), ?2, ?2 * u.input_tokens,
+           ?2 * u.output_tokens, ?2 * coalesce(u.cost_total, 0)
+         FROM run_usage u JOIN runs r ON r.id = u.run_id WHERE u.run_id = ?1
+         ON CONFLICT (repo_id, currency) DO UPDATE SET
+           runs = runs + excluded.runs,
+           input_tokens = input_tokens + excluded.input_tokens,
+           output_tokens = output_tokens + excluded.output_tokens,
+           cost_total = cost_total + excluded.cost_total",
+        params![run_id, sign],
+    )?;
+    if sign < 0 {
+        tx.execute(
+            "DELETE FROM repo_usage WHERE runs <= 0
+               AND repo_id = (SELECT repo_id FROM runs WHERE id = ?1)",
+            [run_id],
+        )?;
+    }
+    Ok(())
+}
+
+/// Adds what `event` reports to its run's ledger, if it reports usage, and
+/// so to its repo's totals.
 pub(crate) fn record_tx(tx: &rusqlite::Connection, event: &Event) -> rusqlite::Result<()> {
     let Some(data) = &event.data else {
         return Ok(());
     };
+    if !matches!(event.event_type.as_str(), "agent.turn" | "agent.usage") {
+        return Ok(());
+    }
+    shift_repo_total(tx, &event.run_id, -1)?;
+    record_run_tx(tx, event, data)?;
+    shift_repo_total(tx, &event.run_id, 1)
+}
+
+fn record_run_tx(tx: &rusqlite::Connection, event: &Event, data: &Value) -> rusqlite::Result<()> {
     let count = |v: Option<&Value>| v.and_then(Value::as_i64).filter(|n| *n >= 0);
     match event.event_type.as_str() {
         "agent.turn" => {
@@ -138,14 +178,15 @@ impl Store {
             .map_err(|e| self.error("read", e))
     }
 
-    /// Every repo's runs that reported usage, added up, by repo id.
+    /// Every repo's runs that reported usage, added up, by repo id: the
+    /// per-repo totals kept beside the ledger (`repo_usage`), one row per
+    /// repo and currency however long the history.
     pub fn usage_by_repo(&self) -> Result<Vec<RepoUsage>> {
         let read = || -> rusqlite::Result<Vec<RepoUsage>> {
             let mut stmt = self.conn.prepare(
-                "SELECT r.repo_id, COUNT(*), SUM(u.input_tokens), SUM(u.output_tokens),
-                   u.cost_currency, SUM(u.cost_total)
-                 FROM run_usage u JOIN runs r ON r.id = u.run_id
-                 GROUP BY r.repo_id, u.cost_currency ORDER BY r.repo_id",
+                "SELECT repo_id, runs, input_tokens, output_tokens,
+                   nullif(currency, ''), CASE WHEN currency = '' THEN NULL ELSE cost_total END
+                 FROM repo_usage WHERE runs > 0 ORDER BY repo_id, currency",
             )?;
             let rows = stmt.query_map([], |row| {
                 Ok((
