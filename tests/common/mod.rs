@@ -242,6 +242,34 @@ pub fn alive(pid: i32) -> bool {
     })
 }
 
+/// Stops the process with SIGSTOP and waits until it is stopped. kill()
+/// returns once the signal is queued and one thread is woken to take it;
+/// until that thread has run, the others go on (under load, long enough to
+/// answer a client). Only when every thread shows `T` is it stopped.
+pub fn stop_process(pid: i32) {
+    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let states: Vec<char> = std::fs::read_dir(format!("/proc/{pid}/task"))
+            .map(|tasks| {
+                tasks
+                    .flatten()
+                    .filter_map(|task| std::fs::read_to_string(task.path().join("stat")).ok())
+                    .filter_map(|stat| stat.rsplit(')').next()?.trim_start().chars().next())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !states.is_empty() && states.iter().all(|&s| s == 'T') {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "process {pid} did not stop: {states:?}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// Waits until the process is gone (see `alive`), failing the test after
 /// `within`.
 pub fn wait_until_gone(pid: i32, within: Duration) {
