@@ -1,7 +1,8 @@
 //! The dependency graph ARCHITECTURE.md draws, held against the code: every
 //! `crate::MODULE` path in a module's source must be an edge of the graph,
-//! the graph has no cycle, and the files inside a module folder do not use
-//! each other in a circle.
+//! the graph has no cycle, the files inside a module folder do not use
+//! each other in a circle, and a file too long to hold in one head says
+//! why it is.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -223,4 +224,37 @@ fn files_in_a_module_folder_use_each_other_one_way() {
         }
     }
     assert!(cycles.is_empty(), "{}", cycles.join("\n"));
+}
+
+/// A file should fit in a reader's head: one over 800 lines says why at its
+/// top, in its module doc, with a line containing "Longer than 800 lines
+/// because".
+#[test]
+fn a_source_file_over_800_lines_says_why_at_its_top() {
+    let mut files = Vec::new();
+    rust_files(&root().join("src"), &mut files);
+    let mut long = Vec::new();
+    for file in files {
+        let text = fs::read_to_string(&file).unwrap();
+        let lines = text.lines().count();
+        if lines <= 800 {
+            continue;
+        }
+        let said = text
+            .lines()
+            .take_while(|l| l.starts_with("//!"))
+            .any(|l| l.contains("Longer than 800 lines because"));
+        if !said {
+            long.push(format!(
+                "{} has {lines} lines",
+                file.strip_prefix(root()).unwrap().display()
+            ));
+        }
+    }
+    assert!(
+        long.is_empty(),
+        "{}\n(split it along a seam, or start its module doc with a line \
+         \"Longer than 800 lines because ...\")",
+        long.join("\n")
+    );
 }

@@ -1,3 +1,8 @@
+//! Longer than 800 lines because it is one test program whose scenarios
+//! share the `Agent` state and its JSON-RPC loop: each scenario is a short
+//! method reached from `play_turn`, and the list below is their index, so
+//! a new scenario touches this file alone.
+//!
 //! A scripted Agent Client Protocol agent for m's tests (built only with
 //! the `test-agents` feature). The scenario comes from the first argument
 //! or `FAKE_ACP_SCENARIO`:

@@ -1,4 +1,6 @@
-//! One handler per request. Each answers on the connection it came from.
+//! One handler per request. `handle` answers on the connection a request
+//! came from; what is answered once is `answer`'s, a request in and a
+//! response out, which in-process tests call with no socket (`tests.rs`).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -24,48 +26,11 @@ use crate::store::{Created, Decision, NewEvent, NewRun, RunDetails, Store};
 
 pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connection) -> Result<()> {
     let response = match request {
-        Request::Status => Response::Status(status(shared)),
-        Request::StartRun(request) => start_run(shared, request).await?,
-        Request::CancelRun(CancelRunRequest { run_id }) => cancel_run(shared, &run_id).await?,
         Request::Follow(FollowRequest {
             run_id,
             since,
             types,
         }) => return super::follow::follow(shared, run_id, since, &types, conn).await,
-        Request::Decide(DecideRequest {
-            approval_id,
-            approve,
-            reason,
-            always,
-            persist,
-            content_hash,
-        }) => {
-            let what = if approve { "approve" } else { "reject" };
-            let by = human_only(
-                shared,
-                conn.peer,
-                what,
-                json!({ "approval_id": approval_id }),
-            )
-            .await?;
-            let decision = Decision {
-                approve,
-                reason,
-                by,
-                seen_hash: content_hash,
-            };
-            let grant = Grant {
-                always: always || persist,
-                persist,
-            };
-            let approval = decide(shared, &approval_id, decision, grant).await?;
-            Response::Approval { approval }
-        }
-        Request::Reply(ReplyRequest { run_id, text, done }) => {
-            let what = if done { "done" } else { "reply" };
-            let by = human_only(shared, conn.peer, what, json!({ "run_id": run_id })).await?;
-            reply(shared, &run_id, text, done, by).await?
-        }
         Request::AskApproval(AskApprovalRequest {
             run_id,
             approval_type,
@@ -125,6 +90,55 @@ pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connectio
                 },
             }
         }
+        Request::Shutdown => {
+            // Answer before the shutdown begins: once it does, the runtime
+            // may drop this connection's task before the answer is written,
+            // and `m daemon stop` would see its connection reset.
+            conn.send(&Response::Ok).await?;
+            shared.shutdown.notify_one();
+            return Ok(());
+        }
+        request => answer(shared, request, conn.peer).await?,
+    };
+    conn.send(&response).await
+}
+
+/// The one answer to a request that needs nothing of its connection but
+/// who sent it; one that streams or waits (`follow`, `ask_*`, `shutdown`)
+/// is `handle`'s.
+pub(crate) async fn answer(shared: &Arc<Shared>, request: Request, peer: Peer) -> Result<Response> {
+    Ok(match request {
+        Request::Status => Response::Status(status(shared)),
+        Request::StartRun(request) => start_run(shared, request).await?,
+        Request::CancelRun(CancelRunRequest { run_id }) => cancel_run(shared, &run_id).await?,
+        Request::Decide(DecideRequest {
+            approval_id,
+            approve,
+            reason,
+            always,
+            persist,
+            content_hash,
+        }) => {
+            let what = if approve { "approve" } else { "reject" };
+            let by = human_only(shared, peer, what, json!({ "approval_id": approval_id })).await?;
+            let decision = Decision {
+                approve,
+                reason,
+                by,
+                seen_hash: content_hash,
+            };
+            let grant = Grant {
+                always: always || persist,
+                persist,
+            };
+            let approval = decide(shared, &approval_id, decision, grant).await?;
+            Response::Approval { approval }
+        }
+        Request::Reply(ReplyRequest { run_id, text, done }) => {
+            let what = if done { "done" } else { "reply" };
+            let by = human_only(shared, peer, what, json!({ "run_id": run_id })).await?;
+            reply(shared, &run_id, text, done, by).await?
+        }
         Request::Pair(PairRequest { name, scopes }) => {
             let Some(remote) = shared.remote.get() else {
                 return Err(remote_off());
@@ -137,16 +151,10 @@ pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connectio
             }
             Response::Ok
         }
-        Request::Shutdown => {
-            // Answer before the shutdown begins: once it does, the runtime
-            // may drop this connection's task before the answer is written,
-            // and `m daemon stop` would see its connection reset.
-            conn.send(&Response::Ok).await?;
-            shared.shutdown.notify_one();
-            return Ok(());
+        Request::Follow(_) | Request::AskApproval(_) | Request::AskInput(_) | Request::Shutdown => {
+            return Err(Error::failure("this request needs a connection of its own"));
         }
-    };
-    conn.send(&response).await
+    })
 }
 
 fn remote_off() -> Error {

@@ -15,6 +15,9 @@ mod server;
 mod supervisor;
 mod writer;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -69,6 +72,38 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// The state of a daemon over `paths`' database, with its writer and
+    /// dispatcher started, no run live and the remote API not yet started.
+    pub(crate) fn new(
+        paths: Paths,
+        config: &Config,
+        writer: Writer,
+        dispatcher: Arc<Dispatcher>,
+    ) -> Shared {
+        Shared {
+            dispatcher,
+            paths,
+            writer,
+            runs: Mutex::new(HashMap::new()),
+            keepers: Mutex::new(HashMap::new()),
+            queue_lock: tokio::sync::Mutex::new(()),
+            queued_env: Mutex::new(HashMap::new()),
+            grace: config.daemon.grace,
+            idle_timeout: config.run.idle_timeout,
+            startup_timeout: config.run.startup_timeout,
+            agent_auth: config
+                .agents
+                .iter()
+                .filter_map(|(name, a)| Some((name.clone(), a.auth.clone()?)))
+                .collect(),
+            started_at: now(),
+            run_ended: tokio::sync::Notify::new(),
+            shutdown: tokio::sync::Notify::new(),
+            stopping: tokio::sync::watch::channel(false).0,
+            remote: std::sync::OnceLock::new(),
+        }
+    }
+
     pub(crate) fn run_handle(&self, run_id: &str) -> Option<RunHandle> {
         self.runs
             .lock()
@@ -186,28 +221,12 @@ async fn serve(paths: Paths, config: Arc<Config>, open_files: u64) -> Result<()>
             serde_json::to_string(&health).unwrap_or_default()
         );
     }
-    let shared = Arc::new(Shared {
-        dispatcher: dispatcher.clone(),
-        paths: paths.clone(),
+    let shared = Arc::new(Shared::new(
+        paths.clone(),
+        &config,
         writer,
-        runs: Mutex::new(HashMap::new()),
-        keepers: Mutex::new(HashMap::new()),
-        queue_lock: tokio::sync::Mutex::new(()),
-        queued_env: Mutex::new(HashMap::new()),
-        grace: config.daemon.grace,
-        idle_timeout: config.run.idle_timeout,
-        startup_timeout: config.run.startup_timeout,
-        agent_auth: config
-            .agents
-            .iter()
-            .filter_map(|(name, a)| Some((name.clone(), a.auth.clone()?)))
-            .collect(),
-        started_at: now(),
-        run_ended: tokio::sync::Notify::new(),
-        shutdown: tokio::sync::Notify::new(),
-        stopping: tokio::sync::watch::channel(false).0,
-        remote: std::sync::OnceLock::new(),
-    });
+        dispatcher.clone(),
+    ));
     recover(&shared).await?;
     if let Some(remote) = remote::start(shared.clone(), &config.remote).await? {
         let _ = shared.remote.set(remote);
