@@ -493,6 +493,24 @@ fn answer_timeout(paths: &Paths) -> Duration {
         .unwrap_or(crate::config::DEFAULT_ANSWER_TIMEOUT)
 }
 
+/// The `error:` and `hint:` lines a daemon that exited printed to its log
+/// past `from` (`main` prints them so).
+fn last_error(log: &std::path::Path, from: u64) -> (Option<String>, Option<String>) {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut text = String::new();
+    if let Ok(mut file) = File::open(log) {
+        let _ = file.seek(SeekFrom::Start(from));
+        let _ = file.take(64 * 1024).read_to_string(&mut text);
+    }
+    let line = |prefix: &str| {
+        text.lines()
+            .rev()
+            .find_map(|l| l.strip_prefix(prefix))
+            .map(str::to_string)
+    };
+    (line("error: "), line("hint: "))
+}
+
 /// Starts `m daemon run` in the background, detached, logging to a file,
 /// and waits until it answers. A lock makes racing clients start one.
 pub fn start_daemon(paths: &Paths) -> Result<()> {
@@ -510,6 +528,8 @@ pub fn start_daemon(paths: &Paths) -> Result<()> {
         .mode(0o600)
         .open(&log_path)
         .map_err(|e| Error::io("open", &log_path, e))?;
+    // Where this daemon's lines begin, to quote its error if it exits.
+    let log_start = log.metadata().map(|m| m.len()).unwrap_or(0);
     let exe = std::env::current_exe()
         .map_err(|e| Error::failure(format!("cannot find the m binary: {e}")))?;
     let mut cmd = Command::new(&exe);
@@ -543,11 +563,23 @@ pub fn start_daemon(paths: &Paths) -> Result<()> {
             return Ok(());
         }
         if let Ok(Some(status)) = child.try_wait() {
-            return Err(Error::new(
-                ErrorKind::DaemonUnavailable,
-                format!("the daemon exited at start-up ({status})"),
-            )
-            .with_hint(format!("see its log: {}", log_path.display())));
+            let see = format!("see its log: {}", log_path.display());
+            let (error, hint) = last_error(&log_path, log_start);
+            return Err(match error {
+                Some(error) => Error::new(
+                    ErrorKind::DaemonUnavailable,
+                    format!("the daemon exited at start-up: {error}"),
+                )
+                .with_hint(match hint {
+                    Some(hint) => format!("{hint}; {see}"),
+                    None => see,
+                }),
+                None => Error::new(
+                    ErrorKind::DaemonUnavailable,
+                    format!("the daemon exited at start-up ({status})"),
+                )
+                .with_hint(see),
+            });
         }
         if Instant::now() > deadline {
             return Err(Error::new(

@@ -242,6 +242,22 @@ pub struct DaemonStatus {
     /// How the daemon itself stands: its writer, its disk, its log.
     #[serde(default)]
     pub health: DaemonHealth,
+    /// How it holds its runs' processes (absent from a daemon too old to say).
+    #[serde(default)]
+    pub containment: Option<ContainmentStatus>,
+}
+
+/// How a daemon holds its runs' processes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContainmentStatus {
+    /// `cgroup`: a cgroup v2 per run (and its keeper); `keeper`: the keeper alone.
+    pub mechanism: String,
+    /// The directory of the run cgroups (`cgroup` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup: Option<String>,
+    /// Why there are no cgroups (`keeper` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -163,6 +163,9 @@ ExecStart={exe} daemon run
 RestartSec=2
 # SIGTERM goes to the daemon alone: it stops its agents itself.
 KillMode=mixed
+# The daemon's cgroup is its own to divide: a cgroup per run, which ends
+# everything the run started at once (`m doctor` says whether it works).
+Delegate=yes
 StandardOutput=journal
 StandardError=journal
 
@@ -438,6 +441,7 @@ mod tests {
         );
         assert!(unit.contains("Environment=PATH=/usr/bin:/bin\n"), "{unit}");
         assert!(unit.contains("Restart=on-failure"));
+        assert!(unit.contains("\nDelegate=yes\n"), "{unit}");
         let back = parse(Manager::Systemd, PathBuf::from("/u"), &unit);
         assert_eq!(back.exe, Some(PathBuf::from("/opt/my tools/m")));
         assert_eq!(back.m_home, Some(PathBuf::from("/data/m 100%")));

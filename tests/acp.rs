@@ -114,6 +114,7 @@ async fn play_with(
         env,
         review: false,
         m_binary: env!("CARGO_BIN_EXE_m").into(),
+        cgroup: None,
     };
     let (tx, mut rx) = mpsc::channel(16);
     let (cancel_tx, cancel_rx) = watch::channel(false);

@@ -996,7 +996,24 @@ fn run_done_says_a_plain_command_run_is_not_a_conversation() {
 /// the run's log, and the human's decision says who made it.
 #[test]
 fn an_agent_cannot_decide_its_own_requests_and_every_decision_says_who_made_it() {
+    cannot_decide_its_own("auto");
+}
+
+/// The same where runs get no cgroup: the keeper above the process says
+/// whose it is.
+#[test]
+fn an_agent_cannot_decide_its_own_requests_with_the_keeper_alone() {
+    cannot_decide_its_own("keeper");
+}
+
+fn cannot_decide_its_own(containment: &str) {
     let env = TestEnv::new();
+    std::fs::create_dir_all(&env.home).unwrap();
+    std::fs::write(
+        env.home.join("config.toml"),
+        format!("[daemon]\ncontainment = \"{containment}\"\n"),
+    )
+    .unwrap();
     env.repo("api");
     let tries = env.dir.path().join("tries");
     let ran = env.dir.path().join("ran");
@@ -1032,15 +1049,17 @@ wait"#,
     assert_eq!(refused[0]["data"]["request"], "approve");
     assert_eq!(refused[0]["data"]["approval_id"], ids[0].as_str());
     assert_eq!(refused[2]["data"]["request"], "reply");
+    // Known from the run's cgroup where the daemon gives runs one, else
+    // from the keeper above the process.
+    let status = env.json(&["daemon", "status", "--json"]);
+    let how = match status["daemon"]["containment"]["mechanism"].as_str() {
+        Some("cgroup") => "it is in the run's cgroup",
+        _ => "it runs under the run's keeper",
+    };
+    eprintln!("only humans decide: refused because {how}");
     for event in &refused {
         assert!(event["data"]["pid"].as_i64().unwrap() > 1, "{event}");
-        assert!(
-            event["data"]["because"]
-                .as_str()
-                .unwrap()
-                .contains("keeper"),
-            "{event}"
-        );
+        assert_eq!(event["data"]["because"], how, "{event}");
     }
     // Still pending: a human decides.
     assert_eq!(pending(&env, &run, 1), ids);

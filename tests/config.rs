@@ -50,6 +50,7 @@ fn the_file_is_in_m_home_and_every_value_starts_as_a_default() {
             "daemon.grace_seconds",
             "daemon.autostart",
             "daemon.answer_timeout_seconds",
+            "daemon.containment",
             "run.review",
             "run.idle_timeout_seconds",
             "run.startup_timeout_seconds",
@@ -128,6 +129,49 @@ command = ["/opt/claude-acp", "--verbose"]
         setting(&shown, "agents.claude.command")["value"],
         serde_json::json!(["/opt/claude-acp", "--verbose"])
     );
+}
+
+/// `daemon.containment` takes auto, cgroup or keeper, from the file or
+/// `M_CONTAINMENT`, which wins; anything else is an error naming them.
+#[test]
+fn containment_is_read_from_the_file_and_m_containment_wins() {
+    let env = TestEnv::new();
+    write_config(&env, "[daemon]\ncontainment = \"keeper\"\n");
+    let shown = env.json(&["config", "show", "--json"]);
+    assert_eq!(setting(&shown, "daemon.containment")["value"], "keeper");
+    assert_eq!(setting(&shown, "daemon.containment")["source"], "file");
+    let out = env
+        .m()
+        .env("M_CONTAINMENT", "cgroup")
+        .args(["config", "show", "--json"])
+        .output()
+        .unwrap();
+    let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(setting(&shown, "daemon.containment")["value"], "cgroup");
+    assert_eq!(
+        setting(&shown, "daemon.containment")["env"],
+        "M_CONTAINMENT"
+    );
+    let out = env
+        .m()
+        .env("M_CONTAINMENT", "sandbox")
+        .args(["run", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("invalid value for M_CONTAINMENT: unknown containment value 'sandbox'")
+            && err.contains("auto, cgroup or keeper"),
+        "{err}"
+    );
+    let file = write_config(&env, "[daemon]\ncontainment = \"jail\"\n");
+    let err = env.fails(&["run", "list"], 2);
+    assert!(
+        err.contains("daemon.containment") && err.contains(file.to_str().unwrap()),
+        "{err}"
+    );
+    assert!(err.contains("auto, cgroup, keeper"), "{err}");
 }
 
 #[test]

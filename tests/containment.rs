@@ -37,6 +37,171 @@ fn all_gone_within(pids: &Path, limit: Duration) -> Duration {
     started.elapsed()
 }
 
+/// How a test's daemon holds its runs: `daemon.containment` in its config.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Mode {
+    Keeper,
+    Cgroup,
+}
+
+fn set_containment(env: &TestEnv, value: &str) {
+    std::fs::create_dir_all(&env.home).unwrap();
+    std::fs::write(
+        env.home.join("config.toml"),
+        format!("[daemon]\ncontainment = \"{value}\"\n"),
+    )
+    .unwrap();
+}
+
+/// The `processes` check of `m doctor --json`.
+fn doctor_says(env: &TestEnv) -> String {
+    let out = env.run(&["doctor", "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "processes")
+        .unwrap()["detail"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// A test env whose daemon (started) holds its runs as `mode` says. In
+/// cgroup mode, on a machine where the daemon cannot have a cgroup per
+/// run: `None`, once it is checked that a daemon told to use cgroups says
+/// why it does not start, and that the default one uses the keeper and
+/// `m doctor` says so, with the reason.
+fn env_in(mode: Mode) -> Option<(TestEnv, Option<Cgroups>)> {
+    let env = TestEnv::new();
+    if mode == Mode::Keeper {
+        set_containment(&env, "keeper");
+        env.ok(&["daemon", "start"]);
+        let said = doctor_says(&env);
+        assert!(
+            said.starts_with("keeper:") && said.contains("asks for it"),
+            "{said}"
+        );
+        return Some((env, None));
+    }
+    set_containment(&env, "cgroup");
+    let out = env.run(&["daemon", "start"]);
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(5), "{err}");
+        let reason = err
+            .lines()
+            .find_map(|l| {
+                l.split_once("asks for a cgroup per run, but ")
+                    .map(|(_, r)| r.to_string())
+            })
+            .unwrap_or_else(|| panic!("no reason given: {err}"));
+        set_containment(&env, "auto");
+        env.ok(&["daemon", "start"]);
+        let status = env.json(&["daemon", "status", "--json"]);
+        assert_eq!(
+            status["daemon"]["containment"]["mechanism"], "keeper",
+            "{status}"
+        );
+        assert_eq!(
+            status["daemon"]["containment"]["reason"],
+            reason.as_str(),
+            "{status}"
+        );
+        let said = doctor_says(&env);
+        assert!(
+            said.starts_with("keeper:") && said.contains(&reason),
+            "{said}"
+        );
+        eprintln!("containment: no cgroup v2 for the daemon here ({reason}); checked that it uses the keeper and doctor says why; the cgroup assertions do not run");
+        return None;
+    }
+    let status = env.json(&["daemon", "status", "--json"]);
+    let containment = &status["daemon"]["containment"];
+    assert_eq!(containment["mechanism"], "cgroup", "{status}");
+    let dir = PathBuf::from(containment["cgroup"].as_str().unwrap());
+    let said = doctor_says(&env);
+    assert!(
+        said.starts_with("cgroup v2:") && said.contains(dir.to_str().unwrap()),
+        "{said}"
+    );
+    eprintln!(
+        "containment: a cgroup v2 per run under {}: running the cgroup assertions",
+        dir.display()
+    );
+    Some((env, Some(Cgroups { dir })))
+}
+
+/// A test daemon's run cgroups. Whatever is left of them when the test
+/// ends, passed or failed, is killed and removed.
+struct Cgroups {
+    dir: PathBuf,
+}
+
+impl Cgroups {
+    /// The run whose cgroup the process is in.
+    fn run_of(&self, pid: i32) -> Option<String> {
+        let leaf = self.dir.file_name()?.to_str()?;
+        let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+        let path = text.lines().find_map(|l| l.strip_prefix("0::"))?;
+        let (_, below) = path.split_once(&format!("/{leaf}/"))?;
+        Some(below.split('/').next()?.to_string())
+    }
+
+    /// Every listed process that is alive is in the run's cgroup (all of
+    /// them must be, with `all_alive`).
+    fn assert_all_in(&self, run: &str, pids: &Path, all_alive: bool) {
+        for pid in pids_in(pids) {
+            match self.run_of(pid) {
+                Some(found) => assert_eq!(found, run, "process {pid}"),
+                None => assert!(
+                    !all_alive && !alive(pid),
+                    "process {pid} is in no run's cgroup"
+                ),
+            }
+        }
+    }
+
+    /// The run's cgroup is removed (by its keeper) soon after its end.
+    fn assert_gone(&self, run: &str) {
+        let cgroup = self.dir.join(run);
+        let started = Instant::now();
+        while cgroup.exists() {
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "{} is left",
+                cgroup.display()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Cgroups {
+    fn drop(&mut self) {
+        fn clean(dir: &Path) {
+            let _ = std::fs::write(dir.join("cgroup.kill"), "1");
+            let started = Instant::now();
+            while std::fs::read_to_string(dir.join("cgroup.events"))
+                .is_ok_and(|e| e.contains("populated 1"))
+                && started.elapsed() < Duration::from_secs(5)
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    clean(&entry.path());
+                }
+            }
+            let _ = std::fs::remove_dir(dir);
+        }
+        if self.dir.exists() {
+            clean(&self.dir);
+        }
+    }
+}
+
 /// An agent that leaves a process behind in each way agents do (a plain
 /// background child, a `setsid` one, a double fork, one that scrubbed its
 /// environment), each writing its pid to `pids`, and then runs `then`.
@@ -60,7 +225,18 @@ fn leaving_agent(env: &TestEnv, name: &str, pids: &Path, then: &str) -> PathBuf 
 /// its stdout kept its run `running` for ever.
 #[test]
 fn a_run_ends_when_its_agent_exits_though_leftovers_hold_its_output() {
-    let env = TestEnv::new();
+    run_end_with_leftovers(Mode::Keeper);
+}
+
+#[test]
+fn a_run_ends_when_its_agent_exits_though_leftovers_hold_its_output_in_cgroups() {
+    run_end_with_leftovers(Mode::Cgroup);
+}
+
+fn run_end_with_leftovers(mode: Mode) {
+    let Some((env, cgroups)) = env_in(mode) else {
+        return;
+    };
     env.repo("api");
     let pids = env.dir.path().join("pids");
     let exited = env.dir.path().join("exited");
@@ -75,6 +251,11 @@ fn a_run_ends_when_its_agent_exits_though_leftovers_hold_its_output() {
         ),
     );
     let run = env.start("api", "leave things behind", &agent);
+    if let Some(cgroups) = &cgroups {
+        // The agent exits meanwhile; its leftovers live the grace period.
+        wait_for_lines(&pids, 5);
+        cgroups.assert_all_in(&run, &pids, false);
+    }
     env.wait_state(&run, "completed");
     let ended = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -85,9 +266,12 @@ fn a_run_ends_when_its_agent_exits_though_leftovers_hold_its_output() {
         .parse()
         .unwrap();
     let took = Duration::from_nanos((ended.as_nanos() - exited_at) as u64);
-    eprintln!("figure: agent exit to run end with leftovers holding stdout: {took:?}");
+    eprintln!("figure ({mode:?}): agent exit to run end with leftovers holding stdout: {took:?}");
     assert!(took < GRACE + Duration::from_secs(10), "took {took:?}");
     all_gone_within(&pids, Duration::from_secs(5));
+    if let Some(cgroups) = &cgroups {
+        cgroups.assert_gone(&run);
+    }
     // The repo takes a new run at once.
     let ok = env.script("ok.sh", "echo ok");
     let next = env.start("api", "next", &ok);
@@ -98,7 +282,18 @@ fn a_run_ends_when_its_agent_exits_though_leftovers_hold_its_output() {
 /// and holds the agent's output exited.
 #[test]
 fn cancel_returns_within_the_grace_period_whatever_the_agent_left() {
-    let env = TestEnv::new();
+    cancel_with_leftovers(Mode::Keeper);
+}
+
+#[test]
+fn cancel_returns_within_the_grace_period_whatever_the_agent_left_in_cgroups() {
+    cancel_with_leftovers(Mode::Cgroup);
+}
+
+fn cancel_with_leftovers(mode: Mode) {
+    let Some((env, cgroups)) = env_in(mode) else {
+        return;
+    };
     env.repo("api");
     let pids = env.dir.path().join("pids");
     let agent = leaving_agent(
@@ -109,19 +304,36 @@ fn cancel_returns_within_the_grace_period_whatever_the_agent_left() {
     );
     let run = env.start("api", "stubborn", &agent);
     wait_for_lines(&pids, 5);
+    if let Some(cgroups) = &cgroups {
+        cgroups.assert_all_in(&run, &pids, true);
+    }
     let started = Instant::now();
     env.ok(&["run", "cancel", &run]);
     let took = started.elapsed();
-    eprintln!("figure: m run cancel: {took:?}");
+    eprintln!("figure ({mode:?}): m run cancel: {took:?}");
     assert!(took < GRACE + Duration::from_secs(10), "took {took:?}");
     assert_eq!(env.run_state(&run), "cancelled");
     all_gone_within(&pids, Duration::from_secs(5));
+    if let Some(cgroups) = &cgroups {
+        cgroups.assert_gone(&run);
+    }
 }
 
 /// Finding: `m daemon stop` waited for leftovers holding agents' output.
 #[test]
 fn daemon_stop_returns_within_the_grace_period_whatever_the_agents_left() {
-    let env = TestEnv::new();
+    stop_with_leftovers(Mode::Keeper);
+}
+
+#[test]
+fn daemon_stop_returns_within_the_grace_period_whatever_the_agents_left_in_cgroups() {
+    stop_with_leftovers(Mode::Cgroup);
+}
+
+fn stop_with_leftovers(mode: Mode) {
+    let Some((env, cgroups)) = env_in(mode) else {
+        return;
+    };
     env.repo("api");
     env.repo("web");
     let pids = env.dir.path().join("pids");
@@ -139,12 +351,16 @@ fn daemon_stop_returns_within_the_grace_period_whatever_the_agents_left() {
     let started = Instant::now();
     env.ok(&["daemon", "stop"]);
     let took = started.elapsed();
-    eprintln!("figure: m daemon stop with two runs: {took:?}");
+    eprintln!("figure ({mode:?}): m daemon stop with two runs: {took:?}");
     assert!(took < GRACE + Duration::from_secs(15), "took {took:?}");
     wait_until_gone(daemon, Duration::from_secs(5));
     assert_eq!(env.run_state(&first), "failed");
     assert_eq!(env.run_state(&second), "failed");
     all_gone_within(&pids, Duration::from_secs(5));
+    if let Some(cgroups) = &cgroups {
+        // The daemon removed them all, and the directory of them.
+        assert!(!cgroups.dir.exists(), "{} is left", cgroups.dir.display());
+    }
 }
 
 /// Findings: after `kill -9` of the daemon, agents' children (and
@@ -152,6 +368,19 @@ fn daemon_stop_returns_within_the_grace_period_whatever_the_agents_left() {
 /// no restart. Now they go with the daemon, within a second or so.
 #[test]
 fn a_killed_daemon_takes_every_process_of_every_run_with_it() {
+    kill_loop(Mode::Keeper);
+}
+
+/// In cgroup mode too, and it is still the keepers that act, with no
+/// restart: each sees its socket from the daemon close and writes
+/// `cgroup.kill`, then removes the run's cgroup (and the last one the
+/// directory of them).
+#[test]
+fn a_killed_daemon_takes_every_process_of_every_run_with_it_in_cgroups() {
+    kill_loop(Mode::Cgroup);
+}
+
+fn kill_loop(mode: Mode) {
     let rounds = if std::env::var_os("M_SLOW_TESTS").is_some() {
         20
     } else {
@@ -160,14 +389,27 @@ fn a_killed_daemon_takes_every_process_of_every_run_with_it() {
     let mut slowest = Duration::ZERO;
     let mut left = 0;
     for round in 0..rounds {
-        let env = TestEnv::new();
+        let Some((env, cgroups)) = env_in(mode) else {
+            return;
+        };
         env.repo("api");
         env.repo("web");
         let pids = env.dir.path().join("pids");
         let agent = leaving_agent(&env, "agent.sh", &pids, "wait");
-        env.start("api", "round", &agent);
-        env.start("web", "round", &agent);
+        let first = env.start("api", "round", &agent);
+        let second = env.start("web", "round", &agent);
         wait_for_lines(&pids, 10);
+        if let Some(cgroups) = &cgroups {
+            // Each run's five processes are in its cgroup.
+            let runs: Vec<Option<String>> = pids_in(&pids)
+                .into_iter()
+                .map(|p| cgroups.run_of(p))
+                .collect();
+            for run in [&first, &second] {
+                let n = runs.iter().filter(|r| r.as_ref() == Some(run)).count();
+                assert_eq!(n, 5, "round {round}: {runs:?}");
+            }
+        }
         env.kill_daemon();
         let started = Instant::now();
         let deadline = Duration::from_secs(10);
@@ -178,9 +420,20 @@ fn a_killed_daemon_takes_every_process_of_every_run_with_it() {
         left += alive_now;
         slowest = slowest.max(started.elapsed());
         assert_eq!(alive_now, 0, "round {round}: processes outlived the daemon");
+        if let Some(cgroups) = &cgroups {
+            let started = Instant::now();
+            while cgroups.dir.exists() && started.elapsed() < Duration::from_secs(5) {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            assert!(
+                !cgroups.dir.exists(),
+                "round {round}: the keepers left {}",
+                cgroups.dir.display()
+            );
+        }
     }
     eprintln!(
-        "figure: kill -9 loop: {rounds} rounds x 2 runs x 5 processes, {left} left, slowest {slowest:?}"
+        "figure ({mode:?}): kill -9 loop: {rounds} rounds x 2 runs x 5 processes, {left} left, slowest {slowest:?}"
     );
 }
 
@@ -362,4 +615,130 @@ fn a_killed_daemon_takes_the_git_it_was_running_with_it() {
     for pid in git {
         wait_until_gone(pid, Duration::from_secs(3));
     }
+}
+
+/// In cgroup mode a daemon killed together with its keepers (as the OOM
+/// killer or a `kill -9` of everything of yours might) leaves its runs'
+/// processes in their cgroups, the `setsid env -i` one included, which no
+/// longer says whose it is. The next daemon's recovery kills all of them
+/// and removes the cgroups.
+#[test]
+fn recovery_kills_what_a_daemon_killed_with_its_keepers_left_in_run_cgroups() {
+    let Some((env, cgroups)) = env_in(Mode::Cgroup) else {
+        return;
+    };
+    let cgroups = cgroups.unwrap();
+    env.repo("api");
+    let pids = env.dir.path().join("pids");
+    let agent = leaving_agent(&env, "agent.sh", &pids, "wait");
+    let run = env.start("api", "orphaned", &agent);
+    wait_for_lines(&pids, 5);
+    cgroups.assert_all_in(&run, &pids, true);
+    let daemon = env.daemon_pid().unwrap();
+    let keepers: Vec<i32> = children_of(daemon)
+        .into_iter()
+        .map(|(pid, _)| pid)
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| c.split(|&b| b == 0).any(|arg| arg == b"keeper"))
+        })
+        .collect();
+    assert_eq!(keepers.len(), 1, "{:?}", children_of(daemon));
+    // A stopped daemon cannot act on its keeper's death (nor a stopped
+    // keeper on its daemon's: the kernel wakes a stopped process whose
+    // group its parent's death orphans), so: the daemon is stopped, the
+    // keeper killed, and then the daemon.
+    unsafe { libc::kill(daemon, libc::SIGSTOP) };
+    for &keeper in &keepers {
+        unsafe { libc::kill(keeper, libc::SIGKILL) };
+        wait_until_gone(keeper, Duration::from_secs(5));
+    }
+    env.kill_daemon();
+    // The agent died with its keeper (its parent-death signal); what it
+    // left lives on, in the run's cgroup.
+    std::thread::sleep(Duration::from_millis(200));
+    let survivors: Vec<i32> = pids_in(&pids).into_iter().filter(|&p| alive(p)).collect();
+    assert_eq!(survivors.len(), 4, "{survivors:?}");
+    cgroups.assert_all_in(&run, &pids, false);
+    env.ok(&["daemon", "start"]);
+    all_gone_within(&pids, Duration::from_secs(5));
+    assert!(!cgroups.dir.exists(), "{} is left", cgroups.dir.display());
+    assert_eq!(env.run_state(&run), "failed");
+}
+
+/// Where cgroups work, they are hidden from a daemon (it runs in a mount
+/// namespace of its own without the cgroup2 mount), so that the fallback is
+/// tried here too: told to use cgroups it does not start and says why; by
+/// default it holds its runs with the keeper alone, which `m daemon
+/// status` and `m doctor` say, with the reason; and its runs still leave
+/// nothing behind.
+#[test]
+fn a_daemon_without_cgroups_uses_the_keeper_and_says_why() {
+    let hide = "for m in $(findmnt -rn -t cgroup2 -o TARGET); do umount -l \"$m\" || exit 99; done; exec \"$0\" daemon run";
+    let env = TestEnv::new();
+    let usable = std::process::Command::new("unshare")
+        .args(["-m", "true"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !usable {
+        eprintln!("containment: cannot make a mount namespace here (no unshare, or not root); the fallback is checked by the cgroup tests where cgroups do not work");
+        return;
+    }
+    let daemon = |containment: &str| {
+        let mut cmd = std::process::Command::new("unshare");
+        env.clean_env(&mut cmd);
+        cmd.args(["-m", "sh", "-c", hide, env!("CARGO_BIN_EXE_m")])
+            .env("M_CONTAINMENT", containment)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        cmd
+    };
+    let refused = daemon("cgroup").output().unwrap();
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("M_CONTAINMENT=cgroup asks for a cgroup per run, but no cgroup v2 file system is mounted"),
+        "{err}"
+    );
+    assert!(err.contains("daemon.containment = \"auto\""), "{err}");
+    let mut child = daemon("auto").spawn().unwrap();
+    let started = Instant::now();
+    while !env.home.join("run/m.sock").exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "the daemon did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = env.json(&["daemon", "status", "--json"]);
+    assert_eq!(
+        status["daemon"]["containment"]["mechanism"], "keeper",
+        "{status}"
+    );
+    assert_eq!(
+        status["daemon"]["containment"]["reason"], "no cgroup v2 file system is mounted",
+        "{status}"
+    );
+    let text = env.ok(&["daemon", "status"]);
+    assert!(
+        text.contains(
+            "containment: a keeper per run; no cgroups: no cgroup v2 file system is mounted"
+        ),
+        "{text}"
+    );
+    let said = doctor_says(&env);
+    assert!(
+        said.starts_with("keeper:")
+            && said.ends_with("no cgroup per run: no cgroup v2 file system is mounted"),
+        "{said}"
+    );
+    eprintln!("containment: cgroups hidden from the daemon: it uses the keeper and says why");
+    env.repo("api");
+    let pids = env.dir.path().join("pids");
+    let agent = leaving_agent(&env, "agent.sh", &pids, "echo done");
+    let run = env.start("api", "no cgroups", &agent);
+    env.wait_state(&run, "completed");
+    all_gone_within(&pids, Duration::from_secs(5));
+    env.ok(&["daemon", "stop"]);
+    child.wait().unwrap();
 }

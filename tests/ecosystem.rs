@@ -240,6 +240,8 @@ fn install_writes_a_systemd_user_unit_for_this_binary_and_uninstall_removes_it()
     );
     assert!(text.contains("\nEnvironment=PATH="), "{text}");
     assert!(text.contains("\nRestart=on-failure\n"), "{text}");
+    // Its cgroup is the daemon's to divide: a cgroup per run.
+    assert!(text.contains("\nDelegate=yes\n"), "{text}");
     assert!(text.contains("\nStandardError=journal\n"), "{text}");
     assert!(text.contains("\nWantedBy=default.target\n"), "{text}");
     verify_unit(&unit);

@@ -275,9 +275,20 @@ fn the_queue_survives_a_killed_daemon_and_starts_after_recovery() {
     env.kill_daemon();
     // Nothing runs the queue while no daemon does.
     assert_eq!(queued(&env), [(second.clone(), 1)]);
+    // The first run's agent goes with its daemon, but not in no time (its
+    // keeper notices within a tick, later on a loaded machine): opened
+    // before it is gone, the gate let it write to the log.
+    common::wait_no_agents(&first);
     std::fs::write(&gate, "").unwrap();
     env.ok(&["daemon", "start"]);
-    assert_eq!(env.run(&["run", "wait", &second]).status.code(), Some(0));
+    let waited = env.run(&["run", "wait", &second]);
+    assert_eq!(
+        waited.status.code(),
+        Some(0),
+        "{}\n{}",
+        env.ok(&["events", &second]),
+        env.ok(&["events", &first])
+    );
     assert_eq!(env.run_state(&first), "failed");
     assert_eq!(std::fs::read_to_string(&log).unwrap(), "second\n");
 }
@@ -364,7 +375,9 @@ fn a_queued_run_that_cannot_start_fails_with_the_reason_and_the_next_starts() {
     // The repo's directory removed while runs wait: each fails saying why.
     std::fs::remove_file(&gate).unwrap();
     let blocker = start(&env, "blocker", &agent, &[]);
-    env.wait_state(&blocker, "running");
+    // A run is `running` from its start, before `git worktree add` has
+    // finished writing into the repository that is about to be removed.
+    env.wait_event(&blocker, "workspace.ready");
     let orphan = start(&env, "orphan", &agent, &["--queue"]);
     let refused = env.fails(&["repo", "rm", "api", "--force"], 4);
     assert!(refused.contains("active run"), "{refused}");

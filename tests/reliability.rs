@@ -9,7 +9,7 @@ use std::os::unix::net::UnixStream;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{alive, assert_all_gone, stop_process, TestEnv};
+use common::{alive, assert_all_gone, TestEnv};
 
 fn socket(env: &TestEnv) -> std::path::PathBuf {
     env.home.join("run").join("m.sock")
@@ -867,7 +867,11 @@ fn a_stopped_daemon_gets_a_clear_answer_within_the_deadline() {
     assert!(follower.try_wait().unwrap().is_none(), "heartbeats keep it");
 
     let pid = env.daemon_pid().unwrap();
-    stop_process(pid);
+    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    // The kernel wakes one thread for the SIGSTOP, and that one stops the
+    // others once it gets a CPU: on a loaded machine another thread still
+    // answered `m status` after kill() had returned.
+    wait_all_threads_stopped(pid);
     let commands: Vec<Vec<&str>> = vec![
         vec!["status"],
         vec!["daemon", "status"],
@@ -902,6 +906,35 @@ fn a_stopped_daemon_gets_a_clear_answer_within_the_deadline() {
     env.ok(&["approve", &run]);
     std::fs::write(&gate, "").unwrap();
     env.ok(&["run", "wait", &run]);
+}
+
+/// Waits until every thread of the process is stopped (state `T`).
+fn wait_all_threads_stopped(pid: i32) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let states: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/task"))
+            .unwrap()
+            .flatten()
+            .map(|task| {
+                let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+                stat.rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .chars()
+                    .take(1)
+                    .collect()
+            })
+            .collect();
+        if states.iter().all(|s| s == "T") {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the daemon did not stop: {states:?}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// Someone else's socket where the daemon's should be (planted, or left by

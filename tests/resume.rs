@@ -40,34 +40,6 @@ fn messages(env: &TestEnv, run: &str) -> Vec<String> {
         .collect()
 }
 
-/// The agent processes of a run still alive (they carry its `M_RUN_ID`).
-fn agents_of(run: &str) -> usize {
-    let marker = format!("M_RUN_ID={run}");
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter(|e| {
-            let environ = std::fs::read(e.path().join("environ")).unwrap_or_default();
-            environ.split(|&b| b == 0).any(|v| v == marker.as_bytes())
-                && e.file_name()
-                    .to_str()
-                    .and_then(|p| p.parse::<i32>().ok())
-                    .is_some_and(common::alive)
-        })
-        .count()
-}
-
-fn wait_no_agents(run: &str) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while agents_of(run) > 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the agent of {run} outlived its daemon"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-}
-
 /// Before: a run left by a crashed daemon failed ("the agent is gone"),
 /// though claude-agent-acp and codex-acp can take a session up again.
 #[test]
@@ -80,7 +52,7 @@ fn a_conversation_resumes_its_session_after_the_daemon_crashed() {
     assert_eq!(of_type(&env, &run, "agent.turn").len(), 2);
 
     env.kill_daemon();
-    wait_no_agents(&run);
+    common::wait_no_agents(&run);
     assert_eq!(env.run_state(&run), "waiting_input");
 
     env.ok(&["daemon", "start"]);
@@ -145,7 +117,7 @@ fn a_daemon_stop_suspends_a_conversation_and_its_pending_approval_is_asked_again
     assert_eq!(before[0]["payload"]["command"], "touch ran.txt");
 
     env.ok(&["daemon", "stop"]);
-    wait_no_agents(&run);
+    common::wait_no_agents(&run);
     assert_eq!(env.run_state(&run), "waiting_approval");
     let suspended = of_type(&env, &run, "agent.suspended");
     assert_eq!(suspended.len(), 1, "{suspended:?}");
@@ -238,7 +210,7 @@ fn a_resume_that_fails_fails_the_run_with_the_agents_reason() {
         .to_string();
     env.wait_state(&once, "waiting_approval");
     env.kill_daemon();
-    wait_no_agents(&run);
+    common::wait_no_agents(&run);
     // The agent lost its saved sessions meanwhile.
     std::fs::remove_dir_all(env.dir.path().join(".fake-acp-agent")).unwrap();
     env.ok(&["daemon", "start"]);
@@ -313,7 +285,7 @@ fn a_resume_that_needs_a_login_authenticates_only_as_configured() {
     env.wait_state(&run, "waiting_input");
     assert_eq!(of_type(&env, &run, "agent.auth").len(), 1);
     env.kill_daemon();
-    wait_no_agents(&run);
+    common::wait_no_agents(&run);
     std::fs::remove_file(&login).unwrap();
     daemon_start(Some("secret"));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
@@ -332,7 +304,7 @@ fn a_resume_that_needs_a_login_authenticates_only_as_configured() {
     let run = start_in("web");
     env.wait_state(&run, "waiting_input");
     env.kill_daemon();
-    wait_no_agents(&run);
+    common::wait_no_agents(&run);
     std::fs::remove_file(&login).unwrap();
     daemon_start(None);
     env.wait_state(&run, "failed");

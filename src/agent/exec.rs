@@ -35,6 +35,7 @@ pub async fn run(argv: &[String], ctx: RunContext, grace: Duration) -> AgentOutc
         stdin: Stdio::null(),
         grace,
         m_binary: &ctx.launch.m_binary,
+        cgroup: ctx.launch.cgroup.as_deref(),
     };
     let mut keeper = match Keeper::start(program, args, start).await {
         Ok(keeper) => keeper,

@@ -30,6 +30,8 @@ pub struct Launch {
     pub review: bool,
     /// The m binary, re-executed as the agent's keeper (`m keeper`).
     pub m_binary: std::path::PathBuf,
+    /// The run's cgroup, made by the daemon, when runs get one.
+    pub cgroup: Option<std::path::PathBuf>,
 }
 
 impl Launch {

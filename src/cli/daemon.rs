@@ -102,6 +102,17 @@ pub fn run(ctx: &Ctx, cmd: DaemonCommand) -> Result<u8> {
                             s.active_runs.len()
                         ))?;
                         ctx.ui.line(format!("socket: {}", s.socket))?;
+                        if let Some(c) = &s.containment {
+                            ctx.ui.line(match (&c.cgroup, &c.reason) {
+                                (Some(dir), _) => format!(
+                                    "containment: a cgroup v2 per run under {dir}, and a keeper"
+                                ),
+                                (_, Some(reason)) => {
+                                    format!("containment: a keeper per run; no cgroups: {reason}")
+                                }
+                                _ => format!("containment: {}", c.mechanism),
+                            })?;
+                        }
                         if let Some(remote) = &s.remote {
                             ctx.ui.line(format!(
                                 "remote API: {} (certificate SHA-256 {})",

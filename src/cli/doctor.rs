@@ -80,7 +80,7 @@ pub fn run(ctx: &Ctx, args: DoctorArgs) -> Result<u8> {
         socket_dir,
         check_daemon(ctx, config.as_ref().ok(), socket_ok),
         check_service(ctx),
-        check_containment(),
+        check_containment(ctx, config.as_ref().ok(), socket_ok),
     ];
     match &config {
         Ok(config) => {
@@ -445,26 +445,84 @@ fn check_service(ctx: &Ctx) -> Check {
     }
 }
 
-/// The agents m knows by name: their commands (the config's, if set) on PATH.
-/// How a run's processes are held: what `m keeper` can use here.
-fn check_containment() -> Check {
+/// How a run's processes are held: the running daemon's answer, or, with
+/// none running, what one started from here would likely use (nothing is
+/// made to find out).
+fn check_containment(ctx: &Ctx, config: Option<&Config>, socket_ok: bool) -> Check {
+    use crate::model::Containment as Wanted;
+    use crate::process::cgroup::RunCgroups;
+    let running = socket_ok
+        .then(|| super::daemon::status(ctx).ok().flatten())
+        .flatten()
+        .and_then(|status| status.containment);
+    if let Some(running) = running {
+        return match (running.mechanism.as_str(), running.cgroup, running.reason) {
+            ("cgroup", Some(dir), _) => cgroup_check(&format!("under {dir}")),
+            (_, _, reason) => {
+                keeper_check(reason.as_deref().unwrap_or("the daemon did not say why"))
+            }
+        };
+    }
+    let wanted = config.map_or(Wanted::Auto, |c| c.daemon.containment);
+    if wanted == Wanted::Keeper {
+        let setting = config.map(Config::containment_setting).unwrap_or_default();
+        return keeper_check(&format!("{setting} asks for it"));
+    }
+    let predicted = RunCgroups::locate(&ctx.paths.data_dir).and_then(|c| c.predict().map(|()| c));
+    match predicted {
+        Ok(cgroups) => cgroup_check(&format!(
+            "under {} (once a daemon started from here runs)",
+            cgroups.dir.display()
+        )),
+        Err(reason) if wanted == Wanted::Cgroup => Check::new(
+            "processes",
+            Status::Fail,
+            format!(
+                "{} asks for a cgroup per run, but {reason}: the daemon will not start",
+                config.map(Config::containment_setting).unwrap_or_default()
+            ),
+        )
+        .fix("set daemon.containment = \"auto\", or `m daemon install` (a systemd user service with Delegate=yes)"),
+        Err(reason) => keeper_check(&reason),
+    }
+}
+
+fn cgroup_check(where_: &str) -> Check {
+    Check::new(
+        "processes",
+        Status::Ok,
+        format!(
+            "cgroup v2: each run's processes in a cgroup of their own {where_}, killed at once \
+             with cgroup.kill; each run's agent under its keeper too (a child subreaper)"
+        ),
+    )
+}
+
+fn keeper_check(no_cgroup: &str) -> Check {
     match crate::process::keeper::mechanism() {
         crate::process::keeper::Mechanism::Subreaper => Check::new(
             "processes",
             Status::Ok,
-            "each run's agent runs under a keeper (a child subreaper): whatever it starts, \
-             however it daemonises, ends with the run and with the daemon",
+            format!(
+                "keeper: each run's agent runs under a keeper (a child subreaper): whatever it \
+                 starts, however it daemonises, ends with the run and with the daemon; no cgroup \
+                 per run: {no_cgroup}"
+            ),
         ),
         crate::process::keeper::Mechanism::ProcessGroup => Check::new(
             "processes",
             Status::Warn,
-            "each run's agent runs under a keeper that kills its process group; a process \
-             that leaves the group (setsid) outlives its run here (no subreaper, no /proc)",
+            format!(
+                "keeper: each run's agent runs under a keeper that kills its process group; a \
+                 process that leaves the group (setsid) outlives its run here (no subreaper, no \
+                 /proc); no cgroup per run: {no_cgroup}"
+            ),
         )
         .fix("see docs/reliability.md: run agents in a sandbox if that matters"),
     }
 }
 
+/// The agents m knows by name: their commands (the config's, if set) on PATH.
 fn check_agents(config: &Config) -> Check {
     let mut found = Vec::new();
     let mut missing = Vec::new();

@@ -15,6 +15,9 @@ pub struct KeeperArgs {
     /// How long the agent's leftovers have between SIGTERM and SIGKILL.
     #[arg(long = "grace-ms")]
     pub grace_ms: u64,
+    /// The run's cgroup, to move the agent into.
+    #[arg(long)]
+    pub cgroup: Option<std::path::PathBuf>,
     /// The agent's command.
     #[arg(last = true, required = true)]
     pub argv: Vec<String>,
@@ -24,6 +27,7 @@ pub fn run(args: KeeperArgs) -> u8 {
     keeper::serve(
         args.control_fd,
         Duration::from_millis(args.grace_ms),
+        args.cgroup,
         &args.argv,
     )
 }

@@ -140,6 +140,18 @@ pub const KEYS: &[Key] = &[
         show: |c| seconds(c.daemon.answer_timeout),
     },
     Key {
+        name: "daemon.containment",
+        help: "a cgroup v2 per run where the daemon can\n\
+               make one (\"auto\"), always (\"cgroup\"), or\n\
+               the keeper alone (\"keeper\"); env\n\
+               M_CONTAINMENT wins",
+        read: |c, k, v| {
+            c.daemon.containment = c.named(k, v)?;
+            Ok(())
+        },
+        show: |c| json!(c.daemon.containment),
+    },
+    Key {
         name: "run.review",
         help: "every run holds its diff for approval\n\
                (--review / --no-review for one run)",

@@ -6,9 +6,9 @@
 //! Values are checked strictly and names leniently: an invalid value is an
 //! error naming the key and the file (exit 2), an unknown key only a warning
 //! naming it, so a file written for a newer m still works with this one.
-//! Four environment variables override the file (tests and service
-//! managers use them): `M_GRACE_MS`, `M_ANSWER_TIMEOUT_MS`, `M_NO_AUTOSTART`
-//! and `M_REMOTE_LISTEN`.
+//! Five environment variables override the file (tests and service
+//! managers use them): `M_GRACE_MS`, `M_ANSWER_TIMEOUT_MS`, `M_NO_AUTOSTART`,
+//! `M_CONTAINMENT` and `M_REMOTE_LISTEN`.
 //!
 //! To add a section: a field on [`Config`], a branch in `apply_file`
 //! (`read.rs`, which reads the file and the environment), its keys in
@@ -30,7 +30,7 @@ mod read;
 pub use self::notify::NotifyConfig;
 
 use crate::error::{Error, Result};
-use crate::model::{ApprovalType, OnBusy, OnTimeout};
+use crate::model::{ApprovalType, Containment, OnBusy, OnTimeout};
 use crate::paths::Paths;
 
 /// How long an agent has between SIGTERM and SIGKILL, unless configured.
@@ -91,6 +91,8 @@ pub struct DaemonConfig {
     /// `answer_timeout_seconds`: how long a command waits for the daemon's
     /// next frame before saying it does not answer (exit 5).
     pub answer_timeout: Duration,
+    /// How runs' processes are held: a cgroup per run, or the keeper alone.
+    pub containment: Containment,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -209,6 +211,7 @@ impl Config {
                 grace: DEFAULT_GRACE,
                 autostart: true,
                 answer_timeout: DEFAULT_ANSWER_TIMEOUT,
+                containment: Containment::Auto,
             },
             run: RunConfig::default(),
             approvals: ApprovalsConfig::default(),
@@ -252,6 +255,20 @@ impl Config {
     /// Where `key` (e.g. `daemon.grace_seconds`) got its value.
     pub fn source(&self, key: &str) -> Source {
         self.sources.get(key).copied().unwrap_or(Source::Default)
+    }
+
+    /// `daemon.containment` as the user set it: the variable or the file,
+    /// and the value (`M_CONTAINMENT=keeper`).
+    pub fn containment_setting(&self) -> String {
+        let value = self.daemon.containment;
+        match self.source("daemon.containment") {
+            Source::Env(name) => format!("{name}={value}"),
+            Source::File => format!(
+                "daemon.containment = \"{value}\" in {}",
+                self.file.display()
+            ),
+            Source::Default => format!("daemon.containment = \"{value}\""),
+        }
     }
 
     /// The configured command of agent `name`, if any.

@@ -486,6 +486,14 @@ impl Config {
             self.sources
                 .insert("daemon.autostart".into(), Source::Env("M_NO_AUTOSTART"));
         }
+        if let Some(value) = env("M_CONTAINMENT").filter(|v| !v.trim().is_empty()) {
+            self.daemon.containment = value.trim().parse().map_err(|e: Error| {
+                Error::usage(format!("invalid value for M_CONTAINMENT: {}", e.message))
+                    .with_hint("use auto, cgroup or keeper, or unset it to use `daemon.containment` from the config file")
+            })?;
+            self.sources
+                .insert("daemon.containment".into(), Source::Env("M_CONTAINMENT"));
+        }
         if let Some(listen) = env("M_REMOTE_LISTEN").filter(|v| !v.trim().is_empty()) {
             self.remote.listen = Some(parse_listen(&listen).map_err(|why| {
                 Error::usage(format!("invalid value for M_REMOTE_LISTEN: {why}"))

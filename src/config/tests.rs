@@ -59,6 +59,7 @@ fn every_key_is_read_and_marked_as_from_the_file() {
         grace_seconds = 2.5
         autostart = false
         answer_timeout_seconds = 30
+        containment = "keeper"
         [run]
         review = true
         idle_timeout_seconds = 600
@@ -93,6 +94,7 @@ fn every_key_is_read_and_marked_as_from_the_file() {
     assert_eq!(config.remote.pairing_code_lifetime, Duration::from_secs(60));
     assert!(!config.daemon.autostart);
     assert_eq!(config.daemon.answer_timeout, Duration::from_secs(30));
+    assert_eq!(config.daemon.containment, Containment::Keeper);
     assert!(config.run.review);
     assert_eq!(config.run.idle_timeout, Some(Duration::from_secs(600)));
     assert_eq!(config.run.startup_timeout, Duration::from_secs(20));
@@ -125,7 +127,7 @@ fn every_key_is_read_and_marked_as_from_the_file() {
     let from_file = |s: &&Setting| s.source == "file";
     assert_eq!(
         settings.iter().filter(from_file).count(),
-        22,
+        23,
         "{settings:?}"
     );
     assert!(settings.iter().all(|s| s.source == "file"

@@ -186,6 +186,7 @@ pub(crate) fn status(shared: &Shared) -> DaemonStatus {
         notifications: serde_json::to_value(shared.dispatcher.health()).unwrap_or_default(),
         remote: shared.remote.get().map(|remote| remote.status()),
         health: shared.writer.health().report(&shared.paths.data_dir),
+        containment: Some(shared.containment.status()),
     }
 }
 

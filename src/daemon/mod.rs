@@ -3,6 +3,7 @@
 //! the socket, and on SIGTERM/SIGINT ends every run cleanly before leaving.
 
 mod connection;
+mod containment;
 mod follow;
 pub(crate) mod handlers;
 mod health;
@@ -69,6 +70,8 @@ pub struct Shared {
     pub stopping: tokio::sync::watch::Sender<bool>,
     /// The remote API's listener, when `[remote] listen` is set.
     pub remote: std::sync::OnceLock<Arc<remote::Remote>>,
+    /// How runs' processes are held: a cgroup per run, or the keeper alone.
+    pub containment: containment::Containment,
 }
 
 impl Shared {
@@ -101,6 +104,11 @@ impl Shared {
             shutdown: tokio::sync::Notify::new(),
             stopping: tokio::sync::watch::channel(false).0,
             remote: std::sync::OnceLock::new(),
+            // Until the daemon chooses (`Containment::choose`, which tries
+            // cgroups for real): in-process tests make no cgroups.
+            containment: containment::Containment::Keeper {
+                reason: "not chosen by a daemon".into(),
+            },
         }
     }
 
@@ -185,6 +193,8 @@ pub fn run(paths: Paths) -> Result<()> {
     let config = crate::config::load(&paths)?;
     let lock = DaemonLock::acquire(&paths)?;
     let open_files = server::raise_open_files_limit();
+    // Before any other thread: trying cgroups forks.
+    let containment = containment::Containment::choose(&config, &paths)?;
     paths::ensure_private_dir(&paths.runtime_dir)?;
     // Only the lock holder may remove a socket: one left by a crash is stale.
     let socket = paths.socket();
@@ -196,14 +206,19 @@ pub fn run(paths: Paths) -> Result<()> {
         .enable_all()
         .build()
         .map_err(|e| Error::failure(format!("cannot start the async runtime: {e}")))?;
-    let result = runtime.block_on(serve(paths.clone(), config, open_files));
+    let result = runtime.block_on(serve(paths.clone(), config, open_files, containment));
     runtime.shutdown_timeout(Duration::from_secs(1));
     let _ = std::fs::remove_file(&socket);
     drop(lock);
     result
 }
 
-async fn serve(paths: Paths, config: Arc<Config>, open_files: u64) -> Result<()> {
+async fn serve(
+    paths: Paths,
+    config: Arc<Config>,
+    open_files: u64,
+    containment: containment::Containment,
+) -> Result<()> {
     let wake = Arc::new(tokio::sync::Notify::new());
     let mut watch = health::Watch::new();
     let (writer, writer_thread) = Writer::start(
@@ -221,12 +236,17 @@ async fn serve(paths: Paths, config: Arc<Config>, open_files: u64) -> Result<()>
             serde_json::to_string(&health).unwrap_or_default()
         );
     }
-    let shared = Arc::new(Shared::new(
-        paths.clone(),
-        &config,
-        writer,
-        dispatcher.clone(),
-    ));
+    let mut shared = Shared::new(paths.clone(), &config, writer, dispatcher.clone());
+    shared.containment = containment;
+    let shared = Arc::new(shared);
+    match &shared.containment {
+        containment::Containment::Cgroup(cgroups) => {
+            tracing::info!(cgroups = %cgroups.dir.display(), "a cgroup v2 per run, each run under its keeper")
+        }
+        containment::Containment::Keeper { reason } => {
+            tracing::info!(%reason, "each run under its keeper alone: no cgroups")
+        }
+    }
     recover(&shared).await?;
     if let Some(remote) = remote::start(shared.clone(), &config.remote).await? {
         let _ = shared.remote.set(remote);
@@ -276,6 +296,9 @@ async fn serve(paths: Paths, config: Arc<Config>, open_files: u64) -> Result<()>
     accept.abort();
     let _ = std::fs::remove_file(paths.socket());
     stop_all_runs(&shared, "the daemon was stopped").await;
+    if let Some(cgroups) = shared.containment.cgroups().cloned() {
+        let _ = tokio::task::spawn_blocking(move || cgroups.clear()).await;
+    }
     deliver.abort();
     trimmer.abort();
     if let Some(retention) = retention {
@@ -380,6 +403,19 @@ async fn stop_all_runs(shared: &Arc<Shared>, reason: &str) {
 /// run's branch (as at a normal end, so that removing the run or its repo
 /// later cannot lose it), and the run fails with the reason.
 async fn recover(shared: &Arc<Shared>) -> Result<()> {
+    // The run cgroups a daemon killed with its keepers left: everything in
+    // them goes, whatever it did to its environment (and whichever
+    // mechanism this daemon uses).
+    if let Ok(cgroups) = crate::process::cgroup::RunCgroups::locate(&shared.paths.data_dir) {
+        if let Ok(killed) = tokio::task::spawn_blocking(move || cgroups.clear()).await {
+            if killed > 0 {
+                tracing::warn!(
+                    killed,
+                    "killed what was left in the cgroups of runs of a previous daemon"
+                );
+            }
+        }
+    }
     let db = shared.paths.database();
     let paths = shared.paths.clone();
     let orphans = tokio::task::spawn_blocking(move || -> Result<Vec<Orphan>> {
@@ -393,18 +429,30 @@ async fn recover(shared: &Arc<Shared>) -> Result<()> {
                 let details = store.run_details(&run.id)?;
                 // Without a base commit the workspace was never finished,
                 // and the agent never started: there is nothing to keep.
+                // What `git worktree add` made of it before the daemon died
+                // is undone: left half-made, it can break every later run's.
                 let workspace = match (&details.base_commit, store.get_repo(&run.repo_id)) {
-                    (Some(_), Ok(repo)) => Some(Workspace::recorded(
-                        &WorkspaceRequest {
-                            run_id: &run.id,
-                            git_url: repo.git_url.as_deref(),
-                            base: None,
-                            workspaces_dir: &paths.workspaces(),
-                            mirrors_dir: &paths.mirrors(),
-                        },
-                        details.branch.clone(),
-                        details.base_commit.clone(),
-                    )?),
+                    (base, Ok(repo)) => {
+                        let ws = Workspace::recorded(
+                            &WorkspaceRequest {
+                                run_id: &run.id,
+                                git_url: repo.git_url.as_deref(),
+                                base: None,
+                                workspaces_dir: &paths.workspaces(),
+                                mirrors_dir: &paths.mirrors(),
+                            },
+                            details.branch.clone(),
+                            details.base_commit.clone(),
+                        );
+                        if base.is_some() {
+                            Some(ws?)
+                        } else {
+                            if let Ok(ws) = ws {
+                                crate::workspace::discard_unfinished(&ws);
+                            }
+                            None
+                        }
+                    }
                     _ => None,
                 };
                 // A time limit that passed while no daemon ran is acted on

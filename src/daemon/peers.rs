@@ -1,7 +1,8 @@
 //! Who is asking. Only humans decide: approve, reject, reply and done are
-//! refused to a process that belongs to a run (it is below the run's keeper,
-//! or carries `M_RUN_ID`), so an agent cannot answer its own requests; it
-//! may still ask. Every decision records the human who made it.
+//! refused to a process that belongs to a run (it is in the run's cgroup,
+//! below the run's keeper, or carries `M_RUN_ID`), so an agent cannot answer
+//! its own requests; it may still ask. Every decision records the human who
+//! made it.
 //!
 //! Known from the kernel, not from what the client says: the peer's pid and
 //! uid come from the socket (`SO_PEERCRED`), its ancestry and environment
@@ -31,6 +32,16 @@ pub fn origin(shared: &Shared, peer: &Peer) -> Origin {
     let Some(pid) = peer.pid else {
         return human(peer.uid, None);
     };
+    if let Some(run_id) = shared
+        .containment
+        .cgroups()
+        .and_then(|cgroups| cgroups.run_of(pid))
+    {
+        return Origin::Run {
+            run_id,
+            how: "it is in the run's cgroup",
+        };
+    }
     let mut ancestor = pid;
     for _ in 0..MAX_DEPTH {
         if let Some(run_id) = shared.keeper_run(ancestor) {

@@ -351,3 +351,47 @@ async fn status_lists_the_live_runs() {
     assert_eq!(status.active_runs, vec![RUN.to_string()]);
     assert_eq!(status.pid, std::process::id());
 }
+
+/// Moved from tests/daemon.rs, where ten `m run start` processes raced (a
+/// second start's conflict, which a user sees, is tested there still):
+/// starts racing through the writer make one run, and each of the others
+/// is a conflict naming it.
+#[tokio::test]
+async fn racing_starts_on_one_repo_make_exactly_one_run() {
+    let d = daemon();
+    let repo = d
+        .store()
+        .add_repo(NewRepo {
+            name: "api".into(),
+            git_url: None,
+        })
+        .unwrap();
+    let racers: Vec<_> = (0..10)
+        .map(|i| {
+            let shared = d.shared.clone();
+            let new = NewRun {
+                repo_id: repo.id.clone(),
+                prompt: format!("race {i}"),
+                workspace_path: "/nonexistent".into(),
+                details: RunDetails::default(),
+            };
+            let id = crate::model::new_id();
+            tokio::spawn(async move { shared.writer.create_or_queue(id, new, None, false).await })
+        })
+        .collect();
+    let (mut started, mut refused) = (Vec::new(), Vec::new());
+    for racer in racers {
+        match racer.await.unwrap() {
+            Ok(crate::store::Created::Started(run)) => started.push(run.id),
+            Ok(crate::store::Created::Queued(run)) => panic!("queued {}", run.id),
+            Err(err) => refused.push(err),
+        }
+    }
+    assert_eq!(started.len(), 1);
+    assert_eq!(refused.len(), 9);
+    for err in refused {
+        assert_eq!(err.kind, ErrorKind::Conflict, "{}", err.message);
+        assert!(err.message.contains(&started[0][..8]), "{}", err.message);
+    }
+    assert_eq!(d.store().list_runs(&Default::default()).unwrap().len(), 1);
+}

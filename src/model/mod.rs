@@ -116,6 +116,17 @@ named_enum!(ApprovalState, "approval state" {
 });
 
 named_enum!(
+    /// How the daemon holds its runs' processes (`[daemon] containment`):
+    /// a cgroup v2 per run where it can make one (`auto`), always (`cgroup`:
+    /// the daemon does not start without), or the keeper alone (`keeper`).
+    Containment, "containment value" {
+        Auto = "auto",
+        Cgroup = "cgroup",
+        Keeper = "keeper",
+    }
+);
+
+named_enum!(
     /// What `m run start` does when the repo has an active run (`[run] on_busy`).
     OnBusy, "on_busy value" {
         Refuse = "refuse",

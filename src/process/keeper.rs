@@ -16,6 +16,10 @@
 //! socket whether the agent started (`started PID` or `failed ERRNO`) and,
 //! when it exits, its wait status (`exited STATUS`).
 //!
+//! With a cgroup for the run (`--cgroup`, see `cgroup.rs`) the keeper moves
+//! the agent into it before it executes, stays outside it itself, kills
+//! with `cgroup.kill`, and exits once the cgroup is empty, having removed it.
+//!
 //! Without /proc (macOS) there is no subreaper: the keeper kills the
 //! agent's process group, and a process that left the group (`setsid`)
 //! escapes it (docs/reliability.md).
@@ -34,10 +38,12 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use tokio::process::Child;
 use tokio::sync::watch;
 
-use super::{cloexec_from, die_with_parent, signal_group};
+use super::{cgroup, cloexec_from, die_with_parent, signal_group};
 
 /// The keeper's argument that names its end of the control socket.
 pub const CONTROL_ARG: &str = "--control-fd";
+/// The keeper's argument that names the run's cgroup.
+pub const CGROUP_ARG: &str = "--cgroup";
 /// How often the keeper looks for orders, exits and deadlines.
 const TICK: Duration = Duration::from_millis(20);
 /// How long past the grace period the daemon waits for a keeper that was
@@ -68,6 +74,8 @@ pub struct Keeper {
     /// `None` while the agent runs; then its wait status, or `None` inside
     /// when the keeper ended without saying (it was killed).
     agent: watch::Receiver<Option<Option<ExitStatus>>>,
+    /// The run's cgroup, when it has one.
+    cgroup: Option<std::path::PathBuf>,
 }
 
 /// What starting an agent needs: where, with what environment, its stdin,
@@ -79,6 +87,8 @@ pub struct Start<'a> {
     pub stdin: Stdio,
     pub grace: Duration,
     pub m_binary: &'a Path,
+    /// The run's cgroup (made by the daemon), to move the agent into.
+    pub cgroup: Option<&'a Path>,
 }
 
 impl Keeper {
@@ -94,8 +104,11 @@ impl Keeper {
             .arg(CONTROL_ARG)
             .arg(their_fd.to_string())
             .arg("--grace-ms")
-            .arg(start.grace.as_millis().to_string())
-            .arg("--")
+            .arg(start.grace.as_millis().to_string());
+        if let Some(cgroup) = start.cgroup {
+            cmd.arg(CGROUP_ARG).arg(cgroup);
+        }
+        cmd.arg("--")
             .arg(program)
             .args(args)
             .current_dir(start.workspace)
@@ -116,7 +129,14 @@ impl Keeper {
                 Ok(())
             });
         }
-        let mut child = cmd.spawn()?;
+        let cgroup = start.cgroup.map(Path::to_path_buf);
+        let mut child = match cmd.spawn() {
+            Ok(child) => child,
+            Err(e) => {
+                forget_cgroup(cgroup.as_deref()).await;
+                return Err(e);
+            }
+        };
         drop(theirs);
         let pid = child.id().map(|id| id as i32).unwrap_or(0);
         ours.set_nonblocking(true)?;
@@ -126,6 +146,7 @@ impl Keeper {
             Ok(Some(line)) => line,
             _ => {
                 let _ = child.kill().await;
+                forget_cgroup(cgroup.as_deref()).await;
                 return Err(io::Error::other(
                     "the agent's keeper ended before it started",
                 ));
@@ -135,11 +156,13 @@ impl Keeper {
             Some(("started", _)) => {}
             Some(("failed", errno)) => {
                 let _ = child.wait().await;
+                forget_cgroup(cgroup.as_deref()).await;
                 let errno = errno.parse().unwrap_or(libc::EIO);
                 return Err(io::Error::from_raw_os_error(errno));
             }
             _ => {
                 let _ = child.kill().await;
+                forget_cgroup(cgroup.as_deref()).await;
                 return Err(io::Error::other(format!(
                     "the agent's keeper said something unexpected: {first}"
                 )));
@@ -163,6 +186,7 @@ impl Keeper {
             pid,
             control,
             agent,
+            cgroup,
         })
     }
 
@@ -191,8 +215,14 @@ impl Keeper {
     }
 
     /// Waits until the keeper is gone (it ends the agent's leftovers itself,
-    /// `grace` after the agent's exit), and makes sure of it past that.
+    /// `grace` after the agent's exit), and makes sure of it past that: a
+    /// keeper the agent killed leaves its run's cgroup to the daemon.
     pub async fn wait_gone(&mut self, grace: Duration) {
+        self.wait_keeper(grace).await;
+        forget_cgroup(self.cgroup.as_deref()).await;
+    }
+
+    async fn wait_keeper(&mut self, grace: Duration) {
         let limit = grace + KEEPER_SLACK;
         if tokio::time::timeout(limit, self.process.wait())
             .await
@@ -217,6 +247,25 @@ impl Keeper {
     }
 }
 
+/// Kills whatever is left in a run's cgroup, waits until it is empty (a
+/// second at most) and removes it, with the directory of the run cgroups
+/// when it was the last.
+pub async fn forget_cgroup(cgroup: Option<&Path>) {
+    let Some(cgroup) = cgroup else { return };
+    let path = cgroup.to_path_buf();
+    let removed = tokio::task::spawn_blocking(move || {
+        let removed = cgroup::remove(&path, KEEPER_SLACK);
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::remove_dir(dir);
+        }
+        removed
+    })
+    .await;
+    if let Ok(Err(e)) = removed {
+        tracing::warn!(cgroup = %cgroup.display(), "cannot remove the run's cgroup: {e}");
+    }
+}
+
 // ---------------------------------------------------------------------------
 // The keeper's side (`m keeper`).
 // ---------------------------------------------------------------------------
@@ -227,9 +276,14 @@ extern "C" fn on_terminate(_: libc::c_int) {
     TERMINATE.store(true, Ordering::Relaxed);
 }
 
-/// Runs the keeper: starts `argv`, and returns its exit code once nothing
-/// is left below it.
-pub fn serve(control_fd: RawFd, grace: Duration, argv: &[String]) -> u8 {
+/// Runs the keeper: starts `argv` (in `cgroup`, when given), and returns
+/// its exit code once nothing is left below it.
+pub fn serve(
+    control_fd: RawFd,
+    grace: Duration,
+    cgroup: Option<std::path::PathBuf>,
+    argv: &[String],
+) -> u8 {
     // SAFETY: the daemon passed this descriptor, open, for us alone.
     let mut control = unsafe { UnixStream::from_raw_fd(control_fd) };
     cloexec_from(3);
@@ -237,6 +291,22 @@ pub fn serve(control_fd: RawFd, grace: Duration, argv: &[String]) -> u8 {
         let _ = writeln!(control, "failed {}", libc::EINVAL);
         return 2;
     };
+    // Opened here (close-on-exec), written by the agent before it executes:
+    // it moves itself, and so all it will start, into the run's cgroup.
+    let procs = match &cgroup {
+        Some(cgroup) => match std::fs::OpenOptions::new()
+            .write(true)
+            .open(cgroup.join("cgroup.procs"))
+        {
+            Ok(procs) => Some(procs),
+            Err(e) => {
+                let _ = writeln!(control, "failed {}", e.raw_os_error().unwrap_or(libc::EIO));
+                return 1;
+            }
+        },
+        None => None,
+    };
+    let procs_fd = procs.as_ref().map(|f| f.as_raw_fd());
     become_subreaper();
     // SIGTERM, SIGINT and SIGHUP to the keeper end the run like `t`.
     // Handlers, unlike ignored signals, are reset for the agent by exec.
@@ -252,14 +322,21 @@ pub fn serve(control_fd: RawFd, grace: Duration, argv: &[String]) -> u8 {
     let keeper = std::process::id() as i32;
     let mut cmd = std::process::Command::new(program);
     cmd.args(args).process_group(0);
-    // SAFETY: prctl and getppid are async-signal-safe.
+    // SAFETY: prctl, getppid and write are async-signal-safe.
     unsafe {
         cmd.pre_exec(move || {
             die_with_parent(keeper)?;
+            if let Some(fd) = procs_fd {
+                if libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
             Ok(())
         });
     }
-    let agent = match cmd.spawn() {
+    let spawned = cmd.spawn();
+    drop(procs);
+    let agent = match spawned {
         Ok(child) => child.id() as i32,
         Err(e) => {
             let _ = writeln!(control, "failed {}", e.raw_os_error().unwrap_or(libc::EIO));
@@ -274,6 +351,7 @@ pub fn serve(control_fd: RawFd, grace: Duration, argv: &[String]) -> u8 {
     Watch {
         control,
         agent,
+        cgroup,
         grace,
         kill_at: None,
         killing: false,
@@ -285,6 +363,7 @@ pub fn serve(control_fd: RawFd, grace: Duration, argv: &[String]) -> u8 {
 struct Watch {
     control: UnixStream,
     agent: i32,
+    cgroup: Option<std::path::PathBuf>,
     grace: Duration,
     /// When whatever is left gets SIGKILL.
     kill_at: Option<Instant>,
@@ -304,10 +383,18 @@ impl Watch {
                 self.killing = true;
             }
             if self.killing {
-                signal_all(self.agent, libc::SIGKILL);
+                self.signal_all(libc::SIGKILL);
             }
-            if !self.reap() {
-                // Nothing is left below the keeper.
+            let populated = self.cgroup.as_deref().is_some_and(cgroup::populated);
+            if !self.reap() && !populated {
+                // Nothing is left below the keeper, nor in the run's cgroup.
+                if let Some(cgroup) = &self.cgroup {
+                    let _ = cgroup::remove_tree(cgroup);
+                    // The last run's keeper removes the directory of them all.
+                    if let Some(dir) = cgroup.parent() {
+                        let _ = std::fs::remove_dir(dir);
+                    }
+                }
                 return 0;
             }
             std::thread::sleep(TICK);
@@ -346,7 +433,7 @@ impl Watch {
     /// SIGTERM to everything below, SIGKILL after the grace period.
     fn terminate(&mut self) {
         if self.kill_at.is_none() {
-            signal_all(self.agent, libc::SIGTERM);
+            self.signal_all(libc::SIGTERM);
             self.kill_at = Some(Instant::now() + self.grace);
         }
     }
@@ -373,15 +460,26 @@ impl Watch {
             return io::Error::last_os_error().raw_os_error() != Some(libc::ECHILD);
         }
     }
-}
 
-/// Every process below the keeper, and the agent's process group (all
-/// there is to go by without /proc).
-fn signal_all(agent: i32, signal: i32) {
-    signal_group(agent, signal);
-    for pid in descendants(std::process::id() as i32) {
-        // SAFETY: kill has no memory-safety preconditions.
-        unsafe { libc::kill(pid, signal) };
+    /// Every process of the run: in its cgroup (SIGKILL through
+    /// `cgroup.kill`, all at once), below the keeper, and in the agent's
+    /// process group (all there is to go by without /proc).
+    fn signal_all(&self, signal: i32) {
+        if let Some(cgroup) = &self.cgroup {
+            if signal == libc::SIGKILL {
+                let _ = cgroup::kill(cgroup);
+            } else {
+                for pid in cgroup::members(cgroup) {
+                    // SAFETY: kill has no memory-safety preconditions.
+                    unsafe { libc::kill(pid, signal) };
+                }
+            }
+        }
+        signal_group(self.agent, signal);
+        for pid in descendants(std::process::id() as i32) {
+            // SAFETY: kill has no memory-safety preconditions.
+            unsafe { libc::kill(pid, signal) };
+        }
     }
 }
 

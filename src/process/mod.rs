@@ -2,6 +2,7 @@
 //! the parent-death signal, and the descriptors a child may keep. A run's
 //! agent is started under its keeper (`keeper.rs`).
 
+pub mod cgroup;
 pub mod keeper;
 
 use std::io;

@@ -295,6 +295,51 @@ fn add_worktree(repo: &Path, path: &Path, branch: &str, base: &str) -> Result<()
     result.map(drop)
 }
 
+/// Undoes a `worktree add` that a killed daemon cut short (its run never
+/// recorded a base commit, so its agent never started and nothing in it is
+/// anyone's work): the directory, git's record of it, and the branch made
+/// for it. git, killed while it wrote that record, can leave it locked
+/// ("initializing", which `git worktree prune` keeps) and incomplete, and
+/// then every later `git worktree add` in the repository fails (`failed to
+/// read .git/worktrees/ID/commondir`). Best effort, like
+/// [`discard_worktree`]; a workspace without a repository is left alone.
+pub fn discard_unfinished(ws: &Workspace) {
+    let Some(repo) = ws.repo_dir.as_deref().filter(|r| r.is_dir()) else {
+        return;
+    };
+    let common = output(git_in(repo).args(["rev-parse", "--git-common-dir"]))
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| repo.join(String::from_utf8_lossy(&o.stdout).trim()));
+    // Whether `worktree add` got as far as this run's worktree: then the
+    // branch is the one it made (it refuses a branch that exists: another
+    // run's, with the same id prefix, is never ours to delete).
+    let mut started = false;
+    if let Some(records) = common.map(|c| c.join("worktrees")) {
+        let ours = ws.path.join(".git");
+        for entry in fs::read_dir(&records).into_iter().flatten().flatten() {
+            let gitdir = fs::read_to_string(entry.path().join("gitdir")).ok();
+            let mine = match gitdir {
+                Some(gitdir) => Path::new(gitdir.trim()) == ours,
+                None => Some(entry.file_name().as_os_str()) == ws.path.file_name(),
+            };
+            if mine {
+                started = true;
+                let _ = fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+    if fs::symlink_metadata(&ws.path).is_ok() {
+        started = true;
+        let _ = fs::remove_dir_all(&ws.path);
+    }
+    let _ = output(git_in(repo).args(["worktree", "prune"]));
+    if let Some(branch) = ws.branch.as_ref().filter(|_| started) {
+        // Refused while a worktree has it checked out.
+        let _ = output(git_in(repo).args(["branch", "-D", "--", branch]));
+    }
+}
+
 /// Undoes a failed `worktree add` as far as it got: git may leave the
 /// branch, the directory and its record of the worktree behind (a failing
 /// post-checkout hook does). Best effort: the error being reported matters

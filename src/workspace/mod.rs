@@ -26,7 +26,7 @@ mod remove;
 mod url;
 
 pub use self::commit::{commit_all, commit_message, diff, diff_bytes, worktree_tree, DiffStat};
-pub use self::create::{create, Workspace, WorkspaceRequest};
+pub use self::create::{create, discard_unfinished, Workspace, WorkspaceRequest};
 pub use self::locate::{locate_repo, repository_identity, RepoLocation};
 pub use self::mirror::remove_mirror_lock;
 pub use self::remove::{check_removable, remove, remove_discarding, BranchOutcome, RemoveOutcome};

@@ -164,6 +164,18 @@ impl TestEnv {
         }
     }
 
+    /// Waits until the run's log has an event of this type.
+    pub fn wait_event(&self, run: &str, event_type: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !self.events(run).iter().any(|e| e["type"] == event_type) {
+            assert!(
+                Instant::now() < deadline,
+                "run {run} never had {event_type}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub fn events(&self, run: &str) -> Vec<serde_json::Value> {
         self.ok(&["events", run, "--json"])
             .lines()
@@ -242,34 +254,6 @@ pub fn alive(pid: i32) -> bool {
     })
 }
 
-/// Stops the process with SIGSTOP and waits until it is stopped. kill()
-/// returns once the signal is queued and one thread is woken to take it;
-/// until that thread has run, the others go on (under load, long enough to
-/// answer a client). Only when every thread shows `T` is it stopped.
-pub fn stop_process(pid: i32) {
-    unsafe { libc::kill(pid, libc::SIGSTOP) };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let states: Vec<char> = std::fs::read_dir(format!("/proc/{pid}/task"))
-            .map(|tasks| {
-                tasks
-                    .flatten()
-                    .filter_map(|task| std::fs::read_to_string(task.path().join("stat")).ok())
-                    .filter_map(|stat| stat.rsplit(')').next()?.trim_start().chars().next())
-                    .collect()
-            })
-            .unwrap_or_default();
-        if !states.is_empty() && states.iter().all(|&s| s == 'T') {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "process {pid} did not stop: {states:?}"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
 /// Waits until the process is gone (see `alive`), failing the test after
 /// `within`.
 pub fn wait_until_gone(pid: i32, within: Duration) {
@@ -277,6 +261,36 @@ pub fn wait_until_gone(pid: i32, within: Duration) {
     while alive(pid) {
         assert!(Instant::now() < deadline, "process {pid} did not exit");
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The agent processes of a run still alive (they carry its `M_RUN_ID`).
+pub fn agents_of(run: &str) -> usize {
+    let marker = format!("M_RUN_ID={run}");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            let environ = std::fs::read(e.path().join("environ")).unwrap_or_default();
+            environ.split(|&b| b == 0).any(|v| v == marker.as_bytes())
+                && e.file_name()
+                    .to_str()
+                    .and_then(|p| p.parse::<i32>().ok())
+                    .is_some_and(alive)
+        })
+        .count()
+}
+
+/// Waits until no agent process of the run is alive (a killed daemon's
+/// keepers take a moment to kill them).
+pub fn wait_no_agents(run: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while agents_of(run) > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the agent of {run} outlived its daemon"
+        );
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

@@ -162,6 +162,7 @@ pub async fn run(argv: &[String], ctx: RunContext, opts: AcpOptions) -> AgentOut
         stdin: Stdio::piped(),
         grace: opts.grace,
         m_binary: &launch.m_binary,
+        cgroup: launch.cgroup.as_deref(),
     };
     let mut child = match Keeper::start(program, args, start).await {
         Ok(keeper) => keeper,

@@ -286,7 +286,9 @@ impl Supervisor {
             env: self.agent_env(&started.env),
             review: started.options.review,
             m_binary: keeper::this_binary(),
+            cgroup: self.shared.containment.run_cgroup(&self.run_id),
         };
+        let cgroup = launch.cgroup.clone();
         let ctx = RunContext::new(launch, requests_tx, self.cancel.subscribe());
         let grace = self.shared.grace;
         let startup_timeout = self.shared.startup_timeout;
@@ -344,6 +346,9 @@ impl Supervisor {
                 withdrawn = self.withdrawn() => self.on_withdrawn(withdrawn).await,
             }
         };
+        // Its keeper removed the run's cgroup, unless the agent never got
+        // one (an adapter that gave up before starting it).
+        keeper::forget_cgroup(cgroup.as_deref()).await;
         // Events the agent sent just before it ended are still queued.
         while let Ok(request) = requests.try_recv() {
             self.on_request(request, &workspace).await;
