@@ -960,7 +960,7 @@ fn a_socket_served_by_another_user_is_refused() {
     let planted = public.join("fake.sock");
     // A fake daemon, as nobody, that answers anything with a made-up pid.
     let script = format!(
-        r#"use IO::Socket::UNIX; $SIG{{PIPE}} = "IGNORE"; my $l = IO::Socket::UNIX->new(Local => '{}', Listen => 5) or die "listen: $!"; while (my $c = $l->accept) {{ print $c '{}'; print $c '{{"type":"status","pid":4242,"version":"0","protocol":2,"started_at":0,"socket":"x","active_runs":[]}}' . "\n"; close $c; }}"#,
+        r#"use IO::Socket::UNIX; $SIG{{PIPE}} = "IGNORE"; my $l = IO::Socket::UNIX->new(Local => '{}', Listen => 5) or die "listen: $!"; $| = 1; print "listening\n"; while (my $c = $l->accept) {{ print $c '{}'; print $c '{{"type":"status","pid":4242,"version":"0","protocol":2,"started_at":0,"socket":"x","active_runs":[]}}' . "\n"; close $c; }}"#,
         planted.display(),
         hello().trim_end()
     );
@@ -973,13 +973,17 @@ fn a_socket_served_by_another_user_is_refused() {
             "-e",
             &script,
         ])
+        .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !planted.exists() {
-        assert!(Instant::now() < deadline, "the fake daemon never listened");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    // The socket file appears at bind(), before listen(): connecting in
+    // between is refused, which m rightly takes for no daemon at all. So
+    // wait for the fake's word that it listens, not for the file.
+    let mut said = String::new();
+    BufReader::new(fake.stdout.take().unwrap())
+        .read_line(&mut said)
+        .unwrap();
+    assert_eq!(said, "listening\n", "the fake daemon never listened");
     let run_dir = env.home.join("run");
     std::fs::create_dir_all(&run_dir).unwrap();
     std::fs::set_permissions(&env.home, std::fs::Permissions::from_mode(0o700)).unwrap();

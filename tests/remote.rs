@@ -746,6 +746,49 @@ fn hostile_host_headers_bodies_and_paths_get_json_errors() {
     assert_eq!(status, 405, "{body}");
 }
 
+/// A client that sends its whole request before reading the answer (most
+/// do) gets the 413 for a body over the limit, not a reset connection: the
+/// daemon reads the rest of the body before it answers and closes. The body
+/// is larger than both sides' socket buffers together, so without that the
+/// client could not finish sending.
+#[test]
+fn an_oversized_body_sent_in_full_gets_its_413() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (_env, api) = remote_env("");
+    const MIB: usize = 1024 * 1024;
+    let size = 40 * MIB;
+    let answer = Api::runtime().block_on(async {
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", api.port))
+            .await
+            .unwrap();
+        let mut tls = tls_connector(&api.fingerprint)
+            .connect("localhost".try_into().unwrap(), tcp)
+            .await
+            .unwrap();
+        let head = format!(
+            "POST /v1/pair HTTP/1.1\r\nhost: 127.0.0.1:{}\r\ncontent-type: application/json\r\ncontent-length: {size}\r\nconnection: close\r\n\r\n",
+            api.port
+        );
+        tls.write_all(head.as_bytes()).await.unwrap();
+        let chunk = vec![b' '; MIB];
+        for sent in 0..size / MIB {
+            tls.write_all(&chunk)
+                .await
+                .unwrap_or_else(|e| panic!("after {sent} MiB of the body: {e}"));
+        }
+        tls.flush().await.unwrap();
+        let mut answer = Vec::new();
+        let mut buf = [0; 4096];
+        // Up to the end (or the close without TLS's goodbye).
+        while let Ok(n @ 1..) = tls.read(&mut buf).await {
+            answer.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&answer).into_owned()
+    });
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("320 KiB at most"), "{answer}");
+}
+
 #[test]
 fn control_starts_a_named_agent_and_cancels_it() {
     let (env, api) = remote_env(&format!(

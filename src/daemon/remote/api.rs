@@ -32,6 +32,12 @@ use crate::store::{ApprovalFilter, Decision, RunFilter, Store, STALE};
 
 /// No request body may be larger: the largest is a run's prompt (256 KiB).
 const MAX_BODY: usize = 320 * 1024;
+/// A body over [`MAX_BODY`] but at most this large is read (and dropped)
+/// before the 413 goes out. Closing with it unread resets the connection,
+/// and a client still sending (most send the whole request before reading)
+/// gets "broken pipe" instead of the answer. A larger one is not worth
+/// reading: its connection is closed as it comes.
+const DRAIN_AT_MOST: u64 = 64 * 1024 * 1024;
 /// How often an idle event stream says it is alive.
 const HEARTBEAT: Duration = Duration::from_secs(15);
 /// A device's `last_seen_at` is written at most this often.
@@ -122,6 +128,21 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> ApiResult<Self> {
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if let Some(length) = declared.filter(|&n| n > MAX_BODY as u64) {
+            if length <= DRAIN_AT_MOST {
+                let mut body = req.into_body();
+                while let Some(Ok(_)) = http_body_util::BodyExt::frame(&mut body).await {}
+            }
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the request body is {} KiB: too large", length / 1024),
+                format!("a request body may be {} KiB at most", MAX_BODY / 1024),
+            ));
+        }
         match Json::<T>::from_request(req, state).await {
             Ok(Json(value)) => Ok(Body(value)),
             Err(rejection) => Err(body_error(rejection)),
