@@ -406,18 +406,25 @@ mod tests {
         );
     }
 
+    /// A database as version `version` of m left it.
+    fn database_at_version(path: &std::path::Path, version: usize) -> Connection {
+        let conn = Connection::open(path).unwrap();
+        for sql in &MIGRATIONS[..version] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", version as i64)
+            .unwrap();
+        conn.pragma_update(None, "application_id", APPLICATION_ID)
+            .unwrap();
+        conn
+    }
+
     #[test]
     fn a_version_five_database_gets_its_runs_counted() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("m.db");
         {
-            let conn = Connection::open(&path).unwrap();
-            for sql in &MIGRATIONS[..5] {
-                conn.execute_batch(sql).unwrap();
-            }
-            conn.pragma_update(None, "user_version", 5).unwrap();
-            conn.pragma_update(None, "application_id", APPLICATION_ID)
-                .unwrap();
+            let conn = database_at_version(&path, 5);
             conn.execute_batch(
                 "INSERT INTO repos VALUES ('a', 'a', NULL, 1), ('b', 'b', NULL, 1);
                  INSERT INTO runs VALUES ('1', 'a', 'p', 'completed', '/w', 1, 1),
@@ -452,13 +459,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("m.db");
         {
-            let conn = Connection::open(&path).unwrap();
-            for sql in &MIGRATIONS[..7] {
-                conn.execute_batch(sql).unwrap();
-            }
-            conn.pragma_update(None, "user_version", 7).unwrap();
-            conn.pragma_update(None, "application_id", APPLICATION_ID)
-                .unwrap();
+            let conn = database_at_version(&path, 7);
             conn.execute_batch(
                 "INSERT INTO repos VALUES ('a', 'a', NULL, 1), ('b', 'b', NULL, 1);
                  INSERT INTO runs VALUES ('1', 'a', 'p', 'completed', '/w', 1, 1),

@@ -115,21 +115,7 @@ pub fn commit_all(ws: &Workspace, message: &str) -> Result<Option<DiffStat>> {
     if tip == base {
         return Ok(None);
     }
-    let numstat = run_git(
-        git_in(&ws.path)
-            .args([
-                "diff",
-                "--numstat",
-                "--no-color",
-                "--no-ext-diff",
-                "--end-of-options",
-            ])
-            .args([base, tip.as_str(), "--"]),
-        || format!("cannot measure the changes in {}", ws.path.display()),
-    )?;
-    let mut stat = parse_numstat(&numstat);
-    stat.commit = tip;
-    Ok(Some(stat))
+    Ok(Some(measure(ws, base, tip)?))
 }
 
 /// What [`commit_approved`] put on the run's branch, and what it left.
@@ -258,22 +244,8 @@ pub fn commit_approved(
             changed_after,
         });
     }
-    let numstat = run_git(
-        git_in(&ws.path)
-            .args([
-                "diff",
-                "--numstat",
-                "--no-color",
-                "--no-ext-diff",
-                "--end-of-options",
-            ])
-            .args([base, target.as_str(), "--"]),
-        || format!("cannot measure the changes in {}", ws.path.display()),
-    )?;
-    let mut stat = parse_numstat(&numstat);
-    stat.commit = target;
     Ok(ApprovedCommit {
-        stat: Some(stat),
+        stat: Some(measure(ws, base, target)?),
         changed_after,
     })
 }
@@ -389,6 +361,25 @@ fn identity_fallback(dir: &Path) -> Result<Vec<&'static str>> {
         settings.push("user.email=m@localhost");
     }
     Ok(settings)
+}
+
+/// The changes from `base` to the commit `tip`, as a [`DiffStat`] naming it.
+fn measure(ws: &Workspace, base: &str, tip: String) -> Result<DiffStat> {
+    let numstat = run_git(
+        git_in(&ws.path)
+            .args([
+                "diff",
+                "--numstat",
+                "--no-color",
+                "--no-ext-diff",
+                "--end-of-options",
+            ])
+            .args([base, tip.as_str(), "--"]),
+        || format!("cannot measure the changes in {}", ws.path.display()),
+    )?;
+    let mut stat = parse_numstat(&numstat);
+    stat.commit = tip;
+    Ok(stat)
 }
 
 fn parse_numstat(numstat: &str) -> DiffStat {
