@@ -14,10 +14,10 @@ use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::connection::Connection;
 use super::Shared;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::{Event, EventType, RunState};
 use crate::protocol::{encode, EventFrame, Response, HEARTBEAT};
-use crate::store::{RunOrQueued, Store};
+use crate::store::RunOrQueued;
 
 /// At most this much sent and not yet read per follower (the system may
 /// allow less: then its socket buffer is the budget).
@@ -181,39 +181,23 @@ impl<'c> Follower<'c> {
         Ok(Flow::Go)
     }
 
-    /// The run's stored events after the last sent, a page at a time, on
-    /// one of the daemon's read connections, lent to each page's blocking
-    /// read and given back at the end.
+    /// The run's stored events after the last sent, a page at a time, each
+    /// page read on one of the daemon's read connections (not held while
+    /// the page is sent: a follower that reads slowly holds up no read).
     async fn send_backlog(&mut self, shared: &Shared, run_id: &str) -> Result<Flow> {
-        let mut store: Option<Store> = None;
-        let give_back = |store: Option<Store>| {
-            if let Some(store) = store {
-                shared.readers.give_back(store);
-            }
-        };
         loop {
             let id = run_id.to_string();
             let wanted = self.types.to_vec();
-            let readers = shared.readers.clone();
             let after = self.sent.get(run_id).copied().unwrap_or(0);
-            let (reader, page) = tokio::task::spawn_blocking(move || -> Result<_> {
-                let store = match store {
-                    Some(store) => store,
-                    None => readers.take()?,
-                };
-                let page = store.list_events_page(&id, after, &wanted, PAGE_BYTES)?;
-                Ok((store, page))
+            let page = super::readers::read(&shared.readers, move |store| {
+                store.list_events_page(&id, after, &wanted, PAGE_BYTES)
             })
-            .await
-            .map_err(|e| Error::failure(format!("a database read crashed: {e}")))??;
-            store = Some(reader);
+            .await?;
             if page.is_empty() {
-                give_back(store);
                 return Ok(Flow::Go);
             }
             for event in &page {
                 if let Flow::Stop = self.send_event(event).await? {
-                    give_back(store);
                     return Ok(Flow::Stop);
                 }
             }

@@ -194,6 +194,13 @@ fn lock_within(file: &File, wait: Duration) -> bool {
 
 /// Runs the daemon in the foreground until SIGTERM, SIGINT or `m daemon stop`.
 pub fn run(paths: Paths) -> Result<()> {
+    memory::configure();
+    // Before its first connection: SQLite reads this when it initialises.
+    if !crate::store::no_preallocated_page_cache() {
+        tracing::debug!(
+            "SQLite was initialised before the daemon started: page caches preallocate"
+        );
+    }
     // A bad config file stops the daemon before it takes anything.
     let config = crate::config::load(&paths)?;
     let lock = DaemonLock::acquire(&paths)?;
@@ -278,7 +285,7 @@ async fn serve(
         health::injected_fault("dispatcher");
         dispatcher.run(outbox, wake).await
     });
-    let trimmer = tokio::spawn(memory::trim_after_peaks());
+    let trimmer = tokio::spawn(memory::trim_after_peaks(shared.writer.clone()));
     let retention = config
         .retention
         .output_after

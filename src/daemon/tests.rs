@@ -395,3 +395,30 @@ async fn racing_starts_on_one_repo_make_exactly_one_run() {
     }
     assert_eq!(d.store().list_runs(&Default::default()).unwrap().len(), 1);
 }
+
+/// Emptying the writer's page cache (after a peak) leaves it writing, and
+/// what was queued before it is stored first.
+#[tokio::test]
+async fn the_writer_writes_on_after_emptying_its_page_cache() {
+    let d = daemon();
+    let id = d.run_with_approval(RUN);
+    let writer = &d.shared.writer;
+    writer.release_memory().await;
+    let approval = writer
+        .decide(
+            &id,
+            crate::store::Decision {
+                approve: true,
+                reason: None,
+                by: DecidedBy::Policy {
+                    rule: "test".into(),
+                },
+                seen_hash: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(approval.state, ApprovalState::Approved);
+    writer.release_memory().await;
+    assert_eq!(d.events_of(RUN, EventType::ApprovalResolved), 1);
+}

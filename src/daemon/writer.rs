@@ -56,6 +56,9 @@ enum Op {
     /// The daemon is stopping: the writer ends once what it holds is
     /// stored, or after a last few tries if the disk stays full.
     Close,
+    /// Free the connection's page cache after what is queued before it,
+    /// then say so (see [`Writer::release_memory`]).
+    ReleaseMemory(oneshot::Sender<()>),
 }
 
 /// A write waiting in the queue, its result typed only inside: it runs in
@@ -175,6 +178,18 @@ impl Writer {
     /// tries (what it still holds is then lost, and logged).
     pub async fn close(&self) {
         let _ = self.ops.send(Op::Close).await;
+    }
+
+    /// Empties the writer's page cache (up to SQLite's 2 MB, filled by any
+    /// flood of output and kept for the connection's life otherwise), once
+    /// what was queued before is stored. The next write reads the few pages
+    /// it needs back from the file system's cache: called after peaks, not
+    /// on every commit.
+    pub async fn release_memory(&self) {
+        let (done, released) = oneshot::channel();
+        if self.ops.send(Op::ReleaseMemory(done)).await.is_ok() {
+            let _ = released.await;
+        }
     }
 
     /// Appends without waiting for the commit (ordering is kept: one queue).
@@ -309,6 +324,7 @@ fn write_loop(
 ) {
     let mut ops = Vec::with_capacity(MAX_BATCH);
     let mut retry: Vec<Op> = Vec::new();
+    let mut releases: Vec<oneshot::Sender<()>> = Vec::new();
     let mut closing = false;
     let mut closed_tries = 0;
     loop {
@@ -319,6 +335,7 @@ fn write_loop(
             }
             match rx.blocking_recv() {
                 Some(Op::Close) => closing = true,
+                Some(Op::ReleaseMemory(done)) => releases.push(done),
                 Some(op) => ops.push(op),
                 None => return,
             }
@@ -352,15 +369,22 @@ fn write_loop(
         while ops.len() < take {
             match rx.try_recv() {
                 Ok(Op::Close) => closing = true,
+                Ok(Op::ReleaseMemory(done)) => releases.push(done),
                 Ok(op) => ops.push(op),
                 Err(_) => break,
             }
         }
-        if ops.is_empty() {
-            continue;
+        if !ops.is_empty() {
+            retry = commit_batch(&mut store, &mut ops, &hub, &wake, health);
+            injected_fault("writer");
         }
-        retry = commit_batch(&mut store, &mut ops, &hub, &wake, health);
-        injected_fault("writer");
+        // Outside any transaction (a page a transaction wrote cannot be freed).
+        if !releases.is_empty() {
+            store.release_memory();
+            for done in releases.drain(..) {
+                let _ = done.send(());
+            }
+        }
     }
 }
 
@@ -421,7 +445,7 @@ fn commit_batch(
                 replies.push(reply);
                 stop = full;
             }
-            Op::Close => {}
+            Op::Close | Op::ReleaseMemory(_) => {}
         }
         if stop.is_none() && batch.rolled_back() {
             stop = Some(Error::new(
@@ -497,7 +521,7 @@ fn keep_or_fail(op: Op, err: &Error, retry: &mut Vec<Op>) {
             retry.push(Op::Append { events, held })
         }
         Op::Write(job) => job.fail(err),
-        Op::Append { .. } | Op::Close => {}
+        Op::Append { .. } | Op::Close | Op::ReleaseMemory(_) => {}
     }
 }
 

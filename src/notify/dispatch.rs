@@ -154,10 +154,14 @@ impl Dispatcher {
                 redact,
             }));
         }
-        let http = WebhookClient::new();
-        for hook in &settings.webhooks {
-            let (hook, http) = (hook.clone(), http.clone());
-            sinks.push(Arc::new(WebhookSink { hook, http, redact }));
+        // Only with webhooks: the client's TLS setup (the webpki roots,
+        // rustls) is memory and code a daemon without them never uses.
+        if !settings.webhooks.is_empty() {
+            let http = WebhookClient::new();
+            for hook in &settings.webhooks {
+                let (hook, http) = (hook.clone(), http.clone());
+                sinks.push(Arc::new(WebhookSink { hook, http, redact }));
+            }
         }
         for command in &settings.commands {
             let command = command.clone();

@@ -43,6 +43,30 @@ pub struct Store {
     path: PathBuf,
 }
 
+/// For a long-lived process (the daemon), before it opens its first
+/// connection: no connection's page cache starts with a block of pages
+/// allocated up front. SQLite gives each cache 20 pages at once
+/// (`SQLITE_DEFAULT_PCACHE_INITSZ`), 330 KB with m's 16 KiB pages, and
+/// keeps that block until the connection closes, whatever
+/// `PRAGMA shrink_memory` frees; the daemon keeps several connections
+/// open. Pages are then allocated one by one, and freed. False if SQLite
+/// was already initialised in this process (the setting then has no
+/// effect, which costs memory, nothing else).
+pub fn no_preallocated_page_cache() -> bool {
+    // SAFETY: sqlite3_config with SQLITE_CONFIG_PAGECACHE takes a buffer
+    // pointer and two ints; no buffer (null, 0 lines) is allowed. SQLite
+    // refuses (SQLITE_MISUSE) rather than races once it is initialised.
+    let rc = unsafe {
+        rusqlite::ffi::sqlite3_config(
+            rusqlite::ffi::SQLITE_CONFIG_PAGECACHE,
+            std::ptr::null_mut::<std::ffi::c_void>(),
+            0 as std::ffi::c_int,
+            0 as std::ffi::c_int,
+        )
+    };
+    rc == rusqlite::ffi::SQLITE_OK
+}
+
 impl Store {
     /// Opens the database at `path`, creating it (mode 0600) and applying
     /// migrations as needed. A file that is not an m database, or that a newer
