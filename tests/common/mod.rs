@@ -128,17 +128,25 @@ impl TestEnv {
 
     /// Starts a run of `script` on `repo`; returns the run id.
     pub fn start(&self, repo: &str, prompt: &str, script: &Path) -> String {
-        self.ok(&[
-            "run",
-            "start",
-            "-r",
-            repo,
-            prompt,
-            "--",
-            script.to_str().unwrap(),
-        ])
-        .trim()
-        .to_string()
+        self.start_with(repo, prompt, &[], script)
+    }
+
+    /// Starts a run of `script` on `repo` with more options of `m run
+    /// start` (`--review`, `--allow RULE`, ...); returns the run id.
+    pub fn start_with(&self, repo: &str, prompt: &str, options: &[&str], script: &Path) -> String {
+        let mut args = vec!["run", "start", "-r", repo, prompt];
+        args.extend_from_slice(options);
+        args.extend(["--", script.to_str().unwrap()]);
+        self.ok(&args).trim().to_string()
+    }
+
+    /// Writes m's config file (making M_HOME, which m makes only when it
+    /// first runs); returns its path.
+    pub fn write_config(&self, text: &str) -> PathBuf {
+        std::fs::create_dir_all(&self.home).unwrap();
+        let file = self.home.join("config.toml");
+        std::fs::write(&file, text).unwrap();
+        file
     }
 
     pub fn run_state(&self, run: &str) -> String {
@@ -166,14 +174,9 @@ impl TestEnv {
 
     /// Waits until the run's log has an event of this type.
     pub fn wait_event(&self, run: &str, event_type: &str) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !self.events(run).iter().any(|e| e["type"] == event_type) {
-            assert!(
-                Instant::now() < deadline,
-                "run {run} never had {event_type}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_for(&format!("run {run} to have {event_type}"), || {
+            !self.events_of(run, event_type).is_empty()
+        });
     }
 
     pub fn events(&self, run: &str) -> Vec<serde_json::Value> {
@@ -181,6 +184,30 @@ impl TestEnv {
             .lines()
             .map(|l| serde_json::from_str(l).expect("event JSON"))
             .collect()
+    }
+
+    /// The run's events of one type, in order.
+    pub fn events_of(&self, run: &str, event_type: &str) -> Vec<serde_json::Value> {
+        self.events(run)
+            .into_iter()
+            .filter(|e| e["type"] == event_type)
+            .collect()
+    }
+
+    /// The types of the run's events, in order.
+    pub fn event_types(&self, run: &str) -> Vec<String> {
+        self.events(run)
+            .iter()
+            .map(|e| e["type"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// Every approval the run asked for, decided or not.
+    pub fn approvals_of(&self, run: &str) -> Vec<serde_json::Value> {
+        self.json(&["approvals", "--run", run, "--state", "all", "--json"])
+            .as_array()
+            .expect("a JSON array")
+            .clone()
     }
 
     /// Where m keeps its database under this test's M_HOME.
@@ -234,6 +261,23 @@ impl Drop for TestEnv {
     }
 }
 
+/// Polls `done` until it holds, failing the test after 30 s naming `what`.
+pub fn wait_for(what: &str, done: impl FnMut() -> bool) {
+    wait_within(Duration::from_secs(30), what, done)
+}
+
+/// Polls `done` until it holds, failing the test after `within`.
+pub fn wait_within(within: Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !done() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {within:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Whether a process is alive: any of its threads is not a zombie. (The
 /// main thread of a killed multi-threaded process can be a zombie while the
 /// others still hold its files open.)
@@ -257,11 +301,7 @@ pub fn alive(pid: i32) -> bool {
 /// Waits until the process is gone (see `alive`), failing the test after
 /// `within`.
 pub fn wait_until_gone(pid: i32, within: Duration) {
-    let deadline = Instant::now() + within;
-    while alive(pid) {
-        assert!(Instant::now() < deadline, "process {pid} did not exit");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_within(within, &format!("process {pid} to exit"), || !alive(pid));
 }
 
 /// The agent processes of a run still alive (they carry its `M_RUN_ID`).
@@ -284,31 +324,16 @@ pub fn agents_of(run: &str) -> usize {
 /// Waits until no agent process of the run is alive (a killed daemon's
 /// keepers take a moment to kill them).
 pub fn wait_no_agents(run: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while agents_of(run) > 0 {
-        assert!(
-            Instant::now() < deadline,
-            "the agent of {run} outlived its daemon"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for(&format!("the agents of {run} to exit"), || {
+        agents_of(run) == 0
+    });
 }
 
 /// Waits until the file lists at least `n` lines (pids an agent wrote).
 pub fn wait_for_lines(path: &Path, n: usize) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::fs::read_to_string(path)
-        .map(|s| s.lines().count())
-        .unwrap_or(0)
-        < n
-    {
-        assert!(
-            Instant::now() < deadline,
-            "{} never had {n} lines",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for(&format!("{} to have {n} lines", path.display()), || {
+        std::fs::read_to_string(path).map_or(0, |s| s.lines().count()) >= n
+    });
 }
 
 /// Asserts that every pid listed in the file is gone (within a few seconds:
