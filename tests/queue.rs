@@ -4,7 +4,7 @@ use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::TestEnv;
 use serde_json::Value;
@@ -26,10 +26,7 @@ fn gated_agent(env: &TestEnv) -> (PathBuf, PathBuf, PathBuf) {
 }
 
 fn start(env: &TestEnv, prompt: &str, agent: &Path, extra: &[&str]) -> String {
-    let mut args = vec!["run", "start", "-r", "api", prompt];
-    args.extend(extra);
-    args.extend(["--", agent.to_str().unwrap()]);
-    env.ok(&args).trim().to_string()
+    env.start_with("api", prompt, extra, agent)
 }
 
 fn listed(env: &TestEnv) -> Vec<Value> {
@@ -56,14 +53,6 @@ fn queued(env: &TestEnv) -> Vec<(String, i64)> {
 
 fn types(events: &[Value]) -> Vec<&str> {
     events.iter().map(|e| e["type"].as_str().unwrap()).collect()
-}
-
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !done() {
-        assert!(Instant::now() < deadline, "{what} never happened");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[test]
@@ -149,8 +138,7 @@ fn queued_runs_start_in_arrival_order_each_as_the_one_before_ends() {
 fn on_busy_queue_in_the_config_queues_and_no_queue_refuses() {
     let env = TestEnv::new();
     env.repo("api");
-    std::fs::create_dir_all(&env.home).unwrap();
-    std::fs::write(env.home.join("config.toml"), "[run]\non_busy = \"queue\"\n").unwrap();
+    env.write_config("[run]\non_busy = \"queue\"\n");
     let (agent, gate, _) = gated_agent(&env);
     let first = start(&env, "first", &agent, &[]);
     // A queued run's agent gets the environment of the start that queued it.
@@ -333,7 +321,7 @@ fn cancel_takes_a_run_out_of_the_queue_and_whoever_waits_hears_it() {
         "{text}"
     );
     assert_eq!(queued(&env), [(third.clone(), 1)]);
-    assert_eq!(types(&env.events(&second)), ["run.queued", "run.finished"]);
+    assert_eq!(env.event_types(&second), ["run.queued", "run.finished"]);
     env.fails(&["run", "cancel", &second], 4);
     // The queue goes on behind it.
     std::fs::write(&gate, "").unwrap();
@@ -408,7 +396,7 @@ fn start_follow_on_a_busy_repo_follows_the_queued_run_to_its_end() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    wait_for("the second run queued", || queued(&env).len() == 1);
+    common::wait_for("the second run queued", || queued(&env).len() == 1);
     std::fs::write(&gate, "").unwrap();
     let out = follower.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0));
