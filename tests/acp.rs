@@ -1186,11 +1186,7 @@ mod through_the_binary {
     fn an_idle_conversation_is_done_after_the_configured_timeout() {
         let env = TestEnv::new();
         env.repo("api");
-        std::fs::write(
-            env.home.join("config.toml"),
-            "[run]\nidle_timeout_seconds = 1\n",
-        )
-        .unwrap();
+        env.write_config("[run]\nidle_timeout_seconds = 1\n");
         let run = start(&env, "converse", &[]);
         // No `run wait` for the question first: a second late, the run is
         // already done. The order of the events shows the wait.
@@ -1561,11 +1557,7 @@ mod through_the_binary {
         assert!(env.events(&run).iter().all(|e| e["type"] != "agent.auth"));
 
         env.ok(&["daemon", "stop"]);
-        std::fs::write(
-            env.home.join("config.toml"),
-            "[agents.gemini]\nauth = \"api-key\"\n",
-        )
-        .unwrap();
+        env.write_config("[agents.gemini]\nauth = \"api-key\"\n");
         // The key in the environment of the daemon this start autostarts.
         let out = env
             .m()

@@ -968,7 +968,7 @@ fn review_on_a_scratch_repo_is_refused_and_the_configured_default_skips_it() {
         .is_empty());
 
     // `run.review = true` holds the runs that have a diff; this one has none.
-    std::fs::write(env.home.join("config.toml"), "[run]\nreview = true\n").unwrap();
+    env.write_config("[run]\nreview = true\n");
     let run = env.start("notes", "x", std::path::Path::new(agent));
     env.fails(&["run", "wait", &run], 0);
     let created = &env.events(&run)[0];
@@ -1099,12 +1099,7 @@ fn an_agent_cannot_decide_its_own_requests_with_the_keeper_alone() {
 
 fn cannot_decide_its_own(containment: &str) {
     let env = TestEnv::new();
-    std::fs::create_dir_all(&env.home).unwrap();
-    std::fs::write(
-        env.home.join("config.toml"),
-        format!("[daemon]\ncontainment = \"{containment}\"\n"),
-    )
-    .unwrap();
+    env.write_config(&format!("[daemon]\ncontainment = \"{containment}\"\n"));
     env.repo("api");
     let tries = env.dir.path().join("tries");
     let ran = env.dir.path().join("ran");

@@ -2002,16 +2002,11 @@ fn every_json_option_says_what_it_prints() {
 #[test]
 fn config_show_prints_valid_toml() {
     let env = TestEnv::new();
-    std::fs::create_dir_all(&env.home).unwrap();
     let hook = "echo a hook command long enough to be wider than any other line here";
-    std::fs::write(
-        env.home.join("config.toml"),
-        format!(
+    env.write_config(&format!(
             "[run]\nreview = true\n[agents.claude]\ncommand = [\"claude-code-acp\", \"--verbose\"]\n\
              [[notify.command]]\nargv = [\"sh\", \"-c\", \"{hook}\"]\n"
-        ),
-    )
-    .unwrap();
+        ));
     let shown = env.ok(&["config", "show"]);
     let parsed: toml::Table = toml::from_str(&shown).unwrap_or_else(|e| panic!("{e}\n{shown}"));
     assert_eq!(parsed["run"]["review"].as_bool(), Some(true));

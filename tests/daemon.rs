@@ -1242,11 +1242,7 @@ fn an_agent_gets_the_environment_of_the_command_that_started_it() {
     std::fs::create_dir_all(&bin).unwrap();
     std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_fake-acp-agent"), bin.join("my-claude"))
         .unwrap();
-    std::fs::write(
-        env.home.join("config.toml"),
-        "[agents.claude]\ncommand = [\"my-claude\", \"basic\"]\n",
-    )
-    .unwrap();
+    env.write_config("[agents.claude]\ncommand = [\"my-claude\", \"basic\"]\n");
     let installed = |path: Option<&str>| {
         let mut cmd = env.m();
         if let Some(path) = path {

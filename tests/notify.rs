@@ -847,17 +847,12 @@ mod through_the_binary {
                 hook_out.display()
             ),
         );
-        std::fs::create_dir_all(&env.home).unwrap();
-        std::fs::write(
-            env.home.join("config.toml"),
-            format!(
+        env.write_config(&format!(
                 "[notify]\nevents = [\"approval.requested\", \"run.completed\"]\n\n\
                  [[notify.webhook]]\nurl = \"{}\"\n\n[[notify.command]]\nargv = [\"{}\"]\n",
                 server.url,
                 hook.display()
-            ),
-        )
-        .unwrap();
+            ));
         env.repo("api");
         let agent = env.script("agent.sh", "m ask approval --type command -- true");
         let run = env.start("api", "publish", &agent);
@@ -897,7 +892,6 @@ mod through_the_binary {
     #[test]
     fn a_notification_queued_before_a_crash_is_delivered_after_restart() {
         let env = TestEnv::new();
-        std::fs::create_dir_all(&env.home).unwrap();
         // The hook asks to be tried again (exit 75) until the flag exists:
         // the notification is still pending when the daemon dies.
         let hook_out = env.dir.path().join("hook.txt");
@@ -910,14 +904,10 @@ mod through_the_binary {
                 hook_out.display()
             ),
         );
-        std::fs::write(
-            env.home.join("config.toml"),
-            format!(
+        env.write_config(&format!(
                 "[notify]\nevents = [\"input.requested\"]\n\n[[notify.command]]\nargv = [\"{}\"]\n",
                 hook.display()
-            ),
-        )
-        .unwrap();
+            ));
         env.repo("api");
         let agent = env.script("agent.sh", "m ask input 'which database?'");
         let run = env.start("api", "ask", &agent);
@@ -936,12 +926,7 @@ mod through_the_binary {
     fn notify_test_reports_each_sink() {
         let env = TestEnv::new();
         let server = serve(vec![]);
-        std::fs::create_dir_all(&env.home).unwrap();
-        std::fs::write(
-            env.home.join("config.toml"),
-            format!("[[notify.webhook]]\nurl = \"{}\"\n", server.url),
-        )
-        .unwrap();
+        env.write_config(&format!("[[notify.webhook]]\nurl = \"{}\"\n", server.url));
         let out = env.ok(&["notify", "test"]);
         assert!(out.starts_with("ok"), "{out}");
         assert_eq!(server.received().len(), 1);
@@ -955,15 +940,10 @@ mod through_the_binary {
     fn notify_test_reports_a_sink_the_config_gets_wrong() {
         let env = TestEnv::new();
         let server = serve(vec![]);
-        std::fs::create_dir_all(&env.home).unwrap();
-        std::fs::write(
-            env.home.join("config.toml"),
-            format!(
+        env.write_config(&format!(
                 "[[notify.webhook]]\nurl = \"{}\"\n\n[[notify.webhook]]\nname = \"bad\"\nurl = \"ftp://example.com/x\"\n",
                 server.url
-            ),
-        )
-        .unwrap();
+            ));
         let out = env.m().args(["notify", "test"]).output().unwrap();
         assert_eq!(out.status.code(), Some(1));
         let stdout = String::from_utf8_lossy(&out.stdout);

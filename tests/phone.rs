@@ -248,12 +248,7 @@ async fn cdp(page: &Client, cmd: &'static str, params: Value) -> Value {
 /// A test's daemon with its remote listener on `listen`, and a repo `web`.
 fn daemon(listen: &str) -> TestEnv {
     let env = TestEnv::new();
-    std::fs::create_dir_all(&env.home).unwrap();
-    std::fs::write(
-        env.home.join("config.toml"),
-        format!("[remote]\nlisten = \"{listen}\"\n"),
-    )
-    .unwrap();
+    env.write_config(&format!("[remote]\nlisten = \"{listen}\"\n"));
     env.ok(&["daemon", "start"]);
     env.repo("web");
     env

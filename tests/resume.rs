@@ -243,12 +243,7 @@ fn a_resume_that_needs_a_login_authenticates_only_as_configured() {
     let env = TestEnv::new();
     env.repo("api");
     env.repo("web");
-    std::fs::create_dir_all(&env.home).unwrap();
-    std::fs::write(
-        env.home.join("config.toml"),
-        "[agents.codex]\nauth = \"api-key\"\n",
-    )
-    .unwrap();
+    env.write_config("[agents.codex]\nauth = \"api-key\"\n");
     let login = env.dir.path().join(".fake-acp-agent/login");
     let start_in = |repo: &str| {
         let out = env
