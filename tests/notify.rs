@@ -374,10 +374,9 @@ async fn a_webhook_that_never_answers_times_out_retries_and_fails() {
     assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
 
     // The server logs a request once its thread has read it: maybe later.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while server.received().len() < 2 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::wait_within(Duration::from_secs(10), "the second request", || {
+        server.received().len() >= 2
+    });
     assert_eq!(server.received().len(), 2);
     let entry = w.store.get_notification(id).unwrap();
     assert_eq!(
@@ -821,19 +820,8 @@ async fn the_test_notification_goes_through_every_sink() {
 /// Through the real binary and daemon: what a user with a webhook and a
 /// hook command configured sees.
 mod through_the_binary {
-    use super::common::TestEnv;
+    use super::common::{wait_for, TestEnv};
     use super::*;
-
-    fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while !done() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "timed out waiting for {what}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
 
     #[test]
     fn an_approval_in_a_run_calls_the_webhook_and_the_hook_once_with_the_ids() {
