@@ -1462,19 +1462,13 @@ mod through_the_binary {
         env.ok(&args).trim().to_string()
     }
 
-    fn finished_reason(env: &TestEnv, run: &str) -> String {
-        let events = env.events(run);
-        let finished = events.iter().find(|e| e["type"] == "run.finished").unwrap();
-        finished["data"]["reason"].as_str().unwrap().to_string()
-    }
-
     #[test]
     fn a_run_that_needs_auth_fails_with_a_hint_and_only_the_configured_method_is_used() {
         let env = TestEnv::new();
         env.repo("api");
         let run = start_preset(&env, "gemini", "auth");
         env.fails(&["run", "wait", &run], 10);
-        let reason = finished_reason(&env, &run);
+        let reason = env.finished_reason(&run);
         assert!(
             reason.contains("API key is missing or not configured."),
             "{reason}"

@@ -577,16 +577,7 @@ fn review_holds_the_run_until_its_diff_is_approved_or_rejected() {
     env.fails(&["run", "wait", &run], 12);
     env.ok(&["reject", &run, "--reason", "wrong file"]);
     env.fails(&["run", "wait", &run], 10);
-    let events = env.events(&run);
-    let end = events
-        .iter()
-        .rev()
-        .find(|e| e["type"] == "run.finished")
-        .unwrap();
-    assert!(end["data"]["reason"]
-        .as_str()
-        .unwrap()
-        .contains("wrong file"));
+    assert!(env.finished_reason(&run).contains("wrong file"));
 }
 
 /// The end-of-run commit after an approved review commits exactly the tree
@@ -648,13 +639,7 @@ fn an_approved_review_commits_the_approved_tree_and_not_later_changes() {
         status.contains(" M change.txt") && status.contains("?? late.txt"),
         "{status}"
     );
-    let end = env
-        .events(&run)
-        .into_iter()
-        .rev()
-        .find(|e| e["type"] == "run.finished")
-        .unwrap();
-    let reason = end["data"]["reason"].as_str().unwrap();
+    let reason = env.finished_reason(&run);
     assert!(
         reason
             .starts_with("the agent finished; the worktree changed after its review was approved")

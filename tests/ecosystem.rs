@@ -698,32 +698,10 @@ fn doctor_names_a_service_that_starts_a_missing_binary() {
 
 // Progress
 
-fn remote_repo(env: &TestEnv) {
-    let origin = env.git_repo("origin");
-    let bare = env.dir.path().join("origin.git");
-    env.git(
-        env.dir.path(),
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            origin.to_str().unwrap(),
-            bare.to_str().unwrap(),
-        ],
-    );
-    env.ok(&[
-        "repo",
-        "add",
-        &format!("file://{}", bare.display()),
-        "--name",
-        "remote",
-    ]);
-}
-
 #[test]
 fn off_a_terminal_wait_prints_gits_fetch_steps_as_plain_lines() {
     let env = TestEnv::new();
-    remote_repo(&env);
+    env.remote_repo();
     // A slow remote: its side of the fetch starts after 6 seconds, past the
     // 5 after which a wait prints git's steps (a quick fetch prints none).
     let slow = env.script("slow-pack.sh", "sleep 6; exec \"$@\"");

@@ -178,24 +178,10 @@ async fn fits_the_width(page: &Client) -> bool {
         == json!(true)
 }
 
-fn output_lines(env: &TestEnv, run: &str) -> Vec<String> {
-    env.events_of(run, "output")
-        .into_iter()
-        .flat_map(|e| {
-            e["data"]["lines"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(|l| l.as_str().map(str::to_string))
-        })
-        .collect()
-}
-
 fn eventually_output(env: &TestEnv, run: &str, line: &str) {
     let deadline = Instant::now() + PATIENCE;
     loop {
-        let lines = output_lines(env, run);
+        let lines = env.output_lines(run);
         if lines.iter().any(|l| l == line) {
             return;
         }

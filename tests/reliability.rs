@@ -301,11 +301,9 @@ fn misbehaving_agents_end_in_a_final_state_with_every_child_gone() {
         assert_eq!(out.status.code(), Some(*expected), "{name}");
         if *name == "flood" {
             let bytes: usize = env
-                .events(&run)
+                .output_lines(&run)
                 .iter()
-                .filter(|e| e["type"] == "output")
-                .flat_map(|e| e["data"]["lines"].as_array().unwrap().clone())
-                .map(|l| l.as_str().unwrap().len())
+                .map(String::len)
                 .sum();
             assert_eq!(bytes, 33_554_432, "every byte stored");
             let daemon = env.daemon_pid().unwrap();

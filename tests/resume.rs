@@ -286,10 +286,7 @@ fn a_resume_that_needs_a_login_authenticates_only_as_configured() {
     std::fs::remove_file(&login).unwrap();
     daemon_start(None);
     env.wait_state(&run, "failed");
-    let reason = env.events_of(&run, "run.finished")[0]["data"]["reason"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let reason = env.finished_reason(&run);
     assert!(
         reason.contains("the agent needs authentication: Authentication required")
             && reason.contains("after authenticating with api-key"),

@@ -110,6 +110,16 @@ impl TestEnv {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// A bare clone of a fresh repository, registered as the repo
+    /// `remote` by its `file://` URL, as a repository on a server is.
+    pub fn remote_repo(&self) {
+        let origin = self.git_repo("origin");
+        let bare = self.dir.path().join("origin.git");
+        let (origin, bare) = (origin.to_str().unwrap(), bare.to_str().unwrap());
+        self.git(self.dir.path(), &["clone", "-q", "--bare", origin, bare]);
+        self.ok(&["repo", "add", &format!("file://{bare}"), "--name", "remote"]);
+    }
+
     /// Writes an executable shell script for use as an agent.
     pub fn script(&self, name: &str, body: &str) -> PathBuf {
         use std::os::unix::fs::PermissionsExt;
@@ -186,12 +196,28 @@ impl TestEnv {
             .collect()
     }
 
+    /// Every line the run's agent printed (stdout and stderr), in order.
+    pub fn output_lines(&self, run: &str) -> Vec<String> {
+        self.events_of(run, "output")
+            .iter()
+            .flat_map(|e| e["data"]["lines"].as_array().cloned().unwrap_or_default())
+            .filter_map(|l| l.as_str().map(str::to_string))
+            .collect()
+    }
+
     /// The run's events of one type, in order.
     pub fn events_of(&self, run: &str, event_type: &str) -> Vec<serde_json::Value> {
         self.events(run)
             .into_iter()
             .filter(|e| e["type"] == event_type)
             .collect()
+    }
+
+    /// Why the run ended, as its `run.finished` event says.
+    pub fn finished_reason(&self, run: &str) -> String {
+        let finished = self.events_of(run, "run.finished");
+        let last = finished.last().expect("a run.finished event");
+        last["data"]["reason"].as_str().unwrap().to_string()
     }
 
     /// The types of the run's events, in order.
