@@ -1255,6 +1255,16 @@ fn stored_stdout(env: &TestEnv, run: &str) -> Vec<String> {
         .collect()
 }
 
+/// Once space returned: the run completes with all `lines` lines its
+/// agent printed (`seq`) stored, in order.
+fn assert_every_line_stored(env: &TestEnv, run: &str, lines: usize) {
+    env.ok(&["run", "wait", run]);
+    let stored = stored_stdout(env, run);
+    eprintln!("printed {lines} lines, stored {}", stored.len());
+    assert_eq!(stored.len(), lines, "every line stored once space returned");
+    assert_numbered_in_order(&stored);
+}
+
 /// Each line is the agent's line of its number (`seq`): none lost before
 /// it, none twice, in order.
 fn assert_numbered_in_order(stored: &[String]) {
@@ -1335,10 +1345,7 @@ fn output_of_an_agent_that_exits_while_the_disk_is_full_is_stored_when_space_ret
     assert_eq!(env.run_state(&run), "running");
 
     std::fs::remove_file(&filler).unwrap();
-    env.ok(&["run", "wait", &run]);
-    let stored = stored_stdout(&env, &run);
-    assert_eq!(stored.len(), lines, "every line stored once space returned");
-    assert_numbered_in_order(&stored);
+    assert_every_line_stored(&env, &run, lines);
     env.ok(&["daemon", "stop"]);
 }
 
@@ -1367,11 +1374,7 @@ fn a_flood_on_a_full_disk_is_stored_whole_and_in_order_when_space_returns() {
 
     disk.resize("256m");
     std::fs::write(&gate, "").unwrap();
-    env.ok(&["run", "wait", &run]);
-    let stored = stored_stdout(&env, &run);
-    eprintln!("printed {lines} lines, stored {}", stored.len());
-    assert_eq!(stored.len(), lines, "every line stored once space returned");
-    assert_numbered_in_order(&stored);
+    assert_every_line_stored(&env, &run, lines);
     env.ok(&["daemon", "stop"]);
 }
 
