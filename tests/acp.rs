@@ -1479,18 +1479,11 @@ mod through_the_binary {
         env.ok(&["daemon", "stop"]);
         env.write_config("[agents.gemini]\nauth = \"api-key\"\n");
         // The key in the environment of the daemon this start autostarts.
-        let out = env
-            .m()
-            .env("FAKE_API_KEY", "secret")
-            .args([
+        let out = common::exits(
+            env.m().env("FAKE_API_KEY", "secret").args([
                 "run", "start", "-r", "api", "x", "--once", "--agent", "gemini", "--", FAKE, "auth",
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+            ]),
+            0,
         );
         let run = String::from_utf8_lossy(&out.stdout).trim().to_string();
         env.fails(&["run", "wait", &run], 0);

@@ -589,16 +589,11 @@ fn review_holds_the_run_until_its_diff_is_approved_or_rejected() {
 fn an_approved_review_commits_the_approved_tree_and_not_later_changes() {
     let env = TestEnv::new();
     let repo = env.repo("api");
-    let out = env
-        .m()
-        .env("M_TEST_FAULT", "edit-after-review-check")
-        .args(["daemon", "start"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    common::exits(
+        env.m()
+            .env("M_TEST_FAULT", "edit-after-review-check")
+            .args(["daemon", "start"]),
+        0,
     );
     let agent = env.script("agent.sh", "echo reviewed > change.txt");
     let run = env.start_with("api", "approve me", &["--review"], &agent);
@@ -664,26 +659,8 @@ fn wait_exit_codes_say_how_the_run_stands() {
     ] {
         env.repo(name);
         let agent = env.script(&format!("{name}.sh"), body);
-        let out = env
-            .m()
-            .args([
-                "run",
-                "start",
-                "-r",
-                name,
-                "x",
-                "--wait",
-                "--",
-                agent.to_str().unwrap(),
-            ])
-            .output()
-            .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "{name}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let agent = agent.to_str().unwrap();
+        env.fails(&["run", "start", "-r", name, "x", "--wait", "--", agent], code);
     }
     env.repo("cancel");
     let agent = env.script("sleep.sh", "sleep 30");
@@ -697,26 +674,12 @@ fn agents_find_m_even_when_it_is_not_on_path() {
     let env = TestEnv::new();
     env.repo("api");
     let agent = env.script("agent.sh", "m ask input 'where?'");
-    let run = env
-        .m()
-        .env("PATH", "/usr/bin:/bin")
-        .args([
-            "run",
-            "start",
-            "-r",
-            "api",
-            "x",
-            "--wait",
-            "--",
-            agent.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(
-        run.status.code(),
-        Some(13),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
+    common::exits(
+        env.m()
+            .env("PATH", "/usr/bin:/bin")
+            .args(["run", "start", "-r", "api", "x", "--wait", "--"])
+            .arg(&agent),
+        13,
     );
 }
 

@@ -293,17 +293,7 @@ fn the_daemon_takes_its_grace_period_from_the_config() {
     let env = TestEnv::new();
     env.repo("api");
     env.write_config("[daemon]\ngrace_seconds = 0.2\n");
-    let out = env
-        .m()
-        .env_remove("M_GRACE_MS")
-        .args(["daemon", "start"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::exits(env.m().env_remove("M_GRACE_MS").args(["daemon", "start"]), 0);
     let ready = env.dir.path().join("ready");
     // Everything in the group ignores SIGTERM: only SIGKILL, after the
     // grace period, ends it (the default would take 5 seconds).
@@ -348,17 +338,11 @@ fn autostart_off_in_the_config_is_an_error_that_says_where_and_the_env_can_overr
             && err.contains("m daemon start"),
         "{err}"
     );
-    let out = env
-        .m()
-        .env("M_NO_AUTOSTART", "0")
-        .args(["run", "start", "-r", "api", "x", "--wait", "--", "true"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    common::exits(
+        env.m()
+            .env("M_NO_AUTOSTART", "0")
+            .args(["run", "start", "-r", "api", "x", "--wait", "--", "true"]),
+        0,
     );
     let out = env
         .m()

@@ -28,14 +28,7 @@ fn a_script_that_edits_files_completes_and_its_commit_is_on_the_run_branch() {
         r#"echo "prompt: $M_PROMPT"; echo "new" > created.txt; echo "more" >> README; echo done"#,
     );
     let run = env.start("api", "tidy up", &agent);
-    let out = env.m().args(["events", &run, "--follow"]).output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = env.ok(&["events", &run, "--follow"]);
     assert!(text.contains("prompt: tidy up"), "{text}");
 
     assert_eq!(env.run_state(&run), "completed");
@@ -70,10 +63,8 @@ fn a_relative_agent_path_means_the_file_where_the_user_typed_it() {
     env.repo("api");
     // An uncommitted script beside the user, not in the repo.
     env.script("local-agent.sh", "echo from the local script");
-    let out = env
-        .m()
-        .current_dir(env.dir.path())
-        .args([
+    let out = common::exits(
+        env.m().current_dir(env.dir.path()).args([
             "run",
             "start",
             "-r",
@@ -82,14 +73,8 @@ fn a_relative_agent_path_means_the_file_where_the_user_typed_it() {
             "--follow",
             "--",
             "./local-agent.sh",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ]),
+        0,
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("from the local script"));
 }

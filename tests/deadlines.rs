@@ -48,7 +48,7 @@ fn an_approval_nobody_answers_is_rejected_by_its_deadline_saying_so() {
     let env = TestEnv::new();
     env.repo("api");
     let run = start(&env, &asker(&env), &["--approval-timeout", "2s"]);
-    assert_eq!(env.run(&["run", "wait", &run]).status.code(), Some(12));
+    env.fails(&["run", "wait", &run], 12);
     let requested = &env.events_of(&run, "approval.requested")[0]["data"];
     assert_eq!(requested["on_timeout"], "reject");
     let created = env.json(&["run", "show", &run, "--json"])["created_at"]
@@ -84,7 +84,7 @@ fn an_approval_nobody_answers_is_rejected_by_its_deadline_saying_so() {
 
     // A human who answers in time decides, not the deadline.
     let answered = start(&env, &asker(&env), &["--approval-timeout", "1h"]);
-    assert_eq!(env.run(&["run", "wait", &answered]).status.code(), Some(12));
+    env.fails(&["run", "wait", &answered], 12);
     env.ok(&["approve", &answered]);
     assert_eq!(wait_end(&env, &answered), 0);
     assert_eq!(approval(&env, &answered)["decided_by"]["kind"], "human");
@@ -259,7 +259,7 @@ fn a_deadline_that_passed_while_no_daemon_ran_is_acted_on_at_start() {
     );
     env.repo("api");
     let run = start(&env, &asker(&env), &[]);
-    assert_eq!(env.run(&["run", "wait", &run]).status.code(), Some(12));
+    env.fails(&["run", "wait", &run], 12);
     env.kill_daemon();
     std::thread::sleep(Duration::from_secs(4));
     env.ok(&["daemon", "start"]);

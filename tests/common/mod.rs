@@ -59,27 +59,13 @@ impl TestEnv {
 
     /// Runs `m ARGS` and expects success; returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "m {args:?} failed with {:?}\nstdout: {}\nstderr: {}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = exits(self.m().args(args), 0);
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// Runs `m ARGS`, expects exit `code`; returns stderr.
     pub fn fails(&self, args: &[&str], code: i32) -> String {
-        let out = self.run(args);
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "m {args:?}: expected exit {code}\nstdout: {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = exits(self.m().args(args), code);
         String::from_utf8_lossy(&out.stderr).into_owned()
     }
 
@@ -285,6 +271,22 @@ impl Drop for TestEnv {
                 .output();
         }
     }
+}
+
+/// Runs `cmd` (an `m` with an environment or directory of its own, say)
+/// and expects exit `code`; returns its output.
+pub fn exits(cmd: &mut Command, code: i32) -> Output {
+    let out = cmd.output().expect("run the command");
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{:?} {:?}: expected exit {code}\nstdout: {}\nstderr: {}",
+        cmd.get_program(),
+        cmd.get_args().collect::<Vec<_>>(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }
 
 /// Polls `done` until it holds, failing the test after 30 s naming `what`.
