@@ -1220,9 +1220,11 @@ mod through_the_binary {
         // decision comes.
         let mut cancel = env.m().args(["run", "cancel", &run]).spawn().unwrap();
         common::wait_for("the agent to hear the cancel", || {
-            env.events_of(&run, "output")
-                .iter()
-                .any(|e| e["data"]["lines"].to_string().contains("permission answered"))
+            env.events_of(&run, "output").iter().any(|e| {
+                e["data"]["lines"]
+                    .to_string()
+                    .contains("permission answered")
+            })
         });
         let err = env.fails(&["approve", &approval], 4);
         assert!(

@@ -77,10 +77,7 @@ reason=$(m ask approval --type command --title "drop the table" -- psql -c 'drop
     assert_eq!(read(&env, "out.1"), "published\n");
 
     let all = env.approvals_of(&run);
-    let states: Vec<&str> = all
-        .iter()
-        .map(|a| a["state"].as_str().unwrap())
-        .collect();
+    let states: Vec<&str> = all.iter().map(|a| a["state"].as_str().unwrap()).collect();
     assert_eq!(states, ["approved", "rejected"]);
     assert_eq!(all[1]["rejection_reason"], "never in production");
     assert!(all[1]["resolved_at"].as_i64().is_some());
@@ -660,7 +657,10 @@ fn wait_exit_codes_say_how_the_run_stands() {
         env.repo(name);
         let agent = env.script(&format!("{name}.sh"), body);
         let agent = agent.to_str().unwrap();
-        env.fails(&["run", "start", "-r", name, "x", "--wait", "--", agent], code);
+        env.fails(
+            &["run", "start", "-r", name, "x", "--wait", "--", agent],
+            code,
+        );
     }
     env.repo("cancel");
     let agent = env.script("sleep.sh", "sleep 30");

@@ -1964,9 +1964,9 @@ fn config_show_prints_valid_toml() {
     let env = TestEnv::new();
     let hook = "echo a hook command long enough to be wider than any other line here";
     env.write_config(&format!(
-            "[run]\nreview = true\n[agents.claude]\ncommand = [\"claude-code-acp\", \"--verbose\"]\n\
+        "[run]\nreview = true\n[agents.claude]\ncommand = [\"claude-code-acp\", \"--verbose\"]\n\
              [[notify.command]]\nargv = [\"sh\", \"-c\", \"{hook}\"]\n"
-        ));
+    ));
     let shown = env.ok(&["config", "show"]);
     let parsed: toml::Table = toml::from_str(&shown).unwrap_or_else(|e| panic!("{e}\n{shown}"));
     assert_eq!(parsed["run"]["review"].as_bool(), Some(true));

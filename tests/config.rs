@@ -85,7 +85,8 @@ fn the_file_is_in_m_home_and_every_value_starts_as_a_default() {
 #[test]
 fn show_says_which_values_come_from_the_file_and_which_from_the_environment() {
     let env = TestEnv::new();
-    env.write_config(r#"
+    env.write_config(
+        r#"
 [daemon]
 grace_seconds = 2.5
 autostart = false
@@ -228,7 +229,8 @@ fn an_invalid_value_is_a_usage_error_naming_key_and_file() {
 fn runs_get_the_configured_approvals_and_review_merged_with_their_flags() {
     let env = TestEnv::new();
     env.repo("api");
-    env.write_config(r#"
+    env.write_config(
+        r#"
 [run]
 review = true
 [approvals]
@@ -293,7 +295,10 @@ fn the_daemon_takes_its_grace_period_from_the_config() {
     let env = TestEnv::new();
     env.repo("api");
     env.write_config("[daemon]\ngrace_seconds = 0.2\n");
-    common::exits(env.m().env_remove("M_GRACE_MS").args(["daemon", "start"]), 0);
+    common::exits(
+        env.m().env_remove("M_GRACE_MS").args(["daemon", "start"]),
+        0,
+    );
     let ready = env.dir.path().join("ready");
     // Everything in the group ignores SIGTERM: only SIGKILL, after the
     // grace period, ends it (the default would take 5 seconds).
@@ -358,8 +363,7 @@ fn autostart_off_in_the_config_is_an_error_that_says_where_and_the_env_can_overr
 fn a_configured_agent_command_replaces_the_presets() {
     let env = TestEnv::new();
     env.repo("api");
-    env.write_config("[agents.claude]\ncommand = [\"/nonexistent/claude-acp\", \"--fast\"]\n",
-    );
+    env.write_config("[agents.claude]\ncommand = [\"/nonexistent/claude-acp\", \"--fast\"]\n");
     let agents = env.json(&["agents", "--json"]);
     let claude = agents
         .as_array()

@@ -635,7 +635,7 @@ fn work_that_cannot_reach_the_run_branch_fails_the_run_and_stays_in_place() {
         "{reason}"
     );
     assert!(reason.contains(&format!("m/{}", &run[..8])), "{reason}");
-    assert!(events.iter().all(|e| e["type"] != "workspace.diff"));
+    assert!(env.events_of(&run, "workspace.diff").is_empty());
 
     let err = env.fails(&["run", "rm", &run], 4);
     assert!(err.contains(&head) && err.contains("it was kept"), "{err}");

@@ -76,7 +76,8 @@ fn an_approval_nobody_answers_is_rejected_by_its_deadline_saying_so() {
         shown.contains("rejected by deadline (2s without an answer): no answer within 2s"),
         "{shown}"
     );
-    let said: Vec<String> = env.events_of(&run, "output")
+    let said: Vec<String> = env
+        .events_of(&run, "output")
         .iter()
         .map(|e| e["data"].to_string())
         .collect();
@@ -109,9 +110,7 @@ fn an_approval_nobody_answers_is_rejected_by_its_deadline_saying_so() {
 #[test]
 fn on_timeout_cancel_in_the_config_cancels_the_run_saying_why() {
     let env = TestEnv::new();
-    env.write_config(
-        "[approvals]\ntimeout = \"2s\"\non_timeout = \"cancel\"\n",
-    );
+    env.write_config("[approvals]\ntimeout = \"2s\"\non_timeout = \"cancel\"\n");
     env.repo("api");
     let run = start(&env, &asker(&env), &[]);
     assert_eq!(wait_end(&env, &run), 11);
@@ -159,7 +158,8 @@ fn a_question_takes_its_default_answer_at_the_deadline_or_else_the_run_is_cancel
     assert_eq!(wait_end(&env, &with_default), 0);
     let provided = &env.events_of(&with_default, "input.provided")[0]["data"];
     assert_eq!(provided["by"]["kind"], "deadline", "{provided}");
-    let said: Vec<String> = env.events_of(&with_default, "agent.message")
+    let said: Vec<String> = env
+        .events_of(&with_default, "agent.message")
         .iter()
         .map(|e| e["data"]["text"].as_str().unwrap_or("").to_string())
         .collect();
@@ -254,9 +254,7 @@ fn an_escalation_sink_nobody_configured_is_reported() {
 #[test]
 fn a_deadline_that_passed_while_no_daemon_ran_is_acted_on_at_start() {
     let env = TestEnv::new();
-    env.write_config(
-        "[approvals]\ntimeout = \"3s\"\non_timeout = \"cancel\"\n",
-    );
+    env.write_config("[approvals]\ntimeout = \"3s\"\non_timeout = \"cancel\"\n");
     env.repo("api");
     let run = start(&env, &asker(&env), &[]);
     env.fails(&["run", "wait", &run], 12);

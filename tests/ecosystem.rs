@@ -525,7 +525,7 @@ fn doctor_warns_when_no_agent_is_installed_and_fails_a_configured_one_that_is_mi
         "{report}"
     );
 
-    let file = env.write_config("[agents.claude]\ncommand = [\"/nonexistent/claude-acp\"]\n");
+    env.write_config("[agents.claude]\ncommand = [\"/nonexistent/claude-acp\"]\n");
     let (_, report) = doctor(&env, 1);
     let agents = check(&report, "agents");
     assert_eq!(agents["status"], "fail");

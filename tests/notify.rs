@@ -836,11 +836,11 @@ mod through_the_binary {
             ),
         );
         env.write_config(&format!(
-                "[notify]\nevents = [\"approval.requested\", \"run.completed\"]\n\n\
+            "[notify]\nevents = [\"approval.requested\", \"run.completed\"]\n\n\
                  [[notify.webhook]]\nurl = \"{}\"\n\n[[notify.command]]\nargv = [\"{}\"]\n",
-                server.url,
-                hook.display()
-            ));
+            server.url,
+            hook.display()
+        ));
         env.repo("api");
         let agent = env.script("agent.sh", "m ask approval --type command -- true");
         let run = env.start("api", "publish", &agent);
@@ -893,9 +893,9 @@ mod through_the_binary {
             ),
         );
         env.write_config(&format!(
-                "[notify]\nevents = [\"input.requested\"]\n\n[[notify.command]]\nargv = [\"{}\"]\n",
-                hook.display()
-            ));
+            "[notify]\nevents = [\"input.requested\"]\n\n[[notify.command]]\nargv = [\"{}\"]\n",
+            hook.display()
+        ));
         env.repo("api");
         let agent = env.script("agent.sh", "m ask input 'which database?'");
         let run = env.start("api", "ask", &agent);

@@ -286,11 +286,7 @@ fn misbehaving_agents_end_in_a_final_state_with_every_child_gone() {
             .unwrap();
         assert_eq!(out.status.code(), Some(*expected), "{name}");
         if *name == "flood" {
-            let bytes: usize = env
-                .output_lines(&run)
-                .iter()
-                .map(String::len)
-                .sum();
+            let bytes: usize = env.output_lines(&run).iter().map(String::len).sum();
             assert_eq!(bytes, 33_554_432, "every byte stored");
             let daemon = env.daemon_pid().unwrap();
             let hwm = std::fs::read_to_string(format!("/proc/{daemon}/status")).unwrap();

@@ -18,9 +18,9 @@ use crate::model::EventType;
 use crate::model::{new_id, short_id, AgentSpec, Approval, ApprovalState, ApprovalType, DecidedBy};
 use crate::policy;
 use crate::protocol::{
-    check_prompt, AskApprovalRequest, AskInputRequest, CancelRunRequest, DaemonStatus, DecideRequest,
-    DeviceRemovedRequest, FollowRequest, PairRequest, ReplyRequest, Request, Response,
-    StartRunRequest, HEARTBEAT, PROTOCOL_VERSION, VERSION,
+    check_prompt, AskApprovalRequest, AskInputRequest, CancelRunRequest, DaemonStatus,
+    DecideRequest, DeviceRemovedRequest, FollowRequest, PairRequest, ReplyRequest, Request,
+    Response, StartRunRequest, HEARTBEAT, PROTOCOL_VERSION, VERSION,
 };
 use crate::store::{Created, Decision, NewEvent, NewRun, RunDetails, Store};
 

@@ -471,8 +471,11 @@ impl Batch<'_> {
             }
             new.push(NewEvent::new(run_id, EventType::RunFinished, data).with_state(state));
             let events = append_events_tx(conn, new).map_err(db)?;
-            conn.execute("UPDATE run_details SET pgid = NULL WHERE run_id = ?1", [run_id])
-                .map_err(db)?;
+            conn.execute(
+                "UPDATE run_details SET pgid = NULL WHERE run_id = ?1",
+                [run_id],
+            )
+            .map_err(db)?;
             Ok((events.clone(), events))
         })
     }
