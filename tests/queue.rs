@@ -438,24 +438,26 @@ fn a_run_past_its_time_limit_is_cancelled_saying_so() {
 fn waiting_for_a_human_counts_towards_the_limit_unless_excluded() {
     let env = TestEnv::new();
     env.repo("api");
+    env.repo("web");
     let asker = env.script(
         "asker.sh",
         "m ask approval --type generic --title 'go on?' || exit 3\nsleep 0.2",
     );
-    // Counted: the run is cancelled while it waits.
+    // Both at once, on two repos: each waits out the same limit.
     let counted = start(&env, "counted", &asker, &["--timeout", "2s"]);
+    let excluded = env.start_with(
+        "web",
+        "excluded",
+        &["--timeout", "2s", "--timeout-excludes-waiting"],
+        &asker,
+    );
     env.fails(&["run", "wait", &counted], 12);
+    env.fails(&["run", "wait", &excluded], 12);
+    // Counted: the run is cancelled while it waits.
     env.wait_state(&counted, "cancelled");
     let finished = &env.json(&["run", "show", &counted, "--json"])["finished"];
     assert_eq!(finished["reason"], "time limit 2s reached");
     // Excluded: a wait longer than the limit, then the run completes.
-    let excluded = start(
-        &env,
-        "excluded",
-        &asker,
-        &["--timeout", "2s", "--timeout-excludes-waiting"],
-    );
-    env.fails(&["run", "wait", &excluded], 12);
     std::thread::sleep(Duration::from_secs(3));
     env.ok(&["approve", &excluded]);
     env.fails(&["run", "wait", &excluded], 0);
