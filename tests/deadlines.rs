@@ -137,12 +137,13 @@ fn on_timeout_cancel_in_the_config_cancels_the_run_saying_why() {
 fn a_question_takes_its_default_answer_at_the_deadline_or_else_the_run_is_cancelled() {
     let env = TestEnv::new();
     env.repo("api");
-    let acp = |scenario: &str| {
+    env.repo("web");
+    let acp = |repo: &str, scenario: &str| {
         let args = [
             "run",
             "start",
             "-r",
-            "api",
+            repo,
             "pick a database",
             "--acp",
             "--once",
@@ -154,7 +155,9 @@ fn a_question_takes_its_default_answer_at_the_deadline_or_else_the_run_is_cancel
         ];
         env.ok(&args).trim().to_string()
     };
-    let with_default = acp("elicit-default");
+    // Both at once, on two repos: each waits out the same deadline.
+    let with_default = acp("api", "elicit-default");
+    let without = acp("web", "elicit");
     assert_eq!(wait_end(&env, &with_default), 0);
     let provided = &env.events_of(&with_default, "input.provided")[0]["data"];
     assert_eq!(provided["by"]["kind"], "deadline", "{provided}");
@@ -171,7 +174,6 @@ fn a_question_takes_its_default_answer_at_the_deadline_or_else_the_run_is_cancel
     let requested = &env.events_of(&with_default, "input.requested")[0]["data"];
     assert_eq!(requested["on_timeout"], "default");
 
-    let without = acp("elicit");
     assert_eq!(wait_end(&env, &without), 11);
     let finished = &env.json(&["run", "show", &without, "--json"])["finished"];
     assert_eq!(finished["reason"], "no answer within 2s");
