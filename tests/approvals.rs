@@ -32,6 +32,14 @@ fn pending(env: &TestEnv, run: &str, n: usize) -> Vec<String> {
     }
 }
 
+/// Who decided each of the run's approvals, in order (`human`, `policy`, ...).
+fn resolved_by(env: &TestEnv, run: &str) -> Vec<String> {
+    env.events_of(run, "approval.resolved")
+        .iter()
+        .map(|e| e["data"]["by"]["kind"].as_str().unwrap().to_string())
+        .collect()
+}
+
 fn read(env: &TestEnv, name: &str) -> String {
     std::fs::read_to_string(env.dir.path().join(name)).unwrap_or_default()
 }
@@ -68,20 +76,14 @@ reason=$(m ask approval --type command --title "drop the table" -- psql -c 'drop
     // The approved command ran in m's place, with m's stdout.
     assert_eq!(read(&env, "out.1"), "published\n");
 
-    let all = env.json(&["approvals", "--run", &run, "--state", "all", "--json"]);
-    let states: Vec<&str> = all
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["state"].as_str().unwrap())
-        .collect();
+    let all = env.approvals_of(&run);
+    let states: Vec<&str> = all.iter().map(|a| a["state"].as_str().unwrap()).collect();
     assert_eq!(states, ["approved", "rejected"]);
     assert_eq!(all[1]["rejection_reason"], "never in production");
     assert!(all[1]["resolved_at"].as_i64().is_some());
     let types: Vec<String> = env
-        .events(&run)
-        .iter()
-        .map(|e| e["type"].as_str().unwrap().to_string())
+        .event_types(&run)
+        .into_iter()
         .filter(|t| t.starts_with("approval."))
         .collect();
     assert_eq!(
@@ -138,11 +140,7 @@ wait",
     assert_eq!(env.run_state(&run), "waiting_approval");
     env.ok(&["approve", &ids[0]]);
     env.wait_state(&run, "waiting_input");
-    let types: Vec<String> = env
-        .events(&run)
-        .iter()
-        .map(|e| e["type"].as_str().unwrap().to_string())
-        .collect();
+    let types = env.event_types(&run);
     let resolved = types.iter().position(|t| t == "approval.resolved").unwrap();
     let after: Vec<&String> = types[resolved..]
         .iter()
@@ -174,8 +172,7 @@ fn approve_always_approves_the_same_request_again_for_the_rest_of_the_run() {
     );
     // The second deploy is m's to approve; the migration is not.
     env.fails(&["run", "wait", &run], 12);
-    let approvals = env.json(&["approvals", "--run", &run, "--state", "all", "--json"]);
-    let approvals = approvals.as_array().unwrap();
+    let approvals = env.approvals_of(&run);
     assert_eq!(approvals.len(), 3, "{approvals:#?}");
     let again = approvals
         .iter()
@@ -272,10 +269,7 @@ fn an_empty_reply_is_refused_and_the_question_stays_open() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("the reply is empty"));
     }
     assert_eq!(env.run_state(&run), "waiting_input");
-    assert!(!env
-        .events(&run)
-        .iter()
-        .any(|e| e["type"] == "input.provided"));
+    assert!(env.events_of(&run, "input.provided").is_empty());
     env.ok(&["reply", &run, "staging"]);
     env.fails(&["run", "wait", &run], 0);
     assert_eq!(read(&env, "answer"), "got staging\n");
@@ -315,11 +309,7 @@ m ask approval --type generic --title t --payload '{{\"tree\":\"0\"}}' 2>> {dir}
     ] {
         assert!(errors.contains(expected), "{expected}: {errors}");
     }
-    let types: Vec<String> = env
-        .events(&run)
-        .iter()
-        .map(|e| e["type"].as_str().unwrap().to_string())
-        .collect();
+    let types = env.event_types(&run);
     assert!(
         !types
             .iter()
@@ -411,12 +401,7 @@ fn deciding_twice_is_a_conflict_and_the_first_decision_stands() {
         env.json(&["approval", "show", &id, "--json"])["state"],
         "rejected"
     );
-    let resolved = env
-        .events(&run)
-        .iter()
-        .filter(|e| e["type"] == "approval.resolved")
-        .count();
-    assert_eq!(resolved, 1);
+    assert_eq!(env.events_of(&run, "approval.resolved").len(), 1);
 }
 
 #[test]
@@ -497,13 +482,7 @@ fn policy_approves_without_a_human_and_records_it() {
         assert_eq!(approval["state"], "approved");
         assert!(approval["rejection_reason"].is_null());
     }
-    let by: Vec<String> = env
-        .events(&run)
-        .iter()
-        .filter(|e| e["type"] == "approval.resolved")
-        .map(|e| e["data"]["by"]["kind"].as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(by, ["policy", "policy", "policy"]);
+    assert_eq!(resolved_by(&env, &run), ["policy", "policy", "policy"]);
 }
 
 /// Regression: `--allow "echo ok"` approved `echo ok && touch pwn` and
@@ -557,13 +536,7 @@ m ask approval --type command -- echo ok '&&' touch pwn > {0}.argv; echo "argv=$
     assert_eq!(read(&env, "out"), "chained=1\nsubstituted=1\nargv=0\n");
     // Run without a shell, `&&` was only an argument of echo.
     assert_eq!(read(&env, "out.argv"), "ok && touch pwn\n");
-    let by: Vec<String> = env
-        .events(&run)
-        .iter()
-        .filter(|e| e["type"] == "approval.resolved")
-        .map(|e| e["data"]["by"]["kind"].as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(by, ["human", "human", "policy"]);
+    assert_eq!(resolved_by(&env, &run), ["human", "human", "policy"]);
 }
 
 #[test]
@@ -595,20 +568,7 @@ fn review_holds_the_run_until_its_diff_is_approved_or_rejected() {
     let env = TestEnv::new();
     env.repo("api");
     let agent = env.script("agent.sh", "echo reviewed > change.txt");
-    let start = |prompt: &str| {
-        env.ok(&[
-            "run",
-            "start",
-            "-r",
-            "api",
-            prompt,
-            "--review",
-            "--",
-            agent.to_str().unwrap(),
-        ])
-        .trim()
-        .to_string()
-    };
+    let start = |prompt: &str| env.start_with("api", prompt, &["--review"], &agent);
     let run = start("approve me");
     env.fails(&["run", "wait", &run], 12);
     let shown = env.ok(&["approval", "show", &run]);
@@ -620,16 +580,7 @@ fn review_holds_the_run_until_its_diff_is_approved_or_rejected() {
     env.fails(&["run", "wait", &run], 12);
     env.ok(&["reject", &run, "--reason", "wrong file"]);
     env.fails(&["run", "wait", &run], 10);
-    let events = env.events(&run);
-    let end = events
-        .iter()
-        .rev()
-        .find(|e| e["type"] == "run.finished")
-        .unwrap();
-    assert!(end["data"]["reason"]
-        .as_str()
-        .unwrap()
-        .contains("wrong file"));
+    assert!(env.finished_reason(&run).contains("wrong file"));
 }
 
 /// The end-of-run commit after an approved review commits exactly the tree
@@ -641,31 +592,14 @@ fn review_holds_the_run_until_its_diff_is_approved_or_rejected() {
 fn an_approved_review_commits_the_approved_tree_and_not_later_changes() {
     let env = TestEnv::new();
     let repo = env.repo("api");
-    let out = env
-        .m()
-        .env("M_TEST_FAULT", "edit-after-review-check")
-        .args(["daemon", "start"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    common::exits(
+        env.m()
+            .env("M_TEST_FAULT", "edit-after-review-check")
+            .args(["daemon", "start"]),
+        0,
     );
     let agent = env.script("agent.sh", "echo reviewed > change.txt");
-    let run = env
-        .ok(&[
-            "run",
-            "start",
-            "-r",
-            "api",
-            "approve me",
-            "--review",
-            "--",
-            agent.to_str().unwrap(),
-        ])
-        .trim()
-        .to_string();
+    let run = env.start_with("api", "approve me", &["--review"], &agent);
     env.fails(&["run", "wait", &run], 12);
     let id = pending(&env, &run, 1).remove(0);
     let shown = env.json(&["approval", "show", &id, "--json"]);
@@ -703,13 +637,7 @@ fn an_approved_review_commits_the_approved_tree_and_not_later_changes() {
         status.contains(" M change.txt") && status.contains("?? late.txt"),
         "{status}"
     );
-    let end = env
-        .events(&run)
-        .into_iter()
-        .rev()
-        .find(|e| e["type"] == "run.finished")
-        .unwrap();
-    let reason = end["data"]["reason"].as_str().unwrap();
+    let reason = env.finished_reason(&run);
     assert!(
         reason
             .starts_with("the agent finished; the worktree changed after its review was approved")
@@ -988,25 +916,10 @@ fn wait_exit_codes_say_how_the_run_stands() {
     ] {
         env.repo(name);
         let agent = env.script(&format!("{name}.sh"), body);
-        let out = env
-            .m()
-            .args([
-                "run",
-                "start",
-                "-r",
-                name,
-                "x",
-                "--wait",
-                "--",
-                agent.to_str().unwrap(),
-            ])
-            .output()
-            .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "{name}: {}",
-            String::from_utf8_lossy(&out.stderr)
+        let agent = agent.to_str().unwrap();
+        env.fails(
+            &["run", "start", "-r", name, "x", "--wait", "--", agent],
+            code,
         );
     }
     env.repo("cancel");
@@ -1021,26 +934,12 @@ fn agents_find_m_even_when_it_is_not_on_path() {
     let env = TestEnv::new();
     env.repo("api");
     let agent = env.script("agent.sh", "m ask input 'where?'");
-    let run = env
-        .m()
-        .env("PATH", "/usr/bin:/bin")
-        .args([
-            "run",
-            "start",
-            "-r",
-            "api",
-            "x",
-            "--wait",
-            "--",
-            agent.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(
-        run.status.code(),
-        Some(13),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
+    common::exits(
+        env.m()
+            .env("PATH", "/usr/bin:/bin")
+            .args(["run", "start", "-r", "api", "x", "--wait", "--"])
+            .arg(&agent),
+        13,
     );
 }
 
@@ -1106,15 +1005,8 @@ sleep 60",
     // The script went on to its question; it goes away too.
     env.fails(&["run", "wait", &run], 13);
     kill(2);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while env.run_state(&run) != "running" {
-        assert!(Instant::now() < deadline, "{}", env.run_state(&run));
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(env
-        .events(&run)
-        .iter()
-        .any(|e| e["type"] == "input.withdrawn"));
+    env.wait_state(&run, "running");
+    assert!(!env.events_of(&run, "input.withdrawn").is_empty());
     let err = env.fails(&["reply", &run, "eu-west"], 4);
     assert!(err.contains("not waiting for input"), "{err}");
     env.ok(&["run", "cancel", &run]);
@@ -1196,14 +1088,6 @@ fn finished(env: &TestEnv, run: &str) -> serde_json::Value {
     env.json(&["run", "show", run, "--json"])["finished"].clone()
 }
 
-/// Every approval the run ever asked for, decided or not.
-fn all_approvals(env: &TestEnv, run: &str) -> Vec<serde_json::Value> {
-    env.json(&["approvals", "--run", run, "--state", "all", "--json"])
-        .as_array()
-        .unwrap()
-        .clone()
-}
-
 /// Regression: `--review` on a scratch repo let the run start; at its end
 /// the review could not be made (no git), and the run failed saying "the
 /// review was rejected", though nobody had been asked.
@@ -1228,13 +1112,13 @@ fn review_on_a_scratch_repo_is_refused_and_the_configured_default_skips_it() {
         .is_empty());
 
     // `run.review = true` holds the runs that have a diff; this one has none.
-    std::fs::write(env.home.join("config.toml"), "[run]\nreview = true\n").unwrap();
+    env.write_config("[run]\nreview = true\n");
     let run = env.start("notes", "x", std::path::Path::new(agent));
     env.fails(&["run", "wait", &run], 0);
     let created = &env.events(&run)[0];
     assert_eq!(created["data"]["options"]["review"], false, "{created}");
     assert_eq!(finished(&env, &run)["reason"], "the agent finished");
-    assert!(all_approvals(&env, &run).is_empty());
+    assert!(env.approvals_of(&run).is_empty());
 }
 
 /// Regression: a review that could not be prepared failed the run saying
@@ -1245,19 +1129,7 @@ fn a_review_that_cannot_be_prepared_fails_the_run_without_asking_anyone() {
     env.repo("api");
     // Without its `.git` the workspace is no longer a worktree: no diff.
     let agent = env.script("agent.sh", "echo work > work.txt\nrm .git");
-    let run = env
-        .ok(&[
-            "run",
-            "start",
-            "-r",
-            "api",
-            "x",
-            "--review",
-            "--",
-            agent.to_str().unwrap(),
-        ])
-        .trim()
-        .to_string();
+    let run = env.start_with("api", "x", &["--review"], &agent);
     let err = env.fails(&["run", "wait", &run], 10);
     assert!(err.contains("cannot prepare the review"), "{err}");
     let reason = finished(&env, &run)["reason"].as_str().unwrap().to_string();
@@ -1267,7 +1139,7 @@ fn a_review_that_cannot_be_prepared_fails_the_run_without_asking_anyone() {
             && !reason.contains("reject"),
         "{reason}"
     );
-    assert!(all_approvals(&env, &run).is_empty());
+    assert!(env.approvals_of(&run).is_empty());
 }
 
 /// Regression: a run that changed nothing asked a human to approve an
@@ -1283,25 +1155,13 @@ fn a_run_that_changed_nothing_is_not_held_for_review() {
         "echo x > a.txt && git add a.txt && git commit -qm add && git rm -q a.txt && git commit -qm undo",
     );
     for agent in [idle, undo] {
-        let run = env
-            .ok(&[
-                "run",
-                "start",
-                "-r",
-                "api",
-                "x",
-                "--review",
-                "--",
-                agent.to_str().unwrap(),
-            ])
-            .trim()
-            .to_string();
+        let run = env.start_with("api", "x", &["--review"], &agent);
         env.fails(&["run", "wait", &run], 0);
         assert_eq!(
             finished(&env, &run)["reason"],
             "the agent finished; it changed nothing, so there was nothing to review"
         );
-        assert!(all_approvals(&env, &run).is_empty());
+        assert!(env.approvals_of(&run).is_empty());
     }
 }
 
@@ -1359,12 +1219,7 @@ fn an_agent_cannot_decide_its_own_requests_with_the_keeper_alone() {
 
 fn cannot_decide_its_own(containment: &str) {
     let env = TestEnv::new();
-    std::fs::create_dir_all(&env.home).unwrap();
-    std::fs::write(
-        env.home.join("config.toml"),
-        format!("[daemon]\ncontainment = \"{containment}\"\n"),
-    )
-    .unwrap();
+    env.write_config(&format!("[daemon]\ncontainment = \"{containment}\"\n"));
     env.repo("api");
     let tries = env.dir.path().join("tries");
     let ran = env.dir.path().join("ran");
@@ -1391,11 +1246,7 @@ wait"#,
     common::wait_for_lines(&tries, 3);
     assert_eq!(read(&env, "tries"), "plain=7\nscrubbed=7\nreply=7\n");
     assert!(!ran.exists(), "the agent's own approval ran the command");
-    let refused: Vec<serde_json::Value> = env
-        .events(&run)
-        .into_iter()
-        .filter(|e| e["type"] == "decision.refused")
-        .collect();
+    let refused = env.events_of(&run, "decision.refused");
     assert_eq!(refused.len(), 3, "{refused:?}");
     assert_eq!(refused[0]["data"]["request"], "approve");
     assert_eq!(refused[0]["data"]["approval_id"], ids[0].as_str());
