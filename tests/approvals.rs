@@ -592,12 +592,7 @@ fn review_holds_the_run_until_its_diff_is_approved_or_rejected() {
 fn an_approved_review_commits_the_approved_tree_and_not_later_changes() {
     let env = TestEnv::new();
     let repo = env.repo("api");
-    common::exits(
-        env.m()
-            .env("M_TEST_FAULT", "edit-after-review-check")
-            .args(["daemon", "start"]),
-        0,
-    );
+    daemon_with_fault(&env, "edit-after-review-check");
     let agent = env.script("agent.sh", "echo reviewed > change.txt");
     let run = env.start_with("api", "approve me", &["--review"], &agent);
     env.fails(&["run", "wait", &run], 12);
@@ -653,16 +648,9 @@ fn an_approved_review_commits_the_approved_tree_and_not_later_changes() {
 
 /// The daemon, started with the test-only fault `fault`.
 fn daemon_with_fault(env: &TestEnv, fault: &str) {
-    let out = env
-        .m()
-        .env("M_TEST_FAULT", fault)
-        .args(["daemon", "start"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    common::exits(
+        env.m().env("M_TEST_FAULT", fault).args(["daemon", "start"]),
+        0,
     );
 }
 
@@ -710,28 +698,12 @@ fn only_the_tree_is_committed(env: &TestEnv, repo: &std::path::Path, run: &str, 
 fn a_review_approved_by_a_rule_commits_the_tree_the_rule_decided_on() {
     let env = TestEnv::new();
     let repo = env.repo("api");
-    std::fs::write(
-        env.home.join("config.toml"),
-        "[approvals]\nauto_approve = [\"diff\"]\n",
-    )
-    .unwrap();
+    env.write_config("[approvals]\nauto_approve = [\"diff\"]\n");
     daemon_with_fault(&env, "edit-after-review-prepared");
     let agent = env.script("agent.sh", "echo reviewed > change.txt");
-    let run = env
-        .ok(&[
-            "run",
-            "start",
-            "-r",
-            "api",
-            "by rule",
-            "--review",
-            "--",
-            agent.to_str().unwrap(),
-        ])
-        .trim()
-        .to_string();
+    let run = env.start_with("api", "by rule", &["--review"], &agent);
     env.fails(&["run", "wait", &run], 0);
-    let approvals = all_approvals(&env, &run);
+    let approvals = env.approvals_of(&run);
     assert_eq!(approvals.len(), 1, "{approvals:?}");
     let shown = env.json(&[
         "approval",
@@ -743,7 +715,7 @@ fn a_review_approved_by_a_rule_commits_the_tree_the_rule_decided_on() {
     assert_eq!(shown["decided_by"]["kind"], "policy", "{shown}");
     let tree = shown["payload"]["tree"].as_str().unwrap();
     only_the_tree_is_committed(&env, &repo, &run, tree);
-    let reason = finished(&env, &run)["reason"].as_str().unwrap().to_string();
+    let reason = env.finished_reason(&run);
     assert!(
         reason
             .starts_with("the agent finished; the worktree changed after its review was approved")
@@ -763,21 +735,9 @@ fn a_run_found_unchanged_commits_nothing_that_changed_after() {
     let repo = env.repo("api");
     daemon_with_fault(&env, "edit-after-review-prepared");
     let agent = env.script("idle.sh", "echo just looking");
-    let run = env
-        .ok(&[
-            "run",
-            "start",
-            "-r",
-            "api",
-            "look",
-            "--review",
-            "--",
-            agent.to_str().unwrap(),
-        ])
-        .trim()
-        .to_string();
+    let run = env.start_with("api", "look", &["--review"], &agent);
     env.fails(&["run", "wait", &run], 0);
-    assert!(all_approvals(&env, &run).is_empty());
+    assert!(env.approvals_of(&run).is_empty());
     let shown = env.json(&["run", "show", &run, "--json"]);
     let (branch, worktree) = branch_and_worktree(&env, &run);
     assert_eq!(
@@ -790,7 +750,7 @@ fn a_run_found_unchanged_commits_nothing_that_changed_after() {
         status.contains("?? change.txt") && status.contains("?? late.txt"),
         "{status}"
     );
-    let reason = finished(&env, &run)["reason"].as_str().unwrap().to_string();
+    let reason = env.finished_reason(&run);
     assert!(
         reason.starts_with(
             "the agent finished; it changed nothing, so there was nothing to review; \
@@ -814,19 +774,7 @@ fn a_run_found_unchanged_commits_nothing_that_changed_after() {
 fn approve_and_die(env: &TestEnv) -> (String, String, String) {
     daemon_with_fault(env, "die-after-review-approved");
     let agent = env.script("agent.sh", "echo reviewed > change.txt");
-    let run = env
-        .ok(&[
-            "run",
-            "start",
-            "-r",
-            "api",
-            "approve me",
-            "--review",
-            "--",
-            agent.to_str().unwrap(),
-        ])
-        .trim()
-        .to_string();
+    let run = env.start_with("api", "approve me", &["--review"], &agent);
     env.fails(&["run", "wait", &run], 12);
     let id = pending(env, &run, 1).remove(0);
     let shown = env.json(&["approval", "show", &id, "--json"]);
@@ -855,7 +803,7 @@ fn a_daemon_killed_after_a_review_was_approved_commits_only_the_approved_tree_on
     env.ok(&["daemon", "start"]);
     env.fails(&["run", "wait", &run], 0);
     only_the_tree_is_committed(&env, &repo, &run, &tree);
-    let reason = finished(&env, &run)["reason"].as_str().unwrap().to_string();
+    let reason = env.finished_reason(&run);
     assert!(
         reason.contains("after the run's review was approved")
             && reason.contains("committed the approved work")
@@ -896,7 +844,7 @@ fn a_recovered_review_whose_tree_is_gone_commits_nothing_unseen() {
         status.contains(" M change.txt") && status.contains("?? late.txt"),
         "{status}"
     );
-    let reason = finished(&env, &run)["reason"].as_str().unwrap().to_string();
+    let reason = env.finished_reason(&run);
     assert!(
         reason.contains(missing)
             && reason.contains("nothing was committed in its place")
