@@ -288,18 +288,24 @@ fn ask_refuses_an_empty_question_and_a_diff_approval_without_a_diff() {
             "printf '' | m ask approval --type diff 2>> {dir}/errors; echo \"empty $?\" >> {dir}/codes
 echo 'please approve' | m ask approval --type diff 2>> {dir}/errors; echo \"text $?\" >> {dir}/codes
 m ask approval --type diff --diff-file /dev/null 2>> {dir}/errors; echo \"file $?\" >> {dir}/codes
-m ask input '' 2>> {dir}/errors; echo \"question $?\" >> {dir}/codes"
+m ask input '' 2>> {dir}/errors; echo \"question $?\" >> {dir}/codes
+m ask approval --type generic --title t --payload '{{\"tree\":\"0\"}}' 2>> {dir}/errors; echo \"tree $?\" >> {dir}/codes"
         ),
     );
     let run = env.start("api", "ask nothing", &agent);
     env.fails(&["run", "wait", &run], 0);
-    assert_eq!(read(&env, "codes"), "empty 2\ntext 2\nfile 2\nquestion 2\n");
+    assert_eq!(
+        read(&env, "codes"),
+        "empty 2\ntext 2\nfile 2\nquestion 2\ntree 2\n"
+    );
     let errors = read(&env, "errors");
     for expected in [
         "a diff approval needs a unified diff, but stdin is empty",
         "a diff approval needs a unified diff, but stdin holds no unified diff",
         "but --diff-file /dev/null is empty",
         "the question is empty",
+        // Only m's own review names the tree an approval commits.
+        "the payload cannot set `tree`",
     ] {
         assert!(errors.contains(expected), "{expected}: {errors}");
     }
@@ -586,12 +592,7 @@ fn review_holds_the_run_until_its_diff_is_approved_or_rejected() {
 fn an_approved_review_commits_the_approved_tree_and_not_later_changes() {
     let env = TestEnv::new();
     let repo = env.repo("api");
-    common::exits(
-        env.m()
-            .env("M_TEST_FAULT", "edit-after-review-check")
-            .args(["daemon", "start"]),
-        0,
-    );
+    daemon_with_fault(&env, "edit-after-review-check");
     let agent = env.script("agent.sh", "echo reviewed > change.txt");
     let run = env.start_with("api", "approve me", &["--review"], &agent);
     env.fails(&["run", "wait", &run], 12);
@@ -624,7 +625,7 @@ fn an_approved_review_commits_the_approved_tree_and_not_later_changes() {
     // approved work.
     assert_eq!(
         std::fs::read_to_string(worktree.join("late.txt")).unwrap(),
-        "written after the check\n"
+        "written at edit-after-review-check\n"
     );
     let status = env.git(&worktree, &["status", "--porcelain"]);
     assert!(
@@ -643,6 +644,213 @@ fn an_approved_review_commits_the_approved_tree_and_not_later_changes() {
     let err = env.fails(&["run", "rm", &run], 4);
     assert!(err.contains("hint:"), "{err}");
     assert!(worktree.join("late.txt").exists());
+}
+
+/// The daemon, started with the test-only fault `fault`.
+fn daemon_with_fault(env: &TestEnv, fault: &str) {
+    common::exits(
+        env.m().env("M_TEST_FAULT", fault).args(["daemon", "start"]),
+        0,
+    );
+}
+
+/// The run's branch and worktree.
+fn branch_and_worktree(env: &TestEnv, run: &str) -> (String, std::path::PathBuf) {
+    let shown = env.json(&["run", "show", run, "--json"]);
+    (
+        shown["branch"].as_str().unwrap().to_string(),
+        std::path::PathBuf::from(shown["workspace_path"].as_str().unwrap()),
+    )
+}
+
+/// The branch holds exactly `tree`, with the agent's `change.txt`; what
+/// the faults write (an edit of `change.txt`, a new `late.txt`) is left in
+/// the worktree, uncommitted.
+fn only_the_tree_is_committed(env: &TestEnv, repo: &std::path::Path, run: &str, tree: &str) {
+    let (branch, worktree) = branch_and_worktree(env, run);
+    assert_eq!(
+        env.git(repo, &["rev-parse", &format!("{branch}^{{tree}}")])
+            .trim(),
+        tree,
+        "the branch holds the approved tree"
+    );
+    assert_eq!(
+        env.git(repo, &["show", &format!("{branch}:change.txt")]),
+        "reviewed\n"
+    );
+    let files = env.git(repo, &["ls-tree", "--name-only", &branch]);
+    assert!(!files.contains("late.txt"), "{files}");
+    assert!(worktree.join("late.txt").exists());
+    let status = env.git(&worktree, &["status", "--porcelain"]);
+    assert!(
+        status.contains(" M change.txt") && status.contains("?? late.txt"),
+        "{status}"
+    );
+}
+
+/// Regression: a review approved by a rule (`[approvals] auto_approve`)
+/// had the run's end commit the worktree as it stood by then, not the tree
+/// the rule decided on. A change made once the review was read (by the
+/// test-only fault `edit-after-review-prepared`, at that very moment) is
+/// not on the branch: it is left in the worktree, and the run's end says
+/// so.
+#[test]
+fn a_review_approved_by_a_rule_commits_the_tree_the_rule_decided_on() {
+    let env = TestEnv::new();
+    let repo = env.repo("api");
+    env.write_config("[approvals]\nauto_approve = [\"diff\"]\n");
+    daemon_with_fault(&env, "edit-after-review-prepared");
+    let agent = env.script("agent.sh", "echo reviewed > change.txt");
+    let run = env.start_with("api", "by rule", &["--review"], &agent);
+    env.fails(&["run", "wait", &run], 0);
+    let approvals = env.approvals_of(&run);
+    assert_eq!(approvals.len(), 1, "{approvals:?}");
+    let shown = env.json(&[
+        "approval",
+        "show",
+        approvals[0]["id"].as_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(shown["state"], "approved", "{shown}");
+    assert_eq!(shown["decided_by"]["kind"], "policy", "{shown}");
+    let tree = shown["payload"]["tree"].as_str().unwrap();
+    only_the_tree_is_committed(&env, &repo, &run, tree);
+    let reason = env.finished_reason(&run);
+    assert!(
+        reason
+            .starts_with("the agent finished; the worktree changed after its review was approved")
+            && reason.contains("not committed"),
+        "{reason}"
+    );
+}
+
+/// Regression: a `--review` run found to have changed nothing asked
+/// nobody, and its end then committed whatever the worktree held by then:
+/// changes nobody saw. What changed after it was found unchanged (the
+/// test-only fault `edit-after-review-prepared`) is not committed; it is
+/// left in the worktree, and the run's end says so.
+#[test]
+fn a_run_found_unchanged_commits_nothing_that_changed_after() {
+    let env = TestEnv::new();
+    let repo = env.repo("api");
+    daemon_with_fault(&env, "edit-after-review-prepared");
+    let agent = env.script("idle.sh", "echo just looking");
+    let run = env.start_with("api", "look", &["--review"], &agent);
+    env.fails(&["run", "wait", &run], 0);
+    assert!(env.approvals_of(&run).is_empty());
+    let shown = env.json(&["run", "show", &run, "--json"]);
+    let (branch, worktree) = branch_and_worktree(&env, &run);
+    assert_eq!(
+        env.git(&repo, &["rev-parse", &branch]).trim(),
+        shown["base_commit"].as_str().unwrap(),
+        "nothing was committed"
+    );
+    let status = env.git(&worktree, &["status", "--porcelain"]);
+    assert!(
+        status.contains("?? change.txt") && status.contains("?? late.txt"),
+        "{status}"
+    );
+    let reason = env.finished_reason(&run);
+    assert!(
+        reason.starts_with(
+            "the agent finished; it changed nothing, so there was nothing to review; \
+             the worktree changed after it was found unchanged"
+        ) && reason.contains("not committed")
+            && reason.contains(worktree.to_str().unwrap()),
+        "{reason}"
+    );
+    assert!(
+        !env.events(&run)
+            .iter()
+            .any(|e| e["type"] == "workspace.diff"),
+        "no work was committed"
+    );
+}
+
+/// A `--review` run whose daemon is killed (the test-only fault
+/// `die-after-review-approved`: SIGKILL between the approval and the
+/// run's end) and whose worktree then changes; returns the run, its
+/// approval and the approved tree.
+fn approve_and_die(env: &TestEnv) -> (String, String, String) {
+    daemon_with_fault(env, "die-after-review-approved");
+    let agent = env.script("agent.sh", "echo reviewed > change.txt");
+    let run = env.start_with("api", "approve me", &["--review"], &agent);
+    env.fails(&["run", "wait", &run], 12);
+    let id = pending(env, &run, 1).remove(0);
+    let shown = env.json(&["approval", "show", &id, "--json"]);
+    let tree = shown["payload"]["tree"].as_str().unwrap().to_string();
+    let daemon = env.daemon_pid().unwrap();
+    // The decision is committed before the daemon dies; its answer to
+    // `m approve` may or may not get out first.
+    let _ = env.run(&["approve", &id]);
+    common::wait_until_gone(daemon, Duration::from_secs(20));
+    let (_, worktree) = branch_and_worktree(env, &run);
+    std::fs::write(worktree.join("change.txt"), "edited while no daemon ran\n").unwrap();
+    std::fs::write(worktree.join("late.txt"), "written while no daemon ran\n").unwrap();
+    (run, id, tree)
+}
+
+/// Regression: a daemon killed between a review's approval and the run's
+/// end left the run to the next daemon's recovery, which committed the
+/// worktree as it stood then, changes nobody approved included. Recovery
+/// commits the approved tree, leaves the later changes in the worktree and
+/// says so, and the run completes.
+#[test]
+fn a_daemon_killed_after_a_review_was_approved_commits_only_the_approved_tree_on_restart() {
+    let env = TestEnv::new();
+    let repo = env.repo("api");
+    let (run, _, tree) = approve_and_die(&env);
+    env.ok(&["daemon", "start"]);
+    env.fails(&["run", "wait", &run], 0);
+    only_the_tree_is_committed(&env, &repo, &run, &tree);
+    let reason = env.finished_reason(&run);
+    assert!(
+        reason.contains("after the run's review was approved")
+            && reason.contains("committed the approved work")
+            && reason.contains("the later changes were not committed"),
+        "{reason}"
+    );
+}
+
+/// When the approved tree recorded with the approval is not in the
+/// repository, recovery commits nothing in its place (nobody approved
+/// what the worktree holds now): the run fails saying where its work is.
+#[test]
+fn a_recovered_review_whose_tree_is_gone_commits_nothing_unseen() {
+    let env = TestEnv::new();
+    let repo = env.repo("api");
+    let (run, id, _) = approve_and_die(&env);
+    let missing = "0123456789abcdef0123456789abcdef01234567";
+    let conn = rusqlite::Connection::open(env.db_path()).unwrap();
+    let changed = conn
+        .execute(
+            "UPDATE approvals SET payload = json_set(payload, '$.tree', ?1) WHERE id = ?2",
+            [missing, id.as_str()],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    drop(conn);
+    let (branch, worktree) = branch_and_worktree(&env, &run);
+    let before = env.git(&repo, &["rev-parse", &branch]);
+    env.ok(&["daemon", "start"]);
+    env.fails(&["run", "wait", &run], 10);
+    assert_eq!(
+        env.git(&repo, &["rev-parse", &branch]),
+        before,
+        "nothing was committed"
+    );
+    let status = env.git(&worktree, &["status", "--porcelain"]);
+    assert!(
+        status.contains(" M change.txt") && status.contains("?? late.txt"),
+        "{status}"
+    );
+    let reason = env.finished_reason(&run);
+    assert!(
+        reason.contains(missing)
+            && reason.contains("nothing was committed in its place")
+            && reason.contains(worktree.to_str().unwrap()),
+        "{reason}"
+    );
 }
 
 #[test]

@@ -36,6 +36,14 @@ pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connectio
             approval_type,
             payload,
         }) => {
+            // Only m's end-of-run review names a tree: it is what an
+            // approval of it commits, also after a restart.
+            if payload.get("tree").is_some() {
+                return Err(Error::usage(
+                    "the payload cannot set `tree`: it names the worktree of m's own end-of-run review",
+                )
+                .with_hint("drop it from the payload"));
+            }
             let request = ApprovalRequest {
                 approval_type,
                 payload,
