@@ -61,6 +61,11 @@ impl Record {
             .collect()
     }
 
+    fn assert_no_errors(&self) {
+        let errors = self.of(EventType::Error);
+        assert!(errors.is_empty(), "{errors:#?}");
+    }
+
     fn position(&self, event_type: EventType) -> usize {
         self.events
             .iter()
@@ -279,11 +284,7 @@ async fn updates_become_events() {
         std::fs::read_to_string(ws.path().join("notes.txt")).unwrap(),
         "notes\n"
     );
-    assert!(
-        record.of(EventType::Error).is_empty(),
-        "{:#?}",
-        record.of(EventType::Error)
-    );
+    record.assert_no_errors();
 }
 
 #[tokio::test]
@@ -693,11 +694,7 @@ async fn file_system_requests_are_refused() {
         record.of(EventType::AgentRefused)[0]["method"],
         "fs/read_text_file"
     );
-    assert!(
-        record.of(EventType::Error).is_empty(),
-        "{:?}",
-        record.of(EventType::Error)
-    );
+    record.assert_no_errors();
 }
 
 #[tokio::test]
@@ -715,11 +712,7 @@ async fn an_unoffered_write_after_an_approved_edit_is_one_refusal_not_an_error()
         message.contains("fs/write_text_file") && message.contains("refused"),
         "{message}"
     );
-    assert!(
-        record.of(EventType::Error).is_empty(),
-        "{:?}",
-        record.of(EventType::Error)
-    );
+    record.assert_no_errors();
 }
 
 #[tokio::test]
@@ -911,7 +904,7 @@ async fn a_missing_agent_says_how_to_install_it() {
 
 /// Through the real binary: what a user of `m run start --acp` sees.
 mod through_the_binary {
-    use super::common::TestEnv;
+    use super::common::{self, TestEnv};
     use serde_json::{json, Value};
 
     const FAKE: &str = env!("CARGO_BIN_EXE_fake-acp-agent");
@@ -924,12 +917,24 @@ mod through_the_binary {
     }
 
     fn messages(env: &TestEnv, run: &str) -> String {
-        env.events(run)
+        env.events_of(run, "agent.message")
             .iter()
-            .filter(|e| e["type"] == "agent.message")
             .map(|e| e["data"]["text"].as_str().unwrap_or("").to_string())
             .collect::<Vec<_>>()
             .join("|")
+    }
+
+    /// Waits until one of the agent's messages contains `text`.
+    fn wait_for_message(env: &TestEnv, run: &str, text: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !messages(env, run).contains(text) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the agent never said {text:?}: {}",
+                messages(env, run)
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
     }
 
     #[test]
@@ -951,19 +956,11 @@ mod through_the_binary {
         env.ok(&["reject", &run, "--reason", "keep the world"]);
         // The turn ends; the reason is the next prompt; then the agent waits.
         env.fails(&["run", "wait", &run], 13);
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while !messages(&env, &run).contains("keep the world") {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{}",
-                messages(&env, &run)
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
-            env.fails(&["run", "wait", &run], 13);
-        }
+        wait_for_message(&env, &run, "keep the world");
+        env.fails(&["run", "wait", &run], 13);
         env.ok(&["run", "done", &run]);
         env.fails(&["run", "wait", &run], 0);
-        let approval = env.json(&["approvals", "--run", &run, "--state", "all", "--json"]);
+        let approval = env.approvals_of(&run);
         assert_eq!(approval[0]["state"], "rejected");
         assert_eq!(approval[0]["rejection_reason"], "keep the world");
     }
@@ -976,32 +973,16 @@ mod through_the_binary {
         env.fails(&["run", "wait", &run], 12);
         env.ok(&["reject", &run, "--reason", "no files please"]);
         env.fails(&["run", "wait", &run], 13);
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while !messages(&env, &run).contains("you said") {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{}",
-                messages(&env, &run)
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
-            env.fails(&["run", "wait", &run], 13);
-        }
-        let events = env.events(&run);
-        let prompts: Vec<&Value> = events
-            .iter()
-            .filter(|e| e["type"] == "agent.prompt")
-            .map(|e| &e["data"])
-            .collect();
+        wait_for_message(&env, &run, "you said");
+        env.fails(&["run", "wait", &run], 13);
+        let prompts = env.events_of(&run, "agent.prompt");
         assert_eq!(prompts.len(), 2, "{prompts:#?}");
         assert_eq!(
-            prompts[1]["text"],
+            prompts[1]["data"]["text"],
             "The user refused `touch ran.txt`: no files please"
         );
-        let asked = events
-            .iter()
-            .filter(|e| e["type"] == "approval.requested")
-            .count();
-        assert_eq!(asked, 1, "{events:#?}");
+        let asked = env.events_of(&run, "approval.requested");
+        assert_eq!(asked.len(), 1, "{asked:#?}");
         env.ok(&["run", "done", &run]);
         env.fails(&["run", "wait", &run], 0);
     }
@@ -1027,11 +1008,7 @@ mod through_the_binary {
         );
         assert!(err.contains("still open"), "{err}");
         assert_eq!(env.run_state(&run), "waiting_input");
-        let types: Vec<String> = env
-            .events(&run)
-            .iter()
-            .map(|e| e["type"].as_str().unwrap().to_string())
-            .collect();
+        let types = env.event_types(&run);
         let count = |name: &str| types.iter().filter(|t| *t == name).count();
         assert_eq!(count("input.requested"), 1, "{types:?}");
         assert_eq!(count("input.provided"), 0, "{types:?}");
@@ -1072,13 +1049,9 @@ mod through_the_binary {
             .map(|e| &e["data"]["optionKind"])
             .collect();
         assert_eq!(kinds, [&json!("allow_once"), &json!("allow_once")]);
-        let approvals = env.json(&["approvals", "--run", &run, "--state", "all", "--json"]);
-        assert_eq!(approvals.as_array().unwrap().len(), 2);
-        assert!(approvals
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|a| a["state"] == "approved"));
+        let approvals = env.approvals_of(&run);
+        assert_eq!(approvals.len(), 2);
+        assert!(approvals.iter().all(|a| a["state"] == "approved"));
 
         // `--persist` says that the agent keeps it, and the event shows it.
         let run = start(&env, "always", &["--once"]);
@@ -1110,8 +1083,7 @@ mod through_the_binary {
         env.fails(&["run", "wait", &run], 12);
         // The first was approved by the rule; the second holds shell syntax
         // once unwrapped, so a human is asked.
-        let approvals = env.json(&["approvals", "--run", &run, "--state", "all", "--json"]);
-        let approvals = approvals.as_array().unwrap();
+        let approvals = env.approvals_of(&run);
         assert_eq!(approvals.len(), 2, "{approvals:#?}");
         let first = approvals
             .iter()
@@ -1149,23 +1121,11 @@ mod through_the_binary {
             messages(&env, &run)
         );
         env.ok(&["reply", &run, "and now the docs"]);
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while !messages(&env, &run).contains("you said: and now the docs") {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{}",
-                messages(&env, &run)
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
+        wait_for_message(&env, &run, "you said: and now the docs");
         env.fails(&["run", "wait", &run], 13);
         env.ok(&["run", "done", &run]);
         env.fails(&["run", "wait", &run], 0);
-        let types: Vec<String> = env
-            .events(&run)
-            .iter()
-            .map(|e| e["type"].as_str().unwrap().to_string())
-            .collect();
+        let types = env.event_types(&run);
         for expected in [
             "agent.session",
             "agent.prompt",
@@ -1186,21 +1146,13 @@ mod through_the_binary {
     fn an_idle_conversation_is_done_after_the_configured_timeout() {
         let env = TestEnv::new();
         env.repo("api");
-        std::fs::write(
-            env.home.join("config.toml"),
-            "[run]\nidle_timeout_seconds = 1\n",
-        )
-        .unwrap();
+        env.write_config("[run]\nidle_timeout_seconds = 1\n");
         let run = start(&env, "converse", &[]);
         // No `run wait` for the question first: a second late, the run is
         // already done. The order of the events shows the wait.
         let out = env.m().args(["events", &run, "--follow"]).output().unwrap();
         assert_eq!(out.status.code(), Some(0));
-        let types: Vec<String> = env
-            .events(&run)
-            .iter()
-            .map(|e| e["type"].as_str().unwrap().to_string())
-            .collect();
+        let types = env.event_types(&run);
         let at = |name: &str| types.iter().position(|t| t == name);
         assert!(at("input.requested").is_some(), "{types:?}");
         assert!(at("input.requested") < at("run.idle"), "{types:?}");
@@ -1267,20 +1219,13 @@ mod through_the_binary {
         // cancel and is winding down (it says so on stderr) when the
         // decision comes.
         let mut cancel = env.m().args(["run", "cancel", &run]).spawn().unwrap();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while !env.events(&run).iter().any(|e| {
-            e["type"] == "output"
-                && e["data"]["lines"]
+        common::wait_for("the agent to hear the cancel", || {
+            env.events_of(&run, "output").iter().any(|e| {
+                e["data"]["lines"]
                     .to_string()
                     .contains("permission answered")
-        }) {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{:#?}",
-                env.events(&run)
-            );
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+            })
+        });
         let err = env.fails(&["approve", &approval], 4);
         assert!(
             err.contains("being cancelled") || err.contains("run ended"),
@@ -1288,7 +1233,7 @@ mod through_the_binary {
         );
         assert!(cancel.wait().unwrap().success());
         assert_eq!(env.run_state(&run), "cancelled");
-        let approval = &env.json(&["approvals", "--run", &run, "--state", "all", "--json"])[0];
+        let approval = &env.approvals_of(&run)[0];
         assert_eq!(approval["state"], "rejected");
         assert_eq!(approval["rejection_reason"], "run ended");
         let events = env.events(&run);
@@ -1320,15 +1265,7 @@ mod through_the_binary {
             .unwrap()
             .to_string();
         std::fs::write(gate, "").unwrap();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while !messages(&env, run).contains("withdrawn") {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{}",
-                messages(&env, run)
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
+        wait_for_message(&env, run, "withdrawn");
         assert!(messages(&env, run).contains("withdrawn: -32800"));
         // The turn ended; the conversation waits for the next prompt.
         env.wait_state(run, "waiting_input");
@@ -1409,17 +1346,8 @@ mod through_the_binary {
         let err = env.fails(&["run", "wait", &run], 10);
         assert!(err.contains("cannot prepare the review: "), "{err}");
         assert!(!err.contains("reject"), "{err}");
-        let prompts = env
-            .events(&run)
-            .into_iter()
-            .filter(|e| e["type"] == "agent.prompt")
-            .count();
-        assert_eq!(prompts, 1);
-        assert!(env
-            .json(&["approvals", "--run", &run, "--state", "all", "--json"])
-            .as_array()
-            .unwrap()
-            .is_empty());
+        assert_eq!(env.events_of(&run, "agent.prompt").len(), 1);
+        assert!(env.approvals_of(&run).is_empty());
     }
 
     /// Regression: a run that changed nothing asked a human to approve an
@@ -1432,11 +1360,7 @@ mod through_the_binary {
         env.fails(&["run", "wait", &run], 0);
         let shown = env.ok(&["run", "show", &run]);
         assert!(shown.contains("nothing to review"), "{shown}");
-        assert!(env
-            .json(&["approvals", "--run", &run, "--state", "all", "--json"])
-            .as_array()
-            .unwrap()
-            .is_empty());
+        assert!(env.approvals_of(&run).is_empty());
     }
 
     /// The hints for a conversation waiting for its next prompt say how to
@@ -1540,53 +1464,32 @@ mod through_the_binary {
         env.ok(&args).trim().to_string()
     }
 
-    fn finished_reason(env: &TestEnv, run: &str) -> String {
-        let events = env.events(run);
-        let finished = events.iter().find(|e| e["type"] == "run.finished").unwrap();
-        finished["data"]["reason"].as_str().unwrap().to_string()
-    }
-
     #[test]
     fn a_run_that_needs_auth_fails_with_a_hint_and_only_the_configured_method_is_used() {
         let env = TestEnv::new();
         env.repo("api");
         let run = start_preset(&env, "gemini", "auth");
         env.fails(&["run", "wait", &run], 10);
-        let reason = finished_reason(&env, &run);
+        let reason = env.finished_reason(&run);
         assert!(
             reason.contains("API key is missing or not configured."),
             "{reason}"
         );
         assert!(reason.contains("[agents.gemini] auth"), "{reason}");
-        assert!(env.events(&run).iter().all(|e| e["type"] != "agent.auth"));
+        assert!(env.events_of(&run, "agent.auth").is_empty());
 
         env.ok(&["daemon", "stop"]);
-        std::fs::write(
-            env.home.join("config.toml"),
-            "[agents.gemini]\nauth = \"api-key\"\n",
-        )
-        .unwrap();
+        env.write_config("[agents.gemini]\nauth = \"api-key\"\n");
         // The key in the environment of the daemon this start autostarts.
-        let out = env
-            .m()
-            .env("FAKE_API_KEY", "secret")
-            .args([
+        let out = common::exits(
+            env.m().env("FAKE_API_KEY", "secret").args([
                 "run", "start", "-r", "api", "x", "--once", "--agent", "gemini", "--", FAKE, "auth",
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+            ]),
+            0,
         );
         let run = String::from_utf8_lossy(&out.stdout).trim().to_string();
         env.fails(&["run", "wait", &run], 0);
-        let auths: Vec<_> = env
-            .events(&run)
-            .into_iter()
-            .filter(|e| e["type"] == "agent.auth")
-            .collect();
+        let auths = env.events_of(&run, "agent.auth");
         assert_eq!(auths.len(), 1);
         assert_eq!(auths[0]["data"]["methodId"], "api-key");
         env.ok(&["daemon", "stop"]);
@@ -1737,11 +1640,9 @@ mod through_the_binary {
         let talk = start(&env, "converse", &[]);
         env.fails(&["run", "wait", &talk], 13);
         env.ok(&["reply", &talk, "more"]);
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while env.json(&["run", "show", &talk, "--json"])["usage"]["input_tokens"] != 3000 {
-            assert!(std::time::Instant::now() < deadline);
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
+        common::wait_for("the second turn's tokens", || {
+            env.json(&["run", "show", &talk, "--json"])["usage"]["input_tokens"] == 3000
+        });
         env.ok(&["run", "done", &talk]);
         env.fails(&["run", "wait", &talk], 0);
 

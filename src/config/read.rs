@@ -379,26 +379,15 @@ impl Config {
     }
 
     pub(super) fn grace(&self, key: &str, value: &Value) -> Result<Duration> {
-        let seconds = match value {
-            Value::Integer(n) => *n as f64,
-            Value::Float(f) => *f,
-            other => {
-                return Err(self.invalid(
-                    key,
-                    format!("expected a number of seconds, found {}", shown(other)),
-                ))
-            }
-        };
-        if !(0.0..=MAX_GRACE_SECONDS).contains(&seconds) {
-            return Err(self.invalid(
-                key,
-                format!("{seconds} is out of range (0 to {MAX_GRACE_SECONDS} seconds)"),
-            ));
-        }
-        Ok(Duration::from_secs_f64(seconds))
+        self.seconds(key, value, 0.0, MAX_GRACE_SECONDS)
     }
 
     pub(super) fn answer_timeout(&self, key: &str, value: &Value) -> Result<Duration> {
+        self.seconds(key, value, MIN_ANSWER_SECONDS, MAX_GRACE_SECONDS)
+    }
+
+    /// A number of seconds, whole or not, from `min` to `max`.
+    fn seconds(&self, key: &str, value: &Value, min: f64, max: f64) -> Result<Duration> {
         let seconds = match value {
             Value::Integer(n) => *n as f64,
             Value::Float(f) => *f,
@@ -409,12 +398,10 @@ impl Config {
                 ))
             }
         };
-        if !(MIN_ANSWER_SECONDS..=MAX_GRACE_SECONDS).contains(&seconds) {
+        if !(min..=max).contains(&seconds) {
             return Err(self.invalid(
                 key,
-                format!(
-                    "{seconds} is out of range ({MIN_ANSWER_SECONDS} to {MAX_GRACE_SECONDS} seconds)"
-                ),
+                format!("{seconds} is out of range ({min} to {max} seconds)"),
             ));
         }
         Ok(Duration::from_secs_f64(seconds))

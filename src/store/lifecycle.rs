@@ -446,18 +446,7 @@ impl Batch<'_> {
     pub fn close_approvals(&mut self, run_id: &str) -> Result<Vec<Event>> {
         self.op(|conn, path| {
             let db = |e| db_error(path, "write to", e);
-            let at = now();
-            let by = DecidedBy::M;
-            let mut new = Vec::new();
-            for id in pending_approval_ids_tx(conn, run_id).map_err(db)? {
-                decide_tx(conn, &id, ApprovalState::Rejected, Some(RUN_ENDED), &by, at)
-                    .map_err(db)?;
-                new.push(NewEvent::new(
-                    run_id,
-                    EventType::ApprovalResolved,
-                    json!({ "approval_id": id, "state": ApprovalState::Rejected, "reason": RUN_ENDED, "by": by }),
-                ));
-            }
+            let new = reject_pending_tx(conn, run_id).map_err(db)?;
             let events = append_events_tx(conn, new).map_err(db)?;
             Ok((events.clone(), events))
         })
@@ -481,28 +470,36 @@ impl Batch<'_> {
                     short_id(run_id)
                 )));
             }
-            let at = now();
-            let mut new = Vec::new();
-            for id in pending_approval_ids_tx(conn, run_id).map_err(db)? {
-                let by = DecidedBy::M;
-                decide_tx(conn, &id, ApprovalState::Rejected, Some(RUN_ENDED), &by, at)
-                    .map_err(db)?;
-                new.push(NewEvent::new(
-                    run_id,
-                    EventType::ApprovalResolved,
-                    json!({ "approval_id": id, "state": ApprovalState::Rejected, "reason": RUN_ENDED, "by": by }),
-                ));
-            }
+            let mut new = reject_pending_tx(conn, run_id).map_err(db)?;
             if let Value::Object(map) = &mut data {
                 map.insert("state".into(), json!(state));
             }
             new.push(NewEvent::new(run_id, EventType::RunFinished, data).with_state(state));
             let events = append_events_tx(conn, new).map_err(db)?;
-            conn.execute("UPDATE run_details SET pgid = NULL WHERE run_id = ?1", [run_id])
-                .map_err(db)?;
+            conn.execute(
+                "UPDATE run_details SET pgid = NULL WHERE run_id = ?1",
+                [run_id],
+            )
+            .map_err(db)?;
             Ok((events.clone(), events))
         })
     }
+}
+
+/// Rejects the run's pending approvals ("run ended", by m); the
+/// `approval.resolved` events that say so, to append.
+fn reject_pending_tx(conn: &Connection, run_id: &str) -> rusqlite::Result<Vec<NewEvent>> {
+    let (at, by) = (now(), DecidedBy::M);
+    let mut new = Vec::new();
+    for id in pending_approval_ids_tx(conn, run_id)? {
+        decide_tx(conn, &id, ApprovalState::Rejected, Some(RUN_ENDED), &by, at)?;
+        new.push(NewEvent::new(
+            run_id,
+            EventType::ApprovalResolved,
+            json!({ "approval_id": id, "state": ApprovalState::Rejected, "reason": RUN_ENDED, "by": by }),
+        ));
+    }
+    Ok(new)
 }
 
 /// Whether a question of the run is still open: its log's `input.*`
