@@ -133,7 +133,7 @@ fn every_key_is_read_and_marked_as_from_the_file() {
     let from_file = |s: &&Setting| s.source == "file";
     assert_eq!(
         settings.iter().filter(from_file).count(),
-        23,
+        24,
         "{settings:?}"
     );
     assert!(settings.iter().all(|s| s.source == "file"
