@@ -66,6 +66,7 @@ fn the_file_is_in_m_home_and_every_value_starts_as_a_default() {
             "remote.tls_key",
             "remote.hosts",
             "remote.pairing_code_seconds",
+            "remote.heartbeat",
         ]
     );
     // TestEnv sets M_GRACE_MS; everything else is a default.

@@ -117,6 +117,9 @@ impl Config {
                                 }
                                 self.remote.pairing_code_lifetime = Duration::from_secs(secs);
                             }
+                            "heartbeat" => {
+                                self.remote.heartbeat = self.heartbeat(&full, &value)?;
+                            }
                             _ => {
                                 self.unknown(
                                     &full,
@@ -126,6 +129,7 @@ impl Config {
                                         "tls_key",
                                         "hosts",
                                         "pairing_code_seconds",
+                                        "heartbeat",
                                     ],
                                 );
                                 continue;
@@ -333,6 +337,32 @@ impl Config {
             };
             self.invalid(key, why)
         })
+    }
+
+    /// How often an idle event stream says it is alive: often enough for
+    /// clients and proxies that drop a quiet connection (many do after
+    /// 60 s), at least a second apart.
+    fn heartbeat(&self, key: &str, value: &Value) -> Result<Duration> {
+        let interval = match value {
+            Value::String(text) => parse_duration(text).map_err(|why| self.invalid(key, why))?,
+            Value::Integer(n) if *n >= 0 => Duration::from_secs(*n as u64),
+            other => {
+                return Err(self.invalid(
+                    key,
+                    format!("expected a duration like \"15s\", found {}", shown(other)),
+                ))
+            }
+        };
+        if !(1..=3600).contains(&interval.as_secs()) {
+            return Err(self.invalid(
+                key,
+                format!(
+                    "expected from 1s to 1h, found {}",
+                    crate::model::format_duration(interval)
+                ),
+            ));
+        }
+        Ok(interval)
     }
 
     pub(super) fn whole_seconds(&self, key: &str, value: &Value) -> Result<u64> {

@@ -351,9 +351,22 @@ pub(crate) async fn decide(
     decision: Decision,
     grant: Grant,
 ) -> Result<Approval> {
-    let (approve, reason) = (decision.approve, decision.reason.clone());
     let id = approval_id.to_string();
     let asked = read(shared, move |store| store.get_approval(&id)).await?;
+    decide_on(shared, asked, decision, grant).await
+}
+
+/// [`decide`], on the approval as just read: the remote API has read it to
+/// find it by its prefix, and a second read on the way cost a decision
+/// another wait for a blocking thread.
+pub(crate) async fn decide_on(
+    shared: &Shared,
+    asked: Approval,
+    decision: Decision,
+    grant: Grant,
+) -> Result<Approval> {
+    let (approve, reason) = (decision.approve, decision.reason.clone());
+    let approval_id = asked.id.as_str();
     let handle = shared.run_handle(&asked.run_id);
     if handle
         .as_ref()

@@ -112,6 +112,11 @@ impl Batch<'_> {
         })
     }
 
+    /// Notes that a paired device was just heard from (the remote API).
+    pub fn touch_remote_device(&mut self, id: &str) -> Result<()> {
+        self.op(|conn, path| Ok((super::remote_devices::touch_tx(conn, path, id)?, Vec::new())))
+    }
+
     /// Appends events; they are published when the batch commits.
     /// Returns the numbers (`seq`) they were given, in order.
     pub fn append(&mut self, events: Vec<NewEvent>) -> Result<Vec<i64>> {

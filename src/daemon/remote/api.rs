@@ -3,7 +3,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, Request, State};
@@ -21,7 +20,7 @@ use super::super::handlers;
 use super::super::Shared;
 use super::auth::{self, PairingCheck};
 use super::page;
-use super::stream::{self, StreamSink};
+use super::stream::EventStream;
 use super::Remote;
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{
@@ -38,8 +37,6 @@ const MAX_BODY: usize = 320 * 1024;
 /// gets "broken pipe" instead of the answer. A larger one is not worth
 /// reading: its connection is closed as it comes.
 const DRAIN_AT_MOST: u64 = 64 * 1024 * 1024;
-/// How often an idle event stream says it is alive.
-const HEARTBEAT: Duration = Duration::from_secs(15);
 /// A device's `last_seen_at` is written at most this often.
 const SEEN_EVERY: i64 = 30;
 
@@ -252,12 +249,17 @@ impl FromRequestParts<App> for Device {
             .last_seen_at
             .is_none_or(|at| now() - at >= SEEN_EVERY)
         {
-            let (db, id) = (app.shared.paths.database(), device.id.clone());
-            // Best effort, off the request's path: a busy database delays
-            // only the "last seen" column.
-            tokio::task::spawn_blocking(move || {
-                if let Ok(mut store) = Store::open(&db) {
-                    let _ = store.touch_remote_device(&id);
+            let (writer, id) = (app.shared.writer.clone(), device.id.clone());
+            // Off the request's path, in the writer's next transaction. On
+            // a connection of its own it took the database's write lock
+            // from under the writer, which then slept in SQLite's busy
+            // handler with this very request's decision.
+            tokio::spawn(async move {
+                if let Err(err) = writer
+                    .write(move |batch| batch.touch_remote_device(&id))
+                    .await
+                {
+                    tracing::debug!("cannot note when a device was seen: {}", err.message);
                 }
             });
         }
@@ -493,14 +495,17 @@ async fn stream_events(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<i64>().ok());
     let since = resumed.or(query.since).unwrap_or(0);
-    let (mut sink, frames) = StreamSink::new(app.remote.revoked.subscribe(), &device.0.id);
-    let shared = app.shared.clone();
-    tokio::spawn(async move {
-        if let Err(err) = stream::follow(&shared, &run.id, since, &mut sink).await {
-            tracing::debug!("an event stream ended: {}", err.message);
-        }
-    });
-    Ok(Sse::new(frames).keep_alive(KeepAlive::new().interval(HEARTBEAT).text("heartbeat")))
+    let stream = EventStream::new(
+        app.shared.clone(),
+        run.id,
+        since,
+        app.remote.revoked.subscribe(),
+        device.0.id.clone(),
+    );
+    let keep_alive = KeepAlive::new()
+        .interval(app.remote.heartbeat)
+        .text("heartbeat");
+    Ok(Sse::new(stream).keep_alive(keep_alive))
 }
 
 #[derive(Deserialize)]
@@ -590,10 +595,10 @@ async fn decide(
         always: false,
         persist: false,
     };
-    match handlers::decide(&app.shared, &approval.id, decision, once).await {
+    let approval_id = approval.id.clone();
+    match handlers::decide_on(&app.shared, approval, decision, once).await {
         Ok(approval) => Ok(Json(json!(approval))),
         Err(err) if err.kind == ErrorKind::Conflict => {
-            let approval_id = approval.id.clone();
             let now =
                 handlers::read(&app.shared, move |store| store.get_approval(&approval_id)).await?;
             // Stale first: a review closed as stale is "rejected" by m,
