@@ -192,13 +192,26 @@ impl Ui {
     }
 
     /// Prints rows under headers, each column as wide as its widest cell.
-    /// Cells may carry colour; widths ignore it. Each line is built in one
-    /// reused string (a listing may have a hundred thousand rows).
+    /// Cells may carry colour; widths ignore it.
     pub fn table<S: AsRef<str>>(&self, headers: &[&str], rows: &[Vec<S>]) -> Result<()> {
-        let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+        let mut cells = Cells::new(headers.len());
         for row in rows {
-            for (i, cell) in row.iter().enumerate() {
-                widths[i] = widths[i].max(text_width(cell.as_ref()));
+            for cell in row {
+                cells.push(cell.as_ref());
+            }
+        }
+        self.cells_table(headers, &cells)
+    }
+
+    /// [`Ui::table`] of rows kept in [`Cells`]. Each line is built in one
+    /// reused string (a listing may have a hundred thousand rows).
+    pub fn cells_table(&self, headers: &[&str], cells: &Cells) -> Result<()> {
+        let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+        // The last column is never padded: its width is not needed.
+        let padded = widths.len().saturating_sub(1);
+        for row in cells.rows() {
+            for (i, cell) in row.take(padded).enumerate() {
+                widths[i] = widths[i].max(text_width(cell));
             }
         }
         let mut line = String::new();
@@ -206,7 +219,7 @@ impl Ui {
             line.clear();
             for (i, cell) in cells.enumerate() {
                 line.push_str(cell);
-                if i + 1 < widths.len() {
+                if i < padded {
                     let pad = widths[i].saturating_sub(text_width(cell)) + 2;
                     line.extend(std::iter::repeat_n(' ', pad));
                 }
@@ -216,11 +229,55 @@ impl Ui {
         let header: Vec<String> = headers.iter().map(|h| self.bold(h)).collect();
         self.batch(|| {
             render(&mut header.iter().map(String::as_str))?;
-            for row in rows {
-                render(&mut row.iter().map(AsRef::as_ref))?;
+            for mut row in cells.rows() {
+                render(&mut row)?;
             }
             Ok(())
         })
+    }
+}
+
+/// The cells of a table, row after row, all in one string: a listing of a
+/// hundred thousand rows then costs a few allocations, not one per cell.
+pub struct Cells {
+    text: String,
+    /// Where each cell ends in `text`.
+    ends: Vec<usize>,
+    columns: usize,
+}
+
+impl Cells {
+    pub fn new(columns: usize) -> Cells {
+        Cells {
+            text: String::new(),
+            ends: Vec::new(),
+            columns: columns.max(1),
+        }
+    }
+
+    /// The next cell (rows fill left to right, `columns` cells each).
+    pub fn push(&mut self, cell: &str) {
+        self.text.push_str(cell);
+        self.ends.push(self.text.len());
+    }
+
+    /// The next cell, written by `f` into the string the cells share.
+    pub fn push_with(&mut self, f: impl FnOnce(&mut String)) {
+        f(&mut self.text);
+        self.ends.push(self.text.len());
+    }
+
+    pub fn rows(&self) -> impl Iterator<Item = impl Iterator<Item = &str>> {
+        let text = self.text.as_str();
+        (0..self.ends.len())
+            .step_by(self.columns)
+            .map(move |first| {
+                let last = (first + self.columns).min(self.ends.len());
+                (first..last).map(move |i| {
+                    let start = if i == 0 { 0 } else { self.ends[i - 1] };
+                    &text[start..self.ends[i]]
+                })
+            })
     }
 }
 
