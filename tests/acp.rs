@@ -157,6 +157,14 @@ async fn play_with(
     (outcome, record)
 }
 
+/// Plays `scenario` as a `--once` run, every approval and review
+/// approved, every question answered `Done`: the run must complete.
+async fn play_completed(scenario: &str, workspace: &Path) -> Record {
+    let (outcome, record) = play(scenario, workspace, options(true), Script::default()).await;
+    assert_eq!(outcome, AgentOutcome::Completed);
+    record
+}
+
 fn answer(
     request: AgentRequest,
     script: &mut Script,
@@ -205,8 +213,7 @@ fn workspace() -> tempfile::TempDir {
 #[tokio::test]
 async fn updates_become_events() {
     let ws = workspace();
-    let (outcome, record) = play("basic", ws.path(), options(true), Script::default()).await;
-    assert_eq!(outcome, AgentOutcome::Completed);
+    let record = play_completed("basic", ws.path()).await;
 
     let session = record.of(EventType::AgentSession);
     assert_eq!(session[0]["sessionId"], "sess-1");
@@ -291,8 +298,7 @@ async fn updates_become_events() {
 async fn an_approved_edit_is_a_diff_approval() {
     let ws = workspace();
     std::fs::write(ws.path().join("greeting.txt"), "hello\nworld\n").unwrap();
-    let (outcome, record) = play("diff", ws.path(), options(true), Script::default()).await;
-    assert_eq!(outcome, AgentOutcome::Completed);
+    let record = play_completed("diff", ws.path()).await;
 
     assert_eq!(record.approvals.len(), 1);
     let approval = &record.approvals[0];
@@ -393,8 +399,7 @@ async fn a_rejection_ends_the_turn_at_once_and_says_what_was_refused() {
 #[tokio::test]
 async fn a_command_is_a_command_approval() {
     let ws = workspace();
-    let (outcome, record) = play("command", ws.path(), options(true), Script::default()).await;
-    assert_eq!(outcome, AgentOutcome::Completed);
+    let record = play_completed("command", ws.path()).await;
     let approval = &record.approvals[0];
     assert_eq!(approval.approval_type, ApprovalType::Command);
     assert_eq!(approval.payload["command"], "cargo test --quiet");
@@ -604,8 +609,7 @@ async fn an_agent_dying_mid_turn_fails_the_run_with_its_stderr() {
 #[tokio::test]
 async fn a_malformed_line_is_reported_and_skipped() {
     let ws = workspace();
-    let (outcome, record) = play("malformed", ws.path(), options(true), Script::default()).await;
-    assert_eq!(outcome, AgentOutcome::Completed);
+    let record = play_completed("malformed", ws.path()).await;
     let errors = record.of(EventType::Error);
     assert_eq!(errors.len(), 1);
     assert!(errors[0]["message"]
@@ -619,8 +623,7 @@ async fn a_malformed_line_is_reported_and_skipped() {
 #[tokio::test]
 async fn unknown_updates_are_kept_raw() {
     let ws = workspace();
-    let (outcome, record) = play("unknown", ws.path(), options(true), Script::default()).await;
-    assert_eq!(outcome, AgentOutcome::Completed);
+    let record = play_completed("unknown", ws.path()).await;
     let updates = record.of(EventType::AgentUpdate);
     assert_eq!(
         updates[0],
@@ -687,8 +690,7 @@ async fn cancel_while_a_permission_is_pending() {
 #[tokio::test]
 async fn file_system_requests_are_refused() {
     let ws = workspace();
-    let (outcome, record) = play("fs", ws.path(), options(true), Script::default()).await;
-    assert_eq!(outcome, AgentOutcome::Completed);
+    let record = play_completed("fs", ws.path()).await;
     assert_eq!(record.texts(EventType::AgentMessage), ["fs answer: -32601"]);
     assert_eq!(
         record.of(EventType::AgentRefused)[0]["method"],
@@ -700,9 +702,7 @@ async fn file_system_requests_are_refused() {
 #[tokio::test]
 async fn an_unoffered_write_after_an_approved_edit_is_one_refusal_not_an_error() {
     let ws = workspace();
-    let (outcome, record) =
-        play("opencode-edit", ws.path(), options(true), Script::default()).await;
-    assert_eq!(outcome, AgentOutcome::Completed);
+    let record = play_completed("opencode-edit", ws.path()).await;
     assert_eq!(record.texts(EventType::AgentMessage), ["edit: allow_once"]);
     let refused = record.of(EventType::AgentRefused);
     assert_eq!(refused.len(), 1, "{refused:?}");
@@ -830,14 +830,7 @@ async fn a_mode_in_which_the_agent_does_not_ask_is_said_in_the_log() {
 #[tokio::test]
 async fn a_command_approval_says_where_gemini_runs_it() {
     let ws = workspace();
-    let (outcome, record) = play(
-        "gemini-command",
-        ws.path(),
-        options(true),
-        Script::default(),
-    )
-    .await;
-    assert_eq!(outcome, AgentOutcome::Completed);
+    let record = play_completed("gemini-command", ws.path()).await;
     let payload = &record.approvals[0].payload;
     assert_eq!(payload["command"], "touch ran.txt");
     assert_eq!(payload["cwd"], ws.path().join("sub").display().to_string());
@@ -847,14 +840,7 @@ async fn a_command_approval_says_where_gemini_runs_it() {
 #[tokio::test]
 async fn a_command_approval_keeps_the_directory_an_earlier_update_gave() {
     let ws = workspace();
-    let (outcome, record) = play(
-        "opencode-command",
-        ws.path(),
-        options(true),
-        Script::default(),
-    )
-    .await;
-    assert_eq!(outcome, AgentOutcome::Completed);
+    let record = play_completed("opencode-command", ws.path()).await;
     let sub = ws.path().join("sub").display().to_string();
     let payload = &record.approvals[0].payload;
     assert_eq!(payload["command"], "touch ran.txt");

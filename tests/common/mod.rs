@@ -1,5 +1,11 @@
 //! Helpers shared by the integration tests: a private M_HOME per test, a
 //! clean environment, real git repositories, and the real `m` binary.
+//! `TestEnv` runs m (`ok`, `fails`, `json`; `exits` for a command of one's
+//! own), sets up (`repo`, `remote_repo`, `script`, `write_config`, `start`,
+//! `start_with`) and reads a run (`events_of`, `event_types`,
+//! `output_lines`, `approvals_of`, `finished_reason`); the waits poll
+//! (`wait_for`, `wait_state`, `wait_event`, ...) and fail naming what never
+//! came. A helper used by one file stays in that file.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
