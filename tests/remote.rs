@@ -428,6 +428,18 @@ fn decisions_are_bound_to_content_idempotent_and_never_act_twice() {
     // A content_hash is required.
     let (status, body) = phone.post(&decision, json!({ "decision": "approve" }));
     assert_eq!(status, 400, "{body}");
+    // The token is checked first (whatever the body), then the approval.
+    let stranger = Api {
+        token: Some(format!("{phone_id}.{}", "0".repeat(64))),
+        ..api.clone()
+    };
+    let (status, body) = stranger.post(&decision, json!({ "not": "a decision" }));
+    assert_eq!(status, 401, "{body}");
+    let (status, body) = phone.post(
+        "/v1/approvals/nosuch/decision",
+        json!({ "decision": "approve", "content_hash": hash }),
+    );
+    assert_eq!(status, 404, "{body}");
 
     let approve = json!({ "decision": "approve", "content_hash": hash });
     let (status, decided) = phone.post(&decision, approve.clone());

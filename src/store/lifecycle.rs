@@ -504,14 +504,19 @@ fn reject_pending_tx(conn: &Connection, run_id: &str) -> rusqlite::Result<Vec<Ne
 
 /// Whether a question of the run is still open: its log's `input.*`
 /// events, read as `m run show` reads them (`model::open_questions`).
+/// A run's question events (`model::INPUT_EVENTS`), oldest first. The
+/// types are spelled as literals, as in the partial index
+/// `idx_events_input` (migration 9), which SQLite uses only for a query
+/// whose terms imply its own: so this reads the run's few question events,
+/// not its whole log.
+pub(super) const OPEN_QUESTION_EVENTS_SQL: &str = "SELECT id, seq, type, data, created_at
+         FROM events WHERE run_id = ?1
+         AND type IN ('input.requested', 'input.provided', 'input.withdrawn') ORDER BY seq";
+
 fn has_open_question_tx(conn: &Connection, run_id: &str) -> rusqlite::Result<bool> {
-    let types = crate::model::INPUT_EVENTS.map(EventType::as_str);
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, seq, type, data, created_at FROM events
-         WHERE run_id = ?1 AND type IN (?2, ?3, ?4) ORDER BY seq",
-    )?;
+    let mut stmt = conn.prepare_cached(OPEN_QUESTION_EVENTS_SQL)?;
     let events = stmt
-        .query_map(params![run_id, types[0], types[1], types[2]], |row| {
+        .query_map(params![run_id], |row| {
             let data: Option<String> = row.get(3)?;
             Ok(Event {
                 id: row.get(0)?,

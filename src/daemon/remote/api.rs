@@ -225,20 +225,42 @@ impl FromRequestParts<App> for Device {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> ApiResult<Self> {
-        let unauthorized = |why: &str| {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                why,
-                "pair this device with `m device pair`, then send `Authorization: Bearer TOKEN`",
-            )
-        };
-        let token = bearer(&parts.headers).ok_or_else(|| unauthorized("no bearer token"))?;
-        let (id, secret) = auth::split_token(&token).ok_or_else(|| unauthorized("not a token"))?;
-        let (id, secret) = (id.to_string(), secret.to_string());
+        let token = Token::from_request_parts(parts, app).await?;
+        let id = token.id.clone();
         let found =
             handlers::read(&app.shared, move |store| store.remote_device_with_hash(&id)).await?;
+        token.device(app, found)
+    }
+}
+
+/// A bearer token as sent, not yet checked. A route that reads the
+/// database anyway checks it in the same read ([`Token::device`]): each
+/// read waits for a blocking thread, and under load that wait was a
+/// decision's largest cost after the commit (p99 ~3 ms of ~9 ms).
+struct Token {
+    id: String,
+    secret: String,
+}
+
+impl FromRequestParts<App> for Token {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &App) -> ApiResult<Self> {
+        let token = bearer(&parts.headers).ok_or_else(|| unauthorized("no bearer token"))?;
+        let (id, secret) = auth::split_token(&token).ok_or_else(|| unauthorized("not a token"))?;
+        Ok(Token {
+            id: id.to_string(),
+            secret: secret.to_string(),
+        })
+    }
+}
+
+impl Token {
+    /// The device, if `found` (its record and secret's hash, read by the
+    /// token's id) is the token's.
+    fn device(self, app: &App, found: Option<(RemoteDevice, String)>) -> ApiResult<Device> {
         let device = match found {
-            Some((device, hash)) if auth::secret_matches(&secret, &hash) => device,
+            Some((device, hash)) if auth::secret_matches(&self.secret, &hash) => device,
             _ => {
                 return Err(unauthorized(
                     "this token is not a paired device's (unpaired?)",
@@ -265,6 +287,14 @@ impl FromRequestParts<App> for Device {
         }
         Ok(Device(device))
     }
+}
+
+fn unauthorized(why: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        why,
+        "pair this device with `m device pair`, then send `Authorization: Bearer TOKEN`",
+    )
 }
 
 impl Device {
@@ -560,11 +590,23 @@ struct DecideBody {
 /// hash that is not the approval's is 409 `stale`, and nothing is decided.
 async fn decide(
     State(app): State<App>,
-    device: Device,
+    token: Token,
     Path(id): Path<String>,
-    Body(body): Body<DecideBody>,
+    request: Request,
 ) -> ApiResult<Json<Value>> {
+    // The device and the approval in one read; the body once the device
+    // may decide.
+    let device_id = token.id.clone();
+    let (found, approval) = handlers::read(&app.shared, move |store| {
+        Ok((
+            store.remote_device_with_hash(&device_id)?,
+            store.find_approval(&id),
+        ))
+    })
+    .await?;
+    let device = token.device(&app, found)?;
     device.may(Scope::Decide)?;
+    let Body(body) = Body::<DecideBody>::from_request(request, &app).await?;
     let approve = match body.decision.as_str() {
         "approve" => true,
         "reject" => false,
@@ -576,9 +618,7 @@ async fn decide(
             ))
         }
     };
-    let approval_id = id.clone();
-    let approval =
-        handlers::read(&app.shared, move |store| store.find_approval(&approval_id)).await?;
+    let approval = approval?;
     let wanted = if approve {
         ApprovalState::Approved
     } else {
