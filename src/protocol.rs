@@ -26,6 +26,24 @@ pub const MAX_FRAME: usize = 8 << 20;
 /// The longest prompt a run takes, in bytes.
 pub const MAX_PROMPT: usize = 1 << 20;
 
+/// Refuses a prompt a run does not take: an empty one, or one longer than
+/// `MAX_PROMPT`. The client checks before it sends; the daemon checks again
+/// (a client of another build may not have).
+pub fn check_prompt(prompt: &str) -> Result<(), Error> {
+    if prompt.trim().is_empty() {
+        return Err(Error::usage("the prompt is empty").with_hint("say what the agent should do"));
+    }
+    if prompt.len() > MAX_PROMPT {
+        return Err(Error::usage(format!(
+            "the prompt is {} KiB; the limit is {} KiB",
+            prompt.len() / 1024,
+            MAX_PROMPT / 1024
+        ))
+        .with_hint("put long instructions in a file in the repo and point the prompt at it"));
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Hello {
     pub protocol: u32,

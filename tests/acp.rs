@@ -61,6 +61,11 @@ impl Record {
             .collect()
     }
 
+    fn assert_no_errors(&self) {
+        let errors = self.of(EventType::Error);
+        assert!(errors.is_empty(), "{errors:#?}");
+    }
+
     fn position(&self, event_type: EventType) -> usize {
         self.events
             .iter()
@@ -152,6 +157,14 @@ async fn play_with(
     (outcome, record)
 }
 
+/// Plays `scenario` as a `--once` run, every approval and review
+/// approved, every question answered `Done`: the run must complete.
+async fn play_completed(scenario: &str, workspace: &Path) -> Record {
+    let (outcome, record) = play(scenario, workspace, options(true), Script::default()).await;
+    assert_eq!(outcome, AgentOutcome::Completed);
+    record
+}
+
 fn answer(
     request: AgentRequest,
     script: &mut Script,
@@ -200,8 +213,7 @@ fn workspace() -> tempfile::TempDir {
 #[tokio::test]
 async fn updates_become_events() {
     let ws = workspace();
-    let (outcome, record) = play("basic", ws.path(), options(true), Script::default()).await;
-    assert_eq!(outcome, AgentOutcome::Completed);
+    let record = play_completed("basic", ws.path()).await;
 
     let session = record.of(EventType::AgentSession);
     assert_eq!(session[0]["sessionId"], "sess-1");
@@ -279,19 +291,14 @@ async fn updates_become_events() {
         std::fs::read_to_string(ws.path().join("notes.txt")).unwrap(),
         "notes\n"
     );
-    assert!(
-        record.of(EventType::Error).is_empty(),
-        "{:#?}",
-        record.of(EventType::Error)
-    );
+    record.assert_no_errors();
 }
 
 #[tokio::test]
 async fn an_approved_edit_is_a_diff_approval() {
     let ws = workspace();
     std::fs::write(ws.path().join("greeting.txt"), "hello\nworld\n").unwrap();
-    let (outcome, record) = play("diff", ws.path(), options(true), Script::default()).await;
-    assert_eq!(outcome, AgentOutcome::Completed);
+    let record = play_completed("diff", ws.path()).await;
 
     assert_eq!(record.approvals.len(), 1);
     let approval = &record.approvals[0];
@@ -392,8 +399,7 @@ async fn a_rejection_ends_the_turn_at_once_and_says_what_was_refused() {
 #[tokio::test]
 async fn a_command_is_a_command_approval() {
     let ws = workspace();
-    let (outcome, record) = play("command", ws.path(), options(true), Script::default()).await;
-    assert_eq!(outcome, AgentOutcome::Completed);
+    let record = play_completed("command", ws.path()).await;
     let approval = &record.approvals[0];
     assert_eq!(approval.approval_type, ApprovalType::Command);
     assert_eq!(approval.payload["command"], "cargo test --quiet");
@@ -603,8 +609,7 @@ async fn an_agent_dying_mid_turn_fails_the_run_with_its_stderr() {
 #[tokio::test]
 async fn a_malformed_line_is_reported_and_skipped() {
     let ws = workspace();
-    let (outcome, record) = play("malformed", ws.path(), options(true), Script::default()).await;
-    assert_eq!(outcome, AgentOutcome::Completed);
+    let record = play_completed("malformed", ws.path()).await;
     let errors = record.of(EventType::Error);
     assert_eq!(errors.len(), 1);
     assert!(errors[0]["message"]
@@ -618,8 +623,7 @@ async fn a_malformed_line_is_reported_and_skipped() {
 #[tokio::test]
 async fn unknown_updates_are_kept_raw() {
     let ws = workspace();
-    let (outcome, record) = play("unknown", ws.path(), options(true), Script::default()).await;
-    assert_eq!(outcome, AgentOutcome::Completed);
+    let record = play_completed("unknown", ws.path()).await;
     let updates = record.of(EventType::AgentUpdate);
     assert_eq!(
         updates[0],
@@ -686,26 +690,19 @@ async fn cancel_while_a_permission_is_pending() {
 #[tokio::test]
 async fn file_system_requests_are_refused() {
     let ws = workspace();
-    let (outcome, record) = play("fs", ws.path(), options(true), Script::default()).await;
-    assert_eq!(outcome, AgentOutcome::Completed);
+    let record = play_completed("fs", ws.path()).await;
     assert_eq!(record.texts(EventType::AgentMessage), ["fs answer: -32601"]);
     assert_eq!(
         record.of(EventType::AgentRefused)[0]["method"],
         "fs/read_text_file"
     );
-    assert!(
-        record.of(EventType::Error).is_empty(),
-        "{:?}",
-        record.of(EventType::Error)
-    );
+    record.assert_no_errors();
 }
 
 #[tokio::test]
 async fn an_unoffered_write_after_an_approved_edit_is_one_refusal_not_an_error() {
     let ws = workspace();
-    let (outcome, record) =
-        play("opencode-edit", ws.path(), options(true), Script::default()).await;
-    assert_eq!(outcome, AgentOutcome::Completed);
+    let record = play_completed("opencode-edit", ws.path()).await;
     assert_eq!(record.texts(EventType::AgentMessage), ["edit: allow_once"]);
     let refused = record.of(EventType::AgentRefused);
     assert_eq!(refused.len(), 1, "{refused:?}");
@@ -715,11 +712,7 @@ async fn an_unoffered_write_after_an_approved_edit_is_one_refusal_not_an_error()
         message.contains("fs/write_text_file") && message.contains("refused"),
         "{message}"
     );
-    assert!(
-        record.of(EventType::Error).is_empty(),
-        "{:?}",
-        record.of(EventType::Error)
-    );
+    record.assert_no_errors();
 }
 
 #[tokio::test]
@@ -837,14 +830,7 @@ async fn a_mode_in_which_the_agent_does_not_ask_is_said_in_the_log() {
 #[tokio::test]
 async fn a_command_approval_says_where_gemini_runs_it() {
     let ws = workspace();
-    let (outcome, record) = play(
-        "gemini-command",
-        ws.path(),
-        options(true),
-        Script::default(),
-    )
-    .await;
-    assert_eq!(outcome, AgentOutcome::Completed);
+    let record = play_completed("gemini-command", ws.path()).await;
     let payload = &record.approvals[0].payload;
     assert_eq!(payload["command"], "touch ran.txt");
     assert_eq!(payload["cwd"], ws.path().join("sub").display().to_string());
@@ -854,14 +840,7 @@ async fn a_command_approval_says_where_gemini_runs_it() {
 #[tokio::test]
 async fn a_command_approval_keeps_the_directory_an_earlier_update_gave() {
     let ws = workspace();
-    let (outcome, record) = play(
-        "opencode-command",
-        ws.path(),
-        options(true),
-        Script::default(),
-    )
-    .await;
-    assert_eq!(outcome, AgentOutcome::Completed);
+    let record = play_completed("opencode-command", ws.path()).await;
     let sub = ws.path().join("sub").display().to_string();
     let payload = &record.approvals[0].payload;
     assert_eq!(payload["command"], "touch ran.txt");
@@ -911,7 +890,7 @@ async fn a_missing_agent_says_how_to_install_it() {
 
 /// Through the real binary: what a user of `m run start --acp` sees.
 mod through_the_binary {
-    use super::common::TestEnv;
+    use super::common::{self, TestEnv};
     use serde_json::{json, Value};
 
     const FAKE: &str = env!("CARGO_BIN_EXE_fake-acp-agent");
@@ -924,12 +903,24 @@ mod through_the_binary {
     }
 
     fn messages(env: &TestEnv, run: &str) -> String {
-        env.events(run)
+        env.events_of(run, "agent.message")
             .iter()
-            .filter(|e| e["type"] == "agent.message")
             .map(|e| e["data"]["text"].as_str().unwrap_or("").to_string())
             .collect::<Vec<_>>()
             .join("|")
+    }
+
+    /// Waits until one of the agent's messages contains `text`.
+    fn wait_for_message(env: &TestEnv, run: &str, text: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !messages(env, run).contains(text) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the agent never said {text:?}: {}",
+                messages(env, run)
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
     }
 
     #[test]
@@ -951,19 +942,11 @@ mod through_the_binary {
         env.ok(&["reject", &run, "--reason", "keep the world"]);
         // The turn ends; the reason is the next prompt; then the agent waits.
         env.fails(&["run", "wait", &run], 13);
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while !messages(&env, &run).contains("keep the world") {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{}",
-                messages(&env, &run)
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
-            env.fails(&["run", "wait", &run], 13);
-        }
+        wait_for_message(&env, &run, "keep the world");
+        env.fails(&["run", "wait", &run], 13);
         env.ok(&["run", "done", &run]);
         env.fails(&["run", "wait", &run], 0);
-        let approval = env.json(&["approvals", "--run", &run, "--state", "all", "--json"]);
+        let approval = env.approvals_of(&run);
         assert_eq!(approval[0]["state"], "rejected");
         assert_eq!(approval[0]["rejection_reason"], "keep the world");
     }
@@ -976,32 +959,16 @@ mod through_the_binary {
         env.fails(&["run", "wait", &run], 12);
         env.ok(&["reject", &run, "--reason", "no files please"]);
         env.fails(&["run", "wait", &run], 13);
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while !messages(&env, &run).contains("you said") {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{}",
-                messages(&env, &run)
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
-            env.fails(&["run", "wait", &run], 13);
-        }
-        let events = env.events(&run);
-        let prompts: Vec<&Value> = events
-            .iter()
-            .filter(|e| e["type"] == "agent.prompt")
-            .map(|e| &e["data"])
-            .collect();
+        wait_for_message(&env, &run, "you said");
+        env.fails(&["run", "wait", &run], 13);
+        let prompts = env.events_of(&run, "agent.prompt");
         assert_eq!(prompts.len(), 2, "{prompts:#?}");
         assert_eq!(
-            prompts[1]["text"],
+            prompts[1]["data"]["text"],
             "The user refused `touch ran.txt`: no files please"
         );
-        let asked = events
-            .iter()
-            .filter(|e| e["type"] == "approval.requested")
-            .count();
-        assert_eq!(asked, 1, "{events:#?}");
+        let asked = env.events_of(&run, "approval.requested");
+        assert_eq!(asked.len(), 1, "{asked:#?}");
         env.ok(&["run", "done", &run]);
         env.fails(&["run", "wait", &run], 0);
     }
@@ -1027,11 +994,7 @@ mod through_the_binary {
         );
         assert!(err.contains("still open"), "{err}");
         assert_eq!(env.run_state(&run), "waiting_input");
-        let types: Vec<String> = env
-            .events(&run)
-            .iter()
-            .map(|e| e["type"].as_str().unwrap().to_string())
-            .collect();
+        let types = env.event_types(&run);
         let count = |name: &str| types.iter().filter(|t| *t == name).count();
         assert_eq!(count("input.requested"), 1, "{types:?}");
         assert_eq!(count("input.provided"), 0, "{types:?}");
@@ -1072,13 +1035,9 @@ mod through_the_binary {
             .map(|e| &e["data"]["optionKind"])
             .collect();
         assert_eq!(kinds, [&json!("allow_once"), &json!("allow_once")]);
-        let approvals = env.json(&["approvals", "--run", &run, "--state", "all", "--json"]);
-        assert_eq!(approvals.as_array().unwrap().len(), 2);
-        assert!(approvals
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|a| a["state"] == "approved"));
+        let approvals = env.approvals_of(&run);
+        assert_eq!(approvals.len(), 2);
+        assert!(approvals.iter().all(|a| a["state"] == "approved"));
 
         // `--persist` says that the agent keeps it, and the event shows it.
         let run = start(&env, "always", &["--once"]);
@@ -1110,8 +1069,7 @@ mod through_the_binary {
         env.fails(&["run", "wait", &run], 12);
         // The first was approved by the rule; the second holds shell syntax
         // once unwrapped, so a human is asked.
-        let approvals = env.json(&["approvals", "--run", &run, "--state", "all", "--json"]);
-        let approvals = approvals.as_array().unwrap();
+        let approvals = env.approvals_of(&run);
         assert_eq!(approvals.len(), 2, "{approvals:#?}");
         let first = approvals
             .iter()
@@ -1149,23 +1107,11 @@ mod through_the_binary {
             messages(&env, &run)
         );
         env.ok(&["reply", &run, "and now the docs"]);
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while !messages(&env, &run).contains("you said: and now the docs") {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{}",
-                messages(&env, &run)
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
+        wait_for_message(&env, &run, "you said: and now the docs");
         env.fails(&["run", "wait", &run], 13);
         env.ok(&["run", "done", &run]);
         env.fails(&["run", "wait", &run], 0);
-        let types: Vec<String> = env
-            .events(&run)
-            .iter()
-            .map(|e| e["type"].as_str().unwrap().to_string())
-            .collect();
+        let types = env.event_types(&run);
         for expected in [
             "agent.session",
             "agent.prompt",
@@ -1186,21 +1132,13 @@ mod through_the_binary {
     fn an_idle_conversation_is_done_after_the_configured_timeout() {
         let env = TestEnv::new();
         env.repo("api");
-        std::fs::write(
-            env.home.join("config.toml"),
-            "[run]\nidle_timeout_seconds = 1\n",
-        )
-        .unwrap();
+        env.write_config("[run]\nidle_timeout_seconds = 1\n");
         let run = start(&env, "converse", &[]);
         // No `run wait` for the question first: a second late, the run is
         // already done. The order of the events shows the wait.
         let out = env.m().args(["events", &run, "--follow"]).output().unwrap();
         assert_eq!(out.status.code(), Some(0));
-        let types: Vec<String> = env
-            .events(&run)
-            .iter()
-            .map(|e| e["type"].as_str().unwrap().to_string())
-            .collect();
+        let types = env.event_types(&run);
         let at = |name: &str| types.iter().position(|t| t == name);
         assert!(at("input.requested").is_some(), "{types:?}");
         assert!(at("input.requested") < at("run.idle"), "{types:?}");
@@ -1267,20 +1205,13 @@ mod through_the_binary {
         // cancel and is winding down (it says so on stderr) when the
         // decision comes.
         let mut cancel = env.m().args(["run", "cancel", &run]).spawn().unwrap();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while !env.events(&run).iter().any(|e| {
-            e["type"] == "output"
-                && e["data"]["lines"]
+        common::wait_for("the agent to hear the cancel", || {
+            env.events_of(&run, "output").iter().any(|e| {
+                e["data"]["lines"]
                     .to_string()
                     .contains("permission answered")
-        }) {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{:#?}",
-                env.events(&run)
-            );
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+            })
+        });
         let err = env.fails(&["approve", &approval], 4);
         assert!(
             err.contains("being cancelled") || err.contains("run ended"),
@@ -1288,7 +1219,7 @@ mod through_the_binary {
         );
         assert!(cancel.wait().unwrap().success());
         assert_eq!(env.run_state(&run), "cancelled");
-        let approval = &env.json(&["approvals", "--run", &run, "--state", "all", "--json"])[0];
+        let approval = &env.approvals_of(&run)[0];
         assert_eq!(approval["state"], "rejected");
         assert_eq!(approval["rejection_reason"], "run ended");
         let events = env.events(&run);
@@ -1320,15 +1251,7 @@ mod through_the_binary {
             .unwrap()
             .to_string();
         std::fs::write(gate, "").unwrap();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while !messages(&env, run).contains("withdrawn") {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{}",
-                messages(&env, run)
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
+        wait_for_message(&env, run, "withdrawn");
         assert!(messages(&env, run).contains("withdrawn: -32800"));
         // The turn ended; the conversation waits for the next prompt.
         env.wait_state(run, "waiting_input");
@@ -1409,17 +1332,8 @@ mod through_the_binary {
         let err = env.fails(&["run", "wait", &run], 10);
         assert!(err.contains("cannot prepare the review: "), "{err}");
         assert!(!err.contains("reject"), "{err}");
-        let prompts = env
-            .events(&run)
-            .into_iter()
-            .filter(|e| e["type"] == "agent.prompt")
-            .count();
-        assert_eq!(prompts, 1);
-        assert!(env
-            .json(&["approvals", "--run", &run, "--state", "all", "--json"])
-            .as_array()
-            .unwrap()
-            .is_empty());
+        assert_eq!(env.events_of(&run, "agent.prompt").len(), 1);
+        assert!(env.approvals_of(&run).is_empty());
     }
 
     /// Regression: a run that changed nothing asked a human to approve an
@@ -1432,11 +1346,7 @@ mod through_the_binary {
         env.fails(&["run", "wait", &run], 0);
         let shown = env.ok(&["run", "show", &run]);
         assert!(shown.contains("nothing to review"), "{shown}");
-        assert!(env
-            .json(&["approvals", "--run", &run, "--state", "all", "--json"])
-            .as_array()
-            .unwrap()
-            .is_empty());
+        assert!(env.approvals_of(&run).is_empty());
     }
 
     /// The hints for a conversation waiting for its next prompt say how to
@@ -1540,53 +1450,32 @@ mod through_the_binary {
         env.ok(&args).trim().to_string()
     }
 
-    fn finished_reason(env: &TestEnv, run: &str) -> String {
-        let events = env.events(run);
-        let finished = events.iter().find(|e| e["type"] == "run.finished").unwrap();
-        finished["data"]["reason"].as_str().unwrap().to_string()
-    }
-
     #[test]
     fn a_run_that_needs_auth_fails_with_a_hint_and_only_the_configured_method_is_used() {
         let env = TestEnv::new();
         env.repo("api");
         let run = start_preset(&env, "gemini", "auth");
         env.fails(&["run", "wait", &run], 10);
-        let reason = finished_reason(&env, &run);
+        let reason = env.finished_reason(&run);
         assert!(
             reason.contains("API key is missing or not configured."),
             "{reason}"
         );
         assert!(reason.contains("[agents.gemini] auth"), "{reason}");
-        assert!(env.events(&run).iter().all(|e| e["type"] != "agent.auth"));
+        assert!(env.events_of(&run, "agent.auth").is_empty());
 
         env.ok(&["daemon", "stop"]);
-        std::fs::write(
-            env.home.join("config.toml"),
-            "[agents.gemini]\nauth = \"api-key\"\n",
-        )
-        .unwrap();
+        env.write_config("[agents.gemini]\nauth = \"api-key\"\n");
         // The key in the environment of the daemon this start autostarts.
-        let out = env
-            .m()
-            .env("FAKE_API_KEY", "secret")
-            .args([
+        let out = common::exits(
+            env.m().env("FAKE_API_KEY", "secret").args([
                 "run", "start", "-r", "api", "x", "--once", "--agent", "gemini", "--", FAKE, "auth",
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+            ]),
+            0,
         );
         let run = String::from_utf8_lossy(&out.stdout).trim().to_string();
         env.fails(&["run", "wait", &run], 0);
-        let auths: Vec<_> = env
-            .events(&run)
-            .into_iter()
-            .filter(|e| e["type"] == "agent.auth")
-            .collect();
+        let auths = env.events_of(&run, "agent.auth");
         assert_eq!(auths.len(), 1);
         assert_eq!(auths[0]["data"]["methodId"], "api-key");
         env.ok(&["daemon", "stop"]);
@@ -1737,11 +1626,9 @@ mod through_the_binary {
         let talk = start(&env, "converse", &[]);
         env.fails(&["run", "wait", &talk], 13);
         env.ok(&["reply", &talk, "more"]);
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while env.json(&["run", "show", &talk, "--json"])["usage"]["input_tokens"] != 3000 {
-            assert!(std::time::Instant::now() < deadline);
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
+        common::wait_for("the second turn's tokens", || {
+            env.json(&["run", "show", &talk, "--json"])["usage"]["input_tokens"] == 3000
+        });
         env.ok(&["run", "done", &talk]);
         env.fails(&["run", "wait", &talk], 0);
 

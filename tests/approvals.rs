@@ -32,6 +32,14 @@ fn pending(env: &TestEnv, run: &str, n: usize) -> Vec<String> {
     }
 }
 
+/// Who decided each of the run's approvals, in order (`human`, `policy`, ...).
+fn resolved_by(env: &TestEnv, run: &str) -> Vec<String> {
+    env.events_of(run, "approval.resolved")
+        .iter()
+        .map(|e| e["data"]["by"]["kind"].as_str().unwrap().to_string())
+        .collect()
+}
+
 fn read(env: &TestEnv, name: &str) -> String {
     std::fs::read_to_string(env.dir.path().join(name)).unwrap_or_default()
 }
@@ -68,20 +76,14 @@ reason=$(m ask approval --type command --title "drop the table" -- psql -c 'drop
     // The approved command ran in m's place, with m's stdout.
     assert_eq!(read(&env, "out.1"), "published\n");
 
-    let all = env.json(&["approvals", "--run", &run, "--state", "all", "--json"]);
-    let states: Vec<&str> = all
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["state"].as_str().unwrap())
-        .collect();
+    let all = env.approvals_of(&run);
+    let states: Vec<&str> = all.iter().map(|a| a["state"].as_str().unwrap()).collect();
     assert_eq!(states, ["approved", "rejected"]);
     assert_eq!(all[1]["rejection_reason"], "never in production");
     assert!(all[1]["resolved_at"].as_i64().is_some());
     let types: Vec<String> = env
-        .events(&run)
-        .iter()
-        .map(|e| e["type"].as_str().unwrap().to_string())
+        .event_types(&run)
+        .into_iter()
         .filter(|t| t.starts_with("approval."))
         .collect();
     assert_eq!(
@@ -138,11 +140,7 @@ wait",
     assert_eq!(env.run_state(&run), "waiting_approval");
     env.ok(&["approve", &ids[0]]);
     env.wait_state(&run, "waiting_input");
-    let types: Vec<String> = env
-        .events(&run)
-        .iter()
-        .map(|e| e["type"].as_str().unwrap().to_string())
-        .collect();
+    let types = env.event_types(&run);
     let resolved = types.iter().position(|t| t == "approval.resolved").unwrap();
     let after: Vec<&String> = types[resolved..]
         .iter()
@@ -174,8 +172,7 @@ fn approve_always_approves_the_same_request_again_for_the_rest_of_the_run() {
     );
     // The second deploy is m's to approve; the migration is not.
     env.fails(&["run", "wait", &run], 12);
-    let approvals = env.json(&["approvals", "--run", &run, "--state", "all", "--json"]);
-    let approvals = approvals.as_array().unwrap();
+    let approvals = env.approvals_of(&run);
     assert_eq!(approvals.len(), 3, "{approvals:#?}");
     let again = approvals
         .iter()
@@ -272,10 +269,7 @@ fn an_empty_reply_is_refused_and_the_question_stays_open() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("the reply is empty"));
     }
     assert_eq!(env.run_state(&run), "waiting_input");
-    assert!(!env
-        .events(&run)
-        .iter()
-        .any(|e| e["type"] == "input.provided"));
+    assert!(env.events_of(&run, "input.provided").is_empty());
     env.ok(&["reply", &run, "staging"]);
     env.fails(&["run", "wait", &run], 0);
     assert_eq!(read(&env, "answer"), "got staging\n");
@@ -294,26 +288,28 @@ fn ask_refuses_an_empty_question_and_a_diff_approval_without_a_diff() {
             "printf '' | m ask approval --type diff 2>> {dir}/errors; echo \"empty $?\" >> {dir}/codes
 echo 'please approve' | m ask approval --type diff 2>> {dir}/errors; echo \"text $?\" >> {dir}/codes
 m ask approval --type diff --diff-file /dev/null 2>> {dir}/errors; echo \"file $?\" >> {dir}/codes
-m ask input '' 2>> {dir}/errors; echo \"question $?\" >> {dir}/codes"
+m ask input '' 2>> {dir}/errors; echo \"question $?\" >> {dir}/codes
+m ask approval --type generic --title t --payload '{{\"tree\":\"0\"}}' 2>> {dir}/errors; echo \"tree $?\" >> {dir}/codes"
         ),
     );
     let run = env.start("api", "ask nothing", &agent);
     env.fails(&["run", "wait", &run], 0);
-    assert_eq!(read(&env, "codes"), "empty 2\ntext 2\nfile 2\nquestion 2\n");
+    assert_eq!(
+        read(&env, "codes"),
+        "empty 2\ntext 2\nfile 2\nquestion 2\ntree 2\n"
+    );
     let errors = read(&env, "errors");
     for expected in [
         "a diff approval needs a unified diff, but stdin is empty",
         "a diff approval needs a unified diff, but stdin holds no unified diff",
         "but --diff-file /dev/null is empty",
         "the question is empty",
+        // Only m's own review names the tree an approval commits.
+        "the payload cannot set `tree`",
     ] {
         assert!(errors.contains(expected), "{expected}: {errors}");
     }
-    let types: Vec<String> = env
-        .events(&run)
-        .iter()
-        .map(|e| e["type"].as_str().unwrap().to_string())
-        .collect();
+    let types = env.event_types(&run);
     assert!(
         !types
             .iter()
@@ -405,12 +401,7 @@ fn deciding_twice_is_a_conflict_and_the_first_decision_stands() {
         env.json(&["approval", "show", &id, "--json"])["state"],
         "rejected"
     );
-    let resolved = env
-        .events(&run)
-        .iter()
-        .filter(|e| e["type"] == "approval.resolved")
-        .count();
-    assert_eq!(resolved, 1);
+    assert_eq!(env.events_of(&run, "approval.resolved").len(), 1);
 }
 
 #[test]
@@ -491,13 +482,7 @@ fn policy_approves_without_a_human_and_records_it() {
         assert_eq!(approval["state"], "approved");
         assert!(approval["rejection_reason"].is_null());
     }
-    let by: Vec<String> = env
-        .events(&run)
-        .iter()
-        .filter(|e| e["type"] == "approval.resolved")
-        .map(|e| e["data"]["by"]["kind"].as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(by, ["policy", "policy", "policy"]);
+    assert_eq!(resolved_by(&env, &run), ["policy", "policy", "policy"]);
 }
 
 /// Regression: `--allow "echo ok"` approved `echo ok && touch pwn` and
@@ -551,13 +536,7 @@ m ask approval --type command -- echo ok '&&' touch pwn > {0}.argv; echo "argv=$
     assert_eq!(read(&env, "out"), "chained=1\nsubstituted=1\nargv=0\n");
     // Run without a shell, `&&` was only an argument of echo.
     assert_eq!(read(&env, "out.argv"), "ok && touch pwn\n");
-    let by: Vec<String> = env
-        .events(&run)
-        .iter()
-        .filter(|e| e["type"] == "approval.resolved")
-        .map(|e| e["data"]["by"]["kind"].as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(by, ["human", "human", "policy"]);
+    assert_eq!(resolved_by(&env, &run), ["human", "human", "policy"]);
 }
 
 #[test]
@@ -589,20 +568,7 @@ fn review_holds_the_run_until_its_diff_is_approved_or_rejected() {
     let env = TestEnv::new();
     env.repo("api");
     let agent = env.script("agent.sh", "echo reviewed > change.txt");
-    let start = |prompt: &str| {
-        env.ok(&[
-            "run",
-            "start",
-            "-r",
-            "api",
-            prompt,
-            "--review",
-            "--",
-            agent.to_str().unwrap(),
-        ])
-        .trim()
-        .to_string()
-    };
+    let start = |prompt: &str| env.start_with("api", prompt, &["--review"], &agent);
     let run = start("approve me");
     env.fails(&["run", "wait", &run], 12);
     let shown = env.ok(&["approval", "show", &run]);
@@ -614,16 +580,7 @@ fn review_holds_the_run_until_its_diff_is_approved_or_rejected() {
     env.fails(&["run", "wait", &run], 12);
     env.ok(&["reject", &run, "--reason", "wrong file"]);
     env.fails(&["run", "wait", &run], 10);
-    let events = env.events(&run);
-    let end = events
-        .iter()
-        .rev()
-        .find(|e| e["type"] == "run.finished")
-        .unwrap();
-    assert!(end["data"]["reason"]
-        .as_str()
-        .unwrap()
-        .contains("wrong file"));
+    assert!(env.finished_reason(&run).contains("wrong file"));
 }
 
 /// The end-of-run commit after an approved review commits exactly the tree
@@ -635,31 +592,9 @@ fn review_holds_the_run_until_its_diff_is_approved_or_rejected() {
 fn an_approved_review_commits_the_approved_tree_and_not_later_changes() {
     let env = TestEnv::new();
     let repo = env.repo("api");
-    let out = env
-        .m()
-        .env("M_TEST_FAULT", "edit-after-review-check")
-        .args(["daemon", "start"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    daemon_with_fault(&env, "edit-after-review-check");
     let agent = env.script("agent.sh", "echo reviewed > change.txt");
-    let run = env
-        .ok(&[
-            "run",
-            "start",
-            "-r",
-            "api",
-            "approve me",
-            "--review",
-            "--",
-            agent.to_str().unwrap(),
-        ])
-        .trim()
-        .to_string();
+    let run = env.start_with("api", "approve me", &["--review"], &agent);
     env.fails(&["run", "wait", &run], 12);
     let id = pending(&env, &run, 1).remove(0);
     let shown = env.json(&["approval", "show", &id, "--json"]);
@@ -690,20 +625,14 @@ fn an_approved_review_commits_the_approved_tree_and_not_later_changes() {
     // approved work.
     assert_eq!(
         std::fs::read_to_string(worktree.join("late.txt")).unwrap(),
-        "written after the check\n"
+        "written at edit-after-review-check\n"
     );
     let status = env.git(&worktree, &["status", "--porcelain"]);
     assert!(
         status.contains(" M change.txt") && status.contains("?? late.txt"),
         "{status}"
     );
-    let end = env
-        .events(&run)
-        .into_iter()
-        .rev()
-        .find(|e| e["type"] == "run.finished")
-        .unwrap();
-    let reason = end["data"]["reason"].as_str().unwrap();
+    let reason = env.finished_reason(&run);
     assert!(
         reason
             .starts_with("the agent finished; the worktree changed after its review was approved")
@@ -717,6 +646,213 @@ fn an_approved_review_commits_the_approved_tree_and_not_later_changes() {
     assert!(worktree.join("late.txt").exists());
 }
 
+/// The daemon, started with the test-only fault `fault`.
+fn daemon_with_fault(env: &TestEnv, fault: &str) {
+    common::exits(
+        env.m().env("M_TEST_FAULT", fault).args(["daemon", "start"]),
+        0,
+    );
+}
+
+/// The run's branch and worktree.
+fn branch_and_worktree(env: &TestEnv, run: &str) -> (String, std::path::PathBuf) {
+    let shown = env.json(&["run", "show", run, "--json"]);
+    (
+        shown["branch"].as_str().unwrap().to_string(),
+        std::path::PathBuf::from(shown["workspace_path"].as_str().unwrap()),
+    )
+}
+
+/// The branch holds exactly `tree`, with the agent's `change.txt`; what
+/// the faults write (an edit of `change.txt`, a new `late.txt`) is left in
+/// the worktree, uncommitted.
+fn only_the_tree_is_committed(env: &TestEnv, repo: &std::path::Path, run: &str, tree: &str) {
+    let (branch, worktree) = branch_and_worktree(env, run);
+    assert_eq!(
+        env.git(repo, &["rev-parse", &format!("{branch}^{{tree}}")])
+            .trim(),
+        tree,
+        "the branch holds the approved tree"
+    );
+    assert_eq!(
+        env.git(repo, &["show", &format!("{branch}:change.txt")]),
+        "reviewed\n"
+    );
+    let files = env.git(repo, &["ls-tree", "--name-only", &branch]);
+    assert!(!files.contains("late.txt"), "{files}");
+    assert!(worktree.join("late.txt").exists());
+    let status = env.git(&worktree, &["status", "--porcelain"]);
+    assert!(
+        status.contains(" M change.txt") && status.contains("?? late.txt"),
+        "{status}"
+    );
+}
+
+/// Regression: a review approved by a rule (`[approvals] auto_approve`)
+/// had the run's end commit the worktree as it stood by then, not the tree
+/// the rule decided on. A change made once the review was read (by the
+/// test-only fault `edit-after-review-prepared`, at that very moment) is
+/// not on the branch: it is left in the worktree, and the run's end says
+/// so.
+#[test]
+fn a_review_approved_by_a_rule_commits_the_tree_the_rule_decided_on() {
+    let env = TestEnv::new();
+    let repo = env.repo("api");
+    env.write_config("[approvals]\nauto_approve = [\"diff\"]\n");
+    daemon_with_fault(&env, "edit-after-review-prepared");
+    let agent = env.script("agent.sh", "echo reviewed > change.txt");
+    let run = env.start_with("api", "by rule", &["--review"], &agent);
+    env.fails(&["run", "wait", &run], 0);
+    let approvals = env.approvals_of(&run);
+    assert_eq!(approvals.len(), 1, "{approvals:?}");
+    let shown = env.json(&[
+        "approval",
+        "show",
+        approvals[0]["id"].as_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(shown["state"], "approved", "{shown}");
+    assert_eq!(shown["decided_by"]["kind"], "policy", "{shown}");
+    let tree = shown["payload"]["tree"].as_str().unwrap();
+    only_the_tree_is_committed(&env, &repo, &run, tree);
+    let reason = env.finished_reason(&run);
+    assert!(
+        reason
+            .starts_with("the agent finished; the worktree changed after its review was approved")
+            && reason.contains("not committed"),
+        "{reason}"
+    );
+}
+
+/// Regression: a `--review` run found to have changed nothing asked
+/// nobody, and its end then committed whatever the worktree held by then:
+/// changes nobody saw. What changed after it was found unchanged (the
+/// test-only fault `edit-after-review-prepared`) is not committed; it is
+/// left in the worktree, and the run's end says so.
+#[test]
+fn a_run_found_unchanged_commits_nothing_that_changed_after() {
+    let env = TestEnv::new();
+    let repo = env.repo("api");
+    daemon_with_fault(&env, "edit-after-review-prepared");
+    let agent = env.script("idle.sh", "echo just looking");
+    let run = env.start_with("api", "look", &["--review"], &agent);
+    env.fails(&["run", "wait", &run], 0);
+    assert!(env.approvals_of(&run).is_empty());
+    let shown = env.json(&["run", "show", &run, "--json"]);
+    let (branch, worktree) = branch_and_worktree(&env, &run);
+    assert_eq!(
+        env.git(&repo, &["rev-parse", &branch]).trim(),
+        shown["base_commit"].as_str().unwrap(),
+        "nothing was committed"
+    );
+    let status = env.git(&worktree, &["status", "--porcelain"]);
+    assert!(
+        status.contains("?? change.txt") && status.contains("?? late.txt"),
+        "{status}"
+    );
+    let reason = env.finished_reason(&run);
+    assert!(
+        reason.starts_with(
+            "the agent finished; it changed nothing, so there was nothing to review; \
+             the worktree changed after it was found unchanged"
+        ) && reason.contains("not committed")
+            && reason.contains(worktree.to_str().unwrap()),
+        "{reason}"
+    );
+    assert!(
+        !env.events(&run)
+            .iter()
+            .any(|e| e["type"] == "workspace.diff"),
+        "no work was committed"
+    );
+}
+
+/// A `--review` run whose daemon is killed (the test-only fault
+/// `die-after-review-approved`: SIGKILL between the approval and the
+/// run's end) and whose worktree then changes; returns the run, its
+/// approval and the approved tree.
+fn approve_and_die(env: &TestEnv) -> (String, String, String) {
+    daemon_with_fault(env, "die-after-review-approved");
+    let agent = env.script("agent.sh", "echo reviewed > change.txt");
+    let run = env.start_with("api", "approve me", &["--review"], &agent);
+    env.fails(&["run", "wait", &run], 12);
+    let id = pending(env, &run, 1).remove(0);
+    let shown = env.json(&["approval", "show", &id, "--json"]);
+    let tree = shown["payload"]["tree"].as_str().unwrap().to_string();
+    let daemon = env.daemon_pid().unwrap();
+    // The decision is committed before the daemon dies; its answer to
+    // `m approve` may or may not get out first.
+    let _ = env.run(&["approve", &id]);
+    common::wait_until_gone(daemon, Duration::from_secs(20));
+    let (_, worktree) = branch_and_worktree(env, &run);
+    std::fs::write(worktree.join("change.txt"), "edited while no daemon ran\n").unwrap();
+    std::fs::write(worktree.join("late.txt"), "written while no daemon ran\n").unwrap();
+    (run, id, tree)
+}
+
+/// Regression: a daemon killed between a review's approval and the run's
+/// end left the run to the next daemon's recovery, which committed the
+/// worktree as it stood then, changes nobody approved included. Recovery
+/// commits the approved tree, leaves the later changes in the worktree and
+/// says so, and the run completes.
+#[test]
+fn a_daemon_killed_after_a_review_was_approved_commits_only_the_approved_tree_on_restart() {
+    let env = TestEnv::new();
+    let repo = env.repo("api");
+    let (run, _, tree) = approve_and_die(&env);
+    env.ok(&["daemon", "start"]);
+    env.fails(&["run", "wait", &run], 0);
+    only_the_tree_is_committed(&env, &repo, &run, &tree);
+    let reason = env.finished_reason(&run);
+    assert!(
+        reason.contains("after the run's review was approved")
+            && reason.contains("committed the approved work")
+            && reason.contains("the later changes were not committed"),
+        "{reason}"
+    );
+}
+
+/// When the approved tree recorded with the approval is not in the
+/// repository, recovery commits nothing in its place (nobody approved
+/// what the worktree holds now): the run fails saying where its work is.
+#[test]
+fn a_recovered_review_whose_tree_is_gone_commits_nothing_unseen() {
+    let env = TestEnv::new();
+    let repo = env.repo("api");
+    let (run, id, _) = approve_and_die(&env);
+    let missing = "0123456789abcdef0123456789abcdef01234567";
+    let conn = rusqlite::Connection::open(env.db_path()).unwrap();
+    let changed = conn
+        .execute(
+            "UPDATE approvals SET payload = json_set(payload, '$.tree', ?1) WHERE id = ?2",
+            [missing, id.as_str()],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    drop(conn);
+    let (branch, worktree) = branch_and_worktree(&env, &run);
+    let before = env.git(&repo, &["rev-parse", &branch]);
+    env.ok(&["daemon", "start"]);
+    env.fails(&["run", "wait", &run], 10);
+    assert_eq!(
+        env.git(&repo, &["rev-parse", &branch]),
+        before,
+        "nothing was committed"
+    );
+    let status = env.git(&worktree, &["status", "--porcelain"]);
+    assert!(
+        status.contains(" M change.txt") && status.contains("?? late.txt"),
+        "{status}"
+    );
+    let reason = env.finished_reason(&run);
+    assert!(
+        reason.contains(missing)
+            && reason.contains("nothing was committed in its place")
+            && reason.contains(worktree.to_str().unwrap()),
+        "{reason}"
+    );
+}
+
 #[test]
 fn wait_exit_codes_say_how_the_run_stands() {
     let env = TestEnv::new();
@@ -728,25 +864,10 @@ fn wait_exit_codes_say_how_the_run_stands() {
     ] {
         env.repo(name);
         let agent = env.script(&format!("{name}.sh"), body);
-        let out = env
-            .m()
-            .args([
-                "run",
-                "start",
-                "-r",
-                name,
-                "x",
-                "--wait",
-                "--",
-                agent.to_str().unwrap(),
-            ])
-            .output()
-            .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "{name}: {}",
-            String::from_utf8_lossy(&out.stderr)
+        let agent = agent.to_str().unwrap();
+        env.fails(
+            &["run", "start", "-r", name, "x", "--wait", "--", agent],
+            code,
         );
     }
     env.repo("cancel");
@@ -761,26 +882,12 @@ fn agents_find_m_even_when_it_is_not_on_path() {
     let env = TestEnv::new();
     env.repo("api");
     let agent = env.script("agent.sh", "m ask input 'where?'");
-    let run = env
-        .m()
-        .env("PATH", "/usr/bin:/bin")
-        .args([
-            "run",
-            "start",
-            "-r",
-            "api",
-            "x",
-            "--wait",
-            "--",
-            agent.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(
-        run.status.code(),
-        Some(13),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
+    common::exits(
+        env.m()
+            .env("PATH", "/usr/bin:/bin")
+            .args(["run", "start", "-r", "api", "x", "--wait", "--"])
+            .arg(&agent),
+        13,
     );
 }
 
@@ -846,15 +953,8 @@ sleep 60",
     // The script went on to its question; it goes away too.
     env.fails(&["run", "wait", &run], 13);
     kill(2);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while env.run_state(&run) != "running" {
-        assert!(Instant::now() < deadline, "{}", env.run_state(&run));
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(env
-        .events(&run)
-        .iter()
-        .any(|e| e["type"] == "input.withdrawn"));
+    env.wait_state(&run, "running");
+    assert!(!env.events_of(&run, "input.withdrawn").is_empty());
     let err = env.fails(&["reply", &run, "eu-west"], 4);
     assert!(err.contains("not waiting for input"), "{err}");
     env.ok(&["run", "cancel", &run]);
@@ -936,14 +1036,6 @@ fn finished(env: &TestEnv, run: &str) -> serde_json::Value {
     env.json(&["run", "show", run, "--json"])["finished"].clone()
 }
 
-/// Every approval the run ever asked for, decided or not.
-fn all_approvals(env: &TestEnv, run: &str) -> Vec<serde_json::Value> {
-    env.json(&["approvals", "--run", run, "--state", "all", "--json"])
-        .as_array()
-        .unwrap()
-        .clone()
-}
-
 /// Regression: `--review` on a scratch repo let the run start; at its end
 /// the review could not be made (no git), and the run failed saying "the
 /// review was rejected", though nobody had been asked.
@@ -968,13 +1060,13 @@ fn review_on_a_scratch_repo_is_refused_and_the_configured_default_skips_it() {
         .is_empty());
 
     // `run.review = true` holds the runs that have a diff; this one has none.
-    std::fs::write(env.home.join("config.toml"), "[run]\nreview = true\n").unwrap();
+    env.write_config("[run]\nreview = true\n");
     let run = env.start("notes", "x", std::path::Path::new(agent));
     env.fails(&["run", "wait", &run], 0);
     let created = &env.events(&run)[0];
     assert_eq!(created["data"]["options"]["review"], false, "{created}");
     assert_eq!(finished(&env, &run)["reason"], "the agent finished");
-    assert!(all_approvals(&env, &run).is_empty());
+    assert!(env.approvals_of(&run).is_empty());
 }
 
 /// Regression: a review that could not be prepared failed the run saying
@@ -985,19 +1077,7 @@ fn a_review_that_cannot_be_prepared_fails_the_run_without_asking_anyone() {
     env.repo("api");
     // Without its `.git` the workspace is no longer a worktree: no diff.
     let agent = env.script("agent.sh", "echo work > work.txt\nrm .git");
-    let run = env
-        .ok(&[
-            "run",
-            "start",
-            "-r",
-            "api",
-            "x",
-            "--review",
-            "--",
-            agent.to_str().unwrap(),
-        ])
-        .trim()
-        .to_string();
+    let run = env.start_with("api", "x", &["--review"], &agent);
     let err = env.fails(&["run", "wait", &run], 10);
     assert!(err.contains("cannot prepare the review"), "{err}");
     let reason = finished(&env, &run)["reason"].as_str().unwrap().to_string();
@@ -1007,7 +1087,7 @@ fn a_review_that_cannot_be_prepared_fails_the_run_without_asking_anyone() {
             && !reason.contains("reject"),
         "{reason}"
     );
-    assert!(all_approvals(&env, &run).is_empty());
+    assert!(env.approvals_of(&run).is_empty());
 }
 
 /// Regression: a run that changed nothing asked a human to approve an
@@ -1023,25 +1103,13 @@ fn a_run_that_changed_nothing_is_not_held_for_review() {
         "echo x > a.txt && git add a.txt && git commit -qm add && git rm -q a.txt && git commit -qm undo",
     );
     for agent in [idle, undo] {
-        let run = env
-            .ok(&[
-                "run",
-                "start",
-                "-r",
-                "api",
-                "x",
-                "--review",
-                "--",
-                agent.to_str().unwrap(),
-            ])
-            .trim()
-            .to_string();
+        let run = env.start_with("api", "x", &["--review"], &agent);
         env.fails(&["run", "wait", &run], 0);
         assert_eq!(
             finished(&env, &run)["reason"],
             "the agent finished; it changed nothing, so there was nothing to review"
         );
-        assert!(all_approvals(&env, &run).is_empty());
+        assert!(env.approvals_of(&run).is_empty());
     }
 }
 
@@ -1099,12 +1167,7 @@ fn an_agent_cannot_decide_its_own_requests_with_the_keeper_alone() {
 
 fn cannot_decide_its_own(containment: &str) {
     let env = TestEnv::new();
-    std::fs::create_dir_all(&env.home).unwrap();
-    std::fs::write(
-        env.home.join("config.toml"),
-        format!("[daemon]\ncontainment = \"{containment}\"\n"),
-    )
-    .unwrap();
+    env.write_config(&format!("[daemon]\ncontainment = \"{containment}\"\n"));
     env.repo("api");
     let tries = env.dir.path().join("tries");
     let ran = env.dir.path().join("ran");
@@ -1131,11 +1194,7 @@ wait"#,
     common::wait_for_lines(&tries, 3);
     assert_eq!(read(&env, "tries"), "plain=7\nscrubbed=7\nreply=7\n");
     assert!(!ran.exists(), "the agent's own approval ran the command");
-    let refused: Vec<serde_json::Value> = env
-        .events(&run)
-        .into_iter()
-        .filter(|e| e["type"] == "decision.refused")
-        .collect();
+    let refused = env.events_of(&run, "decision.refused");
     assert_eq!(refused.len(), 3, "{refused:?}");
     assert_eq!(refused[0]["data"]["request"], "approve");
     assert_eq!(refused[0]["data"]["approval_id"], ids[0].as_str());

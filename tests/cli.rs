@@ -5,8 +5,7 @@
 
 use crate::common;
 
-use std::io::{BufRead, BufReader, Read};
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Output, Stdio};
 
@@ -206,56 +205,17 @@ fn read_one_line_then_close(env: &TestEnv, args: &[&str]) -> (String, Output) {
     (line, child.wait_with_output().unwrap())
 }
 
-/// Runs `m ARGS` with its stdout on a pseudo-terminal, as in a person's
-/// shell; `no_color` is the NO_COLOR value, if any. Returns what it printed.
+/// Runs `m ARGS` on a pseudo-terminal, as in a person's shell; `no_color`
+/// is the NO_COLOR value, if any. Returns what it printed.
 fn on_terminal(env: &TestEnv, args: &[&str], no_color: Option<&str>) -> String {
-    let (mut master, mut slave) = (0, 0);
-    // SAFETY: openpty writes two new descriptors, which we then own.
-    let rc = unsafe {
-        libc::openpty(
-            &mut master,
-            &mut slave,
-            std::ptr::null_mut(),
-            std::ptr::null(),
-            std::ptr::null(),
-        )
-    };
-    assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
-    // Keep both ends out of processes other tests start meanwhile, or the
-    // terminal would stay open after m exits.
-    for fd in [master, slave] {
-        // SAFETY: fcntl on descriptors we own.
-        assert_eq!(
-            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) },
-            0
-        );
+    let mut cmd = env.m();
+    cmd.env_remove("NO_COLOR").args(args);
+    if let Some(value) = no_color {
+        cmd.env("NO_COLOR", value);
     }
-    let master = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(master) });
-    let slave = unsafe { OwnedFd::from_raw_fd(slave) };
-    let mut child = {
-        let mut cmd = env.m();
-        cmd.env_remove("NO_COLOR");
-        if let Some(value) = no_color {
-            cmd.env("NO_COLOR", value);
-        }
-        // The command (and its copy of the terminal) is dropped here, so
-        // reading ends when m exits.
-        cmd.args(args).stdout(Stdio::from(slave)).spawn().unwrap()
-    };
-    let mut printed = Vec::new();
-    let mut master = master;
-    let mut buf = [0; 4096];
-    loop {
-        match master.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => printed.extend_from_slice(&buf[..n]),
-            // Linux reports the other side's close as EIO.
-            Err(e) if e.raw_os_error() == Some(libc::EIO) => break,
-            Err(e) => panic!("reading the terminal: {e}"),
-        }
-    }
-    assert!(child.wait().unwrap().success());
-    String::from_utf8_lossy(&printed).into_owned()
+    let (code, printed) = common::Terminal::spawn(cmd).finish();
+    assert_eq!(code, Some(0), "{printed}");
+    printed
 }
 
 const ANSI: &str = "\x1b[";
@@ -2002,16 +1962,11 @@ fn every_json_option_says_what_it_prints() {
 #[test]
 fn config_show_prints_valid_toml() {
     let env = TestEnv::new();
-    std::fs::create_dir_all(&env.home).unwrap();
     let hook = "echo a hook command long enough to be wider than any other line here";
-    std::fs::write(
-        env.home.join("config.toml"),
-        format!(
-            "[run]\nreview = true\n[agents.claude]\ncommand = [\"claude-code-acp\", \"--verbose\"]\n\
+    env.write_config(&format!(
+        "[run]\nreview = true\n[agents.claude]\ncommand = [\"claude-code-acp\", \"--verbose\"]\n\
              [[notify.command]]\nargv = [\"sh\", \"-c\", \"{hook}\"]\n"
-        ),
-    )
-    .unwrap();
+    ));
     let shown = env.ok(&["config", "show"]);
     let parsed: toml::Table = toml::from_str(&shown).unwrap_or_else(|e| panic!("{e}\n{shown}"));
     assert_eq!(parsed["run"]["review"].as_bool(), Some(true));

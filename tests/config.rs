@@ -8,13 +8,6 @@ use std::time::{Duration, Instant};
 use common::{alive, wait_for_lines, TestEnv};
 use serde_json::Value;
 
-fn write_config(env: &TestEnv, text: &str) -> std::path::PathBuf {
-    std::fs::create_dir_all(&env.home).unwrap();
-    let file = env.home.join("config.toml");
-    std::fs::write(&file, text).unwrap();
-    file
-}
-
 fn setting<'a>(shown: &'a Value, key: &str) -> &'a Value {
     shown["settings"]
         .as_array()
@@ -73,6 +66,7 @@ fn the_file_is_in_m_home_and_every_value_starts_as_a_default() {
             "remote.tls_key",
             "remote.hosts",
             "remote.pairing_code_seconds",
+            "remote.heartbeat",
         ]
     );
     // TestEnv sets M_GRACE_MS; everything else is a default.
@@ -92,8 +86,7 @@ fn the_file_is_in_m_home_and_every_value_starts_as_a_default() {
 #[test]
 fn show_says_which_values_come_from_the_file_and_which_from_the_environment() {
     let env = TestEnv::new();
-    write_config(
-        &env,
+    env.write_config(
         r#"
 [daemon]
 grace_seconds = 2.5
@@ -136,7 +129,7 @@ command = ["/opt/claude-acp", "--verbose"]
 #[test]
 fn containment_is_read_from_the_file_and_m_containment_wins() {
     let env = TestEnv::new();
-    write_config(&env, "[daemon]\ncontainment = \"keeper\"\n");
+    env.write_config("[daemon]\ncontainment = \"keeper\"\n");
     let shown = env.json(&["config", "show", "--json"]);
     assert_eq!(setting(&shown, "daemon.containment")["value"], "keeper");
     assert_eq!(setting(&shown, "daemon.containment")["source"], "file");
@@ -165,7 +158,7 @@ fn containment_is_read_from_the_file_and_m_containment_wins() {
             && err.contains("auto, cgroup or keeper"),
         "{err}"
     );
-    let file = write_config(&env, "[daemon]\ncontainment = \"jail\"\n");
+    let file = env.write_config("[daemon]\ncontainment = \"jail\"\n");
     let err = env.fails(&["run", "list"], 2);
     assert!(
         err.contains("daemon.containment") && err.contains(file.to_str().unwrap()),
@@ -177,7 +170,7 @@ fn containment_is_read_from_the_file_and_m_containment_wins() {
 #[test]
 fn an_unknown_key_is_a_warning_naming_it_and_the_file() {
     let env = TestEnv::new();
-    let file = write_config(&env, "[run]\nreveiw = true\n[colours]\nx = 1\n");
+    let file = env.write_config("[run]\nreveiw = true\n[colours]\nx = 1\n");
     let out = env.run(&["run", "list"]);
     assert!(out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
@@ -199,7 +192,7 @@ fn an_unknown_key_is_a_warning_naming_it_and_the_file() {
 #[test]
 fn an_invalid_value_is_a_usage_error_naming_key_and_file() {
     let env = TestEnv::new();
-    let file = write_config(&env, "[daemon]\ngrace_seconds = \"five\"\n");
+    let file = env.write_config("[daemon]\ngrace_seconds = \"five\"\n");
     for args in [&["run", "list"][..], &["config", "show"], &["status"]] {
         let err = env.fails(args, 2);
         assert!(
@@ -214,21 +207,21 @@ fn an_invalid_value_is_a_usage_error_naming_key_and_file() {
     assert!(env.ok(&["config", "path"]).contains("config.toml"));
 
     // Regression (QA): 0 was quietly taken as 1.
-    write_config(&env, "[run]\nstartup_timeout_seconds = 0\n");
+    env.write_config("[run]\nstartup_timeout_seconds = 0\n");
     let err = env.fails(&["run", "list"], 2);
     assert!(
         err.contains("`run.startup_timeout_seconds`") && err.contains("at least 1"),
         "{err}"
     );
 
-    write_config(&env, "[approvals]\nauto_approve = [\"everything\"]\n");
+    env.write_config("[approvals]\nauto_approve = [\"everything\"]\n");
     let err = env.fails(&["run", "list"], 2);
     assert!(
         err.contains("`approvals.auto_approve`") && err.contains("`everything`"),
         "{err}"
     );
 
-    write_config(&env, "[daemon\n");
+    env.write_config("[daemon\n");
     let err = env.fails(&["run", "list"], 2);
     assert!(err.contains("not valid TOML (line 1)"), "{err}");
 }
@@ -237,8 +230,7 @@ fn an_invalid_value_is_a_usage_error_naming_key_and_file() {
 fn runs_get_the_configured_approvals_and_review_merged_with_their_flags() {
     let env = TestEnv::new();
     env.repo("api");
-    write_config(
-        &env,
+    env.write_config(
         r#"
 [run]
 review = true
@@ -303,17 +295,10 @@ allow_commands = ["echo hi"]
 fn the_daemon_takes_its_grace_period_from_the_config() {
     let env = TestEnv::new();
     env.repo("api");
-    write_config(&env, "[daemon]\ngrace_seconds = 0.2\n");
-    let out = env
-        .m()
-        .env_remove("M_GRACE_MS")
-        .args(["daemon", "start"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    env.write_config("[daemon]\ngrace_seconds = 0.2\n");
+    common::exits(
+        env.m().env_remove("M_GRACE_MS").args(["daemon", "start"]),
+        0,
     );
     let ready = env.dir.path().join("ready");
     // Everything in the group ignores SIGTERM: only SIGKILL, after the
@@ -351,7 +336,7 @@ fn the_daemon_takes_its_grace_period_from_the_config() {
 fn autostart_off_in_the_config_is_an_error_that_says_where_and_the_env_can_override_it() {
     let env = TestEnv::new();
     env.repo("api");
-    let file = write_config(&env, "[daemon]\nautostart = false\n");
+    let file = env.write_config("[daemon]\nautostart = false\n");
     let err = env.fails(&["run", "start", "-r", "api", "x", "--", "true"], 5);
     assert!(
         err.contains("`daemon.autostart = false`")
@@ -359,17 +344,11 @@ fn autostart_off_in_the_config_is_an_error_that_says_where_and_the_env_can_overr
             && err.contains("m daemon start"),
         "{err}"
     );
-    let out = env
-        .m()
-        .env("M_NO_AUTOSTART", "0")
-        .args(["run", "start", "-r", "api", "x", "--wait", "--", "true"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    common::exits(
+        env.m()
+            .env("M_NO_AUTOSTART", "0")
+            .args(["run", "start", "-r", "api", "x", "--wait", "--", "true"]),
+        0,
     );
     let out = env
         .m()
@@ -385,10 +364,7 @@ fn autostart_off_in_the_config_is_an_error_that_says_where_and_the_env_can_overr
 fn a_configured_agent_command_replaces_the_presets() {
     let env = TestEnv::new();
     env.repo("api");
-    write_config(
-        &env,
-        "[agents.claude]\ncommand = [\"/nonexistent/claude-acp\", \"--fast\"]\n",
-    );
+    env.write_config("[agents.claude]\ncommand = [\"/nonexistent/claude-acp\", \"--fast\"]\n");
     let agents = env.json(&["agents", "--json"]);
     let claude = agents
         .as_array()
@@ -405,7 +381,7 @@ fn a_configured_agent_command_replaces_the_presets() {
     assert!(err.contains("/nonexistent/claude-acp"), "{err}");
 
     // An agent m does not know is a warning, not a command.
-    write_config(&env, "[agents.claud]\ncommand = [\"x\"]\n");
+    env.write_config("[agents.claud]\ncommand = [\"x\"]\n");
     let out = env.run(&["agents"]);
     assert!(out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);

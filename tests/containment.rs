@@ -45,12 +45,7 @@ enum Mode {
 }
 
 fn set_containment(env: &TestEnv, value: &str) {
-    std::fs::create_dir_all(&env.home).unwrap();
-    std::fs::write(
-        env.home.join("config.toml"),
-        format!("[daemon]\ncontainment = \"{value}\"\n"),
-    )
-    .unwrap();
+    env.write_config(&format!("[daemon]\ncontainment = \"{value}\"\n"));
 }
 
 /// The `processes` check of `m doctor --json`.

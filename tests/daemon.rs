@@ -28,14 +28,7 @@ fn a_script_that_edits_files_completes_and_its_commit_is_on_the_run_branch() {
         r#"echo "prompt: $M_PROMPT"; echo "new" > created.txt; echo "more" >> README; echo done"#,
     );
     let run = env.start("api", "tidy up", &agent);
-    let out = env.m().args(["events", &run, "--follow"]).output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = env.ok(&["events", &run, "--follow"]);
     assert!(text.contains("prompt: tidy up"), "{text}");
 
     assert_eq!(env.run_state(&run), "completed");
@@ -70,10 +63,8 @@ fn a_relative_agent_path_means_the_file_where_the_user_typed_it() {
     env.repo("api");
     // An uncommitted script beside the user, not in the repo.
     env.script("local-agent.sh", "echo from the local script");
-    let out = env
-        .m()
-        .current_dir(env.dir.path())
-        .args([
+    let out = common::exits(
+        env.m().current_dir(env.dir.path()).args([
             "run",
             "start",
             "-r",
@@ -82,14 +73,8 @@ fn a_relative_agent_path_means_the_file_where_the_user_typed_it() {
             "--follow",
             "--",
             "./local-agent.sh",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ]),
+        0,
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("from the local script"));
 }
@@ -107,11 +92,9 @@ fn a_scratch_repo_runs_its_agent_in_an_empty_directory_without_git() {
     let code = env.run(&["run", "wait", &run]).status.code();
     assert_eq!(code, Some(0));
     let lines: Vec<String> = env
-        .events(&run)
+        .output_lines(&run)
         .iter()
-        .filter(|e| e["type"] == "output")
-        .flat_map(|e| e["data"]["lines"].as_array().unwrap().clone())
-        .map(|l| l.as_str().unwrap().trim().to_string())
+        .map(|l| l.trim().to_string())
         .collect();
     assert_eq!(lines, ["0", "no git"]);
     let events = env.events(&run);
@@ -216,11 +199,7 @@ fn a_missing_agent_command_fails_the_run_with_a_reason() {
     ]);
     let run = run.trim();
     env.fails(&["run", "wait", run], 10);
-    let events = env.events(run);
-    let reason = finished(&events)["data"]["reason"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let reason = env.finished_reason(run);
     assert!(
         reason.contains("'m-test-no-such-agent' is not on PATH"),
         "{reason}"
@@ -314,17 +293,7 @@ fn follow_with_since_resumes_exactly_after_that_event() {
         ),
     );
     let run = env.start("api", "resume", &agent);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while env
-        .events(&run)
-        .iter()
-        .filter(|e| e["type"] == "output")
-        .count()
-        < 1
-    {
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    env.wait_event(&run, "output");
     let before = env.events(&run);
     let since = before.last().unwrap()["seq"].as_i64().unwrap();
     std::fs::write(&gate, "").unwrap();
@@ -382,11 +351,7 @@ fn a_killed_daemon_leaves_no_agent_and_the_restart_fails_the_run() {
     // The next command that needs the daemon starts a new one, which recovers.
     env.ok(&["daemon", "start"]);
     assert_eq!(env.run_state(&run), "failed");
-    let events = env.events(&run);
-    let reason = finished(&events)["data"]["reason"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let reason = env.finished_reason(&run);
     assert!(reason.contains("daemon stopped"), "{reason}");
     assert_all_gone(&pids);
 }
@@ -532,20 +497,7 @@ fn a_socket_directory_that_others_can_reach_is_refused() {
 #[test]
 fn a_remote_repository_gets_a_mirror_and_a_worktree_from_it() {
     let env = TestEnv::new();
-    let origin = env.git_repo("origin");
-    let bare = env.dir.path().join("origin.git");
-    env.git(
-        env.dir.path(),
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            origin.to_str().unwrap(),
-            bare.to_str().unwrap(),
-        ],
-    );
-    let url = format!("file://{}", bare.display());
-    env.ok(&["repo", "add", &url, "--name", "remote"]);
+    env.remote_repo();
     let agent = env.script("agent.sh", "test -f README && echo change > new.txt");
     // Regression: `--wait` without a terminal printed every line of git's
     // fetch into the new mirror, although it says it prints only the slow
@@ -594,11 +546,7 @@ fn a_bad_base_fails_the_run_with_gits_message_and_leaves_nothing() {
     ]);
     let run = run.trim();
     env.fails(&["run", "wait", run], 10);
-    let events = env.events(run);
-    let reason = finished(&events)["data"]["reason"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let reason = env.finished_reason(run);
     assert!(reason.contains("workspace"), "{reason}");
     let branches = env.git(&repo, &["branch", "--list", "m/*"]);
     assert!(branches.trim().is_empty(), "{branches}");
@@ -681,17 +629,13 @@ fn work_that_cannot_reach_the_run_branch_fails_the_run_and_stays_in_place() {
         .to_string();
     let files = env.git(&workspace, &["show", "--name-only", "--format=", "HEAD"]);
     assert_eq!(files.trim(), "b.txt");
-    let events = env.events(&run);
-    let reason = finished(&events)["data"]["reason"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let reason = env.finished_reason(&run);
     assert!(
         reason.contains(&head) && reason.contains("detached"),
         "{reason}"
     );
     assert!(reason.contains(&format!("m/{}", &run[..8])), "{reason}");
-    assert!(events.iter().all(|e| e["type"] != "workspace.diff"));
+    assert!(env.events_of(&run, "workspace.diff").is_empty());
 
     let err = env.fails(&["run", "rm", &run], 4);
     assert!(err.contains(&head) && err.contains("it was kept"), "{err}");
@@ -739,10 +683,7 @@ fn a_killed_daemon_commits_what_the_agent_left_before_failing_the_run() {
         .find(|e| e["type"] == "workspace.diff")
         .unwrap();
     assert_eq!(diff["data"]["files"], 1);
-    let reason = finished(&events)["data"]["reason"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let reason = env.finished_reason(&run);
     assert!(
         reason.contains("daemon stopped") && reason.contains("committed"),
         "{reason}"
@@ -760,25 +701,7 @@ fn a_killed_daemon_commits_what_the_agent_left_before_failing_the_run() {
 #[test]
 fn a_mirror_lock_file_is_private_and_goes_with_its_repo() {
     let env = TestEnv::new();
-    let origin = env.git_repo("origin");
-    let bare = env.dir.path().join("origin.git");
-    env.git(
-        env.dir.path(),
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            origin.to_str().unwrap(),
-            bare.to_str().unwrap(),
-        ],
-    );
-    env.ok(&[
-        "repo",
-        "add",
-        &format!("file://{}", bare.display()),
-        "--name",
-        "remote",
-    ]);
+    env.remote_repo();
     let (_, code) = start_and_wait(&env, "remote", "true");
     assert_eq!(code, Some(0));
     let mirrors = env.home.join("mirrors");
@@ -1242,11 +1165,7 @@ fn an_agent_gets_the_environment_of_the_command_that_started_it() {
     std::fs::create_dir_all(&bin).unwrap();
     std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_fake-acp-agent"), bin.join("my-claude"))
         .unwrap();
-    std::fs::write(
-        env.home.join("config.toml"),
-        "[agents.claude]\ncommand = [\"my-claude\", \"basic\"]\n",
-    )
-    .unwrap();
+    env.write_config("[agents.claude]\ncommand = [\"my-claude\", \"basic\"]\n");
     let installed = |path: Option<&str>| {
         let mut cmd = env.m();
         if let Some(path) = path {

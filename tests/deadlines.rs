@@ -13,16 +13,8 @@ use serde_json::Value;
 
 const FAKE: &str = env!("CARGO_BIN_EXE_fake-acp-agent");
 
-fn config(env: &TestEnv, text: &str) {
-    std::fs::create_dir_all(&env.home).unwrap();
-    std::fs::write(env.home.join("config.toml"), text).unwrap();
-}
-
 fn start(env: &TestEnv, agent: &Path, extra: &[&str]) -> String {
-    let mut args = vec!["run", "start", "-r", "api", "ship it"];
-    args.extend(extra);
-    args.extend(["--", agent.to_str().unwrap()]);
-    env.ok(&args).trim().to_string()
+    env.start_with("api", "ship it", extra, agent)
 }
 
 /// An agent that asks one approval and says how `m ask` ended.
@@ -46,23 +38,9 @@ fn wait_end(env: &TestEnv, run: &str) -> i32 {
     }
 }
 
+/// The run's first approval.
 fn approval(env: &TestEnv, run: &str) -> Value {
-    env.json(&["approvals", "--run", run, "--state", "all", "--json"])[0].clone()
-}
-
-fn of_type(env: &TestEnv, run: &str, kind: &str) -> Vec<Value> {
-    env.events(run)
-        .into_iter()
-        .filter(|e| e["type"] == kind)
-        .collect()
-}
-
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !done() {
-        assert!(Instant::now() < deadline, "{what} never happened");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    env.approvals_of(run).remove(0)
 }
 
 #[test]
@@ -70,8 +48,8 @@ fn an_approval_nobody_answers_is_rejected_by_its_deadline_saying_so() {
     let env = TestEnv::new();
     env.repo("api");
     let run = start(&env, &asker(&env), &["--approval-timeout", "2s"]);
-    assert_eq!(env.run(&["run", "wait", &run]).status.code(), Some(12));
-    let requested = &of_type(&env, &run, "approval.requested")[0]["data"];
+    env.fails(&["run", "wait", &run], 12);
+    let requested = &env.events_of(&run, "approval.requested")[0]["data"];
     assert_eq!(requested["on_timeout"], "reject");
     let created = env.json(&["run", "show", &run, "--json"])["created_at"]
         .as_i64()
@@ -98,7 +76,8 @@ fn an_approval_nobody_answers_is_rejected_by_its_deadline_saying_so() {
         shown.contains("rejected by deadline (2s without an answer): no answer within 2s"),
         "{shown}"
     );
-    let said: Vec<String> = of_type(&env, &run, "output")
+    let said: Vec<String> = env
+        .events_of(&run, "output")
         .iter()
         .map(|e| e["data"].to_string())
         .collect();
@@ -106,7 +85,7 @@ fn an_approval_nobody_answers_is_rejected_by_its_deadline_saying_so() {
 
     // A human who answers in time decides, not the deadline.
     let answered = start(&env, &asker(&env), &["--approval-timeout", "1h"]);
-    assert_eq!(env.run(&["run", "wait", &answered]).status.code(), Some(12));
+    env.fails(&["run", "wait", &answered], 12);
     env.ok(&["approve", &answered]);
     assert_eq!(wait_end(&env, &answered), 0);
     assert_eq!(approval(&env, &answered)["decided_by"]["kind"], "human");
@@ -131,10 +110,7 @@ fn an_approval_nobody_answers_is_rejected_by_its_deadline_saying_so() {
 #[test]
 fn on_timeout_cancel_in_the_config_cancels_the_run_saying_why() {
     let env = TestEnv::new();
-    config(
-        &env,
-        "[approvals]\ntimeout = \"2s\"\non_timeout = \"cancel\"\n",
-    );
+    env.write_config("[approvals]\ntimeout = \"2s\"\non_timeout = \"cancel\"\n");
     env.repo("api");
     let run = start(&env, &asker(&env), &[]);
     assert_eq!(wait_end(&env, &run), 11);
@@ -161,12 +137,13 @@ fn on_timeout_cancel_in_the_config_cancels_the_run_saying_why() {
 fn a_question_takes_its_default_answer_at_the_deadline_or_else_the_run_is_cancelled() {
     let env = TestEnv::new();
     env.repo("api");
-    let acp = |scenario: &str| {
+    env.repo("web");
+    let acp = |repo: &str, scenario: &str| {
         let args = [
             "run",
             "start",
             "-r",
-            "api",
+            repo,
             "pick a database",
             "--acp",
             "--once",
@@ -178,11 +155,14 @@ fn a_question_takes_its_default_answer_at_the_deadline_or_else_the_run_is_cancel
         ];
         env.ok(&args).trim().to_string()
     };
-    let with_default = acp("elicit-default");
+    // Both at once, on two repos: each waits out the same deadline.
+    let with_default = acp("api", "elicit-default");
+    let without = acp("web", "elicit");
     assert_eq!(wait_end(&env, &with_default), 0);
-    let provided = &of_type(&env, &with_default, "input.provided")[0]["data"];
+    let provided = &env.events_of(&with_default, "input.provided")[0]["data"];
     assert_eq!(provided["by"]["kind"], "deadline", "{provided}");
-    let said: Vec<String> = of_type(&env, &with_default, "agent.message")
+    let said: Vec<String> = env
+        .events_of(&with_default, "agent.message")
         .iter()
         .map(|e| e["data"]["text"].as_str().unwrap_or("").to_string())
         .collect();
@@ -191,14 +171,13 @@ fn a_question_takes_its_default_answer_at_the_deadline_or_else_the_run_is_cancel
             .contains(r#"answer: "accept" {"database":"sqlite"}"#),
         "{said:?}"
     );
-    let requested = &of_type(&env, &with_default, "input.requested")[0]["data"];
+    let requested = &env.events_of(&with_default, "input.requested")[0]["data"];
     assert_eq!(requested["on_timeout"], "default");
 
-    let without = acp("elicit");
     assert_eq!(wait_end(&env, &without), 11);
     let finished = &env.json(&["run", "show", &without, "--json"])["finished"];
     assert_eq!(finished["reason"], "no answer within 2s");
-    assert!(of_type(&env, &without, "input.provided").is_empty());
+    assert!(env.events_of(&without, "input.provided").is_empty());
 }
 
 #[test]
@@ -217,8 +196,7 @@ fn a_reminder_goes_to_the_escalation_sinks_and_says_when_the_deadline_falls() {
     };
     let (pager, log) = (hook("pager.sh", &pager_out), hook("log.sh", &log_out));
     // The pager takes no event of its own: it hears only reminders.
-    config(
-        &env,
+    env.write_config(
         &format!(
             "[approvals]\ntimeout = \"1h\"\nremind_after = \"1s\"\nescalate_to = [\"pager\"]\n\n\
              [[notify.command]]\nname = \"pager\"\nargv = [\"{}\"]\nevents = [\"run.failed\"]\n\n\
@@ -237,7 +215,7 @@ fn a_reminder_goes_to_the_escalation_sinks_and_says_when_the_deadline_falls() {
             .map(|l| serde_json::from_str(l.split_once(' ').unwrap().1).unwrap())
             .collect()
     };
-    wait_for("the reminder", || !lines(&pager_out).is_empty());
+    common::wait_for("the reminder", || !lines(&pager_out).is_empty());
     let reminder = &lines(&pager_out)[0];
     assert_eq!(reminder["event"], "approval.requested");
     assert_eq!(reminder["event_type"], "human.reminded");
@@ -261,14 +239,14 @@ fn a_reminder_goes_to_the_escalation_sinks_and_says_when_the_deadline_falls() {
         .as_str()
         .unwrap()
         .starts_with("Answer by "));
-    assert_eq!(of_type(&env, &run, "human.reminded").len(), 1);
+    assert_eq!(env.events_of(&run, "human.reminded").len(), 1);
     assert_eq!(lines(&pager_out).len(), 1);
 }
 
 #[test]
 fn an_escalation_sink_nobody_configured_is_reported() {
     let env = TestEnv::new();
-    config(&env, "[approvals]\nescalate_to = [\"nosuch\"]\n");
+    env.write_config("[approvals]\nescalate_to = [\"nosuch\"]\n");
     let out = env.run(&["doctor"]);
     let said =
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
@@ -278,13 +256,10 @@ fn an_escalation_sink_nobody_configured_is_reported() {
 #[test]
 fn a_deadline_that_passed_while_no_daemon_ran_is_acted_on_at_start() {
     let env = TestEnv::new();
-    config(
-        &env,
-        "[approvals]\ntimeout = \"3s\"\non_timeout = \"cancel\"\n",
-    );
+    env.write_config("[approvals]\ntimeout = \"3s\"\non_timeout = \"cancel\"\n");
     env.repo("api");
     let run = start(&env, &asker(&env), &[]);
-    assert_eq!(env.run(&["run", "wait", &run]).status.code(), Some(12));
+    env.fails(&["run", "wait", &run], 12);
     env.kill_daemon();
     std::thread::sleep(Duration::from_secs(4));
     env.ok(&["daemon", "start"]);

@@ -119,12 +119,7 @@ fn the_events_catalog_lists_exactly_the_event_types_the_code_emits() {
 #[test]
 fn every_config_key_is_documented_with_its_default() {
     let env = TestEnv::new();
-    std::fs::create_dir_all(&env.home).unwrap();
-    std::fs::write(
-        env.home.join("config.toml"),
-        "[agents.NAME]\ncommand = [\"x\"]\n",
-    )
-    .unwrap();
+    env.write_config("[agents.NAME]\ncommand = [\"x\"]\n");
     let out = env
         .m()
         .env_remove("M_GRACE_MS")

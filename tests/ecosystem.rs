@@ -467,14 +467,7 @@ fn check<'a>(report: &'a Value, name: &str) -> &'a Value {
 
 /// A config whose `gemini` agent is `sh`, so one agent is on PATH.
 fn config_with_an_agent(env: &TestEnv, more: &str) -> PathBuf {
-    std::fs::create_dir_all(&env.home).unwrap();
-    let file = env.home.join("config.toml");
-    std::fs::write(
-        &file,
-        format!("[agents.gemini]\ncommand = [\"sh\"]\n{more}"),
-    )
-    .unwrap();
-    file
+    env.write_config(&format!("[agents.gemini]\ncommand = [\"sh\"]\n{more}"))
 }
 
 #[test]
@@ -532,13 +525,7 @@ fn doctor_warns_when_no_agent_is_installed_and_fails_a_configured_one_that_is_mi
         "{report}"
     );
 
-    std::fs::create_dir_all(&env.home).unwrap();
-    let file = env.home.join("config.toml");
-    std::fs::write(
-        &file,
-        "[agents.claude]\ncommand = [\"/nonexistent/claude-acp\"]\n",
-    )
-    .unwrap();
+    env.write_config("[agents.claude]\ncommand = [\"/nonexistent/claude-acp\"]\n");
     let (_, report) = doctor(&env, 1);
     let agents = check(&report, "agents");
     assert_eq!(agents["status"], "fail");
@@ -665,9 +652,7 @@ fn doctor_names_a_socket_directory_others_can_reach() {
 #[test]
 fn doctor_names_a_bad_config_value_and_warns_of_an_unknown_key() {
     let env = TestEnv::new();
-    std::fs::create_dir_all(&env.home).unwrap();
-    let file = env.home.join("config.toml");
-    std::fs::write(&file, "[run]\nreview = \"yes\"\n").unwrap();
+    let file = env.write_config("[run]\nreview = \"yes\"\n");
     let (_, report) = doctor(&env, 1);
     let config = check(&report, "config");
     assert_eq!(config["status"], "fail");
@@ -713,32 +698,10 @@ fn doctor_names_a_service_that_starts_a_missing_binary() {
 
 // Progress
 
-fn remote_repo(env: &TestEnv) {
-    let origin = env.git_repo("origin");
-    let bare = env.dir.path().join("origin.git");
-    env.git(
-        env.dir.path(),
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            origin.to_str().unwrap(),
-            bare.to_str().unwrap(),
-        ],
-    );
-    env.ok(&[
-        "repo",
-        "add",
-        &format!("file://{}", bare.display()),
-        "--name",
-        "remote",
-    ]);
-}
-
 #[test]
 fn off_a_terminal_wait_prints_gits_fetch_steps_as_plain_lines() {
     let env = TestEnv::new();
-    remote_repo(&env);
+    env.remote_repo();
     // A slow remote: its side of the fetch starts after 6 seconds, past the
     // 5 after which a wait prints git's steps (a quick fetch prints none).
     let slow = env.script("slow-pack.sh", "sleep 6; exec \"$@\"");

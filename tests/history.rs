@@ -259,11 +259,7 @@ fn the_daemon_applies_retention_output_after_from_the_config() {
     let run = run.trim().to_string();
     env.ok(&["daemon", "stop"]);
     age_runs(&env, 40);
-    std::fs::write(
-        env.home.join("config.toml"),
-        "[retention]\noutput_after = \"30d\"\n",
-    )
-    .unwrap();
+    env.write_config("[retention]\noutput_after = \"30d\"\n");
     let shown = env.json(&["config", "show", "--json"]);
     let setting = shown["settings"]
         .as_array()
@@ -291,11 +287,7 @@ fn the_daemon_applies_retention_output_after_from_the_config() {
     // (`m daemon stop` too: the daemon is stopped first, or it outlives the
     // test).
     env.ok(&["daemon", "stop"]);
-    std::fs::write(
-        env.home.join("config.toml"),
-        "[retention]\noutput_after = \"soon\"\n",
-    )
-    .unwrap();
+    env.write_config("[retention]\noutput_after = \"soon\"\n");
     let err = env.fails(&["gc"], 2);
     assert!(err.contains("retention.output_after"), "{err}");
 }

@@ -374,10 +374,9 @@ async fn a_webhook_that_never_answers_times_out_retries_and_fails() {
     assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
 
     // The server logs a request once its thread has read it: maybe later.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while server.received().len() < 2 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::wait_within(Duration::from_secs(10), "the second request", || {
+        server.received().len() >= 2
+    });
     assert_eq!(server.received().len(), 2);
     let entry = w.store.get_notification(id).unwrap();
     assert_eq!(
@@ -821,19 +820,8 @@ async fn the_test_notification_goes_through_every_sink() {
 /// Through the real binary and daemon: what a user with a webhook and a
 /// hook command configured sees.
 mod through_the_binary {
-    use super::common::TestEnv;
+    use super::common::{wait_for, TestEnv};
     use super::*;
-
-    fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while !done() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "timed out waiting for {what}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
 
     #[test]
     fn an_approval_in_a_run_calls_the_webhook_and_the_hook_once_with_the_ids() {
@@ -847,17 +835,12 @@ mod through_the_binary {
                 hook_out.display()
             ),
         );
-        std::fs::create_dir_all(&env.home).unwrap();
-        std::fs::write(
-            env.home.join("config.toml"),
-            format!(
-                "[notify]\nevents = [\"approval.requested\", \"run.completed\"]\n\n\
+        env.write_config(&format!(
+            "[notify]\nevents = [\"approval.requested\", \"run.completed\"]\n\n\
                  [[notify.webhook]]\nurl = \"{}\"\n\n[[notify.command]]\nargv = [\"{}\"]\n",
-                server.url,
-                hook.display()
-            ),
-        )
-        .unwrap();
+            server.url,
+            hook.display()
+        ));
         env.repo("api");
         let agent = env.script("agent.sh", "m ask approval --type command -- true");
         let run = env.start("api", "publish", &agent);
@@ -897,7 +880,6 @@ mod through_the_binary {
     #[test]
     fn a_notification_queued_before_a_crash_is_delivered_after_restart() {
         let env = TestEnv::new();
-        std::fs::create_dir_all(&env.home).unwrap();
         // The hook asks to be tried again (exit 75) until the flag exists:
         // the notification is still pending when the daemon dies.
         let hook_out = env.dir.path().join("hook.txt");
@@ -910,14 +892,10 @@ mod through_the_binary {
                 hook_out.display()
             ),
         );
-        std::fs::write(
-            env.home.join("config.toml"),
-            format!(
-                "[notify]\nevents = [\"input.requested\"]\n\n[[notify.command]]\nargv = [\"{}\"]\n",
-                hook.display()
-            ),
-        )
-        .unwrap();
+        env.write_config(&format!(
+            "[notify]\nevents = [\"input.requested\"]\n\n[[notify.command]]\nargv = [\"{}\"]\n",
+            hook.display()
+        ));
         env.repo("api");
         let agent = env.script("agent.sh", "m ask input 'which database?'");
         let run = env.start("api", "ask", &agent);
@@ -936,12 +914,7 @@ mod through_the_binary {
     fn notify_test_reports_each_sink() {
         let env = TestEnv::new();
         let server = serve(vec![]);
-        std::fs::create_dir_all(&env.home).unwrap();
-        std::fs::write(
-            env.home.join("config.toml"),
-            format!("[[notify.webhook]]\nurl = \"{}\"\n", server.url),
-        )
-        .unwrap();
+        env.write_config(&format!("[[notify.webhook]]\nurl = \"{}\"\n", server.url));
         let out = env.ok(&["notify", "test"]);
         assert!(out.starts_with("ok"), "{out}");
         assert_eq!(server.received().len(), 1);
@@ -955,15 +928,10 @@ mod through_the_binary {
     fn notify_test_reports_a_sink_the_config_gets_wrong() {
         let env = TestEnv::new();
         let server = serve(vec![]);
-        std::fs::create_dir_all(&env.home).unwrap();
-        std::fs::write(
-            env.home.join("config.toml"),
-            format!(
+        env.write_config(&format!(
                 "[[notify.webhook]]\nurl = \"{}\"\n\n[[notify.webhook]]\nname = \"bad\"\nurl = \"ftp://example.com/x\"\n",
                 server.url
-            ),
-        )
-        .unwrap();
+            ));
         let out = env.m().args(["notify", "test"]).output().unwrap();
         assert_eq!(out.status.code(), Some(1));
         let stdout = String::from_utf8_lossy(&out.stdout);

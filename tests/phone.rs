@@ -56,11 +56,7 @@ fn start_driver(log: &Path) -> Driver {
              `{package}` (apt-get install chromium chromium-driver; .ci/run installs them)"
         );
     }
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let child = Command::new(CHROMEDRIVER)
         .arg(format!("--port={port}"))
         .arg(format!("--log-path={}", log.display()))
@@ -182,25 +178,10 @@ async fn fits_the_width(page: &Client) -> bool {
         == json!(true)
 }
 
-fn output_lines(env: &TestEnv, run: &str) -> Vec<String> {
-    env.events(run)
-        .into_iter()
-        .filter(|e| e["type"] == "output")
-        .flat_map(|e| {
-            e["data"]["lines"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(|l| l.as_str().map(str::to_string))
-        })
-        .collect()
-}
-
 fn eventually_output(env: &TestEnv, run: &str, line: &str) {
     let deadline = Instant::now() + PATIENCE;
     loop {
-        let lines = output_lines(env, run);
+        let lines = env.output_lines(run);
         if lines.iter().any(|l| l == line) {
             return;
         }
@@ -248,15 +229,18 @@ async fn cdp(page: &Client, cmd: &'static str, params: Value) -> Value {
 /// A test's daemon with its remote listener on `listen`, and a repo `web`.
 fn daemon(listen: &str) -> TestEnv {
     let env = TestEnv::new();
-    std::fs::create_dir_all(&env.home).unwrap();
-    std::fs::write(
-        env.home.join("config.toml"),
-        format!("[remote]\nlisten = \"{listen}\"\n"),
-    )
-    .unwrap();
+    env.write_config(&format!("[remote]\nlisten = \"{listen}\"\n"));
     env.ok(&["daemon", "start"]);
     env.repo("web");
     env
+}
+
+/// Starts a run of the fake ACP agent playing `scenario` on the repo `web`.
+fn start_acp(env: &TestEnv, prompt: &str, options: &[&str], scenario: &str) -> String {
+    let mut args = vec!["run", "start", "-r", "web", prompt, "--acp"];
+    args.extend_from_slice(options);
+    args.extend(["--", FAKE, scenario]);
+    env.ok(&args).trim().to_string()
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -308,6 +292,24 @@ impl Phone {
     }
 }
 
+/// The button `label` on the card of this approval.
+async fn card_button(page: &Client, approval: &str, label: &str) -> fantoccini::elements::Element {
+    let xpath =
+        format!("//section[@data-approval='{approval}']//button[normalize-space()='{label}']");
+    page.find(Locator::XPath(&xpath)).await.unwrap()
+}
+
+/// How many buttons the card of this approval offers.
+async fn card_buttons(page: &Client, approval: &str) -> Value {
+    script(
+        page,
+        &format!(
+            "return document.querySelectorAll(\".approval[data-approval='{approval}'] button\").length"
+        ),
+    )
+    .await
+}
+
 /// The text of the approval card of this approval.
 async fn card_text(page: &Client, approval: &str) -> String {
     match page
@@ -321,16 +323,11 @@ async fn card_text(page: &Client, approval: &str) -> String {
     }
 }
 
-/// The approvals of a run, as `m approvals --json` has them.
-fn approvals_of(env: &TestEnv, run: &str) -> Vec<Value> {
-    let all = env.json(&["approvals", "--run", run, "--state", "all", "--json"]);
-    all.as_array().unwrap().clone()
-}
-
 fn pending_approval(env: &TestEnv, run: &str) -> Value {
     let deadline = Instant::now() + PATIENCE;
     loop {
-        if let Some(a) = approvals_of(env, run)
+        if let Some(a) = env
+            .approvals_of(run)
             .into_iter()
             .find(|a| a["state"] == "pending")
         {
@@ -405,12 +402,13 @@ fn a_phone_browser_pairs_watches_approves_rejects_answers_and_cancels() {
         // Pairing: the page sends the code from the fragment, keeps the
         // token, and drops the code from the address bar.
         let phone = Phone::pair(&env).await;
-        walk(&env, &phone.page, &phone.origin, &run).await;
+        walk(&env, &phone, &run).await;
         phone.close().await;
     });
 }
 
-async fn walk(env: &TestEnv, page: &Client, origin: &str, run: &str) {
+async fn walk(env: &TestEnv, phone: &Phone, run: &str) {
+    let page = &phone.page;
     let address = page.current_url().await.unwrap().to_string();
     assert!(!address.contains("code"), "{address}");
     assert!(!address.contains("pair"), "{address}");
@@ -482,11 +480,7 @@ async fn walk(env: &TestEnv, page: &Client, origin: &str, run: &str) {
     // Approve: the run goes on.
     button(page, "Approve").await.click().await.unwrap();
     eventually_output(env, run, "first=0");
-    let resolved: Vec<Value> = env
-        .events(run)
-        .into_iter()
-        .filter(|e| e["type"] == "approval.resolved")
-        .collect();
+    let resolved = env.events_of(run, "approval.resolved");
     assert_eq!(resolved[0]["data"]["by"]["kind"], "device");
     assert_eq!(resolved[0]["data"]["by"]["name"], "browser");
 
@@ -525,33 +519,16 @@ async fn walk(env: &TestEnv, page: &Client, origin: &str, run: &str) {
     })
     .await;
     // The events came live over the stream, in order, none twice.
-    let seqs = script(
-        page,
-        "return [...document.querySelectorAll('ol.events li')].map(li => Number(li.dataset.seq))",
-    )
-    .await;
-    let seqs: Vec<i64> = serde_json::from_value(seqs).unwrap();
-    let stored: Vec<i64> = env
-        .events(run)
-        .iter()
-        .map(|e| e["seq"].as_i64().unwrap())
-        .collect();
     assert_eq!(
-        seqs, stored,
+        shown_seqs(page).await,
+        stored_seqs(env, run),
         "the page's events are the run's, no gap, no duplicate"
     );
 
     // A question with a form: a choice, from the schema.
-    let choice = env
-        .ok(&[
-            "run", "start", "-r", "web", "pick", "--acp", "--once", "--", FAKE, "elicit",
-        ])
-        .trim()
-        .to_string();
+    let choice = start_acp(env, "pick", &["--once"], "elicit");
     env.wait_state(&choice, "waiting_input");
-    page.goto(&format!("{origin}/#/runs/{choice}"))
-        .await
-        .unwrap();
+    phone.open_run(&choice).await;
     until(page, "the choice question", || async {
         page.find(Locator::Css(".question select")).await.is_ok()
     })
@@ -575,9 +552,7 @@ async fn walk(env: &TestEnv, page: &Client, origin: &str, run: &str) {
     );
     let doomed = env.start("web", "deploy", &waiting);
     env.wait_state(&doomed, "waiting_approval");
-    page.goto(&format!("{origin}/#/runs/{doomed}"))
-        .await
-        .unwrap();
+    phone.open_run(&doomed).await;
     button(page, "Cancel run").await.click().await.unwrap();
     assert_eq!(env.run_state(&doomed), "waiting_approval", "asked first");
     button(page, "Keep it running").await.click().await.unwrap();
@@ -591,7 +566,7 @@ async fn walk(env: &TestEnv, page: &Client, origin: &str, run: &str) {
     let asker = env.script("asks.sh", "m ask input 'Still there?'");
     let live = env.start("web", "wait", &asker);
     env.wait_state(&live, "waiting_input");
-    page.goto(&format!("{origin}/#/runs/{live}")).await.unwrap();
+    phone.open_run(&live).await;
     until(page, "the live run's question", || async {
         shows(page, "Still there?").await
     })
@@ -673,14 +648,11 @@ fn a_phone_page_shows_commands_and_says_when_an_approval_was_decided_elsewhere()
                 .contains("Already approved at the terminal")
         })
         .await;
-        let buttons = script(
-            page,
-            &format!(
-                "return document.querySelectorAll(\".approval[data-approval='{push_id}'] button\").length"
-            ),
-        )
-        .await;
-        assert_eq!(buttons, json!(0), "a decided approval offers no decision");
+        assert_eq!(
+            card_buttons(page, &push_id).await,
+            json!(0),
+            "a decided approval offers no decision"
+        );
         let shot = page.screenshot().await.unwrap();
         std::fs::write(shot_path("phone-decided.png"), shot).unwrap();
 
@@ -699,13 +671,11 @@ fn a_phone_page_shows_commands_and_says_when_an_approval_was_decided_elsewhere()
             json!({ "patterns": [{ "urlPattern": "*/decision", "requestStage": "Request" }] }),
         )
         .await;
-        let approve = page
-            .find(Locator::XPath(&format!(
-                "//section[@data-approval='{tag_id}']//button[normalize-space()='Approve']"
-            )))
+        card_button(page, &tag_id, "Approve")
+            .await
+            .click()
             .await
             .unwrap();
-        approve.click().await.unwrap();
         until(page, "the decision being sent", || async {
             card_text(page, &tag_id).await.contains("Sending")
         })
@@ -719,7 +689,7 @@ fn a_phone_page_shows_commands_and_says_when_an_approval_was_decided_elsewhere()
                 && text.contains("Already rejected at the terminal: not on a Friday")
         })
         .await;
-        let tag_now = approvals_of(&env, &run)
+        let tag_now = env.approvals_of(&run)
             .into_iter()
             .find(|a| a["id"] == tag_id.as_str())
             .unwrap();
@@ -729,8 +699,9 @@ fn a_phone_page_shows_commands_and_says_when_an_approval_was_decided_elsewhere()
     });
 }
 
-/// A port no one listens on now, for a daemon that must come back on the
-/// same address (the page's origin, and its token's storage, are per port).
+/// A port no one listens on now: chromedriver's, and a daemon's that must
+/// come back on the same address (the page's origin, and its token's
+/// storage, are per port).
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -746,20 +717,7 @@ fn free_port() -> u16 {
 #[test]
 fn a_phone_page_resumes_its_event_stream_after_the_daemon_restarts() {
     let env = daemon(&format!("127.0.0.1:{}", free_port()));
-    let run = env
-        .ok(&[
-            "run",
-            "start",
-            "-r",
-            "web",
-            "first",
-            "--acp",
-            "--",
-            FAKE,
-            "resumable",
-        ])
-        .trim()
-        .to_string();
+    let run = start_acp(&env, "first", &[], "resumable");
     env.wait_state(&run, "waiting_input");
     runtime().block_on(async {
         let phone = Phone::pair(&env).await;
@@ -779,15 +737,7 @@ fn a_phone_page_resumes_its_event_stream_after_the_daemon_restarts() {
         })
         .await;
         env.ok(&["daemon", "start"]);
-        let deadline = Instant::now() + PATIENCE;
-        while !env
-            .events(&run)
-            .iter()
-            .any(|e| e["type"] == "agent.resumed")
-        {
-            assert!(Instant::now() < deadline, "the run never resumed");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        env.wait_event(&run, "agent.resumed");
         env.wait_state(&run, "waiting_input");
         env.ok(&["reply", &run, "second"]);
         eventually_message(&env, &run, "heard \"second\"");
@@ -823,9 +773,8 @@ fn eventually_message(env: &TestEnv, run: &str, part: &str) {
     let deadline = Instant::now() + PATIENCE;
     loop {
         let said: Vec<String> = env
-            .events(run)
+            .events_of(run, "agent.message")
             .into_iter()
-            .filter(|e| e["type"] == "agent.message")
             .filter_map(|e| e["data"]["text"].as_str().map(str::to_string))
             .collect();
         if said.iter().any(|m| m.contains(part)) {
@@ -862,10 +811,7 @@ async fn question_says(page: &Client, text: &str) -> bool {
 }
 
 fn answers_given(env: &TestEnv, run: &str) -> usize {
-    env.events(run)
-        .iter()
-        .filter(|e| e["type"] == "input.provided")
-        .count()
+    env.events_of(run, "input.provided").len()
 }
 
 /// Question forms of number, boolean and choice fields: the page refuses
@@ -874,21 +820,7 @@ fn answers_given(env: &TestEnv, run: &str) -> usize {
 #[test]
 fn a_phone_page_question_forms_check_numbers_booleans_and_choices() {
     let env = daemon("127.0.0.1:0");
-    let run = env
-        .ok(&[
-            "run",
-            "start",
-            "-r",
-            "web",
-            "deploy",
-            "--acp",
-            "--once",
-            "--",
-            FAKE,
-            "elicit-form",
-        ])
-        .trim()
-        .to_string();
+    let run = start_acp(&env, "deploy", &["--once"], "elicit-form");
     env.wait_state(&run, "waiting_input");
     // What `m reply` says of the same replies, which the page must match.
     let not_whole = env.fails(&["reply", &run, "many"], 2);
@@ -1202,6 +1134,22 @@ async fn check_readable(page: &Client, screen: &str) {
     color_scheme(page, "light").await;
 }
 
+/// After a decision made by keyboard: its card (`card`) goes, the status
+/// line says what was done (`said`), and the focus is at the start of the
+/// view, not lost out of the page.
+async fn settled_after_keyboard(page: &Client, card: &str, said: &str) {
+    until(page, &format!("the {card} card gone"), || async {
+        page.find(Locator::Css(card)).await.is_err()
+    })
+    .await;
+    let status = page.find(Locator::Css("#status")).await.unwrap();
+    assert_eq!(status.text().await.unwrap(), said);
+    assert_eq!(
+        script(page, "return document.activeElement.id").await,
+        json!("main")
+    );
+}
+
 /// The page as people use phones: in dark mode and light, with the text
 /// at 200%, by keyboard alone, and through what a screen reader is told.
 /// Runs are links (they go to a page, and a reader says so; the address
@@ -1323,18 +1271,7 @@ fn a_phone_page_reads_in_dark_mode_at_200_percent_and_works_by_keyboard() {
         assert_eq!(focused(page).await, "button Send rejection");
         press(page, Key::Enter).await;
         eventually_output(&env, &diff_run, "diff=1 wrap it first");
-        // Its card goes; the status line says what was done, and the
-        // focus is at the start of the view, not lost out of the page.
-        until(page, "the rejected card gone", || async {
-            page.find(Locator::Css(".approval")).await.is_err()
-        })
-        .await;
-        let status = page.find(Locator::Css("#status")).await.unwrap();
-        assert_eq!(status.text().await.unwrap(), "Rejected.");
-        assert_eq!(
-            script(page, "return document.activeElement.id").await,
-            json!("main")
-        );
+        settled_after_keyboard(page, ".approval", "Rejected.").await;
 
         // A question, answered by keyboard.
         phone.open_run(&question_run).await;
@@ -1366,16 +1303,7 @@ fn a_phone_page_reads_in_dark_mode_at_200_percent_and_works_by_keyboard() {
         assert_eq!(focused(page).await, "button Answer");
         press(page, Key::Enter).await;
         eventually_output(&env, &question_run, "tag=v1.2");
-        until(page, "the answered question gone", || async {
-            page.find(Locator::Css(".question")).await.is_err()
-        })
-        .await;
-        let status = page.find(Locator::Css("#status")).await.unwrap();
-        assert_eq!(status.text().await.unwrap(), "Answered.");
-        assert_eq!(
-            script(page, "return document.activeElement.id").await,
-            json!("main")
-        );
+        settled_after_keyboard(page, ".question", "Answered.").await;
         phone.close().await;
     });
 }
@@ -1388,19 +1316,7 @@ fn a_phone_page_reads_in_dark_mode_at_200_percent_and_works_by_keyboard() {
 fn a_phone_page_says_a_review_went_stale_and_shows_it_asked_again() {
     let env = daemon("127.0.0.1:0");
     let agent = env.script("agent.sh", "echo first > change.txt");
-    let run = env
-        .ok(&[
-            "run",
-            "start",
-            "-r",
-            "web",
-            "review me",
-            "--review",
-            "--",
-            agent.to_str().unwrap(),
-        ])
-        .trim()
-        .to_string();
+    let run = env.start_with("web", "review me", &["--review"], &agent);
     let first = pending_approval(&env, &run);
     let first_id = first["id"].as_str().unwrap().to_string();
     let worktree = PathBuf::from(
@@ -1419,12 +1335,8 @@ fn a_phone_page_says_a_review_went_stale_and_shows_it_asked_again() {
 
         // The user edits the worktree while the phone shows the review.
         std::fs::write(worktree.join("change.txt"), "second\n").unwrap();
-        let approve = |id: &str| {
-            format!("//section[@data-approval='{id}']//button[normalize-space()='Approve']")
-        };
-        page.find(Locator::XPath(&approve(&first_id)))
+        card_button(page, &first_id, "Approve")
             .await
-            .unwrap()
             .click()
             .await
             .unwrap();
@@ -1435,14 +1347,11 @@ fn a_phone_page_says_a_review_went_stale_and_shows_it_asked_again() {
                 && text.contains("Already rejected by m: stale: the worktree changed")
         })
         .await;
-        let buttons = script(
-            page,
-            &format!(
-                "return document.querySelectorAll(\".approval[data-approval='{first_id}'] button\").length"
-            ),
-        )
-        .await;
-        assert_eq!(buttons, json!(0), "the stale review offers no decision");
+        assert_eq!(
+            card_buttons(page, &first_id).await,
+            json!(0),
+            "the stale review offers no decision"
+        );
 
         // Asked again, with what the worktree holds now, above the old one.
         let second = pending_approval(&env, &run);
@@ -1458,9 +1367,8 @@ fn a_phone_page_says_a_review_went_stale_and_shows_it_asked_again() {
         )
         .await;
         assert_eq!(order, json!([second_id, first_id]), "the new one is on top");
-        page.find(Locator::XPath(&approve(&second_id)))
+        card_button(page, &second_id, "Approve")
             .await
-            .unwrap()
             .click()
             .await
             .unwrap();

@@ -26,10 +26,7 @@ fn gated_agent(env: &TestEnv) -> (PathBuf, PathBuf, PathBuf) {
 }
 
 fn start(env: &TestEnv, prompt: &str, agent: &Path, extra: &[&str]) -> String {
-    let mut args = vec!["run", "start", "-r", "api", prompt];
-    args.extend(extra);
-    args.extend(["--", agent.to_str().unwrap()]);
-    env.ok(&args).trim().to_string()
+    env.start_with("api", prompt, extra, agent)
 }
 
 fn listed(env: &TestEnv) -> Vec<Value> {
@@ -56,14 +53,6 @@ fn queued(env: &TestEnv) -> Vec<(String, i64)> {
 
 fn types(events: &[Value]) -> Vec<&str> {
     events.iter().map(|e| e["type"].as_str().unwrap()).collect()
-}
-
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !done() {
-        assert!(Instant::now() < deadline, "{what} never happened");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[test]
@@ -112,7 +101,7 @@ fn queued_runs_start_in_arrival_order_each_as_the_one_before_ends() {
     assert!(diff.contains("is queued (position 1)"), "{diff}");
 
     std::fs::write(&gate, "").unwrap();
-    assert_eq!(env.run(&["run", "wait", &third]).status.code(), Some(0));
+    env.fails(&["run", "wait", &third], 0);
     assert_eq!(
         std::fs::read_to_string(&log).unwrap(),
         "first\nsecond\nthird\n"
@@ -149,8 +138,7 @@ fn queued_runs_start_in_arrival_order_each_as_the_one_before_ends() {
 fn on_busy_queue_in_the_config_queues_and_no_queue_refuses() {
     let env = TestEnv::new();
     env.repo("api");
-    std::fs::create_dir_all(&env.home).unwrap();
-    std::fs::write(env.home.join("config.toml"), "[run]\non_busy = \"queue\"\n").unwrap();
+    env.write_config("[run]\non_busy = \"queue\"\n");
     let (agent, gate, _) = gated_agent(&env);
     let first = start(&env, "first", &agent, &[]);
     // A queued run's agent gets the environment of the start that queued it.
@@ -159,17 +147,12 @@ fn on_busy_queue_in_the_config_queues_and_no_queue_refuses() {
         "telling.sh",
         &format!("echo \"$QUEUED_BY\" > '{}'", seen.display()),
     );
-    let out = env
-        .m()
-        .args(["run", "start", "-r", "api", "second", "--json", "--"])
-        .arg(&telling)
-        .env("QUEUED_BY", "the caller")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = common::exits(
+        env.m()
+            .args(["run", "start", "-r", "api", "second", "--json", "--"])
+            .arg(&telling)
+            .env("QUEUED_BY", "the caller"),
+        0,
     );
     let second: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(second["state"], "queued");
@@ -189,7 +172,7 @@ fn on_busy_queue_in_the_config_queues_and_no_queue_refuses() {
     );
     std::fs::write(&gate, "").unwrap();
     for run in [&first, second["id"].as_str().unwrap()] {
-        assert_eq!(env.run(&["run", "wait", run]).status.code(), Some(0));
+        env.fails(&["run", "wait", run], 0);
     }
     assert_eq!(std::fs::read_to_string(&seen).unwrap(), "the caller\n");
 }
@@ -246,7 +229,7 @@ fn ten_racing_queued_starts_give_one_run_and_nine_queued_in_order() {
     // In arrival order: the order they were given their places in.
     std::fs::write(&gate, "").unwrap();
     for (id, _) in &queue {
-        assert_eq!(env.run(&["run", "wait", id]).status.code(), Some(0));
+        env.fails(&["run", "wait", id], 0);
     }
     let prompt_of = |id: &str| {
         env.json(&["run", "show", id, "--json"])["prompt"]
@@ -333,11 +316,11 @@ fn cancel_takes_a_run_out_of_the_queue_and_whoever_waits_hears_it() {
         "{text}"
     );
     assert_eq!(queued(&env), [(third.clone(), 1)]);
-    assert_eq!(types(&env.events(&second)), ["run.queued", "run.finished"]);
+    assert_eq!(env.event_types(&second), ["run.queued", "run.finished"]);
     env.fails(&["run", "cancel", &second], 4);
     // The queue goes on behind it.
     std::fs::write(&gate, "").unwrap();
-    assert_eq!(env.run(&["run", "wait", &third]).status.code(), Some(0));
+    env.fails(&["run", "wait", &third], 0);
     assert_eq!(env.run_state(&first), "completed");
     // A cancelled queued run is removed like any finished run.
     env.ok(&["run", "rm", &second]);
@@ -363,7 +346,7 @@ fn a_queued_run_that_cannot_start_fails_with_the_reason_and_the_next_starts() {
         "{refused}"
     );
     std::fs::write(&gate, "").unwrap();
-    assert_eq!(env.run(&["run", "wait", &third]).status.code(), Some(0));
+    env.fails(&["run", "wait", &third], 0);
     assert_eq!(env.run_state(&gone), "failed");
     let reason = env.json(&["run", "show", &gone, "--json"])["finished"]["reason"]
         .as_str()
@@ -383,7 +366,7 @@ fn a_queued_run_that_cannot_start_fails_with_the_reason_and_the_next_starts() {
     assert!(refused.contains("active run"), "{refused}");
     std::fs::remove_dir_all(&repo).unwrap();
     std::fs::write(&gate, "").unwrap();
-    assert_eq!(env.run(&["run", "wait", &orphan]).status.code(), Some(10));
+    env.fails(&["run", "wait", &orphan], 10);
     let reason = env.json(&["run", "show", &orphan, "--json"])["finished"]["reason"]
         .as_str()
         .unwrap()
@@ -408,7 +391,7 @@ fn start_follow_on_a_busy_repo_follows_the_queued_run_to_its_end() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    wait_for("the second run queued", || queued(&env).len() == 1);
+    common::wait_for("the second run queued", || queued(&env).len() == 1);
     std::fs::write(&gate, "").unwrap();
     let out = follower.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0));
@@ -455,27 +438,30 @@ fn a_run_past_its_time_limit_is_cancelled_saying_so() {
 fn waiting_for_a_human_counts_towards_the_limit_unless_excluded() {
     let env = TestEnv::new();
     env.repo("api");
+    env.repo("web");
     let asker = env.script(
         "asker.sh",
         "m ask approval --type generic --title 'go on?' || exit 3\nsleep 0.2",
     );
-    // Counted: the run is cancelled while it waits.
+    // Both at once, on two repos: each waits out the same limit.
     let counted = start(&env, "counted", &asker, &["--timeout", "2s"]);
-    assert_eq!(env.run(&["run", "wait", &counted]).status.code(), Some(12));
+    let excluded = env.start_with(
+        "web",
+        "excluded",
+        &["--timeout", "2s", "--timeout-excludes-waiting"],
+        &asker,
+    );
+    env.fails(&["run", "wait", &counted], 12);
+    env.fails(&["run", "wait", &excluded], 12);
+    let waiting = Instant::now();
+    // Counted: the run is cancelled while it waits.
     env.wait_state(&counted, "cancelled");
     let finished = &env.json(&["run", "show", &counted, "--json"])["finished"];
     assert_eq!(finished["reason"], "time limit 2s reached");
     // Excluded: a wait longer than the limit, then the run completes.
-    let excluded = start(
-        &env,
-        "excluded",
-        &asker,
-        &["--timeout", "2s", "--timeout-excludes-waiting"],
-    );
-    assert_eq!(env.run(&["run", "wait", &excluded]).status.code(), Some(12));
-    std::thread::sleep(Duration::from_secs(3));
+    std::thread::sleep(Duration::from_secs(3).saturating_sub(waiting.elapsed()));
     env.ok(&["approve", &excluded]);
-    assert_eq!(env.run(&["run", "wait", &excluded]).status.code(), Some(0));
+    env.fails(&["run", "wait", &excluded], 0);
 }
 
 #[test]

@@ -205,26 +205,12 @@ fn a_repo_whose_submodules_point_at_a_hostile_url_executes_nothing() {
         &format!("echo called >> {}", canary.display()),
     );
     let agent = env.script("agent.sh", "git status >/dev/null; echo ok");
-    let run = env
-        .m()
-        .env("GIT_SSH_COMMAND", &logger)
-        .args([
-            "run",
-            "start",
-            "-r",
-            "evil",
-            "x",
-            "--wait",
-            "--",
-            agent.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(
-        run.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
+    common::exits(
+        env.m()
+            .env("GIT_SSH_COMMAND", &logger)
+            .args(["run", "start", "-r", "evil", "x", "--wait", "--"])
+            .arg(&agent),
+        0,
     );
     assert!(!canary.exists(), "something executed the hostile URL");
 
@@ -285,14 +271,11 @@ fn misbehaving_agents_end_in_a_final_state_with_every_child_gone() {
         let agent = env.script(&format!("{name}.sh"), body);
         let run = env.start(name, name, &agent);
         if *name == "quiet" {
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while !std::fs::read_to_string(&pids)
-                .unwrap_or_default()
-                .contains('\n')
-            {
-                assert!(Instant::now() < deadline);
-                std::thread::sleep(Duration::from_millis(20));
-            }
+            common::wait_for("the quiet agent's pid", || {
+                std::fs::read_to_string(&pids)
+                    .unwrap_or_default()
+                    .contains('\n')
+            });
             env.ok(&["run", "cancel", &run]);
         }
         let out = env
@@ -303,13 +286,7 @@ fn misbehaving_agents_end_in_a_final_state_with_every_child_gone() {
             .unwrap();
         assert_eq!(out.status.code(), Some(*expected), "{name}");
         if *name == "flood" {
-            let bytes: usize = env
-                .events(&run)
-                .iter()
-                .filter(|e| e["type"] == "output")
-                .flat_map(|e| e["data"]["lines"].as_array().unwrap().clone())
-                .map(|l| l.as_str().unwrap().len())
-                .sum();
+            let bytes: usize = env.output_lines(&run).iter().map(String::len).sum();
             assert_eq!(bytes, 33_554_432, "every byte stored");
             let daemon = env.daemon_pid().unwrap();
             let hwm = std::fs::read_to_string(format!("/proc/{daemon}/status")).unwrap();
@@ -615,6 +592,16 @@ impl SmallDisk {
     }
 }
 
+/// A small tmpfs over the test's M_HOME; none (the test says it is
+/// skipped) where this process may not mount one.
+fn small_home(env: &TestEnv, size: &str) -> Option<SmallDisk> {
+    let disk = SmallDisk::mount(&env.home, size);
+    if disk.is_none() {
+        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+    }
+    disk
+}
+
 impl Drop for SmallDisk {
     fn drop(&mut self) {
         let _ = std::process::Command::new("umount")
@@ -627,11 +614,10 @@ impl Drop for SmallDisk {
 #[test]
 fn a_full_disk_slows_the_agent_loses_nothing_and_recovers_when_space_returns() {
     let env = TestEnv::new();
-    let Some(disk) = SmallDisk::mount(&env.home, "3m") else {
-        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+    let Some(disk) = small_home(&env, "3m") else {
         return;
     };
-    let repo = env.git_repo("api");
+    env.repo("api");
     let gate = env.dir.path().join("gate");
     let lines = 60_000;
     let agent = env.script(
@@ -641,17 +627,13 @@ fn a_full_disk_slows_the_agent_loses_nothing_and_recovers_when_space_returns() {
             gate.display()
         ),
     );
-    env.ok(&["repo", "add", repo.to_str().unwrap(), "--name", "api"]);
     let run = env.start("api", "fill the disk", &agent);
     let log = env.home.join("logs/daemon.log");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !std::fs::read_to_string(&log)
-        .unwrap_or_default()
-        .contains("full")
-    {
-        assert!(Instant::now() < deadline, "the disk never filled");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    common::wait_within(Duration::from_secs(60), "the disk to fill", || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("full")
+    });
     // The daemon is up, reads work, and the run is not wrongly over.
     env.ok(&["daemon", "status"]);
     assert_eq!(env.run_state(&run), "running");
@@ -664,19 +646,8 @@ fn a_full_disk_slows_the_agent_loses_nothing_and_recovers_when_space_returns() {
 
     disk.resize("256m");
     std::fs::write(&gate, "").unwrap();
-    let out = env.run(&["run", "wait", &run]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stored: usize = env
-        .events(&run)
-        .iter()
-        .filter(|e| e["type"] == "output" && e["data"]["stream"] == "stdout")
-        .map(|e| e["data"]["lines"].as_array().unwrap().len())
-        .sum();
+    env.ok(&["run", "wait", &run]);
+    let stored = stored_stdout(&env, &run).len();
     assert_eq!(stored, lines, "every line stored once space returned");
     env.ok(&["daemon", "stop"]);
 }
@@ -880,9 +851,22 @@ fn a_stopped_daemon_gets_a_clear_answer_within_the_deadline() {
         vec!["events", &run, "--follow"],
         vec!["run", "wait", &run],
     ];
-    for args in &commands {
-        let started = Instant::now();
-        let out = with_deadline(args).output().unwrap();
+    // All at once: each waits out the same deadline, so together they take
+    // as long as one (the time each took is measured from the first start,
+    // at most what it really took).
+    let started = Instant::now();
+    let clients: Vec<std::process::Child> = commands
+        .iter()
+        .map(|args| {
+            with_deadline(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for (args, client) in commands.iter().zip(clients) {
+        let out = client.wait_with_output().unwrap();
         let took = started.elapsed();
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(5), "m {args:?}: {err}");
@@ -1037,18 +1021,10 @@ fn every_spelling_of_m_home_reaches_one_daemon() {
 
 /// Waits until `path` (the daemon log) holds `needle` `n` times.
 fn wait_for_log(path: &std::path::Path, needle: &str, n: usize, within: Duration) {
-    let deadline = Instant::now() + within;
-    loop {
+    common::wait_within(within, &format!("{n} x {needle:?} in the log"), || {
         let log = std::fs::read_to_string(path).unwrap_or_default();
-        if log.matches(needle).count() >= n {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the log never had {n} x {needle:?}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        log.matches(needle).count() >= n
+    });
 }
 
 /// Twenty followers that stop reading (`| less` with its screen full) of a
@@ -1173,11 +1149,7 @@ fn at_its_limit_of_open_files_the_daemon_refuses_cleanly_and_status_answers() {
         });
     }
     let mut daemon = daemon.spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !socket(&env).exists() {
-        assert!(Instant::now() < deadline, "the daemon never listened");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::wait_for("the daemon to listen", || socket(&env).exists());
     let limits = std::fs::read_to_string(format!("/proc/{}/limits", daemon.id())).unwrap();
     let open_files = limits
         .lines()
@@ -1199,11 +1171,7 @@ fn at_its_limit_of_open_files_the_daemon_refuses_cleanly_and_status_answers() {
         ),
     );
     let run = env.start("api", "x", &agent);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !started.exists() {
-        assert!(Instant::now() < deadline, "the agent never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::wait_for("the agent to start", || started.exists());
     // Followers of every run (each holds one descriptor), until the daemon
     // has none left.
     let mut held = Vec::new();
@@ -1282,12 +1250,36 @@ fn stored_stdout(env: &TestEnv, run: &str) -> Vec<String> {
         .collect()
 }
 
-fn wait_for_file(path: &std::path::Path) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !path.exists() {
-        assert!(Instant::now() < deadline, "{} never came", path.display());
-        std::thread::sleep(Duration::from_millis(50));
+/// Once space returned: the run completes with all `lines` lines its
+/// agent printed (`seq`) stored, in order.
+fn assert_every_line_stored(env: &TestEnv, run: &str, lines: usize) {
+    env.ok(&["run", "wait", run]);
+    let stored = stored_stdout(env, run);
+    eprintln!("printed {lines} lines, stored {}", stored.len());
+    assert_eq!(stored.len(), lines, "every line stored once space returned");
+    assert_numbered_in_order(&stored);
+}
+
+/// Each line is the agent's line of its number (`seq`): none lost before
+/// it, none twice, in order.
+fn assert_numbered_in_order(stored: &[String]) {
+    for (i, line) in stored.iter().enumerate() {
+        assert!(line.starts_with(&format!("{} ", i + 1)), "line {i}: {line}");
     }
+}
+
+fn wait_for_file(path: &std::path::Path) {
+    common::wait_within(Duration::from_secs(60), &path.display().to_string(), || {
+        path.exists()
+    });
+}
+
+/// Waits until the daemon's writer waits for disk space.
+fn wait_for_a_full_disk(env: &TestEnv, within: Duration) {
+    common::wait_within(within, "the disk to fill", || {
+        env.json(&["daemon", "status", "--json"])["daemon"]["health"]["writer"]
+            == "waiting_for_space"
+    });
 }
 
 /// Fills the disk of `dir` to its last byte; the filler is removed to
@@ -1313,11 +1305,10 @@ fn fill_disk(dir: &std::path::Path) -> std::path::PathBuf {
 #[test]
 fn output_of_an_agent_that_exits_while_the_disk_is_full_is_stored_when_space_returns() {
     let env = TestEnv::new();
-    let Some(_disk) = SmallDisk::mount(&env.home, "64m") else {
-        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+    let Some(_disk) = small_home(&env, "64m") else {
         return;
     };
-    let repo = env.git_repo("api");
+    env.repo("api");
     let started = env.dir.path().join("started");
     let gate = env.dir.path().join("gate");
     let printed = env.dir.path().join("printed");
@@ -1332,18 +1323,13 @@ fn output_of_an_agent_that_exits_while_the_disk_is_full_is_stored_when_space_ret
             printed.display()
         ),
     );
-    env.ok(&["repo", "add", repo.to_str().unwrap(), "--name", "api"]);
     let run = env.start("api", "print while the disk is full", &agent);
     // The workspace is made after `m run start` returns: the disk fills once
     // the agent runs.
     wait_for_file(&started);
     let filler = fill_disk(&env.home);
     std::fs::write(&gate, "").unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !printed.exists() {
-        assert!(Instant::now() < deadline, "the agent never finished");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_file(&printed);
     // The disk stays full past the time a pipe's reader is given to finish.
     std::thread::sleep(Duration::from_secs(3));
     let status = env.json(&["daemon", "status", "--json"]);
@@ -1354,18 +1340,7 @@ fn output_of_an_agent_that_exits_while_the_disk_is_full_is_stored_when_space_ret
     assert_eq!(env.run_state(&run), "running");
 
     std::fs::remove_file(&filler).unwrap();
-    let out = env.run(&["run", "wait", &run]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stored = stored_stdout(&env, &run);
-    assert_eq!(stored.len(), lines, "every line stored once space returned");
-    for (i, line) in stored.iter().enumerate() {
-        assert!(line.starts_with(&format!("{} ", i + 1)), "line {i}: {line}");
-    }
+    assert_every_line_stored(&env, &run, lines);
     env.ok(&["daemon", "stop"]);
 }
 
@@ -1375,11 +1350,10 @@ fn output_of_an_agent_that_exits_while_the_disk_is_full_is_stored_when_space_ret
 #[test]
 fn a_flood_on_a_full_disk_is_stored_whole_and_in_order_when_space_returns() {
     let env = TestEnv::new();
-    let Some(disk) = SmallDisk::mount(&env.home, "8m") else {
-        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+    let Some(disk) = small_home(&env, "8m") else {
         return;
     };
-    let repo = env.git_repo("api");
+    env.repo("api");
     let gate = env.dir.path().join("gate");
     let lines = 150_000;
     let agent = env.script(
@@ -1389,34 +1363,13 @@ fn a_flood_on_a_full_disk_is_stored_whole_and_in_order_when_space_returns() {
             gate.display()
         ),
     );
-    env.ok(&["repo", "add", repo.to_str().unwrap(), "--name", "api"]);
     let run = env.start("api", "fill the disk", &agent);
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let status = env.json(&["daemon", "status", "--json"]);
-        if status["daemon"]["health"]["writer"] == "waiting_for_space" {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the disk never filled: {status}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_a_full_disk(&env, Duration::from_secs(120));
     assert_eq!(env.run_state(&run), "running");
 
     disk.resize("256m");
     std::fs::write(&gate, "").unwrap();
-    let out = env.run(&["run", "wait", &run]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stored = stored_stdout(&env, &run);
-    eprintln!("printed {lines} lines, stored {}", stored.len());
-    assert_eq!(stored.len(), lines, "every line stored once space returned");
-    for (i, line) in stored.iter().enumerate() {
-        assert!(line.starts_with(&format!("{} ", i + 1)), "line {i}: {line}");
-    }
+    assert_every_line_stored(&env, &run, lines);
     env.ok(&["daemon", "stop"]);
 }
 
@@ -1427,11 +1380,10 @@ fn a_flood_on_a_full_disk_is_stored_whole_and_in_order_when_space_returns() {
 #[test]
 fn a_daemon_stopped_while_the_disk_is_full_ends_and_the_next_start_ends_the_run() {
     let env = TestEnv::new();
-    let Some(_disk) = SmallDisk::mount(&env.home, "64m") else {
-        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+    let Some(_disk) = small_home(&env, "64m") else {
         return;
     };
-    let repo = env.git_repo("api");
+    env.repo("api");
     let started = env.dir.path().join("started");
     let gate = env.dir.path().join("gate");
     let agent = env.script(
@@ -1442,7 +1394,6 @@ fn a_daemon_stopped_while_the_disk_is_full_ends_and_the_next_start_ends_the_run(
             gate.display()
         ),
     );
-    env.ok(&["repo", "add", repo.to_str().unwrap(), "--name", "api"]);
     let run = env.start("api", "flood a full disk", &agent);
     let pid = env.json(&["daemon", "status", "--json"])["daemon"]["pid"]
         .as_i64()
@@ -1450,24 +1401,13 @@ fn a_daemon_stopped_while_the_disk_is_full_ends_and_the_next_start_ends_the_run(
     wait_for_file(&started);
     let filler = fill_disk(&env.home);
     std::fs::write(&gate, "").unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while env.json(&["daemon", "status", "--json"])["daemon"]["health"]["writer"]
-        != "waiting_for_space"
-    {
-        assert!(Instant::now() < deadline, "the disk never filled");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_a_full_disk(&env, Duration::from_secs(60));
 
     let started = Instant::now();
-    let out = env.run(&["daemon", "stop"]);
+    env.ok(&["daemon", "stop"]);
     eprintln!(
         "m daemon stop with the disk full took {:?}",
         started.elapsed()
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
     );
     common::wait_until_gone(pid, Duration::from_secs(10));
 
@@ -1487,8 +1427,6 @@ fn a_daemon_stopped_while_the_disk_is_full_ends_and_the_next_start_ends_the_run(
         assert_eq!(event["seq"], i as i64 + 1, "gapless");
     }
     let stored = stored_stdout(&env, &run);
-    for (i, line) in stored.iter().enumerate() {
-        assert!(line.starts_with(&format!("{} ", i + 1)), "line {i}: {line}");
-    }
+    assert_numbered_in_order(&stored);
     env.ok(&["daemon", "stop"]);
 }

@@ -5,14 +5,16 @@
 
 use crate::common;
 
-use std::sync::Arc;
+mod https;
+
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use common::TestEnv;
-use http_body_util::{BodyExt, Full};
-use hyper::body::{Bytes, Incoming};
+use http_body_util::BodyExt;
+use https::{Sse, SseReader};
+use hyper::body::Incoming;
 use serde_json::{json, Value};
-use tokio_rustls::rustls;
 
 const FAKE: &str = env!("CARGO_BIN_EXE_fake-acp-agent");
 
@@ -67,14 +69,6 @@ struct Api {
     token: Option<String>,
 }
 
-/// One server-sent event as read off the stream.
-#[derive(Debug, Clone)]
-struct Sse {
-    event: String,
-    id: Option<i64>,
-    data: String,
-}
-
 impl Api {
     fn runtime() -> tokio::runtime::Runtime {
         tokio::runtime::Builder::new_current_thread()
@@ -116,40 +110,42 @@ impl Api {
         body: Option<String>,
         headers: &[(&str, &str)],
     ) -> hyper::Response<Incoming> {
-        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-            .await
-            .unwrap();
-        let tls = tls_connector(&self.fingerprint)
-            .connect("localhost".try_into().unwrap(), tcp)
+        let mut sender = https::connect(self.port, &self.fingerprint)
             .await
             .expect("TLS with the pinned certificate");
-        let (mut sender, connection) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
-                .await
-                .unwrap();
-        tokio::spawn(connection);
-        let mut request = hyper::Request::builder().method(method).uri(path);
-        if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
-            request = request.header("host", format!("127.0.0.1:{}", self.port));
-        }
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        if let Some(token) = &self.token {
-            request = request.header("authorization", format!("Bearer {token}"));
-        }
-        if body.is_some() {
-            request = request.header("content-type", "application/json");
-        }
-        let request = request
-            .body(Full::new(Bytes::from(body.unwrap_or_default())))
-            .unwrap();
+        let request = https::request(
+            method,
+            path,
+            self.port,
+            self.token.as_deref(),
+            body,
+            headers,
+        )
+        .unwrap();
         sender.send_request(request).await.unwrap()
     }
 
+    /// Opens the run's event stream (after `last_id`, if given).
+    async fn open(&self, run: &str, last_id: Option<i64>) -> Stream {
+        let last = last_id.map(|id| id.to_string());
+        let mut headers = vec![];
+        if let Some(last) = &last {
+            headers.push(("last-event-id", last.as_str()));
+        }
+        let path = format!("/v1/runs/{run}/events/stream");
+        let response = self.send("GET", &path, None, &headers).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "text/event-stream");
+        Stream {
+            body: response.into_body(),
+            reader: SseReader::default(),
+            ready: VecDeque::new(),
+        }
+    }
+
     /// Opens the run's event stream (after `last_id`, if given) and reads
-    /// frames until `until` says stop or the stream ends; returns them and
-    /// whether the stream ended by itself.
+    /// events until `until` says stop or the stream ends; returns them
+    /// (heartbeats left out) and whether the stream ended by itself.
     fn stream(
         &self,
         run: &str,
@@ -157,136 +153,44 @@ impl Api {
         mut until: impl FnMut(&Sse) -> bool,
     ) -> (Vec<Sse>, bool) {
         Api::runtime().block_on(async {
-            let last = last_id.map(|id| id.to_string());
-            let mut headers = vec![];
-            if let Some(last) = &last {
-                headers.push(("last-event-id", last.as_str()));
-            }
-            let response = self
-                .send(
-                    "GET",
-                    &format!("/v1/runs/{run}/events/stream"),
-                    None,
-                    &headers,
-                )
-                .await;
-            assert_eq!(response.status(), 200);
-            assert_eq!(response.headers()["content-type"], "text/event-stream");
-            let mut body = response.into_body();
-            let mut buffer = String::new();
+            let mut stream = self.open(run, last_id).await;
             let mut frames = Vec::new();
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-            loop {
-                let frame = tokio::time::timeout_at(deadline, body.frame())
-                    .await
-                    .expect("the stream went quiet for a minute");
-                let Some(frame) = frame else {
-                    return (frames, true);
-                };
-                let Ok(data) = frame.unwrap().into_data() else {
+            while let Some(sse) = stream.next().await {
+                if sse.event == "comment" {
                     continue;
-                };
-                buffer.push_str(&String::from_utf8_lossy(&data));
-                while let Some(end) = buffer.find("\n\n") {
-                    let block: String = buffer.drain(..end + 2).collect();
-                    let mut sse = Sse {
-                        event: "message".into(),
-                        id: None,
-                        data: String::new(),
-                    };
-                    for line in block.lines() {
-                        if let Some(v) = line.strip_prefix("event: ") {
-                            sse.event = v.into();
-                        } else if let Some(v) = line.strip_prefix("id: ") {
-                            sse.id = v.parse().ok();
-                        } else if let Some(v) = line.strip_prefix("data: ") {
-                            sse.data.push_str(v);
-                        }
-                    }
-                    if sse.data.is_empty() && sse.id.is_none() {
-                        continue; // a heartbeat comment
-                    }
-                    let stop = until(&sse);
-                    frames.push(sse);
-                    if stop {
-                        return (frames, false);
-                    }
+                }
+                let stop = until(&sse);
+                frames.push(sse);
+                if stop {
+                    return (frames, false);
                 }
             }
+            (frames, true)
         })
     }
 }
 
-fn tls_connector(fingerprint: &str) -> tokio_rustls::TlsConnector {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(Pinned {
-            fingerprint: fingerprint.to_string(),
-            provider,
-        }))
-        .with_no_client_auth();
-    tokio_rustls::TlsConnector::from(Arc::new(config))
+/// An open event stream.
+struct Stream {
+    body: Incoming,
+    reader: SseReader,
+    ready: VecDeque<Sse>,
 }
 
-/// Trusts exactly the certificate with this SHA-256, as the app pins it.
-#[derive(Debug)]
-struct Pinned {
-    fingerprint: String,
-    provider: Arc<rustls::crypto::CryptoProvider>,
-}
-
-impl rustls::client::danger::ServerCertVerifier for Pinned {
-    fn verify_server_cert(
-        &self,
-        end_entity: &rustls::pki_types::CertificateDer<'_>,
-        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
-        _server_name: &rustls::pki_types::ServerName<'_>,
-        _ocsp: &[u8],
-        _now: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        let digest = ring::digest::digest(&ring::digest::SHA256, end_entity.as_ref());
-        if m::model::hex(digest.as_ref()) == self.fingerprint {
-            Ok(rustls::client::danger::ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::General("not the pinned certificate".into()))
+impl Stream {
+    /// The next block, heartbeats included; None once the stream has ended.
+    async fn next(&mut self) -> Option<Sse> {
+        loop {
+            if let Some(sse) = self.ready.pop_front() {
+                return Some(sse);
+            }
+            let frame = tokio::time::timeout(Duration::from_secs(60), self.body.frame())
+                .await
+                .expect("the stream went quiet for a minute")?;
+            if let Ok(data) = frame.unwrap().into_data() {
+                self.ready.extend(self.reader.push(&data));
+            }
         }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
     }
 }
 
@@ -524,6 +428,18 @@ fn decisions_are_bound_to_content_idempotent_and_never_act_twice() {
     // A content_hash is required.
     let (status, body) = phone.post(&decision, json!({ "decision": "approve" }));
     assert_eq!(status, 400, "{body}");
+    // The token is checked first (whatever the body), then the approval.
+    let stranger = Api {
+        token: Some(format!("{phone_id}.{}", "0".repeat(64))),
+        ..api.clone()
+    };
+    let (status, body) = stranger.post(&decision, json!({ "not": "a decision" }));
+    assert_eq!(status, 401, "{body}");
+    let (status, body) = phone.post(
+        "/v1/approvals/nosuch/decision",
+        json!({ "decision": "approve", "content_hash": hash }),
+    );
+    assert_eq!(status, 404, "{body}");
 
     let approve = json!({ "decision": "approve", "content_hash": hash });
     let (status, decided) = phone.post(&decision, approve.clone());
@@ -624,6 +540,173 @@ fn a_stream_resumed_with_last_event_id_has_no_gap_and_no_duplicate() {
     let (status, events) = phone.get(&format!("/v1/runs/{run}/events?since={last}"));
     assert_eq!(status, 200);
     assert_eq!(events[0]["seq"].as_i64(), Some(last + 1));
+}
+
+/// Reads `stream` until the run asks a question and then waits: the
+/// question and two heartbeats of the quiet that follows. Every event's
+/// data is the whole event, its `id` its seq: a heartbeat never splits one.
+async fn until_two_heartbeats_after_a_question(stream: &mut Stream) -> Vec<Sse> {
+    let (mut frames, mut asked, mut beats) = (Vec::new(), false, 0);
+    while beats < 2 {
+        let sse = stream
+            .next()
+            .await
+            .expect("the stream goes on while the run waits");
+        if sse.event == "comment" {
+            assert_eq!(sse.data, "heartbeat");
+            assert_eq!(sse.id, None, "a heartbeat moves no resume point");
+            beats += usize::from(asked);
+        } else {
+            let event: Value = serde_json::from_str(&sse.data).unwrap();
+            assert_eq!(Some(event["seq"].as_i64().unwrap()), sse.id);
+            asked |= event["type"] == "input.requested";
+        }
+        frames.push(sse);
+    }
+    frames
+}
+
+#[test]
+fn an_idle_stream_sends_heartbeats_and_resumes_around_them_with_no_gap() {
+    let (env, api) = remote_env("heartbeat = \"1s\"\n");
+    env.repo("api");
+    let agent = env.script(
+        "agent.sh",
+        "for i in $(seq 1 5); do echo before $i; done\n\
+         a=$(m ask input 'first?')\n\
+         for i in $(seq 1 5); do echo middle $a $i; done\n\
+         b=$(m ask input 'second?')\n\
+         for i in $(seq 1 5); do echo after $b $i; done",
+    );
+    let run = env.start("api", "idle", &agent);
+    let (phone, _) = pair(&env, &api, &[]);
+    let rt = Api::runtime();
+
+    // The run waits for its first answer: heartbeats, then the phone leaves
+    // (its last frames were heartbeats). Two come well within the default
+    // interval (15 s) of each other: the configured one is used.
+    let started = Instant::now();
+    let first = rt.block_on(async {
+        let mut stream = phone.open(&run, None).await;
+        until_two_heartbeats_after_a_question(&mut stream).await
+    });
+    assert!(started.elapsed() < Duration::from_secs(15));
+    assert_eq!(first.last().unwrap().event, "comment");
+    let last = first.iter().filter_map(|f| f.id).next_back().unwrap();
+    env.ok(&["reply", &run, "one"]);
+
+    // Resumed after the last event seen: the rest, quiet again at the
+    // second question, then to the end.
+    let rest = rt.block_on(async {
+        let mut stream = phone.open(&run, Some(last)).await;
+        let mut rest = until_two_heartbeats_after_a_question(&mut stream).await;
+        env.ok(&["reply", &run, "two"]);
+        while let Some(sse) = stream.next().await {
+            rest.push(sse);
+        }
+        rest
+    });
+    assert_eq!(rest.last().unwrap().event, "end");
+    let seqs: Vec<i64> = first
+        .iter()
+        .chain(rest.iter())
+        .filter(|f| f.event == "event")
+        .map(|f| f.id.unwrap())
+        .collect();
+    let all = env.events(&run);
+    let expected: Vec<i64> = all.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    assert_eq!(seqs, expected, "no gap and no duplicate");
+    let lines: Vec<&str> = all
+        .iter()
+        .filter(|e| e["type"] == "output")
+        .flat_map(|e| e["data"]["lines"].as_array().unwrap())
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    assert!(lines.contains(&"after two 5"), "{lines:?}");
+}
+
+/// The daemon's anonymous resident memory (its heap: not the binary's
+/// pages), in bytes.
+fn anonymous_memory(pid: i32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib: u64 = status
+        .lines()
+        .find(|l| l.starts_with("RssAnon:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    kib * 1024
+}
+
+#[test]
+fn a_stream_whose_reader_stops_holds_up_nobody_and_later_gets_everything() {
+    let (env, api) = remote_env("");
+    env.repo("api");
+    // About 48 MB of output, far more than the connection's buffers and
+    // the daemon's ring of recent events hold, past a reader that reads
+    // nothing: its stream falls behind and catches up from the database.
+    // Then small events, one at a time, so that the ring (which keeps the
+    // last few hundred events whoever has read them) no longer holds big
+    // ones.
+    let go = env.dir.path().join("go");
+    let agent = env.script(
+        "agent.sh",
+        &format!(
+            "while [ ! -e {} ]; do sleep 0.05; done\n\
+             yes 'a line of output of about a hundred bytes, printed over and over to fill the log.....' | head -n 480000\n\
+             for i in $(seq 1 300); do echo tail $i; sleep 0.01; done",
+            go.display()
+        ),
+    );
+    let run = env.start("api", "flood", &agent);
+    let (phone, _) = pair(&env, &api, &[]);
+    let daemon = env.daemon_pid().unwrap();
+    let rt = Api::runtime();
+    let mut stalled = rt.block_on(async {
+        let mut stream = phone.open(&run, None).await;
+        let first = stream.next().await.unwrap();
+        assert_eq!(first.event, "event");
+        stream
+    });
+    // Outside `block_on` this client reads nothing: its connection is not
+    // even polled. A terminal and another phone follow the run live.
+    let mut terminal = env
+        .m()
+        .args(["events", &run, "--follow", "--json"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::fs::write(&go, "").unwrap();
+    let (other, ended) = phone.stream(&run, None, |_| false);
+    assert!(ended);
+    assert_eq!(other.last().unwrap().event, "end");
+    assert!(terminal.wait().unwrap().success());
+    assert_eq!(env.run_state(&run), "completed");
+    let all = env.events(&run);
+    let expected: Vec<i64> = all.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    let seqs: Vec<i64> = other.iter().filter_map(|f| f.id).collect();
+    assert_eq!(seqs, expected);
+    // The daemon holds no copy of what the stalled reader has not read.
+    let stored: u64 = all
+        .iter()
+        .filter(|e| e["type"] == "output")
+        .map(|e| e["data"].to_string().len() as u64)
+        .sum();
+    assert!(stored > 40 << 20, "{stored} bytes of output");
+    eventually("the daemon's heap to settle under half the output", || {
+        anonymous_memory(daemon) < stored / 2
+    });
+    // The reader reads again: everything, in order, once, then the end.
+    let rest = rt.block_on(async {
+        let mut rest = Vec::new();
+        while let Some(sse) = stalled.next().await {
+            rest.push(sse);
+        }
+        rest
+    });
+    assert_eq!(rest.last().unwrap().event, "end");
+    let seqs: Vec<i64> = rest.iter().filter_map(|f| f.id).collect();
+    assert_eq!(seqs, expected[1..], "no gap and no duplicate");
 }
 
 #[test]
@@ -761,7 +844,7 @@ fn an_oversized_body_sent_in_full_gets_its_413() {
         let tcp = tokio::net::TcpStream::connect(("127.0.0.1", api.port))
             .await
             .unwrap();
-        let mut tls = tls_connector(&api.fingerprint)
+        let mut tls = https::tls_connector(&api.fingerprint)
             .connect("localhost".try_into().unwrap(), tcp)
             .await
             .unwrap();

@@ -5,7 +5,6 @@
 //! `session/resume`; `loadable`: `session/load` only, as Gemini CLI 0.61.0).
 
 use crate::common::{self, TestEnv};
-use serde_json::Value;
 
 const FAKE: &str = env!("CARGO_BIN_EXE_fake-acp-agent");
 
@@ -26,15 +25,8 @@ fn start(env: &TestEnv, scenario: &str) -> String {
     .to_string()
 }
 
-fn of_type(env: &TestEnv, run: &str, kind: &str) -> Vec<Value> {
-    env.events(run)
-        .into_iter()
-        .filter(|e| e["type"] == kind)
-        .collect()
-}
-
 fn messages(env: &TestEnv, run: &str) -> Vec<String> {
-    of_type(env, run, "agent.message")
+    env.events_of(run, "agent.message")
         .iter()
         .map(|e| e["data"]["text"].as_str().unwrap_or("").to_string())
         .collect()
@@ -49,35 +41,31 @@ fn a_conversation_resumes_its_session_after_the_daemon_crashed() {
     env.wait_state(&run, "waiting_input");
     env.ok(&["reply", &run, "second"]);
     env.wait_state(&run, "waiting_input");
-    assert_eq!(of_type(&env, &run, "agent.turn").len(), 2);
+    assert_eq!(env.events_of(&run, "agent.turn").len(), 2);
 
     env.kill_daemon();
     common::wait_no_agents(&run);
     assert_eq!(env.run_state(&run), "waiting_input");
 
     env.ok(&["daemon", "start"]);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while of_type(&env, &run, "agent.resumed").is_empty() {
-        assert!(std::time::Instant::now() < deadline, "never resumed");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    env.wait_event(&run, "agent.resumed");
     env.wait_state(&run, "waiting_input");
-    let resumed = &of_type(&env, &run, "agent.resumed")[0]["data"];
+    let resumed = &env.events_of(&run, "agent.resumed")[0]["data"];
     assert_eq!(resumed["method"], "session/resume", "{resumed}");
     assert_eq!(resumed["was"], "input", "{resumed}");
     assert!(resumed.get("replayed").is_none(), "{resumed}");
     assert_eq!(
         resumed["sessionId"],
-        of_type(&env, &run, "agent.session")[0]["data"]["sessionId"]
+        env.events_of(&run, "agent.session")[0]["data"]["sessionId"]
     );
     // The question the dead daemon asked is closed, and asked again.
-    let asked = of_type(&env, &run, "input.requested");
+    let asked = env.events_of(&run, "input.requested");
     assert_eq!(asked.len(), 3, "{asked:?}");
     assert!(asked[2]["data"]["question"]
         .as_str()
         .unwrap()
         .contains("resumed after the daemon restarted"));
-    let withdrawn = of_type(&env, &run, "input.withdrawn");
+    let withdrawn = env.events_of(&run, "input.withdrawn");
     assert_eq!(withdrawn.len(), 1);
     assert_eq!(withdrawn[0]["data"]["question_seq"], asked[1]["seq"]);
 
@@ -119,13 +107,13 @@ fn a_daemon_stop_suspends_a_conversation_and_its_pending_approval_is_asked_again
     env.ok(&["daemon", "stop"]);
     common::wait_no_agents(&run);
     assert_eq!(env.run_state(&run), "waiting_approval");
-    let suspended = of_type(&env, &run, "agent.suspended");
+    let suspended = env.events_of(&run, "agent.suspended");
     assert_eq!(suspended.len(), 1, "{suspended:?}");
     assert!(suspended[0]["data"]["reason"]
         .as_str()
         .unwrap()
         .contains("resumes its session when the daemon starts again"));
-    assert!(of_type(&env, &run, "run.finished").is_empty());
+    assert!(env.events_of(&run, "run.finished").is_empty());
 
     env.ok(&["daemon", "start"]);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
@@ -148,7 +136,7 @@ fn a_daemon_stop_suspends_a_conversation_and_its_pending_approval_is_asked_again
     let old = env.json(&["approval", "show", &old_id, "--json"]);
     assert_eq!(old["state"], "rejected", "{old}");
     assert_eq!(old["decided_by"]["kind"], "m", "{old}");
-    let resumed = &of_type(&env, &run, "agent.resumed")[0]["data"];
+    let resumed = &env.events_of(&run, "agent.resumed")[0]["data"];
     assert_eq!(resumed["method"], "session/load", "{resumed}");
     assert_eq!(resumed["was"], "approval", "{resumed}");
     // The first turn, replayed (what the user said and what it answered).
@@ -162,7 +150,7 @@ fn a_daemon_stop_suspends_a_conversation_and_its_pending_approval_is_asked_again
     // Approved: the agent is told, asks again, and m lets that through once.
     env.ok(&["approve", &new_id]);
     env.wait_state(&run, "waiting_input");
-    let prompts = of_type(&env, &run, "agent.prompt");
+    let prompts = env.events_of(&run, "agent.prompt");
     let last = &prompts.last().unwrap()["data"];
     assert_eq!(last["source"], "resumed", "{last}");
     assert!(
@@ -171,8 +159,7 @@ fn a_daemon_stop_suspends_a_conversation_and_its_pending_approval_is_asked_again
         ),
         "{last}"
     );
-    let all = env.json(&["approvals", "--run", &run, "--state", "all", "--json"]);
-    let all = all.as_array().unwrap();
+    let all = env.approvals_of(&run);
     assert_eq!(all.len(), 3, "{all:#?}");
     let again = all
         .iter()
@@ -216,7 +203,7 @@ fn a_resume_that_fails_fails_the_run_with_the_agents_reason() {
     env.ok(&["daemon", "start"]);
     env.wait_state(&run, "failed");
     env.wait_state(&once, "failed");
-    let finished = &of_type(&env, &run, "run.finished")[0]["data"];
+    let finished = &env.events_of(&run, "run.finished")[0]["data"];
     let reason = finished["reason"].as_str().unwrap();
     assert!(
         reason.contains("could not resume its session")
@@ -224,7 +211,7 @@ fn a_resume_that_fails_fails_the_run_with_the_agents_reason() {
             && reason.contains("Resource not found"),
         "{reason}"
     );
-    let finished = &of_type(&env, &once, "run.finished")[0]["data"];
+    let finished = &env.events_of(&once, "run.finished")[0]["data"];
     assert!(
         finished["reason"]
             .as_str()
@@ -243,12 +230,7 @@ fn a_resume_that_needs_a_login_authenticates_only_as_configured() {
     let env = TestEnv::new();
     env.repo("api");
     env.repo("web");
-    std::fs::create_dir_all(&env.home).unwrap();
-    std::fs::write(
-        env.home.join("config.toml"),
-        "[agents.codex]\nauth = \"api-key\"\n",
-    )
-    .unwrap();
+    env.write_config("[agents.codex]\nauth = \"api-key\"\n");
     let login = env.dir.path().join(".fake-acp-agent/login");
     let start_in = |repo: &str| {
         let out = env
@@ -283,18 +265,14 @@ fn a_resume_that_needs_a_login_authenticates_only_as_configured() {
     // The login is lost while the daemon is down; the next has the key.
     let run = start_in("api");
     env.wait_state(&run, "waiting_input");
-    assert_eq!(of_type(&env, &run, "agent.auth").len(), 1);
+    assert_eq!(env.events_of(&run, "agent.auth").len(), 1);
     env.kill_daemon();
     common::wait_no_agents(&run);
     std::fs::remove_file(&login).unwrap();
     daemon_start(Some("secret"));
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while of_type(&env, &run, "agent.resumed").is_empty() {
-        assert!(std::time::Instant::now() < deadline, "never resumed");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    env.wait_event(&run, "agent.resumed");
     env.wait_state(&run, "waiting_input");
-    let auths = of_type(&env, &run, "agent.auth");
+    let auths = env.events_of(&run, "agent.auth");
     assert_eq!(auths.len(), 2, "{auths:?}");
     assert_eq!(auths[1]["data"]["ok"], true, "{auths:?}");
     env.ok(&["run", "done", &run]);
@@ -308,10 +286,7 @@ fn a_resume_that_needs_a_login_authenticates_only_as_configured() {
     std::fs::remove_file(&login).unwrap();
     daemon_start(None);
     env.wait_state(&run, "failed");
-    let reason = of_type(&env, &run, "run.finished")[0]["data"]["reason"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let reason = env.finished_reason(&run);
     assert!(
         reason.contains("the agent needs authentication: Authentication required")
             && reason.contains("after authenticating with api-key"),

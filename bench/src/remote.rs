@@ -15,10 +15,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
+use http_body_util::BodyExt;
 use serde_json::{json, Value};
-use tokio_rustls::rustls;
+
+// The tests' client: one copy, test code kept out of the library.
+#[path = "../../tests/remote/https.rs"]
+mod https;
 
 use crate::rows::{Line, Report};
 use crate::util::{
@@ -31,7 +33,7 @@ struct Phone {
     port: u16,
     fingerprint: String,
     token: String,
-    sender: Option<hyper::client::conn::http1::SendRequest<Full<Bytes>>>,
+    sender: Option<https::Sender>,
 }
 
 impl Phone {
@@ -75,14 +77,14 @@ impl Phone {
         let mut sender = self.sender.take();
         let (result, sender) = self.rt.block_on(async move {
             if sender.as_ref().is_none_or(|s| s.is_closed()) {
-                let (s, connection) = connect(port, &fingerprint).await?;
-                tokio::spawn(connection);
-                sender = Some(s);
+                sender = Some(https::connect(port, &fingerprint).await?);
             }
             let s = sender.as_mut().expect("connected");
             s.ready().await?;
+            let token = (!token.is_empty()).then_some(token.as_str());
+            let body = body.map(|b| b.to_string());
             let response = s
-                .send_request(request(method, path, port, &token, body)?)
+                .send_request(https::request(method, path, port, token, body, &[])?)
                 .await?;
             let code = response.status().as_u16();
             let bytes = response.into_body().collect().await?.to_bytes();
@@ -91,120 +93,6 @@ impl Phone {
         })?;
         self.sender = sender;
         Ok(result)
-    }
-}
-
-type Connection = hyper::client::conn::http1::Connection<
-    hyper_util::rt::TokioIo<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>,
-    Full<Bytes>,
->;
-
-async fn connect(
-    port: u16,
-    fingerprint: &str,
-) -> Res<(
-    hyper::client::conn::http1::SendRequest<Full<Bytes>>,
-    Connection,
-)> {
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
-    tcp.set_nodelay(true)?;
-    let tls = tls_connector(fingerprint)
-        .connect("localhost".try_into()?, tcp)
-        .await?;
-    Ok(hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls)).await?)
-}
-
-fn request(
-    method: &str,
-    path: &str,
-    port: u16,
-    token: &str,
-    body: Option<Value>,
-) -> Res<hyper::Request<Full<Bytes>>> {
-    let mut request = hyper::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", format!("127.0.0.1:{port}"));
-    if !token.is_empty() {
-        request = request.header("authorization", format!("Bearer {token}"));
-    }
-    if body.is_some() {
-        request = request.header("content-type", "application/json");
-    }
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    Ok(request.body(Full::new(Bytes::from(body)))?)
-}
-
-fn tls_connector(fingerprint: &str) -> tokio_rustls::TlsConnector {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .expect("rustls's default versions")
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(Pinned {
-            fingerprint: fingerprint.to_string(),
-            provider,
-        }))
-        .with_no_client_auth();
-    tokio_rustls::TlsConnector::from(Arc::new(config))
-}
-
-/// Trusts exactly the certificate with this SHA-256, as the app pins it.
-#[derive(Debug)]
-struct Pinned {
-    fingerprint: String,
-    provider: Arc<rustls::crypto::CryptoProvider>,
-}
-
-impl rustls::client::danger::ServerCertVerifier for Pinned {
-    fn verify_server_cert(
-        &self,
-        end_entity: &rustls::pki_types::CertificateDer<'_>,
-        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
-        _server_name: &rustls::pki_types::ServerName<'_>,
-        _ocsp: &[u8],
-        _now: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        let digest = ring::digest::digest(&ring::digest::SHA256, end_entity.as_ref());
-        if m::model::hex(digest.as_ref()) == self.fingerprint {
-            Ok(rustls::client::danger::ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::General("not the pinned certificate".into()))
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
     }
 }
 
@@ -372,17 +260,16 @@ fn read_stream(
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        let (mut sender, connection) = connect(port, &fingerprint).await?;
-        tokio::spawn(connection);
+        let mut sender = https::connect(port, &fingerprint).await?;
         let path = format!("/v1/runs/{run}/events/stream");
         let response = sender
-            .send_request(request("GET", &path, port, &token, None)?)
+            .send_request(https::request("GET", &path, port, Some(&token), None, &[])?)
             .await?;
         if response.status() != 200 {
             return fail(format!("the stream answered {}", response.status()));
         }
         let mut body = response.into_body();
-        let (mut buffer, mut latencies) = (String::new(), Vec::new());
+        let (mut reader, mut latencies, mut last) = (https::SseReader::default(), Vec::new(), 0);
         loop {
             let frame = tokio::time::timeout(Duration::from_secs(120), body.frame())
                 .await
@@ -394,22 +281,22 @@ fn read_stream(
                 continue;
             };
             let now = mono_ns();
-            buffer.push_str(&String::from_utf8_lossy(&data));
-            while let Some(end) = buffer.find("\n\n") {
-                let block: String = buffer.drain(..end + 2).collect();
-                let mut kind = "message";
-                for line in block.lines() {
-                    if let Some(v) = line.strip_prefix("event: ") {
-                        kind = if v == "end" { "end" } else { "event" };
-                    } else if let Some(v) = line.strip_prefix("data: ") {
+            for sse in reader.push(&data) {
+                match sse.event.as_str() {
+                    "end" => return Ok(latencies),
+                    "event" => {
                         ready.store(true, Ordering::SeqCst);
-                        if kind == "end" {
-                            return Ok(latencies);
+                        // What is measured must be the stream as promised.
+                        let seq = sse.id.unwrap_or(0);
+                        if seq <= last {
+                            return fail(format!("seq {seq} came after {last}"));
                         }
-                        if let Ok(event) = serde_json::from_str::<Value>(v) {
+                        last = seq;
+                        if let Ok(event) = serde_json::from_str::<Value>(&sse.data) {
                             ticks(&event, now, &mut latencies);
                         }
                     }
+                    _ => {}
                 }
             }
         }

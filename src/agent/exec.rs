@@ -37,25 +37,15 @@ pub async fn run(argv: &[String], ctx: RunContext, grace: Duration) -> AgentOutc
         m_binary: &ctx.launch.m_binary,
         cgroup: ctx.launch.cgroup.as_deref(),
     };
-    let mut keeper = match Keeper::start(program, args, start).await {
+    let missing = || {
+        format!(
+            "cannot start the agent command: {}",
+            process::not_found(program)
+        )
+    };
+    let mut keeper = match start_agent(program, args, start, missing).await {
         Ok(keeper) => keeper,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return failed(
-                format!(
-                    "cannot start the agent command: {}",
-                    process::not_found(program)
-                ),
-                None,
-                Vec::new(),
-            )
-        }
-        Err(e) => {
-            return failed(
-                format!("cannot start agent command '{program}': {e}"),
-                None,
-                Vec::new(),
-            )
-        }
+        Err(failure) => return failure,
     };
     ctx.spawned(keeper.pid).await;
     let stdout = keeper
@@ -183,6 +173,24 @@ async fn review(ctx: &RunContext) -> AgentOutcome {
 }
 
 /// A failed run, with the agent's exit code and last lines of stderr if any.
+/// Starts the agent under its keeper; else the run's failure, saying
+/// `missing()` when there is no such command.
+pub(super) async fn start_agent(
+    program: &str,
+    args: &[String],
+    start: Start<'_>,
+    missing: impl FnOnce() -> String,
+) -> Result<Keeper, AgentOutcome> {
+    Keeper::start(program, args, start).await.map_err(|e| {
+        let reason = if e.kind() == std::io::ErrorKind::NotFound {
+            missing()
+        } else {
+            format!("cannot start agent command '{program}': {e}")
+        };
+        failed(reason, None, Vec::new())
+    })
+}
+
 pub(super) fn failed(
     reason: String,
     exit_code: Option<i32>,

@@ -11,7 +11,7 @@ use clap::builder::StyledStr;
 use clap_complete::engine::{ArgValueCandidates, CompletionCandidate};
 
 use super::output::one_line;
-use crate::model::{short_id, ApprovalState, EventType, RunState};
+use crate::model::{short_id, Approval, ApprovalState, EventType, RunState};
 use crate::paths::Paths;
 use crate::store::{ApprovalFilter, RunFilter, Store};
 
@@ -73,50 +73,40 @@ fn runs() -> Vec<CompletionCandidate> {
 
 /// Pending approvals (what `m approve` and `m reject` act on), then their runs.
 fn pending_approvals() -> Vec<CompletionCandidate> {
-    let Some(store) = existing_store() else {
-        return Vec::new();
-    };
-    let filter = ApprovalFilter {
-        run_id: None,
-        states: vec![ApprovalState::Pending],
-    };
-    store
-        .list_approvals(&filter)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|a| {
-            candidate(
-                short_id(&a.id),
-                format!("{} of run {}", a.approval_type, short_id(&a.run_id)),
-            )
-        })
-        .collect()
+    approvals_in(vec![ApprovalState::Pending], |a| {
+        format!("{} of run {}", a.approval_type, short_id(&a.run_id))
+    })
 }
 
 /// Every approval, newest first (for `m approval show`).
 fn approvals() -> Vec<CompletionCandidate> {
+    approvals_in(Vec::new(), |a| {
+        format!(
+            "{} {}, run {}",
+            a.state,
+            a.approval_type,
+            short_id(&a.run_id)
+        )
+    })
+}
+
+/// The approvals in `states` (in any state if none), each told by `describe`.
+fn approvals_in(
+    states: Vec<ApprovalState>,
+    describe: impl Fn(&Approval) -> String,
+) -> Vec<CompletionCandidate> {
     let Some(store) = existing_store() else {
         return Vec::new();
     };
     let filter = ApprovalFilter {
         run_id: None,
-        states: Vec::new(),
+        states,
     };
     store
         .list_approvals(&filter)
         .unwrap_or_default()
-        .into_iter()
-        .map(|a| {
-            candidate(
-                short_id(&a.id),
-                format!(
-                    "{} {}, run {}",
-                    a.state,
-                    a.approval_type,
-                    short_id(&a.run_id)
-                ),
-            )
-        })
+        .iter()
+        .map(|a| candidate(short_id(&a.id), describe(a)))
         .collect()
 }
 

@@ -26,6 +26,7 @@ Keys, with their defaults (docs/config.md says more):
   tls_cert, tls_key      a real certificate (default: self-signed)
   hosts = []             names phones use (Host check, pairing URL)
   pairing_code_seconds = 600  how long an `m device pair` code works
+  heartbeat = \"15s\"      how often a quiet event stream says it is alive
 
 An unknown key is a warning; an invalid value an error (exit 2)
 naming the key and the file. The daemon reads the file when it

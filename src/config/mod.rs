@@ -157,6 +157,8 @@ pub struct RemoteConfig {
     pub hosts: Vec<String>,
     /// How long a pairing code works.
     pub pairing_code_lifetime: Duration,
+    /// How often an idle event stream sends a heartbeat.
+    pub heartbeat: Duration,
 }
 
 impl Default for RemoteConfig {
@@ -167,6 +169,7 @@ impl Default for RemoteConfig {
             tls_key: None,
             hosts: Vec::new(),
             pairing_code_lifetime: Duration::from_secs(600),
+            heartbeat: Duration::from_secs(15),
         }
     }
 }
@@ -352,6 +355,10 @@ impl Config {
             (
                 "remote.pairing_code_seconds".into(),
                 json!(r.pairing_code_lifetime.as_secs()),
+            ),
+            (
+                "remote.heartbeat".into(),
+                json!(crate::model::format_duration(r.heartbeat)),
             ),
         ]);
         values

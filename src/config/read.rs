@@ -117,6 +117,9 @@ impl Config {
                                 }
                                 self.remote.pairing_code_lifetime = Duration::from_secs(secs);
                             }
+                            "heartbeat" => {
+                                self.remote.heartbeat = self.heartbeat(&full, &value)?;
+                            }
                             _ => {
                                 self.unknown(
                                     &full,
@@ -126,6 +129,7 @@ impl Config {
                                         "tls_key",
                                         "hosts",
                                         "pairing_code_seconds",
+                                        "heartbeat",
                                     ],
                                 );
                                 continue;
@@ -335,6 +339,32 @@ impl Config {
         })
     }
 
+    /// How often an idle event stream says it is alive: often enough for
+    /// clients and proxies that drop a quiet connection (many do after
+    /// 60 s), at least a second apart.
+    fn heartbeat(&self, key: &str, value: &Value) -> Result<Duration> {
+        let interval = match value {
+            Value::String(text) => parse_duration(text).map_err(|why| self.invalid(key, why))?,
+            Value::Integer(n) if *n >= 0 => Duration::from_secs(*n as u64),
+            other => {
+                return Err(self.invalid(
+                    key,
+                    format!("expected a duration like \"15s\", found {}", shown(other)),
+                ))
+            }
+        };
+        if !(1..=3600).contains(&interval.as_secs()) {
+            return Err(self.invalid(
+                key,
+                format!(
+                    "expected from 1s to 1h, found {}",
+                    crate::model::format_duration(interval)
+                ),
+            ));
+        }
+        Ok(interval)
+    }
+
     pub(super) fn whole_seconds(&self, key: &str, value: &Value) -> Result<u64> {
         match value {
             Value::Integer(n) if *n >= 0 => Ok(*n as u64),
@@ -349,26 +379,15 @@ impl Config {
     }
 
     pub(super) fn grace(&self, key: &str, value: &Value) -> Result<Duration> {
-        let seconds = match value {
-            Value::Integer(n) => *n as f64,
-            Value::Float(f) => *f,
-            other => {
-                return Err(self.invalid(
-                    key,
-                    format!("expected a number of seconds, found {}", shown(other)),
-                ))
-            }
-        };
-        if !(0.0..=MAX_GRACE_SECONDS).contains(&seconds) {
-            return Err(self.invalid(
-                key,
-                format!("{seconds} is out of range (0 to {MAX_GRACE_SECONDS} seconds)"),
-            ));
-        }
-        Ok(Duration::from_secs_f64(seconds))
+        self.seconds(key, value, 0.0, MAX_GRACE_SECONDS)
     }
 
     pub(super) fn answer_timeout(&self, key: &str, value: &Value) -> Result<Duration> {
+        self.seconds(key, value, MIN_ANSWER_SECONDS, MAX_GRACE_SECONDS)
+    }
+
+    /// A number of seconds, whole or not, from `min` to `max`.
+    fn seconds(&self, key: &str, value: &Value, min: f64, max: f64) -> Result<Duration> {
         let seconds = match value {
             Value::Integer(n) => *n as f64,
             Value::Float(f) => *f,
@@ -379,12 +398,10 @@ impl Config {
                 ))
             }
         };
-        if !(MIN_ANSWER_SECONDS..=MAX_GRACE_SECONDS).contains(&seconds) {
+        if !(min..=max).contains(&seconds) {
             return Err(self.invalid(
                 key,
-                format!(
-                    "{seconds} is out of range ({MIN_ANSWER_SECONDS} to {MAX_GRACE_SECONDS} seconds)"
-                ),
+                format!("{seconds} is out of range ({min} to {max} seconds)"),
             ));
         }
         Ok(Duration::from_secs_f64(seconds))

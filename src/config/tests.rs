@@ -42,6 +42,10 @@ fn remote_listen_is_checked_and_the_environment_wins() {
         "[remote]\ntls_cert = \"/c.pem\"\n",
         "[remote]\nhosts = [\"https://box\"]\n",
         "[remote]\npairing_code_seconds = 0\n",
+        "[remote]\nheartbeat = \"0s\"\n",
+        "[remote]\nheartbeat = \"2h\"\n",
+        "[remote]\nheartbeat = \"soon\"\n",
+        "[remote]\nheartbeat = 1.5\n",
     ] {
         let err = Config::parse(Path::new("/x/config.toml"), bad, &no_env).unwrap_err();
         assert!(err.message.contains("remote."), "{bad}: {}", err.message);
@@ -85,6 +89,7 @@ fn every_key_is_read_and_marked_as_from_the_file() {
         tls_key = "/etc/m/key.pem"
         hosts = ["Box.tail1234.ts.net", "192.0.2.7"]
         pairing_code_seconds = 60
+        heartbeat = "5s"
         "#,
     )
     .unwrap();
@@ -92,6 +97,7 @@ fn every_key_is_read_and_marked_as_from_the_file() {
     assert_eq!(config.remote.listen, Some("127.0.0.1:0".parse().unwrap()));
     assert_eq!(config.remote.hosts, ["box.tail1234.ts.net", "192.0.2.7"]);
     assert_eq!(config.remote.pairing_code_lifetime, Duration::from_secs(60));
+    assert_eq!(config.remote.heartbeat, Duration::from_secs(5));
     assert!(!config.daemon.autostart);
     assert_eq!(config.daemon.answer_timeout, Duration::from_secs(30));
     assert_eq!(config.daemon.containment, Containment::Keeper);
@@ -127,7 +133,7 @@ fn every_key_is_read_and_marked_as_from_the_file() {
     let from_file = |s: &&Setting| s.source == "file";
     assert_eq!(
         settings.iter().filter(from_file).count(),
-        23,
+        24,
         "{settings:?}"
     );
     assert!(settings.iter().all(|s| s.source == "file"

@@ -18,9 +18,9 @@ use crate::model::EventType;
 use crate::model::{new_id, short_id, AgentSpec, Approval, ApprovalState, ApprovalType, DecidedBy};
 use crate::policy;
 use crate::protocol::{
-    AskApprovalRequest, AskInputRequest, CancelRunRequest, DaemonStatus, DecideRequest,
-    DeviceRemovedRequest, FollowRequest, PairRequest, ReplyRequest, Request, Response,
-    StartRunRequest, HEARTBEAT, MAX_PROMPT, PROTOCOL_VERSION, VERSION,
+    check_prompt, AskApprovalRequest, AskInputRequest, CancelRunRequest, DaemonStatus,
+    DecideRequest, DeviceRemovedRequest, FollowRequest, PairRequest, ReplyRequest, Request,
+    Response, StartRunRequest, HEARTBEAT, PROTOCOL_VERSION, VERSION,
 };
 use crate::store::{Created, Decision, NewEvent, NewRun, RunDetails, Store};
 
@@ -36,6 +36,14 @@ pub async fn handle(shared: &Arc<Shared>, request: Request, conn: &mut Connectio
             approval_type,
             payload,
         }) => {
+            // Only m's end-of-run review names a tree: it is what an
+            // approval of it commits, also after a restart.
+            if payload.get("tree").is_some() {
+                return Err(Error::usage(
+                    "the payload cannot set `tree`: it names the worktree of m's own end-of-run review",
+                )
+                .with_hint("drop it from the payload"));
+            }
             let request = ApprovalRequest {
                 approval_type,
                 payload,
@@ -197,17 +205,7 @@ pub(crate) async fn start_run(shared: &Arc<Shared>, request: StartRunRequest) ->
         env,
         queue,
     } = request;
-    if prompt.trim().is_empty() {
-        return Err(Error::usage("the prompt is empty").with_hint("say what the agent should do"));
-    }
-    // Checked by the client too; a client of another build may not have.
-    if prompt.len() > MAX_PROMPT {
-        return Err(Error::usage(format!(
-            "the prompt is {} KiB; the limit is {} KiB",
-            prompt.len() / 1024,
-            MAX_PROMPT / 1024
-        )));
-    }
+    check_prompt(&prompt)?;
     // The caller's environment, or (an older client) the daemon's.
     let env = env.unwrap_or_else(super::queue::daemon_env);
     let argv = match &agent {
@@ -353,9 +351,22 @@ pub(crate) async fn decide(
     decision: Decision,
     grant: Grant,
 ) -> Result<Approval> {
-    let (approve, reason) = (decision.approve, decision.reason.clone());
     let id = approval_id.to_string();
     let asked = read(shared, move |store| store.get_approval(&id)).await?;
+    decide_on(shared, asked, decision, grant).await
+}
+
+/// [`decide`], on the approval as just read: the remote API has read it to
+/// find it by its prefix, and a second read on the way cost a decision
+/// another wait for a blocking thread.
+pub(crate) async fn decide_on(
+    shared: &Shared,
+    asked: Approval,
+    decision: Decision,
+    grant: Grant,
+) -> Result<Approval> {
+    let (approve, reason) = (decision.approve, decision.reason.clone());
+    let approval_id = asked.id.as_str();
     let handle = shared.run_handle(&asked.run_id);
     if handle
         .as_ref()

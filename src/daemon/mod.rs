@@ -414,7 +414,9 @@ async fn stop_all_runs(shared: &Arc<Shared>, reason: &str) {
 /// belongs to a daemon that is gone. What is left of its agent's process
 /// group is killed, what the agent left in its workspace is committed on the
 /// run's branch (as at a normal end, so that removing the run or its repo
-/// later cannot lose it), and the run fails with the reason.
+/// later cannot lose it), and the run fails with the reason. A run whose
+/// review was approved gets exactly its approved tree committed instead,
+/// and completes (`supervisor::finish_approved`).
 async fn recover(shared: &Arc<Shared>) -> Result<()> {
     // The run cgroups a daemon killed with its keepers left: everything in
     // them goes, whatever it did to its environment (and whichever
@@ -499,14 +501,23 @@ async fn recover(shared: &Arc<Shared>) -> Result<()> {
                     let after = crate::model::format_duration(Duration::from_secs(secs));
                     (format!("no answer within {after}"), after)
                 });
+                // A review approved before the daemon stopped: the run had
+                // only its work to commit, which is done now, of exactly
+                // the approved tree (nothing to take up, nor a time limit
+                // to reach).
+                let approved = match (&workspace, options.review) {
+                    (Some(_), true) => supervisor::approved_in_store(&store, &run.id)?,
+                    _ => None,
+                };
                 let resume = match (&workspace, &time_limit) {
-                    (Some(ws), None) if overdue.is_empty() => {
+                    (Some(ws), None) if overdue.is_empty() && approved.is_none() => {
                         resumable(&store, &run, &details, &options, ws)?
                     }
                     _ => None,
                 };
                 Ok(Orphan {
                     resume,
+                    approved,
                     run_id: run.id,
                     time_limit,
                     overdue,
@@ -530,6 +541,10 @@ async fn recover(shared: &Arc<Shared>) -> Result<()> {
         if let Some(resume) = orphan.resume {
             tracing::warn!(run = %run_id, "resuming the session of a run left active by a previous daemon");
             take_up(shared, resume).await?;
+            continue;
+        }
+        if let (Some(ws), Some(approved)) = (&orphan.workspace, orphan.approved) {
+            supervisor::finish_approved(shared, &run_id, &orphan.prompt, ws, approved).await?;
             continue;
         }
         tracing::warn!(run = %run_id, "failing a run left active by a previous daemon");
@@ -769,6 +784,8 @@ async fn take_up(shared: &Arc<Shared>, resume: Resumable) -> Result<()> {
 struct Orphan {
     /// Set when its session can be resumed instead of failing it.
     resume: Option<Resumable>,
+    /// Its review, approved before the daemon stopped: what is committed.
+    approved: Option<supervisor::ApprovedReview>,
     run_id: String,
     /// Its time limit's reason, if the limit passed while no daemon ran.
     time_limit: Option<String>,

@@ -71,16 +71,21 @@ impl Daemon {
         handlers::answer(&self.shared, request, HUMAN).await
     }
 
+    /// A repo `name` in the store, with no URL.
+    fn repo(&self, name: &str) -> crate::model::Repo {
+        self.store()
+            .add_repo(NewRepo {
+                name: name.into(),
+                git_url: None,
+            })
+            .unwrap()
+    }
+
     /// A repo and a run on it with one pending approval (no agent: the run
     /// is not live unless `live` registers a handle for it).
     fn run_with_approval(&self, run_id: &str) -> String {
+        let repo = self.repo(&format!("repo-{run_id}"));
         let mut store = self.store();
-        let repo = store
-            .add_repo(NewRepo {
-                name: format!("repo-{run_id}"),
-                git_url: None,
-            })
-            .unwrap();
         let mut batch = store.batch().unwrap();
         batch
             .create_run(
@@ -249,13 +254,7 @@ async fn a_process_of_a_run_is_refused_and_the_attempt_recorded() {
 #[tokio::test]
 async fn a_start_the_client_would_refuse_is_refused_by_the_daemon_too() {
     let d = daemon();
-    let repo = d
-        .store()
-        .add_repo(NewRepo {
-            name: "api".into(),
-            git_url: None,
-        })
-        .unwrap();
+    let repo = d.repo("api");
     let start = |prompt: String, argv: Vec<String>| {
         Request::StartRun(StartRunRequest {
             repo_id: repo.id.clone(),
@@ -359,13 +358,7 @@ async fn status_lists_the_live_runs() {
 #[tokio::test]
 async fn racing_starts_on_one_repo_make_exactly_one_run() {
     let d = daemon();
-    let repo = d
-        .store()
-        .add_repo(NewRepo {
-            name: "api".into(),
-            git_url: None,
-        })
-        .unwrap();
+    let repo = d.repo("api");
     let racers: Vec<_> = (0..10)
         .map(|i| {
             let shared = d.shared.clone();

@@ -434,13 +434,23 @@ pub fn short_id(id: &str) -> &str {
 
 /// "5s ago", "3m ago", "2h ago", "4d ago".
 pub fn relative_time(then: i64, now: i64) -> String {
+    let mut text = String::new();
+    write_relative_time(&mut text, then, now);
+    text
+}
+
+/// [`relative_time`] appended to `out` (a listing writes 100k of them).
+pub fn write_relative_time(out: &mut String, then: i64, now: i64) {
+    use std::fmt::Write;
     let secs = (now - then).max(0);
-    match secs {
-        0..=59 => format!("{secs}s ago"),
-        60..=3599 => format!("{}m ago", secs / 60),
-        3600..=86_399 => format!("{}h ago", secs / 3600),
-        _ => format!("{}d ago", secs / 86_400),
-    }
+    let (n, unit) = match secs {
+        0..=59 => (secs, "s"),
+        60..=3599 => (secs / 60, "m"),
+        3600..=86_399 => (secs / 3600, "h"),
+        _ => (secs / 86_400, "d"),
+    };
+    // Writing to a String cannot fail.
+    let _ = write!(out, "{n}{unit} ago");
 }
 
 pub fn now() -> i64 {

@@ -526,9 +526,9 @@ mod tests {
     use crate::model::EventType;
 
     use super::*;
-    use crate::model::{new_id, now, DeviceEnv, NotificationState, Platform};
+    use crate::model::{now, DeviceEnv, NotificationState, Platform};
     use crate::notify::{BoxFuture, Push};
-    use crate::store::{NewEvent, NewRepo, NewRun, RunDetails};
+    use crate::store::NewEvent;
 
     /// A clock moved by hand; sleeping moves it and returns at once.
     struct FakeClock {
@@ -603,26 +603,7 @@ mod tests {
 
     /// A store with one device and one queued notification for `event`.
     fn setup(event: EventType, data: serde_json::Value) -> (tempfile::TempDir, Store, i64) {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(&dir.path().join("m.db")).unwrap();
-        let repo = store
-            .add_repo(NewRepo {
-                name: "webapp".into(),
-                git_url: None,
-            })
-            .unwrap();
-        let run = new_id();
-        store
-            .create_run(
-                &run,
-                NewRun {
-                    repo_id: repo.id,
-                    prompt: "p".into(),
-                    workspace_path: "/w".into(),
-                    details: RunDetails::default(),
-                },
-            )
-            .unwrap();
+        let (dir, mut store, run) = crate::store::notifications::tests::store_with_run();
         store
             .add_device_with_details(&"ab".repeat(32), Platform::Ios, DeviceEnv::Sandbox, None)
             .unwrap();

@@ -112,6 +112,11 @@ impl Batch<'_> {
         })
     }
 
+    /// Notes that a paired device was just heard from (the remote API).
+    pub fn touch_remote_device(&mut self, id: &str) -> Result<()> {
+        self.op(|conn, path| Ok((super::remote_devices::touch_tx(conn, path, id)?, Vec::new())))
+    }
+
     /// Appends events; they are published when the batch commits.
     /// Returns the numbers (`seq`) they were given, in order.
     pub fn append(&mut self, events: Vec<NewEvent>) -> Result<Vec<i64>> {
@@ -441,18 +446,7 @@ impl Batch<'_> {
     pub fn close_approvals(&mut self, run_id: &str) -> Result<Vec<Event>> {
         self.op(|conn, path| {
             let db = |e| db_error(path, "write to", e);
-            let at = now();
-            let by = DecidedBy::M;
-            let mut new = Vec::new();
-            for id in pending_approval_ids_tx(conn, run_id).map_err(db)? {
-                decide_tx(conn, &id, ApprovalState::Rejected, Some(RUN_ENDED), &by, at)
-                    .map_err(db)?;
-                new.push(NewEvent::new(
-                    run_id,
-                    EventType::ApprovalResolved,
-                    json!({ "approval_id": id, "state": ApprovalState::Rejected, "reason": RUN_ENDED, "by": by }),
-                ));
-            }
+            let new = reject_pending_tx(conn, run_id).map_err(db)?;
             let events = append_events_tx(conn, new).map_err(db)?;
             Ok((events.clone(), events))
         })
@@ -476,40 +470,53 @@ impl Batch<'_> {
                     short_id(run_id)
                 )));
             }
-            let at = now();
-            let mut new = Vec::new();
-            for id in pending_approval_ids_tx(conn, run_id).map_err(db)? {
-                let by = DecidedBy::M;
-                decide_tx(conn, &id, ApprovalState::Rejected, Some(RUN_ENDED), &by, at)
-                    .map_err(db)?;
-                new.push(NewEvent::new(
-                    run_id,
-                    EventType::ApprovalResolved,
-                    json!({ "approval_id": id, "state": ApprovalState::Rejected, "reason": RUN_ENDED, "by": by }),
-                ));
-            }
+            let mut new = reject_pending_tx(conn, run_id).map_err(db)?;
             if let Value::Object(map) = &mut data {
                 map.insert("state".into(), json!(state));
             }
             new.push(NewEvent::new(run_id, EventType::RunFinished, data).with_state(state));
             let events = append_events_tx(conn, new).map_err(db)?;
-            conn.execute("UPDATE run_details SET pgid = NULL WHERE run_id = ?1", [run_id])
-                .map_err(db)?;
+            conn.execute(
+                "UPDATE run_details SET pgid = NULL WHERE run_id = ?1",
+                [run_id],
+            )
+            .map_err(db)?;
             Ok((events.clone(), events))
         })
     }
 }
 
+/// Rejects the run's pending approvals ("run ended", by m); the
+/// `approval.resolved` events that say so, to append.
+fn reject_pending_tx(conn: &Connection, run_id: &str) -> rusqlite::Result<Vec<NewEvent>> {
+    let (at, by) = (now(), DecidedBy::M);
+    let mut new = Vec::new();
+    for id in pending_approval_ids_tx(conn, run_id)? {
+        decide_tx(conn, &id, ApprovalState::Rejected, Some(RUN_ENDED), &by, at)?;
+        new.push(NewEvent::new(
+            run_id,
+            EventType::ApprovalResolved,
+            json!({ "approval_id": id, "state": ApprovalState::Rejected, "reason": RUN_ENDED, "by": by }),
+        ));
+    }
+    Ok(new)
+}
+
 /// Whether a question of the run is still open: its log's `input.*`
 /// events, read as `m run show` reads them (`model::open_questions`).
+/// A run's question events (`model::INPUT_EVENTS`), oldest first. The
+/// types are spelled as literals, as in the partial index
+/// `idx_events_input` (migration 9), which SQLite uses only for a query
+/// whose terms imply its own: so this reads the run's few question events,
+/// not its whole log.
+pub(super) const OPEN_QUESTION_EVENTS_SQL: &str = "SELECT id, seq, type, data, created_at
+         FROM events WHERE run_id = ?1
+         AND type IN ('input.requested', 'input.provided', 'input.withdrawn') ORDER BY seq";
+
 fn has_open_question_tx(conn: &Connection, run_id: &str) -> rusqlite::Result<bool> {
-    let types = crate::model::INPUT_EVENTS.map(EventType::as_str);
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, seq, type, data, created_at FROM events
-         WHERE run_id = ?1 AND type IN (?2, ?3, ?4) ORDER BY seq",
-    )?;
+    let mut stmt = conn.prepare_cached(OPEN_QUESTION_EVENTS_SQL)?;
     let events = stmt
-        .query_map(params![run_id, types[0], types[1], types[2]], |row| {
+        .query_map(params![run_id], |row| {
             let data: Option<String> = row.get(3)?;
             Ok(Event {
                 id: row.get(0)?,

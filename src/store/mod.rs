@@ -33,7 +33,7 @@ pub use notifications::{AttemptEnd, DeliveryOutcome, OutboxEntry, TargetRecord};
 pub use queue::RunOrQueued;
 pub use repos::NewRepo;
 pub use retention::RunOutput;
-pub use runs::{NewRun, RunDetails, RunFilter};
+pub use runs::{NewRun, RunDetails, RunFilter, RunLine};
 
 /// How long a connection waits for another writer before giving up.
 const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);

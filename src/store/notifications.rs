@@ -370,13 +370,14 @@ impl Store {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::model::EventType;
     use crate::model::{new_id, Approval, ApprovalState, ApprovalType};
     use crate::store::{NewEvent, NewRepo, NewRun, RunDetails};
 
-    fn store_with_run() -> (tempfile::TempDir, Store, String) {
+    /// A new store with a repo `webapp` and a run on it (no workspace).
+    pub(crate) fn store_with_run() -> (tempfile::TempDir, Store, String) {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(&dir.path().join("m.db")).unwrap();
         let repo = store

@@ -8,6 +8,20 @@ use super::Store;
 use crate::error::{Error, Result};
 use crate::model::{now, RemoteDevice, Scope};
 
+/// Notes that the device was just heard from, in `conn`'s transaction.
+pub(super) fn touch_tx(
+    conn: &rusqlite::Connection,
+    path: &std::path::Path,
+    id: &str,
+) -> Result<()> {
+    conn.execute(
+        "UPDATE remote_devices SET last_seen_at = ?2 WHERE id = ?1",
+        params![id, now()],
+    )
+    .map_err(|e| super::db_error(path, "write to", e))?;
+    Ok(())
+}
+
 const COLUMNS: &str = "id, name, platform, scopes, apns_token, created_at, last_seen_at";
 
 fn device_from_row(row: &Row<'_>) -> rusqlite::Result<RemoteDevice> {
@@ -99,13 +113,7 @@ impl Store {
     /// Notes that the device was just heard from.
     pub fn touch_remote_device(&mut self, id: &str) -> Result<()> {
         let path = self.path.clone();
-        self.write(|tx| {
-            tx.execute(
-                "UPDATE remote_devices SET last_seen_at = ?2 WHERE id = ?1",
-                params![id, now()],
-            )
-            .map_err(|e| super::db_error(&path, "write to", e))
-        })?;
+        self.write(|tx| touch_tx(tx, &path, id))?;
         Ok(())
     }
 

@@ -118,6 +118,42 @@ pub fn commit_all(ws: &Workspace, message: &str) -> Result<Option<DiffStat>> {
     Ok(Some(measure(ws, base, tip)?))
 }
 
+/// What an end-of-run review shows, read from the worktree once: the tree
+/// its content hash covers, the patch and stat a human sees, the check of
+/// "nothing to review" and the commit an approval makes are all of this
+/// one tree, so that no change made while it is prepared slips into one
+/// and not the others.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewSnapshot {
+    /// The worktree's tree (as [`worktree_tree`]), taken after the commit.
+    pub tree: String,
+    /// The run's changes, from its base to `tree`: empty when it changed
+    /// nothing (commits that undo each other included).
+    pub patch: String,
+    /// As [`commit_all`] measures, but from the base to `tree`; its
+    /// `commit` is the branch's commit once the work was committed (the
+    /// base when there was nothing to commit), which [`commit_approved`]
+    /// puts `tree` on.
+    pub stat: DiffStat,
+}
+
+/// Commits the work (as [`commit_all`]) and reads it back once, for a
+/// review: see [`ReviewSnapshot`].
+pub fn review_snapshot(ws: &Workspace, message: &str) -> Result<ReviewSnapshot> {
+    let committed = commit_all(ws, message)?;
+    let base = ws.base()?;
+    let tree = worktree_tree(ws)?;
+    let patch = run_git(
+        git_in(&ws.path)
+            .args(["diff", "--no-color", "--no-ext-diff", "--end-of-options"])
+            .args([base, tree.as_str(), "--"]),
+        || format!("cannot diff {}", ws.path.display()),
+    )?;
+    let mut stat = measure(ws, base, tree.clone())?;
+    stat.commit = committed.map_or_else(|| base.to_owned(), |c| c.commit);
+    Ok(ReviewSnapshot { tree, patch, stat })
+}
+
 /// What [`commit_approved`] put on the run's branch, and what it left.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApprovedCommit {
@@ -157,6 +193,23 @@ pub fn commit_approved(
     };
     let base = ws.base()?;
     check_worktree(ws, repo)?;
+    // Nothing else is committed in its place: a tree that is not there
+    // (a recorded id whose object is gone) is an error, and the worktree
+    // is left as it is.
+    run_git(
+        git_in(&ws.path).args([
+            "cat-file",
+            "-e",
+            "--end-of-options",
+            &format!("{tree}^{{tree}}"),
+        ]),
+        || {
+            format!(
+                "the approved tree {tree} is not in the repository {}",
+                repo.display()
+            )
+        },
+    )?;
     let mut changed_after = worktree_tree(ws)? != tree;
     let refname = format!("refs/heads/{branch}");
     let Some(tip) = ref_commit(&ws.path, &refname)? else {

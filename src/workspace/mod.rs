@@ -26,8 +26,8 @@ mod remove;
 mod url;
 
 pub use self::commit::{
-    commit_all, commit_approved, commit_message, diff, diff_bytes, worktree_tree, ApprovedCommit,
-    DiffStat,
+    commit_all, commit_approved, commit_message, diff, diff_bytes, review_snapshot, worktree_tree,
+    ApprovedCommit, DiffStat, ReviewSnapshot,
 };
 pub use self::create::{create, discard_unfinished, Workspace, WorkspaceRequest};
 pub use self::locate::{locate_repo, repository_identity, RepoLocation};

@@ -1,5 +1,11 @@
 //! Helpers shared by the integration tests: a private M_HOME per test, a
 //! clean environment, real git repositories, and the real `m` binary.
+//! `TestEnv` runs m (`ok`, `fails`, `json`; `exits` for a command of one's
+//! own), sets up (`repo`, `remote_repo`, `script`, `write_config`, `start`,
+//! `start_with`) and reads a run (`events_of`, `event_types`,
+//! `output_lines`, `approvals_of`, `finished_reason`); the waits poll
+//! (`wait_for`, `wait_state`, `wait_event`, ...) and fail naming what never
+//! came. A helper used by one file stays in that file.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -59,27 +65,13 @@ impl TestEnv {
 
     /// Runs `m ARGS` and expects success; returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "m {args:?} failed with {:?}\nstdout: {}\nstderr: {}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = exits(self.m().args(args), 0);
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// Runs `m ARGS`, expects exit `code`; returns stderr.
     pub fn fails(&self, args: &[&str], code: i32) -> String {
-        let out = self.run(args);
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "m {args:?}: expected exit {code}\nstdout: {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = exits(self.m().args(args), code);
         String::from_utf8_lossy(&out.stderr).into_owned()
     }
 
@@ -110,6 +102,16 @@ impl TestEnv {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// A bare clone of a fresh repository, registered as the repo
+    /// `remote` by its `file://` URL, as a repository on a server is.
+    pub fn remote_repo(&self) {
+        let origin = self.git_repo("origin");
+        let bare = self.dir.path().join("origin.git");
+        let (origin, bare) = (origin.to_str().unwrap(), bare.to_str().unwrap());
+        self.git(self.dir.path(), &["clone", "-q", "--bare", origin, bare]);
+        self.ok(&["repo", "add", &format!("file://{bare}"), "--name", "remote"]);
+    }
+
     /// Writes an executable shell script for use as an agent.
     pub fn script(&self, name: &str, body: &str) -> PathBuf {
         use std::os::unix::fs::PermissionsExt;
@@ -128,17 +130,25 @@ impl TestEnv {
 
     /// Starts a run of `script` on `repo`; returns the run id.
     pub fn start(&self, repo: &str, prompt: &str, script: &Path) -> String {
-        self.ok(&[
-            "run",
-            "start",
-            "-r",
-            repo,
-            prompt,
-            "--",
-            script.to_str().unwrap(),
-        ])
-        .trim()
-        .to_string()
+        self.start_with(repo, prompt, &[], script)
+    }
+
+    /// Starts a run of `script` on `repo` with more options of `m run
+    /// start` (`--review`, `--allow RULE`, ...); returns the run id.
+    pub fn start_with(&self, repo: &str, prompt: &str, options: &[&str], script: &Path) -> String {
+        let mut args = vec!["run", "start", "-r", repo, prompt];
+        args.extend_from_slice(options);
+        args.extend(["--", script.to_str().unwrap()]);
+        self.ok(&args).trim().to_string()
+    }
+
+    /// Writes m's config file (making M_HOME, which m makes only when it
+    /// first runs); returns its path.
+    pub fn write_config(&self, text: &str) -> PathBuf {
+        std::fs::create_dir_all(&self.home).unwrap();
+        let file = self.home.join("config.toml");
+        std::fs::write(&file, text).unwrap();
+        file
     }
 
     pub fn run_state(&self, run: &str) -> String {
@@ -166,14 +176,9 @@ impl TestEnv {
 
     /// Waits until the run's log has an event of this type.
     pub fn wait_event(&self, run: &str, event_type: &str) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !self.events(run).iter().any(|e| e["type"] == event_type) {
-            assert!(
-                Instant::now() < deadline,
-                "run {run} never had {event_type}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_for(&format!("run {run} to have {event_type}"), || {
+            !self.events_of(run, event_type).is_empty()
+        });
     }
 
     pub fn events(&self, run: &str) -> Vec<serde_json::Value> {
@@ -181,6 +186,46 @@ impl TestEnv {
             .lines()
             .map(|l| serde_json::from_str(l).expect("event JSON"))
             .collect()
+    }
+
+    /// Every line the run's agent printed (stdout and stderr), in order.
+    pub fn output_lines(&self, run: &str) -> Vec<String> {
+        self.events_of(run, "output")
+            .iter()
+            .flat_map(|e| e["data"]["lines"].as_array().cloned().unwrap_or_default())
+            .filter_map(|l| l.as_str().map(str::to_string))
+            .collect()
+    }
+
+    /// The run's events of one type, in order.
+    pub fn events_of(&self, run: &str, event_type: &str) -> Vec<serde_json::Value> {
+        self.events(run)
+            .into_iter()
+            .filter(|e| e["type"] == event_type)
+            .collect()
+    }
+
+    /// Why the run ended, as its `run.finished` event says.
+    pub fn finished_reason(&self, run: &str) -> String {
+        let finished = self.events_of(run, "run.finished");
+        let last = finished.last().expect("a run.finished event");
+        last["data"]["reason"].as_str().unwrap().to_string()
+    }
+
+    /// The types of the run's events, in order.
+    pub fn event_types(&self, run: &str) -> Vec<String> {
+        self.events(run)
+            .iter()
+            .map(|e| e["type"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// Every approval the run asked for, decided or not.
+    pub fn approvals_of(&self, run: &str) -> Vec<serde_json::Value> {
+        self.json(&["approvals", "--run", run, "--state", "all", "--json"])
+            .as_array()
+            .expect("a JSON array")
+            .clone()
     }
 
     /// Where m keeps its database under this test's M_HOME.
@@ -234,6 +279,39 @@ impl Drop for TestEnv {
     }
 }
 
+/// Runs `cmd` (an `m` with an environment or directory of its own, say)
+/// and expects exit `code`; returns its output.
+pub fn exits(cmd: &mut Command, code: i32) -> Output {
+    let out = cmd.output().expect("run the command");
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{:?} {:?}: expected exit {code}\nstdout: {}\nstderr: {}",
+        cmd.get_program(),
+        cmd.get_args().collect::<Vec<_>>(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Polls `done` until it holds, failing the test after 30 s naming `what`.
+pub fn wait_for(what: &str, done: impl FnMut() -> bool) {
+    wait_within(Duration::from_secs(30), what, done)
+}
+
+/// Polls `done` until it holds, failing the test after `within`.
+pub fn wait_within(within: Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !done() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {within:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Whether a process is alive: any of its threads is not a zombie. (The
 /// main thread of a killed multi-threaded process can be a zombie while the
 /// others still hold its files open.)
@@ -257,11 +335,7 @@ pub fn alive(pid: i32) -> bool {
 /// Waits until the process is gone (see `alive`), failing the test after
 /// `within`.
 pub fn wait_until_gone(pid: i32, within: Duration) {
-    let deadline = Instant::now() + within;
-    while alive(pid) {
-        assert!(Instant::now() < deadline, "process {pid} did not exit");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_within(within, &format!("process {pid} to exit"), || !alive(pid));
 }
 
 /// The agent processes of a run still alive (they carry its `M_RUN_ID`).
@@ -284,31 +358,16 @@ pub fn agents_of(run: &str) -> usize {
 /// Waits until no agent process of the run is alive (a killed daemon's
 /// keepers take a moment to kill them).
 pub fn wait_no_agents(run: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while agents_of(run) > 0 {
-        assert!(
-            Instant::now() < deadline,
-            "the agent of {run} outlived its daemon"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for(&format!("the agents of {run} to exit"), || {
+        agents_of(run) == 0
+    });
 }
 
 /// Waits until the file lists at least `n` lines (pids an agent wrote).
 pub fn wait_for_lines(path: &Path, n: usize) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::fs::read_to_string(path)
-        .map(|s| s.lines().count())
-        .unwrap_or(0)
-        < n
-    {
-        assert!(
-            Instant::now() < deadline,
-            "{} never had {n} lines",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for(&format!("{} to have {n} lines", path.display()), || {
+        std::fs::read_to_string(path).map_or(0, |s| s.lines().count()) >= n
+    });
 }
 
 /// Asserts that every pid listed in the file is gone (within a few seconds:

@@ -71,7 +71,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use self::protocol::{Incoming, PermissionOption, RpcError};
-use super::exec::{failed, Pump, MAX_OUTPUT_CHUNK};
+use super::exec::{failed, start_agent, Pump, MAX_OUTPUT_CHUNK};
 use super::{AgentOutcome, InputReply, InputRequest, ReviewOutcome, RunContext, Verdict};
 
 use self::io::read_messages;
@@ -164,22 +164,10 @@ pub async fn run(argv: &[String], ctx: RunContext, opts: AcpOptions) -> AgentOut
         m_binary: &launch.m_binary,
         cgroup: launch.cgroup.as_deref(),
     };
-    let mut child = match Keeper::start(program, args, start).await {
+    let missing = || missing_agent(program, opts.preset.as_deref());
+    let mut child = match start_agent(program, args, start, missing).await {
         Ok(keeper) => keeper,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return failed(
-                missing_agent(program, opts.preset.as_deref()),
-                None,
-                Vec::new(),
-            )
-        }
-        Err(e) => {
-            return failed(
-                format!("cannot start agent command '{program}': {e}"),
-                None,
-                Vec::new(),
-            )
-        }
+        Err(failure) => return failure,
     };
     ctx.spawned(child.pid).await;
 

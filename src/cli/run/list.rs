@@ -1,11 +1,9 @@
-use std::borrow::Cow;
-
 use clap::Args;
 
-use crate::cli::output::{one_line, relative_time};
+use crate::cli::output::{one_line, Cells};
 use crate::cli::Ctx;
 use crate::error::{exit, Error, Result};
-use crate::model::{now, short_id, RunState};
+use crate::model::{now, short_id, write_relative_time, RunState};
 use crate::store::RunFilter;
 
 #[derive(Debug, Args)]
@@ -71,17 +69,22 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<u8> {
         queued.truncate(limit as usize);
     }
     let only_queued = states.is_empty() && !args.state.is_empty();
-    let runs = match (only_queued, limit) {
+    let filter = RunFilter {
+        repo_id: repo_id.clone(),
+        states: states.clone(),
+        limit: limit.map(|l| l - queued.len() as u32),
+    };
+    let list_runs = match (only_queued, limit) {
         // Only `--state queued`.
-        (true, _) => Vec::new(),
-        (false, Some(limit)) if queued.len() >= limit as usize => Vec::new(),
-        (false, limit) => store.list_runs(&RunFilter {
-            repo_id: repo_id.clone(),
-            states: states.clone(),
-            limit: limit.map(|l| l - queued.len() as u32),
-        })?,
+        (true, _) => false,
+        (false, Some(limit)) => queued.len() < limit as usize,
+        (false, None) => true,
     };
     if args.json {
+        let runs = match list_runs {
+            true => store.list_runs(&filter)?,
+            false => Vec::new(),
+        };
         // Each as `m run show --json` prints it (README "Run JSON").
         let mut all: Vec<serde_json::Value> = Vec::with_capacity(queued.len() + runs.len());
         for queued in &queued {
@@ -93,7 +96,47 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<u8> {
         ctx.ui.json(&all)?;
         return Ok(exit::OK);
     }
-    if runs.is_empty() && queued.is_empty() {
+    let repos = store.list_repos()?;
+    let now = now();
+    let repo_name = |repo_id: &str| {
+        repos
+            .iter()
+            .find(|r| r.id == repo_id)
+            .map_or("", |r| r.name.as_str())
+    };
+    const HEADERS: [&str; 5] = ["RUN", "REPO", "STATE", "STARTED", "PROMPT"];
+    let mut rows = Cells::new(HEADERS.len());
+    for q in &queued {
+        rows.push(short_id(&q.id));
+        rows.push(repo_name(&q.repo_id));
+        rows.push(&format!("queued ({})", q.position));
+        rows.push_with(|out| write_relative_time(out, q.created_at, now));
+        rows.push(&one_line(&q.prompt, 50));
+    }
+    // Straight from each row read into the table's one string: a listing
+    // may hold a hundred thousand runs.
+    let painted: Vec<String> = RunState::ALL.iter().map(|&s| ctx.ui.run_state(s)).collect();
+    let mut shown = queued.len() as u64;
+    if list_runs {
+        store.each_run_line(&filter, |run| {
+            rows.push(short_id(run.id));
+            rows.push(repo_name(run.repo_id));
+            rows.push(match ctx.ui.color {
+                true => {
+                    &painted[RunState::ALL
+                        .iter()
+                        .position(|&s| s == run.state)
+                        .unwrap_or(0)]
+                }
+                false => run.state.as_str(),
+            });
+            rows.push_with(|out| write_relative_time(out, run.created_at, now));
+            rows.push(&one_line(run.prompt, 50));
+            shown += 1;
+            Ok(())
+        })?;
+    }
+    if shown == 0 {
         let any_run = !store
             .list_runs(&RunFilter {
                 limit: Some(1),
@@ -111,41 +154,7 @@ pub fn run(ctx: &Ctx, args: ListArgs) -> Result<u8> {
         }
         return Ok(exit::OK);
     }
-    let repos = store.list_repos()?;
-    let now = now();
-    let repo_name = |repo_id: &str| {
-        repos
-            .iter()
-            .find(|r| r.id == repo_id)
-            .map_or("", |r| r.name.as_str())
-    };
-    let queued_rows = queued.iter().map(|q| {
-        vec![
-            Cow::Borrowed(short_id(&q.id)),
-            Cow::Borrowed(repo_name(&q.repo_id)),
-            Cow::Owned(format!("queued ({})", q.position)),
-            Cow::Owned(relative_time(q.created_at, now)),
-            one_line(&q.prompt, 50),
-        ]
-    });
-    // Borrowed where possible: a listing may hold a hundred thousand rows.
-    let rows: Vec<Vec<Cow<str>>> = queued_rows
-        .chain(runs.iter().map(|run| {
-            vec![
-                Cow::Borrowed(short_id(&run.id)),
-                Cow::Borrowed(repo_name(&run.repo_id)),
-                match ctx.ui.color {
-                    true => Cow::Owned(ctx.ui.run_state(run.state)),
-                    false => Cow::Borrowed(run.state.as_str()),
-                },
-                Cow::Owned(relative_time(run.created_at, now)),
-                one_line(&run.prompt, 50),
-            ]
-        }))
-        .collect();
-    ctx.ui
-        .table(&["RUN", "REPO", "STATE", "STARTED", "PROMPT"], &rows)?;
-    let shown = rows.len() as u64;
+    ctx.ui.cells_table(&HEADERS, &rows)?;
     if limit.is_some_and(|l| shown >= u64::from(l)) {
         let total = queued_total
             + match only_queued {

@@ -14,7 +14,7 @@ use crate::model::{short_id, ApprovalType, OnBusy};
 use crate::model::{AgentSpec, RunOptions};
 use crate::presets;
 use crate::process;
-use crate::protocol::{Request, Response, StartRunRequest, MAX_PROMPT};
+use crate::protocol::{self, Request, Response, StartRunRequest};
 
 #[derive(Debug, Args)]
 pub struct StartArgs {
@@ -125,17 +125,7 @@ pub fn run(ctx: &Ctx, args: StartArgs) -> Result<u8> {
     } else {
         args.prompt.clone()
     };
-    if prompt.trim().is_empty() {
-        return Err(Error::usage("the prompt is empty").with_hint("say what the agent should do"));
-    }
-    if prompt.len() > MAX_PROMPT {
-        return Err(Error::usage(format!(
-            "the prompt is {} KiB; the limit is {} KiB",
-            prompt.len() / 1024,
-            MAX_PROMPT / 1024
-        ))
-        .with_hint("put long instructions in a file in the repo and point the prompt at it"));
-    }
+    protocol::check_prompt(&prompt)?;
     let config = ctx.config()?;
     let mut options = run_options(&config, &args)?;
     let agent = agent_spec(&args, &config)?;

@@ -41,6 +41,8 @@ pub struct Remote {
     hosts: BTreeSet<String>,
     pub pairings: auth::Pairings,
     code_lifetime: Duration,
+    /// How often an idle event stream says it is alive (`[remote] heartbeat`).
+    heartbeat: Duration,
     /// Ids of devices just unpaired: their open streams end.
     revoked: broadcast::Sender<String>,
 }
@@ -106,6 +108,7 @@ pub async fn start(shared: Arc<Shared>, config: &RemoteConfig) -> Result<Option<
         hosts,
         pairings: auth::Pairings::default(),
         code_lifetime: config.pairing_code_lifetime,
+        heartbeat: config.heartbeat,
         revoked: broadcast::channel(64).0,
     });
     tracing::info!(url = %remote.url, "remote API listening");
@@ -138,6 +141,11 @@ async fn accept_loop(
             },
             _ = async { drop(stopping.wait_for(|s| *s).await) } => return,
         };
+        // Each event of a stream is a small write of its own: with Nagle's
+        // algorithm one waits for the phone's (delayed) ACK of the last.
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(%peer, "cannot set TCP_NODELAY: {e}");
+        }
         let acceptor = acceptor.clone();
         let service = router.clone().layer(axum::Extension(api::Peer(peer)));
         tokio::spawn(async move {

@@ -52,19 +52,29 @@ pub(super) enum Withdrawn {
     Question(usize),
 }
 
+/// What became of an approval asked for.
+pub(super) enum Asked {
+    /// It waits for a human: its id.
+    Waiting(String),
+    /// A rule (or a grant) approved it at once, as it was asked.
+    Approved,
+    /// It was not recorded (the run is stopping, or the store failed):
+    /// its asker was told the run ended.
+    Not,
+}
+
 impl Supervisor {
-    /// Records an approval and keeps whoever waits for it; returns its id
-    /// while it waits for a human.
+    /// Records an approval and keeps whoever waits for it.
     pub(super) async fn ask_approval(
         &mut self,
         request: ApprovalRequest,
         reply: oneshot::Sender<Verdict>,
-    ) -> Option<String> {
+    ) -> Asked {
         // Told to stop: a request that arrives now would be left pending,
         // its asker waiting for ever (the stop answered those before it).
         if self.stopped {
             let _ = reply.send(Verdict::RunEnded);
-            return None;
+            return Asked::Not;
         }
         let granted = self
             .grants
@@ -98,7 +108,7 @@ impl Supervisor {
         match recorded {
             Ok(_) if auto => {
                 let _ = reply.send(Verdict::Approved { persist: false });
-                None
+                Asked::Approved
             }
             Ok(approval) => {
                 if approval
@@ -117,12 +127,12 @@ impl Supervisor {
                 let due = self.due();
                 self.approvals
                     .insert(approval.id.clone(), PendingApproval { waiter: reply, due });
-                Some(approval.id)
+                Asked::Waiting(approval.id)
             }
             Err(err) => {
                 tracing::error!(run = %self.run_id, "cannot record an approval: {}", err.message);
                 let _ = reply.send(Verdict::RunEnded);
-                None
+                Asked::Not
             }
         }
     }

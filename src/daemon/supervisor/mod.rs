@@ -30,8 +30,9 @@ use crate::policy::{self, Grant};
 use crate::process::keeper;
 use crate::store::{Decision, NewEvent, STALE};
 use crate::workspace::{self, Workspace};
-use humans::{OpenQuestion, PendingApproval};
-use review::{ApprovedReview, Review, NOTHING_TO_REVIEW};
+use humans::{Asked, OpenQuestion, PendingApproval};
+pub(super) use review::{approved_in_store, finish_approved, ApprovedReview};
+use review::{Review, NOTHING_TO_REVIEW};
 
 /// Messages from request handlers to a live run.
 pub enum Control {
@@ -567,6 +568,9 @@ impl Supervisor {
 
     /// Commits the work on the run's branch and records how the run ended.
     async fn end(&mut self, outcome: AgentOutcome, workspace: &Workspace) {
+        if self.approved.is_some() && !self.nothing_to_review {
+            review::die_after_approval();
+        }
         self.release_waiters();
         let message = workspace::commit_message(&self.prompt, &self.run_id, None);
         let mut left_after_approval = None;

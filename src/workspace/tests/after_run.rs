@@ -406,3 +406,50 @@ fn commit_approved_puts_only_the_approved_tree_on_the_branch() {
     assert_eq!(git(&repo, &["rev-parse", &format!("{commit}~")]), reviewed);
     assert_eq!(git(&ws.path, &["status", "--porcelain"]), "");
 }
+
+/// A review's patch, stat and tree are of one reading of the worktree; an
+/// unchanged one has an empty patch on the base's tree and commit, which
+/// `commit_approved` keeps the branch at, leaving a later change out.
+#[test]
+fn a_review_snapshot_is_one_tree_and_an_unchanged_one_commits_nothing_later() {
+    let fx = Fx::new();
+    let repo = fx.repo("proj");
+    let ws = create(&fx.req(&run_id(), Some(s(&repo)), None), &mut quiet()).unwrap();
+    let branch = ws.branch.clone().unwrap();
+    let base = ws.base_commit.clone().unwrap();
+
+    let unchanged = review_snapshot(&ws, "nothing").unwrap();
+    assert_eq!(unchanged.patch, "");
+    assert_eq!(unchanged.stat.commit, base);
+    assert_eq!(
+        unchanged.tree,
+        git(&repo, &["rev-parse", &format!("{base}^{{tree}}")])
+    );
+    fs::write(ws.path.join("late.txt"), "late\n").unwrap();
+    let done = commit_approved(&ws, &unchanged.tree, &unchanged.stat.commit, "x").unwrap();
+    assert!(done.changed_after);
+    assert_eq!(done.stat, None);
+    assert_eq!(git(&repo, &["rev-parse", &branch]), base);
+    assert_eq!(git(&ws.path, &["status", "--porcelain"]), "?? late.txt");
+
+    let changed = review_snapshot(&ws, "work").unwrap();
+    assert!(changed.patch.contains("+late"), "{}", changed.patch);
+    assert_eq!(changed.tree, worktree_tree(&ws).unwrap());
+    assert_eq!(
+        (changed.stat.files, changed.stat.insertions),
+        (1, 1),
+        "{:?}",
+        changed.stat
+    );
+    assert_eq!(git(&repo, &["rev-parse", &branch]), changed.stat.commit);
+
+    // A tree that is not in the repository is refused, and nothing moves.
+    let missing = "0123456789abcdef0123456789abcdef01234567";
+    let err = commit_approved(&ws, missing, &changed.stat.commit, "x").unwrap_err();
+    assert!(
+        err.message.contains("is not in the repository"),
+        "{}",
+        err.message
+    );
+    assert_eq!(git(&repo, &["rev-parse", &branch]), changed.stat.commit);
+}
