@@ -146,7 +146,7 @@ mod tests {
             assert_eq!(r.await.unwrap().unwrap(), 1);
         }
         let most = most.load(Ordering::SeqCst);
-        assert!(most >= 1 && most <= CONNECTIONS, "{most} reads at once");
+        assert!((1..=CONNECTIONS).contains(&most), "{most} reads at once");
         assert!(readers.idle.lock().unwrap().len() <= CONNECTIONS);
     }
 }

@@ -25,9 +25,9 @@ use serde_json::json;
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 
 use super::super::Shared;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::{Event, EventType, RunState};
-use crate::store::{RunOrQueued, Store};
+use crate::store::RunOrQueued;
 
 /// A catch-up page read from the database: about this many bytes of
 /// events (as the socket's followers read theirs).
@@ -231,15 +231,10 @@ impl Follower {
     /// of them, on one of the daemon's read connections.
     async fn page(&mut self) -> Result<Vec<Event>> {
         let (id, after) = (self.run_id.clone(), self.last);
-        let readers = self.shared.readers.clone();
-        tokio::task::spawn_blocking(move || -> Result<Vec<Event>> {
-            let store: Store = readers.take()?;
-            let page = store.list_events_page(&id, after, &[], PAGE_BYTES);
-            readers.give_back(store);
-            page
+        crate::daemon::readers::read(&self.shared.readers, move |store| {
+            store.list_events_page(&id, after, &[], PAGE_BYTES)
         })
         .await
-        .map_err(|e| Error::failure(format!("a database read crashed: {e}")))?
     }
 
     /// An event's frame; it is the last sent from then on.
