@@ -48,12 +48,19 @@ const TRIMS_AFTER_AN_END: u8 = 3;
 /// not change (bench row 3).
 const TRIM_THRESHOLD: i32 = 128 << 10;
 
-/// The allocator's settings, before the daemon starts its threads.
+/// The allocators' settings (malloc's and SQLite's), before the daemon
+/// starts its threads and opens its first connection (SQLite reads its
+/// setting when it initialises).
 pub fn configure() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets malloc's parameters, under malloc's lock.
     unsafe {
         libc::mallopt(libc::M_TRIM_THRESHOLD, TRIM_THRESHOLD);
+    }
+    if !crate::store::no_preallocated_page_cache() {
+        tracing::debug!(
+            "SQLite was initialised before the daemon started: page caches preallocate"
+        );
     }
 }
 

@@ -194,13 +194,8 @@ fn lock_within(file: &File, wait: Duration) -> bool {
 
 /// Runs the daemon in the foreground until SIGTERM, SIGINT or `m daemon stop`.
 pub fn run(paths: Paths) -> Result<()> {
+    // Before any other thread and the first connection.
     memory::configure();
-    // Before its first connection: SQLite reads this when it initialises.
-    if !crate::store::no_preallocated_page_cache() {
-        tracing::debug!(
-            "SQLite was initialised before the daemon started: page caches preallocate"
-        );
-    }
     // A bad config file stops the daemon before it takes anything.
     let config = crate::config::load(&paths)?;
     let lock = DaemonLock::acquire(&paths)?;
