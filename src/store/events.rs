@@ -128,19 +128,9 @@ impl Store {
         if let Some(limit) = limit {
             sql.push_str(&format!(" LIMIT {limit}"));
         }
-        let mut stmt = self
-            .conn
-            .prepare_cached(&sql)
-            .map_err(|e| self.error("read", e))?;
-        let mut rows = stmt
-            .query(rusqlite::params_from_iter(args))
-            .map_err(|e| self.error("read", e))?;
-        while let Some(row) = rows.next().map_err(|e| self.error("read", e))? {
-            if !each(event_from_row(row).map_err(|e| self.error("read", e))?)? {
-                break;
-            }
-        }
-        Ok(())
+        self.each_row(&sql, args, |row| {
+            each(event_from_row(row).map_err(|e| self.error("read", e))?)
+        })
     }
 
     /// How a run ended: the data of its `run.finished` event, or `None`
@@ -175,19 +165,12 @@ impl Store {
             types.iter().map(|t| t.to_string()),
         );
         sql.push_str(" ORDER BY seq DESC LIMIT 1");
-        let mut stmt = self
-            .conn
-            .prepare_cached(&sql)
-            .map_err(|e| self.error("read", e))?;
-        let mut rows = stmt
-            .query(rusqlite::params_from_iter(args))
-            .map_err(|e| self.error("read", e))?;
-        match rows.next().map_err(|e| self.error("read", e))? {
-            Some(row) => Ok(Some(
-                event_from_row(row).map_err(|e| self.error("read", e))?,
-            )),
-            None => Ok(None),
-        }
+        let mut last = None;
+        self.each_row(&sql, args, |row| {
+            last = Some(event_from_row(row).map_err(|e| self.error("read", e))?);
+            Ok(false)
+        })?;
+        Ok(last)
     }
 
     pub fn last_seq(&self, run_id: &str) -> Result<i64> {

@@ -261,6 +261,29 @@ impl Store {
             .map_err(|e| self.error("read", e))
     }
 
+    /// Runs `sql` with `args` and hands each row to `each` until it
+    /// returns false: rows are read as they come, never collected.
+    fn each_row(
+        &self,
+        sql: &str,
+        args: Vec<rusqlite::types::Value>,
+        mut each: impl FnMut(&rusqlite::Row<'_>) -> Result<bool>,
+    ) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(sql)
+            .map_err(|e| self.error("read", e))?;
+        let mut rows = stmt
+            .query(rusqlite::params_from_iter(args))
+            .map_err(|e| self.error("read", e))?;
+        while let Some(row) = rows.next().map_err(|e| self.error("read", e))? {
+            if !each(row)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     fn query_strings<P: rusqlite::Params>(
         &self,
         sql: &str,

@@ -177,18 +177,10 @@ impl Store {
         mut f: impl FnMut(RunLine<'_>) -> Result<()>,
     ) -> Result<()> {
         let (sql, args) = list_sql("id, repo_id, prompt, state, created_at", filter);
-        let mut stmt = self
-            .conn
-            .prepare_cached(&sql)
-            .map_err(|e| self.error("read", e))?;
-        let mut rows = stmt
-            .query(rusqlite::params_from_iter(args))
-            .map_err(|e| self.error("read", e))?;
-        while let Some(row) = rows.next().map_err(|e| self.error("read", e))? {
-            let line = run_line(row).map_err(|e| self.error("read", e))?;
-            f(line)?;
-        }
-        Ok(())
+        self.each_row(&sql, args, |row| {
+            f(run_line(row).map_err(|e| self.error("read", e))?)?;
+            Ok(true)
+        })
     }
 }
 
